@@ -1,0 +1,230 @@
+"""The backward engine: iterative, boring, and exact about accumulation.
+
+Two phases, as in micrograd, but without recursion:
+  1. Order the graph. An iterative depth-first walk from the roots' grad_fns gives a post-order
+     (every Function after all the Functions that produce its inputs); reversed, it is an order in
+     which every Function comes after all of its consumers, so its output gradients are complete
+     when it runs.
+  2. Walk that order. Each Function's output gradients wait in a buffer (summed with `+` when a
+     tensor is used twice); its backward turns them into input gradients, which go to the
+     producing Function's buffer, or, for a leaf, into `.grad` (or into autograd.grad's answer).
+
+Under create_graph=False the backward rules run with grad mode off, so they cost about what raw
+array code costs; under create_graph=True they record a graph: double backward.
+"""
+from __future__ import annotations
+
+from . import function as _function
+from .grad_mode import GRAD
+
+
+def _topo_order(root_fns):
+    """Functions reachable from root_fns, consumers before producers (reverse DFS post-order)."""
+    post = []
+    visited = set()
+    for root in root_fns:
+        if root in visited:
+            continue
+        visited.add(root)
+        stack = [(root, iter(root.inputs))]
+        while stack:
+            fn, it = stack[-1]
+            for t in it:
+                if t is not None:
+                    p = t._grad_fn
+                    if p is not None and p not in visited:
+                        visited.add(p)
+                        stack.append((p, iter(p.inputs)))
+                        break
+            else:
+                stack.pop()
+                post.append(fn)
+    post.reverse()
+    return post
+
+
+def _needed(order, leaf_targets, node_targets):
+    """For autograd.grad: the Functions whose backward leads to a requested input."""
+    needed = set()
+    for fn in reversed(order):        # producers first
+        for t in fn.inputs:
+            if t is None:
+                continue
+            p = t._grad_fn
+            if (p is None and id(t) in leaf_targets) or (p is not None and (p in needed or (p, t._out_idx) in node_targets)):
+                needed.add(fn)
+                break
+    return needed
+
+
+def run_backward(roots, grad_roots, retain_graph=False, create_graph=False, inputs=None,
+                 allow_unused=False):
+    """Backpropagate from `roots` (Tensors) seeded with `grad_roots`.
+
+    inputs=None: accumulate into `.grad` of every leaf that requires grad (Tensor.backward).
+    inputs=[...]: return their gradients instead, touching no `.grad` (autograd.grad).
+    """
+    Tensor = _function.Tensor
+    buffers = {}
+    root_fns = []
+    leaf_grads = {}                  # id(leaf) -> grad, for roots that are themselves leaves
+    for r, g in zip(roots, grad_roots):
+        if not r._requires_grad:
+            raise RuntimeError(
+                f"element of the outputs (shape {tuple(r.shape)}) does not require grad and "
+                "does not have a grad_fn")
+        if g is None:
+            if r._data.size != 1:
+                raise RuntimeError(
+                    f"grad can be implicitly created only for scalar outputs; got a tensor of "
+                    f"shape {tuple(r.shape)}. Pass gradient= (a tensor of that shape), or reduce "
+                    "the output first (e.g. .sum()).")
+            g = Tensor._make(_ones_like(r._data), None, 0, False)
+        else:
+            if not isinstance(g, Tensor):
+                g = Tensor._make(_as_array(g, r._data), None, 0, False)
+            if tuple(g.shape) != tuple(r.shape):
+                raise RuntimeError(
+                    f"backward: gradient has shape {tuple(g.shape)} but the output has shape "
+                    f"{tuple(r.shape)}; they must match.")
+        fn = r._grad_fn
+        if fn is None:               # backward() on a leaf
+            leaf_grads[id(r)] = (r, g if id(r) not in leaf_grads else leaf_grads[id(r)][1] + g)
+            continue
+        buf = buffers.get(fn)
+        if buf is None:
+            buf = buffers[fn] = [None] * fn._n_out
+            root_fns.append(fn)
+        i = r._out_idx
+        buf[i] = g if buf[i] is None else buf[i] + g
+
+    capture = inputs is not None
+    leaf_targets, node_targets, captured = {}, {}, {}
+    if capture:
+        for k, t in enumerate(inputs):
+            if not t._requires_grad:
+                raise RuntimeError(f"autograd.grad: input {k} (shape {tuple(t.shape)}) does not "
+                                   "require grad")
+            if t._grad_fn is None:
+                leaf_targets.setdefault(id(t), []).append(k)
+            else:
+                node_targets.setdefault((t._grad_fn, t._out_idx), []).append(k)
+
+    order = _topo_order(root_fns)
+    needed = _needed(order, leaf_targets, node_targets) if capture else None
+
+    prev_mode = GRAD[0]
+    GRAD[0] = bool(create_graph)
+    assigned = set()
+    try:
+        for rid, (r, g) in leaf_grads.items():
+            _deliver_leaf(r, g, capture, leaf_targets, captured, assigned)
+        for fn in order:
+            grads = buffers.pop(fn, None)
+            if grads is None:
+                continue
+            if fn._hooks is not None or fn._retain is not None:
+                grads = _run_node_hooks(fn, grads)
+            if capture:
+                for i, g in enumerate(grads):
+                    ks = node_targets.get((fn, i))
+                    if ks is not None and g is not None:
+                        for k in ks:
+                            captured[k] = g if k not in captured else captured[k] + g
+                if fn not in needed:
+                    continue
+            if fn._n_out > 1:
+                grads = [g if g is not None else _zeros(fn, i) for i, g in enumerate(grads)]
+            gin = fn.backward(*grads)
+            if type(gin) is not tuple:
+                gin = (gin,)
+            if _function.ANOMALY[0]:
+                _function._check_finite(type(fn).__name__, "backward", gin)
+            if not retain_graph:
+                fn._release()
+            for t, g in zip(fn.inputs, gin):
+                if t is None or g is None:
+                    continue
+                p = t._grad_fn
+                if p is None:
+                    _deliver_leaf(t, g, capture, leaf_targets, captured, assigned, fn)
+                    continue
+                buf = buffers.get(p)
+                if buf is None:
+                    buf = buffers[p] = [None] * p._n_out
+                i = t._out_idx
+                buf[i] = g if buf[i] is None else buf[i] + g
+    finally:
+        GRAD[0] = prev_mode
+
+    if capture:
+        result = []
+        for k, t in enumerate(inputs):
+            g = captured.get(k)
+            if g is None and not allow_unused:
+                raise RuntimeError(
+                    f"autograd.grad: input {k} (shape {tuple(t.shape)}) was not used in the graph "
+                    "of the outputs; pass allow_unused=True to get None for it.")
+            result.append(g)
+        return tuple(result)
+    return None
+
+
+def _deliver_leaf(t, g, capture, leaf_targets, captured, assigned, fn=None):
+    if g._data.shape != t._data.shape:
+        raise RuntimeError(
+            f"internal error: {type(fn).__name__ if fn else 'backward'} returned a gradient of "
+            f"shape {tuple(g.shape)} for an input of shape {tuple(t.shape)}")
+    if t._hooks:
+        for hook in t._hooks:
+            new = hook(g)
+            if new is not None:
+                g = new
+    if capture:
+        ks = leaf_targets.get(id(t))
+        if ks is not None:
+            for k in ks:
+                captured[k] = g if k not in captured else captured[k] + g
+        return
+    if t.grad is None:
+        # a gradient array may reach two leaves unchanged (a + b): give each its own copy
+        if id(g._data) in assigned and not GRAD[0]:
+            g = _function.Tensor._make(g._data.copy(), None, 0, False)
+        assigned.add(id(g._data))
+        t.grad = g
+    else:
+        t.grad = t.grad + g
+
+
+def _run_node_hooks(fn, grads):
+    grads = list(grads)
+    if fn._hooks:
+        for i, hooks in fn._hooks.items():
+            if grads[i] is None:
+                continue
+            for hook in hooks:
+                new = hook(grads[i])
+                if new is not None:
+                    grads[i] = new
+    if fn._retain:
+        for i, ref in fn._retain.items():
+            t = ref()
+            if t is not None and grads[i] is not None:
+                g = grads[i] if GRAD[0] else grads[i].detach()
+                t.grad = g if t.grad is None else t.grad + g
+    return grads
+
+
+def _zeros(fn, i):
+    shape, dtype = fn._out_meta[i]
+    return _function.Tensor._make(fn.xp.zeros(shape, dtype), None, 0, False)
+
+
+def _ones_like(arr):
+    from ..backend import array_module
+    return array_module(arr).ones_like(arr)
+
+
+def _as_array(g, like):
+    from ..backend import array_module
+    return array_module(like).asarray(g, dtype=like.dtype)

@@ -1,0 +1,259 @@
+"""Function: one op of the graph. Forward on arrays, backward on Tensors.
+
+    class Exp(Function):
+        def forward(self, x):              # arrays in, arrays out
+            y = self.xp.exp(x)
+            self.save_for_backward(y)      # d/dx exp(x) = exp(x): keep the output, not the input
+            return y
+
+        def backward(self, gy):            # Tensors in, Tensors out (one per positional input)
+            (y,) = self.saved_tensors
+            return gy * y
+
+`Exp.apply(t)` unwraps Tensor arguments to arrays, runs `forward`, wraps the result and, when grad
+mode is on and an input requires grad, records the Function instance as the output's `grad_fn`.
+Because `backward` is written with Tensor ops, running it with grad mode on (create_graph=True)
+records a graph of the backward itself: second derivatives of every op come for free.
+
+Memory: a Function holds its inputs that require grad (the graph's edges) and what it saved. A
+saved *output* is held through a weak reference, so output -> grad_fn -> output is no cycle; the
+engine drops saved arrays after backward unless retain_graph=True.
+"""
+from __future__ import annotations
+
+import weakref
+
+import numpy as np
+
+from .grad_mode import GRAD
+
+ANOMALY = [False]
+Tensor = None          # set by tinygen.tensor (Function creates Tensors; Tensor methods call ops)
+_ndarray = np.ndarray
+
+
+class _Freed:
+    pass
+
+
+_FREED = _Freed()
+
+
+class Function:
+    """Base class of every op. Subclasses define `forward(*arrays, **params)` and `backward(*grads)`."""
+
+    # class-level defaults, so the hot path sets only what differs
+    _saved = None            # tuple of (kind, value, version) after apply
+    _hooks = None            # {output index: [hook, ...]} for non-leaf tensor hooks
+    _retain = None           # {output index: weakref(tensor)} for retain_grad
+    _n_out = 1
+    _out_meta = None         # [(shape, dtype)] for multi-output Functions (zeros for unused outputs)
+    _to_save = ()
+    is_view = False          # output shares memory (and the version counter) with input 0
+
+    @classmethod
+    def apply(cls, *args, **params):
+        fn = cls.__new__(cls)
+        arrays = []
+        inputs = []
+        requires = False
+        xp_arr = None
+        for a in args:
+            if isinstance(a, Tensor):
+                d = a._data
+                if xp_arr is None:
+                    xp_arr = d
+                elif type(d) is not type(xp_arr):
+                    _device_mismatch(cls, args)
+                arrays.append(d)
+                if a._requires_grad:
+                    requires = True
+                    inputs.append(a)
+                else:
+                    inputs.append(None)
+            else:
+                arrays.append(a)
+                inputs.append(None)
+        fn.xp = np if type(xp_arr) is _ndarray else _array_module(xp_arr)
+        try:
+            out = fn.forward(*arrays, **params)
+        except (ValueError, TypeError, IndexError) as e:
+            raise _op_error(cls, args, e) from None
+        requires = requires and GRAD[0]
+        make = Tensor._make
+        if type(out) is tuple:
+            outs = tuple(make(o if type(o) is _ndarray else fn.xp.asarray(o),
+                              fn if requires else None, i, requires) for i, o in enumerate(out))
+            if requires:
+                fn._n_out = len(outs)
+                fn._out_meta = [(o._data.shape, o._data.dtype) for o in outs]
+        else:
+            if type(out) is not _ndarray:
+                out = fn.xp.asarray(out)
+            outs = make(out, fn if requires else None, 0, requires)
+        if requires:
+            fn.inputs = inputs
+            if fn._to_save:
+                fn._resolve_saved(args, arrays, outs)
+            if fn.is_view:
+                _share_version(outs, args[0])
+            if ANOMALY[0]:
+                _check_finite(cls.__name__, "forward", out if type(out) is tuple else (out,))
+        elif fn.is_view and isinstance(args[0], Tensor):
+            _share_version(outs, args[0])
+        return outs
+
+    # ---- saving for backward -------------------------------------------------------------
+    def save_for_backward(self, *arrays):
+        """Call in forward with arrays: inputs, outputs or intermediates backward will need."""
+        self._to_save = arrays
+
+    def _resolve_saved(self, args, arrays, outs):
+        """Map each saved array to the Tensor it came from: an input (strong ref, it is an edge
+        anyway), an output (weak ref: no cycle), or an intermediate (kept as a plain array)."""
+        saved = []
+        outs_t = outs if type(outs) is tuple else (outs,)
+        for s in self._to_save:
+            entry = None
+            if s is not None and not hasattr(s, "shape"):
+                entry = (3, s, 0)            # a Python scalar: kept as it is
+            elif s is not None:
+                for a, arr in zip(args, arrays):
+                    if arr is s and isinstance(a, Tensor):
+                        entry = (0, a, a._version[0])
+                        break
+                else:
+                    for o in outs_t:
+                        if o._data is s:
+                            entry = (1, weakref.ref(o), o._version[0])
+                            break
+                    else:
+                        entry = (2, s, 0)
+            saved.append(entry)
+        self._saved = tuple(saved)
+        self._to_save = ()
+
+    @property
+    def saved_tensors(self):
+        saved = self._saved
+        if saved is _FREED:
+            raise RuntimeError(
+                f"Trying to backward through the graph a second time (or to read the saved "
+                f"tensors of {type(self).__name__} after they were freed). Saved intermediate "
+                "values of the graph are freed when you call .backward() or autograd.grad(). "
+                "Specify retain_graph=True the first time if you need to backward through the "
+                "graph again.")
+        if saved is None:
+            return ()
+        res = []
+        for entry in saved:
+            if entry is None:
+                res.append(None)
+                continue
+            kind, val, version = entry
+            if kind == 3:
+                res.append(val)
+                continue
+            if kind == 2:
+                res.append(Tensor._make(val, None, 0, False))
+                continue
+            t = val if kind == 0 else val()
+            if t is None:            # an output nobody references any more (cannot be reached)
+                raise RuntimeError(f"{type(self).__name__}: a saved output was freed")
+            if t._version[0] != version:
+                raise RuntimeError(
+                    "one of the variables needed for gradient computation has been modified by "
+                    f"an inplace operation: the {'input' if kind == 0 else 'output'} of "
+                    f"{type(self).__name__} with shape {tuple(t.shape)} and dtype {t.dtype} is at "
+                    f"version {t._version[0]}; expected version {version} instead.")
+            res.append(t)
+        return tuple(res)
+
+    def _release(self):
+        if self._saved is not None:
+            self._saved = _FREED
+
+    # ---- what subclasses define ------------------------------------------------------------
+    def forward(self, *args, **params):
+        raise NotImplementedError
+
+    def backward(self, *grads):
+        raise NotImplementedError(f"{type(self).__name__} has no backward")
+
+    @property
+    def name(self):
+        return type(self).__name__
+
+    def __repr__(self):
+        return f"<{type(self).__name__}Backward>"
+
+    @property
+    def next_functions(self):
+        """(grad_fn or 'leaf' Tensor, output index) per input that requires grad (for graph walks)."""
+        res = []
+        for t in getattr(self, "inputs", ()):
+            if t is None:
+                res.append((None, 0))
+            elif t._grad_fn is None:
+                res.append((t, 0))
+            else:
+                res.append((t._grad_fn, t._out_idx))
+        return tuple(res)
+
+
+def _share_version(outs, base):
+    """A view shares its base's version counter: an in-place change to either is seen by both."""
+    if type(outs) is tuple:
+        for o in outs:
+            o._version = base._version
+    else:
+        outs._version = base._version
+
+
+def _array_module(arr):
+    from ..backend import array_module
+    return array_module(arr)
+
+
+def _describe(args):
+    parts = []
+    for a in args:
+        if isinstance(a, Tensor):
+            parts.append(f"Tensor(shape={tuple(a._data.shape)}, dtype={a.dtype}, device={a.device})")
+        elif isinstance(a, _ndarray):
+            parts.append(f"array(shape={a.shape}, dtype={a.dtype})")
+        elif a is not None:
+            parts.append(repr(a) if len(repr(a)) < 60 else type(a).__name__)
+    return ", ".join(parts)
+
+
+def _op_error(cls, args, e):
+    msg = str(e)
+    if isinstance(e, _OpError):
+        return e
+    return _OpError(f"{cls.__name__.lower()}: {msg} (inputs: {_describe(args)})")
+
+
+class _OpError(ValueError):
+    """A user-facing error from an op: names the op, the shapes, dtypes and devices."""
+
+
+def _device_mismatch(cls, args):
+    devs = [str(a.device) for a in args if isinstance(a, Tensor)]
+    raise RuntimeError(
+        f"{cls.__name__.lower()}: expected all tensors to be on the same device, but found "
+        f"tensors on {', '.join(devs)} (inputs: {_describe(args)}). Move them with .to(device).")
+
+
+def _check_finite(op, phase, arrays):
+    for i, a in enumerate(arrays):
+        if a is None:
+            continue
+        data = a._data if isinstance(a, Tensor) else a
+        if data.dtype.kind == "f" and not bool(_array_module(data).isfinite(data).all()):
+            raise RuntimeError(
+                f"anomaly detected: {op} {phase} produced NaN or Inf in output {i} "
+                f"(shape {tuple(data.shape)}). This is the first op that did.")
+
+
+OpError = _OpError

@@ -1,0 +1,29 @@
+"""tinygen.data: datasets, the DataLoader, checksummed downloads and the dataset cache.
+
+    from tinygen.data import DataLoader, load
+    train = load("mnist", split="train", root="~/data", download=True)   # TensorDataset
+    for x, y in DataLoader(train, batch_size=128, shuffle=True, seed=0):
+        ...                                  # x: (128, 1, 28, 28) float32, y: (128,) int64
+
+Nothing is read, generated or downloaded at import; NumPy is the only third-party import.
+"""
+from .catalog import (
+    DATASETS, DEFAULT_IMAGE_DATASET, DEFAULT_TEXT_DATASET, IMAGE_DATASETS, TEXT_DATASETS,
+    TOY_DATASETS, canonical_name, load, status,
+)
+from .dataset import Dataset, TensorDataset
+from .download import ChecksumError, DownloadError, download, fetch_file, sha256_of
+from .idx import DataFormatError, read_idx, write_idx
+from .loader import DataLoader, default_collate
+from .sources import REMOTE_DATASETS, data_root
+from .text import TextDataset, load_text, random_windows
+from .toy import make_toy
+
+__all__ = [
+    "Dataset", "TensorDataset", "TextDataset", "DataLoader", "default_collate",
+    "load", "load_text", "make_toy", "random_windows", "download", "fetch_file", "sha256_of",
+    "read_idx", "write_idx", "data_root", "canonical_name", "status",
+    "DATASETS", "IMAGE_DATASETS", "TEXT_DATASETS", "TOY_DATASETS", "DEFAULT_IMAGE_DATASET",
+    "DEFAULT_TEXT_DATASET", "REMOTE_DATASETS",
+    "DownloadError", "ChecksumError", "DataFormatError",
+]

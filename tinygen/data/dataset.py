@@ -1,0 +1,134 @@
+"""Datasets: the abstract `Dataset` and `TensorDataset`, PyTorch's two basic kinds.
+
+All array work in tinygen.data is NumPy; Tensors are made only at the edge, by `to_tensor`, which
+imports `tinygen.from_numpy` when first called. So this package imports without the core and
+without a GPU, and a CPU `TensorDataset` keeps plain arrays that a whole batch is gathered from in
+one fancy-indexing call.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+
+def to_tensor(array):
+    """A NumPy array (or NumPy scalar) as a tinygen Tensor on the CPU, sharing memory if it can."""
+    from tinygen import from_numpy   # lazy: the data layer sits above tensor.py but must import alone
+
+    array = np.asarray(array)            # not ascontiguousarray: it turns 0-d into 1-d
+    if not array.flags.c_contiguous:
+        array = np.array(array, order="C")
+    return from_numpy(array)
+
+
+class _NoTensor:   # stands in for tinygen.Tensor while the core cannot be imported
+    pass
+
+
+def tensor_type() -> type:
+    """tinygen.Tensor, or a class nothing is an instance of when the core is not importable."""
+    try:
+        from tinygen import Tensor
+    except ImportError:
+        return _NoTensor
+    return Tensor
+
+
+def is_tensor(x) -> bool:
+    return isinstance(x, tensor_type())
+
+
+def cpu_array(x):
+    """The NumPy array behind `x` (an array, a CPU Tensor, or anything np.asarray accepts), or None
+    for a Tensor that lives on another device (its data must not leave the device silently)."""
+    if is_tensor(x):
+        device = getattr(x, "device", "cpu")
+        if getattr(device, "type", str(device)) != "cpu":
+            return None
+        if getattr(x, "requires_grad", False):
+            x = x.detach()
+        return x.numpy()
+    return np.asarray(x)
+
+
+class Dataset:
+    """A map-style dataset: `len(ds)` samples, `ds[i]` the i-th (usually a tuple of Tensors).
+
+    Subclasses implement both methods, as in PyTorch. `DataLoader` collates samples into batches.
+    """
+
+    def __len__(self) -> int:
+        raise NotImplementedError(f"{type(self).__name__} must implement __len__")
+
+    def __getitem__(self, index):
+        raise NotImplementedError(f"{type(self).__name__} must implement __getitem__")
+
+
+class TensorDataset(Dataset):
+    """Samples are rows of the given Tensors (or NumPy arrays), which share their first dim.
+
+        >>> ds = TensorDataset(np.zeros((5, 2), np.float32), np.arange(5))
+        >>> len(ds), ds[1][0].shape                       # doctest: +SKIP
+        (5, (2,))
+
+    `.tensors` holds them as Tensors (created on first use from arrays). `take(indices)` gathers a
+    whole batch with one indexing call per tensor; `DataLoader` uses it instead of collating
+    samples one by one.
+    """
+
+    def __init__(self, *tensors):
+        if not tensors:
+            raise ValueError("TensorDataset needs at least one tensor")
+        # a column is a NumPy array (arrays and CPU Tensors) or a Tensor kept on its device
+        self._columns = []
+        self._given = []          # the Tensor passed in for a column, or None when an array was
+        for t in tensors:
+            array = cpu_array(t)
+            self._columns.append(t if array is None else array)
+            self._given.append(t if is_tensor(t) else None)
+        lengths = [_length(c) for c in self._columns]
+        if any(n != lengths[0] for n in lengths):
+            raise ValueError(f"TensorDataset: size mismatch in the first dim: {lengths}")
+        self._length = lengths[0]
+
+    @property
+    def tensors(self) -> tuple:
+        for i, column in enumerate(self._columns):
+            if self._given[i] is None:
+                self._given[i] = to_tensor(column)
+        return tuple(self._given)
+
+    @property
+    def arrays(self) -> tuple:
+        """The columns as NumPy arrays (CPU data only; no copy)."""
+        if any(not isinstance(c, np.ndarray) for c in self._columns):
+            raise TypeError("TensorDataset.arrays: some tensors live on a non-CPU device")
+        return tuple(self._columns)
+
+    def __len__(self) -> int:
+        return self._length
+
+    def __getitem__(self, index):
+        if isinstance(index, (int, np.integer)) and not -self._length <= index < self._length:
+            raise IndexError(f"index {index} is out of range for a dataset of {self._length}")
+        return self.take(index)
+
+    def take(self, indices) -> tuple:
+        """Rows `indices` (int, slice, or int array) of every column, as a tuple of Tensors."""
+        out = []
+        for column in self._columns:
+            if isinstance(column, np.ndarray):
+                out.append(to_tensor(np.asarray(column[indices])))
+            else:
+                out.append(column[indices])
+        return tuple(out)
+
+    def __repr__(self):
+        shapes = ", ".join(str(tuple(c.shape)) for c in self._columns)
+        return f"{type(self).__name__}({len(self)} samples: {shapes})"
+
+
+def _length(column) -> int:
+    shape = tuple(column.shape)
+    if not shape:
+        raise ValueError("TensorDataset: a 0-d tensor has no samples")
+    return int(shape[0])

@@ -1,0 +1,173 @@
+"""Indexing: x[idx], gather / scatter_add, index_select / index_add, masked_fill.
+
+Each pair is the other's adjoint: reading at indices (GetItem, Gather, IndexSelect) has as
+backward accumulating at the same indices (IndexAddAt, ScatterAdd, IndexAdd), whose backward reads
+again. Accumulation (not assignment) makes repeated indices correct.
+"""
+from __future__ import annotations
+
+from ..autograd.function import Function
+
+
+def _is_basic(idx):
+    """True when idx has only ints, slices, None and Ellipsis (numpy basic indexing: no repeats)."""
+    items = idx if type(idx) is tuple else (idx,)
+    for i in items:
+        if not (i is None or i is Ellipsis or isinstance(i, (int, slice))):
+            return False
+    return True
+
+
+class GetItem(Function):
+    def forward(self, x, idx):
+        self.in_shape, self.idx, self.dtype = x.shape, idx, x.dtype
+        self.basic = _is_basic(idx)
+        return x[idx]
+
+    @property
+    def is_view(self):
+        return self.basic
+
+    def backward(self, gy):
+        return IndexAddAt.apply(gy, self.in_shape, self.idx, self.basic), None
+
+
+class IndexAddAt(Function):
+    """zeros(shape) with gy added at [idx] (the adjoint of x[idx])."""
+
+    def forward(self, gy, shape, idx, basic):
+        self.idx = idx
+        out = self.xp.zeros(shape, dtype=gy.dtype)
+        if basic:
+            out[idx] = gy
+        else:
+            _add_at(self.xp, out, idx, gy)
+        return out
+
+    def backward(self, gg):
+        return GetItem.apply(gg, self.idx), None, None, None
+
+
+def _add_at(xp, out, idx, values):
+    if xp.__name__ == "numpy":
+        xp.add.at(out, idx, values)
+    else:
+        import cupyx
+        cupyx.scatter_add(out, idx, values)
+
+
+def _along(xp, index, dim):
+    """The full index tuple for an index array used along `dim` (gather / scatter semantics)."""
+    grids = xp.indices(index.shape, sparse=True)
+    return tuple(index if d == dim else g for d, g in enumerate(grids))
+
+
+class Gather(Function):
+    def forward(self, x, dim, index):
+        self.in_shape, self.dim, self.index = x.shape, dim, index
+        return x[_along(self.xp, index, dim)]
+
+    def backward(self, gy):
+        return ScatterAddNew.apply(gy, self.in_shape, self.dim, self.index), None, None
+
+
+class ScatterAddNew(Function):
+    """zeros(shape).scatter_add(dim, index, src)."""
+
+    def forward(self, src, shape, dim, index):
+        self.dim, self.index = dim, index
+        out = self.xp.zeros(shape, dtype=src.dtype)
+        _add_at(self.xp, out, _along(self.xp, index, dim), src[tuple(slice(0, s) for s in index.shape)])
+        return out
+
+    def backward(self, gg):
+        return Gather.apply(gg, self.dim, self.index), None, None, None
+
+
+class ScatterAdd(Function):
+    """x.scatter_add(dim, index, src) out of place."""
+
+    def forward(self, x, dim, index, src):
+        self.dim, self.index = dim, index
+        out = x.copy()
+        _add_at(self.xp, out, _along(self.xp, index, dim), src[tuple(slice(0, s) for s in index.shape)])
+        self.src_shape = src.shape
+        return out
+
+    def backward(self, gy):
+        gsrc = None
+        if self.inputs[3] is not None:
+            g = Gather.apply(gy, self.dim, self.index)
+            if g.shape != self.src_shape:
+                pads = tuple((0, s - gs) for s, gs in zip(self.src_shape, g.shape))
+                from .shape import Pad
+                g = Pad.apply(g, pads, 0.0)
+            gsrc = g
+        return gy, None, None, gsrc
+
+
+class IndexSelect(Function):
+    def forward(self, x, dim, index):
+        self.in_shape, self.dim, self.index = x.shape, dim, index
+        return self.xp.take(x, index, axis=dim)
+
+    def backward(self, gy):
+        return IndexAdd.apply(gy, self.in_shape, self.dim, self.index), None, None
+
+
+class IndexAdd(Function):
+    """zeros(shape) with gy's slices added at `index` along `dim` (adjoint of index_select)."""
+
+    def forward(self, gy, shape, dim, index):
+        self.dim, self.index = dim, index
+        out = self.xp.zeros(shape, dtype=gy.dtype)
+        idx = (slice(None),) * dim + (index,)
+        _add_at(self.xp, out, idx, gy)
+        return out
+
+    def backward(self, gg):
+        return IndexSelect.apply(gg, self.dim, self.index), None, None, None
+
+
+class MaskedFill(Function):
+    def forward(self, x, mask, value):
+        self.mask = mask
+        self.in_shape = x.shape
+        return self.xp.where(mask, x.dtype.type(value), x)
+
+    def backward(self, gy):
+        from .shape import unbroadcast
+        return unbroadcast(MaskedFill.apply(gy, self.mask, 0.0), self.in_shape), None, None
+
+
+class Embedding(Function):
+    """weight[indices]; the row `padding_idx` gets no gradient (as in PyTorch)."""
+
+    def forward(self, weight, indices, padding_idx):
+        self.num, self.indices, self.padding_idx = weight.shape[0], indices, padding_idx
+        return weight[indices]
+
+    def backward(self, gy):
+        return EmbeddingBackward.apply(gy, self.num, self.indices, self.padding_idx), None, None
+
+
+class EmbeddingBackward(Function):
+    def forward(self, gy, num, indices, padding_idx):
+        self.indices, self.padding_idx = indices, padding_idx
+        dim = gy.shape[-1]
+        out = self.xp.zeros((num, dim), dtype=gy.dtype)
+        _add_at(self.xp, out, indices.reshape(-1), gy.reshape(-1, dim))
+        if padding_idx is not None:
+            out[padding_idx] = 0
+        return out
+
+    def backward(self, gg):
+        if self.padding_idx is not None:
+            gg = MaskedFill.apply(gg, _row_mask(self.xp, gg.shape[0], self.padding_idx), 0.0)
+        return Embedding.apply(gg, self.indices, None), None, None, None
+
+
+def _row_mask(xp, n, row):
+    m = xp.zeros((n, 1), dtype=bool)
+    m[row] = True
+    return m
