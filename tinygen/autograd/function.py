@@ -30,6 +30,7 @@ from .grad_mode import GRAD
 ANOMALY = [False]
 Tensor = None          # set by tinygen.tensor (Function creates Tensors; Tensor methods call ops)
 _ndarray = np.ndarray
+_new = object.__new__
 
 
 class _Freed:
@@ -50,56 +51,61 @@ class Function:
     _out_meta = None         # [(shape, dtype)] for multi-output Functions (zeros for unused outputs)
     _to_save = ()
     is_view = False          # output shares memory (and the version counter) with input 0
+    xp = np                  # the array module of the inputs; set per call only for cupy
 
     @classmethod
     def apply(cls, *args, **params):
-        fn = cls.__new__(cls)
+        fn = _new(cls)
         arrays = []
-        inputs = []
         requires = False
-        xp_arr = None
+        first = None
         for a in args:
             if isinstance(a, Tensor):
                 d = a._data
-                if xp_arr is None:
-                    xp_arr = d
-                elif type(d) is not type(xp_arr):
+                if first is None:
+                    first = d
+                elif type(d) is not type(first):
                     _device_mismatch(cls, args)
                 arrays.append(d)
                 if a._requires_grad:
                     requires = True
-                    inputs.append(a)
-                else:
-                    inputs.append(None)
             else:
                 arrays.append(a)
-                inputs.append(None)
-        fn.xp = np if type(xp_arr) is _ndarray else _array_module(xp_arr)
+        if type(first) is not _ndarray and first is not None:
+            fn.xp = _array_module(first)
         try:
             out = fn.forward(*arrays, **params)
         except (ValueError, TypeError, IndexError) as e:
             raise _op_error(cls, args, e) from None
-        requires = requires and GRAD[0]
-        make = Tensor._make
+        if requires and GRAD[0]:
+            node = fn
+            fn.inputs = [a if isinstance(a, Tensor) and a._requires_grad else None for a in args]
+        else:
+            node = None
+            requires = False
         if type(out) is tuple:
-            outs = tuple(make(o if type(o) is _ndarray else fn.xp.asarray(o),
-                              fn if requires else None, i, requires) for i, o in enumerate(out))
+            outs = tuple(_wrap(o if type(o) is _ndarray else fn.xp.asarray(o), node, i, requires)
+                         for i, o in enumerate(out))
             if requires:
                 fn._n_out = len(outs)
                 fn._out_meta = [(o._data.shape, o._data.dtype) for o in outs]
         else:
             if type(out) is not _ndarray:
                 out = fn.xp.asarray(out)
-            outs = make(out, fn if requires else None, 0, requires)
+            outs = _new(Tensor)
+            outs._data = out
+            outs._grad_fn = node
+            outs._out_idx = 0
+            outs._requires_grad = requires
+            outs.grad = None
+            outs._version = [0]
+            outs._hooks = None
         if requires:
-            fn.inputs = inputs
             if fn._to_save:
                 fn._resolve_saved(args, arrays, outs)
-            if fn.is_view:
-                _share_version(outs, args[0])
             if ANOMALY[0]:
                 _check_finite(cls.__name__, "forward", out if type(out) is tuple else (out,))
-        elif fn.is_view and isinstance(args[0], Tensor):
+        if fn.is_view and isinstance(args[0], Tensor):
             _share_version(outs, args[0])
         return outs
 
@@ -199,6 +205,10 @@ class Function:
             else:
                 res.append((t._grad_fn, t._out_idx))
         return tuple(res)
+
+
+def _wrap(data, node, idx, requires):
+    return Tensor._make(data, node, idx, requires)
 
 
 def _share_version(outs, base):

@@ -114,6 +114,8 @@ class Pow(Function):
                     ga = gy
                 elif b == 2:
                     ga = gy * (a * 2)
+                elif b > 1:
+                    ga = gy * (a ** (b - 1) * b)   # finite everywhere: no guard needed
                 else:
                     ga = guard(gy * b * a ** (b - 1), gy)
             return ga, None
@@ -322,11 +324,11 @@ class Sigmoid(Function):
 
 class Relu(Function):
     def forward(self, x):
-        self.mask = x > 0
-        return self.xp.maximum(x, x.dtype.type(0)) if x.dtype.kind == "f" else x * self.mask
+        self.off = x <= 0                  # where the gradient is blocked
+        return self.xp.maximum(x, x.dtype.type(0))
 
     def backward(self, gy):
-        return gy * _T(self.mask)
+        return ZeroWhere.apply(gy, self.off)     # linear in gy: its own backward is itself
 
 
 class LeakyRelu(Function):
@@ -351,11 +353,11 @@ class Clamp(Function):
             mask = x >= lo
         if hi is not None:
             mask = (x <= hi) if mask is None else (mask & (x <= hi))
-        self.mask = mask
+        self.off = ~mask
         return xp.clip(x, lo, hi)
 
     def backward(self, gy):
-        return gy * _T(self.mask), None, None
+        return ZeroWhere.apply(gy, self.off), None, None
 
 
 class Sign(Function):

@@ -1,0 +1,52 @@
+"""Shared by the benchmarks: a header naming the machine, date and command; Markdown tables."""
+from __future__ import annotations
+
+import datetime
+import os
+import platform
+import subprocess
+
+
+def _cpu_name():
+    try:
+        with open("/proc/cpuinfo") as f:
+            for line in f:
+                if line.startswith("model name"):
+                    return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()
+
+
+def _git_rev():
+    try:
+        return subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True,
+                              text=True, check=True, cwd=os.path.dirname(__file__)).stdout.strip()
+    except Exception:
+        return "unknown"
+
+
+def machine_header(argv):
+    import numpy as np
+    lines = [
+        f"- machine: {_cpu_name()}, {os.cpu_count()} logical cores, {platform.system()} "
+        f"{platform.release()}",
+        f"- date: {datetime.datetime.now(datetime.timezone.utc):%Y-%m-%d %H:%M} UTC",
+        f"- command: `{' '.join(argv)}`",
+        f"- tinygen commit {_git_rev()}, Python {platform.python_version()}, NumPy {np.__version__}",
+    ]
+    return "\n".join(lines)
+
+
+def markdown_table(header, rows):
+    out = ["| " + " | ".join(header) + " |", "|" + "|".join("---" for _ in header) + "|"]
+    out += ["| " + " | ".join(str(c) for c in row) + " |" for row in rows]
+    return "\n".join(out)
+
+
+def write_markdown(path, title, header, rows, notes, argv):
+    text = (f"# {title}\n\n{machine_header(argv)}\n\n{markdown_table(header, rows)}\n\n{notes}\n")
+    os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
+    with open(path, "w") as f:
+        f.write(text)
+    return text
