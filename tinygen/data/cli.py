@@ -35,8 +35,8 @@ def add_data_parser(subparsers) -> argparse.ArgumentParser:
                     "serving the same file names), check their SHA-256 and cache them under "
                     f"ROOT/NAME/. ROOT: --root, else ${ROOT_ENV}, else ~/.cache/tinygen.")
     fetch.add_argument("name", metavar="NAME", help=", ".join(sorted(REMOTE_DATASETS)))
-    fetch.add_argument("--root", default=None, help="cache root (default: $%s or ~/.cache/tinygen)"
-                       % ROOT_ENV)
+    fetch.add_argument("--root", default=None,
+                       help=f"cache root (default: ${ROOT_ENV} or ~/.cache/tinygen)")
     fetch.add_argument("--mirror", default=None, metavar="URL",
                        help="base URL serving the same file names (URL/FILE or URL/NAME/FILE)")
     fetch.add_argument("--force", action="store_true", help="fetch again even if cached and valid")
@@ -79,7 +79,7 @@ def run_download(args) -> int:
         folder = download(name, root=args.root, mirror=args.mirror, force=args.force,
                           progress=args.progress, retries=args.retries, timeout=args.timeout,
                           log=print)
-    except DownloadError as e:               # checksum mismatch, 404, dropped after retries
+    except (DownloadError, ValueError) as e:  # checksum mismatch, 404, dropped; a bad --mirror
         return _fail(str(e))
     except OSError as e:                     # an unwritable root, a full disk
         return _fail(f"{type(e).__name__}: {e}")

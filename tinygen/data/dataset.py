@@ -12,7 +12,7 @@ import numpy as np
 
 def to_tensor(array):
     """A NumPy array (or NumPy scalar) as a tinygen Tensor on the CPU, sharing memory if it can."""
-    from tinygen import from_numpy   # lazy: the data layer sits above tensor.py but must import alone
+    from tinygen import from_numpy   # lazy: tinygen.data must import without the core
 
     array = np.asarray(array)            # not ascontiguousarray: it turns 0-d into 1-d
     if not array.flags.c_contiguous:

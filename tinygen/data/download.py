@@ -15,7 +15,6 @@ from __future__ import annotations
 import hashlib
 import http.client
 import os
-import socket
 import sys
 import tempfile
 import time
@@ -88,8 +87,10 @@ def _stream_once(url, out, timeout, show_progress, size_hint, desc):
             raise _Dropped(f"HTTP {e.code} {e.reason}") from e
         raise
     except urllib.error.URLError as e:          # refused, DNS, TLS, timeout while connecting
+        if isinstance(e.reason, FileNotFoundError):     # a file:// mirror without the file
+            raise urllib.error.HTTPError(url, 404, "File not found", None, None) from e
         raise _Dropped(str(e.reason)) from e
-    except (http.client.HTTPException, ConnectionError, socket.timeout, TimeoutError) as e:
+    except (http.client.HTTPException, ConnectionError, TimeoutError) as e:  # socket.timeout too
         raise _Dropped(f"{type(e).__name__}: {e}".rstrip(": ")) from e
     # http.client's read(n) returns b"" on an early close instead of raising: check it here
     if expected is not None and received != expected:
@@ -135,6 +136,7 @@ def fetch_file(urls, dest, sha256: str, *, retries: int = 3, backoff: float = 1.
                     if actual != sha256:
                         raise ChecksumError(dest, sha256, actual, url)
                     out.close()
+                    os.chmod(tmp, 0o644)       # mkstemp makes 0600; a cache is meant to be read
                     os.replace(tmp, dest)
                     return dest
         raise DownloadError(f"could not download {dest.name}: " + "; ".join(failures))
@@ -170,6 +172,8 @@ def download(name: str, root=None, mirror: str | None = None, *, force: bool = F
     if spec is None:
         raise ValueError(f"nothing to download for {name!r}; downloadable datasets: "
                          + ", ".join(sorted(REMOTE_DATASETS)))
+    if mirror is not None and not mirror.startswith(("http://", "https://", "file://")):
+        raise ValueError(f"mirror {mirror!r} is not a URL: expected http://, https:// or file://")
     log = log or (lambda line: None)
     folder = spec.folder(root)
     for file in spec.files:

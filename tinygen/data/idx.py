@@ -63,7 +63,8 @@ def read_idx(path, magic: int, shape: tuple) -> np.ndarray:
     if len(data) < header:
         raise DataFormatError(f"{path}: truncated IDX header ({len(data)} of {header} bytes)")
     dims = tuple(int(d) for d in np.frombuffer(data, dtype=">u4", count=ndim, offset=4))
-    if len(dims) != len(shape) or any(e is not None and d != e for d, e in zip(dims, shape)):
+    same_rank = len(dims) == len(shape)
+    if not same_rank or any(e is not None and d != e for d, e in zip(dims, shape, strict=True)):
         wanted = "(" + ", ".join("N" if e is None else str(e) for e in shape) + ")"
         raise DataFormatError(f"{path}: IDX dims {dims}, expected {wanted}")
     count = int(np.prod(dims, dtype=np.int64))

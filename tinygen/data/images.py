@@ -24,7 +24,6 @@ IDX_FILES = {   # split -> (images file, labels file), the same names for MNIST 
     "test": ("t10k-images-idx3-ubyte.gz", "t10k-labels-idx1-ubyte.gz"),
 }
 DIGITS_TRAIN_SIZE = 1500
-_BYTE_TO_UNIT = np.arange(256, dtype=np.float32) / np.float32(255)   # byte b -> float32(b) / 255
 
 
 def _check_split(name, split, allowed=("train", "test")):
@@ -57,8 +56,9 @@ def load_idx_arrays(name: str, split: str = "train", root=None):
             f"{images_path} has {len(images)} images but {labels_path} has {len(labels)} labels")
     if labels.size and labels.max() > 9:
         raise DataFormatError(f"{labels_path}: label {labels.max()} is not a class 0..9")
-    pixels = _BYTE_TO_UNIT[images]                       # (N, 28, 28): a table lookup, exact
-    return pixels[:, None, :, :], labels.astype(np.int64)  # (N, 1, 28, 28)
+    pixels = images.astype(np.float32)                  # (N, 28, 28)
+    pixels /= np.float32(255)                           # in place; == float32(b) / 255 exactly
+    return pixels[:, None, :, :], labels.astype(np.int64)   # (N, 1, 28, 28)
 
 
 def _digits_csv() -> Path | None:
@@ -66,7 +66,7 @@ def _digits_csv() -> Path | None:
     spec = importlib.util.find_spec("sklearn")
     if spec is None or not spec.submodule_search_locations:
         return None
-    path = Path(list(spec.submodule_search_locations)[0]) / "datasets" / "data" / "digits.csv.gz"
+    path = Path(next(iter(spec.submodule_search_locations))) / "datasets" / "data" / "digits.csv.gz"
     return path if path.is_file() else None
 
 

@@ -3,8 +3,8 @@
 Two ways to make a batch:
   - a `TensorDataset` without a `collate_fn`: `dataset.take(indices)`, one fancy-indexing call per
     tensor for the whole batch (no Python loop over samples);
-  - any other dataset: `[dataset[i] for i in indices]`, then `collate_fn` (default: `default_collate`,
-    which stacks matching fields into Tensors).
+  - any other dataset: `[dataset[i] for i in indices]`, then `collate_fn` (default:
+    `default_collate`, which stacks matching fields into Tensors).
 
 Shuffling draws one permutation per epoch from the loader's own `np.random.Generator` (PCG64),
 seeded with `seed`; so epochs differ from each other, and two loaders with the same seed give the
@@ -57,7 +57,7 @@ def default_collate(samples):
     if isinstance(first, (tuple, list)):
         if any(len(s) != len(first) for s in samples):
             raise ValueError("default_collate: samples have different numbers of fields")
-        fields = [default_collate(list(column)) for column in zip(*samples)]
+        fields = [default_collate(list(column)) for column in zip(*samples, strict=True)]
         if isinstance(first, tuple) and hasattr(first, "_fields"):     # namedtuple
             return type(first)(*fields)
         return tuple(fields) if isinstance(first, tuple) else fields
@@ -115,7 +115,7 @@ def _prefetch(batches, depth=PREFETCH_DEPTH):
                 item = slots.get(timeout=0.05)
             except queue.Empty:
                 if not thread.is_alive() and slots.empty():
-                    raise RuntimeError("DataLoader prefetch thread ended without a result") from None
+                    raise RuntimeError("DataLoader: the prefetch thread died") from None
                 continue
             if item is _END:
                 return
@@ -150,7 +150,8 @@ class DataLoader:
     def __init__(self, dataset, batch_size=1, shuffle=False, drop_last=False, seed=None,
                  prefetch=False, collate_fn=None, device=None):
         if int(batch_size) != batch_size or batch_size < 1:
-            raise ValueError(f"DataLoader: batch_size must be a positive integer, got {batch_size!r}")
+            raise ValueError(
+                f"DataLoader: batch_size must be a positive integer, got {batch_size!r}")
         self.dataset = dataset
         self.batch_size = int(batch_size)
         self.shuffle = bool(shuffle)
@@ -166,7 +167,7 @@ class DataLoader:
         self.generator = np.random.Generator(np.random.PCG64(self.seed))
         self._epoch = 0          # the epoch the next __iter__ starts
         self._skip = 0           # batches of that epoch already handed out (after a resume)
-        self._current = None     # [epoch, generator state before its permutation, batches handed out]
+        self._current = None     # [epoch, generator state before its permutation, batches out]
 
     def __len__(self) -> int:
         n = len(self.dataset)

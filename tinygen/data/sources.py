@@ -84,8 +84,9 @@ REMOTE_DATASETS: dict[str, RemoteDataset] = {
     ),
     "tinyshakespeare": RemoteDataset(
         name="tinyshakespeare",
-        files=(RemoteFile(
-            "input.txt", "86c4e6aa9db7c042ec79f339dcb96d42b0075e16b8fc2e86bf0ca57e2dc565ed", 1115394),),
+        files=(RemoteFile("input.txt",
+                          "86c4e6aa9db7c042ec79f339dcb96d42b0075e16b8fc2e86bf0ca57e2dc565ed",
+                          1115394),),
         mirrors=("https://raw.githubusercontent.com/karpathy/char-rnn/master/data/tinyshakespeare/",),
     ),
 }

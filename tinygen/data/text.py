@@ -25,8 +25,8 @@ SPLITS = ("train", "val", "test")    # "test" is the same held-out 10% as "val"
 
 
 def random_windows(ids: np.ndarray, block_size: int, batch_size: int, rng: np.random.Generator):
-    """`batch_size` random windows of `ids`: x, y int64 (batch_size, block_size), y[:, t] = x[:, t+1]
-    continued (the next character). Pure NumPy; `TextDataset.get_batch` wraps it in Tensors."""
+    """`batch_size` random windows of `ids`: x, y int64 (batch_size, block_size), where y is x
+    shifted by one (the next character). Pure NumPy; `TextDataset.get_batch` wraps it in Tensors."""
     if len(ids) <= block_size:
         raise ValueError(f"a text of {len(ids)} characters has no window of {block_size} + 1")
     starts = rng.integers(0, len(ids) - block_size, size=batch_size)         # (B,)
@@ -69,7 +69,8 @@ class TextDataset(TensorDataset):
         try:
             return [self.stoi[ch] for ch in text]
         except KeyError as e:
-            raise ValueError(f"character {e.args[0]!r} is not in the vocabulary of {self.source}") from None
+            raise ValueError(f"character {e.args[0]!r} is not in the vocabulary "
+                             f"of {self.source}") from None
 
     def decode(self, ids) -> str:
         """ids: a list of ints, a NumPy array or a Tensor (any shape; read in row-major order)."""

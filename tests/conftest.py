@@ -1,0 +1,25 @@
+"""Shared pytest setup: tests/ on sys.path (so `from helpers import check_op` works anywhere under
+tests/), and tinygen's global state (grad mode, anomaly mode, default dtype) reset around each test
+so one failing test cannot leak a mode into the next."""
+import os
+import sys
+
+import pytest
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+
+
+@pytest.fixture(autouse=True)
+def _reset_tinygen_state():
+    try:
+        import tinygen as tg
+    except ImportError:  # pragma: no cover
+        yield
+        return
+    from tinygen.autograd.grad_mode import GRAD
+    from tinygen.autograd.function import ANOMALY
+    grad, anomaly = GRAD[0], ANOMALY[0]
+    default = tg.get_default_dtype()
+    yield
+    GRAD[0], ANOMALY[0] = grad, anomaly
+    tg.set_default_dtype(default)
