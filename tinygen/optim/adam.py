@@ -1,0 +1,147 @@
+"""Adam (Kingma & Ba 2015), its AMSGrad variant (Reddi et al. 2018) and AdamW (Loshchilov &
+Hutter 2019), as PyTorch's `optim.Adam` / `optim.AdamW`.
+
+For one parameter p with gradient g at step t (t = 1, 2, ...):
+
+    g = -g if maximize
+    p = p * (1 - lr * weight_decay)          AdamW (decoupled weight decay), or
+    g = g + weight_decay * p                 Adam (L2 penalty folded into the gradient)
+    m = m + (1 - beta1) * (g - m)            exp_avg       (= beta1 m + (1 - beta1) g)
+    v = beta2 * v + (1 - beta2) * g * g      exp_avg_sq
+    v_max = max(v_max, v)                    max_exp_avg_sq (amsgrad only; used in place of v)
+    p = p - lr / (1 - beta1^t) * m / (sqrt(v) / sqrt(1 - beta2^t) + eps)
+
+State per parameter: `step` (0-d float32 CPU tensor), `exp_avg`, `exp_avg_sq`, and
+`max_exp_avg_sq` with amsgrad.
+"""
+from __future__ import annotations
+
+from ..autograd.grad_mode import no_grad
+from ..backend.device import array_module
+from .optimizer import Optimizer, _check_grad, _scalar, _step_tensor, _zeros_like
+
+
+def adam_update(param, grad, exp_avg, exp_avg_sq, max_exp_avg_sq, *, step, lr, beta1, beta2,
+                eps, weight_decay, amsgrad, maximize, decoupled_weight_decay):
+    """One Adam/AdamW step for one parameter, on arrays (numpy or cupy), all updated in place.
+
+    param, grad, exp_avg, exp_avg_sq (and max_exp_avg_sq with amsgrad, else None): arrays of the
+    same shape and dtype; grad is not modified. step: the step number after this update (1-based).
+    """
+    xp = array_module(param)
+    if maximize:
+        grad = -grad
+    if weight_decay != 0:
+        if decoupled_weight_decay:
+            param *= 1 - lr * weight_decay
+        else:
+            grad = grad + weight_decay * param
+    # exp_avg.lerp_(grad, 1 - beta1), written as PyTorch's lerp computes it for weights < 0.5
+    scratch = grad - exp_avg
+    scratch *= 1 - beta1
+    exp_avg += scratch
+    # exp_avg_sq = beta2 * exp_avg_sq + (1 - beta2) * grad^2
+    exp_avg_sq *= beta2
+    xp.multiply(grad, grad, out=scratch)
+    scratch *= 1 - beta2
+    exp_avg_sq += scratch
+
+    bias_correction1 = 1 - beta1 ** step
+    bias_correction2 = 1 - beta2 ** step
+    step_size = lr / bias_correction1
+    bias_correction2_sqrt = bias_correction2 ** 0.5
+    if amsgrad:
+        xp.maximum(max_exp_avg_sq, exp_avg_sq, out=max_exp_avg_sq)
+        second_moment = max_exp_avg_sq
+    else:
+        second_moment = exp_avg_sq
+    denom = xp.sqrt(second_moment, out=scratch)
+    denom /= bias_correction2_sqrt
+    denom += eps
+    # param.addcdiv_(exp_avg, denom, value=-step_size)
+    update = xp.divide(exp_avg, denom, out=denom)
+    update *= step_size
+    param -= update
+
+
+class Adam(Optimizer):
+    """Adam(params, lr=1e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=0, amsgrad=False, *,
+    maximize=False, decoupled_weight_decay=False).
+
+    weight_decay is an L2 penalty added to the gradient (decoupled, as AdamW, when
+    `decoupled_weight_decay=True`). `foreach`, `capturable` and `fused` are accepted for PyTorch
+    compatibility and change nothing here; `differentiable=True` is not supported.
+    """
+
+    def __init__(self, params, lr=1e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=0,
+                 amsgrad=False, *, foreach=None, maximize=False, capturable=False,
+                 differentiable=False, fused=None, decoupled_weight_decay=False):
+        name = type(self).__name__
+        if not 0.0 <= _scalar(lr):
+            raise ValueError(f"{name}: Invalid learning rate: {lr}")
+        if not 0.0 <= eps:
+            raise ValueError(f"{name}: Invalid epsilon value: {eps}")
+        if not 0.0 <= _scalar(betas[0]) < 1.0:
+            raise ValueError(f"{name}: Invalid beta parameter at index 0: {betas[0]}")
+        if not 0.0 <= _scalar(betas[1]) < 1.0:
+            raise ValueError(f"{name}: Invalid beta parameter at index 1: {betas[1]}")
+        if not 0.0 <= weight_decay:
+            raise ValueError(f"{name}: Invalid weight_decay value: {weight_decay}")
+        if differentiable:
+            raise NotImplementedError(f"{name}: differentiable=True is not supported by tinygen")
+        defaults = {"lr": lr, "betas": (_scalar(betas[0]), _scalar(betas[1])), "eps": eps,
+                    "weight_decay": weight_decay, "amsgrad": amsgrad, "maximize": maximize,
+                    "foreach": foreach, "capturable": capturable,
+                    "differentiable": differentiable, "fused": fused,
+                    "decoupled_weight_decay": decoupled_weight_decay}
+        super().__init__(params, defaults)
+
+    @no_grad()
+    def step(self, closure=None):
+        """One update of every parameter that has a gradient. Returns the closure's loss."""
+        loss = self._closure_loss(closure)
+        name = type(self).__name__
+        for group in self.param_groups:
+            lr = _scalar(group["lr"])
+            beta1, beta2 = (_scalar(b) for b in group["betas"])
+            amsgrad = group.get("amsgrad", False)
+            for i, p in enumerate(group["params"]):
+                if p.grad is None:
+                    continue
+                grad = _check_grad(name, p, i)
+                state = self.state[p]
+                if len(state) == 0:
+                    state["step"] = _step_tensor()
+                    state["exp_avg"] = _zeros_like(p)
+                    state["exp_avg_sq"] = _zeros_like(p)
+                    if amsgrad:
+                        state["max_exp_avg_sq"] = _zeros_like(p)
+                step_t = state["step"]
+                step_t._data += 1
+                adam_update(
+                    p._data, grad, state["exp_avg"]._data, state["exp_avg_sq"]._data,
+                    state["max_exp_avg_sq"]._data if amsgrad else None,
+                    step=float(step_t._data), lr=lr, beta1=beta1, beta2=beta2, eps=group["eps"],
+                    weight_decay=group["weight_decay"], amsgrad=amsgrad,
+                    maximize=group.get("maximize", False),
+                    decoupled_weight_decay=group.get("decoupled_weight_decay", False))
+                p._version[0] += 1
+        return loss
+
+
+class AdamW(Adam):
+    """AdamW(params, lr=1e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=1e-2, amsgrad=False, *,
+    maximize=False): Adam with decoupled weight decay, p <- p * (1 - lr * weight_decay)."""
+
+    def __init__(self, params, lr=1e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=1e-2,
+                 amsgrad=False, *, maximize=False, foreach=None, capturable=False,
+                 differentiable=False, fused=None):
+        super().__init__(params, lr=lr, betas=betas, eps=eps, weight_decay=weight_decay,
+                         amsgrad=amsgrad, foreach=foreach, maximize=maximize,
+                         capturable=capturable, differentiable=differentiable, fused=fused,
+                         decoupled_weight_decay=True)
+
+    def load_state_dict(self, state_dict):
+        super().load_state_dict(state_dict)
+        for group in self.param_groups:        # AdamW is always decoupled, whatever was saved
+            group["decoupled_weight_decay"] = True

@@ -1,0 +1,277 @@
+"""Optimizer: the base class of every optimiser (PyTorch's `torch.optim.Optimizer`, same format).
+
+An optimiser holds `param_groups` (a list of dicts: `"params"` plus hyper-parameters such as
+`"lr"`, filled from `defaults`) and `state` (a dict keyed by the parameter Tensor itself, one dict
+of state Tensors per parameter, created lazily on the first step that parameter has a gradient).
+
+    opt = tg.optim.SGD([{"params": body.parameters()},
+                        {"params": head.parameters(), "lr": 1e-2}], lr=1e-3, momentum=0.9)
+    loss.backward(); opt.step(); opt.zero_grad()
+
+`state_dict()` has PyTorch's layout, so a tinygen optimiser and a PyTorch one read each other's:
+
+    {"state": {0: {"step": tensor(3.), "exp_avg": tensor(...), ...}, 1: {...}},
+     "param_groups": [{"lr": 0.001, "betas": (0.9, 0.999), ..., "params": [0, 1]}]}
+
+Parameters are numbered in the order they appear across groups. `step` is a 0-d float32 Tensor on
+the CPU, as in PyTorch 2.x (its value is read as a Python float for the bias corrections).
+
+Subclasses keep their per-parameter math in one array-level function (`sgd_update`,
+`adam_update`, `rmsprop_update`): arrays in, arrays updated in place, nothing else. `step()`
+only gathers the arrays; that function is the seam where a fused kernel will plug in.
+"""
+from __future__ import annotations
+
+import copy
+import itertools
+import warnings
+from collections import defaultdict
+
+import numpy as np
+
+from ..autograd.grad_mode import enable_grad
+from ..backend.device import array_module
+from ..tensor import Tensor
+
+
+class _RequiredParameter:
+    """Marks a hyper-parameter that has no default and must be given (PyTorch's `required`)."""
+
+    def __repr__(self):
+        return "<required parameter>"
+
+
+required = _RequiredParameter()
+
+
+class Optimizer:
+    """Base class: param groups, per-parameter state, `zero_grad`, `state_dict`, `load_state_dict`.
+
+    params: an iterable of Tensors, of `(name, Tensor)` pairs, or of dicts (param groups).
+    defaults: hyper-parameters used where a group does not give its own.
+    """
+
+    def __init__(self, params, defaults):
+        self.defaults = defaults
+        if isinstance(params, Tensor):
+            raise TypeError("params argument given to the optimizer should be an iterable of "
+                            "Tensors or dicts, but got a Tensor")
+        self.state = defaultdict(dict)
+        self.param_groups = []
+        param_groups = list(params)
+        if len(param_groups) == 0:
+            raise ValueError("optimizer got an empty parameter list")
+        if not isinstance(param_groups[0], dict):
+            param_groups = [{"params": param_groups}]
+        for group in param_groups:
+            self.add_param_group(dict(group))
+
+    # ---- param groups -----------------------------------------------------------------------
+    def add_param_group(self, param_group):
+        """Append a group (dict with "params"); missing hyper-parameters come from `defaults`."""
+        if not isinstance(param_group, dict):
+            raise TypeError(f"param_group must be a dict, but got {type(param_group).__name__}")
+        params = param_group["params"]
+        if isinstance(params, Tensor):
+            params = [params]
+        elif isinstance(params, set):
+            raise TypeError("optimizer parameters need to be organized in ordered collections, "
+                            "but the ordering of tensors in sets changes between runs; use a list")
+        params = list(params)
+        names = [p[0] for p in params if isinstance(p, tuple)]
+        params = [p[1] if isinstance(p, tuple) else p for p in params]
+        if names and len(names) != len(params):
+            raise ValueError("all optimizer params should be with/without names. "
+                             "Some param names are missing")
+        param_group["params"] = params
+        if names:
+            param_group["param_names"] = names
+        for i, p in enumerate(params):
+            if not isinstance(p, Tensor):
+                raise TypeError(f"{type(self).__name__}: optimizer can only optimize Tensors, "
+                                f"but param {i} of the group is a {type(p).__name__}")
+            if not p.is_leaf:
+                raise ValueError(f"{type(self).__name__}: can't optimize a non-leaf Tensor "
+                                 f"(param {i}, shape {tuple(p.shape)})")
+        for name, default in self.defaults.items():
+            if default is required and name not in param_group:
+                raise ValueError(f"parameter group didn't specify a value of required "
+                                 f"optimization parameter {name}")
+            param_group.setdefault(name, default)
+        ids = [id(p) for p in params]
+        if len(ids) != len(set(ids)):
+            warnings.warn("optimizer contains a parameter group with duplicate parameters; "
+                          "in future, this will cause an error", stacklevel=3)
+        seen = set()
+        for group in self.param_groups:
+            seen.update(id(p) for p in group["params"])
+            if ("param_names" in param_group) != ("param_names" in group):
+                raise ValueError("all optimizer param groups should be with/without names")
+        if not seen.isdisjoint(ids):
+            raise ValueError("some parameters appear in more than one parameter group")
+        self.param_groups.append(param_group)
+
+    def zero_grad(self, set_to_none=True):
+        """Reset the gradients: set them to None (default), or fill them with zeros."""
+        for group in self.param_groups:
+            for p in group["params"]:
+                if p.grad is None:
+                    continue
+                if set_to_none:
+                    p.grad = None
+                else:
+                    if p.grad.grad_fn is not None:
+                        p.grad = p.grad.detach()
+                    p.grad._data[...] = 0
+                    p.grad._version[0] += 1
+
+    def step(self, closure=None):
+        raise NotImplementedError
+
+    def _closure_loss(self, closure):
+        """Evaluate the closure (model forward + backward) with grad mode on, as PyTorch does."""
+        if closure is None:
+            return None
+        with enable_grad():
+            return closure()
+
+    # ---- state dicts ------------------------------------------------------------------------
+    def state_dict(self):
+        """{"state": {index: {name: Tensor}}, "param_groups": [{..., "params": [indices]}]}.
+
+        State Tensors are the live ones (as in PyTorch): save or clone them before stepping on.
+        """
+        index_of = {}
+        start = 0
+        groups = []
+        for group in self.param_groups:
+            packed = {k: v for k, v in group.items() if k != "params"}
+            for i, p in enumerate(group["params"], start):
+                index_of.setdefault(id(p), i)
+            packed["params"] = [index_of[id(p)] for p in group["params"]]
+            start += len(packed["params"])
+            groups.append(packed)
+        state = {(index_of[id(k)] if isinstance(k, Tensor) else k): v
+                 for k, v in self.state.items()}
+        return {"state": state, "param_groups": groups}
+
+    def load_state_dict(self, state_dict):
+        """Load a state dict from `state_dict()` (this or PyTorch's optimiser of the same kind).
+
+        Groups and parameters are matched by position. State tensors are copied and cast to their
+        parameter's dtype and device (except `step`); NumPy arrays and objects with `__dlpack__`
+        (for example torch tensors) are accepted in place of tinygen Tensors.
+        """
+        name = type(self).__name__
+        if not isinstance(state_dict, dict) or "param_groups" not in state_dict \
+                or "state" not in state_dict:
+            raise ValueError(f"{name}.load_state_dict: expected a dict with 'state' and "
+                             f"'param_groups', got {type(state_dict).__name__}")
+        groups = self.param_groups
+        saved_groups = copy.deepcopy(state_dict["param_groups"])
+        if len(groups) != len(saved_groups):
+            raise ValueError(f"{name}.load_state_dict: loaded state dict has a different number "
+                             f"of parameter groups ({len(saved_groups)}, expected {len(groups)})")
+        for i, (g, s) in enumerate(zip(groups, saved_groups)):
+            if len(g["params"]) != len(s["params"]):
+                raise ValueError(f"{name}.load_state_dict: loaded state dict contains a parameter "
+                                 f"group ({i}) that doesn't match the size of optimizer's group "
+                                 f"({len(s['params'])} vs {len(g['params'])} params)")
+        id_map = dict(zip(itertools.chain.from_iterable(g["params"] for g in saved_groups),
+                          itertools.chain.from_iterable(g["params"] for g in groups)))
+        state = defaultdict(dict)
+        for k, v in state_dict["state"].items():
+            key = int(k) if isinstance(k, str) and k.isdigit() else k
+            if key in id_map:
+                param = id_map[key]
+                state[param] = {sk: _cast_state(param, sk, sv) for sk, sv in v.items()}
+            else:
+                state[key] = v
+        new_groups = []
+        for group, saved in zip(groups, saved_groups):
+            saved["params"] = group["params"]
+            if "param_names" in group and "param_names" not in saved:
+                saved["param_names"] = group["param_names"]
+            if "betas" in saved and isinstance(saved["betas"], list):
+                saved["betas"] = tuple(saved["betas"])
+            new_groups.append(saved)
+        self.state = state
+        self.param_groups = new_groups
+
+    def __repr__(self):
+        lines = [type(self).__name__ + " ("]
+        for i, group in enumerate(self.param_groups):
+            lines.append(f"Parameter Group {i}")
+            for key in sorted(group):
+                if key != "params":
+                    lines.append(f"    {key}: {group[key]}")
+        lines.append(")")
+        return "\n".join(lines)
+
+
+def _as_tensor(value):
+    """A tinygen Tensor from a Tensor, a NumPy array or anything with __dlpack__ / __array__."""
+    if isinstance(value, Tensor):
+        return value
+    if isinstance(value, np.ndarray):
+        return Tensor._make(value, None, 0, False)
+    if hasattr(value, "__dlpack__") and hasattr(value, "__dlpack_device__"):
+        from ..io.dlpack import from_dlpack
+        return from_dlpack(value)
+    if hasattr(value, "__array__"):
+        return Tensor._make(np.asarray(value), None, 0, False)
+    return value
+
+
+def _cast_state(param, key, value):
+    """Copy one state value for `param`: tensors cast to its dtype and device (`step` kept)."""
+    if isinstance(value, dict):
+        return {k: _cast_state(param, k, v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return type(value)(_cast_state(param, None, v) for v in value)
+    value = _as_tensor(value)
+    if not isinstance(value, Tensor):
+        if key == "step" and isinstance(value, (int, float)):
+            # PyTorch < 1.12 kept the step as a Python int
+            return _step_tensor(float(value))
+        return value
+    if key == "step":
+        return Tensor._make(np.array(value.cpu()._data, dtype=np.float32), None, 0, False)
+    if value.ndim > 0 and tuple(value.shape) != tuple(param.shape):
+        raise ValueError(f"load_state_dict: state {key!r} has shape {tuple(value.shape)} but its "
+                         f"parameter has shape {tuple(param.shape)} (a state dict of another "
+                         "model, or parameters in another order?)")
+    out = value.detach()
+    if out.device != param.device:
+        out = out.to(param.device)
+    if param.is_floating_point() and out.dtype != param.dtype:
+        out = Tensor._make(out._data.astype(param._data.dtype), None, 0, False)
+    elif out._data is value._data:
+        out = Tensor._make(out._data.copy(), None, 0, False)
+    return out
+
+
+def _step_tensor(value=0.0):
+    """PyTorch 2.x keeps `step` as a 0-d float32 tensor on the CPU: so do we."""
+    return Tensor._make(np.array(value, dtype=np.float32), None, 0, False)
+
+
+def _zeros_like(p):
+    """A zero state array with the parameter's shape, dtype and device."""
+    return Tensor._make(array_module(p._data).zeros_like(p._data), None, 0, False)
+
+
+def _check_grad(opt_name, p, i):
+    """The gradient array of p, after checking it matches p (a clear error, not a numpy one)."""
+    g = p.grad._data
+    if g.shape != p._data.shape:
+        raise RuntimeError(f"{opt_name}.step: param {i} has shape {tuple(p.shape)} but its grad "
+                           f"has shape {tuple(g.shape)}")
+    if g.dtype != p._data.dtype:
+        g = g.astype(p._data.dtype)
+    return g
+
+
+def _scalar(x):
+    """A hyper-parameter as a Python float (groups may hold 1-element Tensors, as in PyTorch)."""
+    return float(x) if isinstance(x, Tensor) else x

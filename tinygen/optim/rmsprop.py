@@ -1,0 +1,116 @@
+"""RMSprop (Hinton, Coursera lecture 6e; centered form from Graves 2013), as PyTorch's
+`optim.RMSprop`.
+
+For one parameter p with gradient g:
+
+    g = -g if maximize;  g = g + weight_decay * p
+    v = alpha * v + (1 - alpha) * g * g                  square_avg
+    a = a + (1 - alpha) * (g - a)                        grad_avg (centered only)
+    d = sqrt(v - a * a) + eps  if centered  else  sqrt(v) + eps
+    b = momentum * b + g / d;  p = p - lr * b            with momentum > 0
+    p = p - lr * g / d                                   without
+
+Note eps is added outside the square root (as PyTorch; TensorFlow adds it inside).
+State per parameter: `step`, `square_avg`, plus `momentum_buffer` (momentum > 0) and `grad_avg`
+(centered).
+"""
+from __future__ import annotations
+
+from ..autograd.grad_mode import no_grad
+from ..backend.device import array_module
+from .optimizer import Optimizer, _check_grad, _scalar, _step_tensor, _zeros_like
+
+
+def rmsprop_update(param, grad, square_avg, grad_avg, momentum_buffer, *, lr, alpha, eps,
+                   weight_decay, momentum, centered, maximize):
+    """One RMSprop step for one parameter, on arrays (numpy or cupy), all updated in place.
+
+    param, grad, square_avg: arrays of one shape and dtype; grad is not modified.
+    grad_avg: array (centered) or None; momentum_buffer: array (momentum > 0) or None.
+    """
+    xp = array_module(param)
+    if maximize:
+        grad = -grad
+    if weight_decay != 0:
+        grad = grad + weight_decay * param
+    square_avg *= alpha
+    scratch = xp.multiply(grad, grad)
+    scratch *= 1 - alpha
+    square_avg += scratch
+    if centered:
+        # grad_avg.lerp_(grad, 1 - alpha), then avg = sqrt(square_avg - grad_avg^2)
+        xp.subtract(grad, grad_avg, out=scratch)
+        scratch *= 1 - alpha
+        grad_avg += scratch
+        xp.multiply(grad_avg, grad_avg, out=scratch)
+        xp.subtract(square_avg, scratch, out=scratch)
+        avg = xp.sqrt(scratch, out=scratch)
+    else:
+        avg = xp.sqrt(square_avg, out=scratch)
+    avg += eps
+    if momentum > 0:
+        momentum_buffer *= momentum
+        momentum_buffer += xp.divide(grad, avg, out=avg)
+        param -= xp.multiply(momentum_buffer, lr, out=avg)
+    else:
+        update = xp.divide(grad, avg, out=avg)
+        update *= lr
+        param -= update
+
+
+class RMSprop(Optimizer):
+    """RMSprop(params, lr=1e-2, alpha=0.99, eps=1e-8, weight_decay=0, momentum=0, centered=False,
+    capturable=False, foreach=None, maximize=False, differentiable=False).
+
+    `capturable` and `foreach` are accepted for PyTorch compatibility and change nothing here;
+    `differentiable=True` is not supported.
+    """
+
+    def __init__(self, params, lr=1e-2, alpha=0.99, eps=1e-8, weight_decay=0, momentum=0,
+                 centered=False, capturable=False, foreach=None, maximize=False,
+                 differentiable=False):
+        if not 0.0 <= _scalar(lr):
+            raise ValueError(f"RMSprop: Invalid learning rate: {lr}")
+        if not 0.0 <= eps:
+            raise ValueError(f"RMSprop: Invalid epsilon value: {eps}")
+        if not 0.0 <= momentum:
+            raise ValueError(f"RMSprop: Invalid momentum value: {momentum}")
+        if not 0.0 <= weight_decay:
+            raise ValueError(f"RMSprop: Invalid weight_decay value: {weight_decay}")
+        if not 0.0 <= alpha:
+            raise ValueError(f"RMSprop: Invalid alpha value: {alpha}")
+        if differentiable:
+            raise NotImplementedError("RMSprop: differentiable=True is not supported by tinygen")
+        defaults = {"lr": lr, "momentum": momentum, "alpha": alpha, "eps": eps,
+                    "centered": centered, "weight_decay": weight_decay, "capturable": capturable,
+                    "foreach": foreach, "maximize": maximize, "differentiable": differentiable}
+        super().__init__(params, defaults)
+
+    @no_grad()
+    def step(self, closure=None):
+        """One update of every parameter that has a gradient. Returns the closure's loss."""
+        loss = self._closure_loss(closure)
+        for group in self.param_groups:
+            lr, momentum, centered = _scalar(group["lr"]), group["momentum"], group["centered"]
+            for i, p in enumerate(group["params"]):
+                if p.grad is None:
+                    continue
+                grad = _check_grad("RMSprop", p, i)
+                state = self.state[p]
+                if len(state) == 0:
+                    state["step"] = _step_tensor()
+                    state["square_avg"] = _zeros_like(p)
+                    if momentum > 0:
+                        state["momentum_buffer"] = _zeros_like(p)
+                    if centered:
+                        state["grad_avg"] = _zeros_like(p)
+                state["step"]._data += 1
+                rmsprop_update(
+                    p._data, grad, state["square_avg"]._data,
+                    state["grad_avg"]._data if centered else None,
+                    state["momentum_buffer"]._data if momentum > 0 else None,
+                    lr=lr, alpha=group["alpha"], eps=group["eps"],
+                    weight_decay=group["weight_decay"], momentum=momentum, centered=centered,
+                    maximize=group.get("maximize", False))
+                p._version[0] += 1
+        return loss
