@@ -1,5 +1,8 @@
 """The `tinygen` command line (also `python -m tinygen`).
 
+    tinygen train vae                     # offline default data, about a minute on a laptop
+    tinygen sample runs/vae -n 64 --out samples.npy
+    tinygen eval runs/vae
     tinygen data download mnist --root ~/.cache/tinygen
     tinygen data list
 
@@ -19,6 +22,8 @@ def build_parser() -> argparse.ArgumentParser:
     from . import __version__
     parser.add_argument("--version", action="version", version=f"tinygen {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    from .train.cli import add_train_parsers
+    add_train_parsers(sub)
     from .data.cli import add_data_parser
     add_data_parser(sub)
     return parser

@@ -1,0 +1,144 @@
+"""Variational autoencoders with a Bernoulli decoder (Kingma & Welling 2014).
+
+`vae` is the classic MLP of pytorch/examples (784-400-20-400-784); `conv-vae` swaps the MLPs for
+two stride-2 convolutions and their transposes. Loss and metric follow pytorch/examples: the
+negative ELBO, reconstruction summed over pixels plus the KL, in nats per image. The decoder
+returns logits and the reconstruction term is binary_cross_entropy_with_logits: the same number as
+sigmoid + binary_cross_entropy, without the log(0) clamp.
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+from .. import nn
+from ..nn import functional as F
+from ..train.recipe import Recipe
+
+
+@dataclass(frozen=True)
+class VAEConfig:
+    in_channels: int = 1
+    image_size: int = 28
+    hidden: int = 400
+    latent: int = 20
+    conv: bool = False
+    width: int = 32
+
+
+class VAE(nn.Module):
+    def __init__(self, config: VAEConfig):
+        super().__init__()
+        c = config
+        self.config = c
+        d = c.in_channels * c.image_size * c.image_size
+        if c.conv:
+            side, w = c.image_size // 4, c.width
+            self.encoder = nn.Sequential(
+                nn.Conv2d(c.in_channels, w, 4, 2, 1), nn.ReLU(),          # (B, w, H/2, W/2)
+                nn.Conv2d(w, 2 * w, 4, 2, 1), nn.ReLU(),                 # (B, 2w, H/4, W/4)
+                nn.Flatten(), nn.Linear(2 * w * side * side, c.hidden), nn.ReLU())
+            self.decoder = nn.Sequential(
+                nn.Linear(c.latent, c.hidden), nn.ReLU(),
+                nn.Linear(c.hidden, 2 * w * side * side), nn.ReLU(),
+                nn.Unflatten(1, (2 * w, side, side)),
+                nn.ConvTranspose2d(2 * w, w, 4, 2, 1), nn.ReLU(),        # (B, w, H/2, W/2)
+                nn.ConvTranspose2d(w, c.in_channels, 4, 2, 1))           # (B, C, H, W) logits
+        else:
+            self.encoder = nn.Sequential(nn.Flatten(), nn.Linear(d, c.hidden), nn.ReLU())
+            self.decoder = nn.Sequential(
+                nn.Linear(c.latent, c.hidden), nn.ReLU(), nn.Linear(c.hidden, d),
+                nn.Unflatten(1, (c.in_channels, c.image_size, c.image_size)))
+        self.mu = nn.Linear(c.hidden, c.latent)
+        self.logvar = nn.Linear(c.hidden, c.latent)
+
+    def encode(self, x):
+        h = self.encoder(x)
+        return self.mu(h), self.logvar(h)                              # (B, latent) each
+
+    def reparameterize(self, mu, logvar):
+        import tinygen as tg
+        return mu + tg.randn_like(mu) * (0.5 * logvar).exp()
+
+    def decode(self, z):
+        return self.decoder(z)                                         # (B, C, H, W) logits
+
+    def forward(self, x):
+        mu, logvar = self.encode(x)
+        return self.decode(self.reparameterize(mu, logvar)), mu, logvar
+
+
+def negative_elbo(recon_logits, x, mu, logvar):
+    """Per-image negative ELBO in nats, (B,): reconstruction summed over pixels plus KL.
+    x, recon_logits: (B, C, H, W); mu, logvar: (B, latent)."""
+    rec = F.binary_cross_entropy_with_logits(recon_logits, x, reduction="none").flatten(1).sum(1)
+    # KL(q(z|x) || N(0, I)) in closed form: Kingma & Welling 2014, appendix B
+    kl = -0.5 * (1 + logvar - mu * mu - logvar.exp()).sum(dim=1)
+    return rec + kl
+
+
+def importance_weighted_nll(model, x, samples=64):
+    """log p(x) estimated with `samples` importance samples from q(z|x) (Burda et al. 2016),
+    per image (B,), in nats: -logsumexp_k[log p(x|z_k) + log p(z_k) - log q(z_k|x)] + log K."""
+    import tinygen as tg
+    mu, logvar = model.encode(x)
+    b, k = x.shape[0], samples
+    z = mu.unsqueeze(1) + tg.randn(b, k, mu.shape[1]) * (0.5 * logvar).exp().unsqueeze(1)  # (B, K, L)
+    logits = model.decode(z.reshape(b * k, -1))                                             # (B*K, C, H, W)
+    xk = x.unsqueeze(1).expand(b, k, *x.shape[1:]).reshape(b * k, *x.shape[1:])
+    log_px_z = -F.binary_cross_entropy_with_logits(logits, xk, reduction="none").flatten(1).sum(1)
+    log_pz = (-0.5 * (z * z) - 0.5 * math.log(2 * math.pi)).sum(-1)                         # (B, K)
+    eps = (z - mu.unsqueeze(1)) / (0.5 * logvar).exp().unsqueeze(1)
+    log_qz = (-0.5 * eps * eps - 0.5 * logvar.unsqueeze(1) - 0.5 * math.log(2 * math.pi)).sum(-1)
+    log_w = log_px_z.reshape(b, k) + log_pz - log_qz
+    return -(log_w.logsumexp(dim=1) - math.log(k))
+
+
+class VAERecipe(Recipe):
+    name = "vae"
+    conv = False
+    data_kinds = ("image",)
+    defaults = {"epochs": 10, "batch_size": 128, "lr": 1e-3}
+
+    def __init__(self, run, data):
+        super().__init__(run, data)
+        import tinygen as tg
+        c, h, _ = data.shape
+        self.config = VAEConfig(in_channels=c, image_size=h, conv=self.conv,
+                                hidden=self.option("hidden", 400), latent=self.option("latent", 20))
+        self.model = VAE(self.config)
+        self.modules = {"vae": self.model}
+        self.optimizers = {"adam": tg.optim.Adam(self.model.parameters(), lr=self.setting("lr"))}
+
+    def train_step(self, batch, step):
+        x = batch[0]
+        opt = self.optimizers["adam"]
+        recon, mu, logvar = self.model(x)
+        loss = negative_elbo(recon, x, mu, logvar).sum()      # summed over the batch, as pytorch/examples
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+        return {"nelbo": loss.item() / x.shape[0]}
+
+    def evaluate(self, test, iw_samples=0, batch_size=500):
+        x_all = test.tensors[0]
+        total, total_iw = 0.0, 0.0
+        for i in range(0, len(x_all), batch_size):
+            x = x_all[i:i + batch_size]
+            recon, mu, logvar = self.model(x)
+            total += negative_elbo(recon, x, mu, logvar).sum().item()
+            if iw_samples:
+                total_iw += importance_weighted_nll(self.model, x, iw_samples).sum().item()
+        out = {"test_nelbo_nats": total / len(x_all)}
+        if iw_samples:
+            out["test_iw_nll_nats"] = total_iw / len(x_all)
+        return out
+
+    def sample(self, n):
+        import tinygen as tg
+        return self.model.decode(tg.randn(n, self.config.latent)).sigmoid()
+
+
+class ConvVAERecipe(VAERecipe):
+    name = "conv-vae"
+    conv = True

@@ -1,0 +1,26 @@
+"""Datasets for the workbench: tinygen.data.load plus the facts a recipe needs (shape, classes)."""
+from __future__ import annotations
+
+from .recipe import DataInfo
+
+
+def load_data(name, recipe_cls, data_dir=None) -> DataInfo:
+    from .. import data as D
+    key = D.canonical_name(name) if isinstance(name, str) else None
+    kind = ("image" if key in D.IMAGE_DATASETS else "toy" if key in D.TOY_DATASETS
+            else "task" if key is None and name in getattr(recipe_cls, "tasks", ()) else "text")
+    if kind not in recipe_cls.data_kinds:
+        raise ValueError(f"{recipe_cls.name} trains on {'/'.join(recipe_cls.data_kinds)} data; "
+                         f"{name!r} is {kind} data")
+    if kind == "task":
+        return recipe_cls.make_task(name)
+    test_split = "val" if kind == "text" else "test"
+    train = D.load(name, "train", root=data_dir)
+    test = D.load(name, test_split, root=data_dir)
+    if kind == "text":
+        return DataInfo(key or str(name), train, test, shape=(), extra={"vocab": train.vocab})
+    x = train.tensors[0]
+    classes = None
+    if kind == "image":
+        classes = int(train.tensors[1].max().item()) + 1
+    return DataInfo(key, train, test, shape=tuple(x.shape[1:]), num_classes=classes)
