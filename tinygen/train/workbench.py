@@ -125,10 +125,15 @@ class Workbench:
             for m in self.recipe.modules.values():
                 m.to(self.run.device)
         batch_size = self.recipe.setting("batch_size")
-        self.loader = DataLoader(self.data.train, batch_size=batch_size, shuffle=True,
-                                 drop_last=cls.drop_last, seed=self.run.seed,
-                                 device=None if self.run.device == "cpu" else self.run.device)
+        if hasattr(self.recipe, "make_loader"):          # text models: random windows
+            self.loader = self.recipe.make_loader(batch_size, self.run.seed)
+        else:
+            self.loader = DataLoader(self.data.train, batch_size=batch_size, shuffle=True,
+                                     drop_last=cls.drop_last, seed=self.run.seed,
+                                     device=None if self.run.device == "cpu" else self.run.device)
         epochs, steps = self.run.epochs, self.run.steps
+        if steps is None and epochs is None:
+            steps = self.recipe.setting("steps")
         if steps is None:
             epochs = epochs or self.recipe.setting("epochs")
             steps = epochs * len(self.loader)
