@@ -148,7 +148,7 @@ def arange(start, end=None, step=1, dtype=None, device=None, requires_grad=False
     if end is None:
         start, end = 0, start
     if dtype is None:
-        is_int = all(isinstance(v, (int, np.integer)) for v in (start, end, step))
+        is_int = builtins.all(isinstance(v, (int, np.integer)) for v in (start, end, step))
         dtype = _dt.int64 if is_int else _dt.get_default_dtype()
     npd = _dt.to_np_dtype(dtype)
     xp = get_xp(device) if device is not None else np
@@ -277,7 +277,7 @@ def cat(tensors, dim=0):
     d = _norm_dim(dim, ref.ndim, "cat")
     dt = ref._data.dtype
     for k, t in enumerate(tensors):
-        if t.ndim != ref.ndim or any(a != b for i, (a, b) in enumerate(zip(t.shape, ref.shape)) if i != d):
+        if t.ndim != ref.ndim or builtins.any(a != b for i, (a, b) in enumerate(zip(t.shape, ref.shape)) if i != d):
             raise RuntimeError(
                 f"cat: sizes of tensors must match except in dimension {d}; tensor 0 has shape "
                 f"{tuple(ref.shape)} and tensor {k} has shape {tuple(t.shape)}")
@@ -380,7 +380,7 @@ def einsum(equation, *operands):
     if "..." in eq:
         used = set(c for c in eq if c.isalpha())
         free = [c for c in "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz" if c not in used]
-        nell = max((op.ndim - (len(s) - 3)) for s, op in zip(ins, operands) if "..." in s)
+        nell = builtins.max((op.ndim - (len(s) - 3)) for s, op in zip(ins, operands) if "..." in s)
         ell = "".join(free[:nell])
         new_ins = []
         for s, op in zip(ins, operands):
@@ -413,7 +413,7 @@ def _unary(name):
     return fn
 
 
-for _name in ["exp", "expm1", "log", "log1p", "log2", "log10", "sqrt", "rsqrt", "abs", "sign",
+METHOD_TWINS = ["exp", "expm1", "log", "log1p", "log2", "log10", "sqrt", "rsqrt", "abs", "sign",
               "sin", "cos", "tanh", "sigmoid", "relu", "erf", "clamp", "clip", "square",
               "reciprocal", "floor", "ceil", "round", "sum", "mean", "var", "std", "prod", "amax",
               "amin", "argmax", "argmin", "logsumexp", "norm", "cumsum", "softmax", "log_softmax",
@@ -421,7 +421,8 @@ for _name in ["exp", "expm1", "log", "log1p", "log2", "log10", "sqrt", "rsqrt", 
               "split", "chunk", "unbind", "flip", "tril", "triu", "gather", "scatter_add",
               "index_select", "masked_fill", "narrow", "isnan", "isinf", "isfinite",
               "logical_not", "t", "detach", "clone", "numel", "maximum", "minimum", "remainder",
-              "lerp", "any", "all"]:
+              "lerp", "any", "all"]
+for _name in METHOD_TWINS:
     globals()[_name] = _unary(_name)
 neg = negative = _unary("__neg__")
 add = _unary("add")

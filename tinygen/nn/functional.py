@@ -1,0 +1,221 @@
+"""tinygen.nn.functional (import as F): PyTorch's stateless ops, same names, arguments and defaults.
+
+Each family lives in one file of tinygen/ops and is re-exported here:
+
+  conv        conv1d conv2d conv_transpose2d                         tinygen/ops/conv.py
+  pooling     max_pool1d/2d avg_pool1d/2d adaptive_avg_pool1d/2d interpolate   tinygen/ops/pool.py
+  norm        layer_norm group_norm batch_norm instance_norm normalize cosine_similarity
+              pairwise_distance                                      tinygen/ops/norm.py
+  activation  relu leaky_relu elu gelu silu softplus sigmoid tanh softmax log_softmax ...,
+              dropout                                                tinygen/ops/activation.py
+  attention   scaled_dot_product_attention                           tinygen/ops/attention.py
+  loss        mse_loss l1_loss ... cross_entropy nll_loss kl_div ... tinygen/ops/loss.py
+
+and the few that are short compositions are defined here: linear, embedding, one_hot, pad,
+pixel_shuffle, pixel_unshuffle.
+Every op is differentiable twice (forward on arrays, backward in Tensor ops).
+
+    import tinygen.nn.functional as F
+    y = F.conv2d(x, w, b, stride=2, padding=1)          # x (N, C, H, W), w (O, C, kH, kW)
+    loss = F.cross_entropy(logits, labels)              # logits (N, C), labels (N,) int64
+"""
+from __future__ import annotations
+
+from ..ops import linalg as _linalg
+from ..ops import shape as _shape
+from ..ops import index as _index
+from ..ops.conv import conv1d, conv2d, conv_transpose2d, check_same_dtype as _check_same_dtype
+from ..ops.pool import (
+    max_pool2d, avg_pool2d, adaptive_avg_pool2d, interpolate, max_pool1d, avg_pool1d,
+    adaptive_avg_pool1d,
+)
+from ..ops.norm import (
+    layer_norm, group_norm, batch_norm, instance_norm, normalize, cosine_similarity,
+    pairwise_distance,
+)
+from ..ops.activation import (
+    relu, leaky_relu, elu, selu, celu, gelu, silu, mish, softplus, sigmoid, tanh, logsigmoid,
+    hardtanh, relu6, hardsigmoid, hardswish, softsign, glu, softmax, log_softmax, softmin,
+    dropout,
+)
+from ..ops.attention import scaled_dot_product_attention
+from ..ops.loss import (
+    mse_loss, l1_loss, smooth_l1_loss, huber_loss, binary_cross_entropy,
+    binary_cross_entropy_with_logits, cross_entropy, nll_loss, kl_div, gaussian_nll_loss,
+)
+
+__all__ = [
+    "linear", "embedding", "one_hot", "pad", "upsample", "pixel_shuffle", "pixel_unshuffle",
+    "conv1d", "conv2d", "conv_transpose2d",
+    "max_pool2d", "avg_pool2d", "adaptive_avg_pool2d", "interpolate", "max_pool1d", "avg_pool1d",
+    "adaptive_avg_pool1d",
+    "layer_norm", "group_norm", "batch_norm", "instance_norm", "normalize", "cosine_similarity",
+    "pairwise_distance",
+    "relu", "leaky_relu", "elu", "selu", "celu", "gelu", "silu", "mish", "softplus", "sigmoid",
+    "tanh", "logsigmoid", "hardtanh", "relu6", "hardsigmoid", "hardswish", "softsign", "glu",
+    "softmax", "log_softmax", "softmin", "dropout",
+    "scaled_dot_product_attention",
+    "mse_loss", "l1_loss", "smooth_l1_loss", "huber_loss", "binary_cross_entropy",
+    "binary_cross_entropy_with_logits", "cross_entropy", "nll_loss", "kl_div",
+    "gaussian_nll_loss",
+]
+
+
+def linear(input, weight, bias=None):
+    """input @ weight^T + bias: input (*, in), weight (out, in), bias (out,) or None -> (*, out)."""
+    op = "linear"
+    if input.ndim < 1 or weight.ndim != 2:
+        raise RuntimeError(f"{op}: expected input (*, in) and a 2-D weight (out, in), got input "
+                           f"of shape {tuple(input.shape)} and weight of shape "
+                           f"{tuple(weight.shape)}")
+    if input.shape[-1] != weight.shape[1]:
+        raise RuntimeError(f"{op}: expected input with last dim {weight.shape[1]} (weight "
+                           f"{tuple(weight.shape)}), got input of shape {tuple(input.shape)}")
+    if bias is not None and tuple(bias.shape) != (weight.shape[0],):
+        raise RuntimeError(f"{op}: expected bias of shape ({weight.shape[0]},), got "
+                           f"{tuple(bias.shape)}")
+    _check_same_dtype(op, input=input, weight=weight, bias=bias)
+    if input.ndim == 1:
+        return _linalg.Linear.apply(input.unsqueeze(0), weight, bias).squeeze(0)
+    return _linalg.Linear.apply(input, weight, bias)
+
+
+def embedding(input, weight, padding_idx=None, max_norm=None, norm_type=2.0,
+              scale_grad_by_freq=False, sparse=False):
+    """Rows of weight (num_embeddings, dim) at the integer indices `input` -> input.shape + (dim,).
+
+    The row padding_idx gets no gradient. max_norm, scale_grad_by_freq and sparse are not
+    supported (they raise).
+    """
+    op = "embedding"
+    if max_norm is not None or scale_grad_by_freq or sparse:
+        raise NotImplementedError(f"{op}: max_norm, scale_grad_by_freq and sparse are not "
+                                  "supported by tinygen")
+    if weight.ndim != 2:
+        raise RuntimeError(f"{op}: expected a 2-D weight (num_embeddings, embedding_dim), got "
+                           f"weight of shape {tuple(weight.shape)}")
+    if input.dtype.is_floating_point or input.dtype.name == "bool":
+        raise RuntimeError(f"{op}: expected an integer (int64) index tensor, got {input.dtype} "
+                           f"(shape {tuple(input.shape)})")
+    num = weight.shape[0]
+    if padding_idx is not None:
+        if not -num <= padding_idx < num:
+            raise ValueError(f"{op}: padding_idx {padding_idx} must be within num_embeddings "
+                             f"{num}")
+        padding_idx = padding_idx % num
+    if input.numel() and (bool((input < 0).any()) or bool((input >= num).any())):
+        bad = input[(input < 0) | (input >= num)].reshape(-1)[0].item()
+        raise IndexError(f"{op}: index {bad} is out of range for weight of shape "
+                         f"{tuple(weight.shape)} (indices must be in [0, {num}))")
+    return _index.Embedding.apply(weight, input._data, padding_idx)
+
+
+def one_hot(tensor, num_classes=-1):
+    """int64 one-hot encoding: tensor (*) of class indices -> (*, num_classes).
+    num_classes=-1 takes max(tensor) + 1."""
+    op = "one_hot"
+    if tensor.dtype.is_floating_point or tensor.dtype.name == "bool":
+        raise RuntimeError(f"{op}: is only applicable to index tensors, got {tensor.dtype}")
+    if num_classes == -1:
+        num_classes = int(tensor.max().item()) + 1 if tensor.numel() else 0
+    if tensor.numel() and (bool((tensor < 0).any()) or bool((tensor >= num_classes).any())):
+        raise RuntimeError(f"{op}: class values must be in [0, {num_classes}), got values from "
+                           f"{int(tensor.min().item())} to {int(tensor.max().item())}")
+    from ..functions import arange
+    classes = arange(num_classes, device=tensor.device)                 # (num_classes,)
+    return (tensor.unsqueeze(-1) == classes).long()
+
+
+def _pad_parts(x, dim, before, after, mode):
+    """The slabs to put before and after x along dim, as views of x (slices, flips, broadcasts):
+    their gradients are slice assignments and sums, not scatter-adds."""
+    size = x.shape[dim]
+
+    def expand(t, n):
+        shape = list(t.shape)
+        shape[dim] = n
+        return t.expand(tuple(shape))
+
+    if mode == "reflect":                 # mirror, without repeating the edge
+        left = x.narrow(dim, 1, before).flip(dim)
+        right = x.narrow(dim, size - 1 - after, after).flip(dim)
+    elif mode == "replicate":             # repeat the edge
+        left = expand(x.narrow(dim, 0, 1), before)
+        right = expand(x.narrow(dim, size - 1, 1), after)
+    else:                                 # circular: wrap around
+        left = x.narrow(dim, size - before, before)
+        right = x.narrow(dim, 0, after)
+    return left, right
+
+
+def pad(input, pad, mode="constant", value=None):
+    """Pad the last len(pad) // 2 dims: pad = (left, right, top, bottom, ...) from the last dim.
+
+    mode 'constant' (value, default 0; negative pads crop), 'reflect' (mirror without the edge,
+    pads < size), 'replicate' (repeat the edge) or 'circular' (wrap around).
+    """
+    op = "pad"
+    pad = tuple(pad)
+    if len(pad) % 2 or len(pad) // 2 > input.ndim:
+        raise ValueError(f"{op}: padding length must be even and at most twice the number of "
+                         f"dims, got pad {pad} for input of shape {tuple(input.shape)}")
+    n_dims = len(pad) // 2
+    pairs = [(pad[2 * k], pad[2 * k + 1]) for k in range(n_dims)]       # last dim first
+    if mode == "constant":
+        pads = [(0, 0)] * input.ndim
+        for k, (before, after) in enumerate(pairs):
+            pads[input.ndim - 1 - k] = (before, after)
+        return _shape.Pad.apply(input, tuple(pads), 0.0 if value is None else value)
+    if mode not in ("reflect", "replicate", "circular"):
+        raise NotImplementedError(f"{op}: mode {mode!r} is not implemented; expected "
+                                  "'constant', 'reflect', 'replicate' or 'circular'")
+    if value not in (None, 0, 0.0):
+        raise ValueError(f"{op}: padding mode {mode!r} doesn't take in a value argument")
+    from ..functions import cat
+    y = input
+    for k, (before, after) in enumerate(pairs):
+        dim = input.ndim - 1 - k
+        size = input.shape[dim]
+        if before < 0 or after < 0:
+            raise ValueError(f"{op}: negative padding {pad} is only supported in 'constant' mode")
+        limit = size if mode == "reflect" else (size + 1 if mode == "circular" else None)
+        if size == 0 or (limit is not None and (before >= limit or after >= limit)):
+            raise ValueError(f"{op}: padding size should be less than the corresponding input "
+                             f"dimension for mode {mode!r}, but got padding ({before}, {after}) "
+                             f"at dimension {dim} of input of shape {tuple(input.shape)}")
+        if before == 0 and after == 0:
+            continue
+        left, right = _pad_parts(y, dim, before, after, mode)
+        y = cat([part for part, n in ((left, before), (y, size), (right, after)) if n], dim)
+    return y
+
+
+def upsample(input, size=None, scale_factor=None, mode="nearest", align_corners=None):
+    """Deprecated alias of interpolate (as in PyTorch)."""
+    return interpolate(input, size, scale_factor, mode, align_corners)
+
+
+def pixel_shuffle(input, upscale_factor):
+    """(*, C * r * r, H, W) -> (*, C, H * r, W * r): channel blocks become r x r pixel blocks."""
+    r = upscale_factor
+    *lead, c, h, w = input.shape
+    if c % (r * r):
+        raise RuntimeError(f"pixel_shuffle: expected the channels of input of shape "
+                           f"{tuple(input.shape)} to be divisible by upscale_factor ** 2 = {r * r}")
+    n = len(lead)
+    x = input.reshape(*lead, c // (r * r), r, r, h, w)              # (*, C, r, r, H, W)
+    x = x.permute(*range(n), n, n + 3, n + 1, n + 4, n + 2)           # (*, C, H, r, W, r)
+    return x.reshape(*lead, c // (r * r), h * r, w * r)
+
+
+def pixel_unshuffle(input, downscale_factor):
+    """(*, C, H * r, W * r) -> (*, C * r * r, H, W): the inverse of pixel_shuffle."""
+    r = downscale_factor
+    *lead, c, h, w = input.shape
+    if h % r or w % r:
+        raise RuntimeError(f"pixel_unshuffle: expected the height and width of input of shape "
+                           f"{tuple(input.shape)} to be divisible by downscale_factor {r}")
+    n = len(lead)
+    x = input.reshape(*lead, c, h // r, r, w // r, r)               # (*, C, H, r, W, r)
+    x = x.permute(*range(n), n, n + 2, n + 4, n + 1, n + 3)           # (*, C, r, r, H, W)
+    return x.reshape(*lead, c * r * r, h // r, w // r)

@@ -1,0 +1,242 @@
+"""MultiheadAttention (Vaswani et al. 2017), with PyTorch's parameters, masks and layouts.
+
+    mha = nn.MultiheadAttention(embed_dim=64, num_heads=4, batch_first=True)
+    out, weights = mha(x, x, x, key_padding_mask=pad)   # x (N, L, 64) -> out (N, L, 64),
+                                                        # weights (N, L, L) averaged over heads
+
+Parameters as PyTorch: in_proj_weight (3E, E) and in_proj_bias (3E,) holding the q, k, v
+projections stacked (or q_proj_weight, k_proj_weight, v_proj_weight when kdim or vdim differ
+from embed_dim), out_proj.weight (E, E), out_proj.bias (E,); optional bias_k, bias_v (1, 1, E).
+Init: xavier_uniform_ for the input projections, zeros for in_proj_bias and out_proj.bias.
+
+Masks: attn_mask (L, S) or (N * num_heads, L, S); key_padding_mask (N, S). A bool mask marks
+with True the positions that may NOT be attended; a float mask is added to the scores.
+"""
+from __future__ import annotations
+
+import math
+
+from .. import functional as F
+from .. import init
+from ...functions import cat, empty, ones, zeros
+from .linear import NonDynamicallyQuantizableLinear
+from .module import Module
+from .parameter import Parameter
+
+
+def _float_mask(mask, dtype, name):
+    """A bool mask (True = masked) as an additive float mask of 0 / -inf; a float mask as is."""
+    if mask is None:
+        return None
+    if mask.dtype.is_floating_point:
+        return mask.to(dtype)
+    if str(mask.dtype).endswith("bool"):
+        return zeros(*mask.shape, dtype=dtype, device=mask.device).masked_fill(mask, float("-inf"))
+    raise TypeError(f"MultiheadAttention: only bool and floating types of {name} are supported, "
+                    f"got {mask.dtype}")
+
+
+def _causal_mask(size, dtype, device):
+    """(size, size) float mask: 0 on and below the diagonal, -inf above."""
+    upper = ones(size, size, device=device).triu(1) > 0
+    return zeros(size, size, dtype=dtype, device=device).masked_fill(upper, float("-inf"))
+
+
+class MultiheadAttention(Module):
+    """Multi-head attention over query (L, N, E), key (S, N, kdim), value (S, N, vdim)
+    ((N, L, E)... with batch_first; (L, E) unbatched). Returns (output (L, N, E), weights or None);
+    weights are (N, L, S) averaged over heads, or (N, num_heads, L, S)."""
+
+    def __init__(self, embed_dim, num_heads, dropout=0.0, bias=True, add_bias_kv=False,
+                 add_zero_attn=False, kdim=None, vdim=None, batch_first=False, device=None,
+                 dtype=None):
+        super().__init__()
+        if embed_dim <= 0 or num_heads <= 0:
+            raise ValueError(f"MultiheadAttention: embed_dim and num_heads must be greater than "
+                             f"0, got embed_dim={embed_dim} and num_heads={num_heads}")
+        if embed_dim % num_heads != 0:
+            raise ValueError(f"MultiheadAttention: embed_dim ({embed_dim}) must be divisible by "
+                             f"num_heads ({num_heads})")
+        kw = {"device": device, "dtype": dtype}
+        self.embed_dim = embed_dim
+        self.kdim = kdim if kdim is not None else embed_dim
+        self.vdim = vdim if vdim is not None else embed_dim
+        self._qkv_same_embed_dim = self.kdim == embed_dim and self.vdim == embed_dim
+        self.num_heads = num_heads
+        self.dropout = dropout
+        self.batch_first = batch_first
+        self.head_dim = embed_dim // num_heads
+        if not self._qkv_same_embed_dim:
+            self.q_proj_weight = Parameter(empty(embed_dim, embed_dim, **kw))
+            self.k_proj_weight = Parameter(empty(embed_dim, self.kdim, **kw))
+            self.v_proj_weight = Parameter(empty(embed_dim, self.vdim, **kw))
+            self.register_parameter("in_proj_weight", None)
+        else:
+            self.in_proj_weight = Parameter(empty(3 * embed_dim, embed_dim, **kw))
+            self.register_parameter("q_proj_weight", None)
+            self.register_parameter("k_proj_weight", None)
+            self.register_parameter("v_proj_weight", None)
+        if bias:
+            self.in_proj_bias = Parameter(empty(3 * embed_dim, **kw))
+        else:
+            self.register_parameter("in_proj_bias", None)
+        self.out_proj = NonDynamicallyQuantizableLinear(embed_dim, embed_dim, bias=bias, **kw)
+        if add_bias_kv:
+            self.bias_k = Parameter(empty(1, 1, embed_dim, **kw))
+            self.bias_v = Parameter(empty(1, 1, embed_dim, **kw))
+        else:
+            self.bias_k = self.bias_v = None
+        self.add_zero_attn = add_zero_attn
+        self._reset_parameters()
+
+    def _reset_parameters(self):
+        if self._qkv_same_embed_dim:
+            init.xavier_uniform_(self.in_proj_weight)
+        else:
+            init.xavier_uniform_(self.q_proj_weight)
+            init.xavier_uniform_(self.k_proj_weight)
+            init.xavier_uniform_(self.v_proj_weight)
+        if self.in_proj_bias is not None:
+            init.constant_(self.in_proj_bias, 0.0)
+            init.constant_(self.out_proj.bias, 0.0)
+        if self.bias_k is not None:
+            init.xavier_normal_(self.bias_k)
+        if self.bias_v is not None:
+            init.xavier_normal_(self.bias_v)
+
+    def _project(self, query, key, value):
+        """The q, k, v input projections: (L, N, E), (S, N, E), (S, N, E)."""
+        E = self.embed_dim
+        if self._qkv_same_embed_dim and query is key and key is value:
+            q, k, v = F.linear(query, self.in_proj_weight, self.in_proj_bias).split(E, -1)
+            return q, k, v                                     # self-attention: one product
+        if self._qkv_same_embed_dim:
+            w_q, w_k, w_v = self.in_proj_weight.chunk(3)
+        else:
+            w_q, w_k, w_v = self.q_proj_weight, self.k_proj_weight, self.v_proj_weight
+        b_q = b_k = b_v = None
+        if self.in_proj_bias is not None:
+            b_q, b_k, b_v = self.in_proj_bias.chunk(3)
+        return F.linear(query, w_q, b_q), F.linear(key, w_k, b_k), F.linear(value, w_v, b_v)
+
+    def forward(self, query, key, value, key_padding_mask=None, need_weights=True,
+                attn_mask=None, average_attn_weights=True, is_causal=False):
+        """is_causal=True without an attn_mask builds the causal mask (PyTorch requires the
+        mask and treats is_causal as a hint only)."""
+        if query.ndim not in (2, 3):
+            raise ValueError(f"MultiheadAttention: query should be unbatched 2D or batched 3D, "
+                             f"got shape {tuple(query.shape)}")
+        batched = query.ndim == 3
+        if key.ndim != query.ndim or value.ndim != query.ndim:
+            raise ValueError(f"MultiheadAttention: query, key and value must all be batched or "
+                             f"all unbatched, got shapes {tuple(query.shape)}, "
+                             f"{tuple(key.shape)}, {tuple(value.shape)}")
+        if self.batch_first and batched:
+            if key is value:
+                if query is key:
+                    query = key = value = query.transpose(0, 1)
+                else:
+                    query, key = query.transpose(0, 1), key.transpose(0, 1)
+                    value = key
+            else:
+                query, key, value = (t.transpose(0, 1) for t in (query, key, value))
+        if not batched:
+            same = query is key and key is value
+            query, key, value = query.unsqueeze(1), key.unsqueeze(1), value.unsqueeze(1)
+            if same:
+                key = value = query
+            if key_padding_mask is not None:
+                key_padding_mask = key_padding_mask.unsqueeze(0)
+        out, weights = self._attention(query, key, value, key_padding_mask, need_weights,
+                                       attn_mask, average_attn_weights, is_causal)
+        if not batched:
+            out = out.squeeze(1)                                             # (L, E)
+            if weights is not None:
+                weights = weights.squeeze(0)
+        elif self.batch_first:
+            out = out.transpose(0, 1)                                        # (N, L, E)
+        return out, weights
+
+    def _attention(self, query, key, value, key_padding_mask, need_weights, attn_mask,
+                   average_attn_weights, is_causal):
+        L, N, E = query.shape                                                # (L, N, E)
+        S = key.shape[0]
+        H, hd = self.num_heads, self.head_dim
+        if E != self.embed_dim:
+            raise ValueError(f"MultiheadAttention: was expecting embedding dimension of "
+                             f"{self.embed_dim}, but got query of shape {tuple(query.shape)}")
+        if key.shape[:2] != value.shape[:2]:
+            raise ValueError(f"MultiheadAttention: key shape {tuple(key.shape)} does not match "
+                             f"value shape {tuple(value.shape)}")
+        dtype = query.dtype
+        if is_causal and attn_mask is None:
+            attn_mask = _causal_mask(L, dtype, query.device) if L == S else None
+            if attn_mask is None:
+                raise RuntimeError(f"MultiheadAttention: is_causal needs square attention, got "
+                                   f"{L} queries and {S} keys; pass an attn_mask")
+        attn_mask = _float_mask(attn_mask, dtype, "attn_mask")
+        key_padding_mask = _float_mask(key_padding_mask, dtype, "key_padding_mask")
+        if attn_mask is not None:
+            if attn_mask.ndim == 2:
+                if tuple(attn_mask.shape) != (L, S):
+                    raise RuntimeError(f"MultiheadAttention: the shape of the 2D attn_mask is "
+                                       f"{tuple(attn_mask.shape)}, but should be {(L, S)}.")
+                attn_mask = attn_mask.unsqueeze(0)                           # (1, L, S)
+            elif attn_mask.ndim == 3:
+                if tuple(attn_mask.shape) != (N * H, L, S):
+                    raise RuntimeError(f"MultiheadAttention: the shape of the 3D attn_mask is "
+                                       f"{tuple(attn_mask.shape)}, but should be "
+                                       f"{(N * H, L, S)}.")
+            else:
+                raise RuntimeError(f"MultiheadAttention: attn_mask's dimension "
+                                   f"{attn_mask.ndim} is not supported")
+
+        q, k, v = self._project(query, key, value)         # (L, N, E), (S, N, E), (S, N, E)
+        if self.bias_k is not None:
+            k = cat([k, self.bias_k.expand(1, N, E)])                        # (S+1, N, E)
+            v = cat([v, self.bias_v.expand(1, N, E)])
+            attn_mask = F.pad(attn_mask, (0, 1)) if attn_mask is not None else None
+            key_padding_mask = F.pad(key_padding_mask, (0, 1)) \
+                if key_padding_mask is not None else None
+        q = q.reshape(L, N * H, hd).transpose(0, 1)                          # (N*H, L, hd)
+        k = k.reshape(k.shape[0], N * H, hd).transpose(0, 1)                 # (N*H, S, hd)
+        v = v.reshape(v.shape[0], N * H, hd).transpose(0, 1)                 # (N*H, S, hd)
+        if self.add_zero_attn:
+            k = cat([k, zeros(N * H, 1, hd, dtype=dtype, device=k.device)], dim=1)
+            v = cat([v, zeros(N * H, 1, hd, dtype=dtype, device=v.device)], dim=1)
+            attn_mask = F.pad(attn_mask, (0, 1)) if attn_mask is not None else None
+            key_padding_mask = F.pad(key_padding_mask, (0, 1)) \
+                if key_padding_mask is not None else None
+        S = k.shape[1]
+        if key_padding_mask is not None:
+            if tuple(key_padding_mask.shape) != (N, S):
+                raise RuntimeError(f"MultiheadAttention: expected key_padding_mask of shape "
+                                   f"{(N, S)}, but got {tuple(key_padding_mask.shape)}")
+            kpm = key_padding_mask.reshape(N, 1, 1, S).expand(N, H, 1, S).reshape(N * H, 1, S)
+            attn_mask = kpm if attn_mask is None else attn_mask + kpm       # (N*H | 1, L|1, S)
+        dropout_p = self.dropout if self.training else 0.0
+
+        if need_weights:
+            scores = (q * (1.0 / math.sqrt(hd))) @ k.transpose(1, 2)         # (N*H, L, S)
+            if attn_mask is not None:
+                scores = scores + attn_mask
+            weights = F.softmax(scores, dim=-1)
+            if dropout_p > 0.0:
+                weights = F.dropout(weights, dropout_p, True)
+            out = weights @ v                                                # (N*H, L, hd)
+        else:
+            mask4 = None
+            if attn_mask is not None:
+                mask4 = attn_mask.reshape(-1, H if attn_mask.shape[0] > 1 else 1,
+                                          attn_mask.shape[1], S)             # (N|1, H|1, L, S)
+            out = F.scaled_dot_product_attention(
+                q.reshape(N, H, L, hd), k.reshape(N, H, S, hd), v.reshape(N, H, S, hd),
+                attn_mask=mask4, dropout_p=dropout_p).reshape(N * H, L, hd)
+            weights = None
+        out = out.transpose(0, 1).reshape(L * N, E)                          # (L*N, E)
+        out = self.out_proj(out).reshape(L, N, E)                            # (L, N, E)
+        if weights is not None:
+            weights = weights.reshape(N, H, L, S)
+            if average_attn_weights:
+                weights = weights.mean(dim=1)                                # (N, L, S)
+        return out, weights

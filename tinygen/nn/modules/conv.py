@@ -1,0 +1,214 @@
+"""Convolution layers: Conv1d, Conv2d, ConvTranspose1d, ConvTranspose2d, as PyTorch.
+
+    conv = nn.Conv2d(3, 16, kernel_size=3, padding=1, groups=1)   # weight (16, 3, 3, 3)
+    y = conv(x)                                                    # (N, 3, H, W) -> (N, 16, H, W)
+
+Weight layouts: Conv (out, in // groups, *kernel); ConvTranspose (in, out // groups, *kernel).
+Init (PyTorch's): kaiming_uniform_(a=sqrt(5)) for the weight, i.e. U(-1/sqrt(fan_in),
+1/sqrt(fan_in)), and the same bound for the bias, fan_in computed from the weight's layout.
+"""
+from __future__ import annotations
+
+import math
+
+from .. import functional as F
+from .. import init
+from ...functions import empty
+from .module import Module
+from .parameter import Parameter
+
+
+def _ntuple(value, n, name, layer):
+    if isinstance(value, (tuple, list)):
+        if len(value) != n:
+            raise ValueError(f"{layer}: {name} must be an int or a tuple of {n} ints, got "
+                             f"{value!r}")
+        return tuple(int(v) for v in value)
+    return (int(value),) * n
+
+
+class _ConvNd(Module):
+    def __init__(self, in_channels, out_channels, kernel_size, stride, padding, dilation,
+                 transposed, output_padding, groups, bias, padding_mode, n, device=None,
+                 dtype=None):
+        super().__init__()
+        name = type(self).__name__
+        if groups <= 0:
+            raise ValueError(f"{name}: groups must be a positive integer, got {groups}")
+        if in_channels % groups != 0:
+            raise ValueError(f"{name}: in_channels ({in_channels}) must be divisible by groups "
+                             f"({groups})")
+        if out_channels % groups != 0:
+            raise ValueError(f"{name}: out_channels ({out_channels}) must be divisible by groups "
+                             f"({groups})")
+        if padding_mode not in ("zeros", "reflect", "replicate", "circular"):
+            raise ValueError(f"{name}: padding_mode must be one of 'zeros', 'reflect', "
+                             f"'replicate', 'circular', got {padding_mode!r}")
+        if isinstance(padding, str):
+            if padding not in ("same", "valid"):
+                raise ValueError(f"{name}: invalid padding string {padding!r}, should be one of "
+                                 "'valid', 'same'")
+            if padding == "same" and any(s != 1 for s in _ntuple(stride, n, "stride", name)):
+                raise ValueError(f"{name}: padding='same' is not supported for strided "
+                                 "convolutions")
+        self.in_channels = in_channels
+        self.out_channels = out_channels
+        self.kernel_size = _ntuple(kernel_size, n, "kernel_size", name)
+        self.stride = _ntuple(stride, n, "stride", name)
+        self.padding = padding if isinstance(padding, str) else _ntuple(padding, n, "padding", name)
+        self.dilation = _ntuple(dilation, n, "dilation", name)
+        self.transposed = transposed
+        self.output_padding = _ntuple(output_padding, n, "output_padding", name)
+        self.groups = groups
+        self.padding_mode = padding_mode
+        kw = {"device": device, "dtype": dtype}
+        if transposed:
+            shape = (in_channels, out_channels // groups) + self.kernel_size
+        else:
+            shape = (out_channels, in_channels // groups) + self.kernel_size
+        self.weight = Parameter(empty(*shape, **kw))
+        if bias:
+            self.bias = Parameter(empty(out_channels, **kw))
+        else:
+            self.register_parameter("bias", None)
+        self.reset_parameters()
+
+    def reset_parameters(self):
+        init.kaiming_uniform_(self.weight, a=math.sqrt(5))
+        if self.bias is not None:
+            fan_in, _ = init._calculate_fan_in_and_fan_out(self.weight)
+            if fan_in != 0:
+                bound = 1 / math.sqrt(fan_in)
+                init.uniform_(self.bias, -bound, bound)
+
+    def _pad_input(self, input):
+        """Non-zero padding modes pad explicitly, then the convolution runs with padding 0.
+        'same' puts the odd extra row/column at the end, as PyTorch does."""
+        if self.padding == "valid":
+            return input
+        if self.padding == "same":
+            totals = [d * (k - 1) for d, k in zip(self.dilation, self.kernel_size)]
+            pairs = [(t // 2, t - t // 2) for t in totals]
+        else:
+            pairs = [(p, p) for p in self.padding]
+        pad = []
+        for before, after in reversed(pairs):     # F.pad takes the last dim first
+            pad += [before, after]
+        return F.pad(input, tuple(pad), mode=self.padding_mode)
+
+    def extra_repr(self):
+        s = (f"{self.in_channels}, {self.out_channels}, kernel_size={self.kernel_size}, "
+             f"stride={self.stride}")
+        n = len(self.kernel_size)
+        if self.padding != (0,) * n:
+            s += f", padding={self.padding}"
+        if self.dilation != (1,) * n:
+            s += f", dilation={self.dilation}"
+        if self.output_padding != (0,) * n:
+            s += f", output_padding={self.output_padding}"
+        if self.groups != 1:
+            s += f", groups={self.groups}"
+        if self.bias is None:
+            s += ", bias=False"
+        if self.padding_mode != "zeros":
+            s += f", padding_mode={self.padding_mode}"
+        return s
+
+
+class Conv1d(_ConvNd):
+    """(N, C_in, L) -> (N, C_out, L_out), L_out = (L + 2p - d(k - 1) - 1) // s + 1."""
+
+    def __init__(self, in_channels, out_channels, kernel_size, stride=1, padding=0, dilation=1,
+                 groups=1, bias=True, padding_mode="zeros", device=None, dtype=None):
+        super().__init__(in_channels, out_channels, kernel_size, stride, padding, dilation,
+                         False, 0, groups, bias, padding_mode, 1, device, dtype)
+
+    def forward(self, input):
+        if self.padding_mode != "zeros":
+            return F.conv1d(self._pad_input(input), self.weight, self.bias, self.stride, 0,
+                            self.dilation, self.groups)
+        return F.conv1d(input, self.weight, self.bias, self.stride, self.padding, self.dilation,
+                        self.groups)
+
+
+class Conv2d(_ConvNd):
+    """(N, C_in, H, W) -> (N, C_out, H_out, W_out), H_out = (H + 2p - d(k - 1) - 1) // s + 1."""
+
+    def __init__(self, in_channels, out_channels, kernel_size, stride=1, padding=0, dilation=1,
+                 groups=1, bias=True, padding_mode="zeros", device=None, dtype=None):
+        super().__init__(in_channels, out_channels, kernel_size, stride, padding, dilation,
+                         False, 0, groups, bias, padding_mode, 2, device, dtype)
+
+    def forward(self, input):
+        if self.padding_mode != "zeros":
+            return F.conv2d(self._pad_input(input), self.weight, self.bias, self.stride, 0,
+                            self.dilation, self.groups)
+        return F.conv2d(input, self.weight, self.bias, self.stride, self.padding, self.dilation,
+                        self.groups)
+
+
+class _ConvTransposeNd(_ConvNd):
+    def _output_padding(self, input, output_size):
+        """output_padding from a requested output_size (the sizes stride leaves ambiguous)."""
+        if output_size is None:
+            return self.output_padding
+        n = len(self.kernel_size)
+        output_size = tuple(output_size)[-n:]
+        if len(output_size) != n:
+            raise ValueError(f"{type(self).__name__}: output_size must have {n} or more "
+                             f"elements, got {output_size}")
+        res = []
+        for d in range(n):
+            size_in = input.shape[input.ndim - n + d]
+            smallest = ((size_in - 1) * self.stride[d] - 2 * self.padding[d]
+                        + self.dilation[d] * (self.kernel_size[d] - 1) + 1)
+            largest = smallest + self.stride[d] - 1
+            if not smallest <= output_size[d] <= largest:
+                raise ValueError(f"{type(self).__name__}: requested an output size of "
+                                 f"{output_size}, but valid sizes range from {smallest} to "
+                                 f"{largest} in dim {d} (for an input of "
+                                 f"{tuple(input.shape)})")
+            res.append(output_size[d] - smallest)
+        return tuple(res)
+
+
+class ConvTranspose1d(_ConvTransposeNd):
+    """(N, C_in, L) -> (N, C_out, L_out), L_out = (L - 1)s - 2p + d(k - 1) + output_padding + 1.
+    Runs as ConvTranspose2d on a height of 1."""
+
+    def __init__(self, in_channels, out_channels, kernel_size, stride=1, padding=0,
+                 output_padding=0, groups=1, bias=True, dilation=1, padding_mode="zeros",
+                 device=None, dtype=None):
+        if padding_mode != "zeros":
+            raise ValueError('Only "zeros" padding mode is supported for ConvTranspose1d')
+        super().__init__(in_channels, out_channels, kernel_size, stride, padding, dilation,
+                         True, output_padding, groups, bias, padding_mode, 1, device, dtype)
+
+    def forward(self, input, output_size=None):
+        output_padding = self._output_padding(input, output_size)
+        batched = input.ndim == 3
+        x = (input if batched else input.unsqueeze(0)).unsqueeze(2)     # (N, C_in, 1, L)
+        y = F.conv_transpose2d(x, self.weight.unsqueeze(2), self.bias, (1, self.stride[0]),
+                               (0, self.padding[0]), (0, output_padding[0]), self.groups,
+                               (1, self.dilation[0])).squeeze(2)        # (N, C_out, L_out)
+        return y if batched else y.squeeze(0)
+
+
+class ConvTranspose2d(_ConvTransposeNd):
+    """(N, C_in, H, W) -> (N, C_out, H_out, W_out),
+    H_out = (H - 1)s - 2p + d(k - 1) + output_padding + 1."""
+
+    def __init__(self, in_channels, out_channels, kernel_size, stride=1, padding=0,
+                 output_padding=0, groups=1, bias=True, dilation=1, padding_mode="zeros",
+                 device=None, dtype=None):
+        if padding_mode != "zeros":
+            raise ValueError('Only "zeros" padding mode is supported for ConvTranspose2d')
+        if isinstance(padding, str):
+            raise ValueError("ConvTranspose2d: padding must be an int or a tuple, not a string")
+        super().__init__(in_channels, out_channels, kernel_size, stride, padding, dilation,
+                         True, output_padding, groups, bias, padding_mode, 2, device, dtype)
+
+    def forward(self, input, output_size=None):
+        output_padding = self._output_padding(input, output_size)
+        return F.conv_transpose2d(input, self.weight, self.bias, self.stride, self.padding,
+                                  output_padding, self.groups, self.dilation)

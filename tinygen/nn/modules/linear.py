@@ -1,0 +1,96 @@
+"""Linear and Bilinear layers: weight layouts and default initialisations as in PyTorch.
+
+    fc = nn.Linear(784, 128)        # weight (128, 784), bias (128,)
+    y = fc(x)                       # (N, *, 784) -> (N, *, 128): y = x @ W^T + b
+"""
+from __future__ import annotations
+
+import math
+
+from .. import functional as F
+from .. import init
+from ...functions import empty, einsum
+from .module import Module
+from .parameter import Parameter
+
+
+def _factory(device, dtype):
+    return {"device": device, "dtype": dtype}
+
+
+class Linear(Module):
+    """y = x W^T + b. x (*, in_features) -> (*, out_features).
+
+    Init (PyTorch's): W ~ U(-1/sqrt(in), 1/sqrt(in)) via kaiming_uniform_(a=sqrt(5)), and the
+    same bound for b."""
+
+    def __init__(self, in_features, out_features, bias=True, device=None, dtype=None):
+        super().__init__()
+        self.in_features = in_features
+        self.out_features = out_features
+        self.weight = Parameter(empty(out_features, in_features, **_factory(device, dtype)))
+        if bias:
+            self.bias = Parameter(empty(out_features, **_factory(device, dtype)))
+        else:
+            self.register_parameter("bias", None)
+        self.reset_parameters()
+
+    def reset_parameters(self):
+        init.kaiming_uniform_(self.weight, a=math.sqrt(5))
+        if self.bias is not None:
+            fan_in, _ = init._calculate_fan_in_and_fan_out(self.weight)
+            bound = 1 / math.sqrt(fan_in) if fan_in > 0 else 0
+            init.uniform_(self.bias, -bound, bound)
+
+    def forward(self, input):
+        return F.linear(input, self.weight, self.bias)
+
+    def extra_repr(self):
+        return (f"in_features={self.in_features}, out_features={self.out_features}, "
+                f"bias={self.bias is not None}")
+
+
+class Bilinear(Module):
+    """y_k = x1^T A_k x2 + b_k. x1 (*, in1), x2 (*, in2) -> (*, out); weight (out, in1, in2).
+
+    Init: U(-1/sqrt(in1), 1/sqrt(in1)) for weight and bias, as PyTorch."""
+
+    def __init__(self, in1_features, in2_features, out_features, bias=True, device=None,
+                 dtype=None):
+        super().__init__()
+        self.in1_features = in1_features
+        self.in2_features = in2_features
+        self.out_features = out_features
+        self.weight = Parameter(empty(out_features, in1_features, in2_features,
+                                      **_factory(device, dtype)))
+        if bias:
+            self.bias = Parameter(empty(out_features, **_factory(device, dtype)))
+        else:
+            self.register_parameter("bias", None)
+        self.reset_parameters()
+
+    def reset_parameters(self):
+        bound = 1 / math.sqrt(self.weight.shape[1])
+        init.uniform_(self.weight, -bound, bound)
+        if self.bias is not None:
+            init.uniform_(self.bias, -bound, bound)
+
+    def forward(self, input1, input2):
+        if input1.shape[:-1] != input2.shape[:-1]:
+            raise ValueError(f"Bilinear: input1 {tuple(input1.shape)} and input2 "
+                             f"{tuple(input2.shape)} must agree on all but the last dim")
+        lead = input1.shape[:-1]
+        x1 = input1.reshape(-1, self.in1_features)                     # (N, in1)
+        x2 = input2.reshape(-1, self.in2_features)                     # (N, in2)
+        y = einsum("ni,oij,nj->no", x1, self.weight, x2)               # (N, out)
+        if self.bias is not None:
+            y = y + self.bias
+        return y.reshape(lead + (self.out_features,))
+
+    def extra_repr(self):
+        return (f"in1_features={self.in1_features}, in2_features={self.in2_features}, "
+                f"out_features={self.out_features}, bias={self.bias is not None}")
+
+
+class NonDynamicallyQuantizableLinear(Linear):
+    """A Linear, under the name PyTorch gives MultiheadAttention.out_proj (so reprs match)."""

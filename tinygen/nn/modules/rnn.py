@@ -1,0 +1,340 @@
+"""Recurrent layers: RNN (tanh / relu), GRU, LSTM and their single-step cells, as PyTorch.
+
+    lstm = nn.LSTM(input_size=32, hidden_size=64, num_layers=2, batch_first=True)
+    out, (h_n, c_n) = lstm(x)       # x (N, L, 32) -> out (N, L, 64), h_n and c_n (2, N, 64)
+
+Parameters per layer k (suffix `_reverse` for the backward direction when bidirectional):
+weight_ih_l{k} (G*H, in), weight_hh_l{k} (G*H, H), bias_ih_l{k} (G*H,), bias_hh_l{k} (G*H,),
+with G = 1 (RNN), 3 (GRU: gates r, z, n) or 4 (LSTM: gates i, f, g, o), stacked in that order.
+All are initialised U(-1/sqrt(H), 1/sqrt(H)).
+
+The input projection of every time step is one matrix product before the time loop; the loop
+does only the hidden-to-hidden product and the gate arithmetic.
+"""
+from __future__ import annotations
+
+import math
+
+from .. import functional as F
+from .. import init
+from ...functions import empty, stack, zeros, cat
+from .module import Module
+from .parameter import Parameter
+
+_GATES = {"RNN_TANH": 1, "RNN_RELU": 1, "GRU": 3, "LSTM": 4}
+
+
+# ---- one time step of each cell (gx: the input projection x W_ih^T + b_ih, precomputed) ---------
+def _rnn_step(gx, h, w_hh, b_hh, relu):
+    pre = gx + F.linear(h, w_hh, b_hh)                               # (N, H)
+    return pre.relu() if relu else pre.tanh()
+
+
+def _gru_step(gx, h, w_hh, b_hh):
+    gh = F.linear(h, w_hh, b_hh)                                     # (N, 3H)
+    x_r, x_z, x_n = gx.chunk(3, -1)
+    h_r, h_z, h_n = gh.chunk(3, -1)
+    r = (x_r + h_r).sigmoid()                                        # reset gate
+    z = (x_z + h_z).sigmoid()                                        # update gate
+    n = (x_n + r * h_n).tanh()                                       # candidate state
+    return (1 - z) * n + z * h
+
+
+def _lstm_step(gx, h, c, w_hh, b_hh):
+    gates = gx + F.linear(h, w_hh, b_hh)                             # (N, 4H)
+    i, f, g, o = gates.chunk(4, -1)
+    c = f.sigmoid() * c + i.sigmoid() * g.tanh()
+    h = o.sigmoid() * c.tanh()
+    return h, c
+
+
+class RNNBase(Module):
+    """Shared constructor, parameters and layer/direction loop of RNN, GRU and LSTM."""
+
+    def __init__(self, mode, input_size, hidden_size, num_layers=1, bias=True, batch_first=False,
+                 dropout=0.0, bidirectional=False, proj_size=0, device=None, dtype=None):
+        super().__init__()
+        if not isinstance(hidden_size, int) or hidden_size <= 0:
+            raise ValueError(f"{type(self).__name__}: hidden_size must be a positive int, got "
+                             f"{hidden_size!r}")
+        if not isinstance(num_layers, int) or num_layers <= 0:
+            raise ValueError(f"{type(self).__name__}: num_layers must be a positive int, got "
+                             f"{num_layers!r}")
+        if not 0 <= float(dropout) <= 1:
+            raise ValueError(f"dropout should be a number in range [0, 1], got {dropout}")
+        if proj_size:
+            raise NotImplementedError("LSTM with proj_size > 0 is not supported in tinygen")
+        self.mode = mode
+        self.input_size = input_size
+        self.hidden_size = hidden_size
+        self.num_layers = num_layers
+        self.bias = bias
+        self.batch_first = batch_first
+        self.dropout = float(dropout)
+        self.bidirectional = bidirectional
+        self.proj_size = proj_size
+        gate_size = _GATES[mode] * hidden_size
+        num_directions = 2 if bidirectional else 1
+        kw = {"device": device, "dtype": dtype}
+        self._flat_weights_names = []
+        for layer in range(num_layers):
+            for direction in range(num_directions):
+                layer_input = input_size if layer == 0 else hidden_size * num_directions
+                suffix = f"_l{layer}" + ("_reverse" if direction == 1 else "")
+                names = ["weight_ih" + suffix, "weight_hh" + suffix]
+                shapes = [(gate_size, layer_input), (gate_size, hidden_size)]
+                if bias:
+                    names += ["bias_ih" + suffix, "bias_hh" + suffix]
+                    shapes += [(gate_size,), (gate_size,)]
+                for name, shape in zip(names, shapes):
+                    setattr(self, name, Parameter(empty(*shape, **kw)))
+                self._flat_weights_names.extend(names)
+        self.reset_parameters()
+
+    def reset_parameters(self):
+        stdv = 1.0 / math.sqrt(self.hidden_size) if self.hidden_size > 0 else 0
+        for p in self.parameters():
+            init.uniform_(p, -stdv, stdv)
+
+    @property
+    def all_weights(self):
+        return [[getattr(self, n) for n in self._layer_names(layer, d)]
+                for layer in range(self.num_layers) for d in range(self._num_directions)]
+
+    @property
+    def _num_directions(self):
+        return 2 if self.bidirectional else 1
+
+    def _layer_names(self, layer, direction):
+        suffix = f"_l{layer}" + ("_reverse" if direction == 1 else "")
+        names = ["weight_ih" + suffix, "weight_hh" + suffix]
+        if self.bias:
+            names += ["bias_ih" + suffix, "bias_hh" + suffix]
+        return names
+
+    def _weights(self, layer, direction):
+        params = [getattr(self, n) for n in self._layer_names(layer, direction)]
+        if not self.bias:
+            params += [None, None]
+        return params                         # w_ih, w_hh, b_ih, b_hh
+
+    def _run_direction(self, x, state, layer, direction):
+        """x (L, N, in); state h (N, H) or (h, c). Returns outputs (L, N, H) and the last state."""
+        w_ih, w_hh, b_ih, b_hh = self._weights(layer, direction)
+        gx = F.linear(x, w_ih, b_ih)                                   # (L, N, G*H)
+        steps = range(x.shape[0] - 1, -1, -1) if direction == 1 else range(x.shape[0])
+        outputs = [None] * x.shape[0]
+        for t in steps:
+            if self.mode == "LSTM":
+                state = _lstm_step(gx[t], state[0], state[1], w_hh, b_hh)
+                outputs[t] = state[0]
+            elif self.mode == "GRU":
+                state = _gru_step(gx[t], state, w_hh, b_hh)
+                outputs[t] = state
+            else:
+                state = _rnn_step(gx[t], state, w_hh, b_hh, self.mode == "RNN_RELU")
+                outputs[t] = state
+        return stack(outputs), state
+
+    def _check_input(self, input):
+        name = type(self).__name__
+        if input.ndim not in (2, 3):
+            raise ValueError(f"{name}: expected input to be 2-D (unbatched) or 3-D, got shape "
+                             f"{tuple(input.shape)}")
+        if input.shape[-1] != self.input_size:
+            raise ValueError(f"{name}: input.size(-1) must be equal to input_size. Expected "
+                             f"{self.input_size}, got {input.shape[-1]} (input shape "
+                             f"{tuple(input.shape)})")
+
+    def _check_hidden(self, h, expected, what):
+        if tuple(h.shape) != tuple(expected):
+            raise ValueError(f"{type(self).__name__}: expected {what} size {tuple(expected)}, "
+                             f"got {tuple(h.shape)}")
+
+    def forward(self, input, hx=None):
+        """input (L, N, in), or (N, L, in) with batch_first, or unbatched (L, in).
+        hx: h_0 (num_layers * num_directions, N, H), for LSTM the pair (h_0, c_0); zeros if None.
+        Returns output (L, N, D*H) (batch_first: (N, L, D*H)) and h_n (or (h_n, c_n))."""
+        self._check_input(input)
+        batched = input.ndim == 3
+        x = input
+        if not batched:
+            x = x.unsqueeze(1)                                          # (L, 1, in)
+        elif self.batch_first:
+            x = x.transpose(0, 1)                                       # (L, N, in)
+        n = x.shape[1]
+        num_directions = self._num_directions
+        state_shape = (self.num_layers * num_directions, n, self.hidden_size)
+        is_lstm = self.mode == "LSTM"
+        if hx is None:
+            h0 = zeros(*state_shape, dtype=x.dtype, device=x.device)
+            hx = (h0, h0) if is_lstm else h0
+        elif not batched:
+            hx = tuple(h.unsqueeze(1) for h in hx) if is_lstm else hx.unsqueeze(1)
+        if is_lstm:
+            if not isinstance(hx, (tuple, list)) or len(hx) != 2:
+                raise ValueError("LSTM: hx must be a tuple (h_0, c_0)")
+            self._check_hidden(hx[0], state_shape, "hidden[0]")
+            self._check_hidden(hx[1], state_shape, "hidden[1]")
+        else:
+            self._check_hidden(hx, state_shape, "hidden")
+
+        last_h, last_c = [], []
+        for layer in range(self.num_layers):
+            outs = []
+            for direction in range(num_directions):
+                k = layer * num_directions + direction
+                state = (hx[0][k], hx[1][k]) if is_lstm else hx[k]
+                out, state = self._run_direction(x, state, layer, direction)
+                outs.append(out)
+                if is_lstm:
+                    last_h.append(state[0])
+                    last_c.append(state[1])
+                else:
+                    last_h.append(state)
+            x = outs[0] if num_directions == 1 else cat(outs, dim=-1)    # (L, N, D*H)
+            if self.dropout > 0 and self.training and layer < self.num_layers - 1:
+                x = F.dropout(x, self.dropout, True)
+
+        h_n = stack(last_h)                                             # (layers*D, N, H)
+        c_n = stack(last_c) if is_lstm else None
+        if not batched:
+            x, h_n = x.squeeze(1), h_n.squeeze(1)
+            c_n = c_n.squeeze(1) if is_lstm else None
+        elif self.batch_first:
+            x = x.transpose(0, 1)                                       # (N, L, D*H)
+        return (x, (h_n, c_n)) if is_lstm else (x, h_n)
+
+    def extra_repr(self):
+        s = f"{self.input_size}, {self.hidden_size}"
+        if self.num_layers != 1:
+            s += f", num_layers={self.num_layers}"
+        if self.mode == "RNN_RELU":
+            s += ", nonlinearity='relu'"
+        if self.bias is not True:
+            s += f", bias={self.bias}"
+        if self.batch_first is not False:
+            s += f", batch_first={self.batch_first}"
+        if self.dropout != 0:
+            s += f", dropout={self.dropout}"
+        if self.bidirectional is not False:
+            s += f", bidirectional={self.bidirectional}"
+        return s
+
+
+class RNN(RNNBase):
+    """Elman RNN: h_t = tanh(x_t W_ih^T + b_ih + h_{t-1} W_hh^T + b_hh) (or relu)."""
+
+    def __init__(self, input_size, hidden_size, num_layers=1, nonlinearity="tanh", bias=True,
+                 batch_first=False, dropout=0.0, bidirectional=False, device=None, dtype=None):
+        if nonlinearity not in ("tanh", "relu"):
+            raise ValueError(f"RNN: unknown nonlinearity {nonlinearity!r} (expected 'tanh' or "
+                             "'relu')")
+        self.nonlinearity = nonlinearity
+        super().__init__("RNN_TANH" if nonlinearity == "tanh" else "RNN_RELU", input_size,
+                         hidden_size, num_layers, bias, batch_first, dropout, bidirectional,
+                         device=device, dtype=dtype)
+
+
+class GRU(RNNBase):
+    """Gated recurrent unit (Cho et al. 2014), gates r, z, n as PyTorch:
+    n = tanh(W_in x + b_in + r * (W_hn h + b_hn)),  h' = (1 - z) * n + z * h."""
+
+    def __init__(self, input_size, hidden_size, num_layers=1, bias=True, batch_first=False,
+                 dropout=0.0, bidirectional=False, device=None, dtype=None):
+        super().__init__("GRU", input_size, hidden_size, num_layers, bias, batch_first, dropout,
+                         bidirectional, device=device, dtype=dtype)
+
+
+class LSTM(RNNBase):
+    """Long short-term memory (Hochreiter & Schmidhuber 1997), gates i, f, g, o:
+    c' = f * c + i * g,  h' = o * tanh(c'). Returns output, (h_n, c_n)."""
+
+    def __init__(self, input_size, hidden_size, num_layers=1, bias=True, batch_first=False,
+                 dropout=0.0, bidirectional=False, proj_size=0, device=None, dtype=None):
+        super().__init__("LSTM", input_size, hidden_size, num_layers, bias, batch_first, dropout,
+                         bidirectional, proj_size, device=device, dtype=dtype)
+
+
+class _CellBase(Module):
+    def __init__(self, input_size, hidden_size, bias, gates, device=None, dtype=None):
+        super().__init__()
+        self.input_size = input_size
+        self.hidden_size = hidden_size
+        self.bias = bias
+        kw = {"device": device, "dtype": dtype}
+        self.weight_ih = Parameter(empty(gates * hidden_size, input_size, **kw))
+        self.weight_hh = Parameter(empty(gates * hidden_size, hidden_size, **kw))
+        if bias:
+            self.bias_ih = Parameter(empty(gates * hidden_size, **kw))
+            self.bias_hh = Parameter(empty(gates * hidden_size, **kw))
+        else:
+            self.register_parameter("bias_ih", None)
+            self.register_parameter("bias_hh", None)
+        stdv = 1.0 / math.sqrt(hidden_size)
+        for p in self.parameters():
+            init.uniform_(p, -stdv, stdv)
+
+    def _prepare(self, input, hx):
+        """input (N, in) or unbatched (in,) -> (N, in); hx -> (N, H) zeros if None."""
+        if input.ndim not in (1, 2) or input.shape[-1] != self.input_size:
+            raise ValueError(f"{type(self).__name__}: expected input (N, {self.input_size}) or "
+                             f"({self.input_size},), got {tuple(input.shape)}")
+        batched = input.ndim == 2
+        x = input if batched else input.unsqueeze(0)
+        return x, batched
+
+    def _zeros(self, x):
+        return zeros(x.shape[0], self.hidden_size, dtype=x.dtype, device=x.device)
+
+    def extra_repr(self):
+        s = f"{self.input_size}, {self.hidden_size}"
+        if self.bias is not True:
+            s += f", bias={self.bias}"
+        return s
+
+
+class RNNCell(_CellBase):
+    """One step of RNN: (N, in), (N, H) -> (N, H)."""
+
+    def __init__(self, input_size, hidden_size, bias=True, nonlinearity="tanh", device=None,
+                 dtype=None):
+        super().__init__(input_size, hidden_size, bias, 1, device, dtype)
+        self.nonlinearity = nonlinearity
+
+    def forward(self, input, hx=None):
+        x, batched = self._prepare(input, hx)
+        h = self._zeros(x) if hx is None else (hx if batched else hx.unsqueeze(0))
+        h = _rnn_step(F.linear(x, self.weight_ih, self.bias_ih), h, self.weight_hh, self.bias_hh,
+                      self.nonlinearity == "relu")
+        return h if batched else h.squeeze(0)
+
+
+class GRUCell(_CellBase):
+    """One step of GRU: (N, in), (N, H) -> (N, H)."""
+
+    def __init__(self, input_size, hidden_size, bias=True, device=None, dtype=None):
+        super().__init__(input_size, hidden_size, bias, 3, device, dtype)
+
+    def forward(self, input, hx=None):
+        x, batched = self._prepare(input, hx)
+        h = self._zeros(x) if hx is None else (hx if batched else hx.unsqueeze(0))
+        h = _gru_step(F.linear(x, self.weight_ih, self.bias_ih), h, self.weight_hh, self.bias_hh)
+        return h if batched else h.squeeze(0)
+
+
+class LSTMCell(_CellBase):
+    """One step of LSTM: (N, in), ((N, H), (N, H)) -> (h', c')."""
+
+    def __init__(self, input_size, hidden_size, bias=True, device=None, dtype=None):
+        super().__init__(input_size, hidden_size, bias, 4, device, dtype)
+
+    def forward(self, input, hx=None):
+        x, batched = self._prepare(input, hx)
+        if hx is None:
+            h, c = self._zeros(x), self._zeros(x)
+        else:
+            h, c = hx if batched else (hx[0].unsqueeze(0), hx[1].unsqueeze(0))
+        h, c = _lstm_step(F.linear(x, self.weight_ih, self.bias_ih), h, c, self.weight_hh,
+                          self.bias_hh)
+        return (h, c) if batched else (h.squeeze(0), c.squeeze(0))
