@@ -409,6 +409,7 @@ class Softplus(Function):
         xp = self.xp
         self.beta = beta
         bx = x * x.dtype.type(beta) if beta != 1 else x
+        self.linear = bx > threshold              # where the output is x itself: gradient 1
         self.save_for_backward(x)
         y = (xp.maximum(bx, 0) + xp.log1p(xp.exp(-xp.abs(bx))))
         if beta != 1:
@@ -417,7 +418,10 @@ class Softplus(Function):
 
     def backward(self, gy):
         (x,) = self.saved_tensors
-        return gy * (x * self.beta).sigmoid(), None, None
+        g = gy * (x * self.beta).sigmoid()
+        if self.linear.any():
+            g = where_(self.linear, gy, g)
+        return g, None, None
 
 
 class Silu(Function):

@@ -1,0 +1,93 @@
+"""F.scaled_dot_product_attention against PyTorch (float64): forward, first and second
+derivatives with bool, float and causal masks; gradchecks; errors."""
+import numpy as np
+import pytest
+
+import tinygen as tg
+import tinygen.nn.functional as F
+from test_functional_helpers import check_torch, check_grads, randn, torch
+
+TF = torch.nn.functional
+
+
+def _sdpa(lib_F, mask_kind, mask_array, **kwargs):
+    def fn(q, k, v):
+        mask = None
+        if mask_kind is not None:
+            lib = tg if lib_F is F else torch
+            mask = lib.tensor(mask_array)
+        if lib_F is F:
+            return F.scaled_dot_product_attention(q, k, v, attn_mask=mask, **kwargs)
+        # torch's math path: its fused CPU kernels have no second derivative
+        from torch.nn.attention import sdpa_kernel, SDPBackend
+        with sdpa_kernel(SDPBackend.MATH):
+            return TF.scaled_dot_product_attention(q, k, v, attn_mask=mask, **kwargs)
+    return fn
+
+
+@pytest.mark.parametrize("q_shape, k_shape, v_shape", [
+    ((2, 3, 4), (2, 5, 4), (2, 5, 6)),             # (B, L, E), S != L, Ev != E
+    ((2, 2, 3, 4), (2, 2, 3, 4), (2, 2, 3, 4)),    # (B, H, L, E)
+    ((1, 1, 1, 2), (1, 1, 4, 2), (1, 1, 4, 3)),    # one query
+    ((2, 2, 3, 4), (1, 2, 3, 4), (1, 2, 3, 4)),    # broadcast batch dims
+])
+@pytest.mark.parametrize("mask_kind", [None, "bool", "float", "causal"])
+@pytest.mark.parametrize("scale", [None, 0.3])
+def test_sdpa_matches_torch(q_shape, k_shape, v_shape, mask_kind, scale):
+    L, S = q_shape[-2], k_shape[-2]
+    rng = np.random.default_rng(0)
+    mask, kwargs = None, {"scale": scale}
+    if mask_kind == "bool":
+        mask = rng.uniform(size=(L, S)) > 0.3
+        mask[:, 0] = True                          # every query attends to something
+    elif mask_kind == "float":
+        mask = rng.standard_normal((1, L, S))
+    elif mask_kind == "causal":
+        kwargs["is_causal"] = True
+    check_torch(_sdpa(F, mask_kind if mask_kind != "causal" else None, mask, **kwargs),
+                _sdpa(TF, mask_kind if mask_kind != "causal" else None, mask, **kwargs),
+                [randn(*q_shape), randn(*k_shape, seed=1), randn(*v_shape, seed=2)])
+
+
+def test_sdpa_fully_masked_row_gives_zeros():
+    q, k, v = tg.randn(1, 2, 3), tg.randn(1, 4, 3), tg.randn(1, 4, 5)
+    mask = tg.tensor([[True, True, False, False], [False, False, False, False]])
+    out = F.scaled_dot_product_attention(q, k, v, attn_mask=mask)
+    assert np.all(out.numpy()[:, 1] == 0) and np.isfinite(out.numpy()).all()
+
+
+def test_sdpa_dropout_keeps_expected_mass():
+    tg.manual_seed(0)
+    q, k = tg.zeros(1, 1, 1, 4), tg.zeros(1, 1, 200, 4)
+    v = tg.ones(1, 1, 200, 1)
+    out = F.scaled_dot_product_attention(q, k, v, dropout_p=0.25)     # uniform weights 1/200
+    assert abs(out.item() - 1.0) < 0.2          # E[out] = 1: kept weights scaled by 1 / 0.75
+
+
+def test_gradcheck():
+    rng = np.random.default_rng(3)
+    arrays = [rng.standard_normal((1, 2, 3)), rng.standard_normal((1, 3, 3)),
+              rng.standard_normal((1, 3, 2))]
+    check_grads(lambda q, k, v: F.scaled_dot_product_attention(q, k, v, is_causal=True), arrays)
+    mask = tg.tensor(rng.standard_normal((2, 3)))
+    check_grads(lambda q, k, v: F.scaled_dot_product_attention(q, k, v, attn_mask=mask), arrays)
+
+
+def test_sdpa_errors():
+    q, k, v = tg.randn(2, 3, 4), tg.randn(2, 5, 4), tg.randn(2, 5, 6)
+    with pytest.raises(RuntimeError, match=r"scaled_dot_product_attention: query \(shape "
+                       r"\(2, 3, 4\)\) and key \(shape \(2, 5, 3\)\) must have the same embedding"):
+        F.scaled_dot_product_attention(q, tg.randn(2, 5, 3), v)
+    with pytest.raises(RuntimeError, match=r"scaled_dot_product_attention: key \(shape "
+                       r"\(2, 5, 4\)\) and value \(shape \(2, 4, 6\)\) must have the same "
+                       r"sequence"):
+        F.scaled_dot_product_attention(q, k, tg.randn(2, 4, 6))
+    with pytest.raises(RuntimeError, match=r"attn_mask of shape \(4, 5\) does not broadcast to "
+                       r"the attention scores' shape \(2, 3, 5\)"):
+        F.scaled_dot_product_attention(q, k, v, attn_mask=tg.ones(4, 5, dtype=tg.bool))
+    with pytest.raises(RuntimeError, match=r"explicit attn_mask should not be set when "
+                       r"is_causal=True"):
+        F.scaled_dot_product_attention(q, k, v, attn_mask=tg.ones(3, 5, dtype=tg.bool),
+                                       is_causal=True)
+    with pytest.raises(RuntimeError, match=r"same floating dtype.*float64"):
+        F.scaled_dot_product_attention(q, k.double(), v)

@@ -1,0 +1,249 @@
+"""Normalisation: layer_norm, group_norm, batch_norm, instance_norm, normalize, and the
+similarities cosine_similarity, pairwise_distance.
+
+layer_norm runs the fused kernels of kernels/layernorm.py (LayerNorm, below, whose backward is
+the fused kernel without create_graph and Tensor ops with it); the others are compositions of
+Tensor ops (mean, subtraction, rsqrt, product), so their first and second derivatives come from
+those ops' rules. Statistics are computed as
+    mean = x.mean(dims);  var = ((x - mean) ** 2).mean(dims)      (biased, as PyTorch normalises)
+    y = (x - mean) * rsqrt(var + eps) * weight + bias
+"""
+from __future__ import annotations
+
+from ..autograd.function import Function
+from ..autograd import function as _fn
+from ..autograd.grad_mode import GRAD, no_grad
+from ..backend import dispatch
+from .conv import device_type
+
+
+class LayerNorm(Function):
+    """Layer norm over the last axis through the kernel table (layernorm_fwd / layernorm_bwd).
+    x (..., N), w, b (N,) or None. The backward runs the fused kernel when no graph is recorded
+    (create_graph=False) and the same formulas in Tensor ops when one is (double backward)."""
+
+    def forward(self, x, w, b, eps):
+        self.eps = eps
+        y, mean, rstd = dispatch("layernorm_fwd", device_type(self.xp))(x, w, b, eps)
+        self.save_for_backward(x, w, mean, rstd)        # mean, rstd (...): kept as arrays
+        return y
+
+    def backward(self, gy):
+        x, w, mean, rstd = self.saved_tensors
+        need_x, need_w, need_b = (t is not None for t in self.inputs[:3])
+        if not GRAD[0]:
+            gx, gw, gb = dispatch("layernorm_bwd", device_type(self.xp))(
+                gy._data, x._data, None if w is None else w._data, mean._data, rstd._data)
+            wrap = _fn.Tensor._make
+            return (wrap(gx, None, 0, False) if need_x else None,
+                    wrap(gw, None, 0, False) if need_w else None,
+                    wrap(gb, None, 0, False) if need_b else None, None)
+        # the kernel's formulas, with the statistics recomputed from x so they are differentiable:
+        # gx = rstd * (w gy - mean(w gy) - xhat * mean(w gy * xhat)), gw = sum gy xhat, gb = sum gy
+        xhat, _, var = _normalise(x, (x.ndim - 1,), self.eps)
+        wdy = gy if w is None else gy * w
+        rows = tuple(range(x.ndim - 1))
+        gx = gw = gb = None
+        if need_x:
+            gx = (wdy - wdy.mean(dim=-1, keepdim=True)
+                  - xhat * (wdy * xhat).mean(dim=-1, keepdim=True)) * (var + self.eps).rsqrt()
+        if need_w:
+            gw = (gy * xhat).sum(dim=rows) if rows else gy * xhat
+        if need_b:
+            gb = gy.sum(dim=rows) if rows else gy
+        return gx, gw, gb, None
+
+
+def _normalise(x, dims, eps):
+    mean = x.mean(dim=dims, keepdim=True)
+    centred = x - mean
+    var = (centred * centred).mean(dim=dims, keepdim=True)
+    return centred * (var + eps).rsqrt(), mean, var
+
+
+def _check_float(op, x):
+    if not x.dtype.is_floating_point:
+        raise RuntimeError(f"{op}: expected a floating-point input, got {x.dtype} (shape "
+                           f"{tuple(x.shape)})")
+
+
+def _check_param(op, name, t, shape, x):
+    if t is not None and tuple(t.shape) != tuple(shape):
+        raise RuntimeError(f"{op}: expected {name} of shape {tuple(shape)} for input of shape "
+                           f"{tuple(x.shape)}, got {name} of shape {tuple(t.shape)}")
+    if t is not None and t.dtype != x.dtype:
+        raise RuntimeError(f"{op}: expected {name} with the input's dtype {x.dtype}, got "
+                           f"{t.dtype}")
+
+
+def layer_norm(input, normalized_shape, weight=None, bias=None, eps=1e-5):
+    """Normalise over the last len(normalized_shape) dims, as torch.nn.functional.layer_norm.
+
+    input (*, *normalized_shape); weight, bias of shape normalized_shape or None.
+    """
+    op = "layer_norm"
+    shape = (normalized_shape,) if isinstance(normalized_shape, int) else tuple(normalized_shape)
+    _check_float(op, input)
+    k = len(shape)
+    if k == 0 or input.ndim < k or tuple(input.shape[input.ndim - k:]) != shape:
+        raise RuntimeError(f"{op}: expected input with shape (*, {', '.join(map(str, shape))}) "
+                           f"(normalized_shape {shape}), got input of shape {tuple(input.shape)}")
+    _check_param(op, "weight", weight, shape, input)
+    _check_param(op, "bias", bias, shape, input)
+    if k == 1:
+        return LayerNorm.apply(input, weight, bias, eps)
+    # several normalised dims: flatten them into one and run the same kernel
+    n = 1
+    for size in shape:
+        n *= size
+    flat = input.reshape(tuple(input.shape[:input.ndim - k]) + (n,))        # (..., prod(shape))
+    y = LayerNorm.apply(flat, None if weight is None else weight.reshape(n),
+                        None if bias is None else bias.reshape(n), eps)
+    return y.reshape(input.shape)
+
+
+def _channel_shape(x):
+    """(1, C, 1, ...) : a per-channel vector broadcast over (N, C, *)."""
+    return (1, x.shape[1]) + (1,) * (x.ndim - 2)
+
+
+def _affine(y, weight, bias):
+    if weight is not None:
+        y = y * weight.reshape(_channel_shape(y))
+    if bias is not None:
+        y = y + bias.reshape(_channel_shape(y))
+    return y
+
+
+def group_norm(input, num_groups, weight=None, bias=None, eps=1e-5):
+    """Normalise each group of C // num_groups channels of each sample, as torch's group_norm.
+
+    input (N, C, *); weight, bias (C,) or None.
+    """
+    op = "group_norm"
+    _check_float(op, input)
+    if input.ndim < 2:
+        raise RuntimeError(f"{op}: expected an input of at least 2 dims (N, C, *), got input of "
+                           f"shape {tuple(input.shape)}")
+    N, C = input.shape[:2]
+    if num_groups < 1 or C % num_groups:
+        raise RuntimeError(f"{op}: expected the number of channels {C} to be divisible by "
+                           f"num_groups {num_groups} (input of shape {tuple(input.shape)})")
+    _check_param(op, "weight", weight, (C,), input)
+    _check_param(op, "bias", bias, (C,), input)
+    grouped = input.reshape(N, num_groups, -1)                       # (N, G, C/G * spatial)
+    y, _, _ = _normalise(grouped, (2,), eps)
+    return _affine(y.reshape(input.shape), weight, bias)
+
+
+def batch_norm(input, running_mean, running_var, weight=None, bias=None, training=False,
+               momentum=0.1, eps=1e-5):
+    """Batch normalisation over (N, *) per channel, as torch.nn.functional.batch_norm.
+
+    input (N, C) or (N, C, *); running_mean, running_var, weight, bias (C,) or None.
+    training: normalise with the batch statistics (biased variance) and, when running stats are
+    given, update them in place: r = (1 - momentum) * r + momentum * batch_stat, with the
+    unbiased batch variance for running_var. Otherwise normalise with the running statistics.
+    """
+    op = "batch_norm"
+    _check_float(op, input)
+    if input.ndim < 2:
+        raise RuntimeError(f"{op}: expected an input of at least 2 dims (N, C, *), got input of "
+                           f"shape {tuple(input.shape)}")
+    C = input.shape[1]
+    for name, t in (("running_mean", running_mean), ("running_var", running_var)):
+        if t is not None and tuple(t.shape) != (C,):
+            raise RuntimeError(f"{op}: expected {name} of shape ({C},) for input of shape "
+                               f"{tuple(input.shape)}, got {tuple(t.shape)}")
+    _check_param(op, "weight", weight, (C,), input)
+    _check_param(op, "bias", bias, (C,), input)
+    dims = (0,) + tuple(range(2, input.ndim))
+    if training and momentum is None and (running_mean is not None or running_var is not None):
+        raise ValueError(f"{op}: momentum=None (a cumulative average) needs the number of batches "
+                         "seen: pass momentum=1 / num_batches_tracked, as nn.BatchNorm does")
+    if training:
+        count = input.numel() // C
+        if count <= 1:
+            raise ValueError(f"{op}: expected more than 1 value per channel when training, got "
+                             f"input of shape {tuple(input.shape)}")
+        y, mean, var = _normalise(input, dims, eps)
+        with no_grad():
+            if running_mean is not None:
+                batch_mean = mean.detach().reshape(C).to(running_mean.dtype)
+                running_mean.mul_(1 - momentum).add_(batch_mean * momentum)
+            if running_var is not None:
+                unbiased = var.detach().reshape(C).to(running_var.dtype) * (count / (count - 1))
+                running_var.mul_(1 - momentum).add_(unbiased * momentum)
+    else:
+        if running_mean is None or running_var is None:
+            raise RuntimeError(f"{op}: running_mean and running_var must be given when not "
+                               "training")
+        shape = _channel_shape(input)
+        mean = running_mean.reshape(shape).to(input.dtype)
+        var = running_var.reshape(shape).to(input.dtype)
+        y = (input - mean) * (var + eps).rsqrt()
+    return _affine(y, weight, bias)
+
+
+def instance_norm(input, running_mean=None, running_var=None, weight=None, bias=None,
+                  use_input_stats=True, momentum=0.1, eps=1e-5):
+    """Normalise each channel of each sample over its spatial dims, as torch's instance_norm.
+
+    input (N, C, *); weight, bias, running stats (C,) or None. With use_input_stats and running
+    stats given, these are updated (in place) with the batch average of the per-instance mean and
+    unbiased variance; without use_input_stats the running stats normalise instead.
+    """
+    op = "instance_norm"
+    _check_float(op, input)
+    if input.ndim < 3:
+        raise RuntimeError(f"{op}: expected an input of at least 3 dims (N, C, *spatial), got "
+                           f"input of shape {tuple(input.shape)}")
+    C = input.shape[1]
+    _check_param(op, "weight", weight, (C,), input)
+    _check_param(op, "bias", bias, (C,), input)
+    if not use_input_stats:
+        return batch_norm(input, running_mean, running_var, weight, bias, False, momentum, eps)
+    count = input[0, 0].numel()
+    if count <= 1:
+        raise ValueError(f"{op}: expected more than 1 spatial element per channel when "
+                         f"training, got input of shape {tuple(input.shape)}")
+    y, mean, var = _normalise(input, tuple(range(2, input.ndim)), eps)   # stats (N, C, 1, ...)
+    with no_grad():
+        N = input.shape[0]
+        if running_mean is not None:
+            batch_mean = mean.detach().reshape(N, C).mean(dim=0).to(running_mean.dtype)
+            running_mean.mul_(1 - momentum).add_(batch_mean * momentum)
+        if running_var is not None:
+            unbiased = var.detach().reshape(N, C).mean(dim=0) * (count / (count - 1))
+            running_var.mul_(1 - momentum).add_(unbiased.to(running_var.dtype) * momentum)
+    return _affine(y, weight, bias)
+
+
+def normalize(input, p=2.0, dim=1, eps=1e-12):
+    """input / max(||input||_p over dim, eps), as torch.nn.functional.normalize."""
+    _check_float("normalize", input)
+    return input / input.norm(p, dim=dim, keepdim=True).clamp_min(eps)
+
+
+def cosine_similarity(x1, x2, dim=1, eps=1e-8):
+    """sum(x1 / ||x1|| * x2 / ||x2||) over dim, each norm clamped below at eps, as PyTorch does
+    (the clamp is outside the graph: the gradient is that of the unclamped norm).
+    x1, x2 broadcast together; the result drops `dim`."""
+    _check_float("cosine_similarity", x1)
+    from ..functions import broadcast_tensors
+    try:
+        x1, x2 = broadcast_tensors(x1, x2)
+    except Exception:
+        raise RuntimeError(f"cosine_similarity: shapes {tuple(x1.shape)} and {tuple(x2.shape)} "
+                           "do not broadcast") from None
+    n1 = x1.norm(dim=dim, keepdim=True)
+    n2 = x2.norm(dim=dim, keepdim=True)
+    n1 = n1 + (n1.detach().clamp_min(eps) - n1.detach())
+    n2 = n2 + (n2.detach().clamp_min(eps) - n2.detach())
+    return ((x1 / n1) * (x2 / n2)).sum(dim=dim)
+
+
+def pairwise_distance(x1, x2, p=2.0, eps=1e-6, keepdim=False):
+    """||x1 - x2 + eps||_p over the last dim, as torch.nn.functional.pairwise_distance."""
+    _check_float("pairwise_distance", x1)
+    return (x1 - x2 + eps).norm(p, dim=-1, keepdim=keepdim)

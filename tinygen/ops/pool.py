@@ -1,0 +1,289 @@
+"""Pooling and resampling: max_pool2d, avg_pool2d, adaptive_avg_pool2d, interpolate (nearest).
+
+max_pool2d asks the kernel for the index of each window's maximum, then reads the values with a
+differentiable gather (MaxPoolGather) whose adjoint is a scatter-add (MaxPoolScatter) whose
+adjoint is the gather again: twice differentiable with no more work. avg_pool2d is linear, so its
+backward (AvgPool2dBackward, the transposed pooling) has the forward as its own backward.
+adaptive_avg_pool2d is separable: out = A_h @ x @ A_w^T with averaging matrices, differentiable
+through matmul. interpolate(mode='nearest') resamples one spatial dim at a time: a broadcast for
+whole-number upsampling factors, an index_select otherwise.
+
+Kernels (kernels/pool.py) are reached through the kernel table with `dispatch`.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from ..autograd.function import Function
+from ..autograd import function as _fn
+from ..backend import dispatch
+from .conv import device_type, ntuple, check_input
+
+
+class MaxPoolGather(Function):
+    """y[n, c, o] = x.reshape(N, C, H * W)[n, c, idx[n, c, o]]
+    for x (N, C, H, W) and idx (N, C, OH, OW)."""
+
+    def forward(self, x, idx, values=None):
+        self.idx, self.x_shape = idx, x.shape
+        if values is not None:                # already gathered (by the max-pool kernel)
+            return values
+        N, C = x.shape[:2]
+        flat = x.reshape(N, C, -1)                                           # (N, C, H*W)
+        return self.xp.take_along_axis(flat, idx.reshape(N, C, -1), axis=2).reshape(idx.shape)
+
+    def backward(self, gy):
+        return MaxPoolScatter.apply(gy, self.idx, self.x_shape), None, None
+
+
+class MaxPoolScatter(Function):
+    """The adjoint of MaxPoolGather: zeros(x_shape) with gy added at idx (indices may repeat)."""
+
+    def forward(self, gy, idx, x_shape):
+        self.idx = idx
+        return dispatch("maxpool2d_bwd", device_type(self.xp))(gy, idx, tuple(x_shape))
+
+    def backward(self, gg):
+        return MaxPoolGather.apply(gg, self.idx), None, None
+
+
+class AvgPool2d(Function):
+    """Average pooling x (N, C, H, W) -> (N, C, OH, OW); `params` as avgpool2d_fwd takes them."""
+
+    def forward(self, x, params):
+        self.x_shape, self.params = x.shape, params
+        return dispatch("avgpool2d_fwd", device_type(self.xp))(x, *params)
+
+    def backward(self, gy):
+        return AvgPool2dBackward.apply(gy, self.x_shape, self.params), None
+
+
+class AvgPool2dBackward(Function):
+    """The transpose of AvgPool2d (linear, so its own backward is the forward pooling)."""
+
+    def forward(self, gy, x_shape, params):
+        self.params = params
+        return dispatch("avgpool2d_bwd", device_type(self.xp))(gy, tuple(x_shape), *params)
+
+    def backward(self, gg):
+        return AvgPool2d.apply(gg, self.params), None, None
+
+
+# ---- functional --------------------------------------------------------------------------------
+def _pool_args(op, x, kernel_size, stride, padding, dilation, ceil_mode):
+    nd = check_input(op, x, (3, 4), "a 3-D (unbatched) or 4-D (batched) input")
+    kernel = ntuple(kernel_size, 2, "kernel_size", op, 1)
+    stride = kernel if stride is None or stride == () or stride == [] else \
+        ntuple(stride, 2, "stride", op, 1)
+    padding = ntuple(padding, 2, "padding", op, 0)
+    dilation = ntuple(dilation, 2, "dilation", op, 1)
+    for p, k, d in zip(padding, kernel, dilation):
+        if p > ((k - 1) * d + 1) // 2:
+            raise ValueError(f"{op}: padding should be at most half of the effective kernel size, "
+                             f"got padding {padding}, kernel_size {kernel}, dilation {dilation}")
+    from tinygen_kernels.pool import pool_output_size
+    hw = tuple(x.shape[-2:])
+    out_hw = tuple(pool_output_size(n, k, s, p, d, ceil_mode)
+                   for n, k, s, p, d in zip(hw, kernel, stride, padding, dilation))
+    if min(out_hw) < 1:
+        raise RuntimeError(f"{op}: the output size {out_hw} is too small (input of shape "
+                           f"{tuple(x.shape)}, kernel_size {kernel}, stride {stride}, padding "
+                           f"{padding}, dilation {dilation})")
+    return nd, kernel, stride, padding, dilation
+
+
+def max_pool2d(input, kernel_size, stride=None, padding=0, dilation=1, ceil_mode=False,
+               return_indices=False):
+    """2-D max pooling, as torch.nn.functional.max_pool2d. input (N, C, H, W) or (C, H, W).
+
+    -> (N, C, OH, OW), and with return_indices the int64 flat indices into each H * W plane.
+    Padding counts as -inf; the gradient goes to the first maximum of each window.
+    """
+    op = "max_pool2d"
+    nd, kernel, stride, padding, dilation = _pool_args(op, input, kernel_size, stride, padding,
+                                                       dilation, ceil_mode)
+    x = input.unsqueeze(0) if nd == 3 else input
+    values, idx = dispatch("maxpool2d_fwd", x.device.type)(x._data, kernel, stride, padding,
+                                                            dilation, bool(ceil_mode))
+    y = MaxPoolGather.apply(x, idx, values=values)                           # (N, C, OH, OW)
+    if nd == 3:
+        y, idx = y.squeeze(0), idx[0]
+    if return_indices:
+        return y, _fn.Tensor._make(idx, None, 0, False)
+    return y
+
+
+def avg_pool2d(input, kernel_size, stride=None, padding=0, ceil_mode=False,
+               count_include_pad=True, divisor_override=None):
+    """2-D average pooling, as torch.nn.functional.avg_pool2d. input (N, C, H, W) or (C, H, W).
+
+    Each window's sum over the zero-padded input is divided by divisor_override if given, else
+    by the window's size counting the padding (count_include_pad) or not.
+    """
+    op = "avg_pool2d"
+    nd, kernel, stride, padding, _ = _pool_args(op, input, kernel_size, stride, padding, 1,
+                                                ceil_mode)
+    for p, k in zip(padding, kernel):
+        if p > k // 2:
+            raise ValueError(f"{op}: padding should be at most half of the kernel size, got "
+                             f"padding {padding} and kernel_size {kernel}")
+    if divisor_override is not None and (not isinstance(divisor_override, int)
+                                         or divisor_override == 0):
+        raise ValueError(f"{op}: divisor_override must be a non-zero int, got {divisor_override!r}")
+    if not input.dtype.is_floating_point:
+        raise RuntimeError(f"{op}: expected a floating-point input, got {input.dtype}")
+    x = input.unsqueeze(0) if nd == 3 else input
+    params = (kernel, stride, padding, bool(ceil_mode), bool(count_include_pad), divisor_override)
+    y = AvgPool2d.apply(x, params)
+    return y.squeeze(0) if nd == 3 else y
+
+
+def _averaging_matrix(in_size, out_size, like):
+    """A (out, in) with row i averaging input [floor(i * in / out), ceil((i + 1) * in / out))."""
+    rows = np.zeros((out_size, in_size), dtype=like._data.dtype)
+    for i in range(out_size):
+        start = (i * in_size) // out_size
+        end = -(-((i + 1) * in_size) // out_size)
+        rows[i, start:end] = 1.0 / (end - start)
+    xp = like.device.xp
+    return _fn.Tensor._make(xp.asarray(rows), None, 0, False)
+
+
+def adaptive_avg_pool2d(input, output_size):
+    """Adaptive average pooling to output_size (int, or (OH, OW) with None for 'keep'), as torch.
+
+    input (N, C, H, W) or (C, H, W) -> (N, C, OH, OW), computed as A_h @ x @ A_w^T.
+    """
+    op = "adaptive_avg_pool2d"
+    check_input(op, input, (3, 4), "a 3-D (unbatched) or 4-D (batched) input")
+    if not input.dtype.is_floating_point:
+        raise RuntimeError(f"{op}: expected a floating-point input, got {input.dtype}")
+    H, W = input.shape[-2:]
+    if isinstance(output_size, (list, tuple)):
+        if len(output_size) != 2:
+            raise ValueError(f"{op}: output_size must be an int or 2 values, got {output_size!r}")
+        oh, ow = output_size
+    else:
+        oh = ow = output_size
+    oh = H if oh is None else oh
+    ow = W if ow is None else ow
+    if oh < 1 or ow < 1 or H < 1 or W < 1:
+        raise RuntimeError(f"{op}: expected a non-empty input and output_size >= 1, got input "
+                           f"of shape {tuple(input.shape)} and output_size {output_size!r}")
+    if (oh, ow) == (1, 1):
+        return input.mean(dim=(-2, -1), keepdim=True)
+    y = input
+    if oh != H:
+        y = _averaging_matrix(H, oh, input) @ y                          # (..., OH, W)
+    if ow != W:
+        y = y @ _averaging_matrix(W, ow, input).t()                      # (..., OH, OW)
+    return y
+
+
+def _pool1d_input(op, x):
+    nd = check_input(op, x, (2, 3), "a 2-D (unbatched) or 3-D (batched) input (N, C, L)")
+    return x.unsqueeze(-2), nd                                        # (N, C, 1, L)
+
+
+def max_pool1d(input, kernel_size, stride=None, padding=0, dilation=1, ceil_mode=False,
+               return_indices=False):
+    """1-D max pooling over input (N, C, L) or (C, L): max_pool2d on a height of 1."""
+    x, _ = _pool1d_input("max_pool1d", input)
+    one = lambda v, name: (1, ntuple(v, 1, name, "max_pool1d", 0)[0])   # noqa: E731
+    out = max_pool2d(x, one(kernel_size, "kernel_size"),
+                     None if stride is None else one(stride, "stride"),
+                     (0, ntuple(padding, 1, "padding", "max_pool1d")[0]),
+                     one(dilation, "dilation"), ceil_mode, return_indices)
+    if return_indices:
+        return out[0].squeeze(-2), out[1].squeeze(-2)
+    return out.squeeze(-2)
+
+
+def avg_pool1d(input, kernel_size, stride=None, padding=0, ceil_mode=False,
+               count_include_pad=True):
+    """1-D average pooling over input (N, C, L) or (C, L): avg_pool2d on a height of 1."""
+    x, _ = _pool1d_input("avg_pool1d", input)
+    one = lambda v, name: (1, ntuple(v, 1, name, "avg_pool1d", 0)[0])   # noqa: E731
+    return avg_pool2d(x, one(kernel_size, "kernel_size"),
+                      None if stride is None else one(stride, "stride"),
+                      (0, ntuple(padding, 1, "padding", "avg_pool1d")[0]), ceil_mode,
+                      count_include_pad).squeeze(-2)
+
+
+def adaptive_avg_pool1d(input, output_size):
+    """Adaptive average pooling of input (N, C, L) or (C, L) to output_size: x @ A^T."""
+    x, _ = _pool1d_input("adaptive_avg_pool1d", input)
+    size = output_size[0] if isinstance(output_size, (list, tuple)) else output_size
+    return adaptive_avg_pool2d(x, (1, size)).squeeze(-2)
+
+
+def _nearest_index(in_size, out_size, scale, exact):
+    """PyTorch's nearest source index (a NumPy int64 array), in float32 as its kernels compute it:
+    min(floor(dst * s), in - 1) with s = 1 / scale_factor if given, else in / out
+    ('nearest-exact': floor((dst + 0.5) * s)), with no shortcut for equal or doubled sizes (as
+    its CPU kernels: with scale_factor=1.25 a size-2 input maps to indices [0, 0])."""
+    s = np.float32(1.0 / scale) if scale is not None and scale > 0 else \
+        np.float32(in_size) / np.float32(out_size)
+    dst = np.arange(out_size, dtype=np.float32)
+    if exact:
+        dst = dst + np.float32(0.5)
+    return np.minimum(np.floor(dst * s).astype(np.int64), in_size - 1)
+
+
+def _resample(y, dim, src):
+    """y with dim resampled at the source indices src. Identity and whole-number upsampling
+    (src = dst // k) are views and broadcasts, whose gradients are sums, not scatter-adds."""
+    n, out = y.shape[dim], len(src)
+    if out % n == 0 and np.array_equal(src, np.arange(out) // (out // n)):
+        if out == n:
+            return y
+        k = out // n
+        shape = tuple(y.shape)
+        wide = y.unsqueeze(dim + 1).expand(shape[:dim + 1] + (k,) + shape[dim + 1:])
+        return wide.reshape(shape[:dim] + (out,) + shape[dim + 1:])      # each row k times
+    idx = _fn.Tensor._make(y.device.xp.asarray(src), None, 0, False)
+    return y.index_select(dim, idx)
+
+
+def interpolate(input, size=None, scale_factor=None, mode="nearest", align_corners=None,
+                recompute_scale_factor=None, antialias=False):
+    """Resize the spatial dims of input (N, C, L), (N, C, H, W) or (N, C, D, H, W), as torch.
+
+    Modes: 'nearest' (source index floor(dst * in / out), or floor(dst / scale_factor) when
+    scale_factor is given) and 'nearest-exact'. Give exactly one of size and scale_factor.
+    """
+    op = "interpolate"
+    nd = check_input(op, input, (3, 4, 5), "a 3-D, 4-D or 5-D input (N, C, *spatial)")
+    if mode not in ("nearest", "nearest-exact"):
+        raise NotImplementedError(f"{op}: mode {mode!r} is not implemented; tinygen has "
+                                  "'nearest' and 'nearest-exact'")
+    if align_corners is not None:
+        raise ValueError(f"{op}: align_corners option can only be set with the interpolating "
+                         f"modes: linear | bilinear | bicubic | trilinear (got mode {mode!r})")
+    spatial = nd - 2
+    in_sizes = tuple(input.shape[2:])
+    if (size is None) == (scale_factor is None):
+        raise ValueError(f"{op}: only one of size or scale_factor should be defined (got size="
+                         f"{size!r}, scale_factor={scale_factor!r})")
+    if size is not None:
+        sizes = tuple(size) if isinstance(size, (list, tuple)) else (size,) * spatial
+        if len(sizes) != spatial:
+            raise ValueError(f"{op}: input of shape {tuple(input.shape)} has {spatial} spatial "
+                             f"dims but size has {len(sizes)}: {size!r}")
+        scales = (None,) * spatial
+    else:
+        scales = tuple(scale_factor) if isinstance(scale_factor, (list, tuple)) else \
+            (scale_factor,) * spatial
+        if len(scales) != spatial:
+            raise ValueError(f"{op}: input of shape {tuple(input.shape)} has {spatial} spatial "
+                             f"dims but scale_factor has {len(scales)}: {scale_factor!r}")
+        sizes = tuple(int(np.floor(float(n * s))) for n, s in zip(in_sizes, scales))
+        if recompute_scale_factor:
+            scales = (None,) * spatial
+    if min(sizes) < 1:
+        raise RuntimeError(f"{op}: output size {sizes} must be positive (input of shape "
+                           f"{tuple(input.shape)})")
+    y = input
+    for k, (n, out, s) in enumerate(zip(in_sizes, sizes, scales)):
+        y = _resample(y, 2 + k, _nearest_index(n, out, s, mode == "nearest-exact"))
+    return y
