@@ -16,10 +16,17 @@ def _reset_tinygen_state():
     except ImportError:  # pragma: no cover
         yield
         return
-    from tinygen.autograd.grad_mode import GRAD
     from tinygen.autograd.function import ANOMALY
+    from tinygen.autograd.grad_mode import GRAD
     grad, anomaly = GRAD[0], ANOMALY[0]
     default = tg.get_default_dtype()
     yield
     GRAD[0], ANOMALY[0] = grad, anomaly
     tg.set_default_dtype(default)
+
+
+def pytest_configure(config):
+    # tinygen silences NumPy's RuntimeWarnings from its own modules at import (log(0) in a masked
+    # branch is on purpose); pytest resets warning filters per test, so say it again here
+    config.addinivalue_line("filterwarnings", r"ignore::RuntimeWarning:tinygen(\..*)?")
+    config.addinivalue_line("filterwarnings", r"ignore::RuntimeWarning:tinygen_kernels(\..*)?")

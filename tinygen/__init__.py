@@ -20,7 +20,7 @@ from .backend.dtypes import bool_ as bool  # noqa: E402
 from .tensor import Tensor  # noqa: E402
 from .autograd import no_grad, enable_grad, set_grad_enabled, is_grad_enabled  # noqa: E402
 from . import autograd  # noqa: E402
-from .functions import *  # noqa: E402,F401,F403
+from . import functions as _functions  # noqa: E402
 from .functions import (  # noqa: E402
     tensor, from_numpy, as_tensor, zeros, ones, empty, full, arange, linspace, eye, rand, randn,
     randint, randperm, zeros_like, ones_like, empty_like, full_like, rand_like, randn_like, cat,
@@ -28,6 +28,12 @@ from .functions import (  # noqa: E402
     multinomial, max, min, roll, broadcast_tensors, is_tensor, normal,
 )
 from . import cuda  # noqa: E402
+
+# the Tensor-method twins (tg.exp, tg.sum, tg.reshape, ...) generated in functions.py
+for _name in _functions.METHOD_TWINS + ["neg", "negative", "add", "sub", "mul", "div", "pow",
+                                        "eq", "ne", "lt", "le", "gt", "ge", "dot", "numel",
+                                        "as_tensor"]:
+    globals()[_name] = getattr(_functions, _name)
 
 __version__ = "0.1.0"
 

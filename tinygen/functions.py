@@ -34,10 +34,11 @@ def _to_array(data, dtype=None, device=None):
         arr = np.asarray(data) if not isinstance(data, (list, tuple)) else np.array(_unwrap(data))
     if npd is None:
         k = arr.dtype.kind
+        numpy_data = isinstance(data, (np.ndarray, np.generic))   # keeps its dtype (as torch)
         if k == "f":
-            npd = _dt.get_default_dtype().np if not isinstance(data, np.ndarray) else arr.dtype
+            npd = _dt.get_default_dtype().np if not numpy_data else arr.dtype
         elif k in "iu":
-            npd = np.dtype(np.int64) if not isinstance(data, np.ndarray) else arr.dtype
+            npd = np.dtype(np.int64) if not numpy_data else arr.dtype
         elif k == "b":
             npd = np.dtype(np.bool_)
         elif k == "O":
@@ -309,6 +310,8 @@ def where(condition, input=None, other=None):
     if cond.dtype != np.bool_:
         raise RuntimeError(f"where: expected a bool condition, got {cond.dtype}")
     a, b = input, other
+    a = a.item() if isinstance(a, np.generic) else a      # NumPy scalars act as Python ones
+    b = b.item() if isinstance(b, np.generic) else b
     if not isinstance(a, Tensor) and not isinstance(b, Tensor):
         a = tensor(a)
     if isinstance(a, Tensor) and isinstance(b, Tensor):

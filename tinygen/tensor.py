@@ -178,6 +178,8 @@ class Tensor:
     def numpy(self):
         """The array as NumPy (shares memory on the CPU). Unlike PyTorch, works when it requires grad."""
         if type(self._data) is not _ndarray:
+            if isinstance(self._data, np.generic):
+                return np.asarray(self._data)
             raise TypeError(f"can't convert a {self.device} tensor to numpy: call .cpu() first")
         return self._data
 
@@ -325,6 +327,8 @@ class Tensor:
         return _binary(E.Div, self, other, reverse=True, true_div=True)
 
     def __pow__(self, other):
+        if isinstance(other, np.generic):          # NumPy scalars act as Python scalars
+            other = other.item()
         if isinstance(other, _Number) and not isinstance(other, bool):
             a = self
             if a._data.dtype.kind in "biu" and isinstance(other, float):
@@ -333,6 +337,8 @@ class Tensor:
         return _binary(E.Pow, self, other)
 
     def __rpow__(self, other):
+        if isinstance(other, np.generic):
+            other = other.item()
         if isinstance(other, _Number):
             a = self if self.is_floating_point() else self.to(_dt.get_default_dtype())
             return E.RPow.apply(a, other)
@@ -351,7 +357,9 @@ class Tensor:
         return _binary(E.Remainder, self, other, reverse=True)
 
     def __matmul__(self, other):
-        from .functions import matmul
+        from .functions import matmul, tensor
+        if not isinstance(other, Tensor):
+            other = tensor(other, device=self.device)
         return matmul(self, other)
 
     def __rmatmul__(self, other):
@@ -549,6 +557,9 @@ class Tensor:
             if max is not None:
                 out = out.minimum(max)
             return out
+        # NumPy scalar bounds would upcast a float32 tensor (NEP 50): use Python numbers
+        min = min.item() if isinstance(min, np.generic) else min
+        max = max.item() if isinstance(max, np.generic) else max
         return E.Clamp.apply(self, min, max)
 
     clip = clamp
@@ -623,13 +634,13 @@ class Tensor:
         if dim is None:
             return Tensor._make(np.asarray(self._data.argmax()).astype(np.int64) if type(self._data) is _ndarray else self._data.argmax(), None, 0, False)
         d = _norm_dim(dim, self.ndim, "argmax")
-        return Tensor._make(self._data.argmax(axis=d, keepdims=keepdim).astype(np.int64, copy=False), None, 0, False)
+        return Tensor._make(_arr(self._data.argmax(axis=d, keepdims=keepdim).astype(np.int64, copy=False)), None, 0, False)
 
     def argmin(self, dim=None, keepdim=False):
         if dim is None:
             return Tensor._make(np.asarray(self._data.argmin()).astype(np.int64) if type(self._data) is _ndarray else self._data.argmin(), None, 0, False)
         d = _norm_dim(dim, self.ndim, "argmin")
-        return Tensor._make(self._data.argmin(axis=d, keepdims=keepdim).astype(np.int64, copy=False), None, 0, False)
+        return Tensor._make(_arr(self._data.argmin(axis=d, keepdims=keepdim).astype(np.int64, copy=False)), None, 0, False)
 
     def logsumexp(self, dim, keepdim=False):
         axes = _norm_dims(dim, self.ndim, "logsumexp")
@@ -796,6 +807,19 @@ class Tensor:
         from .functions import roll
         return roll(self, shifts, dims)
 
+    def sort(self, dim=-1, descending=False, stable=False):
+        """(values, indices) sorted along dim; gradients flow through the values."""
+        from .functions import sort
+        return sort(self, dim, descending, stable)
+
+    def argsort(self, dim=-1, descending=False, stable=False):
+        from .functions import argsort
+        return argsort(self, dim, descending, stable)
+
+    def topk(self, k, dim=-1, largest=True, sorted=True):
+        from .functions import topk
+        return topk(self, k, dim, largest, sorted)
+
     def tril(self, diagonal=0):
         return S.Tril.apply(self, diagonal, False)
 
@@ -865,6 +889,19 @@ class Tensor:
 
     def div_(self, other):
         return _inplace(self, lambda t: t / other)
+
+    # `w -= lr * g` is in place in PyTorch: without these Python would rebind w to a new tensor
+    def __iadd__(self, other):
+        return self.add_(other)
+
+    def __isub__(self, other):
+        return self.sub_(other)
+
+    def __imul__(self, other):
+        return self.mul_(other)
+
+    def __itruediv__(self, other):
+        return self.div_(other)
 
     def clamp_(self, min=None, max=None):
         return _inplace(self, lambda t: t.clamp(min, max))
@@ -992,6 +1029,11 @@ class _RemovableHandle:
             self._hooks.remove(self._hook)
 
 
+def _arr(a):
+    """NumPy reductions of 0-d results give scalars: keep Tensor data an array."""
+    return np.asarray(a) if isinstance(a, np.generic) else a
+
+
 def _kept(shape, axes):
     return tuple(1 if (axes is None or d in axes) else s for d, s in enumerate(shape))
 
@@ -1036,6 +1078,8 @@ def _binary(cls, a, b, reverse=False, true_div=False):
             a = a.to(_dt.get_default_dtype())
             b = b.to(_dt.get_default_dtype())
     elif isinstance(b, _Number):
+        if isinstance(b, np.generic):      # np.float64 subclasses float; NumPy 2 would upcast
+            b = b.item()
         kind = a._data.dtype.kind
         if kind != "f":
             if isinstance(b, float) or true_div:
@@ -1107,14 +1151,18 @@ def _inplace(self, compute):
         out = _rebase_inplace(self, compute)
         return out
     out = compute(self)
+    if out._data.shape != self._data.shape:
+        raise RuntimeError(f"in-place op: result shape {tuple(out.shape)} doesn't match the "
+                           f"tensor's shape {tuple(self.shape)}")
     self._data[...] = out._data
     self._version[0] += 1
     return self
 
 
 def _rebase_inplace(self, compute):
-    alias = Tensor._make(self._data, self._grad_fn, self._out_idx, self._requires_grad)
-    alias._version = self._version
+    # the op sees the old value: a copy, so what it saves for backward (b.mul_(a) saves the old
+    # b) is not overwritten by the write below
+    alias = Tensor._make(self._data.copy(), self._grad_fn, self._out_idx, self._requires_grad)
     out = compute(alias)
     if out._data.shape != self._data.shape:
         raise RuntimeError(f"in-place op: result shape {tuple(out.shape)} doesn't match the "

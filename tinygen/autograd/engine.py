@@ -68,6 +68,7 @@ def run_backward(roots, grad_roots, retain_graph=False, create_graph=False, inpu
     buffers = {}
     root_fns = []
     leaf_grads = {}                  # id(leaf) -> grad, for roots that are themselves leaves
+    user_arrays = set()              # the caller's gradient arrays: a leaf's .grad never aliases them
     for r, g in zip(roots, grad_roots):
         if not r._requires_grad:
             raise RuntimeError(
@@ -87,6 +88,7 @@ def run_backward(roots, grad_roots, retain_graph=False, create_graph=False, inpu
                 raise RuntimeError(
                     f"backward: gradient has shape {tuple(g.shape)} but the output has shape "
                     f"{tuple(r.shape)}; they must match.")
+            user_arrays.add(id(g._data))
         fn = r._grad_fn
         if fn is None:               # backward() on a leaf
             leaf_grads[id(r)] = (r, g if id(r) not in leaf_grads else leaf_grads[id(r)][1] + g)
@@ -115,10 +117,12 @@ def run_backward(roots, grad_roots, retain_graph=False, create_graph=False, inpu
 
     prev_mode = GRAD[0]
     GRAD[0] = bool(create_graph)
-    assigned = set()
+    assigned = user_arrays
+    ran = []
+    # a leaf's gradient is summed over all its uses first, then delivered once (hooks see the
+    # total, as in PyTorch, where the leaf's AccumulateGrad runs after all its inputs are in)
+    leaf_buf = dict(leaf_grads)                  # id(leaf) -> (leaf, summed grad)
     try:
-        for rid, (r, g) in leaf_grads.items():
-            _deliver_leaf(r, g, capture, leaf_targets, captured, assigned)
         for fn in order:
             grads = buffers.pop(fn, None)
             if grads is None:
@@ -135,6 +139,8 @@ def run_backward(roots, grad_roots, retain_graph=False, create_graph=False, inpu
                     continue
             if fn._n_out > 1:
                 grads = [g if g is not None else _zeros(fn, i) for i, g in enumerate(grads)]
+            if fn._saved is _function._FREED:
+                fn._check_not_freed()
             gin = fn.backward(*grads)
             if type(gin) is not tuple:
                 gin = (gin,)
@@ -147,13 +153,30 @@ def run_backward(roots, grad_roots, retain_graph=False, create_graph=False, inpu
                     continue
                 p = t._grad_fn
                 if p is None:
-                    _deliver_leaf(t, g, capture, leaf_targets, captured, assigned, fn)
+                    if capture and id(t) not in leaf_targets:
+                        continue
+                    if g._data.shape != t._data.shape:
+                        raise RuntimeError(
+                            f"internal error: {type(fn).__name__} returned a gradient of shape "
+                            f"{tuple(g.shape)} for an input of shape {tuple(t.shape)}")
+                    prev = leaf_buf.get(id(t))
+                    leaf_buf[id(t)] = (t, g if prev is None else prev[1] + g)
                     continue
                 buf = buffers.get(p)
                 if buf is None:
                     buf = buffers[p] = [None] * p._n_out
                 i = t._out_idx
                 buf[i] = g if buf[i] is None else buf[i] + g
+            if not retain_graph:
+                ran.append(fn)
+        for t, g in leaf_buf.values():
+            _deliver_leaf(t, g, capture, leaf_targets, captured, assigned)
+        # keep the edges, drop the arrays: a non-leaf input becomes an _Edge, so activations die
+        # after backward even while the output (the loss) is alive. Done last: a saved output is
+        # held (weakly by its producer) through its consumers' inputs until the producer has run.
+        for fn in ran:
+            fn.inputs = [t if t is None or t._grad_fn is None or type(t) is _Edge else _Edge(t)
+                         for t in fn.inputs]
     finally:
         GRAD[0] = prev_mode
 
@@ -168,6 +191,26 @@ def run_backward(roots, grad_roots, retain_graph=False, create_graph=False, inpu
             result.append(g)
         return tuple(result)
     return None
+
+
+class _Edge:
+    """What a non-leaf input of a Function becomes after a backward that freed the graph: where
+    its gradient goes (grad_fn, output index), its shape and dtype (for to_dot), not its array."""
+
+    __slots__ = ("_grad_fn", "_out_idx", "_requires_grad", "shape", "_np_dtype")
+
+    def __init__(self, t):
+        self._grad_fn, self._out_idx, self._requires_grad = t._grad_fn, t._out_idx, True
+        self.shape, self._np_dtype = t._data.shape, t._data.dtype
+
+    @property
+    def grad_fn(self):
+        return self._grad_fn
+
+    @property
+    def dtype(self):
+        from ..backend.dtypes import from_np_dtype
+        return from_np_dtype(self._np_dtype)
 
 
 def _deliver_leaf(t, g, capture, leaf_targets, captured, assigned, fn=None):
@@ -187,9 +230,13 @@ def _deliver_leaf(t, g, capture, leaf_targets, captured, assigned, fn=None):
                 captured[k] = g if k not in captured else captured[k] + g
         return
     if t.grad is None:
-        # a gradient array may reach two leaves unchanged (a + b): give each its own copy
-        if id(g._data) in assigned and not GRAD[0]:
-            g = _function.Tensor._make(g._data.copy(), None, 0, False)
+        # .grad must own writable storage (optimisers and clip_grad_norm_ write into it): copy a
+        # gradient array that reached two leaves (a + b), the caller's own array, a view of
+        # another array, or a read-only broadcast (the gradient of a sum)
+        arr = g._data
+        if not GRAD[0] and (id(arr) in assigned or arr.base is not None
+                            or not getattr(arr.flags, "writeable", True)):
+            g = _function.Tensor._make(arr.copy(), None, 0, False)
         assigned.add(id(g._data))
         t.grad = g
     else:

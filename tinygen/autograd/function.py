@@ -62,6 +62,8 @@ class Function:
         for a in args:
             if isinstance(a, Tensor):
                 d = a._data
+                if type(d) is not _ndarray and isinstance(d, np.generic):
+                    d = np.asarray(d)          # a NumPy scalar (from a 0-d op): a 0-d array
                 if first is None:
                     first = d
                 elif type(d) is not type(first):
@@ -84,6 +86,8 @@ class Function:
             node = None
             requires = False
         if type(out) is tuple:
+            if fn._to_save and any(type(o) is not _ndarray for o in out):
+                out = tuple(_as_array(fn, o) for o in out)
             outs = tuple(_wrap(o if type(o) is _ndarray else fn.xp.asarray(o), node, i, requires)
                          for i, o in enumerate(out))
             if requires:
@@ -91,7 +95,7 @@ class Function:
                 fn._out_meta = [(o._data.shape, o._data.dtype) for o in outs]
         else:
             if type(out) is not _ndarray:
-                out = fn.xp.asarray(out)
+                out = _as_array(fn, out)
             outs = _new(Tensor)
             outs._data = out
             outs._grad_fn = node
@@ -134,6 +138,8 @@ class Function:
                             entry = (1, weakref.ref(o), o._version[0])
                             break
                     else:
+                        if isinstance(s, np.generic):     # a NumPy scalar: keep an array
+                            s = np.asarray(s)
                         entry = (2, s, 0)
             saved.append(entry)
         self._saved = tuple(saved)
@@ -176,8 +182,20 @@ class Function:
         return tuple(res)
 
     def _release(self):
-        if self._saved is not None:
+        """After a backward without retain_graph: drop what was saved, including arrays kept as
+        attributes in forward (masks, indices, weights), so they die with the backward, not
+        with the graph's output. A later backward through this node then fails clearly."""
+        freed = self._saved is not None
+        d = self.__dict__
+        arrays = [k for k, v in d.items() if type(v).__name__ == "ndarray"]   # numpy or cupy
+        for k in arrays:
+            del d[k]
+        if freed or arrays:
             self._saved = _FREED
+
+    def _check_not_freed(self):
+        if self._saved is _FREED:
+            self.saved_tensors                  # raises the "second time" error
 
     # ---- what subclasses define ------------------------------------------------------------
     def forward(self, *args, **params):
@@ -211,6 +229,15 @@ def _wrap(data, node, idx, requires):
     return Tensor._make(data, node, idx, requires)
 
 
+def _as_array(fn, out):
+    """NumPy returns scalars from 0-d ops: make an array, and point a saved scalar at it so a
+    saved output stays tied to its Tensor (else double backward through a 0-d op is lost)."""
+    arr = fn.xp.asarray(out)
+    if fn._to_save:
+        fn._to_save = tuple(arr if s is out else s for s in fn._to_save)
+    return arr
+
+
 def _share_version(outs, base):
     """A view shares its base's version counter: an in-place change to either is seen by both."""
     if type(outs) is tuple:
@@ -241,11 +268,21 @@ def _op_error(cls, args, e):
     msg = str(e)
     if isinstance(e, _OpError):
         return e
-    return _OpError(f"{cls.__name__.lower()}: {msg} (inputs: {_describe(args)})")
+    kind = _OpIndexError if isinstance(e, IndexError) else (
+        _OpTypeError if isinstance(e, TypeError) else _OpError)
+    return kind(f"{cls.__name__.lower()}: {msg} (inputs: {_describe(args)})")
 
 
 class _OpError(ValueError):
     """A user-facing error from an op: names the op, the shapes, dtypes and devices."""
+
+
+class _OpIndexError(_OpError, IndexError):
+    """An out-of-range index: still an IndexError (as in PyTorch and NumPy), named like _OpError."""
+
+
+class _OpTypeError(_OpError, TypeError):
+    pass
 
 
 def _device_mismatch(cls, args):

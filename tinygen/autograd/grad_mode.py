@@ -52,3 +52,13 @@ class set_grad_enabled(_GradMode):
     def __exit__(self, *exc):
         GRAD[0] = self._prev
         return False
+
+    def __call__(self, fn):                   # as a decorator: undo the call-time switch
+        GRAD[0] = self._prev
+        mode = self._value
+
+        @functools.wraps(fn)
+        def wrapper(*args, **kwargs):
+            with set_grad_enabled(mode):
+                return fn(*args, **kwargs)
+        return wrapper

@@ -59,7 +59,7 @@ class Einsum(Function):
         return self.xp.einsum(spec, *ops, optimize=len(ops) > 2)
 
     def backward(self, gy):
-        from ..tensor import einsum
+        from ..functions import einsum
         ins, out = self.spec.split("->")
         ins = ins.split(",")
         ops = self.saved_tensors
@@ -83,7 +83,7 @@ class Einsum(Function):
 
 def _expand_to_subscripts(g, have, want, shape):
     """Gradient g with subscripts `have` -> the operand's subscripts `want` (adds broadcast dims)."""
-    from ..tensor import einsum
+    from ..functions import einsum
     if len(set(want)) != len(want):
         raise NotImplementedError(f"einsum: no gradient for an operand with a repeated subscript "
                                   f"({want!r}, a diagonal); use torch-style diagonal() instead")

@@ -75,19 +75,25 @@ class Prod(Function):
     def backward(self, gy):
         (x,) = self.saved_tensors
         axes = None if self.axis is None else (self.axis,)
-        xp = self.xp
-        zero = x._data == 0
         shape = x._data.shape
-        # product of the others, exact with zeros: with no zero it is prod / x; with exactly one
-        # zero only that position gets the product of the rest; with two or more, all get 0
-        nonzero = x.masked_fill(_T(zero), 1.0)
-        p_nz = nonzero.prod(dim=self.axis, keepdim=True) if self.axis is not None \
-            else nonzero.prod().reshape((1,) * len(shape))
-        n_zero = zero.sum(axis=self.axis, keepdims=True)
-        from .elementwise import where_
-        others = where_(n_zero == 0, p_nz / nonzero,
-                        where_(zero & (n_zero == 1), p_nz.expand(shape), 0.0))
+        # d prod / d x_k is the product of the others: prod / x without zeros, else spelled out
+        if (x._data == 0).any():
+            others = _prod_of_others(x, self.axis)
+        else:
+            # no zeros: the product of the others is prod / x (a graph in x: double backward)
+            others = x.prod(dim=self.axis, keepdim=True) / x
         return expand_back(gy, shape, axes, self.keepdim) * others, None, None
+
+
+def _prod_of_others(x, axis):
+    """others[..., k, ...] = prod over j != k of x[..., j, ...] along `axis`, with no division, so
+    exact with zeros and differentiable again: the n x n copies of the axis with the diagonal
+    set to 1, multiplied out. O(n^2) along the axis; used only when a zero is present."""
+    n = x.shape[axis]
+    expanded = x.unsqueeze(axis).expand(x.shape[:axis] + (n,) + x.shape[axis:])  # (.., k, j, ..)
+    from ..backend import array_module
+    diag = array_module(x._data).eye(n, dtype=bool).reshape((n, n) + (1,) * (x.ndim - axis - 1))
+    return expanded.masked_fill(diag, 1.0).prod(dim=axis + 1)
 
 
 class Cumsum(Function):

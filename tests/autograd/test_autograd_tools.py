@@ -1,0 +1,145 @@
+"""Tools for studying and checking autodiff: gradcheck / gradgradcheck (they must catch wrong
+gradients, not only pass right ones), anomaly mode naming the op, and the DOT graph."""
+import numpy as np
+import pytest
+
+import tinygen as tg
+from tinygen.autograd import Function
+
+
+def leaf(values):
+    return tg.tensor(np.asarray(values, dtype=np.float64), requires_grad=True)
+
+
+class WrongSquare(Function):
+    """x^2 with a wrong backward (3x instead of 2x)."""
+
+    def forward(self, x):
+        self.save_for_backward(x)
+        return x * x
+
+    def backward(self, gy):
+        (x,) = self.saved_tensors
+        return gy * x * 3
+
+
+class SquareNoDoubleBackward(Function):
+    """x^2 whose backward leaves the graph (detach): first order right, second order wrong."""
+
+    def forward(self, x):
+        self.save_for_backward(x)
+        return x * x
+
+    def backward(self, gy):
+        (x,) = self.saved_tensors
+        return (gy * x * 2).detach()
+
+
+class Square(Function):
+    def forward(self, x):
+        self.save_for_backward(x)
+        return x * x
+
+    def backward(self, gy):
+        (x,) = self.saved_tensors
+        return gy * x * 2
+
+
+def test_gradcheck_passes_on_correct_user_function():
+    x = leaf([0.5, -1.2, 2.0])
+    assert tg.autograd.gradcheck(lambda t: Square.apply(t).sin(), (x,))
+    assert tg.autograd.gradgradcheck(lambda t: Square.apply(t).sin(), (x,))
+
+
+def test_gradcheck_catches_wrong_gradient():
+    x = leaf([0.5, -1.2])
+    with pytest.raises(tg.autograd.GradcheckError, match="Jacobian mismatch"):
+        tg.autograd.gradcheck(WrongSquare.apply, (x,))
+    assert tg.autograd.gradcheck(WrongSquare.apply, (x,), raise_exception=False) is False
+
+
+def test_gradgradcheck_catches_wrong_second_derivative():
+    x = leaf([0.5, -1.2])
+    assert tg.autograd.gradcheck(SquareNoDoubleBackward.apply, (x,))
+    with pytest.raises(tg.autograd.GradcheckError):
+        tg.autograd.gradgradcheck(SquareNoDoubleBackward.apply, (x,))
+
+
+def test_gradcheck_multiple_inputs_and_outputs():
+    a, b = leaf([[0.3, 0.1], [0.2, -0.5]]), leaf([1.5, -0.5])
+    assert tg.autograd.gradcheck(lambda x, y: (x @ y, (x * y).exp()), (a, b))
+    assert tg.autograd.gradgradcheck(lambda x, y: (x @ y).tanh(), (a, b))
+
+
+def test_gradcheck_ignores_inputs_without_grad():
+    a = leaf([1.0, 2.0])
+    c = tg.tensor([3.0, 4.0], dtype=tg.float64)
+    assert tg.autograd.gradcheck(lambda x, y: x * y, (a, c))
+
+
+# ---- anomaly mode ------------------------------------------------------------------------------
+def test_anomaly_names_log_of_negative_in_forward():
+    x = leaf([-1.0, 2.0])
+    tg.autograd.set_detect_anomaly(True)
+    try:
+        assert tg.autograd.is_anomaly_enabled()
+        with pytest.raises(RuntimeError, match="Log"):
+            x.log()
+    finally:
+        tg.autograd.set_detect_anomaly(False)
+    assert not tg.autograd.is_anomaly_enabled()
+    assert np.isnan(x.log().numpy()[0])              # off again: no error
+
+
+def test_anomaly_names_op_in_backward():
+    x = leaf([0.0, 1.0])
+    y = x.sqrt()                                      # forward finite, backward at 0 is inf
+    with tg.autograd.detect_anomaly(), pytest.raises(RuntimeError, match="Sqrt") as info:
+        y.sum().backward()
+    assert "backward" in str(info.value)
+
+
+def test_anomaly_off_by_default_and_context_manager_restores():
+    assert not tg.autograd.is_anomaly_enabled()
+    with tg.autograd.detect_anomaly():
+        assert tg.autograd.is_anomaly_enabled()
+    assert not tg.autograd.is_anomaly_enabled()
+
+
+# ---- DOT graph ---------------------------------------------------------------------------------
+def test_to_dot_names_ops_shapes_and_dtypes():
+    x = tg.ones(2, 3, requires_grad=True)
+    w = tg.ones(3, 4, requires_grad=True)
+    loss = (x @ w).relu().sum()
+    dot = tg.autograd.to_dot(loss)
+    assert dot.startswith("digraph")
+    assert dot.rstrip().endswith("}")
+    for op in ("MatMul", "Relu", "Sum"):
+        assert op in dot, op
+    assert "(2, 3)" in dot and "(3, 4)" in dot and "(2, 4)" in dot
+    assert "float32" in dot
+
+
+def test_to_dot_of_leaf_and_shared_node():
+    x = tg.ones(2, requires_grad=True)
+    assert "digraph" in tg.autograd.to_dot(x)
+    y = x * 2
+    z = (y + y).sum()
+    dot = tg.autograd.to_dot(z)
+    assert dot.count("Mul") >= 1 and "Add" in dot
+
+
+def test_to_dot_after_backward_still_names_ops_and_shapes():
+    x = tg.ones(2, 3, requires_grad=True)
+    loss = (x.exp() * 2).sum()
+    loss.backward()                                   # the graph's arrays are freed, not its shape
+    dot = tg.autograd.to_dot(loss)
+    assert "Exp" in dot and "Mul" in dot and "(2, 3)" in dot and "float32" in dot
+
+
+def test_gradcheck_warns_on_float32_and_needs_a_grad_input():
+    x = tg.tensor([0.5, 1.0], requires_grad=True)
+    with pytest.warns(UserWarning, match="float64"):      # eps 1e-6 is noise in float32
+        tg.autograd.gradcheck(lambda t: t * 2, (x,), eps=1e-2, atol=1e-2, rtol=1e-2)
+    with pytest.raises(ValueError, match="requires grad"):
+        tg.autograd.gradcheck(lambda t: t * 2, (tg.ones(2, dtype=tg.float64),))

@@ -1,0 +1,179 @@
+"""Shape ops against PyTorch in float64: reshape view flatten unflatten permute transpose t mT
+squeeze unsqueeze expand expand_as repeat split chunk contiguous cat stack tril triu."""
+import numpy as np
+import pytest
+from helpers import FAST, TORCH, assert_close, check_op, shape_and_dim, shapes
+from hypothesis import given
+from hypothesis import strategies as st
+
+import tinygen as tg
+
+SHAPE_OPS = {
+    "reshape": lambda x: x.reshape(3, 2),
+    "reshape_tuple": lambda x: x.reshape((-1,)),
+    "reshape_infer": lambda x: x.reshape(-1, 2),
+    "view": lambda x: x.view(6),
+    "view_tuple": lambda x: x.view((1, 2, 3)),
+    "flatten": lambda x: x.flatten(),
+    "unflatten": lambda x: x.unflatten(1, (3, 1)),
+    "unflatten_infer": lambda x: x.unflatten(-1, (-1, 1)),
+    "permute": lambda x: x.permute(1, 0),
+    "permute_tuple": lambda x: x.permute((1, 0)),
+    "transpose": lambda x: x.transpose(0, 1),
+    "transpose_neg": lambda x: x.transpose(-1, -2),
+    "t": lambda x: x.t(),
+    "mT": lambda x: x.mT,
+    "squeeze": lambda x: x.reshape(1, 2, 1, 3).squeeze(),
+    "squeeze_dim": lambda x: x.reshape(1, 2, 1, 3).squeeze(2),
+    "squeeze_neg": lambda x: x.reshape(2, 3, 1).squeeze(-1),
+    "squeeze_noop": lambda x: x.squeeze(0),
+    "unsqueeze": lambda x: x.unsqueeze(0),
+    "unsqueeze_neg": lambda x: x.unsqueeze(-1),
+    "expand": lambda x: x.reshape(2, 1, 3).expand(2, 4, 3),
+    "expand_minus1": lambda x: x.reshape(2, 1, 3).expand(5, -1, 2, -1),
+    "expand_as": lambda x: x[:1].expand_as(x),
+    "repeat": lambda x: x.repeat(2, 3),
+    "repeat_lead": lambda x: x.repeat(2, 1, 2),
+    "contiguous": lambda x: x.t().contiguous(),
+    "tril": lambda x: x.tril(),
+    "tril_k": lambda x: x.tril(1),
+    "triu": lambda x: x.triu(),
+    "triu_k": lambda x: x.triu(-1),
+    "flatten_range": lambda x: x.reshape(2, 3, 1).flatten(1),
+}
+
+
+@pytest.mark.parametrize("name", sorted(SHAPE_OPS))
+def test_shape_op(name):
+    check_op(SHAPE_OPS[name], None, [(2, 3)])
+
+
+def test_mT_batched_and_t_errors():
+    check_op(lambda x: x.mT, None, [(2, 3, 4)])
+    check_op(lambda x: x.t(), None, [(3,)])
+    with pytest.raises(RuntimeError, match="t\\(\\)"):
+        tg.zeros(2, 3, 4).t()
+
+
+def test_tril_triu_top_level_and_batched():
+    check_op(lambda x: tg.tril(x, -1), lambda x: TORCH.tril(x, -1), [(2, 3, 4)])
+    check_op(lambda x: tg.triu(x, 2), lambda x: TORCH.triu(x, 2), [(2, 3, 4)])
+
+
+@FAST
+@given(shape=shapes(min_dims=1, max_dims=4, min_side=0, max_side=3), data=st.data())
+def test_permute_hypothesis(shape, data):
+    perm = data.draw(st.permutations(range(len(shape))))
+    check_op(lambda x: x.permute(*perm), None, [shape], gradcheck_max_numel=8)
+
+
+@FAST
+@given(sd=shape_and_dim(min_dims=1, max_dims=3, min_side=0, max_side=3))
+def test_squeeze_unsqueeze_hypothesis(sd):
+    shape, dim = sd
+    check_op(lambda x: x.unsqueeze(dim).squeeze(dim), None, [shape], gradcheck_max_numel=8)
+    check_op(lambda x: x.unsqueeze(dim), None, [shape], gradcheck=False)
+    check_op(lambda x: x.squeeze(dim), None, [shape], gradcheck=False)
+
+
+@FAST
+@given(shape=shapes(min_dims=0, max_dims=3, min_side=0, max_side=3))
+def test_flatten_reshape_hypothesis(shape):
+    check_op(lambda x: x.flatten(), None, [shape], gradcheck_max_numel=8)
+    check_op(lambda x: x.reshape(-1, 1) if x.numel() else x.reshape(0, 1), None, [shape],
+             gradcheck=False)
+
+
+@FAST
+@given(shape=shapes(min_dims=1, max_dims=3, min_side=1, max_side=3), data=st.data())
+def test_expand_repeat_hypothesis(shape, data):
+    reps = tuple(data.draw(st.integers(1, 2)) for _ in shape)
+    lead = data.draw(st.integers(0, 1))
+    target = (2,) * lead + tuple(s if s != 1 else data.draw(st.integers(0, 3)) for s in shape)
+    check_op(lambda x: x.expand(*target), None, [shape], gradcheck_max_numel=8)
+    check_op(lambda x: x.repeat(*((2,) * lead + reps)), None, [shape], gradcheck_max_numel=8)
+
+
+@pytest.mark.parametrize("args", [(2, 0), (1, 1), ([1, 2], 1), ((2, 1), -1), (3, 0), (1, -2)])
+def test_split(args):
+    size, dim = args
+    check_op(lambda x: x.split(size, dim), None, [(3, 3)])
+    check_op(lambda x: x.split(size, dim=dim)[0] * 2, None, [(3, 3)])
+
+
+@pytest.mark.parametrize("chunks,dim", [(2, 0), (3, 1), (2, -1), (5, 1)])
+def test_chunk(chunks, dim):
+    check_op(lambda x: x.chunk(chunks, dim), None, [(3, 4)])
+
+
+def test_split_unused_pieces_have_zero_grad():
+    x = tg.tensor(np.arange(6.0).reshape(2, 3), dtype=tg.float64, requires_grad=True)
+    _, b, _ = x.split(1, dim=1)
+    (b * 3).sum().backward()
+    assert_close(x.grad, np.array([[0, 3, 0], [0, 3, 0.0]]))
+
+
+@FAST
+@given(shape=shapes(min_dims=1, max_dims=3, min_side=0, max_side=3), data=st.data(),
+       n=st.integers(1, 3))
+def test_cat_hypothesis(shape, data, n):
+    dim = data.draw(st.integers(-len(shape), len(shape) - 1))
+    sizes = [data.draw(st.integers(0, 2)) for _ in range(n)]
+    shapes_ = [shape[:dim % len(shape)] + (s,) + shape[dim % len(shape) + 1:] for s in sizes]
+    check_op(lambda *xs: tg.cat(list(xs), dim=dim),
+             lambda *xs: TORCH.cat(list(xs), dim=dim) if TORCH else None, shapes_,
+             gradcheck_max_numel=8)
+
+
+@FAST
+@given(shape=shapes(min_dims=0, max_dims=2, min_side=0, max_side=3), data=st.data(),
+       n=st.integers(1, 3))
+def test_stack_hypothesis(shape, data, n):
+    dim = data.draw(st.integers(-len(shape) - 1, len(shape)))
+    check_op(lambda *xs: tg.stack(xs, dim=dim),
+             lambda *xs: TORCH.stack(xs, dim=dim) if TORCH else None, [shape] * n,
+             gradcheck_max_numel=8)
+
+
+def test_cat_promotes_dtypes_and_checks_shapes():
+    a = tg.ones(2, 3)
+    b = tg.ones(1, 3, dtype=tg.float64)
+    assert tg.cat([a, b]).dtype == tg.float64
+    assert tg.cat((a, a), dim=1).shape == (2, 6)
+    with pytest.raises(RuntimeError, match=r"cat.*\(2, 3\).*\(2, 4\)"):
+        tg.cat([a, tg.ones(2, 4)], dim=0)
+    with pytest.raises(RuntimeError, match="stack"):
+        tg.stack([a, tg.ones(2, 4)])
+
+
+def test_contiguous_and_views_share_data():
+    x = tg.arange(6.0).reshape(2, 3)
+    y = x.t()
+    assert not y.is_contiguous()
+    z = y.contiguous()
+    assert z.is_contiguous() and z.shape == (3, 2)
+    assert_close(z, np.arange(6.0).reshape(2, 3).T)
+    c = x.contiguous()
+    assert c.is_contiguous()
+
+
+def test_size_numel_dim_len():
+    x = tg.zeros(2, 3, 4)
+    assert x.size() == (2, 3, 4) and x.size(-1) == 4 and x.size(1) == 3
+    assert x.shape == (2, 3, 4) and tuple(x.shape) == (2, 3, 4)
+    assert x.numel() == 24 and x.ndim == 3 and x.dim() == 3 and len(x) == 2
+    assert tg.zeros(()).numel() == 1
+
+
+def test_shape_errors_name_the_op():
+    x = tg.zeros(2, 3)
+    with pytest.raises(RuntimeError, match=r"reshape.*\(2, 3\)"):
+        x.reshape(4, 2)
+    with pytest.raises(RuntimeError, match="expand"):
+        x.expand(4, 3)
+    with pytest.raises(RuntimeError, match="permute"):
+        x.permute(0)
+    with pytest.raises(IndexError, match="dimension out of range"):
+        x.sum(dim=2)
+    with pytest.raises(IndexError, match="dimension out of range"):
+        x.transpose(0, -3)
