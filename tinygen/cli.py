@@ -12,6 +12,7 @@ returns the process exit code.
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 
 
@@ -26,7 +27,41 @@ def build_parser() -> argparse.ArgumentParser:
     add_train_parsers(sub)
     from .data.cli import add_data_parser
     add_data_parser(sub)
+    b = sub.add_parser("bench", help="the benchmark suite against PyTorch (from a repo checkout)")
+    b.add_argument("what", choices=["kernels", "models", "overhead"])
+    b.add_argument("--device", default="cpu", choices=["cpu", "cuda"])
+    b.add_argument("rest", nargs=argparse.REMAINDER, help="passed to the benchmark script")
+    b.set_defaults(func=run_bench)
     return parser
+
+
+def _benchmarks_dir():
+    """benchmarks/ of the checkout: the current directory's, or beside an editable install."""
+    import os
+    here = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    for root in (os.getcwd(), here):
+        path = os.path.join(root, "benchmarks")
+        if os.path.isfile(os.path.join(path, "_report.py")):
+            return path
+    return None
+
+
+def run_bench(args) -> int:
+    import importlib
+    folder = _benchmarks_dir()
+    if folder is None:
+        print("tinygen bench: error: run it from a checkout of the tinygen repository "
+              "(no benchmarks/ folder here)", file=sys.stderr)
+        return 1
+    sys.path.insert(0, folder)
+    script = {("kernels", "cpu"): "kernels", ("models", "cpu"): "models",
+              ("overhead", "cpu"): "overhead", ("kernels", "cuda"): "gpu_kernels",
+              ("models", "cuda"): "gpu_models"}.get((args.what, args.device))
+    if script is None or not os.path.exists(os.path.join(folder, script + ".py")):
+        print(f"tinygen bench: error: no benchmark for {args.what} on {args.device} "
+              f"(benchmarks/{script}.py)", file=sys.stderr)
+        return 1
+    return int(importlib.import_module(script).main(list(args.rest)) or 0)
 
 
 def main(argv=None) -> int:

@@ -151,6 +151,8 @@ def run_backward(roots, grad_roots, retain_graph=False, create_graph=False, inpu
             for t, g in zip(fn.inputs, gin):
                 if t is None or g is None:
                     continue
+                if create_graph and not g._requires_grad:
+                    g = ZeroDerivative.apply(g, t)
                 p = t._grad_fn
                 if p is None:
                     if capture and id(t) not in leaf_targets:
@@ -191,6 +193,23 @@ def run_backward(roots, grad_roots, retain_graph=False, create_graph=False, inpu
             result.append(g)
         return tuple(result)
     return None
+
+
+class ZeroDerivative(_function.Function):
+    """Under create_graph, a gradient that does not depend on the graph (relu's masked gy, a
+    pooling's scattered gy) is tied to the input it is the gradient of, with a zero derivative:
+    what PyTorch's `zeros_like(grad)` double-backward formulas give. So every first gradient of an
+    input that requires grad can be differentiated again (its second derivative is then 0)."""
+
+    is_view = True
+
+    def forward(self, g, anchor):
+        self.shape, self.dtype = anchor.shape, anchor.dtype
+        return g
+
+    def backward(self, gg):
+        zeros = _function.Tensor._make(self.xp.zeros(self.shape, self.dtype), None, 0, False)
+        return gg, zeros
 
 
 class _Edge:

@@ -37,6 +37,8 @@ class Mean(Function):
         self.in_shape, self.axes, self.keepdim = x.shape, axes, keepdim
         n = x.size if axes is None else _count(x.shape, axes)
         self.scale = 1.0 / n if n else float("nan")
+        if n == 0:                      # the mean of nothing is NaN (as in PyTorch), silently
+            return x.sum(axis=axes, keepdims=keepdim) * x.dtype.type(float("nan"))
         return x.mean(axis=axes, keepdims=keepdim)
 
     def backward(self, gy):

@@ -1,0 +1,208 @@
+"""Scaled dot-product attention as one fused kernel: forward (output and row log-sum-exp) and
+backward, the contract of the flash-attention kernels (Dao et al. 2022, Dao 2023).
+
+  flash_attention_fwd(q (..., T, D), k (..., S, D), v (..., S, Dv), causal=False, scale=None)
+      -> (o (..., T, Dv), lse (..., T) float32)
+      P = softmax(q k^T * scale + mask),  o = P v,  lse[i] = log sum_j exp(s_ij)
+  flash_attention_bwd(q, k, v, o, lse, do, causal=False, scale=None) -> (dq, dk, dv)
+      dv = P^T do,  dP = do v^T,  dS = P * (dP - rowsum(do * o)),  dq = dS k * scale,
+      dk = dS^T q * scale
+
+scale defaults to 1 / sqrt(D). causal masks the upper triangle aligned top-left, as PyTorch's
+is_causal: query i sees keys j <= i (every row sees key 0, so no row is empty). o, dq, dk, dv keep
+the inputs' dtype; float16 (and bfloat16, where the array library has it) are computed in float32
+and rounded once at the end; lse is always float32 (float64 for float64 inputs). The backward
+needs only lse, not P: it recomputes P = exp(s - lse) block by block, which is what keeps the
+flash kernels' memory linear in T.
+
+Versions:
+  reference       plain NumPy/CuPy: the (T, S) score matrix in memory, O(T S) memory
+  cpu numpy_tiled_v1  the flash algorithm on the CPU: query blocks of 128 rows against key blocks
+                  of 128, the online softmax keeps a running max m, sum l and unnormalised output
+                  per row (when the max grows from m to m', l and o are rescaled by exp(m - m'));
+                  memory O(T (D + block)). Backward by key blocks, recomputing P from lse.
+                  Same results as the reference to float32 rounding.              <- cpu default
+  cuda cuda_c_v1  kernels/flash_attention.cu through kernels/cuda_attention.py
+"""
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from ._xp import array_module
+from .registry import kernel, reference
+
+BLOCK = 128      # rows (queries) and columns (keys) per tile of the CPU tiled version
+
+
+# ---------------------------------------------------------------- examples
+def _shapes(which):
+    # (B, H, T, S, D): the bench shape is issue 9's target (batch 8, 16 heads, T 1024, D 64)
+    return (8, 16, 1024, 1024, 64) if which == "bench" else (2, 3, 37, 37, 16)
+
+
+def _example_fwd(rng, which):
+    B, H, T, S, D = _shapes(which)
+    q = rng.standard_normal((B, H, T, D)).astype("float32")
+    k = rng.standard_normal((B, H, S, D)).astype("float32")
+    v = rng.standard_normal((B, H, S, D)).astype("float32")
+    return (q, k, v), {"causal": True, "scale": None}
+
+
+def _example_bwd(rng, which):
+    (q, k, v), kw = _example_fwd(rng, which)
+    o, lse = flash_attention_fwd(q, k, v, **kw)
+    do = rng.standard_normal(o.shape).astype(o.dtype)
+    return (q, k, v, o, lse, do), kw
+
+
+# ---------------------------------------------------------------- helpers
+def _compute_dtype(dtype):
+    """float64 stays float64; everything else (float16, bfloat16, float32) computes in float32."""
+    return np.dtype("float64") if dtype == np.float64 else np.dtype("float32")
+
+
+def _check(op, q, k, v):
+    if q.ndim < 2 or k.ndim != q.ndim or v.ndim != q.ndim:
+        raise ValueError(f"{op}: expected q (..., T, D), k (..., S, D), v (..., S, Dv) of the same "
+                         f"rank, got {tuple(q.shape)}, {tuple(k.shape)}, {tuple(v.shape)}")
+    if q.shape[-1] != k.shape[-1] or k.shape[-2] != v.shape[-2] or q.shape[:-2] != k.shape[:-2] \
+            or k.shape[:-2] != v.shape[:-2]:
+        raise ValueError(f"{op}: shapes do not match: q {tuple(q.shape)} (..., T, D), k "
+                         f"{tuple(k.shape)} (..., S, D), v {tuple(v.shape)} (..., S, Dv)")
+    if not (q.dtype == k.dtype == v.dtype):
+        raise TypeError(f"{op}: q, k, v must share a dtype, got {q.dtype}, {k.dtype}, {v.dtype}")
+
+
+def _scale(scale, D):
+    return 1.0 / math.sqrt(D) if scale is None else float(scale)
+
+
+def _causal_keep(xp, t0, t1, s0, s1):
+    """Boolean (t1 - t0, s1 - s0): True where key j may be seen by query i (j <= i)."""
+    rows = xp.arange(t0, t1)[:, None]
+    cols = xp.arange(s0, s1)[None, :]
+    return cols <= rows
+
+
+# ---------------------------------------------------------------- references
+@reference("flash_attention_fwd", example=_example_fwd, rtol=1e-4, atol=1e-5)
+def flash_attention_fwd(q, k, v, causal=False, scale=None):
+    """softmax(q k^T * scale (+ causal mask)) v, and the row log-sum-exp of the scores.
+
+    q (..., T, D), k (..., S, D), v (..., S, Dv) -> (o (..., T, Dv), lse (..., T)).
+    With T = S = 1: o = v and lse = q . k * scale."""
+    _check("flash_attention_fwd", q, k, v)
+    xp = array_module(q)
+    ct = _compute_dtype(q.dtype)
+    qc, kc, vc = q.astype(ct), k.astype(ct), v.astype(ct)
+    T, S = q.shape[-2], k.shape[-2]
+    s = (qc @ xp.swapaxes(kc, -1, -2)) * ct.type(_scale(scale, q.shape[-1]))   # (..., T, S)
+    if causal:
+        s = xp.where(_causal_keep(xp, 0, T, 0, S), s, ct.type(-np.inf))
+    m = s.max(axis=-1, keepdims=True)
+    p = xp.exp(s - m)
+    denom = p.sum(axis=-1, keepdims=True)
+    o = (p / denom) @ vc                                                       # (..., T, Dv)
+    lse = (m + xp.log(denom))[..., 0]
+    return o.astype(q.dtype), lse
+
+
+@reference("flash_attention_bwd", example=_example_bwd, rtol=1e-4, atol=1e-4)
+def flash_attention_bwd(q, k, v, o, lse, do, causal=False, scale=None):
+    """Gradients of flash_attention_fwd's o with respect to q, k, v, given do = dL/do.
+
+    q (..., T, D), k (..., S, D), v (..., S, Dv), o, do (..., T, Dv), lse (..., T)
+    -> (dq (..., T, D), dk (..., S, D), dv (..., S, Dv))."""
+    _check("flash_attention_bwd", q, k, v)
+    xp = array_module(q)
+    ct = _compute_dtype(q.dtype)
+    qc, kc, vc, oc, doc = (a.astype(ct) for a in (q, k, v, o, do))
+    T, S = q.shape[-2], k.shape[-2]
+    sc = ct.type(_scale(scale, q.shape[-1]))
+    s = (qc @ xp.swapaxes(kc, -1, -2)) * sc
+    p = xp.exp(s - lse.astype(ct)[..., None])                   # P recomputed from lse
+    if causal:
+        p = xp.where(_causal_keep(xp, 0, T, 0, S), p, ct.type(0))
+    dv = xp.swapaxes(p, -1, -2) @ doc
+    dp = doc @ xp.swapaxes(vc, -1, -2)
+    delta = (doc * oc).sum(axis=-1, keepdims=True)              # rowsum(do * o) = rowsum(P * dP)
+    ds = p * (dp - delta)
+    dq = (ds @ kc) * sc
+    dk = (xp.swapaxes(ds, -1, -2) @ qc) * sc
+    return dq.astype(q.dtype), dk.astype(k.dtype), dv.astype(v.dtype)
+
+
+# ---------------------------------------------------------------- numpy_tiled_v1
+def _tiled_ok(q, k, v):
+    return (type(q) is np.ndarray and q.dtype in (np.float32, np.float64)
+            and q.dtype == k.dtype == v.dtype and q.shape[-2] > 0 and k.shape[-2] > 0)
+
+
+@kernel("flash_attention_fwd", device="cpu", impl="numpy_tiled_v1", default=True)
+def flash_attention_fwd_tiled(q, k, v, causal=False, scale=None):
+    _check("flash_attention_fwd", q, k, v)
+    if not _tiled_ok(q, k, v):
+        return NotImplemented
+    lead, (T, D), S, Dv = q.shape[:-2], q.shape[-2:], k.shape[-2], v.shape[-1]
+    sc = q.dtype.type(_scale(scale, D))
+    q3, k3, v3 = (a.reshape(-1, *a.shape[-2:]) for a in (q, k, v))   # (BH, T|S, D|Dv)
+    o = np.empty((q3.shape[0], T, Dv), q.dtype)
+    lse = np.empty((q3.shape[0], T), q.dtype)
+    for t0 in range(0, T, BLOCK):
+        t1 = min(t0 + BLOCK, T)
+        qb = q3[:, t0:t1] * sc                                       # (BH, bt, D)
+        m = np.full((q3.shape[0], t1 - t0, 1), -np.inf, q.dtype)     # running row max
+        row_sum = np.zeros_like(m)                                   # running row sum l
+        acc = np.zeros((q3.shape[0], t1 - t0, Dv), q.dtype)          # unnormalised output
+        s_end = min(S, t1) if causal else S                          # keys past t1 are masked
+        for s0 in range(0, s_end, BLOCK):
+            s1 = min(s0 + BLOCK, s_end)
+            s = qb @ k3[:, s0:s1].transpose(0, 2, 1)                 # (BH, bt, bs)
+            if causal and s1 - 1 > t0:                               # tile crosses the diagonal
+                s = np.where(_causal_keep(np, t0, t1, s0, s1), s, -np.inf)
+            m_new = np.maximum(m, s.max(axis=-1, keepdims=True))
+            p = np.exp(s - m_new)
+            alpha = np.exp(m - m_new)                                # rescale what came before
+            row_sum = row_sum * alpha + p.sum(axis=-1, keepdims=True)
+            acc = acc * alpha + p @ v3[:, s0:s1]
+            m = m_new
+        o[:, t0:t1] = acc / row_sum
+        lse[:, t0:t1] = (m + np.log(row_sum))[..., 0]
+    return o.reshape(*lead, T, Dv), lse.reshape(*lead, T)
+
+
+@kernel("flash_attention_bwd", device="cpu", impl="numpy_tiled_v1", default=True)
+def flash_attention_bwd_tiled(q, k, v, o, lse, do, causal=False, scale=None):
+    _check("flash_attention_bwd", q, k, v)
+    if not _tiled_ok(q, k, v) or o.dtype != q.dtype or do.dtype != q.dtype:
+        return NotImplemented
+    lead, (T, D), S = q.shape[:-2], q.shape[-2:], k.shape[-2]
+    sc = q.dtype.type(_scale(scale, D))
+    q3, k3, v3, o3, do3 = (a.reshape(-1, *a.shape[-2:]) for a in (q, k, v, o, do))
+    lse3 = lse.reshape(-1, T, 1).astype(q.dtype)
+    delta = (do3 * o3).sum(axis=-1, keepdims=True)                   # (BH, T, 1)
+    dq = np.zeros_like(q3)
+    dk = np.empty_like(k3)
+    dv = np.empty_like(v3)
+    for s0 in range(0, S, BLOCK):                                    # one key block at a time
+        s1 = min(s0 + BLOCK, S)
+        kb, vb = k3[:, s0:s1], v3[:, s0:s1]
+        dk_acc = np.zeros_like(kb)
+        dv_acc = np.zeros_like(vb)
+        t_start = (s0 // BLOCK) * BLOCK if causal else 0             # earlier queries see none
+        for t0 in range(min(t_start, T), T, BLOCK):
+            t1 = min(t0 + BLOCK, T)
+            s = (q3[:, t0:t1] @ kb.transpose(0, 2, 1)) * sc          # (BH, bt, bs)
+            p = np.exp(s - lse3[:, t0:t1])
+            if causal and s1 - 1 > t0:
+                p = np.where(_causal_keep(np, t0, t1, s0, s1), p, 0)
+            dv_acc += p.transpose(0, 2, 1) @ do3[:, t0:t1]
+            dp = do3[:, t0:t1] @ vb.transpose(0, 2, 1)
+            ds = p * (dp - delta[:, t0:t1])
+            dq[:, t0:t1] += (ds @ kb) * sc
+            dk_acc += (ds.transpose(0, 2, 1) @ q3[:, t0:t1]) * sc
+        dk[:, s0:s1] = dk_acc
+        dv[:, s0:s1] = dv_acc
+    return (dq.reshape(q.shape), dk.reshape(*lead, S, D), dv.reshape(*lead, S, v.shape[-1]))
