@@ -1,0 +1,205 @@
+"""Time the CPU kernel families (softmax, layernorm, embedding, activation, adam): numba vs the
+NumPy reference vs PyTorch CPU, float32, median ms over repeats, interleaved, 2 threads.
+Checks each kernel against its reference before timing it. Numba compile time is measured apart,
+in a child process with an empty NUMBA_CACHE_DIR (cold) and again with the filled cache (load).
+
+    python benchmarks/kernel_families_cpu.py [--threads 2] [--repeats 30] [--no-compile]
+"""
+from __future__ import annotations
+
+import argparse
+import copy
+import json
+import os
+import platform
+import subprocess
+import sys
+import tempfile
+import time
+
+import numpy as np
+
+NAMES = ["softmax_fwd", "softmax_bwd", "log_softmax_fwd", "log_softmax_bwd", "cross_entropy_fwd",
+         "cross_entropy_bwd", "layernorm_fwd", "layernorm_bwd", "embedding_bwd", "gelu_fwd",
+         "gelu_bwd", "silu_fwd", "silu_bwd", "adam_step"]
+
+
+def cases(rng):
+    """(label, kernel name, args, kwargs): the registry's bench examples plus extra shapes."""
+    from tinygen_kernels import registry
+    out = []
+    for name in NAMES:
+        args, kw = registry.references()[name].example(rng, "bench")
+        out.append((name, name, args, kw))
+    # nanoGPT's baby GPT (batch 12, block 64, 4 heads, 128 wide): attention rows, LN rows
+    att = rng.standard_normal((12 * 4 * 64, 64)).astype(np.float32)
+    att_y = registry.references()["softmax_fwd"].reference(att)
+    out.append(("softmax_fwd 3072x64", "softmax_fwd", (att,), {}))
+    out.append(("softmax_bwd 3072x64", "softmax_bwd", (att_y, att), {}))
+    x = rng.standard_normal((768, 128)).astype(np.float32)
+    w, b = np.ones(128, np.float32), np.zeros(128, np.float32)
+    _, mean, rstd = registry.references()["layernorm_fwd"].reference(x, w, b, 1e-5)
+    out.append(("layernorm_fwd 768x128", "layernorm_fwd", (x, w, b, 1e-5), {}))
+    out.append(("layernorm_bwd 768x128", "layernorm_bwd", (x, x, w, mean, rstd), {}))
+    for n, c in [(768, 10), (768, 65)]:
+        logits = rng.standard_normal((n, c)).astype(np.float32)
+        target = rng.integers(0, c, n)
+        _, lse = registry.references()["cross_entropy_fwd"].reference(logits, target)
+        gloss = np.full(n, 1.0 / n, np.float32)
+        out.append((f"cross_entropy_fwd {n}x{c}", "cross_entropy_fwd", (logits, target), {}))
+        out.append((f"cross_entropy_bwd {n}x{c}", "cross_entropy_bwd",
+                    (logits, target, lse, gloss), {}))
+    return out
+
+
+def torch_fn(name, args, kw):
+    """A zero-argument callable running the same work in PyTorch eager (None if not mapped)."""
+    import torch
+    F = torch.nn.functional
+    T = [torch.from_numpy(a) if isinstance(a, np.ndarray) else a for a in args]
+
+    def backward_of(forward, inputs, gy):
+        inputs = [t.detach().requires_grad_() for t in inputs]
+        y = forward(*inputs)
+        return lambda: torch.autograd.grad(y, inputs, gy, retain_graph=True)
+
+    if name == "softmax_fwd":
+        return lambda: torch.softmax(T[0], -1)
+    if name == "log_softmax_fwd":
+        return lambda: torch.log_softmax(T[0], -1)
+    if name == "softmax_bwd":
+        return lambda: torch._softmax_backward_data(T[1], T[0], -1, T[0].dtype)
+    if name == "log_softmax_bwd":
+        return lambda: torch._log_softmax_backward_data(T[1], T[0], -1, T[0].dtype)
+    if name == "cross_entropy_fwd":
+        return lambda: F.cross_entropy(T[0], T[1], reduction="none", **kw)
+    if name == "cross_entropy_bwd":
+        return backward_of(lambda x: F.cross_entropy(x, T[1], reduction="none", **kw), [T[0]],
+                           T[3])
+    if name == "layernorm_fwd":
+        return lambda: torch.native_layer_norm(T[0], [T[0].shape[-1]], T[1], T[2], T[3])
+    if name == "layernorm_bwd":
+        gy, x, w = T[0], T[1], T[2]
+        b = torch.zeros_like(w)
+        return backward_of(lambda x, w, b: F.layer_norm(x, [x.shape[-1]], w, b), [x, w, b], gy)
+    if name == "embedding_bwd":
+        pad = kw.get("padding_idx")
+        return lambda: torch.ops.aten.embedding_dense_backward(
+            T[0], T[1], args[2], -1 if pad is None else pad, False)
+    if name == "gelu_fwd":
+        return lambda: F.gelu(T[0], approximate=kw.get("approximate", "none"))
+    if name == "gelu_bwd":
+        return lambda: torch.ops.aten.gelu_backward(T[1], T[0], approximate="none")
+    if name == "silu_fwd":
+        return lambda: F.silu(T[0])
+    if name == "silu_bwd":
+        return lambda: torch.ops.aten.silu_backward(T[1], T[0])
+    if name == "adam_step":
+        params = [torch.from_numpy(p.copy()).requires_grad_() for p in args[0]]
+        for p, g in zip(params, args[1]):
+            p.grad = torch.from_numpy(g)
+        opt = (torch.optim.AdamW if kw["decoupled"] else torch.optim.Adam)(
+            params, lr=kw["lr"], betas=(kw["beta1"], kw["beta2"]), eps=kw["eps"],
+            weight_decay=kw["weight_decay"], amsgrad=kw["amsgrad"])
+        opt.step()                                            # creates the state
+        return opt.step
+    return None
+
+
+def _arrays(obj):
+    if isinstance(obj, np.ndarray):
+        return [obj]
+    if isinstance(obj, (list, tuple)):
+        return [a for o in obj for a in _arrays(o)]
+    return []
+
+
+def time_ms(fns, repeats, stat="median"):
+    """Interleaved repeats of each callable (after a warm-up call); median (or min) ms each."""
+    times = [[] for _ in fns]
+    for fn in fns:
+        fn()
+    for _ in range(repeats):
+        for i, fn in enumerate(fns):
+            t0 = time.perf_counter()
+            fn()
+            times[i].append(time.perf_counter() - t0)
+    reduce = np.median if stat == "median" else np.min
+    return [1e3 * float(reduce(t)) for t in times]
+
+
+def compile_times():
+    """{kernel: (cold compile s, cached load s)} from two child processes sharing a cache dir.
+    The parallel threshold is set to 0 so that the first call compiles the parallel driver and
+    the serial loop it calls (small inputs run only the serial loop)."""
+    code = ("import time, json, numpy as np\n"
+            "from tinygen_kernels import registry, _numba\n"
+            "_numba.PARALLEL_MIN_ELEMENTS = 0\n"
+            "out = {}\n"
+            f"for name in {NAMES!r}:\n"
+            "    args, kw = registry.references()[name].example(np.random.default_rng(0), 'test')\n"
+            "    fn = registry.dispatch(name, 'cpu')\n"
+            "    t = time.perf_counter(); fn(*args, **kw); out[name] = time.perf_counter() - t\n"
+            "print(json.dumps(out))\n")
+    with tempfile.TemporaryDirectory() as cache:
+        env = dict(os.environ, NUMBA_CACHE_DIR=cache)
+        runs = [json.loads(subprocess.run([sys.executable, "-c", code], env=env, check=True,
+                                          capture_output=True, text=True).stdout)
+                for _ in range(2)]
+    return {k: (runs[0][k], runs[1][k]) for k in NAMES}
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--repeats", type=int, default=30)
+    parser.add_argument("--no-compile", action="store_true")
+    parser.add_argument("--stat", choices=["median", "min"], default="median",
+                        help="min is steadier on a machine shared with other work")
+    parser.add_argument("--only", default="", help="run the cases whose label contains this")
+    args = parser.parse_args(argv)
+
+    import numba
+    import torch
+    from tinygen_kernels import registry
+    numba.set_num_threads(args.threads)
+    torch.set_num_threads(args.threads)
+
+    print(f"# CPU kernel families, float32, {args.threads} threads, {args.stat} of {args.repeats}")
+    print(f"machine: {platform.processor() or platform.machine()}, {os.cpu_count()} cores; "
+          f"numba {numba.__version__}, torch {torch.__version__}, numpy {np.__version__}; "
+          f"{time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}")
+    print("command: python benchmarks/kernel_families_cpu.py " + " ".join(argv or sys.argv[1:]))
+    print()
+    print("| kernel | shape | numba ms | reference ms | torch ms | ref / numba | torch / numba |")
+    print("|---|---|---|---|---|---|---|")
+    rng = np.random.default_rng(0)
+    for label, name, call_args, kw in cases(rng):
+        if args.only not in label:
+            continue
+        entry = registry.references()[name]
+        fast = registry.dispatch(name, "cpu")
+        want_args, got_args = copy.deepcopy(call_args), copy.deepcopy(call_args)
+        want, got = entry.reference(*want_args, **kw), fast(*got_args, **kw)
+        for w, g in zip(_arrays((want, want_args)), _arrays((got, got_args))):
+            np.testing.assert_allclose(g, w, rtol=entry.rtol, atol=entry.atol, err_msg=label)
+        fns = [lambda f=fast, a=call_args, k=kw: f(*a, **k),
+               lambda f=entry.reference, a=call_args, k=kw: f(*a, **k)]
+        tfn = torch_fn(name, call_args, kw)
+        if tfn is not None:
+            fns.append(tfn)
+        ms = time_ms(fns, args.repeats, args.stat) + [float("nan")]
+        shape = "x".join(map(str, call_args[0].shape)) if hasattr(call_args[0], "shape") else (
+            f"{len(call_args[0])} tensors, {sum(p.size for p in call_args[0]) / 1e6:.2f}M")
+        print(f"| {label} | {shape} | {ms[0]:.3f} | {ms[1]:.3f} | {ms[2]:.3f} | "
+              f"{ms[1] / ms[0]:.1f} | {ms[2] / ms[0]:.2f} |", flush=True)
+    if not args.no_compile:
+        print()
+        print("| kernel | numba compile, cold cache (s, float32) | load from cache (s) |")
+        print("|---|---|---|")
+        for name, (cold, warm) in compile_times().items():
+            print(f"| {name} | {cold:.2f} | {warm:.3f} |")
+
+
+if __name__ == "__main__":
+    main()

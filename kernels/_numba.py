@@ -1,0 +1,162 @@
+"""Shared numba plumbing for the CPU kernel families: one place that imports numba (or not).
+
+    HAVE_NUMBA     False when numba is missing: the families then register only their references
+    parallel_blocks  0 (run the serial loop) for small inputs, else one block of rows per thread
+    jit            numba.njit(parallel=True, fastmath=SAFE_FASTMATH, cache=True), or a no-op
+    prange         numba.prange, or range
+    numba_kernel   registry.kernel(name, device="cpu", ...), or a no-op without numba
+    exp, erf       scalar math for use inside jitted code: on float32, branch-free polynomial
+                   versions that LLVM vectorises (numba has no SVML here, so math.exp is a scalar
+                   libm call, 3x slower than NumPy's AVX-512 exp); on float64, math.*.
+
+SAFE_FASTMATH is fastmath without 'nnan', 'ninf' and 'afn': the loops may reassociate (so
+reductions vectorise) and contract to FMAs, but inf and NaN keep their IEEE meaning, which masked
+softmax rows (-inf) and overflowing exponentials rely on.
+
+exp (float32): Cephes' expf. x = k ln2 + r with |r| <= ln2 / 2, exp(r) by a degree-7 polynomial,
+2^k written straight into the exponent bits (the `_int32_as_float32` intrinsic is a bitcast).
+Max relative error 2 ulp; exp(x) = 0 below -87.5 (true value < 1e-38), inf above 88.72.
+These are inlined into the caller's numba IR (inline="always") so that LLVM sees one loop body;
+as separate functions the calls stay calls and nothing vectorises.
+erf (float32): Abramowitz & Stegun 7.1.26, absolute error <= 1.5e-7, the formula PyTorch's
+vectorised CPU erf uses.
+"""
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from .registry import kernel
+
+SAFE_FASTMATH = {"reassoc", "contract", "arcp", "nsz"}
+
+# Below this many elements a kernel runs its serial loop and wakes no thread pool: the work
+# (tens of microseconds) is less than the launch, and on a 2-core machine numba's pool competes
+# with BLAS's spinning threads for the second core.
+PARALLEL_MIN_ELEMENTS = 1 << 15
+
+try:
+    import numba
+    from numba import types
+    from numba.extending import intrinsic, overload
+except ImportError:  # pragma: no cover - exercised only where numba is missing
+    numba = None
+
+HAVE_NUMBA = numba is not None
+
+
+def numba_kernel(name, impl="numba_v1", default=False):
+    """`registry.kernel(name, device="cpu", impl=impl)` when numba imports, else a no-op."""
+    if not HAVE_NUMBA:
+        return lambda fn: fn
+    return kernel(name, device="cpu", impl=impl, default=default)
+
+
+def num_threads():
+    return numba.get_num_threads() if HAVE_NUMBA else 1
+
+
+def parallel_blocks(rows, cols):
+    """How many row blocks of a (rows, cols) array to run in parallel: 0 (run serially) below
+    PARALLEL_MIN_ELEMENTS or with one thread, else one block per thread."""
+    threads = num_threads()
+    if rows * cols < PARALLEL_MIN_ELEMENTS or threads < 2 or rows < 2:
+        return 0
+    return min(rows, threads)
+
+
+def is_cpu_float(*arrays):
+    """True when every array is a C-contiguous float32/float64 NumPy array of the first's dtype."""
+    dtype = arrays[0].dtype
+    if dtype != np.float32 and dtype != np.float64:
+        return False
+    for a in arrays:
+        if type(a) is not np.ndarray or a.dtype != dtype or not a.flags.c_contiguous:
+            return False
+    return True
+
+
+def contiguous_grad(gy, x):
+    """gy as a C-contiguous array when it is a NumPy array of x's dtype (upstream gradients are
+    often broadcast views: a copy is cheaper than falling back to the reference), else gy."""
+    if type(gy) is np.ndarray and gy.dtype == x.dtype and not gy.flags.c_contiguous:
+        return np.ascontiguousarray(gy)
+    return gy
+
+
+# Python fallbacks (used as-is without numba, and under NUMBA_DISABLE_JIT=1)
+def exp(x):
+    return math.exp(x)
+
+
+def erf(x):
+    return math.erf(x)
+
+
+if HAVE_NUMBA:
+    # error_model="numpy": a float division by zero gives inf/nan instead of raising, which
+    # drops a branch from every division and lets the loops vectorise
+    jit = numba.njit(parallel=True, fastmath=SAFE_FASTMATH, error_model="numpy", cache=True)
+    jit_serial = numba.njit(fastmath=SAFE_FASTMATH, error_model="numpy", cache=True)
+    prange = numba.prange
+
+    @intrinsic
+    def _int32_as_float32(typingctx, bits):
+        def codegen(context, builder, signature, args):
+            return builder.bitcast(args[0], context.get_value_type(types.float32))
+        return types.float32(types.int32), codegen
+
+    @intrinsic
+    def _select(typingctx, condition, if_true, if_false):
+        """`if_true if condition else if_false` as one LLVM select: no branch, so no basic blocks
+        for numba's IR inliner to stitch (it warns on those) and nothing to stop vectorising."""
+        def codegen(context, builder, signature, args):
+            return builder.select(args[0], args[1], args[2])
+        return if_true(types.boolean, if_true, if_true), codegen
+
+    def _expf(x):
+        xc = min(max(x, np.float32(-87.5)), np.float32(89.0))
+        k = np.floor(xc * np.float32(1.44269504088896341) + np.float32(0.5))   # float32, not int
+        r = xc - k * np.float32(0.693359375) - k * np.float32(-2.12194440e-4)   # ln2, two parts
+        p = np.float32(1.9875691500e-4)
+        p = p * r + np.float32(1.3981999507e-3)
+        p = p * r + np.float32(8.3334519073e-3)
+        p = p * r + np.float32(4.1665795894e-2)
+        p = p * r + np.float32(1.6666665459e-1)
+        p = p * r + np.float32(5.0000001201e-1)
+        p = p * r * r + r + np.float32(1.0)
+        # 2^k = 2 * 2^(k-1): k - 1 + 127 stays a normal exponent for k up to 128, and above
+        # x = 88.72 the product overflows to inf as it should
+        y = p * _int32_as_float32((np.int32(k) + np.int32(126)) << np.int32(23)) * np.float32(2)
+        # below -87.5 (and at -inf) exactly 0; NaN stays NaN
+        return _select(x >= np.float32(-87.5), y, _select(x == x, np.float32(0.0), x))
+
+    def _erff(x):
+        a = abs(x)
+        t = np.float32(1.0) / (np.float32(1.0) + np.float32(0.3275911) * a)
+        p = np.float32(1.061405429)
+        p = p * t + np.float32(-1.453152027)
+        p = p * t + np.float32(1.421413741)
+        p = p * t + np.float32(-0.284496736)
+        p = p * t + np.float32(0.254829592)
+        y = np.float32(1.0) - p * t * exp(-a * a)
+        return _select(x >= np.float32(0.0), y, -y)
+
+    def _float32_or_math(fast, exact):
+        def choose(x):
+            if x == types.float32:
+                return fast
+            if isinstance(x, types.Float):
+                return lambda x: exact(x)
+            return None
+        return choose
+
+    overload(exp, inline="always")(_float32_or_math(_expf, math.exp))
+    overload(erf, inline="always")(_float32_or_math(_erff, math.erf))
+else:  # pragma: no cover
+    def jit(fn):
+        return fn
+
+    jit_serial = jit
+    prange = range

@@ -1,0 +1,204 @@
+"""Layer normalisation over the last axis, forward and backward.
+
+  layernorm_fwd(x (..., N), w (N,) | None, b (N,) | None, eps)
+      -> (y (..., N), mean (...), rstd (...))
+      y = (x - mean) * rstd * w + b,  rstd = 1 / sqrt(var + eps), var the biased variance
+  layernorm_bwd(gy (..., N), x, w | None, mean, rstd) -> (gx (..., N), gw (N,), gb (N,))
+      xhat = (x - mean) * rstd,  wdy = gy * w
+      gx = rstd * (wdy - mean(wdy) - xhat * mean(wdy * xhat))
+      gw = sum over rows of gy * xhat,  gb = sum over rows of gy
+
+mean and rstd keep x's dtype (as PyTorch's CPU layer_norm does). w = None means w = 1; gw and gb
+are always returned (the caller drops what it does not need).
+
+Versions (CPU):
+  numba_v1  forward: one prange over blocks of rows (one per thread; below 32768 elements no
+            threads), two passes per row (mean, then variance: no cancellation), then the
+            affine output                                                              <- default
+            backward: the same blocks; each computes gx for its rows and accumulates gw, gb
+            into its own partial row; the partials are summed at the end
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from ._numba import (contiguous_grad, is_cpu_float, jit, jit_serial, numba_kernel,
+                     parallel_blocks, prange)
+from ._xp import array_module
+from .registry import reference
+
+
+# ---------------------------------------------------------------- examples
+def _shape(which):
+    return (4096, 768) if which == "bench" else (7, 33)
+
+
+def _example_fwd(rng, which):
+    M, N = _shape(which)
+    x = (rng.standard_normal((M, N)) * 2 + 0.5).astype("float32")
+    w = rng.standard_normal(N).astype("float32")
+    b = rng.standard_normal(N).astype("float32")
+    return (x, w, b, 1e-5), {}
+
+
+def _example_bwd(rng, which):
+    (x, w, b, eps), _ = _example_fwd(rng, which)
+    _, mean, rstd = layernorm_fwd(x, w, b, eps)
+    gy = rng.standard_normal(x.shape).astype("float32")
+    return (gy, x, w, mean, rstd), {}
+
+
+# ---------------------------------------------------------------- references
+@reference("layernorm_fwd", example=_example_fwd, rtol=1e-4, atol=1e-5)
+def layernorm_fwd(x, w, b, eps):
+    """LayerNorm over the last axis. x (..., N), w, b (N,) or None -> (y, mean (...), rstd (...)).
+
+    layernorm_fwd(array([[1., 3.]]), None, None, 0.0) gives y [[-1, 1]], mean [2], rstd [1]."""
+    xp = array_module(x)
+    mean = x.mean(axis=-1, keepdims=True)
+    xc = x - mean
+    var = (xc * xc).mean(axis=-1, keepdims=True)
+    rstd = 1 / xp.sqrt(var + x.dtype.type(eps))
+    y = xc * rstd
+    if w is not None:
+        y = y * w
+    if b is not None:
+        y = y + b
+    return y.astype(x.dtype), mean[..., 0], rstd[..., 0]
+
+
+@reference("layernorm_bwd", example=_example_bwd, rtol=1e-4, atol=1e-4)
+def layernorm_bwd(gy, x, w, mean, rstd):
+    """Gradients of layernorm_fwd. gy, x (..., N), w (N,) or None, mean, rstd (...)
+    -> (gx (..., N), gw (N,), gb (N,))."""
+    N = x.shape[-1]
+    xhat = (x - mean[..., None]) * rstd[..., None]
+    wdy = gy if w is None else gy * w
+    c1 = (wdy * xhat).mean(axis=-1, keepdims=True)
+    c2 = wdy.mean(axis=-1, keepdims=True)
+    gx = (wdy - c2 - xhat * c1) * rstd[..., None]
+    gw = (gy * xhat).reshape(-1, N).sum(axis=0)
+    gb = gy.reshape(-1, N).sum(axis=0)
+    return gx.astype(x.dtype), gw.astype(x.dtype), gb.astype(x.dtype)
+
+
+# ---------------------------------------------------------------- numba_v1
+@jit_serial
+def _layernorm_block(x, w, b, eps, y, mean, rstd):
+    """Forward over a block of rows: x, y (rows, N), mean, rstd (rows,)."""
+    M, N = x.shape
+    zero, one = x.dtype.type(0), x.dtype.type(1)
+    inv_n = one / x.dtype.type(N)       # typed scalars: float32 stays float32
+    for i in range(M):
+        row, out = x[i], y[i]
+        s = zero
+        for j in range(N):
+            s += row[j]
+        mu = s * inv_n
+        ss = zero
+        for j in range(N):
+            d = row[j] - mu
+            ss += d * d
+        r = one / np.sqrt(ss * inv_n + eps)
+        mean[i] = mu
+        rstd[i] = r
+        for j in range(N):
+            out[j] = (row[j] - mu) * r * w[j] + b[j]
+
+
+@jit_serial
+def _layernorm_bwd_block(gy, x, w, mean, rstd, gx, gw_acc, gb_acc):
+    """gx for a block of rows; gw_acc, gb_acc (N,) set to the sums over the block's rows."""
+    M, N = x.shape
+    zero = x.dtype.type(0)
+    inv_n = x.dtype.type(1) / x.dtype.type(N)
+    for j in range(N):
+        gw_acc[j] = zero
+        gb_acc[j] = zero
+    for i in range(M):
+        xr, gr, out = x[i], gy[i], gx[i]
+        mu, r = mean[i], rstd[i]
+        c1 = zero                       # sum of wdy * xhat
+        c2 = zero                       # sum of wdy
+        for j in range(N):
+            xhat = (xr[j] - mu) * r
+            wdy = gr[j] * w[j]
+            c1 += wdy * xhat
+            c2 += wdy
+            gw_acc[j] += gr[j] * xhat
+            gb_acc[j] += gr[j]
+        c1 *= inv_n
+        c2 *= inv_n
+        for j in range(N):
+            xhat = (xr[j] - mu) * r
+            out[j] = (gr[j] * w[j] - c2 - xhat * c1) * r
+
+
+@jit
+def _layernorm_rows(x, w, b, eps, y, mean, rstd, blocks):
+    M = x.shape[0]
+    for c in prange(blocks):
+        lo, hi = c * M // blocks, (c + 1) * M // blocks
+        _layernorm_block(x[lo:hi], w, b, eps, y[lo:hi], mean[lo:hi], rstd[lo:hi])
+
+
+@jit
+def _layernorm_bwd_rows(gy, x, w, mean, rstd, gx, gw_part, gb_part):
+    """Block c of rows accumulates into gw_part[c], gb_part[c] (one block per row of those)."""
+    M = x.shape[0]
+    blocks = gw_part.shape[0]
+    for c in prange(blocks):
+        lo, hi = c * M // blocks, (c + 1) * M // blocks
+        _layernorm_bwd_block(gy[lo:hi], x[lo:hi], w, mean[lo:hi], rstd[lo:hi], gx[lo:hi],
+                             gw_part[c], gb_part[c])
+
+
+def _affine(v, n, fill, dtype):
+    if v is None:
+        return np.full(n, fill, dtype)
+    return v
+
+
+@numba_kernel("layernorm_fwd", impl="numba_v1", default=True)
+def layernorm_fwd_numba(x, w, b, eps):
+    if x.ndim == 0 or x.size == 0 or not is_cpu_float(x):
+        return NotImplemented
+    N = x.shape[-1]
+    w = _affine(w, N, 1, x.dtype)
+    b = _affine(b, N, 0, x.dtype)
+    if w.shape != (N,) or b.shape != (N,) or not is_cpu_float(x, w, b):
+        return NotImplemented
+    x2 = x.reshape(-1, N)
+    y = np.empty_like(x)
+    mean = np.empty(x.shape[:-1], x.dtype)
+    rstd = np.empty(x.shape[:-1], x.dtype)
+    args = (x2, w, b, x.dtype.type(eps), y.reshape(x2.shape), mean.reshape(-1), rstd.reshape(-1))
+    blocks = parallel_blocks(*x2.shape)
+    if blocks:
+        _layernorm_rows(*args, blocks)
+    else:
+        _layernorm_block(*args)
+    return y, mean, rstd
+
+
+@numba_kernel("layernorm_bwd", impl="numba_v1", default=True)
+def layernorm_bwd_numba(gy, x, w, mean, rstd):
+    gy = contiguous_grad(gy, x)
+    if x.ndim == 0 or x.size == 0 or gy.shape != x.shape or not is_cpu_float(x):
+        return NotImplemented
+    N = x.shape[-1]
+    w = _affine(w, N, 1, x.dtype)
+    if (w.shape != (N,) or mean.shape != x.shape[:-1] or rstd.shape != x.shape[:-1]
+            or not is_cpu_float(x, gy, w, mean, rstd)):
+        return NotImplemented
+    x2 = x.reshape(-1, N)
+    blocks = parallel_blocks(*x2.shape)
+    gx = np.empty_like(x)
+    gw_part = np.empty((max(blocks, 1), N), x.dtype)
+    gb_part = np.empty((max(blocks, 1), N), x.dtype)
+    args = (gy.reshape(x2.shape), x2, w, mean.reshape(-1), rstd.reshape(-1), gx.reshape(x2.shape))
+    if blocks:
+        _layernorm_bwd_rows(*args, gw_part, gb_part)
+        return gx, gw_part.sum(axis=0), gb_part.sum(axis=0)
+    _layernorm_bwd_block(*args, gw_part[0], gb_part[0])
+    return gx, gw_part[0], gb_part[0]
