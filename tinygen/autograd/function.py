@@ -197,6 +197,12 @@ class Function:
         if self._saved is _FREED:
             self.saved_tensors                  # raises the "second time" error
 
+    def kernel(self, name):
+        """The kernel table's implementation of `name` for this call's device (numba on the CPU,
+        CUDA on cuda, the NumPy reference when asked or when nothing faster is registered)."""
+        from ..backend.dispatch import dispatch
+        return dispatch(name, "cpu" if self.xp is np else "cuda")
+
     # ---- what subclasses define ------------------------------------------------------------
     def forward(self, *args, **params):
         raise NotImplementedError

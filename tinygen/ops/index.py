@@ -155,11 +155,8 @@ class EmbeddingBackward(Function):
     def forward(self, gy, num, indices, padding_idx):
         self.indices, self.padding_idx = indices, padding_idx
         dim = gy.shape[-1]
-        out = self.xp.zeros((num, dim), dtype=gy.dtype)
-        _add_at(self.xp, out, indices.reshape(-1), gy.reshape(-1, dim))
-        if padding_idx is not None:
-            out[padding_idx] = 0
-        return out
+        # scatter-add of the rows of gy (no dense one-hot): the kernel table's embedding_bwd
+        return self.kernel("embedding_bwd")(gy.reshape(-1, dim), indices.reshape(-1), num, padding_idx)
 
     def backward(self, gg):
         if self.padding_idx is not None:

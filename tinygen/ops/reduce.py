@@ -127,47 +127,65 @@ class Norm2(Function):
 
 
 class Softmax(Function):
+    """softmax along dim: the kernel table's softmax_fwd; backward is SoftmaxBackward."""
+
     def forward(self, x, dim):
         self.dim = dim
-        y = softmax_array(self.xp, x, dim)
+        y = self.kernel("softmax_fwd")(x, dim)
         self.save_for_backward(y)
         return y
 
     def backward(self, gy):
         (y,) = self.saved_tensors
-        # J^T gy = y * (gy - sum(gy * y))
-        return y * (gy - (gy * y).sum(dim=self.dim, keepdim=True)), None
+        return SoftmaxBackward.apply(y, gy, self.dim), None
+
+
+class SoftmaxBackward(Function):
+    """gx = y * (gy - sum(gy * y)): the softmax_bwd kernel forward, Tensor ops backward (so the
+    fused op stays twice differentiable)."""
+
+    def forward(self, y, gy, dim):
+        self.dim = dim
+        self.save_for_backward(y, gy)
+        return self.kernel("softmax_bwd")(y, gy, dim)
+
+    def backward(self, gg):
+        y, gy = self.saved_tensors
+        d = self.dim
+        gy_grad = SoftmaxBackward.apply(y, gg, d) if self.inputs[1] is not None else None  # linear in gy
+        y_grad = None
+        if self.inputs[0] is not None:
+            # d/dy_k: gg_k (gy_k - sum(gy y)) - gy_k sum(gg y)
+            y_grad = gg * (gy - (gy * y).sum(dim=d, keepdim=True)) - gy * (gg * y).sum(dim=d, keepdim=True)
+        return y_grad, gy_grad, None
 
 
 class LogSoftmax(Function):
+    """log_softmax along dim: the kernel table's log_softmax_fwd; backward LogSoftmaxBackward."""
+
     def forward(self, x, dim):
         self.dim = dim
-        y = log_softmax_array(self.xp, x, dim)
+        y = self.kernel("log_softmax_fwd")(x, dim)
         self.save_for_backward(y)
         return y
 
     def backward(self, gy):
         (y,) = self.saved_tensors
-        return gy - y.exp() * gy.sum(dim=self.dim, keepdim=True), None
+        return LogSoftmaxBackward.apply(y, gy, self.dim), None
 
 
-def _safe_max(xp, x, dim):
-    m = x.max(axis=dim, keepdims=True)
-    # a row of all -inf (fully masked) would give nan from inf - inf: shift by 0 instead
-    return xp.where(xp.isfinite(m), m, x.dtype.type(0))
+class LogSoftmaxBackward(Function):
+    """gx = gy - exp(y) * sum(gy): the log_softmax_bwd kernel forward, Tensor ops backward."""
 
+    def forward(self, y, gy, dim):
+        self.dim = dim
+        self.save_for_backward(y, gy)
+        return self.kernel("log_softmax_bwd")(y, gy, dim)
 
-def softmax_array(xp, x, dim):
-    """Softmax along dim; a fully masked row (all -inf) gives zeros, not NaN (PyTorch: NaN)."""
-    if x.size == 0:
-        return x.copy()
-    e = xp.exp(x - _safe_max(xp, x, dim))       # shift by the max: exp never overflows
-    s = e.sum(axis=dim, keepdims=True)
-    return e / xp.where(s == 0, x.dtype.type(1), s)
-
-
-def log_softmax_array(xp, x, dim):
-    if x.size == 0:
-        return x.copy()
-    z = x - _safe_max(xp, x, dim)
-    return z - xp.log(xp.exp(z).sum(axis=dim, keepdims=True))
+    def backward(self, gg):
+        y, gy = self.saved_tensors
+        d = self.dim
+        p_gg = y.exp() * gg
+        gy_grad = gg - p_gg.sum(dim=d, keepdim=True) if self.inputs[1] is not None else None
+        y_grad = -p_gg * gy.sum(dim=d, keepdim=True) if self.inputs[0] is not None else None
+        return y_grad, gy_grad, None

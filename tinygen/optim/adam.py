@@ -17,51 +17,8 @@ State per parameter: `step` (0-d float32 CPU tensor), `exp_avg`, `exp_avg_sq`, a
 from __future__ import annotations
 
 from ..autograd.grad_mode import no_grad
-from ..backend.device import array_module
+from ..backend.dispatch import dispatch
 from .optimizer import Optimizer, _check_grad, _scalar, _step_tensor, _zeros_like
-
-
-def adam_update(param, grad, exp_avg, exp_avg_sq, max_exp_avg_sq, *, step, lr, beta1, beta2,
-                eps, weight_decay, amsgrad, maximize, decoupled_weight_decay):
-    """One Adam/AdamW step for one parameter, on arrays (numpy or cupy), all updated in place.
-
-    param, grad, exp_avg, exp_avg_sq (and max_exp_avg_sq with amsgrad, else None): arrays of the
-    same shape and dtype; grad is not modified. step: the step number after this update (1-based).
-    """
-    xp = array_module(param)
-    if maximize:
-        grad = -grad
-    if weight_decay != 0:
-        if decoupled_weight_decay:
-            param *= 1 - lr * weight_decay
-        else:
-            grad = grad + weight_decay * param
-    # exp_avg.lerp_(grad, 1 - beta1), written as PyTorch's lerp computes it for weights < 0.5
-    scratch = grad - exp_avg
-    scratch *= 1 - beta1
-    exp_avg += scratch
-    # exp_avg_sq = beta2 * exp_avg_sq + (1 - beta2) * grad^2
-    exp_avg_sq *= beta2
-    xp.multiply(grad, grad, out=scratch)
-    scratch *= 1 - beta2
-    exp_avg_sq += scratch
-
-    bias_correction1 = 1 - beta1 ** step
-    bias_correction2 = 1 - beta2 ** step
-    step_size = lr / bias_correction1
-    bias_correction2_sqrt = bias_correction2 ** 0.5
-    if amsgrad:
-        xp.maximum(max_exp_avg_sq, exp_avg_sq, out=max_exp_avg_sq)
-        second_moment = max_exp_avg_sq
-    else:
-        second_moment = exp_avg_sq
-    denom = xp.sqrt(second_moment, out=scratch)
-    denom /= bias_correction2_sqrt
-    denom += eps
-    # param.addcdiv_(exp_avg, denom, value=-step_size)
-    update = xp.divide(exp_avg, denom, out=denom)
-    update *= step_size
-    param -= update
 
 
 class Adam(Optimizer):
@@ -105,6 +62,9 @@ class Adam(Optimizer):
             lr = _scalar(group["lr"])
             beta1, beta2 = (_scalar(b) for b in group["betas"])
             amsgrad = group.get("amsgrad", False)
+            # one fused call per (step count, device) over all the group's parameters: the kernel
+            # table's "adam_step" (kernels/adam.py: NumPy reference, numba, CUDA)
+            batches = {}
             for i, p in enumerate(group["params"]):
                 if p.grad is None:
                     continue
@@ -116,16 +76,20 @@ class Adam(Optimizer):
                     state["exp_avg_sq"] = _zeros_like(p)
                     if amsgrad:
                         state["max_exp_avg_sq"] = _zeros_like(p)
-                step_t = state["step"]
-                step_t._data += 1
-                adam_update(
-                    p._data, grad, state["exp_avg"]._data, state["exp_avg_sq"]._data,
-                    state["max_exp_avg_sq"]._data if amsgrad else None,
-                    step=float(step_t._data), lr=lr, beta1=beta1, beta2=beta2, eps=group["eps"],
-                    weight_decay=group["weight_decay"], amsgrad=amsgrad,
-                    maximize=group.get("maximize", False),
-                    decoupled_weight_decay=group.get("decoupled_weight_decay", False))
+                state["step"]._data += 1
+                key = (float(state["step"]._data), p.device.type)
+                lists = batches.setdefault(key, ([], [], [], [], []))
+                for arrays, a in zip(lists, (p._data, grad, state["exp_avg"]._data,
+                                             state["exp_avg_sq"]._data,
+                                             state["max_exp_avg_sq"]._data if amsgrad else None)):
+                    arrays.append(a)
                 p._version[0] += 1
+            for (step, device), (ps, gs, ms, vs, vmaxs) in batches.items():
+                dispatch("adam_step", device)(
+                    ps, gs, ms, vs, vmaxs if amsgrad else None, step, lr, beta1, beta2,
+                    group["eps"], group["weight_decay"],
+                    group.get("decoupled_weight_decay", False), amsgrad,
+                    group.get("maximize", False))
         return loss
 
 

@@ -17,7 +17,7 @@ Parameters are numbered in the order they appear across groups. `step` is a 0-d 
 the CPU, as in PyTorch 2.x (its value is read as a Python float for the bias corrections).
 
 Subclasses keep their per-parameter math in one array-level function (`sgd_update`,
-`adam_update`, `rmsprop_update`): arrays in, arrays updated in place, nothing else. `step()`
+`rmsprop_update`; Adam's is the kernel table's fused `adam_step`): arrays in, arrays updated in place, nothing else. `step()`
 only gathers the arrays; that function is the seam where a fused kernel will plug in.
 """
 from __future__ import annotations
