@@ -34,6 +34,7 @@ class CNN(nn.Module):
             nn.Linear(128, classes))
 
     def forward(self, x):                       # (B, 1, H, W) -> (B, classes) logits
+        x = (x - 0.1307) / 0.3081               # MNIST's pixel mean and std
         return self.classifier(self.features(x))
 
 
@@ -56,13 +57,16 @@ def main(argv=None):
     model = CNN(side=train.tensors[0].shape[-1])
     opt = tg.optim.Adam(model.parameters(), lr=args.lr)
     loader = DataLoader(train, batch_size=args.batch_size, shuffle=True, seed=args.seed)
-    for epoch in range(1 if args.dry_run else args.epochs):
+    epochs = 1 if args.dry_run else args.epochs
+    schedule = tg.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=epochs * len(loader))
+    for epoch in range(epochs):
         t0 = time.perf_counter()
         for step, (x, y) in enumerate(loader):
             loss = F.cross_entropy(model(x), y)
             opt.zero_grad()
             loss.backward()
             opt.step()
+            schedule.step()
             if args.dry_run and step == 5:
                 break
         seconds = time.perf_counter() - t0

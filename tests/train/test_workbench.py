@@ -1,6 +1,7 @@
 """The training workbench end to end, on the offline default data (no network, seconds each)."""
 import json
 import os
+import signal
 
 import numpy as np
 import pytest
@@ -24,12 +25,43 @@ def test_train_vae_writes_every_file(tmp_path):
     assert rows[-1]["split"] == "test" and rows[-1]["test_nelbo_nats"] > 0
 
 
-def test_resume_reproduces_an_uninterrupted_run_bitwise(tmp_path):
+def test_resume_reproduces_an_uninterrupted_run_bitwise(tmp_path, monkeypatch):
+    from tinygen.train.workbench import Workbench
     full, split = str(tmp_path / "full"), str(tmp_path / "split")
-    common = ["--set", "hidden=64", "--log-every", "3", "--seed", "3"]
-    assert main(["train", "classifier", "--epochs", "2", "--out", full] + common) == 0
-    assert main(["train", "classifier", "--epochs", "1", "--out", split] + common) == 0
-    assert main(["train", "classifier", "--epochs", "2", "--out", split, "--resume"]) == 0
+    common = ["--epochs", "2", "--set", "hidden=64", "--log-every", "3", "--seed", "3"]
+    assert main(["train", "classifier", "--out", full] + common) == 0
+
+    original = Workbench._end_of_epoch
+
+    def stop_after_first_epoch(self, epoch_done, progress):
+        original(self, epoch_done, progress)
+        if epoch_done == 1:
+            os.kill(os.getpid(), signal.SIGINT)      # Ctrl-C: checkpoint, then exit 130
+
+    monkeypatch.setattr(Workbench, "_end_of_epoch", stop_after_first_epoch)
+    assert main(["train", "classifier", "--out", split] + common) == 130
+    monkeypatch.setattr(Workbench, "_end_of_epoch", original)
+    assert main(["train", "classifier", "--out", split, "--resume"]) == 0
+    assert _metrics(split) == _metrics(full)
+
+
+def test_interrupt_mid_epoch_resumes_exactly(tmp_path, monkeypatch):
+    """Ctrl-C in the middle of an epoch: the data order and RNG continue from that batch."""
+    from tinygen.models.vae import VAERecipe
+    full, split = str(tmp_path / "full"), str(tmp_path / "split")
+    common = ["--steps", "20", "--log-every", "1", "--seed", "5"]
+    assert main(["train", "vae", "--out", full] + common) == 0
+    original = VAERecipe.train_step
+
+    def interrupted(self, batch, step):
+        if step == 7:
+            os.kill(os.getpid(), signal.SIGINT)      # Ctrl-C arrives in the middle of a step
+        return original(self, batch, step)
+
+    monkeypatch.setattr(VAERecipe, "train_step", interrupted)
+    assert main(["train", "vae", "--out", split] + common) == 130
+    monkeypatch.setattr(VAERecipe, "train_step", original)
+    assert main(["train", "vae", "--out", split, "--resume"]) == 0
     assert _metrics(split) == _metrics(full)
 
 

@@ -20,12 +20,14 @@ class ClassifierConfig:
     width: int = 32            # channels of the first conv; the second has twice as many
     hidden: int = 128
     dropout: float = 0.25
+    mean: float = 0.0          # input normalisation: (x - mean) / std, from the training pixels
+    std: float = 1.0
 
 
 class Classifier(nn.Module):
     def __init__(self, config: ClassifierConfig):
         super().__init__()
-        c = config
+        c = self.config = config
         w, side = c.width, c.image_size // 4
         self.body = nn.Sequential(
             nn.Conv2d(c.in_channels, w, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2),   # (B, w, H/2, W/2)
@@ -38,10 +40,10 @@ class Classifier(nn.Module):
 
     def features(self, x):
         """(B, C, H, W) -> (B, hidden): the penultimate activations."""
-        return self.body(x)
+        return self.body((x - self.config.mean) / self.config.std)
 
     def forward(self, x):
-        return self.head(self.dropout(self.body(x)))          # (B, num_classes) logits
+        return self.head(self.dropout(self.features(x)))      # (B, num_classes) logits
 
 
 def accuracy(model, dataset, batch_size=1000):
@@ -64,12 +66,21 @@ class ClassifierRecipe(Recipe):
         super().__init__(run, data)
         import tinygen as tg
         c, h, _ = data.shape
+        pixels = data.train.tensors[0]
         self.config = ClassifierConfig(in_channels=c, image_size=h, num_classes=data.num_classes,
                                        width=self.option("width", 32),
-                                       hidden=self.option("hidden", 128))
+                                       hidden=self.option("hidden", 128),
+                                       mean=round(pixels.mean().item(), 4),
+                                       std=round(pixels.std().item(), 4))
         self.model = Classifier(self.config)
         self.modules = {"classifier": self.model}
         self.optimizers = {"adam": tg.optim.Adam(self.model.parameters(), lr=self.setting("lr"))}
+
+    def configure(self, total_steps):
+        import tinygen as tg
+        # cosine decay of the learning rate to 0 over the run
+        self.schedulers = {"cosine": tg.optim.lr_scheduler.CosineAnnealingLR(
+            self.optimizers["adam"], T_max=total_steps)}
 
     def train_step(self, batch, step):
         x, y = batch
@@ -78,6 +89,7 @@ class ClassifierRecipe(Recipe):
         opt.zero_grad()
         loss.backward()
         opt.step()
+        self.schedulers["cosine"].step()
         return {"loss": loss.item()}
 
     def evaluate(self, test):

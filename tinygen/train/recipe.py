@@ -54,6 +54,9 @@ class Recipe:
         self.optimizers: dict = {}        # name -> Optimizer (saved beside it)
         self.schedulers: dict = {}        # name -> LR scheduler
 
+    def configure(self, total_steps: int):
+        """Called once the run's length is known (e.g. to build an LR schedule over it)."""
+
     def train_step(self, batch, step: int) -> dict:
         """One optimisation step on `batch`; returns the losses to log as floats."""
         raise NotImplementedError

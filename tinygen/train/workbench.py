@@ -19,7 +19,9 @@ import contextlib
 import dataclasses
 import json
 import os
+import signal
 import sys
+import threading
 import time
 
 from .recipe import RunConfig
@@ -66,6 +68,33 @@ def load_module_state(modules, weights):
     for name, m in modules.items():
         prefix = name + "."
         m.load_state_dict({k[len(prefix):]: v for k, v in weights.items() if k.startswith(prefix)})
+
+
+class _StopOnCtrlC:
+    """The first Ctrl-C asks the loop to stop after the current step (then it checkpoints); a
+    second one interrupts at once. Only in the main thread, where Python delivers signals."""
+
+    def __init__(self, progress):
+        self.progress = progress
+        self.requested = False
+        self.previous = None
+
+    def _handler(self, signum, frame):
+        if self.requested:
+            raise KeyboardInterrupt
+        self.requested = True
+        self.progress.write("Ctrl-C: finishing this step, then saving a checkpoint "
+                            "(Ctrl-C again to quit at once)")
+
+    def __enter__(self):
+        if threading.current_thread() is threading.main_thread():
+            self.previous = signal.signal(signal.SIGINT, self._handler)
+        return self
+
+    def __exit__(self, *exc):
+        if self.previous is not None:
+            signal.signal(signal.SIGINT, self.previous)
+        return False
 
 
 class Progress:
@@ -138,6 +167,7 @@ class Workbench:
             epochs = epochs or self.recipe.setting("epochs")
             steps = epochs * len(self.loader)
         self.total_steps = steps
+        self.recipe.configure(steps)
         self.step = 0
         return self
 
@@ -217,22 +247,28 @@ class Workbench:
                             every=max(self.run.log_every * 10, 1))
         t0 = time.perf_counter()
         epoch_done = self.step // per_epoch
-        try:
-            self.recipe.train()
-            while self.step < self.total_steps:
-                for batch in self.loader:
-                    metrics = self.recipe.train_step(batch, self.step)
-                    self.step += 1
-                    epoch = (self.step - 1) // per_epoch
-                    if self.step % self.run.log_every == 0 or self.step == self.total_steps:
-                        self.log({"step": self.step, "epoch": epoch, "split": "train", **metrics})
-                    progress.update(self.step, metrics)
-                    if self.step >= self.total_steps:
-                        break
-                if self.step % per_epoch == 0 or self.step >= self.total_steps:
-                    epoch_done = self.step // per_epoch
-                    self._end_of_epoch(epoch_done, progress)
-        except KeyboardInterrupt:
+        with _StopOnCtrlC(progress) as stop:
+            try:
+                self.recipe.train()
+                while self.step < self.total_steps and not stop.requested:
+                    for batch in self.loader:
+                        metrics = self.recipe.train_step(batch, self.step)
+                        self.step += 1
+                        epoch = (self.step - 1) // per_epoch
+                        if self.step % self.run.log_every == 0 or self.step == self.total_steps:
+                            self.log({"step": self.step, "epoch": epoch, "split": "train", **metrics})
+                        progress.update(self.step, metrics)
+                        if self.step >= self.total_steps or stop.requested:
+                            break
+                    if self.step % per_epoch == 0 or self.step >= self.total_steps:
+                        epoch_done = self.step // per_epoch
+                        self._end_of_epoch(epoch_done, progress)
+            except KeyboardInterrupt:         # a second Ctrl-C: out now, mid-step, no checkpoint
+                progress.close()
+                print(f"\nstopped mid-step; the last checkpoint in {self.out} is kept",
+                      file=sys.stderr)
+                return 130
+        if stop.requested and self.step < self.total_steps:
             progress.close()
             self.save_checkpoint(epoch_done)
             print(f"\ninterrupted at step {self.step}: checkpoint saved in {self.out}; continue "
