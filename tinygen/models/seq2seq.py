@@ -116,8 +116,9 @@ class Seq2SeqRecipe(Recipe):
     defaults = {"epochs": 3, "batch_size": 64, "lr": 5e-4}
 
     @staticmethod
-    def make_task(name):
-        return make_task(name)
+    def make_task(name, options):
+        return make_task(name, max_len=int(options.get("max_len", 8)),
+                         n_train=int(options.get("n_train", 20000)))
 
     def __init__(self, run, data):
         super().__init__(run, data)

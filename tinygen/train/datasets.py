@@ -4,7 +4,7 @@ from __future__ import annotations
 from .recipe import DataInfo
 
 
-def load_data(name, recipe_cls, data_dir=None) -> DataInfo:
+def load_data(name, recipe_cls, data_dir=None, options=None) -> DataInfo:
     from .. import data as D
     key = D.canonical_name(name) if isinstance(name, str) else None
     kind = ("image" if key in D.IMAGE_DATASETS else "toy" if key in D.TOY_DATASETS
@@ -13,7 +13,7 @@ def load_data(name, recipe_cls, data_dir=None) -> DataInfo:
         raise ValueError(f"{recipe_cls.name} trains on {'/'.join(recipe_cls.data_kinds)} data; "
                          f"{name!r} is {kind} data")
     if kind == "task":
-        return recipe_cls.make_task(name)
+        return recipe_cls.make_task(name, options or {})
     test_split = "val" if kind == "text" else "test"
     train = D.load(name, "train", root=data_dir)
     test = D.load(name, test_split, root=data_dir)

@@ -148,7 +148,7 @@ class Workbench:
         tg.manual_seed(self.run.seed)
         cls = self.recipe_cls
         data_name = self.run.data or cls.default_data
-        self.data = load_data(data_name, cls, self.run.data_dir)
+        self.data = load_data(data_name, cls, self.run.data_dir, self.run.options)
         self.recipe = cls(self.run, self.data)
         if self.run.device != "cpu":
             for m in self.recipe.modules.values():

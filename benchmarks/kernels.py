@@ -1,9 +1,11 @@
-"""Time the CPU kernel families (softmax, layernorm, embedding, activation, adam): numba vs the
-NumPy reference vs PyTorch CPU, float32, median ms over repeats, interleaved, 2 threads.
+"""Time the CPU kernels of the kernel table: the default implementation (numba) vs the NumPy
+reference vs PyTorch CPU, float32, median ms over repeats, interleaved, 2 threads.
 Checks each kernel against its reference before timing it. Numba compile time is measured apart,
 in a child process with an empty NUMBA_CACHE_DIR (cold) and again with the filled cache (load).
+The table goes to stdout and to --out (benchmarks/results/kernels_cpu.md).
 
-    python benchmarks/kernel_families_cpu.py [--threads 2] [--repeats 30] [--no-compile]
+    python benchmarks/kernels.py [--threads 2] [--repeats 30] [--no-compile]
+    tinygen bench kernels
 """
 from __future__ import annotations
 
@@ -21,7 +23,8 @@ import numpy as np
 
 NAMES = ["softmax_fwd", "softmax_bwd", "log_softmax_fwd", "log_softmax_bwd", "cross_entropy_fwd",
          "cross_entropy_bwd", "layernorm_fwd", "layernorm_bwd", "embedding_bwd", "gelu_fwd",
-         "gelu_bwd", "silu_fwd", "silu_bwd", "adam_step"]
+         "gelu_bwd", "silu_fwd", "silu_bwd", "adam_step", "conv2d_fwd", "conv2d_bwd_input",
+         "conv2d_bwd_weight", "maxpool2d_fwd", "maxpool2d_bwd"]
 
 
 def cases(rng):
@@ -94,6 +97,14 @@ def torch_fn(name, args, kw):
         return lambda: F.silu(T[0])
     if name == "silu_bwd":
         return lambda: torch.ops.aten.silu_backward(T[1], T[0])
+    if name == "conv2d_fwd":
+        return lambda: F.conv2d(T[0], T[1], None, *args[2:])
+    if name == "conv2d_bwd_input":
+        return lambda: torch.nn.grad.conv2d_input(args[2], T[1], T[0], *args[3:6], groups=args[6])
+    if name == "conv2d_bwd_weight":
+        return lambda: torch.nn.grad.conv2d_weight(T[0], args[2], T[1], *args[3:6], groups=args[6])
+    if name == "maxpool2d_fwd":
+        return lambda: F.max_pool2d(T[0], *args[1:5], ceil_mode=args[5], return_indices=True)
     if name == "adam_step":
         params = [torch.from_numpy(p.copy()).requires_grad_() for p in args[0]]
         for p, g in zip(params, args[1]):
@@ -150,7 +161,18 @@ def compile_times():
 
 
 def main(argv=None):
+    lines = []
+    real_print = print
+
+    def print(*a, **k):                       # the table goes to stdout and to --out
+        k.pop("flush", None)
+        text = " ".join(str(x) for x in a)
+        lines.append(text)
+        real_print(text, flush=True)
+
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--out", default=os.path.join(os.path.dirname(os.path.abspath(__file__)),
+                                                      "results", "kernels_cpu.md"))
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--repeats", type=int, default=30)
     parser.add_argument("--no-compile", action="store_true")
@@ -169,7 +191,7 @@ def main(argv=None):
     print(f"machine: {platform.processor() or platform.machine()}, {os.cpu_count()} cores; "
           f"numba {numba.__version__}, torch {torch.__version__}, numpy {np.__version__}; "
           f"{time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}")
-    print("command: python benchmarks/kernel_families_cpu.py " + " ".join(argv or sys.argv[1:]))
+    print("command: `python benchmarks/kernels.py " + " ".join(argv or sys.argv[1:]) + "`")
     print()
     print("| kernel | shape | numba ms | reference ms | torch ms | ref / numba | torch / numba |")
     print("|---|---|---|---|---|---|---|")
@@ -199,6 +221,10 @@ def main(argv=None):
         print("|---|---|---|")
         for name, (cold, warm) in compile_times().items():
             print(f"| {name} | {cold:.2f} | {warm:.3f} |")
+    os.makedirs(os.path.dirname(args.out), exist_ok=True)
+    with open(args.out, "w") as f:
+        f.write("\n".join(lines) + "\n")
+    return 0
 
 
 if __name__ == "__main__":

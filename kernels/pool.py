@@ -1,0 +1,230 @@
+"""2-D max and average pooling (PyTorch's max_pool2d / avg_pool2d), NumPy/CuPy references.
+
+  maxpool2d_fwd   (y, idx): the max of each window and its flat index into x.reshape(N, C, H*W)
+  maxpool2d_bwd   gx: gy added at idx (windows may overlap, so indices repeat)
+  avgpool2d_fwd   y: the window sums over a zero-padded x, divided as PyTorch divides
+  avgpool2d_bwd   gx: gy / divisor spread back over each window (col2im)
+
+Shapes: x (N, C, H, W), y and idx (N, C, OH, OW), OH from `pool_output_size`. Every integer
+parameter arrives as a normalised pair (h, w); the op layer above validates user input.
+
+All four loop over the kH * kW positions of the window, each a strided slice of the padded input
+of shape (N, C, OH, OW): a handful of passes over the data, no (kH*kW)-times-larger copy.
+"""
+from __future__ import annotations
+
+from ._xp import array_module
+from .registry import reference
+
+
+def pool_output_size(size, kernel, stride, padding, dilation=1, ceil_mode=False):
+    """Output length of a pooling along one axis (plain ints), as PyTorch's pooling_output_shape.
+
+    With ceil_mode the last, partial window is kept only if it starts inside the input or the left
+    padding: a window starting in the right padding would see nothing but padding."""
+    span = size + 2 * padding - dilation * (kernel - 1) - 1
+    if not ceil_mode:
+        return span // stride + 1
+    out = -(-span // stride) + 1                     # ceil division
+    if (out - 1) * stride >= size + padding:
+        out -= 1
+    return out
+
+
+def _output_hw(x_shape, kernel, stride, padding, dilation, ceil_mode):
+    H, W = x_shape[-2:]
+    return tuple(pool_output_size(n, k, s, p, d, ceil_mode)
+                 for n, k, s, p, d in zip((H, W), kernel, stride, padding, dilation))
+
+
+def _padded_hw(x_shape, kernel, stride, padding, dilation, out_hw):
+    """(rows, cols) of the padded input: `padding` before the input, and after it as many as the
+    windows reach (with ceil_mode the last window may hang past the right padding)."""
+    return tuple(max(p + n, (o - 1) * s + d * (k - 1) + 1) for n, k, s, p, d, o
+                 in zip(x_shape[-2:], kernel, stride, padding, dilation, out_hw))
+
+
+def _padded(x, value, kernel, stride, padding, dilation, out_hw):
+    """x (N, C, H, W) padded with `value` out to `_padded_hw`; x itself when no window leaves it."""
+    xp = array_module(x)
+    N, C, H, W = x.shape
+    hw = _padded_hw(x.shape, kernel, stride, padding, dilation, out_hw)
+    if hw == (H, W) and tuple(padding) == (0, 0):
+        return x
+    xpad = xp.full((N, C, *hw), value, dtype=x.dtype)
+    xpad[:, :, padding[0]:padding[0] + H, padding[1]:padding[1] + W] = x
+    return xpad
+
+
+def _window_slices(kernel, stride, dilation, out_hw):
+    """For each window position (i, j), row-major: the slices of the padded input that hold
+    element (i, j) of every window, a (N, C, OH, OW) view."""
+    (kh, kw), (sh, sw), (dh, dw), (oh, ow) = kernel, stride, dilation, out_hw
+    for i in range(kh):
+        for j in range(kw):
+            yield i, j, (slice(None), slice(None),
+                         slice(i * dh, i * dh + (oh - 1) * sh + 1, sh),
+                         slice(j * dw, j * dw + (ow - 1) * sw + 1, sw))
+
+
+def _first_inside(xp, starts, dilation):
+    """Index of each window's first element inside the input: start stepped by the dilation past
+    the left padding (PyTorch's `while (ih0 < 0) ih0 += dilationH`)."""
+    steps = xp.maximum((-starts + dilation - 1) // dilation, 0)     # ceil(-start / dilation)
+    return starts + steps * dilation
+
+
+def _pool_example(which):
+    if which == "bench":         # after a MNIST-CNN layer: 64 images, 32 channels, 28x28
+        return (64, 32, 28, 28), (2, 2), (2, 2), (0, 0)
+    return (2, 3, 9, 8), (3, 2), (2, 2), (1, 1)
+
+
+def _example_max_fwd(rng, which):
+    shape, kernel, stride, padding = _pool_example(which)
+    x = rng.standard_normal(shape).astype("float32")
+    dilation = (1, 1) if which == "bench" else (1, 2)
+    return (x, kernel, stride, padding, dilation, which == "test"), {}
+
+
+def _example_max_bwd(rng, which):
+    (x, kernel, stride, padding, dilation, ceil_mode), _ = _example_max_fwd(rng, which)
+    y, idx = maxpool2d_fwd(x, kernel, stride, padding, dilation, ceil_mode)
+    gy = rng.standard_normal(y.shape).astype("float32")
+    return (gy, idx, x.shape), {}
+
+
+def _example_avg_fwd(rng, which):
+    shape, kernel, stride, padding = _pool_example(which)
+    x = rng.standard_normal(shape).astype("float32")
+    return (x, kernel, stride, padding, which == "test", which == "bench", None), {}
+
+
+def _example_avg_bwd(rng, which):
+    (x, kernel, stride, padding, *options), _ = _example_avg_fwd(rng, which)
+    out_hw = _output_hw(x.shape, kernel, stride, padding, (1, 1), options[0])
+    gy = rng.standard_normal((*x.shape[:2], *out_hw)).astype("float32")
+    return (gy, x.shape, kernel, stride, padding, *options), {}
+
+
+@reference("maxpool2d_fwd", example=_example_max_fwd, rtol=0, atol=0)
+def maxpool2d_fwd(x, kernel, stride, padding, dilation, ceil_mode):
+    """PyTorch's max_pool2d with return_indices. x (N, C, H, W) -> (y, idx), both (N, C, OH, OW);
+    idx (int64) indexes x.reshape(N, C, H * W) along its last axis.
+
+    Padding counts as -inf. Within a window the first maximum in row-major order wins, and a NaN
+    wins over any number (the last NaN, as PyTorch's CPU kernel: `val > max || isnan(val)`). A
+    window with nothing above -inf points at its first element inside the input.
+
+    A window can hold no input element at all (dilation jumping from the left padding past the
+    input, e.g. H = 1, kernel 2, padding 1, dilation 2): its y is -inf and its idx -1, the
+    sentinel PyTorch's backward skips. (PyTorch's CPU forward returns an index outside the window
+    there, one that can alias another input element and receive its gradient.)"""
+    xp = array_module(x)
+    N, C, H, W = x.shape
+    out_hw = _output_hw(x.shape, kernel, stride, padding, dilation, ceil_mode)
+    (kh, kw), (oh, ow), (sh, sw), (ph, pw), (dh, dw) = kernel, out_hw, stride, padding, dilation
+    xpad = _padded(x, -float("inf"), kernel, stride, padding, dilation, out_hw)
+    row0 = xp.arange(oh, dtype=xp.int64) * sh - ph            # window starts, input coordinates
+    col0 = xp.arange(ow, dtype=xp.int64) * sw - pw
+    first_row, first_col = _first_inside(xp, row0, dh), _first_inside(xp, col0, dw)
+    empty = (first_row >= H)[:, None] | (first_col >= W)[None, :]                # (OH, OW)
+    # Track the winner's position p = i * kW + j in its window (a small int), not its index:
+    # the index is one lookup at the end. It starts at the first element inside the input.
+    first = ((first_row - row0) // dh)[:, None] * kw + ((first_col - col0) // dw)[None, :]
+    winner = xp.empty((N, C, oh, ow), dtype=xp.int8 if kh * kw <= 127 else xp.int32)
+    winner[...] = xp.where(empty, 0, first)
+    y = xp.full((N, C, oh, ow), -float("inf"), dtype=x.dtype)
+    take = xp.empty((N, C, oh, ow), dtype=bool)
+    windows = list(_window_slices(kernel, stride, dilation, out_hw))
+    for p, (i, j, window) in enumerate(windows):
+        v = xpad[window]                                          # (N, C, OH, OW)
+        xp.greater(v, y, out=take)                # strictly: the first of equal maxima stays
+        xp.copyto(winner, p, where=take)
+        xp.maximum(y, v, out=y)                   # NaN propagates into y...
+    if xp.isnan(y).any():                         # ...and the window's last NaN is the winner
+        for p, (i, j, window) in enumerate(windows):
+            xp.copyto(winner, p, where=xp.isnan(xpad[window]))
+    offsets = xp.asarray([i * dh * W + j * dw for i, j, _ in windows], dtype=xp.int64)
+    idx = xp.take(offsets, winner)                              # (N, C, OH, OW)
+    idx += row0[:, None] * W + col0[None, :]
+    if empty.any():
+        xp.copyto(idx, -1, where=empty)
+    return y, idx
+
+
+@reference("maxpool2d_bwd", example=_example_max_bwd, rtol=1e-6, atol=1e-6)
+def maxpool2d_bwd(gy, idx, x_shape):
+    """Gradient of max_pool2d: gy and idx (N, C, OH, OW) -> gx of shape x_shape = (N, C, H, W),
+    gx.reshape(N, C, H * W)[n, c, idx[n, c, o]] += gy[n, c, o], skipping idx -1 (a window with
+    no input). Indices repeat when windows overlap, so this is a scatter-add: a bincount,
+    summed in float64."""
+    xp = array_module(gy)
+    N, C, H, W = x_shape
+    assert idx.shape == gy.shape and gy.shape[:2] == (N, C), (gy.shape, idx.shape, x_shape)
+    L = gy.shape[2] * gy.shape[3]
+    idx = idx.reshape(N * C, L)
+    inside = idx >= 0
+    plane = xp.arange(N * C, dtype=xp.int64)[:, None] * (H * W)                # (N*C, 1)
+    flat = (xp.where(inside, idx, 0) + plane).ravel()
+    weights = xp.where(inside, gy.reshape(N * C, L), 0).ravel()
+    gx = xp.bincount(flat, weights=weights, minlength=N * C * H * W)
+    assert gx.size == N * C * H * W, "max-pool index outside the input"
+    return gx.astype(gy.dtype).reshape(x_shape)
+
+
+def _avg_divisor(xp, x_shape, kernel, stride, padding, out_hw, count_include_pad,
+                 divisor_override, dtype):
+    """What each window's sum is divided by, (OH, OW), as PyTorch's CPU kernel computes it: the
+    window clipped to the padded input (count_include_pad) or to the input (otherwise); part of a
+    ceil_mode window past the right padding is never counted. An empty window divides by 1: its
+    sum is 0, and PyTorch returns 0."""
+    if divisor_override is not None:
+        return xp.asarray(divisor_override, dtype=dtype)
+    counts = []
+    for size, k, s, p, o in zip(x_shape[-2:], kernel, stride, padding, out_hw):
+        start = xp.arange(o, dtype=xp.int64) * s - p
+        end = xp.minimum(start + k, size + p)
+        if count_include_pad:
+            counts.append(end - start)
+        else:
+            counts.append(xp.minimum(end, size) - xp.maximum(start, 0))
+    divisor = counts[0][:, None] * counts[1][None, :]
+    return xp.maximum(divisor, 1).astype(dtype)
+
+
+@reference("avgpool2d_fwd", example=_example_avg_fwd, rtol=1e-6, atol=1e-6)
+def avgpool2d_fwd(x, kernel, stride, padding, ceil_mode, count_include_pad, divisor_override):
+    """PyTorch's avg_pool2d. x (N, C, H, W) -> y (N, C, OH, OW): window sums over x zero-padded,
+    divided by divisor_override if given, else by the window's size (see `_avg_divisor`)."""
+    xp = array_module(x)
+    N, C = x.shape[:2]
+    dilation = (1, 1)
+    out_hw = _output_hw(x.shape, kernel, stride, padding, dilation, ceil_mode)
+    xpad = _padded(x, 0, kernel, stride, padding, dilation, out_hw)
+    total = xp.zeros((N, C, *out_hw), dtype=x.dtype)
+    for i, j, window in _window_slices(kernel, stride, dilation, out_hw):
+        total += xpad[window]
+    return total / _avg_divisor(xp, x.shape, kernel, stride, padding, out_hw, count_include_pad,
+                                divisor_override, x.dtype)
+
+
+@reference("avgpool2d_bwd", example=_example_avg_bwd, rtol=1e-6, atol=1e-6)
+def avgpool2d_bwd(gy, x_shape, kernel, stride, padding, ceil_mode, count_include_pad,
+                  divisor_override):
+    """Gradient of avg_pool2d: gy (N, C, OH, OW) -> gx of shape x_shape = (N, C, H, W); each
+    input gets gy / divisor from every window it lies in."""
+    xp = array_module(gy)
+    N, C, H, W = x_shape
+    dilation = (1, 1)
+    out_hw = _output_hw(x_shape, kernel, stride, padding, dilation, ceil_mode)
+    assert gy.shape == (N, C, *out_hw), (gy.shape, x_shape, out_hw)
+    share = gy / _avg_divisor(xp, x_shape, kernel, stride, padding, out_hw, count_include_pad,
+                              divisor_override, gy.dtype)
+    padded_hw = _padded_hw(x_shape, kernel, stride, padding, dilation, out_hw)
+    gpad = xp.zeros((N, C, *padded_hw), dtype=gy.dtype)
+    for i, j, window in _window_slices(kernel, stride, dilation, out_hw):
+        gpad[window] += share
+    if padded_hw == (H, W) and tuple(padding) == (0, 0):
+        return gpad
+    return xp.ascontiguousarray(gpad[:, :, padding[0]:padding[0] + H, padding[1]:padding[1] + W])
