@@ -142,8 +142,8 @@ class InvertibleLinearLU(nn.Module):
         return self._apply(x, self.weight()), logdet.expand(x.shape[0])
 
     def inverse(self, y):
-        w_inv = np.linalg.inv(self.weight().detach().double().numpy()).astype(np.float32)
-        return self._apply(y, tg.tensor(w_inv))
+        w_inv = np.linalg.inv(self.weight().detach().double().numpy())   # inverted in float64
+        return self._apply(y, tg.tensor(w_inv, dtype=y.dtype))
 
 
 class Squeeze(nn.Module):
