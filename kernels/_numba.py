@@ -24,6 +24,7 @@ vectorised CPU erf uses.
 from __future__ import annotations
 
 import math
+import os
 
 import numpy as np
 
@@ -35,6 +36,12 @@ SAFE_FASTMATH = {"reassoc", "contract", "arcp", "nsz"}
 # (tens of microseconds) is less than the launch, and on a 2-core machine numba's pool competes
 # with BLAS's spinning threads for the second core.
 PARALLEL_MIN_ELEMENTS = 1 << 15
+
+# numba's default OpenMP pool spin-waits after every parallel loop; on a 2-core machine those
+# spinning threads starve BLAS's own threads (measured: the baby GPT's training step 5x slower,
+# benchmarks/results/models_cpu.md). The workqueue layer's threads sleep instead, and it does
+# not depend on which library initialised OpenMP first. A user's NUMBA_THREADING_LAYER wins.
+os.environ.setdefault("NUMBA_THREADING_LAYER", "workqueue")
 
 try:
     import numba
