@@ -107,8 +107,7 @@ class CharRNN(nn.Module):
 
     @tg.no_grad()
     def generate(self, idx, max_new_tokens, temperature=1.0, top_k=None):
-        logits, _ = self(idx)
-        h, state = self.rnn(self.embed(idx))
+        h, state = self.rnn(self.embed(idx))                              # read the prompt
         out = idx
         for _ in range(max_new_tokens):
             logits = self.head(h[:, -1]) / max(temperature, 1e-8)         # (B, vocab)

@@ -294,7 +294,9 @@ class Workbench:
         self.recipe.train()
         if metrics:
             self.log({"step": self.step, "epoch": epoch_done - 1, "split": "test", **metrics})
-            progress.write(f"epoch {epoch_done}: " + "  ".join(
+            where = (f"epoch {epoch_done}" if self.step % len(self.loader) == 0
+                     else f"step {self.step}")
+            progress.write(f"{where}: " + "  ".join(
                 f"{k}={v:.4f}" for k, v in metrics.items()))
         plot_curves(self.metrics_path, os.path.join(self.out, "curves.png"), title=self.run.model)
         self.save_checkpoint(epoch_done)
