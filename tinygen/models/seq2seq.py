@@ -113,7 +113,7 @@ class Seq2SeqRecipe(Recipe):
     data_kinds = ("task",)
     tasks = ("reverse", "add")
     default_data = "reverse"
-    defaults = {"epochs": 3, "batch_size": 64, "lr": 5e-4}
+    defaults = {"epochs": 5, "batch_size": 64, "lr": 5e-4}
 
     @staticmethod
     def make_task(name, options):
