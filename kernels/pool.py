@@ -2,6 +2,7 @@
 
   maxpool2d_fwd   (y, idx): the max of each window and its flat index into x.reshape(N, C, H*W)
   maxpool2d_bwd   gx: gy added at idx (windows may overlap, so indices repeat)
+                  reference: a float64 bincount; numba_v1: a direct scatter-add  <- default (CPU)
   avgpool2d_fwd   y: the window sums over a zero-padded x, divided as PyTorch divides
   avgpool2d_bwd   gx: gy / divisor spread back over each window (col2im)
 
@@ -13,6 +14,9 @@ of shape (N, C, OH, OW): a handful of passes over the data, no (kH*kW)-times-lar
 """
 from __future__ import annotations
 
+import numpy as np
+
+from ._numba import is_cpu_float, jit, numba_kernel, prange
 from ._xp import array_module
 from .registry import reference
 
@@ -171,6 +175,28 @@ def maxpool2d_bwd(gy, idx, x_shape):
     gx = xp.bincount(flat, weights=weights, minlength=N * C * H * W)
     assert gx.size == N * C * H * W, "max-pool index outside the input"
     return gx.astype(gy.dtype).reshape(x_shape)
+
+
+@jit
+def _maxpool_bwd_planes(gy, idx, gx):
+    # one (n, c) plane per iteration: its windows only write into its own row of gx
+    for p in prange(gy.shape[0]):
+        for o in range(gy.shape[1]):
+            i = idx[p, o]
+            if i >= 0:
+                gx[p, i] += gy[p, o]
+
+
+@numba_kernel("maxpool2d_bwd", impl="numba_v1", default=True)
+def maxpool2d_bwd_numba(gy, idx, x_shape):
+    """numba_v1: a direct scatter-add, planes in parallel (the reference's float64 bincount
+    allocates index and weight arrays of the whole batch)."""
+    if not is_cpu_float(gy) or idx.dtype != np.int64 or idx.shape != gy.shape:
+        return NotImplemented
+    N, C, H, W = x_shape
+    gx = np.zeros((N * C, H * W), dtype=gy.dtype)
+    _maxpool_bwd_planes(gy.reshape(N * C, -1), np.ascontiguousarray(idx).reshape(N * C, -1), gx)
+    return gx.reshape(x_shape)
 
 
 def _avg_divisor(xp, x_shape, kernel, stride, padding, out_hw, count_include_pad,
