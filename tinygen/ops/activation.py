@@ -15,9 +15,7 @@ import math
 from ..autograd.function import Function
 from ..autograd import function as _fn
 from ..autograd.grad_mode import GRAD
-from ..backend import dispatch
 from . import elementwise as E
-from .conv import device_type
 
 
 class Gelu(Function):
@@ -28,12 +26,12 @@ class Gelu(Function):
     def forward(self, x, approximate):
         self.approximate = approximate
         self.save_for_backward(x)
-        return dispatch("gelu_fwd", device_type(self.xp))(x, approximate)
+        return self.kernel("gelu_fwd")(x, approximate)
 
     def backward(self, gy):
         (x,) = self.saved_tensors
         if not GRAD[0]:
-            gx = dispatch("gelu_bwd", device_type(self.xp))(x._data, gy._data, self.approximate)
+            gx = self.kernel("gelu_bwd")(x._data, gy._data, self.approximate)
             return _fn.Tensor._make(gx, None, 0, False), None
         return gy * gelu_derivative(x, self.approximate), None
 

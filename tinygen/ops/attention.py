@@ -16,9 +16,7 @@ import numpy as np
 from ..autograd.function import Function
 from ..autograd import function as _fn
 from ..autograd.grad_mode import GRAD
-from ..backend import dispatch
 from .activation import dropout
-from .conv import device_type
 
 
 class FlashAttention(Function):
@@ -29,7 +27,7 @@ class FlashAttention(Function):
 
     def forward(self, q, k, v, causal, scale):
         self.causal, self.scale = causal, scale
-        o, self.lse = dispatch("flash_attention_fwd", device_type(self.xp))(
+        o, self.lse = self.kernel("flash_attention_fwd")(
             q, k, v, causal=causal, scale=scale)
         self.o = o                           # the kernel's backward needs it (an array)
         self.save_for_backward(q, k, v)
@@ -39,7 +37,7 @@ class FlashAttention(Function):
         q, k, v = self.saved_tensors
         need = [t is not None for t in self.inputs[:3]]
         if not GRAD[0]:
-            grads = dispatch("flash_attention_bwd", device_type(self.xp))(
+            grads = self.kernel("flash_attention_bwd")(
                 q._data, k._data, v._data, self.o, self.lse, do._data, causal=self.causal,
                 scale=self.scale)
             return tuple(_fn.Tensor._make(g, None, 0, False) if n else None

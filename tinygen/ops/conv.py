@@ -15,18 +15,12 @@ Each is bilinear in its two tensor inputs, and the adjoint of each argument is o
 
 conv_transpose2d is ConvInputGrad with the output size from output_padding; conv1d is conv2d on
 an unsqueezed height of 1. Bias is a broadcast add. The array work is in kernels/conv.py, reached
-through the kernel table (`dispatch`), so a faster kernel replaces the reference transparently.
+through the kernel table (`Function.kernel`), so a faster kernel replaces the reference transparently.
 """
 from __future__ import annotations
 
 from ..autograd.function import Function
-from ..backend import dispatch
 from .shape import Pad
-
-
-def device_type(xp):
-    """'cpu' for numpy, 'cuda' for cupy: the key of the kernel table."""
-    return "cpu" if xp.__name__ == "numpy" else "cuda"
 
 
 def full_output_hw(x_hw, w_shape, stride, padding, dilation):
@@ -55,7 +49,7 @@ class Conv2d(Function):
         self.params = (stride, padding, dilation, groups)
         self.x_shape, self.w_shape = x.shape, w.shape
         self.save_for_backward(x, w)
-        y = dispatch("conv2d_fwd", device_type(self.xp))(x, w, stride, padding, dilation, groups)
+        y = self.kernel("conv2d_fwd")(x, w, stride, padding, dilation, groups)
         if out_hw is not None and tuple(y.shape[2:]) != tuple(out_hw):
             y = self.xp.ascontiguousarray(y[:, :, :out_hw[0], :out_hw[1]])
         return y
@@ -80,7 +74,7 @@ class ConvInputGrad(Function):
         self.w_shape, self.gy_hw = w.shape, gy.shape[2:]
         self.save_for_backward(gy, w)
         full = full_output_hw(x_shape[2:], w.shape, stride, padding, dilation)
-        return dispatch("conv2d_bwd_input", device_type(self.xp))(
+        return self.kernel("conv2d_bwd_input")(
             _fit(self.xp, gy, full), w, tuple(x_shape), stride, padding, dilation, groups)
 
     def backward(self, g):
@@ -102,7 +96,7 @@ class ConvWeightGrad(Function):
         self.x_shape, self.gy_hw = x.shape, gy.shape[2:]
         self.save_for_backward(x, gy)
         full = full_output_hw(x.shape[2:], w_shape, stride, padding, dilation)
-        return dispatch("conv2d_bwd_weight", device_type(self.xp))(
+        return self.kernel("conv2d_bwd_weight")(
             x, _fit(self.xp, gy, full), tuple(w_shape), stride, padding, dilation, groups)
 
     def backward(self, g):

@@ -15,10 +15,8 @@ import math
 from ..autograd.function import Function
 from ..autograd import function as _fn
 from ..autograd.grad_mode import GRAD
-from ..backend import dispatch
 from . import elementwise as E
 from .activation import log_softmax
-from .conv import device_type
 
 
 class CrossEntropyRows(Function):
@@ -29,7 +27,7 @@ class CrossEntropyRows(Function):
 
     def forward(self, logits, target, ignore_index, label_smoothing):
         self.target, self.ignore_index, self.smoothing = target, ignore_index, label_smoothing
-        loss, self.lse = dispatch("cross_entropy_fwd", device_type(self.xp))(
+        loss, self.lse = self.kernel("cross_entropy_fwd")(
             logits, target, ignore_index, label_smoothing)
         self.save_for_backward(logits)
         return loss
@@ -38,7 +36,7 @@ class CrossEntropyRows(Function):
         (logits,) = self.saved_tensors
         wrap = _fn.Tensor._make
         if not GRAD[0]:
-            g = dispatch("cross_entropy_bwd", device_type(self.xp))(
+            g = self.kernel("cross_entropy_bwd")(
                 logits._data, self.target, self.lse, gloss._data, self.ignore_index,
                 self.smoothing)
             return wrap(g, None, 0, False), None, None, None

@@ -13,8 +13,6 @@ from __future__ import annotations
 from ..autograd.function import Function
 from ..autograd import function as _fn
 from ..autograd.grad_mode import GRAD, no_grad
-from ..backend import dispatch
-from .conv import device_type
 
 
 class LayerNorm(Function):
@@ -24,7 +22,7 @@ class LayerNorm(Function):
 
     def forward(self, x, w, b, eps):
         self.eps = eps
-        y, mean, rstd = dispatch("layernorm_fwd", device_type(self.xp))(x, w, b, eps)
+        y, mean, rstd = self.kernel("layernorm_fwd")(x, w, b, eps)
         self.save_for_backward(x, w, mean, rstd)        # mean, rstd (...): kept as arrays
         return y
 
@@ -32,7 +30,7 @@ class LayerNorm(Function):
         x, w, mean, rstd = self.saved_tensors
         need_x, need_w, need_b = (t is not None for t in self.inputs[:3])
         if not GRAD[0]:
-            gx, gw, gb = dispatch("layernorm_bwd", device_type(self.xp))(
+            gx, gw, gb = self.kernel("layernorm_bwd")(
                 gy._data, x._data, None if w is None else w._data, mean._data, rstd._data)
             wrap = _fn.Tensor._make
             return (wrap(gx, None, 0, False) if need_x else None,

@@ -17,7 +17,7 @@ import numpy as np
 from ..autograd.function import Function
 from ..autograd import function as _fn
 from ..backend import dispatch
-from .conv import device_type, ntuple, check_input
+from .conv import ntuple, check_input
 
 
 class MaxPoolGather(Function):
@@ -41,7 +41,7 @@ class MaxPoolScatter(Function):
 
     def forward(self, gy, idx, x_shape):
         self.idx = idx
-        return dispatch("maxpool2d_bwd", device_type(self.xp))(gy, idx, tuple(x_shape))
+        return self.kernel("maxpool2d_bwd")(gy, idx, tuple(x_shape))
 
     def backward(self, gg):
         return MaxPoolGather.apply(gg, self.idx), None, None
@@ -52,7 +52,7 @@ class AvgPool2d(Function):
 
     def forward(self, x, params):
         self.x_shape, self.params = x.shape, params
-        return dispatch("avgpool2d_fwd", device_type(self.xp))(x, *params)
+        return self.kernel("avgpool2d_fwd")(x, *params)
 
     def backward(self, gy):
         return AvgPool2dBackward.apply(gy, self.x_shape, self.params), None
@@ -63,7 +63,7 @@ class AvgPool2dBackward(Function):
 
     def forward(self, gy, x_shape, params):
         self.params = params
-        return dispatch("avgpool2d_bwd", device_type(self.xp))(gy, tuple(x_shape), *params)
+        return self.kernel("avgpool2d_bwd")(gy, tuple(x_shape), *params)
 
     def backward(self, gg):
         return AvgPool2d.apply(gg, self.params), None, None
