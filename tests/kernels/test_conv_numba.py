@@ -1,0 +1,73 @@
+"""The numba conv kernels (tinygen_kernels.conv, numba_v1) against the NumPy references on drawn
+shapes (float64, 1e-10; float32, 1e-5), on both of im2col's paths (gathers for short output rows,
+the NumPy copy for long ones), with the batch in chunks, and on both of bwd_input's paths (col2im,
+and a forward convolution with the flipped weight for stride 1 and "same" padding)."""
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from tinygen_kernels import _numba, conv
+
+from test_conv_reference import conv_cases
+
+pytestmark = pytest.mark.skipif(not _numba.HAVE_NUMBA, reason="numba is not installed")
+
+
+def _run_all(case, rng, dtype, impl):
+    x_shape, w_shape, stride, padding, dilation, groups = case
+    x = rng.standard_normal(x_shape).astype(dtype)
+    w = rng.standard_normal(w_shape).astype(dtype)
+    fwd, bwd_input, bwd_weight = {
+        "reference": (conv.conv2d_fwd, conv.conv2d_bwd_input, conv.conv2d_bwd_weight),
+        "numba": (conv.conv2d_fwd_numba, conv.conv2d_bwd_input_numba,
+                  conv.conv2d_bwd_weight_numba)}[impl]
+    y = fwd(x, w, stride, padding, dilation, groups)
+    gy = rng.standard_normal(y.shape).astype(dtype)
+    return (y, bwd_input(gy, w, x_shape, stride, padding, dilation, groups),
+            bwd_weight(x, gy, w_shape, stride, padding, dilation, groups))
+
+
+def _check(case, seed, dtype, tol):
+    want = _run_all(case, np.random.default_rng(seed), dtype, "reference")
+    got = _run_all(case, np.random.default_rng(seed), dtype, "numba")
+    for name, g, r in zip(("forward", "bwd_input", "bwd_weight"), got, want):
+        assert g.shape == r.shape and g.dtype == r.dtype, (name, g.shape, r.shape)
+        np.testing.assert_allclose(g, r, rtol=tol, atol=tol, err_msg=f"{name} {case}")
+
+
+@settings(max_examples=60, deadline=None)
+@given(case=conv_cases(), seed=st.integers(0, 2**16))
+def test_numba_matches_reference_drawn(case, seed):
+    _check(case, seed, np.float64, 1e-10)
+
+
+@pytest.mark.parametrize("case", [
+    ((4, 6, 14, 14), (8, 6, 4, 4), (2, 2), (1, 1), (1, 1), 1),   # gathers: 7-wide output rows
+    ((3, 4, 20, 21), (6, 4, 3, 3), (1, 1), (1, 1), (1, 1), 1),   # NumPy copy; flipped bwd_input
+    ((5, 8, 7, 7), (3, 8, 7, 7), (1, 1), (0, 0), (1, 1), 1),     # 1x1 output, 5 images in a row
+    ((2, 4, 1, 1), (6, 2, 7, 7), (1, 1), (6, 6), (1, 1), 2),     # 1x1 input; ConvTranspose-like
+    ((2, 6, 9, 19), (6, 2, 3, 2), (1, 2), (2, 1), (2, 1), 3),
+])
+@pytest.mark.parametrize("chunk", [1, 2, None])
+def test_numba_matches_reference_on_both_paths(monkeypatch, case, chunk):
+    if chunk is not None:             # None: the batch chunked as in use
+        monkeypatch.setattr(conv, "_batch_chunk", lambda xp, n, item_bytes: chunk)
+    _check(case, 0, np.float64, 1e-10)
+    _check(case, 1, np.float32, 1e-5)
+
+
+def test_gather_index_marks_padding():
+    # 3x3 input, 2x2 windows, padding 1, stride 2: outputs (a, b) read rows/cols 2a-1+i, 2b-1+j
+    index = conv.gather_index((3, 3), (2, 2), (2, 2), (1, 1), (1, 1), (2, 2))
+    assert index.shape == (4, 4)
+    # window element (0, 0): positions (-1,-1), (-1,1), (1,-1), (1,1) -> only (1,1) = 4 inside
+    np.testing.assert_array_equal(index[0], [-1, -1, -1, 4])
+    # window element (1, 1): positions (0,0), (0,2), (2,0), (2,2)
+    np.testing.assert_array_equal(index[3], [0, 2, 6, 8])
+
+
+def test_non_float_falls_back():
+    x = np.ones((1, 1, 3, 3), dtype=np.int64)
+    w = np.ones((1, 1, 2, 2), dtype=np.int64)
+    assert conv.conv2d_fwd_numba(x, w, (1, 1), (0, 0), (1, 1), 1) is NotImplemented
