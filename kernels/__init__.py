@@ -5,7 +5,7 @@ family whose dependencies import; numba kernels compile on first call (cache=Tru
 """
 from . import registry  # noqa: F401
 
-_FAMILIES = ["conv", "pool", "softmax", "layernorm", "embedding", "activation", "adam"]
+_FAMILIES = ["conv", "pool", "softmax", "layernorm", "batchnorm", "embedding", "activation", "adam"]
 
 _FAMILIES += ["attention", "gemm"]
 

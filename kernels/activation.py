@@ -1,4 +1,4 @@
-"""GELU and SiLU, forward and backward, elementwise (any shape).
+"""GELU, SiLU and LeakyReLU, forward and backward, elementwise (any shape).
 
   gelu_fwd(x, approximate="none") -> y
       exact:  y = x Phi(x),  Phi(x) = (1 + erf(x / sqrt 2)) / 2
@@ -8,8 +8,11 @@
       "tanh": gx = gy ((1 + t)/2 + x/2 (1 - t^2) du/dx),  t = tanh(u)
   silu_fwd(x) -> y              y = x sigmoid(x)
   silu_bwd(x, gy) -> gx         gx = gy s (1 + x (1 - s)),  s = sigmoid(x)
+  leaky_relu_fwd(x, negative_slope) -> y        y = x if x > 0 else negative_slope * x
+  leaky_relu_bwd(x, gy, negative_slope) -> gx   gx = gy if x > 0 else negative_slope * gy
 
-Backward takes the input x (not y): GELU's derivative needs x, and so does SiLU's.
+Backward takes the input x (not y): GELU's derivative needs x, and so does SiLU's (LeakyReLU's
+could use y for a positive slope, not for any slope).
 
 Versions (CPU):
   numba_v1  one prange over blocks of 16384 elements of the flattened array (below 32768
@@ -18,8 +21,9 @@ Versions (CPU):
             vectorised exp and erf of _numba (erf: A&S 7.1.26, |error| <= 1.5e-7, as in
             PyTorch's vectorised CPU erf), float64 math.exp / math.erf. The tanh form is
             computed as x * sigmoid(2u), which has no cancellation where 1 + tanh(u) -> 0
-            (float32 tolerance 1e-5 absolute: the reference's 1 + tanh(u) loses ~1e-7 there)
-                                                                                  <- default
+            (float32 tolerance 1e-5 absolute: the reference's 1 + tanh(u) loses ~1e-7 there);
+            LeakyReLU as max(x, 0) + slope * min(x, 0), branch-free (one pass instead of
+            NumPy's mask, product and select, each allocating)                   <- default
 """
 from __future__ import annotations
 
@@ -57,6 +61,15 @@ def _example_gelu_fwd(rng, which):
 def _example_bwd(rng, which):
     x = _example_x(rng, which)
     return (x, rng.standard_normal(x.shape).astype(x.dtype)), {}
+
+
+def _example_leaky_fwd(rng, which):
+    return (_example_x(rng, which),), {"negative_slope": 0.2}
+
+
+def _example_leaky_bwd(rng, which):
+    (x, gy), _ = _example_bwd(rng, which)
+    return (x, gy), {"negative_slope": 0.2}
 
 
 def _erf_array(x):
@@ -117,6 +130,20 @@ def silu_bwd(x, gy):
     with np.errstate(over="ignore"):
         s = _sigmoid(x)
     return (gy * s * (1 + x * (1 - s))).astype(x.dtype)
+
+
+@reference("leaky_relu_fwd", example=_example_leaky_fwd, rtol=1e-6, atol=1e-7)
+def leaky_relu_fwd(x, negative_slope=0.01):
+    """LeakyReLU: x where x > 0, else negative_slope * x. x (...) -> y (...)."""
+    xp = array_module(x)
+    return xp.where(x > 0, x, x * x.dtype.type(negative_slope))
+
+
+@reference("leaky_relu_bwd", example=_example_leaky_bwd, rtol=1e-6, atol=1e-7)
+def leaky_relu_bwd(x, gy, negative_slope=0.01):
+    """Gradient of leaky_relu_fwd at x times gy (the slope at 0 is negative_slope, as PyTorch's)."""
+    xp = array_module(x)
+    return xp.where(x > 0, gy, gy * x.dtype.type(negative_slope)).astype(x.dtype, copy=False)
 
 
 # ---------------------------------------------------------------- numba_v1
@@ -259,3 +286,58 @@ def silu_bwd_numba(x, gy):
     if not _flat_ok(x, gy):
         return NotImplemented
     return _run(x, gy, 5)
+
+
+@jit_serial
+def _leaky(x, slope, out):
+    zero = x.dtype.type(0)
+    for i in range(x.shape[0]):
+        v = x[i]
+        out[i] = max(v, zero) + slope * min(v, zero)
+
+
+@jit_serial
+def _leaky_bwd(x, gy, slope, out):
+    zero, one = x.dtype.type(0), x.dtype.type(1)
+    for i in range(x.shape[0]):
+        out[i] = gy[i] * (one if x[i] > zero else slope)
+
+
+@jit
+def _leaky_blocks(x, gy, slope, out, backward):
+    n = x.shape[0]
+    for blk in prange((n + _BLOCK - 1) // _BLOCK):
+        lo, hi = blk * _BLOCK, min(n, (blk + 1) * _BLOCK)
+        if backward:
+            _leaky_bwd(x[lo:hi], gy[lo:hi], slope, out[lo:hi])
+        else:
+            _leaky(x[lo:hi], slope, out[lo:hi])
+
+
+def _run_leaky(x, gy, negative_slope):
+    out = np.empty_like(x)
+    slope = x.dtype.type(negative_slope)
+    flat, flat_out = x.reshape(-1), out.reshape(-1)
+    flat_gy = flat if gy is None else gy.reshape(-1)
+    if parallel_blocks(flat.size, 1):
+        _leaky_blocks(flat, flat_gy, slope, flat_out, gy is not None)
+    elif gy is None:
+        _leaky(flat, slope, flat_out)
+    else:
+        _leaky_bwd(flat, flat_gy, slope, flat_out)
+    return out
+
+
+@numba_kernel("leaky_relu_fwd", impl="numba_v1", default=True)
+def leaky_relu_fwd_numba(x, negative_slope=0.01):
+    if not _flat_ok(x):
+        return NotImplemented
+    return _run_leaky(x, None, negative_slope)
+
+
+@numba_kernel("leaky_relu_bwd", impl="numba_v1", default=True)
+def leaky_relu_bwd_numba(x, gy, negative_slope=0.01):
+    gy = contiguous_grad(gy, x)
+    if not _flat_ok(x, gy):
+        return NotImplemented
+    return _run_leaky(x, gy, negative_slope)

@@ -332,14 +332,22 @@ class Relu(Function):
 
 
 class LeakyRelu(Function):
+    """leaky_relu through the kernel table (leaky_relu_fwd / leaky_relu_bwd). Its backward is
+    linear in gy with a constant (x-dependent) factor: the fused kernel without create_graph,
+    gy times that factor as a Tensor op with it (so it is differentiable in gy)."""
+
     def forward(self, x, slope):
         self.slope = slope
-        self.mask = x > 0
-        return self.xp.where(self.mask, x, x * x.dtype.type(slope))
+        self.save_for_backward(x)
+        return self.kernel("leaky_relu_fwd")(x, slope)
 
     def backward(self, gy):
+        (x,) = self.saved_tensors
+        if not _fn.GRAD[0]:
+            return _T(self.kernel("leaky_relu_bwd")(x._data, gy._data, self.slope)), None
         xp = self.xp
-        w = xp.where(self.mask, gy._data.dtype.type(1), gy._data.dtype.type(self.slope))
+        x = x._data
+        w = xp.where(x > 0, x.dtype.type(1), x.dtype.type(self.slope))
         return gy * _T(w), None
 
 

@@ -1,10 +1,11 @@
 """Normalisation: layer_norm, group_norm, batch_norm, instance_norm, normalize, and the
 similarities cosine_similarity, pairwise_distance.
 
-layer_norm runs the fused kernels of kernels/layernorm.py (LayerNorm, below, whose backward is
-the fused kernel without create_graph and Tensor ops with it); the others are compositions of
-Tensor ops (mean, subtraction, rsqrt, product), so their first and second derivatives come from
-those ops' rules. Statistics are computed as
+layer_norm and batch_norm in training mode run the fused kernels of kernels/layernorm.py and
+kernels/batchnorm.py (LayerNorm and BatchNorm, below: the backward is the fused kernel without
+create_graph and the same formulas in Tensor ops with it, so double backward works); the others
+are compositions of Tensor ops (mean, subtraction, rsqrt, product), so their first and second
+derivatives come from those ops' rules. Statistics are computed as
     mean = x.mean(dims);  var = ((x - mean) ** 2).mean(dims)      (biased, as PyTorch normalises)
     y = (x - mean) * rsqrt(var + eps) * weight + bias
 """
@@ -50,6 +51,45 @@ class LayerNorm(Function):
         if need_b:
             gb = gy.sum(dim=rows) if rows else gy
         return gx, gw, gb, None
+
+
+class BatchNorm(Function):
+    """Batch norm with the batch's statistics through the kernel table (batchnorm_fwd /
+    batchnorm_bwd). x (N, C, S), w, b (C,) or None. `stats`, a list, receives the batch's
+    (mean, biased var) arrays for the running statistics (they are not outputs: no gradient
+    flows through them, as in PyTorch)."""
+
+    def forward(self, x, w, b, eps, stats):
+        self.eps = eps
+        y, mean, var = self.kernel("batchnorm_fwd")(x, w, b, eps)
+        stats.extend((mean, var))
+        rstd = (1 / self.xp.sqrt(var + x.dtype.type(eps))).astype(x.dtype, copy=False)
+        self.save_for_backward(x, w, mean, rstd)
+        return y
+
+    def backward(self, gy):
+        x, w, mean, rstd = self.saved_tensors
+        need_x, need_w, need_b = (t is not None for t in self.inputs[:3])
+        if not GRAD[0]:
+            gx, gw, gb = self.kernel("batchnorm_bwd")(
+                gy._data, x._data, None if w is None else w._data, mean._data, rstd._data)
+            wrap = _fn.Tensor._make
+            return (wrap(gx, None, 0, False) if need_x else None,
+                    wrap(gw, None, 0, False) if need_w else None,
+                    wrap(gb, None, 0, False) if need_b else None, None, None)
+        # the kernel's formulas with the statistics recomputed from x, so they are differentiable
+        dims = (0, 2)
+        xhat, _, var = _normalise(x, dims, self.eps)
+        wdy = gy if w is None else gy * w.reshape(1, -1, 1)
+        gx = gw = gb = None
+        if need_x:
+            gx = (wdy - wdy.mean(dim=dims, keepdim=True)
+                  - xhat * (wdy * xhat).mean(dim=dims, keepdim=True)) * (var + self.eps).rsqrt()
+        if need_w:
+            gw = (gy * xhat).sum(dim=dims)
+        if need_b:
+            gb = gy.sum(dim=dims)
+        return gx, gw, gb, None, None
 
 
 def _normalise(x, dims, eps):
@@ -164,14 +204,17 @@ def batch_norm(input, running_mean, running_var, weight=None, bias=None, trainin
         if count <= 1:
             raise ValueError(f"{op}: expected more than 1 value per channel when training, got "
                              f"input of shape {tuple(input.shape)}")
-        y, mean, var = _normalise(input, dims, eps)
+        stats = []
+        y = BatchNorm.apply(input.reshape(input.shape[0], C, -1), weight, bias, eps, stats)
+        y = y.reshape(input.shape)
+        mean, var = (_fn.Tensor._make(a, None, 0, False) for a in stats)
         with no_grad():
             if running_mean is not None:
-                batch_mean = mean.detach().reshape(C).to(running_mean.dtype)
-                running_mean.mul_(1 - momentum).add_(batch_mean * momentum)
+                running_mean.mul_(1 - momentum).add_(mean.to(running_mean.dtype) * momentum)
             if running_var is not None:
-                unbiased = var.detach().reshape(C).to(running_var.dtype) * (count / (count - 1))
+                unbiased = var.to(running_var.dtype) * (count / (count - 1))
                 running_var.mul_(1 - momentum).add_(unbiased * momentum)
+        return y
     else:
         if running_mean is None or running_var is None:
             raise RuntimeError(f"{op}: running_mean and running_var must be given when not "
