@@ -3,8 +3,12 @@
   conv2d_fwd         y  = conv2d(x, w)                      im2col + one GEMM per chunk of images
   conv2d_bwd_input   gx = conv_transpose2d(gy, w)           one GEMM to columns per chunk + col2im
   conv2d_bwd_weight  gw = sum over batch, positions of gy x columns   (one GEMM per chunk)
-                     reference: im2col / col2im as NumPy strided copies and adds
-                     numba_v1:  im2col / col2im as parallel loops (no padded copy)   <- default (CPU)
+                     reference: im2col / col2im as NumPy strided copies and adds, and for
+                                stride 1 with "same" padding bwd_input as a forward conv with the
+                                flipped weight (no col2im)
+                     numba_v1:  the same GEMMs; im2col as gathers where output rows are short,
+                                col2im as scatter-adds over (image, channel) planes in parallel,
+                                both through one index table per geometry    <- default (CPU)
 
 Shapes: x (N, C, H, W), w (O, C // groups, kH, kW), y (N, O, OH, OW) with
 OH = (H + 2 * pad_h - dil_h * (kH - 1) - 1) // stride_h + 1 (and the same for widths).

@@ -1,4 +1,4 @@
-"""The references of the softmax, layernorm, embedding, activation and adam families against
+"""The references of the softmax, layernorm, batchnorm, embedding, activation and adam families against
 PyTorch (float64, 1e-10), and through dispatch the default kernels too: the table test then ties
 every other implementation to these references."""
 import numpy as np
@@ -106,6 +106,37 @@ def test_silu(impl):
     y_t, gx_t = torch_vjp(torch.nn.functional.silu, x, gy)
     np.testing.assert_allclose(kernel("silu_fwd", impl)(x), y_t, **TOL)
     np.testing.assert_allclose(kernel("silu_bwd", impl)(x, gy), gx_t, **TOL)
+
+
+@pytest.mark.parametrize("slope", [0.01, 0.2, -1.5])
+def test_leaky_relu(impl, slope):
+    x, gy = normal((5, 40), 16, 4.0), normal((5, 40), 17)
+    x[0, :3] = 0.0                                     # PyTorch's slope at the kink: negative_slope
+    y_t, gx_t = torch_vjp(lambda t: torch.nn.functional.leaky_relu(t, slope), x, gy)
+    np.testing.assert_allclose(kernel("leaky_relu_fwd", impl)(x, slope), y_t, **TOL)
+    np.testing.assert_allclose(kernel("leaky_relu_bwd", impl)(x, gy, slope), gx_t, **TOL)
+
+
+@pytest.mark.parametrize("affine", [True, False])
+def test_batchnorm(impl, affine):
+    N, C, S = 4, 6, 15
+    x, gy = normal((N, C, S), 18, 2.0) + 1, normal((N, C, S), 19)
+    w = normal(C, 20) if affine else None
+    b = normal(C, 21) if affine else None
+    wt = torch.tensor(w, requires_grad=True) if affine else None
+    bt = torch.tensor(b, requires_grad=True) if affine else None
+    xt = torch.tensor(x, requires_grad=True)
+    y_t = torch.nn.functional.batch_norm(xt, None, None, wt, bt, training=True, eps=1e-5)
+    y_t.backward(torch.tensor(gy))
+    y, mean, var = kernel("batchnorm_fwd", impl)(x, w, b, 1e-5)
+    np.testing.assert_allclose(y, y_t.detach().numpy(), **TOL)
+    np.testing.assert_allclose(mean, x.mean(axis=(0, 2)), **TOL)
+    np.testing.assert_allclose(var, x.var(axis=(0, 2)), **TOL)
+    gx, gw, gb = kernel("batchnorm_bwd", impl)(gy, x, w, mean, 1 / np.sqrt(var + 1e-5))
+    np.testing.assert_allclose(gx, xt.grad.numpy(), **TOL)
+    if affine:
+        np.testing.assert_allclose(gw, wt.grad.numpy(), **TOL)
+        np.testing.assert_allclose(gb, bt.grad.numpy(), **TOL)
 
 
 @pytest.mark.parametrize("decoupled, amsgrad, weight_decay, maximize",

@@ -6,7 +6,8 @@ example inputs (float32 as registered, and float64), and compares the outputs an
 (in-place kernels such as adam_step write into them) within the entry's stated tolerance
 (float64: the stated one capped at 1e-9), on the serial and on the forced parallel path.
 Then hypothesis-drawn shapes (rows 1..70, columns 1..300, size 1 included) for the softmax,
-layernorm, embedding, activation and adam families; the references against PyTorch in float64;
+layernorm, batchnorm, embedding, activation and adam families (conv: tests/kernels/test_conv_numba.py);
+the references against PyTorch in float64;
 the dispatch modes (TINYGEN_KERNELS=reference, set_mode) and the NotImplemented fallback.
 """
 import contextlib
@@ -126,7 +127,9 @@ def test_every_family_of_this_suite_has_a_numba_kernel():
     pytest.importorskip("numba")
     for name in ["softmax_fwd", "softmax_bwd", "log_softmax_fwd", "log_softmax_bwd",
                  "cross_entropy_fwd", "cross_entropy_bwd", "layernorm_fwd", "layernorm_bwd",
-                 "embedding_bwd", "gelu_fwd", "gelu_bwd", "silu_fwd", "silu_bwd", "adam_step"]:
+                 "embedding_bwd", "gelu_fwd", "gelu_bwd", "silu_fwd", "silu_bwd", "adam_step",
+                 "batchnorm_fwd", "batchnorm_bwd", "leaky_relu_fwd", "leaky_relu_bwd",
+                 "conv2d_fwd", "conv2d_bwd_input", "conv2d_bwd_weight", "maxpool2d_bwd"]:
         assert ENTRIES[name].defaults.get("cpu") == "numba_v1", name
 
 
@@ -201,6 +204,25 @@ def test_activation_shapes(shape, dtype, seed, approximate):
     check_against_reference("gelu_bwd", (x, gy), {"approximate": approximate})
     check_against_reference("silu_fwd", (x,), {})
     check_against_reference("silu_bwd", (x, gy), {})
+    x[0, 0] = 0.0                                          # the kink: the slope is taken there
+    check_against_reference("leaky_relu_fwd", (x,), {"negative_slope": 0.2})
+    check_against_reference("leaky_relu_bwd", (x, gy), {"negative_slope": -1.5})
+
+
+@HYPOTHESIS
+@given(shape=st.tuples(st.integers(1, 9), st.integers(1, 40), st.integers(1, 50)), dtype=DTYPES,
+       seed=st.integers(0, 2**16), affine=st.booleans())
+def test_batchnorm_shapes(shape, dtype, seed, affine):
+    if shape[0] * shape[2] < 2:
+        shape = (2,) + shape[1:]                  # training mode needs 2 values per channel
+    x = normal(seed, shape, dtype, 2.0) + 1
+    w = normal(seed + 1, shape[1], dtype) if affine else None
+    b = normal(seed + 2, shape[1], dtype) if affine else None
+    check_against_reference("batchnorm_fwd", (x, w, b, 1e-5), {})
+    _, mean, var = ENTRIES["batchnorm_fwd"].reference(x, w, b, 1e-5)
+    rstd = (1 / np.sqrt(var + 1e-5)).astype(dtype)
+    gy = normal(seed + 3, shape, dtype)
+    check_against_reference("batchnorm_bwd", (gy, x, w, mean, rstd), {})
 
 
 @HYPOTHESIS
