@@ -2,9 +2,12 @@
 
   maxpool2d_fwd   (y, idx): the max of each window and its flat index into x.reshape(N, C, H*W)
   maxpool2d_bwd   gx: gy added at idx (windows may overlap, so indices repeat)
-                  reference: a float64 bincount; numba_v1: a direct scatter-add  <- default (CPU)
+                  reference: a float64 bincount; numba_v1: a direct scatter-add
   avgpool2d_fwd   y: the window sums over a zero-padded x, divided as PyTorch divides
   avgpool2d_bwd   gx: gy / divisor spread back over each window (col2im)
+
+Versions (CPU): numba_v1 of all four, planes (n, c) in parallel, one window at a time over its
+part inside the input (no padded copy)                                        <- default (CPU)
 
 Shapes: x (N, C, H, W), y and idx (N, C, OH, OW), OH from `pool_output_size`. Every integer
 parameter arrives as a normalised pair (h, w); the op layer above validates user input.
@@ -16,7 +19,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ._numba import is_cpu_float, jit, numba_kernel, prange
+from ._numba import contiguous_grad, is_cpu_float, jit, numba_kernel, prange
 from ._xp import array_module
 from .registry import reference
 
@@ -254,3 +257,132 @@ def avgpool2d_bwd(gy, x_shape, kernel, stride, padding, ceil_mode, count_include
     if padded_hw == (H, W) and tuple(padding) == (0, 0):
         return gpad
     return xp.ascontiguousarray(gpad[:, :, padding[0]:padding[0] + H, padding[1]:padding[1] + W])
+
+
+# ---------------------------------------------------------------- numba_v1 forward kernels
+@jit
+def _maxpool_planes(x, H, W, kh, kw, sh, sw, ph, pw, dh, dw, oh, ow, y, idx):
+    # x (N*C, H*W); y, idx (N*C, OH*OW). The reference's rules, one window at a time: the first
+    # strict maximum wins, a NaN beats everything (the last NaN), an empty window gives -inf, -1.
+    for p in prange(x.shape[0]):
+        plane = x[p]
+        for a in range(oh):
+            h0 = a * sh - ph
+            for b in range(ow):
+                w0 = b * sw - pw
+                best = -np.inf
+                where = -1
+                nan_at = -1
+                for i in range(kh):
+                    h = h0 + i * dh
+                    if h < 0 or h >= H:
+                        continue
+                    for j in range(kw):
+                        v = w0 + j * dw
+                        if v < 0 or v >= W:
+                            continue
+                        value = plane[h * W + v]
+                        if where < 0:                   # the first element inside the input
+                            where = h * W + v
+                        if value > best:
+                            best = value
+                            where = h * W + v
+                        if value != value:
+                            nan_at = h * W + v
+                o = a * ow + b
+                if nan_at >= 0:
+                    y[p, o] = plane[nan_at]
+                    idx[p, o] = nan_at
+                else:
+                    y[p, o] = best
+                    idx[p, o] = where
+
+
+@jit
+def _avgpool_planes(x, H, W, kh, kw, sh, sw, ph, pw, divisor, y):
+    # x (N*C, H*W); y (N*C, OH, OW); divisor (OH, OW): window sums over the input part of each
+    # window (zero padding adds nothing), divided
+    oh, ow = divisor.shape
+    for p in prange(x.shape[0]):
+        plane = x[p]
+        for a in range(oh):
+            h0 = a * sh - ph
+            for b in range(ow):
+                w0 = b * sw - pw
+                total = x.dtype.type(0)
+                for h in range(max(h0, 0), min(h0 + kh, H)):
+                    for v in range(max(w0, 0), min(w0 + kw, W)):
+                        total += plane[h * W + v]
+                y[p, a, b] = total / divisor[a, b]
+
+
+@jit
+def _avgpool_bwd_planes(gy, H, W, kh, kw, sh, sw, ph, pw, divisor, gx):
+    # gy (N*C, OH, OW); gx (N*C, H*W), zeroed: each window's share added back over its input part
+    oh, ow = divisor.shape
+    for p in prange(gy.shape[0]):
+        plane = gx[p]
+        for a in range(oh):
+            h0 = a * sh - ph
+            for b in range(ow):
+                w0 = b * sw - pw
+                share = gy[p, a, b] / divisor[a, b]
+                for h in range(max(h0, 0), min(h0 + kh, H)):
+                    for v in range(max(w0, 0), min(w0 + kw, W)):
+                        plane[h * W + v] += share
+
+
+@numba_kernel("maxpool2d_fwd", impl="numba_v1", default=True)
+def maxpool2d_fwd_numba(x, kernel, stride, padding, dilation, ceil_mode):
+    """numba_v1: one pass per window, planes in parallel (the reference makes kH * kW passes over
+    the batch, with a comparison, a masked copy and a maximum in each)."""
+    if x.ndim != 4 or x.size == 0 or not is_cpu_float(x):
+        return NotImplemented
+    N, C, H, W = x.shape
+    oh, ow = _output_hw(x.shape, kernel, stride, padding, dilation, ceil_mode)
+    y = np.empty((N, C, oh, ow), x.dtype)
+    idx = np.empty((N, C, oh, ow), np.int64)
+    _maxpool_planes(x.reshape(N * C, H * W), H, W, *kernel, *stride, *padding, *dilation, oh, ow,
+                    y.reshape(N * C, -1), idx.reshape(N * C, -1))
+    return y, idx
+
+
+def _divisor_table(x_shape, kernel, stride, padding, out_hw, count_include_pad, divisor_override,
+                   dtype):
+    divisor = _avg_divisor(np, x_shape, kernel, stride, padding, out_hw, count_include_pad,
+                           divisor_override, dtype)
+    return np.ascontiguousarray(np.broadcast_to(divisor, out_hw), dtype=dtype)
+
+
+@numba_kernel("avgpool2d_fwd", impl="numba_v1", default=True)
+def avgpool2d_fwd_numba(x, kernel, stride, padding, ceil_mode, count_include_pad,
+                        divisor_override):
+    """numba_v1: one pass per window over its input part, planes in parallel."""
+    if x.ndim != 4 or x.size == 0 or not is_cpu_float(x):
+        return NotImplemented
+    N, C, H, W = x.shape
+    out_hw = _output_hw(x.shape, kernel, stride, padding, (1, 1), ceil_mode)
+    divisor = _divisor_table(x.shape, kernel, stride, padding, out_hw, count_include_pad,
+                             divisor_override, x.dtype)
+    y = np.empty((N, C, *out_hw), x.dtype)
+    _avgpool_planes(x.reshape(N * C, H * W), H, W, *kernel, *stride, *padding, divisor,
+                    y.reshape(N * C, *out_hw))
+    return y
+
+
+@numba_kernel("avgpool2d_bwd", impl="numba_v1", default=True)
+def avgpool2d_bwd_numba(gy, x_shape, kernel, stride, padding, ceil_mode, count_include_pad,
+                        divisor_override):
+    """numba_v1: each window's share added back over its input part, planes in parallel."""
+    gy = contiguous_grad(gy, gy)
+    if gy.ndim != 4 or gy.size == 0 or not is_cpu_float(gy):
+        return NotImplemented
+    N, C, H, W = x_shape
+    out_hw = _output_hw(x_shape, kernel, stride, padding, (1, 1), ceil_mode)
+    if gy.shape != (N, C, *out_hw):
+        return NotImplemented
+    divisor = _divisor_table(x_shape, kernel, stride, padding, out_hw, count_include_pad,
+                             divisor_override, gy.dtype)
+    gx = np.zeros((N * C, H * W), gy.dtype)
+    _avgpool_bwd_planes(gy.reshape(N * C, *out_hw), H, W, *kernel, *stride, *padding, divisor, gx)
+    return gx.reshape(x_shape)
