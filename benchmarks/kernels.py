@@ -25,7 +25,10 @@ import numpy as np
 NAMES = ["softmax_fwd", "softmax_bwd", "log_softmax_fwd", "log_softmax_bwd", "cross_entropy_fwd",
          "cross_entropy_bwd", "layernorm_fwd", "layernorm_bwd", "embedding_bwd", "gelu_fwd",
          "gelu_bwd", "silu_fwd", "silu_bwd", "adam_step", "conv2d_fwd", "conv2d_bwd_input",
-         "conv2d_bwd_weight", "maxpool2d_fwd", "maxpool2d_bwd"]
+         "conv2d_bwd_weight", "maxpool2d_fwd", "maxpool2d_bwd", "avgpool2d_fwd", "avgpool2d_bwd",
+         "batchnorm_fwd", "batchnorm_bwd", "leaky_relu_fwd", "leaky_relu_bwd"]
+# flash attention's registered bench shape is issue 9's GPU target (T = 1024, 16 heads): its
+# reference holds a 512 MB score matrix, so the CPU table times the baby GPT's shape only (below)
 
 
 def cases(rng):
@@ -45,6 +48,23 @@ def cases(rng):
     _, mean, rstd = registry.references()["layernorm_fwd"].reference(x, w, b, 1e-5)
     out.append(("layernorm_fwd 768x128", "layernorm_fwd", (x, w, b, 1e-5), {}))
     out.append(("layernorm_bwd 768x128", "layernorm_bwd", (x, x, w, mean, rstd), {}))
+    # the DCGAN discriminator's middle layer (64x14x14 -> 128x7x7, 4x4 stride 2): short rows
+    x = rng.standard_normal((64, 64, 14, 14)).astype(np.float32)
+    wc = rng.standard_normal((128, 64, 4, 4)).astype(np.float32)
+    gy = rng.standard_normal((64, 128, 7, 7)).astype(np.float32)
+    geo = ((2, 2), (1, 1), (1, 1), 1)
+    out.append(("conv2d_fwd dcgan 64x14x14 s2", "conv2d_fwd", (x, wc, *geo), {}))
+    out.append(("conv2d_bwd_input dcgan 64x14x14 s2", "conv2d_bwd_input", (gy, wc, x.shape, *geo),
+                {}))
+    out.append(("conv2d_bwd_weight dcgan 64x14x14 s2", "conv2d_bwd_weight",
+                (x, gy, wc.shape, *geo), {}))
+    # the baby GPT's attention: (12, 4, 64, 32) causal
+    q, k, v = (rng.standard_normal((12, 4, 64, 32)).astype(np.float32) for _ in range(3))
+    o, lse = registry.references()["flash_attention_fwd"].reference(q, k, v, causal=True)
+    out.append(("flash_attention_fwd 12x4x64x32", "flash_attention_fwd", (q, k, v),
+                {"causal": True}))
+    out.append(("flash_attention_bwd 12x4x64x32", "flash_attention_bwd", (q, k, v, o, lse, o),
+                {"causal": True}))
     for n, c in [(768, 10), (768, 65)]:
         logits = rng.standard_normal((n, c)).astype(np.float32)
         target = rng.integers(0, c, n)
@@ -106,6 +126,32 @@ def torch_fn(name, args, kw):
         return lambda: torch.nn.grad.conv2d_weight(T[0], args[2], T[1], *args[3:6], groups=args[6])
     if name == "maxpool2d_fwd":
         return lambda: F.max_pool2d(T[0], *args[1:5], ceil_mode=args[5], return_indices=True)
+    if name == "avgpool2d_fwd":
+        x, kernel, stride, padding, ceil, include_pad, divisor = args
+        return lambda: F.avg_pool2d(T[0], kernel, stride, padding, ceil, include_pad, divisor)
+    if name == "avgpool2d_bwd":
+        gy, shape, kernel, stride, padding, ceil, include_pad, divisor = args
+        x = torch.zeros(shape)
+        return backward_of(lambda x: F.avg_pool2d(x, kernel, stride, padding, ceil, include_pad,
+                                                  divisor), [x], T[0])
+    if name == "batchnorm_fwd":
+        return lambda: F.batch_norm(T[0], None, None, T[1], T[2], training=True, eps=T[3])
+    if name == "batchnorm_bwd":
+        gy, x, w = T[0], T[1], T[2]
+        b = torch.zeros_like(w)
+        return backward_of(lambda x, w, b: F.batch_norm(x, None, None, w, b, training=True),
+                           [x, w, b], gy)
+    if name == "leaky_relu_fwd":
+        return lambda: F.leaky_relu(T[0], kw["negative_slope"])
+    if name == "leaky_relu_bwd":
+        return lambda: torch.ops.aten.leaky_relu_backward(T[1], T[0], kw["negative_slope"], False)
+    if name in ("flash_attention_fwd", "flash_attention_bwd"):
+        q, k, v = T[:3]
+        sdpa = lambda q, k, v: F.scaled_dot_product_attention(  # noqa: E731
+            q, k, v, is_causal=kw.get("causal", False), scale=kw.get("scale"))
+        if name == "flash_attention_fwd":
+            return lambda: sdpa(q, k, v)
+        return backward_of(sdpa, [q, k, v], T[5])
     if name == "adam_step":
         params = [torch.from_numpy(p.copy()).requires_grad_() for p in args[0]]
         for p, g in zip(params, args[1]):
