@@ -21,7 +21,18 @@ Versions:
                   of 128, the online softmax keeps a running max m, sum l and unnormalised output
                   per row (when the max grows from m to m', l and o are rescaled by exp(m - m'));
                   memory O(T (D + block)). Backward by key blocks, recomputing P from lse.
-                  Same results as the reference to float32 rounding.              <- cpu default
+                  Same results as the reference to float32 rounding.
+  cpu numba_v1    the same flash algorithm in numba: a prange over batch * heads (serial below
+                  PARALLEL_MIN_ELEMENTS), per head query blocks of NUMBA_BLOCK = 64 rows against
+                  key blocks of 64 (causal: blocks above the diagonal skipped, rows cut at j <= i),
+                  online softmax per row, scores as dot products over D, P v as row updates over
+                  Dv; accumulates in float32 (float64 for float64). Backward by key blocks, P
+                  recomputed from lse, dq/dk/dv accumulated per head. Faster on small heads,
+                  slower than the BLAS tiles at T 512 (2 cores, OpenBLAS 1 thread, medians,
+                  float32 causal: (12,4,64,32) fwd 1.07 vs 2.48 ms, bwd 2.34 vs 3.42 ms;
+                  (2,4,512,64) fwd 10.6 vs 7.4 ms, bwd 30.6 vs 17.7 ms, numba vs numpy_tiled_v1),
+                  so heads of more than NUMBA_MAX_SCORES = 128 x 128 scores run numpy_tiled_v1
+                  instead: chosen by shape                                          <- cpu default
   cuda cuda_c_v1  kernels/flash_attention.cu through kernels/cuda_attention.py
 """
 from __future__ import annotations
@@ -30,6 +41,7 @@ import math
 
 import numpy as np
 
+from ._numba import exp, jit, jit_serial, numba_kernel, parallel_blocks, prange
 from ._xp import array_module
 from .registry import kernel, reference
 
@@ -206,3 +218,205 @@ def flash_attention_bwd_tiled(q, k, v, o, lse, do, causal=False, scale=None):
         dk[:, s0:s1] = dk_acc
         dv[:, s0:s1] = dv_acc
     return (dq.reshape(q.shape), dk.reshape(*lead, S, D), dv.reshape(*lead, S, v.shape[-1]))
+
+
+# ---------------------------------------------------------------- numba_v1
+NUMBA_BLOCK = 64     # query rows and key columns per tile of the numba version
+NUMBA_MAX_SCORES = 128 * 128   # larger heads (T * S scores) run numpy_tiled_v1: BLAS wins there
+
+
+@jit_serial
+def _fwd_head(q, k, v, o, lse, sc, causal, s_buf, m_buf, l_buf):
+    """One head: q (T, D), k (S, D), v (S, Dv) -> o (T, Dv), lse (T,). s_buf, m_buf, l_buf
+    (NUMBA_BLOCK,) scratch: one row of scores, the running max and sum of a query block."""
+    T, D = q.shape
+    S, Dv = v.shape
+    zero, one = q.dtype.type(0), q.dtype.type(1)
+    ninf = q.dtype.type(-np.inf)
+    for i0 in range(0, T, NUMBA_BLOCK):
+        i1 = min(i0 + NUMBA_BLOCK, T)
+        for i in range(i0, i1):
+            m_buf[i - i0] = ninf
+            l_buf[i - i0] = zero
+            oi = o[i]
+            for d in range(Dv):
+                oi[d] = zero
+        s_end = min(S, i1) if causal else S              # keys past the block's last row: masked
+        for j0 in range(0, s_end, NUMBA_BLOCK):
+            j1 = min(j0 + NUMBA_BLOCK, s_end)
+            for i in range(i0, i1):
+                je = min(j1, i + 1) if causal else j1     # query i sees keys j <= i
+                if je <= j0:
+                    continue
+                n = je - j0
+                qi, oi = q[i], o[i]
+                mx = ninf
+                for j in range(j0, je):
+                    kj = k[j]
+                    acc = zero
+                    for d in range(D):
+                        acc += qi[d] * kj[d]
+                    acc *= sc
+                    s_buf[j - j0] = acc
+                    mx = max(mx, acc)
+                m_old = m_buf[i - i0]
+                m_new = max(m_old, mx)
+                alpha = exp(m_old - m_new)                   # rescales what came before
+                rs = zero
+                for jj in range(n):
+                    p = exp(s_buf[jj] - m_new)
+                    s_buf[jj] = p
+                    rs += p
+                m_buf[i - i0] = m_new
+                l_buf[i - i0] = l_buf[i - i0] * alpha + rs
+                for d in range(Dv):
+                    oi[d] *= alpha
+                for j in range(j0, je):
+                    p = s_buf[j - j0]
+                    vj = v[j]
+                    for d in range(Dv):
+                        oi[d] += p * vj[d]
+        for i in range(i0, i1):
+            l = l_buf[i - i0]
+            inv = one / l
+            oi = o[i]
+            for d in range(Dv):
+                oi[d] *= inv
+            lse[i] = m_buf[i - i0] + np.log(l)
+
+
+@jit_serial
+def _bwd_head(q, k, v, o, lse, do, dq, dk, dv, sc, causal, p_buf, ds_buf, delta):
+    """One head's dq (T, D), dk (S, D), dv (S, Dv), by key blocks, P recomputed from lse.
+    p_buf, ds_buf (NUMBA_BLOCK,), delta (T,) scratch."""
+    T, D = q.shape
+    S, Dv = v.shape
+    zero = q.dtype.type(0)
+    for i in range(T):
+        doi, oi, dqi = do[i], o[i], dq[i]
+        acc = zero
+        for d in range(Dv):
+            acc += doi[d] * oi[d]
+        delta[i] = acc                                    # rowsum(do * o) = rowsum(P * dP)
+        for d in range(D):
+            dqi[d] = zero
+    for j in range(S):
+        dkj, dvj = dk[j], dv[j]
+        for d in range(D):
+            dkj[d] = zero
+        for d in range(Dv):
+            dvj[d] = zero
+    for j0 in range(0, S, NUMBA_BLOCK):
+        j1 = min(j0 + NUMBA_BLOCK, S)
+        for i in range(j0 if causal else 0, T):          # earlier queries see none of the block
+            je = min(j1, i + 1) if causal else j1
+            n = je - j0
+            qi, doi, dqi = q[i], do[i], dq[i]
+            li, di = lse[i], delta[i]
+            for j in range(j0, je):
+                kj = k[j]
+                acc = zero
+                for d in range(D):
+                    acc += qi[d] * kj[d]
+                p_buf[j - j0] = acc
+            for jj in range(n):
+                p_buf[jj] = exp(p_buf[jj] * sc - li)
+            for j in range(j0, je):
+                vj = v[j]
+                acc = zero
+                for d in range(Dv):
+                    acc += doi[d] * vj[d]
+                ds_buf[j - j0] = acc
+            for jj in range(n):
+                ds_buf[jj] = p_buf[jj] * (ds_buf[jj] - di) * sc   # dS, times the scale
+            for j in range(j0, je):
+                p, ds = p_buf[j - j0], ds_buf[j - j0]
+                kj, dkj, dvj = k[j], dk[j], dv[j]
+                for d in range(Dv):
+                    dvj[d] += p * doi[d]
+                for d in range(D):
+                    dkj[d] += ds * qi[d]
+                    dqi[d] += ds * kj[d]
+
+
+@jit
+def _fwd_heads_parallel(q, k, v, o, lse, sc, causal, s_buf, m_buf, l_buf):
+    for h in prange(q.shape[0]):
+        _fwd_head(q[h], k[h], v[h], o[h], lse[h], sc, causal, s_buf[h], m_buf[h], l_buf[h])
+
+
+@jit_serial
+def _fwd_heads(q, k, v, o, lse, sc, causal, s_buf, m_buf, l_buf):
+    for h in range(q.shape[0]):
+        _fwd_head(q[h], k[h], v[h], o[h], lse[h], sc, causal, s_buf[0], m_buf[0], l_buf[0])
+
+
+@jit
+def _bwd_heads_parallel(q, k, v, o, lse, do, dq, dk, dv, sc, causal, p_buf, ds_buf, delta):
+    for h in prange(q.shape[0]):
+        _bwd_head(q[h], k[h], v[h], o[h], lse[h], do[h], dq[h], dk[h], dv[h], sc, causal,
+                  p_buf[h], ds_buf[h], delta[h])
+
+
+@jit_serial
+def _bwd_heads(q, k, v, o, lse, do, dq, dk, dv, sc, causal, p_buf, ds_buf, delta):
+    for h in range(q.shape[0]):
+        _bwd_head(q[h], k[h], v[h], o[h], lse[h], do[h], dq[h], dk[h], dv[h], sc, causal,
+                  p_buf[0], ds_buf[0], delta[0])
+
+
+def _numba_ok(*arrays):
+    """NumPy float32/float64 arrays of q's dtype, rank >= 2, none empty."""
+    dtype = getattr(arrays[0], "dtype", None)
+    return dtype in (np.float32, np.float64) and all(
+        type(a) is np.ndarray and a.ndim >= 2 and a.dtype == dtype and a.size for a in arrays)
+
+
+def _heads(a):
+    """a (..., N, M) as a C-contiguous (BH, N, M)."""
+    return np.ascontiguousarray(a.reshape(-1, *a.shape[-2:]))
+
+
+@numba_kernel("flash_attention_fwd", impl="numba_v1", default=True)
+def flash_attention_fwd_numba(q, k, v, causal=False, scale=None):
+    if not _numba_ok(q, k, v):
+        return NotImplemented                             # the reference runs (or raises)
+    _check("flash_attention_fwd", q, k, v)
+    lead, (T, D), S, Dv = q.shape[:-2], q.shape[-2:], k.shape[-2], v.shape[-1]
+    if T * S > NUMBA_MAX_SCORES:
+        return flash_attention_fwd_tiled(q, k, v, causal, scale)
+    q3, k3, v3 = _heads(q), _heads(k), _heads(v)
+    BH = q3.shape[0]
+    o = np.empty((BH, T, Dv), q.dtype)
+    lse = np.empty((BH, T), q.dtype)
+    parallel = parallel_blocks(BH, T * S) > 0
+    s_buf, m_buf, l_buf = (np.empty((BH if parallel else 1, NUMBA_BLOCK), q.dtype)
+                           for _ in range(3))
+    run = _fwd_heads_parallel if parallel else _fwd_heads
+    run(q3, k3, v3, o, lse, q.dtype.type(_scale(scale, D)), bool(causal), s_buf, m_buf, l_buf)
+    return o.reshape(*lead, T, Dv), lse.reshape(*lead, T)
+
+
+@numba_kernel("flash_attention_bwd", impl="numba_v1", default=True)
+def flash_attention_bwd_numba(q, k, v, o, lse, do, causal=False, scale=None):
+    if (not _numba_ok(q, k, v, o, do) or type(lse) is not np.ndarray
+            or o.shape != do.shape or o.shape != (*q.shape[:-1], v.shape[-1])
+            or lse.shape != q.shape[:-1]):
+        return NotImplemented
+    _check("flash_attention_bwd", q, k, v)
+    lead, (T, D), S, Dv = q.shape[:-2], q.shape[-2:], k.shape[-2], v.shape[-1]
+    if T * S > NUMBA_MAX_SCORES:
+        return flash_attention_bwd_tiled(q, k, v, o, lse, do, causal, scale)
+    q3, k3, v3, o3, do3 = (_heads(a) for a in (q, k, v, o, do))
+    lse2 = np.ascontiguousarray(lse.reshape(-1, T), dtype=q.dtype)
+    BH = q3.shape[0]
+    dq = np.empty_like(q3)
+    dk = np.empty_like(k3)
+    dv = np.empty_like(v3)
+    parallel = parallel_blocks(BH, T * S) > 0
+    p_buf, ds_buf = (np.empty((BH if parallel else 1, NUMBA_BLOCK), q.dtype) for _ in range(2))
+    delta = np.empty((BH if parallel else 1, T), q.dtype)
+    run = _bwd_heads_parallel if parallel else _bwd_heads
+    run(q3, k3, v3, o3, lse2, do3, dq, dk, dv, q.dtype.type(_scale(scale, D)), bool(causal),
+        p_buf, ds_buf, delta)
+    return dq.reshape(q.shape), dk.reshape(*lead, S, D), dv.reshape(*lead, S, Dv)

@@ -1,0 +1,114 @@
+"""The numba flash-attention kernels (tinygen_kernels.attention, impl numba_v1) against the
+NumPy references: hypothesis-drawn shapes (batch, heads 1-3, T, S 1-150, D, Dv 1-40, causal or
+not, scale None or a float, float32 and float64), sizes over one block in T and S, on the serial
+and the forced parallel path, and the NotImplemented fallback for inputs it does not take."""
+import numpy as np
+import pytest
+from hypothesis import HealthCheck, given, settings, strategies as st
+
+pytest.importorskip("numba")
+
+from tinygen_kernels import _numba, attention, registry  # noqa: E402
+
+HYPOTHESIS = settings(max_examples=30, deadline=None, derandomize=True, database=None,
+                      suppress_health_check=[HealthCheck.too_slow])
+FWD_TOL = {np.float32: dict(rtol=1e-4, atol=1e-5), np.float64: dict(rtol=1e-9, atol=1e-9)}
+BWD_TOL = {np.float32: dict(rtol=1e-4, atol=1e-4), np.float64: dict(rtol=1e-9, atol=1e-9)}
+
+
+def _inputs(seed, B, H, T, S, D, Dv, dtype):
+    rng = np.random.default_rng(seed)
+    q, k = (rng.standard_normal((B, H, n, D)).astype(dtype) for n in (T, S))
+    v = rng.standard_normal((B, H, S, Dv)).astype(dtype)
+    do = rng.standard_normal((B, H, T, Dv)).astype(dtype)
+    return q, k, v, do
+
+
+def _check(q, k, v, do, causal, scale, parallel_from=None):
+    dtype = q.dtype.type
+    saved = _numba.PARALLEL_MIN_ELEMENTS
+    if parallel_from is not None:
+        _numba.PARALLEL_MIN_ELEMENTS = parallel_from
+    try:
+        o, lse = registry.dispatch("flash_attention_fwd", "cpu", impl="numba_v1")(
+            q, k, v, causal=causal, scale=scale)
+        o_ref, lse_ref = attention.flash_attention_fwd(q, k, v, causal=causal, scale=scale)
+        assert o.dtype == o_ref.dtype and lse.dtype == lse_ref.dtype == q.dtype
+        assert o.shape == o_ref.shape and lse.shape == lse_ref.shape
+        np.testing.assert_allclose(o, o_ref, **FWD_TOL[dtype])
+        np.testing.assert_allclose(lse, lse_ref, **FWD_TOL[dtype])
+        grads = registry.dispatch("flash_attention_bwd", "cpu", impl="numba_v1")(
+            q, k, v, o_ref, lse_ref, do, causal=causal, scale=scale)
+        refs = attention.flash_attention_bwd(q, k, v, o_ref, lse_ref, do, causal=causal,
+                                             scale=scale)
+        for name, got, want in zip(("dq", "dk", "dv"), grads, refs):
+            assert got.dtype == want.dtype and got.shape == want.shape, name
+            np.testing.assert_allclose(got, want, err_msg=name, **BWD_TOL[dtype])
+    finally:
+        _numba.PARALLEL_MIN_ELEMENTS = saved
+
+
+@pytest.fixture(autouse=True)
+def numba_loops_for_every_size(monkeypatch):
+    """The tests below check the numba loops at every size: lift the size above which numba_v1
+    hands a head to numpy_tiled_v1 (test_large_heads_run_the_tiled_version checks that choice)."""
+    monkeypatch.setattr(attention, "NUMBA_MAX_SCORES", 10**12)
+
+
+def test_numba_is_registered():
+    impls = registry.kernels_for("flash_attention_fwd")
+    assert ("cpu", "numba_v1") in impls
+    assert ("cpu", "numba_v1") in registry.kernels_for("flash_attention_bwd")
+
+
+def test_large_heads_run_the_tiled_version(monkeypatch):
+    calls = []
+    monkeypatch.setattr(attention, "NUMBA_MAX_SCORES", 100)
+    for name in ("flash_attention_fwd_tiled", "flash_attention_bwd_tiled"):
+        original = getattr(attention, name)
+        monkeypatch.setattr(attention, name,
+                            lambda *a, _f=original, _n=name, **k: calls.append(_n) or _f(*a, **k))
+    q, k, v, do = _inputs(0, 1, 2, 11, 11, 8, 8, np.float64)       # 121 scores per head > 100
+    _check(q, k, v, do, True, None)
+    assert calls == ["flash_attention_fwd_tiled", "flash_attention_bwd_tiled"]
+
+
+@HYPOTHESIS
+@given(B=st.integers(1, 3), H=st.integers(1, 3), T=st.integers(1, 150), S=st.integers(1, 150),
+       D=st.integers(1, 40), Dv=st.one_of(st.none(), st.integers(1, 40)), causal=st.booleans(),
+       scale=st.one_of(st.none(), st.floats(0.05, 2.0)),
+       dtype=st.sampled_from([np.float32, np.float64]), seed=st.integers(0, 2**16),
+       parallel=st.booleans())
+def test_numba_matches_reference(B, H, T, S, D, Dv, causal, scale, dtype, seed, parallel):
+    if causal:
+        S = T
+    q, k, v, do = _inputs(seed, B, H, T, S, D, D if Dv is None else Dv, dtype)
+    _check(q, k, v, do, causal, scale, parallel_from=0 if parallel else None)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("causal", [False, True])
+@pytest.mark.parametrize("T,S", [(200, 200), (130, 257), (257, 70)])
+def test_numba_over_one_block(dtype, causal, T, S):
+    assert max(T, S) > attention.NUMBA_BLOCK and min(T, S) > 1
+    q, k, v, do = _inputs(T * S, 2, 2, T, S, 24, 20, dtype)
+    _check(q, k, v, do, causal, None)
+    _check(q, k, v, do, causal, 0.5, parallel_from=0)
+
+
+def test_numba_declines_what_it_does_not_take():
+    rng = np.random.default_rng(0)
+    q, k, v = (rng.standard_normal((2, 5, 4)).astype(np.float32) for _ in range(3))
+    fwd, bwd = attention.flash_attention_fwd_numba, attention.flash_attention_bwd_numba
+    assert fwd(q.astype(np.float16), k.astype(np.float16), v.astype(np.float16)) \
+        is NotImplemented
+    assert fwd(q[:, :0], k, v) is NotImplemented                       # empty T
+    assert fwd(q, k[:, :0], v[:, :0]) is NotImplemented                # empty S
+    o, lse = attention.flash_attention_fwd(q, k, v)
+    assert bwd(q, k, v, o, lse, o.astype(np.float64)) is NotImplemented   # do of another dtype
+    assert fwd(q, k.astype(np.float64), v) is NotImplemented           # mismatched dtypes
+    assert fwd(list(q), k, v) is NotImplemented                         # not a NumPy array
+    # through dispatch the reference runs instead
+    o16, _ = registry.dispatch("flash_attention_fwd", "cpu", impl="numba_v1")(
+        q.astype(np.float16), k.astype(np.float16), v.astype(np.float16))
+    assert o16.dtype == np.float16
