@@ -50,3 +50,28 @@ def write_markdown(path, title, header, rows, notes, argv):
     with open(path, "w") as f:
         f.write(text)
     return text
+
+
+def write_ratio_chart(path, labels, ratios, title, xlabel):
+    """A horizontal bar chart of ratios (1.0 marked: parity with the reference), as a PNG beside
+    the Markdown table. NaN ratios (no counterpart) are left out."""
+    import math
+
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    pairs = [(lab, r) for lab, r in zip(labels, ratios) if not math.isnan(r)]
+    fig, ax = plt.subplots(figsize=(7, 0.32 * len(pairs) + 1.2))
+    ys = range(len(pairs))
+    ax.barh(list(ys), [r for _, r in pairs],
+            color=["tab:green" if r <= 1 else "tab:orange" for _, r in pairs])
+    ax.set_yticks(list(ys), [lab for lab, _ in pairs], fontsize=8)
+    ax.invert_yaxis()
+    ax.axvline(1.0, color="black", linewidth=0.8)
+    ax.set_xscale("log")
+    ax.set_xlabel(xlabel)
+    ax.set_title(title, fontsize=10)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)

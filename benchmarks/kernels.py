@@ -241,6 +241,7 @@ def main(argv=None):
     print("| kernel | shape | default ms (numba where registered, else the reference) | reference ms | torch ms | ref / default | torch / default |")
     print("|---|---|---|---|---|---|---|")
     rng = np.random.default_rng(0)
+    chart = []                                 # (label, default ms / torch ms)
     for label, name, call_args, kw in cases(rng):
         if args.only not in label:
             continue
@@ -260,6 +261,7 @@ def main(argv=None):
             f"{len(call_args[0])} tensors, {sum(p.size for p in call_args[0]) / 1e6:.2f}M")
         print(f"| {label} | {shape} | {ms[0]:.3f} | {ms[1]:.3f} | {ms[2]:.3f} | "
               f"{ms[1] / ms[0]:.1f} | {ms[2] / ms[0]:.2f} |", flush=True)
+        chart.append((label, ms[0] / ms[2]))
     if not args.no_compile:
         print()
         print("| kernel | numba compile, cold cache (s, float32) | load from cache (s) |")
@@ -269,6 +271,12 @@ def main(argv=None):
     os.makedirs(os.path.dirname(args.out), exist_ok=True)
     with open(args.out, "w") as f:
         f.write("\n".join(lines) + "\n")
+    sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+    from _report import write_ratio_chart
+    if chart:
+        write_ratio_chart(os.path.splitext(args.out)[0] + ".png", *zip(*chart),
+                          "CPU kernels: tinygen default / PyTorch",
+                          "time ratio (below 1: tinygen faster)")
     return 0
 
 

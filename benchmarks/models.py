@@ -21,7 +21,7 @@ import tracemalloc
 import numpy as np
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from _report import write_markdown  # noqa: E402
+from _report import write_markdown, write_ratio_chart  # noqa: E402
 
 
 # ---- the four models, written once per framework -------------------------------------------------
@@ -249,6 +249,9 @@ def main(argv=None):
              "compilation when the cache is cold.")
     text = write_markdown(args.out, "Training step: tinygen vs PyTorch (CPU)", header, rows, notes,
                           ["python", "benchmarks/models.py"] + (argv if argv is not None else sys.argv[1:]))
+    write_ratio_chart(os.path.splitext(args.out)[0] + ".png", [r[0] for r in rows],
+                      [float(r[4]) for r in rows], "Training step, tinygen / PyTorch (CPU)",
+                      "time ratio (below 1: tinygen faster)")
     print(text)
     return 0
 
