@@ -7,12 +7,20 @@ repeats and the ratio tinygen / PyTorch.
 
     python benchmarks/overhead.py                      # prints and writes the Markdown table
     python benchmarks/overhead.py --repeats 30 --number 300 --out benchmarks/results/overhead.md
+    python benchmarks/overhead.py --baseline-src /tmp/old   # + a "before" column (see below)
+
+--baseline-src DIR: a source tree of an older tinygen (a `git worktree` of an earlier commit, with
+`tinygen_kernels` importable from DIR, e.g. a symlink to its kernels/). Its tinygen microseconds
+for the same cases are measured in a child process (PYTHONPATH=DIR, same repeats) after this
+process's runs, and shown beside today's as "before".
 """
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import statistics
+import subprocess
 import sys
 import time
 
@@ -39,6 +47,9 @@ def _cases(torch):
     def linear(lib):
         if lib is tg:
             import tinygen.nn.functional as F
+            if not F.__file__.startswith(os.path.dirname(tg.__file__)):
+                # an older tinygen without nn: Python found today's through the editable install
+                raise ImportError("this tinygen has no tinygen.nn")
         else:
             import torch.nn.functional as F
         return F.linear
@@ -89,21 +100,41 @@ def _time(fn, number):
     return (time.perf_counter() - t0) / number
 
 
-def run(repeats=25, number=200):
+def run(repeats=25, number=200, with_torch=True):
+    """[name, ops, tinygen µs, PyTorch µs, ratio] per case (PyTorch columns None without it)."""
     import torch
     rows = []
     for name, (make, step, n_ops) in _cases(torch).items():
-        tg_in, th_in = make(tg), make(torch)
-        for _ in range(20):                      # warm-up (caches, lazy imports)
-            step(tg, tg_in)
-            step(torch, th_in)
-        t_tg, t_th = [], []
+        libs = [tg, torch] if with_torch else [tg]
+        inputs = [make(lib) for lib in libs]
+        try:
+            for _ in range(20):                  # warm-up (caches, lazy imports)
+                for lib, x in zip(libs, inputs):
+                    step(lib, x)
+        except (ImportError, AttributeError):
+            if with_torch:
+                raise
+            rows.append([name, n_ops, "nan", None, None])     # an older tinygen lacks the op
+            continue
+        times = [[] for _ in libs]
         for _ in range(repeats):                 # interleaved
-            t_tg.append(_time(lambda: step(tg, tg_in), number))
-            t_th.append(_time(lambda: step(torch, th_in), number))
-        m_tg, m_th = statistics.median(t_tg) * 1e6, statistics.median(t_th) * 1e6
-        rows.append([name, n_ops, f"{m_tg:.1f}", f"{m_th:.1f}", f"{m_tg / m_th:.2f}"])
+            for t, lib, x in zip(times, libs, inputs):
+                t.append(_time(lambda: step(lib, x), number))
+        m = [statistics.median(t) * 1e6 for t in times]
+        if with_torch:
+            rows.append([name, n_ops, f"{m[0]:.1f}", f"{m[1]:.1f}", f"{m[0] / m[1]:.2f}"])
+        else:
+            rows.append([name, n_ops, f"{m[0]:.1f}", None, None])
     return rows
+
+
+def baseline(src, repeats, number):
+    """{case: tinygen µs} of the tinygen found at `src`, measured in a child process."""
+    env = dict(os.environ, PYTHONPATH=os.path.abspath(src))
+    out = subprocess.run([sys.executable, os.path.abspath(__file__), "--tinygen-only",
+                          "--repeats", str(repeats), "--number", str(number)],
+                         env=env, capture_output=True, text=True, check=True, cwd=src).stdout
+    return json.loads(out.strip().splitlines()[-1])
 
 
 def main(argv=None):
@@ -111,14 +142,29 @@ def main(argv=None):
     p.add_argument("--repeats", type=int, default=25)
     p.add_argument("--number", type=int, default=200, help="calls per timed repeat")
     p.add_argument("--out", default=os.path.join(os.path.dirname(__file__), "results", "overhead.md"))
+    p.add_argument("--baseline-src", help="an older tinygen source tree: adds a 'before' column")
+    p.add_argument("--tinygen-only", action="store_true", help=argparse.SUPPRESS)
     args = p.parse_args(argv)
+    if args.tinygen_only:                       # the child of --baseline-src: JSON on stdout
+        rows = run(args.repeats, args.number, with_torch=False)
+        print(json.dumps({r[0]: float(r[2]) for r in rows}))
+        return
     import torch
     rows = run(args.repeats, args.number)
     header = ["case (forward + backward)", "ops", "tinygen µs", "PyTorch µs", "ratio"]
+    if args.baseline_src:
+        before = baseline(args.baseline_src, args.repeats, args.number)
+        rev = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=args.baseline_src,
+                             capture_output=True, text=True).stdout.strip() or "?"
+        header += [f"tinygen µs before ({rev})", "before / now"]
+        rows = [r + ([f"{before[r[0]]:.1f}", f"{before[r[0]] / float(r[2]):.2f}"]
+                     if before[r[0]] == before[r[0]] else ["n/a", ""]) for r in rows]
     notes = (f"Medians over {args.repeats} repeats of {args.number} calls, interleaved in one "
              f"process; PyTorch {torch.__version__} with {torch.get_num_threads()} threads. "
              "Each call runs the forward, `.backward()`, and clears the leaf grads. "
-             "'ops' counts the forward ops (sum included).")
+             "'ops' counts the forward ops (sum included)."
+             + (" 'before': the same cases with the tinygen of --baseline-src, in a child "
+                "process run after this one (not interleaved)." if args.baseline_src else ""))
     text = write_markdown(args.out, "Per-op overhead: tinygen vs PyTorch (CPU)", header, rows,
                           notes, argv=["python", "benchmarks/overhead.py"] + (argv or sys.argv[1:]))
     print(text)
