@@ -45,10 +45,11 @@ from ._numba import is_cpu_float, jit, numba_kernel, prange
 from ._xp import array_module
 from .registry import reference
 
-# Bytes of columns per chunk, about a core's L2 cache (1 MB per core on this 2-core AMD EPYC):
-# 64x32x28x28 images and a 3x3 kernel ran the forward in 41 ms in chunks of 1-2 images, in
-# 55-68 ms in chunks of 16, in 69 ms as one chunk.
-_CHUNK_BYTES = 2 << 20
+# Bytes of columns per chunk. Measured (2-core AMD EPYC, 1 MB L2 per core; numba_v1, BLAS 2 threads):
+# the DCGAN training step of benchmarks/models.py ran in 141 / 131 / 125 / 129 / 146 ms with
+# chunks of 1 / 2 / 4 / 8 / 32 MB; the three kernels of a 64x32x28x28, 3x3 MNIST-CNN layer in
+# 67 / 64 / 59 / 55 ms with 1 / 2 / 4 / 8 MB. 4 MB: a few images per GEMM, still cache-sized.
+_CHUNK_BYTES = 4 << 20
 
 
 def conv_output_size(size, kernel, stride, padding, dilation):
