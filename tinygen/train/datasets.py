@@ -15,7 +15,13 @@ def load_data(name, recipe_cls, data_dir=None, options=None) -> DataInfo:
     if kind == "task":
         return recipe_cls.make_task(name, options or {})
     test_split = "val" if kind == "text" else "test"
-    train = D.load(name, "train", root=data_dir)
+    if kind == "toy":
+        # the toys are drawn by code, so a recipe may ask for more training points than the
+        # default 10 000 (FFJORD draws a fresh batch every step); --set train_size=N overrides
+        size = (options or {}).get("train_size", getattr(recipe_cls, "toy_train_size", None))
+        train = D.load(name, "train", n=None if size is None else int(size))
+    else:
+        train = D.load(name, "train", root=data_dir)
     test = D.load(name, test_split, root=data_dir)
     if kind == "text":
         return DataInfo(key or str(name), train, test, shape=(), extra={"vocab": train.vocab})
