@@ -110,6 +110,16 @@ def col2im_reference(cols, n0, n1, kernel, stride, padding, dilation, out_hw, gx
 
 
 # ---------------------------------------------------------------- the three GEMM drivers
+def _column_chunks(xp, N, G, K, L, dtype):
+    """Yields (n0, n1, cols) over chunks of the batch, cols (G, K, (n1 - n0) * L) a view of one
+    buffer reused by every chunk (see the module docstring)."""
+    chunk = _batch_chunk(xp, N, G * K * L * np.dtype(dtype).itemsize)
+    cols = xp.empty((G, K, min(chunk, N) * L), dtype=dtype)
+    for n0 in range(0, N, chunk):
+        n1 = min(n0 + chunk, N)
+        yield n0, n1, cols[:, :, :(n1 - n0) * L]
+
+
 def _forward(x, w, stride, padding, dilation, groups, im2col):
     xp = array_module(x)
     assert x.dtype == w.dtype, (x.dtype, w.dtype)
@@ -119,11 +129,7 @@ def _forward(x, w, stride, padding, dilation, groups, im2col):
     K, L = C // G * kernel[0] * kernel[1], out_hw[0] * out_hw[1]
     w_g = xp.ascontiguousarray(w).reshape(G, O // G, K)
     y = xp.empty((N, O, L), dtype=x.dtype)
-    chunk = _batch_chunk(xp, N, G * K * L * x.itemsize)
-    cols = xp.empty((G, K, min(chunk, N) * L), dtype=x.dtype)
-    for n0 in range(0, N, chunk):
-        n1 = min(n0 + chunk, N)
-        c = cols[:, :, :(n1 - n0) * L]
+    for n0, n1, c in _column_chunks(xp, N, G, K, L, x.dtype):
         im2col(x, n0, n1, kernel, stride, padding, dilation, out_hw, c.reshape(G * K, -1))
         y_g = xp.matmul(w_g, c)                                     # (G, O/G, nL)
         y[n0:n1] = y_g.reshape(O, n1 - n0, L).transpose(1, 0, 2)
@@ -140,11 +146,7 @@ def _bwd_weight(x, gy, w_shape, stride, padding, dilation, groups, im2col):
     K, L = C // G * kernel[0] * kernel[1], out_hw[0] * out_hw[1]
     gy_t = gy.reshape(N, O, L).transpose(1, 0, 2)                  # (O, N, L), a view
     gw = xp.zeros((G, O // G, K), dtype=x.dtype)
-    chunk = _batch_chunk(xp, N, G * K * L * x.itemsize)
-    cols = xp.empty((G, K, min(chunk, N) * L), dtype=x.dtype)
-    for n0 in range(0, N, chunk):
-        n1 = min(n0 + chunk, N)
-        c = cols[:, :, :(n1 - n0) * L]
+    for n0, n1, c in _column_chunks(xp, N, G, K, L, x.dtype):
         im2col(x, n0, n1, kernel, stride, padding, dilation, out_hw, c.reshape(G * K, -1))
         gy_g = xp.ascontiguousarray(gy_t[:, n0:n1]).reshape(G, O // G, -1)
         gw += xp.matmul(gy_g, c.transpose(0, 2, 1))                # (G, O/G, K)
@@ -175,11 +177,7 @@ def _bwd_input(gy, w, x_shape, stride, padding, dilation, groups, col2im, im2col
     w_t = w.reshape(G, O // G, K).transpose(0, 2, 1)               # (G, K, O/G), a view
     gy_t = gy.reshape(N, O, L).transpose(1, 0, 2)                  # (O, N, L), a view
     gx = xp.empty(x_shape, dtype=gy.dtype)
-    chunk = _batch_chunk(xp, N, G * K * L * gy.itemsize)
-    cols = xp.empty((G, K, min(chunk, N) * L), dtype=gy.dtype)
-    for n0 in range(0, N, chunk):
-        n1 = min(n0 + chunk, N)
-        c = cols[:, :, :(n1 - n0) * L]
+    for n0, n1, c in _column_chunks(xp, N, G, K, L, gy.dtype):
         gy_g = xp.ascontiguousarray(gy_t[:, n0:n1]).reshape(G, O // G, -1)
         xp.matmul(w_t, gy_g, out=c)                                 # (G, K, nL)
         col2im(c.reshape(G * K, -1), n0, n1, kernel, stride, padding, dilation, out_hw, gx)
