@@ -172,16 +172,25 @@ def _arrays(obj):
     return []
 
 
-def time_ms(fns, repeats, stat="median"):
-    """Interleaved repeats of each callable (after a warm-up call); median (or min) ms each."""
+def time_ms(fns, repeats, stat="median", block=5):
+    """Interleaved repeats of each callable; median (or min) ms each. A repeat runs each callable
+    `block` times in a row after one untimed call and keeps the median of the block: the first
+    calls after another library ran pay for its threads (PyTorch's OpenMP pool spins for a while
+    after each op and takes the cores from the next BLAS or numba call: a 7 ms conv measured
+    12-30 ms right after a PyTorch conv), a cost that would otherwise land on whichever function
+    is timed next."""
     times = [[] for _ in fns]
     for fn in fns:
         fn()
     for _ in range(repeats):
         for i, fn in enumerate(fns):
-            t0 = time.perf_counter()
             fn()
-            times[i].append(time.perf_counter() - t0)
+            inner = []
+            for _ in range(block):
+                t0 = time.perf_counter()
+                fn()
+                inner.append(time.perf_counter() - t0)
+            times[i].append(float(np.median(inner)))
     reduce = np.median if stat == "median" else np.min
     return [1e3 * float(reduce(t)) for t in times]
 

@@ -41,12 +41,18 @@ PARALLEL_MIN_ELEMENTS = 1 << 15
 # spinning threads starve BLAS's own threads (measured: the baby GPT's training step 5x slower,
 # benchmarks/results/models_cpu.md). The workqueue layer's threads sleep instead, and it does
 # not depend on which library initialised OpenMP first. A user's NUMBA_THREADING_LAYER wins.
+# numba reads the variable when it is imported, so when something imported numba before us the
+# setting goes into numba.config too (it is read again at the first parallel launch): without
+# that, a script that did `import numba` first ran a DCGAN conv in 32 ms instead of 7.
+_USER_LAYER = "NUMBA_THREADING_LAYER" in os.environ
 os.environ.setdefault("NUMBA_THREADING_LAYER", "workqueue")
 
 try:
     import numba
     from numba import types
     from numba.extending import intrinsic, overload
+    if not _USER_LAYER:
+        numba.config.THREADING_LAYER = "workqueue"
 except ImportError:  # pragma: no cover - exercised only where numba is missing
     numba = None
 

@@ -386,3 +386,20 @@ def test_without_numba_the_references_run():
 def test_package_imports_every_family():
     assert {"softmax", "layernorm", "embedding", "activation", "adam"} <= set(
         tinygen_kernels._FAMILIES)
+
+
+def test_workqueue_layer_even_when_numba_was_imported_first():
+    """numba's OpenMP layer spin-waits and starves BLAS on small machines: tinygen_kernels picks
+    the workqueue layer also when the user's script imported numba before it (unless the user
+    chose a layer with NUMBA_THREADING_LAYER)."""
+    pytest.importorskip("numba")
+    code = ("import numba, numpy as np\n"
+            "import tinygen_kernels\n"
+            "from tinygen_kernels import registry, _numba\n"
+            "_numba.PARALLEL_MIN_ELEMENTS = 0\n"
+            "registry.dispatch('softmax_fwd', 'cpu')(np.ones((64, 64), np.float32))\n"
+            "print(numba.threading_layer())\n")
+    env = {k: v for k, v in os.environ.items() if k != "NUMBA_THREADING_LAYER"}
+    out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True,
+                         check=True).stdout.split()
+    assert out[-1] == "workqueue", out
