@@ -8,6 +8,7 @@
 
 Versions (CPU): numba_v1 of all four, planes (n, c) in parallel, one window at a time over its
 part inside the input (no padded copy)                                        <- default (CPU)
+(avgpool2d_fwd's numba_v1 hands windows that tile the input to the reference, which wins there)
 
 Shapes: x (N, C, H, W), y and idx (N, C, OH, OW), OH from `pool_output_size`. Every integer
 parameter arrives as a normalised pair (h, w); the op layer above validates user input.
@@ -357,8 +358,13 @@ def _divisor_table(x_shape, kernel, stride, padding, out_hw, count_include_pad, 
 @numba_kernel("avgpool2d_fwd", impl="numba_v1", default=True)
 def avgpool2d_fwd_numba(x, kernel, stride, padding, ceil_mode, count_include_pad,
                         divisor_override):
-    """numba_v1: one pass per window over its input part, planes in parallel."""
+    """numba_v1: one pass per window over its input part, planes in parallel. Windows that tile
+    the input (kernel = stride, no padding) are left to the reference: its kH * kW vectorised
+    passes won there (64x32x28x28, 2x2: 1.1 ms against 2.2 ms; 3x3 stride 1 padding 1: 6.4
+    against 6.0 ms, 3x3 stride 2: 2.8 against 3.1 ms)."""
     if x.ndim != 4 or x.size == 0 or not is_cpu_float(x):
+        return NotImplemented
+    if tuple(kernel) == tuple(stride) and tuple(padding) == (0, 0):
         return NotImplemented
     N, C, H, W = x.shape
     out_hw = _output_hw(x.shape, kernel, stride, padding, (1, 1), ceil_mode)
