@@ -10,6 +10,8 @@
   silu_bwd(x, gy) -> gx         gx = gy s (1 + x (1 - s)),  s = sigmoid(x)
   leaky_relu_fwd(x, negative_slope) -> y        y = x if x > 0 else negative_slope * x
   leaky_relu_bwd(x, gy, negative_slope) -> gx   gx = gy if x > 0 else negative_slope * gy
+  zero_where(g, mask) -> out    out = 0 where mask else g (exactly: an inf or NaN in g under the
+                                mask becomes 0, not 0 * inf); ReLU's and clamp's backward
 
 Backward takes the input x (not y): GELU's derivative needs x, and so does SiLU's (LeakyReLU's
 could use y for a positive slope, not for any slope).
@@ -144,6 +146,21 @@ def leaky_relu_bwd(x, gy, negative_slope=0.01):
     """Gradient of leaky_relu_fwd at x times gy (the slope at 0 is negative_slope, as PyTorch's)."""
     xp = array_module(x)
     return xp.where(x > 0, gy, gy * x.dtype.type(negative_slope)).astype(x.dtype, copy=False)
+
+
+def _example_zero_where(rng, which):
+    g = _example_x(rng, which)
+    g.reshape(-1)[:3] = [np.inf, -np.inf, np.nan]
+    mask = rng.random(g.shape) < 0.5
+    mask.reshape(-1)[:2] = True
+    return (g, mask), {}
+
+
+@reference("zero_where", example=_example_zero_where, rtol=0, atol=0)
+def zero_where(g, mask):
+    """g with exact zeros where the boolean array mask (g's shape) is True."""
+    xp = array_module(g)
+    return xp.where(mask, g.dtype.type(0), g)
 
 
 # ---------------------------------------------------------------- numba_v1
@@ -341,3 +358,34 @@ def leaky_relu_bwd_numba(x, gy, negative_slope=0.01):
     if not _flat_ok(x, gy):
         return NotImplemented
     return _run_leaky(x, gy, negative_slope)
+
+
+@jit_serial
+def _zero_where(g, mask, out):
+    zero = g.dtype.type(0)
+    for i in range(g.shape[0]):
+        out[i] = zero if mask[i] else g[i]
+
+
+@jit
+def _zero_where_blocks(g, mask, out):
+    n = g.shape[0]
+    for blk in prange((n + _BLOCK - 1) // _BLOCK):
+        lo, hi = blk * _BLOCK, min(n, (blk + 1) * _BLOCK)
+        _zero_where(g[lo:hi], mask[lo:hi], out[lo:hi])
+
+
+@numba_kernel("zero_where", impl="numba_v1", default=True)
+def zero_where_numba(g, mask):
+    """numba_v1: one select per element (NumPy's where with a boolean mask ran at 1.4 ms for
+    800 000 float32, a tenth of that as a loop)."""
+    if (not _flat_ok(g) or type(mask) is not np.ndarray or mask.dtype != np.bool_
+            or mask.shape != g.shape or not mask.flags.c_contiguous):
+        return NotImplemented
+    out = np.empty_like(g)
+    flat, flat_mask, flat_out = g.reshape(-1), mask.reshape(-1), out.reshape(-1)
+    if parallel_blocks(flat.size, 1):
+        _zero_where_blocks(flat, flat_mask, flat_out)
+    else:
+        _zero_where(flat, flat_mask, flat_out)
+    return out

@@ -128,7 +128,7 @@ def test_every_family_of_this_suite_has_a_numba_kernel():
     for name in ["softmax_fwd", "softmax_bwd", "log_softmax_fwd", "log_softmax_bwd",
                  "cross_entropy_fwd", "cross_entropy_bwd", "layernorm_fwd", "layernorm_bwd",
                  "embedding_bwd", "gelu_fwd", "gelu_bwd", "silu_fwd", "silu_bwd", "adam_step",
-                 "batchnorm_fwd", "batchnorm_bwd", "leaky_relu_fwd", "leaky_relu_bwd",
+                 "batchnorm_fwd", "batchnorm_bwd", "leaky_relu_fwd", "leaky_relu_bwd", "zero_where",
                  "conv2d_fwd", "conv2d_bwd_input", "conv2d_bwd_weight", "maxpool2d_bwd"]:
         assert ENTRIES[name].defaults.get("cpu") == "numba_v1", name
 
@@ -207,6 +207,9 @@ def test_activation_shapes(shape, dtype, seed, approximate):
     x[0, 0] = 0.0                                          # the kink: the slope is taken there
     check_against_reference("leaky_relu_fwd", (x,), {"negative_slope": 0.2})
     check_against_reference("leaky_relu_bwd", (x, gy), {"negative_slope": -1.5})
+    mask = np.random.default_rng(seed).random(shape) < 0.5
+    gy.reshape(-1)[:2] = [np.inf, np.nan][:gy.size]         # masked or not, never 0 * inf
+    check_against_reference("zero_where", (gy, mask), {})
 
 
 @HYPOTHESIS
