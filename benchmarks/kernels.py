@@ -26,7 +26,7 @@ NAMES = ["softmax_fwd", "softmax_bwd", "log_softmax_fwd", "log_softmax_bwd", "cr
          "cross_entropy_bwd", "layernorm_fwd", "layernorm_bwd", "embedding_bwd", "gelu_fwd",
          "gelu_bwd", "silu_fwd", "silu_bwd", "adam_step", "conv2d_fwd", "conv2d_bwd_input",
          "conv2d_bwd_weight", "maxpool2d_fwd", "maxpool2d_bwd", "avgpool2d_fwd", "avgpool2d_bwd",
-         "batchnorm_fwd", "batchnorm_bwd", "leaky_relu_fwd", "leaky_relu_bwd"]
+         "batchnorm_fwd", "batchnorm_bwd", "leaky_relu_fwd", "leaky_relu_bwd", "zero_where"]
 # flash attention's registered bench shape is issue 9's GPU target (T = 1024, 16 heads): its
 # reference holds a 512 MB score matrix, so the CPU table times the baby GPT's shape only (below)
 
@@ -145,6 +145,8 @@ def torch_fn(name, args, kw):
         return lambda: F.leaky_relu(T[0], kw["negative_slope"])
     if name == "leaky_relu_bwd":
         return lambda: torch.ops.aten.leaky_relu_backward(T[1], T[0], kw["negative_slope"], False)
+    if name == "zero_where":
+        return lambda: torch.where(T[1], 0.0, T[0])
     if name in ("flash_attention_fwd", "flash_attention_bwd"):
         q, k, v = T[:3]
         sdpa = lambda q, k, v: F.scaled_dot_product_attention(  # noqa: E731
