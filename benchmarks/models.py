@@ -83,8 +83,9 @@ def dcgan_case(lib, nn, F, B=64, nz=100, ngf=64, ndf=64):
     return model, None, step
 
 
-def gpt_case(lib, nn, F, B=12, T=64, C=128, H=4, L=4, V=65):
-    """nanoGPT's CPU baby GPT (bias-free LayerNorm, tied head), AdamW + clipping."""
+def baby_gpt(lib, nn, F, T=64, C=128, H=4, L=4, V=65):
+    """nanoGPT's CPU baby GPT (bias-free LayerNorm, tied head): model(idx, targets) -> loss for
+    idx, targets (B, T). Also PyTorch's twin of the gpt recipe in gpt_torch.py."""
     class Block(nn.Module):
         def __init__(self):
             super().__init__()
@@ -93,6 +94,7 @@ def gpt_case(lib, nn, F, B=12, T=64, C=128, H=4, L=4, V=65):
             self.c_fc, self.mlp_proj = nn.Linear(C, 4 * C, bias=False), nn.Linear(4 * C, C, bias=False)
 
         def forward(self, x):
+            B = x.shape[0]
             q, k, v = self.c_attn(self.ln_1(x)).split(C, dim=2)
             q, k, v = (t.view(B, T, H, C // H).transpose(1, 2) for t in (q, k, v))
             y = F.scaled_dot_product_attention(q, k, v, is_causal=True)
@@ -111,9 +113,14 @@ def gpt_case(lib, nn, F, B=12, T=64, C=128, H=4, L=4, V=65):
             for b in self.h:
                 x = b(x)
             logits = self.ln_f(x) @ self.wte.weight.t()
-            return F.cross_entropy(logits.view(B * T, V), targets.view(B * T))
+            return F.cross_entropy(logits.view(-1, V), targets.reshape(-1))
 
-    model = GPT()
+    return GPT()
+
+
+def gpt_case(lib, nn, F, B=12, T=64, C=128, H=4, L=4, V=65):
+    """nanoGPT's CPU baby GPT, AdamW + clipping."""
+    model = baby_gpt(lib, nn, F, T, C, H, L, V)
     rng = np.random.default_rng(0)
     idx = lib.tensor(rng.integers(0, V, (B, T)))
     tgt = lib.tensor(rng.integers(0, V, (B, T)))
