@@ -1,6 +1,7 @@
 """Batch normalisation with batch statistics (training mode), forward and backward.
 
-  batchnorm_fwd(x (N, C, S), w (C,) | None, b (C,) | None, eps) -> (y (N, C, S), mean (C,), var (C,))
+  batchnorm_fwd(x (N, C, S), w (C,) | None, b (C,) | None, eps)
+      -> (y (N, C, S), mean (C,), var (C,))
       per channel over (N, S): y = (x - mean) * rstd * w + b,  rstd = 1 / sqrt(var + eps),
       var the biased variance (what PyTorch normalises with; the caller makes the unbiased one
       for the running statistics)

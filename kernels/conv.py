@@ -17,7 +17,8 @@ input. Arrays keep their dtype (float32 or float64).
 
 The columns of a chunk of n images are one matrix per group, (G, K, n * L) with K = C/G * kH * kW
 rows (channel, window row, window column) and n * L columns (image, output row, output column):
-cols[g, (c, i, j), (m, oh, ow)] = x[n0 + m, g * C/G + c, oh * sh - ph + i * dh, ow * sw - pw + j * dw]
+cols[g, (c, i, j), (m, oh, ow)]
+    = x[n0 + m, g * C/G + c, oh * sh - ph + i * dh, ow * sw - pw + j * dw]
 (0 outside x). Then, per group, the three kernels are three GEMMs:
 
   forward       y_g   (O/G, nL) = w_g (O/G, K)   @ cols_g (K, nL)
@@ -45,7 +46,8 @@ from ._numba import is_cpu_float, jit, numba_kernel, prange
 from ._xp import array_module
 from .registry import reference
 
-# Bytes of columns per chunk. Measured (2-core AMD EPYC, 1 MB L2 per core; numba_v1, BLAS 2 threads):
+# Bytes of columns per chunk. Measured (2-core AMD EPYC, 1 MB L2 per core; numba_v1, BLAS with
+# 2 threads):
 # the DCGAN training step of benchmarks/models.py ran in 141 / 131 / 125 / 129 / 146 ms with
 # chunks of 1 / 2 / 4 / 8 / 32 MB; the three kernels of a 64x32x28x28, 3x3 MNIST-CNN layer in
 # 67 / 64 / 59 / 55 ms with 1 / 2 / 4 / 8 MB. 4 MB: a few images per GEMM, still cache-sized.

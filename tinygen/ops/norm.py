@@ -16,10 +16,50 @@ from ..autograd import function as _fn
 from ..autograd.grad_mode import GRAD, no_grad
 
 
-class LayerNorm(Function):
+class _FusedNorm(Function):
+    """The backward LayerNorm and BatchNorm share: the fused kernel `bwd_kernel` when no graph is
+    recorded (create_graph=False), else its formulas in Tensor ops with the statistics recomputed
+    from x, so that they are differentiable (double backward):
+        gx = rstd * (w gy - mean(w gy) - xhat * mean(w gy * xhat)),  gw = sum gy xhat,  gb = sum gy
+    with the means over the normalised dims and the sums over the others. Subclasses save
+    (x, w, mean, rstd) and set eps in forward."""
+
+    bwd_kernel = None
+
+    def dims(self, x):
+        """(the normalised dims, the dims gw and gb sum over, w's shape broadcast against x)."""
+        raise NotImplementedError
+
+    def backward(self, gy):
+        x, w, mean, rstd = self.saved_tensors
+        need_x, need_w, need_b = (t is not None for t in self.inputs[:3])
+        rest = (None,) * (len(self.inputs) - 3)              # eps and the like
+        if not GRAD[0]:
+            grads = self.kernel(self.bwd_kernel)(
+                gy._data, x._data, None if w is None else w._data, mean._data, rstd._data)
+            wrap = _fn.Tensor._make
+            return tuple(wrap(g, None, 0, False) if need else None
+                         for g, need in zip(grads, (need_x, need_w, need_b))) + rest
+        normalised, summed, w_shape = self.dims(x)
+        xhat, _, var = _normalise(x, normalised, self.eps)
+        wdy = gy if w is None else gy * w.reshape(w_shape)
+        gx = gw = gb = None
+        if need_x:
+            centred = (wdy - wdy.mean(dim=normalised, keepdim=True)
+                       - xhat * (wdy * xhat).mean(dim=normalised, keepdim=True))
+            gx = centred * (var + self.eps).rsqrt()
+        if need_w:
+            gw = (gy * xhat).sum(dim=summed) if summed else gy * xhat
+        if need_b:
+            gb = gy.sum(dim=summed) if summed else gy
+        return (gx, gw, gb) + rest
+
+
+class LayerNorm(_FusedNorm):
     """Layer norm over the last axis through the kernel table (layernorm_fwd / layernorm_bwd).
-    x (..., N), w, b (N,) or None. The backward runs the fused kernel when no graph is recorded
-    (create_graph=False) and the same formulas in Tensor ops when one is (double backward)."""
+    x (..., N), w, b (N,) or None."""
+
+    bwd_kernel = "layernorm_bwd"
 
     def forward(self, x, w, b, eps):
         self.eps = eps
@@ -27,37 +67,17 @@ class LayerNorm(Function):
         self.save_for_backward(x, w, mean, rstd)        # mean, rstd (...): kept as arrays
         return y
 
-    def backward(self, gy):
-        x, w, mean, rstd = self.saved_tensors
-        need_x, need_w, need_b = (t is not None for t in self.inputs[:3])
-        if not GRAD[0]:
-            gx, gw, gb = self.kernel("layernorm_bwd")(
-                gy._data, x._data, None if w is None else w._data, mean._data, rstd._data)
-            wrap = _fn.Tensor._make
-            return (wrap(gx, None, 0, False) if need_x else None,
-                    wrap(gw, None, 0, False) if need_w else None,
-                    wrap(gb, None, 0, False) if need_b else None, None)
-        # the kernel's formulas, with the statistics recomputed from x so they are differentiable:
-        # gx = rstd * (w gy - mean(w gy) - xhat * mean(w gy * xhat)), gw = sum gy xhat, gb = sum gy
-        xhat, _, var = _normalise(x, (x.ndim - 1,), self.eps)
-        wdy = gy if w is None else gy * w
-        rows = tuple(range(x.ndim - 1))
-        gx = gw = gb = None
-        if need_x:
-            gx = (wdy - wdy.mean(dim=-1, keepdim=True)
-                  - xhat * (wdy * xhat).mean(dim=-1, keepdim=True)) * (var + self.eps).rsqrt()
-        if need_w:
-            gw = (gy * xhat).sum(dim=rows) if rows else gy * xhat
-        if need_b:
-            gb = gy.sum(dim=rows) if rows else gy
-        return gx, gw, gb, None
+    def dims(self, x):
+        return (x.ndim - 1,), tuple(range(x.ndim - 1)), (x.shape[-1],)
 
 
-class BatchNorm(Function):
+class BatchNorm(_FusedNorm):
     """Batch norm with the batch's statistics through the kernel table (batchnorm_fwd /
     batchnorm_bwd). x (N, C, S), w, b (C,) or None. `stats`, a list, receives the batch's
     (mean, biased var) arrays for the running statistics (they are not outputs: no gradient
     flows through them, as in PyTorch)."""
+
+    bwd_kernel = "batchnorm_bwd"
 
     def forward(self, x, w, b, eps, stats):
         self.eps = eps
@@ -67,29 +87,8 @@ class BatchNorm(Function):
         self.save_for_backward(x, w, mean, rstd)
         return y
 
-    def backward(self, gy):
-        x, w, mean, rstd = self.saved_tensors
-        need_x, need_w, need_b = (t is not None for t in self.inputs[:3])
-        if not GRAD[0]:
-            gx, gw, gb = self.kernel("batchnorm_bwd")(
-                gy._data, x._data, None if w is None else w._data, mean._data, rstd._data)
-            wrap = _fn.Tensor._make
-            return (wrap(gx, None, 0, False) if need_x else None,
-                    wrap(gw, None, 0, False) if need_w else None,
-                    wrap(gb, None, 0, False) if need_b else None, None, None)
-        # the kernel's formulas with the statistics recomputed from x, so they are differentiable
-        dims = (0, 2)
-        xhat, _, var = _normalise(x, dims, self.eps)
-        wdy = gy if w is None else gy * w.reshape(1, -1, 1)
-        gx = gw = gb = None
-        if need_x:
-            gx = (wdy - wdy.mean(dim=dims, keepdim=True)
-                  - xhat * (wdy * xhat).mean(dim=dims, keepdim=True)) * (var + self.eps).rsqrt()
-        if need_w:
-            gw = (gy * xhat).sum(dim=dims)
-        if need_b:
-            gb = gy.sum(dim=dims)
-        return gx, gw, gb, None, None
+    def dims(self, x):
+        return (0, 2), (0, 2), (1, -1, 1)
 
 
 def _normalise(x, dims, eps):
