@@ -18,10 +18,10 @@ def _reset_tinygen_state():
         return
     from tinygen.autograd.function import ANOMALY
     from tinygen.autograd.grad_mode import GRAD
-    grad, anomaly = GRAD[0], ANOMALY[0]
+    grad, anomaly = GRAD.enabled, ANOMALY[0]
     default = tg.get_default_dtype()
     yield
-    GRAD[0], ANOMALY[0] = grad, anomaly
+    GRAD.enabled, ANOMALY[0] = grad, anomaly
     tg.set_default_dtype(default)
 
 

@@ -8,7 +8,7 @@ import numpy as np
 from .autograd.function import Function
 from .autograd.grad_mode import GRAD
 from .backend import dtypes as _dt
-from .backend.device import Device, get_xp, device_of
+from .backend.device import Device, get_xp, device_of, to_device
 from .backend.random import generator
 from .ops import elementwise as E, shape as S, linalg as L
 from .tensor import Tensor, _norm_dim, _shape_arg, _binary, values_indices
@@ -26,7 +26,7 @@ def _to_array(data, dtype=None, device=None):
         return arr.astype(npd) if npd is not None and npd != arr.dtype else arr.copy()
     dev = Device(device) if device is not None else None
     xp = get_xp(dev) if dev is not None else np
-    if xp is not np and type(data).__module__.startswith("cupy"):
+    if xp is not np and type(data).__module__.startswith("cupy") and dev.type == "cuda":
         arr = data
     elif type(data).__module__.startswith("cupy"):
         arr, xp = data, get_xp(device_of(data))
@@ -47,7 +47,7 @@ def _to_array(data, dtype=None, device=None):
             npd = arr.dtype
     arr = arr.astype(npd, copy=False)
     if xp is not np:
-        arr = xp.asarray(arr)
+        arr = to_device(arr, dev)
     return arr
 
 
@@ -181,7 +181,7 @@ def _random(sample, size, dtype, device, requires_grad):
     shape = _shape_arg(size)
     npd = _dt.to_np_dtype(dtype) or _dt.get_default_dtype().np
     dev = Device(device) if device is not None else Device("cpu")
-    arr = sample(generator(dev), shape).astype(npd, copy=False)
+    arr = get_xp(dev).asarray(sample(generator(dev), shape).astype(npd, copy=False))
     t = _make(arr, None, 0, False)
     if requires_grad:
         t.requires_grad = True
@@ -233,11 +233,7 @@ class Clone(Function):
 class ToDevice(Function):
     def forward(self, x, device):
         self.src = device_of(x)
-        if device.type == "cpu":
-            return x.get() if hasattr(x, "get") else x
-        xp = get_xp(device)
-        with xp.cuda.Device(device.index):
-            return xp.asarray(x)
+        return to_device(x, device)
 
     def backward(self, gy):
         return ToDevice.apply(gy, self.src), None
@@ -539,4 +535,4 @@ def is_tensor(obj):
 
 
 def is_grad_enabled():
-    return GRAD[0]
+    return GRAD.enabled

@@ -839,7 +839,7 @@ class Tensor:
 
     def __setitem__(self, idx, value):
         idx = _convert_index(idx)
-        if isinstance(value, Tensor) and value._requires_grad and GRAD[0] or (self._requires_grad and GRAD[0]):
+        if isinstance(value, Tensor) and value._requires_grad and GRAD.enabled or (self._requires_grad and GRAD.enabled):
             from .functions import SetItem
             _rebase_inplace(self, lambda alias: SetItem.apply(alias, idx, value if isinstance(value, Tensor) else _scalar_like(value, self)))
             return
@@ -908,7 +908,7 @@ class Tensor:
 
     def copy_(self, src):
         src_arr = src._data if isinstance(src, Tensor) else src
-        if GRAD[0] and (self._requires_grad or (isinstance(src, Tensor) and src._requires_grad)):
+        if GRAD.enabled and (self._requires_grad or (isinstance(src, Tensor) and src._requires_grad)):
             return _inplace(self, lambda t: t * 0 + src)
         xp = get_xp(self.device)
         if isinstance(src, Tensor) and src.device != self.device:
@@ -921,7 +921,7 @@ class Tensor:
         return self.fill_(0)
 
     def fill_(self, value):
-        if GRAD[0] and self._requires_grad:
+        if GRAD.enabled and self._requires_grad:
             _leaf_inplace_check(self)
         self._data[...] = value._data if isinstance(value, Tensor) else value
         self._version[0] += 1
@@ -938,7 +938,7 @@ class Tensor:
         return self._fill_random(gen.normal(mean, std, size=self.shape))
 
     def _fill_random(self, values):
-        if GRAD[0] and self._requires_grad:
+        if GRAD.enabled and self._requires_grad:
             _leaf_inplace_check(self)
         self._data[...] = values
         self._version[0] += 1
@@ -1017,7 +1017,7 @@ class Tensor:
 
 
 _new = object.__new__
-_function.Tensor = Tensor
+_function.register_tensor_type(Tensor)
 
 
 class _RemovableHandle:
@@ -1146,7 +1146,7 @@ def _leaf_inplace_check(t):
 def _inplace(self, compute):
     """Run an in-place op: write into self's storage, bump the version counter, and, when the
     result is part of a graph, make self's grad_fn the new node (PyTorch's 'rebase')."""
-    if GRAD[0]:
+    if GRAD.enabled:
         _leaf_inplace_check(self)
         out = _rebase_inplace(self, compute)
         return out

@@ -143,3 +143,29 @@ def test_gradcheck_warns_on_float32_and_needs_a_grad_input():
         tg.autograd.gradcheck(lambda t: t * 2, (x,), eps=1e-2, atol=1e-2, rtol=1e-2)
     with pytest.raises(ValueError, match="requires grad"):
         tg.autograd.gradcheck(lambda t: t * 2, (tg.ones(2, dtype=tg.float64),))
+
+
+def test_grad_mode_is_per_thread():
+    # the DataLoader's prefetch thread must not see the training thread's no_grad, nor the reverse
+    import threading
+    seen = {}
+
+    def other():
+        seen["start"] = tg.is_grad_enabled()
+        with tg.no_grad():
+            started.set()
+            release.wait(5)
+        seen["end"] = tg.is_grad_enabled()
+
+    started, release = threading.Event(), threading.Event()
+    with tg.no_grad():
+        thread = threading.Thread(target=other)
+        thread.start()
+        started.wait(5)
+        assert not tg.is_grad_enabled()
+    assert tg.is_grad_enabled()             # the other thread's no_grad is still open
+    x = tg.randn(3, requires_grad=True)
+    assert (x * 2).requires_grad
+    release.set()
+    thread.join(5)
+    assert seen == {"start": True, "end": True}

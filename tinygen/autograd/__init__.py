@@ -3,6 +3,7 @@
     y = (x * w).sum()
     (gx,) = tg.autograd.grad(y, [x], create_graph=True)   # a graph again: differentiate gx too
 """
+from . import function as _function
 from .function import Function, OpError
 from .grad_mode import no_grad, enable_grad, set_grad_enabled, is_grad_enabled
 from .engine import run_backward
@@ -18,7 +19,7 @@ def grad(outputs, inputs, grad_outputs=None, retain_graph=None, create_graph=Fal
     outputs: a Tensor or sequence; inputs: a Tensor or sequence; grad_outputs: matching
     gradients (None for a scalar output). With create_graph=True the result is differentiable.
     """
-    from ..tensor import Tensor
+    Tensor = _function.Tensor
     single = isinstance(inputs, Tensor)
     outs = [outputs] if isinstance(outputs, Tensor) else list(outputs)
     ins = [inputs] if single else list(inputs)
@@ -37,7 +38,7 @@ def grad(outputs, inputs, grad_outputs=None, retain_graph=None, create_graph=Fal
 
 
 def backward(tensors, grad_tensors=None, retain_graph=None, create_graph=False):
-    from ..tensor import Tensor
+    Tensor = _function.Tensor
     ts = [tensors] if isinstance(tensors, Tensor) else list(tensors)
     gs = [None] * len(ts) if grad_tensors is None else (
         [grad_tensors] if isinstance(grad_tensors, Tensor) else list(grad_tensors))

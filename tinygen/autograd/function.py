@@ -25,12 +25,32 @@ import weakref
 
 import numpy as np
 
+from ..backend.device import array_module, device_type
+from ..backend.dispatch import kernel_for
 from .grad_mode import GRAD
 
 ANOMALY = [False]
-Tensor = None          # set by tinygen.tensor (Function creates Tensors; Tensor methods call ops)
 _ndarray = np.ndarray
 _new = object.__new__
+
+
+# ---- the seam: where autograd learns the Tensor class -----------------------------------------
+# Function.apply makes Tensors and backward rules are written with Tensor methods, but the Tensor
+# class is defined above autograd (tensor.py imports autograd and ops, not the other way round).
+# tensor.py hands its class down once, at import, through register_tensor_type; everything below
+# tensor.py that needs to make a Tensor calls `wrap(array)` (or reads `function.Tensor`).
+Tensor = None
+
+
+def register_tensor_type(cls):
+    """Called once by tinygen/tensor.py: the class Function.apply wraps its outputs in."""
+    global Tensor
+    Tensor = cls
+
+
+def wrap(array):
+    """A Tensor around `array` outside any graph (a constant: requires no grad, has no grad_fn)."""
+    return Tensor._make(array, None, 0, False)
 
 
 class _Freed:
@@ -51,7 +71,8 @@ class Function:
     _out_meta = None         # [(shape, dtype)] for multi-output Functions (zeros for unused outputs)
     _to_save = ()
     is_view = False          # output shares memory (and the version counter) with input 0
-    xp = np                  # the array module of the inputs; set per call only for cupy
+    n_differentiable = None  # of a tuple of outputs, only the first n get gradients (None: all)
+    xp = np                  # the array module of the inputs; set per call only off the CPU
 
     @classmethod
     def apply(cls, *args, **params):
@@ -74,21 +95,21 @@ class Function:
             else:
                 arrays.append(a)
         if type(first) is not _ndarray and first is not None:
-            fn.xp = _array_module(first)
+            fn.xp = array_module(first)
         try:
             out = fn.forward(*arrays, **params)
         except (ValueError, TypeError, IndexError) as e:
             raise _op_error(cls, args, e) from None
-        if requires and GRAD[0]:
+        if requires and GRAD.enabled:
             node = fn
             fn.inputs = [a if isinstance(a, Tensor) and a._requires_grad else None for a in args]
         else:
             node = None
             requires = False
         if type(out) is tuple:
-            if fn._to_save and any(type(o) is not _ndarray for o in out):
-                out = tuple(_as_array(fn, o) for o in out)
-            outs = tuple(_wrap(o if type(o) is _ndarray else fn.xp.asarray(o), node, i, requires)
+            out = tuple(o if type(o) is _ndarray else _as_array(fn, o) for o in out)
+            n_diff = len(out) if cls.n_differentiable is None else cls.n_differentiable
+            outs = tuple(_wrap(o, node if i < n_diff else None, i, requires and i < n_diff)
                          for i, o in enumerate(out))
             if requires:
                 fn._n_out = len(outs)
@@ -199,9 +220,9 @@ class Function:
 
     def kernel(self, name):
         """The kernel table's implementation of `name` for this call's device (numba on the CPU,
-        CUDA on cuda, the NumPy reference when asked or when nothing faster is registered)."""
-        from ..backend.dispatch import dispatch
-        return dispatch(name, "cpu" if self.xp is np else "cuda")
+        CUDA on cuda, the NumPy reference when asked or when nothing faster is registered): the
+        one way an op reaches a kernel."""
+        return kernel_for(name, device_type(self.xp))
 
     # ---- what subclasses define ------------------------------------------------------------
     def forward(self, *args, **params):
@@ -237,7 +258,10 @@ def _wrap(data, node, idx, requires):
 
 def _as_array(fn, out):
     """NumPy returns scalars from 0-d ops: make an array, and point a saved scalar at it so a
-    saved output stays tied to its Tensor (else double backward through a 0-d op is lost)."""
+    saved output stays tied to its Tensor (else double backward through a 0-d op is lost).
+    Arrays of other devices (cupy, the test device's) are kept as they are."""
+    if hasattr(out, "ndim") and not isinstance(out, np.generic):
+        return out
     arr = fn.xp.asarray(out)
     if fn._to_save:
         fn._to_save = tuple(arr if s is out else s for s in fn._to_save)
@@ -251,11 +275,6 @@ def _share_version(outs, base):
             o._version = base._version
     else:
         outs._version = base._version
-
-
-def _array_module(arr):
-    from ..backend import array_module
-    return array_module(arr)
 
 
 def _describe(args):
@@ -303,7 +322,7 @@ def _check_finite(op, phase, arrays):
         if a is None:
             continue
         data = a._data if isinstance(a, Tensor) else a
-        if data.dtype.kind == "f" and not bool(_array_module(data).isfinite(data).all()):
+        if data.dtype.kind == "f" and not bool(array_module(data).isfinite(data).all()):
             raise RuntimeError(
                 f"anomaly detected: {op} {phase} produced NaN or Inf in output {i} "
                 f"(shape {tuple(data.shape)}). This is the first op that did.")

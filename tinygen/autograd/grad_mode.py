@@ -1,25 +1,33 @@
 """Grad mode: whether ops record the graph. `no_grad`, `enable_grad`, `set_grad_enabled`.
 
-The flag lives in a one-element list so the hot path reads it with one index (`GRAD[0]`).
+The flag is per thread, as in PyTorch: a `no_grad` block in the training thread does not switch
+recording off in the DataLoader's prefetch thread, and the other way round. Every thread starts
+with grad mode on. The hot path reads it as one attribute, `GRAD.enabled`.
 """
 import functools
+import threading
 
-GRAD = [True]
+
+class _GradState(threading.local):
+    enabled = True              # the class attribute is each new thread's starting value
+
+
+GRAD = _GradState()
 
 
 def is_grad_enabled() -> bool:
-    return GRAD[0]
+    return GRAD.enabled
 
 
 class _GradMode:
     _value = True
 
     def __enter__(self):
-        self._prev = GRAD[0]
-        GRAD[0] = self._value
+        self._prev = GRAD.enabled
+        GRAD.enabled = self._value
 
     def __exit__(self, *exc):
-        GRAD[0] = self._prev
+        GRAD.enabled = self._prev
         return False
 
     def __call__(self, fn):                   # usable as a decorator too
@@ -43,18 +51,18 @@ class enable_grad(_GradMode):
 class set_grad_enabled(_GradMode):
     def __init__(self, mode: bool):
         self._value = bool(mode)
-        self._prev = GRAD[0]
-        GRAD[0] = self._value                 # takes effect as a function call too, like torch
+        self._prev = GRAD.enabled
+        GRAD.enabled = self._value            # takes effect as a function call too, like torch
 
     def __enter__(self):
         pass
 
     def __exit__(self, *exc):
-        GRAD[0] = self._prev
+        GRAD.enabled = self._prev
         return False
 
     def __call__(self, fn):                   # as a decorator: undo the call-time switch
-        GRAD[0] = self._prev
+        GRAD.enabled = self._prev
         mode = self._value
 
         @functools.wraps(fn)

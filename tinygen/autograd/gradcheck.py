@@ -11,8 +11,14 @@ the inputs small: this is a test tool.
 """
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 
+from ..backend.device import array_module
+from . import function as _function
+from .engine import run_backward
+from .function import wrap
 
 
 class GradcheckError(RuntimeError):
@@ -23,10 +29,18 @@ def _as_tuple(x):
     return tuple(x) if isinstance(x, (tuple, list)) else (x,)
 
 
+def _is_tensor(x):
+    return isinstance(x, _function.Tensor)
+
+
+def _grad(outputs, inputs, grad_outputs, create_graph=False):
+    return run_backward(outputs, grad_outputs, retain_graph=True, create_graph=create_graph,
+                        inputs=inputs, allow_unused=True)
+
+
 def _outputs(fn, inputs):
-    from ..tensor import Tensor
     out = _as_tuple(fn(*inputs))
-    return [o for o in out if isinstance(o, Tensor) and o._data.dtype.kind == "f"]
+    return [o for o in out if _is_tensor(o) and o._data.dtype.kind == "f"]
 
 
 def _numerical(fn, inputs, diff_idx, eps):
@@ -54,8 +68,6 @@ def _flat64(t):
 
 
 def _analytical(fn, inputs, diff_idx):
-    from . import grad as autograd_grad
-    from ..tensor import Tensor
     outs = _outputs(fn, inputs)
     jac = [[np.zeros((o.numel(), inputs[i].numel())) for i in diff_idx] for o in outs]
     targets = [inputs[i] for i in diff_idx]
@@ -66,8 +78,8 @@ def _analytical(fn, inputs, diff_idx):
         for r in range(o.numel()):
             go = np.zeros(o.numel(), dtype=o._data.dtype)
             go[r] = 1
-            go_t = Tensor._make(go.reshape(o.shape) if xp else _to_dev(go.reshape(o.shape), o), None, 0, False)
-            grads = autograd_grad([o], targets, [go_t], retain_graph=True, allow_unused=True)
+            go_t = wrap(go.reshape(o.shape) if xp else _to_dev(go.reshape(o.shape), o))
+            grads = _grad([o], targets, [go_t])
             for col, g in enumerate(grads):
                 if g is not None:
                     jac[k][col][r, :] = np.asarray(g.detach().cpu()._data, dtype=np.float64).reshape(-1)
@@ -75,7 +87,6 @@ def _analytical(fn, inputs, diff_idx):
 
 
 def _to_dev(arr, like):
-    from ..backend import array_module
     return array_module(like._data).asarray(arr)
 
 
@@ -85,14 +96,12 @@ def gradcheck(fn, inputs, eps=1e-6, atol=1e-5, rtol=1e-3, raise_exception=True):
     Only inputs with requires_grad=True are checked. A mismatch raises GradcheckError naming the
     output, the input, the worst element and both values (or returns False).
     """
-    from ..tensor import Tensor
     inputs = _as_tuple(inputs)
-    diff_idx = [i for i, t in enumerate(inputs) if isinstance(t, Tensor) and t.requires_grad]
+    diff_idx = [i for i, t in enumerate(inputs) if _is_tensor(t) and t.requires_grad]
     if not diff_idx:
         raise ValueError("gradcheck: no input requires grad")
     for i in diff_idx:
         if inputs[i]._data.dtype != np.float64:
-            import warnings
             warnings.warn(f"gradcheck: input {i} is {inputs[i].dtype}, not float64; finite "
                           "differences will be inaccurate", stacklevel=2)
     num = _numerical(fn, inputs, diff_idx, eps)
@@ -122,24 +131,22 @@ def gradgradcheck(fn, inputs, grad_outputs=None, eps=1e-6, atol=1e-5, rtol=1e-3,
     The checked function is (inputs, grad_outputs) -> autograd.grad(fn(inputs), inputs,
     grad_outputs, create_graph=True); random grad_outputs are drawn when none are given.
     """
-    from . import grad as autograd_grad
-    from ..tensor import Tensor
     inputs = _as_tuple(inputs)
-    diff = [t for t in inputs if isinstance(t, Tensor) and t.requires_grad]
     outs = _outputs(fn, inputs)
     outs = [o for o in outs if o.requires_grad]
     if grad_outputs is None:
         rng = np.random.default_rng(seed)
-        grad_outputs = [Tensor._make(_to_dev(rng.standard_normal(o.shape).astype(o._data.dtype), o),
-                                     None, 0, True) for o in outs]
+        grad_outputs = [_function.Tensor._make(
+            _to_dev(rng.standard_normal(o.shape).astype(o._data.dtype), o), None, 0, True)
+            for o in outs]
     grad_outputs = list(grad_outputs)
     n_in = len(inputs)
 
     def first_grad(*args):
         ins, gos = args[:n_in], args[n_in:]
         outs = [o for o in _outputs(fn, ins) if o.requires_grad]
-        targets = [t for t in ins if isinstance(t, Tensor) and t.requires_grad]
-        grads = autograd_grad(outs, targets, list(gos), create_graph=True, allow_unused=True)
+        targets = [t for t in ins if _is_tensor(t) and t.requires_grad]
+        grads = _grad(outs, targets, list(gos), create_graph=True)
         return tuple(g for g in grads if g is not None)
 
     return gradcheck(first_grad, tuple(inputs) + tuple(grad_outputs), eps, atol, rtol,

@@ -30,7 +30,7 @@ class Gelu(Function):
 
     def backward(self, gy):
         (x,) = self.saved_tensors
-        if not GRAD[0]:
+        if not GRAD.enabled:
             gx = self.kernel("gelu_bwd")(x._data, gy._data, self.approximate)
             return _fn.Tensor._make(gx, None, 0, False), None
         return gy * gelu_derivative(x, self.approximate), None

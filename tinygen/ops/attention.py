@@ -36,7 +36,7 @@ class FlashAttention(Function):
     def backward(self, do):
         q, k, v = self.saved_tensors
         need = [t is not None for t in self.inputs[:3]]
-        if not GRAD[0]:
+        if not GRAD.enabled:
             grads = self.kernel("flash_attention_bwd")(
                 q._data, k._data, v._data, self.o, self.lse, do._data, causal=self.causal,
                 scale=self.scale)

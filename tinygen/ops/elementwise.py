@@ -343,7 +343,7 @@ class LeakyRelu(Function):
 
     def backward(self, gy):
         (x,) = self.saved_tensors
-        if not _fn.GRAD[0]:
+        if not _fn.GRAD.enabled:
             return _T(self.kernel("leaky_relu_bwd")(x._data, gy._data, self.slope)), None
         xp = self.xp
         x = x._data

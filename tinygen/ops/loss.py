@@ -35,7 +35,7 @@ class CrossEntropyRows(Function):
     def backward(self, gloss):
         (logits,) = self.saved_tensors
         wrap = _fn.Tensor._make
-        if not GRAD[0]:
+        if not GRAD.enabled:
             g = self.kernel("cross_entropy_bwd")(
                 logits._data, self.target, self.lse, gloss._data, self.ignore_index,
                 self.smoothing)

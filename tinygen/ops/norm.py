@@ -34,7 +34,7 @@ class _FusedNorm(Function):
         x, w, mean, rstd = self.saved_tensors
         need_x, need_w, need_b = (t is not None for t in self.inputs[:3])
         rest = (None,) * (len(self.inputs) - 3)              # eps and the like
-        if not GRAD[0]:
+        if not GRAD.enabled:
             grads = self.kernel(self.bwd_kernel)(
                 gy._data, x._data, None if w is None else w._data, mean._data, rstd._data)
             wrap = _fn.Tensor._make
