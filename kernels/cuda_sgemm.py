@@ -4,9 +4,11 @@ against kernels/gemm.py's `sgemm(a, b)` (float32, row-major).
 Versions (device="cuda"; see the .cu file for what each changes):
   cuda_c_v1  sgemm_naive      one thread per output, 32 x 8 threads per block
   cuda_c_v2  sgemm_smem       32 x 32 shared-memory tiles
-  cuda_c_v3  sgemm_regblock   128 x 128 block tiles, 8 x 8 outputs per thread       <- default
-cuBLAS (cupy.matmul, the reference on the GPU) stays what tinygen's matmul uses; these kernels
-exist to be measured against it (benchmarks/gpu_kernels.py).
+  cuda_c_v3  sgemm_regblock   128 x 128 block tiles, 8 x 8 outputs per thread
+cuBLAS (cupy.matmul, the reference on the GPU) stays the default of tinygen's 2-D float32 matmul
+(ops/linalg.py's MatMul asks the table for "sgemm"); these kernels exist to be measured against
+it (benchmarks/gpu_kernels.py), and a model runs on one after
+`tinygen_kernels.registry.set_default("sgemm", "cuda", "cuda_c_v3")`.
 """
 from __future__ import annotations
 
@@ -53,7 +55,7 @@ def sgemm_smem(a, b):
     return _run("sgemm_smem", lambda M, N: (math.ceil(N / 32), math.ceil(M / 32)), (32, 32), a, b)
 
 
-@kernel("sgemm", device="cuda", impl="cuda_c_v3", default=True)
+@kernel("sgemm", device="cuda", impl="cuda_c_v3")
 def sgemm_regblock(a, b):
     return _run("sgemm_regblock", lambda M, N: (math.ceil(N / 128), math.ceil(M / 128)), (256,),
                 a, b)

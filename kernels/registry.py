@@ -56,15 +56,29 @@ def reference(name, example=None, rtol=1e-5, atol=1e-6):
 
 
 def kernel(name, device="cpu", impl="v1", default=False):
-    """Register a faster implementation of reference `name` for `device`."""
+    """Register a faster implementation of reference `name` for `device`. It runs by default only
+    with default=True (else the reference does, until `set_default` picks it)."""
     def deco(fn):
         e = _entry(name)
         e.impls[(device, impl)] = fn
-        if default or device not in e.defaults:
+        if default:
             e.defaults[device] = impl
         _CACHE.clear()
         return fn
     return deco
+
+
+def set_default(name, device, impl):
+    """Make `impl` (a registered implementation, or 'reference') what `dispatch(name, device)`
+    returns from now on: how a model runs on a kernel that is not the default."""
+    e = _TABLE.get(name)
+    if e is None or (impl != "reference" and (device, impl) not in e.impls):
+        raise KeyError(f"kernel {name!r} has no implementation {impl!r} on {device}")
+    if impl == "reference":
+        e.defaults.pop(device, None)
+    else:
+        e.defaults[device] = impl
+    _CACHE.clear()
 
 
 def set_mode(mode: str):

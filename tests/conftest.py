@@ -23,10 +23,3 @@ def _reset_tinygen_state():
     yield
     GRAD.enabled, ANOMALY[0] = grad, anomaly
     tg.set_default_dtype(default)
-
-
-def pytest_configure(config):
-    # tinygen silences NumPy's RuntimeWarnings from its own modules at import (log(0) in a masked
-    # branch is on purpose); pytest resets warning filters per test, so say it again here
-    config.addinivalue_line("filterwarnings", r"ignore::RuntimeWarning:tinygen(\..*)?")
-    config.addinivalue_line("filterwarnings", r"ignore::RuntimeWarning:tinygen_kernels(\..*)?")

@@ -12,9 +12,13 @@ One backward pass (`run_backward`) in three steps, as a reader would do it by ha
      once (or into autograd.grad's answer), after its hooks.
 
 Under create_graph=False the backward rules run with grad mode off, so they cost about what raw
-array code costs; under create_graph=True they record a graph: double backward.
+array code costs; under create_graph=True they record a graph: double backward. NumPy's
+floating-point warnings are off during the pass: backward rules compute 0 * inf on purpose and
+then zero it (ops/elementwise.py's guard), as PyTorch's kernels do without a word.
 """
 from __future__ import annotations
+
+import numpy as np
 
 from ..backend.device import array_module
 from ..backend.dtypes import from_np_dtype
@@ -36,8 +40,9 @@ def run_backward(roots, grad_roots, retain_graph=False, create_graph=False, inpu
     prev_mode = GRAD.enabled
     GRAD.enabled = bool(create_graph)
     try:
-        ran = run.walk(order)
-        run.deliver()
+        with np.errstate(all="ignore"):
+            ran = run.walk(order)
+            run.deliver()
         _keep_edges_only(ran)
     finally:
         GRAD.enabled = prev_mode

@@ -21,6 +21,7 @@ Every op is differentiable twice (forward on arrays, backward in Tensor ops).
 """
 from __future__ import annotations
 
+from ..creation import arange
 from ..ops import linalg as _linalg
 from ..ops import shape as _shape
 from ..ops import index as _index
@@ -121,7 +122,6 @@ def one_hot(tensor, num_classes=-1):
     if tensor.numel() and (bool((tensor < 0).any()) or bool((tensor >= num_classes).any())):
         raise RuntimeError(f"{op}: class values must be in [0, {num_classes}), got values from "
                            f"{int(tensor.min().item())} to {int(tensor.max().item())}")
-    from ..functions import arange
     classes = arange(num_classes, device=tensor.device)                 # (num_classes,)
     return (tensor.unsqueeze(-1) == classes).long()
 
@@ -171,7 +171,6 @@ def pad(input, pad, mode="constant", value=None):
                                   "'constant', 'reflect', 'replicate' or 'circular'")
     if value not in (None, 0, 0.0):
         raise ValueError(f"{op}: padding mode {mode!r} doesn't take in a value argument")
-    from ..functions import cat
     y = input
     for k, (before, after) in enumerate(pairs):
         dim = input.ndim - 1 - k
@@ -186,7 +185,7 @@ def pad(input, pad, mode="constant", value=None):
         if before == 0 and after == 0:
             continue
         left, right = _pad_parts(y, dim, before, after, mode)
-        y = cat([part for part, n in ((left, before), (y, size), (right, after)) if n], dim)
+        y = _shape.cat([part for part, n in ((left, before), (y, size), (right, after)) if n], dim)
     return y
 
 

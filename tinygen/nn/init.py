@@ -13,6 +13,8 @@ from __future__ import annotations
 import math
 
 from ..autograd.grad_mode import no_grad
+from ..creation import eye, randn, randperm, zeros
+from ..ops.binary import where
 from ..tensor import Tensor
 
 
@@ -97,7 +99,6 @@ def eye_(tensor):
     if tensor.ndim != 2:
         raise ValueError(f"eye_: only tensors with 2 dimensions are supported, got shape "
                          f"{tuple(tensor.shape)}")
-    from ..functions import eye
     with no_grad():
         return tensor.copy_(eye(tensor.shape[0], tensor.shape[1], dtype=tensor.dtype,
                                 device=tensor.device))
@@ -145,7 +146,6 @@ def trunc_normal_(tensor, mean=0.0, std=1.0, a=-2.0, b=2.0, generator=None):
     _check(tensor, "trunc_normal_")
     if not a < b:
         raise ValueError(f"trunc_normal_: expected a < b, got a={a}, b={b}")
-    from ..functions import where
     with no_grad():
         tensor.normal_(mean, std)
         for _ in range(1000):
@@ -166,7 +166,6 @@ def orthogonal_(tensor, gain=1.0, generator=None):
         raise ValueError("Only tensors with 2 or more dimensions are supported")
     if tensor.numel() == 0:
         return tensor
-    from ..functions import randn, zeros
     rows = tensor.shape[0]
     cols = tensor.numel() // rows
     n, m = max(rows, cols), min(rows, cols)
@@ -188,7 +187,6 @@ def sparse_(tensor, sparsity, std=0.01, generator=None):
     """N(0, std^2) with a fraction `sparsity` of each column set to zero."""
     if tensor.ndim != 2:
         raise ValueError("Only tensors with 2 dimensions are supported")
-    from ..functions import randperm
     rows, cols = tensor.shape
     num_zeros = int(math.ceil(sparsity * rows))
     with no_grad():

@@ -9,6 +9,8 @@ from __future__ import annotations
 import math
 
 from ..autograd.grad_mode import no_grad
+from ..creation import tensor
+from ..ops.shape import cat, stack
 from ..tensor import Tensor
 
 
@@ -20,7 +22,6 @@ def _as_list(parameters):
 
 def get_total_norm(tensors, norm_type=2.0, error_if_nonfinite=False):
     """The norm of all tensors together, as if concatenated into one vector (a 0-d tensor)."""
-    from ..functions import stack, tensor
     tensors = [t for t in _as_list(tensors) if t is not None]
     norm_type = float(norm_type)
     if not tensors:
@@ -67,7 +68,6 @@ def clip_grad_value_(parameters, clip_value, foreach=None):
 
 def parameters_to_vector(parameters):
     """All parameters flattened and concatenated into one 1-D tensor (in the graph)."""
-    from ..functions import cat
     params = _as_list(parameters)
     if not params:
         raise ValueError("parameters_to_vector: got no parameters")

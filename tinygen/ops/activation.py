@@ -2,26 +2,116 @@
 sigmoid tanh logsigmoid hardtanh relu6 hardsigmoid hardswish softsign glu softmax log_softmax,
 and dropout (an elementwise random mask).
 
-The elementwise Functions (Relu, LeakyRelu, Softplus, Silu, ...) live in ops/elementwise.py;
-GELU runs the fused kernels of kernels/activation.py (Gelu, below); the rest are compositions
-of Tensor ops, so their derivatives of any order come for free. Where a
-branch could overflow (exp of a large x in elu), its input is clamped so that the branch not
-taken never holds inf (0 * inf in a backward rule would be NaN).
+ReLU masks the gradient (ZeroWhere); LeakyReLU, SiLU and GELU run the fused kernels of
+kernels/activation.py, each with its backward as a Function of its own (LeakyReluBackward,
+SiluBackward, GeluBackward: the backward kernel forward, Tensor ops backward), so the fast path
+and the double-backward path are the same code. Softplus is one Function; the rest are
+compositions of Tensor ops, so their derivatives of any order come for free. Where a branch could
+overflow (exp of a large x in elu), its input is clamped so that the branch not taken never holds
+inf (0 * inf in a backward rule would be NaN).
 """
 from __future__ import annotations
 
 import math
 
-from ..autograd.function import Function
-from ..autograd import function as _fn
-from ..autograd.grad_mode import GRAD
-from . import elementwise as E
+from ..autograd.function import Function, wrap
+from .args import check_float
+from .binary import where
+from .elementwise import Sigmoid, ZeroWhere
+from .random import random_array
+
+
+class Relu(Function):
+    def forward(self, x):
+        self.off = x <= 0                  # where the gradient is blocked
+        return self.xp.maximum(x, x.dtype.type(0))
+
+    def backward(self, gy):
+        return ZeroWhere.apply(gy, self.off), None     # linear in gy: its own backward is itself
+
+
+class LeakyRelu(Function):
+    """x if x > 0 else slope * x, through the kernel table (leaky_relu_fwd)."""
+
+    def forward(self, x, slope):
+        self.slope = slope
+        self.save_for_backward(x)
+        return self.kernel("leaky_relu_fwd")(x, slope)
+
+    def backward(self, gy):
+        (x,) = self.saved_tensors
+        return LeakyReluBackward.apply(x, gy, self.slope), None
+
+
+class LeakyReluBackward(Function):
+    """gx = gy * (1 if x > 0 else slope): the leaky_relu_bwd kernel. Linear in gy (its gy
+    gradient is itself) and piecewise constant in x (its x gradient is 0)."""
+
+    def forward(self, x, gy, slope):
+        self.save_for_backward(x)
+        self.slope = slope
+        return self.kernel("leaky_relu_bwd")(x, gy, slope)
+
+    def backward(self, gg):
+        (x,) = self.saved_tensors
+        return None, LeakyReluBackward.apply(x, gg, self.slope), None
+
+
+class Softplus(Function):
+    """log(1 + exp(beta x)) / beta, linear above `threshold` (PyTorch's definition)."""
+
+    def forward(self, x, beta, threshold):
+        xp = self.xp
+        self.beta = beta
+        bx = x * x.dtype.type(beta) if beta != 1 else x
+        self.linear = bx > threshold              # where the output is x itself: gradient 1
+        self.save_for_backward(x)
+        y = (xp.maximum(bx, 0) + xp.log1p(xp.exp(-xp.abs(bx))))
+        if beta != 1:
+            y = y / x.dtype.type(beta)
+        return xp.where(bx > threshold, x, y)
+
+    def backward(self, gy):
+        (x,) = self.saved_tensors
+        g = gy * Sigmoid.apply(x * self.beta)
+        if self.linear.any():
+            g = where(wrap(self.linear), gy, g)
+        return g, None, None
+
+
+class Silu(Function):
+    """x * sigmoid(x) through the kernel table (silu_fwd)."""
+
+    def forward(self, x):
+        self.save_for_backward(x)
+        return self.kernel("silu_fwd")(x)
+
+    def backward(self, gy):
+        (x,) = self.saved_tensors
+        return SiluBackward.apply(x, gy)
+
+
+class SiluBackward(Function):
+    """gx = gy * silu'(x), silu'(x) = s (1 + x (1 - s)) with s = sigmoid(x): the silu_bwd kernel
+    forward; backward in Tensor ops with silu''(x) = s (1 - s) (2 + x (1 - 2 s))."""
+
+    def forward(self, x, gy):
+        self.save_for_backward(x, gy)
+        return self.kernel("silu_bwd")(x, gy)
+
+    def backward(self, gg):
+        x, gy = self.saved_tensors
+        gx = ggy = None
+        if self.inputs[0] is not None:
+            s = Sigmoid.apply(x)
+            gx = gg * gy * (s * (1 - s) * (2 + x * (1 - 2 * s)))
+        if self.inputs[1] is not None:
+            ggy = SiluBackward.apply(x, gg)                    # linear in gy
+        return gx, ggy
 
 
 class Gelu(Function):
-    """GELU through the kernel table (gelu_fwd / gelu_bwd). The backward runs the fused kernel
-    when no graph is recorded (create_graph=False) and the same derivative in Tensor ops when one
-    is, so second derivatives work."""
+    """GELU through the kernel table (gelu_fwd); backward GeluBackward."""
 
     def forward(self, x, approximate):
         self.approximate = approximate
@@ -30,48 +120,58 @@ class Gelu(Function):
 
     def backward(self, gy):
         (x,) = self.saved_tensors
-        if not GRAD.enabled:
-            gx = self.kernel("gelu_bwd")(x._data, gy._data, self.approximate)
-            return _fn.Tensor._make(gx, None, 0, False), None
-        return gy * gelu_derivative(x, self.approximate), None
+        return GeluBackward.apply(x, gy, self.approximate), None
 
 
-def gelu_derivative(x, approximate):
-    """d gelu / dx in Tensor ops: Phi(x) + x phi(x), or the derivative of the tanh form."""
+class GeluBackward(Function):
+    """gx = gy * gelu'(x): the gelu_bwd kernel forward; backward in Tensor ops with gelu''(x)
+    (gelu_derivatives), so GELU is differentiable to any order."""
+
+    def forward(self, x, gy, approximate):
+        self.approximate = approximate
+        self.save_for_backward(x, gy)
+        return self.kernel("gelu_bwd")(x, gy, approximate)
+
+    def backward(self, gg):
+        x, gy = self.saved_tensors
+        gx = ggy = None
+        if self.inputs[0] is not None:
+            gx = gg * gy * gelu_derivatives(x, self.approximate)[1]
+        if self.inputs[1] is not None:
+            ggy = GeluBackward.apply(x, gg, self.approximate)  # linear in gy
+        return gx, ggy, None
+
+
+def gelu_derivatives(x, approximate):
+    """(gelu'(x), gelu''(x)) in Tensor ops.
+    Exact: gelu' = Phi + x phi, gelu'' = phi (2 - x^2).
+    tanh form, u = c (x + a x^3), t = tanh(u): gelu' = (1 + t) / 2 + x (1 - t^2) u' / 2,
+    gelu'' = (1 - t^2) (u' - x t u'^2 + x u'' / 2), u' = c (1 + 3 a x^2), u'' = 6 a c x."""
     if approximate == "tanh":
         c, a = math.sqrt(2 / math.pi), 0.044715
         t = ((x + x * x * x * a) * c).tanh()
-        return (1 + t) * 0.5 + x * 0.5 * (1 - t * t) * ((x * x * (3 * a) + 1) * c)
-    cdf = (1 + (x * (1 / math.sqrt(2))).erf()) * 0.5
+        du = (x * x * (3 * a) + 1) * c
+        sech2 = 1 - t * t
+        first = (1 + t) * 0.5 + x * 0.5 * sech2 * du
+        return first, sech2 * (du - x * t * du * du + x * x * (3 * a * c))
     pdf = (x * x * -0.5).exp() * (1 / math.sqrt(2 * math.pi))
-    return cdf + x * pdf
-
-
-def _where(cond, a, b):
-    from ..functions import where
-    return where(cond, a, b)
-
-
-def _float(op, x):
-    if not x.dtype.is_floating_point:
-        raise RuntimeError(f"{op}: expected a floating-point input, got {x.dtype} (shape "
-                           f"{tuple(x.shape)})")
-    return x
+    cdf = (1 + (x * (1 / math.sqrt(2))).erf()) * 0.5
+    return cdf + x * pdf, pdf * (2 - x * x)
 
 
 def relu(input, inplace=False):
-    return E.Relu.apply(input)
+    return Relu.apply(input)
 
 
 def leaky_relu(input, negative_slope=0.01, inplace=False):
     """x if x > 0 else negative_slope * x."""
-    return E.LeakyRelu.apply(_float("leaky_relu", input), float(negative_slope))
+    return LeakyRelu.apply(check_float("leaky_relu", input), float(negative_slope))
 
 
 def elu(input, alpha=1.0, inplace=False):
     """x if x > 0 else alpha * (exp(x) - 1)."""
-    x = _float("elu", input)
-    return _where(x > 0, x, x.clamp(max=0.0).expm1() * alpha)
+    x = check_float("elu", input)
+    return where(x > 0, x, x.clamp(max=0.0).expm1() * alpha)
 
 
 def selu(input, inplace=False):
@@ -82,13 +182,13 @@ def selu(input, inplace=False):
 
 def celu(input, alpha=1.0, inplace=False):
     """max(0, x) + min(0, alpha * (exp(x / alpha) - 1))."""
-    x = _float("celu", input)
-    return _where(x > 0, x, (x.clamp(max=0.0) / alpha).expm1() * alpha)
+    x = check_float("celu", input)
+    return where(x > 0, x, (x.clamp(max=0.0) / alpha).expm1() * alpha)
 
 
 def gelu(input, approximate="none"):
     """x * Phi(x) (approximate='none') or its tanh approximation (approximate='tanh')."""
-    x = _float("gelu", input)
+    x = check_float("gelu", input)
     if approximate not in ("none", "tanh"):
         raise ValueError(f"gelu: approximate must be 'none' or 'tanh', got {approximate!r}")
     return Gelu.apply(x, approximate)
@@ -96,17 +196,17 @@ def gelu(input, approximate="none"):
 
 def silu(input, inplace=False):
     """x * sigmoid(x)."""
-    return E.Silu.apply(_float("silu", input))
+    return Silu.apply(check_float("silu", input))
 
 
 def softplus(input, beta=1.0, threshold=20.0):
     """log(1 + exp(beta * x)) / beta, and x itself where beta * x > threshold."""
-    return E.Softplus.apply(_float("softplus", input), float(beta), float(threshold))
+    return Softplus.apply(check_float("softplus", input), float(beta), float(threshold))
 
 
 def mish(input, inplace=False):
     """x * tanh(softplus(x))."""
-    x = _float("mish", input)
+    x = check_float("mish", input)
     return x * softplus(x).tanh()
 
 
@@ -120,17 +220,17 @@ def tanh(input):
 
 def logsigmoid(input):
     """log(sigmoid(x)) = -softplus(-x), computed without overflow."""
-    return -E.Softplus.apply(-_float("logsigmoid", input), 1.0, math.inf)
+    return -Softplus.apply(-check_float("logsigmoid", input), 1.0, math.inf)
 
 
 def hardtanh(input, min_val=-1.0, max_val=1.0, inplace=False):
     """clamp(x, min_val, max_val); the gradient is 1 strictly inside (min_val, max_val) and 0
     elsewhere, boundaries included (as PyTorch's hardtanh_backward)."""
-    x = _float("hardtanh", input)
+    x = check_float("hardtanh", input)
     if min_val > max_val:
         raise ValueError(f"hardtanh: min_val {min_val} cannot be greater than max_val {max_val}")
     inside = (x > min_val) & (x < max_val)
-    return _where(inside, x, x.detach().clamp(min_val, max_val))
+    return where(inside, x, x.detach().clamp(min_val, max_val))
 
 
 def relu6(input, inplace=False):
@@ -139,15 +239,15 @@ def relu6(input, inplace=False):
 
 def hardsigmoid(input, inplace=False):
     """0 for x <= -3, 1 for x >= 3, x / 6 + 1/2 between."""
-    x = _float("hardsigmoid", input)
+    x = check_float("hardsigmoid", input)
     inside = (x > -3) & (x < 3)
-    return _where(inside, x / 6 + 0.5, (x.detach() >= 3).to(x.dtype))
+    return where(inside, x / 6 + 0.5, (x.detach() >= 3).to(x.dtype))
 
 
 def hardswish(input, inplace=False):
     """x * relu6(x + 3) / 6."""
-    x = _float("hardswish", input)
-    return _where(x <= -3, x * 0, _where(x >= 3, x, x * (x + 3) / 6))
+    x = check_float("hardswish", input)
+    return where(x <= -3, x * 0, where(x >= 3, x, x * (x + 3) / 6))
 
 
 def softsign(input):
@@ -200,9 +300,8 @@ def dropout(input, p=0.5, training=True, inplace=False):
         raise ValueError(f"dropout: probability has to be between 0 and 1, but got {p}")
     if not training or p == 0.0:
         return input
-    x = _float("dropout", input)
+    x = check_float("dropout", input)
     if p == 1.0:
         return x * 0.0
-    from ..functions import rand
-    keep = rand(*x.shape, dtype=x.dtype, device=x.device) >= p      # Bernoulli(1 - p)
-    return x * (keep.to(x.dtype) * (1.0 / (1.0 - p)))
+    keep = random_array("uniform", x.shape, x.dtype, x.device) >= p    # Bernoulli(1 - p)
+    return x * wrap(keep.astype(x._data.dtype) * x._data.dtype.type(1.0 / (1.0 - p)))

@@ -3,9 +3,10 @@
     attn = softmax(q @ k^T * scale + mask) ;  out = dropout(attn) @ v
 
 Without a mask (or with is_causal) and without dropout, on equal leading dims, it runs the fused
-flash-attention kernels of kernels/attention.py (FlashAttention, below). Otherwise it is the
-readable composition of matmul, softmax and dropout (PyTorch's "math" path), whose first and
-second derivatives come from those ops.
+flash-attention kernels of kernels/attention.py (FlashAttention, below), whose backward is a
+Function of its own (FlashAttentionBackward: the backward kernel forward, Tensor ops backward).
+Otherwise it is the readable composition of matmul, softmax and dropout (PyTorch's "math" path),
+whose first and second derivatives come from those ops.
 """
 from __future__ import annotations
 
@@ -13,58 +14,85 @@ import math
 
 import numpy as np
 
-from ..autograd.function import Function
 from ..autograd import function as _fn
-from ..autograd.grad_mode import GRAD
+from ..autograd.function import Function, wrap
 from .activation import dropout
+from .reduce import SoftmaxBackward
 
 
 class FlashAttention(Function):
-    """softmax(q k^T * scale [+ causal mask]) v through the kernel table (flash_attention_fwd /
-    flash_attention_bwd: memory linear in the sequence length). q (..., T, D), k (..., S, D),
-    v (..., S, Dv) with equal leading dims. The backward runs the fused kernel without
-    create_graph and the same formulas in Tensor ops with it (double backward)."""
+    """softmax(q k^T * scale [+ causal mask]) v through the kernel table (flash_attention_fwd:
+    memory linear in the sequence length). q (..., T, D), k (..., S, D), v (..., S, Dv) with
+    equal leading dims."""
 
     def forward(self, q, k, v, causal, scale):
         self.causal, self.scale = causal, scale
-        o, self.lse = self.kernel("flash_attention_fwd")(
-            q, k, v, causal=causal, scale=scale)
-        self.o = o                           # the kernel's backward needs it (an array)
+        self.o, self.lse = self.kernel("flash_attention_fwd")(q, k, v, causal=causal, scale=scale)
         self.save_for_backward(q, k, v)
-        return o
+        return self.o
 
     def backward(self, do):
         q, k, v = self.saved_tensors
-        need = [t is not None for t in self.inputs[:3]]
-        if not GRAD.enabled:
-            grads = self.kernel("flash_attention_bwd")(
-                q._data, k._data, v._data, self.o, self.lse, do._data, causal=self.causal,
-                scale=self.scale)
-            return tuple(_fn.Tensor._make(g, None, 0, False) if n else None
-                         for g, n in zip(grads, need)) + (None, None)
-        # dV = P^T dO, dP = dO V^T, dS = P (dP - rowsum(dP P)), dQ = dS K s, dK = dS^T Q s
-        p = _weights(q, k, self.causal, self.scale)                        # (..., T, S)
-        dp = do @ v.transpose(-2, -1)
-        ds = p * (dp - (dp * p).sum(dim=-1, keepdim=True))
-        return ((ds @ k) * self.scale if need[0] else None,
-                (ds.transpose(-2, -1) @ q) * self.scale if need[1] else None,
-                p.transpose(-2, -1) @ do if need[2] else None, None, None)
+        grads = FlashAttentionBackward.apply(q, k, v, do, self.o, self.lse, self.causal,
+                                             self.scale)
+        return tuple(g if t is not None else None for g, t in zip(grads, self.inputs[:3])) + \
+            (None, None)
+
+
+class FlashAttentionBackward(Function):
+    """(dq, dk, dv) of attention, the flash_attention_bwd kernel forward. With P the attention
+    weights, dP = dO V^T and dS = P (dP - rowsum(dP P)) (softmax's backward):
+        dQ = s dS K,   dK = s dS^T Q,   dV = P^T dO.
+    Its backward (given gQ, gK, gV) retraces those steps in reverse, in Tensor ops, with P
+    recomputed from q and k: so attention is differentiable to any order."""
+
+    def forward(self, q, k, v, do, o, lse, causal, scale):
+        self.causal, self.scale = causal, scale
+        self.save_for_backward(q, k, v, do)
+        return self.kernel("flash_attention_bwd")(q, k, v, o, lse, do, causal=causal, scale=scale)
+
+    def backward(self, gq, gk, gv):
+        q, k, v, do = self.saved_tensors
+        s = self.scale
+        p = _weights(q, k, self.causal, s)                                 # (..., T, S)
+        dp = do @ _mT(v)
+        ds = SoftmaxBackward.apply(p, dp, -1)
+        # dS feeds dQ = s dS K and dK = s dS^T Q
+        g_ds = (gq @ _mT(k) + q @ _mT(gk)) * s
+        g_q, g_k = (ds @ gk) * s, (_mT(ds) @ gq) * s
+        # dS = softmax_bwd(P, dP); dV = P^T dO
+        g_dp = SoftmaxBackward.apply(p, g_ds, -1)
+        g_p = (g_ds * (dp - (dp * p).sum(dim=-1, keepdim=True))
+               - dp * (g_ds * p).sum(dim=-1, keepdim=True) + do @ _mT(gv))
+        # dP = dO V^T; P = softmax(s Q K^T)
+        g_do = g_dp @ v + p @ gv
+        g_v = _mT(g_dp) @ do
+        g_scores = SoftmaxBackward.apply(p, g_p, -1) * s
+        g_q = g_q + g_scores @ k
+        g_k = g_k + _mT(g_scores) @ q
+        return g_q, g_k, g_v, g_do, None, None, None, None
+
+
+def _mT(t):
+    return t.transpose(-2, -1)
 
 
 def _weights(q, k, causal, scale):
     """softmax(q k^T * scale), the upper triangle masked when causal: (..., T, S)."""
-    scores = (q @ k.transpose(-2, -1)) * scale
+    scores = (q @ _mT(k)) * scale
     if causal:
-        from ..functions import ones
-        keep = ones(q.shape[-2], k.shape[-2], dtype=bool, device=q.device).tril()
-        scores = scores.masked_fill(~keep, float("-inf"))
+        scores = scores.masked_fill(~_causal_keep(q.shape[-2], k.shape[-2], q), float("-inf"))
     return scores.softmax(-1)
 
 
+def _causal_keep(T, S, like):
+    """(T, S) bool, True where query i may attend key j (j <= i), on like's device."""
+    return wrap(like.device.xp.tril(like.device.xp.ones((T, S), dtype=bool)))
+
+
 def _check(op, q, k, v):
-    from ..tensor import Tensor
     for name, t in (("query", q), ("key", k), ("value", v)):
-        if not isinstance(t, Tensor):
+        if not isinstance(t, _fn.Tensor):
             raise TypeError(f"{op}: expected {name} to be a Tensor, got {type(t).__name__}")
         if t.ndim < 2:
             raise RuntimeError(f"{op}: expected {name} of at least 2 dims (..., L, E), got shape "
@@ -104,9 +132,7 @@ def scaled_dot_product_attention(query, key, value, attn_mask=None, dropout_p=0.
         return FlashAttention.apply(query, key, value, bool(is_causal), scale)
     scores = (query @ key.transpose(-2, -1)) * scale                     # (..., L, S)
     if is_causal:
-        from ..functions import ones
-        keep = ones(L, S, dtype=bool, device=query.device).tril()
-        attn_mask = keep
+        attn_mask = _causal_keep(L, S, query)
     if attn_mask is not None:
         try:
             np.broadcast_shapes(tuple(attn_mask.shape), tuple(scores.shape))

@@ -19,7 +19,9 @@ through the kernel table (`Function.kernel`), so a faster kernel replaces the re
 """
 from __future__ import annotations
 
+from ..autograd import function as _fn
 from ..autograd.function import Function
+from .args import ntuple
 from .shape import Pad
 
 
@@ -110,26 +112,9 @@ class ConvWeightGrad(Function):
 
 
 # ---- argument checks ---------------------------------------------------------------------------
-def ntuple(value, n, name, op, minimum=0):
-    """An int or a sequence of n ints -> a tuple of n ints, each >= minimum."""
-    if isinstance(value, (list, tuple)):
-        if len(value) == 1:
-            value = tuple(value) * n
-        if len(value) != n:
-            raise ValueError(f"{op}: expected {name} to be a single int or {n} ints, got {value!r}")
-        out = tuple(value)
-    else:
-        out = (value,) * n
-    for v in out:
-        if not isinstance(v, int) or isinstance(v, bool) or v < minimum:
-            raise ValueError(f"{op}: expected {name} to be int(s) >= {minimum}, got {value!r}")
-    return out
-
-
 def check_input(op, x, ndims, what):
     """x must be a Tensor with one of `ndims` dims; returns ndim."""
-    from ..tensor import Tensor
-    if not isinstance(x, Tensor):
+    if not isinstance(x, _fn.Tensor):
         raise TypeError(f"{op}: expected a Tensor as input, got {type(x).__name__}")
     if x.ndim not in ndims:
         raise RuntimeError(f"{op}: expected {what}, got input of shape {tuple(x.shape)}")

@@ -1,27 +1,25 @@
-"""Elementwise ops: forward on arrays, backward in Tensor ops (so it is differentiable again).
-
-Broadcasting's adjoint is a sum: `unbroadcast(g, shape)` (ops/shape.py) reduces a gradient back
-to an input's shape, in one place.
+"""Unary math: forward on arrays, backward in Tensor ops (so it is differentiable again), and the
+functions Tensor methods and `tg.*` call (`exp(x)` is `x.exp()` is `tg.exp(x)`).
 
 Gradients through the untaken branch of `where` stay finite: where an op's local derivative is
 infinite (log, sqrt, division at 0) and the incoming gradient is exactly 0, the gradient is 0, not
-NaN (0 * inf := 0). PyTorch returns NaN there; the issue asks for 0.
+NaN (0 * inf := 0, `guard`). PyTorch returns NaN there; the issue asks for 0.
+
+Integer inputs of the float functions (exp, log, sin...) are cast to the default float dtype
+first, as in PyTorch. At their poles (log 0, 1 / 0, sqrt of a negative) the ops give inf or nan
+without NumPy's RuntimeWarning, as PyTorch does: those forwards run under `np.errstate(**QUIET)`.
 """
 from __future__ import annotations
 
 import math
 
-from ..autograd.function import Function
-from ..autograd import function as _fn
-from .shape import unbroadcast
+import numpy as np
 
+from ..autograd.function import Function, wrap
+from ..backend.device import array_module
+from .convert import as_float
 
-def _shape(a):
-    return a.shape if hasattr(a, "shape") else None
-
-
-def _T(arr):
-    return _fn.Tensor._make(arr, None, 0, False)
+QUIET = {"divide": "ignore", "invalid": "ignore"}     # for ops whose domain has poles
 
 
 class ZeroWhere(Function):
@@ -40,150 +38,6 @@ def guard(g, gy):
     return ZeroWhere.apply(g, gy._data == 0)
 
 
-# ---- binary ------------------------------------------------------------------------------------
-class Add(Function):
-    def forward(self, a, b):
-        self.sa, self.sb = _shape(a), _shape(b)
-        return a + b
-
-    def backward(self, gy):
-        i = self.inputs
-        return (unbroadcast(gy, self.sa) if i[0] is not None else None,
-                unbroadcast(gy, self.sb) if i[1] is not None else None)
-
-
-class Sub(Function):
-    def forward(self, a, b):
-        self.sa, self.sb = _shape(a), _shape(b)
-        return a - b
-
-    def backward(self, gy):
-        i = self.inputs
-        return (unbroadcast(gy, self.sa) if i[0] is not None else None,
-                unbroadcast(-gy, self.sb) if i[1] is not None else None)
-
-
-class Mul(Function):
-    def forward(self, a, b):
-        self.sa, self.sb = _shape(a), _shape(b)
-        self.save_for_backward(a, b)       # Python scalars are kept as they are
-        return a * b
-
-    def backward(self, gy):
-        a, b = self.saved_tensors
-        i = self.inputs
-        return (unbroadcast(gy * b, self.sa) if i[0] is not None else None,
-                unbroadcast(gy * a, self.sb) if i[1] is not None else None)
-
-
-class Div(Function):
-    def forward(self, a, b):
-        self.sa, self.sb = _shape(a), _shape(b)
-        self.save_for_backward(a, b)
-        return a / b
-
-    def backward(self, gy):
-        a, b = self.saved_tensors
-        i = self.inputs
-        ga = gb = None
-        if i[0] is not None:
-            ga = unbroadcast(guard(gy / b, gy), self.sa)
-        if i[1] is not None:
-            gb = unbroadcast(guard(-gy * a / (b * b), gy), self.sb)
-        return ga, gb
-
-
-class Pow(Function):
-    """a ** b for tensor a and tensor-or-scalar b (and scalar a via RPow)."""
-
-    def forward(self, a, b):
-        self.sa, self.sb = _shape(a), _shape(b)
-        out = a ** b
-        self.save_for_backward(a, b, out)
-        return out
-
-    def backward(self, gy):
-        a, b, out = self.saved_tensors
-        i = self.inputs
-        ga = gb = None
-        if self.sb is None:
-            if i[0] is not None:
-                if b == 0:
-                    ga = gy * 0
-                elif b == 1:
-                    ga = gy
-                elif b == 2:
-                    ga = gy * (a * 2)
-                elif b > 1:
-                    ga = gy * (a ** (b - 1) * b)   # finite everywhere: no guard needed
-                else:
-                    ga = guard(gy * b * a ** (b - 1), gy)
-            return ga, None
-        if i[0] is not None:
-            ga = unbroadcast(guard(gy * b * a ** (b - 1), gy), self.sa)
-        if i[1] is not None:
-            # d/db a^b = a^b log a; 0 where a == 0 (the limit for b > 0, as PyTorch does)
-            loga = where_(a._data != 0, a.log(), 0.0)
-            gb = unbroadcast(guard(gy * out * loga, gy), self.sb)
-        return ga, gb
-
-
-class RPow(Function):
-    """scalar ** tensor."""
-
-    def forward(self, b, base):
-        self.base = base
-        out = self.xp.asarray(base, dtype=b.dtype) ** b
-        self.save_for_backward(out)
-        return out
-
-    def backward(self, gy):
-        (out,) = self.saved_tensors
-        return gy * out * math.log(self.base) if self.base > 0 else gy * 0, None
-
-
-class Maximum(Function):
-    """Ties split the gradient in half between the two inputs, as PyTorch does."""
-
-    def forward(self, a, b):
-        self.sa, self.sb = _shape(a), _shape(b)
-        xp = self.xp
-        w = (a > b).astype(a.dtype) + (a == b).astype(a.dtype) * a.dtype.type(0.5)
-        self.wa = w
-        return xp.maximum(a, b)
-
-    def backward(self, gy):
-        wa = _T(self.wa)
-        i = self.inputs
-        return (unbroadcast(gy * wa, self.sa) if i[0] is not None else None,
-                unbroadcast(gy * (1 - wa), self.sb) if i[1] is not None else None)
-
-
-class Minimum(Maximum):
-    def forward(self, a, b):
-        self.sa, self.sb = _shape(a), _shape(b)
-        self.wa = (a < b).astype(a.dtype) + (a == b).astype(a.dtype) * a.dtype.type(0.5)
-        return self.xp.minimum(a, b)
-
-
-class Remainder(Function):
-    """a % b with Python's sign convention (= torch.remainder)."""
-
-    def forward(self, a, b):
-        self.sa, self.sb = _shape(a), _shape(b)
-        self.save_for_backward(a, b)
-        return self.xp.remainder(a, b)
-
-    def backward(self, gy):
-        a, b = self.saved_tensors
-        i = self.inputs
-        gb = None
-        if i[1] is not None:
-            gb = unbroadcast(-gy * (a / b).floor().detach(), self.sb)
-        return (unbroadcast(gy, self.sa) if i[0] is not None else None), gb
-
-
-# ---- unary -------------------------------------------------------------------------------------
 class Neg(Function):
     def forward(self, x):
         return -x
@@ -217,7 +71,8 @@ class Expm1(Function):
 class Log(Function):
     def forward(self, x):
         self.save_for_backward(x)
-        return self.xp.log(x)
+        with np.errstate(**QUIET):
+            return self.xp.log(x)
 
     def backward(self, gy):
         (x,) = self.saved_tensors
@@ -227,7 +82,8 @@ class Log(Function):
 class Log1p(Function):
     def forward(self, x):
         self.save_for_backward(x)
-        return self.xp.log1p(x)
+        with np.errstate(**QUIET):
+            return self.xp.log1p(x)
 
     def backward(self, gy):
         (x,) = self.saved_tensors
@@ -236,7 +92,8 @@ class Log1p(Function):
 
 class Sqrt(Function):
     def forward(self, x):
-        y = self.xp.sqrt(x)
+        with np.errstate(**QUIET):
+            y = self.xp.sqrt(x)
         self.save_for_backward(y)
         return y
 
@@ -247,7 +104,8 @@ class Sqrt(Function):
 
 class Rsqrt(Function):
     def forward(self, x):
-        y = 1 / self.xp.sqrt(x)
+        with np.errstate(**QUIET):
+            y = 1 / self.xp.sqrt(x)
         self.save_for_backward(y)
         return y
 
@@ -258,7 +116,8 @@ class Rsqrt(Function):
 
 class Reciprocal(Function):
     def forward(self, x):
-        y = 1 / x
+        with np.errstate(**QUIET):
+            y = 1 / x
         self.save_for_backward(y)
         return y
 
@@ -274,7 +133,7 @@ class Abs(Function):
 
     def backward(self, gy):
         (x,) = self.saved_tensors
-        return gy * x.sign()                 # sign(0) = 0: the subgradient PyTorch picks
+        return gy * sign(x)                  # sign(0) = 0: the subgradient PyTorch picks
 
 
 class Sin(Function):
@@ -284,7 +143,7 @@ class Sin(Function):
 
     def backward(self, gy):
         (x,) = self.saved_tensors
-        return gy * x.cos()
+        return gy * Cos.apply(x)
 
 
 class Cos(Function):
@@ -294,7 +153,7 @@ class Cos(Function):
 
     def backward(self, gy):
         (x,) = self.saved_tensors
-        return -gy * x.sin()
+        return -gy * Sin.apply(x)
 
 
 class Tanh(Function):
@@ -310,10 +169,7 @@ class Tanh(Function):
 
 class Sigmoid(Function):
     def forward(self, x):
-        xp = self.xp
-        # stable for large |x|: exp of a non-positive number only
-        e = xp.exp(-xp.abs(x))
-        y = xp.where(x >= 0, 1 / (1 + e), e / (1 + e)).astype(x.dtype, copy=False)
+        y = sigmoid_array(x)
         self.save_for_backward(y)
         return y
 
@@ -322,55 +178,17 @@ class Sigmoid(Function):
         return gy * (y * (1 - y))
 
 
-class Relu(Function):
-    def forward(self, x):
-        self.off = x <= 0                  # where the gradient is blocked
-        return self.xp.maximum(x, x.dtype.type(0))
-
-    def backward(self, gy):
-        return ZeroWhere.apply(gy, self.off)     # linear in gy: its own backward is itself
-
-
-class LeakyRelu(Function):
-    """leaky_relu through the kernel table (leaky_relu_fwd / leaky_relu_bwd). Its backward is
-    linear in gy with a constant (x-dependent) factor: the fused kernel without create_graph,
-    gy times that factor as a Tensor op with it (so it is differentiable in gy)."""
-
-    def forward(self, x, slope):
-        self.slope = slope
-        self.save_for_backward(x)
-        return self.kernel("leaky_relu_fwd")(x, slope)
-
-    def backward(self, gy):
-        (x,) = self.saved_tensors
-        if not _fn.GRAD.enabled:
-            return _T(self.kernel("leaky_relu_bwd")(x._data, gy._data, self.slope)), None
-        xp = self.xp
-        x = x._data
-        w = xp.where(x > 0, x.dtype.type(1), x.dtype.type(self.slope))
-        return gy * _T(w), None
-
-
-class Clamp(Function):
-    """clamp with scalar bounds; the gradient passes where min <= x <= max (PyTorch's choice)."""
-
-    def forward(self, x, lo, hi):
-        xp = self.xp
-        mask = None
-        if lo is not None:
-            mask = x >= lo
-        if hi is not None:
-            mask = (x <= hi) if mask is None else (mask & (x <= hi))
-        self.off = ~mask
-        return xp.clip(x, lo, hi)
-
-    def backward(self, gy):
-        return ZeroWhere.apply(gy, self.off), None, None
+def sigmoid_array(x):
+    """1 / (1 + exp(-x)), stable for large |x|: exp of a non-positive number only."""
+    xp = array_module(x)
+    e = xp.exp(-xp.abs(x))
+    return xp.where(x >= 0, 1 / (1 + e), e / (1 + e)).astype(x.dtype, copy=False)
 
 
 class Sign(Function):
+    """Piecewise constant (sign, floor, ceil, round): the derivative is 0 where it exists."""
+
     def forward(self, x):
-        self.shape = x.shape
         return self.xp.sign(x)
 
     def backward(self, gy):
@@ -399,80 +217,155 @@ class Erf(Function):
 
     def backward(self, gy):
         (x,) = self.saved_tensors
-        return gy * ((-(x * x)).exp() * (2 / math.sqrt(math.pi)))
+        return gy * (Exp.apply(-(x * x)) * (2 / math.sqrt(math.pi)))
 
 
 def erf_array(x):
     if type(x).__module__.startswith("cupy"):
-        import cupyx.scipy.special
+        import cupyx.scipy.special  # lazy: CuPy is optional
         return cupyx.scipy.special.erf(x)
-    from scipy.special import erf
-    return erf(x).astype(x.dtype, copy=False)
+    from scipy.special import erf  # lazy: scipy's import costs start-up time for one function
+    return array_module(x).asarray(erf(x).astype(x.dtype, copy=False))
 
 
-class Softplus(Function):
-    """log(1 + exp(beta x)) / beta, linear above `threshold` (PyTorch's definition)."""
+class Clamp(Function):
+    """clamp with scalar bounds; the gradient passes where min <= x <= max (PyTorch's choice)."""
 
-    def forward(self, x, beta, threshold):
-        xp = self.xp
-        self.beta = beta
-        bx = x * x.dtype.type(beta) if beta != 1 else x
-        self.linear = bx > threshold              # where the output is x itself: gradient 1
-        self.save_for_backward(x)
-        y = (xp.maximum(bx, 0) + xp.log1p(xp.exp(-xp.abs(bx))))
-        if beta != 1:
-            y = y / x.dtype.type(beta)
-        return xp.where(bx > threshold, x, y)
+    def forward(self, x, lo, hi):
+        mask = None
+        if lo is not None:
+            mask = x >= lo
+        if hi is not None:
+            mask = (x <= hi) if mask is None else (mask & (x <= hi))
+        self.off = ~mask
+        return self.xp.clip(x, lo, hi)
 
     def backward(self, gy):
-        (x,) = self.saved_tensors
-        g = gy * (x * self.beta).sigmoid()
-        if self.linear.any():
-            g = where_(self.linear, gy, g)
-        return g, None, None
+        return ZeroWhere.apply(gy, self.off), None, None
 
 
-class Silu(Function):
-    def forward(self, x):
-        self.save_for_backward(x)
-        e = self.xp.exp(-self.xp.abs(x))
-        s = self.xp.where(x >= 0, 1 / (1 + e), e / (1 + e)).astype(x.dtype, copy=False)
-        return x * s
-
-    def backward(self, gy):
-        (x,) = self.saved_tensors
-        s = x.sigmoid()
-        return gy * (s * (1 + x * (1 - s)))
+# ---- the functions (Tensor methods and tg.*) ----------------------------------------------------
+def neg(input):
+    return Neg.apply(input)
 
 
-class Cast(Function):
-    def forward(self, x, dtype):
-        self.src = x.dtype
-        return x.astype(dtype)
-
-    def backward(self, gy):
-        return gy.to(self.src), None
+def exp(input):
+    return Exp.apply(as_float(input))
 
 
-class Where(Function):
-    """where(cond, a, b); the untaken branch gets an exact zero gradient."""
-
-    def forward(self, cond, a, b):
-        self.cond = cond
-        self.sa, self.sb = _shape(a), _shape(b)
-        return self.xp.where(cond, a, b)
-
-    def backward(self, gy):
-        i = self.inputs
-        c = _T(self.cond)
-        ga = gb = None
-        if i[1] is not None:
-            ga = unbroadcast(Where.apply(c, gy, 0.0), self.sa)
-        if i[2] is not None:
-            gb = unbroadcast(Where.apply(c, 0.0, gy), self.sb)
-        return None, ga, gb
+def expm1(input):
+    return Expm1.apply(as_float(input))
 
 
-def where_(cond_arr, a, b):
-    """where with a raw boolean array as condition (for backward rules)."""
-    return Where.apply(_T(cond_arr), a, b)
+def log(input):
+    return Log.apply(as_float(input))
+
+
+def log1p(input):
+    return Log1p.apply(as_float(input))
+
+
+def log2(input):
+    return log(input) * (1 / math.log(2))
+
+
+def log10(input):
+    return log(input) * (1 / math.log(10))
+
+
+def sqrt(input):
+    return Sqrt.apply(as_float(input))
+
+
+def rsqrt(input):
+    return Rsqrt.apply(as_float(input))
+
+
+def reciprocal(input):
+    return Reciprocal.apply(as_float(input))
+
+
+def square(input):
+    return input * input
+
+
+def abs(input):
+    return Abs.apply(input)
+
+
+def sign(input):
+    return Sign.apply(input) if input._requires_grad else wrap(array_module(input._data).sign(
+        input._data))
+
+
+def floor(input):
+    return Floor.apply(input)
+
+
+def ceil(input):
+    return Ceil.apply(input)
+
+
+def round(input):
+    return Round.apply(input)
+
+
+def sin(input):
+    return Sin.apply(as_float(input))
+
+
+def cos(input):
+    return Cos.apply(as_float(input))
+
+
+def tanh(input):
+    return Tanh.apply(as_float(input))
+
+
+def sigmoid(input):
+    return Sigmoid.apply(as_float(input))
+
+
+def erf(input):
+    return Erf.apply(as_float(input))
+
+
+def clamp(input, min=None, max=None):
+    """Limit input to [min, max] (either may be None). Tensor bounds broadcast, like maximum and
+    minimum; Python (or NumPy) number bounds never change the dtype."""
+    if min is None and max is None:
+        raise ValueError("clamp: at least one of min and max must be given")
+    if hasattr(min, "_data") or hasattr(max, "_data"):          # Tensor bounds
+        out = input
+        if min is not None:
+            out = out.maximum(min)
+        if max is not None:
+            out = out.minimum(max)
+        return out
+    # NumPy scalar bounds would upcast a float32 tensor (NEP 50): use Python numbers
+    min = min.item() if isinstance(min, np.generic) else min
+    max = max.item() if isinstance(max, np.generic) else max
+    return Clamp.apply(input, min, max)
+
+
+clip = clamp
+
+
+def clamp_min(input, min):
+    return clamp(input, min=min)
+
+
+def clamp_max(input, max):
+    return clamp(input, max=max)
+
+
+def _predicate(name):
+    def fn(input):
+        return wrap(getattr(array_module(input._data), name)(input._data))
+    fn.__name__ = name
+    fn.__doc__ = f"Elementwise {name} as a bool tensor (no gradient)."
+    return fn
+
+
+isnan, isinf, isfinite, logical_not = (_predicate(n) for n in
+                                       ("isnan", "isinf", "isfinite", "logical_not"))

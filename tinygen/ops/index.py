@@ -6,7 +6,17 @@ again. Accumulation (not assignment) makes repeated indices correct.
 """
 from __future__ import annotations
 
-from ..autograd.function import Function
+import collections
+
+import numpy as np
+
+from ..autograd.function import Function, wrap
+from ..autograd import function as _fn
+from ..backend.device import array_module
+from .args import norm_dim
+from .shape import Pad, unbroadcast
+
+values_indices = collections.namedtuple("values_indices", ["values", "indices"])
 
 
 def _is_basic(idx):
@@ -49,11 +59,11 @@ class IndexAddAt(Function):
 
 
 def _add_at(xp, out, idx, values):
-    if xp.__name__ == "numpy":
-        xp.add.at(out, idx, values)
-    else:
-        import cupyx
+    if xp.__name__ == "cupy":
+        import cupyx  # lazy: CuPy is optional
         cupyx.scatter_add(out, idx, values)
+    else:
+        xp.add.at(out, idx, values)
 
 
 def _along(xp, index, dim):
@@ -100,7 +110,6 @@ class ScatterAdd(Function):
             g = Gather.apply(gy, self.dim, self.index)
             if g.shape != self.src_shape:
                 pads = tuple((0, s - gs) for s, gs in zip(self.src_shape, g.shape))
-                from .shape import Pad
                 g = Pad.apply(g, pads, 0.0)
             gsrc = g
         return gy, None, None, gsrc
@@ -136,8 +145,25 @@ class MaskedFill(Function):
         return self.xp.where(mask, x.dtype.type(value), x)
 
     def backward(self, gy):
-        from .shape import unbroadcast
         return unbroadcast(MaskedFill.apply(gy, self.mask, 0.0), self.in_shape), None, None
+
+
+class SetItem(Function):
+    """x with x[idx] = value, out of place (item assignment inside a graph)."""
+
+    def forward(self, x, idx, value):
+        self.idx = idx
+        self.value_shape = getattr(value, "shape", None)
+        out = x.copy()
+        out[idx] = value
+        return out
+
+    def backward(self, gy):
+        gx = SetItem.apply(gy, self.idx, 0.0) if self.inputs[0] is not None else None
+        gv = None
+        if self.inputs[2] is not None:
+            gv = unbroadcast(GetItem.apply(gy, self.idx), self.value_shape)
+        return gx, None, gv
 
 
 class Embedding(Function):
@@ -168,3 +194,88 @@ def _row_mask(xp, n, row):
     m = xp.zeros((n, 1), dtype=bool)
     m[row] = True
     return m
+
+
+# ---- the functions (Tensor methods and tg.*) ----------------------------------------------------
+def convert_index(idx):
+    """A Tensor index as its array (a 0-d integer one as an int), lists as arrays, recursively."""
+    if isinstance(idx, _fn.Tensor):
+        return idx._data if idx.ndim > 0 or idx._data.dtype.kind == "b" else int(idx.item())
+    if isinstance(idx, tuple):
+        return tuple(convert_index(i) for i in idx)
+    if isinstance(idx, list):
+        return np.asarray(idx)
+    return idx
+
+
+def getitem(input, idx):
+    return GetItem.apply(input, convert_index(idx))
+
+
+def index_array(index, op):
+    """An integer index (Tensor or array-like) as an array, or an IndexError naming the op."""
+    arr = index._data if isinstance(index, _fn.Tensor) else np.asarray(index)
+    if arr.dtype.kind not in "iu":
+        raise IndexError(f"{op}: expected an integer (int64) index tensor, got {arr.dtype}")
+    return arr
+
+
+def gather(input, dim, index):
+    d = norm_dim(dim, input.ndim, "gather")
+    idx = index_array(index, "gather")
+    if idx.ndim != input.ndim:
+        raise RuntimeError(f"gather: index has {idx.ndim} dims but the input has {input.ndim} "
+                           f"(input {tuple(input.shape)}, index {tuple(idx.shape)})")
+    return Gather.apply(input, d, idx)
+
+
+def scatter_add(input, dim, index, src):
+    d = norm_dim(dim, input.ndim, "scatter_add")
+    return ScatterAdd.apply(input, d, index_array(index, "scatter_add"), src)
+
+
+def index_select(input, dim, index):
+    d = norm_dim(dim, input.ndim, "index_select")
+    idx = index_array(index, "index_select")
+    if idx.ndim > 1:
+        raise IndexError(f"index_select: index must be 1-D, got shape {tuple(idx.shape)}")
+    return IndexSelect.apply(input, d, idx.reshape(-1))
+
+
+def masked_fill(input, mask, value):
+    m = mask._data if isinstance(mask, _fn.Tensor) else mask
+    if m.dtype != np.bool_:
+        raise RuntimeError(f"masked_fill: expected a bool mask, got {m.dtype}")
+    if isinstance(value, _fn.Tensor):
+        value = value.item()
+    return MaskedFill.apply(input, m, value)
+
+
+def sort(input, dim=-1, descending=False, stable=False):
+    """(values, indices) sorted along dim (always stable); gradients flow through the values."""
+    d = norm_dim(dim, input.ndim, "sort")
+    data = input._data
+    xp = array_module(data)
+    if descending and data.dtype.kind == "b":
+        idx = xp.flip(xp.argsort(data, axis=d, kind="stable"), d)
+    else:
+        idx = xp.argsort(-data if descending else data, axis=d, kind="stable")
+    idx = idx.astype(np.int64, copy=False)
+    return values_indices(Gather.apply(input, d, idx), wrap(idx))
+
+
+def argsort(input, dim=-1, descending=False, stable=False):
+    return sort(input, dim, descending, stable).indices
+
+
+def topk(input, k, dim=-1, largest=True, sorted=True):
+    """The k largest (or smallest) elements along dim and their indices, sorted."""
+    d = norm_dim(dim, input.ndim, "topk")
+    if not 0 <= k <= input.shape[d]:
+        raise RuntimeError(f"topk: k ({k}) is out of range for dimension {d} of size "
+                           f"{input.shape[d]}")
+    _, idx = sort(input, d, descending=largest)
+    keep = [slice(None)] * input.ndim
+    keep[d] = slice(0, k)
+    idx = idx._data[tuple(keep)]
+    return values_indices(Gather.apply(input, d, idx), wrap(idx))

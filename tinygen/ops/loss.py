@@ -12,18 +12,18 @@ from __future__ import annotations
 
 import math
 
-from ..autograd.function import Function
-from ..autograd import function as _fn
-from ..autograd.grad_mode import GRAD
-from . import elementwise as E
-from .activation import log_softmax
+from ..autograd.function import Function, wrap
+from .activation import Softplus, log_softmax
+from .args import check_float
+from .binary import where
+from .reduce import SoftmaxBackward
+from .shape import broadcast_tensors
 
 
 class CrossEntropyRows(Function):
     """Per-row cross-entropy from logits (N, C) and class indices (N,) through the kernel table
-    (cross_entropy_fwd / cross_entropy_bwd): loss (N,), 0 where the target is ignore_index.
-    The backward is the fused kernel without create_graph and, with it, the same gradient in
-    Tensor ops: gloss * (softmax(logits) - (1 - s) onehot(t) - s / C)."""
+    (cross_entropy_fwd): loss (N,), 0 where the target is ignore_index. Backward:
+    CrossEntropyRowsBackward."""
 
     def forward(self, logits, target, ignore_index, label_smoothing):
         self.target, self.ignore_index, self.smoothing = target, ignore_index, label_smoothing
@@ -34,19 +34,32 @@ class CrossEntropyRows(Function):
 
     def backward(self, gloss):
         (logits,) = self.saved_tensors
-        wrap = _fn.Tensor._make
-        if not GRAD.enabled:
-            g = self.kernel("cross_entropy_bwd")(
-                logits._data, self.target, self.lse, gloss._data, self.ignore_index,
-                self.smoothing)
-            return wrap(g, None, 0, False), None, None, None
+        return CrossEntropyRowsBackward.apply(logits, gloss, self.target, self.lse,
+                                              self.ignore_index, self.smoothing), None, None, None
+
+
+class CrossEntropyRowsBackward(Function):
+    """glogits = gloss * keep * (softmax(logits) - aim), aim = (1 - s) onehot(t) + s / C and keep
+    = (t != ignore_index): the cross_entropy_bwd kernel forward. Backward in Tensor ops:
+        d logits = softmax_bwd(p, gg * gloss * keep),   d gloss = keep * rowsum(gg * (p - aim))."""
+
+    def forward(self, logits, gloss, target, lse, ignore_index, smoothing):
+        self.target, self.ignore_index, self.smoothing = target, ignore_index, smoothing
+        self.save_for_backward(logits, gloss)
+        return self.kernel("cross_entropy_bwd")(logits, target, lse, gloss, ignore_index,
+                                                smoothing)
+
+    def backward(self, gg):
+        logits, gloss = self.saved_tensors
         xp, (N, C), s = self.xp, logits.shape, self.smoothing
         valid = self.target != self.ignore_index
         aim = xp.full((N, C), s / C, dtype=logits._data.dtype)          # the smoothed target
         aim[xp.arange(N)[valid], self.target[valid]] += 1 - s
-        keep = wrap(valid.astype(logits._data.dtype), None, 0, False)
-        return ((logits.softmax(-1) - wrap(aim, None, 0, False)) * (gloss * keep).unsqueeze(1),
-                None, None, None)
+        keep = wrap(valid.astype(logits._data.dtype))
+        p = logits.softmax(-1)
+        g_logits = SoftmaxBackward.apply(p, gg * (gloss * keep).unsqueeze(1), -1)
+        g_gloss = (gg * (p - wrap(aim))).sum(dim=-1) * keep
+        return g_logits, g_gloss, None, None, None, None
 
 
 def _reduction(reduction, size_average, reduce, op):
@@ -69,15 +82,8 @@ def _reduce(loss, reduction):
     return loss
 
 
-def _float(op, name, t):
-    if not t.dtype.is_floating_point:
-        raise RuntimeError(f"{op}: expected a floating-point {name}, got {t.dtype} (shape "
-                           f"{tuple(t.shape)})")
-
-
 def _broadcast_pair(op, input, target):
-    from ..functions import broadcast_tensors
-    _float(op, "input", input)
+    check_float(op, input)
     if tuple(input.shape) == tuple(target.shape):
         return input, target
     try:
@@ -91,11 +97,6 @@ def _same_shape(op, input, target):
     if tuple(input.shape) != tuple(target.shape):
         raise ValueError(f"{op}: expected target of the input's shape {tuple(input.shape)}, got "
                          f"target of shape {tuple(target.shape)}")
-
-
-def _where(cond, a, b):
-    from ..functions import where
-    return where(cond, a, b)
 
 
 # ---- regression ----------------------------------------------------------------------------------
@@ -131,7 +132,7 @@ def smooth_l1_loss(input, target, size_average=None, reduce=None, reduction="mea
     if beta == 0:
         return _reduce(d, reduction)
     small = d.detach() < beta
-    return _reduce(_where(small, diff * diff * (0.5 / beta), d - 0.5 * beta), reduction)
+    return _reduce(where(small, diff * diff * (0.5 / beta), d - 0.5 * beta), reduction)
 
 
 def huber_loss(input, target, reduction="mean", delta=1.0, weight=None):
@@ -143,7 +144,7 @@ def huber_loss(input, target, reduction="mean", delta=1.0, weight=None):
     diff = x - t
     d = diff.abs()
     small = d.detach() < delta
-    loss = _where(small, diff * diff * 0.5, (d - 0.5 * delta) * delta)
+    loss = where(small, diff * diff * 0.5, (d - 0.5 * delta) * delta)
     if weight is not None:
         loss = loss * weight
     return _reduce(loss, reduction)
@@ -156,7 +157,7 @@ def gaussian_nll_loss(input, target, var, full=False, eps=1e-6, reduction="mean"
     float. var is clamped below at eps outside the graph: the gradient is that of var itself.
     """
     op = "gaussian_nll_loss"
-    _float(op, "input", input)
+    check_float(op, input)
     if isinstance(var, (int, float)):
         if var < 0:
             raise ValueError(f"{op}: var has negative entry/entries")
@@ -191,7 +192,7 @@ def binary_cross_entropy(input, target, weight=None, size_average=None, reduce=N
     """
     op = "binary_cross_entropy"
     reduction = _reduction(reduction, size_average, reduce, op)
-    _float(op, "input", input)
+    check_float(op, input)
     _same_shape(op, input, target)
     log_p = input.log().clamp_min(-100.0)
     log_1mp = (1 - input).log().clamp_min(-100.0)
@@ -210,9 +211,9 @@ def binary_cross_entropy_with_logits(input, target, weight=None, size_average=No
     """
     op = "binary_cross_entropy_with_logits"
     reduction = _reduction(reduction, size_average, reduce, op)
-    _float(op, "input", input)
+    check_float(op, input)
     _same_shape(op, input, target)
-    softplus_neg = E.Softplus.apply(-input, 1.0, math.inf)            # -log(sigmoid(x))
+    softplus_neg = Softplus.apply(-input, 1.0, math.inf)            # -log(sigmoid(x))
     if pos_weight is not None:
         log_weight = (pos_weight - 1) * target + 1
         loss = (1 - target) * input + log_weight * softplus_neg
@@ -267,18 +268,18 @@ def nll_loss(input, target, weight=None, size_average=None, ignore_index=-100, r
 
 
 def _nll_loss(op, input, target, weight, ignore_index, reduction):
-    _float(op, "input", input)
+    check_float(op, input)
     _check_class_target(op, input, target)
     class_dim = 0 if input.ndim == 1 else 1
     C = input.shape[class_dim]
     _class_weights(op, weight, C, input)
     _check_target_range(op, input, target, ignore_index)
     valid = target != ignore_index
-    safe = _where(valid, target, 0)                                   # ignored -> class 0
+    safe = where(valid, target, 0)                                   # ignored -> class 0
     picked = input.gather(class_dim, safe.unsqueeze(class_dim)).squeeze(class_dim)
     if weight is not None:
         w = weight.index_select(0, safe.reshape(-1)).reshape(safe.shape)
-        w = _where(valid, w, 0.0)
+        w = where(valid, w, 0.0)
     else:
         w = valid.to(input.dtype)
     loss = -picked * w                                                # (N, d1, ...)
@@ -300,7 +301,7 @@ def cross_entropy(input, target, weight=None, size_average=None, ignore_index=-1
     """
     op = "cross_entropy"
     reduction = _reduction(reduction, size_average, reduce, op)
-    _float(op, "input", input)
+    check_float(op, input)
     if not 0.0 <= label_smoothing <= 1.0:
         raise ValueError(f"{op}: label_smoothing must be between 0.0 and 1.0, got "
                          f"{label_smoothing}")
@@ -336,11 +337,11 @@ def cross_entropy(input, target, weight=None, size_average=None, ignore_index=-1
         return nll
     valid = target != ignore_index
     smooth = -(logp if w_view is None else logp * w_view).sum(dim=class_dim)
-    smooth = _where(valid, smooth, 0.0)
+    smooth = where(valid, smooth, 0.0)
     if reduction == "mean":
         if weight is not None:
-            safe = _where(valid, target, 0)
-            denom = _where(valid, weight.index_select(0, safe.reshape(-1)).reshape(safe.shape),
+            safe = where(valid, target, 0)
+            denom = where(valid, weight.index_select(0, safe.reshape(-1)).reshape(safe.shape),
                            0.0).sum()
         else:
             denom = valid.sum().to(input.dtype)
@@ -388,7 +389,7 @@ def kl_div(input, target, size_average=None, reduce=None, reduction="mean", log_
         loss = t.exp() * (t - x)
     else:
         positive = t.detach() > 0
-        safe = _where(positive, t, 1.0)                               # log(1) = 0 where t = 0
+        safe = where(positive, t, 1.0)                               # log(1) = 0 where t = 0
         loss = t * safe.log() - t * x
     if reduction == "batchmean":
         return loss.sum() / (input.shape[0] if input.ndim else 1)

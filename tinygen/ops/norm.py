@@ -2,9 +2,9 @@
 similarities cosine_similarity, pairwise_distance.
 
 layer_norm and batch_norm in training mode run the fused kernels of kernels/layernorm.py and
-kernels/batchnorm.py (LayerNorm and BatchNorm, below: the backward is the fused kernel without
-create_graph and the same formulas in Tensor ops with it, so double backward works); the others
-are compositions of Tensor ops (mean, subtraction, rsqrt, product), so their first and second
+kernels/batchnorm.py (LayerNorm and BatchNorm, below); their backward is a Function of its own,
+NormBackward, whose forward is the fused backward kernel and whose backward is Tensor ops, so
+double backward runs the same first-order code as training does. The others are compositions of Tensor ops (mean, subtraction, rsqrt, product), so their first and second
 derivatives come from those ops' rules. Statistics are computed as
     mean = x.mean(dims);  var = ((x - mean) ** 2).mean(dims)      (biased, as PyTorch normalises)
     y = (x - mean) * rsqrt(var + eps) * weight + bias
@@ -12,83 +12,95 @@ derivatives come from those ops' rules. Statistics are computed as
 from __future__ import annotations
 
 from ..autograd.function import Function
-from ..autograd import function as _fn
-from ..autograd.grad_mode import GRAD, no_grad
+from ..autograd.grad_mode import no_grad
+from .args import check_float
+from .shape import broadcast_tensors
 
 
-class _FusedNorm(Function):
-    """The backward LayerNorm and BatchNorm share: the fused kernel `bwd_kernel` when no graph is
-    recorded (create_graph=False), else its formulas in Tensor ops with the statistics recomputed
-    from x, so that they are differentiable (double backward):
-        gx = rstd * (w gy - mean(w gy) - xhat * mean(w gy * xhat)),  gw = sum gy xhat,  gb = sum gy
-    with the means over the normalised dims and the sums over the others. Subclasses save
-    (x, w, mean, rstd) and set eps in forward."""
-
-    bwd_kernel = None
-
-    def dims(self, x):
-        """(the normalised dims, the dims gw and gb sum over, w's shape broadcast against x)."""
-        raise NotImplementedError
-
-    def backward(self, gy):
-        x, w, mean, rstd = self.saved_tensors
-        need_x, need_w, need_b = (t is not None for t in self.inputs[:3])
-        rest = (None,) * (len(self.inputs) - 3)              # eps and the like
-        if not GRAD.enabled:
-            grads = self.kernel(self.bwd_kernel)(
-                gy._data, x._data, None if w is None else w._data, mean._data, rstd._data)
-            wrap = _fn.Tensor._make
-            return tuple(wrap(g, None, 0, False) if need else None
-                         for g, need in zip(grads, (need_x, need_w, need_b))) + rest
-        normalised, summed, w_shape = self.dims(x)
-        xhat, _, var = _normalise(x, normalised, self.eps)
-        wdy = gy if w is None else gy * w.reshape(w_shape)
-        gx = gw = gb = None
-        if need_x:
-            centred = (wdy - wdy.mean(dim=normalised, keepdim=True)
-                       - xhat * (wdy * xhat).mean(dim=normalised, keepdim=True))
-            gx = centred * (var + self.eps).rsqrt()
-        if need_w:
-            gw = (gy * xhat).sum(dim=summed) if summed else gy * xhat
-        if need_b:
-            gb = gy.sum(dim=summed) if summed else gy
-        return (gx, gw, gb) + rest
-
-
-class LayerNorm(_FusedNorm):
-    """Layer norm over the last axis through the kernel table (layernorm_fwd / layernorm_bwd).
-    x (..., N), w, b (N,) or None."""
-
-    bwd_kernel = "layernorm_bwd"
+class LayerNorm(Function):
+    """Layer norm over the last axis through the kernel table (layernorm_fwd); backward
+    NormBackward. x (..., N), w, b (N,) or None."""
 
     def forward(self, x, w, b, eps):
         self.eps = eps
-        y, mean, rstd = self.kernel("layernorm_fwd")(x, w, b, eps)
-        self.save_for_backward(x, w, mean, rstd)        # mean, rstd (...): kept as arrays
+        y, self.mean, self.rstd = self.kernel("layernorm_fwd")(x, w, b, eps)   # mean, rstd (...)
+        self.save_for_backward(x, w)
         return y
 
-    def dims(self, x):
-        return (x.ndim - 1,), tuple(range(x.ndim - 1)), (x.shape[-1],)
+    def backward(self, gy):
+        x, w = self.saved_tensors
+        nd = x.ndim
+        dims = ((nd - 1,), tuple(range(nd - 1)), (x.shape[-1],))
+        return _norm_grads(self, gy, x, w, "layernorm_bwd", dims) + (None,)
 
 
-class BatchNorm(_FusedNorm):
-    """Batch norm with the batch's statistics through the kernel table (batchnorm_fwd /
-    batchnorm_bwd). x (N, C, S), w, b (C,) or None. `stats`, a list, receives the batch's
-    (mean, biased var) arrays for the running statistics (they are not outputs: no gradient
-    flows through them, as in PyTorch)."""
+class BatchNorm(Function):
+    """Batch norm with the batch's statistics through the kernel table (batchnorm_fwd); backward
+    NormBackward. x (N, C, S), w, b (C,) or None -> (y, batch mean, biased batch variance): the
+    statistics are outputs without gradient (for the running statistics, as in PyTorch)."""
 
-    bwd_kernel = "batchnorm_bwd"
+    n_differentiable = 1
 
-    def forward(self, x, w, b, eps, stats):
+    def forward(self, x, w, b, eps):
         self.eps = eps
-        y, mean, var = self.kernel("batchnorm_fwd")(x, w, b, eps)
-        stats.extend((mean, var))
-        rstd = (1 / self.xp.sqrt(var + x.dtype.type(eps))).astype(x.dtype, copy=False)
-        self.save_for_backward(x, w, mean, rstd)
-        return y
+        y, self.mean, var = self.kernel("batchnorm_fwd")(x, w, b, eps)
+        self.rstd = (1 / self.xp.sqrt(var + x.dtype.type(eps))).astype(x.dtype, copy=False)
+        self.save_for_backward(x, w)
+        return y, self.mean, var
 
-    def dims(self, x):
-        return (0, 2), (0, 2), (1, -1, 1)
+    def backward(self, gy, _gmean, _gvar):
+        x, w = self.saved_tensors
+        return _norm_grads(self, gy, x, w, "batchnorm_bwd", ((0, 2), (0, 2), (1, -1, 1))) + (None,)
+
+
+def _norm_grads(fn, gy, x, w, kernel_name, dims):
+    """(gx, gw, gb) of a LayerNorm or BatchNorm node: NormBackward, None where not needed."""
+    grads = NormBackward.apply(x, w, gy, fn.mean, fn.rstd, kernel_name, dims, fn.eps)
+    return tuple(g if t is not None else None for g, t in zip(grads, fn.inputs[:3]))
+
+
+class NormBackward(Function):
+    """(gx, gw, gb) of a normalisation, the fused backward kernel `kernel_name` forward:
+        gx = r P(w gy),  gw = sum gy xhat,  gb = sum gy,   P(u) = u - mean(u) - xhat mean(u xhat)
+    with r = rsqrt(var + eps), means over the normalised dims and sums over the others
+    (dims = (normalised, summed, w's broadcast shape)). P is symmetric, so its backward is:
+        d gy = ggb + ggw xhat + w r P(ggx),   d w = sum gy r P(ggx),
+        d x  = r P(ggw gy) - r^2 (xhat (mean(ggx wdy_c) - mean(ggx xhat) mean(wdy xhat))
+                                  + mean(wdy xhat) P(ggx) + mean(ggx xhat) P(wdy))
+    (wdy = w gy, wdy_c = wdy - mean(wdy)), in Tensor ops with xhat and r recomputed from x, so
+    normalisations are differentiable to any order."""
+
+    def forward(self, x, w, gy, mean, rstd, kernel_name, dims, eps):
+        self.dims, self.eps = dims, eps
+        self.save_for_backward(x, w, gy)
+        return self.kernel(kernel_name)(gy, x, w, mean, rstd)
+
+    def backward(self, ggx, ggw, ggb):
+        x, w, gy = self.saved_tensors
+        normalised, summed, w_shape = self.dims
+        xhat, _, var = _normalise(x, normalised, self.eps)
+        r = (var + self.eps).rsqrt()
+
+        def mean(u):
+            return u.mean(dim=normalised, keepdim=True)
+
+        def project(u):
+            return u - mean(u) - xhat * mean(u * xhat)
+
+        def total(u):                              # summed over the dims w is broadcast along
+            return u.sum(dim=summed) if summed else u
+
+        wb = None if w is None else w.reshape(w_shape)
+        wdy = gy if wb is None else gy * wb
+        r_p_ggx = r * project(ggx)
+        g_gy = ggb.reshape(w_shape) + ggw.reshape(w_shape) * xhat + \
+            (r_p_ggx if wb is None else wb * r_p_ggx)
+        g_w = None if w is None else total(gy * r_p_ggx).reshape(w.shape)
+        c_gx, c_wx = mean(ggx * xhat), mean(wdy * xhat)
+        second = xhat * (mean(ggx * (wdy - mean(wdy))) - c_gx * c_wx) + \
+            c_wx * project(ggx) + c_gx * project(wdy)
+        g_x = r * project(ggw.reshape(w_shape) * gy) - r * r * second
+        return g_x, g_w, g_gy, None, None, None, None, None
 
 
 def _normalise(x, dims, eps):
@@ -96,12 +108,6 @@ def _normalise(x, dims, eps):
     centred = x - mean
     var = (centred * centred).mean(dim=dims, keepdim=True)
     return centred * (var + eps).rsqrt(), mean, var
-
-
-def _check_float(op, x):
-    if not x.dtype.is_floating_point:
-        raise RuntimeError(f"{op}: expected a floating-point input, got {x.dtype} (shape "
-                           f"{tuple(x.shape)})")
 
 
 def _check_param(op, name, t, shape, x):
@@ -120,7 +126,7 @@ def layer_norm(input, normalized_shape, weight=None, bias=None, eps=1e-5):
     """
     op = "layer_norm"
     shape = (normalized_shape,) if isinstance(normalized_shape, int) else tuple(normalized_shape)
-    _check_float(op, input)
+    check_float(op, input)
     k = len(shape)
     if k == 0 or input.ndim < k or tuple(input.shape[input.ndim - k:]) != shape:
         raise RuntimeError(f"{op}: expected input with shape (*, {', '.join(map(str, shape))}) "
@@ -158,7 +164,7 @@ def group_norm(input, num_groups, weight=None, bias=None, eps=1e-5):
     input (N, C, *); weight, bias (C,) or None.
     """
     op = "group_norm"
-    _check_float(op, input)
+    check_float(op, input)
     if input.ndim < 2:
         raise RuntimeError(f"{op}: expected an input of at least 2 dims (N, C, *), got input of "
                            f"shape {tuple(input.shape)}")
@@ -183,7 +189,7 @@ def batch_norm(input, running_mean, running_var, weight=None, bias=None, trainin
     unbiased batch variance for running_var. Otherwise normalise with the running statistics.
     """
     op = "batch_norm"
-    _check_float(op, input)
+    check_float(op, input)
     if input.ndim < 2:
         raise RuntimeError(f"{op}: expected an input of at least 2 dims (N, C, *), got input of "
                            f"shape {tuple(input.shape)}")
@@ -203,10 +209,8 @@ def batch_norm(input, running_mean, running_var, weight=None, bias=None, trainin
         if count <= 1:
             raise ValueError(f"{op}: expected more than 1 value per channel when training, got "
                              f"input of shape {tuple(input.shape)}")
-        stats = []
-        y = BatchNorm.apply(input.reshape(input.shape[0], C, -1), weight, bias, eps, stats)
+        y, mean, var = BatchNorm.apply(input.reshape(input.shape[0], C, -1), weight, bias, eps)
         y = y.reshape(input.shape)
-        mean, var = (_fn.Tensor._make(a, None, 0, False) for a in stats)
         with no_grad():
             if running_mean is not None:
                 running_mean.mul_(1 - momentum).add_(mean.to(running_mean.dtype) * momentum)
@@ -234,7 +238,7 @@ def instance_norm(input, running_mean=None, running_var=None, weight=None, bias=
     unbiased variance; without use_input_stats the running stats normalise instead.
     """
     op = "instance_norm"
-    _check_float(op, input)
+    check_float(op, input)
     if input.ndim < 3:
         raise RuntimeError(f"{op}: expected an input of at least 3 dims (N, C, *spatial), got "
                            f"input of shape {tuple(input.shape)}")
@@ -261,7 +265,7 @@ def instance_norm(input, running_mean=None, running_var=None, weight=None, bias=
 
 def normalize(input, p=2.0, dim=1, eps=1e-12):
     """input / max(||input||_p over dim, eps), as torch.nn.functional.normalize."""
-    _check_float("normalize", input)
+    check_float("normalize", input)
     return input / input.norm(p, dim=dim, keepdim=True).clamp_min(eps)
 
 
@@ -269,8 +273,7 @@ def cosine_similarity(x1, x2, dim=1, eps=1e-8):
     """sum(x1 / ||x1|| * x2 / ||x2||) over dim, each norm clamped below at eps, as PyTorch does
     (the clamp is outside the graph: the gradient is that of the unclamped norm).
     x1, x2 broadcast together; the result drops `dim`."""
-    _check_float("cosine_similarity", x1)
-    from ..functions import broadcast_tensors
+    check_float("cosine_similarity", x1)
     try:
         x1, x2 = broadcast_tensors(x1, x2)
     except Exception:
@@ -285,5 +288,5 @@ def cosine_similarity(x1, x2, dim=1, eps=1e-8):
 
 def pairwise_distance(x1, x2, p=2.0, eps=1e-6, keepdim=False):
     """||x1 - x2 + eps||_p over the last dim, as torch.nn.functional.pairwise_distance."""
-    _check_float("pairwise_distance", x1)
+    check_float("pairwise_distance", x1)
     return (x1 - x2 + eps).norm(p, dim=-1, keepdim=keepdim)

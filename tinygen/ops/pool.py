@@ -1,39 +1,53 @@
 """Pooling and resampling: max_pool2d, avg_pool2d, adaptive_avg_pool2d, interpolate (nearest).
 
-max_pool2d asks the kernel for the index of each window's maximum, then reads the values with a
-differentiable gather (MaxPoolGather) whose adjoint is a scatter-add (MaxPoolScatter) whose
-adjoint is the gather again: twice differentiable with no more work. avg_pool2d is linear, so its
-backward (AvgPool2dBackward, the transposed pooling) has the forward as its own backward.
+max_pool2d (MaxPool2d) asks the kernel for each window's maximum and its index; its backward is
+a scatter-add to those indices (MaxPoolScatter) whose adjoint is the gather of the same indices
+(MaxPoolGather), whose adjoint is the scatter again: twice differentiable with no more work.
+avg_pool2d is linear, so its backward (AvgPool2dBackward, the transposed pooling) has the forward as its own backward.
 adaptive_avg_pool2d is separable: out = A_h @ x @ A_w^T with averaging matrices, differentiable
 through matmul. interpolate(mode='nearest') resamples one spatial dim at a time: a broadcast for
 whole-number upsampling factors, an index_select otherwise.
 
-Kernels (kernels/pool.py) are reached through the kernel table with `dispatch`.
+Kernels (kernels/pool.py) are reached through the kernel table (`Function.kernel`); their output
+size rule, `pool_output_size`, is a plain function of ints that the ops share with the kernels.
 """
 from __future__ import annotations
 
 import numpy as np
+from tinygen_kernels.pool import pool_output_size
 
-from ..autograd.function import Function
-from ..autograd import function as _fn
-from ..backend import dispatch
-from .conv import ntuple, check_input
+from ..autograd.function import Function, wrap
+from .args import ntuple
+from .conv import check_input
+
+
+class MaxPool2d(Function):
+    """Max pooling x (N, C, H, W) -> (values (N, C, OH, OW), idx (N, C, OH, OW) int64, the flat
+    index of each maximum in its H * W plane): the maxpool2d_fwd kernel. idx has no gradient."""
+
+    n_differentiable = 1
+
+    def forward(self, x, params):
+        self.x_shape = x.shape
+        values, self.idx = self.kernel("maxpool2d_fwd")(x, *params)
+        return values, self.idx
+
+    def backward(self, gy, _gidx):
+        return MaxPoolScatter.apply(gy, self.idx, self.x_shape), None
 
 
 class MaxPoolGather(Function):
     """y[n, c, o] = x.reshape(N, C, H * W)[n, c, idx[n, c, o]]
-    for x (N, C, H, W) and idx (N, C, OH, OW)."""
+    for x (N, C, H, W) and idx (N, C, OH, OW): the adjoint of MaxPoolScatter."""
 
-    def forward(self, x, idx, values=None):
+    def forward(self, x, idx):
         self.idx, self.x_shape = idx, x.shape
-        if values is not None:                # already gathered (by the max-pool kernel)
-            return values
         N, C = x.shape[:2]
         flat = x.reshape(N, C, -1)                                           # (N, C, H*W)
         return self.xp.take_along_axis(flat, idx.reshape(N, C, -1), axis=2).reshape(idx.shape)
 
     def backward(self, gy):
-        return MaxPoolScatter.apply(gy, self.idx, self.x_shape), None, None
+        return MaxPoolScatter.apply(gy, self.idx, self.x_shape), None
 
 
 class MaxPoolScatter(Function):
@@ -81,7 +95,6 @@ def _pool_args(op, x, kernel_size, stride, padding, dilation, ceil_mode):
         if p > ((k - 1) * d + 1) // 2:
             raise ValueError(f"{op}: padding should be at most half of the effective kernel size, "
                              f"got padding {padding}, kernel_size {kernel}, dilation {dilation}")
-    from tinygen_kernels.pool import pool_output_size
     hw = tuple(x.shape[-2:])
     out_hw = tuple(pool_output_size(n, k, s, p, d, ceil_mode)
                    for n, k, s, p, d in zip(hw, kernel, stride, padding, dilation))
@@ -103,14 +116,10 @@ def max_pool2d(input, kernel_size, stride=None, padding=0, dilation=1, ceil_mode
     nd, kernel, stride, padding, dilation = _pool_args(op, input, kernel_size, stride, padding,
                                                        dilation, ceil_mode)
     x = input.unsqueeze(0) if nd == 3 else input
-    values, idx = dispatch("maxpool2d_fwd", x.device.type)(x._data, kernel, stride, padding,
-                                                            dilation, bool(ceil_mode))
-    y = MaxPoolGather.apply(x, idx, values=values)                           # (N, C, OH, OW)
+    y, idx = MaxPool2d.apply(x, (kernel, stride, padding, dilation, bool(ceil_mode)))
     if nd == 3:
-        y, idx = y.squeeze(0), idx[0]
-    if return_indices:
-        return y, _fn.Tensor._make(idx, None, 0, False)
-    return y
+        y, idx = y.squeeze(0), idx.squeeze(0)
+    return (y, idx) if return_indices else y
 
 
 def avg_pool2d(input, kernel_size, stride=None, padding=0, ceil_mode=False,
@@ -146,7 +155,7 @@ def _averaging_matrix(in_size, out_size, like):
         end = -(-((i + 1) * in_size) // out_size)
         rows[i, start:end] = 1.0 / (end - start)
     xp = like.device.xp
-    return _fn.Tensor._make(xp.asarray(rows), None, 0, False)
+    return wrap(xp.asarray(rows))
 
 
 def adaptive_avg_pool2d(input, output_size):
@@ -241,7 +250,7 @@ def _resample(y, dim, src):
         shape = tuple(y.shape)
         wide = y.unsqueeze(dim + 1).expand(shape[:dim + 1] + (k,) + shape[dim + 1:])
         return wide.reshape(shape[:dim] + (out,) + shape[dim + 1:])      # each row k times
-    idx = _fn.Tensor._make(y.device.xp.asarray(src), None, 0, False)
+    idx = wrap(y.device.xp.asarray(src))
     return y.index_select(dim, idx)
 
 

@@ -1,25 +1,22 @@
 """Reductions and the softmax family. `axes` is a tuple of non-negative ints or None (all)."""
 from __future__ import annotations
 
-from ..autograd.function import Function
-from ..autograd import function as _fn
+import numpy as np
+
+from ..autograd.function import Function, wrap
+from ..backend import dtypes as _dt
+from ..backend.device import array_module
+from .args import kept_shape, norm_dim, norm_dims
+from .convert import as_float, to
+from .elementwise import guard
+from .index import Gather, values_indices
 from .shape import BroadcastTo, Reshape
-
-
-def _T(arr):
-    return _fn.Tensor._make(arr, None, 0, False)
-
-
-def _kept_shape(in_shape, axes):
-    if axes is None:
-        return (1,) * len(in_shape)
-    return tuple(1 if d in axes else s for d, s in enumerate(in_shape))
 
 
 def expand_back(gy, in_shape, axes, keepdim):
     """Broadcast a reduced gradient back over the reduced axes."""
     if not keepdim:
-        gy = Reshape.apply(gy, _kept_shape(in_shape, axes))
+        gy = Reshape.apply(gy, kept_shape(in_shape, axes))
     return BroadcastTo.apply(gy, in_shape)
 
 
@@ -65,7 +62,7 @@ class Amax(Function):
                                             if not (axes is None or d in axes)])
 
     def backward(self, gy):
-        return expand_back(gy, self.in_shape, self.axes, self.keepdim) * _T(self.weights), None, None, None
+        return expand_back(gy, self.in_shape, self.axes, self.keepdim) * wrap(self.weights), None, None, None
 
 
 class Prod(Function):
@@ -93,7 +90,6 @@ def _prod_of_others(x, axis):
     set to 1, multiplied out. O(n^2) along the axis; used only when a zero is present."""
     n = x.shape[axis]
     expanded = x.unsqueeze(axis).expand(x.shape[:axis] + (n,) + x.shape[axis:])  # (.., k, j, ..)
-    from ..backend import array_module
     diag = array_module(x._data).eye(n, dtype=bool).reshape((n, n) + (1,) * (x.ndim - axis - 1))
     return expanded.masked_fill(diag, 1.0).prod(dim=axis + 1)
 
@@ -121,8 +117,7 @@ class Norm2(Function):
 
     def backward(self, gy):
         x, y = self.saved_tensors
-        from .elementwise import guard
-        scale = guard(gy / y, _T(y._data))        # 0 where the norm is 0
+        scale = guard(gy / y, wrap(y._data))        # 0 where the norm is 0
         return expand_back(scale, self.in_shape, self.axes, self.keepdim) * x, None, None
 
 
@@ -189,3 +184,142 @@ class LogSoftmaxBackward(Function):
         gy_grad = gg - p_gg.sum(dim=d, keepdim=True) if self.inputs[1] is not None else None
         y_grad = -p_gg * gy.sum(dim=d, keepdim=True) if self.inputs[0] is not None else None
         return y_grad, gy_grad, None
+
+
+# ---- the functions (Tensor methods and tg.*) ----------------------------------------------------
+def sum(input, dim=None, keepdim=False, dtype=None):
+    x = input if dtype is None else to(input, dtype)
+    if x._data.dtype.kind == "b":
+        x = to(x, _dt.int64)
+    return Sum.apply(x, norm_dims(dim, input.ndim, "sum"), keepdim)
+
+
+def mean(input, dim=None, keepdim=False, dtype=None):
+    x = as_float(input) if dtype is None else to(input, dtype)
+    return Mean.apply(x, norm_dims(dim, input.ndim, "mean"), keepdim)
+
+
+def var(input, dim=None, unbiased=None, keepdim=False, correction=None):
+    """Variance over dim with `correction` (default 1: unbiased, as unbiased=True)."""
+    if correction is None:
+        correction = 1 if unbiased is None or unbiased else 0
+    x = as_float(input)
+    axes = norm_dims(dim, input.ndim, "var")
+    n = x.numel() if axes is None else int(np.prod([x.shape[a] for a in axes]))
+    centred = x - mean(x, axes, keepdim=True)
+    scale = 1.0 / (n - correction) if n - correction > 0 else float("nan")
+    return sum(centred * centred, axes, keepdim) * scale
+
+
+def std(input, dim=None, unbiased=None, keepdim=False, correction=None):
+    return var(input, dim, unbiased, keepdim, correction).sqrt()
+
+
+def prod(input, dim=None, keepdim=False):
+    if dim is None:
+        return Prod.apply(input.reshape(-1), 0, False).reshape(())
+    return Prod.apply(input, norm_dim(dim, input.ndim, "prod"), keepdim)
+
+
+def amax(input, dim=None, keepdim=False):
+    return Amax.apply(input, norm_dims(dim, input.ndim, "amax"), keepdim, False)
+
+
+def amin(input, dim=None, keepdim=False):
+    return Amax.apply(input, norm_dims(dim, input.ndim, "amin"), keepdim, True)
+
+
+def max(input, dim=None, keepdim=False):
+    """The largest element (dim None), the elementwise maximum (dim a Tensor), or
+    (values, indices) along dim."""
+    return _extreme(input, dim, keepdim, False, "max")
+
+
+def min(input, dim=None, keepdim=False):
+    return _extreme(input, dim, keepdim, True, "min")
+
+
+def _extreme(x, dim, keepdim, is_min, name):
+    if dim is None:
+        if x.numel() == 0:
+            raise RuntimeError(f"{name}(): expected a non-empty tensor")
+        return Amax.apply(x, None, False, is_min)
+    if hasattr(dim, "_data"):                      # max(other): elementwise
+        return x.minimum(dim) if is_min else x.maximum(dim)
+    d = norm_dim(dim, x.ndim, name)
+    if x.ndim == 0:
+        return values_indices(x, wrap(array_module(x._data).zeros((), np.int64)))
+    idx = (x._data.argmin if is_min else x._data.argmax)(axis=d, keepdims=True)
+    values = Gather.apply(x, d, idx)
+    if not keepdim:
+        values, idx = values.squeeze(d), idx.squeeze(d)
+    return values_indices(values, wrap(idx.astype(np.int64, copy=False)))
+
+
+def argmax(input, dim=None, keepdim=False):
+    return _arg_extreme(input, dim, keepdim, "argmax")
+
+
+def argmin(input, dim=None, keepdim=False):
+    return _arg_extreme(input, dim, keepdim, "argmin")
+
+
+def _arg_extreme(x, dim, keepdim, name):
+    data, xp = x._data, array_module(x._data)
+    if dim is None:
+        return wrap(xp.asarray(getattr(data, name)()).astype(np.int64))
+    d = norm_dim(dim, x.ndim, name)
+    return wrap(xp.asarray(getattr(data, name)(axis=d, keepdims=keepdim)).astype(np.int64))
+
+
+def logsumexp(input, dim, keepdim=False):
+    """log(sum(exp(x))) over dim, shifted by the max (a constant): never overflows."""
+    axes = norm_dims(dim, input.ndim, "logsumexp")
+    x = as_float(input)
+    xp = array_module(x._data)
+    m = x._data.max(axis=axes, keepdims=True) if x.numel() else \
+        xp.zeros(kept_shape(x.shape, axes), x._data.dtype)
+    m = wrap(xp.where(xp.isfinite(m), m, 0).astype(x._data.dtype))
+    out = sum((x - m).exp(), axes, keepdim=True).log() + m
+    if keepdim:
+        return out
+    return out.reshape(tuple(s for d, s in enumerate(x.shape) if d not in (axes or range(x.ndim))))
+
+
+def norm(input, p="fro", dim=None, keepdim=False):
+    """The p-norm over dim: 'fro'/2 (Norm2), inf, -inf, 0 (count of nonzeros), 1, or any p."""
+    axes = norm_dims(dim, input.ndim, "norm")
+    x = as_float(input)
+    if p in ("fro", 2, 2.0):
+        return Norm2.apply(x, axes, keepdim)
+    if p in (float("inf"), "inf"):
+        return amax(x.abs(), axes, keepdim)
+    if p == float("-inf"):
+        return amin(x.abs(), axes, keepdim)
+    if p == 1:
+        return sum(x.abs(), axes, keepdim)
+    if p == 0:
+        return sum(to(x != 0, x.dtype), axes, keepdim)
+    return sum(x.abs() ** p, axes, keepdim) ** (1.0 / p)
+
+
+def cumsum(input, dim):
+    return Cumsum.apply(input, norm_dim(dim, input.ndim, "cumsum"), False)
+
+
+def softmax(input, dim):
+    return Softmax.apply(as_float(input), norm_dim(dim, input.ndim, "softmax"))
+
+
+def log_softmax(input, dim):
+    return LogSoftmax.apply(as_float(input), norm_dim(dim, input.ndim, "log_softmax"))
+
+
+def any(input, dim=None, keepdim=False):
+    return wrap(array_module(input._data).asarray(
+        input._data.any(axis=norm_dims(dim, input.ndim, "any"), keepdims=keepdim)))
+
+
+def all(input, dim=None, keepdim=False):
+    return wrap(array_module(input._data).asarray(
+        input._data.all(axis=norm_dims(dim, input.ndim, "all"), keepdims=keepdim)))

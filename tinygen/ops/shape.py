@@ -5,7 +5,12 @@ The adjoint of broadcasting is a sum (`SumTo`), and the adjoint of that sum is b
 """
 from __future__ import annotations
 
+import numpy as np
+
 from ..autograd.function import Function
+from ..autograd import function as _fn
+from ..backend import dtypes as _dt
+from .args import norm_dim, norm_dims, resolve_shape, shape_arg
 
 
 def unbroadcast(g, shape):
@@ -161,3 +166,224 @@ class Contiguous(Function):
 
     def backward(self, gy):
         return gy
+
+
+# ---- the functions (Tensor methods and tg.*) ----------------------------------------------------
+def reshape(input, *shape):
+    """input with a new shape (one dim may be -1); a view when the array allows it."""
+    shape = shape_arg(shape)
+    if shape == input._data.shape:
+        return input
+    return Reshape.apply(input, resolve_shape(shape, input._data.size, "reshape", input.shape))
+
+
+def view_as(input, other):
+    return reshape(input, other.shape)
+
+
+def flatten(input, start_dim=0, end_dim=-1):
+    if input.ndim == 0:
+        return reshape(input, 1)
+    s = norm_dim(start_dim, input.ndim, "flatten")
+    e = norm_dim(end_dim, input.ndim, "flatten")
+    shape = input.shape
+    return reshape(input, shape[:s] + (int(np.prod(shape[s:e + 1])),) + shape[e + 1:])
+
+
+def unflatten(input, dim, sizes):
+    d = norm_dim(dim, input.ndim, "unflatten")
+    sizes = tuple(sizes)
+    if -1 in sizes:
+        known = int(np.prod([s for s in sizes if s != -1]))
+        sizes = tuple(input.shape[d] // known if s == -1 else s for s in sizes)
+    return reshape(input, input.shape[:d] + sizes + input.shape[d + 1:])
+
+
+def permute(input, *dims):
+    dims = shape_arg(dims)
+    if len(dims) != input.ndim:
+        raise RuntimeError(f"permute: number of dims {len(dims)} doesn't match the tensor's "
+                           f"{input.ndim} dims (shape {tuple(input.shape)})")
+    dims = tuple(norm_dim(d, input.ndim, "permute") for d in dims)
+    if len(set(dims)) != len(dims):
+        raise RuntimeError(f"permute: repeated dim in {dims}")
+    return Permute.apply(input, dims)
+
+
+def transpose(input, dim0, dim1):
+    nd = input.ndim
+    d0, d1 = norm_dim(dim0, nd, "transpose"), norm_dim(dim1, nd, "transpose")
+    if d0 == d1:
+        return input
+    dims = list(range(nd))
+    dims[d0], dims[d1] = d1, d0
+    return Permute.apply(input, tuple(dims))
+
+
+def t(input):
+    if input.ndim > 2:
+        raise RuntimeError(f"t(): expects a tensor with <= 2 dimensions, but got {input.ndim}")
+    return input if input.ndim < 2 else transpose(input, 0, 1)
+
+
+def squeeze(input, dim=None):
+    if dim is None:
+        return reshape(input, tuple(s for s in input.shape if s != 1))
+    dims = norm_dims(dim, input.ndim, "squeeze") or ()
+    return reshape(input, tuple(s for d, s in enumerate(input.shape)
+                                if not (d in dims and s == 1)))
+
+
+def unsqueeze(input, dim):
+    d = norm_dim(dim, input.ndim + 1, "unsqueeze")
+    shape = input.shape
+    return Reshape.apply(input, shape[:d] + (1,) + shape[d:])
+
+
+def expand(input, *sizes):
+    """A broadcast view with sizes (-1 keeps a dim); new dims go in front."""
+    sizes = shape_arg(sizes)
+    shape = input.shape
+    lead = len(sizes) - len(shape)
+    if lead < 0:
+        raise RuntimeError(f"expand: the number of sizes ({len(sizes)}) must be >= the number "
+                           f"of dims of the tensor ({len(shape)})")
+    target = tuple(shape[i - lead] if (s == -1 and i >= lead) else s for i, s in enumerate(sizes))
+    for i, s in enumerate(shape):
+        if s != 1 and s != target[lead + i]:
+            raise RuntimeError(f"expand: the expanded size {target[lead + i]} must match the "
+                               f"existing size {s} at non-singleton dim {i} (shape "
+                               f"{tuple(shape)} -> {tuple(sizes)})")
+    if target == shape:
+        return input
+    return BroadcastTo.apply(input, target)
+
+
+def expand_as(input, other):
+    return expand(input, other.shape)
+
+
+def repeat(input, *reps):
+    reps = shape_arg(reps)
+    if len(reps) < input.ndim:
+        raise RuntimeError(f"repeat: number of repeat dims ({len(reps)}) can not be smaller "
+                           f"than number of tensor dims ({input.ndim})")
+    return Repeat.apply(input, reps)
+
+
+def split(input, split_size, dim=0):
+    """Pieces of split_size along dim (the last may be smaller), or of the sizes in a list."""
+    d = norm_dim(dim, input.ndim, "split")
+    n = input.shape[d]
+    if isinstance(split_size, int):
+        if split_size <= 0:
+            raise ValueError(f"split: split_size must be positive, got {split_size}")
+        sizes = [split_size] * (n // split_size) + ([n % split_size] if n % split_size else [])
+        sizes = sizes or [0]
+    else:
+        sizes = list(split_size)
+        if sum(sizes) != n:
+            raise RuntimeError(f"split: sizes {sizes} don't sum to the dim size {n} "
+                               f"(shape {tuple(input.shape)}, dim {dim})")
+    return Split.apply(input, sizes, d)
+
+
+def chunk(input, chunks, dim=0):
+    n = input.shape[norm_dim(dim, input.ndim, "chunk")]
+    size = -(-n // chunks) if n else 1
+    return split(input, max(size, 1), dim)
+
+
+def unbind(input, dim=0):
+    d = norm_dim(dim, input.ndim, "unbind")
+    return tuple(squeeze(p, d) for p in split(input, 1, d))
+
+
+def flip(input, *dims):
+    dims = shape_arg(dims)
+    return Flip.apply(input, tuple(norm_dim(d, input.ndim, "flip") for d in dims))
+
+
+def narrow(input, dim, start, length):
+    d = norm_dim(dim, input.ndim, "narrow")
+    idx = [slice(None)] * input.ndim
+    idx[d] = slice(start, start + length)
+    return input[tuple(idx)]
+
+
+def tril(input, diagonal=0):
+    return Tril.apply(input, diagonal, False)
+
+
+def triu(input, diagonal=0):
+    return Tril.apply(input, diagonal, True)
+
+
+def contiguous(input):
+    return input if input._data.flags.c_contiguous else Contiguous.apply(input)
+
+
+def _check_tensors(op, tensors):
+    if not tensors:
+        raise ValueError(f"{op}: expected a non-empty list of tensors")
+    for x in tensors:
+        if not isinstance(x, _fn.Tensor):
+            raise TypeError(f"{op}: expected Tensors, got {type(x).__name__}")
+
+
+def cat(tensors, dim=0):
+    """Concatenate along dim (sizes must match elsewhere); dtypes are promoted together."""
+    tensors = list(tensors)
+    _check_tensors("cat", tensors)
+    ref = tensors[0]
+    d = norm_dim(dim, ref.ndim, "cat")
+    dt = ref._data.dtype
+    for k, x in enumerate(tensors):
+        if x.ndim != ref.ndim or any(a != b for i, (a, b) in enumerate(zip(x.shape, ref.shape))
+                                     if i != d):
+            raise RuntimeError(
+                f"cat: sizes of tensors must match except in dimension {d}; tensor 0 has shape "
+                f"{tuple(ref.shape)} and tensor {k} has shape {tuple(x.shape)}")
+        if x._data.dtype != dt:
+            dt = _dt.promote_types(dt, x._data.dtype)
+    tensors = [x if x._data.dtype == dt else x.to(dt) for x in tensors]
+    return Cat.apply(*tensors, dim=d)
+
+
+concat = cat
+
+
+def stack(tensors, dim=0):
+    tensors = list(tensors)
+    _check_tensors("stack", tensors)
+    shape = tensors[0].shape
+    for k, x in enumerate(tensors):
+        if x.shape != shape:
+            raise RuntimeError(f"stack: expects each tensor to be equal size, but got "
+                               f"{tuple(shape)} at entry 0 and {tuple(x.shape)} at entry {k}")
+    d = norm_dim(dim, len(shape) + 1, "stack")
+    return cat([unsqueeze(x, d) for x in tensors], d)
+
+
+def roll(input, shifts, dims=None):
+    """Shift elements along dims, wrapping around (a split and a cat, so differentiable)."""
+    if dims is None:
+        return reshape(roll(flatten(input), shifts, 0), input.shape)
+    if isinstance(shifts, int):
+        shifts, dims = (shifts,), (dims,) if isinstance(dims, int) else dims
+    out = input
+    for s, d in zip(shifts, dims):
+        d = norm_dim(d, input.ndim, "roll")
+        n = input.shape[d]
+        if n == 0:
+            continue
+        s %= n
+        if s:
+            a, b = split(out, [n - s, s], d)
+            out = cat([b, a], d)
+    return out
+
+
+def broadcast_tensors(*tensors):
+    shape = np.broadcast_shapes(*[x.shape for x in tensors])
+    return tuple(expand(x, shape) for x in tensors)

@@ -17,7 +17,7 @@ State per parameter: `step` (0-d float32 CPU tensor), `exp_avg`, `exp_avg_sq`, a
 from __future__ import annotations
 
 from ..autograd.grad_mode import no_grad
-from ..backend.dispatch import dispatch
+from ..ops.optim import AdamStep
 from .optimizer import Optimizer, _check_grad, _scalar, _step_tensor, _zeros_like
 
 
@@ -62,8 +62,8 @@ class Adam(Optimizer):
             lr = _scalar(group["lr"])
             beta1, beta2 = (_scalar(b) for b in group["betas"])
             amsgrad = group.get("amsgrad", False)
-            # one fused call per (step count, device) over all the group's parameters: the kernel
-            # table's "adam_step" (kernels/adam.py: NumPy reference, numba, CUDA)
+            # one fused call per (step count, device) over all the group's parameters: AdamStep,
+            # the kernel table's "adam_step" (kernels/adam.py: NumPy reference, numba, CUDA)
             batches = {}
             for i, p in enumerate(group["params"]):
                 if p.grad is None:
@@ -79,17 +79,18 @@ class Adam(Optimizer):
                 state["step"]._data += 1
                 key = (float(state["step"]._data), p.device.type)
                 lists = batches.setdefault(key, ([], [], [], [], []))
-                for arrays, a in zip(lists, (p._data, grad, state["exp_avg"]._data,
-                                             state["exp_avg_sq"]._data,
-                                             state["max_exp_avg_sq"]._data if amsgrad else None)):
-                    arrays.append(a)
+                for items, a in zip(lists, (p, grad, state["exp_avg"]._data,
+                                            state["exp_avg_sq"]._data,
+                                            state["max_exp_avg_sq"]._data if amsgrad else None)):
+                    items.append(a)
                 p._version[0] += 1
-            for (step, device), (ps, gs, ms, vs, vmaxs) in batches.items():
-                dispatch("adam_step", device)(
-                    ps, gs, ms, vs, vmaxs if amsgrad else None, step, lr, beta1, beta2,
-                    group["eps"], group["weight_decay"],
-                    group.get("decoupled_weight_decay", False), amsgrad,
-                    group.get("maximize", False))
+            for (step, _), (ps, gs, ms, vs, vmaxs) in batches.items():
+                AdamStep.apply(*ps, grads=gs, exp_avgs=ms, exp_avg_sqs=vs,
+                               max_exp_avg_sqs=vmaxs if amsgrad else None, step=step, lr=lr,
+                               beta1=beta1, beta2=beta2, eps=group["eps"],
+                               weight_decay=group["weight_decay"],
+                               decoupled=group.get("decoupled_weight_decay", False),
+                               amsgrad=amsgrad, maximize=group.get("maximize", False))
         return loss
 
 

@@ -18,7 +18,8 @@ import math
 
 from .. import functional as F
 from .. import init
-from ...functions import cat, empty, ones, zeros
+from ...creation import empty, ones, zeros
+from ...ops.shape import cat
 from .linear import NonDynamicallyQuantizableLinear
 from .module import Module
 from .parameter import Parameter

@@ -13,7 +13,7 @@ import math
 
 from .. import functional as F
 from .. import init
-from ...functions import empty
+from ...creation import empty
 from .module import Module
 from .parameter import Parameter
 

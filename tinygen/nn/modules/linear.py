@@ -9,7 +9,8 @@ import math
 
 from .. import functional as F
 from .. import init
-from ...functions import empty, einsum
+from ...creation import empty
+from ...ops.linalg import einsum
 from .module import Module
 from .parameter import Parameter
 

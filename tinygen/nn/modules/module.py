@@ -22,6 +22,8 @@ from collections import OrderedDict
 
 from ...autograd.grad_mode import no_grad
 from ...backend import dtypes as _dt
+from ...backend.device import Device
+from ...creation import as_tensor
 from ...tensor import Tensor
 from .parameter import Parameter
 
@@ -49,7 +51,6 @@ _hook_ids = itertools.count()
 
 def _to_tensor(value, key, module_name):
     """A state-dict value (tg.Tensor, numpy array, torch tensor, number) as a tg.Tensor."""
-    from ...functions import as_tensor
     if isinstance(value, Tensor):
         return value
     if hasattr(value, "detach") and hasattr(value, "cpu") and hasattr(value, "numpy"):
@@ -333,7 +334,6 @@ class Module:
         kwargs.pop("non_blocking", None)
         if kwargs:
             raise TypeError(f"to(): unexpected keyword arguments {sorted(kwargs)}")
-        from ...backend.device import Device
         for a in args:
             if isinstance(a, Tensor):
                 device, dtype = a.device, a.dtype

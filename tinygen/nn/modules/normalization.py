@@ -16,7 +16,7 @@ from .. import functional as F
 from .. import init
 from ...autograd.grad_mode import no_grad
 from ...backend import dtypes as _dt
-from ...functions import empty, ones, tensor, zeros
+from ...creation import empty, ones, tensor, zeros
 from .module import Module
 from .parameter import Parameter
 

@@ -7,6 +7,7 @@ ops on a Parameter return plain Tensors (Tensor._make builds Tensors, never Para
 """
 from __future__ import annotations
 
+from ...creation import empty, tensor
 from ...tensor import Tensor
 
 
@@ -21,10 +22,8 @@ class Parameter(Tensor):
 
     def __init__(self, data=None, requires_grad=True):
         if data is None:
-            from ...functions import empty
             data = empty(0)
         if not isinstance(data, Tensor):
-            from ...functions import tensor
             data = tensor(data)
         self._data = data._data
         self._grad_fn = None

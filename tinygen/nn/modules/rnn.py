@@ -17,7 +17,8 @@ import math
 
 from .. import functional as F
 from .. import init
-from ...functions import empty, stack, zeros, cat
+from ...creation import empty, zeros
+from ...ops.shape import cat, stack
 from .module import Module
 from .parameter import Parameter
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 from .. import functional as F
 from .. import init
 from ...autograd.grad_mode import no_grad
-from ...functions import empty
+from ...creation import empty
 from .module import Module
 from .parameter import Parameter
 

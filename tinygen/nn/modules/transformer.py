@@ -16,7 +16,7 @@ import copy
 
 from .. import functional as F
 from .. import init
-from ...functions import ones, zeros
+from ...creation import ones, zeros
 from .attention import MultiheadAttention
 from .container import ModuleList
 from .dropout import Dropout

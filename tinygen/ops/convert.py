@@ -1,0 +1,150 @@
+"""Arrays in and out of the graph: Python data -> arrays, copies, device moves and dtype casts.
+
+    as_array([[1, 2], [3.5, 4]])        # float32 (2, 2): Python floats take the default dtype
+    to(t, "cuda"), to(t, tg.float64)    # ToDevice / Cast: both stay in the graph
+
+PyTorch's inference rules: Python floats become the default dtype (float32), Python ints int64,
+bools bool; NumPy arrays keep their dtype.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from ..autograd.function import Function, wrap
+from ..autograd import function as _fn
+from ..backend import dtypes as _dt
+from ..backend.device import Device, device_of, get_xp, to_device
+
+
+def as_array(data, dtype=None, device=None):
+    """An array on `device` (default: where data is, else the CPU) holding `data`: a Tensor, a
+    NumPy or CuPy array, a number, or nested lists and tuples of numbers and Tensors."""
+    npd = _dt.to_np_dtype(dtype)
+    dev = None if device is None else Device(device)
+    if isinstance(data, _fn.Tensor):
+        arr = data._data
+        if dev is not None and dev != data.device:
+            arr = to_device(arr, dev)
+        return arr.astype(npd) if npd is not None and npd != arr.dtype else arr
+    if hasattr(data, "__cuda_array_interface__") or type(data).__module__.startswith("cupy"):
+        arr = data                                     # a CuPy array: stays on its GPU
+        dev = dev or device_of(data)
+    else:
+        arr = np.array(_unwrap(data)) if isinstance(data, (list, tuple)) else np.asarray(data)
+    arr = arr.astype(_infer_dtype(data, arr) if npd is None else npd, copy=False)
+    if dev is not None and dev != device_of(arr):
+        arr = to_device(arr, dev)
+    return arr
+
+
+def _infer_dtype(data, arr):
+    kind = arr.dtype.kind
+    numpy_data = isinstance(data, (np.ndarray, np.generic))      # keeps its dtype (as torch)
+    if kind == "f":
+        return arr.dtype if numpy_data else _dt.get_default_dtype().np
+    if kind in "iu":
+        return arr.dtype if numpy_data else np.dtype(np.int64)
+    if kind == "b":
+        return np.dtype(np.bool_)
+    if kind == "O":
+        raise TypeError(f"tensor(): could not infer a dtype from {type(data).__name__} data")
+    return arr.dtype
+
+
+def _unwrap(data):
+    """Lists of Tensors / scalars -> nested lists of numbers (tg.tensor([t1, t2]))."""
+    if isinstance(data, _fn.Tensor):
+        return data.cpu()._data
+    if isinstance(data, (list, tuple)):
+        return [_unwrap(d) for d in data]
+    return data
+
+
+class Clone(Function):
+    def forward(self, x):
+        return x.copy()
+
+    def backward(self, gy):
+        return gy
+
+
+class ToDevice(Function):
+    """A copy on another device; its gradient goes back to the source device."""
+
+    def forward(self, x, device):
+        self.src = device_of(x)
+        return to_device(x, device)
+
+    def backward(self, gy):
+        return ToDevice.apply(gy, self.src), None
+
+
+class Cast(Function):
+    """A floating dtype change; the gradient is cast back."""
+
+    def forward(self, x, dtype):
+        self.src = x.dtype
+        return x.astype(dtype)
+
+    def backward(self, gy):
+        return Cast.apply(gy, self.src), None
+
+
+def clone(input):
+    return Clone.apply(input)
+
+
+def to(input, *args, **kwargs):
+    """to(device), to(dtype), to(device, dtype), to(other_tensor). Casts between floating dtypes
+    and device moves stay in the graph; casts to integer or bool dtypes leave it."""
+    device = kwargs.pop("device", None)
+    dtype = kwargs.pop("dtype", None)
+    kwargs.pop("non_blocking", None)
+    kwargs.pop("copy", None)
+    if kwargs:
+        raise TypeError(f"to(): unexpected keyword arguments {sorted(kwargs)}")
+    for a in args:
+        if isinstance(a, _fn.Tensor):
+            device, dtype = a.device, a.dtype
+        elif isinstance(a, (_dt.dtype, np.dtype, type)):
+            dtype = a
+        elif isinstance(a, (str, Device)):
+            device = a
+        elif a is not None:
+            raise TypeError(f"to(): unexpected argument {a!r}")
+    out = input
+    if device is not None and Device(device) != input.device:
+        out = ToDevice.apply(out, Device(device))
+    if dtype is not None:
+        npd = _dt.to_np_dtype(dtype)
+        if npd != out._data.dtype:
+            if npd.kind == "f" and out._data.dtype.kind == "f":
+                out = Cast.apply(out, npd)
+            else:
+                out = wrap(out._data.astype(npd))
+    return out
+
+
+def as_float(x):
+    """x itself if floating, else x cast to the default float dtype (int -> float for exp etc.)."""
+    return x if x._data.dtype.kind == "f" else to(x, _dt.get_default_dtype())
+
+
+def new_full(input, size, fill_value, dtype=None):
+    """A constant tensor on input's device with input's dtype (or `dtype`)."""
+    npd = _dt.to_np_dtype(dtype) or input._data.dtype
+    return wrap(get_xp(input.device).full(tuple(size), fill_value, npd))
+
+
+def new_tensor(input, data, dtype=None):
+    return wrap(as_array(data, dtype or input.dtype, input.device).copy())
+
+
+def constant(data, like):
+    """data (array-like, dtype inferred) as a constant tensor on like's device."""
+    return wrap(as_array(data, device=like.device))
+
+
+def scalar_like(value, like):
+    """A 0-d constant with like's dtype on like's device."""
+    return wrap(get_xp(like.device).asarray(value, dtype=like._data.dtype))
