@@ -1,5 +1,5 @@
 """`tg.cuda`: is a GPU usable? Never raises; CuPy is imported on first use only."""
-from .backend.device import cuda_is_available
+from .backend.device import cuda_is_available, get_xp
 
 
 def is_available() -> bool:
@@ -9,11 +9,9 @@ def is_available() -> bool:
 def device_count() -> int:
     if not cuda_is_available():
         return 0
-    import cupy
-    return cupy.cuda.runtime.getDeviceCount()
+    return get_xp("cuda").cuda.runtime.getDeviceCount()
 
 
 def synchronize():
     if cuda_is_available():
-        import cupy
-        cupy.cuda.Device().synchronize()
+        get_xp("cuda").cuda.Device().synchronize()

@@ -119,3 +119,32 @@ def test_activation_errors():
     with pytest.raises(RuntimeError, match=r"elu: expected a floating-point input, got "
                        r"tinygen.int64"):
         F.elu(tg.tensor([1, 2]))
+
+
+@pytest.mark.parametrize("name", ["gelu", "gelu_tanh", "silu", "leaky_relu"])
+def test_fused_activations_third_derivative_matches_torch(name):
+    # the fused ops' backwards are Functions whose own backward is Tensor ops: differentiable to
+    # any order, the first-order path being the kernel that training runs
+    fns = {"gelu": lambda F_, x: F_.gelu(x),
+           "gelu_tanh": lambda F_, x: F_.gelu(x, approximate="tanh"),
+           "silu": lambda F_, x: F_.silu(x), "leaky_relu": lambda F_, x: F_.leaky_relu(x, 0.1)}
+    fn = fns[name]
+    x0 = np.random.default_rng(3).standard_normal(7) * 2
+
+    def third(lib, F_, x):
+        y = fn(F_, x).sum()
+        (g1,) = lib.autograd.grad(y, x, create_graph=True)
+        (g2,) = lib.autograd.grad(g1.sum(), x, create_graph=True)
+        if not g2.requires_grad:              # torch: a constant second derivative (leaky_relu)
+            return g1, g2, None
+        (g3,) = lib.autograd.grad(g2.sum(), x, allow_unused=True)
+        return g1, g2, g3
+
+    x_tg = tg.tensor(x0, requires_grad=True)
+    x_th = torch.tensor(x0, requires_grad=True)
+    ours = third(tg, F, x_tg)
+    theirs = third(torch, torch.nn.functional, x_th)
+    for order, (a, b) in enumerate(zip(ours, theirs), start=1):
+        expected = np.zeros_like(x0) if b is None else b.detach().numpy()
+        got = np.zeros_like(x0) if a is None else a.detach().numpy()
+        np.testing.assert_allclose(got, expected, rtol=1e-7, atol=1e-10, err_msg=f"order {order}")

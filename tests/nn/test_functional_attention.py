@@ -91,3 +91,28 @@ def test_sdpa_errors():
                                        is_causal=True)
     with pytest.raises(RuntimeError, match=r"same floating dtype.*float64"):
         F.scaled_dot_product_attention(q, k.double(), v)
+
+
+@pytest.mark.parametrize("causal", [False, True])
+def test_flash_attention_third_derivative_matches_torch(causal):
+    # FlashAttentionBackward's backward is Tensor ops (P recomputed from q and k): attention on
+    # the fused path is differentiable to any order, like torch's math path
+    rng = np.random.default_rng(2)
+    arrays = [rng.standard_normal((2, 3, 4)) for _ in range(3)]
+    r1, r2 = rng.standard_normal((2, 3, 4)), rng.standard_normal((2, 3, 4))
+
+    def derivatives(lib, fn):
+        q, k, v = (lib.tensor(a, requires_grad=True) for a in arrays)
+        y = (fn(q, k, v) * lib.tensor(r1)).sum()
+        g = lib.autograd.grad(y, (q, k, v), create_graph=True)
+        h = lib.autograd.grad(sum((gi * lib.tensor(r2)).sum() for gi in g), (q, k, v),
+                              create_graph=True)
+        third = lib.autograd.grad(sum((hi * hi).sum() for hi in h), (q, k, v))
+        return [t.detach().numpy() for t in g + h + third]
+
+    ours = derivatives(tg, lambda q, k, v: F.scaled_dot_product_attention(q, k, v,
+                                                                           is_causal=causal))
+    theirs = derivatives(torch, _sdpa(TF, "causal" if causal else None,
+                                      np.tril(np.ones((3, 3), bool))))
+    for got, expected in zip(ours, theirs):
+        np.testing.assert_allclose(got, expected, rtol=1e-6, atol=1e-9)

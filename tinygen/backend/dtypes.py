@@ -29,7 +29,7 @@ class dtype:
 
 def _bfloat16_np():
     try:  # ml_dtypes (from the JAX project) gives NumPy a bfloat16 where it is installed
-        import ml_dtypes
+        import ml_dtypes  # lazy: optional (gives NumPy a bfloat16 where installed)
         return ml_dtypes.bfloat16
     except ImportError:
         return None

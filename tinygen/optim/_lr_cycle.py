@@ -25,38 +25,8 @@ class OneCycleLR(LRScheduler):
         if not isinstance(optimizer, Optimizer):
             raise TypeError(f"{type(optimizer).__name__} is not an Optimizer")
         self.optimizer = optimizer
-        if total_steps is not None:
-            if not isinstance(total_steps, int) or total_steps <= 0:
-                raise ValueError(f"Expected positive integer total_steps, but got {total_steps}")
-            self.total_steps = total_steps
-        elif epochs is not None and steps_per_epoch is not None:
-            if not isinstance(epochs, int) or epochs <= 0:
-                raise ValueError(f"Expected positive integer epochs, but got {epochs}")
-            if not isinstance(steps_per_epoch, int) or steps_per_epoch <= 0:
-                raise ValueError(f"Expected positive integer steps_per_epoch, but got "
-                                 f"{steps_per_epoch}")
-            self.total_steps = epochs * steps_per_epoch
-        else:
-            raise ValueError("You must define either total_steps OR (epochs AND steps_per_epoch)")
-        # each phase: (end step, lr from -> to, momentum from -> to), by param-group key
-        up = {"end_step": float(pct_start * self.total_steps) - 1, "start_lr": "initial_lr",
-              "end_lr": "max_lr", "start_momentum": "max_momentum",
-              "end_momentum": "base_momentum"}
-        if three_phase:
-            self._schedule_phases = [
-                up,
-                {"end_step": float(2 * pct_start * self.total_steps) - 2, "start_lr": "max_lr",
-                 "end_lr": "initial_lr", "start_momentum": "base_momentum",
-                 "end_momentum": "max_momentum"},
-                {"end_step": self.total_steps - 1, "start_lr": "initial_lr", "end_lr": "min_lr",
-                 "start_momentum": "max_momentum", "end_momentum": "max_momentum"},
-            ]
-        else:
-            self._schedule_phases = [
-                up,
-                {"end_step": self.total_steps - 1, "start_lr": "max_lr", "end_lr": "min_lr",
-                 "start_momentum": "base_momentum", "end_momentum": "max_momentum"},
-            ]
+        self.total_steps = _total_steps(total_steps, epochs, steps_per_epoch)
+        self._schedule_phases = _phases(self.total_steps, pct_start, three_phase)
         if not isinstance(pct_start, float) or pct_start < 0 or pct_start > 1:
             raise ValueError(f"Expected float between 0 and 1 pct_start, but got {pct_start}")
         if anneal_strategy not in ("cos", "linear"):
@@ -71,22 +41,27 @@ class OneCycleLR(LRScheduler):
                 group["min_lr"] = group["initial_lr"] / final_div_factor
         self.cycle_momentum = cycle_momentum
         if self.cycle_momentum:
-            if "momentum" not in self.optimizer.defaults and "betas" not in self.optimizer.defaults:
-                raise ValueError("optimizer must support momentum or beta1 with `cycle_momentum` "
-                                 "option enabled")
-            self.use_beta1 = "betas" in self.optimizer.defaults
-            max_momentums = _format_param("max_momentum", optimizer, max_momentum)
-            base_momentums = _format_param("base_momentum", optimizer, base_momentum)
-            if last_epoch == -1:
-                for m_momentum, b_momentum, group in zip(max_momentums, base_momentums,
-                                                         optimizer.param_groups):
-                    if self.use_beta1:
-                        group["betas"] = (m_momentum, *group["betas"][1:])
-                    else:
-                        group["momentum"] = m_momentum
-                    group["max_momentum"] = m_momentum
-                    group["base_momentum"] = b_momentum
+            self._init_momentum(max_momentum, base_momentum, last_epoch)
         super().__init__(optimizer, last_epoch)
+
+    def _init_momentum(self, max_momentum, base_momentum, last_epoch):
+        optimizer = self.optimizer
+        if "momentum" not in optimizer.defaults and "betas" not in optimizer.defaults:
+            raise ValueError("optimizer must support momentum or beta1 with `cycle_momentum` "
+                             "option enabled")
+        self.use_beta1 = "betas" in optimizer.defaults
+        max_momentums = _format_param("max_momentum", optimizer, max_momentum)
+        base_momentums = _format_param("base_momentum", optimizer, base_momentum)
+        if last_epoch != -1:
+            return
+        for m_momentum, b_momentum, group in zip(max_momentums, base_momentums,
+                                                 optimizer.param_groups):
+            if self.use_beta1:
+                group["betas"] = (m_momentum, *group["betas"][1:])
+            else:
+                group["momentum"] = m_momentum
+            group["max_momentum"] = m_momentum
+            group["base_momentum"] = b_momentum
 
     def _anneal_func(self, start, end, pct):
         if self._anneal_func_type == "cos":
@@ -293,3 +268,33 @@ class ReduceLROnPlateau(LRScheduler):
         self.__dict__.update(state_dict)
         self._init_is_better(mode=self.mode, threshold=self.threshold,
                              threshold_mode=self.threshold_mode)
+
+
+def _total_steps(total_steps, epochs, steps_per_epoch):
+    if total_steps is not None:
+        if not isinstance(total_steps, int) or total_steps <= 0:
+            raise ValueError(f"Expected positive integer total_steps, but got {total_steps}")
+        return total_steps
+    if epochs is not None and steps_per_epoch is not None:
+        if not isinstance(epochs, int) or epochs <= 0:
+            raise ValueError(f"Expected positive integer epochs, but got {epochs}")
+        if not isinstance(steps_per_epoch, int) or steps_per_epoch <= 0:
+            raise ValueError(f"Expected positive integer steps_per_epoch, but got "
+                             f"{steps_per_epoch}")
+        return epochs * steps_per_epoch
+    raise ValueError("You must define either total_steps OR (epochs AND steps_per_epoch)")
+
+
+def _phases(total_steps, pct_start, three_phase):
+    """OneCycleLR's phases: (end step, lr from -> to, momentum from -> to), by param-group key."""
+    up = {"end_step": float(pct_start * total_steps) - 1, "start_lr": "initial_lr",
+          "end_lr": "max_lr", "start_momentum": "max_momentum", "end_momentum": "base_momentum"}
+    if not three_phase:
+        return [up, {"end_step": total_steps - 1, "start_lr": "max_lr", "end_lr": "min_lr",
+                     "start_momentum": "base_momentum", "end_momentum": "max_momentum"}]
+    return [up,
+            {"end_step": float(2 * pct_start * total_steps) - 2, "start_lr": "max_lr",
+             "end_lr": "initial_lr", "start_momentum": "base_momentum",
+             "end_momentum": "max_momentum"},
+            {"end_step": total_steps - 1, "start_lr": "initial_lr", "end_lr": "min_lr",
+             "start_momentum": "max_momentum", "end_momentum": "max_momentum"}]

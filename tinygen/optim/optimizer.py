@@ -31,6 +31,7 @@ import numpy as np
 
 from ..autograd.grad_mode import enable_grad
 from ..backend.device import array_module
+from ..io.dlpack import from_dlpack
 from ..tensor import Tensor
 
 
@@ -216,7 +217,6 @@ def _as_tensor(value):
     if isinstance(value, np.ndarray):
         return Tensor._make(value, None, 0, False)
     if hasattr(value, "__dlpack__") and hasattr(value, "__dlpack_device__"):
-        from ..io.dlpack import from_dlpack
         return from_dlpack(value)
     if hasattr(value, "__array__"):
         return Tensor._make(np.asarray(value), None, 0, False)

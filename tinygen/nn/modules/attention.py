@@ -161,53 +161,21 @@ class MultiheadAttention(Module):
     def _attention(self, query, key, value, key_padding_mask, need_weights, attn_mask,
                    average_attn_weights, is_causal):
         L, N, E = query.shape                                                # (L, N, E)
-        S = key.shape[0]
         H, hd = self.num_heads, self.head_dim
-        if E != self.embed_dim:
-            raise ValueError(f"MultiheadAttention: was expecting embedding dimension of "
-                             f"{self.embed_dim}, but got query of shape {tuple(query.shape)}")
-        if key.shape[:2] != value.shape[:2]:
-            raise ValueError(f"MultiheadAttention: key shape {tuple(key.shape)} does not match "
-                             f"value shape {tuple(value.shape)}")
-        dtype = query.dtype
-        if is_causal and attn_mask is None:
-            attn_mask = _causal_mask(L, dtype, query.device) if L == S else None
-            if attn_mask is None:
-                raise RuntimeError(f"MultiheadAttention: is_causal needs square attention, got "
-                                   f"{L} queries and {S} keys; pass an attn_mask")
-        attn_mask = _float_mask(attn_mask, dtype, "attn_mask")
-        key_padding_mask = _float_mask(key_padding_mask, dtype, "key_padding_mask")
-        if attn_mask is not None:
-            if attn_mask.ndim == 2:
-                if tuple(attn_mask.shape) != (L, S):
-                    raise RuntimeError(f"MultiheadAttention: the shape of the 2D attn_mask is "
-                                       f"{tuple(attn_mask.shape)}, but should be {(L, S)}.")
-                attn_mask = attn_mask.unsqueeze(0)                           # (1, L, S)
-            elif attn_mask.ndim == 3:
-                if tuple(attn_mask.shape) != (N * H, L, S):
-                    raise RuntimeError(f"MultiheadAttention: the shape of the 3D attn_mask is "
-                                       f"{tuple(attn_mask.shape)}, but should be "
-                                       f"{(N * H, L, S)}.")
-            else:
-                raise RuntimeError(f"MultiheadAttention: attn_mask's dimension "
-                                   f"{attn_mask.ndim} is not supported")
-
+        attn_mask = self._check(query, key, value, attn_mask, is_causal)
+        key_padding_mask = _float_mask(key_padding_mask, query.dtype, "key_padding_mask")
         q, k, v = self._project(query, key, value)         # (L, N, E), (S, N, E), (S, N, E)
         if self.bias_k is not None:
             k = cat([k, self.bias_k.expand(1, N, E)])                        # (S+1, N, E)
             v = cat([v, self.bias_v.expand(1, N, E)])
-            attn_mask = F.pad(attn_mask, (0, 1)) if attn_mask is not None else None
-            key_padding_mask = F.pad(key_padding_mask, (0, 1)) \
-                if key_padding_mask is not None else None
+            attn_mask, key_padding_mask = _pad_masks(attn_mask, key_padding_mask)
         q = q.reshape(L, N * H, hd).transpose(0, 1)                          # (N*H, L, hd)
         k = k.reshape(k.shape[0], N * H, hd).transpose(0, 1)                 # (N*H, S, hd)
         v = v.reshape(v.shape[0], N * H, hd).transpose(0, 1)                 # (N*H, S, hd)
         if self.add_zero_attn:
-            k = cat([k, zeros(N * H, 1, hd, dtype=dtype, device=k.device)], dim=1)
-            v = cat([v, zeros(N * H, 1, hd, dtype=dtype, device=v.device)], dim=1)
-            attn_mask = F.pad(attn_mask, (0, 1)) if attn_mask is not None else None
-            key_padding_mask = F.pad(key_padding_mask, (0, 1)) \
-                if key_padding_mask is not None else None
+            k = cat([k, zeros(N * H, 1, hd, dtype=q.dtype, device=k.device)], dim=1)
+            v = cat([v, zeros(N * H, 1, hd, dtype=q.dtype, device=v.device)], dim=1)
+            attn_mask, key_padding_mask = _pad_masks(attn_mask, key_padding_mask)
         S = k.shape[1]
         if key_padding_mask is not None:
             if tuple(key_padding_mask.shape) != (N, S):
@@ -215,25 +183,7 @@ class MultiheadAttention(Module):
                                    f"{(N, S)}, but got {tuple(key_padding_mask.shape)}")
             kpm = key_padding_mask.reshape(N, 1, 1, S).expand(N, H, 1, S).reshape(N * H, 1, S)
             attn_mask = kpm if attn_mask is None else attn_mask + kpm       # (N*H | 1, L|1, S)
-        dropout_p = self.dropout if self.training else 0.0
-
-        if need_weights:
-            scores = (q * (1.0 / math.sqrt(hd))) @ k.transpose(1, 2)         # (N*H, L, S)
-            if attn_mask is not None:
-                scores = scores + attn_mask
-            weights = F.softmax(scores, dim=-1)
-            if dropout_p > 0.0:
-                weights = F.dropout(weights, dropout_p, True)
-            out = weights @ v                                                # (N*H, L, hd)
-        else:
-            mask4 = None
-            if attn_mask is not None:
-                mask4 = attn_mask.reshape(-1, H if attn_mask.shape[0] > 1 else 1,
-                                          attn_mask.shape[1], S)             # (N|1, H|1, L, S)
-            out = F.scaled_dot_product_attention(
-                q.reshape(N, H, L, hd), k.reshape(N, H, S, hd), v.reshape(N, H, S, hd),
-                attn_mask=mask4, dropout_p=dropout_p).reshape(N * H, L, hd)
-            weights = None
+        out, weights = self._attend(q, k, v, attn_mask, need_weights, N)    # (N*H, L, hd)
         out = out.transpose(0, 1).reshape(L * N, E)                          # (L*N, E)
         out = self.out_proj(out).reshape(L, N, E)                            # (L, N, E)
         if weights is not None:
@@ -241,3 +191,63 @@ class MultiheadAttention(Module):
             if average_attn_weights:
                 weights = weights.mean(dim=1)                                # (N, L, S)
         return out, weights
+
+    def _check(self, query, key, value, attn_mask, is_causal):
+        """Shapes checked; attn_mask as a float mask of shape (1 | N*H, L, S), or None."""
+        L, N, E = query.shape
+        S, H = key.shape[0], self.num_heads
+        if E != self.embed_dim:
+            raise ValueError(f"MultiheadAttention: was expecting embedding dimension of "
+                             f"{self.embed_dim}, but got query of shape {tuple(query.shape)}")
+        if key.shape[:2] != value.shape[:2]:
+            raise ValueError(f"MultiheadAttention: key shape {tuple(key.shape)} does not match "
+                             f"value shape {tuple(value.shape)}")
+        if is_causal and attn_mask is None:
+            attn_mask = _causal_mask(L, query.dtype, query.device) if L == S else None
+            if attn_mask is None:
+                raise RuntimeError(f"MultiheadAttention: is_causal needs square attention, got "
+                                   f"{L} queries and {S} keys; pass an attn_mask")
+        attn_mask = _float_mask(attn_mask, query.dtype, "attn_mask")
+        if attn_mask is None:
+            return None
+        if attn_mask.ndim == 2:
+            if tuple(attn_mask.shape) != (L, S):
+                raise RuntimeError(f"MultiheadAttention: the shape of the 2D attn_mask is "
+                                   f"{tuple(attn_mask.shape)}, but should be {(L, S)}.")
+            return attn_mask.unsqueeze(0)                                    # (1, L, S)
+        if attn_mask.ndim == 3:
+            if tuple(attn_mask.shape) != (N * H, L, S):
+                raise RuntimeError(f"MultiheadAttention: the shape of the 3D attn_mask is "
+                                   f"{tuple(attn_mask.shape)}, but should be {(N * H, L, S)}.")
+            return attn_mask
+        raise RuntimeError(f"MultiheadAttention: attn_mask's dimension {attn_mask.ndim} is not "
+                           "supported")
+
+    def _attend(self, q, k, v, attn_mask, need_weights, N):
+        """softmax(q k^T / sqrt(hd) + mask) v for q (N*H, L, hd), k, v (N*H, S, hd): the
+        weights spelled out when they are asked for, else F.scaled_dot_product_attention."""
+        H, hd = self.num_heads, self.head_dim
+        L, S = q.shape[1], k.shape[1]
+        dropout_p = self.dropout if self.training else 0.0
+        if need_weights:
+            scores = (q * (1.0 / math.sqrt(hd))) @ k.transpose(1, 2)         # (N*H, L, S)
+            if attn_mask is not None:
+                scores = scores + attn_mask
+            weights = F.softmax(scores, dim=-1)
+            if dropout_p > 0.0:
+                weights = F.dropout(weights, dropout_p, True)
+            return weights @ v, weights                                      # (N*H, L, hd)
+        mask4 = None
+        if attn_mask is not None:
+            mask4 = attn_mask.reshape(-1, H if attn_mask.shape[0] > 1 else 1,
+                                      attn_mask.shape[1], S)                 # (N|1, H|1, L, S)
+        out = F.scaled_dot_product_attention(
+            q.reshape(N, H, L, hd), k.reshape(N, H, S, hd), v.reshape(N, H, S, hd),
+            attn_mask=mask4, dropout_p=dropout_p)
+        return out.reshape(N * H, L, hd), None
+
+
+def _pad_masks(attn_mask, key_padding_mask):
+    """Both masks with one more key column (0: attended), for an appended key."""
+    return (F.pad(attn_mask, (0, 1)) if attn_mask is not None else None,
+            F.pad(key_padding_mask, (0, 1)) if key_padding_mask is not None else None)
