@@ -27,7 +27,7 @@ _new = object.__new__
 
 class Tensor:
     __slots__ = ("_data", "_grad_fn", "_out_idx", "_requires_grad", "grad", "_version",
-                 "_hooks", "__weakref__")
+                 "_hooks", "_post_hooks", "__weakref__")
     __array_priority__ = 1000           # numpy_array * tensor -> Tensor.__rmul__
 
     def __init__(self, data, dtype=None, device=None, requires_grad=False):
@@ -372,6 +372,20 @@ class Tensor:
             hooks = fn._hooks.setdefault(self._out_idx, [])
         hooks.append(hook)
         return _RemovableHandle(hooks, hook)
+
+    def register_post_accumulate_grad_hook(self, hook):
+        """hook(tensor), called on a leaf right after its .grad is accumulated in a backward pass
+        (mid-pass, as soon as its last use has run: DistributedDataParallel starts its
+        all-reduce there)."""
+        if self._grad_fn is not None:
+            raise RuntimeError("post accumulate grad hooks cannot be registered on non-leaf "
+                               "tensors")
+        if not self._requires_grad:
+            raise RuntimeError("cannot register a hook on a tensor that doesn't require gradient")
+        if getattr(self, "_post_hooks", None) is None:
+            self._post_hooks = []
+        self._post_hooks.append(hook)
+        return _RemovableHandle(self._post_hooks, hook)
 
     def retain_grad(self):
         fn = self._grad_fn

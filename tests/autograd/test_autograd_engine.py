@@ -356,3 +356,30 @@ def test_two_leaves_get_separate_grad_storage():
     with tg.no_grad():
         a.grad.mul_(5.0)
     assert b.grad.item() == 1.0
+
+
+def test_post_accumulate_hook_runs_as_soon_as_a_leaf_is_complete():
+    # w1 is used only by the last op of the forward (the first to run in backward): its gradient
+    # is complete, and its hook runs, before the backward reaches w0
+    events = []
+    w0 = tg.randn(3, 3, requires_grad=True)
+    w1 = tg.randn(3, 3, requires_grad=True)
+    x = tg.randn(2, 3)
+    h = (x @ w0).tanh()
+    h.register_hook(lambda g: events.append("h"))                 # runs when backward passes h
+    w1.register_post_accumulate_grad_hook(lambda t: events.append(("w1", t.grad is not None)))
+    w0.register_post_accumulate_grad_hook(lambda t: events.append(("w0", t.grad is not None)))
+    (h @ w1).sum().backward()
+    assert events == [("w1", True), "h", ("w0", True)]
+
+
+def test_post_accumulate_hook_sees_the_sum_over_every_use():
+    w = tg.randn(4, requires_grad=True)
+    seen = []
+    w.register_post_accumulate_grad_hook(lambda t: seen.append(t.grad.numpy().copy()))
+    y = (w * 2).sum() + (w * w).sum() + w.sum()
+    y.backward()
+    np.testing.assert_allclose(seen[0], 2 + 2 * w.detach().numpy() + 1, rtol=1e-6)
+    assert len(seen) == 1
+    with pytest.raises(RuntimeError, match="non-leaf"):
+        (w * 2).register_post_accumulate_grad_hook(lambda t: None)

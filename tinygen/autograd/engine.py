@@ -8,8 +8,10 @@ One backward pass (`run_backward`) in three steps, as a reader would do it by ha
      reversed, every Function comes after all of its consumers, so its output gradients are
      complete when it runs. Each Function's backward turns them into input gradients, which go to
      the producing Function's buffer (summed with `+` when a tensor is used twice).
-  3. Deliver (`_Pass.deliver`): a leaf's gradient, summed over all its uses, goes into `.grad`
-     once (or into autograd.grad's answer), after its hooks.
+  3. Deliver (`_Pass.deliver_leaf`): a leaf's gradient, summed over all its uses, goes into
+     `.grad` once (or into autograd.grad's answer), after its hooks, as soon as its last use has
+     run: so a post-accumulate hook (DistributedDataParallel's all-reduce) starts while the rest
+     of the backward pass goes on.
 
 Under create_graph=False the backward rules run with grad mode off, so they cost about what raw
 array code costs; under create_graph=True they record a graph: double backward. NumPy's
@@ -36,7 +38,7 @@ def run_backward(roots, grad_roots, retain_graph=False, create_graph=False, inpu
     """
     run = _Pass(inputs, retain_graph, create_graph)
     root_fns = run.seed(roots, grad_roots)
-    order = _topo_order(root_fns)
+    order = _topo_order(root_fns, run.leaf_uses)
     prev_mode = GRAD.enabled
     GRAD.enabled = bool(create_graph)
     try:
@@ -49,8 +51,9 @@ def run_backward(roots, grad_roots, retain_graph=False, create_graph=False, inpu
     return run.result(allow_unused) if inputs is not None else None
 
 
-def _topo_order(root_fns):
-    """Functions reachable from root_fns, consumers before producers (reverse DFS post-order)."""
+def _topo_order(root_fns, leaf_uses):
+    """Functions reachable from root_fns, consumers before producers (reverse DFS post-order).
+    Counts into leaf_uses, by id, how many of them take each leaf as an input."""
     post = []
     visited = set()
     for root in root_fns:
@@ -63,7 +66,9 @@ def _topo_order(root_fns):
             for t in it:
                 if t is not None:
                     p = t._grad_fn
-                    if p is not None and p not in visited:
+                    if p is None:
+                        leaf_uses[id(t)] = leaf_uses.get(id(t), 0) + 1
+                    elif p not in visited:
                         visited.add(p)
                         stack.append((p, iter(p.inputs)))
                         break
@@ -82,6 +87,7 @@ class _Pass:
         self.retain_graph, self.create_graph = retain_graph, create_graph
         self.buffers = {}             # Function -> [gradient of each output or None]
         self.leaf_buf = {}            # id(leaf) -> (leaf, gradient summed over its uses)
+        self.leaf_uses = {}           # id(leaf) -> uses whose gradient has not arrived yet
         self.user_arrays = set()      # ids of arrays a leaf's .grad must not alias (see deliver)
         self.capture = inputs is not None
         self.inputs = inputs
@@ -181,26 +187,37 @@ class _Pass:
                 g = ZeroDerivative.apply(g, t)
             if t._grad_fn is not None:
                 self._add(t._grad_fn, t._out_idx, g)
-            elif not self.capture or id(t) in self.leaf_targets:
+                continue
+            if not self.capture or id(t) in self.leaf_targets:
                 _check_shape(fn, t, g)
                 self._add_leaf(t, g)
+            left = self.leaf_uses[id(t)] - 1
+            self.leaf_uses[id(t)] = left
+            if left == 0 and id(t) in self.leaf_buf:
+                self.deliver_leaf(t)
 
     # -- 3. deliver ------------------------------------------------------------------------------
     def deliver(self):
-        """Each leaf's summed gradient through its hooks, into .grad (or autograd.grad's answer)."""
-        for t, g in self.leaf_buf.values():
-            _check_shape(None, t, g)
-            for hook in t._hooks or ():
-                new = hook(g)
-                if new is not None:
-                    g = new
-            if self.capture:
-                for k in self.leaf_targets.get(id(t), ()):
-                    self.captured[k] = g if k not in self.captured else self.captured[k] + g
-            elif t.grad is None:
-                t.grad = self._owned(g)
-            else:
-                t.grad = t.grad + g
+        """Deliver what is left: leaves whose last use did not run (or that were roots)."""
+        for t, _ in list(self.leaf_buf.values()):
+            self.deliver_leaf(t)
+
+    def deliver_leaf(self, t):
+        """t's summed gradient through its hooks, into .grad (or autograd.grad's answer), then
+        its post-accumulate hooks."""
+        _, g = self.leaf_buf.pop(id(t))
+        _check_shape(None, t, g)
+        for hook in t._hooks or ():
+            new = hook(g)
+            if new is not None:
+                g = new
+        if self.capture:
+            for k in self.leaf_targets.get(id(t), ()):
+                self.captured[k] = g if k not in self.captured else self.captured[k] + g
+            return
+        t.grad = self._owned(g) if t.grad is None else t.grad + g
+        for hook in getattr(t, "_post_hooks", None) or ():
+            hook(t)
 
     def _owned(self, g):
         """g, copied when .grad must not share its array: optimisers and clip_grad_norm_ write
