@@ -34,6 +34,23 @@ CONFIGS = [
     ("RMSprop", dict(lr=0.01, momentum=0.9)),
     ("RMSprop", dict(lr=0.01, centered=True)),
     ("RMSprop", dict(lr=0.01, alpha=0.9, momentum=0.5, centered=True, weight_decay=0.1)),
+    ("Adagrad", dict(lr=0.1)),
+    ("Adagrad", dict(lr=0.1, lr_decay=0.05, weight_decay=0.1, initial_accumulator_value=0.3)),
+    ("Adadelta", dict(lr=1.0)),
+    ("Adadelta", dict(lr=0.5, rho=0.8, weight_decay=0.1, maximize=True)),
+    ("Adamax", dict(lr=0.05)),
+    ("Adamax", dict(lr=0.05, betas=(0.8, 0.9), weight_decay=0.1)),
+    ("NAdam", dict(lr=0.05)),
+    ("NAdam", dict(lr=0.05, weight_decay=0.1, momentum_decay=0.01)),
+    # (lr 0.05 with weight_decay 0.1 decoupled puts this loss's trajectory where float32
+    # round-off doubles every step from step 17 on: float64 agrees to 1e-6 there, float32 not)
+    ("NAdam", dict(lr=0.05, weight_decay=0.5, decoupled_weight_decay=True)),
+    ("RAdam", dict(lr=0.05)),
+    ("RAdam", dict(lr=0.05, betas=(0.5, 0.8), weight_decay=0.1, decoupled_weight_decay=True)),
+    ("ASGD", dict(lr=0.05)),
+    ("ASGD", dict(lr=0.05, lambd=0.01, alpha=0.5, t0=5, weight_decay=0.1)),
+    ("Rprop", dict(lr=0.05)),
+    ("Rprop", dict(lr=0.05, etas=(0.3, 1.5), step_sizes=(1e-3, 0.2), maximize=True)),
 ]
 
 
@@ -264,3 +281,43 @@ def test_mlp_training_matches_torch(opt_name, kwargs, sched):
     ours = model.state_dict()
     for k, v in ref_model.state_dict().items():
         np.testing.assert_allclose(ours[k].numpy(), v.numpy(), rtol=1e-4, atol=1e-5, err_msg=k)
+
+
+def _rosenbrock_run(lib, line_search_fn, dtype):
+    x = lib.tensor(np.array([-1.5, 2.0], dtype=dtype), requires_grad=True)
+    opt = lib.optim.LBFGS([x], lr=1, max_iter=10, history_size=5, line_search_fn=line_search_fn)
+
+    def closure():
+        opt.zero_grad()
+        loss = (1 - x[0]) ** 2 + 100 * (x[1] - x[0] ** 2) ** 2
+        loss.backward()
+        return loss
+
+    path = []
+    for _ in range(6):
+        loss = opt.step(closure)
+        path.append((float(loss.detach()), x.detach().numpy().copy()))
+    return path, opt
+
+
+@pytest.mark.parametrize("line_search_fn", [None, "strong_wolfe"])
+def test_lbfgs_follows_torch_on_rosenbrock(line_search_fn):
+    ours, opt = _rosenbrock_run(tg, line_search_fn, "float64")
+    theirs, ref_opt = _rosenbrock_run(torch, line_search_fn, "float64")
+    # the same path, up to float64 round-off (which Rosenbrock's curved valley amplifies)
+    for (loss, x), (ref_loss, ref_x) in zip(ours, theirs):
+        np.testing.assert_allclose(loss, ref_loss, rtol=1e-7, atol=1e-12)
+        np.testing.assert_allclose(x, ref_x, rtol=1e-6, atol=1e-10)
+    state, ref_state = opt.state[opt._params[0]], ref_opt.state[ref_opt._params[0]]
+    assert state["func_evals"] == ref_state["func_evals"]
+    assert state["n_iter"] == ref_state["n_iter"]
+    if line_search_fn == "strong_wolfe":          # it converges: the minimum is (1, 1)
+        np.testing.assert_allclose(ours[-1][1], [1.0, 1.0], atol=1e-4)
+
+
+def test_lbfgs_needs_a_closure_and_one_group():
+    a = tg.tensor([1.0], requires_grad=True)
+    with pytest.raises(RuntimeError, match="closure"):
+        tg.optim.LBFGS([a]).step()
+    with pytest.raises(ValueError, match="strong_wolfe"):
+        tg.optim.LBFGS([a], line_search_fn="backtracking")

@@ -2,11 +2,19 @@
 
     opt = tg.optim.Adam(model.parameters(), lr=1e-3)
     sched = tg.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=1000)
+
+Every torch.optim optimiser but SparseAdam (tinygen's embeddings give dense gradients, for which
+PyTorch's SparseAdam refuses to work too) and Adafactor / Muon (not yet).
 """
 from . import lr_scheduler
+from .adagrad import Adadelta, Adagrad
 from .adam import Adam, AdamW
+from .adam_variants import Adamax, NAdam, RAdam
+from .asgd import ASGD, Rprop
+from .lbfgs import LBFGS
 from .optimizer import Optimizer, required
 from .rmsprop import RMSprop
 from .sgd import SGD
 
-__all__ = ["SGD", "Adam", "AdamW", "Optimizer", "RMSprop", "lr_scheduler", "required"]
+__all__ = ["SGD", "Adam", "AdamW", "Adadelta", "Adagrad", "Adamax", "NAdam", "RAdam", "ASGD",
+           "Rprop", "LBFGS", "RMSprop", "Optimizer", "lr_scheduler", "required"]

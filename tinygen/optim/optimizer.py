@@ -29,7 +29,7 @@ from collections import defaultdict
 
 import numpy as np
 
-from ..autograd.grad_mode import enable_grad
+from ..autograd.grad_mode import enable_grad, no_grad
 from ..backend.device import array_module
 from ..io.dlpack import from_dlpack
 from ..tensor import Tensor
@@ -208,6 +208,50 @@ class Optimizer:
                     lines.append(f"    {key}: {group[key]}")
         lines.append(")")
         return "\n".join(lines)
+
+
+class ElementwiseOptimizer(Optimizer):
+    """An optimiser whose update of a parameter depends on that parameter alone (all of
+    torch.optim's but LBFGS). Subclasses give `new_state(p, group)` (the state Tensors of a
+    parameter, beside `step`, which is added here) and `update(param, grad, state, group, step)`,
+    which works on arrays (state: name -> array, updated in place; `grad` already negated for
+    `maximize` and never modified)."""
+
+    def new_state(self, p, group):
+        return {}
+
+    def update(self, param, grad, state, group, step):
+        raise NotImplementedError
+
+    @no_grad()
+    def step(self, closure=None):
+        """One update of every parameter that has a gradient. Returns the closure's loss."""
+        loss = self._closure_loss(closure)
+        name = type(self).__name__
+        for group in self.param_groups:
+            for i, p in enumerate(group["params"]):
+                if p.grad is None:
+                    continue
+                grad = _check_grad(name, p, i)
+                if group.get("maximize", False):
+                    grad = -grad
+                state = self.state[p]
+                if "step" not in state:
+                    state["step"] = _step_tensor()
+                    state.update(self.new_state(p, group))
+                state["step"]._data += 1
+                arrays = {k: v._data for k, v in state.items()}
+                self.update(p._data, grad, arrays, group, float(state["step"]._data))
+                p._version[0] += 1
+        return loss
+
+
+def check_hyperparameters(name, **values):
+    """PyTorch's checks and messages: each value must be >= 0 (lr, eps, weight_decay, ...)."""
+    labels = {"lr": "learning rate", "eps": "epsilon value"}
+    for key, value in values.items():
+        if not 0.0 <= _scalar(value):
+            raise ValueError(f"{name}: Invalid {labels.get(key, key + ' value')}: {value}")
 
 
 def _as_tensor(value):
