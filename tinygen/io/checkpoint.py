@@ -43,7 +43,6 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import secrets
 import struct
 
 import numpy as np
@@ -51,6 +50,7 @@ import numpy as np
 from ..backend import dtypes as _dt
 from ..backend.device import Device
 from ..tensor import Tensor
+from .atomic import atomic_write
 
 FORMAT_VERSION = "1"
 _SHA_KEY = "tinygen.sha256"
@@ -85,42 +85,14 @@ def save(obj, f):
     if hasattr(f, "write"):
         _write_all(f, chunks)
         return
-    _atomic_write(os.fspath(f), chunks)
+    with atomic_write(f, "wb") as file:
+        _write_all(file, chunks)
 
 
 def _write_all(file, chunks):
     """Write the chunks to an open binary file (a seam tests patch to simulate a crash)."""
     for chunk in chunks:
         file.write(chunk)
-
-
-def _atomic_write(path, chunks):
-    """Temporary file in the same directory, flush + fsync, then os.replace onto `path`."""
-    directory = os.path.dirname(os.path.abspath(path))
-    tmp = os.path.join(directory, f".{os.path.basename(path)}.{secrets.token_hex(4)}.tmp")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0), 0o666)
-    try:
-        with os.fdopen(fd, "wb") as file:
-            _write_all(file, chunks)
-            file.flush()
-            os.fsync(file.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        try:
-            os.unlink(tmp)
-        except OSError:
-            pass
-        raise
-    try:                                             # make the rename itself durable (POSIX)
-        dir_fd = os.open(directory, os.O_RDONLY)
-    except OSError:
-        return
-    try:
-        os.fsync(dir_fd)
-    except OSError:
-        pass
-    finally:
-        os.close(dir_fd)
 
 
 def _flatten(obj):
