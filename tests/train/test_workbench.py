@@ -47,7 +47,7 @@ def test_resume_reproduces_an_uninterrupted_run_bitwise(tmp_path, monkeypatch):
 
 def test_interrupt_mid_epoch_resumes_exactly(tmp_path, monkeypatch):
     """Ctrl-C in the middle of an epoch: the data order and RNG continue from that batch."""
-    from tinygen.models.vae import VAERecipe
+    from tinygen.train.recipes.vae import VAERecipe
     full, split = str(tmp_path / "full"), str(tmp_path / "split")
     common = ["--steps", "20", "--log-every", "1", "--seed", "5"]
     assert main(["train", "vae", "--out", full] + common) == 0
