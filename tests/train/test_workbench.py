@@ -22,6 +22,9 @@ def test_train_vae_writes_every_file(tmp_path):
         assert os.path.getsize(os.path.join(out, name)) > 0, name
     rows = _metrics(out)
     assert [r["step"] for r in rows if r["split"] == "train"] == [5, 10, 15, 20, 25, 30]
+    with open(os.path.join(out, "config.json")) as f:
+        config = json.load(f)
+    assert config["model_config"]["latent"] == 20 and config["resolved"]["batch_size"] == 128
     assert rows[-1]["split"] == "test" and rows[-1]["test_nelbo_nats"] > 0
 
 

@@ -21,7 +21,7 @@ def frechet_distance(f1, f2) -> float:
                          f"shapes {f1.shape} and {f2.shape}")
     mu1, mu2 = f1.mean(0), f2.mean(0)
     s1, s2 = np.cov(f1, rowvar=False), np.cov(f2, rowvar=False)
-    covmean, _ = linalg.sqrtm(s1 @ s2, disp=False)
+    covmean = linalg.sqrtm(s1 @ s2)   # (scipy deprecates disp=False; the default returns the root)
     covmean = covmean.real            # sqrtm of a product of covariances: imaginary parts are noise
     return float(((mu1 - mu2) ** 2).sum() + np.trace(s1 + s2 - 2 * covmean))
 
