@@ -85,3 +85,6 @@ def test_sample_and_eval(tmp_path):
 def test_resume_without_a_run_is_a_clear_error(tmp_path, capsys):
     assert main(["train", "vae", "--out", str(tmp_path / "none"), "--resume"]) == 1
     assert "no run" in capsys.readouterr().err
+    for command in ("sample", "eval"):
+        assert main([command, str(tmp_path / "none")]) == 1
+        assert f"tinygen {command}: error: no run in" in capsys.readouterr().err

@@ -71,7 +71,7 @@ def save(obj, f):
     metadata = {"format": "pt", "tinygen.format": FORMAT_VERSION,
                 _STRUCT_KEY: json.dumps(structure, separators=(",", ":")),
                 _SHA_KEY: _PLACEHOLDER}
-    import safetensors.numpy
+    import safetensors.numpy  # lazy: start-up time; only saving needs it
     data = safetensors.numpy.save(tensors, metadata=metadata)
     header_end = 8 + struct.unpack("<Q", data[:8])[0]
     header = bytearray(data[:header_end])
@@ -213,7 +213,7 @@ def load(f, map_location=None, *, device=None, weights_only=True):
         raise CheckpointError(f"{name}: corrupt header: __metadata__ is not a map")
     if _SHA_KEY in metadata:
         _verify_checksum(name, data, header_end, metadata[_SHA_KEY])
-    import safetensors
+    import safetensors  # lazy: start-up time; only loading needs it
     try:
         views = safetensors.deserialize(data)       # the library validates offsets and sizes
     except Exception as e:  # noqa: BLE001  (SafetensorError; its type varies across versions)

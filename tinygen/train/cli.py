@@ -7,7 +7,7 @@ import sys
 import tinygen as tg
 from ..backend.random import fork_rng
 from .recipes import RunConfig, SampleRequest, get_recipe, recipe_names
-from .run_folder import EVAL, read_config, write_json
+from .run_folder import CONFIG, EVAL, read_config, write_json
 from .workbench import Workbench, load_run
 
 
@@ -84,8 +84,8 @@ def _resumed_run(args, out):
 def run_train(args):
     out = args.out or os.path.join("runs", args.model)
     if args.resume:
-        if not os.path.exists(os.path.join(out, "config.json")):
-            print(f"tinygen train: error: --resume: no run in {out} (no config.json)", file=sys.stderr)
+        if not os.path.exists(os.path.join(out, CONFIG)):
+            print(f"tinygen train: error: --resume: no run in {out} (no {CONFIG})", file=sys.stderr)
             return 1
         run = _resumed_run(args, out)
     else:
@@ -100,8 +100,19 @@ def run_train(args):
         return 1
 
 
+def _load(command, args, **kwargs):
+    """The run in args.dir for `sample` / `eval`; None (after a one-line error) if there is none."""
+    try:
+        return load_run(args.dir, device=args.device, **kwargs)
+    except FileNotFoundError as e:
+        print(f"tinygen {command}: error: {e}", file=sys.stderr)
+        return None
+
+
 def run_sample(args):
-    bench = load_run(args.dir, device=args.device)
+    bench = _load("sample", args)
+    if bench is None:
+        return 1
     request = SampleRequest(n=args.n, out=args.out or os.path.join(args.dir, "samples.npy"),
                             prompt=args.prompt, max_new_tokens=args.max_new_tokens,
                             temperature=args.temperature, top_k=args.top_k)
@@ -115,7 +126,9 @@ def run_sample(args):
 
 
 def run_eval(args):
-    bench = load_run(args.dir, device=args.device, data_dir=args.data_dir)
+    bench = _load("eval", args, data_dir=args.data_dir)
+    if bench is None:
+        return 1
     recipe = bench.recipe
     recipe.run.options.update(_parse_set(args.set))
     with fork_rng(recipe.run.seed + 7), tg.no_grad():
