@@ -30,8 +30,7 @@ def main(argv=None):
     import torch.nn as nn
     import torch.nn.functional as F
     from tinygen.data import load
-    from tinygen.models.gpt import lr_at
-    from tinygen.models.text import WindowLoader
+    from tinygen.train.recipes.text import WindowLoader, lr_at
     torch.manual_seed(args.seed)
     torch.set_num_threads(args.threads)
     train, val = (load("tinyshakespeare", s, root=args.data_dir) for s in ("train", "val"))

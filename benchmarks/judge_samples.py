@@ -10,7 +10,7 @@ import numpy as np
 
 
 class _Samples:
-    """Looks like a recipe to tinygen.models.judge: sample(n) hands out the saved images."""
+    """sample(n) hands out the saved images in order, as the judge draws them."""
 
     def __init__(self, images):
         self.images, self.pos = images, 0
@@ -30,12 +30,12 @@ def main(argv=None):
     args = p.parse_args(argv)
     import tinygen as tg
     from tinygen.data import load
-    from tinygen.models.judge import judge_samples
+    from tinygen.train.judge import judge_samples
     test = load("mnist", "test", root=args.data_dir)
     for path in args.samples:
         images = np.load(path)
         with tg.no_grad():
-            scores = judge_samples(_Samples(images), test, args.classifier, n=len(images))
+            scores = judge_samples(_Samples(images).sample, test, args.classifier, n=len(images))
         print(path, " ".join(f"{k}={v:.4f}" for k, v in scores.items()))
     return 0
 

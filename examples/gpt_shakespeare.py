@@ -9,7 +9,8 @@ import time
 import tinygen as tg
 import tinygen.nn as nn
 from tinygen.data import load
-from tinygen.models.gpt import GPT, GPTConfig, lr_at
+from tinygen.models.gpt import GPT, GPTConfig
+from tinygen.train.recipes.text import lr_at
 
 
 def parse_args(argv=None):

@@ -12,20 +12,22 @@ returns the process exit code.
 from __future__ import annotations
 
 import argparse
+import importlib
 import os
 import sys
+
+from . import __version__
+from .data.cli import add_data_parser
+from .train.cli import add_train_parsers
 
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="tinygen", description="tinygen: a from-scratch deep-learning engine and small "
                                     "generative models, in PyTorch's dialect.")
-    from . import __version__
     parser.add_argument("--version", action="version", version=f"tinygen {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
-    from .train.cli import add_train_parsers
-    add_train_parsers(sub)
-    from .data.cli import add_data_parser
+    add_train_parsers(sub)              # from the recipe names only: no model is imported
     add_data_parser(sub)
     b = sub.add_parser("bench", help="the benchmark suite against PyTorch (from a repo checkout)")
     b.add_argument("what", choices=["kernels", "models", "overhead"])
@@ -37,7 +39,6 @@ def build_parser() -> argparse.ArgumentParser:
 
 def _benchmarks_dir():
     """benchmarks/ of the checkout: the current directory's, or beside an editable install."""
-    import os
     here = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
     for root in (os.getcwd(), here):
         path = os.path.join(root, "benchmarks")
@@ -47,7 +48,6 @@ def _benchmarks_dir():
 
 
 def run_bench(args) -> int:
-    import importlib
     folder = _benchmarks_dir()
     if folder is None:
         print("tinygen bench: error: run it from a checkout of the tinygen repository "

@@ -85,3 +85,12 @@ def test_bad_files(tmp_path):
 def test_missing_tinyshakespeare(tmp_path):
     with pytest.raises(FileNotFoundError, match="tinygen data download tinyshakespeare --root"):
         load("tinyshakespeare", root=tmp_path)
+
+
+def test_get_batch_on_a_device(text_file):
+    """device=: the same windows as on the CPU for the same seed, delivered on that device."""
+    ds = load(text_file, "train")
+    x_cpu, y_cpu = ds.get_batch(3, 5, np.random.default_rng(7))
+    x, y = ds.get_batch(3, 5, np.random.default_rng(7), device="test")
+    assert x.device == "test" and y.device == "test"
+    assert x.cpu().tolist() == x_cpu.tolist() and y.cpu().tolist() == y_cpu.tolist()

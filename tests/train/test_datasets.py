@@ -1,8 +1,9 @@
 """The workbench's dataset loading: the toys' training-set size (recipe default and --set)."""
 from tinygen.train.datasets import load_data
+from tinygen.train.recipes import Recipe
 
 
-class _Recipe:
+class _Recipe(Recipe):
     name, data_kinds = "toy-recipe", ("toy",)
 
 
@@ -16,4 +17,3 @@ def test_toy_train_size_default_option_and_recipe():
         assert info.shape == (2,)
     finally:
         del _Recipe.toy_train_size
-

@@ -22,6 +22,9 @@ def test_train_vae_writes_every_file(tmp_path):
         assert os.path.getsize(os.path.join(out, name)) > 0, name
     rows = _metrics(out)
     assert [r["step"] for r in rows if r["split"] == "train"] == [5, 10, 15, 20, 25, 30]
+    with open(os.path.join(out, "config.json")) as f:
+        config = json.load(f)
+    assert config["model_config"]["latent"] == 20 and config["resolved"]["batch_size"] == 128
     assert rows[-1]["split"] == "test" and rows[-1]["test_nelbo_nats"] > 0
 
 
@@ -47,7 +50,7 @@ def test_resume_reproduces_an_uninterrupted_run_bitwise(tmp_path, monkeypatch):
 
 def test_interrupt_mid_epoch_resumes_exactly(tmp_path, monkeypatch):
     """Ctrl-C in the middle of an epoch: the data order and RNG continue from that batch."""
-    from tinygen.models.vae import VAERecipe
+    from tinygen.train.recipes.vae import VAERecipe
     full, split = str(tmp_path / "full"), str(tmp_path / "split")
     common = ["--steps", "20", "--log-every", "1", "--seed", "5"]
     assert main(["train", "vae", "--out", full] + common) == 0
@@ -82,3 +85,6 @@ def test_sample_and_eval(tmp_path):
 def test_resume_without_a_run_is_a_clear_error(tmp_path, capsys):
     assert main(["train", "vae", "--out", str(tmp_path / "none"), "--resume"]) == 1
     assert "no run" in capsys.readouterr().err
+    for command in ("sample", "eval"):
+        assert main([command, str(tmp_path / "none")]) == 1
+        assert f"tinygen {command}: error: no run in" in capsys.readouterr().err

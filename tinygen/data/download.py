@@ -14,14 +14,13 @@ from __future__ import annotations
 
 import hashlib
 import http.client
-import os
 import sys
-import tempfile
 import time
 import urllib.error
 import urllib.request
 from pathlib import Path
 
+from ..io.atomic import atomic_write
 from .sources import REMOTE_DATASETS, RemoteDataset, RemoteFile
 
 CHUNK = 1 << 16
@@ -115,36 +114,41 @@ def fetch_file(urls, dest, sha256: str, *, retries: int = 3, backoff: float = 1.
         progress = sys.stderr.isatty()
     folder_created = not dest.parent.exists()
     dest.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp_name = tempfile.mkstemp(prefix=f".{dest.name}.", suffix=".part", dir=dest.parent)
-    tmp = Path(tmp_name)
     failures = []
     try:
-        with os.fdopen(fd, "wb") as out:
+        # the bytes land under a hidden temporary name and replace `dest` only when the block
+        # ends cleanly, that is after a matching checksum (the `return` below); any raise deletes it
+        with atomic_write(dest, "wb") as out:
             for url in urls:
-                for attempt in range(1, retries + 1):
-                    try:
-                        actual = _stream_once(url, out, timeout, progress, size_hint, dest.name)
-                    except urllib.error.HTTPError as e:
-                        failures.append(f"{url}: HTTP {e.code} {e.reason}")
-                        break
-                    except _Dropped as e:
-                        if attempt == retries:
-                            failures.append(f"{url}: {e} (gave up after {retries} attempts)")
-                        else:
-                            time.sleep(backoff * 2 ** (attempt - 1))
-                        continue
-                    if actual != sha256:
-                        raise ChecksumError(dest, sha256, actual, url)
-                    out.close()
-                    os.chmod(tmp, 0o644)       # mkstemp makes 0600; a cache is meant to be read
-                    os.replace(tmp, dest)
+                if _fetch_from(url, out, dest, sha256, failures, retries=retries, backoff=backoff,
+                               timeout=timeout, progress=progress, size_hint=size_hint):
                     return dest
-        raise DownloadError(f"could not download {dest.name}: " + "; ".join(failures))
+            raise DownloadError(f"could not download {dest.name}: " + "; ".join(failures))
     finally:
-        if tmp.exists():
-            tmp.unlink()
         if folder_created and dest.parent.is_dir() and not any(dest.parent.iterdir()):
             dest.parent.rmdir()
+
+
+def _fetch_from(url, out, dest, sha256, failures, *, retries, backoff, timeout, progress,
+                size_hint) -> bool:
+    """Up to `retries` attempts at `url` into `out`. True once the bytes have the right SHA-256;
+    False (the reason appended to `failures`) when this URL gave up; ChecksumError on wrong bytes."""
+    for attempt in range(1, retries + 1):
+        try:
+            actual = _stream_once(url, out, timeout, progress, size_hint, dest.name)
+        except urllib.error.HTTPError as e:
+            failures.append(f"{url}: HTTP {e.code} {e.reason}")
+            return False
+        except _Dropped as e:
+            if attempt == retries:
+                failures.append(f"{url}: {e} (gave up after {retries} attempts)")
+            else:
+                time.sleep(backoff * 2 ** (attempt - 1))
+            continue
+        if actual != sha256:
+            raise ChecksumError(dest, sha256, actual, url)
+        return True
+    return False
 
 
 def _mirror_urls(spec: RemoteDataset, file: RemoteFile, mirror: str | None) -> list[str]:

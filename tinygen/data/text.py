@@ -18,6 +18,7 @@ from pathlib import Path
 
 import numpy as np
 
+from ..backend.random import generator as global_generator
 from .dataset import TensorDataset, cpu_array, is_tensor, to_tensor
 
 TRAIN_FRACTION = 0.9
@@ -79,17 +80,20 @@ class TextDataset(TensorDataset):
             ids = ids.cpu().numpy() if array is None else array
         return "".join(self.itos[int(i)] for i in np.asarray(ids).reshape(-1))
 
-    def get_batch(self, batch_size: int, block_size: int, generator=None):
+    def get_batch(self, batch_size: int, block_size: int, generator=None, device=None):
         """Random windows as Tensors: x, y int64 (batch_size, block_size), y = x shifted by one.
-        generator: an np.random.Generator, an int seed, or None (tinygen's global CPU generator)."""
+        generator: an np.random.Generator, an int seed, or None (tinygen's global CPU generator).
+        device: where the batch goes (default the CPU); the windows are drawn on the CPU either
+        way, so a seed gives the same batch on every device."""
         if generator is None:
-            from tinygen.backend.random import generator as global_generator
-
             generator = global_generator("cpu")
         elif not isinstance(generator, np.random.Generator):
             generator = np.random.default_rng(generator)
         x, y = random_windows(self.ids, block_size, batch_size, generator)
-        return to_tensor(x), to_tensor(y)
+        x, y = to_tensor(x), to_tensor(y)
+        if device is not None:
+            x, y = x.to(device), y.to(device)
+        return x, y
 
     def blocks(self, block_size: int) -> TensorDataset:
         """The split as non-overlapping windows: TensorDataset(x, y), int64 (K, T) each, with

@@ -43,7 +43,6 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import secrets
 import struct
 
 import numpy as np
@@ -51,6 +50,7 @@ import numpy as np
 from ..backend import dtypes as _dt
 from ..backend.device import Device
 from ..tensor import Tensor
+from .atomic import atomic_write
 
 FORMAT_VERSION = "1"
 _SHA_KEY = "tinygen.sha256"
@@ -71,7 +71,7 @@ def save(obj, f):
     metadata = {"format": "pt", "tinygen.format": FORMAT_VERSION,
                 _STRUCT_KEY: json.dumps(structure, separators=(",", ":")),
                 _SHA_KEY: _PLACEHOLDER}
-    import safetensors.numpy
+    import safetensors.numpy  # lazy: start-up time; only saving needs it
     data = safetensors.numpy.save(tensors, metadata=metadata)
     header_end = 8 + struct.unpack("<Q", data[:8])[0]
     header = bytearray(data[:header_end])
@@ -85,42 +85,14 @@ def save(obj, f):
     if hasattr(f, "write"):
         _write_all(f, chunks)
         return
-    _atomic_write(os.fspath(f), chunks)
+    with atomic_write(f, "wb") as file:
+        _write_all(file, chunks)
 
 
 def _write_all(file, chunks):
     """Write the chunks to an open binary file (a seam tests patch to simulate a crash)."""
     for chunk in chunks:
         file.write(chunk)
-
-
-def _atomic_write(path, chunks):
-    """Temporary file in the same directory, flush + fsync, then os.replace onto `path`."""
-    directory = os.path.dirname(os.path.abspath(path))
-    tmp = os.path.join(directory, f".{os.path.basename(path)}.{secrets.token_hex(4)}.tmp")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0), 0o666)
-    try:
-        with os.fdopen(fd, "wb") as file:
-            _write_all(file, chunks)
-            file.flush()
-            os.fsync(file.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        try:
-            os.unlink(tmp)
-        except OSError:
-            pass
-        raise
-    try:                                             # make the rename itself durable (POSIX)
-        dir_fd = os.open(directory, os.O_RDONLY)
-    except OSError:
-        return
-    try:
-        os.fsync(dir_fd)
-    except OSError:
-        pass
-    finally:
-        os.close(dir_fd)
 
 
 def _flatten(obj):
@@ -241,7 +213,7 @@ def load(f, map_location=None, *, device=None, weights_only=True):
         raise CheckpointError(f"{name}: corrupt header: __metadata__ is not a map")
     if _SHA_KEY in metadata:
         _verify_checksum(name, data, header_end, metadata[_SHA_KEY])
-    import safetensors
+    import safetensors  # lazy: start-up time; only loading needs it
     try:
         views = safetensors.deserialize(data)       # the library validates offsets and sizes
     except Exception as e:  # noqa: BLE001  (SafetensorError; its type varies across versions)

@@ -1,15 +1,25 @@
-"""The model zoo: one Recipe per `tinygen train MODEL` name."""
-from .classifier import Classifier, ClassifierConfig, ClassifierRecipe
-from .gan import GANRecipe, DCGANRecipe, WGANGPRecipe
-from .vae import VAE, VAEConfig, VAERecipe, ConvVAERecipe
-from .flows import FlowRecipe, GlowRecipe
-from .gpt import GPT, GPTConfig, GPTRecipe
-from .text import CharRNNRecipe, CharGRURecipe, CharVanillaRNNRecipe
-from .seq2seq import Seq2SeqRecipe
+"""The model zoo: Modules, losses and samplers, built from tinygen.nn and the core only.
 
-RECIPES = {r.name: r for r in (ClassifierRecipe, VAERecipe, ConvVAERecipe, GANRecipe,
-                               DCGANRecipe, WGANGPRecipe, FlowRecipe, GlowRecipe,
-                               GPTRecipe, CharRNNRecipe, CharGRURecipe, CharVanillaRNNRecipe,
-                               Seq2SeqRecipe)}
+How each model trains (its data, optimiser, loss schedule, evaluation and sampling for the
+`tinygen` commands) is its recipe, in tinygen/train/recipes/; nothing here imports tinygen.train.
 
-__all__ = ["RECIPES", "Classifier", "ClassifierConfig", "VAE", "VAEConfig"]
+    classifier.py    Classifier (LeNet-style CNN), ClassifierConfig
+    vae.py           VAE (MLP or conv), negative_elbo, importance_weighted_nll
+    gan.py           MLP and DCGAN generators and discriminators, gradient_penalty, init_dcgan_
+    flows.py         VectorFlow, MultiScaleFlow (RealNVP, Glow), dequantize_logit, logit_inverse
+    flow_layers.py   AffineCoupling, ActNorm, InvertibleLinearLU, Squeeze, FlowSequence
+    gpt.py           GPT, GPTConfig
+    char_rnn.py      CharRNN (RNN, GRU, LSTM)
+    seq2seq.py       Seq2Seq, Seq2SeqConfig, its vocabulary, shift_right
+"""
+from .char_rnn import CharRNN
+from .classifier import Classifier, ClassifierConfig
+from .flows import FlowConfig, MultiScaleFlow, VectorFlow
+from .gan import ConvDiscriminator, ConvGenerator, GANConfig, MLPDiscriminator, MLPGenerator
+from .gpt import GPT, GPTConfig
+from .seq2seq import Seq2Seq, Seq2SeqConfig
+from .vae import VAE, VAEConfig
+
+__all__ = ["CharRNN", "Classifier", "ClassifierConfig", "ConvDiscriminator", "ConvGenerator",
+           "FlowConfig", "GANConfig", "GPT", "GPTConfig", "MLPDiscriminator", "MLPGenerator",
+           "MultiScaleFlow", "Seq2Seq", "Seq2SeqConfig", "VAE", "VAEConfig", "VectorFlow"]

@@ -1,15 +1,14 @@
 """A LeNet-style CNN classifier: the simplest thing to train, and the judge of generated images.
 
 Two conv-ReLU-maxpool stages, then a hidden layer and the class logits; `features(x)` gives the
-hidden layer's activations, used for the Frechet distance of GAN samples (eval of the GANs).
+hidden layer's activations, used for the Frechet distance of GAN samples (tinygen.metrics, through
+the judge in tinygen/train/judge.py). Its training recipe is tinygen/train/recipes/classifier.py.
 """
 from __future__ import annotations
 
 from dataclasses import dataclass
 
 from .. import nn
-from ..nn import functional as F
-from ..train.recipe import Recipe
 
 
 @dataclass(frozen=True)
@@ -25,6 +24,8 @@ class ClassifierConfig:
 
 
 class Classifier(nn.Module):
+    """x (B, C, H, W) in [0, 1] -> class logits (B, num_classes)."""
+
     def __init__(self, config: ClassifierConfig):
         super().__init__()
         c = self.config = config
@@ -44,53 +45,3 @@ class Classifier(nn.Module):
 
     def forward(self, x):
         return self.head(self.dropout(self.features(x)))      # (B, num_classes) logits
-
-
-def accuracy(model, dataset, batch_size=1000):
-    import tinygen as tg
-    x_all, y_all = dataset.tensors
-    correct = 0
-    with tg.no_grad():
-        for i in range(0, len(y_all), batch_size):
-            logits = model(x_all[i:i + batch_size])
-            correct += int((logits.argmax(dim=1) == y_all[i:i + batch_size]).sum().item())
-    return correct / len(y_all)
-
-
-class ClassifierRecipe(Recipe):
-    name = "classifier"
-    data_kinds = ("image",)
-    defaults = {"epochs": 3, "batch_size": 64, "lr": 1e-3}
-
-    def __init__(self, run, data):
-        super().__init__(run, data)
-        import tinygen as tg
-        c, h, _ = data.shape
-        pixels = data.train.tensors[0]
-        self.config = ClassifierConfig(in_channels=c, image_size=h, num_classes=data.num_classes,
-                                       width=self.option("width", 32),
-                                       hidden=self.option("hidden", 128),
-                                       mean=round(pixels.mean().item(), 4),
-                                       std=round(pixels.std().item(), 4))
-        self.model = Classifier(self.config)
-        self.modules = {"classifier": self.model}
-        self.optimizers = {"adam": tg.optim.Adam(self.model.parameters(), lr=self.setting("lr"))}
-
-    def configure(self, total_steps):
-        import tinygen as tg
-        # cosine decay of the learning rate to 0 over the run
-        self.schedulers = {"cosine": tg.optim.lr_scheduler.CosineAnnealingLR(
-            self.optimizers["adam"], T_max=total_steps)}
-
-    def train_step(self, batch, step):
-        x, y = batch
-        opt = self.optimizers["adam"]
-        loss = F.cross_entropy(self.model(x), y)
-        opt.zero_grad()
-        loss.backward()
-        opt.step()
-        self.schedulers["cosine"].step()
-        return {"loss": loss.item()}
-
-    def evaluate(self, test):
-        return {"test_acc": accuracy(self.model, test)}

@@ -112,7 +112,7 @@ class InvertibleLinearLU(nn.Module):
 
     def __init__(self, channels, seed=0):
         super().__init__()
-        from scipy import linalg
+        from scipy import linalg  # lazy: slow to import; only Glow's LU mixing needs it
         rng = np.random.default_rng(seed)
         w = np.linalg.qr(rng.standard_normal((channels, channels)))[0]   # a random rotation
         p, lower, upper = linalg.lu(w)
@@ -142,8 +142,9 @@ class InvertibleLinearLU(nn.Module):
         return self._apply(x, self.weight()), logdet.expand(x.shape[0])
 
     def inverse(self, y):
-        w_inv = np.linalg.inv(self.weight().detach().double().numpy())   # inverted in float64
-        return self._apply(y, tg.tensor(w_inv, dtype=y.dtype))
+        # inverted in float64 on the host (a (C, C) matrix: cheap to move), then back to y's device
+        w_inv = np.linalg.inv(self.weight().detach().double().cpu().numpy())
+        return self._apply(y, tg.tensor(w_inv, dtype=y.dtype, device=y.device))
 
 
 class Squeeze(nn.Module):
@@ -152,7 +153,7 @@ class Squeeze(nn.Module):
     def forward(self, x):
         b, c, h, w = x.shape
         x = x.reshape(b, c, h // 2, 2, w // 2, 2).permute(0, 1, 3, 5, 2, 4)   # (B, C, 2, 2, H/2, W/2)
-        return x.reshape(b, c * 4, h // 2, w // 2), tg.zeros(b)
+        return x.reshape(b, c * 4, h // 2, w // 2), tg.zeros(b, device=x.device)
 
     def inverse(self, y):
         b, c4, h2, w2 = y.shape

@@ -14,6 +14,7 @@ are reported in data space (256 levels): bpd = (-log p(u) + D log 256) / (D log 
   half the channels leave for the prior (conv coupling nets).
 - glow: per step actnorm, invertible 1x1 convolution (LU), affine coupling on half the channels;
   images multi-scale (squeeze, K steps, split), vectors a single scale.
+The training recipes are in tinygen/train/recipes/flows.py.
 """
 from __future__ import annotations
 
@@ -24,7 +25,6 @@ import numpy as np
 
 import tinygen as tg
 from .. import nn
-from ..train.recipe import Recipe
 from .flow_layers import (ActNorm, AffineCoupling, FlowSequence, InvertibleLinearLU, Squeeze,
                           channel_mask, checkerboard_mask, conv_net, mlp)
 
@@ -72,8 +72,9 @@ class VectorFlow(nn.Module):
         return _gaussian_logp(z) + logdet
 
     def sample(self, n, temperature=1.0):
-        d = self.flow.layers[-1].mask.shape[0]
-        return self.flow.inverse(tg.randn(n, d) * temperature)
+        """n samples (n, D), drawn from the prior (scaled by temperature) on the flow's device."""
+        mask = self.flow.layers[-1].mask
+        return self.flow.inverse(tg.randn(n, mask.shape[0], device=mask.device) * temperature)
 
 
 class MultiScaleFlow(nn.Module):
@@ -121,7 +122,9 @@ class MultiScaleFlow(nn.Module):
         return sum(_gaussian_logp(z) for z in zs) + logdet
 
     def sample(self, n, temperature=1.0):
-        zs = [tg.randn(n, *s) * temperature for s in self.shapes]
+        """n images (n, C, H, W) on the logit scale, from the prior of every level."""
+        device = next(self.parameters()).device
+        zs = [tg.randn(n, *s, device=device) * temperature for s in self.shapes]
         x = zs[-1]
         for k in reversed(range(len(self.levels))):
             if k < len(self.levels) - 1:
@@ -131,7 +134,8 @@ class MultiScaleFlow(nn.Module):
 
 
 def dequantize_logit(x, alpha):
-    """Pixels in [0, 1] -> (y on the real line, log|det dy/du| (B,)) with uniform dequantisation."""
+    """Pixels in [0, 1] -> (y on the real line, log|det dy/du| (B,)) with uniform dequantisation.
+    x: (B, C, H, W); the noise is drawn on x's device."""
     u = (x * 255 + tg.rand_like(x)) / 256
     p = alpha + (1 - 2 * alpha) * u
     y = p.log() - (1 - p).log()
@@ -141,94 +145,3 @@ def dequantize_logit(x, alpha):
 
 def logit_inverse(y, alpha):
     return ((y.sigmoid() - alpha) / (1 - 2 * alpha)).clamp(0, 1)
-
-
-class FlowRecipe(Recipe):
-    name = "realnvp"
-    glow = False
-    data_kinds = ("image", "toy")
-    default_data = "moons"
-    defaults = {"epochs": 5, "batch_size": 128, "lr": 1e-3}
-    # The 2-D toys: 100 000 fresh points (the dataset's default 10 000 let a 16-coupling flow
-    # overfit: train 2.87 / test 2.90 nats on 8gaussians), 40 epochs, 16 couplings of 256 wide.
-    # Measured on 8gaussians (test NLL, entropy 2.833): realnvp 6 x 128 on 10 000 points for 200
-    # epochs 2.959, on 100 000 for 20 epochs 2.930; 16 x 256 on 10 000 (400 epochs) 2.900; glow
-    # 6 x 128 2.984 / 2.948; 16 x 256 on 100 000 points for 40 epochs: glow 2.867 (780 s), realnvp
-    # 2.870 at epoch 35 (quality.md has the final figures).
-    toy_defaults = {"epochs": 40, "batch_size": 256, "lr": 1e-3}
-    toy_train_size = 100_000
-
-    def __init__(self, run, data):
-        super().__init__(run, data)
-        self.image = len(data.shape) == 3
-        if not self.image:
-            self.defaults = self.toy_defaults
-        arch = self.option("arch", "multiscale" if (self.glow and self.image) else "mlp")
-        if self.image:
-            hidden = 512 if arch == "mlp" else 64
-            couplings = 4 if self.glow else 6
-        else:
-            hidden, couplings = 256, 16
-        hidden = self.option("hidden", hidden)
-        self.config = FlowConfig(shape=tuple(data.shape), glow=self.glow, arch=arch,
-                                 couplings=self.option("couplings", couplings),
-                                 hidden=hidden, hidden_layers=self.option("hidden_layers", 2),
-                                 levels=self.option("levels", 2))
-        self.flow = MultiScaleFlow(self.config) if arch == "multiscale" else VectorFlow(self.config)
-        self.modules = {"flow": self.flow}
-        self.optimizers = {"adam": tg.optim.Adam(self.flow.parameters(), lr=self.setting("lr"))}
-        self.dims = int(np.prod(data.shape))
-
-    def configure(self, total_steps):
-        if not self.image:
-            # the 2-D toys: cosine decay of the LR to 0, so the density settles (the image
-            # recipes keep the constant Adam 1e-3 of the reference recipe)
-            self.schedulers = {"cosine": tg.optim.lr_scheduler.CosineAnnealingLR(
-                self.optimizers["adam"], T_max=total_steps)}
-
-    def nll(self, x):
-        """Per-sample negative log-likelihood in nats: images in dequantised u-space, toys as is."""
-        if self.image:
-            y, logdet = dequantize_logit(x, self.config.alpha)
-            return -(self.flow.log_prob(y) + logdet)
-        return -self.flow.log_prob(x)
-
-    def bpd(self, nll):
-        return (nll + self.dims * math.log(256)) / (self.dims * math.log(2))
-
-    def train_step(self, batch, step):
-        x = batch[0]
-        opt = self.optimizers["adam"]
-        nll = self.nll(x).mean()
-        opt.zero_grad()
-        nll.backward()
-        opt.step()
-        for sched in self.schedulers.values():
-            sched.step()
-        return {"bpd": self.bpd(nll.item())} if self.image else {"nll": nll.item()}
-
-    def evaluate(self, test, batch_size=500):
-        x_all = test.tensors[0]
-        total = 0.0
-        for i in range(0, len(x_all), batch_size):
-            total += self.nll(x_all[i:i + batch_size]).sum().item()
-        mean = total / len(x_all)
-        return {"test_bpd": self.bpd(mean)} if self.image else {"test_nll": mean}
-
-    def sample(self, n, temperature=1.0):
-        x = self.flow.sample(n, temperature)
-        if self.image:
-            return logit_inverse(x.reshape(n, *self.config.shape), self.config.alpha)
-        return x
-
-    def write_samples(self, path, n=64):
-        if self.image:
-            return super().write_samples(path, n)
-        from .flow_plots import density_and_samples
-        density_and_samples(self, path)
-
-
-class GlowRecipe(FlowRecipe):
-    name = "glow"
-    glow = True
-    defaults = {"epochs": 5, "batch_size": 64, "lr": 1e-3}

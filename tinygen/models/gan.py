@@ -7,15 +7,15 @@
 - `wgan-gp`: the DCGAN shapes with a critic without batch norm, the Wasserstein loss, and the
   gradient penalty lambda * (||grad_x D(x_hat)|| - 1)^2 on random interpolates: a double backward
   through the critic's convolutions. n_critic = 5, Adam(1e-4, 0.5, 0.9).
-Images are in [0, 1]: the generator ends in a sigmoid.
+Images are in [0, 1]: the generator ends in a sigmoid. The training recipes (the losses, the
+alternating updates) are in tinygen/train/recipes/gan.py.
 """
 from __future__ import annotations
 
 from dataclasses import dataclass
 
+import tinygen as tg
 from .. import nn
-from ..nn import functional as F
-from ..train.recipe import Recipe
 
 
 @dataclass(frozen=True)
@@ -101,105 +101,11 @@ def init_dcgan_(module):
 
 
 def gradient_penalty(critic, real, fake):
-    """E[(||grad D(x_hat)||_2 - 1)^2] with x_hat on random lines between real and fake samples."""
-    import tinygen as tg
-    alpha = tg.rand(real.shape[0], 1, 1, 1)
+    """E[(||grad D(x_hat)||_2 - 1)^2] with x_hat on random lines between real and fake samples
+    (Gulrajani et al. 2017). real, fake: (B, C, H, W); the penalty is differentiable again
+    (create_graph), so the critic's step backpropagates through its own input gradient."""
+    alpha = tg.rand(real.shape[0], 1, 1, 1, device=real.device)                  # (B, 1, 1, 1)
     x_hat = (alpha * real + (1 - alpha) * fake).detach().requires_grad_(True)
     (grad,) = tg.autograd.grad(critic(x_hat).sum(), x_hat, create_graph=True)
     norm = (grad.flatten(1).square().sum(1) + 1e-12).sqrt()
     return ((norm - 1) ** 2).mean()
-
-
-class GANRecipe(Recipe):
-    name = "gan"
-    conv = False
-    wasserstein = False
-    data_kinds = ("image",)
-    defaults = {"epochs": 20, "batch_size": 64, "lr": 2e-4}
-    drop_last = True
-    betas = (0.5, 0.999)
-
-    def __init__(self, run, data):
-        super().__init__(run, data)
-        import tinygen as tg
-        c, h, _ = data.shape
-        self.config = GANConfig(in_channels=c, image_size=h, conv=self.conv,
-                                latent=self.option("latent", 100 if self.conv else 64),
-                                width=self.option("width", 64),
-                                critic_batchnorm=not self.wasserstein)
-        if self.conv:
-            self.generator, self.discriminator = ConvGenerator(self.config), ConvDiscriminator(self.config)
-            init_dcgan_(self.generator)
-            init_dcgan_(self.discriminator)
-        else:
-            self.generator, self.discriminator = MLPGenerator(self.config), MLPDiscriminator(self.config)
-        self.modules = {"generator": self.generator, "discriminator": self.discriminator}
-        lr = self.setting("lr")
-        self.optimizers = {
-            "generator": tg.optim.Adam(self.generator.parameters(), lr=lr, betas=self.betas),
-            "discriminator": tg.optim.Adam(self.discriminator.parameters(), lr=lr, betas=self.betas)}
-        self.n_critic = self.option("n_critic", 5 if self.wasserstein else 1)
-        self.gp_weight = self.option("gp_weight", 10.0)
-
-    def noise(self, n):
-        import tinygen as tg
-        return tg.randn(n, self.config.latent)
-
-    def train_step(self, batch, step):
-        real = batch[0]
-        b = real.shape[0]
-        opt_d, opt_g = self.optimizers["discriminator"], self.optimizers["generator"]
-        # discriminator / critic
-        fake = self.generator(self.noise(b)).detach()
-        d_real, d_fake = self.discriminator(real), self.discriminator(fake)
-        if self.wasserstein:
-            gp = gradient_penalty(self.discriminator, real, fake)
-            loss_d = d_fake.mean() - d_real.mean() + self.gp_weight * gp
-        else:
-            import tinygen as tg
-            loss_d = (F.binary_cross_entropy_with_logits(d_real, tg.ones_like(d_real))
-                      + F.binary_cross_entropy_with_logits(d_fake, tg.zeros_like(d_fake)))
-        opt_d.zero_grad()
-        loss_d.backward()
-        opt_d.step()
-        metrics = {"loss_d": loss_d.item()}
-        if self.wasserstein:
-            metrics["gp"] = gp.item()
-        # generator, every n_critic steps
-        if step % self.n_critic == 0:
-            d_gen = self.discriminator(self.generator(self.noise(b)))
-            if self.wasserstein:
-                loss_g = -d_gen.mean()
-            else:
-                import tinygen as tg
-                loss_g = F.binary_cross_entropy_with_logits(d_gen, tg.ones_like(d_gen))  # non-saturating
-            opt_g.zero_grad()
-            loss_g.backward()
-            opt_g.step()
-            self._last_g = loss_g.item()
-        metrics["loss_g"] = getattr(self, "_last_g", float("nan"))
-        return metrics
-
-    def sample(self, n):
-        return self.generator(self.noise(n))
-
-    def evaluate(self, test):
-        path = self.run.options.get("classifier")
-        if not path:
-            return {}
-        from .judge import judge_samples
-        return judge_samples(self, test, path)
-
-
-class DCGANRecipe(GANRecipe):
-    name = "dcgan"
-    conv = True
-    defaults = {"epochs": 2, "batch_size": 64, "lr": 2e-4}
-
-
-class WGANGPRecipe(GANRecipe):
-    name = "wgan-gp"
-    conv = True
-    wasserstein = True
-    defaults = {"epochs": 2, "batch_size": 64, "lr": 1e-4}
-    betas = (0.5, 0.9)

@@ -1,11 +1,9 @@
-"""A character-level GPT in the nanoGPT mould (Karpathy's model.py), and its training recipe.
+"""A character-level GPT in the nanoGPT mould (Karpathy's model.py).
 
 Learned positions, pre-LayerNorm blocks (bias-free, as nanoGPT's shakespeare_char), GELU MLP,
-causal `scaled_dot_product_attention`, the output head tied to the token embedding. Training as
-nanoGPT: AdamW (decoupled weight decay on 2-D weights only), linear warm-up then cosine decay,
-gradient clipping at 1.0, evaluation on the validation split. The defaults are nanoGPT's CPU
-"baby" config: 4 layers, 4 heads, 128 wide, block 64, batch 12, 2000 iterations, lr 1e-3 -> 1e-4,
-beta2 0.99, dropout 0.
+causal `scaled_dot_product_attention`, the output head tied to the token embedding. The defaults
+are nanoGPT's CPU "baby" config: 4 layers, 4 heads, 128 wide, block 64, dropout 0. Its training
+recipe (AdamW, warm-up then cosine decay, clipping) is in tinygen/train/recipes/text.py.
 """
 from __future__ import annotations
 
@@ -15,8 +13,6 @@ from dataclasses import dataclass
 import tinygen as tg
 from .. import nn
 from ..nn import functional as F
-from ..train.recipe import Recipe
-from .text import TextRecipe
 
 
 @dataclass(frozen=True)
@@ -77,6 +73,9 @@ class Block(nn.Module):
 
 
 class GPT(nn.Module):
+    """idx (B, T) int64 token ids, T <= block_size -> (logits (B, T, vocab), loss or None);
+    the loss is the mean cross-entropy against targets (B, T) when they are given."""
+
     def __init__(self, c: GPTConfig):
         super().__init__()
         self.config = c
@@ -103,7 +102,7 @@ class GPT(nn.Module):
         B, T = idx.shape
         if T > self.config.block_size:
             raise ValueError(f"GPT: sequence of length {T} > block_size {self.config.block_size}")
-        pos = tg.arange(T)
+        pos = tg.arange(T, device=idx.device)                             # (T,)
         x = self.drop(self.wte(idx) + self.wpe(pos))                      # (B, T, C)
         for block in self.h:
             x = block(x)
@@ -127,57 +126,3 @@ class GPT(nn.Module):
             nxt = tg.multinomial(logits.softmax(-1), 1)                   # (B, 1)
             idx = tg.cat([idx, nxt], dim=1)
         return idx
-
-
-def lr_at(it, lr, min_lr, warmup, decay_iters):
-    """nanoGPT's schedule: linear warm-up, cosine decay to min_lr, then flat."""
-    if it < warmup:
-        return lr * (it + 1) / (warmup + 1)
-    if it > decay_iters:
-        return min_lr
-    ratio = (it - warmup) / (decay_iters - warmup)
-    return min_lr + 0.5 * (1.0 + math.cos(math.pi * ratio)) * (lr - min_lr)
-
-
-class GPTRecipe(TextRecipe):
-    name = "gpt"
-    defaults = {"steps": 2000, "batch_size": 12, "lr": 1e-3}
-
-    def __init__(self, run, data):
-        super().__init__(run, data)
-        self.config = GPTConfig(vocab_size=self.vocab_size, block_size=self.block_size,
-                                n_layer=self.option("n_layer", 4), n_head=self.option("n_head", 4),
-                                n_embd=self.option("n_embd", 128), dropout=self.option("dropout", 0.0),
-                                bias=self.option("bias", False))
-        self.model = GPT(self.config)
-        self.modules = {"gpt": self.model}
-        decay = [p for p in self.model.parameters() if p.ndim >= 2]
-        no_decay = [p for p in self.model.parameters() if p.ndim < 2]
-        self.optimizers = {"adamw": tg.optim.AdamW(
-            [{"params": decay, "weight_decay": self.option("weight_decay", 0.1)},
-             {"params": no_decay, "weight_decay": 0.0}],
-            lr=self.setting("lr"), betas=(0.9, self.option("beta2", 0.99)))}
-        self.min_lr = self.option("min_lr", self.setting("lr") / 10)
-        self.warmup = self.option("warmup", 100)
-
-    def train_step(self, batch, step):
-        x, y = batch
-        opt = self.optimizers["adamw"]
-        lr = lr_at(step, self.setting("lr"), self.min_lr, self.warmup, self.total_steps)
-        for group in opt.param_groups:
-            group["lr"] = lr
-        _, loss = self.model(x, y)
-        opt.zero_grad()
-        loss.backward()
-        nn.utils.clip_grad_norm_(self.model.parameters(), self.option("grad_clip", 1.0))
-        opt.step()
-        return {"loss": loss.item(), "lr": lr}
-
-    def logits_and_loss(self, x, y):
-        return self.model(x, y)
-
-    def generate_ids(self, idx, max_new_tokens, temperature, top_k):
-        return self.model.generate(idx, max_new_tokens, temperature, top_k)
-
-
-__all__ = ["GPT", "GPTConfig", "GPTRecipe", "Recipe"]

@@ -4,16 +4,17 @@
 two stride-2 convolutions and their transposes. Loss and metric follow pytorch/examples: the
 negative ELBO, reconstruction summed over pixels plus the KL, in nats per image. The decoder
 returns logits and the reconstruction term is binary_cross_entropy_with_logits: the same number as
-sigmoid + binary_cross_entropy, without the log(0) clamp.
+sigmoid + binary_cross_entropy, without the log(0) clamp. The training recipe is
+tinygen/train/recipes/vae.py.
 """
 from __future__ import annotations
 
 import math
 from dataclasses import dataclass
 
+import tinygen as tg
 from .. import nn
 from ..nn import functional as F
-from ..train.recipe import Recipe
 
 
 @dataclass(frozen=True)
@@ -27,6 +28,9 @@ class VAEConfig:
 
 
 class VAE(nn.Module):
+    """x (B, C, H, W) in [0, 1] -> (reconstruction logits (B, C, H, W), mu, logvar (B, latent));
+    `decode(z).sigmoid()` of z ~ N(0, I) samples images."""
+
     def __init__(self, config: VAEConfig):
         super().__init__()
         c = config
@@ -57,7 +61,7 @@ class VAE(nn.Module):
         return self.mu(h), self.logvar(h)                              # (B, latent) each
 
     def reparameterize(self, mu, logvar):
-        import tinygen as tg
+        """z = mu + sigma * eps, eps ~ N(0, I) drawn on mu's device: (B, latent)."""
         return mu + tg.randn_like(mu) * (0.5 * logvar).exp()
 
     def decode(self, z):
@@ -80,10 +84,10 @@ def negative_elbo(recon_logits, x, mu, logvar):
 def importance_weighted_nll(model, x, samples=64):
     """log p(x) estimated with `samples` importance samples from q(z|x) (Burda et al. 2016),
     per image (B,), in nats: -logsumexp_k[log p(x|z_k) + log p(z_k) - log q(z_k|x)] + log K."""
-    import tinygen as tg
     mu, logvar = model.encode(x)
     b, k = x.shape[0], samples
-    z = mu.unsqueeze(1) + tg.randn(b, k, mu.shape[1]) * (0.5 * logvar).exp().unsqueeze(1)  # (B, K, L)
+    noise = tg.randn(b, k, mu.shape[1], device=mu.device)                                   # (B, K, L)
+    z = mu.unsqueeze(1) + noise * (0.5 * logvar).exp().unsqueeze(1)                           # (B, K, L)
     logits = model.decode(z.reshape(b * k, -1))                                             # (B*K, C, H, W)
     xk = x.unsqueeze(1).expand(b, k, *x.shape[1:]).reshape(b * k, *x.shape[1:])
     log_px_z = -F.binary_cross_entropy_with_logits(logits, xk, reduction="none").flatten(1).sum(1)
@@ -92,53 +96,3 @@ def importance_weighted_nll(model, x, samples=64):
     log_qz = (-0.5 * eps * eps - 0.5 * logvar.unsqueeze(1) - 0.5 * math.log(2 * math.pi)).sum(-1)
     log_w = log_px_z.reshape(b, k) + log_pz - log_qz
     return -(log_w.logsumexp(dim=1) - math.log(k))
-
-
-class VAERecipe(Recipe):
-    name = "vae"
-    conv = False
-    data_kinds = ("image",)
-    defaults = {"epochs": 10, "batch_size": 128, "lr": 1e-3}
-
-    def __init__(self, run, data):
-        super().__init__(run, data)
-        import tinygen as tg
-        c, h, _ = data.shape
-        self.config = VAEConfig(in_channels=c, image_size=h, conv=self.conv,
-                                hidden=self.option("hidden", 400), latent=self.option("latent", 20))
-        self.model = VAE(self.config)
-        self.modules = {"vae": self.model}
-        self.optimizers = {"adam": tg.optim.Adam(self.model.parameters(), lr=self.setting("lr"))}
-
-    def train_step(self, batch, step):
-        x = batch[0]
-        opt = self.optimizers["adam"]
-        recon, mu, logvar = self.model(x)
-        loss = negative_elbo(recon, x, mu, logvar).sum()      # summed over the batch, as pytorch/examples
-        opt.zero_grad()
-        loss.backward()
-        opt.step()
-        return {"nelbo": loss.item() / x.shape[0]}
-
-    def evaluate(self, test, iw_samples=0, batch_size=500):
-        x_all = test.tensors[0]
-        total, total_iw = 0.0, 0.0
-        for i in range(0, len(x_all), batch_size):
-            x = x_all[i:i + batch_size]
-            recon, mu, logvar = self.model(x)
-            total += negative_elbo(recon, x, mu, logvar).sum().item()
-            if iw_samples:
-                total_iw += importance_weighted_nll(self.model, x, iw_samples).sum().item()
-        out = {"test_nelbo_nats": total / len(x_all)}
-        if iw_samples:
-            out["test_iw_nll_nats"] = total_iw / len(x_all)
-        return out
-
-    def sample(self, n):
-        import tinygen as tg
-        return self.model.decode(tg.randn(n, self.config.latent)).sigmoid()
-
-
-class ConvVAERecipe(VAERecipe):
-    name = "conv-vae"
-    conv = True

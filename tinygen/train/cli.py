@@ -1,10 +1,14 @@
 """`tinygen train | sample | eval` (see API.md, "Command line")."""
 from __future__ import annotations
 
-import argparse
-import json
 import os
 import sys
+
+import tinygen as tg
+from ..backend.random import fork_rng
+from .recipes import RunConfig, SampleRequest, get_recipe, recipe_names
+from .run_folder import CONFIG, EVAL, read_config, write_json
+from .workbench import Workbench, load_run
 
 
 def _parse_set(items):
@@ -18,13 +22,14 @@ def _parse_set(items):
 
 
 def add_train_parsers(sub):
-    from ..models import RECIPES
+    """Add `train`, `sample` and `eval` to an argparse subparsers object. Only the recipe names
+    are needed here: no model is imported to build the parser."""
+    names = recipe_names()
     t = sub.add_parser("train", help="train a model (offline default data with no flags)",
                        description="Train MODEL; writes config.json, metrics.jsonl, "
                                    "checkpoint.safetensors (+ optimizer.safetensors), samples.png "
                                    "and curves.png into --out.")
-    t.add_argument("model", choices=sorted(RECIPES), metavar="MODEL",
-                   help=", ".join(sorted(RECIPES)))
+    t.add_argument("model", choices=names, metavar="MODEL", help=", ".join(names))
     t.add_argument("--data", help="dataset name or text file (default: the model's offline default)")
     t.add_argument("--data-dir", help="dataset root (default $TINYGEN_DATA or ~/.cache/tinygen)")
     length = t.add_mutually_exclusive_group()
@@ -62,69 +67,73 @@ def add_train_parsers(sub):
     e.set_defaults(func=run_eval)
 
 
+def _resumed_run(args, out):
+    """The RunConfig of the run in `out`, with what the command line may change on a resume."""
+    saved = read_config(out)
+    run = RunConfig(model=saved["model"], data=saved["data"], data_dir=args.data_dir or saved.get("data_dir"),
+                    epochs=args.epochs if args.epochs is not None else saved.get("epochs"),
+                    steps=args.steps if args.steps is not None else saved.get("steps"),
+                    batch_size=saved.get("batch_size"), lr=saved.get("lr"),
+                    device=args.device, seed=saved["seed"], out=out,
+                    log_every=saved.get("log_every", 10), options=saved.get("options", {}))
+    if args.epochs is not None:
+        run.steps = None
+    return run
+
+
 def run_train(args):
-    from ..models import RECIPES
-    from .recipe import RunConfig
-    from .workbench import Workbench
     out = args.out or os.path.join("runs", args.model)
     if args.resume:
-        path = os.path.join(out, "config.json")
-        if not os.path.exists(path):
-            print(f"tinygen train: error: --resume: no run in {out} (no config.json)", file=sys.stderr)
+        if not os.path.exists(os.path.join(out, CONFIG)):
+            print(f"tinygen train: error: --resume: no run in {out} (no {CONFIG})", file=sys.stderr)
             return 1
-        with open(path) as f:
-            saved = json.load(f)
-        run = RunConfig(model=saved["model"], data=saved["data"], data_dir=args.data_dir or saved.get("data_dir"),
-                        epochs=args.epochs if args.epochs is not None else saved.get("epochs"),
-                        steps=args.steps if args.steps is not None else saved.get("steps"),
-                        batch_size=saved.get("batch_size"), lr=saved.get("lr"),
-                        device=args.device, seed=saved["seed"], out=out,
-                        log_every=saved.get("log_every", 10), options=saved.get("options", {}))
-        if args.epochs is not None:
-            run.steps = None
+        run = _resumed_run(args, out)
     else:
         run = RunConfig(model=args.model, data=args.data, data_dir=args.data_dir,
                         epochs=args.epochs, steps=args.steps, batch_size=args.batch_size,
                         lr=args.lr, device=args.device, seed=args.seed, out=out,
                         log_every=args.log_every, options=_parse_set(args.set))
     try:
-        return Workbench(RECIPES[run.model], run).fit(resume=args.resume)
+        return Workbench(get_recipe(run.model), run).fit(resume=args.resume)
     except (FileNotFoundError, ValueError) as e:
         print(f"tinygen train: error: {e}", file=sys.stderr)
         return 1
 
 
+def _load(command, args, **kwargs):
+    """The run in args.dir for `sample` / `eval`; None (after a one-line error) if there is none."""
+    try:
+        return load_run(args.dir, device=args.device, **kwargs)
+    except FileNotFoundError as e:
+        print(f"tinygen {command}: error: {e}", file=sys.stderr)
+        return None
+
+
 def run_sample(args):
-    import numpy as np
-    import tinygen as tg
-    from .workbench import fork_rng, load_run
-    bench = load_run(args.dir, device=args.device)
-    recipe = bench.recipe
+    bench = _load("sample", args)
+    if bench is None:
+        return 1
+    request = SampleRequest(n=args.n, out=args.out or os.path.join(args.dir, "samples.npy"),
+                            prompt=args.prompt, max_new_tokens=args.max_new_tokens,
+                            temperature=args.temperature, top_k=args.top_k)
     with fork_rng(args.seed), tg.no_grad():
-        if hasattr(recipe, "generate_text"):
-            print(recipe.generate_text(args.prompt or "", args.max_new_tokens, args.temperature, args.top_k))
-            return 0
-        x = recipe.sample(args.n).cpu().numpy().astype(np.float32)
-    out = args.out or os.path.join(args.dir, "samples.npy")
-    np.save(out, x)
-    print(f"{x.shape[0]} samples of shape {tuple(x.shape[1:])} -> {out}")
+        try:
+            print(bench.recipe.sample_command(request))
+        except NotImplementedError as e:
+            print(f"tinygen sample: error: {e}", file=sys.stderr)
+            return 1
     return 0
 
 
 def run_eval(args):
-    import tinygen as tg
-    from .workbench import fork_rng, load_run, write_json_atomic
-    bench = load_run(args.dir, device=args.device)
+    bench = _load("eval", args, data_dir=args.data_dir)
+    if bench is None:
+        return 1
     recipe = bench.recipe
     recipe.run.options.update(_parse_set(args.set))
-    if args.data_dir:
-        recipe.run.data_dir = args.data_dir
     with fork_rng(recipe.run.seed + 7), tg.no_grad():
-        kwargs = {}
-        if recipe.name in ("vae", "conv-vae"):
-            kwargs["iw_samples"] = int(recipe.run.options.get("iw_samples", 64))
-        metrics = recipe.evaluate(bench.data.test, **kwargs)
-    write_json_atomic(os.path.join(args.dir, "eval.json"), metrics)
+        metrics = recipe.evaluate(bench.data.test, **recipe.eval_options())
+    write_json(os.path.join(args.dir, EVAL), metrics)
     for k, v in metrics.items():
         print(f"{k}: {v:.6g}")
     return 0

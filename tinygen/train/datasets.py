@@ -1,24 +1,27 @@
 """Datasets for the workbench: tinygen.data.load plus the facts a recipe needs (shape, classes)."""
 from __future__ import annotations
 
-from .recipe import DataInfo
+from .. import data as D
+from .recipes import DataInfo
 
 
 def load_data(name, recipe_cls, data_dir=None, options=None) -> DataInfo:
-    from .. import data as D
+    """Dataset `name` for a recipe class: its train and test splits (the validation split for
+    text) and their shape. ValueError when the recipe does not train on that kind of data."""
+    options = options or {}
     key = D.canonical_name(name) if isinstance(name, str) else None
     kind = ("image" if key in D.IMAGE_DATASETS else "toy" if key in D.TOY_DATASETS
-            else "task" if key is None and name in getattr(recipe_cls, "tasks", ()) else "text")
+            else "task" if key is None and name in recipe_cls.tasks else "text")
     if kind not in recipe_cls.data_kinds:
         raise ValueError(f"{recipe_cls.name} trains on {'/'.join(recipe_cls.data_kinds)} data; "
                          f"{name!r} is {kind} data")
     if kind == "task":
-        return recipe_cls.make_task(name, options or {})
+        return recipe_cls.make_task(name, options)
     test_split = "val" if kind == "text" else "test"
     if kind == "toy":
         # the toys are drawn by code, so a recipe may ask for more training points than the
         # default 10 000 (FFJORD draws a fresh batch every step); --set train_size=N overrides
-        size = (options or {}).get("train_size", getattr(recipe_cls, "toy_train_size", None))
+        size = options.get("train_size", recipe_cls.toy_train_size)
         train = D.load(name, "train", n=None if size is None else int(size))
     else:
         train = D.load(name, "train", root=data_dir)

@@ -1,4 +1,9 @@
-"""Pictures a run writes: a grid of image samples (Pillow) and loss curves (matplotlib, Agg)."""
+"""Pictures a run writes: a grid of image samples (Pillow), loss curves and the density of a 2-D
+flow (matplotlib, Agg). Every picture is written atomically (tinygen.io.atomic_write).
+
+Pillow and matplotlib are imported when a picture is drawn, not with this module: they are slow
+to import and `tinygen --help` should not pay for them.
+"""
 from __future__ import annotations
 
 import json
@@ -7,17 +12,15 @@ import os
 
 import numpy as np
 
-
-def _atomic_target(path):
-    path = os.fspath(path)
-    tmp = os.path.join(os.path.dirname(os.path.abspath(path)), f".{os.path.basename(path)}.tmp")
-    return path, tmp
+import tinygen as tg
+from ..io import atomic_write
 
 
 def save_image_grid(images, path, nrow=None, pad=2, scale=None):
-    """Save (N, C, H, W) images in [0, 1] as one PNG grid (C = 1 or 3). Written atomically."""
-    from PIL import Image
-    arr = images.detach().cpu().numpy() if hasattr(images, "detach") else np.asarray(images)
+    """Save (N, C, H, W) images in [0, 1] as one PNG grid (C = 1 or 3). Written atomically.
+    images: a Tensor on any device, or an array."""
+    from PIL import Image  # lazy: start-up time
+    arr = images.detach().cpu().numpy() if tg.is_tensor(images) else np.asarray(images)
     arr = np.clip(np.asarray(arr, dtype=np.float32), 0, 1)
     n, c, h, w = arr.shape
     nrow = nrow or int(math.ceil(math.sqrt(n)))
@@ -33,12 +36,12 @@ def save_image_grid(images, path, nrow=None, pad=2, scale=None):
         scale = max(1, 256 // max(img.size))
     if scale > 1:
         img = img.resize((img.size[0] * scale, img.size[1] * scale), Image.NEAREST)
-    path, tmp = _atomic_target(path)
-    img.save(tmp, format="PNG")
-    os.replace(tmp, path)
+    with atomic_write(path, "wb") as f:
+        img.save(f, format="PNG")
 
 
 def read_metrics(path):
+    """The rows of a metrics.jsonl file (a list of dicts; [] when there is no file)."""
     rows = []
     if os.path.exists(path):
         with open(path) as f:
@@ -49,19 +52,35 @@ def read_metrics(path):
     return rows
 
 
-def plot_curves(metrics_path, out_path, title=None):
-    """One panel per metric in metrics.jsonl, against the step. Written atomically."""
-    import matplotlib
+def _pyplot():
+    import matplotlib  # lazy: start-up time
     matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-    rows = read_metrics(metrics_path)
+    import matplotlib.pyplot as plt  # lazy: start-up time
+    return plt
+
+
+def _save_figure(plt, fig, path, dpi):
+    with atomic_write(path, "wb") as f:
+        fig.savefig(f, format="png", dpi=dpi)
+    plt.close(fig)
+
+
+def _metric_names(rows):
     names = []
     for r in rows:
         for k, v in r.items():
             if k not in ("step", "epoch", "split") and isinstance(v, (int, float)) and k not in names:
                 names.append(k)
+    return names
+
+
+def plot_curves(metrics_path, out_path, title=None):
+    """One panel per metric in metrics.jsonl, against the step. Written atomically."""
+    rows = read_metrics(metrics_path)
+    names = _metric_names(rows)
     if not names:
         return
+    plt = _pyplot()
     cols = min(3, len(names))
     nrows = int(math.ceil(len(names) / cols))
     fig, axes = plt.subplots(nrows, cols, figsize=(4.2 * cols, 3.0 * nrows), squeeze=False)
@@ -81,7 +100,34 @@ def plot_curves(metrics_path, out_path, title=None):
     if title:
         fig.suptitle(title)
     fig.tight_layout()
-    path, tmp = _atomic_target(out_path)
-    fig.savefig(tmp, format="png", dpi=90)
-    plt.close(fig)
-    os.replace(tmp, path)
+    _save_figure(plt, fig, out_path, dpi=90)
+
+
+def flow_density_figure(log_prob, sample, data, data_name, path, device="cpu", lim=4.0, grid=160,
+                        n=2000):
+    """The picture of a 2-D density model: the data, its density exp(log_prob) as a heat map on
+    [-lim, lim]^2, and samples. log_prob: points (B, 2) -> (B,) on `device`; sample(n) -> (n, 2);
+    data: (N, 2) test points. Written atomically to `path` (a PNG)."""
+    xs = np.linspace(-lim, lim, grid, dtype=np.float32)
+    xx, yy = np.meshgrid(xs, xs)
+    points = tg.tensor(np.stack([xx.ravel(), yy.ravel()], 1), device=device)     # (grid^2, 2)
+    with tg.no_grad():
+        logp = np.concatenate([log_prob(points[i:i + 4096]).cpu().numpy()
+                               for i in range(0, points.shape[0], 4096)])
+        samples = sample(n).cpu().numpy()
+    data = data[:n].cpu().numpy() if tg.is_tensor(data) else np.asarray(data)[:n]
+    plt = _pyplot()
+    fig, axes = plt.subplots(1, 3, figsize=(12, 4))
+    axes[0].scatter(data[:, 0], data[:, 1], s=1, alpha=0.5)
+    axes[0].set_title(f"data ({data_name})")
+    axes[1].imshow(np.exp(logp).reshape(grid, grid), origin="lower", extent=(-lim, lim, -lim, lim),
+                   cmap="viridis")
+    axes[1].set_title("model density")
+    axes[2].scatter(samples[:, 0], samples[:, 1], s=1, alpha=0.5, color="C1")
+    axes[2].set_title("samples")
+    for ax in axes:
+        ax.set_xlim(-lim, lim)
+        ax.set_ylim(-lim, lim)
+        ax.set_aspect("equal")
+    fig.tight_layout()
+    _save_figure(plt, fig, path, dpi=80)

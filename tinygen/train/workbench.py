@@ -1,21 +1,15 @@
-"""The workbench: the training loop around a Recipe, and everything a run writes.
+"""The workbench: the training loop around a Recipe, and everything a run writes (the files are
+listed in run_folder.py).
 
-    OUT/config.json               the run settings (RunConfig) and the model's config
-    OUT/metrics.jsonl             one JSON object a line: step, epoch, split, named metrics
-    OUT/checkpoint.safetensors    model weights (a plain state dict; GANs prefix each module)
-    OUT/optimizer.safetensors     optimiser and scheduler states, beside it
-    OUT/trainer.json              where the run stands: step, epoch, data order, RNG state
-    OUT/samples.png, curves.png   a sample grid and the loss curves, each epoch
-    OUT/eval.json                 `tinygen eval`'s metrics
-
-Resume is exact: the checkpoint holds the model, the optimisers, the DataLoader's position in its
+Resume is exact: the checkpoint holds the model, the optimisers, the loader's position in its
 shuffled epoch and the global RNG, so a resumed run's losses equal those of an uninterrupted run
-with the same seed, bit for bit on the CPU. Evaluation and sampling run on a forked RNG, so they
-never shift the training stream. Every file is written atomically (temporary name, then rename).
+with the same seed, bit for bit on the CPU. Evaluation and sampling run on a forked RNG
+(tinygen.backend.random.fork_rng), so they never shift the training stream. Every file is written
+atomically (tinygen.io.atomic_write), except metrics.jsonl, which grows a line at a time (a resume
+cuts it back to the checkpoint's step).
 """
 from __future__ import annotations
 
-import contextlib
 import dataclasses
 import json
 import os
@@ -24,50 +18,14 @@ import sys
 import threading
 import time
 
-from .recipe import RunConfig
-
-CHECKPOINT = "checkpoint.safetensors"
-OPTIMIZER = "optimizer.safetensors"
-TRAINER = "trainer.json"
-
-
-def write_json_atomic(path, obj):
-    tmp = f"{path}.tmp"
-    with open(tmp, "w") as f:
-        json.dump(obj, f, indent=2, sort_keys=True)
-        f.flush()
-        os.fsync(f.fileno())
-    os.replace(tmp, path)
-
-
-@contextlib.contextmanager
-def fork_rng(seed):
-    """Run a block on a fresh seeded CPU generator, then put the training stream back."""
-    from ..backend import random as R
-    saved = dict(R._generators), R._seed
-    R.manual_seed(seed)
-    try:
-        yield
-    finally:
-        R._generators.clear()
-        R._generators.update(saved[0])
-        R._seed = saved[1]
-
-
-def module_state(modules):
-    """One state dict for a run's modules: plain keys for one module, `name.` prefixes for more."""
-    if len(modules) == 1:
-        return next(iter(modules.values())).state_dict()
-    return {f"{name}.{k}": v for name, m in modules.items() for k, v in m.state_dict().items()}
-
-
-def load_module_state(modules, weights):
-    if len(modules) == 1:
-        next(iter(modules.values())).load_state_dict(weights)
-        return
-    for name, m in modules.items():
-        prefix = name + "."
-        m.load_state_dict({k[len(prefix):]: v for k, v in weights.items() if k.startswith(prefix)})
+import tinygen as tg
+from ..backend.random import fork_rng, get_state, set_state
+from ..io import atomic_write
+from .datasets import load_data
+from .plots import plot_curves, read_metrics
+from .recipes import RunConfig, get_recipe
+from .run_folder import (CHECKPOINT, CONFIG, CURVES, METRICS, OPTIMIZER, SAMPLES, TRAINER,
+                         load_module_state, module_state, read_config, write_json)
 
 
 class _StopOnCtrlC:
@@ -107,7 +65,7 @@ class Progress:
         self.t0 = time.perf_counter()
         self.start = start
         if self.tty:
-            from tqdm import tqdm
+            from tqdm import tqdm  # lazy: start-up time; only a terminal shows a bar
             self.bar = tqdm(total=total, initial=start, desc=desc, dynamic_ncols=True)
         self.total = total
 
@@ -138,28 +96,19 @@ class Workbench:
         self.recipe_cls = recipe_cls
         self.run = run
         self.out = run.out or os.path.join("runs", run.model)
-        self.metrics_path = os.path.join(self.out, "metrics.jsonl")
+        self.metrics_path = os.path.join(self.out, METRICS)
 
     # -- building -------------------------------------------------------------------------------
     def build(self):
-        import tinygen as tg
-        from ..data import DataLoader
-        from .datasets import load_data
+        """Seed, load the data, build the recipe on its device, its loader and the run length."""
         tg.manual_seed(self.run.seed)
         cls = self.recipe_cls
-        data_name = self.run.data or cls.default_data
-        self.data = load_data(data_name, cls, self.run.data_dir, self.run.options)
+        self.data = load_data(self.run.data or cls.default_data, cls, self.run.data_dir,
+                              self.run.options)
         self.recipe = cls(self.run, self.data)
-        if self.run.device != "cpu":
-            for m in self.recipe.modules.values():
-                m.to(self.run.device)
-        batch_size = self.recipe.setting("batch_size")
-        if hasattr(self.recipe, "make_loader"):          # text models: random windows
-            self.loader = self.recipe.make_loader(batch_size, self.run.seed)
-        else:
-            self.loader = DataLoader(self.data.train, batch_size=batch_size, shuffle=True,
-                                     drop_last=cls.drop_last, seed=self.run.seed,
-                                     device=None if self.run.device == "cpu" else self.run.device)
+        for m in self.recipe.modules.values():
+            m.to(self.recipe.device)
+        self.loader = self.recipe.make_loader(self.recipe.setting("batch_size"), self.run.seed)
         epochs, steps = self.run.epochs, self.run.steps
         if steps is None and epochs is None:
             steps = self.recipe.setting("steps")
@@ -172,24 +121,19 @@ class Workbench:
         return self
 
     # -- checkpoints ----------------------------------------------------------------------------
-
     def save_checkpoint(self, epoch_done):
-        import tinygen as tg
-        from ..backend import random as R
         os.makedirs(self.out, exist_ok=True)
         tg.save(module_state(self.recipe.modules), os.path.join(self.out, CHECKPOINT))
         tg.save({"step": self.step,
                  "optimizers": {k: o.state_dict() for k, o in self.recipe.optimizers.items()},
                  "schedulers": {k: s.state_dict() for k, s in self.recipe.schedulers.items()}},
                 os.path.join(self.out, OPTIMIZER))
-        write_json_atomic(os.path.join(self.out, TRAINER), {
+        write_json(os.path.join(self.out, TRAINER), {
             "step": self.step, "epoch_done": epoch_done, "total_steps": self.total_steps,
-            "loader": self.loader.state_dict(), "rng": R.get_state(), "seed": R.initial_seed(),
+            "loader": self.loader.state_dict(), "rng": get_state(), "seed": tg.initial_seed(),
         })
 
     def load_checkpoint(self):
-        import tinygen as tg
-        from ..backend import random as R
         path = os.path.join(self.out, TRAINER)
         if not os.path.exists(path):
             raise FileNotFoundError(f"--resume: no {TRAINER} in {self.out}; nothing to resume")
@@ -205,21 +149,18 @@ class Workbench:
         for k, s in self.recipe.schedulers.items():
             s.load_state_dict(opt["schedulers"][k])
         self.loader.load_state_dict(state["loader"])
-        R.manual_seed(state["seed"])
-        R.set_state(state["rng"])
+        tg.manual_seed(state["seed"])
+        set_state(state["rng"])
         self.step = int(state["step"])
         self._truncate_metrics(self.step)
         return state
 
     def _truncate_metrics(self, step):
         """Drop log lines written after the checkpoint: the resumed run writes them again."""
-        from .plots import read_metrics
         rows = [r for r in read_metrics(self.metrics_path) if r["step"] <= step]
-        tmp = self.metrics_path + ".tmp"
-        with open(tmp, "w") as f:
+        with atomic_write(self.metrics_path) as f:
             for r in rows:
                 f.write(json.dumps(r) + "\n")
-        os.replace(tmp, self.metrics_path)
 
     def log(self, row):
         with open(self.metrics_path, "a") as f:
@@ -227,93 +168,107 @@ class Workbench:
 
     # -- the loop -------------------------------------------------------------------------------
     def fit(self, resume=False):
+        """Train to the end (or to a Ctrl-C); returns the exit code: 0 done, 130 interrupted."""
         self.build()
-        os.makedirs(self.out, exist_ok=True)
-        if resume:
-            self.load_checkpoint()
-        else:
-            if os.path.exists(self.metrics_path):
-                os.remove(self.metrics_path)
-        config = dataclasses.asdict(self.run)
-        config["resolved"] = {k: self.recipe.setting(k) for k in ("batch_size", "lr", "epochs")}
-        config["total_steps"] = self.total_steps
-        config["data"] = self.data.name
-        if hasattr(self.recipe, "config"):
-            config["model_config"] = dataclasses.asdict(self.recipe.config)
-        write_json_atomic(os.path.join(self.out, "config.json"), config)
-
-        per_epoch = len(self.loader)
+        self._open_folder(resume)
         progress = Progress(self.total_steps, self.step, self.run.model,
                             every=max(self.run.log_every * 10, 1))
         t0 = time.perf_counter()
-        epoch_done = self.step // per_epoch
         with _StopOnCtrlC(progress) as stop:
             try:
-                self.recipe.train()
-                while self.step < self.total_steps and not stop.requested:
-                    for batch in self.loader:
-                        metrics = self.recipe.train_step(batch, self.step)
-                        self.step += 1
-                        epoch = (self.step - 1) // per_epoch
-                        if self.step % self.run.log_every == 0 or self.step == self.total_steps:
-                            self.log({"step": self.step, "epoch": epoch, "split": "train", **metrics})
-                        progress.update(self.step, metrics)
-                        if self.step >= self.total_steps or stop.requested:
-                            break
-                    if self.step % per_epoch == 0 or self.step >= self.total_steps:
-                        epoch_done = self.step // per_epoch
-                        self._end_of_epoch(epoch_done, progress)
+                epoch_done = self._train(progress, stop)
             except KeyboardInterrupt:         # a second Ctrl-C: out now, mid-step, no checkpoint
                 progress.close()
                 print(f"\nstopped mid-step; the last checkpoint in {self.out} is kept",
                       file=sys.stderr)
                 return 130
+        progress.close()
         if stop.requested and self.step < self.total_steps:
-            progress.close()
             self.save_checkpoint(epoch_done)
             print(f"\ninterrupted at step {self.step}: checkpoint saved in {self.out}; continue "
                   f"with `tinygen train {self.run.model} --out {self.out} --resume`",
                   file=sys.stderr)
             return 130
-        progress.close()
-        elapsed = time.perf_counter() - t0
-        print(f"done: {self.step} steps in {elapsed:.1f}s; results in {self.out}")
+        print(f"done: {self.step} steps in {time.perf_counter() - t0:.1f}s; results in {self.out}")
         return 0
 
-    def _end_of_epoch(self, epoch_done, progress):
-        from .plots import plot_curves
-        self.recipe.eval()
-        with fork_rng(self.run.seed + 1000 + epoch_done):
-            import tinygen as tg
-            with tg.no_grad():
-                metrics = self.recipe.evaluate(self.data.test)
-                try:
-                    self.recipe.write_samples(os.path.join(self.out, "samples.png"))
-                except NotImplementedError:
-                    pass
+    def _open_folder(self, resume):
+        """Continue the run in the folder (resume) or start its log afresh; write config.json."""
+        os.makedirs(self.out, exist_ok=True)
+        if resume:
+            self.load_checkpoint()
+        elif os.path.exists(self.metrics_path):
+            os.remove(self.metrics_path)
+        config = dataclasses.asdict(self.run)
+        config["resolved"] = {k: self.recipe.setting(k) for k in ("batch_size", "lr", "epochs")}
+        config["total_steps"] = self.total_steps
+        config["data"] = self.data.name
+        model_config = self.recipe.model_config()
+        if model_config:
+            config["model_config"] = model_config
+        write_json(os.path.join(self.out, CONFIG), config)
+
+    def _train(self, progress, stop):
+        """Epochs until total_steps or a Ctrl-C, each followed by evaluation, samples and a
+        checkpoint. Returns the number of finished epochs."""
+        per_epoch = len(self.loader)
+        epoch_done = self.step // per_epoch
         self.recipe.train()
+        while self.step < self.total_steps and not stop.requested:
+            self._train_epoch(progress, stop, per_epoch)
+            if self.step % per_epoch == 0 or self.step >= self.total_steps:
+                epoch_done = self.step // per_epoch
+                self._end_of_epoch(epoch_done, progress)
+        return epoch_done
+
+    def _train_epoch(self, progress, stop, per_epoch):
+        """Steps over the loader's batches (the rest of an epoch after a resume), logging every
+        log_every steps; stops early at total_steps or a Ctrl-C."""
+        for batch in self.loader:
+            metrics = self.recipe.train_step(batch, self.step)
+            self.step += 1
+            if self.step % self.run.log_every == 0 or self.step == self.total_steps:
+                epoch = (self.step - 1) // per_epoch
+                self.log({"step": self.step, "epoch": epoch, "split": "train", **metrics})
+            progress.update(self.step, metrics)
+            if self.step >= self.total_steps or stop.requested:
+                break
+
+    def _end_of_epoch(self, epoch_done, progress):
+        metrics = self._evaluate_and_sample(epoch_done)
         if metrics:
             self.log({"step": self.step, "epoch": epoch_done - 1, "split": "test", **metrics})
             where = (f"epoch {epoch_done}" if self.step % len(self.loader) == 0
                      else f"step {self.step}")
-            progress.write(f"{where}: " + "  ".join(
-                f"{k}={v:.4f}" for k, v in metrics.items()))
-        plot_curves(self.metrics_path, os.path.join(self.out, "curves.png"), title=self.run.model)
+            progress.write(f"{where}: " + "  ".join(f"{k}={v:.4f}" for k, v in metrics.items()))
+        plot_curves(self.metrics_path, os.path.join(self.out, CURVES), title=self.run.model)
         self.save_checkpoint(epoch_done)
 
+    def _evaluate_and_sample(self, epoch_done):
+        """Test metrics and the sample figure, in eval mode on a forked RNG (seeded per epoch)."""
+        self.recipe.eval()
+        with fork_rng(self.run.seed + 1000 + epoch_done), tg.no_grad():
+            metrics = self.recipe.evaluate(self.data.test)
+            try:
+                self.recipe.write_samples(os.path.join(self.out, SAMPLES))
+            except NotImplementedError:       # a recipe without a sampler draws no figure
+                pass
+        self.recipe.train()
+        return metrics
 
-def load_run(out, device=None):
-    """Rebuild a trained run from its folder (config.json + checkpoint) for eval and sample."""
-    from ..models import RECIPES
-    with open(os.path.join(out, "config.json")) as f:
-        config = json.load(f)
+
+def load_run(out, device=None, data_dir=None):
+    """Rebuild a trained run from its folder (config.json + checkpoint) for eval and sample;
+    on `device` if given, else on the device it trained on; data from `data_dir` if given."""
+    config = read_config(out)
     fields = {f.name for f in dataclasses.fields(RunConfig)}
     run = RunConfig(**{k: v for k, v in config.items() if k in fields})
     run.out = out
     if device is not None:
         run.device = device
-    bench = Workbench(RECIPES[run.model], run).build()
-    import tinygen as tg
+    if data_dir is not None:
+        run.data_dir = data_dir
+    bench = Workbench(get_recipe(run.model), run).build()
     load_module_state(bench.recipe.modules, tg.load(os.path.join(out, CHECKPOINT)))
     bench.recipe.eval()
     return bench

@@ -1,0 +1,50 @@
+"""The judge of generated images: a classifier trained with `tinygen train classifier`, loaded
+from its run folder, looks at samples and at real test images; tinygen.metrics turns what it
+sees into numbers (classifier-feature Frechet distance, class balance, confidence).
+
+    tinygen eval runs/dcgan --set classifier=runs/classifier
+"""
+from __future__ import annotations
+
+import os
+
+import numpy as np
+
+import tinygen as tg
+from ..metrics import class_balance, frechet_distance
+from ..models.classifier import Classifier, ClassifierConfig
+from .run_folder import CHECKPOINT, load_module_state, read_config
+
+
+def load_judge(run_dir, device="cpu") -> Classifier:
+    """The trained classifier of the run in `run_dir`, in eval mode, on `device`."""
+    config = read_config(run_dir)
+    if config.get("model") != "classifier":
+        raise ValueError(f"{run_dir} is a {config.get('model')!r} run; the judge must be a "
+                         f"classifier run (tinygen train classifier)")
+    model = Classifier(ClassifierConfig(**config["model_config"]))
+    load_module_state({"classifier": model}, tg.load(os.path.join(run_dir, CHECKPOINT)))
+    model.to(device)
+    model.eval()
+    return model
+
+
+def _host(t):
+    return t.detach().cpu().numpy().astype(np.float64)
+
+
+def judge_samples(sample, test, judge_dir, n=2000, batch_size=500, device="cpu"):
+    """Score n samples drawn with `sample(k)` (a Tensor of k images (k, C, H, W) in [0, 1])
+    against the first n images of `test` (a TensorDataset), with the classifier in `judge_dir`.
+    Returns fd_classifier, class_entropy_nats, confidence and min_class_fraction."""
+    judge = load_judge(judge_dir, device)
+    feats_fake, probs = [], []
+    for i in range(0, n, batch_size):
+        features = judge.features(sample(min(batch_size, n - i)).to(device))     # (k, hidden)
+        feats_fake.append(_host(features))
+        probs.append(_host(judge.head(features).softmax(-1)))                    # (k, classes)
+    x_real = test.tensors[0][:n]
+    feats_real = np.concatenate([_host(judge.features(x_real[i:i + batch_size].to(device)))
+                                 for i in range(0, len(x_real), batch_size)])
+    return {"fd_classifier": frechet_distance(feats_real, np.concatenate(feats_fake)),
+            **class_balance(np.concatenate(probs))}

@@ -1,0 +1,112 @@
+"""Training recipes of the GANs (`gan`, `dcgan`, `wgan-gp`; the models are tinygen/models/gan.py).
+
+- gan, dcgan: the non-saturating loss (BCE with logits against ones and zeros), one
+  discriminator step then one generator step, Adam(lr, 0.5, 0.999).
+- wgan-gp: the Wasserstein loss plus the gradient penalty, n_critic = 5 critic steps per
+  generator step, Adam(1e-4, 0.5, 0.9).
+There is no likelihood to evaluate: `tinygen eval --set classifier=RUN` (or the same --set while
+training) scores samples with a trained classifier (tinygen/train/judge.py).
+"""
+from __future__ import annotations
+
+import tinygen as tg
+from ...models.gan import (ConvDiscriminator, ConvGenerator, GANConfig, MLPDiscriminator,
+                           MLPGenerator, gradient_penalty, init_dcgan_)
+from ...nn import functional as F
+from ..judge import judge_samples
+from .base import Recipe
+
+
+class GANRecipe(Recipe):
+    name = "gan"
+    conv = False
+    wasserstein = False
+    data_kinds = ("image",)
+    defaults = {"epochs": 20, "batch_size": 64, "lr": 2e-4}
+    drop_last = True
+    betas = (0.5, 0.999)
+
+    def __init__(self, run, data):
+        super().__init__(run, data)
+        c, h, _ = data.shape
+        self.config = GANConfig(in_channels=c, image_size=h, conv=self.conv,
+                                latent=self.option("latent", 100 if self.conv else 64),
+                                width=self.option("width", 64),
+                                critic_batchnorm=not self.wasserstein)
+        if self.conv:
+            self.generator, self.discriminator = ConvGenerator(self.config), ConvDiscriminator(self.config)
+            init_dcgan_(self.generator)
+            init_dcgan_(self.discriminator)
+        else:
+            self.generator, self.discriminator = MLPGenerator(self.config), MLPDiscriminator(self.config)
+        self.modules = {"generator": self.generator, "discriminator": self.discriminator}
+        lr = self.setting("lr")
+        self.optimizers = {
+            "generator": tg.optim.Adam(self.generator.parameters(), lr=lr, betas=self.betas),
+            "discriminator": tg.optim.Adam(self.discriminator.parameters(), lr=lr, betas=self.betas)}
+        self.n_critic = self.option("n_critic", 5 if self.wasserstein else 1)
+        self.gp_weight = self.option("gp_weight", 10.0)
+        self._last_loss_g = float("nan")       # logged on the critic-only steps of wgan-gp
+
+    def noise(self, n):
+        return tg.randn(n, self.config.latent, device=self.device)         # (n, latent)
+
+    def train_step(self, batch, step):
+        metrics = self._discriminator_step(batch[0])
+        if step % self.n_critic == 0:          # the generator, every n_critic steps
+            self._last_loss_g = self._generator_step(batch[0].shape[0])
+        metrics["loss_g"] = self._last_loss_g
+        return metrics
+
+    def _discriminator_step(self, real):
+        opt = self.optimizers["discriminator"]
+        fake = self.generator(self.noise(real.shape[0])).detach()
+        d_real, d_fake = self.discriminator(real), self.discriminator(fake)    # (B,) each
+        if self.wasserstein:
+            gp = gradient_penalty(self.discriminator, real, fake)
+            loss = d_fake.mean() - d_real.mean() + self.gp_weight * gp
+        else:
+            loss = (F.binary_cross_entropy_with_logits(d_real, tg.ones_like(d_real))
+                    + F.binary_cross_entropy_with_logits(d_fake, tg.zeros_like(d_fake)))
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+        metrics = {"loss_d": loss.item()}
+        if self.wasserstein:
+            metrics["gp"] = gp.item()
+        return metrics
+
+    def _generator_step(self, batch_size):
+        opt = self.optimizers["generator"]
+        d_gen = self.discriminator(self.generator(self.noise(batch_size)))
+        if self.wasserstein:
+            loss = -d_gen.mean()
+        else:                                  # non-saturating: maximise log D(G(z))
+            loss = F.binary_cross_entropy_with_logits(d_gen, tg.ones_like(d_gen))
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+        return loss.item()
+
+    def sample(self, n):
+        return self.generator(self.noise(n))                               # (n, C, H, W)
+
+    def evaluate(self, test):
+        path = self.run.options.get("classifier")
+        if not path:
+            return {}
+        return judge_samples(self.sample, test, path, device=self.device)
+
+
+class DCGANRecipe(GANRecipe):
+    name = "dcgan"
+    conv = True
+    defaults = {"epochs": 2, "batch_size": 64, "lr": 2e-4}
+
+
+class WGANGPRecipe(GANRecipe):
+    name = "wgan-gp"
+    conv = True
+    wasserstein = True
+    defaults = {"epochs": 2, "batch_size": 64, "lr": 1e-4}
+    betas = (0.5, 0.9)

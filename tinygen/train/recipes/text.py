@@ -1,0 +1,181 @@
+"""Training recipes of the character-level language models: `gpt` (tinygen/models/gpt.py) and the
+recurrent baselines `lstm`, `gru`, `rnn` (tinygen/models/char_rnn.py).
+
+Batches are nanoGPT's `get_batch`: random windows of `block_size` characters and the same windows
+shifted by one, drawn from the loader's own seeded generator (so resume is exact). An "epoch" here
+is `eval_interval` steps: the workbench evaluates, samples and checkpoints after each. The GPT
+trains as nanoGPT: AdamW (decoupled weight decay on 2-D weights only), linear warm-up then cosine
+decay, clipping at 1.0; the defaults are its CPU "baby" config (batch 12, 2000 iterations, lr
+1e-3 -> 1e-4, beta2 0.99).
+"""
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+import tinygen as tg
+from ... import nn
+from ...io import atomic_write
+from ...models.char_rnn import CharRNN
+from ...models.gpt import GPT, GPTConfig
+from .base import Recipe
+
+
+class WindowLoader:
+    """`steps` batches per epoch of random (x, y) windows, int64 (batch_size, block_size) each,
+    on `device` (None: the CPU); state_dict()/load_state_dict() resume."""
+
+    def __init__(self, dataset, batch_size, block_size, steps, seed, device=None):
+        self.dataset, self.batch_size, self.block_size, self.steps = dataset, batch_size, block_size, steps
+        self.device = device
+        self.generator = np.random.Generator(np.random.PCG64(seed))
+        self._left = None                 # batches left in an epoch interrupted by a checkpoint
+        self._in_epoch = None             # batches left in the epoch being handed out
+
+    def __len__(self):
+        return self.steps
+
+    def __iter__(self):
+        n = self._left if self._left is not None else self.steps
+        self._left = None
+        for k in range(n):
+            self._in_epoch = n - k - 1
+            yield self.dataset.get_batch(self.batch_size, self.block_size, self.generator,
+                                         device=self.device)
+        self._in_epoch = None
+
+    def state_dict(self):
+        return {"generator": self.generator.bit_generator.state, "left": self._in_epoch}
+
+    def load_state_dict(self, state):
+        self.generator.bit_generator.state = state["generator"]
+        self._left = state["left"] if state["left"] else None
+
+
+def lr_at(it, lr, min_lr, warmup, decay_iters):
+    """nanoGPT's schedule: linear warm-up, cosine decay to min_lr, then flat."""
+    if it < warmup:
+        return lr * (it + 1) / (warmup + 1)
+    if it > decay_iters:
+        return min_lr
+    ratio = (it - warmup) / (decay_iters - warmup)
+    return min_lr + 0.5 * (1.0 + math.cos(math.pi * ratio)) * (lr - min_lr)
+
+
+class TextRecipe(Recipe):
+    """Base of the text models: subclasses build `self.model` with forward(x, y) -> (logits, loss)
+    and generate(idx, max_new_tokens, temperature, top_k) -> idx extended."""
+
+    data_kinds = ("text",)
+    default_data = "tinyshakespeare"
+
+    def __init__(self, run, data):
+        super().__init__(run, data)
+        self.vocab = data.extra["vocab"]
+        self.vocab_size = len(self.vocab)
+        self.block_size = self.option("block_size", 64)
+        self.eval_interval = self.option("eval_interval", 250)
+        self.eval_batches = self.option("eval_batches", 200)
+        self.total_steps = self.run.steps or self.setting("steps")
+
+    def make_loader(self, batch_size, seed):
+        return WindowLoader(self.data.train, batch_size, self.block_size,
+                            min(self.eval_interval, self.total_steps), seed, device=self.device)
+
+    def evaluate(self, test):
+        """Mean cross-entropy (nats per character) over `eval_batches` random validation batches."""
+        gen = np.random.Generator(np.random.PCG64(1234))       # the same batches at every eval
+        total = 0.0
+        for _ in range(self.eval_batches):
+            x, y = test.get_batch(self.setting("batch_size"), self.block_size, gen,
+                                  device=self.device)
+            _, loss = self.model(x, y)
+            total += loss.item()
+        return {"val_loss": total / self.eval_batches}
+
+    def generate_text(self, prompt, max_new_tokens=200, temperature=1.0, top_k=None):
+        """`prompt` continued by max_new_tokens sampled characters (the prompt included)."""
+        ids = self.data.train.encode(prompt) if prompt else [0]
+        idx = tg.tensor([ids], dtype=tg.int64, device=self.device)             # (1, T)
+        out = self.model.generate(idx, max_new_tokens, temperature, top_k)
+        return self.data.train.decode(out[0].cpu())
+
+    def write_samples(self, path, n=64):
+        """Text models write samples.txt beside samples.png's place."""
+        text = self.generate_text("\n", 300, 1.0, None)
+        out = path[:-4] + ".txt" if path.endswith(".png") else path
+        with atomic_write(out) as f:
+            f.write(text)
+
+    def sample_command(self, request):
+        return self.generate_text(request.prompt or "", request.max_new_tokens,
+                                  request.temperature, request.top_k)
+
+
+class GPTRecipe(TextRecipe):
+    name = "gpt"
+    defaults = {"steps": 2000, "batch_size": 12, "lr": 1e-3}
+
+    def __init__(self, run, data):
+        super().__init__(run, data)
+        self.config = GPTConfig(vocab_size=self.vocab_size, block_size=self.block_size,
+                                n_layer=self.option("n_layer", 4), n_head=self.option("n_head", 4),
+                                n_embd=self.option("n_embd", 128), dropout=self.option("dropout", 0.0),
+                                bias=self.option("bias", False))
+        self.model = GPT(self.config)
+        self.modules = {"gpt": self.model}
+        decay = [p for p in self.model.parameters() if p.ndim >= 2]
+        no_decay = [p for p in self.model.parameters() if p.ndim < 2]
+        self.optimizers = {"adamw": tg.optim.AdamW(
+            [{"params": decay, "weight_decay": self.option("weight_decay", 0.1)},
+             {"params": no_decay, "weight_decay": 0.0}],
+            lr=self.setting("lr"), betas=(0.9, self.option("beta2", 0.99)))}
+        self.min_lr = self.option("min_lr", self.setting("lr") / 10)
+        self.warmup = self.option("warmup", 100)
+
+    def train_step(self, batch, step):
+        x, y = batch
+        opt = self.optimizers["adamw"]
+        lr = lr_at(step, self.setting("lr"), self.min_lr, self.warmup, self.total_steps)
+        for group in opt.param_groups:
+            group["lr"] = lr
+        _, loss = self.model(x, y)
+        opt.zero_grad()
+        loss.backward()
+        nn.utils.clip_grad_norm_(self.model.parameters(), self.option("grad_clip", 1.0))
+        opt.step()
+        return {"loss": loss.item(), "lr": lr}
+
+
+class CharRNNRecipe(TextRecipe):
+    name = "lstm"
+    cell = "lstm"
+    defaults = {"steps": 2000, "batch_size": 12, "lr": 2e-3}
+
+    def __init__(self, run, data):
+        super().__init__(run, data)
+        self.model = CharRNN(self.vocab_size, self.cell, self.option("hidden", 256),
+                             self.option("layers", 2), self.option("embed", 64))
+        self.modules = {self.name: self.model}
+        self.optimizers = {"adam": tg.optim.Adam(self.model.parameters(), lr=self.setting("lr"))}
+
+    def train_step(self, batch, step):
+        x, y = batch
+        opt = self.optimizers["adam"]
+        _, loss = self.model(x, y)
+        opt.zero_grad()
+        loss.backward()
+        nn.utils.clip_grad_norm_(self.model.parameters(), 1.0)
+        opt.step()
+        return {"loss": loss.item()}
+
+
+class CharGRURecipe(CharRNNRecipe):
+    name = "gru"
+    cell = "gru"
+
+
+class CharVanillaRNNRecipe(CharRNNRecipe):
+    name = "rnn"
+    cell = "rnn"

@@ -1,0 +1,57 @@
+"""What a run folder holds, by name, and the helpers that write and read it back.
+
+    OUT/config.json               the run settings (RunConfig) and the model's config
+    OUT/metrics.jsonl             one JSON object a line: step, epoch, split, named metrics
+    OUT/checkpoint.safetensors    model weights (a plain state dict; GANs prefix each module)
+    OUT/optimizer.safetensors     optimiser and scheduler states, beside it
+    OUT/trainer.json              where the run stands: step, epoch, data order, RNG state
+    OUT/samples.png, curves.png   a sample grid and the loss curves, each epoch
+    OUT/eval.json                 `tinygen eval`'s metrics
+"""
+from __future__ import annotations
+
+import json
+import os
+
+from ..io import atomic_write
+
+CONFIG = "config.json"
+METRICS = "metrics.jsonl"
+CHECKPOINT = "checkpoint.safetensors"
+OPTIMIZER = "optimizer.safetensors"
+TRAINER = "trainer.json"
+SAMPLES = "samples.png"
+CURVES = "curves.png"
+EVAL = "eval.json"
+
+
+def write_json(path, obj):
+    """obj as indented JSON with sorted keys, written atomically."""
+    with atomic_write(path) as f:
+        json.dump(obj, f, indent=2, sort_keys=True)
+
+
+def read_config(out) -> dict:
+    """The config.json of the run in folder `out`; FileNotFoundError naming it if there is none."""
+    path = os.path.join(out, CONFIG)
+    if not os.path.exists(path):
+        raise FileNotFoundError(f"no run in {out} (no {CONFIG})")
+    with open(path) as f:
+        return json.load(f)
+
+
+def module_state(modules):
+    """One state dict for a run's modules: plain keys for one module, `name.` prefixes for more."""
+    if len(modules) == 1:
+        return next(iter(modules.values())).state_dict()
+    return {f"{name}.{k}": v for name, m in modules.items() for k, v in m.state_dict().items()}
+
+
+def load_module_state(modules, weights):
+    """The inverse of module_state: load `weights` into the modules of a run."""
+    if len(modules) == 1:
+        next(iter(modules.values())).load_state_dict(weights)
+        return
+    for name, m in modules.items():
+        prefix = name + "."
+        m.load_state_dict({k[len(prefix):]: v for k, v in weights.items() if k.startswith(prefix)})
