@@ -43,13 +43,18 @@ def generator(device=None):
     return gen
 
 
-def get_state():
-    """The CPU generator's state (for checkpoints and exact resume)."""
-    return generator("cpu").bit_generator.state
+def get_state(device="cpu"):
+    """A generator's state, as plain Python values (for checkpoints and exact resume). The CPU
+    and test devices' states can be saved; CuPy's generators cannot (a resumed GPU run draws
+    from a fresh stream)."""
+    gen = generator(device)
+    if not isinstance(gen, np.random.Generator):
+        raise NotImplementedError(f"get_state: the {device} generator's state cannot be saved")
+    return gen.bit_generator.state
 
 
-def set_state(state):
-    generator("cpu").bit_generator.state = state
+def set_state(state, device="cpu"):
+    generator(device).bit_generator.state = state
 
 
 @contextlib.contextmanager

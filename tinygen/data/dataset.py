@@ -1,40 +1,27 @@
 """Datasets: the abstract `Dataset` and `TensorDataset`, PyTorch's two basic kinds.
 
-All array work in tinygen.data is NumPy; Tensors are made only at the edge, by `to_tensor`, which
-imports `tinygen.from_numpy` when first called. So this package imports without the core and
-without a GPU, and a CPU `TensorDataset` keeps plain arrays that a whole batch is gathered from in
-one fancy-indexing call.
+All array work in tinygen.data is NumPy; Tensors are made only at the edge, by `to_tensor`, so a
+CPU `TensorDataset` keeps plain arrays that a whole batch is gathered from in one fancy-indexing
+call.
 """
 from __future__ import annotations
 
 import numpy as np
 
+from ..creation import from_numpy
+from ..tensor import Tensor
+
 
 def to_tensor(array):
     """A NumPy array (or NumPy scalar) as a tinygen Tensor on the CPU, sharing memory if it can."""
-    from tinygen import from_numpy   # lazy: tinygen.data must import without the core
-
     array = np.asarray(array)            # not ascontiguousarray: it turns 0-d into 1-d
     if not array.flags.c_contiguous:
         array = np.array(array, order="C")
     return from_numpy(array)
 
 
-class _NoTensor:   # stands in for tinygen.Tensor while the core cannot be imported
-    pass
-
-
-def tensor_type() -> type:
-    """tinygen.Tensor, or a class nothing is an instance of when the core is not importable."""
-    try:
-        from tinygen import Tensor
-    except ImportError:
-        return _NoTensor
-    return Tensor
-
-
 def is_tensor(x) -> bool:
-    return isinstance(x, tensor_type())
+    return isinstance(x, Tensor)
 
 
 def cpu_array(x):

@@ -79,7 +79,7 @@ def _digits_table() -> np.ndarray:
         if table.ndim == 2 and table.shape[1] == 65:
             return table
     try:     # a future scikit-learn may move the file: ask its public loader
-        from sklearn.datasets import load_digits
+        from sklearn.datasets import load_digits  # lazy: optional; the CSV above is the rule
     except ImportError as e:
         raise ImportError("the `digits` dataset comes bundled with scikit-learn: "
                           "pip install scikit-learn") from e

@@ -21,6 +21,8 @@ from collections.abc import Mapping
 
 import numpy as np
 
+from ..backend.random import generator
+from ..ops.shape import stack
 from .dataset import TensorDataset, cpu_array, is_tensor, to_tensor
 
 PREFETCH_DEPTH = 2
@@ -38,8 +40,6 @@ def default_collate(samples):
     if is_tensor(first):
         arrays = [cpu_array(s) for s in samples]
         if any(a is None for a in arrays):          # on a GPU: stack there, never via the host
-            from tinygen import stack
-
             return stack(list(samples))
         return to_tensor(np.stack(arrays))
     if isinstance(first, (np.ndarray, np.generic)):
@@ -160,8 +160,6 @@ class DataLoader:
         self.collate_fn = collate_fn
         self.device = device
         if seed is None:
-            from tinygen.backend.random import generator
-
             seed = int(generator("cpu").integers(2**63))
         self.seed = int(seed)
         self.generator = np.random.Generator(np.random.PCG64(self.seed))

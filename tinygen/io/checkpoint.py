@@ -97,45 +97,59 @@ def _write_all(file, chunks):
 
 def _flatten(obj):
     """obj -> ({entry name: contiguous CPU array}, JSON-able structure with {"$tensor": name})."""
-    tensors = {}
-    by_id = {}
-    flat_state_dict = isinstance(obj, dict) and all(
-        isinstance(k, str) and isinstance(v, (Tensor, np.ndarray)) for k, v in obj.items())
+    flat = _Flattener()
+    if isinstance(obj, dict) and all(isinstance(k, str) and isinstance(v, (Tensor, np.ndarray))
+                                     for k, v in obj.items()):
+        # a plain state dict: its keys are the entries' names
+        structure = {k: flat.tensor(v, [k], name=k) for k, v in obj.items()}
+        if any(k.startswith("$") for k in obj):
+            structure = {"$dict": [[k, v] for k, v in structure.items()]}
+        return flat.tensors, structure
+    return flat.tensors, flat.encode(obj, [])
 
-    def name_for(path):
+
+class _Flattener:
+    """Collects the arrays of an object (a tensor saved twice is stored once) and encodes the
+    rest as JSON with markers: $tensor, $numpy, $tuple, $dict (non-string keys), $dtype, $device."""
+
+    def __init__(self):
+        self.tensors = {}
+        self.by_id = {}             # id(value) -> (entry name, value: kept alive, so ids stay unique)
+
+    def tensor(self, value, path, name=None):
+        if id(value) in self.by_id:
+            name = self.by_id[id(value)][0]
+        else:
+            name = name or self._new_name(path)
+            self.tensors[name] = _to_cpu_array(value, ".".join(path))
+            self.by_id[id(value)] = (name, value)
+        return {"$tensor": name, "$numpy": True} if isinstance(value, np.ndarray) else \
+            {"$tensor": name}
+
+    def _new_name(self, path):
         name = ".".join(path) if path else "tensor"
-        if name in tensors:
+        if name in self.tensors:
             i = 1
-            while f"{name}#{i}" in tensors:
+            while f"{name}#{i}" in self.tensors:
                 i += 1
             name = f"{name}#{i}"
         return name
 
-    def encode(value, path):
+    def encode(self, value, path):
         if isinstance(value, (Tensor, np.ndarray)):
-            is_numpy = isinstance(value, np.ndarray)
-            if id(value) in by_id:
-                name = by_id[id(value)][0]
-            else:
-                name = name_for(path)
-                tensors[name] = _to_cpu_array(value, ".".join(path))
-                by_id[id(value)] = (name, value)       # keep value alive so ids stay unique
-            return {"$tensor": name, "$numpy": True} if is_numpy else {"$tensor": name}
-        if value is None or isinstance(value, (bool, str)):
-            return value
-        if isinstance(value, (int, float)):
+            return self.tensor(value, path)
+        if value is None or isinstance(value, (bool, str, int, float)):
             return value
         if isinstance(value, np.generic):
             return value.item()
         if isinstance(value, tuple):
-            return {"$tuple": [encode(v, path + [str(i)]) for i, v in enumerate(value)]}
+            return {"$tuple": [self.encode(v, path + [str(i)]) for i, v in enumerate(value)]}
         if isinstance(value, list):
-            return [encode(v, path + [str(i)]) for i, v in enumerate(value)]
+            return [self.encode(v, path + [str(i)]) for i, v in enumerate(value)]
         if isinstance(value, dict):
-            plain = all(isinstance(k, str) and not k.startswith("$") for k in value)
-            if plain:
-                return {k: encode(v, path + [k]) for k, v in value.items()}
-            return {"$dict": [[_encode_key(k, path), encode(v, path + [str(k)])]
+            if all(isinstance(k, str) and not k.startswith("$") for k in value):
+                return {k: self.encode(v, path + [k]) for k, v in value.items()}
+            return {"$dict": [[_encode_key(k, path), self.encode(v, path + [str(k)])]
                               for k, v in value.items()]}
         if isinstance(value, _dt.dtype):
             return {"$dtype": value.name}
@@ -145,22 +159,6 @@ def _flatten(obj):
         raise TypeError(f"tg.save: can't save a {type(value).__name__} (at {where}); checkpoints "
                         "hold Tensors, NumPy arrays, numbers, strings, bools, None, and "
                         "dicts/lists/tuples of them")
-
-    if flat_state_dict:
-        structure = {}
-        for k, v in obj.items():
-            if id(v) in by_id:
-                structure[k] = {"$tensor": by_id[id(v)][0]}
-            else:
-                tensors[k] = _to_cpu_array(v, k)
-                by_id[id(v)] = (k, v)
-                structure[k] = {"$tensor": k}
-            if isinstance(v, np.ndarray):
-                structure[k]["$numpy"] = True
-        if any(k.startswith("$") for k in obj):
-            structure = {"$dict": [[k, v] for k, v in structure.items()]}
-        return tensors, structure
-    return tensors, encode(obj, [])
 
 
 def _encode_key(key, path):

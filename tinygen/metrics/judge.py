@@ -8,6 +8,8 @@
 """
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 
 
@@ -21,7 +23,15 @@ def frechet_distance(f1, f2) -> float:
                          f"shapes {f1.shape} and {f2.shape}")
     mu1, mu2 = f1.mean(0), f2.mean(0)
     s1, s2 = np.cov(f1, rowvar=False), np.cov(f2, rowvar=False)
-    covmean = linalg.sqrtm(s1 @ s2)   # (scipy deprecates disp=False; the default returns the root)
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", linalg.LinAlgWarning)
+            covmean = linalg.sqrtm(s1 @ s2)
+    except linalg.LinAlgWarning:
+        # a singular product (features that never fire: an untrained judge, dead ReLUs): shift
+        # both covariances by 1e-6 I, as pytorch-fid does
+        offset = np.eye(len(s1)) * 1e-6
+        covmean = linalg.sqrtm((s1 + offset) @ (s2 + offset))
     covmean = covmean.real            # sqrtm of a product of covariances: imaginary parts are noise
     return float(((mu1 - mu2) ** 2).sum() + np.trace(s1 + s2 - 2 * covmean))
 

@@ -128,10 +128,13 @@ class Workbench:
                  "optimizers": {k: o.state_dict() for k, o in self.recipe.optimizers.items()},
                  "schedulers": {k: s.state_dict() for k, s in self.recipe.schedulers.items()}},
                 os.path.join(self.out, OPTIMIZER))
-        write_json(os.path.join(self.out, TRAINER), {
-            "step": self.step, "epoch_done": epoch_done, "total_steps": self.total_steps,
-            "loader": self.loader.state_dict(), "rng": get_state(), "seed": tg.initial_seed(),
-        })
+        trainer = {"step": self.step, "epoch_done": epoch_done, "total_steps": self.total_steps,
+                   "loader": self.loader.state_dict(), "rng": get_state(),
+                   "seed": tg.initial_seed()}
+        device = tg.device(self.run.device).type
+        if device == "test":            # its own NumPy stream (CuPy's state cannot be saved)
+            trainer["device_rng"] = get_state(device)
+        write_json(os.path.join(self.out, TRAINER), trainer)
 
     def load_checkpoint(self):
         path = os.path.join(self.out, TRAINER)
@@ -151,6 +154,8 @@ class Workbench:
         self.loader.load_state_dict(state["loader"])
         tg.manual_seed(state["seed"])
         set_state(state["rng"])
+        if "device_rng" in state:
+            set_state(state["device_rng"], tg.device(self.run.device).type)
         self.step = int(state["step"])
         self._truncate_metrics(self.step)
         return state
