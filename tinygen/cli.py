@@ -17,15 +17,31 @@ import os
 import sys
 
 from . import __version__
+from .data import DataFormatError, DownloadError
 from .data.cli import add_data_parser
+from .io import CheckpointError
 from .train.cli import add_train_parsers
+from .train.errors import RunError, UsageError
+
+# what a user can cause or meet: one line on stderr, no traceback (exit 2 usage, 1 runtime)
+USER_ERRORS = (UsageError, RunError, CheckpointError, DownloadError, DataFormatError, OSError)
+
+
+class Parser(argparse.ArgumentParser):
+    """argparse, but a bad command line ends in one line: `tinygen CMD: error: ... (see
+    tinygen CMD --help)`, exit status 2. Every subcommand's parser is one of these."""
+
+    def error(self, message):
+        self.exit(2, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = Parser(
         prog="tinygen", description="tinygen: a from-scratch deep-learning engine and small "
                                     "generative models, in PyTorch's dialect.")
     parser.add_argument("--version", action="version", version=f"tinygen {__version__}")
+    parser.add_argument("--debug", action="store_true",
+                        help="show the traceback of an error (for bug reports)")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     add_train_parsers(sub)              # from the recipe names only: no model is imported
     add_data_parser(sub)
@@ -66,15 +82,34 @@ def run_bench(args) -> int:
 
 def main(argv=None) -> int:
     parser = build_parser()
-    args = parser.parse_args(argv)
+    try:
+        args = parser.parse_args(argv)
+    except SystemExit as e:                   # --help, --version, or a bad command line
+        return int(e.code or 0)
     if not getattr(args, "func", None):
         parser.print_help(sys.stderr)
         return 2
     try:
         return int(args.func(args) or 0)
+    except SystemExit as e:                   # a benchmark script's own argparse, say
+        return e.code if isinstance(e.code, int) else 1
     except KeyboardInterrupt:
         print("tinygen: interrupted", file=sys.stderr)
         return 130
+    except USER_ERRORS as e:
+        if args.debug:
+            raise
+        print(f"tinygen {args.command}: error: {_one_line(e)}", file=sys.stderr)
+        return getattr(e, "exit_status", 1)
+
+
+def _one_line(error):
+    """An exception as one line: OSErrors name their file, other messages lose their newlines."""
+    if isinstance(error, OSError) and error.filename and str(error.filename) not in str(error):
+        text = f"{error.filename}: {error.strerror or error}"
+    else:
+        text = str(error) or type(error).__name__
+    return " ".join(text.split())
 
 
 if __name__ == "__main__":

@@ -15,7 +15,9 @@ import pytest
 from tinygen.cli import main
 from tinygen.train import Workbench, get_recipe
 
-TINY_IMAGE = ["--set", "width=4", "--set", "hidden=8", "--set", "latent=4"]
+TINY_CLASSIFIER = ["--set", "width=4", "--set", "hidden=8"]
+TINY_VAE = ["--set", "width=4", "--set", "hidden=8", "--set", "latent=4"]
+TINY_GAN = ["--set", "width=4", "--set", "latent=4"]
 TINY_FLOW = ["--set", "hidden=8", "--set", "couplings=2", "--set", "train_size=256"]
 TINY_TEXT = ["--set", "block_size=8", "--set", "eval_interval=3", "--set", "eval_batches=2"]
 TINY_SEQ2SEQ = ["--set", "n_train=64", "--set", "max_len=3", "--set", "d_model=8", "--set",
@@ -23,12 +25,12 @@ TINY_SEQ2SEQ = ["--set", "n_train=64", "--set", "max_len=3", "--set", "d_model=8
 
 # model -> (train options, eval options, the metric `tinygen eval` must report)
 CASES = {
-    "classifier": ([*TINY_IMAGE], [], "test_acc"),
-    "vae": ([*TINY_IMAGE], ["--set", "iw_samples=2"], "test_iw_nll_nats"),
-    "conv-vae": ([*TINY_IMAGE], ["--set", "iw_samples=2"], "test_iw_nll_nats"),
-    "gan": ([*TINY_IMAGE], [], None),
-    "dcgan": ([*TINY_IMAGE], [], None),
-    "wgan-gp": ([*TINY_IMAGE], [], None),
+    "classifier": ([*TINY_CLASSIFIER], [], "test_acc"),
+    "vae": ([*TINY_VAE], ["--set", "iw_samples=2"], "test_iw_nll_nats"),
+    "conv-vae": ([*TINY_VAE], ["--set", "iw_samples=2"], "test_iw_nll_nats"),
+    "gan": ([*TINY_GAN], [], None),
+    "dcgan": ([*TINY_GAN], [], None),
+    "wgan-gp": ([*TINY_GAN], [], None),
     "realnvp": ([*TINY_FLOW], [], "test_nll"),
     "glow": ([*TINY_FLOW], [], "test_nll"),
     "realnvp-images": (["--data", "digits", "--set", "arch=multiscale", "--set", "hidden=4",
@@ -187,4 +189,4 @@ def test_a_recipe_that_makes_a_cpu_tensor_fails_on_the_test_device(tmp_path, mon
     monkeypatch.setattr(GANRecipe, "noise", lambda self, n: tg.randn(n, self.config.latent))
     with pytest.raises(RuntimeError, match="same device"):
         main(["train", "gan", "--device", "test", "--steps", "1", "--out", str(tmp_path / "g"),
-              *TINY_IMAGE])
+              *TINY_GAN])

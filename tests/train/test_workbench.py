@@ -87,4 +87,9 @@ def test_resume_without_a_run_is_a_clear_error(tmp_path, capsys):
     assert "no run" in capsys.readouterr().err
     for command in ("sample", "eval"):
         assert main([command, str(tmp_path / "none")]) == 1
-        assert f"tinygen {command}: error: no run in" in capsys.readouterr().err
+        assert f"tinygen {command}: error: {tmp_path / 'none'}: no such folder" in \
+            capsys.readouterr().err
+        os.makedirs(tmp_path / "empty", exist_ok=True)
+        assert main([command, str(tmp_path / "empty")]) == 1
+        assert f"tinygen {command}: error: {tmp_path / 'empty'}: no run in" in \
+            capsys.readouterr().err

@@ -1,63 +1,144 @@
-"""`tinygen train | sample | eval` (see API.md, "Command line")."""
+"""`tinygen train | sample | eval | runs` (see API.md, "Command line").
+
+A user's mistake ends in one line on stderr naming the argument or file, what was wrong and what
+to do: UsageError (exit 2) for a command line that cannot mean anything, RunError (exit 1) for
+one that cannot be carried out (tinygen/cli.py prints them; `--debug` shows the traceback).
+"""
 from __future__ import annotations
 
+import argparse
 import os
-import sys
 
 import tinygen as tg
 from ..backend.random import fork_rng
+from ..data import canonical_name
+from .errors import RunError, UsageError
 from .recipes import RunConfig, SampleRequest, get_recipe, recipe_names
 from .run_folder import CONFIG, EVAL, read_config, write_json
+from .runs import add_runs_parser
 from .workbench import Workbench, load_run
+
+# settings a resumed run may change; every other one must equal the run's own
+RESUMABLE = ("epochs", "steps", "log_every", "device", "data_dir", "tensorboard")
+
+
+def _number(kind, accept, rule):
+    """An argparse type: `kind` (int or float) for which accept(value) holds ("must be {rule}")."""
+    def parse(text):
+        try:
+            value = kind(text)
+        except ValueError:
+            what = "an integer" if kind is int else "a number"
+            raise argparse.ArgumentTypeError(f"expected {what}, got {text!r}") from None
+        if not accept(value):
+            raise argparse.ArgumentTypeError(f"must be {rule}, got {text}")
+        return value
+    parse.__name__ = rule
+    return parse
+
+
+positive_int = _number(int, lambda v: v >= 1, "a positive integer")
+non_negative_int = _number(int, lambda v: v >= 0, "an integer >= 0")
+positive_float = _number(float, lambda v: 0 < v < float("inf"), "a positive number")
 
 
 def _parse_set(items):
+    """--set KEY=VALUE items -> {key: raw string}."""
     out = {}
     for item in items or []:
         key, sep, value = item.partition("=")
-        if not sep:
-            raise SystemExit(f"tinygen: --set expects KEY=VALUE, got {item!r}")
+        if not sep or not key:
+            raise UsageError(f"--set {item}: expected KEY=VALUE (e.g. --set latent=32)")
         out[key.replace("-", "_")] = value
     return out
 
 
+class _ModelHelp(argparse.Action):
+    """`tinygen train MODEL --help`: the train options, then MODEL's --set keys."""
+
+    def __init__(self, option_strings, dest=argparse.SUPPRESS, default=argparse.SUPPRESS,
+                 help="show this help (with MODEL: its --set keys) and exit"):
+        super().__init__(option_strings, dest, default=default, nargs=0, help=help)
+
+    def __call__(self, parser, namespace, values, option_string=None):
+        parser.print_help()
+        model = getattr(namespace, "model", None)
+        if model in recipe_names():
+            print(options_table(model))
+        parser.exit()
+
+
+def options_table(model) -> str:
+    """MODEL's --set keys: name, type, default and meaning, one a line."""
+    cls = get_recipe(model)
+    lines = [f"\n{model} settings (--set KEY=VALUE):"]
+    for o in cls.options:
+        default = "(see meaning)" if o.default is None else o.default
+        kind = "|".join(o.choices) if o.choices else o.type.__name__
+        lines.append(f"  {o.key:<16} {kind:<8} default {default!s:<14} {o.help}")
+    return "\n".join(lines if cls.options else lines + ["  (none)"])
+
+
 def add_train_parsers(sub):
-    """Add `train`, `sample` and `eval` to an argparse subparsers object. Only the recipe names
-    are needed here: no model is imported to build the parser."""
+    """Add `train`, `sample`, `eval` and `runs` to an argparse subparsers object. Only the recipe
+    names are needed here: no model is imported to build the parser."""
+    _add_train(sub)
+    _add_sample(sub)
+    _add_eval(sub)
+    add_runs_parser(sub)
+
+
+def _add_train(sub):
     names = recipe_names()
-    t = sub.add_parser("train", help="train a model (offline default data with no flags)",
+    t = sub.add_parser("train", add_help=False, help="train a model (offline data with no flags)",
                        description="Train MODEL; writes config.json, metrics.jsonl, "
                                    "checkpoint.safetensors (+ optimizer.safetensors), samples.png "
                                    "and curves.png into --out.")
+    t.add_argument("-h", "--help", action=_ModelHelp)
     t.add_argument("model", choices=names, metavar="MODEL", help=", ".join(names))
-    t.add_argument("--data", help="dataset name or text file (default: the model's offline default)")
+    t.add_argument("--data", help="dataset name or text file (default: the model's offline data)")
     t.add_argument("--data-dir", help="dataset root (default $TINYGEN_DATA or ~/.cache/tinygen)")
     length = t.add_mutually_exclusive_group()
-    length.add_argument("--epochs", type=int)
-    length.add_argument("--steps", type=int)
-    t.add_argument("--batch-size", type=int)
-    t.add_argument("--lr", type=float)
-    t.add_argument("--device", default="cpu", help="cpu or cuda")
-    t.add_argument("--seed", type=int, default=0)
+    length.add_argument("--epochs", type=positive_int)
+    length.add_argument("--steps", type=positive_int)
+    t.add_argument("--batch-size", type=positive_int)
+    t.add_argument("--lr", type=positive_float)
+    t.add_argument("--device", help="cpu (default) or cuda")
+    t.add_argument("--seed", type=non_negative_int)
     t.add_argument("--out", help="output folder (default runs/MODEL)")
-    t.add_argument("--resume", action="store_true", help="continue the run in --out exactly")
-    t.add_argument("--log-every", type=int, default=10, help="steps between metrics.jsonl lines")
+    again = t.add_mutually_exclusive_group()
+    again.add_argument("--resume", action="store_true", help="continue the run in --out exactly")
+    again.add_argument("--restart", action="store_true",
+                       help="replace the run in --out with a new one")
+    t.add_argument("--log-every", type=positive_int, help="steps between metrics.jsonl lines (10)")
+    t.add_argument("--tensorboard", action="store_true",
+                   help="also write TensorBoard events into OUT/tensorboard (needs tensorboardX: "
+                        "pip install 'tinygen[tensorboard]')")
+    t.add_argument("--histogram-every", type=positive_int, default=100, metavar="N",
+                   help="with --tensorboard: weight histograms every N steps (100)")
     t.add_argument("--set", action="append", metavar="KEY=VALUE",
-                   help="a model option, e.g. --set latent=32 or --set classifier=runs/classifier")
+                   help="a model setting, e.g. --set latent=32 (`tinygen train MODEL --help` "
+                        "lists them)")
     t.set_defaults(func=run_train)
 
+
+def _add_sample(sub):
     s = sub.add_parser("sample", help="draw samples from a trained run")
     s.add_argument("dir")
-    s.add_argument("-n", type=int, default=64, help="number of samples")
-    s.add_argument("--out", help="FILE.npy (images: float32 (N, C, H, W) in [0, 1])")
+    s.add_argument("-n", type=positive_int, default=64, help="number of samples")
+    s.add_argument("--out", help="FILE.npy (images: float32 (N, C, H, W) in [0, 1]); default "
+                                 "DIR/samples.npy")
+    s.add_argument("--force", action="store_true", help="overwrite --out if it exists")
     s.add_argument("--prompt", default=None, help="text models: the start of the text")
-    s.add_argument("--max-new-tokens", type=int, default=200)
-    s.add_argument("--temperature", type=float, default=1.0)
-    s.add_argument("--top-k", type=int, default=None)
-    s.add_argument("--seed", type=int, default=0)
+    s.add_argument("--max-new-tokens", type=positive_int, default=200)
+    s.add_argument("--temperature", type=positive_float, default=1.0)
+    s.add_argument("--top-k", type=positive_int, default=None)
+    s.add_argument("--seed", type=non_negative_int, default=0)
     s.add_argument("--device", default=None)
     s.set_defaults(func=run_sample)
 
+
+def _add_eval(sub):
     e = sub.add_parser("eval", help="test metrics of a trained run, into DIR/eval.json")
     e.add_argument("dir")
     e.add_argument("--data-dir")
@@ -67,70 +148,123 @@ def add_train_parsers(sub):
     e.set_defaults(func=run_eval)
 
 
-def _resumed_run(args, out):
-    """The RunConfig of the run in `out`, with what the command line may change on a resume."""
+# ---- train -----------------------------------------------------------------------------------
+def check_device(text):
+    """--device: a device name tinygen knows and this machine has."""
+    if text is None:
+        return None
+    try:
+        device = tg.device(text)
+    except (TypeError, ValueError) as e:
+        raise UsageError(f"--device {text}: {e}") from None
+    if device.type == "cuda" and not tg.cuda.is_available():
+        raise RunError(f"--device {text}: no usable GPU here (CuPy missing or no device); "
+                       "install the extra with pip install 'tinygen[cuda]' or use --device cpu")
+    return str(device)
+
+
+def run_train(args):
+    out = args.out or os.path.join("runs", args.model)
+    check_device(args.device)
+    recipe_cls = get_recipe(args.model)
+    options = recipe_cls.check_options(_parse_set(args.set))
+    if args.resume:
+        run = _resumed_run(args, out, recipe_cls, options)
+    else:
+        _check_new_run_folder(out, args.restart)
+        run = RunConfig(model=args.model, data=args.data, data_dir=args.data_dir,
+                        epochs=args.epochs, steps=args.steps, batch_size=args.batch_size,
+                        lr=args.lr, device=args.device or "cpu",
+                        seed=0 if args.seed is None else args.seed, out=out,
+                        log_every=args.log_every or 10, options=options)
+    tensorboard = (args.histogram_every if args.tensorboard else None)
+    return Workbench(recipe_cls, run, tensorboard=tensorboard).fit(resume=args.resume)
+
+
+def _check_new_run_folder(out, restart):
+    """A new run never writes over another one unless asked to (--restart)."""
+    if os.path.isfile(out):
+        raise RunError(f"--out {out}: is a file; name a folder for the run")
+    if os.path.exists(os.path.join(out, CONFIG)) and not restart:
+        raise UsageError(f"--out {out}: holds a run already; continue it with --resume, or pass "
+                         "--restart to replace it with a new one")
+
+
+def _resumed_run(args, out, recipe_cls, options):
+    """The RunConfig of the run in `out`, with what may change on a resume; UsageError naming
+    every given setting that conflicts with the run's own."""
     saved = read_config(out)
-    run = RunConfig(model=saved["model"], data=saved["data"], data_dir=args.data_dir or saved.get("data_dir"),
+    saved_options = recipe_cls.check_options(saved.get("options", {}))
+    given = {"model": args.model, "data": args.data, "batch_size": args.batch_size,
+             "lr": args.lr, "seed": args.seed}
+    conflicts = [f"--{k.replace('_', '-')} {v} (the run has {saved.get(k)})"
+                 for k, v in given.items() if v is not None and _differs(k, v, saved)]
+    declared = {o.key: o.default for o in recipe_cls.options}
+    conflicts += [f"--set {k}={v} (the run has {saved_options.get(k, declared.get(k))})"
+                  for k, v in options.items() if saved_options.get(k, declared.get(k)) != v]
+    if conflicts:
+        raise UsageError(f"--resume: {'; '.join(conflicts)}: a run resumes with its own "
+                         f"settings, except {', '.join('--' + k.replace('_', '-') for k in RESUMABLE)}"
+                         "; pass --restart instead to start a new run in that folder")
+    run = RunConfig(model=saved["model"], data=saved["data"],
+                    data_dir=args.data_dir or saved.get("data_dir"),
                     epochs=args.epochs if args.epochs is not None else saved.get("epochs"),
                     steps=args.steps if args.steps is not None else saved.get("steps"),
                     batch_size=saved.get("batch_size"), lr=saved.get("lr"),
-                    device=args.device, seed=saved["seed"], out=out,
-                    log_every=saved.get("log_every", 10), options=saved.get("options", {}))
+                    device=args.device or saved.get("device", "cpu"), seed=saved["seed"], out=out,
+                    log_every=args.log_every or saved.get("log_every", 10),
+                    options=saved_options)
     if args.epochs is not None:
         run.steps = None
     return run
 
 
-def run_train(args):
-    out = args.out or os.path.join("runs", args.model)
-    if args.resume:
-        if not os.path.exists(os.path.join(out, CONFIG)):
-            print(f"tinygen train: error: --resume: no run in {out} (no {CONFIG})", file=sys.stderr)
-            return 1
-        run = _resumed_run(args, out)
-    else:
-        run = RunConfig(model=args.model, data=args.data, data_dir=args.data_dir,
-                        epochs=args.epochs, steps=args.steps, batch_size=args.batch_size,
-                        lr=args.lr, device=args.device, seed=args.seed, out=out,
-                        log_every=args.log_every, options=_parse_set(args.set))
-    try:
-        return Workbench(get_recipe(run.model), run).fit(resume=args.resume)
-    except (FileNotFoundError, ValueError) as e:
-        print(f"tinygen train: error: {e}", file=sys.stderr)
-        return 1
+def _differs(key, value, saved):
+    if key == "data":                  # the folder records the canonical name (mnist, not MNIST)
+        return (canonical_name(value) or value) != saved.get("data")
+    return saved.get(key) != value
 
 
-def _load(command, args, **kwargs):
-    """The run in args.dir for `sample` / `eval`; None (after a one-line error) if there is none."""
+# ---- sample and eval -------------------------------------------------------------------------
+def _load(args, **kwargs):
+    """The run in args.dir for `sample` / `eval`."""
+    check_device(args.device)
+    if not os.path.isdir(args.dir):
+        raise RunError(f"{args.dir}: no such folder; name a run folder (a --out of "
+                       "`tinygen train`)")
     try:
         return load_run(args.dir, device=args.device, **kwargs)
     except FileNotFoundError as e:
-        print(f"tinygen {command}: error: {e}", file=sys.stderr)
-        return None
+        raise RunError(f"{args.dir}: {e}") from None
 
 
 def run_sample(args):
-    bench = _load("sample", args)
-    if bench is None:
-        return 1
-    request = SampleRequest(n=args.n, out=args.out or os.path.join(args.dir, "samples.npy"),
-                            prompt=args.prompt, max_new_tokens=args.max_new_tokens,
-                            temperature=args.temperature, top_k=args.top_k)
+    out = args.out or os.path.join(args.dir, "samples.npy")
+    if args.out is not None and os.path.isdir(args.out):
+        raise UsageError(f"--out {args.out}: is a folder; name a .npy file")
+    if args.out is not None and os.path.exists(args.out) and not args.force:
+        raise UsageError(f"--out {args.out}: exists; pass --force to overwrite it")
+    bench = _load(args)
+    request = SampleRequest(n=args.n, out=out, prompt=args.prompt,
+                            max_new_tokens=args.max_new_tokens, temperature=args.temperature,
+                            top_k=args.top_k)
     with fork_rng(args.seed), tg.no_grad():
         try:
             print(bench.recipe.sample_command(request))
         except NotImplementedError as e:
-            print(f"tinygen sample: error: {e}", file=sys.stderr)
-            return 1
+            raise RunError(str(e)) from None
     return 0
 
 
 def run_eval(args):
-    bench = _load("eval", args, data_dir=args.data_dir)
-    if bench is None:
-        return 1
+    recipe_cls = get_recipe(read_config(args.dir)["model"]) if os.path.isfile(
+        os.path.join(args.dir, CONFIG)) else None
+    given = _parse_set(args.set)
+    if recipe_cls is not None:
+        given = recipe_cls.check_options(given)
+    bench = _load(args, data_dir=args.data_dir)
     recipe = bench.recipe
-    recipe.run.options.update(_parse_set(args.set))
+    recipe.run.options.update(given)
     with fork_rng(recipe.run.seed + 7), tg.no_grad():
         metrics = recipe.evaluate(bench.data.test, **recipe.eval_options())
     write_json(os.path.join(args.dir, EVAL), metrics)

@@ -1,27 +1,34 @@
 """Datasets for the workbench: tinygen.data.load plus the facts a recipe needs (shape, classes)."""
 from __future__ import annotations
 
+import os
+
 from .. import data as D
+from .errors import UsageError
 from .recipes import DataInfo
 
 
 def load_data(name, recipe_cls, data_dir=None, options=None) -> DataInfo:
     """Dataset `name` for a recipe class: its train and test splits (the validation split for
-    text) and their shape. ValueError when the recipe does not train on that kind of data."""
+    text) and their shape. UsageError for a name that is no dataset, or one of a kind the recipe
+    does not train on."""
     options = options or {}
     key = D.canonical_name(name) if isinstance(name, str) else None
     kind = ("image" if key in D.IMAGE_DATASETS else "toy" if key in D.TOY_DATASETS
             else "task" if key is None and name in recipe_cls.tasks else "text")
+    if kind == "text" and key is None and not os.path.isfile(str(name)):
+        known = ", ".join(D.DATASETS + tuple(recipe_cls.tasks))
+        raise UsageError(f"--data {name}: not a dataset tinygen knows ({known}) nor a text file")
     if kind not in recipe_cls.data_kinds:
-        raise ValueError(f"{recipe_cls.name} trains on {'/'.join(recipe_cls.data_kinds)} data; "
-                         f"{name!r} is {kind} data")
+        raise UsageError(f"--data {name}: {recipe_cls.name} trains on "
+                         f"{'/'.join(recipe_cls.data_kinds)} data; {name!r} is {kind} data")
     if kind == "task":
         return recipe_cls.make_task(name, options)
     test_split = "val" if kind == "text" else "test"
     if kind == "toy":
         # the toys are drawn by code, so a recipe may ask for more training points than the
         # default 10 000 (FFJORD draws a fresh batch every step); --set train_size=N overrides
-        size = options.get("train_size", recipe_cls.toy_train_size)
+        size = options.get("train_size") or recipe_cls.toy_train_size
         train = D.load(name, "train", n=None if size is None else int(size))
     else:
         train = D.load(name, "train", root=data_dir)

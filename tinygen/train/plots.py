@@ -41,14 +41,22 @@ def save_image_grid(images, path, nrow=None, pad=2, scale=None):
 
 
 def read_metrics(path):
-    """The rows of a metrics.jsonl file (a list of dicts; [] when there is no file)."""
+    """The rows of a metrics.jsonl file (a list of dicts; [] when there is no file). A last line
+    cut short (the process was killed while writing it) is left out; a bad line before it is an
+    error naming the file and the line."""
+    if not os.path.exists(path):
+        return []
+    with open(path) as f:
+        lines = [line.strip() for line in f]
+    lines = [line for line in lines if line]
     rows = []
-    if os.path.exists(path):
-        with open(path) as f:
-            for line in f:
-                line = line.strip()
-                if line:
-                    rows.append(json.loads(line))
+    for number, line in enumerate(lines, start=1):
+        try:
+            rows.append(json.loads(line))
+        except ValueError:
+            if number == len(lines):
+                break
+            raise ValueError(f"{path}: line {number} is not JSON") from None
     return rows
 
 

@@ -7,11 +7,21 @@
     OUT/trainer.json              where the run stands: step, epoch, data order, RNG state
     OUT/samples.png, curves.png   a sample grid and the loss curves, each epoch
     OUT/eval.json                 `tinygen eval`'s metrics
+    OUT/tensorboard/              TensorBoard events (with --tensorboard)
+    OUT/.running                  the pid of the `tinygen train` process using the folder
+    OUT/.checkpoint-next/         a checkpoint being written (see commit_staged)
+
+A checkpoint is three files that must agree (weights, optimiser state, trainer.json). They are
+written into .checkpoint-next/ first, trainer.json last, then moved into OUT one by one, trainer.json
+last. A process killed at any moment leaves either a complete staged set (commit_staged finishes
+moving it) or an incomplete one (commit_staged discards it): OUT always holds its last complete
+checkpoint.
 """
 from __future__ import annotations
 
 import json
 import os
+import shutil
 
 from ..io import atomic_write
 
@@ -23,6 +33,10 @@ TRAINER = "trainer.json"
 SAMPLES = "samples.png"
 CURVES = "curves.png"
 EVAL = "eval.json"
+TENSORBOARD = "tensorboard"
+RUNNING = ".running"
+STAGING = ".checkpoint-next"
+CHECKPOINT_FILES = (CHECKPOINT, OPTIMIZER, TRAINER)      # in the order they are committed
 
 
 def write_json(path, obj):
@@ -38,6 +52,28 @@ def read_config(out) -> dict:
         raise FileNotFoundError(f"no run in {out} (no {CONFIG})")
     with open(path) as f:
         return json.load(f)
+
+
+def commit_staged(out):
+    """Finish or discard the checkpoint staged in OUT/.checkpoint-next (a no-op without one)."""
+    staging = os.path.join(out, STAGING)
+    if not os.path.isdir(staging):
+        return
+    if os.path.isfile(os.path.join(staging, TRAINER)):      # complete: move it in
+        for name in CHECKPOINT_FILES:
+            if os.path.exists(os.path.join(staging, name)):
+                os.replace(os.path.join(staging, name), os.path.join(out, name))
+    shutil.rmtree(staging, ignore_errors=True)
+
+
+def clear_run(out):
+    """Remove what a previous run left in OUT (checkpoints, logs, figures), for a new run there."""
+    for name in CHECKPOINT_FILES + (METRICS, SAMPLES, CURVES, EVAL, "samples.txt"):
+        path = os.path.join(out, name)
+        if os.path.isfile(path):
+            os.remove(path)
+    for name in (STAGING, TENSORBOARD):
+        shutil.rmtree(os.path.join(out, name), ignore_errors=True)
 
 
 def module_state(modules):

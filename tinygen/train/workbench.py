@@ -13,6 +13,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import os
+import shutil
 import signal
 import sys
 import threading
@@ -22,10 +23,13 @@ import tinygen as tg
 from ..backend.random import fork_rng, get_state, set_state
 from ..io import atomic_write
 from .datasets import load_data
+from .errors import RunError
 from .plots import plot_curves, read_metrics
 from .recipes import RunConfig, get_recipe
-from .run_folder import (CHECKPOINT, CONFIG, CURVES, METRICS, OPTIMIZER, SAMPLES, TRAINER,
-                         load_module_state, module_state, read_config, write_json)
+from .run_folder import (CHECKPOINT, CONFIG, CURVES, METRICS, OPTIMIZER, RUNNING, SAMPLES,
+                         STAGING, TRAINER, clear_run, commit_staged, load_module_state,
+                         module_state, read_config, write_json)
+from .tensorboard import TensorBoardLog
 
 
 class _StopOnCtrlC:
@@ -92,11 +96,14 @@ class Progress:
 class Workbench:
     """Train, evaluate and sample one Recipe in one output folder."""
 
-    def __init__(self, recipe_cls, run: RunConfig):
+    def __init__(self, recipe_cls, run: RunConfig, tensorboard=None):
+        """tensorboard: None, or the steps between weight histograms in TensorBoard events."""
         self.recipe_cls = recipe_cls
         self.run = run
         self.out = run.out or os.path.join("runs", run.model)
         self.metrics_path = os.path.join(self.out, METRICS)
+        self.tensorboard_every = tensorboard
+        self.board = None
 
     # -- building -------------------------------------------------------------------------------
     def build(self):
@@ -122,31 +129,39 @@ class Workbench:
 
     # -- checkpoints ----------------------------------------------------------------------------
     def save_checkpoint(self, epoch_done):
-        os.makedirs(self.out, exist_ok=True)
-        tg.save(module_state(self.recipe.modules), os.path.join(self.out, CHECKPOINT))
+        """The weights, the optimiser state and trainer.json, staged then committed as one set
+        (run_folder.py), so a process killed at any moment leaves the last complete one."""
+        staging = os.path.join(self.out, STAGING)
+        shutil.rmtree(staging, ignore_errors=True)
+        os.makedirs(staging)
+        tg.save(module_state(self.recipe.modules), os.path.join(staging, CHECKPOINT))
         tg.save({"step": self.step,
                  "optimizers": {k: o.state_dict() for k, o in self.recipe.optimizers.items()},
                  "schedulers": {k: s.state_dict() for k, s in self.recipe.schedulers.items()}},
-                os.path.join(self.out, OPTIMIZER))
+                os.path.join(staging, OPTIMIZER))
         trainer = {"step": self.step, "epoch_done": epoch_done, "total_steps": self.total_steps,
                    "loader": self.loader.state_dict(), "rng": get_state(),
                    "seed": tg.initial_seed()}
         device = tg.device(self.run.device).type
         if device == "test":            # its own NumPy stream (CuPy's state cannot be saved)
             trainer["device_rng"] = get_state(device)
-        write_json(os.path.join(self.out, TRAINER), trainer)
+        write_json(os.path.join(staging, TRAINER), trainer)          # the set is complete
+        commit_staged(self.out)
 
     def load_checkpoint(self):
+        """Back to the last complete checkpoint: weights, optimisers, data order, RNG, step.
+        False when the run has none yet (it was stopped before its first one)."""
+        commit_staged(self.out)
         path = os.path.join(self.out, TRAINER)
         if not os.path.exists(path):
-            raise FileNotFoundError(f"--resume: no {TRAINER} in {self.out}; nothing to resume")
+            return False
         with open(path) as f:
             state = json.load(f)
         load_module_state(self.recipe.modules, tg.load(os.path.join(self.out, CHECKPOINT)))
         opt = tg.load(os.path.join(self.out, OPTIMIZER))
         if int(opt["step"]) != int(state["step"]):
-            raise RuntimeError(f"{self.out}: {OPTIMIZER} is from step {opt['step']} but "
-                               f"{TRAINER} from step {state['step']}; the checkpoint is torn")
+            raise RunError(f"{self.out}: {OPTIMIZER} is from step {opt['step']} but {TRAINER} "
+                           f"from step {state['step']}; the checkpoint is torn")
         for k, o in self.recipe.optimizers.items():
             o.load_state_dict(opt["optimizers"][k])
         for k, s in self.recipe.schedulers.items():
@@ -158,7 +173,7 @@ class Workbench:
             set_state(state["device_rng"], tg.device(self.run.device).type)
         self.step = int(state["step"])
         self._truncate_metrics(self.step)
-        return state
+        return True
 
     def _truncate_metrics(self, step):
         """Drop log lines written after the checkpoint: the resumed run writes them again."""
@@ -170,12 +185,28 @@ class Workbench:
     def log(self, row):
         with open(self.metrics_path, "a") as f:
             f.write(json.dumps(row) + "\n")
+        if self.board is not None:
+            self.board.scalars(row)
 
     # -- the loop -------------------------------------------------------------------------------
     def fit(self, resume=False):
         """Train to the end (or to a Ctrl-C); returns the exit code: 0 done, 130 interrupted."""
         self.build()
-        self._open_folder(resume)
+        config = self._open_folder(resume)
+        running = os.path.join(self.out, RUNNING)
+        write_json(running, {"pid": os.getpid()})
+        try:
+            if self.tensorboard_every is not None:
+                self.board = TensorBoardLog(self.out, self.step, self.tensorboard_every)
+                self.board.config(config)
+            return self._fit()
+        finally:
+            if self.board is not None:
+                self.board.close()
+            if os.path.exists(running):
+                os.remove(running)
+
+    def _fit(self):
         progress = Progress(self.total_steps, self.step, self.run.model,
                             every=max(self.run.log_every * 10, 1))
         t0 = time.perf_counter()
@@ -198,12 +229,13 @@ class Workbench:
         return 0
 
     def _open_folder(self, resume):
-        """Continue the run in the folder (resume) or start its log afresh; write config.json."""
+        """Continue the run in the folder (resume) or clear it for a new one; write and return
+        config.json's contents."""
         os.makedirs(self.out, exist_ok=True)
-        if resume:
-            self.load_checkpoint()
-        elif os.path.exists(self.metrics_path):
-            os.remove(self.metrics_path)
+        if not (resume and self.load_checkpoint()):
+            if resume:
+                print(f"{self.out} has no checkpoint yet: starting from step 0", file=sys.stderr)
+            clear_run(self.out)
         config = dataclasses.asdict(self.run)
         config["resolved"] = {k: self.recipe.setting(k) for k in ("batch_size", "lr", "epochs")}
         config["total_steps"] = self.total_steps
@@ -212,6 +244,7 @@ class Workbench:
         if model_config:
             config["model_config"] = model_config
         write_json(os.path.join(self.out, CONFIG), config)
+        return config
 
     def _train(self, progress, stop):
         """Epochs until total_steps or a Ctrl-C, each followed by evaluation, samples and a
@@ -236,6 +269,8 @@ class Workbench:
                 epoch = (self.step - 1) // per_epoch
                 self.log({"step": self.step, "epoch": epoch, "split": "train", **metrics})
             progress.update(self.step, metrics)
+            if self.board is not None:
+                self.board.histograms(self.recipe.modules, self.step)
             if self.step >= self.total_steps or stop.requested:
                 break
 
@@ -247,6 +282,8 @@ class Workbench:
                      else f"step {self.step}")
             progress.write(f"{where}: " + "  ".join(f"{k}={v:.4f}" for k, v in metrics.items()))
         plot_curves(self.metrics_path, os.path.join(self.out, CURVES), title=self.run.model)
+        if self.board is not None:
+            self.board.image(os.path.join(self.out, SAMPLES), self.step)
         self.save_checkpoint(epoch_done)
 
     def _evaluate_and_sample(self, epoch_done):
@@ -273,6 +310,7 @@ def load_run(out, device=None, data_dir=None):
         run.device = device
     if data_dir is not None:
         run.data_dir = data_dir
+    commit_staged(out)
     bench = Workbench(get_recipe(run.model), run).build()
     load_module_state(bench.recipe.modules, tg.load(os.path.join(out, CHECKPOINT)))
     bench.recipe.eval()

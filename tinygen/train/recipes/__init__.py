@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from importlib import import_module
 
-from .base import DataInfo, Recipe, RunConfig, SampleRequest
+from .base import DataInfo, Option, Recipe, RunConfig, SampleRequest
 
 RECIPES = {                       # name -> (module of this package, class)
     "classifier": ("classifier", "ClassifierRecipe"),
@@ -48,5 +48,5 @@ def get_recipe(name: str) -> type[Recipe]:
     return getattr(import_module(f"{__name__}.{module}"), cls)  # lazy: a family loads on use
 
 
-__all__ = ["DataInfo", "RECIPES", "Recipe", "RunConfig", "SampleRequest", "get_recipe",
+__all__ = ["DataInfo", "Option", "RECIPES", "Recipe", "RunConfig", "SampleRequest", "get_recipe",
            "recipe_names"]

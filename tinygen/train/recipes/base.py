@@ -18,6 +18,7 @@ moved there batch by batch. Tensors come back to the CPU only where a file is wr
 from __future__ import annotations
 
 import dataclasses
+import difflib
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -25,7 +26,53 @@ import numpy as np
 import tinygen as tg
 from ...data import DataLoader
 from ...io import atomic_write
+from ..errors import UsageError
 from ..plots import save_image_grid
+
+
+@dataclass(frozen=True)
+class Option:
+    """One `--set KEY=VALUE` setting of a recipe: the type its value is parsed as, its default
+    (None where the recipe decides from the data or the model, as `help` says) and what it means."""
+    key: str
+    type: type
+    default: object
+    help: str
+    choices: tuple = ()
+
+    def parse(self, raw):
+        """The typed value of `raw` (a string from the command line, or an already typed value
+        from a config.json); UsageError naming the key when it does not parse."""
+        if not isinstance(raw, str):
+            value = raw
+        elif self.type is bool:
+            if raw.lower() not in ("1", "true", "yes", "on", "0", "false", "no", "off"):
+                raise UsageError(f"--set {self.key}={raw}: expected a boolean (true or false)")
+            value = raw.lower() in ("1", "true", "yes", "on")
+        else:
+            try:
+                value = self.type(raw)
+            except ValueError:
+                raise UsageError(f"--set {self.key}={raw}: expected {_type_name(self.type)} "
+                                 f"({self.help})") from None
+        if self.choices and value not in self.choices:
+            raise UsageError(f"--set {self.key}={raw}: expected one of "
+                             f"{', '.join(map(str, self.choices))}")
+        return value
+
+
+def replace_defaults(options, **defaults):
+    """A subclass's options: its parent's, with some defaults changed."""
+    unknown = set(defaults) - {o.key for o in options}
+    if unknown:
+        raise KeyError(f"replace_defaults: no option {sorted(unknown)}")
+    return tuple(dataclasses.replace(o, default=defaults[o.key]) if o.key in defaults else o
+                 for o in options)
+
+
+def _type_name(t):
+    return {int: "an integer", float: "a number", str: "a string", bool: "true or false"}.get(
+        t, t.__name__)
 
 
 @dataclass
@@ -80,6 +127,7 @@ class Recipe:
     tasks = ()                       # names of the generated tasks this recipe makes (make_task)
     toy_train_size = None            # training points drawn for the 2-D toys (None: the default)
     config = None                    # the model's frozen config dataclass, saved in config.json
+    options = ()                     # the Option()s --set accepts (`tinygen train MODEL --help`)
 
     def __init__(self, run: RunConfig, data: DataInfo):
         self.run = run
@@ -142,20 +190,40 @@ class Recipe:
         """The model's settings for config.json ({} when the recipe keeps no config dataclass)."""
         return dataclasses.asdict(self.config) if self.config is not None else {}
 
+    # -- options (--set KEY=VALUE) --------------------------------------------------------------
+    @classmethod
+    def check_options(cls, raw: dict) -> dict:
+        """`--set` values (strings, or typed values from a config.json) -> typed values, each
+        checked against `options`: an unknown key is refused with the closest valid names."""
+        declared = {o.key: o for o in cls.options}
+        typed = {}
+        for key, value in raw.items():
+            key = key.replace("-", "_")
+            if key not in declared:
+                close = difflib.get_close_matches(key, declared, n=3)
+                hint = f"did you mean {' or '.join(close)}? " if close else ""
+                raise UsageError(f"--set {key}: {cls.name} has no setting {key!r}; {hint}its "
+                                 f"settings are {', '.join(sorted(declared)) or 'none'} (see "
+                                 f"tinygen train {cls.name} --help)")
+            typed[key] = declared[key].parse(value)
+        return typed
+
+    def option(self, key, default=None):
+        """The value of setting `key`: given with --set, else `default` (when the recipe decides
+        it here), else the declared default."""
+        declared = {o.key: o for o in type(self).options}
+        if key not in declared:                   # a recipe reading a setting it did not declare
+            raise KeyError(f"{type(self).__name__} reads --set {key} but does not declare it in "
+                           "`options`")
+        if key in self.run.options:
+            return declared[key].parse(self.run.options[key])
+        return declared[key].default if default is None else default
+
     # -- helpers for subclasses -------------------------------------------------------------
     def setting(self, key):
         """A run setting after the recipe's defaults are applied."""
         value = getattr(self.run, key)
         return self.defaults.get(key) if value is None else value
-
-    def option(self, key, default):
-        """A model-specific option given with --set key=value (typed like the default)."""
-        if key not in self.run.options:
-            return default
-        raw = self.run.options[key]
-        if isinstance(default, bool):
-            return str(raw).lower() in ("1", "true", "yes", "on")
-        return type(default)(raw) if default is not None else raw
 
     def train(self, mode=True):
         for m in self.modules.values():

@@ -7,7 +7,7 @@ from __future__ import annotations
 import tinygen as tg
 from ...models.classifier import Classifier, ClassifierConfig
 from ...nn import functional as F
-from .base import Recipe
+from .base import Option, Recipe
 
 
 def accuracy(model, dataset, device="cpu", batch_size=1000):
@@ -27,14 +27,16 @@ class ClassifierRecipe(Recipe):
     name = "classifier"
     data_kinds = ("image",)
     defaults = {"epochs": 3, "batch_size": 64, "lr": 1e-3}
+    options = (Option("width", int, 32, "channels of the first conv (the second has twice as many)"),
+               Option("hidden", int, 128, "units of the hidden layer (the judge's features)"))
 
     def __init__(self, run, data):
         super().__init__(run, data)
         c, h, _ = data.shape
         pixels = data.train.tensors[0]
         self.config = ClassifierConfig(in_channels=c, image_size=h, num_classes=data.num_classes,
-                                       width=self.option("width", 32),
-                                       hidden=self.option("hidden", 128),
+                                       width=self.option("width"),
+                                       hidden=self.option("hidden"),
                                        mean=round(pixels.mean().item(), 4),
                                        std=round(pixels.std().item(), 4))
         self.model = Classifier(self.config)

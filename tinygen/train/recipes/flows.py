@@ -11,7 +11,7 @@ import numpy as np
 import tinygen as tg
 from ...models.flows import FlowConfig, MultiScaleFlow, VectorFlow, dequantize_logit, logit_inverse
 from ..plots import flow_density_figure
-from .base import Recipe
+from .base import Option, Recipe
 
 
 class FlowRecipe(Recipe):
@@ -28,6 +28,18 @@ class FlowRecipe(Recipe):
     # 2.870 at epoch 35 (quality.md has the final figures).
     toy_defaults = {"epochs": 40, "batch_size": 256, "lr": 1e-3}
     toy_train_size = 100_000
+    options = (
+        Option("arch", str, None, "mlp (couplings on flat vectors) or multiscale (conv couplings, "
+               "squeezes; images only); default multiscale for glow on images, else mlp",
+               choices=("mlp", "multiscale")),
+        Option("couplings", int, None, "couplings (mlp) or steps per level (multiscale); "
+               "default 6 (realnvp) / 4 (glow) on images, 16 on the 2-D toys"),
+        Option("hidden", int, None, "width of the coupling nets; default 512 (mlp) / 64 "
+               "(multiscale) on images, 256 on the 2-D toys"),
+        Option("hidden_layers", int, 2, "hidden layers of each MLP coupling net"),
+        Option("levels", int, 2, "levels of the multi-scale architecture"),
+        Option("train_size", int, None, "training points drawn for the 2-D toys (default "
+               "100000)"))
 
     def __init__(self, run, data):
         super().__init__(run, data)

@@ -14,7 +14,7 @@ from ...models.gan import (ConvDiscriminator, ConvGenerator, GANConfig, MLPDiscr
                            MLPGenerator, gradient_penalty, init_dcgan_)
 from ...nn import functional as F
 from ..judge import judge_samples
-from .base import Recipe
+from .base import Option, Recipe, replace_defaults
 
 
 class GANRecipe(Recipe):
@@ -25,13 +25,18 @@ class GANRecipe(Recipe):
     defaults = {"epochs": 20, "batch_size": 64, "lr": 2e-4}
     drop_last = True
     betas = (0.5, 0.999)
+    options = (Option("latent", int, 64, "dimensions of the generator's noise z"),
+               Option("width", int, 64, "base channels (conv) or hidden units / 4 (MLP)"),
+               Option("n_critic", int, 1, "discriminator steps per generator step"),
+               Option("gp_weight", float, 10.0, "weight of the gradient penalty (wgan-gp)"),
+               Option("classifier", str, None, "a trained classifier's run folder: judge "
+                      "samples with it at each epoch and at `tinygen eval`"))
 
     def __init__(self, run, data):
         super().__init__(run, data)
         c, h, _ = data.shape
         self.config = GANConfig(in_channels=c, image_size=h, conv=self.conv,
-                                latent=self.option("latent", 100 if self.conv else 64),
-                                width=self.option("width", 64),
+                                latent=self.option("latent"), width=self.option("width"),
                                 critic_batchnorm=not self.wasserstein)
         if self.conv:
             self.generator, self.discriminator = ConvGenerator(self.config), ConvDiscriminator(self.config)
@@ -44,8 +49,8 @@ class GANRecipe(Recipe):
         self.optimizers = {
             "generator": tg.optim.Adam(self.generator.parameters(), lr=lr, betas=self.betas),
             "discriminator": tg.optim.Adam(self.discriminator.parameters(), lr=lr, betas=self.betas)}
-        self.n_critic = self.option("n_critic", 5 if self.wasserstein else 1)
-        self.gp_weight = self.option("gp_weight", 10.0)
+        self.n_critic = self.option("n_critic")
+        self.gp_weight = self.option("gp_weight")
         self._last_loss_g = float("nan")       # logged on the critic-only steps of wgan-gp
 
     def noise(self, n):
@@ -92,7 +97,7 @@ class GANRecipe(Recipe):
         return self.generator(self.noise(n))                               # (n, C, H, W)
 
     def evaluate(self, test):
-        path = self.run.options.get("classifier")
+        path = self.option("classifier")
         if not path:
             return {}
         return judge_samples(self.sample, test, path, device=self.device)
@@ -101,6 +106,7 @@ class GANRecipe(Recipe):
 class DCGANRecipe(GANRecipe):
     name = "dcgan"
     conv = True
+    options = replace_defaults(GANRecipe.options, latent=100)
     defaults = {"epochs": 2, "batch_size": 64, "lr": 2e-4}
 
 
@@ -110,3 +116,4 @@ class WGANGPRecipe(GANRecipe):
     wasserstein = True
     defaults = {"epochs": 2, "batch_size": 64, "lr": 1e-4}
     betas = (0.5, 0.9)
+    options = replace_defaults(GANRecipe.options, latent=100, n_critic=5)

@@ -18,7 +18,7 @@ from ...io import atomic_write
 from ...models.seq2seq import (BOS, EOS, PAD, TOKEN, VOCAB, Seq2Seq, Seq2SeqConfig,
                                shift_right)
 from ...nn import functional as F
-from .base import DataInfo, Recipe
+from .base import DataInfo, Option, Recipe
 
 _SYMBOL = {v: k for k, v in TOKEN.items()}
 
@@ -67,17 +67,24 @@ class Seq2SeqRecipe(Recipe):
     tasks = ("reverse", "add")
     default_data = "reverse"
     defaults = {"epochs": 5, "batch_size": 64, "lr": 5e-4}
+    options = (Option("d_model", int, 128, "width of the Transformer"),
+               Option("nhead", int, 4, "attention heads"),
+               Option("layers", int, 2, "encoder and decoder layers (each)"),
+               Option("dim_feedforward", int, 256, "width of the feed-forward blocks"),
+               Option("max_len", int, 8, "the longest generated string"),
+               Option("n_train", int, 20000, "generated training pairs (1000 more for the test)"))
 
     @classmethod
     def make_task(cls, name, options):
-        return make_task(name, max_len=int(options.get("max_len", 8)),
-                         n_train=int(options.get("n_train", 20000)))
+        declared = {o.key: o.default for o in cls.options}
+        return make_task(name, max_len=int(options.get("max_len", declared["max_len"])),
+                         n_train=int(options.get("n_train", declared["n_train"])))
 
     def __init__(self, run, data):
         super().__init__(run, data)
-        self.config = Seq2SeqConfig(max_len=data.shape[0], d_model=self.option("d_model", 128),
-                                    nhead=self.option("nhead", 4), layers=self.option("layers", 2),
-                                    dim_feedforward=self.option("dim_feedforward", 256))
+        self.config = Seq2SeqConfig(max_len=data.shape[0], d_model=self.option("d_model"),
+                                    nhead=self.option("nhead"), layers=self.option("layers"),
+                                    dim_feedforward=self.option("dim_feedforward"))
         self.model = Seq2Seq(self.config)
         self.modules = {"seq2seq": self.model}
         self.optimizers = {"adam": tg.optim.Adam(self.model.parameters(), lr=self.setting("lr"))}

@@ -19,7 +19,7 @@ from ... import nn
 from ...io import atomic_write
 from ...models.char_rnn import CharRNN
 from ...models.gpt import GPT, GPTConfig
-from .base import Recipe
+from .base import Option, Recipe
 
 
 class WindowLoader:
@@ -69,14 +69,17 @@ class TextRecipe(Recipe):
 
     data_kinds = ("text",)
     default_data = "tinyshakespeare"
+    options = (Option("block_size", int, 64, "characters of context (the training windows)"),
+               Option("eval_interval", int, 250, "steps between evaluations (an 'epoch')"),
+               Option("eval_batches", int, 200, "validation batches per evaluation"))
 
     def __init__(self, run, data):
         super().__init__(run, data)
         self.vocab = data.extra["vocab"]
         self.vocab_size = len(self.vocab)
-        self.block_size = self.option("block_size", 64)
-        self.eval_interval = self.option("eval_interval", 250)
-        self.eval_batches = self.option("eval_batches", 200)
+        self.block_size = self.option("block_size")
+        self.eval_interval = self.option("eval_interval")
+        self.eval_batches = self.option("eval_batches")
         self.total_steps = self.run.steps or self.setting("steps")
 
     def make_loader(self, batch_size, seed):
@@ -116,23 +119,35 @@ class TextRecipe(Recipe):
 class GPTRecipe(TextRecipe):
     name = "gpt"
     defaults = {"steps": 2000, "batch_size": 12, "lr": 1e-3}
+    options = TextRecipe.options + (
+        Option("n_layer", int, 4, "Transformer blocks"),
+        Option("n_head", int, 4, "attention heads per block"),
+        Option("n_embd", int, 128, "embedding width"),
+        Option("dropout", float, 0.0, "dropout probability"),
+        Option("bias", bool, False, "biases in the Linear and LayerNorm layers"),
+        Option("weight_decay", float, 0.1, "AdamW's decoupled weight decay (2-D weights only)"),
+        Option("beta2", float, 0.99, "AdamW's beta2"),
+        Option("min_lr", float, None, "the learning rate at the end of the cosine decay "
+               "(default lr / 10)"),
+        Option("warmup", int, 100, "steps of linear warm-up"),
+        Option("grad_clip", float, 1.0, "the gradient norm is clipped to this"))
 
     def __init__(self, run, data):
         super().__init__(run, data)
         self.config = GPTConfig(vocab_size=self.vocab_size, block_size=self.block_size,
-                                n_layer=self.option("n_layer", 4), n_head=self.option("n_head", 4),
-                                n_embd=self.option("n_embd", 128), dropout=self.option("dropout", 0.0),
-                                bias=self.option("bias", False))
+                                n_layer=self.option("n_layer"), n_head=self.option("n_head"),
+                                n_embd=self.option("n_embd"), dropout=self.option("dropout"),
+                                bias=self.option("bias"))
         self.model = GPT(self.config)
         self.modules = {"gpt": self.model}
         decay = [p for p in self.model.parameters() if p.ndim >= 2]
         no_decay = [p for p in self.model.parameters() if p.ndim < 2]
         self.optimizers = {"adamw": tg.optim.AdamW(
-            [{"params": decay, "weight_decay": self.option("weight_decay", 0.1)},
+            [{"params": decay, "weight_decay": self.option("weight_decay")},
              {"params": no_decay, "weight_decay": 0.0}],
-            lr=self.setting("lr"), betas=(0.9, self.option("beta2", 0.99)))}
+            lr=self.setting("lr"), betas=(0.9, self.option("beta2")))}
         self.min_lr = self.option("min_lr", self.setting("lr") / 10)
-        self.warmup = self.option("warmup", 100)
+        self.warmup = self.option("warmup")
 
     def train_step(self, batch, step):
         x, y = batch
@@ -143,7 +158,7 @@ class GPTRecipe(TextRecipe):
         _, loss = self.model(x, y)
         opt.zero_grad()
         loss.backward()
-        nn.utils.clip_grad_norm_(self.model.parameters(), self.option("grad_clip", 1.0))
+        nn.utils.clip_grad_norm_(self.model.parameters(), self.option("grad_clip"))
         opt.step()
         return {"loss": loss.item(), "lr": lr}
 
@@ -152,11 +167,15 @@ class CharRNNRecipe(TextRecipe):
     name = "lstm"
     cell = "lstm"
     defaults = {"steps": 2000, "batch_size": 12, "lr": 2e-3}
+    options = TextRecipe.options + (
+        Option("hidden", int, 256, "units of the recurrent state"),
+        Option("layers", int, 2, "stacked recurrent layers"),
+        Option("embed", int, 64, "width of the character embedding"))
 
     def __init__(self, run, data):
         super().__init__(run, data)
-        self.model = CharRNN(self.vocab_size, self.cell, self.option("hidden", 256),
-                             self.option("layers", 2), self.option("embed", 64))
+        self.model = CharRNN(self.vocab_size, self.cell, self.option("hidden"),
+                             self.option("layers"), self.option("embed"))
         self.modules = {self.name: self.model}
         self.optimizers = {"adam": tg.optim.Adam(self.model.parameters(), lr=self.setting("lr"))}
 

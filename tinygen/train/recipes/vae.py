@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import tinygen as tg
 from ...models.vae import VAE, VAEConfig, importance_weighted_nll, negative_elbo
-from .base import Recipe
+from .base import Option, Recipe
 
 
 class VAERecipe(Recipe):
@@ -15,12 +15,19 @@ class VAERecipe(Recipe):
     conv = False
     data_kinds = ("image",)
     defaults = {"epochs": 10, "batch_size": 128, "lr": 1e-3}
+    options = (Option("hidden", int, 400, "units of the encoder's and decoder's hidden layer"),
+               Option("latent", int, 20, "dimensions of the latent code z"),
+               Option("width", int, 32, "channels of the first conv (conv-vae; the second has "
+                      "twice as many)"),
+               Option("iw_samples", int, 64, "importance samples K of the IWAE bound that "
+                      "`tinygen eval` adds (0: none)"))
 
     def __init__(self, run, data):
         super().__init__(run, data)
         c, h, _ = data.shape
         self.config = VAEConfig(in_channels=c, image_size=h, conv=self.conv,
-                                hidden=self.option("hidden", 400), latent=self.option("latent", 20))
+                                hidden=self.option("hidden"), latent=self.option("latent"),
+                                width=self.option("width"))
         self.model = VAE(self.config)
         self.modules = {"vae": self.model}
         self.optimizers = {"adam": tg.optim.Adam(self.model.parameters(), lr=self.setting("lr"))}
@@ -52,7 +59,7 @@ class VAERecipe(Recipe):
         return out
 
     def eval_options(self):
-        return {"iw_samples": self.option("iw_samples", 64)}
+        return {"iw_samples": self.option("iw_samples")}
 
     def sample(self, n):
         z = tg.randn(n, self.config.latent, device=self.device)          # (n, latent) ~ N(0, I)

@@ -1,0 +1,146 @@
+"""The command line keeps its promises (issue #21): a user's mistake ends in one line on stderr
+that names the argument or file and what to do, with exit status 2 (usage) or 1 (runtime), never
+a traceback; no setting is silently ignored; resuming refuses a conflicting setting."""
+import json
+import os
+
+import pytest
+
+from tinygen.cli import main
+
+TINY_VAE = ["--set", "hidden=8", "--set", "latent=4", "--steps", "3"]
+
+
+def _err(capsys):
+    err = capsys.readouterr().err
+    assert "Traceback" not in err
+    lines = [line for line in err.splitlines() if line.strip()]
+    assert len(lines) == 1, err
+    return lines[0]
+
+
+@pytest.fixture
+def vae_run(tmp_path):
+    out = str(tmp_path / "vae")
+    assert main(["train", "vae", "--out", out, *TINY_VAE]) == 0
+    return out
+
+
+def test_unknown_set_key_is_refused_with_the_closest_names(tmp_path, capsys):
+    assert main(["train", "vae", "--out", str(tmp_path / "a"), "--set", "latnet=3"]) == 2
+    line = _err(capsys)
+    assert "--set latnet" in line and "did you mean latent" in line
+    assert not os.path.exists(tmp_path / "a")                   # nothing was started
+
+
+def test_a_value_that_does_not_parse_names_its_key(tmp_path, capsys):
+    assert main(["train", "vae", "--out", str(tmp_path / "a"), "--set", "latent=abc"]) == 2
+    line = _err(capsys)
+    assert "--set latent=abc" in line and "integer" in line
+    assert main(["train", "gpt", "--out", str(tmp_path / "b"), "--set", "bias=maybe"]) == 2
+    assert "--set bias=maybe" in _err(capsys)
+    assert main(["train", "realnvp", "--out", str(tmp_path / "c"), "--set", "arch=cnn"]) == 2
+    assert "mlp, multiscale" in _err(capsys)
+    assert main(["train", "vae", "--set", "latent"]) == 2
+    assert "KEY=VALUE" in _err(capsys)
+
+
+@pytest.mark.parametrize("argv, needle", [
+    (["train", "vae", "--steps", "-5"], "--steps: must be a positive integer, got -5"),
+    (["train", "vae", "--epochs", "0"], "--epochs: must be a positive integer, got 0"),
+    (["train", "vae", "--lr", "nan"], "--lr: must be a positive number"),
+    (["train", "vae", "--batch-size", "x"], "--batch-size: expected an integer"),
+    (["train", "nosuchmodel"], "invalid choice: 'nosuchmodel'"),
+    (["train", "vae", "--steps", "3", "--epochs", "2"], "not allowed with argument"),
+    (["sample", "x", "-n", "-3"], "-n: must be a positive integer, got -3"),
+    (["frobnicate"], "invalid choice: 'frobnicate'"),
+])
+def test_bad_command_lines_exit_2_in_one_line(argv, needle, capsys):
+    assert main(argv) == 2
+    line = _err(capsys)
+    assert needle in line and line.startswith("tinygen")
+
+
+def test_device_names_are_checked(tmp_path, capsys):
+    assert main(["train", "vae", "--device", "tpu", "--out", str(tmp_path / "a")]) == 2
+    assert "--device tpu" in _err(capsys)
+
+
+def test_data_that_does_not_exist_or_does_not_fit(tmp_path, capsys):
+    assert main(["train", "vae", "--data", "nosuch", "--out", str(tmp_path / "a")]) == 2
+    assert "--data nosuch: not a dataset tinygen knows" in _err(capsys)
+    assert main(["train", "vae", "--data", "moons", "--out", str(tmp_path / "b")]) == 2
+    assert "vae trains on image data" in _err(capsys)
+    assert main(["train", "vae", "--data", "mnist", "--data-dir", str(tmp_path / "empty"),
+                 "--out", str(tmp_path / "c")]) == 1
+    assert "tinygen data download mnist" in _err(capsys)
+
+
+def test_model_help_lists_every_setting(capsys):
+    with pytest.raises(SystemExit) as exit_info:
+        from tinygen.cli import build_parser
+        build_parser().parse_args(["train", "gpt", "--help"])
+    assert exit_info.value.code == 0
+    out = capsys.readouterr().out
+    from tinygen.train import get_recipe
+    for option in get_recipe("gpt").options:
+        line = next(line for line in out.splitlines() if line.strip().startswith(option.key + " "))
+        assert option.type.__name__ in line and option.help[:20] in line
+    assert "n_embd" in out and "default 128" in out
+
+
+def test_a_second_run_never_overwrites_the_first(vae_run, capsys):
+    assert main(["train", "vae", "--out", vae_run, *TINY_VAE]) == 2
+    line = _err(capsys)
+    assert "holds a run already" in line and "--resume" in line and "--restart" in line
+    assert main(["train", "vae", "--out", vae_run, "--restart", *TINY_VAE,
+                 "--set", "latent=5"]) == 0
+    with open(os.path.join(vae_run, "config.json")) as f:
+        assert json.load(f)["options"]["latent"] == 5
+
+
+def test_resume_refuses_a_conflicting_setting_and_names_it(vae_run, capsys):
+    assert main(["train", "vae", "--out", vae_run, "--resume", "--set", "latent=7",
+                 "--steps", "5"]) == 2
+    line = _err(capsys)
+    assert "--set latent=7 (the run has 4)" in line and "--restart" in line
+    assert "--epochs" in line and "--steps" in line            # what may change is listed
+    assert main(["train", "vae", "--out", vae_run, "--resume", "--lr", "0.5"]) == 2
+    assert "--lr 0.5 (the run has None)" in _err(capsys)
+    # the same settings (and the ones a resume may change) are fine
+    assert main(["train", "vae", "--out", vae_run, "--resume", "--set", "latent=4",
+                 "--steps", "5", "--log-every", "1"]) == 0
+    with open(os.path.join(vae_run, "trainer.json")) as f:
+        assert json.load(f)["step"] == 5
+
+
+def test_sample_errors(vae_run, tmp_path, capsys):
+    assert main(["sample", str(tmp_path / "nowhere")]) == 1
+    assert "nowhere: no such folder" in _err(capsys)
+    existing = tmp_path / "taken.npy"
+    existing.write_bytes(b"keep me")
+    assert main(["sample", vae_run, "-n", "2", "--out", str(existing)]) == 2
+    assert "exists; pass --force" in _err(capsys)
+    assert existing.read_bytes() == b"keep me"
+    assert main(["sample", vae_run, "-n", "2", "--out", str(existing), "--force"]) == 0
+    assert main(["sample", vae_run, "-n", "2", "--out", str(tmp_path)]) == 2
+    assert "is a folder" in _err(capsys)
+
+
+def test_a_corrupt_checkpoint_is_one_line_naming_the_file(vae_run, capsys):
+    path = os.path.join(vae_run, "checkpoint.safetensors")
+    data = bytearray(open(path, "rb").read())
+    data[len(data) // 2] ^= 0xFF
+    with open(path, "wb") as f:
+        f.write(data)
+    for argv in (["sample", vae_run, "-n", "2"], ["eval", vae_run]):
+        assert main(argv) == 1
+        line = _err(capsys)
+        assert "checkpoint.safetensors" in line and "checksum" in line.lower()
+    with pytest.raises(Exception):                    # --debug: the traceback, for bug reports
+        main(["--debug", "eval", vae_run])
+
+
+def test_eval_checks_its_settings_too(vae_run, capsys):
+    assert main(["eval", vae_run, "--set", "iw_sample=3"]) == 2
+    assert "did you mean iw_samples" in _err(capsys)
