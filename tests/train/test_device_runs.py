@@ -128,13 +128,20 @@ def test_train_sample_eval_on_the_test_device(case, tmp_path, text_file, on_test
         x = np.load(npy)
         assert x.shape[0] == 5 and x.dtype == np.float32 and np.isfinite(x).all()
 
-    # eval: the metrics of the model, written to eval.json
+    # eval: the metrics of the model, written to eval.json with the split, the number of items,
+    # the seed and the command (a GAN needs a judge: test_gan_judged_by_a_classifier)
     _, eval_options, metric = CASES[case]
+    if metric is None:
+        capsys.readouterr()
+        assert main(["eval", out, *eval_options]) == 2
+        assert "pass --set classifier=RUN" in capsys.readouterr().err
+        return
     assert main(["eval", out, *eval_options]) == 0
     with open(os.path.join(out, "eval.json")) as f:
-        metrics = json.load(f)
-    if metric is not None:
-        assert np.isfinite(metrics[metric])
+        record = json.load(f)
+    assert np.isfinite(record["metrics"][metric])
+    assert {"split", "samples", "seed", "command", "model", "data"} <= set(record)
+    assert record["model"] == model and record["samples"] > 0
     assert on_test_device["builds"] == 3                # train, sample, eval: all on the device
 
 
@@ -147,14 +154,16 @@ def test_gan_judged_by_a_classifier(tmp_path, device):
     _train("dcgan", gan, device=device)
     assert main(["eval", gan, "--set", f"classifier={judge}"]) == 0
     with open(os.path.join(gan, "eval.json")) as f:
-        metrics = json.load(f)
-    assert set(metrics) == {"fd_classifier", "class_entropy_nats", "confidence",
-                            "min_class_fraction"}
+        record = json.load(f)
+    metrics = record["metrics"]
+    assert set(metrics) == {"judge_fd", "judge_class_entropy", "judge_confidence",
+                            "judge_min_class_fraction"}
     assert all(np.isfinite(v) for v in metrics.values())
-    assert 0 <= metrics["min_class_fraction"] <= 0.1 < metrics["confidence"] <= 1
-    # a run that is not a classifier cannot judge
-    with pytest.raises(ValueError, match="is a 'dcgan' run; the judge must be a classifier run"):
-        main(["eval", gan, "--set", f"classifier={gan}"])
+    assert 0 <= metrics["judge_min_class_fraction"] <= 0.1 < metrics["judge_confidence"] <= 1
+    assert record["judge"]["run"] == os.path.abspath(judge)           # the judge is named
+    assert record["judge"]["model_config"]["hidden"] == 8
+    # a run that is not a classifier cannot judge: one line, exit 2
+    assert main(["eval", gan, "--set", f"classifier={gan}"]) == 2
 
 
 def test_resume_on_the_test_device(tmp_path, on_test_device):

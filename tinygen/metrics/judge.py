@@ -36,6 +36,23 @@ def frechet_distance(f1, f2) -> float:
     return float(((mu1 - mu2) ** 2).sum() + np.trace(s1 + s2 - 2 * covmean))
 
 
+def judge_scores(real_features, fake_features, fake_probs, requested=None) -> dict:
+    """The judge's scores of a generator's samples: judge_fd (the Frechet distance between the
+    judge's features of real and generated images), judge_class_entropy, judge_confidence and
+    judge_min_class_fraction (class_balance of the predicted classes), and judge_cond_acc (the
+    fraction predicted as the class they were generated for) when `requested` labels (N,) are
+    given (a class-conditional generator)."""
+    balance = class_balance(fake_probs)
+    scores = {"judge_fd": frechet_distance(real_features, fake_features),
+              "judge_class_entropy": balance["class_entropy_nats"],
+              "judge_confidence": balance["confidence"],
+              "judge_min_class_fraction": balance["min_class_fraction"]}
+    if requested is not None:
+        predicted = np.asarray(fake_probs).argmax(axis=1)
+        scores["judge_cond_acc"] = float((predicted == np.asarray(requested)).mean())
+    return scores
+
+
 def class_balance(probs) -> dict:
     """How samples spread over the classes, from their class probabilities probs (N, K):
     class_entropy_nats (entropy of the predicted-class histogram; log K when even),

@@ -81,18 +81,31 @@ def negative_elbo(recon_logits, x, mu, logvar):
     return rec + kl
 
 
+def importance_log_weights(model, x, samples=64, chunk=256):
+    """log w_k = log p(x | z_k) + log p(z_k) - log q(z_k | x) for `samples` draws z_k ~ q(z | x),
+    per image: (B, K), in nats (Burda et al. 2016). The draws go through the decoder `chunk` at
+    a time (K = 5000 needs B * K decoder passes)."""
+    mu, logvar = model.encode(x)                                         # (B, L) each
+    std = (0.5 * logvar).exp()
+    b = x.shape[0]
+    parts = []
+    for start in range(0, samples, chunk):
+        k = min(chunk, samples - start)
+        eps = tg.randn(b, k, mu.shape[1], device=mu.device)              # (B, k, L)
+        z = mu.unsqueeze(1) + eps * std.unsqueeze(1)                     # (B, k, L)
+        logits = model.decode(z.reshape(b * k, -1))                      # (B*k, C, H, W)
+        xk = x.unsqueeze(1).expand(b, k, *x.shape[1:]).reshape(b * k, *x.shape[1:])
+        log_px_z = -F.binary_cross_entropy_with_logits(
+            logits, xk, reduction="none").flatten(1).sum(1).reshape(b, k)
+        log_pz = (-0.5 * (z * z) - 0.5 * math.log(2 * math.pi)).sum(-1)                     # (B, k)
+        log_qz = (-0.5 * eps * eps - 0.5 * logvar.unsqueeze(1)
+                  - 0.5 * math.log(2 * math.pi)).sum(-1)
+        parts.append(log_px_z + log_pz - log_qz)
+    return tg.cat(parts, dim=1)
+
+
 def importance_weighted_nll(model, x, samples=64):
-    """log p(x) estimated with `samples` importance samples from q(z|x) (Burda et al. 2016),
-    per image (B,), in nats: -logsumexp_k[log p(x|z_k) + log p(z_k) - log q(z_k|x)] + log K."""
-    mu, logvar = model.encode(x)
-    b, k = x.shape[0], samples
-    noise = tg.randn(b, k, mu.shape[1], device=mu.device)                                   # (B, K, L)
-    z = mu.unsqueeze(1) + noise * (0.5 * logvar).exp().unsqueeze(1)                           # (B, K, L)
-    logits = model.decode(z.reshape(b * k, -1))                                             # (B*K, C, H, W)
-    xk = x.unsqueeze(1).expand(b, k, *x.shape[1:]).reshape(b * k, *x.shape[1:])
-    log_px_z = -F.binary_cross_entropy_with_logits(logits, xk, reduction="none").flatten(1).sum(1)
-    log_pz = (-0.5 * (z * z) - 0.5 * math.log(2 * math.pi)).sum(-1)                         # (B, K)
-    eps = (z - mu.unsqueeze(1)) / (0.5 * logvar).exp().unsqueeze(1)
-    log_qz = (-0.5 * eps * eps - 0.5 * logvar.unsqueeze(1) - 0.5 * math.log(2 * math.pi)).sum(-1)
-    log_w = log_px_z.reshape(b, k) + log_pz - log_qz
-    return -(log_w.logsumexp(dim=1) - math.log(k))
+    """The IWAE bound on -log p(x) with `samples` importance samples, per image (B,), in nats
+    (the log-sum-exp in the model's dtype; tinygen.metrics.iwae_bound does it in float64)."""
+    log_w = importance_log_weights(model, x, samples)
+    return -(log_w.logsumexp(dim=1) - math.log(samples))

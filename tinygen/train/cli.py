@@ -7,7 +7,9 @@ one that cannot be carried out (tinygen/cli.py prints them; `--debug` shows the 
 from __future__ import annotations
 
 import argparse
+import json
 import os
+import sys
 
 import tinygen as tg
 from ..backend.random import fork_rng
@@ -143,8 +145,12 @@ def _add_eval(sub):
     e.add_argument("dir")
     e.add_argument("--data-dir")
     e.add_argument("--device", default=None)
+    e.add_argument("--seed", type=non_negative_int, default=None,
+                   help="the random stream of sampled metrics (default: the run's seed + 7)")
     e.add_argument("--set", action="append", metavar="KEY=VALUE",
                    help="e.g. --set classifier=runs/classifier (GANs) or --set iw_samples=64 (VAE)")
+    e.add_argument("--compare", nargs="+", metavar="DIR2",
+                   help="also these runs (their eval.json, or evaluated now): a Markdown table")
     e.set_defaults(func=run_eval)
 
 
@@ -226,16 +232,16 @@ def _differs(key, value, saved):
 
 
 # ---- sample and eval -------------------------------------------------------------------------
-def _load(args, **kwargs):
-    """The run in args.dir for `sample` / `eval`."""
+def _load(args, folder, **kwargs):
+    """The run in `folder` for `sample` / `eval`."""
     check_device(args.device)
-    if not os.path.isdir(args.dir):
-        raise RunError(f"{args.dir}: no such folder; name a run folder (a --out of "
+    if not os.path.isdir(folder):
+        raise RunError(f"{folder}: no such folder; name a run folder (a --out of "
                        "`tinygen train`)")
     try:
-        return load_run(args.dir, device=args.device, **kwargs)
+        return load_run(folder, device=args.device, **kwargs)
     except FileNotFoundError as e:
-        raise RunError(f"{args.dir}: {e}") from None
+        raise RunError(f"{folder}: {e}") from None
 
 
 def run_sample(args):
@@ -244,7 +250,7 @@ def run_sample(args):
         raise UsageError(f"--out {args.out}: is a folder; name a .npy file")
     if args.out is not None and os.path.exists(args.out) and not args.force:
         raise UsageError(f"--out {args.out}: exists; pass --force to overwrite it")
-    bench = _load(args)
+    bench = _load(args, args.dir)
     request = SampleRequest(n=args.n, out=out, prompt=args.prompt,
                             max_new_tokens=args.max_new_tokens, temperature=args.temperature,
                             top_k=args.top_k)
@@ -257,17 +263,58 @@ def run_sample(args):
 
 
 def run_eval(args):
-    recipe_cls = get_recipe(read_config(args.dir)["model"]) if os.path.isfile(
-        os.path.join(args.dir, CONFIG)) else None
+    """Evaluate the run in args.dir (and --compare runs): eval.json, printed metrics or a table."""
+    records = [evaluate_run(args, args.dir)]
+    for other in args.compare or []:
+        path = os.path.join(other, EVAL)
+        records.append(_read_eval(path) if os.path.isfile(path) else evaluate_run(args, other))
+    if args.compare:
+        print(compare_table(records))
+    else:
+        for k, v in records[0]["metrics"].items():
+            print(f"{k}: {v:.6g}")
+    return 0
+
+
+def evaluate_run(args, folder):
+    """Evaluate one run folder; write and return its eval.json record: the metrics, the split,
+    the number of items, the seed and the command, and what the model reports beside (the judge,
+    the units)."""
+    recipe_cls = get_recipe(read_config(folder)["model"]) if os.path.isfile(
+        os.path.join(folder, CONFIG)) else None
     given = _parse_set(args.set)
     if recipe_cls is not None:
         given = recipe_cls.check_options(given)
-    bench = _load(args, data_dir=args.data_dir)
+    bench = _load(args, folder, data_dir=args.data_dir)
     recipe = bench.recipe
     recipe.run.options.update(given)
-    with fork_rng(recipe.run.seed + 7), tg.no_grad():
+    seed = recipe.run.seed + 7 if args.seed is None else args.seed
+    with fork_rng(seed), tg.no_grad():
         metrics = recipe.evaluate(bench.data.test, **recipe.eval_options())
-    write_json(os.path.join(args.dir, EVAL), metrics)
-    for k, v in metrics.items():
-        print(f"{k}: {v:.6g}")
-    return 0
+    record = {"run": folder, "model": recipe.name, "data": bench.data.name, "metrics": metrics,
+              "seed": seed, "command": "tinygen " + " ".join(sys.argv[1:] or ["eval", folder]),
+              **recipe.eval_info(bench.data.test)}
+    write_json(os.path.join(folder, EVAL), record)
+    return record
+
+
+def _read_eval(path):
+    with open(path) as f:
+        record = json.load(f)
+    if "metrics" not in record:             # an eval.json from before records were kept
+        record = {"run": os.path.dirname(path), "metrics": record}
+    return record
+
+
+def compare_table(records):
+    """Runs side by side as a Markdown table: one row a run, one column a metric."""
+    names = []
+    for record in records:
+        names += [k for k in record["metrics"] if k not in names]
+    lines = ["| run | model | data | " + " | ".join(names) + " |",
+             "|---|---|---|" + "---|" * len(names)]
+    for record in records:
+        cells = [f"{record['metrics'][k]:.4g}" if k in record["metrics"] else "" for k in names]
+        lines.append(f"| {record['run']} | {record.get('model', '')} | {record.get('data', '')} | "
+                     + " | ".join(cells) + " |")
+    return "\n".join(lines)

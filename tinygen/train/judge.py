@@ -6,13 +6,15 @@ sees into numbers (classifier-feature Frechet distance, class balance, confidenc
 """
 from __future__ import annotations
 
+import json
 import os
 
 import numpy as np
 
 import tinygen as tg
-from ..metrics import class_balance, frechet_distance
+from ..metrics import judge_scores
 from ..models.classifier import Classifier, ClassifierConfig
+from .errors import UsageError
 from .run_folder import CHECKPOINT, load_module_state, read_config
 
 
@@ -20,8 +22,8 @@ def load_judge(run_dir, device="cpu") -> Classifier:
     """The trained classifier of the run in `run_dir`, in eval mode, on `device`."""
     config = read_config(run_dir)
     if config.get("model") != "classifier":
-        raise ValueError(f"{run_dir} is a {config.get('model')!r} run; the judge must be a "
-                         f"classifier run (tinygen train classifier)")
+        raise UsageError(f"--set classifier={run_dir}: is a {config.get('model')!r} run; the "
+                         "judge must be a classifier run (tinygen train classifier)")
     model = Classifier(ClassifierConfig(**config["model_config"]))
     load_module_state({"classifier": model}, tg.load(os.path.join(run_dir, CHECKPOINT)))
     model.to(device)
@@ -35,8 +37,9 @@ def _host(t):
 
 def judge_samples(sample, test, judge_dir, n=2000, batch_size=500, device="cpu"):
     """Score n samples drawn with `sample(k)` (a Tensor of k images (k, C, H, W) in [0, 1])
-    against the first n images of `test` (a TensorDataset), with the classifier in `judge_dir`.
-    Returns fd_classifier, class_entropy_nats, confidence and min_class_fraction."""
+    against the first n images of `test` (a TensorDataset), with the classifier in `judge_dir`:
+    tinygen.metrics.judge_scores (judge_fd, judge_class_entropy, judge_confidence,
+    judge_min_class_fraction)."""
     judge = load_judge(judge_dir, device)
     feats_fake, probs = [], []
     for i in range(0, n, batch_size):
@@ -46,5 +49,16 @@ def judge_samples(sample, test, judge_dir, n=2000, batch_size=500, device="cpu")
     x_real = test.tensors[0][:n]
     feats_real = np.concatenate([_host(judge.features(x_real[i:i + batch_size].to(device)))
                                  for i in range(0, len(x_real), batch_size)])
-    return {"fd_classifier": frechet_distance(feats_real, np.concatenate(feats_fake)),
-            **class_balance(np.concatenate(probs))}
+    return judge_scores(feats_real, np.concatenate(feats_fake), np.concatenate(probs))
+
+
+def describe_judge(judge_dir):
+    """What eval.json says of the judge: its run folder, architecture and test accuracy."""
+    config = read_config(judge_dir)
+    info = {"run": os.path.abspath(judge_dir), "data": config.get("data"),
+            "model_config": config.get("model_config")}
+    path = os.path.join(judge_dir, "eval.json")
+    if os.path.exists(path):
+        with open(path) as f:
+            info["test_acc"] = json.load(f).get("metrics", {}).get("test_acc")
+    return info

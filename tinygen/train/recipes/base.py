@@ -169,6 +169,11 @@ class Recipe:
         (read from --set options), which the per-epoch evaluation skips."""
         return {}
 
+    def eval_info(self, test) -> dict:
+        """What eval.json records beside the metrics: the data split, the number of items the
+        metrics average over, and anything a reader needs to compare the numbers."""
+        return {"split": "test", "samples": len(test)}
+
     def sample(self, n: int):
         """n samples as a Tensor on the device (images: (n, C, H, W) in [0, 1])."""
         raise NotImplementedError(f"{self.name} has no sampler")

@@ -13,7 +13,8 @@ import tinygen as tg
 from ...models.gan import (ConvDiscriminator, ConvGenerator, GANConfig, MLPDiscriminator,
                            MLPGenerator, gradient_penalty, init_dcgan_)
 from ...nn import functional as F
-from ..judge import judge_samples
+from ..errors import UsageError
+from ..judge import describe_judge, judge_samples
 from .base import Option, Recipe, replace_defaults
 
 
@@ -96,11 +97,24 @@ class GANRecipe(Recipe):
     def sample(self, n):
         return self.generator(self.noise(n))                               # (n, C, H, W)
 
-    def evaluate(self, test):
+    def evaluate(self, test, require_judge=False, samples=2000):
+        """The judge's scores of `samples` samples, when a classifier run is set (else none, or,
+        at `tinygen eval`, a usage error: a GAN has no likelihood to report)."""
         path = self.option("classifier")
         if not path:
+            if require_judge:
+                raise UsageError(f"tinygen eval: a {self.name} is scored by a trained classifier "
+                                 "of the same data: pass --set classifier=RUN (a folder of "
+                                 "`tinygen train classifier`)")
             return {}
-        return judge_samples(self.sample, test, path, device=self.device)
+        return judge_samples(self.sample, test, path, n=samples, device=self.device)
+
+    def eval_options(self):
+        return {"require_judge": True}
+
+    def eval_info(self, test):
+        return {"split": "test", "samples": 2000, "real_images": min(2000, len(test)),
+                "judge": describe_judge(self.option("classifier"))}
 
 
 class DCGANRecipe(GANRecipe):

@@ -19,6 +19,7 @@ from ... import nn
 from ...io import atomic_write
 from ...models.char_rnn import CharRNN
 from ...models.gpt import GPT, GPTConfig
+from ...metrics import perplexity
 from .base import Option, Recipe
 
 
@@ -95,7 +96,12 @@ class TextRecipe(Recipe):
                                   device=self.device)
             _, loss = self.model(x, y)
             total += loss.item()
-        return {"val_loss": total / self.eval_batches}
+        loss = total / self.eval_batches
+        return {"val_loss": loss, "val_perplexity": perplexity(loss)}
+
+    def eval_info(self, test):
+        return {"split": "val", "samples": self.eval_batches * self.setting("batch_size"),
+                "unit": f"windows of {self.block_size} characters (loss in nats per character)"}
 
     def generate_text(self, prompt, max_new_tokens=200, temperature=1.0, top_k=None):
         """`prompt` continued by max_new_tokens sampled characters (the prompt included)."""
