@@ -33,3 +33,27 @@ def test_class_balance():
                          "min_class_fraction": 0.0}
     with pytest.raises(ValueError, match="shape \\(N, K\\)"):
         class_balance(np.zeros(3))
+
+
+def test_frechet_distance_equals_a_direct_scipy_computation():
+    from scipy import linalg
+    rng = np.random.default_rng(4)
+    f1 = rng.standard_normal((500, 6)) @ rng.standard_normal((6, 6))
+    f2 = rng.standard_normal((400, 6)) @ rng.standard_normal((6, 6)) + 0.3
+    mu1, mu2 = f1.mean(0), f2.mean(0)
+    s1, s2 = np.cov(f1, rowvar=False), np.cov(f2, rowvar=False)
+    direct = ((mu1 - mu2) ** 2).sum() + np.trace(s1 + s2 - 2 * linalg.sqrtm(s1 @ s2).real)
+    assert frechet_distance(f1, f2) == pytest.approx(direct, rel=1e-10)
+
+
+def test_judge_scores_names_and_conditional_accuracy():
+    from tinygen.metrics import judge_scores
+    rng = np.random.default_rng(5)
+    real, fake = rng.standard_normal((50, 3)), rng.standard_normal((40, 3))
+    probs = np.eye(4)[np.arange(40) % 4] * 0.7 + 0.075
+    scores = judge_scores(real, fake, probs)
+    assert set(scores) == {"judge_fd", "judge_class_entropy", "judge_confidence",
+                           "judge_min_class_fraction"}
+    asked = np.arange(40) % 4
+    asked[:10] = (asked[:10] + 1) % 4                       # 10 of 40 judged another class
+    assert judge_scores(real, fake, probs, requested=asked)["judge_cond_acc"] == 0.75

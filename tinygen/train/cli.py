@@ -9,7 +9,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import sys
 
 import tinygen as tg
 from ..backend.random import fork_rng
@@ -292,10 +291,22 @@ def evaluate_run(args, folder):
     with fork_rng(seed), tg.no_grad():
         metrics = recipe.evaluate(bench.data.test, **recipe.eval_options())
     record = {"run": folder, "model": recipe.name, "data": bench.data.name, "metrics": metrics,
-              "seed": seed, "command": "tinygen " + " ".join(sys.argv[1:] or ["eval", folder]),
+              "seed": seed, "command": _eval_command(args, folder),
               **recipe.eval_info(bench.data.test)}
     write_json(os.path.join(folder, EVAL), record)
     return record
+
+
+def _eval_command(args, folder):
+    """The `tinygen eval` command line that gives this record again."""
+    parts = ["tinygen", "eval", folder]
+    for item in args.set or []:
+        parts += ["--set", item]
+    for flag, value in (("--data-dir", args.data_dir), ("--device", args.device),
+                        ("--seed", args.seed)):
+        if value is not None:
+            parts += [flag, str(value)]
+    return " ".join(parts)
 
 
 def _read_eval(path):
