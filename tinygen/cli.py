@@ -63,7 +63,21 @@ def _benchmarks_dir():
     return None
 
 
+def _device_from(rest, device):
+    """`tinygen bench models --device cuda`: a --device after MODEL lands in the script's
+    arguments (argparse's REMAINDER); take it back."""
+    if "--device" in rest[:-1]:
+        at = rest.index("--device")
+        device = rest[at + 1]
+        del rest[at:at + 2]
+    if device not in ("cpu", "cuda"):
+        raise UsageError(f"--device {device}: expected cpu or cuda")
+    return device
+
+
 def run_bench(args) -> int:
+    args.rest = list(args.rest)
+    args.device = _device_from(args.rest, args.device)
     folder = _benchmarks_dir()
     if folder is None:
         print("tinygen bench: error: run it from a checkout of the tinygen repository "

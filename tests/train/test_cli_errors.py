@@ -144,3 +144,20 @@ def test_a_corrupt_checkpoint_is_one_line_naming_the_file(vae_run, capsys):
 def test_eval_checks_its_settings_too(vae_run, capsys):
     assert main(["eval", vae_run, "--set", "iw_sample=3"]) == 2
     assert "did you mean iw_samples" in _err(capsys)
+
+
+def test_bench_errors_are_one_line(tmp_path, monkeypatch, capsys):
+    assert main(["bench", "nosuch"]) == 2
+    assert "invalid choice: 'nosuch'" in _err(capsys)
+    assert main(["bench", "models", "--device", "cuda"]) == 1      # no GPU model benchmark
+    assert "no benchmark for models on cuda" in _err(capsys)
+    monkeypatch.chdir(tmp_path)
+    import tinygen.cli as cli
+    monkeypatch.setattr(cli, "_benchmarks_dir", lambda: None)      # an installed wheel
+    assert main(["bench", "kernels"]) == 1
+    assert "from a checkout" in _err(capsys)
+
+
+def test_data_errors_are_one_line(tmp_path, capsys):
+    assert main(["data", "download", "nosuch", "--root", str(tmp_path)]) == 1
+    assert "nosuch" in _err(capsys)
