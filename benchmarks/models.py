@@ -167,10 +167,24 @@ def realnvp_case(lib, nn, F, B=128, D=784, K=6, hidden=512):
     return model, lib.optim.Adam(model.parameters(), lr=1e-3), lambda: model(x).mean()
 
 
+def ddpm_case(lib, nn, F, B=64):
+    """The ddpm recipe's class-conditional U-Net on 28x28 (channels 32, 64, 64, attention at
+    7x7): the epsilon-prediction loss at given steps and noise, Adam 1e-3."""
+    from unet_twin import denoising_step_inputs, linear_alpha_bars, unet
+    model = unet(lib, nn, F)
+    rng = np.random.default_rng(0)
+    x0 = rng.random((B, 1, 28, 28), dtype=np.float32) * 2 - 1
+    x_t, t, noise, labels = denoising_step_inputs(lib, x0, rng, linear_alpha_bars(),
+                                                  labels=rng.integers(0, 10, B))
+    return (model, lib.optim.Adam(model.parameters(), lr=1e-3),
+            lambda: F.mse_loss(model(x_t, t, labels), noise))
+
+
 CASES = {"vae": (vae_case, "pytorch/examples VAE, batch 128"),
          "dcgan": (dcgan_case, "DCGAN 28x28, batch 64 (D step + G step)"),
          "gpt": (gpt_case, "nanoGPT baby GPT, batch 12 x block 64"),
-         "realnvp": (realnvp_case, "RealNVP 6 MLP couplings on 784-d, batch 128")}
+         "realnvp": (realnvp_case, "RealNVP 6 MLP couplings on 784-d, batch 128"),
+         "ddpm": (ddpm_case, "diffusion U-Net 28x28 (32-64-64, attention), batch 64")}
 
 
 def _build(name, lib_name):

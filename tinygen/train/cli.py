@@ -134,6 +134,12 @@ def _add_sample(sub):
     s.add_argument("--max-new-tokens", type=positive_int, default=200)
     s.add_argument("--temperature", type=positive_float, default=1.0)
     s.add_argument("--top-k", type=positive_int, default=None)
+    s.add_argument("--steps", type=positive_int, default=None,
+                   help="diffusion: DDIM steps (default: the run's sample_steps)")
+    s.add_argument("--class", dest="class_label", type=non_negative_int, default=None,
+                   help="diffusion: the class to draw (default: every class in turn)")
+    s.add_argument("--guidance", type=_number(float, lambda v: v >= 0, "a number >= 0"),
+                   default=None, help="diffusion: guidance weight w (0 unconditional)")
     s.add_argument("--seed", type=non_negative_int, default=0)
     s.add_argument("--device", default=None)
     s.set_defaults(func=run_sample)
@@ -252,7 +258,8 @@ def run_sample(args):
     bench = _load(args, args.dir)
     request = SampleRequest(n=args.n, out=out, prompt=args.prompt,
                             max_new_tokens=args.max_new_tokens, temperature=args.temperature,
-                            top_k=args.top_k)
+                            top_k=args.top_k, steps=args.steps, class_label=args.class_label,
+                            guidance=args.guidance)
     with fork_rng(args.seed), tg.no_grad():
         try:
             print(bench.recipe.sample_command(request))

@@ -35,11 +35,13 @@ def _host(t):
     return t.detach().cpu().numpy().astype(np.float64)
 
 
-def judge_samples(sample, test, judge_dir, n=2000, batch_size=500, device="cpu"):
+def judge_samples(sample, test, judge_dir, n=2000, batch_size=500, device="cpu",
+                  requested=None):
     """Score n samples drawn with `sample(k)` (a Tensor of k images (k, C, H, W) in [0, 1])
     against the first n images of `test` (a TensorDataset), with the classifier in `judge_dir`:
     tinygen.metrics.judge_scores (judge_fd, judge_class_entropy, judge_confidence,
-    judge_min_class_fraction)."""
+    judge_min_class_fraction; judge_cond_acc with `requested`, the (n,) labels the samples were
+    generated for)."""
     judge = load_judge(judge_dir, device)
     feats_fake, probs = [], []
     for i in range(0, n, batch_size):
@@ -49,7 +51,7 @@ def judge_samples(sample, test, judge_dir, n=2000, batch_size=500, device="cpu")
     x_real = test.tensors[0][:n]
     feats_real = np.concatenate([_host(judge.features(x_real[i:i + batch_size].to(device)))
                                  for i in range(0, len(x_real), batch_size)])
-    return judge_scores(feats_real, np.concatenate(feats_fake), np.concatenate(probs))
+    return judge_scores(feats_real, np.concatenate(feats_fake), np.concatenate(probs), requested)
 
 
 def describe_judge(judge_dir):

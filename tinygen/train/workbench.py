@@ -277,7 +277,8 @@ class Workbench:
     def _end_of_epoch(self, epoch_done, progress):
         metrics = self._evaluate_and_sample(epoch_done)
         if metrics:
-            self.log({"step": self.step, "epoch": epoch_done - 1, "split": "test", **metrics})
+            epoch = (self.step - 1) // len(self.loader)          # as the train rows count it
+            self.log({"step": self.step, "epoch": epoch, "split": "test", **metrics})
             where = (f"epoch {epoch_done}" if self.step % len(self.loader) == 0
                      else f"step {self.step}")
             progress.write(f"{where}: " + "  ".join(f"{k}={v:.4f}" for k, v in metrics.items()))

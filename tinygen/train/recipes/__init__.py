@@ -6,6 +6,7 @@
     flows.py        realnvp, glow
     text.py         gpt, lstm, gru, rnn          character-level language models
     seq2seq.py      seq2seq                      an encoder-decoder Transformer on string tasks
+    diffusion.py    ddpm                         DDPM / DDIM with a U-Net, classifier-free guidance
 
 The registry maps each name to where its class lives and imports a family only when it is asked
 for (`get_recipe`), so `tinygen --help` and `tinygen data list` import no model.
@@ -30,6 +31,7 @@ RECIPES = {                       # name -> (module of this package, class)
     "gru": ("text", "CharGRURecipe"),
     "rnn": ("text", "CharVanillaRNNRecipe"),
     "seq2seq": ("seq2seq", "Seq2SeqRecipe"),
+    "ddpm": ("diffusion", "DiffusionRecipe"),
 }
 
 

@@ -106,13 +106,17 @@ class DataInfo:
 @dataclass
 class SampleRequest:
     """What `tinygen sample` asks for: n images (or points) into `out` (.npy), or, for the text
-    models, max_new_tokens characters after `prompt`."""
+    models, max_new_tokens characters after `prompt`; for diffusion, the sampler's steps, the
+    class and the guidance weight."""
     n: int = 64
     out: str = "samples.npy"
     prompt: str | None = None
     max_new_tokens: int = 200
     temperature: float = 1.0
     top_k: int | None = None
+    steps: int | None = None
+    class_label: int | None = None
+    guidance: float | None = None
 
 
 class Recipe:
