@@ -1,0 +1,236 @@
+"""The integer kernels of int8 inference (tinygen.quantization): a GEMM and a convolution.
+
+  int8_gemm(a (M, K) int8, b (N, K) int8) -> c (M, N) int32
+      c[m, n] = sum_k a[m, k] * b[n, k]                       (a @ b^T, exactly)
+  int8_conv2d(x (N, C, H, W) int8, w (O, C // groups, kH, kW) int8, stride, padding, dilation,
+              groups, pad_value) -> y (N, O, OH, OW) int32
+      y[n, o, a, b] = sum_{c, i, j} x_pad[n, g * C/G + c, a * sh + i * dh, b * sw + j * dw]
+                                    * w[o, c, i, j]          (PyTorch's conv2d, no bias)
+      where g = o // (O/G) and x_pad is x padded with `pad_value` (not 0: see below).
+
+Both are exact. Every product is at most 128 * 128 = 2^14 in magnitude, so a sum of K < 2^17
+products stays below 2^31 and int32 never overflows (K is checked); exact integers make "equal to
+the reference" an equality, with no tolerance.
+
+Layouts. b is (N, K), the layout of a Linear weight (out, in), so both operands are read along
+their rows and every output is one dot product of two contiguous int8 rows. The convolution is
+the same GEMM: its weight, viewed (O, C/G * kH * kW), is already that layout, and its input is
+unrolled to rows ("im2row", the transpose of kernels/conv.py's im2col): one row per output
+position, rows[g, m * L + l, (c, i, j)] = x_pad[n0 + m, g * C/G + c, ...] with L = OH * OW, so
+each group is int8_gemm(rows_g (n * L, K), w_g (O/G, K)) -> (n * L, O/G).
+
+Why pad_value. A quantised activation has a zero point z: x ~ scale * (q - z). A padded position
+holds the real value 0, which is q = z, so the unrolled rows must read z there; then the
+quantised op subtracts z * sum(w) once per output (tinygen/ops/quantized.py) and padding
+contributes exactly nothing.
+
+Versions:
+  reference   NumPy's integer matmul on int32 copies (no BLAS: slow, obviously right); im2row as
+              a strided view of the padded input, copied
+  numba_v1    one dot product per output over two contiguous int8 rows with an int32
+              accumulator; LLVM vectorises it to vpmovsxbw + vpmaddwd + vpaddd (16-bit products
+              summed in pairs into int32 lanes) on AVX2 / AVX-512; a prange over blocks of rows
+              of a; im2row as gathers through conv.gather_index                  <- default
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from ._numba import jit, jit_serial, numba_kernel, parallel_blocks, prange
+from ._xp import array_module
+from .conv import _batch_chunk, _geometry, gather_index
+from .registry import reference
+
+MAX_K = (1 << 17) - 1          # K * 2^14 < 2^31: the int32 sums cannot overflow
+
+
+# ---------------------------------------------------------------- checks and examples
+def check_int8_gemm(op, a, b):
+    """ValueError/TypeError naming the op unless a (M, K) and b (N, K) are int8 with K <= MAX_K."""
+    if a.ndim != 2 or b.ndim != 2 or a.shape[1] != b.shape[1]:
+        raise ValueError(f"{op}: expected a (M, K) and b (N, K) (c = a @ b^T), got "
+                         f"{tuple(a.shape)} and {tuple(b.shape)}")
+    if a.dtype != np.int8 or b.dtype != np.int8:
+        raise TypeError(f"{op}: expected int8 matrices, got {a.dtype} and {b.dtype}")
+    if a.shape[1] > MAX_K:
+        raise ValueError(f"{op}: K = {a.shape[1]} products could overflow the int32 sum "
+                         f"(at most {MAX_K})")
+
+
+def check_int8_conv(op, x, w, groups, pad_value):
+    if x.ndim != 4 or w.ndim != 4 or x.shape[1] != w.shape[1] * groups or w.shape[0] % groups:
+        raise ValueError(f"{op}: expected x (N, C, H, W) and w (O, C // groups, kH, kW) with "
+                         f"groups = {groups} dividing O, got {tuple(x.shape)} and "
+                         f"{tuple(w.shape)}")
+    if x.dtype != np.int8 or w.dtype != np.int8:
+        raise TypeError(f"{op}: expected int8 input and weight, got {x.dtype} and {w.dtype}")
+    if not -128 <= int(pad_value) <= 127:
+        raise ValueError(f"{op}: pad_value must be an int8 value, got {pad_value}")
+    if w[0].size > MAX_K:
+        raise ValueError(f"{op}: {w[0].size} products per output could overflow the int32 sum "
+                         f"(at most {MAX_K})")
+
+
+def _int8(rng, shape):
+    return rng.integers(-128, 128, size=shape).astype(np.int8)
+
+
+def _example_gemm(rng, which):
+    # bench: the classifier's first Linear (3136 -> 128) on an evaluation batch of 1000
+    M, K, N = (1000, 3136, 128) if which == "bench" else (67, 45, 33)
+    return (_int8(rng, (M, K)), _int8(rng, (N, K))), {}
+
+
+def _example_conv(rng, which):
+    if which == "bench":    # the classifier's second conv: 32 -> 64 channels, 14x14, 3x3, 64 images
+        x_shape, w_shape, geometry = (64, 32, 14, 14), (64, 32, 3, 3), ((1, 1), (1, 1), (1, 1), 1)
+    else:                   # small, with every parameter off its default
+        x_shape, w_shape, geometry = (3, 4, 9, 8), (6, 2, 3, 2), ((2, 1), (1, 2), (1, 2), 2)
+    return (_int8(rng, x_shape), _int8(rng, w_shape), *geometry), {"pad_value": -7}
+
+
+# ---------------------------------------------------------------- references
+@reference("int8_gemm", example=_example_gemm, rtol=0, atol=0)
+def int8_gemm(a, b):
+    """c = a @ b^T in int32 for int8 a (M, K), b (N, K) -> (M, N), exactly.
+
+    int8_gemm(int8 [[1, 2]], int8 [[3, 4], [-1, 1]]) is int32 [[11, 1]]."""
+    check_int8_gemm("int8_gemm", a, b)
+    xp = array_module(a)
+    return xp.matmul(a.astype(xp.int32), b.astype(xp.int32).T)
+
+
+def im2row_reference(x, n0, n1, geometry, pad_value, rows):
+    """Writes the rows of images n0:n1 of x into rows (G, (n1 - n0) * OH * OW, C/G * kH * kW):
+    a strided view of the input padded with pad_value, copied."""
+    xp = array_module(x)
+    C, H, W = x.shape[1:]
+    (kh, kw), (sh, sw), (ph, pw), (dh, dw), (oh, ow), G = geometry
+    xpad = xp.full((n1 - n0, C, H + 2 * ph, W + 2 * pw), pad_value, dtype=x.dtype)
+    xpad[:, :, ph:ph + H, pw:pw + W] = x[n0:n1]
+    s_n, s_c, s_h, s_w = xpad.strides
+    # windows[g, m, a, b, c, i, j] = xpad[m, g * C/G + c, a * sh + i * dh, b * sw + j * dw]
+    windows = xp.lib.stride_tricks.as_strided(
+        xpad, shape=(G, n1 - n0, oh, ow, C // G, kh, kw),
+        strides=(s_c * (C // G), s_n, s_h * sh, s_w * sw, s_c, s_h * dh, s_w * dw))
+    rows[...] = windows.reshape(rows.shape)
+
+
+def _conv_forward(x, w, stride, padding, dilation, groups, pad_value, im2row, gemm):
+    """The convolution as im2row + one int8 GEMM per group, over chunks of the batch whose rows
+    stay cache-sized (kernels/conv.py's reason, in int8)."""
+    xp = array_module(x)
+    N = x.shape[0]
+    O, G = w.shape[0], groups
+    out_hw, kernel = _geometry(x.shape, w.shape, stride, padding, dilation, groups)
+    K, L = w[0].size, out_hw[0] * out_hw[1]
+    geometry = (kernel, stride, padding, dilation, out_hw, G)
+    w_g = xp.ascontiguousarray(w).reshape(G, O // G, K)
+    y = xp.empty((N, O, L), dtype=xp.int32)
+    chunk = _batch_chunk(xp, N, G * K * L)
+    buffer = xp.empty(G * min(chunk, N) * L * K, dtype=xp.int8)     # reused by every chunk
+    for n0 in range(0, N, chunk):
+        n1 = min(n0 + chunk, N)
+        r = buffer[:G * (n1 - n0) * L * K].reshape(G, (n1 - n0) * L, K)
+        im2row(x, n0, n1, geometry, pad_value, r)
+        for g in range(G):
+            y_g = gemm(r[g], w_g[g])                                   # (nL, O/G)
+            y[n0:n1, g * (O // G):(g + 1) * (O // G)] = \
+                y_g.reshape(n1 - n0, L, O // G).transpose(0, 2, 1)
+    return y.reshape(N, O, *out_hw)
+
+
+@reference("int8_conv2d", example=_example_conv, rtol=0, atol=0)
+def int8_conv2d(x, w, stride, padding, dilation, groups, pad_value=0):
+    """PyTorch's conv2d (no bias) in int32 for int8 x (N, C, H, W), w (O, C // groups, kH, kW)
+    -> (N, O, OH, OW), padding reading pad_value; exact. stride, padding, dilation: pairs.
+
+    int8_conv2d(ones((1, 1, 3, 3)), ones((1, 1, 2, 2)), (1, 1), (0, 0), (1, 1), 1) is 4
+    everywhere, shape (1, 1, 2, 2)."""
+    check_int8_conv("int8_conv2d", x, w, groups, pad_value)
+    return _conv_forward(x, w, stride, padding, dilation, groups, pad_value, im2row_reference,
+                         int8_gemm)
+
+
+# ---------------------------------------------------------------- numba_v1
+@jit_serial
+def _dot_block(a, b, c, m0, m1):
+    """c[m, n] = a[m] . b[n] for m in m0:m1. The k loop is the one LLVM vectorises: int8 rows
+    widened to int16 and multiplied into pairs summed in int32 (vpmaddwd). The accumulator is
+    Python's int (int64 in numba); its only use is the int32 store, so LLVM narrows the sum to
+    int32 lanes, which is exact here (|sum| < 2^31, see MAX_K)."""
+    K = a.shape[1]
+    for m in range(m0, m1):
+        for n in range(b.shape[0]):
+            acc = 0
+            for k in range(K):
+                acc += np.int32(a[m, k]) * np.int32(b[n, k])
+            c[m, n] = acc
+
+
+@jit
+def _gemm_rows(a, b, c, blocks):
+    M = a.shape[0]
+    if blocks == 0:
+        _dot_block(a, b, c, 0, M)
+        return
+    for blk in prange(blocks):
+        _dot_block(a, b, c, blk * M // blocks, (blk + 1) * M // blocks)
+
+
+def _is_cpu_int8(*arrays):
+    return all(type(a) is np.ndarray and a.dtype == np.int8 for a in arrays)
+
+
+def int8_gemm_rows(a, b):
+    """numba_v1's GEMM on two int8 NumPy matrices (made C-contiguous)."""
+    a, b = np.ascontiguousarray(a), np.ascontiguousarray(b)
+    c = np.empty((a.shape[0], b.shape[0]), dtype=np.int32)
+    _gemm_rows(a, b, c, parallel_blocks(a.shape[0], b.shape[0] * max(a.shape[1], 1)))
+    return c
+
+
+@numba_kernel("int8_gemm", impl="numba_v1", default=True)
+def int8_gemm_numba(a, b):
+    """numba_v1: one vectorised dot product per output, rows of a in parallel blocks."""
+    if not _is_cpu_int8(a, b):
+        return NotImplemented
+    check_int8_gemm("int8_gemm", a, b)
+    return int8_gemm_rows(a, b)
+
+
+@jit
+def _im2row_gather(x, n0, n1, index, pad_value, rows):
+    # x (N, C, H * W); rows (G, n * L, C/G * KK); one output position (image, l) per iteration,
+    # every group's row written there
+    G = rows.shape[0]
+    KK, L = index.shape
+    Cg = x.shape[1] // G
+    for p in prange((n1 - n0) * L):
+        m, l = p // L, p % L
+        for g in range(G):
+            out = rows[g, p]
+            for c in range(Cg):
+                plane = x[n0 + m, g * Cg + c]
+                for k in range(KK):
+                    q = index[k, l]
+                    out[c * KK + k] = plane[q] if q >= 0 else pad_value
+
+
+def im2row_numba(x, n0, n1, geometry, pad_value, rows):
+    """im2row as gathers through conv.gather_index (one table per geometry, shared by every
+    channel and image), output positions in parallel."""
+    N, C, H, W = x.shape
+    kernel, stride, padding, dilation, out_hw, _ = geometry
+    index = gather_index((H, W), kernel, stride, padding, dilation, out_hw)
+    _im2row_gather(x.reshape(N, C, H * W), n0, n1, index, np.int8(pad_value), rows)
+
+
+@numba_kernel("int8_conv2d", impl="numba_v1", default=True)
+def int8_conv2d_numba(x, w, stride, padding, dilation, groups, pad_value=0):
+    """numba_v1: im2row by gathers, then numba_v1's GEMM per group."""
+    if not _is_cpu_int8(x, w):
+        return NotImplemented
+    check_int8_conv("int8_conv2d", x, w, groups, pad_value)
+    return _conv_forward(np.ascontiguousarray(x), w, stride, padding, dilation, groups,
+                         pad_value, im2row_numba, int8_gemm_rows)

@@ -1,0 +1,142 @@
+"""The int8 kernels (tinygen_kernels.int8): numba_v1 equals the reference exactly, and the
+reference equals an independent definition exactly, over drawn shapes and the whole int8 range.
+
+- int8_gemm against int64 NumPy products (no overflow possible there), including K = MAX_K with
+  every entry -128 (the largest sum the kernels allow: 2^31 - 2^14);
+- int8_conv2d against kernels/conv.py's float64 convolution (itself checked against PyTorch in
+  test_conv_reference.py): with padding read as p, conv(x, w) = conv_0(x - p, w) + p * sum(w[o]),
+  where conv_0 pads with zeros; float64 is exact on these integers (|sums| < 2^31 < 2^53);
+- both on the serial and the forced parallel path, with the batch in chunks of 1, 2 and as in use;
+- errors name the op, the shapes and the dtypes; numba_v1 declines what is not int8 NumPy.
+"""
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from tinygen_kernels import _numba, conv, int8, registry
+
+from test_conv_reference import conv_cases
+from test_kernel_table import parallel_threshold
+
+pytestmark = pytest.mark.skipif(not _numba.HAVE_NUMBA, reason="numba is not installed")
+DRAWN = settings(max_examples=60, deadline=None, derandomize=True, database=None)
+
+
+def _int8(rng, shape):
+    return rng.integers(-128, 128, size=shape).astype(np.int8)
+
+
+def _both_paths(fn, *args, **kwargs):
+    """fn's results on the serial path and on the parallel path forced from 0 elements."""
+    serial = fn(*args, **kwargs)
+    with parallel_threshold(0):
+        parallel = fn(*args, **kwargs)
+    return serial, parallel
+
+
+@DRAWN
+@given(m=st.integers(0, 70), k=st.integers(0, 300), n=st.integers(1, 70),
+       seed=st.integers(0, 2**16))
+def test_gemm_drawn(m, k, n, seed):
+    rng = np.random.default_rng(seed)
+    a, b = _int8(rng, (m, k)), _int8(rng, (n, k))
+    want = a.astype(np.int64) @ b.astype(np.int64).T
+    ref = int8.int8_gemm(a, b)
+    assert ref.dtype == np.int32 and ref.shape == (m, n)
+    np.testing.assert_array_equal(ref, want)
+    for got in _both_paths(int8.int8_gemm_numba, a, b):
+        assert got.dtype == np.int32
+        np.testing.assert_array_equal(got, want)
+
+
+def test_gemm_largest_sum_does_not_overflow():
+    k = int8.MAX_K
+    a = np.full((3, k), -128, np.int8)
+    b = np.full((2, k), -128, np.int8)
+    b[1] = 127
+    want = np.array([[k * 16384, -k * 16256]] * 3)
+    assert want.max() < 2**31 and want.min() >= -2**31
+    np.testing.assert_array_equal(int8.int8_gemm(a, b), want)
+    for got in _both_paths(int8.int8_gemm_numba, a, b):
+        np.testing.assert_array_equal(got, want)
+
+
+def test_gemm_strided_operands():
+    rng = np.random.default_rng(1)
+    a, b = _int8(rng, (40, 64))[::2, 1::3], _int8(rng, (9, 64))[:, 1::3]   # views, not copies
+    want = a.astype(np.int64) @ b.astype(np.int64).T
+    np.testing.assert_array_equal(int8.int8_gemm_numba(a, b), want)
+    np.testing.assert_array_equal(int8.int8_gemm(a, b), want)
+
+
+def _conv_by_float64(x, w, stride, padding, dilation, groups, pad_value):
+    shifted = x.astype(np.float64) - pad_value
+    y = conv.conv2d_fwd(shifted, w.astype(np.float64), stride, padding, dilation, groups)
+    return y + pad_value * w.astype(np.float64).sum(axis=(1, 2, 3))[None, :, None, None]
+
+
+@DRAWN
+@given(case=conv_cases(), seed=st.integers(0, 2**16), pad_value=st.integers(-128, 127))
+def test_conv_drawn(case, seed, pad_value):
+    x_shape, w_shape, stride, padding, dilation, groups = case
+    rng = np.random.default_rng(seed)
+    x, w = _int8(rng, x_shape), _int8(rng, w_shape)
+    args = (stride, padding, dilation, groups)
+    want = _conv_by_float64(x, w, *args, pad_value)
+    ref = int8.int8_conv2d(x, w, *args, pad_value=pad_value)
+    assert ref.dtype == np.int32 and ref.shape == want.shape
+    np.testing.assert_array_equal(ref, want)
+    for got in _both_paths(int8.int8_conv2d_numba, x, w, *args, pad_value=pad_value):
+        assert got.dtype == np.int32
+        np.testing.assert_array_equal(got, want)
+
+
+@pytest.mark.parametrize("case", [
+    ((4, 6, 14, 14), (8, 6, 4, 4), (2, 2), (1, 1), (1, 1), 1),
+    ((3, 1, 28, 28), (32, 1, 3, 3), (1, 1), (1, 1), (1, 1), 1),    # the classifier's first conv
+    ((2, 4, 1, 1), (6, 2, 7, 7), (1, 1), (6, 6), (1, 1), 2),      # 1x1 input, all padding
+    ((2, 6, 9, 19), (6, 2, 3, 2), (1, 2), (2, 1), (2, 1), 3),
+    ((0, 2, 5, 5), (3, 2, 3, 3), (1, 1), (1, 1), (1, 1), 1),      # an empty batch
+])
+@pytest.mark.parametrize("chunk", [1, 2, None])
+def test_conv_in_chunks(monkeypatch, case, chunk):
+    if chunk is not None:             # None: the batch chunked as in use
+        monkeypatch.setattr(int8, "_batch_chunk", lambda xp, n, item_bytes: max(min(chunk, n), 1))
+    x_shape, w_shape, *args = case
+    rng = np.random.default_rng(0)
+    x, w = _int8(rng, x_shape), _int8(rng, w_shape)
+    want = _conv_by_float64(x, w, *args, 5)
+    np.testing.assert_array_equal(int8.int8_conv2d(x, w, *args, pad_value=5), want)
+    np.testing.assert_array_equal(int8.int8_conv2d_numba(x, w, *args, pad_value=5), want)
+
+
+def test_numba_is_the_default_and_declines_other_arrays():
+    assert registry.references()["int8_gemm"].defaults.get("cpu") == "numba_v1"
+    assert registry.references()["int8_conv2d"].defaults.get("cpu") == "numba_v1"
+    a = np.ones((2, 3), np.int16)
+    assert int8.int8_gemm_numba(a, a) is NotImplemented
+    x = np.ones((1, 1, 3, 3), np.float32)
+    assert int8.int8_conv2d_numba(x, x, (1, 1), (0, 0), (1, 1), 1) is NotImplemented
+
+
+@pytest.mark.parametrize("impl", [None, "reference"])
+def test_errors_name_the_op_shapes_and_dtypes(impl):
+    gemm = registry.dispatch("int8_gemm", "cpu", impl=impl)
+    a = np.ones((2, 3), np.int8)
+    with pytest.raises(ValueError, match=r"int8_gemm: expected a \(M, K\) and b \(N, K\).*"
+                                         r"\(2, 3\) and \(3, 2\)"):
+        gemm(a, a.T.copy())
+    with pytest.raises(TypeError, match="int8_gemm: expected int8 matrices, got int8 and int16"):
+        gemm(a, a.astype(np.int16))
+    too_long = np.ones((1, int8.MAX_K + 1), np.int8)
+    with pytest.raises(ValueError, match="int8_gemm: K = 131072 products could overflow"):
+        gemm(too_long, too_long)
+    conv2d = registry.dispatch("int8_conv2d", "cpu", impl=impl)
+    x = np.ones((1, 4, 5, 5), np.int8)
+    with pytest.raises(ValueError, match=r"int8_conv2d: expected x \(N, C, H, W\).*groups = 2"):
+        conv2d(x, np.ones((3, 2, 3, 3), np.int8), (1, 1), (0, 0), (1, 1), 2)
+    with pytest.raises(TypeError, match="int8_conv2d: expected int8 input and weight"):
+        conv2d(x.astype(np.float32), np.ones((2, 4, 3, 3), np.int8), (1, 1), (0, 0), (1, 1), 1)
+    with pytest.raises(ValueError, match="int8_conv2d: pad_value must be an int8 value, got 200"):
+        conv2d(x, np.ones((2, 4, 3, 3), np.int8), (1, 1), (1, 1), (1, 1), 1, pad_value=200)
