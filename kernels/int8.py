@@ -1,4 +1,5 @@
-"""The integer kernels of int8 inference (tinygen.quantization): a GEMM and a convolution.
+"""The integer kernels of int8 inference (tinygen.quantization): a GEMM, a convolution, and the
+quantisation of their float input.
 
   int8_gemm(a (M, K) int8, b (N, K) int8) -> c (M, N) int32
       c[m, n] = sum_k a[m, k] * b[n, k]                       (a @ b^T, exactly)
@@ -7,6 +8,8 @@
       y[n, o, a, b] = sum_{c, i, j} x_pad[n, g * C/G + c, a * sh + i * dh, b * sw + j * dw]
                                     * w[o, c, i, j]          (PyTorch's conv2d, no bias)
       where g = o // (O/G) and x_pad is x padded with `pad_value` (not 0: see below).
+  int8_quantize(x float, scale, zero_point) -> q int8, x's shape
+      q = clamp(round(x / scale) + zero_point, -128, 127)     (round half to even, as NumPy)
 
 Both are exact. Every product is at most 128 * 128 = 2^14 in magnitude, so a sum of K < 2^17
 products stays below 2^31 and int32 never overflows (K is checked); exact integers make "equal to
@@ -30,13 +33,15 @@ Versions:
   numba_v1    one dot product per output over two contiguous int8 rows with an int32
               accumulator; LLVM vectorises it to vpmovsxbw + vpmaddwd + vpaddd (16-bit products
               summed in pairs into int32 lanes) on AVX2 / AVX-512; a prange over blocks of rows
-              of a; im2row as gathers through conv.gather_index                  <- default
+              of a; im2row as gathers through conv.gather_index; int8_quantize in one pass
+              instead of NumPy's five (divide, round, add, clip, cast)         <- default
+  numba_vnni_v2  int8_gemm and int8_conv2d on AVX-512 VNNI: kernels/int8_vnni.py
 """
 from __future__ import annotations
 
 import numpy as np
 
-from ._numba import jit, jit_serial, numba_kernel, parallel_blocks, prange
+from ._numba import HAVE_NUMBA, jit, jit_serial, numba, numba_kernel, parallel_blocks, prange
 from ._xp import array_module
 from .conv import _batch_chunk, _geometry, gather_index
 from .registry import reference
@@ -89,7 +94,24 @@ def _example_conv(rng, which):
     return (_int8(rng, x_shape), _int8(rng, w_shape), *geometry), {"pad_value": -7}
 
 
+def _example_quantize(rng, which):
+    shape = (1000, 3136) if which == "bench" else (37, 29)
+    x = rng.standard_normal(shape).astype("float32") * 2
+    x.flat[:4] = [0.5 * 0.05, 1.5 * 0.05, 100.0, -100.0]       # ties (to even) and clamped ends
+    return (x, 0.05, -3), {}
+
+
 # ---------------------------------------------------------------- references
+@reference("int8_quantize", example=_example_quantize, rtol=0, atol=0)
+def int8_quantize(x, scale, zero_point):
+    """clamp(round(x / scale) + zero_point, -128, 127) as int8, x's shape; scale a number, taken
+    in x's dtype, zero_point an int. int8_quantize(float32 [0.26, -9.0], 0.1, 3) is [6, -87]."""
+    xp = array_module(x)
+    q = xp.rint(x / xp.asarray(scale, dtype=x.dtype))
+    q += zero_point
+    return xp.clip(q, -128, 127, out=q).astype(xp.int8)
+
+
 @reference("int8_gemm", example=_example_gemm, rtol=0, atol=0)
 def int8_gemm(a, b):
     """c = a @ b^T in int32 for int8 a (M, K), b (N, K) -> (M, N), exactly.
@@ -116,9 +138,12 @@ def im2row_reference(x, n0, n1, geometry, pad_value, rows):
     rows[...] = windows.reshape(rows.shape)
 
 
-def _conv_forward(x, w, stride, padding, dilation, groups, pad_value, im2row, gemm):
+def conv_forward(x, w, stride, padding, dilation, groups, pad_value, im2row, gemm_into,
+                 row_multiple=1):
     """The convolution as im2row + one int8 GEMM per group, over chunks of the batch whose rows
-    stay cache-sized (kernels/conv.py's reason, in int8)."""
+    stay cache-sized (kernels/conv.py's reason, in int8). gemm_into(rows_g, w_g, y, n0, o0)
+    writes the products of images n0.. into y (N, O, L) from channel o0 on. Rows are
+    zero-padded to a multiple of row_multiple bytes (im2row writes the first K of each)."""
     xp = array_module(x)
     N = x.shape[0]
     O, G = w.shape[0], groups
@@ -127,17 +152,23 @@ def _conv_forward(x, w, stride, padding, dilation, groups, pad_value, im2row, ge
     geometry = (kernel, stride, padding, dilation, out_hw, G)
     w_g = xp.ascontiguousarray(w).reshape(G, O // G, K)
     y = xp.empty((N, O, L), dtype=xp.int32)
-    chunk = _batch_chunk(xp, N, G * K * L)
-    buffer = xp.empty(G * min(chunk, N) * L * K, dtype=xp.int8)     # reused by every chunk
+    width = -(-K // row_multiple) * row_multiple
+    chunk = _batch_chunk(xp, N, G * width * L)
+    buffer = xp.zeros(G * min(chunk, N) * L * width, dtype=xp.int8)  # reused by every chunk
     for n0 in range(0, N, chunk):
         n1 = min(n0 + chunk, N)
-        r = buffer[:G * (n1 - n0) * L * K].reshape(G, (n1 - n0) * L, K)
-        im2row(x, n0, n1, geometry, pad_value, r)
+        r = buffer[:G * (n1 - n0) * L * width].reshape(G, (n1 - n0) * L, width)
+        im2row(x, n0, n1, geometry, pad_value, r[:, :, :K] if width != K else r)
         for g in range(G):
-            y_g = gemm(r[g], w_g[g])                                   # (nL, O/G)
-            y[n0:n1, g * (O // G):(g + 1) * (O // G)] = \
-                y_g.reshape(n1 - n0, L, O // G).transpose(0, 2, 1)
+            gemm_into(r[g], w_g[g], y, n0, g * (O // G))
     return y.reshape(N, O, *out_hw)
+
+
+def _gemm_into_reference(rows, w, y, n0, o0):
+    """y[n0 + m, o0 + o, l] = (rows @ w^T)[m * L + l, o]: one GEMM, then a transposed copy."""
+    n, L = rows.shape[0] // y.shape[2], y.shape[2]
+    y_g = int8_gemm(rows, w)                                           # (nL, O/G)
+    y[n0:n0 + n, o0:o0 + w.shape[0]] = y_g.reshape(n, L, w.shape[0]).transpose(0, 2, 1)
 
 
 @reference("int8_conv2d", example=_example_conv, rtol=0, atol=0)
@@ -148,8 +179,8 @@ def int8_conv2d(x, w, stride, padding, dilation, groups, pad_value=0):
     int8_conv2d(ones((1, 1, 3, 3)), ones((1, 1, 2, 2)), (1, 1), (0, 0), (1, 1), 1) is 4
     everywhere, shape (1, 1, 2, 2)."""
     check_int8_conv("int8_conv2d", x, w, groups, pad_value)
-    return _conv_forward(x, w, stride, padding, dilation, groups, pad_value, im2row_reference,
-                         int8_gemm)
+    return conv_forward(x, w, stride, padding, dilation, groups, pad_value, im2row_reference,
+                         _gemm_into_reference)
 
 
 # ---------------------------------------------------------------- numba_v1
@@ -176,6 +207,36 @@ def _gemm_rows(a, b, c, blocks):
         return
     for blk in prange(blocks):
         _dot_block(a, b, c, blk * M // blocks, (blk + 1) * M // blocks)
+
+
+@jit_serial
+def _dot_block_into(rows, w, y, n0, o0, m0, m1):
+    """y[n0 + m // L, o0 + o, m % L] = rows[m] . w[o] for m in m0:m1: _dot_block writing each
+    sum where the convolution's output (N, O, L) wants it, so no transposed copy follows (on
+    the classifier's first conv, 1000 images, the copy took 34 of 97 ms)."""
+    K, L = rows.shape[1], y.shape[2]
+    for m in range(m0, m1):
+        image, l = n0 + m // L, m % L
+        for o in range(w.shape[0]):
+            acc = 0
+            for k in range(K):
+                acc += np.int32(rows[m, k]) * np.int32(w[o, k])
+            y[image, o0 + o, l] = acc
+
+
+@jit
+def _gemm_rows_into(rows, w, y, n0, o0, blocks):
+    M = rows.shape[0]
+    if blocks == 0:
+        _dot_block_into(rows, w, y, n0, o0, 0, M)
+        return
+    for blk in prange(blocks):
+        _dot_block_into(rows, w, y, n0, o0, blk * M // blocks, (blk + 1) * M // blocks)
+
+
+def gemm_into_numba(rows, w, y, n0, o0):
+    w = np.ascontiguousarray(w)
+    _gemm_rows_into(rows, w, y, n0, o0, parallel_blocks(rows.shape[0], w.shape[0] * w.shape[1]))
 
 
 def _is_cpu_int8(*arrays):
@@ -228,9 +289,41 @@ def im2row_numba(x, n0, n1, geometry, pad_value, rows):
 
 @numba_kernel("int8_conv2d", impl="numba_v1", default=True)
 def int8_conv2d_numba(x, w, stride, padding, dilation, groups, pad_value=0):
-    """numba_v1: im2row by gathers, then numba_v1's GEMM per group."""
+    """numba_v1: im2row by gathers, then numba_v1's dot products per group, written straight
+    into the output layout."""
     if not _is_cpu_int8(x, w):
         return NotImplemented
     check_int8_conv("int8_conv2d", x, w, groups, pad_value)
-    return _conv_forward(np.ascontiguousarray(x), w, stride, padding, dilation, groups,
-                         pad_value, im2row_numba, int8_gemm_rows)
+    return conv_forward(np.ascontiguousarray(x), w, stride, padding, dilation, groups,
+                         pad_value, im2row_numba, gemm_into_numba)
+
+
+if HAVE_NUMBA:
+    # no fastmath: 'arcp' would let LLVM turn x / scale into x * (1 / scale), which rounds
+    # differently, and the kernel must equal the reference exactly
+    @numba.njit(cache=True)
+    def _quantize_block(x, scale, zero_point, q, start, stop):
+        lo, hi = x.dtype.type(-128.0), x.dtype.type(127.0)
+        for i in range(start, stop):
+            q[i] = np.int8(min(max(np.rint(x[i] / scale) + zero_point, lo), hi))
+
+    @numba.njit(parallel=True, cache=True)
+    def _quantize_flat(x, scale, zero_point, q, blocks):
+        n = x.shape[0]
+        if blocks == 0:
+            _quantize_block(x, scale, zero_point, q, 0, n)
+            return
+        for blk in prange(blocks):
+            _quantize_block(x, scale, zero_point, q, blk * n // blocks, (blk + 1) * n // blocks)
+
+
+@numba_kernel("int8_quantize", impl="numba_v1", default=True)
+def int8_quantize_numba(x, scale, zero_point):
+    """numba_v1: one pass (divide, round, add, clamp, store) per element."""
+    if type(x) is not np.ndarray or x.dtype.kind != "f" or not x.flags.c_contiguous:
+        return NotImplemented
+    q = np.empty(x.shape, np.int8)
+    flat = x.reshape(-1)
+    _quantize_flat(flat, x.dtype.type(scale), x.dtype.type(int(zero_point)), q.reshape(-1),
+                   parallel_blocks(flat.shape[0], 1))
+    return q

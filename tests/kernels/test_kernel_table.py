@@ -143,9 +143,12 @@ def test_every_family_of_this_suite_has_a_numba_kernel():
                  "cross_entropy_fwd", "cross_entropy_bwd", "layernorm_fwd", "layernorm_bwd",
                  "embedding_bwd", "gelu_fwd", "gelu_bwd", "silu_fwd", "silu_bwd", "adam_step",
                  "batchnorm_fwd", "batchnorm_bwd", "leaky_relu_fwd", "leaky_relu_bwd", "zero_where",
-                 "conv2d_fwd", "conv2d_bwd_input", "conv2d_bwd_weight", "maxpool2d_bwd",
-                 "int8_gemm", "int8_conv2d"]:
+                 "conv2d_fwd", "conv2d_bwd_input", "conv2d_bwd_weight", "maxpool2d_bwd"]:
         assert ENTRIES[name].defaults.get("cpu") == "numba_v1", name
+    from tinygen_kernels import int8_vnni
+    for name in ["int8_gemm", "int8_conv2d"]:       # the VNNI version where the CPU has it
+        want = "numba_vnni_v2" if int8_vnni.has_vnni() else "numba_v1"
+        assert ENTRIES[name].defaults.get("cpu") == want, name
 
 
 # ---------------------------------------------------------------- hypothesis shapes

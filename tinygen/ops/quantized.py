@@ -61,18 +61,28 @@ def affine_qparams(lo, hi):
 
 
 def _quantize(xp, x, scale, zero_point, qmin=QMIN, qmax=QMAX):
-    """int8 array of round(x / scale) + zero_point, clamped to [qmin, qmax] (scale broadcast)."""
+    """int8 array of round(x / scale) + zero_point, clamped to [qmin, qmax], scale broadcast
+    (the weights' per-channel form; activations go through the int8_quantize kernel, the same
+    formula with one scale)."""
     q = xp.rint(x / xp.asarray(scale, dtype=x.dtype))
     if zero_point:
         q += zero_point
     return xp.clip(q, qmin, qmax, out=q).astype(xp.int8)
 
 
+class QuantizePerTensor(Function):
+    """q = clamp(round(x / scale) + zero_point, -128, 127), int8, x's shape (kernel
+    int8_quantize). No gradient: rounding has none worth the name."""
+
+    def forward(self, x, scale, zero_point):
+        return self.kernel("int8_quantize")(x, scale, zero_point)
+
+
 def quantize_per_tensor(input, scale, zero_point):
     """An int8 Tensor: clamp(round(input / scale) + zero_point, -128, 127). (PyTorch returns a
     quantized tensor; here the integers and their qparams travel separately.)"""
-    x = _float_data("quantize_per_tensor", input)
-    return wrap(_quantize(array_module(x), x, float(scale), int(zero_point)))
+    _float_data("quantize_per_tensor", input)
+    return QuantizePerTensor.apply(input.detach(), float(scale), int(zero_point))
 
 
 def dequantize(input, scale, zero_point=0, axis=0):
@@ -139,7 +149,8 @@ class Int8Linear(Function):
         xp = self.xp
         x2 = x.reshape(-1, x.shape[-1])                                 # (M, in)
         x_scale, x_zero_point = _input_qparams(xp, x2, x_scale, x_zero_point)
-        acc = self.kernel("int8_gemm")(_quantize(xp, x2, x_scale, x_zero_point), w_q)   # (M, out)
+        q = self.kernel("int8_quantize")(x2, x_scale, x_zero_point)               # (M, in)
+        acc = self.kernel("int8_gemm")(q, w_q)                                    # (M, out)
         y = _dequantize_acc(xp, acc, w_q, x_scale, x_zero_point, w_scale, bias, x.dtype, 1)
         return y.reshape(x.shape[:-1] + (w_q.shape[0],))
 
@@ -157,7 +168,7 @@ class Int8Conv2d(Function):
                 x_zero_point):
         xp = self.xp
         x_scale, x_zero_point = _input_qparams(xp, x, x_scale, x_zero_point)
-        q = _quantize(xp, x, x_scale, x_zero_point)
+        q = self.kernel("int8_quantize")(x, x_scale, x_zero_point)
         acc = self.kernel("int8_conv2d")(q, w_q, stride, padding, dilation, groups,
                                          pad_value=x_zero_point)       # (N, O, OH, OW) int32
         return _dequantize_acc(xp, acc, w_q, x_scale, x_zero_point, w_scale, bias, x.dtype, 1)
