@@ -10,6 +10,10 @@ quantisation of their float input.
       where g = o // (O/G) and x_pad is x padded with `pad_value` (not 0: see below).
   int8_quantize(x float, scale, zero_point) -> q int8, x's shape
       q = clamp(round(x / scale) + zero_point, -128, 127)     (round half to even, as NumPy)
+  int8_dequantize(acc (A, O, B) int32, offsets (O,) int64, scales (O,) float, bias (O,) | None)
+      -> y (A, O, B) in scales' dtype,  y = (acc - offsets[o]) * scales[o] + bias[o]
+      (the int32 sums of the GEMM or the conv back to float: the subtraction exact in int64,
+      then one rounding to float, one product, one sum, in that order)
 
 Both are exact. Every product is at most 128 * 128 = 2^14 in magnitude, so a sum of K < 2^17
 products stays below 2^31 and int32 never overflows (K is checked); exact integers make "equal to
@@ -33,8 +37,8 @@ Versions:
   numba_v1    one dot product per output over two contiguous int8 rows with an int32
               accumulator; LLVM vectorises it to vpmovsxbw + vpmaddwd + vpaddd (16-bit products
               summed in pairs into int32 lanes) on AVX2 / AVX-512; a prange over blocks of rows
-              of a; im2row as gathers through conv.gather_index; int8_quantize in one pass
-              instead of NumPy's five (divide, round, add, clip, cast)         <- default
+              of a; im2row as gathers through conv.gather_index; int8_quantize and
+              int8_dequantize in one pass each instead of NumPy's five and four   <- default
   numba_vnni_v2  int8_gemm and int8_conv2d on AVX-512 VNNI: kernels/int8_vnni.py
 """
 from __future__ import annotations
@@ -110,6 +114,27 @@ def int8_quantize(x, scale, zero_point):
     q = xp.rint(x / xp.asarray(scale, dtype=x.dtype))
     q += zero_point
     return xp.clip(q, -128, 127, out=q).astype(xp.int8)
+
+
+def _example_dequantize(rng, which):
+    a, o, b = (64, 784, 500) if which == "bench" else (3, 7, 11)
+    acc = rng.integers(-2**31, 2**31, size=(a, o, b), dtype=np.int64).astype(np.int32)
+    offsets = rng.integers(-2**31, 2**31, size=o)                # int64: z_x * sum(w[o]) and more
+    scales = (rng.random(o) * 1e-4).astype("float32")
+    return (acc, offsets, scales, rng.standard_normal(o).astype("float32")), {}
+
+
+@reference("int8_dequantize", example=_example_dequantize, rtol=0, atol=0)
+def int8_dequantize(acc, offsets, scales, bias=None):
+    """(acc - offsets[o]) * scales[o] + bias[o] along axis 1 of acc (A, O, B) int32, in scales'
+    dtype: int64 subtraction (exact), then float. int8_dequantize(int32 [[[7]]], [2], [0.5],
+    [1.0]) is [[[3.5]]]."""
+    xp = array_module(acc)
+    y = (acc - offsets.reshape(1, -1, 1)).astype(scales.dtype)
+    y *= scales.reshape(1, -1, 1)
+    if bias is not None:
+        y += bias.astype(scales.dtype).reshape(1, -1, 1)
+    return xp.ascontiguousarray(y)
 
 
 @reference("int8_gemm", example=_example_gemm, rtol=0, atol=0)
@@ -315,6 +340,41 @@ if HAVE_NUMBA:
             return
         for blk in prange(blocks):
             _quantize_block(x, scale, zero_point, q, blk * n // blocks, (blk + 1) * n // blocks)
+
+
+if HAVE_NUMBA:
+    @numba.njit(cache=True)       # no fastmath: no contraction of the product and sum to an FMA
+    def _dequantize_block(acc, offsets, scales, bias, y, start, stop):
+        for a in range(start, stop):
+            for o in range(acc.shape[1]):
+                offset, scale, shift = offsets[o], scales[o], bias[o]
+                for b in range(acc.shape[2]):
+                    y[a, o, b] = scales.dtype.type(np.int64(acc[a, o, b]) - offset) * scale + shift
+
+    @numba.njit(parallel=True, cache=True)
+    def _dequantize_rows(acc, offsets, scales, bias, y, blocks):
+        n = acc.shape[0]
+        if blocks == 0:
+            _dequantize_block(acc, offsets, scales, bias, y, 0, n)
+            return
+        for blk in prange(blocks):
+            _dequantize_block(acc, offsets, scales, bias, y, blk * n // blocks,
+                              (blk + 1) * n // blocks)
+
+
+@numba_kernel("int8_dequantize", impl="numba_v1", default=True)
+def int8_dequantize_numba(acc, offsets, scales, bias=None):
+    """numba_v1: one pass, (acc - offset) in int64, to float, times the scale, plus the bias
+    (0 without one: x + 0 equals x, though a -0.0 comes out +0.0)."""
+    arrays = (acc, offsets, scales) + (() if bias is None else (bias,))
+    if any(type(a) is not np.ndarray for a in arrays) or acc.dtype != np.int32 \
+            or acc.ndim != 3 or scales.dtype.kind != "f":
+        return NotImplemented
+    bias = np.zeros(acc.shape[1], scales.dtype) if bias is None else bias.astype(scales.dtype)
+    y = np.empty(acc.shape, scales.dtype)
+    _dequantize_rows(acc, offsets.astype(np.int64), scales, bias, y,
+                     parallel_blocks(acc.shape[0], acc.shape[1] * acc.shape[2]))
+    return y
 
 
 @numba_kernel("int8_quantize", impl="numba_v1", default=True)

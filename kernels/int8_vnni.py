@@ -107,6 +107,9 @@ if has_vnni():
         m = m0
         while m < m1:
             pair = m + 1 < m1
+            # where rows m and m + 1 go, divided once per row, not once per output
+            image0, l0 = n0 + m // L, m % L
+            image1, l1 = n0 + (m + 1) // L, (m + 1) % L
             for n in range(0, b.shape[0], 4):
                 if pair:
                     sums = _block_2x4(a, b, m, n, nvec)
@@ -114,11 +117,10 @@ if has_vnni():
                     s = _block_1x4(a, b, m, n, nvec)
                     zero = np.int32(0)
                     sums = (s[0], s[1], s[2], s[3], zero, zero, zero, zero)
-                for r in range(2 if pair else 1):
-                    for j in range(min(4, n_out - n)):
-                        row = m + r
-                        out[n0 + row // L, o0 + n + j, row % L] = np.int32(
-                            sums[r * 4 + j] - flip_sums[n + j])
+                for j in range(min(4, n_out - n)):
+                    out[image0, o0 + n + j, l0] = np.int32(sums[j] - flip_sums[n + j])
+                    if pair:
+                        out[image1, o0 + n + j, l1] = np.int32(sums[4 + j] - flip_sums[n + j])
             m += 2 if pair else 1
 
     @jit_serial

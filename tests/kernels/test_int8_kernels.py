@@ -193,3 +193,25 @@ def test_quantize_drawn(shape, seed, scale, zero_point, dtype):
     np.testing.assert_array_equal(want, exact)
     for got in _both_paths(int8.int8_quantize_numba, x, scale, zero_point):
         np.testing.assert_array_equal(got, want)
+
+
+@DRAWN
+@given(shape=st.tuples(st.integers(0, 9), st.integers(1, 20), st.integers(1, 30)),
+       seed=st.integers(0, 2**16), bias=st.booleans(),
+       dtype=st.sampled_from([np.float32, np.float64]))
+def test_dequantize_drawn(shape, seed, bias, dtype):
+    """int8_dequantize: numba_v1 equals the reference exactly (the same operations in the same
+    order, no FMA), and the reference equals the formula computed in exact integers first."""
+    rng = np.random.default_rng(seed)
+    acc = rng.integers(-2**31, 2**31, size=shape, dtype=np.int64).astype(np.int32)
+    offsets = rng.integers(-2**31, 2**31, size=shape[1])
+    scales = (rng.random(shape[1]) * 1e-3).astype(dtype)
+    b = rng.standard_normal(shape[1]).astype(np.float32) if bias else None
+    want = int8.int8_dequantize(acc, offsets, scales, b)
+    assert want.dtype == dtype and want.shape == acc.shape
+    exact = (acc.astype(np.int64) - offsets[None, :, None]).astype(dtype) * scales[None, :, None]
+    if bias:
+        exact = exact + b.astype(dtype)[None, :, None]
+    np.testing.assert_array_equal(want, exact)
+    for got in _both_paths(int8.int8_dequantize_numba, acc, offsets, scales, b):
+        np.testing.assert_array_equal(got, want)

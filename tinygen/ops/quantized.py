@@ -127,16 +127,10 @@ def _input_qparams(xp, x, scale, zero_point):
     return affine_qparams(x.min(), x.max())
 
 
-def _dequantize_acc(xp, acc, w_q, x_scale, x_zero_point, w_scale, bias, dtype, axis):
-    """s_x * s_w[o] * (acc - z_x * sum(q_w[o])) + b[o], o along `axis` of acc (module docs)."""
-    shape = [1] * acc.ndim
-    shape[axis] = -1
-    w_sum = w_q.reshape(w_q.shape[0], -1).sum(axis=1, dtype=xp.int64).reshape(shape)
-    y = (acc - x_zero_point * w_sum).astype(dtype)             # exact integers, then one rounding
-    y *= (x_scale * w_scale.astype(dtype)).reshape(shape)
-    if bias is not None:
-        y += bias.astype(dtype).reshape(shape)
-    return y
+def _dequantize_args(xp, w_q, x_scale, x_zero_point, w_scale, dtype):
+    """(offsets, scales) of int8_dequantize: z_x * sum(q_w[o]) (int64) and s_x * s_w[o]."""
+    offsets = x_zero_point * w_q.reshape(w_q.shape[0], -1).sum(axis=1, dtype=xp.int64)
+    return offsets, (xp.asarray(x_scale, dtype=dtype) * w_scale.astype(dtype))
 
 
 class Int8Linear(Function):
@@ -151,7 +145,8 @@ class Int8Linear(Function):
         x_scale, x_zero_point = _input_qparams(xp, x2, x_scale, x_zero_point)
         q = self.kernel("int8_quantize")(x2, x_scale, x_zero_point)               # (M, in)
         acc = self.kernel("int8_gemm")(q, w_q)                                    # (M, out)
-        y = _dequantize_acc(xp, acc, w_q, x_scale, x_zero_point, w_scale, bias, x.dtype, 1)
+        offsets, scales = _dequantize_args(xp, w_q, x_scale, x_zero_point, w_scale, x.dtype)
+        y = self.kernel("int8_dequantize")(acc.reshape(acc.shape + (1,)), offsets, scales, bias)
         return y.reshape(x.shape[:-1] + (w_q.shape[0],))
 
     def backward(self, gy):
@@ -171,7 +166,10 @@ class Int8Conv2d(Function):
         q = self.kernel("int8_quantize")(x, x_scale, x_zero_point)
         acc = self.kernel("int8_conv2d")(q, w_q, stride, padding, dilation, groups,
                                          pad_value=x_zero_point)       # (N, O, OH, OW) int32
-        return _dequantize_acc(xp, acc, w_q, x_scale, x_zero_point, w_scale, bias, x.dtype, 1)
+        offsets, scales = _dequantize_args(xp, w_q, x_scale, x_zero_point, w_scale, x.dtype)
+        y = self.kernel("int8_dequantize")(acc.reshape(acc.shape[0], acc.shape[1], -1), offsets,
+                                           scales, bias)
+        return y.reshape(acc.shape)
 
     def backward(self, gy):
         raise RuntimeError(_NO_BACKWARD.format(op="quantized_conv2d"))
