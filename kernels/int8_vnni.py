@@ -6,7 +6,8 @@ each int32 lane, 32 products per instruction (Intel Cascade Lake and later, AMD 
                  (vpdpbusd has a latency of several cycles: one accumulator would wait on itself),
                  the loads of each block's rows shared by its outputs. Below K = 64 or M = 4 it
                  runs numba_v1's loop instead: there the eight horizontal sums per block cost
-                 more than vpdpbusd saves (K = 20: 0.85 ms against 0.63 ms)  <- default where VNNI is
+                 more than vpdpbusd saves (K = 20: 0.85 ms against 0.63 ms)
+                                                                  <- default where VNNI is
 
 vpdpbusd multiplies unsigned bytes by signed bytes, and a holds signed ones. So each byte of a is
 flipped to a + 128 (an xor with 0x80) and the extra 128 * sum_k b[n, k] is subtracted once per

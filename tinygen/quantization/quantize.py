@@ -1,6 +1,6 @@
 """Post-training int8 quantisation of a model, in the spirit of PyTorch's eager-mode API.
 
-    qmodel = quantize_dynamic(model, {nn.Linear}, dtype=tg.qint8)     # weights now, inputs per batch
+    qmodel = quantize_dynamic(model, {nn.Linear}, dtype=tg.qint8)   # inputs quantised per batch
 
     prepared = prepare(model, {nn.Conv2d}, observer=MinMaxObserver)    # static: calibrate...
     with tg.no_grad():
