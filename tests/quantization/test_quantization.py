@@ -250,3 +250,21 @@ def test_deepcopy_and_repr():
     assert twin[1].weight is not q[1].weight
     assert "QuantizedLinear(in_features=64, out_features=48, bias=True, dynamic)" in repr(q)
     assert repr(tg.qint8) == "tinygen.qint8"
+
+
+def test_int8_model_on_the_test_device_matches_the_cpu():
+    """On the `test` device (arrays of their own type, NumPy references through the kernel
+    table, as a GPU without int8 kernels would run) every buffer and output stays on the
+    device, and the integers make the outputs equal to the CPU's numba and VNNI kernels'."""
+    model = _cnn()
+    x = _images(8)
+    prepared = Q.prepare(model)
+    with tg.no_grad():
+        prepared(x)
+        q = Q.quantize_dynamic(Q.convert(prepared))
+        on_cpu = q(x).numpy()
+        q.to("test")
+        assert {t.device.type for t in q.state_dict().values()} == {"test"}
+        y = q(x.to("test"))
+    assert y.device == "test"
+    np.testing.assert_array_equal(y.cpu().numpy(), on_cpu)
