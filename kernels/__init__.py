@@ -7,7 +7,7 @@ from . import registry  # noqa: F401
 
 _FAMILIES = ["conv", "pool", "softmax", "layernorm", "batchnorm", "embedding", "activation", "adam"]
 
-_FAMILIES += ["attention", "gemm"]
+_FAMILIES += ["attention", "gemm", "int8", "int8_vnni"]
 
 for _name in _FAMILIES:
     __import__(f"{__name__}.{_name}")

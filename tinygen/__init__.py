@@ -12,7 +12,7 @@ model zoo load on first use (`tg.nn`), so `import tinygen` stays light.
 """
 from .backend import (
     device, Device, dtype, float16, bfloat16, float32, float64, int8, int16, int32, int64, uint8,
-    half, float_ as float, double, long, int_ as int, manual_seed, get_default_dtype,
+    qint8, half, float_ as float, double, long, int_ as int, manual_seed, get_default_dtype,
     set_default_dtype, initial_seed,
 )
 from .backend.dtypes import bool_ as bool
@@ -62,7 +62,7 @@ def numel(input):
 def __getattr__(name):
     # heavier subpackages load on first use: tg.nn, tg.optim, tg.data, tg.save/load
     import importlib  # lazy: start-up time (these subpackages import what `tg` alone does not)
-    if name in ("nn", "optim", "data", "io", "models", "train", "metrics"):
+    if name in ("nn", "optim", "data", "io", "models", "train", "metrics", "quantization"):
         return importlib.import_module(f"{__name__}.{name}")
     if name in ("save", "load", "from_dlpack"):
         return getattr(importlib.import_module(f"{__name__}.io"), name)

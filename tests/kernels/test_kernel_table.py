@@ -4,7 +4,8 @@ One parametrised test runs, for every entry of `registry.references()` and every
 implementation registered for it, the reference and the implementation on copies of the entry's
 example inputs (float32 as registered, and float64), and compares the outputs and the arguments
 (in-place kernels such as adam_step write into them) within the entry's stated tolerance
-(float64: the stated one capped at 1e-9), on the serial and on the forced parallel path.
+(float64: the stated one capped at 1e-9; integer kernels, such as int8_gemm, exactly: they have
+no float64 variant), on the serial and on the forced parallel path.
 Then hypothesis-drawn shapes (rows 1..70, columns 1..300, size 1 included) for the softmax,
 layernorm, batchnorm, embedding, activation and adam families (conv: tests/kernels/test_conv_numba.py);
 the references against PyTorch in float64;
@@ -24,8 +25,25 @@ import tinygen_kernels
 from tinygen_kernels import _numba, registry
 
 ENTRIES = registry.references()
-CASES = [(name, impl) for name, entry in sorted(ENTRIES.items())
-         for (device, impl) in sorted(entry.impls) if device == "cpu"]
+
+
+def _is_integer_kernel(name):
+    """True when the entry's example has no floating array (int8_gemm, int8_conv2d)."""
+    args, _ = ENTRIES[name].example(np.random.default_rng(0), "test")
+    return not any(a.dtype.kind == "f" for a in _arrays(args))
+
+
+def _arrays(obj):
+    if isinstance(obj, np.ndarray):
+        return [obj]
+    if isinstance(obj, (list, tuple)):
+        return [a for o in obj for a in _arrays(o)]
+    return []
+
+
+CASES = [(name, impl, dtype) for name, entry in sorted(ENTRIES.items())
+         for (device, impl) in sorted(entry.impls) if device == "cpu"
+         for dtype in (["int"] if _is_integer_kernel(name) else ["float32", "float64"])]
 HYPOTHESIS = settings(max_examples=25, deadline=None, derandomize=True, database=None,
                       suppress_health_check=[HealthCheck.too_slow])
 DTYPES = st.sampled_from([np.float32, np.float64])
@@ -50,6 +68,9 @@ def assert_same(got, want, rtol, atol, where="output"):
         assert isinstance(got, np.ndarray), f"{where}: {type(got).__name__}, expected an array"
         assert got.shape == want.shape and got.dtype == want.dtype, (
             f"{where}: {got.shape} {got.dtype} != {want.shape} {want.dtype}")
+        if want.dtype.kind in "biu":                 # integers (and masks) are equal or wrong
+            np.testing.assert_array_equal(got, want, err_msg=where)
+            return
         np.testing.assert_allclose(got, want, rtol=rtol, atol=atol, equal_nan=True, err_msg=where)
     else:
         assert got == want, where
@@ -85,7 +106,7 @@ def check_against_reference(name, args, kwargs, impl=None):
     """Each CPU implementation (or just `impl`) equals the reference: outputs and arguments
     after the call, both on the serial path and, forced, on the parallel path."""
     entry = ENTRIES[name]
-    dtype = next(a.dtype for a in _arrays(args) if a.dtype.kind == "f")
+    dtype = next((a.dtype for a in _arrays(args) if a.dtype.kind == "f"), np.dtype(np.float32))
     rtol, atol = tolerance(entry, dtype.type)
     for device_impl in [impl] if impl else [i for d, i in entry.impls if d == "cpu"]:
         fast = entry.impls[("cpu", device_impl)]
@@ -99,20 +120,13 @@ def check_against_reference(name, args, kwargs, impl=None):
             assert_same(impl_args, ref_args, rtol, atol, f"{where} arguments")
 
 
-def _arrays(obj):
-    if isinstance(obj, np.ndarray):
-        return [obj]
-    if isinstance(obj, (list, tuple)):
-        return [a for o in obj for a in _arrays(o)]
-    return []
-
-
 # ---------------------------------------------------------------- the table, on its own examples
-@pytest.mark.parametrize("dtype", [np.float32, np.float64], ids=["float32", "float64"])
-@pytest.mark.parametrize("name, impl", CASES, ids=[f"{n}-{i}" for n, i in CASES])
+@pytest.mark.parametrize("name, impl, dtype", CASES, ids=[f"{n}-{i}-{d}" for n, i, d in CASES])
 def test_kernel_equals_reference(name, impl, dtype):
     args, kwargs = ENTRIES[name].example(np.random.default_rng(0), "test")
-    check_against_reference(name, as_dtype(args, dtype), kwargs, impl)
+    if dtype != "int":
+        args = as_dtype(args, np.dtype(dtype).type)
+    check_against_reference(name, args, kwargs, impl)
 
 
 @pytest.mark.parametrize("name", sorted(ENTRIES))
@@ -131,6 +145,10 @@ def test_every_family_of_this_suite_has_a_numba_kernel():
                  "batchnorm_fwd", "batchnorm_bwd", "leaky_relu_fwd", "leaky_relu_bwd", "zero_where",
                  "conv2d_fwd", "conv2d_bwd_input", "conv2d_bwd_weight", "maxpool2d_bwd"]:
         assert ENTRIES[name].defaults.get("cpu") == "numba_v1", name
+    from tinygen_kernels import int8_vnni
+    for name in ["int8_gemm", "int8_conv2d"]:       # the VNNI version where the CPU has it
+        want = "numba_vnni_v2" if int8_vnni.has_vnni() else "numba_v1"
+        assert ENTRIES[name].defaults.get("cpu") == want, name
 
 
 # ---------------------------------------------------------------- hypothesis shapes

@@ -8,6 +8,7 @@ import tinygen.nn.functional as F
 from tinygen import nn
 from tinygen.autograd import function as function_module
 from tinygen.backend.dispatch import references
+from tinygen.ops import quantized
 
 
 def _workload():
@@ -27,6 +28,12 @@ def _workload():
     params = list(conv.parameters())
     loss.backward()
     tg.optim.Adam(params).step()
+    # int8 inference (tinygen.quantization's modules run these): the int8 GEMM and convolution
+    w_q, w_scale = quantized.quantize_weight(conv.weight.detach())
+    y = quantized.quantized_conv2d(x.detach(), w_q, w_scale, conv.bias.detach(), padding=1,
+                                   input_scale=0.05, input_zero_point=3)        # static
+    w_q, w_scale = quantized.quantize_weight(tg.randn(5, 16))
+    quantized.quantized_linear(y.flatten(2).mean(-1).repeat(1, 4), w_q, w_scale)  # dynamic
 
 
 def test_every_registered_kernel_is_reached_by_an_op(monkeypatch):

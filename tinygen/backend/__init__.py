@@ -5,7 +5,7 @@ CuPy is imported only when a CUDA device is first used.
 """
 from .device import Device, device, cpu, array_module, device_of, get_xp, cuda_is_available
 from .dtypes import (
-    dtype, float16, bfloat16, float32, float64, int8, int16, int32, int64, uint8, bool_,
+    dtype, float16, bfloat16, float32, float64, int8, int16, int32, int64, uint8, bool_, qint8,
     half, float_, double, long, int_, to_np_dtype, from_np_dtype, get_default_dtype,
     set_default_dtype, promote_types, result_type_scalar,
 )
@@ -13,10 +13,10 @@ from .dispatch import reference, kernel, dispatch, kernels_for, references, KERN
 from .random import manual_seed, generator, initial_seed
 
 __all__ = [
-    "Device", "device", "cpu", "array_module", "device_of", "get_xp", "cuda_is_available",
-    "dtype", "float16", "bfloat16", "float32", "float64", "int8", "int16", "int32", "int64",
-    "uint8", "bool_", "half", "float_", "double", "long", "int_", "to_np_dtype", "from_np_dtype",
-    "get_default_dtype", "set_default_dtype", "promote_types", "result_type_scalar",
-    "reference", "kernel", "dispatch", "kernels_for", "references", "KERNEL_MODE",
-    "manual_seed", "generator", "initial_seed",
+    "Device", "device", "cpu", "array_module", "device_of", "get_xp", "cuda_is_available", "dtype",
+    "float16", "bfloat16", "float32", "float64", "int8", "int16", "int32", "int64", "uint8",
+    "bool_", "qint8", "half", "float_", "double", "long", "int_", "to_np_dtype", "from_np_dtype",
+    "get_default_dtype", "set_default_dtype", "promote_types", "result_type_scalar", "reference",
+    "kernel", "dispatch", "kernels_for", "references", "KERNEL_MODE", "manual_seed", "generator",
+    "initial_seed",
 ]

@@ -46,9 +46,13 @@ int32 = dtype("int32", np.int32, 1)
 int64 = dtype("int64", np.int64, 1)
 bool_ = dtype("bool", np.bool_, 0)
 half, float_, double, long, int_ = float16, float32, float64, int64, int32
+# The name of int8 quantisation, as PyTorch spells it: `quantize_dynamic(model, {nn.Linear},
+# dtype=tg.qint8)`. tinygen has no quantized tensor type: the integers are int8 tensors and their
+# scales travel beside them (tinygen.quantization), so an array is never *of* this dtype.
+qint8 = dtype("qint8", np.int8, 1)
 
 _ALL = [float16, bfloat16, float32, float64, uint8, int8, int16, int32, int64, bool_]
-_BY_NAME = {d.name: d for d in _ALL}
+_BY_NAME = {d.name: d for d in _ALL + [qint8]}
 _FROM_NP = {d.np: d for d in _ALL if d.np is not None}
 
 _default_float = float32

@@ -13,6 +13,7 @@ import os
 import tinygen as tg
 from ..backend.random import fork_rng
 from ..data import canonical_name
+from .compress import compress_run
 from .errors import RunError, UsageError
 from .recipes import RunConfig, SampleRequest, get_recipe, recipe_names
 from .run_folder import CONFIG, EVAL, read_config, write_json
@@ -87,6 +88,7 @@ def add_train_parsers(sub):
     _add_sample(sub)
     _add_eval(sub)
     add_runs_parser(sub)
+    _add_compress(sub)
 
 
 def _add_train(sub):
@@ -157,6 +159,36 @@ def _add_eval(sub):
     e.add_argument("--compare", nargs="+", metavar="DIR2",
                    help="also these runs (their eval.json, or evaluated now): a Markdown table")
     e.set_defaults(func=run_eval)
+
+
+def _add_compress(sub):
+    c = sub.add_parser("compress", help="prune and/or int8-quantise a trained run into a new one",
+                       description="Compress the run in DIR into --out: magnitude pruning, "
+                                   "fine-tuning, int8 quantisation; prints the size, the "
+                                   "sparsity and the metric before and after.")
+    c.add_argument("dir")
+    c.add_argument("--out", required=True, help="the new run folder")
+    c.add_argument("--prune", type=_number(float, lambda v: 0 < v < 1, "in (0, 1)"),
+                   help="the fraction of Linear and Conv weights to prune (smallest magnitude)")
+    c.add_argument("--global", dest="global_prune", action="store_true",
+                   help="prune over all layers together (global_unstructured), not per layer")
+    c.add_argument("--finetune-epochs", type=non_negative_int, default=0)
+    c.add_argument("--int8", action="store_true", help="int8 weights (and activations)")
+    c.add_argument("--calibration-batches", type=positive_int, default=10,
+                   help="training batches that calibrate the static int8 convolutions")
+    c.add_argument("--observer", choices=("minmax", "percentile"), default="minmax")
+    c.set_defaults(func=run_compress)
+
+
+def run_compress(args):
+    if not (args.prune or args.int8):
+        raise UsageError("compress: nothing to do; pass --prune F and/or --int8")
+    if not os.path.isfile(os.path.join(args.dir, CONFIG)):
+        raise RunError(f"{args.dir}: no run there (no {CONFIG})")
+    compress_run(args.dir, args.out, prune=args.prune, global_prune=args.global_prune,
+                 finetune_epochs=args.finetune_epochs, int8=args.int8,
+                 calibration_batches=args.calibration_batches, observer=args.observer)
+    return 0
 
 
 # ---- train -----------------------------------------------------------------------------------

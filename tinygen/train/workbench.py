@@ -22,6 +22,7 @@ import time
 import tinygen as tg
 from ..backend.random import fork_rng, get_state, set_state
 from ..io import atomic_write
+from ..quantization import apply_plan
 from .datasets import load_data
 from .errors import RunError
 from .plots import plot_curves, read_metrics
@@ -300,6 +301,18 @@ class Workbench:
         return metrics
 
 
+def restore_compression(recipe, config):
+    """Give a freshly built recipe the structure a compressed run's checkpoint needs (`tinygen
+    compress`, train/compress.py): the int8 layers named in config["compression"]["int8_plan"]
+    (nothing for an uncompressed run). Between building the recipe and loading the weights."""
+    compression = config.get("compression") or {}
+    for key, plan in (compression.get("int8_plan") or {}).items():
+        if key not in recipe.modules:
+            raise RunError(f"compressed run: the plan names module {key!r}, the recipe has "
+                           f"{sorted(recipe.modules)}")
+        apply_plan(recipe.modules[key], plan, inplace=True)
+
+
 def load_run(out, device=None, data_dir=None):
     """Rebuild a trained run from its folder (config.json + checkpoint) for eval and sample;
     on `device` if given, else on the device it trained on; data from `data_dir` if given."""
@@ -313,6 +326,7 @@ def load_run(out, device=None, data_dir=None):
         run.data_dir = data_dir
     commit_staged(out)
     bench = Workbench(get_recipe(run.model), run).build()
+    restore_compression(bench.recipe, config)
     load_module_state(bench.recipe.modules, tg.load(os.path.join(out, CHECKPOINT)))
     bench.recipe.eval()
     return bench

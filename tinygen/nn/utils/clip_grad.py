@@ -1,4 +1,4 @@
-"""Gradient clipping and flat parameter vectors, as torch.nn.utils.
+"""Gradient clipping, as torch.nn.utils.clip_grad.
 
     loss.backward()
     nn.utils.clip_grad_norm_(model.parameters(), max_norm=1.0)   # returns the norm before clipping
@@ -8,13 +8,14 @@ from __future__ import annotations
 
 import math
 
-from ..autograd.grad_mode import no_grad
-from ..creation import tensor
-from ..ops.shape import cat, stack
-from ..tensor import Tensor
+from ...autograd.grad_mode import no_grad
+from ...creation import tensor
+from ...ops.shape import stack
+from ...tensor import Tensor
 
 
-def _as_list(parameters):
+def as_list(parameters):
+    """A Tensor, or an iterable of them, as a list (a generator is consumed once here)."""
     if isinstance(parameters, Tensor):
         return [parameters]
     return list(parameters)
@@ -22,7 +23,7 @@ def _as_list(parameters):
 
 def get_total_norm(tensors, norm_type=2.0, error_if_nonfinite=False):
     """The norm of all tensors together, as if concatenated into one vector (a 0-d tensor)."""
-    tensors = [t for t in _as_list(tensors) if t is not None]
+    tensors = [t for t in as_list(tensors) if t is not None]
     norm_type = float(norm_type)
     if not tensors:
         return tensor(0.0)
@@ -45,7 +46,7 @@ def clip_grad_norm_(parameters, max_norm, norm_type=2.0, error_if_nonfinite=Fals
 
     Returns the total norm before clipping (a 0-d tensor). The scale is
     max_norm / (total_norm + 1e-6), clamped to 1, as in PyTorch."""
-    params = _as_list(parameters)
+    params = as_list(parameters)
     grads = [p.grad for p in params if p.grad is not None]
     total = get_total_norm(grads, norm_type, error_if_nonfinite)
     if not grads:
@@ -61,38 +62,6 @@ def clip_grad_value_(parameters, clip_value, foreach=None):
     """Clamp every gradient element to [-clip_value, clip_value] in place."""
     clip_value = float(clip_value)
     with no_grad():
-        for p in _as_list(parameters):
+        for p in as_list(parameters):
             if p.grad is not None:
                 p.grad.clamp_(-clip_value, clip_value)
-
-
-def parameters_to_vector(parameters):
-    """All parameters flattened and concatenated into one 1-D tensor (in the graph)."""
-    params = _as_list(parameters)
-    if not params:
-        raise ValueError("parameters_to_vector: got no parameters")
-    device = params[0].device
-    for p in params:
-        if p.device != device:
-            raise TypeError(f"parameters_to_vector: found parameters on {device} and "
-                            f"{p.device}; move them to one device first")
-    return cat([p.reshape(-1) for p in params])
-
-
-def vector_to_parameters(vec, parameters):
-    """Copy consecutive slices of the 1-D tensor vec into the parameters, in place."""
-    if not isinstance(vec, Tensor):
-        raise TypeError(f"expected vec to be a Tensor, but got {type(vec).__name__}")
-    if vec.ndim != 1:
-        raise ValueError(f"vector_to_parameters: vec must be 1-D, got shape {tuple(vec.shape)}")
-    params = _as_list(parameters)
-    total = sum(p.numel() for p in params)
-    if vec.numel() != total:
-        raise ValueError(f"vector_to_parameters: vec has {vec.numel()} elements but the "
-                         f"parameters have {total}")
-    offset = 0
-    with no_grad():
-        for p in params:
-            n = p.numel()
-            p.copy_(vec[offset:offset + n].reshape(p.shape))
-            offset += n
