@@ -11,8 +11,8 @@ repeats and the ratio tinygen / PyTorch.
 
 --baseline-src DIR: a source tree of an older tinygen (a `git worktree` of an earlier commit, with
 `tinygen_kernels` importable from DIR, e.g. a symlink to its kernels/). Its tinygen microseconds
-for the same cases are measured in a child process (PYTHONPATH=DIR, same repeats) after this
-process's runs, and shown beside today's as "before".
+for the same cases are measured in a child process (PYTHONPATH=DIR), one round per repeat between
+this process's rounds, and shown beside today's as "before".
 """
 from __future__ import annotations
 
@@ -100,41 +100,75 @@ def _time(fn, number):
     return (time.perf_counter() - t0) / number
 
 
-def run(repeats=25, number=200, with_torch=True):
-    """[name, ops, tinygen µs, PyTorch µs, ratio] per case (PyTorch columns None without it)."""
+def run(repeats=25, number=200, with_torch=True, before=None):
+    """[name, ops, tinygen µs, PyTorch µs, ratio, (before µs)] per case. `before`: a _Baseline
+    (an older tinygen in a child process), timed in the same interleaved rounds."""
     import torch
     rows = []
     for name, (make, step, n_ops) in _cases(torch).items():
         libs = [tg, torch] if with_torch else [tg]
         inputs = [make(lib) for lib in libs]
-        try:
-            for _ in range(20):                  # warm-up (caches, lazy imports)
-                for lib, x in zip(libs, inputs):
-                    step(lib, x)
-        except (ImportError, AttributeError):
-            if with_torch:
-                raise
-            rows.append([name, n_ops, "nan", None, None])     # an older tinygen lacks the op
-            continue
-        times = [[] for _ in libs]
-        for _ in range(repeats):                 # interleaved
-            for t, lib, x in zip(times, libs, inputs):
-                t.append(_time(lambda: step(lib, x), number))
-        m = [statistics.median(t) * 1e6 for t in times]
-        if with_torch:
-            rows.append([name, n_ops, f"{m[0]:.1f}", f"{m[1]:.1f}", f"{m[0] / m[1]:.2f}"])
-        else:
-            rows.append([name, n_ops, f"{m[0]:.1f}", None, None])
+        for _ in range(20):                      # warm-up (caches, lazy imports)
+            for lib, x in zip(libs, inputs):
+                step(lib, x)
+        timers = [lambda lib=lib, x=x: _time(lambda: step(lib, x), number)
+                  for lib, x in zip(libs, inputs)]
+        if before is not None:
+            timers.append(lambda: before.time(name, number))
+        times = [[] for _ in timers]
+        for _ in range(repeats):                 # interleaved: one round of each per repeat
+            for t, timer in zip(times, timers):
+                t.append(timer())
+        m = [statistics.median(t) * 1e6 if None not in t else None for t in times]
+        row = [name, n_ops, f"{m[0]:.1f}"]
+        row += [f"{m[1]:.1f}", f"{m[0] / m[1]:.2f}"] if with_torch else [None, None]
+        if before is not None:
+            row += [f"{m[-1]:.1f}", f"{m[-1] / m[0]:.2f}"] if m[-1] else ["n/a", ""]
+        rows.append(row)
     return rows
 
 
-def baseline(src, repeats, number):
-    """{case: tinygen µs} of the tinygen found at `src`, measured in a child process."""
-    env = dict(os.environ, PYTHONPATH=os.path.abspath(src))
-    out = subprocess.run([sys.executable, os.path.abspath(__file__), "--tinygen-only",
-                          "--repeats", str(repeats), "--number", str(number)],
-                         env=env, capture_output=True, text=True, check=True, cwd=src).stdout
-    return json.loads(out.strip().splitlines()[-1])
+class _Baseline:
+    """An older tinygen (the source tree `src`) in a child process that times one round of a
+    case on request, so its rounds interleave with this process's (a noisy machine slows both)."""
+
+    def __init__(self, src):
+        env = dict(os.environ, PYTHONPATH=os.path.abspath(src))
+        self.proc = subprocess.Popen([sys.executable, os.path.abspath(__file__), "--serve"],
+                                     env=env, cwd=src, stdin=subprocess.PIPE,
+                                     stdout=subprocess.PIPE, text=True)
+        self.rev = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=src,
+                                  capture_output=True, text=True).stdout.strip() or "?"
+
+    def time(self, name, number):
+        self.proc.stdin.write(json.dumps([name, number]) + "\n")
+        self.proc.stdin.flush()
+        return json.loads(self.proc.stdout.readline())
+
+    def close(self):
+        self.proc.stdin.close()
+        self.proc.wait()
+
+
+def serve():
+    """The child of _Baseline: reads [case, number] lines, answers seconds per call (null where
+    this tinygen lacks the case)."""
+    import torch
+    cases, ready = _cases(torch), {}
+    for line in sys.stdin:
+        name, number = json.loads(line)
+        make, step, _ = cases[name]
+        if name not in ready:
+            try:
+                x = make(tg)
+                for _ in range(20):
+                    step(tg, x)
+                ready[name] = x
+            except (ImportError, AttributeError):
+                ready[name] = None
+        x = ready[name]
+        t = None if x is None else _time(lambda: step(tg, x), number)
+        print(json.dumps(t), flush=True)
 
 
 def main(argv=None):
@@ -143,28 +177,27 @@ def main(argv=None):
     p.add_argument("--number", type=int, default=200, help="calls per timed repeat")
     p.add_argument("--out", default=os.path.join(os.path.dirname(__file__), "results", "overhead.md"))
     p.add_argument("--baseline-src", help="an older tinygen source tree: adds a 'before' column")
-    p.add_argument("--tinygen-only", action="store_true", help=argparse.SUPPRESS)
+    p.add_argument("--serve", action="store_true", help=argparse.SUPPRESS)
     args = p.parse_args(argv)
-    if args.tinygen_only:                       # the child of --baseline-src: JSON on stdout
-        rows = run(args.repeats, args.number, with_torch=False)
-        print(json.dumps({r[0]: float(r[2]) for r in rows}))
-        return
+    if args.serve:                              # the child of --baseline-src
+        return serve()
     import torch
-    rows = run(args.repeats, args.number)
+    before = _Baseline(args.baseline_src) if args.baseline_src else None
+    try:
+        rows = run(args.repeats, args.number, before=before)
+    finally:
+        if before is not None:
+            before.close()
     header = ["case (forward + backward)", "ops", "tinygen µs", "PyTorch µs", "ratio"]
-    if args.baseline_src:
-        before = baseline(args.baseline_src, args.repeats, args.number)
-        rev = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=args.baseline_src,
-                             capture_output=True, text=True).stdout.strip() or "?"
-        header += [f"tinygen µs before ({rev})", "before / now"]
-        rows = [r + ([f"{before[r[0]]:.1f}", f"{before[r[0]] / float(r[2]):.2f}"]
-                     if before[r[0]] == before[r[0]] else ["n/a", ""]) for r in rows]
+    if before is not None:
+        header += [f"tinygen µs before ({before.rev})", "before / now"]
     notes = (f"Medians over {args.repeats} repeats of {args.number} calls, interleaved in one "
              f"process; PyTorch {torch.__version__} with {torch.get_num_threads()} threads. "
              "Each call runs the forward, `.backward()`, and clears the leaf grads. "
              "'ops' counts the forward ops (sum included)."
              + (" 'before': the same cases with the tinygen of --baseline-src, in a child "
-                "process run after this one (not interleaved)." if args.baseline_src else ""))
+                "process whose rounds interleave with this one's; 'before / now' above 1 means "
+                "today's is faster." if args.baseline_src else ""))
     text = write_markdown(args.out, "Per-op overhead: tinygen vs PyTorch (CPU)", header, rows,
                           notes, argv=["python", "benchmarks/overhead.py"] + (argv or sys.argv[1:]))
     print(text)

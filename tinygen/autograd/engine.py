@@ -42,9 +42,8 @@ def run_backward(roots, grad_roots, retain_graph=False, create_graph=False, inpu
     prev_mode = GRAD.enabled
     GRAD.enabled = bool(create_graph)
     try:
-        with np.errstate(all="ignore"):
-            ran = run.walk(order)
-            run.deliver()
+        ran = run.walk(order)
+        run.deliver()
         _keep_edges_only(ran)
     finally:
         GRAD.enabled = prev_mode
@@ -153,21 +152,40 @@ class _Pass:
 
     # -- 2. walk ---------------------------------------------------------------------------------
     def walk(self, order):
-        """Run each Function's backward in `order`; returns those whose saved state was freed."""
+        """Run each Function's backward in `order`, sending each input gradient to the Function
+        that made the input, or to a leaf; returns the Functions whose saved state was freed.
+        (One loop, no helper calls per edge: this is the per-op cost of every backward pass.)"""
         needed = _needed(order, self.leaf_targets, self.node_targets) if self.capture else None
+        capture, create_graph, retain = self.capture, self.create_graph, self.retain_graph
+        buffers, leaf_uses, leaf_buf, add = self.buffers, self.leaf_uses, self.leaf_buf, self._add
         ran = []
         for fn in order:
-            grads = self.buffers.pop(fn, None)
+            grads = buffers.pop(fn, None)
             if grads is None:
                 continue
             if fn._hooks is not None or fn._retain is not None:
                 grads = _run_node_hooks(fn, grads)
-            if self.capture:
+            if capture:
                 self._capture_node(fn, grads)
                 if fn not in needed:
                     continue
-            self._pass_on(fn, _call_backward(fn, grads, self.retain_graph))
-            if not self.retain_graph:
+            for t, g in zip(fn.inputs, _call_backward(fn, grads, retain)):
+                if t is None or g is None:
+                    continue
+                if create_graph and not g._requires_grad:
+                    g = ZeroDerivative.apply(g, t)
+                if t._grad_fn is not None:
+                    add(t._grad_fn, t._out_idx, g)
+                    continue
+                key = id(t)
+                if not capture or key in self.leaf_targets:
+                    _check_shape(fn, t, g)
+                    prev = leaf_buf.get(key)
+                    leaf_buf[key] = (t, g if prev is None else prev[1] + g)
+                left = leaf_uses[key] = leaf_uses[key] - 1
+                if left == 0 and key in leaf_buf:
+                    self.deliver_leaf(t)
+            if not retain:
                 ran.append(fn)
         return ran
 
@@ -177,24 +195,6 @@ class _Pass:
             if ks is not None and g is not None:
                 for k in ks:
                     self.captured[k] = g if k not in self.captured else self.captured[k] + g
-
-    def _pass_on(self, fn, gin):
-        """Send each input gradient of `fn` to the Function that made the input, or to a leaf."""
-        for t, g in zip(fn.inputs, gin):
-            if t is None or g is None:
-                continue
-            if self.create_graph and not g._requires_grad:
-                g = ZeroDerivative.apply(g, t)
-            if t._grad_fn is not None:
-                self._add(t._grad_fn, t._out_idx, g)
-                continue
-            if not self.capture or id(t) in self.leaf_targets:
-                _check_shape(fn, t, g)
-                self._add_leaf(t, g)
-            left = self.leaf_uses[id(t)] - 1
-            self.leaf_uses[id(t)] = left
-            if left == 0 and id(t) in self.leaf_buf:
-                self.deliver_leaf(t)
 
     # -- 3. deliver ------------------------------------------------------------------------------
     def deliver(self):
@@ -206,18 +206,21 @@ class _Pass:
         """t's summed gradient through its hooks, into .grad (or autograd.grad's answer), then
         its post-accumulate hooks."""
         _, g = self.leaf_buf.pop(id(t))
-        _check_shape(None, t, g)
-        for hook in t._hooks or ():
-            new = hook(g)
-            if new is not None:
-                g = new
+        if t._hooks:
+            for hook in t._hooks:
+                new = hook(g)
+                if new is not None:
+                    g = new
+            _check_shape(None, t, g)
         if self.capture:
             for k in self.leaf_targets.get(id(t), ()):
                 self.captured[k] = g if k not in self.captured else self.captured[k] + g
             return
         t.grad = self._owned(g) if t.grad is None else t.grad + g
-        for hook in getattr(t, "_post_hooks", None) or ():
-            hook(t)
+        post = getattr(t, "_post_hooks", None)     # a slot set only by the hook's registration
+        if post:
+            for hook in post:
+                hook(t)
 
     def _owned(self, g):
         """g, copied when .grad must not share its array: optimisers and clip_grad_norm_ write

@@ -21,7 +21,7 @@ from ..autograd import function as _fn
 from ..backend import dtypes as _dt
 from ..backend.device import array_module
 from .convert import as_array, constant, to
-from .elementwise import QUIET, guard
+from .elementwise import QUIET, guard, quiet
 from .shape import unbroadcast
 
 _Number = (int, float, bool)
@@ -73,6 +73,7 @@ class Div(Function):
         with np.errstate(**QUIET):
             return a / b
 
+    @quiet
     def backward(self, gy):
         a, b = self.saved_tensors
         i = self.inputs
@@ -94,6 +95,7 @@ class Pow(Function):
         self.save_for_backward(a, b, out)
         return out
 
+    @quiet
     def backward(self, gy):
         a, b, out = self.saved_tensors
         if self.sb is None:

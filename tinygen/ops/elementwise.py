@@ -11,6 +11,7 @@ without NumPy's RuntimeWarning, as PyTorch does: those forwards run under `np.er
 """
 from __future__ import annotations
 
+import functools
 import math
 
 import numpy as np
@@ -36,6 +37,16 @@ class ZeroWhere(Function):
 def guard(g, gy):
     """g, but exactly 0 wherever the upstream gradient gy is exactly 0."""
     return ZeroWhere.apply(g, gy._data == 0)
+
+
+def quiet(backward):
+    """For a backward rule that `guard`s: it computes 0 * inf on purpose, so NumPy's warnings are
+    off while it runs (only these rules pay for the switch, not every backward pass)."""
+    @functools.wraps(backward)
+    def run(self, *grads):
+        with np.errstate(**QUIET):
+            return backward(self, *grads)
+    return run
 
 
 class Neg(Function):
@@ -74,6 +85,7 @@ class Log(Function):
         with np.errstate(**QUIET):
             return self.xp.log(x)
 
+    @quiet
     def backward(self, gy):
         (x,) = self.saved_tensors
         return guard(gy / x, gy)
@@ -85,6 +97,7 @@ class Log1p(Function):
         with np.errstate(**QUIET):
             return self.xp.log1p(x)
 
+    @quiet
     def backward(self, gy):
         (x,) = self.saved_tensors
         return guard(gy / (x + 1), gy)
@@ -97,6 +110,7 @@ class Sqrt(Function):
         self.save_for_backward(y)
         return y
 
+    @quiet
     def backward(self, gy):
         (y,) = self.saved_tensors
         return guard(gy / (y * 2), gy)
@@ -109,6 +123,7 @@ class Rsqrt(Function):
         self.save_for_backward(y)
         return y
 
+    @quiet
     def backward(self, gy):
         (y,) = self.saved_tensors
         return guard(gy * (y * y * y) * -0.5, gy)       # d/dx x^-1/2 = -1/2 x^-3/2
@@ -121,6 +136,7 @@ class Reciprocal(Function):
         self.save_for_backward(y)
         return y
 
+    @quiet
     def backward(self, gy):
         (y,) = self.saved_tensors
         return guard(-gy * y * y, gy)

@@ -8,7 +8,7 @@ from ..backend import dtypes as _dt
 from ..backend.device import array_module
 from .args import kept_shape, norm_dim, norm_dims
 from .convert import as_float, to
-from .elementwise import guard
+from .elementwise import guard, quiet
 from .index import Gather, values_indices
 from .shape import BroadcastTo, Reshape
 
@@ -115,6 +115,7 @@ class Norm2(Function):
         self.save_for_backward(x, y)
         return y
 
+    @quiet
     def backward(self, gy):
         x, y = self.saved_tensors
         scale = guard(gy / y, wrap(y._data))        # 0 where the norm is 0
