@@ -29,9 +29,12 @@ def run_tree(tree, cases, threads, repeats):
     with tempfile.TemporaryDirectory() as tmp:
         out = os.path.join(tmp, "models.md")
         env = dict(os.environ, PYTHONPATH=tree, OMP_NUM_THREADS=str(threads))
-        subprocess.run([sys.executable, "benchmarks/models.py", "--cases", cases, "--threads",
-                        str(threads), "--repeats", str(repeats), "--out", out],
-                       cwd=tree, env=env, check=True, capture_output=True, text=True)
+        proc = subprocess.run([sys.executable, "benchmarks/models.py", "--cases", cases,
+                               "--threads", str(threads), "--repeats", str(repeats), "--out", out],
+                              cwd=tree, env=env, capture_output=True, text=True)
+        if proc.returncode != 0:
+            raise SystemExit(f"before_after: benchmarks/models.py failed in {tree}:\n"
+                             f"{proc.stderr[-2000:]}")
         with open(out) as f:
             lines = [line for line in f if line.startswith("| ") and not line.startswith("| model")]
     rows = {}
