@@ -49,3 +49,30 @@ def multinomial(input, num_samples, replacement=False):
     out = np.stack([gen.choice(probs.shape[1], size=num_samples, replace=replacement, p=p / p.sum())
                     for p in probs]).astype(np.int64)
     return wrap(to_device(out[0] if squeeze else out, input.device))
+
+
+def bernoulli(input, p=None, generator=None):
+    """0/1 draws with probabilities input (or the number p), with input's shape and dtype; no
+    gradient."""
+    probs = input._data if p is None else p
+    if p is None and ((input._data < 0).any() or (input._data > 1).any()):
+        raise RuntimeError("bernoulli: expected all probabilities in [0, 1]")
+    draws = _draw(input.device, "random", input.shape) < probs            # U[0, 1) < p
+    return wrap(draws.astype(input._data.dtype))
+
+
+def poisson(input, generator=None):
+    """Poisson draws with rates input (same shape and dtype); no gradient."""
+    rates = input.detach().cpu().numpy()
+    if (rates < 0).any():
+        raise RuntimeError("poisson: expected non-negative rates")
+    return wrap(_draw(input.device, "poisson", rates).astype(input._data.dtype))
+
+
+def _draw(device, kind, *args):
+    """generator(device).<kind>(*args) (a NumPy Generator method: 'random', 'poisson', ...) as
+    an array on `device` (drawn on the CPU for the methods CuPy's generators lack)."""
+    gen = generator(device)
+    if not hasattr(gen, kind):
+        gen = generator("cpu")
+    return get_xp(Device(device)).asarray(getattr(gen, kind)(*args))

@@ -1,0 +1,221 @@
+"""The rest of PyTorch's Tensor and torch.* dialect: in-place twins of the math ops (exp_,
+relu_, clamp_min_...), in-place view changes (squeeze_, t_...), random fills (bernoulli_,
+exponential_, random_...), dtype conversions and type queries, tg.inference_mode,
+tg.set_printoptions and the creation functions added with them."""
+import numpy as np
+import pytest
+from helpers import TORCH, assert_close, check_op
+
+import tinygen as tg
+
+TWINS = ["abs", "neg", "exp", "exp2", "expm1", "reciprocal", "square",
+         "sin", "cos", "tan", "atan", "sinh", "cosh", "asinh", "tanh", "sigmoid", "relu", "floor",
+         "ceil", "round", "trunc", "frac", "sign", "sgn", "erf", "erfc", "deg2rad", "sinc",
+         "nan_to_num"]
+POSITIVE = ["log", "log2", "log10", "log1p", "sqrt", "rsqrt", "lgamma", "digamma", "acosh"]
+UNIT = ["asin", "acos", "atanh", "erfinv", "logit"]
+
+
+def _data(name):
+    if name in POSITIVE:
+        return np.array([[1.5, 2.0, 3.5], [1.2, 4.0, 2.5]])
+    if name in UNIT:
+        return np.array([[0.1, 0.3, 0.7], [0.45, 0.2, 0.9]])
+    return np.array([[-1.7, 0.3, 2.2], [0.6, -0.4, 1.1]])
+
+
+@pytest.mark.parametrize("name", TWINS + POSITIVE + UNIT)
+def test_unary_twins(name):
+    torch = pytest.importorskip("torch")
+    data = _data(name)
+    ours, ref = tg.tensor(data), torch.tensor(data)
+    storage, version = ours.numpy(), ours._version[0]
+    assert getattr(ours, name + "_")() is ours
+    getattr(ref, name + "_")()
+    assert_close(ours, ref, rtol=1e-12)
+    assert ours.numpy() is storage and ours._version[0] > version
+    # inside a graph: recorded, differentiable twice (against torch's out-of-place op: torch
+    # lacks some in-place derivatives, asinh_'s for one)
+    check_op(lambda x: getattr(x * 1, name + "_")(),
+             (lambda x: getattr(x * 1, name)()) if TORCH else None, [data])
+
+
+@pytest.mark.parametrize("call", [
+    lambda m, x, y: x.clamp_min_(0.2), lambda m, x, y: x.clamp_max_(0.2),
+    lambda m, x, y: x.clip_(-0.5, 0.5), lambda m, x, y: x.pow_(2), lambda m, x, y: x.fmod_(0.7),
+    lambda m, x, y: x.remainder_(0.7), lambda m, x, y: x.atan2_(y), lambda m, x, y: x.hypot_(y),
+    lambda m, x, y: x.copysign_(y), lambda m, x, y: x.lerp_(y, 0.3),
+    lambda m, x, y: x.addcmul_(y, y, value=2), lambda m, x, y: x.addcdiv_(y, y * y + 1),
+    lambda m, x, y: x.addmm_(y, y.t() @ y, beta=0.5),
+    lambda m, x, y: x.xlogy_(y.abs() + 1), lambda m, x, y: x.cumsum_(1),
+    lambda m, x, y: x.cumprod_(0), lambda m, x, y: x.tril_(), lambda m, x, y: x.triu_(1),
+    lambda m, x, y: x.true_divide_(y + 3), lambda m, x, y: x.subtract_(y, alpha=2),
+])
+def test_binary_and_other_twins(call):
+    torch = pytest.importorskip("torch")
+    a = np.array([[-1.7, 0.3, 2.2], [0.6, -0.4, 1.1]])
+    b = np.array([[0.5, -1.3, 0.8], [1.9, 0.2, -0.6]])
+    ours, ref = tg.tensor(a), torch.tensor(a)
+    assert call(tg, ours, tg.tensor(b)) is ours
+    call(torch, ref, torch.tensor(b))
+    assert_close(ours, ref)
+    check_op(lambda x, y: call(tg, x * 1, y), lambda x, y: call(torch, x * 1, y), [a, b])
+
+
+def test_comparison_twins_write_zeros_and_ones():
+    torch = pytest.importorskip("torch")
+    a = np.array([1.0, 2.0, 3.0])
+    for name in ("eq_", "ne_", "lt_", "le_", "gt_", "ge_"):
+        ours, ref = tg.tensor(a), torch.tensor(a)
+        getattr(ours, name)(2.0)
+        getattr(ref, name)(2.0)
+        assert_close(ours, ref)
+        assert ours.dtype == tg.float64
+
+
+def test_twin_refuses_float_result_in_int_tensor():
+    with pytest.raises(RuntimeError, match="exp_: result type"):
+        tg.tensor([1, 2]).exp_()
+
+
+def test_twin_on_leaf_needs_no_grad():
+    w = tg.tensor([0.5, 1.0], requires_grad=True)
+    with pytest.raises(RuntimeError, match="leaf Variable"):
+        w.exp_()
+    with tg.no_grad():
+        w.relu_()
+
+
+def test_top_level_twins():
+    x = tg.tensor([-1.0, 4.0])
+    assert tg.relu_(x) is x and x.tolist() == [0.0, 4.0]
+    assert tg.sqrt_(x).tolist() == [0.0, 2.0]
+
+
+@pytest.mark.parametrize("call", [
+    lambda x: x.squeeze_(), lambda x: x.squeeze_(1), lambda x: x.unsqueeze_(0),
+    lambda x: x.unsqueeze_(-1), lambda x: x[0].t_(), lambda x: x.transpose_(0, 2),
+    lambda x: x.swapaxes_(0, 1), lambda x: x.swapdims_(2, 1),
+])
+def test_view_changes_in_place(call):
+    torch = pytest.importorskip("torch")
+    data = np.arange(6.0).reshape(2, 1, 3)
+    ours, ref = tg.tensor(data), torch.tensor(data)
+    out = call(ours)
+    call(ref)
+    assert_close(out, call(torch.tensor(data)))
+    check_op(lambda x: call(x * 1), lambda x: call(x * 1), [data])
+
+
+def test_random_fills():
+    tg.manual_seed(0)
+    x = tg.empty(20000, dtype=tg.float64)
+    assert abs(x.bernoulli_(0.3).numpy().mean() - 0.3) < 0.02
+    assert set(np.unique(x.numpy())) <= {0.0, 1.0}
+    assert abs(x.exponential_(2.0).numpy().mean() - 0.5) < 0.02
+    assert abs(np.median(x.cauchy_(1.0, 2.0).numpy()) - 1.0) < 0.1
+    assert abs(np.log(x.log_normal_(0.5, 0.25).numpy()).mean() - 0.5) < 0.02
+    assert abs(x.geometric_(0.25).numpy().mean() - 4.0) < 0.15
+    values = x.random_(3, 7).numpy()
+    assert set(np.unique(values)) == {3.0, 4.0, 5.0, 6.0}
+    assert set(np.unique(x.random_(2).numpy())) == {0.0, 1.0}
+    ints = tg.empty(1000, dtype=tg.int8).random_()
+    assert ints.numpy().min() >= 0 and ints.numpy().max() <= 127
+    probs = tg.tensor([0.0, 1.0, 0.0, 1.0])
+    assert x[:4].bernoulli_(probs).tolist() == [0.0, 1.0, 0.0, 1.0]
+
+
+def test_bernoulli_and_poisson_functions():
+    tg.manual_seed(1)
+    p = tg.full((10000,), 0.25, dtype=tg.float64)
+    draws = tg.bernoulli(p)
+    assert draws.dtype == tg.float64 and abs(draws.numpy().mean() - 0.25) < 0.02
+    assert abs(tg.poisson(p * 12).numpy().mean() - 3.0) < 0.1
+    with pytest.raises(RuntimeError, match="bernoulli"):
+        tg.bernoulli(tg.tensor([1.5]))
+
+
+@pytest.mark.parametrize("name, dtype", [("byte", "uint8"), ("char", "int8"), ("short", "int16"),
+                                         ("int", "int32"), ("long", "int64"),
+                                         ("half", "float16"), ("float", "float32"),
+                                         ("double", "float64"), ("bool", "bool")])
+def test_dtype_conversions(name, dtype):
+    x = tg.tensor([1.7, -0.0, 3.0])
+    out = getattr(x, name)()
+    assert out.dtype == getattr(tg, dtype)
+    if TORCH is not None:
+        assert_close(out, getattr(TORCH.tensor([1.7, -0.0, 3.0]), name)())
+
+
+def test_type_queries():
+    x = tg.tensor([1.5, 2.0])
+    assert x.type() == "tinygen.FloatTensor" and x.long().type() == "tinygen.LongTensor"
+    assert x.type(tg.float64).dtype == tg.float64
+    assert x.type("torch.IntTensor").dtype == tg.int32
+    assert x.is_cpu and x.get_device() == -1 and not x.is_complex() and x.is_signed()
+    assert not tg.tensor([1], dtype=tg.uint8).is_signed()
+    assert x.ndimension() == 1 and x.nelement() == 2 and x.itemsize == 4 and x.nbytes == 8
+    assert tg.is_floating_point(x) and not tg.is_floating_point(x.long())
+    assert tg.is_nonzero(tg.tensor([3])) and tg.is_same_size(x, x * 2)
+    assert tg.promote_types(tg.int64, tg.float32) == tg.float32
+    e = x.new_empty(2, 3)
+    assert e.shape == (2, 3) and e.dtype == tg.float32
+    z = x.new_zeros((2,), dtype=tg.int64)
+    assert z.dtype == tg.int64 and z.tolist() == [0, 0]
+    assert x.new_ones(3, requires_grad=True).requires_grad
+    assert tg.ones(4, 2, 3).mH.shape == (4, 3, 2) and tg.ones(2, 3).H.shape == (3, 2)
+    assert tg.ones(2, 3, 4).adjoint().shape == (2, 4, 3)
+
+
+def test_inference_mode():
+    x = tg.ones(2, requires_grad=True)
+    with tg.inference_mode():
+        assert not tg.is_grad_enabled() and tg.is_inference_mode_enabled()
+        assert not (x * 2).requires_grad
+    assert tg.is_grad_enabled() and not tg.is_inference_mode_enabled()
+    with tg.inference_mode(False):
+        assert (x * 2).requires_grad
+
+    @tg.inference_mode
+    def bare():
+        return x * 2
+
+    @tg.inference_mode()
+    def called():
+        return x * 2
+
+    assert not bare().requires_grad and not called().requires_grad
+    assert tg.autograd.inference_mode is tg.inference_mode
+
+
+def test_set_printoptions():
+    x = tg.tensor([1.23456789, 2.5])
+    try:
+        tg.set_printoptions(precision=2)
+        assert "1.23," in repr(x) and "1.2346" not in repr(x)
+        tg.set_printoptions(sci_mode=True)
+        assert "e+00" in repr(x)
+        tg.set_printoptions(threshold=5, edgeitems=1, sci_mode=False)
+        assert "..." in repr(tg.arange(10.0))
+    finally:
+        tg.set_printoptions(profile="default")
+    assert "1.2346" in repr(x)
+
+
+def test_creation_additions():
+    torch = pytest.importorskip("torch")
+    assert_close(tg.logspace(0, 2, 3), torch.logspace(0, 2, 3))
+    assert_close(tg.logspace(0, 3, 4, base=2.0), torch.logspace(0, 3, 4, base=2.0))
+    assert_close(tg.tril_indices(3, 4, 1), torch.tril_indices(3, 4, 1))
+    assert_close(tg.triu_indices(4, 3, -1), torch.triu_indices(4, 3, -1))
+    s = tg.scalar_tensor(2.5)
+    assert s.shape == () and s.dtype == tg.float32
+    x = tg.zeros(500, 2, dtype=tg.int32)
+    r = tg.randint_like(x, 3, 6)
+    assert r.shape == (500, 2) and r.dtype == tg.int32 and set(np.unique(r.numpy())) == {3, 4, 5}
+    tg.manual_seed(0)
+    mean, std = tg.tensor([0.0, 100.0]), tg.tensor([1.0, 0.001])
+    draws = tg.normal(mean.expand(4000, 2), std)
+    assert draws.shape == (4000, 2)
+    assert abs(draws[:, 0].mean().item()) < 0.1 and abs(draws[:, 1].mean().item() - 100) < 0.01
+    assert tg.normal(2.0, 0.5, size=(3,)).shape == (3,)
