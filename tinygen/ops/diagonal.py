@@ -38,7 +38,8 @@ class Diagonal(Function):
         return _plane_last(self.xp, x, d1, d2)[..., rows, cols]
 
     def backward(self, gy):
-        return DiagonalScatter.apply(gy, self.shape, self.offset, self.d1, self.d2), None, None, None
+        g = DiagonalScatter.apply(gy, self.shape, self.offset, self.d1, self.d2)
+        return g, None, None, None
 
 
 class DiagonalScatter(Function):

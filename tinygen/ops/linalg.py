@@ -196,7 +196,8 @@ def _scaled_sum(op, input, product, beta, alpha):
 
 
 def addmm(input, mat1, mat2, beta=1, alpha=1):
-    """beta * input + alpha * (mat1 @ mat2): mat1 (n, k), mat2 (k, m), input broadcasts to (n, m)."""
+    """beta * input + alpha * (mat1 @ mat2): mat1 (n, k), mat2 (k, m); input broadcasts to
+    (n, m)."""
     return _scaled_sum("addmm", input, mm(mat1, mat2), beta, alpha)
 
 
@@ -361,3 +362,21 @@ def _einsum_subscripts(equation, operands):
         joined = "".join(ins)
         rhs = ell + "".join(sorted(c for c in set(joined) if joined.count(c) == 1 and c not in ell))
     return ins, rhs
+
+
+def bilinear(input1, input2, weight, bias=None):
+    """y_k = x1^T A_k x2 + b_k: input1 (*, in1), input2 (*, in2), weight (out, in1, in2), bias
+    (out,) -> (*, out)."""
+    if weight.ndim != 3 or input1.shape[-1] != weight.shape[1] or \
+            input2.shape[-1] != weight.shape[2] or input1.shape[:-1] != input2.shape[:-1]:
+        raise RuntimeError(f"bilinear: expected input1 (*, in1), input2 (*, in2) with the same "
+                           f"leading dims and weight (out, in1, in2), got input1 "
+                           f"{tuple(input1.shape)}, input2 "
+                           f"{tuple(input2.shape)}, weight {tuple(weight.shape)}")
+    lead = tuple(input1.shape[:-1])
+    x1 = input1.reshape(-1, weight.shape[1])                           # (N, in1)
+    x2 = input2.reshape(-1, weight.shape[2])                           # (N, in2)
+    y = einsum("ni,oij,nj->no", x1, weight, x2)                       # (N, out)
+    if bias is not None:
+        y = y + bias
+    return y.reshape(lead + (weight.shape[0],))

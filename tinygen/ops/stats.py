@@ -254,7 +254,7 @@ def _one_quantile(x, d, order, q, n, nan, interpolation, ignore_nan):
     return out
 
 
-# ---- reductions pairs and NaN-ignoring reductions -------------------------------------------------
+# ---- reduction pairs and NaN-ignoring reductions -------------------------------------------------
 def aminmax(input, dim=None, keepdim=False):
     """(amin, amax) in one call (a namedtuple min, max)."""
     return min_max(amin(input, dim, keepdim), amax(input, dim, keepdim))

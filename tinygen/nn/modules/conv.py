@@ -174,7 +174,7 @@ class _ConvTransposeNd(_ConvNd):
 
 class ConvTranspose1d(_ConvTransposeNd):
     """(N, C_in, L) -> (N, C_out, L_out), L_out = (L - 1)s - 2p + d(k - 1) + output_padding + 1.
-    Runs as ConvTranspose2d on a height of 1."""
+    Runs as conv_transpose2d on a height of 1."""
 
     def __init__(self, in_channels, out_channels, kernel_size, stride=1, padding=0,
                  output_padding=0, groups=1, bias=True, dilation=1, padding_mode="zeros",
@@ -186,12 +186,8 @@ class ConvTranspose1d(_ConvTransposeNd):
 
     def forward(self, input, output_size=None):
         output_padding = self._output_padding(input, output_size)
-        batched = input.ndim == 3
-        x = (input if batched else input.unsqueeze(0)).unsqueeze(2)     # (N, C_in, 1, L)
-        y = F.conv_transpose2d(x, self.weight.unsqueeze(2), self.bias, (1, self.stride[0]),
-                               (0, self.padding[0]), (0, output_padding[0]), self.groups,
-                               (1, self.dilation[0])).squeeze(2)        # (N, C_out, L_out)
-        return y if batched else y.squeeze(0)
+        return F.conv_transpose1d(input, self.weight, self.bias, self.stride, self.padding,
+                                  output_padding, self.groups, self.dilation)
 
 
 class ConvTranspose2d(_ConvTransposeNd):
