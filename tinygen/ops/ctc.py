@@ -76,7 +76,9 @@ def ctc_loss(log_probs, targets, input_lengths, target_lengths, blank=0, reducti
     """CTC loss of log_probs (T, N, C) (log-softmax outputs; (T, C) unbatched) for targets
     (N, S) padded or 1-D concatenated, with per-sample input_lengths and target_lengths.
     reduction 'mean' divides each loss by its target length, then averages over the batch;
-    zero_infinity replaces infinite losses (impossible alignments) and their gradients by 0."""
+    zero_infinity replaces infinite losses (impossible alignments) and their gradients by 0.
+    The gradient in log_probs is the exact one; PyTorch's differs from it by a multiple of
+    exp(log_probs) at each (t, n), which the backward of the usual log_softmax removes."""
     op = "ctc_loss"
     reduction = _reduction(reduction, None, None, op)
     check_float(op, log_probs)

@@ -20,6 +20,7 @@ import numpy as np
 from ..autograd.function import Function
 from .args import ntuple
 from .conv import check_input, check_same_dtype
+from .shape import Pad
 
 
 def window_output(sizes, kernel, stride, padding, dilation):
@@ -141,8 +142,10 @@ def conv3d(input, weight, bias=None, stride=1, padding=0, dilation=1, groups=1):
     nd = check_input(op, input, (4, 5), "a 4-D (unbatched) or 5-D (batched) input")
     x = input.unsqueeze(0) if nd == 4 else input
     _check_conv_weight(op, x, weight, bias, groups, 5)
-    geo = (tuple(weight.shape[2:]), ntuple(stride, 3, "stride", op, 1),
-           ntuple(padding, 3, "padding", op, 0), ntuple(dilation, 3, "dilation", op, 1))
+    stride, dilation = ntuple(stride, 3, "stride", op, 1), ntuple(dilation, 3, "dilation", op, 1)
+    if isinstance(padding, str):
+        x, padding = _string_padding(op, x, padding, weight.shape[2:], stride, dilation)
+    geo = (tuple(weight.shape[2:]), stride, ntuple(padding, 3, "padding", op, 0), dilation)
     cols = windows(x, geo, 0.0, op)                                  # (N, C, kD, kH, kW, *out)
     N, C = x.shape[:2]
     out = tuple(cols.shape[5:])
@@ -152,6 +155,21 @@ def conv3d(input, weight, bias=None, stride=1, padding=0, dilation=1, groups=1):
     if bias is not None:
         y = y + bias.reshape(1, -1, 1, 1, 1)
     return y.squeeze(0) if nd == 4 else y
+
+
+def _string_padding(op, x, padding, kernel, stride, dilation):
+    """'valid' (none) or 'same' (stride 1: the odd extra element at the end, as PyTorch) ->
+    (x padded explicitly, padding 0)."""
+    if padding == "valid":
+        return x, 0
+    if padding != "same":
+        raise ValueError(f"{op}: invalid padding string {padding!r}; expected 'valid' or 'same'")
+    if any(s != 1 for s in stride):
+        raise ValueError(f"{op}: padding='same' is not supported for strided convolutions "
+                         f"(stride {stride})")
+    totals = [d * (k - 1) for d, k in zip(dilation, kernel)]
+    pads = ((0, 0), (0, 0)) + tuple((t // 2, t - t // 2) for t in totals)
+    return Pad.apply(x, pads, 0.0), 0
 
 
 def conv_transpose3d(input, weight, bias=None, stride=1, padding=0, output_padding=0, groups=1,
