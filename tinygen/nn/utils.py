@@ -7,11 +7,16 @@
 from __future__ import annotations
 
 import math
+import warnings
 
 from ..autograd.grad_mode import no_grad
 from ..creation import tensor
 from ..ops.shape import cat, stack
 from ..tensor import Tensor
+from .fusion import (fuse_conv_bn_eval, fuse_conv_bn_weights, fuse_linear_bn_eval,  # noqa: F401
+                     fuse_linear_bn_weights)
+from .reparametrize import (remove_spectral_norm, remove_weight_norm,  # noqa: F401
+                            spectral_norm, weight_norm)
 
 
 def _as_list(parameters):
@@ -96,3 +101,26 @@ def vector_to_parameters(vec, parameters):
             n = p.numel()
             p.copy_(vec[offset:offset + n].reshape(p.shape))
             offset += n
+
+
+def clip_grads_with_norm_(parameters, max_norm, total_norm, foreach=None):
+    """Scale the gradients by max_norm / (total_norm + 1e-6), clamped to 1 (the second half of
+    clip_grad_norm_, for a total norm computed elsewhere)."""
+    with no_grad():
+        coef = (float(max_norm) / (total_norm + 1e-6)).clamp(max=1.0)
+        for p in _as_list(parameters):
+            if p.grad is not None:
+                p.grad.mul_(coef.to(p.grad.dtype))
+
+
+def clip_grad_norm(parameters, max_norm, norm_type=2.0, error_if_nonfinite=False, foreach=None):
+    """Deprecated spelling of clip_grad_norm_ (warns, as PyTorch)."""
+    warnings.warn("nn.utils.clip_grad_norm is now deprecated in favor of "
+                  "nn.utils.clip_grad_norm_.", FutureWarning, stacklevel=2)
+    return clip_grad_norm_(parameters, max_norm, norm_type, error_if_nonfinite, foreach)
+
+
+def skip_init(module_cls, *args, **kwargs):
+    """module_cls(*args, **kwargs) (PyTorch skips the initialisation on a meta device; tinygen
+    has none and runs it: the values are to be overwritten either way)."""
+    return module_cls(*args, **kwargs)
