@@ -51,6 +51,7 @@ from .ops.linalg import (
     inner, tensordot, kron, cross, chain_matmul, matrix_power,
 )
 from .ops.diagonal import diag, diagonal, diag_embed, diagflat, trace
+from .ops.decomp import cholesky, cholesky_solve, cholesky_inverse, solve_triangular
 from .ops.trig import (
     tan, asin, acos, atan, atan2, sinh, cosh, asinh, acosh, atanh, arcsin, arccos, arctan,
     arctan2, arcsinh, arccosh, arctanh, deg2rad, rad2deg, sinc,
@@ -144,7 +145,7 @@ def promote_types(type1, type2):
 def __getattr__(name):
     # heavier subpackages load on first use: tg.nn, tg.optim, tg.data, tg.save/load
     import importlib  # lazy: start-up time (these subpackages import what `tg` alone does not)
-    if name in ("nn", "optim", "data", "io", "models", "train", "metrics"):
+    if name in ("nn", "optim", "data", "io", "models", "train", "metrics", "distributions"):
         return importlib.import_module(f"{__name__}.{name}")
     if name in ("save", "load", "from_dlpack"):
         return getattr(importlib.import_module(f"{__name__}.io"), name)

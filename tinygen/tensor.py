@@ -17,10 +17,10 @@ from .autograd import function as _function
 from .autograd.engine import run_backward
 from .backend import dtypes as _dt
 from .backend.device import Device, cpu as _cpu, device_of, get_xp
-from .ops import (activation as A, arrange as AR, binary as B, convert as C, diagonal as DG,
-                  elementwise as E, index as I, inplace as P, linalg as L, pointwise as PW,
-                  random as RN, reduce as R, scatter as SC, search as SE, shape as S,
-                  special as SP, stats as ST, trig as G)
+from .ops import (activation as A, arrange as AR, binary as B, convert as C, decomp as DC,
+                  diagonal as DG, elementwise as E, index as I, inplace as P, linalg as L,
+                  pointwise as PW, random as RN, reduce as R, scatter as SC, search as SE,
+                  shape as S, special as SP, stats as ST, trig as G)
 from .ops.args import norm_dim
 
 _ndarray = np.ndarray
@@ -382,6 +382,11 @@ class Tensor:
         L.addr, L.matrix_power
     diag, diagonal, diag_embed, diagflat, trace = DG.diag, DG.diagonal, DG.diag_embed, \
         DG.diagflat, DG.trace
+    cholesky, cholesky_inverse = DC.cholesky, DC.cholesky_inverse
+
+    def cholesky_solve(self, input2, upper=False):
+        return DC.cholesky_solve(self, input2, upper)
+
     cumprod, cummax, cummin, logcumsumexp = ST.cumprod, ST.cummax, ST.cummin, ST.logcumsumexp
     median, nanmedian, mode, kthvalue, quantile, nanquantile = ST.median, ST.nanmedian, \
         ST.mode, ST.kthvalue, ST.quantile, ST.nanquantile

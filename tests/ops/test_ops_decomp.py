@@ -1,0 +1,51 @@
+"""Triangular solves and the Cholesky factorisation (batched) against PyTorch in float64:
+values, first and second gradients (the inputs pass through tril / triu, so both libraries
+differentiate the same triangle), gradchecks; errors name the op."""
+import numpy as np
+import pytest
+from helpers import TORCH, check_op
+
+import tinygen as tg
+
+RNG = np.random.default_rng(0)
+M = RNG.standard_normal((2, 3, 3))
+L = np.linalg.cholesky(M @ M.transpose(0, 2, 1) + 3 * np.eye(3))
+B = RNG.standard_normal((2, 3, 2))
+
+CASES = {
+    "cholesky": (lambda m, a: m.cholesky(a @ a.mT + 3 * _eye(m)), [M]),
+    "cholesky_upper": (lambda m, a: m.cholesky(a @ a.mT + 3 * _eye(m), upper=True), [M]),
+    "solve_lower": (lambda m, low, b: _solve(m)(low.tril(), b, upper=False), [L, B]),
+    "solve_upper": (lambda m, low, b: _solve(m)(low.mT.triu(), b, upper=True), [L, B]),
+    "solve_right": (lambda m, low, b: _solve(m)(low.tril(), b.mT, upper=False, left=False), [L, B]),
+    "solve_unit": (lambda m, low, b: _solve(m)(low.tril(), b, upper=False, unitriangular=True),
+                   [L, B]),
+    "solve_broadcast": (lambda m, low, b: _solve(m)(low[0].tril(), b, upper=False), [L, B]),
+    "cholesky_solve": (lambda m, low, b: m.cholesky_solve(b, low.tril()), [L, B]),
+    "cholesky_inverse": (lambda m, low: m.cholesky_inverse(low[0].tril()), [L]),
+}
+
+
+def _eye(m):
+    return m.eye(3, dtype=m.float64)
+
+
+def _solve(m):
+    return m.linalg.solve_triangular if m is TORCH else tg.solve_triangular
+
+
+@pytest.mark.filterwarnings("ignore:torch.cholesky is deprecated")
+@pytest.mark.parametrize("name", sorted(CASES))
+def test_decompositions(name):
+    fn, inputs = CASES[name]
+    check_op(lambda *a: fn(tg, *a), (lambda *a: fn(TORCH, *a)) if TORCH else None, inputs,
+             gradcheck_max_numel=20)
+
+
+def test_errors_name_the_op():
+    with pytest.raises(RuntimeError, match="cholesky: the input of shape"):
+        tg.cholesky(tg.tensor([[1.0, 2.0], [2.0, 1.0]]))
+    with pytest.raises(RuntimeError, match="cholesky: expected square matrices"):
+        tg.cholesky(tg.ones(2, 3))
+    with pytest.raises(RuntimeError, match="solve_triangular: expected B"):
+        tg.solve_triangular(tg.eye(3), tg.ones(2, 2), upper=False)
