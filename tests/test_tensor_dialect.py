@@ -219,3 +219,24 @@ def test_creation_additions():
     assert draws.shape == (4000, 2)
     assert abs(draws[:, 0].mean().item()) < 0.1 and abs(draws[:, 1].mean().item() - 100) < 0.01
     assert tg.normal(2.0, 0.5, size=(3,)).shape == (3,)
+
+
+def test_small_tensor_methods():
+    torch = pytest.importorskip("torch")
+    data = np.array([[1.5, -2.0, 3.0], [0.5, 4.0, -1.0]])
+    x, t = tg.tensor(data), torch.tensor(data)
+    assert x.stride() == t.stride() and x.t().stride() == t.t().stride() and x.stride(1) == 1
+    assert x.data_ptr() != 0 and x.conj() is x and x.real is x and not x.is_conj()
+    assert_close(x.nextafter(tg.tensor(10.0, dtype=tg.float64)), t.nextafter(torch.tensor(10.0,
+                                                                                          dtype=t.dtype)))
+    assert_close(x.floor_divide(2), t.floor_divide(2))
+    check_op(lambda a: a.renorm(2, 0, 3.0), lambda a: a.renorm(2, 0, 3.0), [data * 2])
+    check_op(lambda a: a.renorm(1, 1, 2.5), lambda a: a.renorm(1, 1, 2.5), [data])
+    check_op(lambda a, b: a.dist(b, 3), lambda a, b: a.dist(b, 3), [data, data[::-1].copy()])
+    for accumulate, idx in ((False, ([0, 1, 1], [2, 0, 1])), (True, ([0, 1, 1], [2, 0, 0]))):
+        check_op(lambda a, v: a.index_put(tuple(tg.tensor(i) for i in idx), v, accumulate),
+                 lambda a, v: a.index_put(tuple(torch.tensor(i) for i in idx), v, accumulate),
+                 [data, np.array([7.0, 8.0, 9.0])])      # repeats only when accumulating
+    y = tg.tensor(data)
+    assert y.index_put_((tg.tensor([0]), tg.tensor([1])), tg.tensor(5.0, dtype=tg.float64)) is y
+    assert y[0, 1].item() == 5.0

@@ -51,7 +51,9 @@ from .ops.linalg import (
     inner, tensordot, kron, cross, chain_matmul, matrix_power,
 )
 from .ops.diagonal import diag, diagonal, diag_embed, diagflat, trace
-from .ops.decomp import cholesky, cholesky_solve, cholesky_inverse, solve_triangular
+from .ops.decomp import (
+    cholesky, cholesky_solve, cholesky_inverse, solve_triangular, inverse, det, slogdet, logdet,
+)
 from .ops.trig import (
     tan, asin, acos, atan, atan2, sinh, cosh, asinh, acosh, atanh, arcsin, arccos, arctan,
     arctan2, arcsinh, arccosh, arctanh, deg2rad, rad2deg, sinc,
@@ -62,12 +64,14 @@ from .ops.pointwise import (
     nan_to_num, signbit, xlogy, logit, float_power, fmax, fmin, addcmul, addcdiv, ldexp, gcd,
     lcm, bitwise_not, bitwise_left_shift, bitwise_right_shift, isposinf, isneginf, isreal,
     positive, multiply, subtract, divide, true_divide, absolute, greater, greater_equal, less,
-    less_equal, not_equal,
+    less_equal, not_equal, nextafter, renorm, conj, resolve_conj, resolve_neg, real, is_conj,
+    is_neg,
 )
 from .ops.binary import bitwise_and, bitwise_or, bitwise_xor, floor_divide
 from .ops.stats import (
     cumprod, cummax, cummin, logcumsumexp, median, nanmedian, mode, kthvalue, quantile,
-    nanquantile, aminmax, std_mean, var_mean, nansum, nanmean, count_nonzero, msort,
+    nanquantile, aminmax, std_mean, var_mean, nansum, nanmean, count_nonzero, msort, cov,
+    corrcoef,
 )
 from .ops.arrange import (
     movedim, moveaxis, swapdims, fliplr, flipud, rot90, atleast_1d, atleast_2d, atleast_3d,
@@ -77,7 +81,7 @@ from .ops.arrange import (
 )
 from .ops.shape import transpose as swapaxes
 from .ops.scatter import (
-    scatter, index_add, index_copy, index_fill, masked_scatter, masked_select, take,
+    scatter, index_add, index_copy, index_fill, index_put, masked_scatter, masked_select, take,
     take_along_dim, put,
 )
 from .ops.search import (

@@ -19,8 +19,8 @@ from .backend import dtypes as _dt
 from .backend.device import Device, cpu as _cpu, device_of, get_xp
 from .ops import (activation as A, arrange as AR, binary as B, convert as C, decomp as DC,
                   diagonal as DG, elementwise as E, index as I, inplace as P, linalg as L,
-                  pointwise as PW, random as RN, reduce as R, scatter as SC, search as SE,
-                  shape as S, special as SP, stats as ST, trig as G)
+                  norm as NM, pointwise as PW, random as RN, reduce as R, scatter as SC,
+                  search as SE, shape as S, special as SP, stats as ST, trig as G)
 from .ops.args import norm_dim
 
 _ndarray = np.ndarray
@@ -383,6 +383,22 @@ class Tensor:
     diag, diagonal, diag_embed, diagflat, trace = DG.diag, DG.diagonal, DG.diag_embed, \
         DG.diagflat, DG.trace
     cholesky, cholesky_inverse = DC.cholesky, DC.cholesky_inverse
+    inverse, det, slogdet, logdet, cov, corrcoef = DC.inverse, DC.det, DC.slogdet, DC.logdet, \
+        ST.cov, ST.corrcoef
+    dist, hardshrink, prelu, renorm, nextafter = NM.dist, A.hardshrink, A.prelu, PW.renorm, \
+        PW.nextafter
+    floor_divide, index_put = B.floor_divide, SC.index_put
+    conj = resolve_conj = resolve_neg = PW.conj
+    is_conj = is_neg = PW.is_conj
+    real = property(PW.real)
+
+    def stride(self, dim=None):
+        strides = tuple(s // self._data.itemsize for s in self._data.strides)
+        return strides if dim is None else strides[norm_dim(dim, self.ndim, "stride")]
+
+    def data_ptr(self):
+        return self._data.__array_interface__["data"][0] if type(self._data) is _ndarray \
+            else self._data.data.ptr
 
     def cholesky_solve(self, input2, upper=False):
         return DC.cholesky_solve(self, input2, upper)
@@ -415,39 +431,7 @@ class Tensor:
     add_, sub_, mul_, div_, clamp_ = P.add_, P.sub_, P.mul_, P.div_, P.clamp_
     masked_fill_, copy_, fill_, zero_ = P.masked_fill_, P.copy_, P.fill_, P.zero_
     uniform_, normal_ = P.uniform_, P.normal_
-    abs_, absolute_, neg_, negative_, exp_, exp2_, expm1_ = P.abs_, P.absolute_, P.neg_, \
-        P.negative_, P.exp_, P.exp2_, P.expm1_
-    log_, log1p_, log2_, log10_, sqrt_, rsqrt_, reciprocal_, square_ = P.log_, P.log1p_, \
-        P.log2_, P.log10_, P.sqrt_, P.rsqrt_, P.reciprocal_, P.square_
-    sin_, cos_, tan_, asin_, acos_, atan_, sinh_, cosh_ = P.sin_, P.cos_, P.tan_, P.asin_, \
-        P.acos_, P.atan_, P.sinh_, P.cosh_
-    asinh_, acosh_, atanh_, arcsin_, arccos_, arctan_ = P.asinh_, P.acosh_, P.atanh_, \
-        P.arcsin_, P.arccos_, P.arctan_
-    arcsinh_, arccosh_, arctanh_, tanh_, sigmoid_, relu_ = P.arcsinh_, P.arccosh_, \
-        P.arctanh_, P.tanh_, P.sigmoid_, P.relu_
-    floor_, ceil_, round_, trunc_, fix_, frac_, sign_, sgn_ = P.floor_, P.ceil_, P.round_, \
-        P.trunc_, P.fix_, P.frac_, P.sign_, P.sgn_
-    erf_, erfc_, erfinv_, lgamma_, digamma_, polygamma_, mvlgamma_ = P.erf_, P.erfc_, \
-        P.erfinv_, P.lgamma_, P.digamma_, P.polygamma_, P.mvlgamma_
-    logit_, nan_to_num_, deg2rad_, rad2deg_, sinc_ = P.logit_, P.nan_to_num_, P.deg2rad_, \
-        P.rad2deg_, P.sinc_
-    clamp_min_, clamp_max_, clip_, pow_, remainder_, fmod_ = P.clamp_min_, P.clamp_max_, \
-        P.clip_, P.pow_, P.remainder_, P.fmod_
-    atan2_, arctan2_, hypot_, copysign_, xlogy_, lerp_ = P.atan2_, P.arctan2_, P.hypot_, \
-        P.copysign_, P.xlogy_, P.lerp_
-    addcmul_, addcdiv_, addmm_, addbmm_, baddbmm_, addmv_, addr_ = P.addcmul_, P.addcdiv_, \
-        P.addmm_, P.addbmm_, P.baddbmm_, P.addmv_, P.addr_
-    true_divide_, multiply_, subtract_, divide_ = P.true_divide_, P.multiply_, P.subtract_, \
-        P.divide_
-    float_power_, ldexp_, heaviside_, fmax_, fmin_ = P.float_power_, P.ldexp_, P.heaviside_, \
-        P.fmax_, P.fmin_
-    cumsum_, cumprod_, tril_, triu_ = P.cumsum_, P.cumprod_, P.tril_, P.triu_
-    eq_, ne_, lt_, le_, gt_, ge_, logical_not_ = P.eq_, P.ne_, P.lt_, P.le_, P.gt_, P.ge_, \
-        P.logical_not_
-    index_add_, index_copy_, index_fill_, masked_scatter_ = P.index_add_, P.index_copy_, \
-        P.index_fill_, P.masked_scatter_
-    scatter_, scatter_add_, put_, fill_diagonal_ = P.scatter_, P.scatter_add_, P.put_, \
-        P.fill_diagonal_
+    fill_diagonal_ = P.fill_diagonal_
     squeeze_, unsqueeze_, t_, transpose_, swapaxes_, swapdims_ = P.squeeze_, P.unsqueeze_, \
         P.t_, P.transpose_, P.swapaxes_, P.swapdims_
     bernoulli_, exponential_, cauchy_, log_normal_, geometric_, random_ = P.bernoulli_, \
@@ -538,6 +522,11 @@ class Tensor:
 
 
 _function.register_tensor_type(Tensor)
+
+# the in-place twins, x.exp_() is x.exp() written back into x (ops/inplace.py's `twin`), one
+# per name of inplace.TWINS: mechanical, so set in a loop rather than listed in the class body
+for _name in P.TWINS:
+    setattr(Tensor, _name + "_", getattr(P, _name + "_"))
 
 _PRINT = {}
 _PROFILES = {"default": (4, 1000, 3, 80), "short": (2, 1000, 2, 80), "full": (4, np.inf, 3, 80)}

@@ -37,6 +37,13 @@ CASES = {
     "Bernoulli_probs": (lambda m, p: m.Bernoulli(probs=p), [UNIT], (UNIT > 0.5) * 1.0),
     "Bernoulli_logits": (lambda m, x: m.Bernoulli(logits=x), [REAL], (UNIT > 0.5) * 1.0),
     "Poisson": (lambda m, r: m.Poisson(r), [POS], np.floor(POS * 3)),
+    "Cauchy": (lambda m, a, b: m.Cauchy(a, b), [REAL, POS], REAL2),
+    "HalfNormal": (lambda m, b: m.HalfNormal(b), [POS], POS2),
+    "LogNormal": (lambda m, a, b: m.LogNormal(a, b), [REAL, POS], POS2),
+    "Gumbel": (lambda m, a, b: m.Gumbel(a, b), [REAL, POS], REAL2),
+    "Chi2": (lambda m, a: m.Chi2(a * 3), [POS], POS2),
+    "StudentT": (lambda m, a, b, c: m.StudentT(a * 3, b, c), [POS, REAL, POS2], REAL2),
+    "Geometric": (lambda m, p: m.Geometric(p), [UNIT], np.floor(POS * 2)),
 }
 
 METHODS = {
@@ -54,7 +61,12 @@ HAS = {"Normal": "log_prob entropy mean variance stddev cdf icdf",
        "Exponential": "log_prob entropy mean variance stddev cdf icdf",
        "Gamma": "log_prob entropy mean variance", "Beta": "log_prob entropy mean variance",
        "Bernoulli_probs": "log_prob entropy mean variance",
-       "Bernoulli_logits": "log_prob entropy mean variance", "Poisson": "log_prob mean variance"}
+       "Bernoulli_logits": "log_prob entropy mean variance", "Poisson": "log_prob mean variance",
+       "Cauchy": "log_prob entropy cdf icdf", "HalfNormal": "log_prob entropy mean variance cdf",
+       "LogNormal": "log_prob entropy mean variance cdf",
+       "Gumbel": "log_prob entropy mean variance stddev cdf",
+       "Chi2": "log_prob entropy mean variance", "StudentT": "log_prob entropy mean variance",
+       "Geometric": "log_prob entropy mean variance"}
 
 
 @pytest.mark.parametrize("name, method", [(n, m) for n in CASES for m in HAS[n].split()])
@@ -183,6 +195,10 @@ def test_kl_infinities_and_registry():
     (lambda: D.Poisson(tg.ones(2, 3)), ()),
     (lambda: D.Independent(D.Normal(tg.zeros(2, 3), 1.0), 1), ()),
     (lambda: D.MultivariateNormal(tg.zeros(2, 3, 4), tg.eye(4)), (4,)),
+    (lambda: D.Cauchy(tg.zeros(2, 3), 1.0), ()), (lambda: D.HalfNormal(tg.ones(2, 3)), ()),
+    (lambda: D.LogNormal(tg.zeros(2, 3), 1.0), ()), (lambda: D.Gumbel(tg.zeros(2, 3), 1.0), ()),
+    (lambda: D.Chi2(tg.ones(2, 3)), ()), (lambda: D.StudentT(tg.ones(2, 3) * 3), ()),
+    (lambda: D.Geometric(tg.full((2, 3), 0.3)), ()),
 ])
 def test_sample_shapes_and_log_prob_of_samples(make, event):
     dist = make()
@@ -199,7 +215,11 @@ def test_sample_shapes_and_log_prob_of_samples(make, event):
     (lambda p: D.Normal(p, 2.0), 0.7, 4.0), (lambda p: D.Uniform(p, p + 3.0), 2.2, 0.75),
     (lambda p: D.Laplace(p, 0.5), 0.7, 0.5), (lambda p: D.Exponential(p), 1 / 0.7, 1 / 0.49),
     (lambda p: D.Gamma(p * 4, 2.0), 1.4, 0.7), (lambda p: D.Beta(p * 3, 2.0), 2.1 / 4.1,
-                                                   2.1 * 2 / (4.1 ** 2 * 5.1))])
+                                                   2.1 * 2 / (4.1 ** 2 * 5.1)),
+    (lambda p: D.HalfNormal(p), 0.7 * np.sqrt(2 / np.pi), 0.49 * (1 - 2 / np.pi)),
+    (lambda p: D.LogNormal(p, 0.3), np.exp(0.7 + 0.045), np.expm1(0.09) * np.exp(1.49)),
+    (lambda p: D.Gumbel(p, 0.5), 0.7 + 0.5 * 0.5772156649, 0.25 * np.pi ** 2 / 6),
+    (lambda p: D.StudentT(p * 10, p, 1.0), 0.7, 7 / 5)])
 def test_rsample_moments_and_gradients(make, mean, var):
     tg.manual_seed(0)
     p = tg.tensor(0.7, dtype=tg.float64, requires_grad=True)

@@ -260,3 +260,11 @@ def test_bilinear_and_channel_shuffle():
                                   TF.native_channel_shuffle(torch.tensor(data), 2).numpy())
     with pytest.raises(RuntimeError, match="channel_shuffle"):
         F.channel_shuffle(tg.ones(1, 5, 2), 2)
+
+
+def test_adaptive_max_pool3d_with_indices():
+    data = randn(1, 2, 4, 5, 6)
+    ours = F.adaptive_max_pool3d_with_indices(tg.tensor(data), (2, 3, 4))
+    ref = TF.adaptive_max_pool3d_with_indices(torch.tensor(data), (2, 3, 4))
+    np.testing.assert_array_equal(ours[1].numpy(), ref[1].numpy())
+    np.testing.assert_array_equal(ours[0].numpy(), ref[0].numpy())

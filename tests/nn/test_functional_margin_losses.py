@@ -181,3 +181,15 @@ def test_ctc_loss_is_twice_differentiable():
 def test_errors_name_the_op(call, error, match):
     with pytest.raises(error, match=match):
         call()
+
+
+@pytest.mark.parametrize("reduction", REDUCTIONS)
+@pytest.mark.parametrize("shape, target", [((3, 4), [[3, 0, -1, 1], [1, 2, 3, 0], [-1, 1, 1, 1]]),
+                                           ((4,), [2, 2, 0, -1])])
+def test_multilabel_margin_loss(shape, target, reduction):
+    y = np.array(target)
+    check_torch(lambda x: F.multilabel_margin_loss(x, tg.tensor(y), reduction=reduction),
+                lambda x: TF.multilabel_margin_loss(x, torch.tensor(y), reduction=reduction),
+                [randn(*shape)], second=False)                    # torch has no second here
+    check_grads(lambda x: F.multilabel_margin_loss(x, tg.tensor(y)), [randn(*shape)])
+    assert tg.nn.MultiLabelMarginLoss(reduction="sum")(tg.ones(*shape), tg.tensor(y)).item() >= 0

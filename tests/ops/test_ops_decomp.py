@@ -6,6 +6,7 @@ import pytest
 from helpers import TORCH, check_op
 
 import tinygen as tg
+from tinygen.ops.decomp import solve
 
 RNG = np.random.default_rng(0)
 M = RNG.standard_normal((2, 3, 3))
@@ -49,3 +50,38 @@ def test_errors_name_the_op():
         tg.cholesky(tg.ones(2, 3))
     with pytest.raises(RuntimeError, match="solve_triangular: expected B"):
         tg.solve_triangular(tg.eye(3), tg.ones(2, 2), upper=False)
+
+
+A_GENERAL = RNG.standard_normal((2, 3, 3)) + 2 * np.eye(3)      # well conditioned
+
+LINALG = {
+    "inverse": (lambda m, a: m.inverse(a), [A_GENERAL]),
+    "inverse_method": (lambda m, a: a.inverse(), [A_GENERAL[0]]),
+    "det": (lambda m, a: m.det(a), [A_GENERAL]),
+    "slogdet": (lambda m, a: m.slogdet(a)[1], [A_GENERAL]),     # the sign: no gradient
+    "logdet": (lambda m, a: m.logdet(a @ a.mT), [A_GENERAL]),
+    "solve": (lambda m, a, b: m.linalg.solve(a, b) if m is TORCH else solve(a, b),
+              [A_GENERAL, B]),
+    "matrix_power_negative": (lambda m, a: m.linalg.matrix_power(a, -2) if m is TORCH else
+                              tg.matrix_power(a, -2), [A_GENERAL]),
+}
+
+
+@pytest.mark.parametrize("name", sorted(LINALG))
+def test_inverse_and_determinants(name):
+    fn, inputs = LINALG[name]
+    check_op(lambda *a: fn(tg, *a), (lambda *a: fn(TORCH, *a)) if TORCH else None, inputs,
+             gradcheck_max_numel=18)
+
+
+def test_solve_vector_right_and_errors():
+    a, b = tg.tensor(A_GENERAL[0]), tg.tensor(B[0, :, 0])
+    np.testing.assert_allclose((a @ solve(a, b)).numpy(), b.numpy(), atol=1e-12)
+    x = solve(a, tg.tensor(B[0].T), left=False)                       # X A = B
+    np.testing.assert_allclose((x @ a).numpy(), B[0].T, atol=1e-12)
+    sign, logabs = tg.slogdet(tg.tensor(A_GENERAL))
+    ref = np.linalg.slogdet(A_GENERAL)
+    np.testing.assert_array_equal(sign.numpy(), ref[0])
+    np.testing.assert_allclose(logabs.numpy(), ref[1])
+    with pytest.raises(RuntimeError, match="inverse: the input of shape"):
+        tg.inverse(tg.zeros(2, 2))

@@ -114,3 +114,15 @@ def test_errors_name_the_op():
         tg.quantile(tg.ones(3), 1.5)
     with pytest.raises(ValueError, match="interpolation"):
         tg.quantile(tg.ones(3), 0.5, interpolation="cubic")
+
+
+def test_cov_and_corrcoef():
+    rng = np.random.default_rng(3)
+    fw = rng.integers(1, 4, 5)
+    aw = rng.uniform(0.5, 2.0, 5)
+    check_fn(lambda m, x: m.cov(x), [(3, 5)])
+    check_fn(lambda m, x: m.cov(x, correction=0), [(5,)])
+    check_op(lambda x: tg.cov(x, fweights=tg.tensor(fw), aweights=tg.tensor(aw)),
+             (lambda x: TORCH.cov(x, fweights=TORCH.tensor(fw), aweights=TORCH.tensor(aw)))
+             if TORCH else None, [(3, 5)])
+    check_fn(lambda m, x: m.corrcoef(x), [(3, 5)])

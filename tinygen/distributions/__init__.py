@@ -16,9 +16,11 @@ from . import constraints
 from .distribution import Distribution
 from .continuous import Normal, Uniform, Laplace, Exponential, Gamma, Beta, Dirichlet
 from .discrete import Bernoulli, Categorical, OneHotCategorical, Poisson
+from .more import Cauchy, HalfNormal, LogNormal, Gumbel, Chi2, StudentT, Geometric
 from .multivariate import Independent, MultivariateNormal
 from .kl import kl_divergence, register_kl
 
 __all__ = ["constraints", "Distribution", "Normal", "Uniform", "Laplace", "Exponential", "Gamma",
            "Beta", "Dirichlet", "Bernoulli", "Categorical", "OneHotCategorical", "Poisson",
+           "Cauchy", "HalfNormal", "LogNormal", "Gumbel", "Chi2", "StudentT", "Geometric",
            "Independent", "MultivariateNormal", "kl_divergence", "register_kl"]

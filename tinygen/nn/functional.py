@@ -47,6 +47,7 @@ from ..ops.pool import (
 from ..ops.pool_extra import (
     max_pool3d, avg_pool3d, adaptive_avg_pool3d, adaptive_max_pool1d, adaptive_max_pool2d,
     adaptive_max_pool3d, adaptive_max_pool1d_with_indices, adaptive_max_pool2d_with_indices,
+    adaptive_max_pool3d_with_indices,
     max_pool1d_with_indices, max_pool2d_with_indices, max_pool3d_with_indices, max_unpool1d,
     max_unpool2d, max_unpool3d, lp_pool1d, lp_pool2d, lp_pool3d,
 )
@@ -68,7 +69,7 @@ from ..ops.loss import (
 )
 from ..ops.loss_margin import (
     margin_ranking_loss, hinge_embedding_loss, soft_margin_loss, multilabel_soft_margin_loss,
-    multi_margin_loss, cosine_embedding_loss, triplet_margin_loss,
+    multilabel_margin_loss, multi_margin_loss, cosine_embedding_loss, triplet_margin_loss,
     triplet_margin_with_distance_loss, poisson_nll_loss,
 )
 from ..ops.ctc import ctc_loss
@@ -85,6 +86,7 @@ __all__ = [
     "adaptive_avg_pool1d", "max_pool3d", "avg_pool3d", "adaptive_avg_pool3d",
     "adaptive_max_pool1d", "adaptive_max_pool2d", "adaptive_max_pool3d",
     "adaptive_max_pool1d_with_indices", "adaptive_max_pool2d_with_indices",
+    "adaptive_max_pool3d_with_indices",
     "max_pool1d_with_indices", "max_pool2d_with_indices", "max_pool3d_with_indices",
     "max_unpool1d", "max_unpool2d", "max_unpool3d", "lp_pool1d", "lp_pool2d", "lp_pool3d",
     "layer_norm", "group_norm", "batch_norm", "instance_norm", "normalize", "cosine_similarity",
@@ -99,7 +101,7 @@ __all__ = [
     "mse_loss", "l1_loss", "smooth_l1_loss", "huber_loss", "binary_cross_entropy",
     "binary_cross_entropy_with_logits", "cross_entropy", "nll_loss", "kl_div",
     "gaussian_nll_loss", "margin_ranking_loss", "hinge_embedding_loss", "soft_margin_loss",
-    "multilabel_soft_margin_loss", "multi_margin_loss", "cosine_embedding_loss",
+    "multilabel_soft_margin_loss", "multilabel_margin_loss", "multi_margin_loss", "cosine_embedding_loss",
     "triplet_margin_loss", "triplet_margin_with_distance_loss", "poisson_nll_loss", "ctc_loss",
 ]
 

@@ -164,16 +164,7 @@ def twin(name):
     return fn
 
 
-(abs_, absolute_, neg_, negative_, exp_, exp2_, expm1_, log_, log1p_, log2_, log10_, sqrt_,
- rsqrt_, reciprocal_, square_, sin_, cos_, tan_, asin_, acos_, atan_, sinh_, cosh_, asinh_,
- acosh_, atanh_, arcsin_, arccos_, arctan_, arcsinh_, arccosh_, arctanh_, tanh_, sigmoid_, relu_,
- floor_, ceil_, round_, trunc_, fix_, frac_, sign_, sgn_, erf_, erfc_, erfinv_, lgamma_,
- digamma_, logit_, nan_to_num_, deg2rad_, rad2deg_, sinc_, clamp_min_, clamp_max_, clip_, pow_,
- remainder_, fmod_, atan2_, arctan2_, hypot_, copysign_, xlogy_, lerp_, addcmul_, addcdiv_,
- addmm_, addbmm_, baddbmm_, addmv_, addr_, true_divide_, multiply_, subtract_, divide_,
- cumsum_, cumprod_, tril_, triu_, index_add_, index_copy_, index_fill_, masked_scatter_,
- scatter_, scatter_add_, put_, eq_, ne_, lt_, le_, gt_, ge_, float_power_, ldexp_,
- logical_not_, heaviside_, fmax_, fmin_, polygamma_, mvlgamma_) = (twin(n) for n in (
+TWINS = (
     "abs", "absolute", "neg", "negative", "exp", "exp2", "expm1", "log", "log1p", "log2",
     "log10", "sqrt", "rsqrt", "reciprocal", "square", "sin", "cos", "tan", "asin", "acos", "atan",
     "sinh", "cosh", "asinh", "acosh", "atanh", "arcsin", "arccos", "arctan", "arcsinh",
@@ -182,10 +173,29 @@ def twin(name):
     "deg2rad", "rad2deg", "sinc", "clamp_min", "clamp_max", "clip", "pow", "remainder", "fmod",
     "atan2", "arctan2", "hypot", "copysign", "xlogy", "lerp", "addcmul", "addcdiv", "addmm",
     "addbmm", "baddbmm", "addmv", "addr", "true_divide", "multiply", "subtract", "divide",
-    "cumsum", "cumprod", "tril", "triu", "index_add", "index_copy", "index_fill",
-    "masked_scatter", "scatter", "scatter_add", "put", "eq", "ne", "lt", "le", "gt", "ge",
-    "float_power", "ldexp", "logical_not", "heaviside", "fmax", "fmin", "polygamma",
-    "mvlgamma"))
+    "floor_divide", "cumsum", "cumprod", "tril", "triu", "index_add", "index_copy",
+    "index_fill", "index_put", "masked_scatter", "scatter", "scatter_add", "put", "eq", "ne",
+    "lt", "le", "gt", "ge", "greater", "greater_equal", "less", "less_equal",
+    "not_equal", "logical_not", "logical_and", "logical_or", "logical_xor", "bitwise_not",
+    "bitwise_and", "bitwise_or", "bitwise_xor", "bitwise_left_shift", "bitwise_right_shift",
+    "gcd", "lcm", "float_power", "ldexp", "heaviside", "fmax", "fmin", "polygamma", "mvlgamma",
+    "nextafter", "renorm")
+"""The ops whose in-place twin `<name>_` exists (Tensor methods, and tg.<name>_ where PyTorch
+has one): each is twin(name)."""
+
+(abs_, absolute_, neg_, negative_, exp_, exp2_, expm1_, log_, log1p_, log2_, log10_, sqrt_,
+ rsqrt_, reciprocal_, square_, sin_, cos_, tan_, asin_, acos_, atan_, sinh_, cosh_, asinh_,
+ acosh_, atanh_, arcsin_, arccos_, arctan_, arcsinh_, arccosh_, arctanh_, tanh_, sigmoid_, relu_,
+ floor_, ceil_, round_, trunc_, fix_, frac_, sign_, sgn_, erf_, erfc_, erfinv_, lgamma_,
+ digamma_, logit_, nan_to_num_, deg2rad_, rad2deg_, sinc_, clamp_min_, clamp_max_, clip_, pow_,
+ remainder_, fmod_, atan2_, arctan2_, hypot_, copysign_, xlogy_, lerp_, addcmul_, addcdiv_,
+ addmm_, addbmm_, baddbmm_, addmv_, addr_, true_divide_, multiply_, subtract_, divide_,
+ floor_divide_, cumsum_, cumprod_, tril_, triu_, index_add_, index_copy_, index_fill_,
+ index_put_, masked_scatter_, scatter_, scatter_add_, put_, eq_, ne_, lt_, le_, gt_, ge_,
+ greater_, greater_equal_, less_, less_equal_, not_equal_, logical_not_, logical_and_,
+ logical_or_, logical_xor_, bitwise_not_, bitwise_and_, bitwise_or_, bitwise_xor_,
+ bitwise_left_shift_, bitwise_right_shift_, gcd_, lcm_, float_power_, ldexp_, heaviside_, fmax_,
+ fmin_, polygamma_, mvlgamma_, nextafter_, renorm_) = (twin(n) for n in TWINS)
 
 
 # ---- in-place view changes: the tensor takes the new shape (a view of its storage) --------------

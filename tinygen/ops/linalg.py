@@ -304,14 +304,13 @@ def chain_matmul(*matrices):
 
 
 def matrix_power(input, n):
-    """input @ input @ ... (n times) for square matrices (..., k, k); n = 0 gives the identity.
-    Negative n needs a matrix inverse, which tinygen does not have."""
+    """input @ input @ ... (n times) for square matrices (..., k, k); n = 0 gives the identity,
+    negative n powers of the inverse."""
     if input.ndim < 2 or input.shape[-1] != input.shape[-2]:
         raise RuntimeError(f"matrix_power: expected square matrices (..., k, k), got shape "
                            f"{tuple(input.shape)}")
-    if n < 0:
-        raise NotImplementedError("matrix_power: negative powers need an inverse, which tinygen "
-                                  "does not implement")
+    if n < 0:                                  # (A^{-1})^|n|
+        return matrix_power(input.inverse(), -n)
     result = None
     base = input
     while n:                                   # binary exponentiation: O(log n) products

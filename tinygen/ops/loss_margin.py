@@ -1,5 +1,6 @@
 """Margin, embedding and count losses, as torch.nn.functional: margin_ranking_loss,
-hinge_embedding_loss, soft_margin_loss, multilabel_soft_margin_loss, multi_margin_loss,
+hinge_embedding_loss, soft_margin_loss, multilabel_soft_margin_loss, multilabel_margin_loss,
+multi_margin_loss,
 cosine_embedding_loss, triplet_margin_loss, triplet_margin_with_distance_loss, poisson_nll_loss.
 
 Each is a composition of Tensor ops (so differentiable to any order) following PyTorch's
@@ -10,6 +11,8 @@ Targets y in {1, -1} select between the two branches of the hinge-style losses.
 from __future__ import annotations
 
 import math
+
+import numpy as np
 
 from .activation import Softplus, logsigmoid
 from .args import check_float
@@ -173,3 +176,28 @@ def poisson_nll_loss(input, target, log_input=True, full=False, size_average=Non
         stirling = safe * safe.log() - safe + (safe * (2 * math.pi)).log() * 0.5
         loss = loss + where(t > 1, stirling, 0.0)
     return _reduce(loss, reduction)
+
+
+def multilabel_margin_loss(input, target, size_average=None, reduce=None, reduction="mean"):
+    """The multi-label hinge: sum over target classes j and non-target classes i of
+    max(0, 1 - (x[j] - x[i])) / C. input (N, C) or (C,); target of the same shape holding the
+    target classes, ended by the first -1."""
+    op = "multilabel_margin_loss"
+    reduction = _reduction(reduction, size_average, reduce, op)
+    check_float(op, input)
+    _same_shapes(op, input, target)
+    x = input.unsqueeze(0) if input.ndim == 1 else input              # (N, C)
+    labels = target.reshape(x.shape).cpu().numpy()
+    N, C = x.shape
+    counts = np.zeros((N, C))                                         # target j, with repeats
+    for n, row in enumerate(labels):
+        ends = np.flatnonzero(row < 0)
+        for j in row[:ends[0] if ends.size else C]:
+            counts[n, j] += 1
+    others = counts == 0                                              # non-target classes i
+    xp = x.device.xp
+    weight = constant(xp.asarray((counts[:, :, None] * others[:, None, :]).astype(
+        x._data.dtype)), x)                                           # (N, j, i)
+    hinge = (1 - x.unsqueeze(2) + x.unsqueeze(1)).clamp_min(0.0)      # (N, j, i)
+    loss = (hinge * weight).sum(dim=(1, 2)) / C                       # (N,)
+    return _reduce(loss.reshape(()) if input.ndim == 1 else loss, reduction)

@@ -242,6 +242,37 @@ def positive(input):
     return input
 
 
+def nextafter(input, other):
+    """The next floating-point value after input toward other (no gradient)."""
+    return compare("nextafter", input, other)
+
+
+def renorm(input, p, dim, maxnorm):
+    """Each slice along dim whose p-norm (over the other dims) exceeds maxnorm, scaled down to
+    norm maxnorm (by maxnorm / (norm + 1e-7), as PyTorch)."""
+    d = dim % input.ndim
+    others = tuple(k for k in range(input.ndim) if k != d)
+    norms = input.norm(p, dim=others, keepdim=True)
+    scale = where(norms > maxnorm, maxnorm / (norms + 1e-7), 1.0)
+    return input * scale
+
+
+def conj(input):
+    """The complex conjugate: input itself for tinygen's real tensors (as resolve_conj,
+    resolve_neg and real)."""
+    return input
+
+
+resolve_conj = resolve_neg = real = conj
+
+
+def is_conj(input):
+    return False
+
+
+is_neg = is_conj
+
+
 # PyTorch's alias names
 multiply, subtract, divide, true_divide = mul, sub, div, div
 greater, greater_equal, less, less_equal, not_equal = gt, ge, lt, le, ne

@@ -1,5 +1,6 @@
 """Writing at indices, as torch.*: scatter (a src tensor or a value, and reduce='add' |
-'multiply'), index_add, index_copy, index_fill, masked_scatter, put; and reading: masked_select,
+'multiply'), index_add, index_copy, index_fill, index_put, masked_scatter, put; and reading:
+masked_select,
 take, take_along_dim. All out of place here; the in-place forms (scatter_, index_add_...) write
 the result through ops/inplace.py.
 
@@ -18,8 +19,8 @@ from ..autograd.grad_mode import GRAD
 from ..backend.device import array_module
 from .args import norm_dim
 from .binary import where
-from .index import (Gather, IndexAdd, IndexAddAt, MaskedFill, ScatterAdd, _along, gather,
-                    index_array, masked_fill)
+from .index import (Gather, IndexAdd, IndexAddAt, MaskedFill, ScatterAdd, SetItem, _along,
+                    gather, index_array, masked_fill)
 from .shape import Pad, expand
 
 
@@ -221,3 +222,16 @@ def put(input, index, source, accumulate=False):
     src = source.reshape(-1)
     out = index_add(flat, 0, idx, src) if accumulate else index_copy(flat, 0, idx, src)
     return out.reshape(input.shape)
+
+
+def index_put(input, indices, values, accumulate=False):
+    """input with values written (or added, accumulate=True) at input[indices], indices a tuple
+    of integer (or bool) tensors as in advanced indexing; values broadcast to the selection."""
+    idx = tuple(i._data if isinstance(i, _fn.Tensor) else i for i in indices)
+    selected = tuple(input._data[idx].shape)
+    v = values if isinstance(values, _fn.Tensor) else wrap(
+        array_module(input._data).asarray(values, dtype=input._data.dtype))
+    v = expand(v, selected) if tuple(v.shape) != selected else v
+    if accumulate:
+        return input + IndexAddAt.apply(v, tuple(input.shape), idx, False)
+    return SetItem.apply(input, idx, v)

@@ -292,3 +292,38 @@ def count_nonzero(input, dim=None):
 def msort(input):
     """input sorted along dim 0 (the values)."""
     return input.sort(dim=0).values
+
+
+def cov(input, correction=1, fweights=None, aweights=None):
+    """The covariance matrix of the variables in the rows of input (variables, observations)
+    (a 1-D input: one variable), with frequency and / or analytic observation weights:
+    sum_i w_i (x_i - mean)(x_i - mean)^T / (sum w - correction * sum(w aw) / sum w)."""
+    x = as_float(input)
+    x = x.reshape(1, -1) if x.ndim < 2 else x
+    if x.ndim != 2:
+        raise RuntimeError(f"cov: expected a 1-D or 2-D input, got shape {tuple(input.shape)}")
+    n = x.shape[1]
+    w = None
+    for weights in (fweights, aweights):
+        if weights is not None:
+            w = weights.to(x.dtype) if w is None else w * weights.to(x.dtype)
+    if w is None:
+        centred = x - mean(x, 1, keepdim=True)
+        out = (centred @ centred.t()) / max(n - correction, 0)
+    else:
+        total = sum(w)
+        avg = sum(x * w, 1, keepdim=True) / total
+        factor = total - correction * (sum(w * aweights.to(x.dtype)) / total
+                                       if aweights is not None else 1)
+        centred = x - avg
+        out = ((centred * w) @ centred.t()) / factor
+    return out.squeeze() if input.ndim < 2 else out
+
+
+def corrcoef(input):
+    """Pearson correlation coefficients of the rows of input (clipped to [-1, 1])."""
+    c = cov(input)
+    if c.ndim == 0:
+        return c / c
+    std = c.diagonal(0, -2, -1).sqrt()
+    return (c / std.unsqueeze(1) / std.unsqueeze(0)).clamp(-1, 1)

@@ -27,10 +27,10 @@ from .dropout import (Dropout, Dropout1d, Dropout2d, Dropout3d, AlphaDropout,
                       FeatureAlphaDropout)
 from .sparse import Embedding, EmbeddingBag
 from .distance import CosineSimilarity, PairwiseDistance
-from .loss import (L1Loss, MSELoss, SmoothL1Loss, HuberLoss, NLLLoss, CrossEntropyLoss, BCELoss,
-                   BCEWithLogitsLoss, KLDivLoss, GaussianNLLLoss, PoissonNLLLoss,
-                   CosineEmbeddingLoss, MarginRankingLoss, HingeEmbeddingLoss, SoftMarginLoss,
-                   MultiLabelSoftMarginLoss, MultiMarginLoss, TripletMarginLoss,
+from .loss import (L1Loss, MSELoss, SmoothL1Loss, HuberLoss, NLLLoss, NLLLoss2d,
+                   CrossEntropyLoss, BCELoss, BCEWithLogitsLoss, KLDivLoss, GaussianNLLLoss,
+                   PoissonNLLLoss, CosineEmbeddingLoss, MarginRankingLoss, HingeEmbeddingLoss,
+                   SoftMarginLoss, MultiLabelSoftMarginLoss, MultiLabelMarginLoss, MultiMarginLoss, TripletMarginLoss,
                    TripletMarginWithDistanceLoss, CTCLoss)
 from .flatten import Flatten, Unflatten
 from .attention import MultiheadAttention
@@ -56,10 +56,10 @@ __all__ = [
     "PReLU", "GLU", "Softmax", "Softmin", "LogSoftmax", "Softmax2d", "Threshold", "Hardshrink",
     "Softshrink", "Tanhshrink", "RReLU", "Dropout", "Dropout1d", "Dropout2d", "Dropout3d",
     "AlphaDropout", "FeatureAlphaDropout", "Embedding", "EmbeddingBag", "CosineSimilarity",
-    "PairwiseDistance", "L1Loss", "MSELoss", "SmoothL1Loss", "HuberLoss", "NLLLoss",
+    "PairwiseDistance", "L1Loss", "MSELoss", "SmoothL1Loss", "HuberLoss", "NLLLoss", "NLLLoss2d",
     "CrossEntropyLoss", "BCELoss", "BCEWithLogitsLoss", "KLDivLoss", "GaussianNLLLoss",
     "PoissonNLLLoss", "CosineEmbeddingLoss", "MarginRankingLoss", "HingeEmbeddingLoss",
-    "SoftMarginLoss", "MultiLabelSoftMarginLoss", "MultiMarginLoss", "TripletMarginLoss",
+    "SoftMarginLoss", "MultiLabelSoftMarginLoss", "MultiLabelMarginLoss", "MultiMarginLoss", "TripletMarginLoss",
     "TripletMarginWithDistanceLoss", "CTCLoss", "Flatten", "Unflatten", "MultiheadAttention",
     "TransformerEncoderLayer", "TransformerDecoderLayer", "TransformerEncoder",
     "TransformerDecoder", "Transformer", "RNNBase", "RNN", "GRU", "LSTM", "RNNCell", "GRUCell",

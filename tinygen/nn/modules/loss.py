@@ -76,6 +76,9 @@ class NLLLoss(_WeightedLoss):
                           reduction=self.reduction)
 
 
+NLLLoss2d = NLLLoss                   # PyTorch's deprecated name for NLLLoss on (N, C, H, W)
+
+
 class CrossEntropyLoss(_WeightedLoss):
     """Cross-entropy from logits (N, C, *) and class indices (N, *) or probabilities (N, C, *),
     with class weights, ignore_index and label_smoothing."""
@@ -199,6 +202,13 @@ class MultiLabelSoftMarginLoss(_WeightedLoss):
     def forward(self, input, target):
         return F.multilabel_soft_margin_loss(input, target, weight=self.weight,
                                              reduction=self.reduction)
+
+
+class MultiLabelMarginLoss(_Loss):
+    """The multi-label hinge loss: input (N, C), target class lists ended by -1 (N, C)."""
+
+    def forward(self, input, target):
+        return F.multilabel_margin_loss(input, target, reduction=self.reduction)
 
 
 class MultiMarginLoss(_WeightedLoss):
