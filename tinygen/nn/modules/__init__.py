@@ -30,8 +30,8 @@ from .distance import CosineSimilarity, PairwiseDistance
 from .loss import (L1Loss, MSELoss, SmoothL1Loss, HuberLoss, NLLLoss, NLLLoss2d,
                    CrossEntropyLoss, BCELoss, BCEWithLogitsLoss, KLDivLoss, GaussianNLLLoss,
                    PoissonNLLLoss, CosineEmbeddingLoss, MarginRankingLoss, HingeEmbeddingLoss,
-                   SoftMarginLoss, MultiLabelSoftMarginLoss, MultiLabelMarginLoss, MultiMarginLoss, TripletMarginLoss,
-                   TripletMarginWithDistanceLoss, CTCLoss)
+                   SoftMarginLoss, MultiLabelSoftMarginLoss, MultiLabelMarginLoss,
+                   MultiMarginLoss, TripletMarginLoss, TripletMarginWithDistanceLoss, CTCLoss)
 from .flatten import Flatten, Unflatten
 from .attention import MultiheadAttention
 from .transformer import (TransformerEncoderLayer, TransformerDecoderLayer, TransformerEncoder,
@@ -59,8 +59,8 @@ __all__ = [
     "PairwiseDistance", "L1Loss", "MSELoss", "SmoothL1Loss", "HuberLoss", "NLLLoss", "NLLLoss2d",
     "CrossEntropyLoss", "BCELoss", "BCEWithLogitsLoss", "KLDivLoss", "GaussianNLLLoss",
     "PoissonNLLLoss", "CosineEmbeddingLoss", "MarginRankingLoss", "HingeEmbeddingLoss",
-    "SoftMarginLoss", "MultiLabelSoftMarginLoss", "MultiLabelMarginLoss", "MultiMarginLoss", "TripletMarginLoss",
-    "TripletMarginWithDistanceLoss", "CTCLoss", "Flatten", "Unflatten", "MultiheadAttention",
+    "SoftMarginLoss", "MultiLabelSoftMarginLoss", "MultiLabelMarginLoss", "MultiMarginLoss",
+    "TripletMarginLoss", "TripletMarginWithDistanceLoss", "CTCLoss", "Flatten", "Unflatten", "MultiheadAttention",
     "TransformerEncoderLayer", "TransformerDecoderLayer", "TransformerEncoder",
     "TransformerDecoder", "Transformer", "RNNBase", "RNN", "GRU", "LSTM", "RNNCell", "GRUCell",
     "LSTMCell",
