@@ -7,6 +7,8 @@ import pytest
 from helpers import TORCH, assert_close, check_op
 
 import tinygen as tg
+import tinygen.distributions as D
+import tinygen.nn.functional as F
 
 TWINS = ["abs", "neg", "exp", "exp2", "expm1", "reciprocal", "square",
          "sin", "cos", "tan", "atan", "sinh", "cosh", "asinh", "tanh", "sigmoid", "relu", "floor",
@@ -240,3 +242,33 @@ def test_small_tensor_methods():
     y = tg.tensor(data)
     assert y.index_put_((tg.tensor([0]), tg.tensor([1])), tg.tensor(5.0, dtype=tg.float64)) is y
     assert y[0, 1].item() == 5.0
+
+
+TEST_DEVICE_CASES = {
+    "interpolate_bilinear": lambda F, D, x: F.interpolate(x, scale_factor=2, mode="bilinear"),
+    "unfold": lambda F, D, x: F.unfold(x, 2),
+    "adaptive_max_pool2d": lambda F, D, x: F.adaptive_max_pool2d(x, (2, 3)),
+    "local_response_norm": lambda F, D, x: F.local_response_norm(x, 3),
+    "conv3d": lambda F, D, x: F.conv3d(x.unsqueeze(0), x[0, :2, :2, :2].unsqueeze(1).expand(
+        2, 2, 2, 2, 2) * 1),
+    "median": lambda F, D, x: x.median(dim=1).values,
+    "quantile": lambda F, D, x: x.quantile(0.3, dim=1),
+    "cumprod": lambda F, D, x: x.cumprod(1),
+    "index_add": lambda F, D, x: x.index_add(1, tg.tensor([0, 0], device="test"), x[:, :2]),
+    "repeat_interleave": lambda F, D, x: x.repeat_interleave(2, dim=1),
+    "diag_embed": lambda F, D, x: x.diag_embed(),
+    "inverse": lambda F, D, x: (x[0, 0, :3, :3] * 0.1 + tg.eye(3, device="test")).inverse(),
+    "normal_rsample": lambda F, D, x: D.Normal(x, 1.0).rsample((2,)),
+    "gamma_rsample": lambda F, D, x: D.Gamma(x.abs() + 0.5, 1.0).rsample(),
+    "kl_normal": lambda F, D, x: D.kl_divergence(D.Normal(x, 1.0), D.Normal(x * 0, 2.0)),
+}
+
+
+@pytest.mark.parametrize("name", sorted(TEST_DEVICE_CASES))
+def test_new_ops_stay_on_the_test_device(name):
+    """CI's test device (a distinct array type) catches a result or gradient made on the CPU."""
+    x = tg.randn(2, 3, 5, 4, device="test", requires_grad=True)
+    out = TEST_DEVICE_CASES[name](F, D, x)
+    assert out.device.type == "test"
+    out.sum().backward()
+    assert x.grad.device.type == "test"

@@ -16,6 +16,7 @@ import math
 
 import numpy as np
 
+from ..autograd.function import wrap
 from ..autograd.grad_mode import no_grad
 from ..backend import dtypes as _dt
 from ..ops.convert import as_array
@@ -31,8 +32,7 @@ def broadcast_all(*values):
     dtype = like.dtype if like is not None and like.dtype.is_floating_point else \
         _dt.get_default_dtype()
     device = like.device if like is not None else None
-    tensors = [v if isinstance(v, Tensor) else Tensor(as_array(v, dtype, device))
-               for v in values]
+    tensors = [v if isinstance(v, Tensor) else wrap(as_array(v, dtype, device)) for v in values]
     tensors = [t if t.dtype.is_floating_point else t.to(dtype) for t in tensors]
     return broadcast_tensors(*tensors)
 

@@ -107,10 +107,9 @@ def _scatter_multiply(input, d, idx, src):
     out = input._data.copy()
     values = src._data[tuple(slice(0, s) for s in idx.shape)] if isinstance(src, _fn.Tensor) \
         else xp.full(idx.shape, src, out.dtype)
-    if xp.__name__ == "numpy":
-        np.multiply.at(out, _along(xp, idx, d), values)
-    else:
+    if xp.__name__ == "cupy":
         raise NotImplementedError("scatter(reduce='multiply') runs on the CPU only")
+    np.multiply.at(out, _along(xp, idx, d), values)
     return wrap(out)
 
 
