@@ -99,25 +99,18 @@ from .ops.inplace import (
 from .ops.conv import conv1d, conv2d, conv_transpose1d, conv_transpose2d
 from .ops.fold import conv3d, conv_transpose3d
 from .ops.pool import max_pool1d, max_pool2d, avg_pool1d, adaptive_avg_pool1d
-from .ops.pool_extra import (
-    max_pool3d, adaptive_max_pool1d, max_pool1d_with_indices,
-)
+from .ops.pool_extra import max_pool3d, max_pool1d_with_indices
 from .ops.norm import (
-    batch_norm, layer_norm, group_norm, instance_norm, rms_norm, cosine_similarity,
-    pairwise_distance, cdist, dist, pdist,
+    layer_norm, group_norm, rms_norm, cosine_similarity, pairwise_distance, cdist, dist, pdist,
 )
 from .ops.activation import (
     selu, celu, threshold, hardshrink, prelu, rrelu, selu_, celu_, threshold_, rrelu_,
 )
 from .ops.dropout import dropout, alpha_dropout, feature_alpha_dropout
-from .ops.loss import binary_cross_entropy_with_logits, kl_div
-from .ops.loss_margin import (
-    cosine_embedding_loss, hinge_embedding_loss, margin_ranking_loss, poisson_nll_loss,
-    triplet_margin_loss,
-)
-from .ops.ctc import ctc_loss
-from .ops.embedding import embedding_bag
 from .ops.linalg import bilinear
+# not re-exported as tg.*: batch_norm, instance_norm, embedding_bag, adaptive_max_pool1d and the
+# losses, whose torch.* twins are ATen ops with other positional orders, an int `reduction` or
+# other return values (use F.* for them)
 from .ops.convert import clone, is_nonzero, is_same_size, is_signed
 from .ops.random import multinomial, bernoulli, poisson
 
