@@ -26,7 +26,7 @@ LAYERS = [
     ["tinygen.tensor"],
     ["tinygen.creation", "tinygen"],
     ["tinygen.nn", "tinygen.optim", "tinygen.data", "tinygen.io", "tinygen.metrics",
-     "tinygen.distributed", "tinygen.quantization"],
+     "tinygen.distributed", "tinygen.quantization", "tinygen.distributions"],
     ["tinygen.models"],
     ["tinygen.train"],
     ["tinygen.cli", "tinygen.__main__"],

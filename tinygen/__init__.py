@@ -16,13 +16,15 @@ from .backend import (
     set_default_dtype, initial_seed,
 )
 from .backend.dtypes import bool_ as bool
-from .autograd import no_grad, enable_grad, set_grad_enabled, is_grad_enabled
+from .backend import dtypes as _dtypes
+from .autograd import (no_grad, enable_grad, set_grad_enabled, is_grad_enabled, inference_mode,
+                       is_inference_mode_enabled)
 from . import autograd, cuda, random
-from .tensor import Tensor, is_tensor
+from .tensor import Tensor, is_tensor, set_printoptions
 from .creation import (
     tensor, from_numpy, as_tensor, zeros, ones, empty, full, zeros_like, ones_like, empty_like,
-    full_like, arange, linspace, eye, rand, randn, randint, randperm, rand_like, randn_like,
-    normal,
+    full_like, arange, linspace, logspace, eye, rand, randn, randint, randperm, rand_like,
+    randn_like, randint_like, normal, scalar_tensor, tril_indices, triu_indices,
 )
 from .ops.elementwise import (
     neg, exp, expm1, log, log1p, log2, log10, sqrt, rsqrt, reciprocal, square, abs, sign, floor,
@@ -44,9 +46,73 @@ from .ops.shape import (
     flip, roll, narrow, tril, triu, cat, concat, stack, broadcast_tensors,
 )
 from .ops.index import gather, scatter_add, index_select, masked_fill, sort, argsort, topk
-from .ops.linalg import matmul, mm, bmm, dot, einsum
-from .ops.convert import clone
-from .ops.random import multinomial
+from .ops.linalg import (
+    matmul, mm, bmm, mv, dot, vdot, einsum, addmm, addbmm, baddbmm, addmv, addr, outer, ger,
+    inner, tensordot, kron, cross, chain_matmul, matrix_power,
+)
+from .ops.diagonal import diag, diagonal, diag_embed, diagflat, trace
+from .ops.decomp import (
+    cholesky, cholesky_solve, cholesky_inverse, solve_triangular, inverse, det, slogdet, logdet,
+)
+from .ops.trig import (
+    tan, asin, acos, atan, atan2, sinh, cosh, asinh, acosh, atanh, arcsin, arccos, arctan,
+    arctan2, arcsinh, arccosh, arctanh, deg2rad, rad2deg, sinc,
+)
+from .ops.special import lgamma, digamma, polygamma, mvlgamma, erfc, erfinv
+from .ops.pointwise import (
+    exp2, logaddexp, logaddexp2, hypot, fmod, frac, trunc, fix, sgn, heaviside, copysign,
+    nan_to_num, signbit, xlogy, logit, float_power, fmax, fmin, addcmul, addcdiv, ldexp, gcd,
+    lcm, bitwise_not, bitwise_left_shift, bitwise_right_shift, isposinf, isneginf, isreal,
+    positive, multiply, subtract, divide, true_divide, absolute, greater, greater_equal, less,
+    less_equal, not_equal, nextafter, renorm, conj, resolve_conj, resolve_neg, real, is_conj,
+    is_neg,
+)
+from .ops.binary import bitwise_and, bitwise_or, bitwise_xor, floor_divide
+from .ops.stats import (
+    cumprod, cummax, cummin, logcumsumexp, median, nanmedian, mode, kthvalue, quantile,
+    nanquantile, aminmax, std_mean, var_mean, nansum, nanmean, count_nonzero, msort, cov,
+    corrcoef,
+)
+from .ops.arrange import (
+    movedim, moveaxis, swapdims, fliplr, flipud, rot90, atleast_1d, atleast_2d, atleast_3d,
+    hstack, vstack, row_stack, dstack, column_stack, tensor_split, hsplit, vsplit, dsplit,
+    split_with_sizes, tile, ravel, broadcast_to, broadcast_shapes, meshgrid, cartesian_prod,
+    combinations, repeat_interleave, diff, select, narrow_copy,
+)
+from .ops.shape import transpose as swapaxes
+from .ops.scatter import (
+    scatter, index_add, index_copy, index_fill, index_put, masked_scatter, masked_select, take,
+    take_along_dim, put,
+)
+from .ops.search import (
+    nonzero, argwhere, unique, unique_consecutive, bincount, histc, histogram, searchsorted,
+    bucketize, isin,
+)
+from .ops.inplace import (
+    abs_, neg_, negative_, exp_, exp2_, expm1_, log_, log1p_, log2_, log10_, sqrt_, rsqrt_,
+    reciprocal_, square_, sin_, cos_, tan_, asin_, acos_, atan_, sinh_, cosh_, asinh_, acosh_,
+    atanh_, arcsin_, arccos_, arctan_, arcsinh_, arccosh_, arctanh_, tanh_, sigmoid_, relu_,
+    floor_, ceil_, round_, trunc_, fix_, frac_, erf_, erfc_, logit_, nan_to_num_, deg2rad_,
+    rad2deg_, sinc_, clamp_, clamp_min_, clamp_max_, clip_, xlogy_, ldexp_, addmv_, fill_,
+    zero_,
+)
+from .ops.conv import conv1d, conv2d, conv_transpose1d, conv_transpose2d
+from .ops.fold import conv3d, conv_transpose3d
+from .ops.pool import max_pool1d, max_pool2d, avg_pool1d, adaptive_avg_pool1d
+from .ops.pool_extra import max_pool3d, max_pool1d_with_indices
+from .ops.norm import (
+    layer_norm, group_norm, rms_norm, cosine_similarity, pairwise_distance, cdist, dist, pdist,
+)
+from .ops.activation import (
+    selu, celu, threshold, hardshrink, prelu, rrelu, selu_, celu_, threshold_, rrelu_,
+)
+from .ops.dropout import dropout, alpha_dropout, feature_alpha_dropout
+from .ops.linalg import bilinear
+# not re-exported as tg.*: batch_norm, instance_norm, embedding_bag, adaptive_max_pool1d and the
+# losses, whose torch.* twins are ATen ops with other positional orders, an int `reduction` or
+# other return values (use F.* for them)
+from .ops.convert import clone, is_nonzero, is_same_size, is_signed
+from .ops.random import multinomial, bernoulli, poisson
 
 __version__ = "0.1.0"
 
@@ -59,10 +125,25 @@ def numel(input):
     return input.numel()
 
 
+def is_floating_point(input):
+    return input.is_floating_point()
+
+
+def is_complex(input):
+    return False
+
+
+def promote_types(type1, type2):
+    """The dtype PyTorch's promotion gives two tensors of these dtypes."""
+    return _dtypes.from_np_dtype(_dtypes.promote_types(_dtypes.to_np_dtype(type1),
+                                                       _dtypes.to_np_dtype(type2)))
+
+
 def __getattr__(name):
     # heavier subpackages load on first use: tg.nn, tg.optim, tg.data, tg.save/load
     import importlib  # lazy: start-up time (these subpackages import what `tg` alone does not)
-    if name in ("nn", "optim", "data", "io", "models", "train", "metrics", "quantization"):
+    if name in ("nn", "optim", "data", "io", "models", "train", "metrics", "quantization",
+                "distributions"):
         return importlib.import_module(f"{__name__}.{name}")
     if name in ("save", "load", "from_dlpack"):
         return getattr(importlib.import_module(f"{__name__}.io"), name)

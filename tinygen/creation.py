@@ -115,6 +115,36 @@ def linspace(start, end, steps, dtype=None, device=None, requires_grad=False):
     return _leaf(xp.linspace(start, end, int(steps)).astype(npd), requires_grad)
 
 
+def logspace(start, end, steps, base=10.0, dtype=None, device=None, requires_grad=False):
+    """base ** linspace(start, end, steps)."""
+    xp = get_xp(device) if device is not None else np
+    npd = _dt.to_np_dtype(dtype) or _dt.get_default_dtype().np
+    return _leaf(xp.logspace(start, end, int(steps), base=base).astype(npd), requires_grad)
+
+
+def scalar_tensor(s, dtype=None, device=None, requires_grad=False):
+    """A 0-d tensor holding the number s (the default float dtype unless given)."""
+    return full((), s, dtype=dtype or _dt.get_default_dtype(), device=device,
+                requires_grad=requires_grad)
+
+
+def _triangle_indices(row, col, offset, upper, dtype, device):
+    rows, cols = (np.triu_indices if upper else np.tril_indices)(row, offset, col)
+    xp = get_xp(device) if device is not None else np
+    npd = _dt.to_np_dtype(dtype) or np.dtype(np.int64)
+    return _leaf(xp.asarray(np.stack([rows, cols]).astype(npd)), False)
+
+
+def tril_indices(row, col, offset=0, dtype=None, device=None):
+    """(2, N) int64: the row and column indices of the lower triangle of a row x col matrix
+    (diagonal `offset` included), row by row."""
+    return _triangle_indices(row, col, offset, False, dtype, device)
+
+
+def triu_indices(row, col, offset=0, dtype=None, device=None):
+    return _triangle_indices(row, col, offset, True, dtype, device)
+
+
 def eye(n, m=None, dtype=None, device=None, requires_grad=False):
     xp = get_xp(device) if device is not None else np
     npd = _dt.to_np_dtype(dtype) or _dt.get_default_dtype().np
@@ -154,10 +184,30 @@ def randn_like(input, dtype=None, device=None, requires_grad=False):
                  requires_grad=requires_grad)
 
 
-def normal(mean, std, size, dtype=None, device=None):
-    return randn(size, dtype=dtype, device=device) * std + mean
+def randint_like(input, low=0, high=None, dtype=None, device=None):
+    """Integers in [low, high) with input's shape (and dtype unless given);
+    randint_like(x, high) starts at 0."""
+    if high is None:
+        low, high = 0, low
+    return randint(low, high, tuple(input.shape), dtype=dtype or input.dtype,
+                   device=device or input.device)
+
+
+def normal(mean, std=1.0, size=None, dtype=None, device=None, generator=None):
+    """N(mean, std^2) draws: mean and std numbers (then size is required) or tensors (broadcast
+    together: the result has their shape). Tensor means and stds are treated as constants."""
+    tensors = [v for v in (mean, std) if isinstance(v, Tensor)]
+    if not tensors:
+        if size is None:
+            raise TypeError("normal: size is required when mean and std are numbers")
+        return randn(size, dtype=dtype, device=device) * std + mean
+    shape = np.broadcast_shapes(*[tuple(v.shape) for v in tensors])
+    like = tensors[0]
+    noise = randn(shape, dtype=dtype or like.dtype, device=device or like.device)
+    return (noise * std + mean).detach()
 
 
 __all__ = ["tensor", "from_numpy", "as_tensor", "zeros", "ones", "empty", "full", "zeros_like",
            "ones_like", "empty_like", "full_like", "arange", "linspace", "eye", "rand", "randn",
-           "randint", "randperm", "rand_like", "randn_like", "normal"]
+           "randint", "randperm", "rand_like", "randn_like", "normal", "logspace", "scalar_tensor",
+           "tril_indices", "triu_indices", "randint_like"]

@@ -17,9 +17,11 @@ from .autograd import function as _function
 from .autograd.engine import run_backward
 from .backend import dtypes as _dt
 from .backend.device import Device, cpu as _cpu, device_of, get_xp
-from .ops import (activation as A, binary as B, convert as C, elementwise as E, index as I,
-                  inplace as P, linalg as L, reduce as R, shape as S)
-from .ops.args import norm_dim, shape_arg
+from .ops import (activation as A, arrange as AR, binary as B, convert as C, decomp as DC,
+                  diagonal as DG, elementwise as E, index as I, inplace as P, linalg as L,
+                  norm as NM, pointwise as PW, random as RN, reduce as R, scatter as SC,
+                  search as SE, shape as S, special as SP, stats as ST, trig as G)
+from .ops.args import norm_dim
 
 _ndarray = np.ndarray
 _new = object.__new__
@@ -79,6 +81,10 @@ class Tensor:
         return self.device.type == "cuda"
 
     @property
+    def is_cpu(self):
+        return self.device.type == "cpu"
+
+    @property
     def requires_grad(self):
         return self._requires_grad
 
@@ -122,6 +128,15 @@ class Tensor:
     def mT(self):
         return S.transpose(self, -2, -1)
 
+    mH = mT                              # the conjugate transpose of a real tensor
+
+    @property
+    def H(self):
+        return S.t(self)
+
+    def adjoint(self):
+        return S.transpose(self, -2, -1)
+
     def size(self, dim=None):
         if dim is None:
             return self._data.shape
@@ -130,8 +145,26 @@ class Tensor:
     def numel(self):
         return int(self._data.size)
 
+    nelement = numel
+    ndimension = dim
+
     def element_size(self):
         return self._data.itemsize
+
+    @property
+    def itemsize(self):
+        return self._data.itemsize
+
+    @property
+    def nbytes(self):
+        return self._data.nbytes
+
+    def is_complex(self):
+        return False
+
+    def is_inference(self):
+        """False: tinygen's tensors carry no inference flag (see tg.inference_mode)."""
+        return False
 
     def is_floating_point(self):
         return self._data.dtype.kind == "f"
@@ -185,6 +218,12 @@ class Tensor:
     clone = C.clone
     new_full = C.new_full
     new_tensor = C.new_tensor
+    new_empty, new_zeros, new_ones = C.new_empty, C.new_zeros, C.new_ones
+    byte, char, short, int, long, half, bfloat16, float, double, bool = (
+        C.byte, C.char, C.short, C.int_, C.long, C.half, C.bfloat16, C.float_, C.double, C.bool_)
+    type = C.type_
+    get_device, is_signed, is_nonzero, is_same_size = C.get_device, C.is_signed, C.is_nonzero, \
+        C.is_same_size
 
     def cpu(self):
         return C.to(self, "cpu")
@@ -192,32 +231,8 @@ class Tensor:
     def cuda(self, device=None):
         return C.to(self, "cuda" if device is None else f"cuda:{int(device)}")
 
-    def float(self):
-        return C.to(self, _dt.float32)
-
-    def double(self):
-        return C.to(self, _dt.float64)
-
-    def half(self):
-        return C.to(self, _dt.float16)
-
-    def long(self):
-        return C.to(self, _dt.int64)
-
-    def int(self):
-        return C.to(self, _dt.int32)
-
-    def bool(self):
-        return C.to(self, _dt.bool_)
-
     def type_as(self, other):
         return C.to(self, other.dtype)
-
-    def new_zeros(self, *size, dtype=None):
-        return C.new_full(self, shape_arg(size), 0, dtype)
-
-    def new_ones(self, *size, dtype=None):
-        return C.new_full(self, shape_arg(size), 1, dtype)
 
     def detach(self):
         t = Tensor._make(self._data, None, 0, False)
@@ -338,10 +353,89 @@ class Tensor:
         I.masked_fill
     sort, argsort, topk = I.sort, I.argsort, I.topk
 
-    # in place (optimisers and init, under no_grad)
+    # more math (ops/trig.py, special.py, pointwise.py, linalg.py, diagonal.py, stats.py)
+    neg, negative, positive, absolute = E.neg, E.neg, PW.positive, PW.absolute
+    tan, asin, acos, atan, atan2, sinh, cosh, asinh, acosh, atanh = G.tan, G.asin, G.acos, \
+        G.atan, G.atan2, G.sinh, G.cosh, G.asinh, G.acosh, G.atanh
+    arcsin, arccos, arctan, arctan2, arcsinh, arccosh, arctanh = G.asin, G.acos, G.atan, \
+        G.atan2, G.asinh, G.acosh, G.atanh
+    deg2rad, rad2deg, sinc = G.deg2rad, G.rad2deg, G.sinc
+    lgamma, digamma, polygamma, mvlgamma, erfc, erfinv = SP.lgamma, SP.digamma, \
+        SP.polygamma_method, SP.mvlgamma, SP.erfc, SP.erfinv
+    exp2, logaddexp, logaddexp2, hypot, fmod, frac, trunc, fix = PW.exp2, PW.logaddexp, \
+        PW.logaddexp2, PW.hypot, PW.fmod, PW.frac, PW.trunc, PW.fix
+    sgn, heaviside, copysign, nan_to_num, signbit, xlogy, logit = PW.sgn, PW.heaviside, \
+        PW.copysign, PW.nan_to_num, PW.signbit, PW.xlogy, PW.logit
+    float_power, fmax, fmin, addcmul, addcdiv, ldexp = PW.float_power, PW.fmax, PW.fmin, \
+        PW.addcmul, PW.addcdiv, PW.ldexp
+    gcd, lcm, bitwise_not, bitwise_left_shift, bitwise_right_shift = PW.gcd, PW.lcm, \
+        PW.bitwise_not, PW.bitwise_left_shift, PW.bitwise_right_shift
+    bitwise_and, bitwise_or, bitwise_xor = B.bitwise_and, B.bitwise_or, B.bitwise_xor
+    isposinf, isneginf, isreal, where = PW.isposinf, PW.isneginf, PW.isreal, PW.where_method
+    multiply, subtract, divide, true_divide = PW.multiply, PW.subtract, PW.divide, PW.true_divide
+    greater, greater_equal, less, less_equal, not_equal = PW.greater, PW.greater_equal, \
+        PW.less, PW.less_equal, PW.not_equal
+    allclose, isclose, equal = B.allclose, B.isclose, B.equal
+    mm, bmm, mv, dot, vdot, inner, outer, ger, kron, cross = L.mm, L.bmm, L.mv, L.dot, L.vdot, \
+        L.inner, L.outer, L.ger, L.kron, L.cross
+    addmm, addbmm, baddbmm, addmv, addr, matrix_power = L.addmm, L.addbmm, L.baddbmm, L.addmv, \
+        L.addr, L.matrix_power
+    diag, diagonal, diag_embed, diagflat, trace = DG.diag, DG.diagonal, DG.diag_embed, \
+        DG.diagflat, DG.trace
+    cholesky, cholesky_inverse = DC.cholesky, DC.cholesky_inverse
+    inverse, det, slogdet, logdet, cov, corrcoef = DC.inverse, DC.det, DC.slogdet, DC.logdet, \
+        ST.cov, ST.corrcoef
+    dist, hardshrink, prelu, renorm, nextafter = NM.dist, A.hardshrink, A.prelu, PW.renorm, \
+        PW.nextafter
+    floor_divide, index_put = B.floor_divide, SC.index_put
+    conj = resolve_conj = resolve_neg = PW.conj
+    is_conj = is_neg = PW.is_conj
+    real = property(PW.real)
+
+    def stride(self, dim=None):
+        strides = tuple(s // self._data.itemsize for s in self._data.strides)
+        return strides if dim is None else strides[norm_dim(dim, self.ndim, "stride")]
+
+    def data_ptr(self):
+        return self._data.__array_interface__["data"][0] if type(self._data) is _ndarray \
+            else self._data.data.ptr
+
+    def cholesky_solve(self, input2, upper=False):
+        return DC.cholesky_solve(self, input2, upper)
+
+    cumprod, cummax, cummin, logcumsumexp = ST.cumprod, ST.cummax, ST.cummin, ST.logcumsumexp
+    median, nanmedian, mode, kthvalue, quantile, nanquantile = ST.median, ST.nanmedian, \
+        ST.mode, ST.kthvalue, ST.quantile, ST.nanquantile
+    aminmax, nansum, nanmean, count_nonzero, msort = ST.aminmax, ST.nansum, ST.nanmean, \
+        ST.count_nonzero, ST.msort
+
+    # more shape and index ops (ops/arrange.py, scatter.py, search.py)
+    movedim, moveaxis, swapdims, fliplr, flipud, rot90 = AR.movedim, AR.moveaxis, AR.swapdims, \
+        AR.fliplr, AR.flipud, AR.rot90
+    tensor_split, hsplit, vsplit, dsplit, split_with_sizes = AR.tensor_split, AR.hsplit, \
+        AR.vsplit, AR.dsplit, AR.split_with_sizes
+    unsafe_split, unsafe_chunk = S.split, S.chunk
+    tile, ravel, unfold, repeat_interleave, diff, select = AR.tile, AR.ravel, AR.unfold, \
+        AR.repeat_interleave, AR.diff, AR.select
+    narrow_copy, sum_to_size = AR.narrow_copy, AR.sum_to_size
+    scatter, index_add, index_copy, index_fill, masked_scatter = SC.scatter, SC.index_add, \
+        SC.index_copy, SC.index_fill, SC.masked_scatter
+    masked_select, take, take_along_dim, put = SC.masked_select, SC.take, SC.take_along_dim, \
+        SC.put
+    nonzero, argwhere, unique, unique_consecutive = SE.nonzero, SE.argwhere, SE.unique, \
+        SE.unique_consecutive
+    bincount, histc, histogram = SE.bincount, SE.histc, SE.histogram
+    bernoulli, multinomial = RN.bernoulli, RN.multinomial
+
+    # in place (optimisers and init, under no_grad; ops/inplace.py)
     add_, sub_, mul_, div_, clamp_ = P.add_, P.sub_, P.mul_, P.div_, P.clamp_
     masked_fill_, copy_, fill_, zero_ = P.masked_fill_, P.copy_, P.fill_, P.zero_
     uniform_, normal_ = P.uniform_, P.normal_
+    fill_diagonal_ = P.fill_diagonal_
+    squeeze_, unsqueeze_, t_, transpose_, swapaxes_, swapdims_ = P.squeeze_, P.unsqueeze_, \
+        P.t_, P.transpose_, P.swapaxes_, P.swapdims_
+    bernoulli_, exponential_, cauchy_, log_normal_, geometric_, random_ = P.bernoulli_, \
+        P.exponential_, P.cauchy_, P.log_normal_, P.geometric_, P.random_
 
     # ---- autograd -----------------------------------------------------------------------------
     def backward(self, gradient=None, retain_graph=None, create_graph=False, inputs=None):
@@ -403,7 +497,7 @@ class Tensor:
     # ---- printing, iteration, interchange -----------------------------------------------------
     def __repr__(self):
         data = self._data if type(self._data) is _ndarray else self.cpu()._data
-        body = np.array2string(data, separator=", ", precision=4, prefix="tensor(")
+        body = np.array2string(data, separator=", ", prefix="tensor(", **_PRINT)
         extras = []
         if self.device.type != "cpu":
             extras.append(f"device='{self.device}'")
@@ -428,6 +522,36 @@ class Tensor:
 
 
 _function.register_tensor_type(Tensor)
+
+# the in-place twins, x.exp_() is x.exp() written back into x (ops/inplace.py's `twin`), one
+# per name of inplace.TWINS: mechanical, so set in a loop rather than listed in the class body
+for _name in P.TWINS:
+    setattr(Tensor, _name + "_", getattr(P, _name + "_"))
+
+_PRINT = {}
+_PROFILES = {"default": (4, 1000, 3, 80), "short": (2, 1000, 2, 80), "full": (4, np.inf, 3, 80)}
+
+
+def set_printoptions(precision=None, threshold=None, edgeitems=None, linewidth=None,
+                     profile=None, sci_mode=None):
+    """How tensors print (torch.set_printoptions): digits, the element count past which the
+    middle is summarised, the items kept at each edge, the line width; profile 'default' |
+    'short' | 'full' sets all four; sci_mode True / False forces or forbids scientific notation."""
+    if profile is not None:
+        p, t, e, w = _PROFILES[profile]
+        _PRINT.update(precision=p, threshold=t, edgeitems=e, max_line_width=w)
+    for key, value in (("precision", precision), ("threshold", threshold),
+                       ("edgeitems", edgeitems), ("max_line_width", linewidth)):
+        if value is not None:
+            _PRINT[key] = value
+    digits = _PRINT["precision"]
+    _PRINT.pop("formatter", None)
+    if sci_mode is not None:
+        style = "e" if sci_mode else "f"
+        _PRINT["formatter"] = {"float_kind": lambda v: f"{v:.{digits}{style}}"}
+
+
+set_printoptions(profile="default")
 
 
 def is_tensor(obj):

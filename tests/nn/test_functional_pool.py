@@ -186,8 +186,10 @@ def test_interpolate_and_pad_errors():
     x = tg.randn(1, 2, 5, 5)
     with pytest.raises(ValueError, match=r"interpolate: only one of size or scale_factor"):
         F.interpolate(x, size=3, scale_factor=2)
-    with pytest.raises(NotImplementedError, match=r"interpolate: mode 'bicubic'"):
-        F.interpolate(x, size=3, mode="bicubic")
+    with pytest.raises(NotImplementedError, match=r"interpolate: mode 'lanczos'"):
+        F.interpolate(x, size=3, mode="lanczos")
+    with pytest.raises(NotImplementedError, match=r"interpolate: mode 'bicubic' needs a 4-D"):
+        F.interpolate(x[0], size=3, mode="bicubic")
     with pytest.raises(ValueError, match=r"interpolate: input of shape \(1, 2, 5, 5\) has 2 "
                        r"spatial dims but size has 3"):
         F.interpolate(x, size=(3, 3, 3))

@@ -5,7 +5,8 @@
 """
 from . import function as _function
 from .function import Function, OpError
-from .grad_mode import no_grad, enable_grad, set_grad_enabled, is_grad_enabled
+from .grad_mode import (no_grad, enable_grad, set_grad_enabled, is_grad_enabled, inference_mode,
+                        is_inference_mode_enabled)
 from .engine import run_backward
 from .anomaly import set_detect_anomaly, detect_anomaly, is_anomaly_enabled
 from .gradcheck import gradcheck, gradgradcheck, GradcheckError
@@ -46,5 +47,6 @@ def backward(tensors, grad_tensors=None, retain_graph=None, create_graph=False):
 
 
 __all__ = ["Function", "grad", "backward", "no_grad", "enable_grad", "set_grad_enabled",
-           "is_grad_enabled", "gradcheck", "gradgradcheck", "GradcheckError",
+           "is_grad_enabled", "inference_mode", "is_inference_mode_enabled", "gradcheck",
+           "gradgradcheck", "GradcheckError",
            "set_detect_anomaly", "detect_anomaly", "is_anomaly_enabled", "to_dot", "OpError"]

@@ -70,3 +70,46 @@ class set_grad_enabled(_GradMode):
             with set_grad_enabled(mode):
                 return fn(*args, **kwargs)
         return wrapper
+
+
+class _InferenceState(threading.local):
+    enabled = False
+
+
+INFERENCE = _InferenceState()
+
+
+def is_inference_mode_enabled() -> bool:
+    return INFERENCE.enabled
+
+
+class inference_mode:
+    """Context manager / decorator (bare or called): no_grad under PyTorch's name for inference.
+    inference_mode(False) leaves grad mode as it is. tinygen's tensors carry no inference flag,
+    so tensors made inside may later join a graph (PyTorch forbids that)."""
+
+    def __new__(cls, mode=True):
+        if callable(mode):                     # @inference_mode without parentheses
+            return cls(True)(mode)
+        return super().__new__(cls)
+
+    def __init__(self, mode=True):
+        self.mode = bool(mode)
+
+    def __enter__(self):
+        self._prev = GRAD.enabled, INFERENCE.enabled
+        if self.mode:
+            GRAD.enabled, INFERENCE.enabled = False, True
+
+    def __exit__(self, *exc):
+        GRAD.enabled, INFERENCE.enabled = self._prev
+        return False
+
+    def __call__(self, fn):
+        mode = self.mode
+
+        @functools.wraps(fn)
+        def wrapper(*args, **kwargs):
+            with inference_mode(mode):
+                return fn(*args, **kwargs)
+        return wrapper

@@ -2,17 +2,29 @@
 
 Each family lives in one file of tinygen/ops and is re-exported here:
 
-  conv        conv1d conv2d conv_transpose2d                         tinygen/ops/conv.py
+  conv        conv1d conv2d conv_transpose1d conv_transpose2d          tinygen/ops/conv.py
+              conv3d conv_transpose3d unfold fold                      tinygen/ops/fold.py
   pooling     max_pool1d/2d avg_pool1d/2d adaptive_avg_pool1d/2d interpolate   tinygen/ops/pool.py
-  norm        layer_norm group_norm batch_norm instance_norm normalize cosine_similarity
-              pairwise_distance                                      tinygen/ops/norm.py
-  activation  relu leaky_relu elu gelu silu softplus sigmoid tanh softmax log_softmax ...,
-              dropout                                                tinygen/ops/activation.py
+              max_pool3d avg_pool3d adaptive_max_pool1d/2d/3d max_unpool1d/2d/3d lp_pool1d/2d/3d
+              adaptive_avg_pool3d, the *_with_indices forms           tinygen/ops/pool_extra.py
+              (interpolate's linear, bilinear, trilinear, bicubic modes: tinygen/ops/upsample.py)
+  norm        layer_norm group_norm batch_norm instance_norm rms_norm local_response_norm
+              normalize cosine_similarity pairwise_distance pdist      tinygen/ops/norm.py
+  activation  relu leaky_relu elu gelu silu softplus sigmoid tanh softmax log_softmax threshold
+              hardshrink softshrink tanhshrink prelu rrelu gumbel_softmax ..., dropout
+                                                                       tinygen/ops/activation.py
+  dropout     dropout1d dropout2d dropout3d alpha_dropout feature_alpha_dropout
+                                                                       tinygen/ops/dropout.py
   attention   scaled_dot_product_attention                           tinygen/ops/attention.py
   loss        mse_loss l1_loss ... cross_entropy nll_loss kl_div ... tinygen/ops/loss.py
+              margin_ranking_loss hinge_embedding_loss ... triplet_margin_loss poisson_nll_loss
+                                                                       tinygen/ops/loss_margin.py
+              ctc_loss                                                 tinygen/ops/ctc.py
+  embedding   embedding_bag                                            tinygen/ops/embedding.py
+              bilinear                                                 tinygen/ops/linalg.py
 
 and the few that are short compositions are defined here: linear, embedding, one_hot, pad,
-pixel_shuffle, pixel_unshuffle.
+pixel_shuffle, pixel_unshuffle, channel_shuffle.
 Every op is differentiable twice (forward on arrays, backward in Tensor ops).
 
     import tinygen.nn.functional as F
@@ -25,40 +37,73 @@ from ..creation import arange
 from ..ops import linalg as _linalg
 from ..ops import shape as _shape
 from ..ops import index as _index
-from ..ops.conv import conv1d, conv2d, conv_transpose2d, check_same_dtype as _check_same_dtype
+from ..ops.conv import (conv1d, conv2d, conv_transpose1d, conv_transpose2d,
+                        check_same_dtype as _check_same_dtype)
+from ..ops.fold import conv3d, conv_transpose3d, unfold, fold
 from ..ops.pool import (
     max_pool2d, avg_pool2d, adaptive_avg_pool2d, interpolate, max_pool1d, avg_pool1d,
     adaptive_avg_pool1d,
 )
+from ..ops.pool_extra import (
+    max_pool3d, avg_pool3d, adaptive_avg_pool3d, adaptive_max_pool1d, adaptive_max_pool2d,
+    adaptive_max_pool3d, adaptive_max_pool1d_with_indices, adaptive_max_pool2d_with_indices,
+    adaptive_max_pool3d_with_indices,
+    max_pool1d_with_indices, max_pool2d_with_indices, max_pool3d_with_indices, max_unpool1d,
+    max_unpool2d, max_unpool3d, lp_pool1d, lp_pool2d, lp_pool3d,
+)
 from ..ops.norm import (
     layer_norm, group_norm, batch_norm, instance_norm, normalize, cosine_similarity,
-    pairwise_distance,
+    pairwise_distance, rms_norm, local_response_norm, pdist,
 )
 from ..ops.activation import (
     relu, leaky_relu, elu, selu, celu, gelu, silu, mish, softplus, sigmoid, tanh, logsigmoid,
     hardtanh, relu6, hardsigmoid, hardswish, softsign, glu, softmax, log_softmax, softmin,
-    dropout,
+    dropout, threshold, hardshrink, softshrink, tanhshrink, prelu, rrelu, gumbel_softmax, relu_,
+    elu_, selu_, celu_, leaky_relu_, hardtanh_, threshold_, rrelu_,
 )
+from ..ops.dropout import dropout1d, dropout2d, dropout3d, alpha_dropout, feature_alpha_dropout
 from ..ops.attention import scaled_dot_product_attention
 from ..ops.loss import (
     mse_loss, l1_loss, smooth_l1_loss, huber_loss, binary_cross_entropy,
     binary_cross_entropy_with_logits, cross_entropy, nll_loss, kl_div, gaussian_nll_loss,
 )
+from ..ops.loss_margin import (
+    margin_ranking_loss, hinge_embedding_loss, soft_margin_loss, multilabel_soft_margin_loss,
+    multilabel_margin_loss, multi_margin_loss, cosine_embedding_loss, triplet_margin_loss,
+    triplet_margin_with_distance_loss, poisson_nll_loss,
+)
+from ..ops.ctc import ctc_loss
+from ..ops.embedding import embedding_bag
+from ..ops.linalg import bilinear
 
 __all__ = [
-    "linear", "embedding", "one_hot", "pad", "upsample", "pixel_shuffle", "pixel_unshuffle",
-    "conv1d", "conv2d", "conv_transpose2d",
+    "linear", "bilinear", "embedding", "embedding_bag", "one_hot", "pad", "upsample",
+    "upsample_nearest", "upsample_bilinear", "pixel_shuffle", "pixel_unshuffle",
+    "channel_shuffle", "native_channel_shuffle",
+    "conv1d", "conv2d", "conv3d", "conv_transpose1d", "conv_transpose2d", "conv_transpose3d",
+    "unfold", "fold",
     "max_pool2d", "avg_pool2d", "adaptive_avg_pool2d", "interpolate", "max_pool1d", "avg_pool1d",
-    "adaptive_avg_pool1d",
+    "adaptive_avg_pool1d", "max_pool3d", "avg_pool3d", "adaptive_avg_pool3d",
+    "adaptive_max_pool1d", "adaptive_max_pool2d", "adaptive_max_pool3d",
+    "adaptive_max_pool1d_with_indices", "adaptive_max_pool2d_with_indices",
+    "adaptive_max_pool3d_with_indices",
+    "max_pool1d_with_indices", "max_pool2d_with_indices", "max_pool3d_with_indices",
+    "max_unpool1d", "max_unpool2d", "max_unpool3d", "lp_pool1d", "lp_pool2d", "lp_pool3d",
     "layer_norm", "group_norm", "batch_norm", "instance_norm", "normalize", "cosine_similarity",
-    "pairwise_distance",
+    "pairwise_distance", "rms_norm", "local_response_norm", "pdist",
     "relu", "leaky_relu", "elu", "selu", "celu", "gelu", "silu", "mish", "softplus", "sigmoid",
     "tanh", "logsigmoid", "hardtanh", "relu6", "hardsigmoid", "hardswish", "softsign", "glu",
-    "softmax", "log_softmax", "softmin", "dropout",
+    "softmax", "log_softmax", "softmin", "threshold", "hardshrink", "softshrink", "tanhshrink",
+    "prelu", "rrelu", "gumbel_softmax", "relu_", "elu_", "selu_", "celu_", "leaky_relu_",
+    "hardtanh_", "threshold_", "rrelu_",
+    "dropout", "dropout1d", "dropout2d", "dropout3d", "alpha_dropout", "feature_alpha_dropout",
     "scaled_dot_product_attention",
     "mse_loss", "l1_loss", "smooth_l1_loss", "huber_loss", "binary_cross_entropy",
     "binary_cross_entropy_with_logits", "cross_entropy", "nll_loss", "kl_div",
-    "gaussian_nll_loss",
+    "gaussian_nll_loss", "margin_ranking_loss", "hinge_embedding_loss", "soft_margin_loss",
+    "multilabel_soft_margin_loss", "multilabel_margin_loss", "multi_margin_loss",
+    "cosine_embedding_loss", "triplet_margin_loss", "triplet_margin_with_distance_loss",
+    "poisson_nll_loss", "ctc_loss",
 ]
 
 
@@ -194,6 +239,16 @@ def upsample(input, size=None, scale_factor=None, mode="nearest", align_corners=
     return interpolate(input, size, scale_factor, mode, align_corners)
 
 
+def upsample_nearest(input, size=None, scale_factor=None):
+    """Deprecated: interpolate(mode='nearest')."""
+    return interpolate(input, size, scale_factor, mode="nearest")
+
+
+def upsample_bilinear(input, size=None, scale_factor=None):
+    """Deprecated: interpolate(mode='bilinear', align_corners=True)."""
+    return interpolate(input, size, scale_factor, mode="bilinear", align_corners=True)
+
+
 def pixel_shuffle(input, upscale_factor):
     """(*, C * r * r, H, W) -> (*, C, H * r, W * r): channel blocks become r x r pixel blocks."""
     r = upscale_factor
@@ -218,3 +273,21 @@ def pixel_unshuffle(input, downscale_factor):
     x = input.reshape(*lead, c, h // r, r, w // r, r)               # (*, C, H, r, W, r)
     x = x.permute(*range(n), n, n + 2, n + 4, n + 1, n + 3)           # (*, C, r, r, H, W)
     return x.reshape(*lead, c * r * r, h // r, w // r)
+
+
+def channel_shuffle(input, groups):
+    """(N, C, *) with its channels regrouped: channel g * (C / groups) + k moves to k * groups + g
+    (ShuffleNet, Zhang et al. 2018)."""
+    if input.ndim < 3:
+        raise RuntimeError(f"channel_shuffle: expected an input of at least 3 dims (N, C, *), "
+                           f"got shape {tuple(input.shape)}")
+    n, c = input.shape[:2]
+    if groups <= 0 or c % groups:
+        raise RuntimeError(f"channel_shuffle: the number of channels {c} must be divisible by "
+                           f"groups {groups}")
+    rest = tuple(input.shape[2:])
+    x = input.reshape((n, groups, c // groups) + rest)               # (N, g, C/g, *)
+    return x.transpose(1, 2).reshape(input.shape)
+
+
+native_channel_shuffle = channel_shuffle

@@ -11,6 +11,7 @@ the distributions are the same.
 from __future__ import annotations
 
 import math
+import warnings
 
 from ..autograd.grad_mode import no_grad
 from ..creation import eye, randn, randperm, zeros
@@ -197,7 +198,46 @@ def sparse_(tensor, sparsity, std=0.01, generator=None):
     return tensor
 
 
-# PyTorch's deprecated spellings without the trailing underscore are not provided.
+def dirac_(tensor, groups=1):
+    """The identity of a convolution: zeros, and 1 at the kernel centre of weight[g * o + d, d]
+    for d < min(out / groups, in) (3-, 4- or 5-D weights (out, in, *kernel))."""
+    if tensor.ndim not in (3, 4, 5):
+        raise ValueError(f"dirac_: only tensors with 3, 4, or 5 dimensions are supported, got "
+                         f"shape {tuple(tensor.shape)}")
+    out_per_group = tensor.shape[0] // groups
+    if tensor.shape[0] % groups:
+        raise ValueError(f"dirac_: dim 0 ({tensor.shape[0]}) must be divisible by groups "
+                         f"({groups})")
+    centre = tuple(k // 2 for k in tensor.shape[2:])
+    with no_grad():
+        tensor.zero_()
+        for g in range(groups):
+            for d in range(min(out_per_group, tensor.shape[1])):
+                tensor[(g * out_per_group + d, d) + centre] = 1.0
+    return tensor
+
+
+def _deprecated(new):
+    """PyTorch's old spelling without the trailing underscore: warns (FutureWarning), then runs
+    the in-place function."""
+    name = new.__name__[:-1]
+
+    def old(*args, **kwargs):
+        warnings.warn(f"nn.init.{name} is now deprecated in favor of nn.init.{new.__name__}.",
+                      FutureWarning, stacklevel=2)
+        return new(*args, **kwargs)
+    old.__name__ = old.__qualname__ = name
+    old.__doc__ = f"Deprecated spelling of {new.__name__}."
+    return old
+
+
+(uniform, normal, constant, xavier_uniform, xavier_normal, kaiming_uniform, kaiming_normal,
+ orthogonal, sparse, dirac) = (_deprecated(f) for f in (
+    uniform_, normal_, constant_, xavier_uniform_, xavier_normal_, kaiming_uniform_,
+    kaiming_normal_, orthogonal_, sparse_, dirac_))
+
 __all__ = ["calculate_gain", "uniform_", "normal_", "constant_", "zeros_", "ones_", "eye_",
            "xavier_uniform_", "xavier_normal_", "kaiming_uniform_", "kaiming_normal_",
-           "trunc_normal_", "orthogonal_", "sparse_"]
+           "trunc_normal_", "orthogonal_", "sparse_", "dirac_", "uniform", "normal", "constant",
+           "xavier_uniform", "xavier_normal", "kaiming_uniform", "kaiming_normal", "orthogonal",
+           "sparse", "dirac"]

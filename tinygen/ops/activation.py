@@ -1,6 +1,7 @@
 """Activations, as torch.nn.functional: relu leaky_relu elu selu celu gelu silu mish softplus
 sigmoid tanh logsigmoid hardtanh relu6 hardsigmoid hardswish softsign glu softmax log_softmax,
-and dropout (an elementwise random mask).
+threshold hardshrink softshrink tanhshrink prelu rrelu gumbel_softmax, the in-place spellings
+(relu_, elu_...), and dropout (an elementwise random mask).
 
 ReLU masks the gradient (ZeroWhere); LeakyReLU, SiLU and GELU run the fused kernels of
 kernels/activation.py, each with its backward as a Function of its own (LeakyReluBackward,
@@ -14,10 +15,13 @@ from __future__ import annotations
 
 import math
 
+import numpy as np
+
 from ..autograd.function import Function, wrap
 from .args import check_float
 from .binary import where
 from .elementwise import Sigmoid, ZeroWhere
+from .inplace import inplace
 from .random import random_array
 
 
@@ -305,3 +309,108 @@ def dropout(input, p=0.5, training=True, inplace=False):
         return x * 0.0
     keep = random_array("uniform", x.shape, x.dtype, x.device) >= p    # Bernoulli(1 - p)
     return x * wrap(keep.astype(x._data.dtype) * x._data.dtype.type(1.0 / (1.0 - p)))
+
+
+# ---- thresholds and shrinkage --------------------------------------------------------------------
+def threshold(input, threshold, value, inplace=False):
+    """x where x > threshold, else value (the gradient is 1 above the threshold, 0 below)."""
+    x = check_float("threshold", input)
+    return where(x.detach() > threshold, x, float(value))
+
+
+def hardshrink(input, lambd=0.5):
+    """x where |x| > lambd, else 0."""
+    x = check_float("hardshrink", input)
+    return where(x.detach().abs() > lambd, x, 0.0)
+
+
+def softshrink(input, lambd=0.5):
+    """x - lambd above lambd, x + lambd below -lambd, 0 between (soft thresholding)."""
+    x = check_float("softshrink", input)
+    if lambd < 0:
+        raise RuntimeError(f"softshrink: lambda must be non-negative, got {lambd}")
+    d = x.detach()
+    return where(d > lambd, x - lambd, where(d < -lambd, x + lambd, 0.0))
+
+
+def tanhshrink(input):
+    """x - tanh(x)."""
+    return input - input.tanh()
+
+
+def prelu(input, weight):
+    """x where x > 0, else weight * x; weight (1,) or (C,) broadcast along dim 1 of input."""
+    x = check_float("prelu", input)
+    w = weight
+    if weight.numel() > 1:
+        if x.ndim < 2 or x.shape[1] != weight.numel():
+            raise RuntimeError(f"prelu: weight of {weight.numel()} elements needs input with "
+                               f"{weight.numel()} channels in dim 1, got input of shape "
+                               f"{tuple(x.shape)}")
+        w = weight.reshape((weight.numel(),) + (1,) * (x.ndim - 2))
+    elif x.ndim:
+        w = weight.reshape(())
+    return where(x.detach() > 0, x, x * w)
+
+
+def rrelu(input, lower=1.0 / 8, upper=1.0 / 3, training=False, inplace=False):
+    """Randomized leaky ReLU (Xu et al. 2015): negative inputs times a slope drawn from
+    U(lower, upper) per element when training, times (lower + upper) / 2 otherwise."""
+    x = check_float("rrelu", input)
+    if not training:
+        return leaky_relu(x, (lower + upper) / 2)
+    u = random_array("uniform", x.shape, x.dtype, x.device)
+    slope = wrap((lower + u * (upper - lower)).astype(x._data.dtype, copy=False))
+    return where(x.detach() >= 0, x, x * slope)
+
+
+def gumbel_softmax(logits, tau=1.0, hard=False, eps=1e-10, dim=-1):
+    """softmax((logits + g) / tau) with g ~ Gumbel(0, 1) (Jang et al. 2017; Maddison et al.
+    2017); hard=True returns the one-hot of the argmax in the forward pass with the soft sample's
+    gradient (straight-through)."""
+    x = check_float("gumbel_softmax", logits)
+    xp = x.device.xp
+    u = random_array("uniform", x.shape, x.dtype, x.device)
+    with np.errstate(divide="ignore"):
+        gumbels = wrap(-xp.log(-xp.log1p(-u)))                   # -log(E), E ~ Exp(1)
+    y_soft = ((x + gumbels) / tau).softmax(dim)
+    if not hard:
+        return y_soft
+    d = dim % x.ndim
+    index = y_soft._data.argmax(axis=d, keepdims=True)
+    classes = xp.arange(x.shape[d]).reshape((-1,) + (1,) * (x.ndim - d - 1))
+    y_hard = wrap((classes == index).astype(x._data.dtype))     # one-hot of the argmax
+    return y_hard - y_soft.detach() + y_soft
+
+
+# ---- in-place spellings (F.relu_, F.elu_...) -----------------------------------------------------
+def relu_(input):
+    return inplace(input, relu)
+
+
+def elu_(input, alpha=1.0):
+    return inplace(input, lambda t: elu(t, alpha))
+
+
+def selu_(input):
+    return inplace(input, selu)
+
+
+def celu_(input, alpha=1.0):
+    return inplace(input, lambda t: celu(t, alpha))
+
+
+def leaky_relu_(input, negative_slope=0.01):
+    return inplace(input, lambda t: leaky_relu(t, negative_slope))
+
+
+def hardtanh_(input, min_val=-1.0, max_val=1.0):
+    return inplace(input, lambda t: hardtanh(t, min_val, max_val))
+
+
+def threshold_(input, threshold_value, value):
+    return inplace(input, lambda t: threshold(t, threshold_value, value))
+
+
+def rrelu_(input, lower=1.0 / 8, upper=1.0 / 3, training=False):
+    return inplace(input, lambda t: rrelu(t, lower, upper, training))

@@ -263,3 +263,22 @@ def conv_transpose2d(input, weight, bias=None, stride=1, padding=0, output_paddi
     y = ConvInputGrad.apply(x, weight, x_shape, stride, padding, dilation, groups)
     y = _add_bias(y, bias)
     return y.squeeze(0) if nd == 3 else y
+
+
+def conv_transpose1d(input, weight, bias=None, stride=1, padding=0, output_padding=0, groups=1,
+                     dilation=1):
+    """Transposed 1-D convolution: input (N, C_in, L) or (C_in, L), weight
+    (C_in, C_out // groups, k) -> (N, C_out, L_out), L_out = (L - 1) s - 2 p + d (k - 1) +
+    output_padding + 1. Runs as conv_transpose2d on a height of 1."""
+    op = "conv_transpose1d"
+    nd = check_input(op, input, (2, 3), "a 2-D (unbatched) or 3-D (batched) input")
+    if weight.ndim != 3:
+        raise RuntimeError(f"{op}: expected a 3-D weight, got weight of shape "
+                           f"{tuple(weight.shape)}")
+    x = (input if nd == 3 else input.unsqueeze(0)).unsqueeze(2)       # (N, C_in, 1, L)
+    one = [ntuple(v, 1, name, op, low)[0] for v, name, low in (
+        (stride, "stride", 1), (padding, "padding", 0), (output_padding, "output_padding", 0),
+        (dilation, "dilation", 1))]
+    y = conv_transpose2d(x, weight.unsqueeze(2), bias, (1, one[0]), (0, one[1]), (0, one[2]),
+                         groups, (1, one[3])).squeeze(2)              # (N, C_out, L_out)
+    return y if nd == 3 else y.squeeze(0)

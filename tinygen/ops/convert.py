@@ -148,3 +148,83 @@ def constant(data, like):
 def scalar_like(value, like):
     """A 0-d constant with like's dtype on like's device."""
     return wrap(get_xp(like.device).asarray(value, dtype=like._data.dtype))
+
+
+# ---- dtype conversions and type queries (Tensor methods) ----------------------------------------
+def _caster(dtype_name, torch_name):
+    def fn(input, memory_format=None):
+        return to(input, getattr(_dt, dtype_name))
+    fn.__name__ = torch_name
+    fn.__doc__ = f"input as {dtype_name} (the same tensor when it already is)."
+    return fn
+
+
+(byte, char, short, int_, long, half, bfloat16, float_, double, bool_) = (
+    _caster(d, n) for d, n in (
+        ("uint8", "byte"), ("int8", "char"), ("int16", "short"), ("int32", "int"),
+        ("int64", "long"), ("float16", "half"), ("bfloat16", "bfloat16"), ("float32", "float"),
+        ("float64", "double"), ("bool_", "bool")))
+
+_TYPE_NAMES = {"uint8": "Byte", "int8": "Char", "int16": "Short", "int32": "Int",
+               "int64": "Long", "float16": "Half", "bfloat16": "BFloat16", "float32": "Float",
+               "float64": "Double", "bool": "Bool"}
+
+
+def type_(input, dtype=None, non_blocking=False):
+    """With no dtype, the type's name ('tinygen.FloatTensor', PyTorch's spelling with tinygen's
+    prefix); with one (a dtype or such a name), input cast to it."""
+    if dtype is None:
+        return f"tinygen.{_TYPE_NAMES[input.dtype.name]}Tensor"
+    if isinstance(dtype, str) and dtype.endswith("Tensor"):
+        short = dtype.split(".")[-1][:-len("Tensor")]
+        names = {v: k for k, v in _TYPE_NAMES.items()}
+        if short not in names:
+            raise ValueError(f"type(): unknown type {dtype!r}")
+        dtype = names[short]
+    return to(input, _dt.from_np_dtype(_dt.to_np_dtype(dtype)))
+
+
+def new_empty(input, *size, dtype=None, device=None, requires_grad=False):
+    """An uninitialised tensor of `size` with input's dtype and device (unless given)."""
+    return _new(input, size, dtype, device, requires_grad, "empty")
+
+
+def new_zeros(input, *size, dtype=None, device=None, requires_grad=False):
+    return _new(input, size, dtype, device, requires_grad, "zeros")
+
+
+def new_ones(input, *size, dtype=None, device=None, requires_grad=False):
+    return _new(input, size, dtype, device, requires_grad, "ones")
+
+
+def _new(input, size, dtype, device, requires_grad, kind):
+    if len(size) == 1 and isinstance(size[0], (tuple, list)):
+        size = tuple(size[0])
+    npd = _dt.to_np_dtype(dtype) or input._data.dtype
+    xp = get_xp(device if device is not None else input.device)
+    t = wrap(getattr(xp, kind)(tuple(int(s) for s in size), dtype=npd))
+    if requires_grad:
+        t.requires_grad = True
+    return t
+
+
+def get_device(input):
+    """-1 for a CPU tensor, else the index of its GPU."""
+    dev = input.device
+    return -1 if dev.type == "cpu" else (dev.index or 0)
+
+
+def is_signed(input):
+    return input._data.dtype.kind in "if"
+
+
+def is_nonzero(input):
+    """The truth of a one-element tensor."""
+    if input.numel() != 1:
+        raise RuntimeError(f"is_nonzero: Boolean value of Tensor with {input.numel()} elements "
+                           "is ambiguous")
+    return bool(input._data.reshape(-1)[0])
+
+
+def is_same_size(input, other):
+    return tuple(input.shape) == tuple(other.shape)

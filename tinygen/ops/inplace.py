@@ -1,5 +1,7 @@
-"""In-place ops: `add_ sub_ mul_ div_ clamp_ masked_fill_ copy_ fill_ zero_ uniform_ normal_` and
-item assignment, with PyTorch's rules:
+"""In-place ops: `add_ sub_ mul_ div_ clamp_ masked_fill_ copy_ fill_ zero_ uniform_ normal_`,
+item assignment, the in-place twin of the other ops (`exp_`, `relu_`, `scatter_`... from
+`twin`), in-place view changes (`squeeze_`, `t_`...) and random fills (`bernoulli_`,
+`exponential_`, `random_`...), with PyTorch's rules:
 
 - every in-place write bumps the tensor's version counter, so a backward that saved the old
   value fails clearly instead of using the new one (Function.saved_tensors checks it);
@@ -11,11 +13,14 @@ from __future__ import annotations
 
 import weakref
 
+import numpy as np
+
 from ..autograd import function as _fn
 from ..autograd.grad_mode import GRAD
 from ..backend.device import get_xp
 from ..backend.random import generator
 from .convert import as_array, scalar_like
+from .diagonal import diagonal_mask
 from .index import SetItem, convert_index
 
 
@@ -136,3 +141,141 @@ def _fill_random(input, values):
     input._version[0] += 1
     return input
 
+
+
+# ---- the in-place twin of an out-of-place op ----------------------------------------------------
+def _checked(name, t, compute):
+    """compute(t), refused when it would write floats into an integer (or bool) tensor."""
+    out = compute(t)
+    if out._data.dtype.kind == "f" and t._data.dtype.kind in "biu":
+        raise RuntimeError(f"{name}_: result type {out.dtype} can't be cast to the tensor's dtype "
+                           f"{t.dtype} (shape {tuple(t.shape)}) in place")
+    return out
+
+
+def twin(name):
+    """input.<name>_(*args): input.<name>(*args) written into input (PyTorch's in-place twin,
+    with the rules of `inplace`: version counter, leaf check, graph rebase)."""
+    def fn(input, *args, **kwargs):
+        return inplace(input, lambda t: _checked(name, t, lambda u: getattr(u, name)(*args,
+                                                                                 **kwargs)))
+    fn.__name__ = fn.__qualname__ = name + "_"
+    fn.__doc__ = f"In place: input.{name}(...) written into input's storage; returns input."
+    return fn
+
+
+TWINS = (
+    "abs", "absolute", "neg", "negative", "exp", "exp2", "expm1", "log", "log1p", "log2",
+    "log10", "sqrt", "rsqrt", "reciprocal", "square", "sin", "cos", "tan", "asin", "acos", "atan",
+    "sinh", "cosh", "asinh", "acosh", "atanh", "arcsin", "arccos", "arctan", "arcsinh",
+    "arccosh", "arctanh", "tanh", "sigmoid", "relu", "floor", "ceil", "round", "trunc", "fix",
+    "frac", "sign", "sgn", "erf", "erfc", "erfinv", "lgamma", "digamma", "logit", "nan_to_num",
+    "deg2rad", "rad2deg", "sinc", "clamp_min", "clamp_max", "clip", "pow", "remainder", "fmod",
+    "atan2", "arctan2", "hypot", "copysign", "xlogy", "lerp", "addcmul", "addcdiv", "addmm",
+    "addbmm", "baddbmm", "addmv", "addr", "true_divide", "multiply", "subtract", "divide",
+    "floor_divide", "cumsum", "cumprod", "tril", "triu", "index_add", "index_copy",
+    "index_fill", "index_put", "masked_scatter", "scatter", "scatter_add", "put", "eq", "ne",
+    "lt", "le", "gt", "ge", "greater", "greater_equal", "less", "less_equal",
+    "not_equal", "logical_not", "logical_and", "logical_or", "logical_xor", "bitwise_not",
+    "bitwise_and", "bitwise_or", "bitwise_xor", "bitwise_left_shift", "bitwise_right_shift",
+    "gcd", "lcm", "float_power", "ldexp", "heaviside", "fmax", "fmin", "polygamma", "mvlgamma",
+    "nextafter", "renorm")
+"""The ops whose in-place twin `<name>_` exists (Tensor methods, and tg.<name>_ where PyTorch
+has one): each is twin(name)."""
+
+(abs_, absolute_, neg_, negative_, exp_, exp2_, expm1_, log_, log1p_, log2_, log10_, sqrt_,
+ rsqrt_, reciprocal_, square_, sin_, cos_, tan_, asin_, acos_, atan_, sinh_, cosh_, asinh_,
+ acosh_, atanh_, arcsin_, arccos_, arctan_, arcsinh_, arccosh_, arctanh_, tanh_, sigmoid_, relu_,
+ floor_, ceil_, round_, trunc_, fix_, frac_, sign_, sgn_, erf_, erfc_, erfinv_, lgamma_,
+ digamma_, logit_, nan_to_num_, deg2rad_, rad2deg_, sinc_, clamp_min_, clamp_max_, clip_, pow_,
+ remainder_, fmod_, atan2_, arctan2_, hypot_, copysign_, xlogy_, lerp_, addcmul_, addcdiv_,
+ addmm_, addbmm_, baddbmm_, addmv_, addr_, true_divide_, multiply_, subtract_, divide_,
+ floor_divide_, cumsum_, cumprod_, tril_, triu_, index_add_, index_copy_, index_fill_,
+ index_put_, masked_scatter_, scatter_, scatter_add_, put_, eq_, ne_, lt_, le_, gt_, ge_,
+ greater_, greater_equal_, less_, less_equal_, not_equal_, logical_not_, logical_and_,
+ logical_or_, logical_xor_, bitwise_not_, bitwise_and_, bitwise_or_, bitwise_xor_,
+ bitwise_left_shift_, bitwise_right_shift_, gcd_, lcm_, float_power_, ldexp_, heaviside_, fmax_,
+ fmin_, polygamma_, mvlgamma_, nextafter_, renorm_) = (twin(n) for n in TWINS)
+
+
+# ---- in-place view changes: the tensor takes the new shape (a view of its storage) --------------
+def _reshape_in_place(input, compute):
+    if GRAD.enabled and input._requires_grad:
+        _leaf_check(input)
+        # the view node takes an alias of the old tensor as its input (the tensor itself is about
+        # to become the view's output: taking it would make a cycle)
+        alias = _fn.Tensor._make(input._data, input._grad_fn, input._out_idx, True)
+        alias._version = input._version
+        out = compute(alias)
+        input._grad_fn, input._out_idx = out._grad_fn, out._out_idx
+    else:
+        out = compute(input)
+    input._data = out._data
+    return input
+
+
+def squeeze_(input, dim=None):
+    return _reshape_in_place(input, lambda t: t.squeeze(dim))
+
+
+def unsqueeze_(input, dim):
+    return _reshape_in_place(input, lambda t: t.unsqueeze(dim))
+
+
+def t_(input):
+    return _reshape_in_place(input, lambda t: t.t())
+
+
+def transpose_(input, dim0, dim1):
+    return _reshape_in_place(input, lambda t: t.transpose(dim0, dim1))
+
+
+swapaxes_ = swapdims_ = transpose_
+
+
+def fill_diagonal_(input, fill_value, wrap=False):
+    """Set the main diagonal (2-D, or all dims equal) to fill_value; wrap: a tall matrix's
+    diagonal restarts every columns + 1 rows, as numpy.fill_diagonal."""
+    mask = diagonal_mask(input, wrap)
+    return inplace(input, lambda t: t.masked_fill(mask, fill_value))
+
+
+# ---- random fills --------------------------------------------------------------------------------
+def bernoulli_(input, p=0.5):
+    """Fill with 1 with probability p (a number or a tensor broadcast to input), else 0."""
+    probs = p._data if isinstance(p, _fn.Tensor) else p
+    draws = generator(input.device).random(input.shape) < probs
+    return _fill_random(input, draws)
+
+
+def exponential_(input, lambd=1.0):
+    """Fill with Exp(lambd) draws (mean 1 / lambd)."""
+    return _fill_random(input, generator(input.device).exponential(1.0 / lambd, size=input.shape))
+
+
+def cauchy_(input, median=0.0, sigma=1.0):
+    return _fill_random(input, median + sigma * generator(input.device).standard_cauchy(
+        size=input.shape))
+
+
+def log_normal_(input, mean=1.0, std=2.0):
+    """Fill with exp(N(mean, std^2)) draws."""
+    return _fill_random(input, generator(input.device).lognormal(mean, std, size=input.shape))
+
+
+def geometric_(input, p):
+    """Fill with the number of Bernoulli(p) trials up to the first success (1, 2, ...)."""
+    return _fill_random(input, generator(input.device).geometric(p, size=input.shape))
+
+
+def random_(input, from_=0, to=None):
+    """Fill with integers uniform in [from_, to); to defaults to 2^mantissa for floats (every
+    such integer is exact) and to the dtype's maximum + 1 for integers. random_(n) draws
+    [0, n)."""
+    if to is None and from_ != 0:
+        from_, to = 0, from_
+    if to is None:
+        dt = input._data.dtype
+        to = 2 ** (np.finfo(dt).nmant + 1) if dt.kind == "f" else (
+            2 if dt.kind == "b" else int(np.iinfo(dt).max) + 1)
+    return _fill_random(input, generator(input.device).integers(from_, to, size=input.shape))

@@ -10,7 +10,7 @@ import numpy as np
 
 from ..autograd import function as _fn
 from ..autograd.function import Function
-from .shape import unbroadcast, unsqueeze, squeeze
+from .shape import stack, unbroadcast, unsqueeze, squeeze
 
 
 def _mT(t):
@@ -138,7 +138,192 @@ def matmul(input, other):
     return MatMul.apply(a, b)
 
 
-mm = bmm = dot = matmul
+def _check_dims(op, **tensors):
+    """Each named tensor must have the given number of dims: name=(tensor, ndim)."""
+    for name, (t, nd) in tensors.items():
+        if not isinstance(t, _fn.Tensor):
+            raise TypeError(f"{op}: expected {name} to be a Tensor, got {type(t).__name__}")
+        if t.ndim != nd:
+            shapes = ", ".join(f"{n} {tuple(v.shape)}" for n, (v, _) in tensors.items())
+            raise RuntimeError(f"{op}: expected {name} to be {nd}-D, got {t.ndim}-D ({shapes})")
+
+
+def mm(input, mat2):
+    """(n, k) @ (k, m) -> (n, m); both 2-D (matmul without broadcasting)."""
+    _check_dims("mm", input=(input, 2), mat2=(mat2, 2))
+    return matmul(input, mat2)
+
+
+def bmm(input, mat2):
+    """(b, n, k) @ (b, k, m) -> (b, n, m); both 3-D with the same batch size."""
+    _check_dims("bmm", input=(input, 3), mat2=(mat2, 3))
+    if input.shape[0] != mat2.shape[0]:
+        raise RuntimeError(f"bmm: batch sizes differ: input {tuple(input.shape)}, mat2 "
+                           f"{tuple(mat2.shape)}")
+    return matmul(input, mat2)
+
+
+def mv(input, vec):
+    """(n, m) @ (m,) -> (n,)."""
+    _check_dims("mv", input=(input, 2), vec=(vec, 1))
+    return matmul(input, vec)
+
+
+def dot(input, other):
+    """The inner product of two 1-D tensors of the same size and dtype (a 0-d tensor)."""
+    _check_dims("dot", input=(input, 1), other=(other, 1))
+    if input.shape != other.shape:
+        raise RuntimeError(f"dot: expected 1-D tensors of the same size, got {tuple(input.shape)}"
+                           f" and {tuple(other.shape)}")
+    return matmul(input, other)
+
+
+vdot = dot
+
+
+def _scaled_sum(op, input, product, beta, alpha):
+    """beta * input + alpha * product; with beta == 0 input is ignored (nan and inf in it do
+    not propagate), as in PyTorch."""
+    out = product if alpha == 1 else product * alpha
+    if beta == 0:
+        try:
+            np.broadcast_shapes(tuple(input.shape), tuple(out.shape))
+        except ValueError:
+            raise RuntimeError(f"{op}: input of shape {tuple(input.shape)} does not broadcast to "
+                               f"the product's shape {tuple(out.shape)}") from None
+        return out
+    return (input if beta == 1 else input * beta) + out
+
+
+def addmm(input, mat1, mat2, beta=1, alpha=1):
+    """beta * input + alpha * (mat1 @ mat2): mat1 (n, k), mat2 (k, m); input broadcasts to
+    (n, m)."""
+    return _scaled_sum("addmm", input, mm(mat1, mat2), beta, alpha)
+
+
+def baddbmm(input, batch1, batch2, beta=1, alpha=1):
+    """beta * input + alpha * (batch1 @ batch2) per batch: (b, n, k) @ (b, k, m)."""
+    return _scaled_sum("baddbmm", input, bmm(batch1, batch2), beta, alpha)
+
+
+def addbmm(input, batch1, batch2, beta=1, alpha=1):
+    """beta * input + alpha * sum_b batch1[b] @ batch2[b]: the products summed over the batch."""
+    return _scaled_sum("addbmm", input, bmm(batch1, batch2).sum(dim=0), beta, alpha)
+
+
+def addmv(input, mat, vec, beta=1, alpha=1):
+    """beta * input + alpha * (mat @ vec): mat (n, m), vec (m,), input broadcasts to (n,)."""
+    return _scaled_sum("addmv", input, mv(mat, vec), beta, alpha)
+
+
+def outer(input, vec2):
+    """The outer product of two 1-D tensors: (n,) x (m,) -> (n, m)."""
+    _check_dims("outer", input=(input, 1), vec2=(vec2, 1))
+    return unsqueeze(input, 1) * unsqueeze(vec2, 0)
+
+
+ger = outer
+
+
+def addr(input, vec1, vec2, beta=1, alpha=1):
+    """beta * input + alpha * outer(vec1, vec2)."""
+    return _scaled_sum("addr", input, outer(vec1, vec2), beta, alpha)
+
+
+def inner(input, other):
+    """Sum over the last dims: (*a, k) and (*b, k) -> (*a, *b); a 0-d operand multiplies."""
+    if input.ndim == 0 or other.ndim == 0:
+        return input * other
+    k = input.shape[-1]
+    if other.shape[-1] != k:
+        raise RuntimeError(f"inner: the last dims must agree, got {tuple(input.shape)} and "
+                           f"{tuple(other.shape)}")
+    a = input.reshape(-1, k)                                         # (A, k)
+    b = other.reshape(-1, k)                                         # (B, k)
+    return matmul(a, b.t()).reshape(tuple(input.shape[:-1]) + tuple(other.shape[:-1]))
+
+
+def tensordot(a, b, dims=2):
+    """Contract the last `dims` dims of a with the first of b, or the listed dim pairs
+    (dims=([a dims], [b dims])), through one matrix product."""
+    if isinstance(dims, int):
+        da, db = list(range(a.ndim - dims, a.ndim)), list(range(dims))
+    else:
+        da, db = [list(d) if isinstance(d, (list, tuple)) else [d] for d in dims]
+    da = [d % a.ndim for d in da]
+    db = [d % b.ndim for d in db]
+    if [a.shape[i] for i in da] != [b.shape[j] for j in db]:
+        raise RuntimeError(f"tensordot: contracted dims of {tuple(a.shape)} {da} and "
+                           f"{tuple(b.shape)} {db} have different sizes")
+    free_a = [d for d in range(a.ndim) if d not in da]
+    free_b = [d for d in range(b.ndim) if d not in db]
+    k = int(np.prod([a.shape[i] for i in da]))
+    left = a.permute(free_a + da).reshape(-1, k)                     # (free a, k)
+    right = b.permute(db + free_b).reshape(k, -1)                    # (k, free b)
+    return matmul(left, right).reshape(tuple(a.shape[d] for d in free_a) +
+                                       tuple(b.shape[d] for d in free_b))
+
+
+def kron(input, other):
+    """The Kronecker product: out[i * n + j] = input[i] * other[j] along every dim."""
+    nd = max(input.ndim, other.ndim)
+    a = input.reshape((1,) * (nd - input.ndim) + tuple(input.shape))
+    b = other.reshape((1,) * (nd - other.ndim) + tuple(other.shape))
+    wide_a = a.reshape(tuple(s for d in a.shape for s in (d, 1)))     # (a0, 1, a1, 1, ...)
+    wide_b = b.reshape(tuple(s for d in b.shape for s in (1, d)))     # (1, b0, 1, b1, ...)
+    return (wide_a * wide_b).reshape(tuple(x * y for x, y in zip(a.shape, b.shape)))
+
+
+def cross(input, other, dim=None):
+    """The cross product of 3-vectors along dim (None: the first dim of size 3, as torch.cross;
+    linalg.cross uses -1). input and other broadcast."""
+    a, b = input, other
+    if a.shape != b.shape:
+        shape = np.broadcast_shapes(tuple(a.shape), tuple(b.shape))
+        a, b = a.expand(shape), b.expand(shape)
+    if dim is None:
+        dim = next((d for d, s in enumerate(a.shape) if s == 3), None)
+        if dim is None:
+            raise RuntimeError(f"cross: no dimension of size 3 in input of shape "
+                               f"{tuple(input.shape)}")
+    d = dim % a.ndim if a.ndim else 0
+    if a.ndim == 0 or a.shape[d] != 3:
+        raise RuntimeError(f"cross: expected dim {dim} of size 3, got shapes {tuple(input.shape)}"
+                           f" and {tuple(other.shape)}")
+    a0, a1, a2 = a.unbind(d)
+    b0, b1, b2 = b.unbind(d)
+    return stack([a1 * b2 - a2 * b1, a2 * b0 - a0 * b2, a0 * b1 - a1 * b0], d)
+
+
+def chain_matmul(*matrices):
+    """matrices[0] @ matrices[1] @ ... (left to right)."""
+    out = matrices[0]
+    for m in matrices[1:]:
+        out = mm(out, m)
+    return out
+
+
+def matrix_power(input, n):
+    """input @ input @ ... (n times) for square matrices (..., k, k); n = 0 gives the identity,
+    negative n powers of the inverse."""
+    if input.ndim < 2 or input.shape[-1] != input.shape[-2]:
+        raise RuntimeError(f"matrix_power: expected square matrices (..., k, k), got shape "
+                           f"{tuple(input.shape)}")
+    if n < 0:                                  # (A^{-1})^|n|
+        return matrix_power(input.inverse(), -n)
+    result = None
+    base = input
+    while n:                                   # binary exponentiation: O(log n) products
+        if n & 1:
+            result = base if result is None else matmul(result, base)
+        n >>= 1
+        if n:
+            base = matmul(base, base)
+    if result is None:                         # n = 0: identities, outside the graph
+        xp = input.device.xp
+        eye = xp.eye(input.shape[-1], dtype=input._data.dtype)
+        return _fn.wrap(xp.broadcast_to(eye, input.shape).copy())
+    return result
 
 
 def einsum(equation, *operands):
@@ -176,3 +361,21 @@ def _einsum_subscripts(equation, operands):
         joined = "".join(ins)
         rhs = ell + "".join(sorted(c for c in set(joined) if joined.count(c) == 1 and c not in ell))
     return ins, rhs
+
+
+def bilinear(input1, input2, weight, bias=None):
+    """y_k = x1^T A_k x2 + b_k: input1 (*, in1), input2 (*, in2), weight (out, in1, in2), bias
+    (out,) -> (*, out)."""
+    if weight.ndim != 3 or input1.shape[-1] != weight.shape[1] or \
+            input2.shape[-1] != weight.shape[2] or input1.shape[:-1] != input2.shape[:-1]:
+        raise RuntimeError(f"bilinear: expected input1 (*, in1), input2 (*, in2) with the same "
+                           f"leading dims and weight (out, in1, in2), got input1 "
+                           f"{tuple(input1.shape)}, input2 "
+                           f"{tuple(input2.shape)}, weight {tuple(weight.shape)}")
+    lead = tuple(input1.shape[:-1])
+    x1 = input1.reshape(-1, weight.shape[1])                           # (N, in1)
+    x2 = input2.reshape(-1, weight.shape[2])                           # (N, in2)
+    y = einsum("ni,oij,nj->no", x1, weight, x2)                       # (N, out)
+    if bias is not None:
+        y = y + bias
+    return y.reshape(lead + (weight.shape[0],))

@@ -1,5 +1,6 @@
-"""Normalisation: layer_norm, group_norm, batch_norm, instance_norm, normalize, and the
-similarities cosine_similarity, pairwise_distance.
+"""Normalisation: layer_norm, group_norm, batch_norm, instance_norm, rms_norm,
+local_response_norm, normalize, and the similarities and distances cosine_similarity,
+pairwise_distance, cdist, dist, pdist.
 
 layer_norm and batch_norm in training mode run the fused kernels of kernels/layernorm.py and
 kernels/batchnorm.py (LayerNorm and BatchNorm, below); their backward is a Function of its own,
@@ -11,10 +12,12 @@ derivatives come from those ops' rules. Statistics are computed as
 """
 from __future__ import annotations
 
-from ..autograd.function import Function
+import numpy as np
+
+from ..autograd.function import Function, wrap
 from ..autograd.grad_mode import no_grad
 from .args import check_float
-from .shape import broadcast_tensors
+from .shape import Pad, broadcast_tensors
 
 
 class LayerNorm(Function):
@@ -291,3 +294,72 @@ def pairwise_distance(x1, x2, p=2.0, eps=1e-6, keepdim=False):
     """||x1 - x2 + eps||_p over the last dim, as torch.nn.functional.pairwise_distance."""
     check_float("pairwise_distance", x1)
     return (x1 - x2 + eps).norm(p, dim=-1, keepdim=keepdim)
+
+
+_MACHINE_EPS = {"float16": 0.0009765625, "bfloat16": 0.0078125, "float32": 1.1920928955078125e-07,
+                "float64": 2.220446049250313e-16}
+
+
+def rms_norm(input, normalized_shape, weight=None, eps=None):
+    """x / sqrt(mean(x^2 over the last len(normalized_shape) dims) + eps) * weight (Zhang &
+    Sennrich 2019); eps=None uses the machine epsilon of input's dtype, as PyTorch."""
+    op = "rms_norm"
+    shape = (normalized_shape,) if isinstance(normalized_shape, int) else tuple(normalized_shape)
+    check_float(op, input)
+    k = len(shape)
+    if k == 0 or input.ndim < k or tuple(input.shape[input.ndim - k:]) != shape:
+        raise RuntimeError(f"{op}: expected input with shape (*, {', '.join(map(str, shape))}), "
+                           f"got input of shape {tuple(input.shape)}")
+    _check_param(op, "weight", weight, shape, input)
+    eps = _MACHINE_EPS.get(input.dtype.name, _MACHINE_EPS["float32"]) if eps is None else eps
+    dims = tuple(range(input.ndim - k, input.ndim))
+    y = input * ((input * input).mean(dim=dims, keepdim=True) + eps).rsqrt()
+    return y if weight is None else y * weight
+
+
+def local_response_norm(input, size, alpha=1e-4, beta=0.75, k=1.0):
+    """x / (k + alpha / size * sum of x^2 over `size` neighbouring channels)^beta (Krizhevsky et
+    al. 2012): the window is centred, size // 2 channels before and (size - 1) // 2 after,
+    zero-padded. input (N, C, *)."""
+    op = "local_response_norm"
+    check_float(op, input)
+    if input.ndim < 3:
+        raise ValueError(f"{op}: expected a 3-D or higher input (N, C, *), got input of shape "
+                         f"{tuple(input.shape)}")
+    if input.numel() == 0:
+        return input
+    squares = input * input
+    pads = ((0, 0), (size // 2, (size - 1) // 2)) + ((0, 0),) * (input.ndim - 2)
+    padded = Pad.apply(squares, pads, 0.0)                            # (N, C + size - 1, *)
+    window_mean = padded.unfold(1, size, 1).mean(dim=-1)              # (N, C, *)
+    return input / (window_mean * alpha + k) ** beta
+
+
+# ---- distances -----------------------------------------------------------------------------------
+def cdist(x1, x2, p=2.0, compute_mode=None):
+    """The p-norm distance between each row of x1 (*, P, M) and each row of x2 (*, R, M):
+    (*, P, R). The gradient at a zero distance is 0, as PyTorch's."""
+    if x1.ndim < 2 or x2.ndim < 2 or x1.shape[-1] != x2.shape[-1]:
+        raise RuntimeError(f"cdist: expected x1 (*, P, M) and x2 (*, R, M) with the same M, got "
+                           f"{tuple(x1.shape)} and {tuple(x2.shape)}")
+    check_float("cdist", x1)
+    diff = x1.unsqueeze(-2) - x2.unsqueeze(-3)                        # (*, P, R, M)
+    return diff.norm(p, dim=-1)
+
+
+def dist(input, other, p=2.0):
+    """The p-norm of input - other (broadcast), a 0-d tensor."""
+    return (input - other).norm(p)
+
+
+def pdist(input, p=2.0):
+    """The p-norm distances between all pairs of rows i < j of input (N, M): (N (N - 1) / 2,),
+    in row-major order of the upper triangle."""
+    if input.ndim != 2:
+        raise RuntimeError(f"pdist: expected a 2-D input (N, M), got shape {tuple(input.shape)}")
+    check_float("pdist", input)
+    rows, cols = np.triu_indices(input.shape[0], 1)
+    xp = input.device.xp
+    a = input.index_select(0, wrap(xp.asarray(rows)))
+    b = input.index_select(0, wrap(xp.asarray(cols)))
+    return (a - b).norm(p, dim=-1)

@@ -1,4 +1,5 @@
-"""Pooling and resampling: max_pool2d, avg_pool2d, adaptive_avg_pool2d, interpolate (nearest).
+"""Pooling and resampling: max_pool2d, avg_pool2d, adaptive_avg_pool2d, interpolate (nearest and
+area here; the interpolating modes in upsample.py).
 
 max_pool2d (MaxPool2d) asks the kernel for each window's maximum and its index; its backward is
 a scatter-add to those indices (MaxPoolScatter) whose adjoint is the gather of the same indices
@@ -19,6 +20,7 @@ from tinygen_kernels.pool import pool_output_size
 from ..autograd.function import Function, wrap
 from .args import ntuple
 from .conv import check_input
+from .upsample import interpolate_linear
 
 
 class MaxPool2d(Function):
@@ -259,18 +261,35 @@ def interpolate(input, size=None, scale_factor=None, mode="nearest", align_corne
     """Resize the spatial dims of input (N, C, L), (N, C, H, W) or (N, C, D, H, W), as torch.
 
     Modes: 'nearest' (source index floor(dst * in / out), or floor(dst / scale_factor) when
-    scale_factor is given) and 'nearest-exact'. Give exactly one of size and scale_factor.
+    scale_factor is given), 'nearest-exact', 'linear' / 'bilinear' / 'trilinear' / 'bicubic'
+    (align_corners True or False, upsample.py) and 'area' (adaptive average pooling). Give
+    exactly one of size and scale_factor.
     """
     op = "interpolate"
     nd = check_input(op, input, (3, 4, 5), "a 3-D, 4-D or 5-D input (N, C, *spatial)")
-    if mode not in ("nearest", "nearest-exact"):
+    interpolating = mode in ("linear", "bilinear", "trilinear", "bicubic")
+    if not interpolating and mode not in ("nearest", "nearest-exact", "area"):
         raise NotImplementedError(f"{op}: mode {mode!r} is not implemented; tinygen has "
-                                  "'nearest' and 'nearest-exact'")
-    if align_corners is not None:
+                                  "'nearest', 'nearest-exact', 'linear', 'bilinear', "
+                                  "'trilinear', 'bicubic' and 'area'")
+    if align_corners is not None and not interpolating:
         raise ValueError(f"{op}: align_corners option can only be set with the interpolating "
                          f"modes: linear | bilinear | bicubic | trilinear (got mode {mode!r})")
-    spatial = nd - 2
-    in_sizes = tuple(input.shape[2:])
+    if antialias:
+        raise NotImplementedError(f"{op}: antialias=True is not implemented by tinygen")
+    sizes, scales = _output_sizes(op, input, nd - 2, size, scale_factor, recompute_scale_factor)
+    if interpolating:
+        return interpolate_linear(input, sizes, scales, mode, align_corners)
+    if mode == "area":
+        return _area(input, sizes)
+    y = input
+    for k, (n, out, s) in enumerate(zip(input.shape[2:], sizes, scales)):
+        y = _resample(y, 2 + k, _nearest_index(n, out, s, mode == "nearest-exact"))
+    return y
+
+
+def _output_sizes(op, input, spatial, size, scale_factor, recompute_scale_factor):
+    """(output sizes, the scale factors the kernels use: None where sizes decide)."""
     if (size is None) == (scale_factor is None):
         raise ValueError(f"{op}: only one of size or scale_factor should be defined (got size="
                          f"{size!r}, scale_factor={scale_factor!r})")
@@ -286,13 +305,19 @@ def interpolate(input, size=None, scale_factor=None, mode="nearest", align_corne
         if len(scales) != spatial:
             raise ValueError(f"{op}: input of shape {tuple(input.shape)} has {spatial} spatial "
                              f"dims but scale_factor has {len(scales)}: {scale_factor!r}")
-        sizes = tuple(int(np.floor(float(n * s))) for n, s in zip(in_sizes, scales))
+        sizes = tuple(int(np.floor(float(n * s))) for n, s in zip(input.shape[2:], scales))
         if recompute_scale_factor:
             scales = (None,) * spatial
     if min(sizes) < 1:
         raise RuntimeError(f"{op}: output size {sizes} must be positive (input of shape "
                            f"{tuple(input.shape)})")
+    return sizes, scales
+
+
+def _area(input, sizes):
+    """'area' interpolation: adaptive average pooling to the output sizes, dim by dim."""
     y = input
-    for k, (n, out, s) in enumerate(zip(in_sizes, sizes, scales)):
-        y = _resample(y, 2 + k, _nearest_index(n, out, s, mode == "nearest-exact"))
+    for k, (n, out) in enumerate(zip(input.shape[2:], sizes)):
+        if n != out:
+            y = (y.movedim(2 + k, -1) @ _averaging_matrix(n, out, input).t()).movedim(-1, 2 + k)
     return y

@@ -1,12 +1,14 @@
 """Random arrays from tinygen's seeded generators (backend/random.py), on any device, and
-multinomial sampling. The creation functions (tg.rand, tg.randn...) and dropout draw here."""
+multinomial, bernoulli and poisson sampling, and reparameterised Gamma draws (StandardGamma, for
+the Gamma, Beta and Dirichlet distributions). The creation functions (tg.rand, tg.randn...) and
+dropout draw here."""
 from __future__ import annotations
 
 import numpy as np
 
-from ..autograd.function import wrap
+from ..autograd.function import Function, wrap
 from ..backend import dtypes as _dt
-from ..backend.device import Device, get_xp, to_device
+from ..backend.device import Device, device_of, get_xp, to_device
 from ..backend.random import generator
 
 
@@ -49,3 +51,78 @@ def multinomial(input, num_samples, replacement=False):
     out = np.stack([gen.choice(probs.shape[1], size=num_samples, replace=replacement, p=p / p.sum())
                     for p in probs]).astype(np.int64)
     return wrap(to_device(out[0] if squeeze else out, input.device))
+
+
+def bernoulli(input, p=None, generator=None):
+    """0/1 draws with probabilities input (or the number p), with input's shape and dtype; no
+    gradient."""
+    probs = input._data if p is None else p
+    if p is None and ((input._data < 0).any() or (input._data > 1).any()):
+        raise RuntimeError("bernoulli: expected all probabilities in [0, 1]")
+    draws = _draw(input.device, "random", input.shape) < probs            # U[0, 1) < p
+    return wrap(draws.astype(input._data.dtype))
+
+
+def poisson(input, generator=None):
+    """Poisson draws with rates input (same shape and dtype); no gradient."""
+    rates = input.detach().cpu().numpy()
+    if (rates < 0).any():
+        raise RuntimeError("poisson: expected non-negative rates")
+    return wrap(_draw(input.device, "poisson", rates).astype(input._data.dtype))
+
+
+def _draw(device, kind, *args):
+    """generator(device).<kind>(*args) (a NumPy Generator method: 'random', 'poisson', ...) as
+    an array on `device` (drawn on the CPU for the methods CuPy's generators lack)."""
+    gen = generator(device)
+    if not hasattr(gen, kind):
+        gen = generator("cpu")
+    return get_xp(Device(device)).asarray(getattr(gen, kind)(*args))
+
+
+# ---- reparameterised Gamma draws ---------------------------------------------------------------
+class StandardGamma(Function):
+    """Gamma(alpha, 1) draws with the implicit reparameterisation gradient (Figurnov et al. 2018):
+    for x = F^{-1}(u; alpha) with u fixed, dx/dalpha = -(dF/dalpha) / (dF/dx), F the regularised
+    lower incomplete gamma P(alpha, x) and dF/dx its density. Backward: StandardGammaGrad."""
+
+    def forward(self, alpha):
+        draws = _draw(device_of(alpha), "standard_gamma", _to_numpy(alpha).astype(np.float64))
+        x = draws.astype(alpha.dtype, copy=False)
+        self.save_for_backward(alpha, x)
+        return x
+
+    def backward(self, gy):
+        alpha, x = self.saved_tensors
+        return gy * StandardGammaGrad.apply(alpha, x)
+
+
+class StandardGammaGrad(Function):
+    """dx/dalpha of a standard Gamma draw x (see StandardGamma). dF/dalpha has no closed form:
+    it is a central difference of scipy's gammainc in alpha (step 1e-5 alpha, relative error
+    ~1e-9 in float64). No derivative of its own (as in PyTorch: Gamma, Beta and Dirichlet
+    rsample are differentiable once)."""
+
+    def forward(self, alpha, x):
+        from scipy import special  # lazy: scipy.special costs start-up time
+        a, v = _to_numpy(alpha).astype(np.float64), _to_numpy(x).astype(np.float64)
+        h = 1e-5 * np.maximum(a, 1e-3)
+        with np.errstate(all="ignore"):
+            dF_da = (special.gammainc(a + h, v) - special.gammainc(a - h, v)) / (2 * h)
+            log_pdf = (a - 1) * np.log(v) - v - special.gammaln(a)
+            grad = -dF_da / np.exp(log_pdf)
+        grad = np.where(np.isfinite(grad), grad, 0.0)
+        return get_xp(device_of(alpha)).asarray(grad.astype(alpha.dtype))
+
+    def backward(self, gg):
+        raise NotImplementedError("the second derivative of a Gamma / Beta / Dirichlet rsample "
+                                  "(StandardGammaGrad) is not implemented, as in PyTorch")
+
+
+def _to_numpy(a):
+    return a.get() if hasattr(a, "get") else np.asarray(a)
+
+
+def standard_gamma(concentration):
+    """Gamma(concentration, 1) draws, differentiable in concentration (once)."""
+    return StandardGamma.apply(concentration)

@@ -4,20 +4,34 @@ from .parameter import Parameter
 from .container import (Identity, Sequential, ModuleList, ModuleDict, ParameterList,
                         ParameterDict)
 from .linear import Linear, Bilinear
-from .conv import Conv1d, Conv2d, ConvTranspose1d, ConvTranspose2d
+from .conv import Conv1d, Conv2d, Conv3d, ConvTranspose1d, ConvTranspose2d, ConvTranspose3d
 from .pooling import (MaxPool1d, MaxPool2d, AvgPool1d, AvgPool2d, AdaptiveAvgPool1d,
-                      AdaptiveAvgPool2d, Upsample, UpsamplingNearest2d)
-from .padding import (ConstantPad1d, ConstantPad2d, ZeroPad1d, ZeroPad2d, ReflectionPad1d,
-                      ReflectionPad2d, ReplicationPad1d, ReplicationPad2d, CircularPad1d,
-                      CircularPad2d)
-from .pixelshuffle import PixelShuffle, PixelUnshuffle
+                      AdaptiveAvgPool2d, Upsample, UpsamplingNearest2d, UpsamplingBilinear2d)
+from .pooling_extra import (MaxPool3d, AvgPool3d, AdaptiveAvgPool3d, AdaptiveMaxPool1d,
+                            AdaptiveMaxPool2d, AdaptiveMaxPool3d, MaxUnpool1d, MaxUnpool2d,
+                            MaxUnpool3d, LPPool1d, LPPool2d, LPPool3d)
+from .fold import Unfold, Fold
+from .padding import (ConstantPad1d, ConstantPad2d, ConstantPad3d, ZeroPad1d, ZeroPad2d,
+                      ZeroPad3d, ReflectionPad1d, ReflectionPad2d, ReflectionPad3d,
+                      ReplicationPad1d, ReplicationPad2d, ReplicationPad3d, CircularPad1d,
+                      CircularPad2d, CircularPad3d)
+from .pixelshuffle import PixelShuffle, PixelUnshuffle, ChannelShuffle
 from .normalization import (BatchNorm1d, BatchNorm2d, BatchNorm3d, InstanceNorm1d,
-                            InstanceNorm2d, LayerNorm, GroupNorm, RMSNorm)
+                            InstanceNorm2d, InstanceNorm3d, LayerNorm, GroupNorm, RMSNorm,
+                            LocalResponseNorm)
 from .activation import (ReLU, ReLU6, LeakyReLU, ELU, SELU, CELU, GELU, SiLU, Mish, Tanh,
                          Sigmoid, LogSigmoid, Hardtanh, Hardsigmoid, Hardswish, Softplus,
-                         Softsign, PReLU, GLU, Softmax, Softmin, LogSoftmax)
-from .dropout import Dropout
-from .sparse import Embedding
+                         Softsign, PReLU, GLU, Softmax, Softmin, LogSoftmax, Softmax2d,
+                         Threshold, Hardshrink, Softshrink, Tanhshrink, RReLU)
+from .dropout import (Dropout, Dropout1d, Dropout2d, Dropout3d, AlphaDropout,
+                      FeatureAlphaDropout)
+from .sparse import Embedding, EmbeddingBag
+from .distance import CosineSimilarity, PairwiseDistance
+from .loss import (L1Loss, MSELoss, SmoothL1Loss, HuberLoss, NLLLoss, NLLLoss2d,
+                   CrossEntropyLoss, BCELoss, BCEWithLogitsLoss, KLDivLoss, GaussianNLLLoss,
+                   PoissonNLLLoss, CosineEmbeddingLoss, MarginRankingLoss, HingeEmbeddingLoss,
+                   SoftMarginLoss, MultiLabelSoftMarginLoss, MultiLabelMarginLoss,
+                   MultiMarginLoss, TripletMarginLoss, TripletMarginWithDistanceLoss, CTCLoss)
 from .flatten import Flatten, Unflatten
 from .attention import MultiheadAttention
 from .transformer import (TransformerEncoderLayer, TransformerDecoderLayer, TransformerEncoder,
@@ -26,17 +40,29 @@ from .rnn import RNNBase, RNN, GRU, LSTM, RNNCell, GRUCell, LSTMCell
 
 __all__ = [
     "Module", "Parameter", "Identity", "Sequential", "ModuleList", "ModuleDict", "ParameterList",
-    "ParameterDict", "Linear", "Bilinear", "Conv1d", "Conv2d", "ConvTranspose1d",
-    "ConvTranspose2d", "MaxPool1d", "MaxPool2d", "AvgPool1d", "AvgPool2d", "AdaptiveAvgPool1d",
-    "AdaptiveAvgPool2d", "Upsample", "UpsamplingNearest2d", "ConstantPad1d", "ConstantPad2d",
-    "ZeroPad1d", "ZeroPad2d", "ReflectionPad1d", "ReflectionPad2d", "ReplicationPad1d",
-    "ReplicationPad2d", "CircularPad1d", "CircularPad2d", "PixelShuffle", "PixelUnshuffle",
-    "BatchNorm1d", "BatchNorm2d", "BatchNorm3d", "InstanceNorm1d", "InstanceNorm2d", "LayerNorm",
-    "GroupNorm", "RMSNorm", "ReLU", "ReLU6",
-    "LeakyReLU", "ELU", "SELU", "CELU", "GELU", "SiLU", "Mish", "Tanh", "Sigmoid", "LogSigmoid",
-    "Hardtanh", "Hardsigmoid", "Hardswish", "Softplus", "Softsign", "PReLU", "GLU", "Softmax",
-    "Softmin", "LogSoftmax", "Dropout",
-    "Embedding", "Flatten", "Unflatten", "MultiheadAttention", "TransformerEncoderLayer",
-    "TransformerDecoderLayer", "TransformerEncoder", "TransformerDecoder", "Transformer",
-    "RNNBase", "RNN", "GRU", "LSTM", "RNNCell", "GRUCell", "LSTMCell",
+    "ParameterDict", "Linear", "Bilinear", "Conv1d", "Conv2d", "Conv3d", "ConvTranspose1d",
+    "ConvTranspose2d", "ConvTranspose3d", "MaxPool1d", "MaxPool2d", "MaxPool3d", "AvgPool1d",
+    "AvgPool2d", "AvgPool3d", "AdaptiveAvgPool1d", "AdaptiveAvgPool2d", "AdaptiveAvgPool3d",
+    "AdaptiveMaxPool1d", "AdaptiveMaxPool2d", "AdaptiveMaxPool3d", "MaxUnpool1d", "MaxUnpool2d",
+    "MaxUnpool3d", "LPPool1d", "LPPool2d", "LPPool3d", "Upsample", "UpsamplingNearest2d",
+    "UpsamplingBilinear2d", "Unfold", "Fold", "ConstantPad1d", "ConstantPad2d", "ConstantPad3d",
+    "ZeroPad1d", "ZeroPad2d", "ZeroPad3d", "ReflectionPad1d", "ReflectionPad2d",
+    "ReflectionPad3d", "ReplicationPad1d", "ReplicationPad2d", "ReplicationPad3d",
+    "CircularPad1d", "CircularPad2d", "CircularPad3d", "PixelShuffle", "PixelUnshuffle",
+    "ChannelShuffle", "BatchNorm1d", "BatchNorm2d", "BatchNorm3d", "InstanceNorm1d",
+    "InstanceNorm2d", "InstanceNorm3d", "LayerNorm", "GroupNorm", "RMSNorm", "LocalResponseNorm",
+    "ReLU", "ReLU6", "LeakyReLU", "ELU", "SELU", "CELU", "GELU", "SiLU", "Mish", "Tanh",
+    "Sigmoid", "LogSigmoid", "Hardtanh", "Hardsigmoid", "Hardswish", "Softplus", "Softsign",
+    "PReLU", "GLU", "Softmax", "Softmin", "LogSoftmax", "Softmax2d", "Threshold", "Hardshrink",
+    "Softshrink", "Tanhshrink", "RReLU", "Dropout", "Dropout1d", "Dropout2d", "Dropout3d",
+    "AlphaDropout", "FeatureAlphaDropout", "Embedding", "EmbeddingBag", "CosineSimilarity",
+    "PairwiseDistance", "L1Loss", "MSELoss", "SmoothL1Loss", "HuberLoss", "NLLLoss", "NLLLoss2d",
+    "CrossEntropyLoss", "BCELoss", "BCEWithLogitsLoss", "KLDivLoss", "GaussianNLLLoss",
+    "PoissonNLLLoss", "CosineEmbeddingLoss", "MarginRankingLoss", "HingeEmbeddingLoss",
+    "SoftMarginLoss", "MultiLabelSoftMarginLoss", "MultiLabelMarginLoss", "MultiMarginLoss",
+    "TripletMarginLoss", "TripletMarginWithDistanceLoss", "CTCLoss", "Flatten", "Unflatten",
+    "MultiheadAttention",
+    "TransformerEncoderLayer", "TransformerDecoderLayer", "TransformerEncoder",
+    "TransformerDecoder", "Transformer", "RNNBase", "RNN", "GRU", "LSTM", "RNNCell", "GRUCell",
+    "LSTMCell",
 ]

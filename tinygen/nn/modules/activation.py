@@ -206,14 +206,11 @@ class PReLU(Module):
         init.constant_(self.weight, self.init)
 
     def forward(self, input):
-        w = self.weight
-        if self.num_parameters > 1:
-            if input.ndim < 2 or input.shape[1] != self.num_parameters:
-                raise ValueError(f"PReLU: {self.num_parameters} parameters need input with "
-                                 f"{self.num_parameters} channels in dim 1, got "
-                                 f"{tuple(input.shape)}")
-            w = w.reshape((self.num_parameters,) + (1,) * (input.ndim - 2))
-        return input.clamp(min=0.0) + w * input.clamp(max=0.0)
+        if self.num_parameters > 1 and (input.ndim < 2 or input.shape[1] != self.num_parameters):
+            raise ValueError(f"PReLU: {self.num_parameters} parameters need input with "
+                             f"{self.num_parameters} channels in dim 1, got "
+                             f"{tuple(input.shape)}")
+        return F.prelu(input, self.weight)
 
     def extra_repr(self):
         return f"num_parameters={self.num_parameters}"
@@ -267,3 +264,70 @@ class LogSoftmax(Softmax):
     def forward(self, input):
         dim = _softmax_dim(input.ndim) if self.dim is None else self.dim
         return F.log_softmax(input, dim)
+
+
+class Softmax2d(Module):
+    """softmax over the channels (dim -3) of (N, C, H, W) or (C, H, W)."""
+
+    def forward(self, input):
+        if input.ndim not in (3, 4):
+            raise ValueError(f"Softmax2d: expected a 3-D or 4-D input, got input of shape "
+                             f"{tuple(input.shape)}")
+        return F.softmax(input, -3)
+
+
+class Threshold(Module):
+    """x where x > threshold, else value."""
+
+    def __init__(self, threshold, value, inplace=False):
+        super().__init__()
+        self.threshold, self.value, self.inplace = threshold, value, inplace
+
+    def forward(self, input):
+        return F.threshold(input, self.threshold, self.value)
+
+    def extra_repr(self):
+        return f"threshold={self.threshold}, value={self.value}"
+
+
+class Hardshrink(Module):
+    """x where |x| > lambd, else 0."""
+
+    def __init__(self, lambd=0.5):
+        super().__init__()
+        self.lambd = lambd
+
+    def forward(self, input):
+        return F.hardshrink(input, self.lambd)
+
+    def extra_repr(self):
+        return f"{self.lambd}"
+
+
+class Softshrink(Hardshrink):
+    """x -+ lambd outside [-lambd, lambd], 0 inside."""
+
+    def forward(self, input):
+        return F.softshrink(input, self.lambd)
+
+
+class Tanhshrink(Module):
+    """x - tanh(x)."""
+
+    def forward(self, input):
+        return F.tanhshrink(input)
+
+
+class RReLU(Module):
+    """Randomized leaky ReLU: slopes ~ U(lower, upper) in training, (lower + upper) / 2 in
+    eval."""
+
+    def __init__(self, lower=1.0 / 8, upper=1.0 / 3, inplace=False):
+        super().__init__()
+        self.lower, self.upper, self.inplace = lower, upper, inplace
+
+    def forward(self, input):
+        return F.rrelu(input, self.lower, self.upper, self.training)
+
+    def extra_repr(self):
+        return f"lower={self.lower}, upper={self.upper}"

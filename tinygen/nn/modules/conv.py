@@ -1,4 +1,5 @@
-"""Convolution layers: Conv1d, Conv2d, ConvTranspose1d, ConvTranspose2d, as PyTorch.
+"""Convolution layers: Conv1d, Conv2d, Conv3d, ConvTranspose1d, ConvTranspose2d,
+ConvTranspose3d, as PyTorch.
 
     conv = nn.Conv2d(3, 16, kernel_size=3, padding=1, groups=1)   # weight (16, 3, 3, 3)
     y = conv(x)                                                    # (N, 3, H, W) -> (N, 16, H, W)
@@ -147,6 +148,22 @@ class Conv2d(_ConvNd):
                         self.groups)
 
 
+class Conv3d(_ConvNd):
+    """(N, C_in, D, H, W) -> (N, C_out, D_out, H_out, W_out) (an im2col convolution)."""
+
+    def __init__(self, in_channels, out_channels, kernel_size, stride=1, padding=0, dilation=1,
+                 groups=1, bias=True, padding_mode="zeros", device=None, dtype=None):
+        super().__init__(in_channels, out_channels, kernel_size, stride, padding, dilation,
+                         False, 0, groups, bias, padding_mode, 3, device, dtype)
+
+    def forward(self, input):
+        if self.padding_mode != "zeros":
+            return F.conv3d(self._pad_input(input), self.weight, self.bias, self.stride, 0,
+                            self.dilation, self.groups)
+        return F.conv3d(input, self.weight, self.bias, self.stride, self.padding, self.dilation,
+                        self.groups)
+
+
 class _ConvTransposeNd(_ConvNd):
     def _output_padding(self, input, output_size):
         """output_padding from a requested output_size (the sizes stride leaves ambiguous)."""
@@ -174,7 +191,7 @@ class _ConvTransposeNd(_ConvNd):
 
 class ConvTranspose1d(_ConvTransposeNd):
     """(N, C_in, L) -> (N, C_out, L_out), L_out = (L - 1)s - 2p + d(k - 1) + output_padding + 1.
-    Runs as ConvTranspose2d on a height of 1."""
+    Runs as conv_transpose2d on a height of 1."""
 
     def __init__(self, in_channels, out_channels, kernel_size, stride=1, padding=0,
                  output_padding=0, groups=1, bias=True, dilation=1, padding_mode="zeros",
@@ -186,12 +203,8 @@ class ConvTranspose1d(_ConvTransposeNd):
 
     def forward(self, input, output_size=None):
         output_padding = self._output_padding(input, output_size)
-        batched = input.ndim == 3
-        x = (input if batched else input.unsqueeze(0)).unsqueeze(2)     # (N, C_in, 1, L)
-        y = F.conv_transpose2d(x, self.weight.unsqueeze(2), self.bias, (1, self.stride[0]),
-                               (0, self.padding[0]), (0, output_padding[0]), self.groups,
-                               (1, self.dilation[0])).squeeze(2)        # (N, C_out, L_out)
-        return y if batched else y.squeeze(0)
+        return F.conv_transpose1d(input, self.weight, self.bias, self.stride, self.padding,
+                                  output_padding, self.groups, self.dilation)
 
 
 class ConvTranspose2d(_ConvTransposeNd):
@@ -211,4 +224,22 @@ class ConvTranspose2d(_ConvTransposeNd):
     def forward(self, input, output_size=None):
         output_padding = self._output_padding(input, output_size)
         return F.conv_transpose2d(input, self.weight, self.bias, self.stride, self.padding,
+                                  output_padding, self.groups, self.dilation)
+
+
+class ConvTranspose3d(_ConvTransposeNd):
+    """(N, C_in, D, H, W) -> (N, C_out, D_out, H_out, W_out),
+    D_out = (D - 1)s - 2p + d(k - 1) + output_padding + 1."""
+
+    def __init__(self, in_channels, out_channels, kernel_size, stride=1, padding=0,
+                 output_padding=0, groups=1, bias=True, dilation=1, padding_mode="zeros",
+                 device=None, dtype=None):
+        if padding_mode != "zeros":
+            raise ValueError('Only "zeros" padding mode is supported for ConvTranspose3d')
+        super().__init__(in_channels, out_channels, kernel_size, stride, padding, dilation,
+                         True, output_padding, groups, bias, padding_mode, 3, device, dtype)
+
+    def forward(self, input, output_size=None):
+        output_padding = self._output_padding(input, output_size)
+        return F.conv_transpose3d(input, self.weight, self.bias, self.stride, self.padding,
                                   output_padding, self.groups, self.dilation)

@@ -10,7 +10,6 @@ import math
 from .. import functional as F
 from .. import init
 from ...creation import empty
-from ...ops.linalg import einsum
 from .module import Module
 from .parameter import Parameter
 
@@ -77,16 +76,7 @@ class Bilinear(Module):
             init.uniform_(self.bias, -bound, bound)
 
     def forward(self, input1, input2):
-        if input1.shape[:-1] != input2.shape[:-1]:
-            raise ValueError(f"Bilinear: input1 {tuple(input1.shape)} and input2 "
-                             f"{tuple(input2.shape)} must agree on all but the last dim")
-        lead = input1.shape[:-1]
-        x1 = input1.reshape(-1, self.in1_features)                     # (N, in1)
-        x2 = input2.reshape(-1, self.in2_features)                     # (N, in2)
-        y = einsum("ni,oij,nj->no", x1, self.weight, x2)               # (N, out)
-        if self.bias is not None:
-            y = y + self.bias
-        return y.reshape(lead + (self.out_features,))
+        return F.bilinear(input1, input2, self.weight, self.bias)
 
     def extra_repr(self):
         return (f"in1_features={self.in1_features}, in2_features={self.in2_features}, "

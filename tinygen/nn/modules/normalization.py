@@ -1,5 +1,5 @@
-"""Normalisation layers, as PyTorch: BatchNorm1d/2d/3d, InstanceNorm1d/2d, LayerNorm, GroupNorm,
-RMSNorm.
+"""Normalisation layers, as PyTorch: BatchNorm1d/2d/3d, InstanceNorm1d/2d/3d, LayerNorm, GroupNorm,
+RMSNorm, LocalResponseNorm.
 
     bn = nn.BatchNorm2d(16)          # weight ones, bias zeros; buffers running_mean (zeros),
     y = bn(x)                        # running_var (ones), num_batches_tracked (int64 0)
@@ -180,6 +180,27 @@ class InstanceNorm2d(_InstanceNorm):
     """Instance normalisation of (N, C, H, W) or (C, H, W)."""
 
     _spatial_dims = 2
+
+
+class InstanceNorm3d(_InstanceNorm):
+    """Instance normalisation of (N, C, D, H, W) or (C, D, H, W)."""
+
+    _spatial_dims = 3
+
+
+class LocalResponseNorm(Module):
+    """x / (k + alpha / size * sum of x^2 over `size` neighbouring channels)^beta (Krizhevsky
+    et al. 2012). (N, C, *) -> the same shape."""
+
+    def __init__(self, size, alpha=1e-4, beta=0.75, k=1.0):
+        super().__init__()
+        self.size, self.alpha, self.beta, self.k = size, alpha, beta, k
+
+    def forward(self, input):
+        return F.local_response_norm(input, self.size, self.alpha, self.beta, self.k)
+
+    def extra_repr(self):
+        return f"{self.size}, alpha={self.alpha}, beta={self.beta}, k={self.k}"
 
 
 class LayerNorm(Module):

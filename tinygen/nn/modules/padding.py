@@ -1,4 +1,5 @@
-"""Padding layers: constant (zero), reflection, replication and circular, 1-D and 2-D, as PyTorch.
+"""Padding layers: constant (zero), reflection, replication and circular, 1-D, 2-D and 3-D, as
+PyTorch.
 
     nn.ReflectionPad2d(1)            # (N, C, H, W) -> (N, C, H + 2, W + 2), mirrored edges
     nn.ZeroPad2d((1, 2, 0, 3))       # (left, right, top, bottom)
@@ -35,7 +36,7 @@ class _PadNd(Module):
         return F.pad(input, self.padding, self.mode)
 
     def extra_repr(self):
-        if self.mode == "constant" and not isinstance(self, (ZeroPad1d, ZeroPad2d)):
+        if self.mode == "constant" and not isinstance(self, (ZeroPad1d, ZeroPad2d, ZeroPad3d)):
             return f"padding={self.padding}, value={self.value}"
         return f"{self.padding}"
 
@@ -99,3 +100,28 @@ class CircularPad1d(_PadNd):
 
 class CircularPad2d(CircularPad1d):
     n = 2
+
+
+class ConstantPad3d(_PadNd):
+    """Pads the last three dims with `value`; padding (left, right, top, bottom, front, back)."""
+    n = 3
+
+    def __init__(self, padding, value):
+        super().__init__(padding, value)
+
+
+class ZeroPad3d(ConstantPad3d):
+    def __init__(self, padding):
+        super().__init__(padding, 0.0)
+
+
+class ReflectionPad3d(ReflectionPad1d):
+    n = 3
+
+
+class ReplicationPad3d(ReplicationPad1d):
+    n = 3
+
+
+class CircularPad3d(CircularPad1d):
+    n = 3

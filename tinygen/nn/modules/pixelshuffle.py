@@ -1,10 +1,12 @@
-"""PixelShuffle and PixelUnshuffle (Shi et al. 2016): trade channels for resolution.
+"""PixelShuffle and PixelUnshuffle (Shi et al. 2016): trade channels for resolution; and
+ChannelShuffle (Zhang et al. 2018): interleave channel groups.
 
     nn.PixelShuffle(2)     # (N, C * 4, H, W) -> (N, C, 2H, 2W)
     nn.PixelUnshuffle(2)   # (N, C, 2H, 2W) -> (N, C * 4, H, W)
 """
 from __future__ import annotations
 
+from .. import functional as F
 from .module import Module
 
 
@@ -54,3 +56,17 @@ class PixelUnshuffle(Module):
 
     def extra_repr(self):
         return f"downscale_factor={self.downscale_factor}"
+
+
+class ChannelShuffle(Module):
+    """(N, C, *) with the channels of `groups` groups interleaved (ShuffleNet)."""
+
+    def __init__(self, groups):
+        super().__init__()
+        self.groups = groups
+
+    def forward(self, input):
+        return F.channel_shuffle(input, self.groups)
+
+    def extra_repr(self):
+        return f"groups={self.groups}"

@@ -1,5 +1,6 @@
 """Pooling and resizing layers, as PyTorch: MaxPool1d/2d, AvgPool1d/2d, AdaptiveAvgPool1d/2d,
-Upsample and UpsamplingNearest2d.
+Upsample, UpsamplingNearest2d and UpsamplingBilinear2d (3-D, adaptive-max, unpooling and LP
+pooling layers: pooling_extra.py).
 
     nn.MaxPool2d(2)                        # (N, C, H, W) -> (N, C, H // 2, W // 2)
     nn.AdaptiveAvgPool2d((1, 1))           # (N, C, H, W) -> (N, C, 1, 1)
@@ -142,7 +143,8 @@ class AdaptiveAvgPool2d(Module):
 
 
 class Upsample(Module):
-    """Resize by size or scale_factor with F.interpolate (tinygen has the 'nearest' modes)."""
+    """Resize by size or scale_factor with F.interpolate (nearest, nearest-exact, linear,
+    bilinear, bicubic, trilinear, area)."""
 
     def __init__(self, size=None, scale_factor=None, mode="nearest", align_corners=None,
                  recompute_scale_factor=None):
@@ -171,3 +173,10 @@ class UpsamplingNearest2d(Upsample):
 
     def __init__(self, size=None, scale_factor=None):
         super().__init__(size, scale_factor, mode="nearest")
+
+
+class UpsamplingBilinear2d(Upsample):
+    """Upsample with mode='bilinear' and align_corners=True on (N, C, H, W), as PyTorch's."""
+
+    def __init__(self, size=None, scale_factor=None):
+        super().__init__(size, scale_factor, mode="bilinear", align_corners=True)

@@ -7,6 +7,7 @@
 from __future__ import annotations
 
 import math
+import warnings
 
 from ...autograd.grad_mode import no_grad
 from ...creation import tensor
@@ -65,3 +66,21 @@ def clip_grad_value_(parameters, clip_value, foreach=None):
         for p in as_list(parameters):
             if p.grad is not None:
                 p.grad.clamp_(-clip_value, clip_value)
+
+
+def clip_grads_with_norm_(parameters, max_norm, total_norm, foreach=None):
+    """Scale the gradients by max_norm / (total_norm + 1e-6), clamped to 1 (the second half of
+    clip_grad_norm_, for a total norm computed elsewhere)."""
+    with no_grad():
+        coef = (float(max_norm) / (total_norm + 1e-6)).clamp(max=1.0)
+        for p in as_list(parameters):
+            if p.grad is not None:
+                p.grad.mul_(coef.to(p.grad.dtype))
+
+
+def clip_grad_norm(parameters, max_norm, norm_type=2.0, error_if_nonfinite=False, foreach=None):
+    """Deprecated spelling of clip_grad_norm_ (warns, as PyTorch)."""
+    warnings.warn("nn.utils.clip_grad_norm is now deprecated in favor of "
+                  "nn.utils.clip_grad_norm_.", FutureWarning, stacklevel=2)
+    return clip_grad_norm_(parameters, max_norm, norm_type, error_if_nonfinite, foreach)
+

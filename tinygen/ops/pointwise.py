@@ -1,0 +1,284 @@
+"""More pointwise math, as torch.*: exp2, logaddexp(2), hypot, fmod, frac, trunc/fix, sgn,
+heaviside, copysign, nan_to_num, signbit, xlogy, logit, float_power, fmax/fmin, addcmul,
+addcdiv, and PyTorch's alias names (multiply, subtract, divide, true_divide, absolute, positive,
+greater, less_equal...). Integer predicates and bit ops (gcd, lcm, bitwise_not, isposinf...)
+have no gradient.
+
+Most are compositions of Tensor ops, so their derivatives of every order come from those ops;
+fmod and trunc are Functions of their own. Numerically stable forms:
+    logaddexp(a, b) = m + log(exp(a - m) + exp(b - m)),  m = max(a, b) (a constant)
+    xlogy(x, y)     = x log(y), and 0 where x = 0 (even for y = 0 or nan... as PyTorch)
+"""
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from ..autograd.function import wrap
+from ..backend import dtypes as _dt
+from ..backend.device import array_module
+from .binary import (Remainder, binary, compare, div, ge, gt, le, lt, mul, ne, pow, rpow, sub,
+                     where)
+from .convert import as_float, scalar_like, to
+from .elementwise import Sign, abs, clamp, log, sign
+from .shape import unbroadcast
+
+
+class Trunc(Sign):
+    """Round toward zero (piecewise constant: derivative 0)."""
+
+    def forward(self, x):
+        return self.xp.trunc(x)
+
+
+class Fmod(Remainder):
+    """a - trunc(a / b) * b (C's remainder: the sign of a), as torch.fmod."""
+
+    def forward(self, a, b):
+        self.sa, self.sb = a.shape, getattr(b, "shape", None)
+        self.save_for_backward(a, b)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            return self.xp.fmod(a, b)
+
+    def backward(self, gy):
+        a, b = self.saved_tensors
+        i = self.inputs
+        gb = None
+        if i[1] is not None:
+            gb = unbroadcast(-gy * Trunc.apply(a / b).detach(), self.sb)
+        return (unbroadcast(gy, self.sa) if i[0] is not None else None), gb
+
+
+def _value(x):
+    """A 0-d or scalar operand's array data (Tensor or number)."""
+    return x._data if hasattr(x, "_data") else x
+
+
+# ---- rounding, signs ---------------------------------------------------------------------------
+def trunc(input):
+    return Trunc.apply(input)
+
+
+fix = trunc
+
+
+def frac(input):
+    """input - trunc(input): the fractional part with input's sign (gradient 1)."""
+    return input - trunc(input).detach()
+
+
+def sgn(input):
+    """sign(input) for real tensors (PyTorch's sgn extends it to complex numbers)."""
+    return sign(input)
+
+
+def signbit(input):
+    """True where the sign bit is set (-0.0 included); no gradient."""
+    return wrap(array_module(input._data).signbit(input._data))
+
+
+def copysign(input, other):
+    """|input| with the sign of other (floats; other a tensor or a number). The gradient in input
+    is sign(input) * sign(result); other gets none."""
+    x = as_float(input)
+    negative = signbit(other) if hasattr(other, "_data") else \
+        wrap(array_module(x._data).asarray(math.copysign(1.0, other) < 0))
+    return where(negative, -abs(x), abs(x))
+
+
+def heaviside(input, values):
+    """0 where input < 0, values where input == 0, 1 where input > 0 (no gradient)."""
+    return compare("heaviside", input, values)
+
+
+def nan_to_num(input, nan=0.0, posinf=None, neginf=None):
+    """NaN, +inf and -inf replaced by nan, posinf (default: the dtype's largest value) and
+    neginf (its lowest); the gradient passes where input is finite and is 0 elsewhere."""
+    if input._data.dtype.kind != "f":
+        return input
+    info = np.finfo(input._data.dtype)
+    posinf = float(info.max) if posinf is None else posinf
+    neginf = float(info.min) if neginf is None else neginf
+    data = input._data
+    xp = array_module(data)
+    fill = xp.where(xp.isnan(data), nan, xp.where(data > 0, posinf, neginf)).astype(data.dtype)
+    return where(wrap(xp.isfinite(data)), input, wrap(fill))
+
+
+# ---- exponentials and logs ---------------------------------------------------------------------
+def exp2(input):
+    return rpow(as_float(input), 2.0)
+
+
+def _max_const(a, b):
+    """max(a, b) as a constant, 0 where it is not finite (so that inf - inf never appears)."""
+    xp = array_module(a._data)
+    m = xp.maximum(a._data, _value(b))
+    return wrap(xp.where(xp.isfinite(m), m, 0).astype(a._data.dtype))
+
+
+def logaddexp(input, other):
+    """log(exp(input) + exp(other)) without overflow: shifted by the (constant) max."""
+    a = as_float(input)
+    b = other if not hasattr(other, "_data") else as_float(other)
+    if hasattr(b, "_data") and b._data.dtype != a._data.dtype:
+        dt = _dt.promote_types(a._data.dtype, b._data.dtype)
+        a, b = to(a, dt), to(b, dt)
+    m = _max_const(a, b)
+    return ((a - m).exp() + (b - m).exp()).log() + m
+
+
+def logaddexp2(input, other):
+    """log2(2^input + 2^other)."""
+    ln2 = math.log(2)
+    return logaddexp(as_float(input) * ln2, other * ln2) * (1 / ln2)
+
+
+def xlogy(input, other):
+    """input * log(other), exactly 0 where input == 0 (the log branch sees other = 1 there, so
+    its gradient stays finite); either argument may be a number."""
+    if not hasattr(input, "_data"):
+        input = scalar_like(input, as_float(other))
+    x = as_float(input)
+    y = as_float(other) if hasattr(other, "_data") else scalar_like(other, x)
+    zero = x.detach() == 0
+    return where(zero, 0.0, x * log(where(zero, 1.0, y)))
+
+
+def logit(input, eps=None):
+    """log(p / (1 - p)), p = input clamped to [eps, 1 - eps] when eps is given (the gradient is
+    0 outside that range, as PyTorch's)."""
+    p = as_float(input)
+    if eps is not None:
+        p = clamp(p, eps, 1 - eps)
+    return log(p / (1 - p))
+
+
+def hypot(input, other):
+    """sqrt(input^2 + other^2)."""
+    return (input * input + other * other).sqrt()
+
+
+def float_power(input, exponent):
+    """input ** exponent in float64."""
+    x = to(input, _dt.float64)
+    e = to(exponent, _dt.float64) if hasattr(exponent, "_data") else exponent
+    return pow(x, e)
+
+
+def fmod(input, other):
+    return binary(Fmod, input, other)
+
+
+def ldexp(input, other):
+    """input * 2 ** other."""
+    return as_float(input) * rpow(as_float(other), 2.0) if hasattr(other, "_data") else \
+        as_float(input) * 2.0 ** other
+
+
+# ---- nan-ignoring extremes, fused products -----------------------------------------------------
+def fmax(input, other):
+    """maximum that ignores NaN: the other value where one is NaN."""
+    nan_a, nan_b = input.detach().isnan(), other.detach().isnan()
+    return where(nan_a, other, where(nan_b, input, input.maximum(other)))
+
+
+def fmin(input, other):
+    nan_a, nan_b = input.detach().isnan(), other.detach().isnan()
+    return where(nan_a, other, where(nan_b, input, input.minimum(other)))
+
+
+def addcmul(input, tensor1, tensor2, value=1):
+    """input + value * tensor1 * tensor2 (all broadcast)."""
+    prod = tensor1 * tensor2
+    return input + (prod * value if value != 1 else prod)
+
+
+def addcdiv(input, tensor1, tensor2, value=1):
+    """input + value * tensor1 / tensor2 (all broadcast)."""
+    if tensor1._data.dtype.kind in "biu" and tensor2._data.dtype.kind in "biu":
+        raise RuntimeError("addcdiv: integer division of tensors is not supported; use "
+                           "addcdiv with floating tensor1 or tensor2")
+    quot = tensor1 / tensor2
+    return input + (quot * value if value != 1 else quot)
+
+
+# ---- integer math and predicates (no gradient) -------------------------------------------------
+def gcd(input, other):
+    return compare("gcd", input, other)
+
+
+def lcm(input, other):
+    return compare("lcm", input, other)
+
+
+def bitwise_not(input):
+    return wrap(~input._data)
+
+
+def bitwise_left_shift(input, other):
+    return compare("left_shift", input, other)
+
+
+def bitwise_right_shift(input, other):
+    return compare("right_shift", input, other)
+
+
+def isposinf(input):
+    return wrap(array_module(input._data).isposinf(input._data))
+
+
+def isneginf(input):
+    return wrap(array_module(input._data).isneginf(input._data))
+
+
+def isreal(input):
+    """True everywhere: tinygen's tensors are real."""
+    return wrap(array_module(input._data).ones(input.shape, dtype=bool))
+
+
+def positive(input):
+    return input
+
+
+def nextafter(input, other):
+    """The next floating-point value after input toward other (no gradient)."""
+    return compare("nextafter", input, other)
+
+
+def renorm(input, p, dim, maxnorm):
+    """Each slice along dim whose p-norm (over the other dims) exceeds maxnorm, scaled down to
+    norm maxnorm (by maxnorm / (norm + 1e-7), as PyTorch)."""
+    d = dim % input.ndim
+    others = tuple(k for k in range(input.ndim) if k != d)
+    norms = input.norm(p, dim=others, keepdim=True)
+    scale = where(norms > maxnorm, maxnorm / (norms + 1e-7), 1.0)
+    return input * scale
+
+
+def conj(input):
+    """The complex conjugate: input itself for tinygen's real tensors (as resolve_conj,
+    resolve_neg and real)."""
+    return input
+
+
+resolve_conj = resolve_neg = real = conj
+
+
+def is_conj(input):
+    return False
+
+
+is_neg = is_conj
+
+
+# PyTorch's alias names
+multiply, subtract, divide, true_divide = mul, sub, div, div
+greater, greater_equal, less, less_equal, not_equal = gt, ge, lt, le, ne
+absolute = abs
+
+
+def where_method(input, condition, other):
+    """Tensor.where(condition, other): input where condition, else other."""
+    return where(condition, input, other)
