@@ -8,6 +8,7 @@ import pytest
 
 import tinygen as tg
 import tinygen.distributed as dist
+from tinygen.data import DistributedSampler
 from tinygen.distributed import ReduceOp
 from tinygen.distributed.work import Work, check_reduce_op
 
@@ -15,6 +16,7 @@ WITHOUT_MPI4PY = """
 import sys
 sys.modules["mpi4py"] = None                  # as if mpi4py were not installed
 import tinygen.distributed as dist
+from tinygen.data import DistributedSampler
 try:
     dist.init_process_group("mpi")
 except RuntimeError as e:
@@ -44,6 +46,8 @@ def test_everything_before_init_process_group_is_a_clear_error():
                  lambda: dist.all_reduce(tg.ones(2))):
         with pytest.raises(ValueError, match="init_process_group"):
             call()
+    with pytest.raises(ValueError, match="pass num_replicas= and rank="):
+        DistributedSampler(range(4))
 
 
 def test_unknown_backend_and_twice_the_same_rank_are_refused_before_mpi_starts():
