@@ -8,14 +8,17 @@ import pytest
 
 import tinygen as tg
 import tinygen.distributed as dist
+import tinygen.nn as nn
 from tinygen.data import DistributedSampler
 from tinygen.distributed import ReduceOp
 from tinygen.distributed.work import Work, check_reduce_op
+from tinygen.nn.parallel import DistributedDataParallel
 
 WITHOUT_MPI4PY = """
 import sys
 sys.modules["mpi4py"] = None                  # as if mpi4py were not installed
 import tinygen.distributed as dist
+import tinygen.nn.parallel
 from tinygen.data import DistributedSampler
 try:
     dist.init_process_group("mpi")
@@ -46,6 +49,8 @@ def test_everything_before_init_process_group_is_a_clear_error():
                  lambda: dist.all_reduce(tg.ones(2))):
         with pytest.raises(ValueError, match="init_process_group"):
             call()
+    with pytest.raises(ValueError, match="not been initialized"):
+        DistributedDataParallel(nn.Linear(2, 2))
     with pytest.raises(ValueError, match="pass num_replicas= and rank="):
         DistributedSampler(range(4))
 
