@@ -163,8 +163,10 @@ def create_nccl_backend(rank, size, device_index, share_id):
         raise RuntimeError(f"backend 'nccl' needs CuPy with NCCL ({e}); install the extra with: "
                            "pip install 'tinygen[cuda]'") from e
     device_index %= cupy.cuda.runtime.getDeviceCount()    # LOCAL_RANK 5 on a 4-GPU node: GPU 1
+    # this process's GPU becomes its current device (torch.cuda.set_device(local_rank)), so that
+    # tensors made on "cuda" land on the GPU its NCCL communicator serves
+    cupy.cuda.Device(device_index).use()
     uid = unique_id_to_bytes(nccl.get_unique_id()) if rank == 0 else None
     uid = unique_id_from_bytes(share_id(uid))
-    with cupy.cuda.Device(device_index):
-        comm = nccl.NcclCommunicator(size, uid, rank)
+    comm = nccl.NcclCommunicator(size, uid, rank)
     return NcclBackend(comm, rank, size, nccl, CupyStreams(cupy, device_index), device_index)
