@@ -52,6 +52,14 @@ def test_mpi_suite(n, tmp_path):
     assert results[0]["passed"] > 100, results              # the suite really ran
 
 
+def test_launch_runs_n_processes_and_returns_their_status(capfd):
+    from tinygen.distributed.utils import launch
+    code = "from mpi4py import MPI; print('rank', MPI.COMM_WORLD.Get_rank(), flush=True)"
+    assert launch(2, [sys.executable, "-c", code], timeout=120) == 0
+    assert sorted(capfd.readouterr().out.split("\n")[:2]) == ["rank 0", "rank 1"]
+    assert launch(2, [sys.executable, "-c", "raise SystemExit(3)"], timeout=120) != 0
+
+
 @pytest.mark.parametrize("n", [2, 3])
 def test_an_exception_on_one_rank_ends_the_whole_job(n):
     code, out = run_mpi(n, [os.path.join(HERE, "scripts", "raise_on_last_rank.py")], timeout=120)

@@ -76,8 +76,7 @@ class MpiBackend:
 
     def _work(self, name, request, finish=None, keep=None):
         work = Work(name, wait=request.Wait, test=request.Test, finish=finish,
-                    on_done=self._in_flight.remove)
-        work.keep = keep                   # the arrays MPI reads and writes stay alive until done
+                    on_done=self._in_flight.remove, keep=keep)
         self._in_flight.append(work)
         return work
 

@@ -101,9 +101,8 @@ class NcclBackend:
                                f"{e}") from e
         event = self.streams.end()
         wait = self.streams.synchronize if host_waits else self.streams.wait
-        work = Work(name, wait=lambda: wait(event), test=lambda: self.streams.done(event))
-        work.event, work.keep = event, keep
-        return work
+        return Work(name, wait=lambda: wait(event), test=lambda: self.streams.done(event),
+                    keep=keep)
 
 
 class CupyStreams:

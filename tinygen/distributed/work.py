@@ -56,10 +56,11 @@ class Work:
         work.wait()                         # t now holds the sum over ranks
     """
 
-    def __init__(self, name, wait, test=None, finish=None, on_done=None):
+    def __init__(self, name, wait, test=None, finish=None, on_done=None, keep=None):
         self.name = name
         self._wait, self._test, self._finish, self._on_done = wait, test, finish, on_done
         self._done = False
+        self.keep = keep        # the arrays the collective reads and writes: alive until done
 
     def wait(self, timeout=None):
         """Block until the collective is complete (timeout is accepted for PyTorch's signature

@@ -53,12 +53,11 @@ class DistributedDataParallel(Module):
         self.require_backward_grad_sync = True
         self.bucket_cap_mb = 25 if bucket_cap_mb is None else float(bucket_cap_mb)
         names, params = [n for n, _ in named], [p for _, p in named]
-        object.__setattr__(self, "process_group", group)
+        self.process_group = group
         verify_same_parameters(params, names, group)
         self._sync_module_states()
-        object.__setattr__(self, "reducer", Reducer(
-            params, names, group, int(self.bucket_cap_mb * 1024 * 1024),
-            find_unused_parameters=self.find_unused_parameters))
+        self.reducer = Reducer(params, names, group, int(self.bucket_cap_mb * 1024 * 1024),
+                               find_unused_parameters=self.find_unused_parameters)
 
     def forward(self, *inputs, **kwargs):
         sync = is_grad_enabled() and self.require_backward_grad_sync
