@@ -85,6 +85,31 @@ def reduce_scatter_tensor(output, input, op=ReduceOp.SUM, group=None, async_op=F
     return _result(work, [output], async_op)
 
 
+def broadcast_coalesced(tensors, src=0, group=None):
+    """Every tensor of `tensors` <- rank src's, with one broadcast per (device, dtype): packed into
+    one flat buffer, sent, unpacked (what DistributedDataParallel does with parameters and
+    buffers: one collective, not one per BatchNorm statistic). Tensors need not be contiguous."""
+    pg = default_group("broadcast_coalesced", group)
+    _check_rank(src, pg, "broadcast_coalesced", "src")
+    groups = {}
+    for i, t in enumerate(tensors):
+        if not isinstance(t, Tensor):
+            raise TypeError(f"broadcast_coalesced: tensors[{i}] must be a tinygen Tensor, got "
+                            f"{type(t).__name__}")
+        groups.setdefault((str(t.device), t._data.dtype.str), []).append(t)
+    for same in groups.values():                       # in first-seen order: the same on all ranks
+        xp = array_module(same[0]._data)
+        flat = xp.concatenate([xp.ravel(t._data) for t in same])      # (total,)
+        pg.backend_for(flat, "broadcast_coalesced").broadcast(flat, src,
+                                                              "broadcast_coalesced").wait()
+        offset = 0
+        for t in same:
+            n = t._data.size
+            t._data[...] = flat[offset:offset + n].reshape(t._data.shape)
+            t._version[0] += 1
+            offset += n
+
+
 def barrier(group=None, async_op=False):
     """Return once every rank has called barrier()."""
     pg = default_group("barrier", group)

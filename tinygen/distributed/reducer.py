@@ -102,6 +102,7 @@ class Reducer:
         self._handles = [p.register_post_accumulate_grad_hook(self._on_grad) for p in params]
         self.armed, self.next_bucket = False, 0
         self.stats = {"syncs": 0, "wait_seconds": 0.0, "bytes": 0}
+        self.timeline = None       # a list: (start, end) of each wait in time.monotonic() (bench)
 
     # ---- called by DistributedDataParallel.forward -------------------------------------------
     def prepare_for_backward(self):
@@ -110,6 +111,9 @@ class Reducer:
         if self.armed and any(b.pending < len(b.params) for b in self.buckets):
             missing = [f"{name} {tuple(p.shape)}" for b in self.buckets
                        for p, name, ready in zip(b.params, b.names, b.ready) if not ready]
+            for bucket in self.buckets:    # start afresh if the caller goes on after the error
+                bucket.reset()
+            self.armed, self.next_bucket = False, 0
             raise RuntimeError(
                 "DistributedDataParallel: the previous backward pass gave gradients to only some "
                 f"parameters, so their all-reduce could not finish (rank {self.group.rank}). "
@@ -120,7 +124,9 @@ class Reducer:
         self.armed = True
 
     def mark_unused(self, outputs):
-        """find_unused_parameters: parameters the outputs' graph does not reach are ready now."""
+        """find_unused_parameters: parameters the outputs' graph does not reach are ready now
+        (so one forward per backward: a parameter that only a second forward uses would be
+        counted twice, an error, as in PyTorch)."""
         reached = _reachable_leaves(outputs)
         for bucket_index, bucket in enumerate(self.buckets):
             for i, p in enumerate(bucket.params):
@@ -160,10 +166,13 @@ class Reducer:
 
     def _finalize(self):
         """Wait for every bucket, then write the averages into .grad (before backward returns)."""
-        start = time.perf_counter()
+        start = time.monotonic()
         for bucket in self.buckets:
             bucket.work.wait()
-        self.stats["wait_seconds"] += time.perf_counter() - start
+        end = time.monotonic()
+        self.stats["wait_seconds"] += end - start
+        if self.timeline is not None:
+            self.timeline.append((start, end))
         self.stats["syncs"] += 1
         self.stats["bytes"] += sum(int(b.flat.nbytes) for b in self.buckets)
         used = self._globally_used() if self.find_unused_parameters else None

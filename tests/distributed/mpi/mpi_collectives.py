@@ -126,6 +126,19 @@ def test_async_all_gather_fills_the_list_on_wait():
         np.testing.assert_array_equal(out[r].numpy(), draw(r, (3,), np.float64))
 
 
+def test_broadcast_coalesced_sends_rank0s_tensors_of_every_dtype():
+    tensors = [tg.tensor(draw(RANK, (2, 3), np.float32, seed=1)),
+               tg.tensor(draw(RANK, (4,), np.int64, seed=2)),
+               tg.tensor(draw(RANK, (3, 2), np.float32, seed=3)).t(),       # not contiguous
+               tg.tensor(draw(RANK, (), np.float64, seed=4))]
+    dist.broadcast_coalesced(tensors, src=SIZE - 1)
+    expected = [draw(SIZE - 1, (2, 3), np.float32, seed=1), draw(SIZE - 1, (4,), np.int64, seed=2),
+                draw(SIZE - 1, (3, 2), np.float32, seed=3).T, draw(SIZE - 1, (), np.float64, seed=4)]
+    for t, e in zip(tensors, expected):
+        np.testing.assert_array_equal(t.numpy(), e)
+        assert t.numpy().dtype == e.dtype
+
+
 def test_barrier_and_async_barrier():
     assert dist.barrier() is None
     dist.barrier(async_op=True).wait()

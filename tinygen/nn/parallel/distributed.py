@@ -16,7 +16,7 @@ from __future__ import annotations
 import contextlib
 
 from ...autograd.grad_mode import is_grad_enabled
-from ...distributed.collectives import broadcast
+from ...distributed.collectives import broadcast_coalesced
 from ...distributed.group import default_group
 from ...distributed.reducer import Reducer, verify_same_parameters
 from ..modules.module import Module
@@ -30,7 +30,8 @@ class DistributedDataParallel(Module):
         (BatchNorm's running statistics) to every rank, as PyTorch does by default.
     bucket_cap_mb: bucket size in MiB (default 25); the first bucket is 1 MiB.
     find_unused_parameters: allow parameters that a forward does not use (their gradient counts
-        as zero on that rank; a parameter no rank used keeps .grad as it was).
+        as zero on that rank; a parameter no rank used keeps .grad as it was); one forward per
+        backward then, as in PyTorch.
     device_ids, output_device, dim, check_reduction, gradient_as_bucket_view, static_graph:
         accepted for PyTorch's signature; one device per process is all tinygen does.
     """
@@ -89,13 +90,14 @@ class DistributedDataParallel(Module):
 
     def _sync_module_states(self):
         """Rank 0's parameters and buffers on every rank (at construction)."""
-        for p in self.module.parameters():
-            broadcast(p, 0)
-        self._sync_buffers()
+        broadcast_coalesced(list(self.module.parameters()) + list(self.module.buffers()), 0)
 
     def _sync_buffers(self):
-        for b in self.module.buffers():
-            broadcast(b, 0)
+        """Rank 0's buffers on every rank: one broadcast per dtype (BatchNorm's statistics and
+        counters), each one point where the ranks wait for each other."""
+        buffers = list(self.module.buffers())
+        if buffers:
+            broadcast_coalesced(buffers, 0)
 
     def extra_repr(self):
         return (f"world_size={self.process_group.size}, bucket_cap_mb={self.bucket_cap_mb:g}, "
