@@ -25,7 +25,12 @@ from _report import write_markdown, write_ratio_chart  # noqa: E402
 
 
 # ---- the four models, written once per framework -------------------------------------------------
-def vae_case(lib, nn, F, B=128):
+def _wrapped(module, wrap):
+    """module, or wrap(module) (benchmarks/distributed.py passes DistributedDataParallel)."""
+    return module if wrap is None else wrap(module)
+
+
+def vae_case(lib, nn, F, B=128, wrap=None):
     """pytorch/examples VAE: 784-400-20-400-784, BCE-with-logits summed + KL, Adam 1e-3."""
     class VAE(nn.Module):
         def __init__(self):
@@ -39,7 +44,7 @@ def vae_case(lib, nn, F, B=128):
             z = mu + eps * (0.5 * logvar).exp()
             return self.fc4(F.relu(self.fc3(z))), mu, logvar
 
-    model = VAE()
+    model = _wrapped(VAE(), wrap)
     rng = np.random.default_rng(0)
     x = lib.tensor(rng.random((B, 784), dtype=np.float32))
     eps = lib.tensor(rng.standard_normal((B, 20)).astype(np.float32))
@@ -51,7 +56,7 @@ def vae_case(lib, nn, F, B=128):
     return model, lib.optim.Adam(model.parameters(), lr=1e-3), loss_fn
 
 
-def dcgan_case(lib, nn, F, B=64, nz=100, ngf=64, ndf=64):
+def dcgan_case(lib, nn, F, B=64, nz=100, ngf=64, ndf=64, wrap=None):
     """DCGAN for 28x28 MNIST: one discriminator step and one generator step."""
     G = nn.Sequential(
         nn.ConvTranspose2d(nz, ngf * 2, 7, 1, 0, bias=False), nn.BatchNorm2d(ngf * 2), nn.ReLU(),
@@ -61,6 +66,7 @@ def dcgan_case(lib, nn, F, B=64, nz=100, ngf=64, ndf=64):
         nn.Conv2d(1, ndf, 4, 2, 1), nn.LeakyReLU(0.2),
         nn.Conv2d(ndf, ndf * 2, 4, 2, 1, bias=False), nn.BatchNorm2d(ndf * 2), nn.LeakyReLU(0.2),
         nn.Conv2d(ndf * 2, 1, 7, 1, 0), nn.Flatten())
+    G, D = _wrapped(G, wrap), _wrapped(D, wrap)
     model = nn.ModuleList([G, D])
     rng = np.random.default_rng(0)
     real = lib.tensor(rng.random((B, 1, 28, 28), dtype=np.float32))
@@ -118,9 +124,9 @@ def baby_gpt(lib, nn, F, T=64, C=128, H=4, L=4, V=65):
     return GPT()
 
 
-def gpt_case(lib, nn, F, B=12, T=64, C=128, H=4, L=4, V=65):
+def gpt_case(lib, nn, F, B=12, T=64, C=128, H=4, L=4, V=65, wrap=None):
     """nanoGPT's CPU baby GPT, AdamW + clipping."""
-    model = baby_gpt(lib, nn, F, T, C, H, L, V)
+    model = _wrapped(baby_gpt(lib, nn, F, T, C, H, L, V), wrap)
     rng = np.random.default_rng(0)
     idx = lib.tensor(rng.integers(0, V, (B, T)))
     tgt = lib.tensor(rng.integers(0, V, (B, T)))

@@ -143,7 +143,7 @@ def __getattr__(name):
     # heavier subpackages load on first use: tg.nn, tg.optim, tg.data, tg.save/load
     import importlib  # lazy: start-up time (these subpackages import what `tg` alone does not)
     if name in ("nn", "optim", "data", "io", "models", "train", "metrics", "quantization",
-                "distributions"):
+                "distributions", "distributed"):
         return importlib.import_module(f"{__name__}.{name}")
     if name in ("save", "load", "from_dlpack"):
         return getattr(importlib.import_module(f"{__name__}.io"), name)

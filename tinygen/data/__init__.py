@@ -15,12 +15,14 @@ from .dataset import Dataset, TensorDataset
 from .download import ChecksumError, DownloadError, download, fetch_file, sha256_of
 from .idx import DataFormatError, read_idx, write_idx
 from .loader import DataLoader, default_collate
+from .sampler import DistributedSampler, Sampler, SequentialSampler
 from .sources import REMOTE_DATASETS, data_root
 from .text import TextDataset, load_text, random_windows
 from .toy import make_toy
 
 __all__ = [
     "Dataset", "TensorDataset", "TextDataset", "DataLoader", "default_collate",
+    "Sampler", "SequentialSampler", "DistributedSampler",
     "load", "load_text", "make_toy", "random_windows", "download", "fetch_file", "sha256_of",
     "read_idx", "write_idx", "data_root", "canonical_name", "status",
     "DATASETS", "IMAGE_DATASETS", "TEXT_DATASETS", "TOY_DATASETS", "DEFAULT_IMAGE_DATASET",

@@ -144,14 +144,20 @@ class DataLoader:
         fast path.
     device: if given, every Tensor of a batch is moved there with `.to(device)` (in the prefetch
         thread when prefetching).
-    Deviation from PyTorch: no worker processes or samplers; `seed`, `prefetch` and `device` added.
+    sampler: the indices of an epoch, in order (any sized iterable, e.g. DistributedSampler);
+        mutually exclusive with shuffle.
+    Deviation from PyTorch: no worker processes; `seed`, `prefetch` and `device` added.
     """
 
     def __init__(self, dataset, batch_size=1, shuffle=False, drop_last=False, seed=None,
-                 prefetch=False, collate_fn=None, device=None):
+                 prefetch=False, collate_fn=None, device=None, sampler=None):
         if int(batch_size) != batch_size or batch_size < 1:
             raise ValueError(
                 f"DataLoader: batch_size must be a positive integer, got {batch_size!r}")
+        if sampler is not None and shuffle:
+            raise ValueError("DataLoader: sampler option is mutually exclusive with shuffle "
+                             "(the sampler decides the order; DistributedSampler shuffles)")
+        self.sampler = sampler
         self.dataset = dataset
         self.batch_size = int(batch_size)
         self.shuffle = bool(shuffle)
@@ -168,7 +174,7 @@ class DataLoader:
         self._current = None     # [epoch, generator state before its permutation, batches out]
 
     def __len__(self) -> int:
-        n = len(self.dataset)
+        n = len(self.dataset) if self.sampler is None else len(self.sampler)
         return n // self.batch_size if self.drop_last else math.ceil(n / self.batch_size)
 
     @property
@@ -179,8 +185,11 @@ class DataLoader:
     def __iter__(self):
         epoch, start_state, skip = self._epoch, self.generator.bit_generator.state, self._skip
         self._epoch, self._skip = epoch + 1, 0
-        n = len(self.dataset)
-        order = self.generator.permutation(n) if self.shuffle else np.arange(n)
+        if self.sampler is not None:
+            order = np.fromiter(self.sampler, dtype=np.int64, count=len(self.sampler))
+        else:
+            n = len(self.dataset)
+            order = self.generator.permutation(n) if self.shuffle else np.arange(n)
         batches = self._batches(order, skip)
         if self.prefetch:
             batches = _prefetch(batches)

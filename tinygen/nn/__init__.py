@@ -12,8 +12,9 @@ Layers live in tinygen/nn/modules, one family per file; `init` and `utils` are s
 """
 from . import functional  # noqa: F401
 from . import init  # noqa: F401
+from . import parallel  # noqa: F401
 from . import utils  # noqa: F401
 from .modules import *  # noqa: F401,F403
 from .modules import __all__ as _modules_all
 
-__all__ = list(_modules_all) + ["functional", "init", "utils"]
+__all__ = list(_modules_all) + ["functional", "init", "parallel", "utils"]
