@@ -54,9 +54,11 @@ def test_mpi_suite(n, tmp_path):
 
 def test_launch_runs_n_processes_and_returns_their_status(capfd):
     from tinygen.distributed.utils import launch
-    code = "from mpi4py import MPI; print('rank', MPI.COMM_WORLD.Get_rank(), flush=True)"
+    # one write per rank (a pipe write under 4 KiB is atomic): print('rank', r) writes its pieces
+    # separately when stdout is unbuffered, and two ranks' pieces interleaved ("rankrank 0")
+    code = ("import os; from mpi4py import MPI; "
+            "os.write(1, f'rank {MPI.COMM_WORLD.Get_rank()}\\n'.encode())")
     assert launch(2, [sys.executable, "-c", code], timeout=120) == 0
-    # (only the ranks' lines: under a full suite other processes may share the captured fd)
     out = capfd.readouterr().out
     assert sorted(line for line in out.splitlines() if line.startswith("rank ")) == \
         ["rank 0", "rank 1"], out
