@@ -14,6 +14,7 @@ import pytest
 
 from tinygen.cli import main
 from tinygen.train import Workbench, get_recipe
+from tinygen.train.recipes import recipe_names
 
 TINY_CLASSIFIER = ["--set", "width=4", "--set", "hidden=8"]
 TINY_VAE = ["--set", "width=4", "--set", "hidden=8", "--set", "latent=4"]
@@ -46,6 +47,8 @@ CASES = {
     "rnn": ([*TINY_TEXT, "--set", "hidden=8", "--set", "layers=1", "--set", "embed=4"], [],
             "val_loss"),
     "seq2seq": ([*TINY_SEQ2SEQ], [], "test_exact_match"),
+    "ddpm": (["--set", "channels=8,8", "--set", "timesteps=20", "--set", "sample_steps=2"], [],
+             "test_denoising_loss"),
 }
 TEXT_MODELS = ("gpt", "lstm", "gru", "rnn")
 
@@ -100,6 +103,10 @@ def _train(case, out, extra=(), device="test"):
     for r in rows:
         assert all(np.isfinite(v) for k, v in r.items() if isinstance(v, float)), r
     return rows
+
+
+def test_every_model_has_a_case():
+    assert {case.split("-images")[0] for case in CASES} == set(recipe_names())
 
 
 @pytest.mark.parametrize("case", sorted(CASES))
