@@ -10,7 +10,8 @@ A tiny GPT in float64 on a small text (a few seconds a run), through the command
 - a Ctrl-C on rank 1 alone, mid-epoch: both ranks stop after the same step, checkpoint, and
   `--resume` under two ranks gives exactly (bitwise) the uninterrupted two-rank run's log and
   weights, with dropout on, so that every rank's own random stream must come back;
-- a mistake on the command line ends the whole job with one line (no rank is left waiting);
+- a mistake on the command line ends the whole job with one line, and an exception on one rank
+  in the middle of a run ends it with the traceback (no rank is left waiting: a timeout);
 - the other families (a summed loss, two modules with BatchNorm, a gradient penalty, a
   data-dependent initialisation, an EMA copy) train under two ranks with equal parameters.
 """
@@ -128,6 +129,15 @@ def test_a_mistake_ends_every_rank_with_one_line(runs):
     assert code != 0, log
     assert "error on rank" in log and "--batch-size 1: smaller than the 2 ranks" in log, log
     assert not os.path.exists(os.path.join(out, "config.json"))
+
+
+def test_an_exception_on_one_rank_mid_run_ends_every_rank(runs):
+    out = str(runs["root"] / "failing")
+    code, log = run_mpi(2, [SCRIPT, "train", "gpt", "--data", runs["text"], "--out", out, *TINY],
+                        timeout=120, TINYGEN_TEST_FAIL="1:4")
+    assert code != 0, log
+    assert "RuntimeError: deliberate failure on rank 1 at step 4" in log, log
+    assert "tinygen train: RuntimeError on rank 1 of 2; aborting every rank" in log, log
 
 
 # the other recipe families under two ranks: each exercises one more thing the workbench must

@@ -23,6 +23,7 @@ import signal
 import sys
 import threading
 import time
+import traceback
 
 import tinygen as tg
 from .. import distributed as dist
@@ -257,12 +258,9 @@ class Workbench:
             if size > 1:
                 self.parallel = DataParallel(self.recipe, self.recipe.setting("batch_size"))
             return self._fit_in_folder(resume)
-        except (RunError, UsageError, CheckpointError, OSError) as e:
+        except Exception as e:
             if size > 1:                  # the other ranks may wait in a collective: end them
-                text = " ".join(str(e).split()) or type(e).__name__
-                print(f"tinygen train: error on rank {dist.get_rank()} of {size}: {text}",
-                      file=sys.stderr)
-                dist.abort(getattr(e, "exit_status", 1))
+                _abort_job(e, size)
             raise
         finally:
             if self._owns_group:
@@ -431,6 +429,22 @@ class Workbench:
                 pass
         self.recipe.train()
         return metrics
+
+
+def _abort_job(error, size):
+    """An error on one rank of a data-parallel run: say it (one line for a user's mistake, the
+    traceback for anything else), then end every rank (MPI_Abort), since the others may be
+    waiting for this one in a collective. Here, not in sys.excepthook: the command line catches
+    a user's errors, and fit() leaves the process group (restoring the hook) on the way out."""
+    rank = dist.get_rank()
+    if isinstance(error, (RunError, UsageError, CheckpointError, OSError)):
+        text = " ".join(str(error).split()) or type(error).__name__
+        print(f"tinygen train: error on rank {rank} of {size}: {text}", file=sys.stderr)
+    else:
+        print(f"tinygen train: {type(error).__name__} on rank {rank} of {size}; aborting every "
+              "rank", file=sys.stderr)
+        traceback.print_exc()
+    dist.abort(getattr(error, "exit_status", 1))
 
 
 def restore_compression(recipe, config):

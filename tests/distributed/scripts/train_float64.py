@@ -5,6 +5,7 @@ workbench trains data-parallel; without it, as one process.
 Environment variables:
   TINYGEN_TEST_CTRL_C=R:S   rank R alone gets a Ctrl-C (SIGINT) during its step S; every rank
                             must stop after that step, checkpoint and exit with 130
+  TINYGEN_TEST_FAIL=R:S     rank R alone raises a RuntimeError in its step S (the job must end)
   TINYGEN_TEST_WRITES=DIR   each rank records what it writes, renames, creates or removes under
                             the run folder (--out), seen by a Python audit hook, into
                             DIR/writes-rank<r>.json at exit
@@ -29,6 +30,17 @@ def interrupt_at(rank, step):
     def train_step(self, batch, at):
         if RANK == rank and at == step:
             os.kill(os.getpid(), signal.SIGINT)        # arrives in the middle of this step
+        return original(self, batch, at)
+
+    GPTRecipe.train_step = train_step
+
+
+def fail_at(rank, step):
+    original = GPTRecipe.train_step
+
+    def train_step(self, batch, at):
+        if RANK == rank and at == step:
+            raise RuntimeError(f"deliberate failure on rank {rank} at step {step}")
         return original(self, batch, at)
 
     GPTRecipe.train_step = train_step
@@ -72,6 +84,9 @@ if __name__ == "__main__":
     if os.environ.get("TINYGEN_TEST_CTRL_C"):
         rank, step = map(int, os.environ["TINYGEN_TEST_CTRL_C"].split(":"))
         interrupt_at(rank, step)
+    if os.environ.get("TINYGEN_TEST_FAIL"):
+        rank, step = map(int, os.environ["TINYGEN_TEST_FAIL"].split(":"))
+        fail_at(rank, step)
     if os.environ.get("TINYGEN_TEST_WRITES"):
         record_writes(argv[argv.index("--out") + 1], os.environ["TINYGEN_TEST_WRITES"])
     sys.exit(main(argv))

@@ -72,6 +72,7 @@ class TextRecipe(Recipe):
 
     data_kinds = ("text",)
     default_data = "tinyshakespeare"
+    evaluates_in_parallel = True          # the validation batches are split over the ranks
     options = (Option("block_size", int, 64, "characters of context (the training windows)"),
                Option("eval_interval", int, 250, "steps between evaluations (an 'epoch')"),
                Option("eval_batches", int, 200, "validation batches per evaluation"))
@@ -88,8 +89,6 @@ class TextRecipe(Recipe):
     def make_loader(self, batch_size, seed):
         return WindowLoader(self.data.train, batch_size, self.block_size,
                             min(self.eval_interval, self.total_steps), seed, device=self.device)
-
-    evaluates_in_parallel = True
 
     def evaluate(self, test):
         """Mean cross-entropy (nats per character) over `eval_batches` random validation batches.
