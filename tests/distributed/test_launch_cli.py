@@ -45,7 +45,9 @@ def test_bad_launch_command_lines_exit_2_in_one_line(argv, needle, capsys):
 
 @needs_mpi
 def test_launch_runs_the_command_as_n_ranks_and_returns_its_status(capfd):
-    code = "from mpi4py import MPI; print('rank', MPI.COMM_WORLD.Get_rank(), flush=True)"
+    # one os.write per rank (atomic on a pipe): print's pieces from two ranks can interleave
+    code = ("import os; from mpi4py import MPI; "
+            "os.write(1, f'rank {MPI.COMM_WORLD.Get_rank()}\\n'.encode())")
     assert main(["launch", "-n", "2", "--", sys.executable, "-c", code]) == 0
     out = capfd.readouterr().out
     assert sorted(line for line in out.splitlines() if line.startswith("rank ")) == \
