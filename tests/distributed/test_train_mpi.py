@@ -108,15 +108,22 @@ def test_ctrl_c_on_one_rank_then_resume_under_two_ranks_is_exact(runs):
     dropout = ["--set", "dropout=0.2"]           # each rank draws its own masks: streams matter
     full, split = str(runs["root"] / "full"), str(runs["root"] / "split")
     _train(2, full, runs["text"], dropout)
-    log = _train(2, split, runs["text"], dropout, expect=130, TINYGEN_TEST_CTRL_C="1:4")
+    audits = [runs["root"] / "writes-interrupted", runs["root"] / "writes-resumed"]
+    for folder in audits:
+        folder.mkdir()
+    log = _train(2, split, runs["text"], dropout, expect=130, TINYGEN_TEST_CTRL_C="1:4",
+                 TINYGEN_TEST_WRITES=str(audits[0]))
     assert "interrupted at step 5" in log, log[-3000:]    # both stopped after step index 4
     with open(os.path.join(split, "trainer.json")) as f:
         trainer = json.load(f)
     assert trainer["step"] == 5 and trainer["data_parallel"]["world_size"] == 2
     streams = trainer["data_parallel"]["rank_rng"]
     assert streams[0]["rng"] == trainer["rng"] and streams[1]["rng"] != trainer["rng"]
-    _train(2, split, runs["text"], ["--resume"])
+    _train(2, split, runs["text"], ["--resume"], TINYGEN_TEST_WRITES=str(audits[1]))
     assert _metrics(split) == _metrics(full)
+    for folder in audits:                  # rank 1 read the checkpoint back, wrote nothing
+        assert json.loads((folder / "writes-rank1.json").read_text()) == []
+        assert json.loads((folder / "writes-rank0.json").read_text()) != []
     w_full, w_split = _weights(full), _weights(split)
     for key in w_full:
         np.testing.assert_array_equal(w_split[key], w_full[key], err_msg=key)
