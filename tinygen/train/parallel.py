@@ -18,7 +18,9 @@ The rules (written into the run's config.json as "data_parallel"):
     sum ("sum", the VAE's); where the shares are unequal, or the loss is a sum, each rank's
     gradient is weighted (world_size * n_r / n for a mean, world_size for a sum) before the
     average, so the result is still the gradient of the global batch's loss. A rank whose
-    share would be empty (a last batch smaller than N) gets one sample of weight zero.
+    share would be empty (a last batch smaller than N) gets one sample of weight zero. (seq2seq's
+    loss is a mean over the tokens that are not padding: weighted by samples, it equals one
+    process's only up to the ranks' different token counts.)
   - Learning rate. Unchanged: the global batch is the single-process batch, so the
     single-process learning rate and schedule apply as they are (no linear scaling rule).
   - Randomness. Rank 0 draws from the run's seeded stream, as one process does; rank r > 0 from
