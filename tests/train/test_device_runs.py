@@ -46,6 +46,11 @@ CASES = {
     "rnn": ([*TINY_TEXT, "--set", "hidden=8", "--set", "layers=1", "--set", "embed=4"], [],
             "val_loss"),
     "seq2seq": ([*TINY_SEQ2SEQ], [], "test_exact_match"),
+    "clip": (["--set", "width=4", "--set", "image_features=8", "--set", "text_width=8",
+              "--set", "text_layers=1", "--set", "embed_dim=4"], ["--set", "probe_epochs=1"],
+             "zero_shot_acc"),
+    "simclr": (["--set", "width=4", "--set", "image_features=8", "--set", "projection_dim=4"],
+               ["--set", "probe_epochs=1"], "linear_probe_acc"),
 }
 TEXT_MODELS = ("gpt", "lstm", "gru", "rnn")
 
@@ -120,9 +125,9 @@ def test_train_sample_eval_on_the_test_device(case, tmp_path, text_file, on_test
     elif model == "seq2seq":
         assert main(["sample", out, "-n", "3"]) == 0
         assert capsys.readouterr().out.count(" -> ") == 3
-    elif model == "classifier":                       # nothing to sample: one line, exit 1
+    elif model in ("classifier", "clip", "simclr"):   # nothing to sample: one line, exit 1
         assert main(["sample", out, "-n", "5", "--out", npy]) == 1
-        assert "classifier has no sampler" in capsys.readouterr().err
+        assert f"{model} has no sampler" in capsys.readouterr().err
     else:
         assert main(["sample", out, "-n", "5", "--out", npy]) == 0
         x = np.load(npy)

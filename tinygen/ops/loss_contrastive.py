@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import math
 
-from ..tensor import Tensor
+from ..autograd import function as _fn
 from .convert import constant
 from .loss import cross_entropy
 from .norm import normalize as _normalize
@@ -30,7 +30,7 @@ LOGIT_SCALE_MAX = math.log(100.0)         # CLIP clips the log-scale here after 
 
 def _check_embeddings(op, a, b, names, same_rows=True):
     for name, t in zip(names, (a, b)):
-        if not isinstance(t, Tensor):
+        if not isinstance(t, _fn.Tensor):
             raise TypeError(f"{op}: expected {name} to be a Tensor, got {type(t).__name__}")
         if t.ndim != 2:
             raise RuntimeError(f"{op}: expected {name} of shape (N, D), got shape "
@@ -66,7 +66,7 @@ def contrastive_logits(image_emb, text_emb, logit_scale=None, temperature=None, 
         if not float(temperature) > 0:
             raise ValueError(f"{op}: expected temperature > 0, got {temperature}")
         return sims * (1.0 / float(temperature))
-    if isinstance(logit_scale, Tensor):
+    if isinstance(logit_scale, _fn.Tensor):
         if logit_scale.numel() != 1:
             raise RuntimeError(f"{op}: expected a scalar logit_scale (the log of the scale), got "
                                f"shape {tuple(logit_scale.shape)}")
@@ -104,7 +104,7 @@ def info_nce(image_emb, text_emb, logit_scale=None, *, temperature=None, targets
     if targets is None:
         labels = constant(logits.device.xp.arange(n), logits)             # (N,) int64: i <-> i
         return (cross_entropy(logits, labels) + cross_entropy(logits.transpose(0, 1), labels)) / 2
-    if not isinstance(targets, Tensor) or tuple(targets.shape) != (n, n) \
+    if not isinstance(targets, _fn.Tensor) or tuple(targets.shape) != (n, n) \
             or not targets.dtype.is_floating_point:
         raise RuntimeError(f"info_nce: expected targets None or a floating ({n}, {n}) match "
                            f"matrix, got {_describe(targets)}")
@@ -152,6 +152,6 @@ def nt_xent(z1, z2, temperature=0.5, normalize=True):
 
 
 def _describe(x):
-    if isinstance(x, Tensor):
+    if isinstance(x, _fn.Tensor):
         return f"a {x.dtype} Tensor of shape {tuple(x.shape)}"
     return type(x).__name__
