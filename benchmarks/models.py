@@ -191,7 +191,10 @@ def clip_case(lib, nn, F, B=256):
     (width 64) over 160 distinct captions, symmetric InfoNCE with label-aware targets, AdamW."""
     from clip_twin import clip_model, clip_step, clip_step_inputs
     model = clip_model(lib, nn, F)
-    opt = lib.optim.AdamW(model.parameters(), lr=2e-3, weight_decay=0.05)
+    params = list(model.parameters())
+    opt = lib.optim.AdamW([{"params": [p for p in params if p.ndim >= 2], "weight_decay": 0.05},
+                           {"params": [p for p in params if p.ndim < 2], "weight_decay": 0.0}],
+                          lr=2e-3)
     return model, None, clip_step(lib, nn, F, model, opt, clip_step_inputs(lib, B))
 
 

@@ -50,8 +50,13 @@ class _Contrastive(Recipe):
     data_kinds = ("image",)
 
     def _optimizer(self, model):
-        self.optimizers = {"adamw": tg.optim.AdamW(model.parameters(), lr=self.setting("lr"),
-                                                   weight_decay=self.option("weight_decay"))}
+        # weight decay on the matrices and kernels only: not on biases, norms' gains or CLIP's
+        # logit scale (1-D and 0-d parameters), as CLIP and nanoGPT do
+        params = list(model.parameters())
+        groups = [{"params": [p for p in params if p.ndim >= 2],
+                   "weight_decay": self.option("weight_decay")},
+                  {"params": [p for p in params if p.ndim < 2], "weight_decay": 0.0}]
+        self.optimizers = {"adamw": tg.optim.AdamW(groups, lr=self.setting("lr"))}
 
     def configure(self, total_steps):
         self.schedulers = {"cosine": tg.optim.lr_scheduler.CosineAnnealingLR(
@@ -81,7 +86,8 @@ class _Contrastive(Recipe):
 COMMON_OPTIONS = (
     Option("width", int, 32, "channels of the image CNN's first conv (then 2x, 4x)"),
     Option("image_features", int, 128, "the image encoder's output (the probe's features)"),
-    Option("weight_decay", float, 0.05, "AdamW's decoupled weight decay"),
+    Option("weight_decay", float, 0.05, "AdamW's decoupled weight decay (on weight matrices "
+           "and kernels only)"),
     Option("probe_epochs", int, 30, "epochs of the linear probe at `tinygen eval`"))
 
 
