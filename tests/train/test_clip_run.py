@@ -111,3 +111,13 @@ def test_simclr_lowers_the_test_nt_xent(tmp_path):
     assert main(["train", "simclr", "--out", out, "--steps", "60", "--set", "width=16"]) == 0
     test = [r["test_nt_xent"] for r in _rows(out) if r["split"] == "test"]
     assert test[-1] < test[0] - 0.3, test
+
+
+def test_embed_refuses_a_run_without_embeddings(tmp_path, capsys):
+    out = str(tmp_path / "classifier")
+    assert main(["train", "classifier", "--out", out, "--steps", "1", "--set", "width=4",
+                 "--set", "hidden=8"]) == 0
+    capsys.readouterr()
+    assert main(["embed", out, "--text", "a 7", "--out", str(tmp_path / "e.npy")]) == 1
+    assert "a classifier run has no embeddings" in capsys.readouterr().err
+    assert main(["embed", out, "--out", str(tmp_path / "e.npy")]) == 2     # --text or --images
