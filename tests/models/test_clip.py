@@ -96,6 +96,9 @@ def test_captions_name_each_class_in_several_templates(name):
     assert len(np.unique(ids[labels == 3])) == len(captions.prompts[3])  # varied at random
     ensemble = captions.ensemble()
     assert len({len(p) for p in ensemble}) == 1
+    heldout = {p for ps in captions.ensemble(heldout=True) for p in ps}
+    assert heldout and not heldout & set(captions.flat)                # never trained on
+    CharTokenizer().encode(sorted(heldout), captions.max_chars)
 
 
 def test_captions_errors():

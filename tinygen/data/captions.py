@@ -28,24 +28,33 @@ FASHION_TEMPLATES = ["a photo of a {}", "an image of a {}", "a picture of a {}",
                      "a low resolution photo of a {}", "a {}", "a photo of the {}, a garment",
                      "a grayscale photo of a {}", "a product photo of a {}"]
 
-CLASSES = {"digits": (DIGIT_NAMES, DIGIT_TEMPLATES), "mnist": (DIGIT_NAMES, DIGIT_TEMPLATES),
-           "fashion-mnist": (FASHION_NAMES, FASHION_TEMPLATES)}
+# templates never used in training: zero-shot accuracy with these asks whether the text encoder
+# reads the class name in a phrasing it has not seen (`tinygen eval`'s zero_shot_heldout_acc)
+HELDOUT_DIGIT_TEMPLATES = ["a number {} drawn in ink", "this is a {}", "my favourite digit, {}"]
+HELDOUT_FASHION_TEMPLATES = ["a {} for sale", "this is a {}", "a close-up photo of the {}"]
+
+CLASSES = {"digits": (DIGIT_NAMES, DIGIT_TEMPLATES, HELDOUT_DIGIT_TEMPLATES),
+           "mnist": (DIGIT_NAMES, DIGIT_TEMPLATES, HELDOUT_DIGIT_TEMPLATES),
+           "fashion-mnist": (FASHION_NAMES, FASHION_TEMPLATES, HELDOUT_FASHION_TEMPLATES)}
 
 
 class CaptionSet:
     """The captions of dataset `name` (digits, mnist or fashion-mnist): prompts[k] lists every
-    caption of class k (template x name); `sample(labels, rng)` draws one for each label."""
+    caption of class k (template x name); `sample(labels, rng)` draws one for each label;
+    `heldout_prompts` the same for the templates training never sees."""
 
     def __init__(self, name):
         if name not in CLASSES:
             raise ValueError(f"CaptionSet: no captions for dataset {name!r}; expected one of "
                              f"{', '.join(CLASSES)}")
-        names, templates = CLASSES[name]
+        names, templates, heldout = CLASSES[name]
         self.name = name
         self.class_names = [n[0] for n in names]
         self.templates = list(templates)
         self.prompts = [[t.format(n) for t in templates for n in alternatives]
                         for alternatives in names]
+        self.heldout_prompts = [[t.format(n) for t in heldout for n in alternatives]
+                                for alternatives in names]
 
     @property
     def num_classes(self):
@@ -53,13 +62,15 @@ class CaptionSet:
 
     @property
     def max_chars(self):
-        return max(len(p) for ps in self.prompts for p in ps)
+        return max(len(p) for ps in self.prompts + self.heldout_prompts for p in ps)
 
-    def ensemble(self):
+    def ensemble(self, heldout=False):
         """(K, P) captions, the same number P for every class (each class's list cycled to the
-        longest, so the prompt ensemble is a plain mean): zero-shot classification's prompts."""
-        longest = max(len(p) for p in self.prompts)
-        return [[ps[i % len(ps)] for i in range(longest)] for ps in self.prompts]
+        longest, so the prompt ensemble is a plain mean): zero-shot classification's prompts
+        (the training templates, or with heldout the ones training never sees)."""
+        prompts = self.heldout_prompts if heldout else self.prompts
+        longest = max(len(p) for p in prompts)
+        return [[ps[i % len(ps)] for i in range(longest)] for ps in prompts]
 
     def sample(self, labels, rng: np.random.Generator):
         """One caption index for each label: (caption ids (B,) into `flat`, as int64)."""

@@ -155,22 +155,25 @@ class CLIPRecipe(_Contrastive):
         return extract_features(lambda x: F.normalize(self.model.encode_image(x), dim=1), images,
                                 self.device)
 
-    def class_embeddings(self):
+    def class_embeddings(self, heldout=False):
         """(K, E) zero-shot weights from every prompt of each class (prompt ensembling)."""
-        prompts = self.captions.ensemble()                                       # (K, P)
+        prompts = self.captions.ensemble(heldout)                                # (K, P)
         K, P = len(prompts), len(prompts[0])
         tokens = self.tokens([p for ps in prompts for p in ps]).reshape(K, P, -1)
         return class_text_embeddings(self.model, tokens).cpu().numpy()
 
     def evaluate(self, test, full=False):
-        """zero_shot_acc after each epoch; with full (tinygen eval) also linear_probe_acc and the
-        retrieval recalls."""
+        """zero_shot_acc after each epoch; with full (tinygen eval) also zero_shot_heldout_acc
+        (prompts from templates training never saw), linear_probe_acc and the retrieval
+        recalls."""
         x, y = test.tensors
         labels = y.numpy()
         image = self.image_embeddings(x)                                          # (N, E)
         predicted = (image @ self.class_embeddings().T).argmax(axis=1)
         metrics = {"zero_shot_acc": float((predicted == labels).mean())}
         if full:
+            predicted = (image @ self.class_embeddings(heldout=True).T).argmax(axis=1)
+            metrics["zero_shot_heldout_acc"] = float((predicted == labels).mean())
             metrics["linear_probe_acc"] = self.probe_accuracy(self.model.image_features, test)
             metrics.update(self.retrieval(image[:RETRIEVAL_PAIRS], labels[:RETRIEVAL_PAIRS]))
         return metrics
@@ -197,7 +200,9 @@ class CLIPRecipe(_Contrastive):
     def eval_info(self, test):
         return {"split": "test", "samples": len(test),
                 "zero_shot": f"prompt ensemble of {len(self.captions.ensemble()[0])} captions a "
-                             "class (template x class name)",
+                             "class (template x class name); heldout: "
+                             f"{len(self.captions.ensemble(True)[0])} captions a class from "
+                             "templates never used in training",
                 "linear_probe": f"logistic regression on the {self.config.image_features} image "
                                 f"features, standardised; {ProbeConfig(epochs=self.option('probe_epochs'))}",
                 "retrieval": f"the first {min(RETRIEVAL_PAIRS, len(test))} test images, one "
