@@ -84,6 +84,8 @@ def info_nce(image_emb, text_emb, logit_scale=None, *, temperature=None, targets
     logit_scale: the learnable *log* of the scale, as CLIP's parameter (a scalar Tensor, or a
         float); initialise it to LOGIT_SCALE_INIT = ln(1/0.07) and clamp it at LOGIT_SCALE_MAX =
         ln 100 after each optimiser step (tinygen.models.clip.CLIP.clamp_logit_scale_ does).
+        PyTorch has no info_nce; open_clip's ClipLoss takes the scale itself, exp(logit_scale):
+        this takes its log, as issue #18 and CLIP's own parameter do.
     temperature: instead of logit_scale, a fixed tau: logits = cosines / tau.
     targets: None (pair i matches pair i only: class indices arange(N)), or an (N, N) float
         matrix of match weights (1 where image i and text j match, e.g. same class): each row
