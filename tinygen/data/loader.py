@@ -8,11 +8,12 @@ a batch:
   - any other dataset: `[dataset[i] for i in indices]`, then `collate_fn` (default:
     `default_collate`, which stacks matching fields into Tensors).
 
-Without a `generator=`, shuffling draws one permutation per epoch from the loader's own `np.random.Generator` (PCG64),
-seeded with `seed`; so epochs differ from each other, and two loaders with the same seed give the
-same sequence of epochs. `state_dict()` records where the loader stands (the epoch, the batches of
-it already handed out, the generator state before that epoch's permutation), and
-`load_state_dict()` continues from there: same permutation, next batch.
+Without a `generator=`, shuffling draws one permutation per epoch from the loader's own
+`np.random.Generator` (PCG64), seeded with `seed`; so epochs differ from each other, and two
+loaders with the same seed give the same sequence of epochs. `state_dict()` records where the
+loader stands (the epoch, the batches of it already handed out, the generator state before that
+epoch's permutation), and `load_state_dict()` continues from there: same permutation, next batch.
+With `generator=` (a tg.Generator) the order is PyTorch's for the same seed instead.
 """
 from __future__ import annotations
 
@@ -34,7 +35,8 @@ from .worker import WorkerPool, get_worker_info  # noqa: F401  (get_worker_info:
 
 PREFETCH_DEPTH = 2
 _END, _ERROR = object(), object()
-_NOT_BATCHABLE = "default_collate: batch must contain tensors, numpy arrays, numbers, dicts or lists"
+_NOT_BATCHABLE = ("default_collate: batch must contain tensors, numpy arrays, numbers, dicts or "
+                  "lists")
 
 
 def default_convert(data):
@@ -61,9 +63,9 @@ def default_collate(samples):
     Tensors and NumPy arrays are stacked along a new first dim (all must have one shape); NumPy
     scalars keep their dtype; Python ints become int64, bools bool, floats float32 (PyTorch gives
     float64 here; tinygen keeps its float32 default, so a batch of float targets meets float32
-    outputs); strings and bytes stay as they are (the list of them); dicts (any Mapping) are collated per key, keeping
-    their type; namedtuples per field, keeping their type; tuples and lists per position, into a
-    list (PyTorch's rule: `x, y = batch` works either way).
+    outputs); strings and bytes stay as they are (the list of them); dicts (any Mapping) are
+    collated per key, keeping their type; namedtuples per field, keeping their type; tuples and
+    lists per position, into a list (PyTorch's rule: `x, y = batch` works either way).
     """
     if not isinstance(samples, Sequence) or not samples:
         raise TypeError(f"default_collate: expected a non-empty list of samples, got {samples!r}")
