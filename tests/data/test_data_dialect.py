@@ -286,6 +286,8 @@ def test_loader_argument_errors_are_pytorchs_messages():
         DataLoader(data, persistent_workers=True)
     with pytest.raises(ValueError, match="prefetch_factor option could only be specified"):
         DataLoader(data, prefetch_factor=2)
+    with pytest.raises(TypeError, match="sampler must be an iterable of indices"):
+        DataLoader(data, 2, False, True)             # drop_last passed where sampler goes
 
 
 class Stream(IterableDataset):

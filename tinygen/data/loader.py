@@ -272,6 +272,12 @@ class DataLoader:
         if self._iterable and (sampler is not None or batch_sampler is not None):
             raise ValueError("DataLoader with IterableDataset: expected unspecified sampler and "
                              "batch_sampler options (the dataset decides the order)")
+        for name, value in (("sampler", sampler), ("batch_sampler", batch_sampler)):
+            if value is not None and not hasattr(value, "__iter__"):
+                raise TypeError(f"DataLoader: {name} must be an iterable of indices, got "
+                                f"{value!r} (PyTorch's positional order is dataset, batch_size, "
+                                "shuffle, sampler, batch_sampler, ...: pass drop_last= and "
+                                "seed= by keyword)")
         if sampler is not None and shuffle:
             raise ValueError("DataLoader: sampler option is mutually exclusive with shuffle "
                              "(the sampler decides the order; DistributedSampler shuffles)")
