@@ -352,6 +352,17 @@ def test_worker_ids_seeds_and_init_fn():
     assert sum((b[3].tolist() for b in again), []) == draws     # and a seeded run repeats
 
 
+def test_workers_leave_the_global_stream_alone_and_reseed_each_epoch():
+    loader = DataLoader(WhoMadeMe(), batch_size=6, num_workers=2, seed=1)
+    state = tg.get_rng_state()
+    first = sum((b[3].tolist() for b in loader), [])
+    assert tg.get_rng_state() == state
+    second = sum((b[3].tolist() for b in loader), [])
+    assert first != second
+    assert sum((b[3].tolist() for b in DataLoader(WhoMadeMe(), batch_size=6, num_workers=2,
+                                                   seed=1)), []) == first
+
+
 def test_worker_init_fn_sees_worker_info():
     def init(worker_id):
         info = tg.data.get_worker_info()

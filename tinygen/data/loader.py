@@ -218,8 +218,8 @@ class DataLoader:
         `prefetch_factor` (default 2) batches each in flight, `worker_init_fn(worker_id)` called
         first in each, `persistent_workers` keeping them between epochs, `timeout` seconds to
         wait for a batch (0: forever), `multiprocessing_context` ("fork", "spawn", ...).
-        Each epoch draws a base seed (from `generator`, else tinygen's global stream); worker i
-        is seeded with base seed + i.
+        Each epoch has a base seed (drawn from `generator`, else derived from `seed` and the
+        epoch); worker i is seeded with base seed + i.
     An IterableDataset is batched in the order it yields (no sampler, no shuffle).
     Added in tinygen: `seed`, `prefetch` (make the next batches in one background thread) and
     `device` (every Tensor of a batch moved there). `pin_memory`, `pin_memory_device` and
@@ -324,7 +324,7 @@ class DataLoader:
         epoch, skip = self._epoch, self._skip
         start_state = self.sampler.state if isinstance(self.sampler, SeededShuffle) else None
         self._epoch, self._skip = epoch + 1, 0
-        base_seed = self._base_seed()
+        base_seed = self._base_seed(epoch)
         tasks = self._tasks(skip)
         if self.num_workers == 0:
             batches = self._serial(tasks)
@@ -337,13 +337,15 @@ class DataLoader:
         self._current = record
         return self._track(batches, record)
 
-    def _base_seed(self):
-        """The seed of this epoch's workers, drawn as PyTorch draws it (one random64 from the
-        loader's generator; so with a generator, the sampler's order stays PyTorch's). Without a
-        generator it is drawn from tinygen's global stream, and only when there are workers."""
+    def _base_seed(self, epoch):
+        """The seed of this epoch's workers. With a generator, drawn as PyTorch draws it (one
+        random64 from it, so the sampler's order stays PyTorch's). Without one, derived from the
+        loader's seed and the epoch: it never touches tinygen's global stream, so adding workers
+        or resuming mid-epoch leaves the training's random draws as they were."""
         if self.generator is not None:
             return int(self.generator.random64(1)[0] % (2**63))
-        return int(generator_for("cpu").integers(2**63)) if self.num_workers else 0
+        state = np.random.SeedSequence([self.seed, epoch]).generate_state(2, np.uint32)
+        return int(state[0]) << 31 | int(state[1]) >> 1
 
     def _tasks(self, skip):
         """What to fetch, batch by batch: index lists, single indices, or (a stream) counts."""

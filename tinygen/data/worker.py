@@ -12,9 +12,10 @@ unpicklable batch becomes a clear error instead of a lost message. A worker exit
 when its parent dies, or with the pool; the main process notices a worker that died (killed,
 out of memory) and raises instead of waiting forever.
 
-Seeding, as PyTorch: each epoch's iterator draws a base seed; worker i seeds Python's `random`,
-tinygen's global stream and NumPy's legacy global stream with base_seed + i (NumPy's with its
-low 32 bits), so workers draw different augmentations and a seeded run repeats.
+Seeding, as PyTorch: each epoch's iterator has a base seed (see DataLoader._base_seed); worker i
+seeds Python's `random`, tinygen's global stream and NumPy's legacy global stream with
+base_seed + i (NumPy's with its low 32 bits), so workers draw different augmentations, epochs
+differ, and a seeded run repeats.
 """
 from __future__ import annotations
 
