@@ -5,6 +5,11 @@
     for x, y in DataLoader(train, batch_size=128, shuffle=True, seed=0):
         ...                                  # x: (128, 1, 28, 28) float32, y: (128,) int64
 
+torch.utils.data's API under its names and module paths (tinygen.data.dataset, .sampler,
+.dataloader, .distributed): Subset, random_split, ConcatDataset, IterableDataset, ChainDataset,
+StackDataset, RandomSampler, SubsetRandomSampler, WeightedRandomSampler, BatchSampler,
+default_collate / default_convert, DataLoader with worker processes and get_worker_info().
+
 Nothing is read, generated or downloaded at import; NumPy is the only third-party import.
 """
 from .catalog import (
