@@ -57,6 +57,16 @@ SCHEDULERS = {
                                                                  total_steps=STEPS + 2)),
     "OneCycleLR-no-momentum": ("Adam", lambda S, o: S.OneCycleLR(
         o, max_lr=0.01, total_steps=STEPS + 1, cycle_momentum=False, div_factor=10.0)),
+    "CyclicLR-triangular": ("SGD", lambda S, o: S.CyclicLR(o, base_lr=0.01, max_lr=0.1,
+                                                             step_size_up=4)),
+    "CyclicLR-triangular2": ("SGD", lambda S, o: S.CyclicLR(
+        o, base_lr=[0.01, 0.001], max_lr=[0.1, 0.05], step_size_up=3, step_size_down=5,
+        mode="triangular2", base_momentum=0.7)),
+    "CyclicLR-exp-range-adam": ("Adam", lambda S, o: S.CyclicLR(
+        o, base_lr=0.001, max_lr=0.01, step_size_up=5, mode="exp_range", gamma=0.97)),
+    "CyclicLR-scale-fn": ("SGD", lambda S, o: S.CyclicLR(
+        o, base_lr=0.01, max_lr=0.2, step_size_up=2, scale_fn=lambda x: 1 / (1 + x),
+        scale_mode="iterations", cycle_momentum=False)),
 }
 
 

@@ -1,5 +1,5 @@
-"""Schedules stepped per batch or driven by a metric: OneCycleLR, CosineAnnealingWarmRestarts,
-ReduceLROnPlateau (as PyTorch's)."""
+"""Schedules stepped per batch or driven by a metric: OneCycleLR, CyclicLR,
+CosineAnnealingWarmRestarts, ReduceLROnPlateau (as PyTorch's)."""
 from __future__ import annotations
 
 import math
@@ -41,27 +41,8 @@ class OneCycleLR(LRScheduler):
                 group["min_lr"] = group["initial_lr"] / final_div_factor
         self.cycle_momentum = cycle_momentum
         if self.cycle_momentum:
-            self._init_momentum(max_momentum, base_momentum, last_epoch)
+            _init_momentum(self, max_momentum, base_momentum, last_epoch)
         super().__init__(optimizer, last_epoch)
-
-    def _init_momentum(self, max_momentum, base_momentum, last_epoch):
-        optimizer = self.optimizer
-        if "momentum" not in optimizer.defaults and "betas" not in optimizer.defaults:
-            raise ValueError("optimizer must support momentum or beta1 with `cycle_momentum` "
-                             "option enabled")
-        self.use_beta1 = "betas" in optimizer.defaults
-        max_momentums = _format_param("max_momentum", optimizer, max_momentum)
-        base_momentums = _format_param("base_momentum", optimizer, base_momentum)
-        if last_epoch != -1:
-            return
-        for m_momentum, b_momentum, group in zip(max_momentums, base_momentums,
-                                                 optimizer.param_groups):
-            if self.use_beta1:
-                group["betas"] = (m_momentum, *group["betas"][1:])
-            else:
-                group["momentum"] = m_momentum
-            group["max_momentum"] = m_momentum
-            group["base_momentum"] = b_momentum
 
     def _anneal_func(self, start, end, pct):
         if self._anneal_func_type == "cos":
@@ -99,11 +80,116 @@ class OneCycleLR(LRScheduler):
                 start_step = phase["end_step"]
             lrs.append(computed_lr)
             if self.cycle_momentum:
-                if self.use_beta1:
-                    group["betas"] = (computed_momentum, *group["betas"][1:])
-                else:
-                    group["momentum"] = computed_momentum
+                _set_momentum(self, group, computed_momentum)
         return lrs
+
+
+def _init_momentum(scheduler, max_momentum, base_momentum, last_epoch):
+    """OneCycleLR's and CyclicLR's momentum cycling: use_beta1 (Adam's betas[0]) or momentum;
+    on a fresh start each group's momentum starts at max_momentum."""
+    optimizer = scheduler.optimizer
+    if "momentum" not in optimizer.defaults and "betas" not in optimizer.defaults:
+        raise ValueError("optimizer must support momentum or beta1 with `cycle_momentum` "
+                         "option enabled")
+    scheduler.use_beta1 = "betas" in optimizer.defaults
+    max_momentums = _format_param("max_momentum", optimizer, max_momentum)
+    base_momentums = _format_param("base_momentum", optimizer, base_momentum)
+    if last_epoch == -1:
+        for m_momentum, b_momentum, group in zip(max_momentums, base_momentums,
+                                                 optimizer.param_groups):
+            _set_momentum(scheduler, group, m_momentum)
+            group["max_momentum"] = m_momentum
+            group["base_momentum"] = b_momentum
+    return base_momentums, max_momentums
+
+
+def _set_momentum(scheduler, group, momentum):
+    if scheduler.use_beta1:
+        group["betas"] = (momentum, *group["betas"][1:])
+    else:
+        group["momentum"] = momentum
+
+
+class CyclicLR(LRScheduler):
+    """Cyclical learning rates (Smith 2017), stepped once per batch, as PyTorch's CyclicLR.
+
+    The lr climbs from base_lr to max_lr over step_size_up steps and back over step_size_down
+    (default: the same), its amplitude scaled by mode: "triangular" (constant), "triangular2"
+    (halved each cycle) or "exp_range" (gamma ** iteration); or by scale_fn(x) with
+    scale_mode "cycle" (x = cycle number) or "iterations". With cycle_momentum the momentum
+    (or Adam's beta1) moves the opposite way between max_momentum and base_momentum.
+    state_dict() leaves out a custom scale_fn (as PyTorch does): pass it again to the scheduler
+    that loads the state.
+    """
+
+    def __init__(self, optimizer, base_lr, max_lr, step_size_up=2000, step_size_down=None,
+                 mode="triangular", gamma=1.0, scale_fn=None, scale_mode="cycle",
+                 cycle_momentum=True, base_momentum=0.8, max_momentum=0.9, last_epoch=-1):
+        if not isinstance(optimizer, Optimizer):
+            raise TypeError(f"{type(optimizer).__name__} is not an Optimizer")
+        base_lrs = _format_param("base_lr", optimizer, base_lr)
+        if last_epoch == -1:
+            for lr, group in zip(base_lrs, optimizer.param_groups):
+                group["lr"] = lr
+        self.max_lrs = _format_param("max_lr", optimizer, max_lr)
+        step_size_up = float(step_size_up)
+        step_size_down = float(step_size_down) if step_size_down is not None else step_size_up
+        if step_size_up <= 0 or step_size_down <= 0:
+            raise ValueError(f"CyclicLR: step_size_up and step_size_down must be positive, got "
+                             f"{step_size_up} and {step_size_down}")
+        self.total_size = step_size_up + step_size_down
+        self.step_ratio = step_size_up / self.total_size
+        if mode not in ("triangular", "triangular2", "exp_range") and scale_fn is None:
+            raise ValueError(f"CyclicLR: mode {mode!r} is invalid and scale_fn is None; expected "
+                             "'triangular', 'triangular2' or 'exp_range', or a scale_fn")
+        self.mode = mode
+        self.gamma = gamma
+        self._scale_fn_custom = scale_fn
+        self.scale_mode = scale_mode if scale_fn is not None else (
+            "iterations" if mode == "exp_range" else "cycle")
+        self.cycle_momentum = cycle_momentum
+        if cycle_momentum:
+            self.optimizer = optimizer
+            self.base_momentums, self.max_momentums = _init_momentum(
+                self, max_momentum, base_momentum, last_epoch)
+        super().__init__(optimizer, last_epoch)
+        self.base_lrs = base_lrs
+
+    def scale_fn(self, x):
+        if self._scale_fn_custom is not None:
+            return self._scale_fn_custom(x)
+        if self.mode == "triangular":
+            return 1.0
+        if self.mode == "triangular2":
+            return 1 / (2.0 ** (x - 1))
+        return self.gamma ** x
+
+    def get_lr(self):
+        self._warn_if_outside_step()
+        cycle = math.floor(1 + self.last_epoch / self.total_size)
+        x = 1.0 + self.last_epoch / self.total_size - cycle
+        if x <= self.step_ratio:
+            scale_factor = x / self.step_ratio
+        else:
+            scale_factor = (x - 1) / (self.step_ratio - 1)
+        scale = self.scale_fn(cycle if self.scale_mode == "cycle" else self.last_epoch)
+        lrs = [base_lr + (max_lr - base_lr) * scale_factor * scale
+               for base_lr, max_lr in zip(self.base_lrs, self.max_lrs)]
+        if self.cycle_momentum:
+            for group, base_m, max_m in zip(self.optimizer.param_groups, self.base_momentums,
+                                            self.max_momentums):
+                _set_momentum(self, group, max_m - (max_m - base_m) * scale_factor * scale)
+        return lrs
+
+    def state_dict(self):
+        state = super().state_dict()
+        state["_scale_fn_custom"] = None              # a function is not state (PyTorch's too)
+        return state
+
+    def load_state_dict(self, state_dict):
+        state_dict = dict(state_dict)
+        state_dict.pop("_scale_fn_custom", None)      # keep this scheduler's own scale_fn
+        super().load_state_dict(state_dict)
 
 
 class CosineAnnealingWarmRestarts(LRScheduler):

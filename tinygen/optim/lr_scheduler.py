@@ -17,7 +17,7 @@ Semantics copied from PyTorch, on purpose, so a schedule ports unchanged:
 
 Where they live: the base class in _lr_base.py; per-epoch schedules (LambdaLR,
 MultiplicativeLR, StepLR, MultiStepLR, ConstantLR, LinearLR, ExponentialLR, PolynomialLR,
-CosineAnnealingLR) in _lr_epoch.py; OneCycleLR, CosineAnnealingWarmRestarts and
+CosineAnnealingLR) in _lr_epoch.py; OneCycleLR, CyclicLR, CosineAnnealingWarmRestarts and
 ReduceLROnPlateau in _lr_cycle.py; the combinators SequentialLR and ChainedScheduler here.
 """
 from __future__ import annotations
@@ -25,7 +25,7 @@ from __future__ import annotations
 from bisect import bisect_right
 
 from ._lr_base import LRScheduler, _group_values
-from ._lr_cycle import CosineAnnealingWarmRestarts, OneCycleLR, ReduceLROnPlateau
+from ._lr_cycle import CosineAnnealingWarmRestarts, CyclicLR, OneCycleLR, ReduceLROnPlateau
 from ._lr_epoch import (
     ConstantLR,
     CosineAnnealingLR,
@@ -40,8 +40,8 @@ from ._lr_epoch import (
 
 __all__ = [
     "ChainedScheduler", "ConstantLR", "CosineAnnealingLR", "CosineAnnealingWarmRestarts",
-    "ExponentialLR", "LRScheduler", "LambdaLR", "LinearLR", "MultiStepLR", "MultiplicativeLR",
-    "OneCycleLR", "PolynomialLR", "ReduceLROnPlateau", "SequentialLR", "StepLR",
+    "CyclicLR", "ExponentialLR", "LRScheduler", "LambdaLR", "LinearLR", "MultiStepLR",
+    "MultiplicativeLR", "OneCycleLR", "PolynomialLR", "ReduceLROnPlateau", "SequentialLR", "StepLR",
 ]
 
 
