@@ -11,7 +11,8 @@ import numpy as np
 import tinygen as tg
 from ...metrics import iwae_bound, psnr, ssim
 from ...models.vae import VAE, VAEConfig, importance_log_weights, negative_elbo
-from .base import Option, Recipe
+from ..errors import UsageError
+from .base import IMAGE_SIZE, Option, Recipe
 
 
 class VAERecipe(Recipe):
@@ -24,7 +25,8 @@ class VAERecipe(Recipe):
                Option("width", int, 32, "channels of the first conv (conv-vae; the second has "
                       "twice as many)"),
                Option("iw_samples", int, 64, "importance samples K of the IWAE bound that "
-                      "`tinygen eval` adds (0: none)"))
+                      "`tinygen eval` adds (0: none)"),
+               IMAGE_SIZE)
 
     def __init__(self, run, data):
         super().__init__(run, data)
@@ -32,7 +34,10 @@ class VAERecipe(Recipe):
         self.config = VAEConfig(in_channels=c, image_size=h, conv=self.conv,
                                 hidden=self.option("hidden"), latent=self.option("latent"),
                                 width=self.option("width"))
-        self.model = VAE(self.config)
+        try:
+            self.model = VAE(self.config)
+        except ValueError as e:              # a side the strided convolutions cannot halve
+            raise UsageError(f"--data {data.name}: {e}") from None
         self.modules = {"vae": self.model}
         self.optimizers = {"adam": tg.optim.Adam(self.model.parameters(), lr=self.setting("lr"))}
 
