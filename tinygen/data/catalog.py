@@ -8,6 +8,10 @@
                                           labels 0 (unlabelled); 90 + 10 faces, the train split
                                           with mirrored copies (180); offline with the `faces`
                                           extra (scikit-image)
+    cifar10           train | test        float32 (N, 3, 32, 32) in [0, 1], labels 0..9
+    celeba            train | valid | test  float32 (N, 3, 64, 64), unlabelled, train mirrored
+    lfw               train | test        float32 (N, 3, 64, 64), unlabelled, train mirrored
+                                          (the three by download: tinygen/data/colour.py)
     tinyshakespeare   train | val | test  TextDataset: int64 ids (N,), vocab, encode/decode
     <path to a text file>                 the same, for any UTF-8 text
     moons, circles, 8gaussians,           float32 points (n, 2), int64 component labels (n,);
@@ -22,6 +26,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+from .colour import COLOUR_DATASETS, cache_ready, load_colour
 from .dataset import ImageDataset, TensorDataset
 from .download import download as download_dataset
 from .faces import faces_available, load_lfw_faces
@@ -33,13 +38,14 @@ from .transforms import resize_images
 
 DEFAULT_IMAGE_DATASET = "digits"
 DEFAULT_TEXT_DATASET = "tinyshakespeare"
-IMAGE_DATASETS = ("mnist", "fashion-mnist", "digits", "lfw-faces")
-UNLABELLED_DATASETS = ("lfw-faces",)
+IMAGE_DATASETS = ("mnist", "fashion-mnist", "digits", "lfw-faces") + COLOUR_DATASETS
+UNLABELLED_DATASETS = ("lfw-faces", "celeba", "lfw")
 TEXT_DATASETS = ("tinyshakespeare",)
 TOY_DATASETS = tuple(TOYS)
 DATASETS = IMAGE_DATASETS + TEXT_DATASETS + TOY_DATASETS
 _ALIASES = {"fashion_mnist": "fashion-mnist", "fashionmnist": "fashion-mnist",
             "shakespeare": "tinyshakespeare", "lfw_faces": "lfw-faces", "lfwfaces": "lfw-faces",
+            "cifar-10": "cifar10", "cifar_10": "cifar10", "celeb-a": "celeba", "celeb_a": "celeba",
             **TOY_ALIASES}
 
 
@@ -94,6 +100,8 @@ def load(name, split: str = "train", root=None, download: bool = False, *, n: in
                          f"({', '.join(TOY_DATASETS)})")
     if key == "lfw-faces":
         return load_lfw_faces(split, size=size, hflip=hflip)
+    if key in COLOUR_DATASETS:
+        return load_colour(key, split, root, download, size=size, hflip=hflip)
     if key in ("mnist", "fashion-mnist"):
         _ensure_files(key, root, download)
         return _image_dataset(*load_idx_arrays(key, split, root), size, hflip)
@@ -131,7 +139,11 @@ def status(root=None) -> list[tuple[str, str]]:
     """(name, state) for every dataset: 'bundled', 'generated', 'cached at PATH' or 'not cached'."""
     rows = []
     for name in DATASETS:
-        if name in REMOTE_DATASETS:
+        if name in COLOUR_DATASETS:
+            spec = REMOTE_DATASETS[name]
+            state = (f"cached at {spec.folder(root)}" if cache_ready(name, root) else
+                     "downloaded, not decoded yet" if not spec.missing(root) else "not cached")
+        elif name in REMOTE_DATASETS:
             spec = REMOTE_DATASETS[name]
             state = "not cached" if spec.missing(root) else f"cached at {spec.folder(root)}"
         elif name in TOY_DATASETS:
