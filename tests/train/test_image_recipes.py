@@ -80,6 +80,25 @@ def test_dcgan_logs_the_discriminators_accuracy(synthetic_data, tmp_path):
     assert len(accuracy) == 3 and all(0 <= a <= 1 and (a * 8) % 1 == 0 for a in accuracy)
 
 
+def test_eval_every_spaces_the_evaluations(synthetic_data, tmp_path):
+    """12 images and their mirror images make epochs of 6 steps: --eval-every 2 evaluates, draws samples and saves
+    a checkpoint after epochs 2 and 4 and after the last (5) only; --resume keeps the setting."""
+    synthetic_data(1, 28)
+    out = str(tmp_path / "run")
+    common = ["--batch-size", "4", "--log-every", "1", "--out", out, *TINY["conv-vae"]]
+    assert main(["train", "conv-vae", "--epochs", "5", "--eval-every", "2", *common]) == 0
+    with open(os.path.join(out, "metrics.jsonl")) as f:
+        rows = [json.loads(line) for line in f]
+    assert [r["step"] for r in rows if r["split"] == "test"] == [12, 24, 30]
+    assert len([r for r in rows if r["split"] == "train"]) == 30
+    with open(os.path.join(out, "config.json")) as f:
+        assert json.load(f)["eval_every"] == 2
+    assert main(["train", "conv-vae", "--epochs", "7", "--resume", *common]) == 0
+    with open(os.path.join(out, "metrics.jsonl")) as f:
+        rows = [json.loads(line) for line in f]
+    assert [r["step"] for r in rows if r["split"] == "test"] == [12, 24, 30, 36, 42]
+
+
 @pytest.mark.parametrize("model,tiny", [
     ("dcgan", ["--set", "width=4"]),
     ("conv-vae", ["--set", "width=4", "--set", "hidden=16"]),

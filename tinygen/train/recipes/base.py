@@ -94,6 +94,7 @@ class RunConfig:
     seed: int = 0
     out: str | None = None
     log_every: int = 10
+    eval_every: int = 1               # epochs between evaluation + samples + checkpoint
     options: dict = field(default_factory=dict)      # model-specific settings (--set key=value)
 
 
