@@ -97,3 +97,20 @@ def test_resize_images():
     assert (resize_images(flat, 64) == 77).all()
     with pytest.raises(ValueError, match=r"expected \(N, C, H, W\) images"):
         resize_images(x[0], 8)
+
+
+def test_a_shuffled_epoch_sees_every_image_both_ways():
+    from tinygen.data import DataLoader
+    images = np.random.default_rng(0).integers(0, 256, (7, 1, 3, 4), dtype=np.uint8)
+    ds = ImageDataset(images, np.arange(7), hflip=True, num_classes=7)
+    loader = DataLoader(ds, batch_size=3, shuffle=True, seed=0)
+    x, y = (np.concatenate([t.numpy() for t in column]) for column in zip(*loader))
+    assert len(x) == 14
+    seen = sorted((int(label), (pixels * 255).round().astype(np.uint8).tobytes())
+                  for label, pixels in zip(y, x))
+    expected = sorted([(i, images[i].tobytes()) for i in range(7)]
+                      + [(i, images[i][..., ::-1].tobytes()) for i in range(7)])
+    assert seen == expected
+    assert ds.take([-1])[1].numpy().tolist() == [6]            # the last: image 6 mirrored
+    with pytest.raises(IndexError):
+        ds.take(np.array([14]))

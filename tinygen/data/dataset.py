@@ -159,7 +159,13 @@ class ImageDataset(TensorDataset):
 
     def take(self, indices) -> tuple:
         """Samples `indices` (int, slice or int array) as (float32 images, int64 labels)."""
-        positions = np.arange(self._length)[indices]              # negative and slices resolved
+        if isinstance(indices, slice):
+            positions = np.arange(*indices.indices(self._length))
+        else:
+            positions = np.asarray(indices, dtype=np.int64)
+            if ((positions < -self._length) | (positions >= self._length)).any():
+                raise IndexError(f"index out of range for a dataset of {self._length}")
+            positions = np.where(positions < 0, positions + self._length, positions)
         scalar = positions.ndim == 0
         positions = np.atleast_1d(positions)
         n = len(self.images)
