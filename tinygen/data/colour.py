@@ -22,6 +22,9 @@ SHA-256. Loading checks the manifest, the shapes and the SHA-256 of every array 
 images from disk (np.load mmap_mode="r"): an epoch gathers its batches from there and never
 decodes a JPEG again. A file that fails the check is an error naming it, never loaded.
 
+Decoding holds a split's pictures in memory twice at its peak (CelebA's train split: about
+4 GB), once per `tinygen data download`.
+
 The CIFAR batches are pickles: they are read from the checksummed archive only, with an unpickler
 that accepts nothing but NumPy arrays, dicts, lists and strings.
 """
@@ -37,7 +40,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ..io.atomic import atomic_write, commit_file
+from ..io.atomic import atomic_write
 from .dataset import ImageDataset
 from .download import download as download_files
 from .download import sha256_of, verify_file
