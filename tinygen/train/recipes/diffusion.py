@@ -45,6 +45,8 @@ class DiffusionRecipe(Recipe):
         Option("dropout", float, 0.0, "dropout in the residual blocks"),
         Option("ema", float, 0.999, "decay of the weights' moving average used for sampling"),
         Option("sample_steps", int, 50, "DDIM steps for samples.png and evaluation"),
+        Option("clip_x0", bool, True, "clamp the sampler's predicted x0 to the data range at "
+               "each step (Ho et al.'s code does)"),
         Option("guidance", float, 2.0, "guidance weight w for samples.png and evaluation "
                "(0: unconditional, 1: conditional)"),
         Option("classifier", str, None, "a trained classifier's run folder: `tinygen eval` judges "
@@ -95,7 +97,8 @@ class DiffusionRecipe(Recipe):
                         steps or self.option("sample_steps"), eta=0.0,
                         labels=labels if self.conditional else None,
                         guidance=self.option("guidance") if guidance is None else guidance,
-                        null_label=self.unet.null_label, device=self.device, chain=chain)
+                        null_label=self.unet.null_label, device=self.device, chain=chain,
+                        clip_x0=self.option("clip_x0"))
         return ((x + 1) / 2).clamp(0, 1)
 
     def sample(self, n):
@@ -146,7 +149,7 @@ class DiffusionRecipe(Recipe):
     def eval_info(self, test):
         info = {"split": "test", "samples": len(test), "sampler": (
             f"DDIM, {self.option('sample_steps')} steps, eta 0, guidance "
-            f"{self.option('guidance')}")}
+            f"{self.option('guidance')}, x0 clipped: {self.option('clip_x0')}")}
         if self.option("classifier"):
             info["judge"] = describe_judge(self.option("classifier"))
             info["judged_samples"] = self.option("eval_samples")
