@@ -120,3 +120,16 @@ def test_classifier_refuses_unlabelled_faces(tmp_path, capsys):
     pytest.importorskip("skimage", reason="the faces extra (scikit-image)")
     assert main(["train", "classifier", "--data", "lfw-faces", "--out", str(tmp_path)]) == 2
     assert "--data lfw-faces: has no labels" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("model", ["dcgan", "conv-vae", "ddpm"])
+def test_default_widths_take_a_step_on_64_px_colour(model):
+    """The recipes' own widths (no --set) at CelebA's shape: one step on a batch of 4."""
+    from tinygen.train.recipes import RunConfig, get_recipe
+    data = _synthetic(3, 64, n=4)
+    info = DataInfo("synthetic", data, data, shape=(3, 64, 64), num_classes=None)
+    recipe = get_recipe(model)(RunConfig(model=model), info)
+    metrics = recipe.train_step(data.take(np.arange(4)), 0)
+    assert metrics and all(np.isfinite(v) for v in metrics.values())
+    if model == "ddpm":
+        assert recipe.config.channels == (32, 64, 64, 128) and recipe.config.num_classes is None
