@@ -118,14 +118,15 @@ class DiffusionRecipe(Recipe):
     def evaluate(self, test, classifier=None, batch_size=250):
         """test_denoising_loss (the training loss on the test images, t and noise from a fixed
         stream); with a classifier run, the judge's scores of eval_samples samples."""
-        x_all, y_all = test.tensors
+        n = len(test)                        # batches taken one at a time (see the VAE's)
         total = 0.0
         with fork_rng(1234):
-            for i in range(0, len(x_all), batch_size):
-                x = x_all[i:i + batch_size].to(self.device) * 2 - 1
-                y = y_all[i:i + batch_size].to(self.device) if self.conditional else None
+            for i in range(0, n, batch_size):
+                x_batch, y_batch = test.take(slice(i, i + batch_size))
+                x = x_batch.to(self.device) * 2 - 1
+                y = y_batch.to(self.device) if self.conditional else None
                 total += denoising_loss(self.ema.module, self.schedule, x, y).item() * len(x)
-        metrics = {"test_denoising_loss": total / len(x_all)}
+        metrics = {"test_denoising_loss": total / n}
         if classifier:
             n = self.option("eval_samples")
             metrics.update(self._judged(test, classifier, n))
