@@ -6,7 +6,7 @@ interleaved (a block of tinygen steps, then a block of PyTorch steps), medians o
 Peak memory: tracemalloc's peak of Python-visible allocations (NumPy arrays included) for tinygen,
 and the same probe is not meaningful for PyTorch's C++ allocator, so its column is blank.
 
-    python benchmarks/models.py                     # all four; --cases vae,gpt to choose
+    python benchmarks/models.py                     # all cases; --cases vae,gpt to choose
     tinygen bench models                            # the same
 """
 from __future__ import annotations
@@ -186,11 +186,24 @@ def ddpm_case(lib, nn, F, B=64):
             lambda: F.mse_loss(model(x_t, t, labels), noise))
 
 
+def clip_case(lib, nn, F, B=256):
+    """The clip recipe's step on 28x28 images: CNN 32-64-128, a 2-layer character Transformer
+    (width 64) over 160 distinct captions, symmetric InfoNCE with label-aware targets, AdamW."""
+    from clip_twin import clip_model, clip_step, clip_step_inputs
+    model = clip_model(lib, nn, F)
+    params = list(model.parameters())
+    opt = lib.optim.AdamW([{"params": [p for p in params if p.ndim >= 2], "weight_decay": 0.05},
+                           {"params": [p for p in params if p.ndim < 2], "weight_decay": 0.0}],
+                          lr=2e-3)
+    return model, None, clip_step(lib, nn, F, model, opt, clip_step_inputs(lib, B))
+
+
 CASES = {"vae": (vae_case, "pytorch/examples VAE, batch 128"),
          "dcgan": (dcgan_case, "DCGAN 28x28, batch 64 (D step + G step)"),
          "gpt": (gpt_case, "nanoGPT baby GPT, batch 12 x block 64"),
          "realnvp": (realnvp_case, "RealNVP 6 MLP couplings on 784-d, batch 128"),
-         "ddpm": (ddpm_case, "diffusion U-Net 28x28 (32-64-64, attention), batch 64")}
+         "ddpm": (ddpm_case, "diffusion U-Net 28x28 (32-64-64, attention), batch 64"),
+         "clip": (clip_case, "CLIP: CNN + character Transformer, InfoNCE, batch 256")}
 
 
 def _build(name, lib_name):

@@ -20,13 +20,13 @@ PACKAGE = os.path.join(ROOT, "tinygen")
 
 # bottom to top; a module's layer is that of its longest listed prefix
 LAYERS = [
-    ["tinygen.backend", "tinygen.cuda", "tinygen.random"],
+    ["tinygen.backend", "tinygen.backends", "tinygen.cuda", "tinygen.random"],
     ["tinygen.autograd"],
     ["tinygen.ops"],
     ["tinygen.tensor"],
     ["tinygen.creation", "tinygen"],
     ["tinygen.nn", "tinygen.optim", "tinygen.data", "tinygen.io", "tinygen.metrics",
-     "tinygen.distributed", "tinygen.quantization", "tinygen.distributions"],
+     "tinygen.distributed", "tinygen.quantization", "tinygen.distributions", "tinygen.utils"],
     ["tinygen.models"],
     ["tinygen.train"],
     ["tinygen.cli", "tinygen.__main__"],

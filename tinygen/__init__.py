@@ -20,6 +20,7 @@ from .backend import dtypes as _dtypes
 from .autograd import (no_grad, enable_grad, set_grad_enabled, is_grad_enabled, inference_mode,
                        is_inference_mode_enabled)
 from . import autograd, cuda, random
+from .random import Generator, get_rng_state, set_rng_state
 from .tensor import Tensor, is_tensor, set_printoptions
 from .creation import (
     tensor, from_numpy, as_tensor, zeros, ones, empty, full, zeros_like, ones_like, empty_like,
@@ -140,10 +141,10 @@ def promote_types(type1, type2):
 
 
 def __getattr__(name):
-    # heavier subpackages load on first use: tg.nn, tg.optim, tg.data, tg.save/load
+    # heavier subpackages load on first use: tg.nn, tg.optim, tg.data, tg.save/load, tg.utils.data
     import importlib  # lazy: start-up time (these subpackages import what `tg` alone does not)
     if name in ("nn", "optim", "data", "io", "models", "train", "metrics", "quantization",
-                "distributions", "distributed"):
+                "distributions", "distributed", "utils", "backends"):
         return importlib.import_module(f"{__name__}.{name}")
     if name in ("save", "load", "from_dlpack"):
         return getattr(importlib.import_module(f"{__name__}.io"), name)

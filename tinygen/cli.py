@@ -5,6 +5,7 @@
     tinygen eval runs/vae
     tinygen data download mnist --root ~/.cache/tinygen
     tinygen data list
+    tinygen launch -n 2 -- tinygen train gpt   # data-parallel over MPI (mpiexec -n 2 ...)
 
 Each command family lives beside the code it drives and adds its own subparser here; a handler
 returns the process exit code.
@@ -19,6 +20,9 @@ import sys
 from . import __version__
 from .data import DataFormatError, DownloadError, MissingExtraError
 from .data.cli import add_data_parser
+from .distributed import is_mpi_available
+from .distributed import utils as dist_utils
+from .distributed.group import INSTALL_HINT
 from .io import CheckpointError
 from .train.cli import add_train_parsers
 from .train.errors import RunError, UsageError
@@ -51,7 +55,49 @@ def build_parser() -> argparse.ArgumentParser:
     b.add_argument("--device", default="cpu", choices=["cpu", "cuda"])
     b.add_argument("rest", nargs=argparse.REMAINDER, help="passed to the benchmark script")
     b.set_defaults(func=run_bench)
+    _add_launch(sub)
     return parser
+
+
+def _add_launch(sub):
+    n_processes = _positive_int_or_error
+    la = sub.add_parser("launch", help="run a command as N MPI processes (the environment's "
+                                       "mpiexec), e.g. data-parallel training",
+                        description="Run CMD as N processes under the mpiexec of this "
+                                    "environment (pip install 'tinygen[distributed]'): "
+                                    "tinygen launch -n 2 -- tinygen train gpt is "
+                                    "mpiexec -n 2 tinygen train gpt.")
+    la.add_argument("-n", "--nproc", type=n_processes, required=True, metavar="N",
+                    help="number of processes")
+    la.add_argument("cmd", nargs=argparse.REMAINDER, metavar="-- CMD...",
+                    help="the command each process runs, after --")
+    la.set_defaults(func=run_launch)
+
+
+def _positive_int_or_error(text):
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected an integer, got {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be a positive integer, got {text}")
+    return value
+
+
+def run_launch(args) -> int:
+    """`tinygen launch -n N -- CMD...`: tinygen.distributed.utils.launch; CMD's exit status."""
+    command = list(args.cmd)
+    if command and command[0] == "--":
+        command = command[1:]
+    if not command:
+        raise UsageError("no command; put it after --, e.g. tinygen launch -n 2 -- "
+                         "tinygen train gpt")
+    if dist_utils.find_mpiexec() is None:
+        raise RunError(f"no mpiexec beside {sys.executable} or on PATH; {INSTALL_HINT}")
+    if not is_mpi_available():
+        raise RunError(f"mpi4py is not installed in this environment (the ranks need it "
+                       f"to join the process group); {INSTALL_HINT}")
+    return dist_utils.launch(args.nproc, command)
 
 
 def _benchmarks_dir():

@@ -161,17 +161,33 @@ def randn(*size, dtype=None, device=None, requires_grad=False):
     return _leaf(random_array("normal", shape_arg(size), dtype, device), requires_grad)
 
 
-def randint(low, high=None, size=None, dtype=None, device=None):
-    """Integers in [low, high) (int64 unless dtype); randint(high, size=...) starts at 0."""
+def randint(low, high=None, size=None, dtype=None, device=None, generator=None):
+    """Integers in [low, high) (int64 unless dtype); randint(high, size=...) starts at 0.
+    generator: a tg.Generator (then the draws are PyTorch's for the same seed)."""
     if high is None:
         low, high = 0, low
     if size is None:
         raise TypeError("randint: size is required")
+    if generator is not None:
+        count = int(np.prod(tuple(size), dtype=np.int64))
+        values = generator.randint(low, high, count).reshape(tuple(size))
+        return _from_generator(values, dtype, device)
     return _leaf(random_array("integers", tuple(size), dtype, device, low, high), False)
 
 
-def randperm(n, dtype=None, device=None):
+def randperm(n, dtype=None, device=None, generator=None):
+    """A random permutation of 0..n-1 (int64 unless dtype). generator: a tg.Generator (then the
+    permutation is PyTorch's for the same seed)."""
+    if generator is not None:
+        return _from_generator(generator.randperm(n), dtype, device)
     return _leaf(random_array("permutation", (n,), dtype, device, high=n), False)
+
+
+def _from_generator(values, dtype, device):
+    """int64 NumPy draws of a tg.Generator (CPU) as a Tensor of dtype on device."""
+    npd = _dt.to_np_dtype(dtype) or np.int64
+    tensor = Tensor._make(values.astype(npd, copy=False), None, 0, False)
+    return tensor if device is None else tensor.to(device)
 
 
 def rand_like(input, dtype=None, device=None, requires_grad=False):

@@ -3,41 +3,18 @@ rank's uncaught exception ending the whole job. Each launch has a timeout (a han
 and the job's processes are killed). Skipped cleanly where mpi4py or mpiexec is missing:
 pip install 'tinygen[distributed]'."""
 import glob
-import importlib.util
 import json
 import os
-import signal
-import subprocess
 import sys
 
 import pytest
 
-from tinygen.distributed.utils import find_mpiexec, launch_command
+from mpi_run import needs_mpi, run_mpi
 
 HERE = os.path.dirname(os.path.abspath(__file__))
-ROOT = os.path.join(HERE, "..", "..")
 SUITE = sorted(glob.glob(os.path.join(HERE, "mpi", "mpi_*.py")))
 
-pytestmark = pytest.mark.skipif(
-    find_mpiexec() is None or importlib.util.find_spec("mpi4py") is None,
-    reason="needs mpi4py and mpiexec: pip install 'tinygen[distributed]'")
-
-
-def run_mpi(n, args, timeout, **env):
-    """sys.executable + args as n MPI processes (one thread each); (exit status, output)."""
-    env = dict(os.environ, OMP_NUM_THREADS="1", OPENBLAS_NUM_THREADS="1", MKL_NUM_THREADS="1",
-               NUMBA_NUM_THREADS="1", **env)
-    proc = subprocess.Popen(launch_command(n, [sys.executable] + args), cwd=ROOT, env=env,
-                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-                            start_new_session=True)       # its own group: killed whole on a hang
-    try:
-        out, _ = proc.communicate(timeout=timeout)
-    except subprocess.TimeoutExpired:
-        os.killpg(proc.pid, signal.SIGKILL)
-        out, _ = proc.communicate()
-        pytest.fail(f"mpiexec -n {n} did not finish within {timeout} s (a rank hangs?):\n"
-                    f"{out[-6000:]}")
-    return proc.returncode, out
+pytestmark = needs_mpi
 
 
 @pytest.mark.parametrize("n", [2, 3])
@@ -54,9 +31,11 @@ def test_mpi_suite(n, tmp_path):
 
 def test_launch_runs_n_processes_and_returns_their_status(capfd):
     from tinygen.distributed.utils import launch
-    code = "from mpi4py import MPI; print('rank', MPI.COMM_WORLD.Get_rank(), flush=True)"
+    # one write per rank (a pipe write under 4 KiB is atomic): print('rank', r) writes its pieces
+    # separately when stdout is unbuffered, and two ranks' pieces interleaved ("rankrank 0")
+    code = ("import os; from mpi4py import MPI; "
+            "os.write(1, f'rank {MPI.COMM_WORLD.Get_rank()}\\n'.encode())")
     assert launch(2, [sys.executable, "-c", code], timeout=120) == 0
-    # (only the ranks' lines: under a full suite other processes may share the captured fd)
     out = capfd.readouterr().out
     assert sorted(line for line in out.splitlines() if line.startswith("rank ")) == \
         ["rank 0", "rank 1"], out

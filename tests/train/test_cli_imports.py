@@ -48,7 +48,7 @@ def test_train_model_help_still_works():
 def test_the_registry_names_every_recipe_by_its_own_name():
     assert recipe_names() == sorted(["classifier", "vae", "conv-vae", "gan", "dcgan", "wgan-gp",
                                      "realnvp", "glow", "gpt", "lstm", "gru", "rnn", "seq2seq",
-                                     "ddpm"])
+                                     "ddpm", "clip", "simclr"])
     for name in RECIPES:
         cls = get_recipe(name)
         assert issubclass(cls, Recipe) and cls.name == name

@@ -14,6 +14,7 @@ import pytest
 
 from tinygen.cli import main
 from tinygen.train import Workbench, get_recipe
+from tinygen.train.recipes import recipe_names
 
 TINY_CLASSIFIER = ["--set", "width=4", "--set", "hidden=8"]
 TINY_VAE = ["--set", "width=4", "--set", "hidden=8", "--set", "latent=4"]
@@ -46,6 +47,13 @@ CASES = {
     "rnn": ([*TINY_TEXT, "--set", "hidden=8", "--set", "layers=1", "--set", "embed=4"], [],
             "val_loss"),
     "seq2seq": ([*TINY_SEQ2SEQ], [], "test_exact_match"),
+    "ddpm": (["--set", "channels=8,8", "--set", "timesteps=20", "--set", "sample_steps=2"], [],
+             "test_denoising_loss"),
+    "clip": (["--set", "width=4", "--set", "image_features=8", "--set", "text_width=8",
+              "--set", "text_layers=1", "--set", "embed_dim=4"], ["--set", "probe_epochs=1"],
+             "zero_shot_acc"),
+    "simclr": (["--set", "width=4", "--set", "image_features=8", "--set", "projection_dim=4"],
+               ["--set", "probe_epochs=1"], "linear_probe_acc"),
 }
 TEXT_MODELS = ("gpt", "lstm", "gru", "rnn")
 
@@ -102,6 +110,10 @@ def _train(case, out, extra=(), device="test"):
     return rows
 
 
+def test_every_model_has_a_case():
+    assert {case.split("-images")[0] for case in CASES} == set(recipe_names())
+
+
 @pytest.mark.parametrize("case", sorted(CASES))
 def test_train_sample_eval_on_the_test_device(case, tmp_path, text_file, on_test_device, capsys):
     model = case.split("-images")[0]
@@ -120,9 +132,9 @@ def test_train_sample_eval_on_the_test_device(case, tmp_path, text_file, on_test
     elif model == "seq2seq":
         assert main(["sample", out, "-n", "3"]) == 0
         assert capsys.readouterr().out.count(" -> ") == 3
-    elif model == "classifier":                       # nothing to sample: one line, exit 1
+    elif model in ("classifier", "clip", "simclr"):   # nothing to sample: one line, exit 1
         assert main(["sample", out, "-n", "5", "--out", npy]) == 1
-        assert "classifier has no sampler" in capsys.readouterr().err
+        assert f"{model} has no sampler" in capsys.readouterr().err
     else:
         assert main(["sample", out, "-n", "5", "--out", npy]) == 0
         x = np.load(npy)

@@ -1,4 +1,5 @@
-"""Datasets: the abstract `Dataset` and `TensorDataset`, PyTorch's two basic kinds.
+"""Datasets (torch.utils.data.dataset): map-style `Dataset` and `TensorDataset`, `IterableDataset`,
+and the combinators `Subset`, `ConcatDataset`, `ChainDataset`, `StackDataset`, `random_split`.
 
 All array work in tinygen.data is NumPy; Tensors are made only at the edge, by `to_tensor`, so a
 CPU `TensorDataset` keeps plain arrays that a whole batch is gathered from in one fancy-indexing
@@ -6,8 +7,15 @@ call.
 """
 from __future__ import annotations
 
+import bisect
+import itertools
+import math
+import warnings
+
 import numpy as np
 
+from ..backend.random import Generator
+from ..backend.random import generator as global_generator
 from ..creation import from_numpy
 from ..tensor import Tensor
 
@@ -53,6 +61,9 @@ class Dataset:
 
     def __getitem__(self, index):
         raise NotImplementedError(f"{type(self).__name__} must implement __getitem__")
+
+    def __add__(self, other):
+        return ConcatDataset([self, other])
 
 
 class TensorDataset(Dataset):
@@ -195,3 +206,166 @@ class ImageDataset(TensorDataset):
     def __repr__(self):
         return (f"{type(self).__name__}({len(self)} samples of {tuple(self.images.shape[1:])}, "
                 f"{self.images.dtype} stored{', mirrored copies' if self.hflip else ''})")
+
+
+class IterableDataset(Dataset):
+    """A stream of samples: subclasses implement `__iter__` (and `__len__` if they know it).
+
+    `DataLoader` batches what the iterator yields, in order. With `num_workers > 0` every worker
+    iterates its own copy of the dataset, so an `__iter__` that does not split the work by
+    `get_worker_info()` yields every sample once per worker, as in PyTorch.
+    `ds1 + ds2` chains two of them (`ChainDataset`).
+    """
+
+    def __iter__(self):
+        raise NotImplementedError(f"{type(self).__name__} must implement __iter__")
+
+    def __getitem__(self, index):
+        raise TypeError(f"{type(self).__name__} is an IterableDataset: iterate over it, it has no "
+                        "__getitem__")
+
+    def __len__(self):
+        raise TypeError(f"{type(self).__name__} is an IterableDataset without a length: define "
+                        "__len__ if the stream's length is known")
+
+    def __add__(self, other):
+        return ChainDataset([self, other])
+
+
+class Subset(Dataset):
+    """The samples of `dataset` at `indices`, in that order: `Subset(ds, [4, 0])[1] is ds[0]`."""
+
+    def __init__(self, dataset, indices):
+        self.dataset = dataset
+        self.indices = indices
+
+    def __getitem__(self, index):
+        if isinstance(index, list):
+            return [self.dataset[self.indices[i]] for i in index]
+        return self.dataset[self.indices[index]]
+
+    def __len__(self):
+        return len(self.indices)
+
+
+class ConcatDataset(Dataset):
+    """Map-style datasets one after another: index i falls in the first dataset whose cumulative
+    size exceeds it (`cumulative_sizes`); negative indices count from the end."""
+
+    def __init__(self, datasets):
+        self.datasets = list(datasets)
+        if not self.datasets:
+            raise ValueError("ConcatDataset: datasets should not be an empty iterable")
+        for d in self.datasets:
+            if isinstance(d, IterableDataset):
+                raise TypeError("ConcatDataset does not support IterableDataset (use ChainDataset)")
+        self.cumulative_sizes = list(itertools.accumulate(len(d) for d in self.datasets))
+
+    def __len__(self):
+        return self.cumulative_sizes[-1]
+
+    def __getitem__(self, index):
+        if index < 0:
+            if -index > len(self):
+                raise ValueError("absolute value of index should not exceed dataset length")
+            index = len(self) + index
+        if index >= len(self):
+            raise IndexError(f"index {index} is out of range for a ConcatDataset of {len(self)}")
+        which = bisect.bisect_right(self.cumulative_sizes, index)
+        start = self.cumulative_sizes[which - 1] if which > 0 else 0
+        return self.datasets[which][index - start]
+
+
+class ChainDataset(IterableDataset):
+    """Iterable datasets one after another, chained lazily (for streams)."""
+
+    def __init__(self, datasets):
+        self.datasets = datasets
+
+    def __iter__(self):
+        for d in self.datasets:
+            if not isinstance(d, IterableDataset):
+                raise TypeError(f"ChainDataset only supports IterableDataset, got "
+                                f"{type(d).__name__}")
+            yield from d
+
+    def __len__(self):
+        total = 0
+        for d in self.datasets:
+            if not isinstance(d, IterableDataset):
+                raise TypeError(f"ChainDataset only supports IterableDataset, got "
+                                f"{type(d).__name__}")
+            total += len(d)
+        return total
+
+
+class StackDataset(Dataset):
+    """Several datasets of one length side by side: `StackDataset(a, b)[i] == (a[i], b[i])`,
+    `StackDataset(image=a, text=b)[i] == {"image": a[i], "text": b[i]}`."""
+
+    def __init__(self, *args, **kwargs):
+        if args and kwargs:
+            raise ValueError("StackDataset: give datasets as positional arguments (samples are "
+                             "tuples) or as keyword arguments (samples are dicts), not both")
+        if not args and not kwargs:
+            raise ValueError("StackDataset: at least one dataset should be passed")
+        self.datasets = args if args else kwargs
+        lengths = [len(d) for d in (args or kwargs.values())]
+        if any(n != lengths[0] for n in lengths):
+            raise ValueError(f"StackDataset: size mismatch between datasets: {lengths}")
+        self._length = lengths[0]
+
+    def __getitem__(self, index):
+        if isinstance(self.datasets, dict):
+            return {key: d[index] for key, d in self.datasets.items()}
+        return tuple(d[index] for d in self.datasets)
+
+    def __len__(self):
+        return self._length
+
+
+def random_split(dataset, lengths, generator=None):
+    """Split `dataset` into non-overlapping `Subset`s of the given lengths (ints summing to
+    len(dataset)) or fractions (summing to 1: floors, then the remainder handed out one by one
+    from the first split on, as PyTorch does).
+
+    generator: a tg.Generator; the split is then PyTorch's for the same seed. None: a seed drawn
+    from tinygen's global stream (so `tg.manual_seed` fixes it; PyTorch's global stream differs).
+    """
+    n = len(dataset)
+    lengths = list(lengths)
+    if math.isclose(sum(lengths), 1) and sum(lengths) <= 1:
+        lengths = _lengths_from_fractions(lengths, n)
+    if any(int(x) != x or x < 0 for x in lengths):
+        raise ValueError(f"random_split: lengths must be non-negative integers or fractions "
+                         f"summing to 1, got {lengths}")
+    if sum(lengths) != n:
+        raise ValueError(f"random_split: sum of input lengths ({sum(lengths)}) does not equal "
+                         f"the length of the input dataset ({n})")
+    order = seeded_generator(generator).randperm(n).tolist()
+    ends = itertools.accumulate(int(x) for x in lengths)
+    return [Subset(dataset, order[end - int(x):end]) for end, x in zip(ends, lengths, strict=True)]
+
+
+def _lengths_from_fractions(fractions, n):
+    lengths = []
+    for i, fraction in enumerate(fractions):
+        if fraction < 0 or fraction > 1:
+            raise ValueError(f"random_split: fraction at index {i} is not between 0 and 1")
+        lengths.append(int(math.floor(n * fraction)))
+    for i in range(n - sum(lengths)):
+        lengths[i % len(lengths)] += 1
+    for i, length in enumerate(lengths):
+        if length == 0:
+            warnings.warn(f"random_split: length of split at index {i} is 0; this might result "
+                          "in an empty dataset", stacklevel=3)
+    return lengths
+
+
+def seeded_generator(generator):
+    """`generator` itself, or (None) a tg.Generator seeded from tinygen's global CPU stream."""
+    if generator is None:
+        return Generator().manual_seed(int(global_generator("cpu").integers(2**63)))
+    if not isinstance(generator, Generator):
+        raise TypeError(f"generator must be a tg.Generator, got {type(generator).__name__}")
+    return generator

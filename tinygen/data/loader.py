@@ -1,49 +1,81 @@
-"""DataLoader: batches from a dataset, shuffled by its own seeded generator, optionally prefetched.
+"""DataLoader, default_collate, default_convert (torch.utils.data.dataloader).
 
-Two ways to make a batch:
+PyTorch's structure: a sampler gives an epoch's indices, a BatchSampler groups them, a fetcher
+(fetch.py) makes each batch, in this process or in worker processes (worker.py). Two ways to make
+a batch:
   - a `TensorDataset` without a `collate_fn`: `dataset.take(indices)`, one fancy-indexing call per
     tensor for the whole batch (no Python loop over samples);
   - any other dataset: `[dataset[i] for i in indices]`, then `collate_fn` (default:
     `default_collate`, which stacks matching fields into Tensors).
 
-Shuffling draws one permutation per epoch from the loader's own `np.random.Generator` (PCG64),
-seeded with `seed`; so epochs differ from each other, and two loaders with the same seed give the
-same sequence of epochs. `state_dict()` records where the loader stands (the epoch, the batches of
-it already handed out, the generator state before that epoch's permutation), and
-`load_state_dict()` continues from there: same permutation, next batch.
+Without a `generator=`, shuffling draws one permutation per epoch from the loader's own
+`np.random.Generator` (PCG64), seeded with `seed`; so epochs differ from each other, and two
+loaders with the same seed give the same sequence of epochs. `state_dict()` records where the
+loader stands (the epoch, the batches of it already handed out, the generator state before that
+epoch's permutation), and `load_state_dict()` continues from there: same permutation, next batch.
+With `generator=` (a tg.Generator) the order is PyTorch's for the same seed instead.
 """
 from __future__ import annotations
 
+import itertools
 import math
+import multiprocessing
 import queue
 import threading
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 
 import numpy as np
 
-from ..backend.random import generator
+from ..backend.random import generator as generator_for
 from ..ops.shape import stack
-from .dataset import TensorDataset, cpu_array, is_tensor, to_tensor
+from .dataset import IterableDataset, cpu_array, is_tensor, to_tensor
+from .fetch import Exhausted, IterableFetcher, MapFetcher
+from .sampler import BatchSampler, RandomSampler, Sampler, SequentialSampler
+from .worker import WorkerPool, get_worker_info  # noqa: F401  (get_worker_info: re-exported)
 
 PREFETCH_DEPTH = 2
 _END, _ERROR = object(), object()
+_NOT_BATCHABLE = ("default_collate: batch must contain tensors, numpy arrays, numbers, dicts or "
+                  "lists")
+
+
+def default_convert(data):
+    """NumPy arrays and NumPy scalars (anywhere inside dicts, lists, tuples, namedtuples) become
+    Tensors; everything else is left as it is. The collate_fn when batch_size=None.
+    As in PyTorch, a tuple comes back as a list (a namedtuple stays one); arrays of strings or
+    objects stay arrays."""
+    if isinstance(data, (np.ndarray, np.generic)):
+        return data if np.asarray(data).dtype.kind in "SaUO" else to_tensor(np.array(data))
+    if isinstance(data, Mapping):
+        return _same_mapping(data, {key: default_convert(value) for key, value in data.items()})
+    if isinstance(data, tuple) and hasattr(data, "_fields"):
+        return type(data)(*(default_convert(d) for d in data))
+    if isinstance(data, tuple):
+        return [default_convert(d) for d in data]
+    if isinstance(data, Sequence) and not isinstance(data, (str, bytes)):
+        return _same_sequence(data, [default_convert(d) for d in data])
+    return data
 
 
 def default_collate(samples):
-    """Stack a list of samples into a batch, field by field.
+    """Stack a list of samples into a batch, field by field, as PyTorch's default_collate.
 
-    Tensors and arrays are stacked along a new first dim; Python ints become int64, floats float32
-    (PyTorch gives float64 here; tinygen keeps its float32 default), bools bool; tuples, lists and
-    dicts are collated per field, keeping their type; strings stay a list.
+    Tensors and NumPy arrays are stacked along a new first dim (all must have one shape); NumPy
+    scalars keep their dtype; Python ints become int64, bools bool, floats float32 (PyTorch gives
+    float64 here; tinygen keeps its float32 default, so a batch of float targets meets float32
+    outputs); strings and bytes stay as they are (the list of them); dicts (any Mapping) are
+    collated per key, keeping their type; namedtuples per field, keeping their type; tuples and
+    lists per position, into a list (PyTorch's rule: `x, y = batch` works either way).
     """
+    if not isinstance(samples, Sequence) or not samples:
+        raise TypeError(f"default_collate: expected a non-empty list of samples, got {samples!r}")
     first = samples[0]
     if is_tensor(first):
-        arrays = [cpu_array(s) for s in samples]
-        if any(a is None for a in arrays):          # on a GPU: stack there, never via the host
-            return stack(list(samples))
-        return to_tensor(np.stack(arrays))
+        return _stack_tensors(samples)
     if isinstance(first, (np.ndarray, np.generic)):
-        return to_tensor(np.stack([np.asarray(s) for s in samples]))
+        if np.asarray(first).dtype.kind in "SaUO":
+            raise TypeError(f"{_NOT_BATCHABLE}; found arrays of dtype {np.asarray(first).dtype}")
+        return _stack_arrays([np.asarray(s) for s in samples])
     if isinstance(first, bool):
         return to_tensor(np.array(samples, dtype=np.bool_))
     if isinstance(first, int):
@@ -51,17 +83,52 @@ def default_collate(samples):
     if isinstance(first, float):
         return to_tensor(np.array(samples, dtype=np.float32))
     if isinstance(first, (str, bytes)):
-        return list(samples)
+        return samples                  # as it came: a list, or a tuple from a field of tuples
     if isinstance(first, Mapping):
-        return {key: default_collate([s[key] for s in samples]) for key in first}
-    if isinstance(first, (tuple, list)):
+        return _same_mapping(first, {key: default_collate([s[key] for s in samples])
+                                     for key in first})
+    if isinstance(first, Sequence):
         if any(len(s) != len(first) for s in samples):
-            raise ValueError("default_collate: samples have different numbers of fields")
-        fields = [default_collate(list(column)) for column in zip(*samples, strict=True)]
+            raise RuntimeError("default_collate: each element in list of batch should be of "
+                               f"equal size, got sizes {sorted({len(s) for s in samples})}")
+        fields = [default_collate(column) for column in zip(*samples, strict=True)]
         if isinstance(first, tuple) and hasattr(first, "_fields"):     # namedtuple
             return type(first)(*fields)
-        return tuple(fields) if isinstance(first, tuple) else fields
-    raise TypeError(f"default_collate: cannot batch samples of type {type(first).__name__}")
+        return fields if isinstance(first, tuple) else _same_sequence(first, fields)
+    raise TypeError(f"default_collate: cannot batch samples of type {type(first).__name__} "
+                    f"({_NOT_BATCHABLE[len('default_collate: '):]})")
+
+
+def _stack_tensors(samples):
+    arrays = [cpu_array(s) for s in samples]
+    if any(a is None for a in arrays):          # on a GPU: stack there, never via the host
+        return stack(list(samples))
+    return _stack_arrays(arrays)
+
+
+def _stack_arrays(arrays):
+    shapes = {a.shape for a in arrays}
+    if len(shapes) > 1:
+        raise RuntimeError(f"default_collate: samples must all have one shape to be stacked, got "
+                           f"{sorted(shapes)} (pad them, or pass a collate_fn)")
+    return to_tensor(np.stack(arrays))
+
+
+def _same_mapping(like, items):
+    """A dict of `items` as the mapping type of `like` where it can be rebuilt, else a dict."""
+    try:
+        return type(like)(items)
+    except TypeError:
+        return items
+
+
+def _same_sequence(like, items):
+    if isinstance(like, list):
+        return items
+    try:
+        return type(like)(items)
+    except TypeError:
+        return items
 
 
 def _to_device(batch, device):
@@ -130,52 +197,123 @@ def _prefetch(batches, depth=PREFETCH_DEPTH):
 
 
 class DataLoader:
-    """Batches of `dataset`, `len(loader)` of them per epoch.
+    """Batches of `dataset`, `len(loader)` of them per epoch; PyTorch's arguments and meanings.
 
         loader = DataLoader(load("mnist"), batch_size=128, shuffle=True, seed=0)
         for x, y in loader:          # x: (128, 1, 28, 28) float32, y: (128,) int64
             ...
 
-    batch_size: samples per batch; the last one is smaller unless `drop_last`.
-    shuffle: a new permutation each epoch from the loader's own generator, seeded by `seed`
-        (None: a seed drawn from tinygen's global CPU generator, so `tg.manual_seed` fixes it).
-    prefetch: make the next batches in one background thread (queue depth 2) while the step runs.
-    collate_fn: list of samples -> batch (default `default_collate`); disables the TensorDataset
-        fast path.
-    device: if given, every Tensor of a batch is moved there with `.to(device)` (in the prefetch
-        thread when prefetching).
-    sampler: the indices of an epoch, in order (any sized iterable, e.g. DistributedSampler);
-        mutually exclusive with shuffle.
-    Deviation from PyTorch: no worker processes; `seed`, `prefetch` and `device` added.
+    batch_size: samples per batch; the last one is smaller unless `drop_last`. None: no batching,
+        each sample goes through collate_fn (default `default_convert`) alone.
+    shuffle: a new order each epoch. With `generator=` (a tg.Generator) the order is PyTorch's
+        for the same seed (a RandomSampler on it); otherwise it comes from the loader's own
+        NumPy generator seeded by `seed` (None: drawn from tinygen's global CPU stream, so
+        `tg.manual_seed` fixes it), which `state_dict()` can resume mid-epoch.
+    sampler: the indices of an epoch, in order (any sized iterable: RandomSampler,
+        DistributedSampler...); batch_sampler: lists of indices, one per batch (then batch_size,
+        shuffle, sampler and drop_last keep their defaults).
+    collate_fn: list of samples -> batch (default `default_collate`). A TensorDataset without a
+        collate_fn is gathered a batch at a time with one indexing call per tensor.
+    num_workers > 0: batches are made in that many worker processes (see tinygen.data.worker),
+        `prefetch_factor` (default 2) batches each in flight, `worker_init_fn(worker_id)` called
+        first in each, `persistent_workers` keeping them between epochs, `timeout` seconds to
+        wait for a batch (0: forever), `multiprocessing_context` ("fork", "spawn", ...).
+        Each epoch has a base seed (drawn from `generator`, else derived from `seed` and the
+        epoch); worker i is seeded with base seed + i.
+    An IterableDataset is batched in the order it yields (no sampler, no shuffle).
+    Added in tinygen: `seed`, `prefetch` (make the next batches in one background thread) and
+    `device` (every Tensor of a batch moved there). `pin_memory`, `pin_memory_device` and
+    `in_order=False` are accepted and have no effect (there is no pinned memory; batches always
+    come in order).
     """
 
-    def __init__(self, dataset, batch_size=1, shuffle=False, drop_last=False, seed=None,
-                 prefetch=False, collate_fn=None, device=None, sampler=None):
-        if int(batch_size) != batch_size or batch_size < 1:
-            raise ValueError(
-                f"DataLoader: batch_size must be a positive integer, got {batch_size!r}")
+    def __init__(self, dataset, batch_size=1, shuffle=None, sampler=None, batch_sampler=None,
+                 num_workers=0, collate_fn=None, pin_memory=False, drop_last=False, timeout=0,
+                 worker_init_fn=None, multiprocessing_context=None, generator=None, *,
+                 prefetch_factor=None, persistent_workers=False, pin_memory_device="",
+                 in_order=True, seed=None, prefetch=False, device=None):
+        _check_worker_options(num_workers, timeout, prefetch_factor, persistent_workers)
+        self.dataset = dataset
+        self.num_workers, self.timeout = int(num_workers), timeout
+        self.prefetch_factor = 2 if prefetch_factor is None and num_workers else prefetch_factor
+        self.persistent_workers = bool(persistent_workers)
+        self.worker_init_fn = worker_init_fn
+        self.multiprocessing_context = multiprocessing_context
+        self.pin_memory, self.pin_memory_device, self.in_order = pin_memory, pin_memory_device, True
+        self.generator = generator
+        self.prefetch = bool(prefetch)
+        self.device = device
+        self.seed = int(generator_for("cpu").integers(2**63)) if seed is None else int(seed)
+        self._iterable = isinstance(dataset, IterableDataset)
+        batch_size, drop_last = self._check_batching(batch_size, shuffle, sampler, batch_sampler,
+                                                     drop_last)
+        self.batch_size, self.drop_last = batch_size, drop_last
+        self.shuffle = bool(shuffle)
+        self.sampler = self._make_sampler(sampler, self.shuffle, generator)
+        if batch_sampler is None and batch_size is not None and not self._iterable:
+            batch_sampler = BatchSampler(self.sampler, batch_size, drop_last)
+        self.batch_sampler = batch_sampler
+        auto_collation = batch_sampler is not None or (self._iterable and batch_size is not None)
+        self.collate_fn = collate_fn or (default_collate if auto_collation else default_convert)
+        if self._iterable:
+            self._fetcher = IterableFetcher(dataset, self.collate_fn, auto_collation, drop_last)
+        else:
+            self._fetcher = MapFetcher(dataset, self.collate_fn, auto_collation,
+                                       fast=collate_fn is None)
+        self._pool = None
+        self._epoch = 0          # the epoch the next __iter__ starts
+        self._skip = 0           # batches of that epoch already handed out (after a resume)
+        self._current = None     # [epoch, shuffle state before its order, batches out]
+
+    def _check_batching(self, batch_size, shuffle, sampler, batch_sampler, drop_last):
+        if self._iterable and shuffle not in (None, False):
+            raise ValueError(f"DataLoader with IterableDataset: expected unspecified shuffle "
+                             f"option, but got shuffle={shuffle}")
+        if self._iterable and (sampler is not None or batch_sampler is not None):
+            raise ValueError("DataLoader with IterableDataset: expected unspecified sampler and "
+                             "batch_sampler options (the dataset decides the order)")
+        for name, value in (("sampler", sampler), ("batch_sampler", batch_sampler)):
+            if value is not None and not hasattr(value, "__iter__"):
+                raise TypeError(f"DataLoader: {name} must be an iterable of indices, got "
+                                f"{value!r} (PyTorch's positional order is dataset, batch_size, "
+                                "shuffle, sampler, batch_sampler, ...: pass drop_last= and "
+                                "seed= by keyword)")
         if sampler is not None and shuffle:
             raise ValueError("DataLoader: sampler option is mutually exclusive with shuffle "
                              "(the sampler decides the order; DistributedSampler shuffles)")
-        self.sampler = sampler
-        self.dataset = dataset
-        self.batch_size = int(batch_size)
-        self.shuffle = bool(shuffle)
-        self.drop_last = bool(drop_last)
-        self.prefetch = bool(prefetch)
-        self.collate_fn = collate_fn
-        self.device = device
-        if seed is None:
-            seed = int(generator("cpu").integers(2**63))
-        self.seed = int(seed)
-        self.generator = np.random.Generator(np.random.PCG64(self.seed))
-        self._epoch = 0          # the epoch the next __iter__ starts
-        self._skip = 0           # batches of that epoch already handed out (after a resume)
-        self._current = None     # [epoch, generator state before its permutation, batches out]
+        if batch_sampler is not None:
+            if batch_size != 1 or shuffle or sampler is not None or drop_last:
+                raise ValueError("DataLoader: batch_sampler option is mutually exclusive with "
+                                 "batch_size, shuffle, sampler, and drop_last")
+            return None, False
+        if batch_size is None:
+            if drop_last:
+                raise ValueError("DataLoader: batch_size=None option disables auto-batching and "
+                                 "is mutually exclusive with drop_last")
+            return None, False
+        if isinstance(batch_size, bool) or int(batch_size) != batch_size or batch_size < 1:
+            raise ValueError(
+                f"DataLoader: batch_size must be a positive integer or None, got {batch_size!r}")
+        return int(batch_size), bool(drop_last)
+
+    def _make_sampler(self, sampler, shuffle, generator):
+        if self._iterable:
+            return None
+        if sampler is not None:
+            return sampler
+        if shuffle and generator is not None:
+            return RandomSampler(self.dataset, generator=generator)
+        if shuffle:
+            return SeededShuffle(self.dataset, self.seed)
+        return SequentialSampler(self.dataset)
 
     def __len__(self) -> int:
-        n = len(self.dataset) if self.sampler is None else len(self.sampler)
-        return n // self.batch_size if self.drop_last else math.ceil(n / self.batch_size)
+        if self._iterable:
+            n = len(self.dataset)
+            if self.batch_size is None:
+                return n
+            return n // self.batch_size if self.drop_last else math.ceil(n / self.batch_size)
+        return len(self.batch_sampler if self.batch_sampler is not None else self.sampler)
 
     @property
     def epoch(self) -> int:
@@ -183,32 +321,68 @@ class DataLoader:
         return self._epoch
 
     def __iter__(self):
-        epoch, start_state, skip = self._epoch, self.generator.bit_generator.state, self._skip
+        epoch, skip = self._epoch, self._skip
+        start_state = self.sampler.state if isinstance(self.sampler, SeededShuffle) else None
         self._epoch, self._skip = epoch + 1, 0
-        if self.sampler is not None:
-            order = np.fromiter(self.sampler, dtype=np.int64, count=len(self.sampler))
+        base_seed = self._base_seed(epoch)
+        tasks = self._tasks(skip)
+        if self.num_workers == 0:
+            batches = self._serial(tasks)
         else:
-            n = len(self.dataset)
-            order = self.generator.permutation(n) if self.shuffle else np.arange(n)
-        batches = self._batches(order, skip)
+            batches = self._worker_pool(base_seed).run(tasks, self._iterable)
+        batches = self._finish(batches)
         if self.prefetch:
             batches = _prefetch(batches)
         record = [epoch, start_state, skip]
         self._current = record
         return self._track(batches, record)
 
-    def _batches(self, order, skip):
-        fast = isinstance(self.dataset, TensorDataset) and self.collate_fn is None
-        collate = self.collate_fn or default_collate
-        for b in range(skip, len(self)):
-            indices = order[b * self.batch_size:(b + 1) * self.batch_size]
-            if fast:
-                batch = self.dataset.take(indices)
-            else:
-                batch = collate([self.dataset[int(i)] for i in indices])
-            if self.device is not None:
-                batch = _to_device(batch, self.device)
+    def _base_seed(self, epoch):
+        """The seed of this epoch's workers. With a generator, drawn as PyTorch draws it (one
+        random64 from it, so the sampler's order stays PyTorch's). Without one, derived from the
+        loader's seed and the epoch: it never touches tinygen's global stream, so adding workers
+        or resuming mid-epoch leaves the training's random draws as they were."""
+        if self.generator is not None:
+            return int(self.generator.random64(1)[0] % (2**63))
+        state = np.random.SeedSequence([self.seed, epoch]).generate_state(2, np.uint32)
+        return int(state[0]) << 31 | int(state[1]) >> 1
+
+    def _tasks(self, skip):
+        """What to fetch, batch by batch: index lists, single indices, or (a stream) counts."""
+        if self._iterable:
+            return itertools.repeat(self.batch_size or 1)
+        tasks = iter(self.batch_sampler if self.batch_sampler is not None else self.sampler)
+        return itertools.islice(tasks, skip, None)
+
+    def _serial(self, tasks):
+        """The batches, made in this process."""
+        for task in tasks:
+            try:
+                batch = self._fetcher.fetch(task)
+            except Exhausted:
+                return
             yield batch
+
+    def _worker_pool(self, base_seed):
+        if self._pool is None or not self.persistent_workers:
+            context = self.multiprocessing_context
+            if context is None or isinstance(context, str):
+                context = multiprocessing.get_context(context)
+            self._pool = WorkerPool(self._fetcher, self.num_workers, base_seed,
+                                    self.worker_init_fn, context, self.prefetch_factor,
+                                    self.timeout)
+        return self._pool
+
+    def _finish(self, batches):
+        """Move each batch to the device; stop the (non-persistent) workers at the end."""
+        try:
+            for batch in batches:
+                yield batch if self.device is None else _to_device(batch, self.device)
+        finally:
+            batches.close()
+            if self._pool is not None and not self.persistent_workers:
+                self._pool.shutdown()
+                self._pool = None
 
     def _track(self, batches, record):
         try:
@@ -223,23 +397,73 @@ class DataLoader:
     def state_dict(self) -> dict:
         """Where the loader stands, as plain Python values (JSON-serialisable):
         `epoch` (the epoch to continue), `batch` (batches of it already handed out), `generator`
-        (the PCG64 state before that epoch's permutation) and `seed`."""
+        (the shuffle's PCG64 state before that epoch's order; None without the loader's own
+        shuffle) and `seed`. Resuming mid-epoch gives the same order only where the sampler is
+        deterministic for the epoch (the loader's own shuffle, DistributedSampler, sequential)."""
         record = self._current
+        shuffle = self.sampler if isinstance(self.sampler, SeededShuffle) else None
         if record is not None and record[2] < len(self):
             epoch, state, batch = record
         else:
-            epoch, state, batch = self._epoch, self.generator.bit_generator.state, self._skip
+            epoch, batch = self._epoch, self._skip
+            state = shuffle.state if shuffle is not None else None
         return {"epoch": int(epoch), "batch": int(batch), "generator": state, "seed": self.seed}
 
     def load_state_dict(self, state: dict) -> None:
         """Continue from `state`: the next __iter__ gives the rest of that epoch, in its order."""
-        self.generator.bit_generator.state = state["generator"]
+        if isinstance(self.sampler, SeededShuffle) and state.get("generator") is not None:
+            self.sampler.state = state["generator"]
         self._epoch = int(state["epoch"])
         self._skip = int(state.get("batch", 0))
         self.seed = int(state.get("seed", self.seed))
         self._current = None
 
+    def __del__(self):
+        pool = getattr(self, "_pool", None)
+        if pool is not None:
+            pool.shutdown()
+
     def __repr__(self):
-        return (f"DataLoader({type(self.dataset).__name__} of {len(self.dataset)}, "
+        size = len(self.dataset) if hasattr(self.dataset, "__len__") else "?"
+        return (f"DataLoader({type(self.dataset).__name__} of {size}, "
                 f"batch_size={self.batch_size}, shuffle={self.shuffle}, "
-                f"drop_last={self.drop_last}, prefetch={self.prefetch})")
+                f"drop_last={self.drop_last}, num_workers={self.num_workers})")
+
+
+class SeededShuffle(Sampler):
+    """The loader's own shuffle: a permutation per epoch from a NumPy PCG64 generator seeded with
+    `seed`, whose `state` (before an epoch's permutation) DataLoader.state_dict records."""
+
+    def __init__(self, data_source, seed):
+        self.data_source = data_source
+        self.rng = np.random.Generator(np.random.PCG64(seed))
+
+    @property
+    def state(self):
+        return self.rng.bit_generator.state
+
+    @state.setter
+    def state(self, value):
+        self.rng.bit_generator.state = value
+
+    def __iter__(self):
+        return iter(self.rng.permutation(len(self.data_source)).tolist())
+
+    def __len__(self):
+        return len(self.data_source)
+
+
+def _check_worker_options(num_workers, timeout, prefetch_factor, persistent_workers):
+    if isinstance(num_workers, bool) or int(num_workers) != num_workers or num_workers < 0:
+        raise ValueError("DataLoader: num_workers option should be a non-negative integer; use "
+                         "num_workers=0 to disable multiprocessing")
+    if timeout < 0:
+        raise ValueError("DataLoader: timeout option should be non-negative")
+    if num_workers == 0 and prefetch_factor is not None:
+        raise ValueError("DataLoader: prefetch_factor option could only be specified in "
+                         "multiprocessing. let num_workers > 0 to enable multiprocessing, "
+                         "otherwise set prefetch_factor to None.")
+    if prefetch_factor is not None and prefetch_factor < 1:
+        raise ValueError("DataLoader: prefetch_factor option should be a positive integer")
+    if persistent_workers and num_workers == 0:
+        raise ValueError("DataLoader: persistent_workers option needs num_workers > 0")

@@ -9,19 +9,30 @@ torch.utils.data.distributed).
             ...
 
 A sampler is any iterable of indices with a length; DataLoader(sampler=...) batches its indices
-in order.
+in order; DataLoader(batch_sampler=...) takes whole batches of indices from a BatchSampler.
+
+Given a `tg.Generator`, RandomSampler, SubsetRandomSampler and WeightedRandomSampler (with
+replacement) give PyTorch's exact index sequences for the same seed: they consume the Mersenne
+Twister's outputs as PyTorch's randperm / randint / multinomial kernels do (tests compare them
+with torch). Without one, they seed a fresh tg.Generator from tinygen's global stream (so
+`tg.manual_seed` fixes the order; it differs from PyTorch's, whose global stream differs).
 """
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 
 import numpy as np
 
 from ..distributed import group as _group
+from .dataset import seeded_generator
 
 
 class Sampler:
     """Base class: __iter__ yields dataset indices, __len__ says how many."""
+
+    def __init__(self, data_source=None):
+        pass
 
     def __iter__(self):
         raise NotImplementedError
@@ -41,6 +52,158 @@ class SequentialSampler(Sampler):
 
     def __len__(self):
         return len(self.data_source)
+
+
+class RandomSampler(Sampler):
+    """Indices of `data_source` in random order.
+
+    replacement=False: whole permutations, one after another, until num_samples (default
+    len(data_source)) are out. replacement=True: num_samples independent uniform draws, made in
+    chunks of 32 as PyTorch does. generator: a tg.Generator (PyTorch's order for its seed).
+    """
+
+    def __init__(self, data_source, replacement=False, num_samples=None, generator=None):
+        if not isinstance(replacement, bool):
+            raise TypeError(f"RandomSampler: replacement should be a boolean value, but got "
+                            f"replacement={replacement!r}")
+        self.data_source = data_source
+        self.replacement = replacement
+        self._num_samples = num_samples
+        self.generator = generator
+        if isinstance(self.num_samples, bool) or not isinstance(self.num_samples, int) or \
+                self.num_samples <= 0:
+            raise ValueError(f"RandomSampler: num_samples should be a positive integer value, "
+                             f"but got num_samples={self.num_samples!r}")
+
+    @property
+    def num_samples(self):
+        return len(self.data_source) if self._num_samples is None else self._num_samples
+
+    def __iter__(self):
+        n = len(self.data_source)
+        generator = seeded_generator(self.generator)
+        if self.replacement:
+            for _ in range(self.num_samples // 32):
+                yield from generator.randint(0, n, 32).tolist()
+            yield from generator.randint(0, n, self.num_samples % 32).tolist()
+            return
+        for _ in range(self.num_samples // n):
+            yield from generator.randperm(n).tolist()
+        # drawn even when nothing of it is used: PyTorch does, and its streams stay ours
+        yield from generator.randperm(n).tolist()[:self.num_samples % n]
+
+    def __len__(self):
+        return self.num_samples
+
+
+class SubsetRandomSampler(Sampler):
+    """The given indices, in a random order (a new one each epoch)."""
+
+    def __init__(self, indices, generator=None):
+        self.indices = indices
+        self.generator = generator
+
+    def __iter__(self):
+        for i in seeded_generator(self.generator).randperm(len(self.indices)).tolist():
+            yield self.indices[i]
+
+    def __len__(self):
+        return len(self.indices)
+
+
+class WeightedRandomSampler(Sampler):
+    """num_samples indices 0..len(weights)-1, index i drawn with probability proportional to
+    weights[i] (weights need not sum to 1).
+
+    replacement=True (default): inverse-CDF draws, PyTorch's multinomial algorithm, so PyTorch's
+    indices for a tg.Generator of the same seed (for num_samples >= 2; PyTorch draws a single
+    sample by another method). replacement=False: no index twice, drawn by the exponential-race
+    method (Efraimidis-Spirakis), the distribution PyTorch's multinomial gives; its exact draws
+    differ from PyTorch's.
+    """
+
+    def __init__(self, weights, num_samples, replacement=True, generator=None):
+        if isinstance(num_samples, bool) or not isinstance(num_samples, int) or num_samples <= 0:
+            raise ValueError(f"WeightedRandomSampler: num_samples should be a positive integer "
+                             f"value, but got num_samples={num_samples!r}")
+        if not isinstance(replacement, bool):
+            raise ValueError(f"WeightedRandomSampler: replacement should be a boolean value, but "
+                             f"got replacement={replacement!r}")
+        weights = np.asarray(_as_numbers(weights), dtype=np.float64)
+        if weights.ndim != 1:
+            raise ValueError(f"WeightedRandomSampler: weights should be a 1-d sequence but given "
+                             f"weights have shape {tuple(weights.shape)}")
+        if weights.size == 0 or (weights < 0).any() or not np.isfinite(weights).all() or \
+                weights.sum() <= 0:
+            raise ValueError("WeightedRandomSampler: weights must be finite, non-negative and "
+                             "not all zero")
+        if not replacement and num_samples > np.count_nonzero(weights):
+            raise ValueError(f"WeightedRandomSampler: cannot draw {num_samples} samples without "
+                             f"replacement from {np.count_nonzero(weights)} non-zero weights")
+        self.weights = weights
+        self.num_samples = num_samples
+        self.replacement = replacement
+        self.generator = generator
+
+    def __iter__(self):
+        generator = seeded_generator(self.generator)
+        if self.replacement:
+            cumulative = np.cumsum(self.weights)
+            cumulative /= cumulative[-1]
+            cumulative[-1] = 1.0          # the last bucket ends at 1, whatever the rounding
+            picks = np.searchsorted(cumulative, generator.uniform(self.num_samples), side="left")
+        else:
+            # each index's arrival time is Exp(rate w_i); the first num_samples to arrive win
+            arrival = -np.log1p(-generator.uniform(len(self.weights)))
+            race = np.full(len(self.weights), np.inf)
+            positive = self.weights > 0
+            race[positive] = arrival[positive] / self.weights[positive]
+            picks = np.argsort(race, kind="stable")[:self.num_samples]
+        yield from picks.tolist()
+
+    def __len__(self):
+        return self.num_samples
+
+
+class BatchSampler(Sampler):
+    """Groups the indices of `sampler` into lists of `batch_size` (the last one shorter unless
+    drop_last): `list(BatchSampler(range(5), 2, False)) == [[0, 1], [2, 3], [4]]`."""
+
+    def __init__(self, sampler, batch_size, drop_last):
+        if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size <= 0:
+            raise ValueError(f"BatchSampler: batch_size should be a positive integer value, but "
+                             f"got batch_size={batch_size!r}")
+        if not isinstance(drop_last, bool):
+            raise ValueError(f"BatchSampler: drop_last should be a boolean value, but got "
+                             f"drop_last={drop_last!r}")
+        self.sampler = sampler
+        self.batch_size = batch_size
+        self.drop_last = drop_last
+
+    def __iter__(self):
+        batch = []
+        for index in self.sampler:
+            batch.append(index)
+            if len(batch) == self.batch_size:
+                yield batch
+                batch = []
+        if batch and not self.drop_last:
+            yield batch
+
+    def __len__(self):
+        if self.drop_last:
+            return len(self.sampler) // self.batch_size
+        return (len(self.sampler) + self.batch_size - 1) // self.batch_size
+
+
+def _as_numbers(values):
+    """A Tensor, array or sequence of numbers as something np.asarray reads."""
+    if hasattr(values, "detach") and hasattr(values, "numpy"):
+        return values.detach().cpu().numpy()
+    if isinstance(values, (np.ndarray, Sequence)) or hasattr(values, "__array__"):
+        return values
+    raise TypeError(f"WeightedRandomSampler: weights should be a sequence of numbers, got "
+                    f"{type(values).__name__}")
 
 
 class DistributedSampler(Sampler):

@@ -23,8 +23,8 @@ Importing this package needs neither mpi4py nor CuPy: they are imported by init_
 (`pip install 'tinygen[distributed]'` for MPI, `'tinygen[cuda]'` for NCCL).
 """
 from .collectives import (
-    all_gather, all_gather_into_tensor, all_reduce, barrier, broadcast, broadcast_coalesced,
-    reduce_scatter, reduce_scatter_tensor,
+    all_gather, all_gather_into_tensor, all_gather_object, all_reduce, barrier, broadcast,
+    broadcast_coalesced, reduce_scatter, reduce_scatter_tensor,
 )
 from .group import (
     ProcessGroup, abort, destroy_process_group, get_backend, get_rank, get_world_size,
@@ -39,6 +39,7 @@ __all__ = [
     "is_mpi_available", "is_nccl_available", "launched_by_mpi", "get_rank", "get_world_size",
     "get_backend", "abort", "ProcessGroup", "ReduceOp", "Work", "all_reduce", "broadcast",
     "broadcast_coalesced",
-    "all_gather", "all_gather_into_tensor", "reduce_scatter", "reduce_scatter_tensor", "barrier",
+    "all_gather", "all_gather_into_tensor", "all_gather_object", "reduce_scatter",
+    "reduce_scatter_tensor", "barrier",
     "utils",
 ]

@@ -14,6 +14,10 @@ Collectives are not recorded by autograd (as torch.distributed's are not).
 """
 from __future__ import annotations
 
+import pickle
+
+import numpy as np
+
 from ..backend.device import array_module, device_of
 from ..tensor import Tensor
 from .group import default_group
@@ -47,6 +51,34 @@ def all_gather(tensor_list, tensor, group=None, async_op=False):
     work = pg.backend_for(arr, "all_gather").all_gather(out, arr, "all_gather")
     work.then(lambda: _unpack(out, tensor_list))
     return _result(work, tensor_list, async_op)
+
+
+def all_gather_object(object_list, obj, group=None):
+    """object_list[r] <- rank r's `obj` (any picklable object), on every rank
+    (torch.distributed.all_gather_object). Pickled into bytes: two all-gathers over the host
+    backend (the lengths, then the bytes padded to the longest). For small objects (a checkpoint's
+    RNG states), not for tensors; like PyTorch's, it unpickles what other ranks send, so use it
+    only inside one trusted job."""
+    pg = default_group("all_gather_object", group)
+    if not isinstance(object_list, list) or len(object_list) != pg.size:
+        got = len(object_list) if isinstance(object_list, list) else type(object_list).__name__
+        raise ValueError(f"all_gather_object: object_list must be a list of world_size={pg.size} "
+                         f"items, got {got}")
+    xp = pg.xp
+    data = np.frombuffer(pickle.dumps(obj), np.uint8)
+    length = xp.asarray([data.size], dtype=np.int64)
+    lengths = xp.zeros(pg.size, dtype=np.int64)                        # (world,)
+    pg.backend_for(length, "all_gather_object").all_gather(lengths, length,
+                                                           "all_gather_object").wait()
+    lengths = [int(n) for n in lengths.tolist()]
+    mine = xp.zeros(max(lengths), dtype=np.uint8)
+    mine[:data.size] = xp.asarray(data)
+    every = xp.zeros((pg.size, max(lengths)), dtype=np.uint8)          # (world, longest)
+    pg.backend_for(mine, "all_gather_object").all_gather(every, mine, "all_gather_object").wait()
+    for r, n in enumerate(lengths):
+        row = every[r, :n]
+        row = row.get() if hasattr(row, "get") else row                 # CuPy -> NumPy
+        object_list[r] = pickle.loads(row.tobytes())
 
 
 def all_gather_into_tensor(output_tensor, input_tensor, group=None, async_op=False):

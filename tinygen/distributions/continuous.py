@@ -24,8 +24,9 @@ def _noise(kind, shape, like):
     return wrap(random_array(kind, shape, like.dtype, like.device))
 
 
-class Normal(Distribution):
-    """N(loc, scale^2), elementwise: batch_shape is the broadcast shape of loc and scale."""
+class LocScale(Distribution):
+    """A location-scale family over the reals (Normal, Laplace, Cauchy, Gumbel): loc and scale
+    broadcast to the batch shape; samples are loc + scale * standard noise."""
 
     arg_constraints = {"loc": constraints.real, "scale": constraints.positive}
     support = constraints.real
@@ -34,6 +35,10 @@ class Normal(Distribution):
     def __init__(self, loc, scale, validate_args=None):
         self.loc, self.scale = broadcast_all(loc, scale)
         super().__init__(self.loc.shape, (), validate_args)
+
+
+class Normal(LocScale):
+    """N(loc, scale^2), elementwise: batch_shape is the broadcast shape of loc and scale."""
 
     mean = property(lambda self: self.loc)
     mode = property(lambda self: self.loc)
@@ -103,16 +108,8 @@ class Uniform(Distribution):
         return (self.high - self.low).log()
 
 
-class Laplace(Distribution):
+class Laplace(LocScale):
     """Laplace(loc, scale): density exp(-|x - loc| / scale) / (2 scale)."""
-
-    arg_constraints = {"loc": constraints.real, "scale": constraints.positive}
-    support = constraints.real
-    has_rsample = True
-
-    def __init__(self, loc, scale, validate_args=None):
-        self.loc, self.scale = broadcast_all(loc, scale)
-        super().__init__(self.loc.shape, (), validate_args)
 
     mean = property(lambda self: self.loc)
     mode = property(lambda self: self.loc)

@@ -14,23 +14,15 @@ from ..ops.binary import where
 from ..ops.loss import binary_cross_entropy_with_logits
 from ..ops.special import digamma, lgamma
 from . import constraints
-from .continuous import Gamma, Normal, _noise
+from .continuous import Gamma, LocScale, Normal, _noise
 from .discrete import _clamp_probs, _one_of, lazy_property
 from .distribution import LOG_SQRT_2PI, Distribution, broadcast_all, finfo
 
 EULER = 0.57721566490153286060
 
 
-class Cauchy(Distribution):
+class Cauchy(LocScale):
     """Cauchy(loc, scale): density 1 / (pi scale (1 + ((x - loc) / scale)^2)); no moments."""
-
-    arg_constraints = {"loc": constraints.real, "scale": constraints.positive}
-    support = constraints.real
-    has_rsample = True
-
-    def __init__(self, loc, scale, validate_args=None):
-        self.loc, self.scale = broadcast_all(loc, scale)
-        super().__init__(self.loc.shape, (), validate_args)
 
     mean = property(lambda self: self.loc * float("nan"))
     mode = property(lambda self: self.loc)
@@ -124,16 +116,8 @@ class LogNormal(Distribution):
         return self.base_dist.entropy() + self.loc
 
 
-class Gumbel(Distribution):
+class Gumbel(LocScale):
     """Gumbel(loc, scale): density exp(-(z + exp(-z))) / scale, z = (x - loc) / scale."""
-
-    arg_constraints = {"loc": constraints.real, "scale": constraints.positive}
-    support = constraints.real
-    has_rsample = True
-
-    def __init__(self, loc, scale, validate_args=None):
-        self.loc, self.scale = broadcast_all(loc, scale)
-        super().__init__(self.loc.shape, (), validate_args)
 
     mean = property(lambda self: self.loc + self.scale * EULER)
     mode = property(lambda self: self.loc)

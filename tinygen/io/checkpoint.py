@@ -155,10 +155,22 @@ class _Flattener:
             return {"$dtype": value.name}
         if isinstance(value, Device):
             return {"$device": str(value)}
-        where = ".".join(path) or "the object"
-        raise TypeError(f"tg.save: can't save a {type(value).__name__} (at {where}); checkpoints "
-                        "hold Tensors, NumPy arrays, numbers, strings, bools, None, and "
-                        "dicts/lists/tuples of them")
+        raise TypeError(_unsafe_message(value, path))
+
+
+def _unsafe_message(value, path):
+    """Why `value` cannot be saved, and what to save instead."""
+    where = ".".join(path) or "the object"
+    kind = type(value).__name__
+    if callable(getattr(value, "state_dict", None)):
+        advice = (f"save its state_dict() instead (tg.save(obj.state_dict(), path)), then "
+                  f"rebuild the {kind} in code and call load_state_dict(tg.load(path))")
+    else:
+        advice = ("convert it to those first (a Tensor, or a dict of its fields), or pickle it "
+                  "yourself if you will only ever load the file from a source you trust")
+    return (f"tg.save: can't save a {kind} (at {where}): tinygen checkpoints hold only Tensors, "
+            "NumPy arrays, numbers, strings, bools, None, and dicts/lists/tuples of them, never "
+            f"pickled objects (loading a pickle can run any code); {advice}")
 
 
 def _encode_key(key, path):
@@ -205,6 +217,7 @@ def load(f, map_location=None, *, device=None, weights_only=True):
         name = os.fspath(f)
         with open(name, "rb") as file:
             data = file.read()
+    _refuse_pickle(name, data)
     header, header_end = _parse_header(name, data)
     metadata = header.get("__metadata__") or {}
     if not isinstance(metadata, dict):
@@ -256,6 +269,20 @@ def _array_from_view(name, entry, view):
     if not arr.flags.writeable:
         arr = arr.copy()
     return arr.astype(arr.dtype.newbyteorder("="), copy=False)
+
+
+def _refuse_pickle(name, data):
+    """A PyTorch `torch.save` file (a zip holding a pickle, or a bare pickle) is refused, with
+    the one-time conversion that makes it loadable: unpickling it could run any code."""
+    if data[8:9] == b"{":                     # a safetensors header: its JSON starts at byte 8
+        return
+    if data[:4] == b"PK\x03\x04" or data[:1] == b"\x80":
+        raise CheckpointError(
+            f"{name}: this is a pickle checkpoint (PyTorch's torch.save format); tinygen never "
+            "unpickles, because loading a pickle can run any code. Convert it once where PyTorch "
+            "is installed and you trust the file: `from safetensors.torch import save_file; "
+            "save_file(torch.load(path), 'model.safetensors')` (a flat state dict of tensors), "
+            "then tg.load('model.safetensors')")
 
 
 def _parse_header(name, data):

@@ -11,15 +11,19 @@ How each model trains (its data, optimiser, loss schedule, evaluation and sampli
     gpt.py           GPT, GPTConfig
     char_rnn.py      CharRNN (RNN, GRU, LSTM)
     seq2seq.py       Seq2Seq, Seq2SeqConfig, its vocabulary, shift_right
+    clip.py          CLIP, CLIPConfig, CharTokenizer, SimCLR, SimCLRConfig (contrastive; losses
+                     F.info_nce, F.nt_xent)
 """
 from .char_rnn import CharRNN
 from .classifier import Classifier, ClassifierConfig
+from .clip import CLIP, CharTokenizer, CLIPConfig, SimCLR, SimCLRConfig
 from .flows import FlowConfig, MultiScaleFlow, VectorFlow
 from .gan import ConvDiscriminator, ConvGenerator, GANConfig, MLPDiscriminator, MLPGenerator
 from .gpt import GPT, GPTConfig
 from .seq2seq import Seq2Seq, Seq2SeqConfig
 from .vae import VAE, VAEConfig
 
-__all__ = ["CharRNN", "Classifier", "ClassifierConfig", "ConvDiscriminator", "ConvGenerator",
-           "FlowConfig", "GANConfig", "GPT", "GPTConfig", "MLPDiscriminator", "MLPGenerator",
-           "MultiScaleFlow", "Seq2Seq", "Seq2SeqConfig", "VAE", "VAEConfig", "VectorFlow"]
+__all__ = ["CLIP", "CLIPConfig", "CharRNN", "CharTokenizer", "Classifier", "ClassifierConfig",
+           "ConvDiscriminator", "ConvGenerator", "FlowConfig", "GANConfig", "GPT", "GPTConfig",
+           "MLPDiscriminator", "MLPGenerator", "MultiScaleFlow", "Seq2Seq", "Seq2SeqConfig",
+           "SimCLR", "SimCLRConfig", "VAE", "VAEConfig", "VectorFlow"]

@@ -20,6 +20,7 @@ Each family lives in one file of tinygen/ops and is re-exported here:
               margin_ranking_loss hinge_embedding_loss ... triplet_margin_loss poisson_nll_loss
                                                                        tinygen/ops/loss_margin.py
               ctc_loss                                                 tinygen/ops/ctc.py
+              info_nce nt_xent (CLIP, SimCLR)                          tinygen/ops/loss_contrastive.py
   embedding   embedding_bag                                            tinygen/ops/embedding.py
               bilinear                                                 tinygen/ops/linalg.py
 
@@ -73,6 +74,7 @@ from ..ops.loss_margin import (
     triplet_margin_with_distance_loss, poisson_nll_loss,
 )
 from ..ops.ctc import ctc_loss
+from ..ops.loss_contrastive import info_nce, nt_xent, contrastive_logits, label_aware_targets
 from ..ops.embedding import embedding_bag
 from ..ops.linalg import bilinear
 
@@ -103,7 +105,8 @@ __all__ = [
     "gaussian_nll_loss", "margin_ranking_loss", "hinge_embedding_loss", "soft_margin_loss",
     "multilabel_soft_margin_loss", "multilabel_margin_loss", "multi_margin_loss",
     "cosine_embedding_loss", "triplet_margin_loss", "triplet_margin_with_distance_loss",
-    "poisson_nll_loss", "ctc_loss",
+    "poisson_nll_loss", "ctc_loss", "info_nce", "nt_xent", "contrastive_logits",
+    "label_aware_targets",
 ]
 
 

@@ -11,6 +11,8 @@ identity.
 """
 from __future__ import annotations
 
+import warnings
+
 import math
 
 from ..autograd.function import wrap
@@ -53,7 +55,15 @@ def dropout1d(input, p=0.5, training=True, inplace=False):
 
 
 def dropout2d(input, p=0.5, training=True, inplace=False):
-    """Channel dropout of input (N, C, H, W) or (C, H, W)."""
+    """Channel dropout of input (N, C, H, W) or (C, H, W).
+
+    A 2-D input gets element-wise dropout with a warning, as PyTorch gives it (deprecated there;
+    pytorch/examples' mnist_rnn applies Dropout2d to (N, features))."""
+    if getattr(input, "ndim", None) == 2:
+        warnings.warn("dropout2d: Received a 2-D input to dropout2d, which is deprecated (as in "
+                      "PyTorch); element-wise dropout is applied: use dropout instead",
+                      UserWarning, stacklevel=2)
+        return dropout(input, p, training)
     return _channel_dropout("dropout2d", input, p, training, 2)
 
 

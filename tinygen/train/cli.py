@@ -1,4 +1,4 @@
-"""`tinygen train | sample | eval | runs` (see API.md, "Command line").
+"""`tinygen train | sample | eval | embed | runs` (see API.md, "Command line").
 
 A user's mistake ends in one line on stderr naming the argument or file, what was wrong and what
 to do: UsageError (exit 2) for a command line that cannot mean anything, RunError (exit 1) for
@@ -88,6 +88,7 @@ def add_train_parsers(sub):
     _add_train(sub)
     _add_sample(sub)
     _add_eval(sub)
+    _add_embed(sub)
     add_runs_parser(sub)
     _add_compress(sub)
 
@@ -163,6 +164,38 @@ def _add_eval(sub):
     e.add_argument("--compare", nargs="+", metavar="DIR2",
                    help="also these runs (their eval.json, or evaluated now): a Markdown table")
     e.set_defaults(func=run_eval)
+
+
+def _add_embed(sub):
+    e = sub.add_parser("embed", help="embeddings of texts or images from a trained clip run",
+                       description="Write the normalised embeddings (N, E) float32 of the given "
+                                   "texts or of the images in an .npy file (N, C, H, W) in "
+                                   "[0, 1] into --out (contrastive runs: clip).")
+    e.add_argument("dir")
+    what = e.add_mutually_exclusive_group(required=True)
+    what.add_argument("--text", action="append", metavar="TEXT",
+                      help="a caption to embed (repeat for several)")
+    what.add_argument("--images", metavar="FILE.npy", help="images to embed")
+    e.add_argument("--out", required=True, help="FILE.npy")
+    e.add_argument("--force", action="store_true", help="overwrite --out if it exists")
+    e.add_argument("--device", default=None)
+    e.set_defaults(func=run_embed)
+
+
+def run_embed(args):
+    if os.path.isdir(args.out):
+        raise UsageError(f"--out {args.out}: is a folder; name a .npy file")
+    if os.path.exists(args.out) and not args.force:
+        raise UsageError(f"--out {args.out}: exists; pass --force to overwrite it")
+    if args.images is not None and not os.path.isfile(args.images):
+        raise UsageError(f"--images {args.images}: no such file")
+    bench = _load(args, args.dir)
+    if not hasattr(bench.recipe, "embed_command"):
+        raise RunError(f"{args.dir}: a {bench.recipe.name} run has no embeddings (tinygen embed "
+                       "takes a clip run)")
+    with tg.no_grad():
+        print(bench.recipe.embed_command(texts=args.text, images=args.images, out=args.out))
+    return 0
 
 
 def _add_compress(sub):

@@ -7,6 +7,11 @@ with the same seed, bit for bit on the CPU. Evaluation and sampling run on a for
 (tinygen.backend.random.fork_rng), so they never shift the training stream. Every file is written
 atomically (tinygen.io.atomic_write), except metrics.jsonl, which grows a line at a time (a resume
 cuts it back to the checkpoint's step).
+
+Under `mpiexec -n N` (N > 1) the run is data-parallel: the workbench joins the process group,
+every rank trains on its slice of each global batch, and rank 0 alone writes the folder; the
+rules are in parallel.py and in the run's config.json ("data_parallel"). One process runs exactly
+as before.
 """
 from __future__ import annotations
 
@@ -18,13 +23,16 @@ import signal
 import sys
 import threading
 import time
+import traceback
 
 import tinygen as tg
+from .. import distributed as dist
 from ..backend.random import fork_rng, get_state, set_state
-from ..io import atomic_write
+from ..io import CheckpointError, atomic_write
 from ..quantization import apply_plan
 from .datasets import load_data
-from .errors import RunError
+from .errors import RunError, UsageError
+from .parallel import DataParallel, seed_rank_stream
 from .plots import plot_curves, read_metrics
 from .recipes import RunConfig, get_recipe
 from .run_folder import (CHECKPOINT, CONFIG, CURVES, METRICS, OPTIMIZER, RUNNING, SAMPLES,
@@ -94,6 +102,19 @@ class Progress:
             self.bar.close()
 
 
+class _Quiet:
+    """The progress of a rank other than 0 in a data-parallel run: it shows nothing."""
+
+    def update(self, step, metrics):
+        pass
+
+    def write(self, text):
+        pass
+
+    def close(self):
+        pass
+
+
 class Workbench:
     """Train, evaluate and sample one Recipe in one output folder."""
 
@@ -105,6 +126,13 @@ class Workbench:
         self.metrics_path = os.path.join(self.out, METRICS)
         self.tensorboard_every = tensorboard
         self.board = None
+        self.parallel = None              # a DataParallel under mpiexec -n N > 1 (parallel.py)
+        self._owns_group = False
+
+    @property
+    def is_main(self):
+        """True where files are written: one process, or rank 0 of a data-parallel run."""
+        return self.parallel is None or self.parallel.rank == 0
 
     # -- building -------------------------------------------------------------------------------
     def build(self):
@@ -131,7 +159,15 @@ class Workbench:
     # -- checkpoints ----------------------------------------------------------------------------
     def save_checkpoint(self, epoch_done):
         """The weights, the optimiser state and trainer.json, staged then committed as one set
-        (run_folder.py), so a process killed at any moment leaves the last complete one."""
+        (run_folder.py), so a process killed at any moment leaves the last complete one. In a
+        data-parallel run every rank calls it (its random streams are gathered), rank 0 writes."""
+        device = tg.device(self.run.device).type
+        streams = None
+        if self.parallel is not None:
+            self.parallel.check_parameters_agree()
+            streams = self.parallel.gather_rng(device)
+        if not self.is_main:
+            return
         staging = os.path.join(self.out, STAGING)
         shutil.rmtree(staging, ignore_errors=True)
         os.makedirs(staging)
@@ -143,16 +179,21 @@ class Workbench:
         trainer = {"step": self.step, "epoch_done": epoch_done, "total_steps": self.total_steps,
                    "loader": self.loader.state_dict(), "rng": get_state(),
                    "seed": tg.initial_seed()}
-        device = tg.device(self.run.device).type
         if device == "test":            # its own NumPy stream (CuPy's state cannot be saved)
             trainer["device_rng"] = get_state(device)
+        if streams is not None:         # every rank's streams, rank 0's first (= "rng")
+            trainer["data_parallel"] = {"world_size": self.parallel.size, "rank_rng": streams}
         write_json(os.path.join(staging, TRAINER), trainer)          # the set is complete
         commit_staged(self.out)
 
     def load_checkpoint(self):
         """Back to the last complete checkpoint: weights, optimisers, data order, RNG, step.
-        False when the run has none yet (it was stopped before its first one)."""
-        commit_staged(self.out)
+        False when the run has none yet (it was stopped before its first one). Every rank of a
+        data-parallel run reads it; rank 0 alone finishes a staged one and cuts the log back."""
+        if self.is_main:
+            commit_staged(self.out)
+        if self.parallel is not None:
+            dist.barrier()                # rank 0 has finished any staged checkpoint
         path = os.path.join(self.out, TRAINER)
         if not os.path.exists(path):
             return False
@@ -169,12 +210,28 @@ class Workbench:
             s.load_state_dict(opt["schedulers"][k])
         self.loader.load_state_dict(state["loader"])
         tg.manual_seed(state["seed"])
+        self._restore_streams(state)
+        self.step = int(state["step"])
+        if self.is_main:
+            self._truncate_metrics(self.step)
+        return True
+
+    def _restore_streams(self, state):
+        """This process's random streams from trainer.json: "rng" for one process (and rank 0),
+        rank r's saved stream in a data-parallel run, a fresh one where the run had fewer ranks."""
+        device = tg.device(self.run.device).type
+        if self.parallel is not None and self.parallel.rank > 0:
+            saved = (state.get("data_parallel") or {}).get("rank_rng") or []
+            if self.parallel.rank < len(saved):
+                state = saved[self.parallel.rank]
+            else:
+                print(f"rank {self.parallel.rank}: the checkpoint has no random stream for this "
+                      "rank (it ran with fewer ranks); starting its own", file=sys.stderr)
+                seed_rank_stream(state["seed"], self.parallel.rank, device)
+                return
         set_state(state["rng"])
         if "device_rng" in state:
-            set_state(state["device_rng"], tg.device(self.run.device).type)
-        self.step = int(state["step"])
-        self._truncate_metrics(self.step)
-        return True
+            set_state(state["device_rng"], device)
 
     def _truncate_metrics(self, step):
         """Drop log lines written after the checkpoint: the resumed run writes them again."""
@@ -184,6 +241,8 @@ class Workbench:
                 f.write(json.dumps(r) + "\n")
 
     def log(self, row):
+        if not self.is_main:
+            return
         with open(self.metrics_path, "a") as f:
             f.write(json.dumps(row) + "\n")
         if self.board is not None:
@@ -191,9 +250,45 @@ class Workbench:
 
     # -- the loop -------------------------------------------------------------------------------
     def fit(self, resume=False):
-        """Train to the end (or to a Ctrl-C); returns the exit code: 0 done, 130 interrupted."""
-        self.build()
+        """Train to the end (or to a Ctrl-C); returns the exit code: 0 done, 130 interrupted.
+        Launched by mpiexec with N > 1 processes, data-parallel (see the module's docstring)."""
+        size = self._join_process_group()
+        try:
+            self.build()
+            if size > 1:
+                self.parallel = DataParallel(self.recipe, self.recipe.setting("batch_size"))
+            return self._fit_in_folder(resume)
+        except Exception as e:
+            if size > 1:                  # the other ranks may wait in a collective: end them
+                _abort_job(e, size)
+            raise
+        finally:
+            if self._owns_group:
+                dist.destroy_process_group()
+                self._owns_group = False
+
+    def _join_process_group(self):
+        """The number of processes this run trains in: the process group's size when launched
+        by mpiexec (joined here unless the caller already has), else 1."""
+        if dist.is_initialized():
+            return dist.get_world_size()
+        if not dist.launched_by_mpi():
+            return 1
+        try:
+            dist.init_process_group("mpi")
+        except RuntimeError as e:         # mpi4py missing: how to install it
+            raise RunError(str(e)) from None
+        self._owns_group = True
+        size = dist.get_world_size()
+        if size == 1:                     # mpiexec -n 1: one process, the plain path
+            dist.destroy_process_group()
+            self._owns_group = False
+        return size
+
+    def _fit_in_folder(self, resume):
         config = self._open_folder(resume)
+        if not self.is_main:
+            return self._fit()
         running = os.path.join(self.out, RUNNING)
         write_json(running, {"pid": os.getpid()})
         try:
@@ -208,8 +303,8 @@ class Workbench:
                 os.remove(running)
 
     def _fit(self):
-        progress = Progress(self.total_steps, self.step, self.run.model,
-                            every=max(self.run.log_every * 10, 1))
+        progress = (Progress(self.total_steps, self.step, self.run.model,
+                             every=max(self.run.log_every * 10, 1)) if self.is_main else _Quiet())
         t0 = time.perf_counter()
         with _StopOnCtrlC(progress) as stop:
             try:
@@ -222,21 +317,31 @@ class Workbench:
         progress.close()
         if stop.requested and self.step < self.total_steps:
             self.save_checkpoint(epoch_done)
+            if not self.is_main:
+                return 130
             print(f"\ninterrupted at step {self.step}: checkpoint saved in {self.out}; continue "
                   f"with `tinygen train {self.run.model} --out {self.out} --resume`",
                   file=sys.stderr)
             return 130
-        print(f"done: {self.step} steps in {time.perf_counter() - t0:.1f}s; results in {self.out}")
+        if self.is_main:
+            print(f"done: {self.step} steps in {time.perf_counter() - t0:.1f}s; results in "
+                  f"{self.out}")
         return 0
 
     def _open_folder(self, resume):
         """Continue the run in the folder (resume) or clear it for a new one; write and return
-        config.json's contents."""
-        os.makedirs(self.out, exist_ok=True)
+        config.json's contents (rank 0 writes; every rank reads a checkpoint back)."""
+        if self.parallel is not None:
+            dist.barrier()        # every rank has checked the folder before rank 0 changes it
+        if self.is_main:
+            os.makedirs(self.out, exist_ok=True)
         if not (resume and self.load_checkpoint()):
-            if resume:
+            if resume and self.is_main:
                 print(f"{self.out} has no checkpoint yet: starting from step 0", file=sys.stderr)
-            clear_run(self.out)
+            if self.is_main:
+                clear_run(self.out)
+            if self.parallel is not None:
+                seed_rank_stream(self.run.seed, self.parallel.rank, tg.device(self.run.device).type)
         config = dataclasses.asdict(self.run)
         config["resolved"] = {k: self.recipe.setting(k) for k in ("batch_size", "lr", "epochs")}
         config["total_steps"] = self.total_steps
@@ -244,7 +349,10 @@ class Workbench:
         model_config = self.recipe.model_config()
         if model_config:
             config["model_config"] = model_config
-        write_json(os.path.join(self.out, CONFIG), config)
+        if self.parallel is not None:
+            config["data_parallel"] = self.parallel.describe()
+        if self.is_main:
+            write_json(os.path.join(self.out, CONFIG), config)
         return config
 
     def _train(self, progress, stop):
@@ -265,7 +373,10 @@ class Workbench:
         """Steps over the loader's batches (the rest of an epoch after a resume), logging every
         log_every steps; stops early at total_steps or a Ctrl-C."""
         for batch in self.loader:
-            metrics = self.recipe.train_step(batch, self.step)
+            if self.parallel is None:
+                metrics = self.recipe.train_step(batch, self.step)
+            else:
+                metrics = self._parallel_step(batch, stop)
             self.step += 1
             if self.step % self.run.log_every == 0 or self.step == self.total_steps:
                 epoch = (self.step - 1) // per_epoch
@@ -276,8 +387,22 @@ class Workbench:
             if self.step >= self.total_steps or stop.requested:
                 break
 
+    def _parallel_step(self, batch, stop):
+        """One data-parallel step: this rank's slice of the global batch, the recipe's step with
+        the gradients averaged over ranks, the metrics averaged, a Ctrl-C seen by any rank."""
+        batch, count = self.parallel.shard(batch)
+        self.parallel.before_step()
+        metrics = self.recipe.train_step(batch, self.step)
+        self.parallel.after_step()
+        metrics, stop_any = self.parallel.reduce(metrics, count, stop.requested)
+        stop.requested = stop.requested or stop_any
+        return metrics
+
     def _end_of_epoch(self, epoch_done, progress):
         metrics = self._evaluate_and_sample(epoch_done)
+        if not self.is_main:
+            self.save_checkpoint(epoch_done)
+            return
         if metrics:
             epoch = (self.step - 1) // len(self.loader)          # as the train rows count it
             self.log({"step": self.step, "epoch": epoch, "split": "test", **metrics})
@@ -290,16 +415,37 @@ class Workbench:
         self.save_checkpoint(epoch_done)
 
     def _evaluate_and_sample(self, epoch_done):
-        """Test metrics and the sample figure, in eval mode on a forked RNG (seeded per epoch)."""
+        """Test metrics and the sample figure, in eval mode on a forked RNG (seeded per epoch).
+        Data-parallel: rank 0 evaluates and samples, the other ranks help evaluate where the
+        recipe splits its evaluation over them (Recipe.evaluates_in_parallel)."""
         self.recipe.eval()
+        metrics = {}
         with fork_rng(self.run.seed + 1000 + epoch_done), tg.no_grad():
-            metrics = self.recipe.evaluate(self.data.test)
+            if self.is_main or self.recipe.evaluates_in_parallel:
+                metrics = self.recipe.evaluate(self.data.test)
             try:
-                self.recipe.write_samples(os.path.join(self.out, SAMPLES))
+                if self.is_main:
+                    self.recipe.write_samples(os.path.join(self.out, SAMPLES))
             except NotImplementedError:       # a recipe without a sampler draws no figure
                 pass
         self.recipe.train()
         return metrics
+
+
+def _abort_job(error, size):
+    """An error on one rank of a data-parallel run: say it (one line for a user's mistake, the
+    traceback for anything else), then end every rank (MPI_Abort), since the others may be
+    waiting for this one in a collective. Here, not in sys.excepthook: the command line catches
+    a user's errors, and fit() leaves the process group (restoring the hook) on the way out."""
+    rank = dist.get_rank()
+    if isinstance(error, (RunError, UsageError, CheckpointError, OSError)):
+        text = " ".join(str(error).split()) or type(error).__name__
+        print(f"tinygen train: error on rank {rank} of {size}: {text}", file=sys.stderr)
+    else:
+        print(f"tinygen train: {type(error).__name__} on rank {rank} of {size}; aborting every "
+              "rank", file=sys.stderr)
+        traceback.print_exc()
+    dist.abort(getattr(error, "exit_status", 1))
 
 
 def restore_compression(recipe, config):

@@ -139,6 +139,18 @@ def test_broadcast_coalesced_sends_rank0s_tensors_of_every_dtype():
         assert t.numpy().dtype == e.dtype
 
 
+def test_all_gather_object_returns_every_ranks_object_in_rank_order():
+    # objects of different pickled lengths on each rank (a longer string on higher ranks)
+    mine = {"rank": RANK, "text": "x" * (10 * RANK + 1),
+            "state": draw(RANK, (3,), np.int64).tolist()}
+    gathered = [None] * SIZE
+    dist.all_gather_object(gathered, mine)
+    assert gathered == [{"rank": r, "text": "x" * (10 * r + 1),
+                         "state": draw(r, (3,), np.int64).tolist()} for r in range(SIZE)]
+    with pytest.raises(ValueError, match="list of world_size"):
+        dist.all_gather_object([None] * (SIZE + 1), mine)
+
+
 def test_barrier_and_async_barrier():
     assert dist.barrier() is None
     dist.barrier(async_op=True).wait()

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from .. import functional as F
 from .module import Module
+from .pooling import AvgPool2d
 
 
 class _MaxPoolNd(Module):
@@ -37,25 +38,12 @@ class MaxPool3d(_MaxPoolNd):
                             self.ceil_mode, self.return_indices)
 
 
-class AvgPool3d(Module):
-    """(N, C, D, H, W) or (C, D, H, W): mean over kernel_size windows."""
-
-    def __init__(self, kernel_size, stride=None, padding=0, ceil_mode=False,
-                 count_include_pad=True, divisor_override=None):
-        super().__init__()
-        self.kernel_size = kernel_size
-        self.stride = stride if stride is not None else kernel_size
-        self.padding = padding
-        self.ceil_mode = ceil_mode
-        self.count_include_pad = count_include_pad
-        self.divisor_override = divisor_override
+class AvgPool3d(AvgPool2d):
+    """(N, C, D, H, W) or (C, D, H, W): mean over kernel_size windows (AvgPool2d's arguments)."""
 
     def forward(self, input):
         return F.avg_pool3d(input, self.kernel_size, self.stride, self.padding, self.ceil_mode,
                             self.count_include_pad, self.divisor_override)
-
-    def extra_repr(self):
-        return f"kernel_size={self.kernel_size}, stride={self.stride}, padding={self.padding}"
 
 
 class _AdaptivePool(Module):

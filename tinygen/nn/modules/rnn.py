@@ -97,6 +97,10 @@ class RNNBase(Module):
         for p in self.parameters():
             init.uniform_(p, -stdv, stdv)
 
+    def flatten_parameters(self):
+        """PyTorch packs the weights into one cuDNN buffer here; tinygen's weights are already
+        what every step uses, so there is nothing to do (kept so PyTorch scripts run)."""
+
     @property
     def all_weights(self):
         return [[getattr(self, n) for n in self._layer_names(layer, d)]

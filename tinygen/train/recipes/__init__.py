@@ -7,6 +7,8 @@
     text.py         gpt, lstm, gru, rnn          character-level language models
     seq2seq.py      seq2seq                      an encoder-decoder Transformer on string tasks
     diffusion.py    ddpm                         DDPM / DDIM with a U-Net, classifier-free guidance
+    clip.py         clip, simclr                 contrastive image-text (CLIP) and image-image
+                                                 (SimCLR) pretraining, zero-shot and linear probes
 
 The registry maps each name to where its class lives and imports a family only when it is asked
 for (`get_recipe`), so `tinygen --help` and `tinygen data list` import no model.
@@ -32,6 +34,8 @@ RECIPES = {                       # name -> (module of this package, class)
     "rnn": ("text", "CharVanillaRNNRecipe"),
     "seq2seq": ("seq2seq", "Seq2SeqRecipe"),
     "ddpm": ("diffusion", "DiffusionRecipe"),
+    "clip": ("clip", "CLIPRecipe"),
+    "simclr": ("clip", "SimCLRRecipe"),
 }
 
 

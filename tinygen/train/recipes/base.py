@@ -138,6 +138,11 @@ class Recipe:
     toy_train_size = None            # training points drawn for the 2-D toys (None: the default)
     config = None                    # the model's frozen config dataclass, saved in config.json
     options = ()                     # the Option()s --set accepts (`tinygen train MODEL --help`)
+    # data-parallel runs (tinygen/train/parallel.py): how train_step's loss depends on the batch
+    # ("mean" over it, or "sum"), and whether evaluate() splits its work over the ranks itself
+    # (True: every rank calls it and it returns the metrics of all; False: rank 0 alone calls it)
+    loss_reduction = "mean"
+    evaluates_in_parallel = False
 
     def __init__(self, run: RunConfig, data: DataInfo):
         self.run = run

@@ -15,7 +15,9 @@ import math
 import numpy as np
 
 import tinygen as tg
+from ... import distributed as dist
 from ... import nn
+from ...distributed.utils import average_metrics
 from ...io import atomic_write
 from ...models.char_rnn import CharRNN
 from ...models.gpt import GPT, GPTConfig
@@ -70,6 +72,7 @@ class TextRecipe(Recipe):
 
     data_kinds = ("text",)
     default_data = "tinyshakespeare"
+    evaluates_in_parallel = True          # the validation batches are split over the ranks
     options = (Option("block_size", int, 64, "characters of context (the training windows)"),
                Option("eval_interval", int, 250, "steps between evaluations (an 'epoch')"),
                Option("eval_batches", int, 200, "validation batches per evaluation"))
@@ -88,15 +91,24 @@ class TextRecipe(Recipe):
                             min(self.eval_interval, self.total_steps), seed, device=self.device)
 
     def evaluate(self, test):
-        """Mean cross-entropy (nats per character) over `eval_batches` random validation batches."""
+        """Mean cross-entropy (nats per character) over `eval_batches` random validation batches.
+        In a data-parallel run rank r evaluates batches r, r + N, ... of the same sequence and
+        the means are combined (weighted by batches): the single-process value."""
+        rank, size = ((dist.get_rank(), dist.get_world_size()) if dist.is_initialized()
+                      else (0, 1))
         gen = np.random.Generator(np.random.PCG64(1234))       # the same batches at every eval
-        total = 0.0
-        for _ in range(self.eval_batches):
+        total, mine = 0.0, 0
+        for i in range(self.eval_batches):
             x, y = test.get_batch(self.setting("batch_size"), self.block_size, gen,
-                                  device=self.device)
+                                  device=self.device)          # drawn on every rank: in step
+            if i % size != rank:
+                continue
             _, loss = self.model(x, y)
             total += loss.item()
-        loss = total / self.eval_batches
+            mine += 1
+        loss = total / max(mine, 1)
+        if size > 1:
+            loss = average_metrics({"val_loss": loss}, count=mine)["val_loss"]
         return {"val_loss": loss, "val_perplexity": perplexity(loss)}
 
     def eval_info(self, test):

@@ -20,6 +20,7 @@ class VAERecipe(Recipe):
     conv = False
     data_kinds = ("image",)
     defaults = {"epochs": 10, "batch_size": 128, "lr": 1e-3}
+    loss_reduction = "sum"             # the negative ELBO summed over the batch
     options = (Option("hidden", int, 400, "units of the encoder's and decoder's hidden layer"),
                Option("latent", int, 20, "dimensions of the latent code z"),
                Option("width", int, 32, "channels of the first conv (conv-vae; the second has "

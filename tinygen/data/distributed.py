@@ -1,0 +1,5 @@
+"""`tinygen.data.distributed`, as `torch.utils.data.distributed`: DistributedSampler (defined in
+sampler.py), under PyTorch's module path."""
+from .sampler import DistributedSampler
+
+__all__ = ["DistributedSampler"]
