@@ -18,7 +18,7 @@ import os
 import sys
 
 from . import __version__
-from .data import DataFormatError, DownloadError
+from .data import DataFormatError, DownloadError, MissingExtraError
 from .data.cli import add_data_parser
 from .distributed import is_mpi_available
 from .distributed import utils as dist_utils
@@ -28,7 +28,8 @@ from .train.cli import add_train_parsers
 from .train.errors import RunError, UsageError
 
 # what a user can cause or meet: one line on stderr, no traceback (exit 2 usage, 1 runtime)
-USER_ERRORS = (UsageError, RunError, CheckpointError, DownloadError, DataFormatError, OSError)
+USER_ERRORS = (UsageError, RunError, CheckpointError, DownloadError, DataFormatError,
+               MissingExtraError, OSError)
 
 
 class Parser(argparse.ArgumentParser):

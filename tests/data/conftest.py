@@ -51,8 +51,10 @@ def mnist_root():
 
 
 class _MirrorHandler(SimpleHTTPRequestHandler):
-    """Serves the folder; under /drop-once/ and /drop-always/ it sends the full Content-Length,
-    then only half of the bytes and closes (the first time per path, or every time)."""
+    """Serves the folder, answering `Range: bytes=N-` with 206 and the bytes from N (each Range
+    header asked for is recorded per path in server.ranges); under /drop-once/ and /drop-always/
+    it ignores ranges, sends the full Content-Length, then only half of the bytes and closes (the
+    first time per path, or every time)."""
 
     def log_message(self, *args):       # keep pytest output clean
         pass
@@ -60,6 +62,13 @@ class _MirrorHandler(SimpleHTTPRequestHandler):
     def do_GET(self):
         mode, _, rest = self.path.lstrip("/").partition("/")
         if mode not in ("drop-once", "drop-always"):
+            wanted = self.headers.get("Range")
+            with self.server.lock:
+                self.server.hits[self.path] = self.server.hits.get(self.path, 0) + 1
+                if wanted:
+                    self.server.ranges.setdefault(self.path, []).append(wanted)
+            if wanted:
+                return self._send_range(wanted)
             return super().do_GET()
         with self.server.lock:
             self.server.hits[self.path] = count = self.server.hits.get(self.path, 0) + 1
@@ -79,6 +88,22 @@ class _MirrorHandler(SimpleHTTPRequestHandler):
         self.wfile.write(body)
         return None
 
+    def _send_range(self, wanted):
+        file = Path(self.translate_path(self.path))
+        if not file.is_file():
+            return self.send_error(404, "File not found")
+        body = file.read_bytes()
+        start = int(wanted.split("=")[1].split("-")[0])
+        if start >= len(body):
+            return self.send_error(416, "Range Not Satisfiable")
+        self.send_response(206)
+        self.send_header("Content-Type", "application/octet-stream")
+        self.send_header("Content-Range", f"bytes {start}-{len(body) - 1}/{len(body)}")
+        self.send_header("Content-Length", str(len(body) - start))
+        self.end_headers()
+        self.wfile.write(body[start:])
+        return None
+
 
 class Mirror:
     def __init__(self, folder: Path):
@@ -88,6 +113,7 @@ class Mirror:
         self.server.daemon_threads = True
         self.server.lock = threading.Lock()
         self.server.hits = {}
+        self.server.ranges = {}
         self.url = f"http://127.0.0.1:{self.server.server_address[1]}/"
         self.thread = threading.Thread(target=self.server.serve_forever,
                                        kwargs={"poll_interval": 0.02}, daemon=True)
@@ -96,6 +122,10 @@ class Mirror:
     @property
     def hits(self) -> dict:
         return self.server.hits
+
+    @property
+    def ranges(self) -> dict:
+        return self.server.ranges
 
     def add(self, name: str, data: bytes) -> Path:
         path = self.folder / name

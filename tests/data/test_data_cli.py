@@ -74,13 +74,20 @@ def test_download_dropped_connection(mirror, shared_data, tmp_path, capsys):
                  "--mirror", mirror.url + "drop-always/", "--retries", "1"])
     assert code == 1
     err = capsys.readouterr().err.strip()
-    assert err.count("\n") == 0 and "dropped" in err
-    assert not (tmp_path / "R" / "tinyshakespeare").exists()
+    assert err.count("\n") == 0 and "dropped" in err and "resumes" in err
+    # nothing under the file's own name: only the hidden partial file, which a rerun resumes
+    assert sorted(p.name for p in (tmp_path / "R" / "tinyshakespeare").iterdir()) == [
+        ".input.txt.part"]
+    assert main(["download", "tinyshakespeare", "--root", str(tmp_path / "R"),
+                 "--mirror", mirror.url]) == 0
+    assert mirror.ranges["/input.txt"] == ["bytes=557697-"]          # the second half only
+    assert sorted(p.name for p in (tmp_path / "R" / "tinyshakespeare").iterdir()) == [
+        "input.txt"]
 
 
 def test_unknown_and_bundled_names(capsys):
-    assert main(["download", "cifar10"]) == 1
-    assert "unknown dataset 'cifar10'" in capsys.readouterr().err
+    assert main(["download", "cifar-100"]) == 1
+    assert "unknown dataset 'cifar-100'" in capsys.readouterr().err
     assert main(["download", "digits"]) == 0
     assert "nothing to download" in capsys.readouterr().out
 

@@ -22,6 +22,8 @@ def test_recorded_checksums_match_shared_data(shared_data):
         sha, name = line.split()
         recorded[name] = sha
     for spec in REMOTE_DATASETS.values():
+        if not (shared_data / spec.name).is_dir():      # cifar10, celeba, lfw: not shared here
+            continue
         for f in spec.files:
             assert recorded[f"{spec.name}/{f.name}"] == f.sha256
             assert (shared_data / spec.name / f.name).stat().st_size == f.size
@@ -65,9 +67,11 @@ def test_dropped_every_time_fails_cleanly(mirror, tmp_path):
     assert not isinstance(info.value, ChecksumError)
     message = str(info.value)
     assert "blob.bin" in message and "dropped" in message and "3 attempts" in message
-    assert "\n" not in message
+    assert "\n" not in message and "the next download resumes" in message
     assert mirror.hits["/drop-always/blob.bin"] == 3
-    assert _leftovers(dest.parent) == []
+    # the final name never holds a partial file; the hidden partial one is kept for a resume
+    assert _leftovers(dest.parent) == [".blob.bin.part"]
+    assert PAYLOAD.startswith((dest.parent / ".blob.bin.part").read_bytes())
 
 
 def test_404_is_not_retried_and_next_url_is_tried(mirror, tmp_path):

@@ -95,8 +95,8 @@ def test_missing_files_error_names_path_and_command(tmp_path):
 
 
 def test_unknown_name_and_split(tmp_path):
-    with pytest.raises(ValueError, match="unknown dataset 'cifar10'.*mnist.*digits.*moons"):
-        load("cifar10")
+    with pytest.raises(ValueError, match="unknown dataset 'cifar100'.*mnist.*digits.*moons"):
+        load("cifar100")
     with pytest.raises(ValueError, match="unknown split 'val'"):
         load("digits", "val")
     with pytest.raises(ValueError, match="only to the toy datasets"):

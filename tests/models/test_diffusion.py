@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 
 import tinygen as tg
-from tinygen.models.diffusion import (NoiseSchedule, ddim_sample, ddpm_sample, denoising_loss,
-                                      guided_noise)
+from tinygen.models.diffusion import (NoiseSchedule, ddim_sample, ddim_step, ddpm_sample,
+                                      denoising_loss, guided_noise)
 from tinygen.models.unet import UNet, UNetConfig
 
 
@@ -117,3 +117,19 @@ def test_unet_shapes_and_gradients(size, channels):
     assert out.shape == x.shape
     out.square().mean().backward()
     assert all(p.grad is not None for p in model.parameters())
+
+
+def test_ddim_clips_the_predicted_x0_when_asked():
+    schedule = NoiseSchedule("linear", 1000)
+    x, eps = tg.zeros(2, 1, 3, 3), tg.full((2, 1, 3, 3), 0.5)
+    no_noise = lambda shape: tg.zeros(*shape)  # noqa: E731
+    # to the data from t = T - 1: the output is the predicted x0 itself
+    raw = ddim_step(schedule, x, eps, 999, -1, 0.0, no_noise).numpy()
+    ab = schedule.alpha_bars[999]
+    np.testing.assert_allclose(raw, -0.5 * np.sqrt(1 - ab) / np.sqrt(ab), rtol=1e-5)   # -78
+    clipped = ddim_step(schedule, x, eps, 999, -1, 0.0, no_noise, clip_x0=True).numpy()
+    np.testing.assert_array_equal(clipped, -1.0)
+    # an inner step mixes the clipped x0 with the same eps
+    inner = ddim_step(schedule, x, eps, 999, 500, 0.0, no_noise, clip_x0=True).numpy()
+    ab_prev = schedule.alpha_bars[500]
+    np.testing.assert_allclose(inner, -np.sqrt(ab_prev) + 0.5 * np.sqrt(1 - ab_prev), rtol=1e-5)

@@ -14,11 +14,11 @@ Nothing is read, generated or downloaded at import; NumPy is the only third-part
 """
 from .catalog import (
     DATASETS, DEFAULT_IMAGE_DATASET, DEFAULT_TEXT_DATASET, IMAGE_DATASETS, TEXT_DATASETS,
-    TOY_DATASETS, canonical_name, load, status,
+    TOY_DATASETS, UNLABELLED_DATASETS, canonical_name, load, status,
 )
 from .dataset import (
-    ChainDataset, ConcatDataset, Dataset, IterableDataset, StackDataset, Subset, TensorDataset,
-    random_split,
+    ChainDataset, ConcatDataset, Dataset, ImageDataset, IterableDataset, MissingExtraError,
+    StackDataset, Subset, TensorDataset, random_split,
 )
 from .download import ChecksumError, DownloadError, download, fetch_file, sha256_of
 from .idx import DataFormatError, read_idx, write_idx
@@ -30,18 +30,19 @@ from .sampler import (
 from .sources import REMOTE_DATASETS, data_root
 from .text import TextDataset, load_text, random_windows
 from .toy import make_toy
+from .transforms import resize_images
 from .worker import WorkerInfo, get_worker_info
 from . import dataloader, distributed  # noqa: E402,F401  (PyTorch's module paths)
 
 __all__ = [
-    "Dataset", "TensorDataset", "TextDataset", "IterableDataset", "Subset", "ConcatDataset",
-    "ChainDataset", "StackDataset", "random_split",
+    "Dataset", "TensorDataset", "ImageDataset", "TextDataset", "IterableDataset", "Subset",
+    "ConcatDataset", "ChainDataset", "StackDataset", "random_split",
     "DataLoader", "default_collate", "default_convert", "get_worker_info", "WorkerInfo",
     "Sampler", "SequentialSampler", "RandomSampler", "SubsetRandomSampler",
     "WeightedRandomSampler", "BatchSampler", "DistributedSampler",
     "load", "load_text", "make_toy", "random_windows", "download", "fetch_file", "sha256_of",
-    "read_idx", "write_idx", "data_root", "canonical_name", "status",
+    "read_idx", "write_idx", "resize_images", "data_root", "canonical_name", "status",
     "DATASETS", "IMAGE_DATASETS", "TEXT_DATASETS", "TOY_DATASETS", "DEFAULT_IMAGE_DATASET",
-    "DEFAULT_TEXT_DATASET", "REMOTE_DATASETS",
-    "DownloadError", "ChecksumError", "DataFormatError",
+    "DEFAULT_TEXT_DATASET", "REMOTE_DATASETS", "UNLABELLED_DATASETS",
+    "DownloadError", "ChecksumError", "DataFormatError", "MissingExtraError",
 ]

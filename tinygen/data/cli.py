@@ -18,7 +18,9 @@ import argparse
 import sys
 
 from .catalog import DATASETS, canonical_name, status
+from .colour import COLOUR_DATASETS, build_cache, cache_ready
 from .download import DownloadError, download
+from .idx import DataFormatError
 from .sources import REMOTE_DATASETS, ROOT_ENV, data_root
 
 
@@ -79,12 +81,17 @@ def run_download(args) -> int:
         folder = download(name, root=args.root, mirror=args.mirror, force=args.force,
                           progress=args.progress, retries=args.retries, timeout=args.timeout,
                           log=print)
+        if name in COLOUR_DATASETS and (args.force or not cache_ready(name, args.root)):
+            build_cache(name, args.root, log=print)   # decode the pictures once, into arrays
     except (DownloadError, ValueError) as e:  # checksum mismatch, 404, dropped; a bad --mirror
+        return _fail(str(e))
+    except DataFormatError as e:             # an archive that checks out but does not parse
         return _fail(str(e))
     except OSError as e:                     # an unwritable root, a full disk
         return _fail(f"{type(e).__name__}: {e}")
     except KeyboardInterrupt:
-        return _fail("interrupted; nothing partial was kept")
+        return _fail("interrupted; the next download resumes from the bytes received (nothing "
+                     "partial is kept under a file's own name)")
     print(f"{name}: ready in {folder}")
     return 0
 

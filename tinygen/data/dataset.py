@@ -20,6 +20,11 @@ from ..creation import from_numpy
 from ..tensor import Tensor
 
 
+class MissingExtraError(ImportError):
+    """A dataset needs an optional extra that is not installed; the message is one line with the
+    pip command (the `tinygen` commands print it as it is)."""
+
+
 def to_tensor(array):
     """A NumPy array (or NumPy scalar) as a tinygen Tensor on the CPU, sharing memory if it can."""
     array = np.asarray(array)            # not ascontiguousarray: it turns 0-d into 1-d
@@ -130,6 +135,77 @@ def _length(column) -> int:
     if not shape:
         raise ValueError("TensorDataset: a 0-d tensor has no samples")
     return int(shape[0])
+
+
+class ImageDataset(TensorDataset):
+    """Images kept compact, served as float32 in [0, 1]: (N, C, H, W) uint8 (0..255, divided by
+    255 per batch) or float32, with int64 labels (N,).
+
+    hflip=True adds each image's mirror image (flipped left to right) as a sample of its own:
+    len(ds) = 2N, sample i + N is sample i mirrored, so a shuffled epoch sees every image both
+    ways and the augmentation is fixed by the loader's seed (exact on resume). Nothing is copied:
+    a batch is gathered and flipped when `take` asks for it.
+
+    num_classes: the number of classes the labels name, or None for an unlabelled set (whose
+    labels are all 0). `.tensors` builds every sample as float32 at once (for small test sets);
+    a loader uses `take`.
+
+        >>> ds = ImageDataset(np.zeros((5, 3, 4, 4), np.uint8), np.zeros(5, np.int64), hflip=True)
+        >>> len(ds), ds[7][0].shape                                  # doctest: +SKIP
+        (10, (3, 4, 4))
+    """
+
+    def __init__(self, images, labels, *, hflip=False, num_classes=None):
+        images, labels = np.asarray(images), np.asarray(labels)
+        if images.ndim != 4 or images.dtype not in (np.uint8, np.float32):
+            raise ValueError(f"ImageDataset: expected images (N, C, H, W) of uint8 or float32, got "
+                             f"{images.dtype} {images.shape}")
+        if labels.shape != (len(images),):
+            raise ValueError(f"ImageDataset: expected labels ({len(images)},) for "
+                             f"{len(images)} images, got {labels.shape}")
+        self.images, self.labels = images, labels.astype(np.int64, copy=False)
+        self.hflip, self.num_classes = bool(hflip), num_classes
+        self._length = len(images) * (2 if self.hflip else 1)
+        self._columns, self._given = [], []          # TensorDataset's: built on demand only
+
+    def take(self, indices) -> tuple:
+        """Samples `indices` (int, slice or int array) as (float32 images, int64 labels)."""
+        if isinstance(indices, slice):
+            positions = np.arange(*indices.indices(self._length))
+        else:
+            positions = np.asarray(indices, dtype=np.int64)
+            if ((positions < -self._length) | (positions >= self._length)).any():
+                raise IndexError(f"index out of range for a dataset of {self._length}")
+            positions = np.where(positions < 0, positions + self._length, positions)
+        scalar = positions.ndim == 0
+        positions = np.atleast_1d(positions)
+        n = len(self.images)
+        source = positions % n
+        x = self.images[source]                                    # (B, C, H, W), a copy
+        if x.dtype == np.uint8:
+            x = x.astype(np.float32) / np.float32(255)
+        mirrored = positions >= n
+        if mirrored.any():
+            x[mirrored] = x[mirrored][..., ::-1]                   # flip the width axis
+        y = self.labels[source]
+        if scalar:
+            x, y = x[0], y[0]
+        return to_tensor(x), to_tensor(y)
+
+    @property
+    def tensors(self) -> tuple:
+        if not self._given:
+            self._given = list(self.take(slice(None)))
+        return tuple(self._given)
+
+    @property
+    def arrays(self) -> tuple:
+        """Every sample as NumPy arrays (float32 images, int64 labels), built at once."""
+        return tuple(t.numpy() for t in self.tensors)
+
+    def __repr__(self):
+        return (f"{type(self).__name__}({len(self)} samples of {tuple(self.images.shape[1:])}, "
+                f"{self.images.dtype} stored{', mirrored copies' if self.hflip else ''})")
 
 
 class IterableDataset(Dataset):

@@ -59,3 +59,17 @@ def _fsync_directory(directory):
         pass
     finally:
         os.close(dir_fd)
+
+
+def commit_file(tmp, path):
+    """Make the finished file `tmp` (written and closed by the caller, in `path`'s directory) the
+    file `path`: fsync it, `os.replace` it onto `path` (atomic on one filesystem), fsync the
+    directory. For files filled over several sessions (a resumed download), where the
+    context manager above cannot span the writing."""
+    fd = os.open(os.fspath(tmp), os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+    os.replace(tmp, path)
+    _fsync_directory(os.path.dirname(os.path.abspath(os.fspath(path))))

@@ -90,32 +90,39 @@ def guided_noise(model, x, t, labels, guidance, null_label):
     return eps_null + (eps_y - eps_null) * guidance
 
 
-def ddim_step(schedule, x, eps, t, t_prev, eta, noise_fn):
+def ddim_step(schedule, x, eps, t, t_prev, eta, noise_fn, clip_x0=False):
     """One DDIM update from step t to t_prev (-1: to the data), eq. 12 of Song et al.:
     x0 = (x - sqrt(1 - ab_t) eps) / sqrt(ab_t);  sigma = eta sqrt((1 - ab_prev) / (1 - ab_t))
     sqrt(1 - ab_t / ab_prev);  x_prev = sqrt(ab_prev) x0 + sqrt(1 - ab_prev - sigma^2) eps
     + sigma noise (noise_fn(shape), drawn only when sigma > 0). eta = 1 over every step is the
-    DDPM ancestral sampler with the posterior variance beta~_t; eta = 0 is deterministic."""
+    DDPM ancestral sampler with the posterior variance beta~_t; eta = 0 is deterministic.
+    clip_x0: clamp the predicted x0 to the data's [-1, 1] (Ho et al.'s code clips it, as does
+    diffusers' clip_sample): at large t, 1 / sqrt(ab_t) (157 at t = T with the linear schedule)
+    magnifies the noise prediction's error, and a model early in training sends x off to
+    saturated pictures without it."""
     ab = float(schedule.alpha_bars[t])
     ab_prev = float(schedule.alpha_bars[t_prev]) if t_prev >= 0 else 1.0
     x0 = (x - eps * math.sqrt(1 - ab)) * (1 / math.sqrt(ab))
+    if clip_x0:
+        x0 = x0.clamp(-1, 1)
     sigma = eta * math.sqrt((1 - ab_prev) / (1 - ab)) * math.sqrt(1 - ab / ab_prev)
     out = x0 * math.sqrt(ab_prev) + eps * math.sqrt(max(1 - ab_prev - sigma * sigma, 0.0))
     return out + noise_fn(tuple(x.shape)) * sigma if sigma > 0 else out
 
 
 def ddim_sample(model, schedule, shape, steps=50, eta=0.0, labels=None, guidance=1.0,
-                null_label=None, device="cpu", chain=None, noise_fn=None):
+                null_label=None, device="cpu", chain=None, noise_fn=None, clip_x0=False):
     """Samples (shape: (B, C, H, W), in [-1, 1]) after `steps` DDIM updates over an evenly
     spaced subsequence of the T steps. chain: a list to append the intermediate x's to (for the
-    figure of the denoising chain). noise_fn(shape): the sampler's noise (default tg.randn)."""
+    figure of the denoising chain). noise_fn(shape): the sampler's noise (default tg.randn).
+    clip_x0: clamp each predicted x0 to [-1, 1] (see ddim_step)."""
     noise_fn = noise_fn or (lambda s: tg.randn(*s, device=device))
     times = np.linspace(0, schedule.steps - 1, steps).round().astype(int)[::-1]
     x = noise_fn(shape)
     for i, t in enumerate(times):
         t_prev = int(times[i + 1]) if i + 1 < len(times) else -1
         eps = guided_noise(model, x, int(t), labels, guidance, null_label)
-        x = ddim_step(schedule, x, eps, int(t), t_prev, eta, noise_fn)
+        x = ddim_step(schedule, x, eps, int(t), t_prev, eta, noise_fn, clip_x0)
         if chain is not None:
             chain.append(x)
     return x

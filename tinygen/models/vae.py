@@ -1,7 +1,8 @@
 """Variational autoencoders with a Bernoulli decoder (Kingma & Welling 2014).
 
 `vae` is the classic MLP of pytorch/examples (784-400-20-400-784); `conv-vae` swaps the MLPs for
-two stride-2 convolutions and their transposes. Loss and metric follow pytorch/examples: the
+stride-2 convolutions and their transposes (two at 8 and 28 px, three at 32, four at 64; 1 or 3
+channels; tinygen/models/image_shapes.py). Loss and metric follow pytorch/examples: the
 negative ELBO, reconstruction summed over pixels plus the KL, in nats per image. The decoder
 returns logits and the reconstruction term is binary_cross_entropy_with_logits: the same number as
 sigmoid + binary_cross_entropy, without the log(0) clamp. The training recipe is
@@ -15,6 +16,7 @@ from dataclasses import dataclass
 import tinygen as tg
 from .. import nn
 from ..nn import functional as F
+from .image_shapes import strided_levels
 
 
 @dataclass(frozen=True)
@@ -37,17 +39,23 @@ class VAE(nn.Module):
         self.config = c
         d = c.in_channels * c.image_size * c.image_size
         if c.conv:
-            side, w = c.image_size // 4, c.width
+            # L stride-2 convolutions down and L transposed ones up (no pooling), the channels
+            # doubling at each level: 28 px -> 7 x 7 with L = 2, 32 -> 4 x 4 (3), 64 -> 4 x 4 (4)
+            levels, side = strided_levels(c.image_size)
+            w, top = c.width, c.width * 2 ** (levels - 1)
+            down = []
+            for k in range(levels):                                      # (B, w 2^k, H/2^(k+1), ..)
+                down += [nn.Conv2d(c.in_channels if k == 0 else w * 2 ** (k - 1), w * 2 ** k,
+                                   4, 2, 1), nn.ReLU()]
             self.encoder = nn.Sequential(
-                nn.Conv2d(c.in_channels, w, 4, 2, 1), nn.ReLU(),          # (B, w, H/2, W/2)
-                nn.Conv2d(w, 2 * w, 4, 2, 1), nn.ReLU(),                 # (B, 2w, H/4, W/4)
-                nn.Flatten(), nn.Linear(2 * w * side * side, c.hidden), nn.ReLU())
-            self.decoder = nn.Sequential(
-                nn.Linear(c.latent, c.hidden), nn.ReLU(),
-                nn.Linear(c.hidden, 2 * w * side * side), nn.ReLU(),
-                nn.Unflatten(1, (2 * w, side, side)),
-                nn.ConvTranspose2d(2 * w, w, 4, 2, 1), nn.ReLU(),        # (B, w, H/2, W/2)
-                nn.ConvTranspose2d(w, c.in_channels, 4, 2, 1))           # (B, C, H, W) logits
+                *down, nn.Flatten(), nn.Linear(top * side * side, c.hidden), nn.ReLU())
+            layers = [nn.Linear(c.latent, c.hidden), nn.ReLU(),          # made in order: the
+                      nn.Linear(c.hidden, top * side * side), nn.ReLU(),   # same draws as before
+                      nn.Unflatten(1, (top, side, side))]
+            for k in range(levels - 1, 0, -1):                           # (B, w 2^(k-1), 2x, 2x)
+                layers += [nn.ConvTranspose2d(w * 2 ** k, w * 2 ** (k - 1), 4, 2, 1), nn.ReLU()]
+            layers.append(nn.ConvTranspose2d(w, c.in_channels, 4, 2, 1))  # (B, C, H, W) logits
+            self.decoder = nn.Sequential(*layers)
         else:
             self.encoder = nn.Sequential(nn.Flatten(), nn.Linear(d, c.hidden), nn.ReLU())
             self.decoder = nn.Sequential(

@@ -21,7 +21,8 @@ from .runs import add_runs_parser
 from .workbench import Workbench, load_run
 
 # settings a resumed run may change; every other one must equal the run's own
-RESUMABLE = ("epochs", "steps", "log_every", "device", "data_dir", "tensorboard")
+RESUMABLE = ("epochs", "steps", "log_every", "eval_every", "device", "data_dir",
+             "tensorboard")
 
 
 def _number(kind, accept, rule):
@@ -115,6 +116,9 @@ def _add_train(sub):
     again.add_argument("--restart", action="store_true",
                        help="replace the run in --out with a new one")
     t.add_argument("--log-every", type=positive_int, help="steps between metrics.jsonl lines (10)")
+    t.add_argument("--eval-every", type=positive_int, metavar="N",
+                   help="epochs between evaluations, samples.png and checkpoints (1; the last "
+                        "epoch always has them): for small datasets whose epochs are a few steps")
     t.add_argument("--tensorboard", action="store_true",
                    help="also write TensorBoard events into OUT/tensorboard (needs tensorboardX: "
                         "pip install 'tinygen[tensorboard]')")
@@ -252,7 +256,8 @@ def run_train(args):
                         epochs=args.epochs, steps=args.steps, batch_size=args.batch_size,
                         lr=args.lr, device=args.device or "cpu",
                         seed=0 if args.seed is None else args.seed, out=out,
-                        log_every=args.log_every or 10, options=options)
+                        log_every=args.log_every or 10, eval_every=args.eval_every or 1,
+                        options=options)
     tensorboard = (args.histogram_every if args.tensorboard else None)
     return Workbench(recipe_cls, run, tensorboard=tensorboard).fit(resume=args.resume)
 
@@ -289,6 +294,7 @@ def _resumed_run(args, out, recipe_cls, options):
                     batch_size=saved.get("batch_size"), lr=saved.get("lr"),
                     device=args.device or saved.get("device", "cpu"), seed=saved["seed"], out=out,
                     log_every=args.log_every or saved.get("log_every", 10),
+                    eval_every=args.eval_every or saved.get("eval_every", 1),
                     options=saved_options)
     if args.epochs is not None:
         run.steps = None

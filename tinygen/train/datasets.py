@@ -3,6 +3,8 @@ from __future__ import annotations
 
 import os
 
+import numpy as np
+
 from .. import data as D
 from .errors import UsageError
 from .recipes import DataInfo
@@ -30,13 +32,26 @@ def load_data(name, recipe_cls, data_dir=None, options=None) -> DataInfo:
         # default 10 000 (FFJORD draws a fresh batch every step); --set train_size=N overrides
         size = options.get("train_size") or recipe_cls.toy_train_size
         train = D.load(name, "train", n=None if size is None else int(size))
+    elif kind == "image":
+        # --set image_size=N resizes the images once at load (lfw-faces: 32 unless given)
+        size = options.get("image_size")
+        size = None if size is None else int(size)
+        try:
+            train = D.load(name, "train", root=data_dir, size=size)
+            test = D.load(name, test_split, root=data_dir, size=size)
+        except ValueError as e:                  # an image size out of range
+            raise UsageError(f"--data {name}: {e}") from None
     else:
         train = D.load(name, "train", root=data_dir)
-    test = D.load(name, test_split, root=data_dir)
+    if kind != "image":
+        test = D.load(name, test_split, root=data_dir)
     if kind == "text":
         return DataInfo(key or str(name), train, test, shape=(), extra={"vocab": train.vocab})
-    x = train.tensors[0]
+    x = train.take(np.arange(1))[0]                               # (1, *shape): one sample
     classes = None
     if kind == "image":
-        classes = int(train.tensors[1].max().item()) + 1
+        if isinstance(train, D.ImageDataset):    # None for the unlabelled faces (labels all 0)
+            classes = train.num_classes
+        else:
+            classes = int(train.tensors[1].max().item()) + 1
     return DataInfo(key, train, test, shape=tuple(x.shape[1:]), num_classes=classes)

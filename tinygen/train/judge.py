@@ -48,9 +48,10 @@ def judge_samples(sample, test, judge_dir, n=2000, batch_size=500, device="cpu",
         features = judge.features(sample(min(batch_size, n - i)).to(device))     # (k, hidden)
         feats_fake.append(_host(features))
         probs.append(_host(judge.head(features).softmax(-1)))                    # (k, classes)
-    x_real = test.tensors[0][:n]
-    feats_real = np.concatenate([_host(judge.features(x_real[i:i + batch_size].to(device)))
-                                 for i in range(0, len(x_real), batch_size)])
+    real = min(n, len(test))
+    feats_real = np.concatenate([                 # batch by batch: see the VAE's evaluate
+        _host(judge.features(test.take(slice(i, min(i + batch_size, real)))[0].to(device)))
+        for i in range(0, real, batch_size)])
     return judge_scores(feats_real, np.concatenate(feats_fake), np.concatenate(probs), requested)
 
 

@@ -356,8 +356,8 @@ class Workbench:
         return config
 
     def _train(self, progress, stop):
-        """Epochs until total_steps or a Ctrl-C, each followed by evaluation, samples and a
-        checkpoint. Returns the number of finished epochs."""
+        """Epochs until total_steps or a Ctrl-C, every eval_every-th (and the last) followed by
+        evaluation, samples and a checkpoint. Returns the number of finished epochs."""
         per_epoch = len(self.loader)
         epoch_done = self.step // per_epoch
         self.recipe.train()
@@ -365,7 +365,8 @@ class Workbench:
             self._train_epoch(progress, stop, per_epoch)
             if self.step % per_epoch == 0 or self.step >= self.total_steps:
                 epoch_done = self.step // per_epoch
-                self._end_of_epoch(epoch_done, progress)
+                if epoch_done % self.run.eval_every == 0 or self.step >= self.total_steps:
+                    self._end_of_epoch(epoch_done, progress)
         return epoch_done
 
     def _train_epoch(self, progress, stop, per_epoch):

@@ -61,6 +61,11 @@ class Option:
         return value
 
 
+# shared by the image recipes: read by tinygen/train/datasets.py when it loads the data
+IMAGE_SIZE = Option("image_size", int, None, "resize the images to N x N pixels at load (default: "
+                    "the dataset's own size; lfw-faces: 32)")
+
+
 def replace_defaults(options, **defaults):
     """A subclass's options: its parent's, with some defaults changed."""
     unknown = set(defaults) - {o.key for o in options}
@@ -89,6 +94,7 @@ class RunConfig:
     seed: int = 0
     out: str | None = None
     log_every: int = 10
+    eval_every: int = 1               # epochs between evaluation + samples + checkpoint
     options: dict = field(default_factory=dict)      # model-specific settings (--set key=value)
 
 

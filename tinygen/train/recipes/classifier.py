@@ -7,7 +7,8 @@ from __future__ import annotations
 import tinygen as tg
 from ...models.classifier import Classifier, ClassifierConfig
 from ...nn import functional as F
-from .base import Option, Recipe
+from ..errors import UsageError
+from .base import IMAGE_SIZE, Option, Recipe
 
 
 def accuracy(model, dataset, device="cpu", batch_size=1000):
@@ -28,10 +29,14 @@ class ClassifierRecipe(Recipe):
     data_kinds = ("image",)
     defaults = {"epochs": 3, "batch_size": 64, "lr": 1e-3}
     options = (Option("width", int, 32, "channels of the first conv (the second has twice as many)"),
-               Option("hidden", int, 128, "units of the hidden layer (the judge's features)"))
+               Option("hidden", int, 128, "units of the hidden layer (the judge's features)"),
+               IMAGE_SIZE)
 
     def __init__(self, run, data):
         super().__init__(run, data)
+        if data.num_classes is None:
+            raise UsageError(f"--data {data.name}: has no labels; the classifier trains on "
+                             "labelled images (digits, mnist, fashion-mnist, cifar10)")
         c, h, _ = data.shape
         pixels = data.train.tensors[0]
         self.config = ClassifierConfig(in_channels=c, image_size=h, num_classes=data.num_classes,

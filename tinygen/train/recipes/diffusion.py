@@ -19,7 +19,15 @@ from ...models.unet import UNet, UNetConfig
 from ..errors import UsageError
 from ..judge import describe_judge, judge_samples
 from ..plots import save_image_grid
-from .base import Option, Recipe
+from .base import IMAGE_SIZE, Option, Recipe
+
+
+def default_channels(side: int) -> str:
+    """The U-Net's widths for images of this side: one level per halving down to 4-8 px with
+    attention there (8 -> 4; 28 -> 7 and 32 -> 8 with three levels; 64 -> 8 with four)."""
+    if side < 16:
+        return "32,64"
+    return "32,64,64" if side <= 32 else "32,64,64,128"
 
 
 class DiffusionRecipe(Recipe):
@@ -28,29 +36,36 @@ class DiffusionRecipe(Recipe):
     defaults = {"epochs": 20, "batch_size": 64, "lr": 1e-3}
     options = (
         Option("channels", str, None, "U-Net widths per level, top to bottom; default 32,64 for "
-               "images under 16 px, else 32,64,64"),
+               "images under 16 px, 32,64,64 up to 32 px, 32,64,64,128 above"),
         Option("schedule", str, "linear", "the noise schedule", choices=("linear", "cosine")),
         Option("timesteps", int, 1000, "diffusion steps T"),
-        Option("conditional", bool, True, "condition on the class labels (guidance needs it)"),
+        Option("conditional", bool, True, "condition on the class labels (guidance needs it; "
+               "unlabelled data such as lfw-faces trains unconditionally)"),
         Option("p_uncond", float, 0.1, "label dropout while training (classifier-free guidance)"),
         Option("dropout", float, 0.0, "dropout in the residual blocks"),
         Option("ema", float, 0.999, "decay of the weights' moving average used for sampling"),
         Option("sample_steps", int, 50, "DDIM steps for samples.png and evaluation"),
+        Option("clip_x0", bool, True, "clamp the sampler's predicted x0 to the data range at "
+               "each step (Ho et al.'s code does)"),
         Option("guidance", float, 2.0, "guidance weight w for samples.png and evaluation "
                "(0: unconditional, 1: conditional)"),
         Option("classifier", str, None, "a trained classifier's run folder: `tinygen eval` judges "
                "2000 samples with it"),
-        Option("eval_samples", int, 2000, "samples the judge scores"))
+        Option("eval_samples", int, 2000, "samples the judge scores"),
+        IMAGE_SIZE)
 
     def __init__(self, run, data):
         super().__init__(run, data)
         c, h, _ = data.shape
-        channels = self.option("channels") or ("32,64" if h < 16 else "32,64,64")
+        channels = self.option("channels") or default_channels(h)
         self.config = UNetConfig(
             in_channels=c, image_size=h, channels=tuple(int(v) for v in channels.split(",")),
             dropout=self.option("dropout"),
             num_classes=data.num_classes if self.option("conditional") else None)
-        self.unet = UNet(self.config)
+        try:
+            self.unet = UNet(self.config)
+        except ValueError as e:
+            raise UsageError(f"--set channels={channels}: {e}") from None
         self.ema = EMA(self.unet, UNet(self.config), self.option("ema"))
         self.modules = {"unet": self.unet, "ema": self.ema.module}
         self.optimizers = {"adam": tg.optim.Adam(self.unet.parameters(), lr=self.setting("lr"))}
@@ -82,7 +97,8 @@ class DiffusionRecipe(Recipe):
                         steps or self.option("sample_steps"), eta=0.0,
                         labels=labels if self.conditional else None,
                         guidance=self.option("guidance") if guidance is None else guidance,
-                        null_label=self.unet.null_label, device=self.device, chain=chain)
+                        null_label=self.unet.null_label, device=self.device, chain=chain,
+                        clip_x0=self.option("clip_x0"))
         return ((x + 1) / 2).clamp(0, 1)
 
     def sample(self, n):
@@ -102,14 +118,15 @@ class DiffusionRecipe(Recipe):
     def evaluate(self, test, classifier=None, batch_size=250):
         """test_denoising_loss (the training loss on the test images, t and noise from a fixed
         stream); with a classifier run, the judge's scores of eval_samples samples."""
-        x_all, y_all = test.tensors
+        n = len(test)                        # batches taken one at a time (see the VAE's)
         total = 0.0
         with fork_rng(1234):
-            for i in range(0, len(x_all), batch_size):
-                x = x_all[i:i + batch_size].to(self.device) * 2 - 1
-                y = y_all[i:i + batch_size].to(self.device) if self.conditional else None
+            for i in range(0, n, batch_size):
+                x_batch, y_batch = test.take(slice(i, i + batch_size))
+                x = x_batch.to(self.device) * 2 - 1
+                y = y_batch.to(self.device) if self.conditional else None
                 total += denoising_loss(self.ema.module, self.schedule, x, y).item() * len(x)
-        metrics = {"test_denoising_loss": total / len(x_all)}
+        metrics = {"test_denoising_loss": total / n}
         if classifier:
             n = self.option("eval_samples")
             metrics.update(self._judged(test, classifier, n))
@@ -133,7 +150,7 @@ class DiffusionRecipe(Recipe):
     def eval_info(self, test):
         info = {"split": "test", "samples": len(test), "sampler": (
             f"DDIM, {self.option('sample_steps')} steps, eta 0, guidance "
-            f"{self.option('guidance')}")}
+            f"{self.option('guidance')}, x0 clipped: {self.option('clip_x0')}")}
         if self.option("classifier"):
             info["judge"] = describe_judge(self.option("classifier"))
             info["judged_samples"] = self.option("eval_samples")

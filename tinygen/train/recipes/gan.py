@@ -1,7 +1,8 @@
 """Training recipes of the GANs (`gan`, `dcgan`, `wgan-gp`; the models are tinygen/models/gan.py).
 
 - gan, dcgan: the non-saturating loss (BCE with logits against ones and zeros), one
-  discriminator step then one generator step, Adam(lr, 0.5, 0.999).
+  discriminator step then one generator step, Adam(lr, 0.5, 0.999); the log has the
+  discriminator's accuracy on each batch (acc_d) beside the two losses.
 - wgan-gp: the Wasserstein loss plus the gradient penalty, n_critic = 5 critic steps per
   generator step, Adam(1e-4, 0.5, 0.9).
 There is no likelihood to evaluate: `tinygen eval --set classifier=RUN` (or the same --set while
@@ -15,7 +16,7 @@ from ...models.gan import (ConvDiscriminator, ConvGenerator, GANConfig, MLPDiscr
 from ...nn import functional as F
 from ..errors import UsageError
 from ..judge import describe_judge, judge_samples
-from .base import Option, Recipe, replace_defaults
+from .base import IMAGE_SIZE, Option, Recipe, replace_defaults
 
 
 class GANRecipe(Recipe):
@@ -31,7 +32,8 @@ class GANRecipe(Recipe):
                Option("n_critic", int, 1, "discriminator steps per generator step"),
                Option("gp_weight", float, 10.0, "weight of the gradient penalty (wgan-gp)"),
                Option("classifier", str, None, "a trained classifier's run folder: judge "
-                      "samples with it at each epoch and at `tinygen eval`"))
+                      "samples with it at each epoch and at `tinygen eval`"),
+               IMAGE_SIZE)
 
     def __init__(self, run, data):
         super().__init__(run, data)
@@ -40,7 +42,11 @@ class GANRecipe(Recipe):
                                 latent=self.option("latent"), width=self.option("width"),
                                 critic_batchnorm=not self.wasserstein)
         if self.conv:
-            self.generator, self.discriminator = ConvGenerator(self.config), ConvDiscriminator(self.config)
+            try:
+                self.generator = ConvGenerator(self.config)
+                self.discriminator = ConvDiscriminator(self.config)
+            except ValueError as e:          # a side the strided convolutions cannot halve
+                raise UsageError(f"--data {data.name}: {e}") from None
             init_dcgan_(self.generator)
             init_dcgan_(self.discriminator)
         else:
@@ -80,6 +86,11 @@ class GANRecipe(Recipe):
         metrics = {"loss_d": loss.item()}
         if self.wasserstein:
             metrics["gp"] = gp.item()
+        else:
+            # the discriminator's accuracy on this batch: real called real (logit > 0) and fake
+            # called fake, over the 2B images; 0.5 is a discriminator the generator fools
+            right = (d_real > 0).float().sum() + (d_fake < 0).float().sum()
+            metrics["acc_d"] = right.item() / (2 * real.shape[0])
         return metrics
 
     def _generator_step(self, batch_size):

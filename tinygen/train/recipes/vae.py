@@ -11,7 +11,8 @@ import numpy as np
 import tinygen as tg
 from ...metrics import iwae_bound, psnr, ssim
 from ...models.vae import VAE, VAEConfig, importance_log_weights, negative_elbo
-from .base import Option, Recipe
+from ..errors import UsageError
+from .base import IMAGE_SIZE, Option, Recipe
 
 
 class VAERecipe(Recipe):
@@ -25,7 +26,8 @@ class VAERecipe(Recipe):
                Option("width", int, 32, "channels of the first conv (conv-vae; the second has "
                       "twice as many)"),
                Option("iw_samples", int, 64, "importance samples K of the IWAE bound that "
-                      "`tinygen eval` adds (0: none)"))
+                      "`tinygen eval` adds (0: none)"),
+               IMAGE_SIZE)
 
     def __init__(self, run, data):
         super().__init__(run, data)
@@ -33,7 +35,10 @@ class VAERecipe(Recipe):
         self.config = VAEConfig(in_channels=c, image_size=h, conv=self.conv,
                                 hidden=self.option("hidden"), latent=self.option("latent"),
                                 width=self.option("width"))
-        self.model = VAE(self.config)
+        try:
+            self.model = VAE(self.config)
+        except ValueError as e:              # a side the strided convolutions cannot halve
+            raise UsageError(f"--data {data.name}: {e}") from None
         self.modules = {"vae": self.model}
         self.optimizers = {"adam": tg.optim.Adam(self.model.parameters(), lr=self.setting("lr"))}
 
@@ -52,11 +57,13 @@ class VAERecipe(Recipe):
         importance-weighted bound with K samples (Burda et al. 2016, log-sum-exp in float64),
         tighter than the ELBO; with reconstruction, recon_psnr and recon_ssim of the decoded
         posterior means against the test images (data range 1)."""
-        x_all = test.tensors[0]
+        # batches gathered one at a time: a colour test split (CelebA: 19,962 pictures of 64 px)
+        # stays uint8 on disk until its batch is taken
+        n = len(test)
         sums = {"test_nelbo_nats": 0.0, "test_iw_nll_nats": 0.0, "recon_psnr": 0.0,
                 "recon_ssim": 0.0}
-        for i in range(0, len(x_all), batch_size):
-            x = x_all[i:i + batch_size].to(self.device)
+        for i in range(0, n, batch_size):
+            x = test.take(slice(i, i + batch_size))[0].to(self.device)
             recon, mu, logvar = self.model(x)
             sums["test_nelbo_nats"] += negative_elbo(recon, x, mu, logvar).sum().item()
             if iw_samples:
@@ -69,7 +76,7 @@ class VAERecipe(Recipe):
                                                         win_size=self.ssim_window)))
         keep = ["test_nelbo_nats"] + (["test_iw_nll_nats"] if iw_samples else []) + (
             ["recon_psnr", "recon_ssim"] if reconstruction else [])
-        return {k: sums[k] / len(x_all) for k in keep}
+        return {k: sums[k] / n for k in keep}
 
     @property
     def ssim_window(self):
