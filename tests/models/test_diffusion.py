@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 import tinygen as tg
-from tinygen.models.diffusion import (NoiseSchedule, ddim_sample, ddim_step, ddpm_sample,
+from tinygen.models.diffusion import (EMA, NoiseSchedule, ddim_sample, ddim_step, ddpm_sample,
                                       denoising_loss, guided_noise)
 from tinygen.models.unet import UNet, UNetConfig
 
@@ -133,3 +133,15 @@ def test_ddim_clips_the_predicted_x0_when_asked():
     inner = ddim_step(schedule, x, eps, 999, 500, 0.0, no_noise, clip_x0=True).numpy()
     ab_prev = schedule.alpha_bars[500]
     np.testing.assert_allclose(inner, -np.sqrt(ab_prev) + 0.5 * np.sqrt(1 - ab_prev), rtol=1e-5)
+
+
+def test_ema_warms_its_decay_up_then_holds_it():
+    source, shadow = tg.nn.Linear(2, 1), tg.nn.Linear(2, 1)
+    ema = EMA(source, shadow, decay=0.999)
+    start = shadow.weight.numpy().copy()
+    with tg.no_grad():
+        source.weight.add_(1.0)
+    ema.update(step=0)                        # d = min(0.999, 1 / 10) = 0.1
+    np.testing.assert_allclose(shadow.weight.numpy(), 0.1 * start + 0.9 * (start + 1), rtol=1e-6)
+    assert ema.decay_at(90) == pytest.approx(91 / 100)
+    assert ema.decay_at(10 ** 6) == 0.999 and ema.decay_at(None) == 0.999

@@ -84,7 +84,7 @@ class DiffusionRecipe(Recipe):
         opt.zero_grad()
         loss.backward()
         opt.step()
-        self.ema.update()
+        self.ema.update(step)
         return {"loss": loss.item()}
 
     def generate(self, n, steps=None, labels=None, guidance=None, chain=None):
