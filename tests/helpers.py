@@ -46,6 +46,7 @@ API (kept stable; other suites import it):
 from __future__ import annotations
 
 import os
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -272,3 +273,15 @@ def check_fn(fn, inputs, **kw):
     return check_op(lambda *a: fn(tg, *a),
                     (lambda *a: fn(torch_mod, *a)) if torch_mod is not None else None,
                     inputs, **kw)
+
+
+def shared_data_dir():
+    """The shared data folder ($TINYGEN_TEST_DATA, else ../shared/data beside the repository)
+    when it holds SHA256SUMS, else None (tests that need it skip)."""
+    env = os.environ.get("TINYGEN_TEST_DATA")
+    candidates = [Path(env)] if env else []
+    candidates.append(Path(__file__).resolve().parents[1] / ".." / "shared" / "data")
+    for path in candidates:
+        if (path / "SHA256SUMS").is_file():
+            return path.resolve()
+    return None

@@ -15,19 +15,9 @@ from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
+from helpers import shared_data_dir
 
-
-def _shared_data_dir() -> Path | None:
-    env = os.environ.get("TINYGEN_TEST_DATA")
-    candidates = [Path(env)] if env else []
-    candidates.append(Path(__file__).resolve().parents[2] / ".." / "shared" / "data")
-    for path in candidates:
-        if (path / "SHA256SUMS").is_file():
-            return path.resolve()
-    return None
-
-
-SHARED_DATA = _shared_data_dir()
+SHARED_DATA = shared_data_dir()
 
 
 @pytest.fixture(scope="session")

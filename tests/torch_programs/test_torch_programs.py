@@ -19,7 +19,6 @@ import math
 import os
 import re
 import sys
-from pathlib import Path
 
 import pytest
 
@@ -27,19 +26,9 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from shim import PROGRAMS, run_program, torch_shim  # noqa: E402
 
 import tinygen as tg  # noqa: E402
+from helpers import shared_data_dir  # noqa: E402
 
-
-def _shared_data():
-    env = os.environ.get("TINYGEN_TEST_DATA")
-    candidates = [Path(env)] if env else []
-    candidates.append(Path(__file__).resolve().parents[2] / ".." / "shared" / "data")
-    for path in candidates:
-        if (path / "SHA256SUMS").is_file():
-            return path.resolve()
-    return None
-
-
-SHARED = _shared_data()
+SHARED = shared_data_dir()
 BUILT_IN_TEXT = """First Citizen: Before we proceed any further, hear me speak.
 All: Speak, speak.
 First Citizen: You are all resolved rather to die than to famish?
