@@ -287,7 +287,19 @@ def test_loader_argument_errors_are_pytorchs_messages():
     with pytest.raises(ValueError, match="prefetch_factor option could only be specified"):
         DataLoader(data, prefetch_factor=2)
     with pytest.raises(TypeError, match="sampler must be an iterable of indices"):
-        DataLoader(data, 2, False, True)             # drop_last passed where sampler goes
+        DataLoader(data, 2, False, 3)                # not a sampler
+
+
+def test_the_first_rounds_positional_form_still_works():
+    """API.md's DataLoader(dataset, batch_size, shuffle, drop_last, seed): a bool in sampler's
+    place is drop_last, an int after it the seed."""
+    data = TensorDataset(tg.arange(10))
+    loader = DataLoader(data, 4, True, True, 123)
+    assert loader.drop_last and loader.seed == 123 and loader.sampler is not None
+    first = [b[0].tolist() for b in loader]
+    assert [len(b) for b in first] == [4, 4] and first != [[0, 1, 2, 3], [4, 5, 6, 7]]
+    assert first == [b[0].tolist() for b in DataLoader(data, 4, True, True, 123)]   # the seed
+    assert [len(b[0]) for b in DataLoader(data, 4, False, False)] == [4, 4, 2]
 
 
 class Stream(IterableDataset):

@@ -221,6 +221,9 @@ class DataLoader:
         Each epoch has a base seed (drawn from `generator`, else derived from `seed` and the
         epoch); worker i is seeded with base seed + i.
     An IterableDataset is batched in the order it yields (no sampler, no shuffle).
+    The first round's positional form DataLoader(dataset, batch_size, shuffle, drop_last, seed)
+    (../shared/API.md) is read as such: a bool where PyTorch has `sampler` is drop_last, and an
+    int after it the seed.
     Added in tinygen: `seed`, `prefetch` (make the next batches in one background thread) and
     `device` (every Tensor of a batch moved there). `pin_memory`, `pin_memory_device` and
     `in_order=False` are accepted and have no effect (there is no pinned memory; batches always
@@ -232,6 +235,13 @@ class DataLoader:
                  worker_init_fn=None, multiprocessing_context=None, generator=None, *,
                  prefetch_factor=None, persistent_workers=False, pin_memory_device="",
                  in_order=True, seed=None, prefetch=False, device=None):
+        if isinstance(sampler, bool):
+            # the first round's positional form, DataLoader(dataset, batch_size, shuffle,
+            # drop_last, seed) (../shared/API.md), still works: a sampler is never a bool
+            drop_last, sampler = sampler, None
+            if isinstance(batch_sampler, (int, np.integer)) and not isinstance(batch_sampler,
+                                                                                bool):
+                seed, batch_sampler = batch_sampler, None
         _check_worker_options(num_workers, timeout, prefetch_factor, persistent_workers)
         self.dataset = dataset
         self.num_workers, self.timeout = int(num_workers), timeout
