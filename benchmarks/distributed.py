@@ -36,9 +36,19 @@ import sys
 import tempfile
 import time
 
+import numpy as np
+
+import tinygen as tg
+import tinygen.distributed as dist
+import tinygen.nn as nn
+import tinygen.nn.functional as F
+from tinygen.distributed import ReduceOp
+from tinygen.distributed.utils import launch_command
+from tinygen.nn.parallel import DistributedDataParallel as DDP
+
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from _report import write_markdown  # noqa: E402
-from models import CASES  # noqa: E402
+from models import CASES, _step_fn  # noqa: E402
 
 BATCH = {"vae": 128, "gpt": 12, "dcgan": 64}          # samples per rank per step (models.py's)
 ONE_THREAD = {v: "1" for v in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS",
@@ -47,7 +57,6 @@ ONE_THREAD = {v: "1" for v in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_N
 
 # ---- inside each rank ------------------------------------------------------------------------
 def worker(args):
-    import tinygen.distributed as dist
     dist.init_process_group("mpi")
     results = {name: measure(name, args) for name in args.cases.split(",")}
     if dist.get_rank() == 0:
@@ -57,13 +66,6 @@ def worker(args):
 
 
 def measure(name, args):
-    import tinygen as tg
-    import tinygen.distributed as dist
-    import tinygen.nn as nn
-    import tinygen.nn.functional as F
-    from models import _step_fn
-    from tinygen.nn.parallel import DistributedDataParallel as DDP
-
     size = dist.get_world_size()
     tg.manual_seed(0)
     wrap = (lambda m: DDP(m, bucket_cap_mb=args.bucket_cap_mb)) if size > 1 else None
@@ -97,11 +99,6 @@ def split_waits(timeline):
     """The reducer's waits at the end of backward, (start, end) per sync on this rank, split with
     every rank's (one machine: time.monotonic is one clock for all) into the time spent waiting
     for the last rank to arrive (skew) and the time after it arrived (exposed all-reduce)."""
-    import numpy as np
-
-    import tinygen as tg
-    import tinygen.distributed as dist
-
     if not timeline:
         return 0.0, 0.0
     mine = tg.tensor(np.asarray(timeline, np.float64))                 # (syncs, 2)
@@ -116,9 +113,6 @@ def split_waits(timeline):
 
 def allreduce_alone(ddp, repeats=15):
     """Seconds for one sync of ddp's buckets by themselves: blocking, after a barrier."""
-    import tinygen.distributed as dist
-    from tinygen.distributed import ReduceOp
-
     group = ddp.process_group
     times = []
     for _ in range(repeats):
@@ -159,7 +153,6 @@ def wait_for_idle(limit):
 
 def run_world(n, cap, args):
     """One mpiexec job of n ranks (buckets of `cap` MiB): {model: measurements} from rank 0."""
-    from tinygen.distributed.utils import launch_command
 
     with tempfile.TemporaryDirectory() as tmp:
         out = os.path.join(tmp, "results.json")

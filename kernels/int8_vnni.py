@@ -44,9 +44,9 @@ def _block_intrinsic(rows, cols):
     """A numba intrinsic: (a, b, m, n, nvec) -> the rows * cols int32 sums
     sum_{k < 32 nvec} (a[m + r, k] + 128) * b[n + c, k] (mod 2^32), as a tuple, row-major."""
     from llvmlite import ir  # lazy: only where numba is installed (registration checks)
-    from numba import types
-    from numba.core import cgutils
-    from numba.extending import intrinsic
+    from numba import types  # lazy: as above
+    from numba.core import cgutils  # lazy: as above
+    from numba.extending import intrinsic  # lazy: as above
 
     def codegen(context, builder, sig, args):
         a_val, b_val, m_val, n_val, nvec = args
