@@ -63,17 +63,12 @@ class RandomSampler(Sampler):
     """
 
     def __init__(self, data_source, replacement=False, num_samples=None, generator=None):
-        if not isinstance(replacement, bool):
-            raise TypeError(f"RandomSampler: replacement should be a boolean value, but got "
-                            f"replacement={replacement!r}")
+        _check_bool("RandomSampler", "replacement", replacement, TypeError)
         self.data_source = data_source
         self.replacement = replacement
         self._num_samples = num_samples
         self.generator = generator
-        if isinstance(self.num_samples, bool) or not isinstance(self.num_samples, int) or \
-                self.num_samples <= 0:
-            raise ValueError(f"RandomSampler: num_samples should be a positive integer value, "
-                             f"but got num_samples={self.num_samples!r}")
+        _check_positive_int("RandomSampler", "num_samples", self.num_samples)
 
     @property
     def num_samples(self):
@@ -123,12 +118,8 @@ class WeightedRandomSampler(Sampler):
     """
 
     def __init__(self, weights, num_samples, replacement=True, generator=None):
-        if isinstance(num_samples, bool) or not isinstance(num_samples, int) or num_samples <= 0:
-            raise ValueError(f"WeightedRandomSampler: num_samples should be a positive integer "
-                             f"value, but got num_samples={num_samples!r}")
-        if not isinstance(replacement, bool):
-            raise ValueError(f"WeightedRandomSampler: replacement should be a boolean value, but "
-                             f"got replacement={replacement!r}")
+        _check_positive_int("WeightedRandomSampler", "num_samples", num_samples)
+        _check_bool("WeightedRandomSampler", "replacement", replacement)
         weights = np.asarray(_as_numbers(weights), dtype=np.float64)
         if weights.ndim != 1:
             raise ValueError(f"WeightedRandomSampler: weights should be a 1-d sequence but given "
@@ -170,12 +161,8 @@ class BatchSampler(Sampler):
     drop_last): `list(BatchSampler(range(5), 2, False)) == [[0, 1], [2, 3], [4]]`."""
 
     def __init__(self, sampler, batch_size, drop_last):
-        if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size <= 0:
-            raise ValueError(f"BatchSampler: batch_size should be a positive integer value, but "
-                             f"got batch_size={batch_size!r}")
-        if not isinstance(drop_last, bool):
-            raise ValueError(f"BatchSampler: drop_last should be a boolean value, but got "
-                             f"drop_last={drop_last!r}")
+        _check_positive_int("BatchSampler", "batch_size", batch_size)
+        _check_bool("BatchSampler", "drop_last", drop_last)
         self.sampler = sampler
         self.batch_size = batch_size
         self.drop_last = drop_last
@@ -194,6 +181,17 @@ class BatchSampler(Sampler):
         if self.drop_last:
             return len(self.sampler) // self.batch_size
         return (len(self.sampler) + self.batch_size - 1) // self.batch_size
+
+
+def _check_positive_int(owner, name, value):
+    if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
+        raise ValueError(f"{owner}: {name} should be a positive integer value, but got "
+                         f"{name}={value!r}")
+
+
+def _check_bool(owner, name, value, error=ValueError):
+    if not isinstance(value, bool):
+        raise error(f"{owner}: {name} should be a boolean value, but got {name}={value!r}")
 
 
 def _as_numbers(values):

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from .. import functional as F
 from .module import Module
-from .pooling import AvgPool2d
+from .pooling import AdaptiveAvgPool2d, AvgPool2d
 
 
 class _MaxPoolNd(Module):
@@ -75,18 +75,11 @@ class AdaptiveMaxPool3d(_AdaptivePool):
         return F.adaptive_max_pool3d(input, self.output_size, self.return_indices)
 
 
-class AdaptiveAvgPool3d(Module):
+class AdaptiveAvgPool3d(AdaptiveAvgPool2d):
     """(N, C, D, H, W) or (C, D, H, W) -> (N, C, *output_size)."""
-
-    def __init__(self, output_size):
-        super().__init__()
-        self.output_size = output_size
 
     def forward(self, input):
         return F.adaptive_avg_pool3d(input, self.output_size)
-
-    def extra_repr(self):
-        return f"output_size={self.output_size}"
 
 
 class _MaxUnpoolNd(Module):
