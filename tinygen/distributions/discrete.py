@@ -46,7 +46,21 @@ def _clamp_probs(p):
     return p.clamp(eps, 1 - eps)
 
 
-class Bernoulli(Distribution):
+class BinaryProbs(Distribution):
+    """A distribution given by a success probability, as probs or as logits (log-odds): each
+    computed from the other on first use (Bernoulli, Geometric)."""
+
+    @lazy_property
+    def probs(self):
+        return self.logits.sigmoid()
+
+    @lazy_property
+    def logits(self):
+        p = _clamp_probs(self.probs)
+        return p.log() - (-p).log1p()
+
+
+class Bernoulli(BinaryProbs):
     """1 with probability probs (= sigmoid(logits)), else 0; elementwise."""
 
     arg_constraints = {"probs": constraints.unit_interval, "logits": constraints.real}
@@ -62,15 +76,6 @@ class Bernoulli(Distribution):
             (self.logits,) = broadcast_all(logits)
             shape = self.logits.shape
         super().__init__(shape, (), validate_args)
-
-    @lazy_property
-    def probs(self):
-        return self.logits.sigmoid()
-
-    @lazy_property
-    def logits(self):
-        p = _clamp_probs(self.probs)
-        return p.log() - (-p).log1p()
 
     mean = property(lambda self: self.probs)
     variance = property(lambda self: self.probs * (1 - self.probs))

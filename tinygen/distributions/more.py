@@ -15,7 +15,7 @@ from ..ops.loss import binary_cross_entropy_with_logits
 from ..ops.special import digamma, lgamma
 from . import constraints
 from .continuous import Gamma, LocScale, Normal, _noise
-from .discrete import _clamp_probs, _one_of, lazy_property
+from .discrete import BinaryProbs, _one_of
 from .distribution import LOG_SQRT_2PI, Distribution, broadcast_all, finfo
 
 EULER = 0.57721566490153286060
@@ -196,7 +196,7 @@ class StudentT(Distribution):
             digamma(0.5 * (self.df + 1)) - digamma(0.5 * self.df)) + 0.5 * self.df.log() + lbeta
 
 
-class Geometric(Distribution):
+class Geometric(BinaryProbs):
     """The number of failures before the first success of Bernoulli(probs) trials: 0, 1, 2..."""
 
     arg_constraints = {"probs": constraints.unit_interval, "logits": constraints.real}
@@ -210,15 +210,6 @@ class Geometric(Distribution):
             (self.logits,) = broadcast_all(logits)
         source = probs if probs is not None else logits
         super().__init__(broadcast_all(source)[0].shape, (), validate_args)
-
-    @lazy_property
-    def probs(self):
-        return self.logits.sigmoid()
-
-    @lazy_property
-    def logits(self):
-        p = _clamp_probs(self.probs)
-        return p.log() - (-p).log1p()
 
     mean = property(lambda self: 1 / self.probs - 1)
     mode = property(lambda self: self.probs * 0)

@@ -11,26 +11,10 @@ from __future__ import annotations
 
 from .. import functional as F
 from .module import Module
-from .pooling import AdaptiveAvgPool2d, AvgPool2d
+from .pooling import AdaptiveAvgPool2d, AvgPool2d, MaxPool2d
 
 
-class _MaxPoolNd(Module):
-    def __init__(self, kernel_size, stride=None, padding=0, dilation=1, return_indices=False,
-                 ceil_mode=False):
-        super().__init__()
-        self.kernel_size = kernel_size
-        self.stride = stride if stride is not None else kernel_size
-        self.padding = padding
-        self.dilation = dilation
-        self.return_indices = return_indices
-        self.ceil_mode = ceil_mode
-
-    def extra_repr(self):
-        return (f"kernel_size={self.kernel_size}, stride={self.stride}, padding={self.padding}, "
-                f"dilation={self.dilation}, ceil_mode={self.ceil_mode}")
-
-
-class MaxPool3d(_MaxPoolNd):
+class MaxPool3d(MaxPool2d):
     """(N, C, D, H, W) or (C, D, H, W): max over kernel_size windows (padding counts as -inf)."""
 
     def forward(self, input):
