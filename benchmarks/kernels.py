@@ -26,7 +26,9 @@ NAMES = ["softmax_fwd", "softmax_bwd", "log_softmax_fwd", "log_softmax_bwd", "cr
          "cross_entropy_bwd", "layernorm_fwd", "layernorm_bwd", "embedding_bwd", "gelu_fwd",
          "gelu_bwd", "silu_fwd", "silu_bwd", "adam_step", "conv2d_fwd", "conv2d_bwd_input",
          "conv2d_bwd_weight", "maxpool2d_fwd", "maxpool2d_bwd", "avgpool2d_fwd", "avgpool2d_bwd",
-         "batchnorm_fwd", "batchnorm_bwd", "leaky_relu_fwd", "leaky_relu_bwd", "zero_where"]
+         "batchnorm_fwd", "batchnorm_bwd", "groupnorm_fwd", "groupnorm_bwd",
+         "upsample_nearest_fwd", "upsample_nearest_bwd", "leaky_relu_fwd", "leaky_relu_bwd",
+         "zero_where"]
 # flash attention's registered bench shape is issue 9's GPU target (T = 1024, 16 heads): its
 # reference holds a 512 MB score matrix, so the CPU table times the baby GPT's shape only (below)
 
@@ -141,6 +143,21 @@ def torch_fn(name, args, kw):
         b = torch.zeros_like(w)
         return backward_of(lambda x, w, b: F.batch_norm(x, None, None, w, b, training=True),
                            [x, w, b], gy)
+    if name in ("groupnorm_fwd", "groupnorm_bwd"):        # x (N, G, C/G, S) -> torch's (N, C, S)
+        x = T[0] if name == "groupnorm_fwd" else T[1]
+        N, G, Cg, S = x.shape
+        xc = x.reshape(N, G * Cg, S)
+        if name == "groupnorm_fwd":
+            return lambda: F.group_norm(xc, G, T[1], T[2], eps=T[3])
+        w = T[2].clone()
+        return backward_of(lambda x, w, b: F.group_norm(x, G, w, b), [xc, w, torch.zeros_like(w)],
+                           T[0].reshape(N, G * Cg, S))
+    if name == "upsample_nearest_fwd":
+        return lambda: F.interpolate(T[0], scale_factor=(args[1], args[2]), mode="nearest")
+    if name == "upsample_nearest_bwd":
+        N, C, Hs, Ws = T[0].shape
+        return lambda: torch.ops.aten.upsample_nearest2d_backward(
+            T[0], [Hs, Ws], [N, C, Hs // args[1], Ws // args[2]])
     if name == "leaky_relu_fwd":
         return lambda: F.leaky_relu(T[0], kw["negative_slope"])
     if name == "leaky_relu_bwd":

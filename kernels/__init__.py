@@ -5,7 +5,8 @@ family whose dependencies import; numba kernels compile on first call (cache=Tru
 """
 from . import registry  # noqa: F401
 
-_FAMILIES = ["conv", "pool", "softmax", "layernorm", "batchnorm", "embedding", "activation", "adam"]
+_FAMILIES = ["conv", "pool", "upsample", "softmax", "layernorm", "batchnorm", "groupnorm",
+             "embedding", "activation", "adam"]
 
 _FAMILIES += ["attention", "gemm", "int8", "int8_vnni"]
 

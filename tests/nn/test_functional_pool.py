@@ -68,6 +68,8 @@ def test_adaptive_avg_pool2d_matches_torch(shape, size):
 
 @pytest.mark.parametrize("shape, kwargs", [
     ((1, 2, 3, 4), dict(scale_factor=2)),
+    ((2, 3, 3, 4), dict(size=(9, 8))),                       # whole factors 3 and 2: one kernel
+    ((1, 2, 3, 4), dict(size=(3, 8), mode="nearest-exact")),
     ((1, 2, 3, 4), dict(size=(5, 7))),
     ((2, 1, 5, 6), dict(size=(3, 4))),
     ((1, 1, 4, 5), dict(scale_factor=(1.5, 0.7))),
@@ -137,6 +139,7 @@ GRADCHECK_CASES = {
                    (1, 2, 3, 3)),
     "adaptive_avg_pool2d": (lambda x: F.adaptive_avg_pool2d(x, (2, 3)), (1, 1, 3, 4)),
     "interpolate": (lambda x: F.interpolate(x, size=(3, 5)), (1, 1, 2, 3)),
+    "interpolate_whole": (lambda x: F.interpolate(x, scale_factor=(2, 3)), (1, 2, 2, 3)),
     "pad_reflect": (lambda x: F.pad(x, (2, 1, 1, 1), mode="reflect"), (1, 1, 3, 3)),
     "pad_constant": (lambda x: F.pad(x, (1, -1), value=2.0), (1, 2, 3)),
     "pad_replicate": (lambda x: F.pad(x, (2, 1), mode="replicate"), (1, 2, 3)),

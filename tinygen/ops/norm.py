@@ -2,8 +2,9 @@
 local_response_norm, normalize, and the similarities and distances cosine_similarity,
 pairwise_distance, cdist, dist, pdist.
 
-layer_norm and batch_norm in training mode run the fused kernels of kernels/layernorm.py and
-kernels/batchnorm.py (LayerNorm and BatchNorm, below); their backward is a Function of its own,
+layer_norm, group_norm and batch_norm in training mode run the fused kernels of
+kernels/layernorm.py, kernels/groupnorm.py and kernels/batchnorm.py (LayerNorm, GroupNorm and
+BatchNorm, below); their backward is a Function of its own,
 NormBackward, whose forward is the fused backward kernel and whose backward is Tensor ops, so
 double backward runs the same first-order code as training does. The others are compositions of Tensor ops (mean, subtraction, rsqrt, product), so their first and second
 derivatives come from those ops' rules. Statistics are computed as
@@ -54,6 +55,22 @@ class BatchNorm(Function):
     def backward(self, gy, _gmean, _gvar):
         x, w = self.saved_tensors
         return _norm_grads(self, gy, x, w, "batchnorm_bwd", ((0, 2), (0, 2), (1, -1, 1))) + (None,)
+
+
+class GroupNorm(Function):
+    """Group norm with the per-channel affine through the kernel table (groupnorm_fwd); backward
+    NormBackward. x (N, G, C/G, S), w, b (C,) or None."""
+
+    def forward(self, x, w, b, eps):
+        self.eps = eps
+        y, self.mean, self.rstd = self.kernel("groupnorm_fwd")(x, w, b, eps)   # mean, rstd (N, G)
+        self.save_for_backward(x, w)
+        return y
+
+    def backward(self, gy):
+        x, w = self.saved_tensors
+        dims = ((2, 3), (0, 3), (1, x.shape[1], x.shape[2], 1))
+        return _norm_grads(self, gy, x, w, "groupnorm_bwd", dims) + (None,)
 
 
 def _norm_grads(fn, gy, x, w, kernel_name, dims):
@@ -177,10 +194,8 @@ def group_norm(input, num_groups, weight=None, bias=None, eps=1e-5):
                            f"num_groups {num_groups} (input of shape {tuple(input.shape)})")
     _check_param(op, "weight", weight, (C,), input)
     _check_param(op, "bias", bias, (C,), input)
-    # each (sample, group) is one "channel" of the fused batch-norm kernel: (1, N * G, C/G * S)
-    grouped = input.reshape(1, N * num_groups, -1)
-    y, _, _ = BatchNorm.apply(grouped, None, None, eps)
-    return _affine(y.reshape(input.shape), weight, bias)
+    grouped = input.reshape(N, num_groups, C // num_groups, -1)          # (N, G, C/G, S)
+    return GroupNorm.apply(grouped, weight, bias, eps).reshape(input.shape)
 
 
 def batch_norm(input, running_mean, running_var, weight=None, bias=None, training=False,

@@ -6,8 +6,9 @@ a scatter-add to those indices (MaxPoolScatter) whose adjoint is the gather of t
 (MaxPoolGather), whose adjoint is the scatter again: twice differentiable with no more work.
 avg_pool2d is linear, so its backward (AvgPool2dBackward, the transposed pooling) has the forward as its own backward.
 adaptive_avg_pool2d is separable: out = A_h @ x @ A_w^T with averaging matrices, differentiable
-through matmul. interpolate(mode='nearest') resamples one spatial dim at a time: a broadcast for
-whole-number upsampling factors, an index_select otherwise.
+through matmul. interpolate(mode='nearest') of images by whole-number factors is one kernel
+(UpsampleNearest, kernels/upsample.py; its gradient the block sums); other sizes resample one
+spatial dim at a time: a broadcast for whole-number factors, an index_select otherwise.
 
 Kernels (kernels/pool.py) are reached through the kernel table (`Function.kernel`); their output
 size rule, `pool_output_size`, is a plain function of ints that the ops share with the kernels.
@@ -241,17 +242,24 @@ def _nearest_index(in_size, out_size, scale, exact):
     return np.minimum(np.floor(dst * s).astype(np.int64), in_size - 1)
 
 
+def _whole_factor(src, n):
+    """k when the source indices src are dst // k (a whole-number upsampling), else None."""
+    out = len(src)
+    if out % n == 0 and np.array_equal(src, np.arange(out) // (out // n)):
+        return out // n
+    return None
+
+
 def _resample(y, dim, src):
     """y with dim resampled at the source indices src. Identity and whole-number upsampling
     (src = dst // k) are views and broadcasts, whose gradients are sums, not scatter-adds."""
-    n, out = y.shape[dim], len(src)
-    if out % n == 0 and np.array_equal(src, np.arange(out) // (out // n)):
-        if out == n:
+    k = _whole_factor(src, y.shape[dim])
+    if k is not None:
+        if k == 1:
             return y
-        k = out // n
         shape = tuple(y.shape)
         wide = y.unsqueeze(dim + 1).expand(shape[:dim + 1] + (k,) + shape[dim + 1:])
-        return wide.reshape(shape[:dim] + (out,) + shape[dim + 1:])      # each row k times
+        return wide.reshape(shape[:dim] + (k * shape[dim],) + shape[dim + 1:])  # each row k times
     idx = wrap(y.device.xp.asarray(src))
     return y.index_select(dim, idx)
 
@@ -282,10 +290,39 @@ def interpolate(input, size=None, scale_factor=None, mode="nearest", align_corne
         return interpolate_linear(input, sizes, scales, mode, align_corners)
     if mode == "area":
         return _area(input, sizes)
+    sources = [_nearest_index(n, out, s, mode == "nearest-exact")
+               for n, out, s in zip(input.shape[2:], sizes, scales)]
+    factors = [_whole_factor(src, n) for src, n in zip(sources, input.shape[2:])]
+    if nd == 4 and None not in factors and factors != [1, 1]:
+        return UpsampleNearest.apply(input, *factors)
     y = input
-    for k, (n, out, s) in enumerate(zip(input.shape[2:], sizes, scales)):
-        y = _resample(y, 2 + k, _nearest_index(n, out, s, mode == "nearest-exact"))
+    for k, src in enumerate(sources):
+        y = _resample(y, 2 + k, src)
     return y
+
+
+class UpsampleNearest(Function):
+    """x (N, C, H, W) -> (N, C, H * sh, W * sw), each pixel an sh x sw block: the
+    upsample_nearest_fwd kernel. Its backward, the block sums, is UpsampleNearestGrad."""
+
+    def forward(self, x, sh, sw):
+        self.factors = (sh, sw)
+        return self.kernel("upsample_nearest_fwd")(x, sh, sw)
+
+    def backward(self, gy):
+        return UpsampleNearestGrad.apply(gy, *self.factors), None, None
+
+
+class UpsampleNearestGrad(Function):
+    """gy (N, C, H * sh, W * sw) -> (N, C, H, W), the sum of each block (upsample_nearest_bwd);
+    linear, with the upsampling as its adjoint: differentiable to any order."""
+
+    def forward(self, gy, sh, sw):
+        self.factors = (sh, sw)
+        return self.kernel("upsample_nearest_bwd")(gy, sh, sw)
+
+    def backward(self, ggx):
+        return UpsampleNearest.apply(ggx, *self.factors), None, None
 
 
 def _output_sizes(op, input, spatial, size, scale_factor, recompute_scale_factor):

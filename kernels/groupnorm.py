@@ -1,0 +1,192 @@
+"""Group normalisation (Wu & He 2018), forward and backward, with the per-channel affine fused in.
+
+  groupnorm_fwd(x (N, G, Cg, S), w (C,) | None, b (C,) | None, eps)
+      -> (y (N, G, Cg, S), mean (N, G), rstd (N, G))
+      per sample and group over (Cg, S): y = (x - mean) * rstd * w[c] + b[c],
+      rstd = 1 / sqrt(var + eps) with the biased variance, c = g * Cg + channel
+  groupnorm_bwd(gy (N, G, Cg, S), x, w | None, mean, rstd) -> (gx, gw (C,), gb (C,))
+      xhat = (x - mean) * rstd,  wdy = w[c] * gy
+      gx = rstd * (wdy - mean(wdy) - xhat * mean(wdy * xhat)),  means over (Cg, S)
+      gw = sum over (N, S) of gy * xhat,  gb = sum over (N, S) of gy
+
+C = G * Cg channels, S the product of the spatial sizes; the op layer (tinygen/ops/norm.py)
+reshapes (N, C, *) to (N, G, Cg, S). mean and rstd keep x's dtype. w = None means w = 1 and
+b = None means b = 0; gw and gb are always returned (the caller drops what it does not need).
+
+Why a family of its own: group norm used to be the batch-norm kernel on (1, N * G, Cg * S), which
+has no per-channel affine, then a multiply and an add by (1, C, 1, 1) vectors: two more passes
+over the activations forward, and backward two products, two broadcast sums and their temporaries
+(the diffusion U-Net runs 18 group norms per step, most on 64 x 32 x 28 x 28).
+
+Versions (CPU):
+  numba_v1  one prange over the (sample, group) blocks; forward: the statistics in two passes
+            (mean, then squared deviations) accumulated in float64, one pass for the output with
+            the affine; backward: one pass for the block's two sums and each channel's share of
+            gw and gb (written to an (N, C) table, so no two blocks write the same element, and
+            summed over N after), one for gx                                         <- default
+"""
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from ._numba import contiguous_grad, is_cpu_float, jit, jit_serial, numba_kernel, prange
+from . import _numba           # PARALLEL_MIN_ELEMENTS read per call: tests lower it
+from ._xp import array_module
+from .registry import reference
+
+
+# ---------------------------------------------------------------- examples
+def _shape(which):
+    return (64, 8, 4, 784) if which == "bench" else (3, 2, 3, 5)
+
+
+def _example_fwd(rng, which):
+    shape = _shape(which)
+    C = shape[1] * shape[2]
+    x = (rng.standard_normal(shape) * 2 + 0.5).astype("float32")
+    w = rng.standard_normal(C).astype("float32")
+    b = rng.standard_normal(C).astype("float32")
+    return (x, w, b, 1e-5), {}
+
+
+def _example_bwd(rng, which):
+    (x, w, b, eps), _ = _example_fwd(rng, which)
+    _, mean, rstd = groupnorm_fwd(x, w, b, eps)
+    gy = rng.standard_normal(x.shape).astype("float32")
+    return (gy, x, w, mean, rstd), {}
+
+
+# ---------------------------------------------------------------- references
+def _per_channel(v, x):
+    return v.reshape(1, x.shape[1], x.shape[2], 1)
+
+
+@reference("groupnorm_fwd", example=_example_fwd, rtol=1e-4, atol=1e-5)
+def groupnorm_fwd(x, w, b, eps):
+    """Group norm. x (N, G, Cg, S), w, b (G * Cg,) or None -> (y, mean (N, G), rstd (N, G)).
+
+    groupnorm_fwd(array([[[[1., 3.]]]]), None, None, 0.0) gives y [[[[-1, 1]]]], mean [[2]],
+    rstd [[1]]."""
+    xp = array_module(x)
+    mean = x.mean(axis=(2, 3))
+    xc = x - mean[:, :, None, None]
+    rstd = 1 / xp.sqrt((xc * xc).mean(axis=(2, 3)) + x.dtype.type(eps))
+    y = xc * rstd[:, :, None, None]
+    if w is not None:
+        y = y * _per_channel(w, x)
+    if b is not None:
+        y = y + _per_channel(b, x)
+    return y.astype(x.dtype), mean.astype(x.dtype), rstd.astype(x.dtype)
+
+
+@reference("groupnorm_bwd", example=_example_bwd, rtol=1e-4, atol=1e-4)
+def groupnorm_bwd(gy, x, w, mean, rstd):
+    """Gradients of groupnorm_fwd. gy, x (N, G, Cg, S), w (G * Cg,) or None, mean, rstd (N, G)
+    -> (gx (N, G, Cg, S), gw (G * Cg,), gb (G * Cg,))."""
+    r = rstd[:, :, None, None]
+    xhat = (x - mean[:, :, None, None]) * r
+    gb = gy.sum(axis=(0, 3)).reshape(-1)
+    gw = (gy * xhat).sum(axis=(0, 3)).reshape(-1)
+    wdy = gy if w is None else gy * _per_channel(w, x)
+    gx = r * (wdy - wdy.mean(axis=(2, 3), keepdims=True)
+              - xhat * (wdy * xhat).mean(axis=(2, 3), keepdims=True))
+    return gx.astype(x.dtype), gw.astype(x.dtype), gb.astype(x.dtype)
+
+
+# ---------------------------------------------------------------- numba_v1
+def _fwd_blocks(x, w, b, eps, y, mean, rstd):
+    N, G, Cg, S = x.shape
+    count = Cg * S
+    for q in prange(N * G):
+        n, g = q // G, q % G
+        total = 0.0                                   # float64 accumulators
+        for c in range(Cg):
+            for i in range(S):
+                total += x[n, g, c, i]
+        m = total / count
+        squares = 0.0
+        for c in range(Cg):
+            for i in range(S):
+                d = x[n, g, c, i] - m
+                squares += d * d
+        r = 1.0 / math.sqrt(squares / count + eps)
+        for c in range(Cg):
+            scale = w[g * Cg + c] * r
+            shift = b[g * Cg + c] - m * scale
+            for i in range(S):
+                y[n, g, c, i] = x[n, g, c, i] * scale + shift
+        mean[n, g] = m
+        rstd[n, g] = r
+
+
+def _bwd_blocks(gy, x, w, mean, rstd, gx, gw_parts, gb_parts):
+    N, G, Cg, S = x.shape
+    count = Cg * S
+    for q in prange(N * G):
+        n, g = q // G, q % G
+        m, r = mean[n, g], rstd[n, g]
+        sum_wdy = 0.0                                  # sums of w gy and w gy xhat over the block
+        sum_wdy_xhat = 0.0
+        for c in range(Cg):
+            sum_g = 0.0
+            sum_gx = 0.0
+            for i in range(S):
+                v = gy[n, g, c, i]
+                sum_g += v
+                sum_gx += v * (x[n, g, c, i] - m)
+            wc = w[g * Cg + c]
+            gb_parts[n, g * Cg + c] = sum_g
+            gw_parts[n, g * Cg + c] = sum_gx * r
+            sum_wdy += wc * sum_g
+            sum_wdy_xhat += wc * sum_gx * r
+        a, k = sum_wdy / count, sum_wdy_xhat / count
+        for c in range(Cg):
+            wc = w[g * Cg + c]
+            for i in range(S):
+                gx[n, g, c, i] = r * (wc * gy[n, g, c, i] - a - (x[n, g, c, i] - m) * r * k)
+
+
+_fwd_parallel, _fwd_serial = jit(_fwd_blocks), jit_serial(_fwd_blocks)
+_bwd_parallel, _bwd_serial = jit(_bwd_blocks), jit_serial(_bwd_blocks)
+
+
+def _parallel(x):
+    return (x.size >= _numba.PARALLEL_MIN_ELEMENTS and x.shape[0] * x.shape[1] > 1
+            and _numba.num_threads() > 1)
+
+
+def _affine(v, n, fill, dtype):
+    return np.full(n, fill, dtype) if v is None else v
+
+
+@numba_kernel("groupnorm_fwd", impl="numba_v1", default=True)
+def groupnorm_fwd_numba(x, w, b, eps):
+    if x.ndim != 4 or x.size == 0 or not is_cpu_float(x):
+        return NotImplemented
+    N, G, Cg, _ = x.shape
+    w, b = _affine(w, G * Cg, 1, x.dtype), _affine(b, G * Cg, 0, x.dtype)
+    if w.shape != (G * Cg,) or b.shape != (G * Cg,) or not is_cpu_float(x, w, b):
+        return NotImplemented
+    y = np.empty_like(x)
+    mean, rstd = np.empty((N, G), x.dtype), np.empty((N, G), x.dtype)
+    (_fwd_parallel if _parallel(x) else _fwd_serial)(x, w, b, x.dtype.type(eps), y, mean, rstd)
+    return y, mean, rstd
+
+
+@numba_kernel("groupnorm_bwd", impl="numba_v1", default=True)
+def groupnorm_bwd_numba(gy, x, w, mean, rstd):
+    gy = contiguous_grad(gy, x)
+    if x.ndim != 4 or x.size == 0 or gy.shape != x.shape or not is_cpu_float(x):
+        return NotImplemented
+    N, G, Cg, _ = x.shape
+    w = _affine(w, G * Cg, 1, x.dtype)
+    if (w.shape != (G * Cg,) or mean.shape != (N, G) or rstd.shape != (N, G)
+            or not is_cpu_float(x, gy, w, mean, rstd)):
+        return NotImplemented
+    gx = np.empty_like(x)
+    gw_parts, gb_parts = np.empty((N, G * Cg), np.float64), np.empty((N, G * Cg), np.float64)
+    (_bwd_parallel if _parallel(x) else _bwd_serial)(gy, x, w, mean, rstd, gx, gw_parts,
+                                                     gb_parts)
+    return gx, gw_parts.sum(axis=0).astype(x.dtype), gb_parts.sum(axis=0).astype(x.dtype)
