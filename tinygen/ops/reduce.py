@@ -10,14 +10,47 @@ from .args import kept_shape, norm_dim, norm_dims
 from .convert import as_float, to
 from .elementwise import guard, quiet
 from .index import Gather, values_indices
-from .shape import BroadcastTo, Reshape
 
 
-def expand_back(gy, in_shape, axes, keepdim):
-    """Broadcast a reduced gradient back over the reduced axes."""
-    if not keepdim:
-        gy = Reshape.apply(gy, kept_shape(in_shape, axes))
-    return BroadcastTo.apply(gy, in_shape)
+def expand_back(gy, in_shape, axes, keepdim, scale=None):
+    """Broadcast a reduced gradient back over the reduced axes (times scale, when given)."""
+    return ExpandBack.apply(gy, in_shape, axes, keepdim, scale)
+
+
+_FILL_MAX = 1 << 14
+
+
+class ExpandBack(Function):
+    """The gradient gy of a reduction over `axes` (keepdim or not) sent back to the input's shape,
+    times scale (the mean's 1 / n) when given: gy with the axes kept, broadcast. Its backward is
+    the sum over the same axes (times scale), so it is differentiable to any order.
+
+    A full reduction's gradient (one number) onto a small CPU shape is written out with fill,
+    under 1 us, where NumPy's broadcast_to view takes about 4: this runs in every
+    loss.backward(). Larger shapes get the read-only broadcast view (no memory written)."""
+
+    def forward(self, gy, in_shape, axes, keepdim, scale):
+        self.axes, self.keepdim, self.scale = axes, keepdim, scale
+        if scale is not None:
+            gy = gy * scale
+        if gy.size == 1 and self.xp is np and _size(in_shape) <= _FILL_MAX:
+            out = np.empty(in_shape, dtype=gy.dtype)
+            out.fill(gy.reshape(()))
+            return out
+        if not keepdim:
+            gy = gy.reshape(kept_shape(in_shape, axes))
+        return self.xp.broadcast_to(gy, in_shape)
+
+    def backward(self, gg):
+        g = Sum.apply(gg, self.axes, self.keepdim)
+        return (g if self.scale is None else g * self.scale), None, None, None, None
+
+
+def _size(shape):
+    n = 1
+    for s in shape:
+        n *= s
+    return n
 
 
 class Sum(Function):
@@ -39,7 +72,7 @@ class Mean(Function):
         return x.mean(axis=axes, keepdims=keepdim)
 
     def backward(self, gy):
-        return expand_back(gy * self.scale, self.in_shape, self.axes, self.keepdim), None, None
+        return expand_back(gy, self.in_shape, self.axes, self.keepdim, self.scale), None, None
 
 
 def _count(shape, axes):
