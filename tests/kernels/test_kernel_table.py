@@ -424,3 +424,13 @@ def test_workqueue_layer_even_when_numba_was_imported_first():
     out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True,
                          check=True).stdout.split()
     assert out[-1] == "workqueue", out
+
+
+def test_zero_where_loop_and_small_path():
+    """zero_where_numba hands arrays under 2048 elements to NumPy's where (numba's call costs
+    more than the work): both sides of the cut equal the reference."""
+    rng = np.random.default_rng(3)
+    for n in (7, 2047, 2048, 5000):
+        gy = rng.standard_normal(n).astype(np.float32)
+        gy[:2] = [np.inf, np.nan]
+        check_against_reference("zero_where", (gy, rng.random(n) < 0.5), {})
