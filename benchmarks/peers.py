@@ -24,6 +24,7 @@ import importlib.metadata
 import json
 import math
 import os
+import shlex
 import statistics
 import subprocess
 import sys
@@ -60,7 +61,7 @@ def _finite_or_raise(value, when):
 
 def measure(built, repeats, number, warmup, target_s):
     """{"first_loss", "last_loss", "number", "times_us"}: the first step is checked, then
-    `warmup` steps (JIT compilation, TinyJit's capture), then `repeats` timed rounds of `number`
+    `warmup` steps (JIT compilation, TinyJit's capture), then `repeats` timed repeats of `number`
     steps (None: as many as fill target_s, from one timed step)."""
     first = _finite_or_raise(built.read(built.step()), "first")
     for _ in range(warmup):
@@ -213,6 +214,17 @@ def loss_table(results, engines, workloads):
     return markdown_table(["workload"] + [LABELS[e] for e in engines], rows)
 
 
+def spread_table(results, engines, workloads):
+    rows = []
+    for workload in workloads:
+        cells = []
+        for e in engines:
+            times = results[e, workload].get("times_us")
+            cells.append(f"{format_time(min(times))} – {format_time(max(times))}" if times else "")
+        rows.append([workload] + cells)
+    return markdown_table(["workload"] + [LABELS[e] for e in engines], rows)
+
+
 def reasons(results, engines):
     """One line per engine and distinct reason for a cell without a time."""
     seen = {}
@@ -235,8 +247,10 @@ def versions(results, engines):
 
 
 def notes_text(results, engines, workloads, args, load):
-    text = (f"Median microseconds (µs) or milliseconds (ms) per step over {args.repeats} "
-            f"repeats, each engine x workload in its own process; in parentheses tinygen "
+    text = (f"Median microseconds (µs) or milliseconds (ms) per step over {args.rounds} x "
+            f"{args.repeats} repeats: {args.rounds} round(s), each running every engine x "
+            f"workload once in its own process, {args.repeats} repeats per process; in "
+            f"parentheses tinygen "
             f"eager's time / the engine's (below 1: tinygen eager is faster). Each repeat times "
             f"{args.number or f'as many steps as fill ~{args.target} s'} after {args.warmup} "
             f"warm-up steps. {args.threads} threads for every engine ({', '.join(THREAD_VARIABLES)}"
@@ -250,6 +264,8 @@ def notes_text(results, engines, workloads, args, load):
     why = reasons(results, engines)
     if why:
         text += f"Cells without a time:\n{why}\n\n"
+    text += ("Spread: the fastest and the slowest repeat (per step):\n\n"
+             + spread_table(results, engines, workloads) + "\n\n")
     text += ("First-step losses (a check that every engine computes the same step; 'ok': within "
              f"{LOSS_RTOL:g} relative of tinygen eager's):\n\n"
              + loss_table(results, engines, workloads))
@@ -276,7 +292,9 @@ def parse_args(argv):
                    + ", ".join(ENGINES))
     p.add_argument("--workloads", default=",".join(WORKLOADS), help="comma-separated: "
                    + ", ".join(WORKLOADS))
-    p.add_argument("--repeats", type=int, default=7, help="timed repeats (the median is reported)")
+    p.add_argument("--repeats", type=int, default=7, help="timed repeats per child process")
+    p.add_argument("--rounds", type=int, default=1, help="run every child this many times, "
+                   "interleaved; the median is over rounds x repeats")
     p.add_argument("--number", type=int, help="steps per repeat (default: fill --target seconds)")
     p.add_argument("--target", type=float, default=0.25,
                    help="seconds per repeat, without --number")
@@ -293,9 +311,43 @@ def parse_args(argv):
         unknown = [name for name in names.split(",") if name not in known]
         if unknown:
             p.error(f"unknown {kind} {unknown[0]!r}; expected one of {', '.join(known)}")
-    if args.repeats < 1 or (args.number is not None and args.number < 1) or args.threads < 1:
-        p.error("--repeats, --number and --threads must be positive")
+    if min(args.repeats, args.rounds, args.threads) < 1 or (args.number or 1) < 1:
+        p.error("--repeats, --rounds, --number and --threads must be positive")
     return args
+
+
+def merge(old, new):
+    """One engine x workload over several rounds: the repeats' times pooled, the first round's
+    first loss, the last round's last loss; a failure in any round stays visible."""
+    if old is None or old["status"] != "ok":
+        return old or new
+    if new["status"] != "ok":
+        return new
+    merged = dict(old, times_us=old["times_us"] + new["times_us"], last_loss=new["last_loss"])
+    merged["median_us"] = statistics.median(merged["times_us"])
+    return merged
+
+
+def sweep(engines, workloads, args):
+    """{(engine, workload): result} over args.rounds rounds; each round runs every child once, so
+    a change in the machine's load falls on every engine alike."""
+    results = {}
+    for round_index in range(args.rounds):
+        for workload in workloads:
+            for engine in engines:
+                r = run_child(engine, workload, args)
+                results[engine, workload] = merge(results.get((engine, workload)), r)
+                shown = format_time(r["median_us"]) if r["status"] == "ok" else r["reason"]
+                print(f"round {round_index + 1}/{args.rounds} {workload:6s} "
+                      f"{LABELS[engine]:20s} {shown}", file=sys.stderr, flush=True)
+    return results
+
+
+def the_command(argv):
+    """The command line as typed: `tinygen bench peers ...` or `python benchmarks/peers.py ...`."""
+    via_cli = os.path.basename(sys.argv[0]) == "tinygen" or sys.argv[0].endswith("cli.py")
+    return shlex.join((["tinygen", "bench", "peers"] if via_cli
+                       else ["python", "benchmarks/peers.py"]) + argv)
 
 
 def main(argv=None):
@@ -309,17 +361,12 @@ def main(argv=None):
     engines, workloads = args.engines.split(","), args.workloads.split(",")
     if "tinygen" not in engines:
         engines.insert(0, "tinygen")             # the reference column of every ratio
-    load_start, results = os.getloadavg()[0], {}
-    for workload in workloads:
-        for engine in engines:
-            results[engine, workload] = r = run_child(engine, workload, args)
-            shown = format_time(r["median_us"]) if r["status"] == "ok" else r["reason"]
-            print(f"{workload:6s} {LABELS[engine]:20s} {shown}", file=sys.stderr, flush=True)
+    load_start = os.getloadavg()[0]
+    results = sweep(engines, workloads, args)
     header = ["workload"] + [LABELS[e] for e in engines] + ["tinygen eager vs other from-scratch"]
     notes = notes_text(results, engines, workloads, args, (load_start, os.getloadavg()[0]))
     text = write_markdown(args.out, "tinygen against other autograd engines (CPU)", header,
-                          table_rows(results, engines, workloads), notes,
-                          ["python", "benchmarks/peers.py"] + argv)
+                          table_rows(results, engines, workloads), notes, [the_command(argv)])
     chart(os.path.splitext(args.out)[0] + ".png", results, engines, workloads)
     print(text)
     return 0

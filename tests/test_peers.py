@@ -116,3 +116,14 @@ def test_tinygen_bench_peers_writes_the_table(tmp_path, monkeypatch):
     assert "| tinygen eager | micrograd |" in text                    # tinygen is always a column
     assert "n/a (scalar engine)" in text and "## " not in text
     assert "tinygen eager vs other from-scratch" in text
+
+
+def test_rounds_pool_their_repeats_and_keep_failures():
+    def ok(times, first, last):
+        return {"status": "ok", "times_us": times, "median_us": None, "first_loss": first,
+                "last_loss": last}
+    merged = peers.merge(ok([1.0, 5.0], 2.0, 1.5), ok([3.0], 1.4, 1.2))
+    assert merged["times_us"] == [1.0, 5.0, 3.0] and merged["median_us"] == 3.0
+    assert (merged["first_loss"], merged["last_loss"]) == (2.0, 1.2)
+    failed = {"status": "error", "reason": "timed out", "median_us": None}
+    assert peers.merge(merged, failed) is failed and peers.merge(failed, merged) is failed
