@@ -39,6 +39,7 @@ FROM_SCRATCH = ("tinygen", "tinygrad", "mygrad", "autograd", "micrograd")
 THREAD_VARIABLES = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS",
                     "NUMBA_NUM_THREADS")
 LOSS_RTOL = 1e-4
+SPREAD_LIMIT = 3.0        # a cell whose repeats vary more than this is marked †
 
 
 # ---- the child: one engine, one workload ---------------------------------------------------------
@@ -175,7 +176,13 @@ def cell(result, tinygen_us):
     text = format_time(result["median_us"])
     if tinygen_us and result["engine"] != "tinygen":
         text += f" ({tinygen_us / result['median_us']:.2f})"
-    return text
+    return text + (" †" if unsteady(result) else "")
+
+
+def unsteady(result):
+    """The slowest repeat over SPREAD_LIMIT times the fastest: the machine, not the engine."""
+    times = result.get("times_us")
+    return bool(times) and max(times) > SPREAD_LIMIT * min(times)
 
 
 def versus_other_from_scratch(results, workload):
@@ -217,11 +224,11 @@ def loss_table(results, engines, workloads):
 def spread_table(results, engines, workloads):
     rows = []
     for workload in workloads:
-        cells = []
+        row = [workload]
         for e in engines:
             times = results[e, workload].get("times_us")
-            cells.append(f"{format_time(min(times))} – {format_time(max(times))}" if times else "")
-        rows.append([workload] + cells)
+            row.append(f"{format_time(min(times))} – {format_time(max(times))}" if times else "")
+        rows.append(row)
     return markdown_table(["workload"] + [LABELS[e] for e in engines], rows)
 
 
@@ -264,6 +271,10 @@ def notes_text(results, engines, workloads, args, load):
     why = reasons(results, engines)
     if why:
         text += f"Cells without a time:\n{why}\n\n"
+    if any(unsteady(r) for r in results.values()):
+        text += (f"†: the slowest repeat took over {SPREAD_LIMIT:g} times the fastest (see the "
+                 "spread below): that median says more about the machine's load at the time "
+                 "than about the engine.\n\n")
     text += ("Spread: the fastest and the slowest repeat (per step):\n\n"
              + spread_table(results, engines, workloads) + "\n\n")
     text += ("First-step losses (a check that every engine computes the same step; 'ok': within "

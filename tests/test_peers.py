@@ -127,3 +127,10 @@ def test_rounds_pool_their_repeats_and_keep_failures():
     assert (merged["first_loss"], merged["last_loss"]) == (2.0, 1.2)
     failed = {"status": "error", "reason": "timed out", "median_us": None}
     assert peers.merge(merged, failed) is failed and peers.merge(failed, merged) is failed
+
+
+def test_an_unsteady_cell_is_marked():
+    steady = {"engine": "mygrad", "status": "ok", "median_us": 10.0, "times_us": [9.0, 10.0, 12.0]}
+    unsteady = dict(steady, times_us=[2.0, 10.0, 150.0])
+    assert not peers.unsteady(steady) and peers.cell(steady, 10.0) == "10.0 µs (1.00)"
+    assert peers.unsteady(unsteady) and peers.cell(unsteady, 10.0).endswith(" †")
