@@ -129,10 +129,20 @@ def test_ddim_clips_the_predicted_x0_when_asked():
     np.testing.assert_allclose(raw, -0.5 * np.sqrt(1 - ab) / np.sqrt(ab), rtol=1e-5)   # -78
     clipped = ddim_step(schedule, x, eps, 999, -1, 0.0, no_noise, clip_x0=True).numpy()
     np.testing.assert_array_equal(clipped, -1.0)
-    # an inner step mixes the clipped x0 with the same eps
+    # an inner step moves towards the clipped x0 with the noise that x0 implies at x
+    # (guided-diffusion's _predict_eps_from_xstart), not with the model's eps
     inner = ddim_step(schedule, x, eps, 999, 500, 0.0, no_noise, clip_x0=True).numpy()
     ab_prev = schedule.alpha_bars[500]
-    np.testing.assert_allclose(inner, -np.sqrt(ab_prev) + 0.5 * np.sqrt(1 - ab_prev), rtol=1e-5)
+    implied = (0.0 - np.sqrt(ab) * -1.0) / np.sqrt(1 - ab)
+    np.testing.assert_allclose(inner, -np.sqrt(ab_prev) + implied * np.sqrt(1 - ab_prev),
+                               rtol=1e-5)
+    # where the predicted x0 is inside [-1, 1], clipping changes nothing
+    x = tg.full((2, 1, 3, 3), 0.3)
+    small = tg.full((2, 1, 3, 3), 0.2)
+    for t_prev in (100, -1):
+        np.testing.assert_allclose(
+            ddim_step(schedule, x, small, 500, t_prev, 0.0, no_noise, clip_x0=True).numpy(),
+            ddim_step(schedule, x, small, 500, t_prev, 0.0, no_noise).numpy(), rtol=1e-5)
 
 
 def test_ema_warms_its_decay_up_then_holds_it():

@@ -99,12 +99,17 @@ def ddim_step(schedule, x, eps, t, t_prev, eta, noise_fn, clip_x0=False):
     clip_x0: clamp the predicted x0 to the data's [-1, 1] (Ho et al.'s code clips it, as does
     diffusers' clip_sample): at large t, 1 / sqrt(ab_t) (157 at t = T with the linear schedule)
     magnifies the noise prediction's error, and a model early in training sends x off to
-    saturated pictures without it."""
+    saturated pictures without it. The noise is then recomputed from the clipped x0 (as
+    guided-diffusion's DDIM does: `_predict_eps_from_xstart`), so that the step direction agrees
+    with the x0 it moves to: kept unclipped, a guided eps (w > 1 amplifies it) carried the
+    clipped-away part into x_prev; on MNIST after 4 epochs, 200 samples with w = 2 were labelled
+    as asked 43% of the time that way (w = 4: 1%), against 91.5% unguided."""
     ab = float(schedule.alpha_bars[t])
     ab_prev = float(schedule.alpha_bars[t_prev]) if t_prev >= 0 else 1.0
     x0 = (x - eps * math.sqrt(1 - ab)) * (1 / math.sqrt(ab))
     if clip_x0:
         x0 = x0.clamp(-1, 1)
+        eps = (x - x0 * math.sqrt(ab)) * (1 / math.sqrt(1 - ab))     # the noise that x0 implies
     sigma = eta * math.sqrt((1 - ab_prev) / (1 - ab)) * math.sqrt(1 - ab / ab_prev)
     out = x0 * math.sqrt(ab_prev) + eps * math.sqrt(max(1 - ab_prev - sigma * sigma, 0.0))
     return out + noise_fn(tuple(x.shape)) * sigma if sigma > 0 else out
