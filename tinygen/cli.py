@@ -136,8 +136,9 @@ def run_bench(args) -> int:
               ("kernels", "cuda"): "gpu_kernels",
               ("models", "cuda"): "gpu_models"}.get((args.what, args.device))
     if script is None or not os.path.exists(os.path.join(folder, script + ".py")):
-        print(f"tinygen bench: error: no benchmark for {args.what} on {args.device} "
-              f"(benchmarks/{script}.py)", file=sys.stderr)
+        where = f" (benchmarks/{script}.py is missing)" if script else ""
+        print(f"tinygen bench: error: no benchmark for {args.what} on {args.device}{where}",
+              file=sys.stderr)
         return 1
     return int(importlib.import_module(script).main(list(args.rest)) or 0)
 

@@ -151,6 +151,9 @@ def test_bench_errors_are_one_line(tmp_path, monkeypatch, capsys):
     assert "invalid choice: 'nosuch'" in _err(capsys)
     assert main(["bench", "models", "--device", "cuda"]) == 1      # no GPU model benchmark
     assert "no benchmark for models on cuda" in _err(capsys)
+    assert main(["bench", "peers", "--device", "cuda"]) == 1       # a pair with no script
+    err = _err(capsys)
+    assert "no benchmark for peers on cuda" in err and "None" not in err
     monkeypatch.chdir(tmp_path)
     import tinygen.cli as cli
     monkeypatch.setattr(cli, "_benchmarks_dir", lambda: None)      # an installed wheel
