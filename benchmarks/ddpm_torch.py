@@ -20,6 +20,8 @@ import time
 
 import numpy as np
 
+# torch and tinygen are imported inside the functions (lazily, on purpose): `--help` answers
+# without loading either, and torch is a test/benchmark reference, never a dependency.
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from unet_twin import denoising_step_inputs, linear_alpha_bars, unet  # noqa: E402
 

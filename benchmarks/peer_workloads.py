@@ -18,6 +18,9 @@ An engine that cannot run raises `Unavailable` with the reason.
 """
 from __future__ import annotations
 
+# Each engine is imported inside its builder (lazily, on purpose): a child process loads only the
+# engine it times, and an engine that is not installed becomes a row of the table, not an error.
+
 import os
 import shutil
 from dataclasses import dataclass

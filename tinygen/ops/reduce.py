@@ -1,6 +1,8 @@
 """Reductions and the softmax family. `axes` is a tuple of non-negative ints or None (all)."""
 from __future__ import annotations
 
+import math
+
 import numpy as np
 
 from ..autograd.function import Function, wrap
@@ -33,7 +35,7 @@ class ExpandBack(Function):
         self.axes, self.keepdim, self.scale = axes, keepdim, scale
         if scale is not None:
             gy = gy * scale
-        if gy.size == 1 and self.xp is np and _size(in_shape) <= _FILL_MAX:
+        if gy.size == 1 and self.xp is np and math.prod(in_shape) <= _FILL_MAX:
             out = np.empty(in_shape, dtype=gy.dtype)
             out.fill(gy.reshape(()))
             return out
@@ -44,13 +46,6 @@ class ExpandBack(Function):
     def backward(self, gg):
         g = Sum.apply(gg, self.axes, self.keepdim)
         return (g if self.scale is None else g * self.scale), None, None, None, None
-
-
-def _size(shape):
-    n = 1
-    for s in shape:
-        n *= s
-    return n
 
 
 class Sum(Function):
