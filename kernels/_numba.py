@@ -111,7 +111,8 @@ if HAVE_NUMBA:
     # error_model="numpy": a float division by zero gives inf/nan instead of raising, which
     # drops a branch from every division and lets the loops vectorise
     jit = numba.njit(parallel=True, fastmath=SAFE_FASTMATH, error_model="numpy", cache=True)
-    jit_serial = numba.njit(fastmath=SAFE_FASTMATH, error_model="numpy", cache=True)
+    # nogil: the serial loops may run on several threads at once (tinygen_kernels._threads)
+    jit_serial = numba.njit(fastmath=SAFE_FASTMATH, error_model="numpy", cache=True, nogil=True)
     prange = numba.prange
 
     @intrinsic

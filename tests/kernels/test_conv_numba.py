@@ -1,7 +1,8 @@
 """The numba conv kernels (tinygen_kernels.conv, numba_v1) against the NumPy references on drawn
 shapes (float64, 1e-10; float32, 1e-5), on both of im2col's paths (gathers for short output rows,
-the NumPy copy for long ones), with the batch in chunks, and on both of bwd_input's paths (col2im,
-and a forward convolution with the flipped weight for stride 1 and "same" padding)."""
+the NumPy copy for long ones), with the batch in chunks, the chunks split over threads, and on both
+of bwd_input's paths (col2im, and a forward convolution with the flipped weight for stride 1 and
+"same" padding)."""
 import numpy as np
 import pytest
 from hypothesis import given, settings
@@ -50,9 +51,13 @@ def test_numba_matches_reference_drawn(case, seed):
     ((2, 6, 9, 19), (6, 2, 3, 2), (1, 2), (2, 1), (2, 1), 3),
 ])
 @pytest.mark.parametrize("chunk", [1, 2, None])
-def test_numba_matches_reference_on_both_paths(monkeypatch, case, chunk):
+@pytest.mark.parametrize("threads", [1, 3])
+def test_numba_matches_reference_on_both_paths(monkeypatch, case, chunk, threads):
     if chunk is not None:             # None: the batch chunked as in use
         monkeypatch.setattr(conv, "_batch_chunk", lambda xp, n, item_bytes: chunk)
+    # chunks split over `threads` threads, whatever the machine's BLAS says, even for small work
+    monkeypatch.setattr(conv, "_SPLIT_MIN_MACS", 0)
+    monkeypatch.setattr(conv, "split_threads", lambda pieces: min(threads, pieces))
     _check(case, 0, np.float64, 1e-10)
     _check(case, 1, np.float32, 1e-5)
 

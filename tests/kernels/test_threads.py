@@ -1,0 +1,53 @@
+"""tinygen_kernels._threads: pieces run in order of their results on several threads, the
+serial flag is set inside them only, BLAS's thread count is restored (after an error too)."""
+import threading
+
+import pytest
+
+from tinygen_kernels import _threads
+
+
+def test_results_in_order_and_spread_over_threads():
+    seen = {}
+
+    def work(i):
+        seen[i] = (threading.get_ident(), _threads.in_split())
+        return i * i
+    assert _threads.run_split(work, 7, 3) == [i * i for i in range(7)]
+    assert all(serial for _, serial in seen.values())
+    for i in range(3, 7):                                          # piece i in share i % 3
+        assert seen[i][0] == seen[i % 3][0]
+    assert seen[0][0] == seen[3][0] == threading.get_ident()     # share 0 is the caller's
+    assert seen[1][0] != threading.get_ident()
+    assert not _threads.in_split()
+
+
+def test_one_thread_runs_here_without_the_flag():
+    assert _threads.run_split(lambda i: (i, _threads.in_split()), 3, 1) == [
+        (0, False), (1, False), (2, False)]
+
+
+def test_nested_split_stays_on_one_thread():
+    inner = []
+    _threads.run_split(lambda i: inner.append(_threads.split_threads(8)), 2, 2)
+    assert inner == [1, 1]
+
+
+def test_error_propagates_and_blas_threads_come_back():
+    before = _threads.blas_threads()
+
+    def work(i):
+        if i == 4:
+            raise ValueError("piece 4")
+        return i
+    with pytest.raises(ValueError, match="piece 4"):
+        _threads.run_split(work, 6, 2)
+    assert _threads.blas_threads() == before
+    assert not _threads.in_split()
+
+
+def test_blas_at_one_thread_inside():
+    if not _threads._blas_controllers():
+        pytest.skip("threadpoolctl sees no BLAS library")
+    inside = _threads.run_split(lambda i: _threads.blas_threads(), 2, 2)
+    assert inside == [1, 1]
