@@ -1,8 +1,8 @@
 """The numba conv kernels (tinygen_kernels.conv, numba_v1) against the NumPy references on drawn
 shapes (float64, 1e-10; float32, 1e-5), on both of im2col's paths (gathers for short output rows,
-the NumPy copy for long ones), with the batch in chunks, the chunks split over threads, and on both
+the NumPy copy for long ones), with the batch in chunks, the chunks split over threads, on both
 of bwd_input's paths (col2im, and a forward convolution with the flipped weight for stride 1 and
-"same" padding)."""
+"same" padding), and on the 1x1 convolutions that need no columns."""
 import numpy as np
 import pytest
 from hypothesis import given, settings
@@ -49,6 +49,10 @@ def test_numba_matches_reference_drawn(case, seed):
     ((5, 8, 7, 7), (3, 8, 7, 7), (1, 1), (0, 0), (1, 1), 1),     # 1x1 output, 5 images in a row
     ((2, 4, 1, 1), (6, 2, 7, 7), (1, 1), (6, 6), (1, 1), 2),     # 1x1 input; ConvTranspose-like
     ((2, 6, 9, 19), (6, 2, 3, 2), (1, 2), (2, 1), (2, 1), 3),
+    ((5, 6, 16, 32), (3, 6, 1, 1), (1, 1), (0, 0), (2, 2), 1),   # 1x1: GEMMs, no columns
+    ((5, 6, 12, 12), (3, 6, 1, 1), (1, 1), (0, 0), (1, 1), 1),   # 1x1 short rows: so but gw
+    ((5, 6, 4, 7), (3, 6, 1, 1), (1, 1), (0, 0), (1, 1), 1),     # 1x1 shorter: columns
+    ((5, 6, 16, 32), (4, 3, 1, 1), (1, 1), (0, 0), (1, 1), 2),   # 1x1 in groups: columns
 ])
 @pytest.mark.parametrize("chunk", [1, 2, None])
 @pytest.mark.parametrize("threads", [1, 3])
