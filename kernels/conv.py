@@ -8,7 +8,10 @@
                                 flipped weight (no col2im)
                      numba_v1:  the same GEMMs; im2col as gathers where output rows are short,
                                 col2im as scatter-adds over (image, channel) planes in parallel,
-                                both through one index table per geometry    <- default (CPU)
+                                both through one index table per geometry; 1x1 convolutions
+                                without columns (one GEMM per image)         <- default (CPU)
+                     both:      on the CPU the batch chunks are split over BLAS's threads, each
+                                thread an im2col and a one-thread GEMM per chunk (_threads.py)
 
 Shapes: x (N, C, H, W), w (O, C // groups, kH, kW), y (N, O, OH, OW) with
 OH = (H + 2 * pad_h - dil_h * (kH - 1) - 1) // stride_h + 1 (and the same for widths).
@@ -152,11 +155,11 @@ def _forward(x, w, stride, padding, dilation, groups, im2col):
     w_g = xp.ascontiguousarray(w).reshape(G, O // G, K)
     y = xp.empty((N, O, L), dtype=x.dtype)
 
-    def chunk(n0, n1, c):
+    def per_chunk(n0, n1, c):
         im2col(x, n0, n1, kernel, stride, padding, dilation, out_hw, c.reshape(G * K, -1))
         y_g = xp.matmul(w_g, c)                                     # (G, O/G, nL)
         y[n0:n1] = y_g.reshape(O, n1 - n0, L).transpose(1, 0, 2)
-    _each_chunk(xp, N, G, K, L, O, x.dtype, chunk)
+    _each_chunk(xp, N, G, K, L, O, x.dtype, per_chunk)
     return y.reshape(N, O, *out_hw)
 
 
@@ -173,11 +176,11 @@ def _bwd_weight(x, gy, w_shape, stride, padding, dilation, groups, im2col):
     # contiguous in both operands OpenBLAS ran this 30% faster than gy_g @ cols_g^T (the 32 -> 32
     # channel 3x3 layer of the diffusion U-Net at 28x28: 11.1 against 16.1 ms per 64 images)
 
-    def chunk(n0, n1, c):
+    def per_chunk(n0, n1, c):
         im2col(x, n0, n1, kernel, stride, padding, dilation, out_hw, c.reshape(G * K, -1))
         gy_g = xp.ascontiguousarray(gy_t[:, n0:n1]).reshape(G, O // G, -1)
         return xp.matmul(c, gy_g.transpose(0, 2, 1))                # (G, K, O/G)
-    parts = _each_chunk(xp, N, G, K, L, O, x.dtype, chunk)
+    parts = _each_chunk(xp, N, G, K, L, O, x.dtype, per_chunk)
     gw_t = parts[0] if parts else xp.zeros((G, K, O // G), dtype=x.dtype)    # (an empty batch)
     for part in parts[1:]:                        # summed in batch order, however many threads
         gw_t += part
@@ -209,11 +212,11 @@ def _bwd_input(gy, w, x_shape, stride, padding, dilation, groups, col2im, im2col
     gy_t = gy.reshape(N, O, L).transpose(1, 0, 2)                  # (O, N, L), a view
     gx = xp.empty(x_shape, dtype=gy.dtype)
 
-    def chunk(n0, n1, c):
+    def per_chunk(n0, n1, c):
         gy_g = xp.ascontiguousarray(gy_t[:, n0:n1]).reshape(G, O // G, -1)
         xp.matmul(w_t, gy_g, out=c)                                 # (G, K, nL)
         col2im(c.reshape(G * K, -1), n0, n1, kernel, stride, padding, dilation, out_hw, gx)
-    _each_chunk(xp, N, G, K, L, O, gy.dtype, chunk)
+    _each_chunk(xp, N, G, K, L, O, gy.dtype, per_chunk)
     return gx
 
 
