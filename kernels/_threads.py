@@ -27,7 +27,8 @@ import threading
 from concurrent.futures import ThreadPoolExecutor
 
 _local = threading.local()
-_pool = None
+_pool, _pool_size = None, 0
+_one_split = threading.Lock()   # one split at a time: each saves and restores BLAS's thread count
 _blas = None              # threadpoolctl's controllers of the BLAS libraries NumPy calls
 
 
@@ -67,10 +68,23 @@ def _set_blas(counts):
 
 def run_split(work, n, threads):
     """[work(i) for i in range(n)], piece i on thread i % threads (the caller's thread is one of
-    them), BLAS at one thread while they run. threads < 2 runs them in order on this thread."""
-    global _pool
-    if threads < 2:
+    them), BLAS at one thread while they run. threads < 2, or another split running (from
+    another user thread), runs them in order on this thread."""
+    global _pool, _pool_size
+    if threads < 2 or not _one_split.acquire(blocking=False):
         return [work(i) for i in range(n)]
+    try:
+        if _pool_size < threads - 1:            # more threads than before: a bigger pool
+            if _pool is not None:
+                _pool.shutdown(wait=False)
+            _pool, _pool_size = ThreadPoolExecutor(max_workers=threads - 1,
+                                                   thread_name_prefix="tinygen-split"), threads - 1
+        return _split(work, n, threads)
+    finally:
+        _one_split.release()
+
+
+def _split(work, n, threads):
     results = [None] * n
 
     def share(t):
@@ -81,8 +95,6 @@ def run_split(work, n, threads):
         finally:
             _local.serial = False
 
-    if _pool is None or _pool._max_workers < threads - 1:
-        _pool = ThreadPoolExecutor(max_workers=threads - 1, thread_name_prefix="tinygen-split")
     before = [lib.get_num_threads() for lib in _blas_controllers()]
     _set_blas([1] * len(before))
     try:
