@@ -6,9 +6,11 @@ chunks of a convolution), instead of leaving the threading to BLAS.
     run_split(work, n, threads)
                             [work(i) for i in range(n)], in that order, piece i in share
                             i % threads (share 0 on the caller's thread), BLAS at one thread
-                            meanwhile
+                            meanwhile, for threads = 1 too
     in_split()              True inside run_split's pieces: numba kernels called there must be
                             the serial, GIL-free versions
+    matmul(a, b)            np.matmul(a, b) for NumPy arrays, the same way: large products split
+                            by rows (or columns) over threads, mid-sized ones on one BLAS thread
 
 Why: a convolution is im2col (memory) then a GEMM (BLAS), chunk after chunk. With BLAS
 threaded, only the GEMM runs on both cores and im2col runs on one (the 32 -> 32 channel 3x3
@@ -20,11 +22,23 @@ splits a convolution over the batch; BLAS is set back to its thread count afterw
 
 numba's workqueue pool may not be entered from two threads at once, so the pieces call the
 serial versions of the numba kernels (`in_split()`), compiled with nogil so that they overlap.
+
+Why every product of tinygen's, not only the convolutions': after a multi-threaded call
+OpenBLAS's worker threads spin for about 2^28 cycles (a tenth of a second) before they sleep
+(OPENBLAS_THREAD_TIMEOUT, read once when NumPy loads). One 2-thread GEMM of a Linear layer, and the
+next tenth of a second of convolutions shares its second core with a spinning thread: the
+32 -> 32 channel layer above took 16.7 ms after a 256 x 256 product against 8.6 ms alone, and
+inside the U-Net's step every convolution took twice its time alone. So tinygen's products run
+with BLAS at one thread (below 2^18 multiply-adds OpenBLAS stays on one thread by itself, and
+they are left alone) and take their parallelism from here.
 """
 from __future__ import annotations
 
+import math
 import threading
 from concurrent.futures import ThreadPoolExecutor
+
+import numpy as np
 
 _local = threading.local()
 _pool, _pool_size = None, 0
@@ -68,12 +82,14 @@ def _set_blas(counts):
 
 def run_split(work, n, threads):
     """[work(i) for i in range(n)], piece i on thread i % threads (the caller's thread is one of
-    them), BLAS at one thread while they run. threads < 2, or another split running (from
-    another user thread), runs them in order on this thread."""
+    them), BLAS at one thread while they run. threads < 2 runs them in order on this thread;
+    so does a split while another runs (from another user thread), BLAS left as it is."""
     global _pool, _pool_size
-    if threads < 2 or not _one_split.acquire(blocking=False):
+    if not _one_split.acquire(blocking=False):
         return [work(i) for i in range(n)]
     try:
+        if threads < 2:
+            return _one_blas_thread(lambda: [work(i) for i in range(n)])
         if _pool_size < threads - 1:            # more threads than before: a bigger pool
             if _pool is not None:
                 _pool.shutdown(wait=False)
@@ -82,6 +98,17 @@ def run_split(work, n, threads):
         return _split(work, n, threads)
     finally:
         _one_split.release()
+
+
+def _one_blas_thread(fn):
+    before = [lib.get_num_threads() for lib in _blas_controllers()]
+    if max(before, default=1) <= 1:
+        return fn()
+    _set_blas([1] * len(before))
+    try:
+        return fn()
+    finally:
+        _set_blas(before)
 
 
 def _split(work, n, threads):
@@ -95,9 +122,7 @@ def _split(work, n, threads):
         finally:
             _local.serial = False
 
-    before = [lib.get_num_threads() for lib in _blas_controllers()]
-    _set_blas([1] * len(before))
-    try:
+    def run():
         futures = [_pool.submit(share, t) for t in range(1, threads)]
         try:
             share(0)
@@ -106,6 +131,40 @@ def _split(work, n, threads):
                 f.exception()               # wait for every share before BLAS goes back
         for f in futures:
             f.result()                      # then raise the first error, if any
-    finally:
-        _set_blas(before)
-    return results
+        return results
+    return _one_blas_thread(run)
+
+
+# OpenBLAS runs products of at most 64^3 multiply-adds on the calling thread by itself
+_BLAS_SERIAL_MACS = 1 << 18
+# below this, a product is not worth splitting (waking a thread costs tens of microseconds)
+SPLIT_MIN_MACS = 1 << 22
+
+
+def matmul(a, b):
+    """np.matmul(a, b) (NumPy arrays, a.ndim and b.ndim >= 2), never on BLAS's own threads (see
+    the module docstring): split over threads by rows of the result, or by its columns when it
+    has too few rows, with one BLAS thread each."""
+    M, K, N = a.shape[-2], a.shape[-1], b.shape[-1]
+    if a.ndim == 2 and b.ndim == 2:
+        batch, macs = (), M * K * N
+    else:
+        batch = np.broadcast_shapes(a.shape[:-2], b.shape[:-2])
+        macs = M * K * N * math.prod(batch)
+    if macs <= _BLAS_SERIAL_MACS or not _blas_controllers():
+        return np.matmul(a, b)
+    threads = split_threads(max(M, N)) if macs >= SPLIT_MIN_MACS else 1
+    out = np.empty(batch + (M, N), dtype=np.result_type(a, b))
+    by_rows = M >= 4 * threads or M >= N
+    size = M if by_rows else N
+    step = -(-size // threads)
+    starts = range(0, size, step)
+
+    def piece(i):
+        lo, hi = starts[i], min(starts[i] + step, size)
+        if by_rows:
+            np.matmul(a[..., lo:hi, :], b, out=out[..., lo:hi, :])
+        else:
+            np.matmul(a, b[..., :, lo:hi], out=out[..., :, lo:hi])
+    run_split(piece, len(starts), min(threads, len(starts)))
+    return out

@@ -46,7 +46,7 @@ import functools
 import numpy as np
 
 from ._numba import is_cpu_float, jit, jit_serial, numba_kernel, prange
-from ._threads import in_split, run_split, split_threads
+from ._threads import SPLIT_MIN_MACS, in_split, run_split, split_threads
 from ._xp import array_module
 from .registry import reference
 
@@ -118,7 +118,7 @@ def col2im_reference(cols, n0, n1, kernel, stride, padding, dilation, out_hw, gx
 # ---------------------------------------------------------------- the three GEMM drivers
 # Below this many multiply-adds a convolution's chunks stay on one thread: splitting costs tens
 # of microseconds (waking a thread, setting BLAS's thread count twice).
-_SPLIT_MIN_MACS = 1 << 22
+_SPLIT_MIN_MACS = SPLIT_MIN_MACS
 
 
 def _each_chunk(xp, N, G, K, L, O, dtype, work, columns=True):
@@ -142,6 +142,8 @@ def _each_chunk(xp, N, G, K, L, O, dtype, work, columns=True):
         if not columns:
             return work(n0, n1)
         return work(n0, n1, buffers[i % threads][:, :, :(n1 - n0) * L])
+    if xp is not np:                                # one chunk on the GPU, no BLAS to set
+        return [piece(i) for i in range(len(starts))]
     return run_split(piece, len(starts), threads)
 
 

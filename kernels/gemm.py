@@ -8,13 +8,17 @@ sums of K products in a different order differ by about sqrt(K) ulp of the large
 so rtol 1e-4 with an atol scaled for K up to a few thousand.
 
 Versions:
-  reference      xp.matmul (BLAS / cuBLAS)
+  reference      xp.matmul (BLAS / cuBLAS); NumPy's through _threads.matmul, which runs BLAS
+                 on one thread and splits large products over tinygen's threads (see there)
   cuda cuda_c_v1..v3   kernels/sgemm_tiled.cu through kernels/cuda_sgemm.py (a study kernel:
                  naive, shared-memory tiles, register-blocked tiles; cuBLAS stays the default
                  for every real matmul in tinygen)
 """
 from __future__ import annotations
 
+import numpy as np
+
+from ._threads import matmul as threaded_matmul
 from ._xp import array_module
 from .registry import reference
 
@@ -41,4 +45,6 @@ def sgemm(a, b):
 
     sgemm(eye(2, dtype=float32), b) gives b."""
     check_sgemm("sgemm", a, b)
+    if type(a) is np.ndarray and type(b) is np.ndarray:
+        return threaded_matmul(a, b)
     return array_module(a).matmul(a, b)

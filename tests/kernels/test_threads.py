@@ -2,6 +2,7 @@
 serial flag is set inside them only, BLAS's thread count is restored (after an error too)."""
 import threading
 
+import numpy as np
 import pytest
 
 from tinygen_kernels import _threads
@@ -51,3 +52,24 @@ def test_blas_at_one_thread_inside():
         pytest.skip("threadpoolctl sees no BLAS library")
     inside = _threads.run_split(lambda i: _threads.blas_threads(), 2, 2)
     assert inside == [1, 1]
+
+
+@pytest.mark.parametrize("a_shape, b_shape", [
+    ((37, 23), (23, 41)),            # by rows
+    ((3, 50), (50, 64)),             # too few rows: by columns
+    ((4, 1, 9, 7), (3, 7, 5)),       # a stack, broadcast
+    ((9, 7), (2, 7, 30)),            # a matrix against a stack
+])
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("threads", [1, 3])
+def test_matmul_equals_numpy(monkeypatch, a_shape, b_shape, dtype, threads):
+    monkeypatch.setattr(_threads, "_BLAS_SERIAL_MACS", 0)     # every product takes the split path
+    monkeypatch.setattr(_threads, "SPLIT_MIN_MACS", 0)
+    monkeypatch.setattr(_threads, "split_threads", lambda pieces: min(threads, pieces))
+    rng = np.random.default_rng(0)
+    a = rng.standard_normal(a_shape).astype(dtype)
+    b = rng.standard_normal(b_shape).astype(dtype)
+    got = _threads.matmul(a, b)
+    want = np.matmul(a, b)
+    assert got.shape == want.shape and got.dtype == want.dtype
+    np.testing.assert_allclose(got, want, rtol=1e-5 if dtype == np.float32 else 1e-12, atol=1e-5)

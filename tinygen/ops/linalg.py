@@ -1,16 +1,28 @@
 """Matrix products: matmul (batched, broadcasting), linear (x @ W^T + b in one node), einsum.
 
 A 2-D float32 product asks the kernel table for "sgemm" (kernels/gemm.py): BLAS / cuBLAS by
-default, or a study kernel once chosen (so a model can run on one). Batched and float64 products
-call the array library's matmul directly.
+default, or a study kernel once chosen (so a model can run on one); other products call the array
+library's matmul. On the CPU every product, the sgemm reference's too, goes through
+tinygen_kernels._threads.matmul: BLAS on one thread, large products split over tinygen's
+threads, because OpenBLAS's own threads spin for a tenth of a second after each product and
+take the second core from the next convolution (see that module).
 """
 from __future__ import annotations
 
 import numpy as np
 
+from tinygen_kernels._threads import matmul as _threaded_matmul
+
 from ..autograd import function as _fn
 from ..autograd.function import Function
 from .shape import stack, unbroadcast, unsqueeze, squeeze
+
+
+def _mm(a, b):
+    """a @ b; NumPy matrices (and stacks) through tinygen_kernels._threads."""
+    if type(a) is np.ndarray and type(b) is np.ndarray and a.ndim >= 2 and b.ndim >= 2:
+        return _threaded_matmul(a, b)
+    return a @ b
 
 
 def _mT(t):
@@ -25,7 +37,7 @@ class MatMul(Function):
         self.save_for_backward(a, b)
         if a.ndim == 2 and b.ndim == 2 and a.dtype == np.float32 and b.dtype == np.float32:
             return self.kernel("sgemm")(a, b)
-        return a @ b
+        return _mm(a, b)
 
     def backward(self, gy):
         a, b = self.saved_tensors
@@ -40,7 +52,7 @@ class Linear(Function):
 
     def forward(self, x, w, b):
         self.save_for_backward(x, w)
-        y = x @ w.T
+        y = _mm(x, w.T)
         if b is not None:
             y += b
         return y
