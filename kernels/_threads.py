@@ -11,6 +11,8 @@ chunks of a convolution), instead of leaving the threading to BLAS.
                             the serial, GIL-free versions
     matmul(a, b)            np.matmul(a, b) for NumPy arrays, the same way: large products split
                             by rows (or columns) over threads, mid-sized ones on one BLAS thread
+    over_ranges(fn, n, big) fn(lo, hi) over [0, n), one range per thread when big, else fn(0, n):
+                            how the numba kernels (serial loops over ranges) run in parallel
 
 Why: a convolution is im2col (memory) then a GEMM (BLAS), chunk after chunk. With BLAS
 threaded, only the GEMM runs on both cores and im2col runs on one (the 32 -> 32 channel 3x3
@@ -52,7 +54,7 @@ def _blas_controllers():
         try:
             from threadpoolctl import ThreadpoolController
             _blas = ThreadpoolController().select(user_api="blas").lib_controllers
-        except Exception:      # no threadpoolctl, or a BLAS it cannot drive: BLAS threads as they are
+        except Exception:      # no threadpoolctl, or a BLAS it cannot drive: BLAS left alone
             _blas = []
     return _blas
 
@@ -80,22 +82,24 @@ def _set_blas(counts):
         lib.set_num_threads(n)
 
 
-def run_split(work, n, threads):
+def run_split(work, n, threads, blas=True):
     """[work(i) for i in range(n)], piece i on thread i % threads (the caller's thread is one of
     them), BLAS at one thread while they run. threads < 2 runs them in order on this thread;
-    so does a split while another runs (from another user thread), BLAS left as it is."""
+    so does a split while another runs (from another user thread), BLAS left as it is.
+    blas=False: the pieces call no BLAS, whose thread count is then left alone."""
     global _pool, _pool_size
     if not _one_split.acquire(blocking=False):
         return [work(i) for i in range(n)]
     try:
         if threads < 2:
-            return _one_blas_thread(lambda: [work(i) for i in range(n)])
+            pieces = lambda: [work(i) for i in range(n)]          # noqa: E731
+            return _one_blas_thread(pieces) if blas else pieces()
         if _pool_size < threads - 1:            # more threads than before: a bigger pool
             if _pool is not None:
                 _pool.shutdown(wait=False)
             _pool, _pool_size = ThreadPoolExecutor(max_workers=threads - 1,
                                                    thread_name_prefix="tinygen-split"), threads - 1
-        return _split(work, n, threads)
+        return _split(work, n, threads, blas)
     finally:
         _one_split.release()
 
@@ -111,7 +115,7 @@ def _one_blas_thread(fn):
         _set_blas(before)
 
 
-def _split(work, n, threads):
+def _split(work, n, threads, blas):
     results = [None] * n
 
     def share(t):
@@ -132,7 +136,7 @@ def _split(work, n, threads):
         for f in futures:
             f.result()                      # then raise the first error, if any
         return results
-    return _one_blas_thread(run)
+    return _one_blas_thread(run) if blas else run()
 
 
 # OpenBLAS runs products of at most 64^3 multiply-adds on the calling thread by itself
@@ -168,3 +172,16 @@ def matmul(a, b):
             np.matmul(a, b[..., :, lo:hi], out=out[..., :, lo:hi])
     run_split(piece, len(starts), min(threads, len(starts)))
     return out
+
+
+def over_ranges(fn, n, big):
+    """fn(lo, hi) for ranges covering [0, n): one range per thread (run_split) when big, else
+    fn(0, n) here. The numba kernels' loops run this way, serial and GIL-free, rather than as
+    numba prange loops: in the U-Net's step at 2 threads numba's workqueue pool made them slower
+    than one thread (SiLU forward 20.7 against 8.7 ms a step), waking between convolutions."""
+    threads = split_threads(n) if big else 1
+    if threads < 2:
+        fn(0, n)
+        return
+    step = -(-n // threads)
+    run_split(lambda i: fn(i * step, min(n, (i + 1) * step)), -(-n // step), threads, blas=False)

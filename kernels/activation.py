@@ -17,9 +17,8 @@ Backward takes the input x (not y): GELU's derivative needs x, and so does SiLU'
 could use y for a positive slope, not for any slope).
 
 Versions (CPU):
-  numba_v1  one prange over blocks of 16384 elements of the flattened array (below 32768
-            elements no threads), each block a flag-free
-            serial loop (a loop with a branch inside did not vectorise); float32 uses the
+  numba_v1  the flattened array in one range per tinygen thread (_threads.over_ranges; below
+            32768 elements no threads), each range a flag-free serial loop (a loop with a branch inside did not vectorise); float32 uses the
             vectorised exp and erf of _numba (erf: A&S 7.1.26, |error| <= 1.5e-7, as in
             PyTorch's vectorised CPU erf), float64 math.exp / math.erf. The tanh form is
             computed as x * sigmoid(2u), which has no cancellation where 1 + tanh(u) -> 0
@@ -33,15 +32,25 @@ import math
 
 import numpy as np
 
-from ._numba import (contiguous_grad, erf, exp, is_cpu_float, jit, jit_serial, numba_kernel,
-                     parallel_blocks, prange)
+from . import _numba           # PARALLEL_MIN_ELEMENTS read per call: tests lower it
+from ._numba import contiguous_grad, erf, exp, is_cpu_float, jit_serial, numba_kernel
+from ._threads import over_ranges
 from ._xp import array_module
 from .registry import reference
 
 _SQRT_2_OVER_PI = math.sqrt(2 / math.pi)
 _INV_SQRT_2 = 1 / math.sqrt(2)
 _INV_SQRT_2PI = 1 / math.sqrt(2 * math.pi)
-_BLOCK = 16384
+
+
+def _flat_map(kernel, arrays, out, *scalars):
+    """kernel(*arrays, *scalars, out) on 1-D arrays of one length, in ranges over tinygen's
+    threads when they are long (tinygen_kernels._threads), else in one call here."""
+    n = out.shape[0]
+    if n < max(_numba.PARALLEL_MIN_ELEMENTS, 2):
+        kernel(*arrays, *scalars, out)
+        return
+    over_ranges(lambda lo, hi: kernel(*(a[lo:hi] for a in arrays), *scalars, out[lo:hi]), n, True)
 
 
 def _example_x(rng, which):
@@ -229,27 +238,6 @@ def _silu_bwd(x, gy, out):
         out[i] = gy[i] * s * (one + v * (one - s))
 
 
-@jit
-def _elementwise(x, gy, out, op):
-    """out = op(x) or op(x, gy) over blocks of 16384 elements in parallel (x, gy, out 1-D).
-    op: 0 gelu (erf), 1 its backward, 2 gelu (tanh), 3 its backward, 4 silu, 5 its backward."""
-    n = x.shape[0]
-    for blk in prange((n + _BLOCK - 1) // _BLOCK):
-        lo, hi = blk * _BLOCK, min(n, (blk + 1) * _BLOCK)
-        if op == 0:
-            _gelu_erf(x[lo:hi], out[lo:hi])
-        elif op == 1:
-            _gelu_erf_bwd(x[lo:hi], gy[lo:hi], out[lo:hi])
-        elif op == 2:
-            _gelu_tanh(x[lo:hi], out[lo:hi])
-        elif op == 3:
-            _gelu_tanh_bwd(x[lo:hi], gy[lo:hi], out[lo:hi])
-        elif op == 4:
-            _silu(x[lo:hi], out[lo:hi])
-        else:
-            _silu_bwd(x[lo:hi], gy[lo:hi], out[lo:hi])
-
-
 _FORWARD = (_gelu_erf, _gelu_tanh, _silu)                  # op 0, 2, 4
 _BACKWARD = (_gelu_erf_bwd, _gelu_tanh_bwd, _silu_bwd)      # op 1, 3, 5
 
@@ -257,13 +245,10 @@ _BACKWARD = (_gelu_erf_bwd, _gelu_tanh_bwd, _silu_bwd)      # op 1, 3, 5
 def _run(x, gy, op):
     out = np.empty_like(x)
     flat, flat_out = x.reshape(-1), out.reshape(-1)
-    flat_gy = flat if gy is None else gy.reshape(-1)
-    if parallel_blocks(flat.size, 1):
-        _elementwise(flat, flat_gy, flat_out, op)
-    elif op % 2 == 0:
-        _FORWARD[op // 2](flat, flat_out)
+    if op % 2 == 0:
+        _flat_map(_FORWARD[op // 2], (flat,), flat_out)
     else:
-        _BACKWARD[op // 2](flat, flat_gy, flat_out)
+        _flat_map(_BACKWARD[op // 2], (flat, gy.reshape(-1)), flat_out)
     return out
 
 
@@ -320,28 +305,14 @@ def _leaky_bwd(x, gy, slope, out):
         out[i] = gy[i] * (one if x[i] > zero else slope)
 
 
-@jit
-def _leaky_blocks(x, gy, slope, out, backward):
-    n = x.shape[0]
-    for blk in prange((n + _BLOCK - 1) // _BLOCK):
-        lo, hi = blk * _BLOCK, min(n, (blk + 1) * _BLOCK)
-        if backward:
-            _leaky_bwd(x[lo:hi], gy[lo:hi], slope, out[lo:hi])
-        else:
-            _leaky(x[lo:hi], slope, out[lo:hi])
-
-
 def _run_leaky(x, gy, negative_slope):
     out = np.empty_like(x)
     slope = x.dtype.type(negative_slope)
     flat, flat_out = x.reshape(-1), out.reshape(-1)
-    flat_gy = flat if gy is None else gy.reshape(-1)
-    if parallel_blocks(flat.size, 1):
-        _leaky_blocks(flat, flat_gy, slope, flat_out, gy is not None)
-    elif gy is None:
-        _leaky(flat, slope, flat_out)
+    if gy is None:
+        _flat_map(_leaky, (flat,), flat_out, slope)
     else:
-        _leaky_bwd(flat, flat_gy, slope, flat_out)
+        _flat_map(_leaky_bwd, (flat, gy.reshape(-1)), flat_out, slope)
     return out
 
 
@@ -367,14 +338,6 @@ def _zero_where(g, mask, out):
         out[i] = zero if mask[i] else g[i]
 
 
-@jit
-def _zero_where_blocks(g, mask, out):
-    n = g.shape[0]
-    for blk in prange((n + _BLOCK - 1) // _BLOCK):
-        lo, hi = blk * _BLOCK, min(n, (blk + 1) * _BLOCK)
-        _zero_where(g[lo:hi], mask[lo:hi], out[lo:hi])
-
-
 @numba_kernel("zero_where", impl="numba_v1", default=True)
 def zero_where_numba(g, mask):
     """numba_v1: one select per element (NumPy's where with a boolean mask ran at 1.4 ms for
@@ -386,9 +349,5 @@ def zero_where_numba(g, mask):
     if g.size < 2048:
         return np.where(mask, g.dtype.type(0), g)
     out = np.empty_like(g)
-    flat, flat_mask, flat_out = g.reshape(-1), mask.reshape(-1), out.reshape(-1)
-    if parallel_blocks(flat.size, 1):
-        _zero_where_blocks(flat, flat_mask, flat_out)
-    else:
-        _zero_where(flat, flat_mask, flat_out)
+    _flat_map(_zero_where, (g.reshape(-1), mask.reshape(-1)), out.reshape(-1))
     return out

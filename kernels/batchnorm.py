@@ -15,9 +15,9 @@ mean and var keep x's dtype. w = None means w = 1 and b = None means b = 0; gw a
 returned (the caller drops what it does not need).
 
 Versions (CPU):
-  numba_v1  one prange over channels (below 32768 elements no threads); forward: two passes for
-            the statistics (mean, then squared deviations: no cancellation) accumulated in
-            float64, one for the output; backward: one pass for both sums, one for gx.
+  numba_v1  the channels in ranges over tinygen's threads (_threads.over_ranges; below 32768
+            elements no threads); forward: two passes for the statistics (mean, then squared
+            deviations: no cancellation) accumulated in float64, one for the output; backward: one pass for both sums, one for gx.
             The composition of Tensor ops it replaces made about 8 passes forward and 15
             backward, each allocating its result                                    <- default
 """
@@ -27,7 +27,8 @@ import math
 
 import numpy as np
 
-from ._numba import contiguous_grad, is_cpu_float, jit, jit_serial, numba_kernel, prange
+from ._numba import contiguous_grad, is_cpu_float, jit_serial, numba_kernel
+from ._threads import over_ranges
 from . import _numba           # PARALLEL_MIN_ELEMENTS read per call: tests lower it
 from ._xp import array_module
 from .registry import reference
@@ -87,10 +88,11 @@ def batchnorm_bwd(gy, x, w, mean, rstd):
 
 
 # ---------------------------------------------------------------- numba_v1
-def _fwd_channels(x, w, b, eps, y, mean, var):
+@jit_serial
+def _fwd_channels(x, w, b, eps, y, mean, var, lo, hi):
     N, C, S = x.shape
     count = N * S
-    for c in prange(C):
+    for c in range(lo, hi):
         total = 0.0                                   # float64 accumulators
         for n in range(N):
             for i in range(S):
@@ -111,10 +113,11 @@ def _fwd_channels(x, w, b, eps, y, mean, var):
         var[c] = v
 
 
-def _bwd_channels(gy, x, w, mean, rstd, gx, gw, gb):
+@jit_serial
+def _bwd_channels(gy, x, w, mean, rstd, gx, gw, gb, lo, hi):
     N, C, S = x.shape
     count = N * S
-    for c in prange(C):
+    for c in range(lo, hi):
         m, r = mean[c], rstd[c]
         sum_g = 0.0
         sum_gx = 0.0
@@ -133,12 +136,8 @@ def _bwd_channels(gy, x, w, mean, rstd, gx, gw, gb):
                 gx[n, c, i] = scale * (gy[n, c, i] - a - (x[n, c, i] - m) * r * q)
 
 
-_fwd_parallel, _fwd_serial = jit(_fwd_channels), jit_serial(_fwd_channels)
-_bwd_parallel, _bwd_serial = jit(_bwd_channels), jit_serial(_bwd_channels)
-
-
 def _parallel(x):
-    return x.size >= _numba.PARALLEL_MIN_ELEMENTS and x.shape[1] > 1 and _numba.num_threads() > 1
+    return x.size >= _numba.PARALLEL_MIN_ELEMENTS
 
 
 def _affine(v, n, fill, dtype):
@@ -155,7 +154,8 @@ def batchnorm_fwd_numba(x, w, b, eps):
         return NotImplemented
     y = np.empty_like(x)
     mean, var = np.empty(C, x.dtype), np.empty(C, x.dtype)
-    (_fwd_parallel if _parallel(x) else _fwd_serial)(x, w, b, x.dtype.type(eps), y, mean, var)
+    eps = x.dtype.type(eps)
+    over_ranges(lambda lo, hi: _fwd_channels(x, w, b, eps, y, mean, var, lo, hi), C, _parallel(x))
     return y, mean, var
 
 
@@ -171,5 +171,6 @@ def batchnorm_bwd_numba(gy, x, w, mean, rstd):
         return NotImplemented
     gx = np.empty_like(x)
     gw, gb = np.empty(C, x.dtype), np.empty(C, x.dtype)
-    (_bwd_parallel if _parallel(x) else _bwd_serial)(gy, x, w, mean, rstd, gx, gw, gb)
+    over_ranges(lambda lo, hi: _bwd_channels(gy, x, w, mean, rstd, gx, gw, gb, lo, hi), C,
+                _parallel(x))
     return gx, gw, gb

@@ -19,11 +19,12 @@ over the activations forward, and backward two products, two broadcast sums and 
 (the diffusion U-Net runs 18 group norms per step, most on 64 x 32 x 28 x 28).
 
 Versions (CPU):
-  numba_v1  one prange over the (sample, group) blocks; forward: the statistics in two passes
-            (mean, then squared deviations) accumulated in float64, one pass for the output with
-            the affine; backward: one pass for the block's two sums and each channel's share of
-            gw and gb (written to an (N, C) table, so no two blocks write the same element, and
-            summed over N after), one for gx                                         <- default
+  numba_v1  the (sample, group) blocks in ranges over tinygen's threads (_threads.over_ranges);
+            forward: the statistics in two passes (mean, then squared deviations) accumulated
+            in float64, one pass for the output with the affine; backward: one pass for the
+            block's two sums and each channel's share of gw and gb (written to an (N, C)
+            table, so no two blocks write the same element, and summed over N after), one for
+            gx                                                                   <- default
 """
 from __future__ import annotations
 
@@ -31,7 +32,8 @@ import math
 
 import numpy as np
 
-from ._numba import contiguous_grad, is_cpu_float, jit, jit_serial, numba_kernel, prange
+from ._numba import contiguous_grad, is_cpu_float, jit_serial, numba_kernel
+from ._threads import over_ranges
 from . import _numba           # PARALLEL_MIN_ELEMENTS read per call: tests lower it
 from .batchnorm import _affine  # w = None -> ones, b = None -> zeros, as batch norm's
 from ._xp import array_module
@@ -97,10 +99,11 @@ def groupnorm_bwd(gy, x, w, mean, rstd):
 
 
 # ---------------------------------------------------------------- numba_v1
-def _fwd_blocks(x, w, b, eps, y, mean, rstd):
+@jit_serial
+def _fwd_blocks(x, w, b, eps, y, mean, rstd, lo, hi):
     N, G, Cg, S = x.shape
     count = Cg * S
-    for q in prange(N * G):
+    for q in range(lo, hi):
         n, g = q // G, q % G
         total = 0.0                                   # float64 accumulators
         for c in range(Cg):
@@ -122,10 +125,11 @@ def _fwd_blocks(x, w, b, eps, y, mean, rstd):
         rstd[n, g] = r
 
 
-def _bwd_blocks(gy, x, w, mean, rstd, gx, gw_parts, gb_parts):
+@jit_serial
+def _bwd_blocks(gy, x, w, mean, rstd, gx, gw_parts, gb_parts, lo, hi):
     N, G, Cg, S = x.shape
     count = Cg * S
-    for q in prange(N * G):
+    for q in range(lo, hi):
         n, g = q // G, q % G
         m, r = mean[n, g], rstd[n, g]
         sum_wdy = 0.0                                  # sums of w gy and w gy xhat over the block
@@ -149,13 +153,8 @@ def _bwd_blocks(gy, x, w, mean, rstd, gx, gw_parts, gb_parts):
                 gx[n, g, c, i] = r * (wc * gy[n, g, c, i] - a - (x[n, g, c, i] - m) * r * k)
 
 
-_fwd_parallel, _fwd_serial = jit(_fwd_blocks), jit_serial(_fwd_blocks)
-_bwd_parallel, _bwd_serial = jit(_bwd_blocks), jit_serial(_bwd_blocks)
-
-
 def _parallel(x):
-    return (x.size >= _numba.PARALLEL_MIN_ELEMENTS and x.shape[0] * x.shape[1] > 1
-            and _numba.num_threads() > 1)
+    return x.size >= _numba.PARALLEL_MIN_ELEMENTS
 
 
 @numba_kernel("groupnorm_fwd", impl="numba_v1", default=True)
@@ -168,7 +167,9 @@ def groupnorm_fwd_numba(x, w, b, eps):
         return NotImplemented
     y = np.empty_like(x)
     mean, rstd = np.empty((N, G), x.dtype), np.empty((N, G), x.dtype)
-    (_fwd_parallel if _parallel(x) else _fwd_serial)(x, w, b, x.dtype.type(eps), y, mean, rstd)
+    eps = x.dtype.type(eps)
+    over_ranges(lambda lo, hi: _fwd_blocks(x, w, b, eps, y, mean, rstd, lo, hi), N * G,
+                _parallel(x))
     return y, mean, rstd
 
 
@@ -184,6 +185,6 @@ def groupnorm_bwd_numba(gy, x, w, mean, rstd):
         return NotImplemented
     gx = np.empty_like(x)
     gw_parts, gb_parts = np.empty((N, G * Cg), np.float64), np.empty((N, G * Cg), np.float64)
-    (_bwd_parallel if _parallel(x) else _bwd_serial)(gy, x, w, mean, rstd, gx, gw_parts,
-                                                     gb_parts)
+    over_ranges(lambda lo, hi: _bwd_blocks(gy, x, w, mean, rstd, gx, gw_parts, gb_parts, lo, hi),
+                N * G, _parallel(x))
     return gx, gw_parts.sum(axis=0).astype(x.dtype), gb_parts.sum(axis=0).astype(x.dtype)

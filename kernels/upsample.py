@@ -12,14 +12,16 @@ six-dimensional view: on the diffusion U-Net's 64 x 32 x 14 x 14 -> 28 x 28 laye
 backward (one thread), against 2 ms for PyTorch's upsample_nearest2d_backward.
 
 Versions (CPU):
-  numba_v1  one prange over the (image, channel) planes; forward: each input row spread into
-            one output row, copied sh - 1 times; backward: each block summed     <- default
+  numba_v1  the (image, channel) planes in ranges over tinygen's threads (_threads.over_ranges);
+            forward: each input row spread into one output row, copied sh - 1 times; backward:
+            each block summed                                                    <- default
 """
 from __future__ import annotations
 
 import numpy as np
 
-from ._numba import jit, jit_serial, numba_kernel, prange
+from ._numba import jit_serial, numba_kernel
+from ._threads import over_ranges
 from . import _numba
 from .registry import reference
 
@@ -52,9 +54,10 @@ def upsample_nearest_bwd(gy, sh, sw):
     return gy.reshape(N, C, Hs // sh, sh, Ws // sw, sw).sum(axis=(3, 5))
 
 
-def _fwd_planes(x, sh, sw, y):
+@jit_serial
+def _fwd_planes(x, sh, sw, y, lo, hi):
     N, C, H, W = x.shape
-    for p in prange(N * C):
+    for p in range(lo, hi):
         n, c = p // C, p % C
         for i in range(H):
             r = i * sh
@@ -67,9 +70,10 @@ def _fwd_planes(x, sh, sw, y):
                     y[n, c, r + a, k] = y[n, c, r, k]
 
 
-def _bwd_planes(gy, sh, sw, gx):
+@jit_serial
+def _bwd_planes(gy, sh, sw, gx, lo, hi):
     N, C, H, W = gx.shape
-    for p in prange(N * C):
+    for p in range(lo, hi):
         n, c = p // C, p % C
         for i in range(H):
             for j in range(W):
@@ -80,12 +84,8 @@ def _bwd_planes(gy, sh, sw, gx):
                 gx[n, c, i, j] = total
 
 
-_fwd_parallel, _fwd_serial = jit(_fwd_planes), jit_serial(_fwd_planes)
-_bwd_parallel, _bwd_serial = jit(_bwd_planes), jit_serial(_bwd_planes)
-
-
 def _parallel(a):
-    return a.size >= _numba.PARALLEL_MIN_ELEMENTS and _numba.num_threads() > 1
+    return a.size >= _numba.PARALLEL_MIN_ELEMENTS
 
 
 def _is_float_array(a):
@@ -99,7 +99,7 @@ def upsample_nearest_fwd_numba(x, sh, sw):
     x = np.ascontiguousarray(x)
     N, C, H, W = x.shape
     y = np.empty((N, C, H * sh, W * sw), x.dtype)
-    (_fwd_parallel if _parallel(y) else _fwd_serial)(x, sh, sw, y)
+    over_ranges(lambda lo, hi: _fwd_planes(x, sh, sw, y, lo, hi), N * C, _parallel(y))
     return y
 
 
@@ -110,5 +110,5 @@ def upsample_nearest_bwd_numba(gy, sh, sw):
     gy = np.ascontiguousarray(gy)
     N, C, Hs, Ws = gy.shape
     gx = np.empty((N, C, Hs // sh, Ws // sw), gy.dtype)
-    (_bwd_parallel if _parallel(gy) else _bwd_serial)(gy, sh, sw, gx)
+    over_ranges(lambda lo, hi: _bwd_planes(gy, sh, sw, gx, lo, hi), N * C, _parallel(gy))
     return gx

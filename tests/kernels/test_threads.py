@@ -73,3 +73,33 @@ def test_matmul_equals_numpy(monkeypatch, a_shape, b_shape, dtype, threads):
     want = np.matmul(a, b)
     assert got.shape == want.shape and got.dtype == want.dtype
     np.testing.assert_allclose(got, want, rtol=1e-5 if dtype == np.float32 else 1e-12, atol=1e-5)
+
+
+def test_over_ranges_covers_every_index_once():
+    hits = np.zeros(1001, dtype=int)
+
+    def fn(lo, hi):
+        hits[lo:hi] += 1
+    _threads.over_ranges(fn, 1001, True)
+    _threads.over_ranges(fn, 1001, False)
+    assert (hits == 2).all()
+
+
+def test_no_numba_function_compiled_twice():
+    # numba's on-disk cache keys compiled code by the Python function: two dispatchers of one
+    # function (a parallel and a serial version) share one cache entry, and whichever compiled
+    # first ran for both (the "serial" im2col gather launched numba's pool from two threads).
+    numba = pytest.importorskip("numba")
+    import importlib
+    import pkgutil
+    import tinygen_kernels
+    owners = {}
+    for info in pkgutil.iter_modules(tinygen_kernels.__path__):
+        if info.name.startswith("cuda"):
+            continue
+        module = importlib.import_module(f"tinygen_kernels.{info.name}")
+        for name, obj in vars(module).items():
+            if isinstance(obj, numba.core.dispatcher.Dispatcher) and obj.__module__ == module.__name__:
+                owners.setdefault(id(obj.py_func), set()).add(f"{info.name}.{name}")
+    shared = [sorted(names) for names in owners.values() if len(names) > 1]
+    assert shared == []
