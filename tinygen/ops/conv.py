@@ -42,28 +42,34 @@ def _fit(xp, gy, full_hw):
 
 
 class Conv2d(Function):
-    """y = conv2d(x, w) (no bias): x (N, C, H, W), w (O, C // groups, kH, kW) -> (N, O, OH, OW).
+    """y = conv2d(x, w) + b: x (N, C, H, W), w (O, C // groups, kH, kW), b (O,) or None
+    -> (N, O, OH, OW). The bias is added in place into the fresh output (one node, no second
+    output-sized array) and its gradient is gy summed over (N, OH, OW).
 
     out_hw, when given, keeps only the top-left out_hw of the output: the gradient of a
     ConvInputGrad whose x_shape has rows no window of gy reaches (see ConvInputGrad)."""
 
-    def forward(self, x, w, stride, padding, dilation, groups, out_hw=None):
+    def forward(self, x, w, b, stride, padding, dilation, groups, out_hw=None):
         self.params = (stride, padding, dilation, groups)
         self.x_shape, self.w_shape = x.shape, w.shape
         self.save_for_backward(x, w)
         y = self.kernel("conv2d_fwd")(x, w, stride, padding, dilation, groups)
         if out_hw is not None and tuple(y.shape[2:]) != tuple(out_hw):
             y = self.xp.ascontiguousarray(y[:, :, :out_hw[0], :out_hw[1]])
+        if b is not None:
+            y += b.reshape(1, -1, 1, 1)
         return y
 
     def backward(self, gy):
         x, w = self.saved_tensors
-        gx = gw = None
+        gx = gw = gb = None
         if self.inputs[0] is not None:
             gx = ConvInputGrad.apply(gy, w, self.x_shape, *self.params)
         if self.inputs[1] is not None:
             gw = ConvWeightGrad.apply(x, gy, self.w_shape, *self.params)
-        return gx, gw, None, None, None, None, None
+        if self.inputs[2] is not None:
+            gb = gy.sum(dim=(0, 2, 3))
+        return gx, gw, gb, None, None, None, None, None
 
 
 class ConvInputGrad(Function):
@@ -83,7 +89,7 @@ class ConvInputGrad(Function):
         gy, w = self.saved_tensors
         dgy = dw = None
         if self.inputs[0] is not None:
-            dgy = Conv2d.apply(g, w, *self.params, out_hw=self.gy_hw)
+            dgy = Conv2d.apply(g, w, None, *self.params, out_hw=self.gy_hw)
         if self.inputs[1] is not None:
             dw = ConvWeightGrad.apply(g, gy, self.w_shape, *self.params)
         return dgy, dw, None, None, None, None, None
@@ -107,7 +113,7 @@ class ConvWeightGrad(Function):
         if self.inputs[0] is not None:
             dx = ConvInputGrad.apply(gy, g, self.x_shape, *self.params)
         if self.inputs[1] is not None:
-            dgy = Conv2d.apply(x, g, *self.params, out_hw=self.gy_hw)
+            dgy = Conv2d.apply(x, g, None, *self.params, out_hw=self.gy_hw)
         return dx, dgy, None, None, None, None, None
 
 
@@ -205,7 +211,7 @@ def conv2d(input, weight, bias=None, stride=1, padding=0, dilation=1, groups=1):
                 f"{op}: the input {axis} {size} (padded {size + 2 * p}) is smaller than the "
                 f"kernel's extent {d * (k - 1) + 1} (weight {tuple(weight.shape)}, dilation "
                 f"{dilation}); input of shape {tuple(input.shape)}")
-    y = _add_bias(Conv2d.apply(x, weight, stride, padding, dilation, groups), bias)
+    y = Conv2d.apply(x, weight, bias, stride, padding, dilation, groups)
     return y.squeeze(0) if nd == 3 else y
 
 
