@@ -3,6 +3,10 @@
 Each case builds the model in both frameworks with the same shapes (weights loaded from the
 PyTorch model, so both compute the same thing), then times forward + backward + optimiser step,
 interleaved (a block of tinygen steps, then a block of PyTorch steps), medians over repeats.
+Between blocks the process sleeps --settle seconds (0.2): a thread pool left spinning by one
+framework's block otherwise competes with the next block of the other (OpenBLAS's workers spin
+~0.1 s after a threaded product; before tinygen stopped calling BLAS threaded, that slowed
+PyTorch's VAE step from 6.5 to 13.3 ms here, and PyTorch's pool slowed tinygen's the same way).
 Peak memory: tracemalloc's peak of Python-visible allocations (NumPy arrays included) for tinygen,
 and the same probe is not meaningful for PyTorch's C++ allocator, so its column is blank.
 
@@ -232,7 +236,7 @@ def _step_fn(model, opt, loss_or_step):
     return step
 
 
-def run(names, repeats=7, number=3):
+def run(names, repeats=7, number=3, settle=0.2):
     import torch
     rows = []
     for name in names:
@@ -246,10 +250,12 @@ def run(names, repeats=7, number=3):
         step_g(), step_t(), step_t()
         tg_times, th_times = [], []
         for _ in range(repeats):
+            time.sleep(settle)
             t0 = time.perf_counter()
             for _ in range(number):
                 step_g()
             tg_times.append((time.perf_counter() - t0) / number)
+            time.sleep(settle)
             t0 = time.perf_counter()
             for _ in range(number):
                 step_t()
@@ -270,6 +276,8 @@ def main(argv=None):
     p.add_argument("--repeats", type=int, default=7)
     p.add_argument("--number", type=int, default=3)
     p.add_argument("--threads", type=int, default=2, help="PyTorch and BLAS threads")
+    p.add_argument("--settle", type=float, default=0.2,
+                   help="seconds of sleep before each block (see the module docstring)")
     p.add_argument("--out", default=os.path.join(os.path.dirname(__file__), "results", "models_cpu.md"))
     args = p.parse_args(argv)
     import torch
@@ -279,11 +287,11 @@ def main(argv=None):
         threadpoolctl.threadpool_limits(args.threads)
     except ImportError:
         pass
-    rows, threads = run(args.cases.split(","), args.repeats, args.number)
+    rows, threads = run(args.cases.split(","), args.repeats, args.number, args.settle)
     header = ["model", "step", "tinygen ms", "PyTorch ms", "ratio", "tinygen peak MiB",
               "tinygen first step ms (compile)"]
     notes = (f"Medians over {args.repeats} repeats of {args.number} steps, interleaved in one "
-             f"process; PyTorch {torch.__version__} eager with {threads} threads, BLAS limited to "
+             f"process, {args.settle} s of sleep before each block; PyTorch {torch.__version__} eager with {threads} threads, BLAS limited to "
              f"{args.threads} threads. Both models start from the same weights (PyTorch's state dict "
              "loaded into tinygen). The first tinygen step, reported apart, includes numba "
              "compilation when the cache is cold.")
