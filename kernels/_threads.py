@@ -11,8 +11,9 @@ chunks of a convolution), instead of leaving the threading to BLAS.
                             the serial, GIL-free versions
     matmul(a, b)            np.matmul(a, b) for NumPy arrays, the same way: large products split
                             by rows (or columns) over threads, mid-sized ones on one BLAS thread
-    over_ranges(fn, n, big) fn(lo, hi) over [0, n), one range per thread when big, else fn(0, n):
-                            how the numba kernels (serial loops over ranges) run in parallel
+    over_ranges(fn, n, big) [fn(lo, hi) over ranges of [0, n)], one range per thread when big,
+                            else [fn(0, n)]: how the numba kernels (serial loops over ranges)
+                            run in parallel
 
 Why: a convolution is im2col (memory) then a GEMM (BLAS), chunk after chunk. With BLAS
 threaded, only the GEMM runs on both cores and im2col runs on one (the 32 -> 32 channel 3x3
@@ -175,13 +176,13 @@ def matmul(a, b):
 
 
 def over_ranges(fn, n, big):
-    """fn(lo, hi) for ranges covering [0, n): one range per thread (run_split) when big, else
-    fn(0, n) here. The numba kernels' loops run this way, serial and GIL-free, rather than as
-    numba prange loops: in the U-Net's step at 2 threads numba's workqueue pool made them slower
+    """[fn(lo, hi) for ranges covering [0, n) in order]: one range per thread (run_split) when
+    big, else [fn(0, n)] here. The numba kernels' loops run this way, serial and GIL-free,
+    rather than as numba prange loops: in the U-Net's step at 2 threads numba's workqueue pool made them slower
     than one thread (SiLU forward 20.7 against 8.7 ms a step), waking between convolutions."""
     threads = split_threads(n) if big else 1
     if threads < 2:
-        fn(0, n)
-        return
+        return [fn(0, n)]
     step = -(-n // threads)
-    run_split(lambda i: fn(i * step, min(n, (i + 1) * step)), -(-n // step), threads, blas=False)
+    return run_split(lambda i: fn(i * step, min(n, (i + 1) * step)), -(-n // step), threads,
+                     blas=False)

@@ -12,9 +12,9 @@ mean and rstd keep x's dtype (as PyTorch's CPU layer_norm does). w = None means 
 are always returned (the caller drops what it does not need).
 
 Versions (CPU):
-  numba_v1  forward: one prange over blocks of rows (one per thread; below 32768 elements no
-            threads), two passes per row (mean, then variance: no cancellation), then the
-            affine output                                                              <- default
+  numba_v1  forward: one block of rows per tinygen thread (_threads.over_ranges; below 32768
+            elements no threads), two passes per row (mean, then variance: no cancellation),
+            then the affine output                                                 <- default
             backward: the same blocks; each computes gx for its rows and accumulates gw, gb
             into its own partial row; the partials are summed at the end
 """
@@ -22,8 +22,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from ._numba import (contiguous_grad, is_cpu_float, jit, jit_serial, numba_kernel,
-                     parallel_blocks, prange)
+from . import _numba           # PARALLEL_MIN_ELEMENTS read per call: tests lower it
+from ._numba import contiguous_grad, is_cpu_float, jit_serial, numba_kernel
+from ._threads import over_ranges
 from ._xp import array_module
 from .registry import reference
 
@@ -134,23 +135,9 @@ def _layernorm_bwd_block(gy, x, w, mean, rstd, gx, gw_acc, gb_acc):
             out[j] = (gr[j] * w[j] - c2 - xhat * c1) * r
 
 
-@jit
-def _layernorm_rows(x, w, b, eps, y, mean, rstd, blocks):
-    M = x.shape[0]
-    for c in prange(blocks):
-        lo, hi = c * M // blocks, (c + 1) * M // blocks
-        _layernorm_block(x[lo:hi], w, b, eps, y[lo:hi], mean[lo:hi], rstd[lo:hi])
-
-
-@jit
-def _layernorm_bwd_rows(gy, x, w, mean, rstd, gx, gw_part, gb_part):
-    """Block c of rows accumulates into gw_part[c], gb_part[c] (one block per row of those)."""
-    M = x.shape[0]
-    blocks = gw_part.shape[0]
-    for c in prange(blocks):
-        lo, hi = c * M // blocks, (c + 1) * M // blocks
-        _layernorm_bwd_block(gy[lo:hi], x[lo:hi], w, mean[lo:hi], rstd[lo:hi], gx[lo:hi],
-                             gw_part[c], gb_part[c])
+def _by_rows(block, rows, cols):
+    """[block(lo, hi)] over blocks of rows, one per thread when rows x cols is large."""
+    return over_ranges(block, rows, rows * cols >= _numba.PARALLEL_MIN_ELEMENTS)
 
 
 def _affine(v, n, fill, dtype):
@@ -172,12 +159,9 @@ def layernorm_fwd_numba(x, w, b, eps):
     y = np.empty_like(x)
     mean = np.empty(x.shape[:-1], x.dtype)
     rstd = np.empty(x.shape[:-1], x.dtype)
-    args = (x2, w, b, x.dtype.type(eps), y.reshape(x2.shape), mean.reshape(-1), rstd.reshape(-1))
-    blocks = parallel_blocks(*x2.shape)
-    if blocks:
-        _layernorm_rows(*args, blocks)
-    else:
-        _layernorm_block(*args)
+    eps, y2, m1, r1 = x.dtype.type(eps), y.reshape(x2.shape), mean.reshape(-1), rstd.reshape(-1)
+    _by_rows(lambda lo, hi: _layernorm_block(x2[lo:hi], w, b, eps, y2[lo:hi], m1[lo:hi],
+                                             r1[lo:hi]), *x2.shape)
     return y, mean, rstd
 
 
@@ -192,13 +176,17 @@ def layernorm_bwd_numba(gy, x, w, mean, rstd):
             or not is_cpu_float(x, gy, w, mean, rstd)):
         return NotImplemented
     x2 = x.reshape(-1, N)
-    blocks = parallel_blocks(*x2.shape)
     gx = np.empty_like(x)
-    gw_part = np.empty((max(blocks, 1), N), x.dtype)
-    gb_part = np.empty((max(blocks, 1), N), x.dtype)
-    args = (gy.reshape(x2.shape), x2, w, mean.reshape(-1), rstd.reshape(-1), gx.reshape(x2.shape))
-    if blocks:
-        _layernorm_bwd_rows(*args, gw_part, gb_part)
-        return gx, gw_part.sum(axis=0), gb_part.sum(axis=0)
-    _layernorm_bwd_block(*args, gw_part[0], gb_part[0])
-    return gx, gw_part[0], gb_part[0]
+    gy2, gx2 = gy.reshape(x2.shape), gx.reshape(x2.shape)
+    m1, r1 = mean.reshape(-1), rstd.reshape(-1)
+
+    def block(lo, hi):                  # gw, gb of the block's rows, each block its own
+        gw, gb = np.empty(N, x.dtype), np.empty(N, x.dtype)
+        _layernorm_bwd_block(gy2[lo:hi], x2[lo:hi], w, m1[lo:hi], r1[lo:hi], gx2[lo:hi], gw, gb)
+        return gw, gb
+    parts = _by_rows(block, *x2.shape)
+    gw, gb = parts[0]
+    for part_w, part_b in parts[1:]:    # summed in block order
+        gw += part_w
+        gb += part_b
+    return gx, gw, gb

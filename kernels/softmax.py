@@ -15,8 +15,8 @@ dloss/dx[c] = softmax(x)[c] - (1 - e) [c == t] - e/C; both fused, no one-hot is 
 A target outside [0, C) that is not ignore_index raises IndexError.
 
 Versions (CPU):
-  numba_v1  one prange over blocks of rows (one per thread; below 32768 elements no threads),
-            a serial loop over the block's rows;
+  numba_v1  one block of rows per tinygen thread (_threads.over_ranges; below 32768 elements
+            no threads), a serial loop over the block's rows;
             per row a max pass (8 lanes), then exp + sum, then scale; float32 exp is the
             vectorised polynomial of _numba.exp                                    <- default
 """
@@ -24,8 +24,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from ._numba import (contiguous_grad, exp, is_cpu_float, jit, jit_serial, numba_kernel,
-                     parallel_blocks, prange)
+from . import _numba           # PARALLEL_MIN_ELEMENTS read per call: tests lower it
+from ._numba import contiguous_grad, exp, is_cpu_float, jit_serial, numba_kernel
+from ._threads import over_ranges
 from ._xp import array_module
 from .registry import reference
 
@@ -168,9 +169,9 @@ def cross_entropy_bwd(logits, target, lse, gloss, ignore_index=-100, label_smoot
 
 
 # ---------------------------------------------------------------- numba_v1
-# Layout of every kernel below: a prange over one block of rows per thread, each block a call of
-# a serial function on the row slices. Loops written straight into a prange body, or with a flag
-# tested inside them, did not vectorise (numba's pipeline does not unswitch loops).
+# Layout of every kernel below: a serial function on a block of rows, one block per thread
+# (`_by_rows`). Loops with a flag tested inside them did not vectorise (numba's pipeline does not
+# unswitch loops).
 @jit_serial
 def _row_max(row):
     """max(row) with 8 independent running maxima, which LLVM packs into one vector register: a
@@ -251,20 +252,9 @@ def _softmax_bwd_block(y, gy, out, log):
                 o[j] = yr[j] * (gr[j] - s)
 
 
-@jit
-def _softmax_rows(x, out, log, blocks):
-    M = x.shape[0]
-    for b in prange(blocks):
-        lo, hi = b * M // blocks, (b + 1) * M // blocks
-        _softmax_block(x[lo:hi], out[lo:hi], log)
-
-
-@jit
-def _softmax_bwd_rows(y, gy, out, log, blocks):
-    M = y.shape[0]
-    for b in prange(blocks):
-        lo, hi = b * M // blocks, (b + 1) * M // blocks
-        _softmax_bwd_block(y[lo:hi], gy[lo:hi], out[lo:hi], log)
+def _by_rows(block, rows, cols):
+    """[block(lo, hi)] over blocks of rows, one per thread when rows x cols is large."""
+    return over_ranges(block, rows, rows * cols >= _numba.PARALLEL_MIN_ELEMENTS)
 
 
 def _rows(x, axis):
@@ -275,11 +265,7 @@ def _rows(x, axis):
 
 
 def _forward(x2, out2, log):
-    blocks = parallel_blocks(*x2.shape)
-    if blocks:
-        _softmax_rows(x2, out2, log, blocks)
-    else:
-        _softmax_block(x2, out2, log)
+    _by_rows(lambda lo, hi: _softmax_block(x2[lo:hi], out2[lo:hi], log), *x2.shape)
 
 
 @numba_kernel("softmax_fwd", impl="numba_v1", default=True)
@@ -309,11 +295,8 @@ def _bwd(y, gy, axis, log):
         return NotImplemented
     out = np.empty_like(y)
     gy2, out2 = gy.reshape(y2.shape), out.reshape(y2.shape)
-    blocks = parallel_blocks(*y2.shape)
-    if blocks:
-        _softmax_bwd_rows(y2, gy2, out2, log, blocks)
-    else:
-        _softmax_bwd_block(y2, gy2, out2, log)
+    _by_rows(lambda lo, hi: _softmax_bwd_block(y2[lo:hi], gy2[lo:hi], out2[lo:hi], log),
+             *y2.shape)
     return out
 
 
@@ -376,26 +359,6 @@ def _cross_entropy_bwd_block(x, target, lse, gloss, ignore_index, keep, spread, 
             o[t] -= g * keep
 
 
-@jit
-def _cross_entropy_rows(x, target, ignore_index, keep, spread, loss, lse, blocks):
-    N = x.shape[0]
-    bad = 0
-    for b in prange(blocks):
-        lo, hi = b * N // blocks, (b + 1) * N // blocks
-        bad += _cross_entropy_block(x[lo:hi], target[lo:hi], ignore_index, keep, spread,
-                                    loss[lo:hi], lse[lo:hi])
-    return bad
-
-
-@jit
-def _cross_entropy_bwd_rows(x, target, lse, gloss, ignore_index, keep, spread, out, blocks):
-    N = x.shape[0]
-    for b in prange(blocks):
-        lo, hi = b * N // blocks, (b + 1) * N // blocks
-        _cross_entropy_bwd_block(x[lo:hi], target[lo:hi], lse[lo:hi], gloss[lo:hi],
-                                 ignore_index, keep, spread, out[lo:hi])
-
-
 def _ce_inputs_ok(logits, target):
     return (logits.ndim == 2 and logits.size > 0 and is_cpu_float(logits)
             and type(target) is np.ndarray and target.dtype == np.int64
@@ -411,11 +374,8 @@ def cross_entropy_fwd_numba(logits, target, ignore_index=-100, label_smoothing=0
     lse = np.empty(N, logits.dtype)
     dt = logits.dtype.type
     scalars = (int(ignore_index), dt(1 - label_smoothing), dt(label_smoothing / logits.shape[1]))
-    blocks = parallel_blocks(*logits.shape)
-    if blocks:
-        bad = _cross_entropy_rows(logits, target, *scalars, loss, lse, blocks)
-    else:
-        bad = _cross_entropy_block(logits, target, *scalars, loss, lse)
+    bad = sum(_by_rows(lambda lo, hi: _cross_entropy_block(
+        logits[lo:hi], target[lo:hi], *scalars, loss[lo:hi], lse[lo:hi]), *logits.shape))
     if bad:
         _check_target(logits, target, ignore_index, bad)
     return loss, lse
@@ -430,9 +390,7 @@ def cross_entropy_bwd_numba(logits, target, lse, gloss, ignore_index=-100, label
     out = np.empty_like(logits)
     dt = logits.dtype.type
     scalars = (int(ignore_index), dt(1 - label_smoothing), dt(label_smoothing / logits.shape[1]))
-    blocks = parallel_blocks(*logits.shape)
-    if blocks:
-        _cross_entropy_bwd_rows(logits, target, lse, gloss, *scalars, out, blocks)
-    else:
-        _cross_entropy_bwd_block(logits, target, lse, gloss, *scalars, out)
+    _by_rows(lambda lo, hi: _cross_entropy_bwd_block(
+        logits[lo:hi], target[lo:hi], lse[lo:hi], gloss[lo:hi], *scalars, out[lo:hi]),
+        *logits.shape)
     return out

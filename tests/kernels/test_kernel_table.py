@@ -416,9 +416,11 @@ def test_workqueue_layer_even_when_numba_was_imported_first():
     pytest.importorskip("numba")
     code = ("import numba, numpy as np\n"
             "import tinygen_kernels\n"
-            "from tinygen_kernels import registry, _numba\n"
-            "_numba.PARALLEL_MIN_ELEMENTS = 0\n"
-            "registry.dispatch('softmax_fwd', 'cpu')(np.ones((64, 64), np.float32))\n"
+            "@numba.njit(parallel=True)\n"          # a parallel loop, as the prange kernels have
+            "def f(a):\n"
+            "    for i in numba.prange(a.shape[0]):\n"
+            "        a[i] += 1\n"
+            "f(np.zeros(1000))\n"
             "print(numba.threading_layer())\n")
     env = {k: v for k, v in os.environ.items() if k != "NUMBA_THREADING_LAYER"}
     out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True,
