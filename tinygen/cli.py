@@ -152,6 +152,8 @@ def main(argv=None) -> int:
     if not getattr(args, "func", None):
         parser.print_help(sys.stderr)
         return 2
+    from .backend.memory import keep_freed_memory_unless_disabled
+    keep_freed_memory_unless_disabled()       # the command owns its process (backend/memory.py)
     try:
         return int(args.func(args) or 0)
     except SystemExit as e:                   # a benchmark script's own argparse, say
