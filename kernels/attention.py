@@ -22,8 +22,8 @@ Versions:
                   per row (when the max grows from m to m', l and o are rescaled by exp(m - m'));
                   memory O(T (D + block)). Backward by key blocks, recomputing P from lse.
                   Same results as the reference to float32 rounding.
-  cpu numba_v1    the same flash algorithm in numba: a prange over batch * heads (serial below
-                  PARALLEL_MIN_ELEMENTS), per head query blocks of NUMBA_BLOCK = 64 rows against
+  cpu numba_v1    the same flash algorithm in numba: batch * heads in ranges over tinygen's
+                  threads (_threads.over_ranges; serial below PARALLEL_MIN_ELEMENTS), per head query blocks of NUMBA_BLOCK = 64 rows against
                   key blocks of 64 (causal: blocks above the diagonal skipped, rows cut at j <= i),
                   online softmax per row, scores as dot products over D, P v as row updates over
                   Dv; accumulates in float32 (float64 for float64). Backward by key blocks, P
@@ -41,7 +41,9 @@ import math
 
 import numpy as np
 
-from ._numba import exp, jit, jit_serial, numba_kernel, parallel_blocks, prange
+from . import _numba           # PARALLEL_MIN_ELEMENTS read per call: tests lower it
+from ._numba import exp, jit_serial, numba_kernel
+from ._threads import over_ranges
 from ._xp import array_module
 from .registry import kernel, reference
 
@@ -339,23 +341,10 @@ def _bwd_head(q, k, v, o, lse, do, dq, dk, dv, sc, causal, p_buf, ds_buf, delta)
                     dqi[d] += ds * kj[d]
 
 
-@jit
-def _fwd_heads_parallel(q, k, v, o, lse, sc, causal, s_buf, m_buf, l_buf):
-    for h in prange(q.shape[0]):
-        _fwd_head(q[h], k[h], v[h], o[h], lse[h], sc, causal, s_buf[h], m_buf[h], l_buf[h])
-
-
 @jit_serial
 def _fwd_heads(q, k, v, o, lse, sc, causal, s_buf, m_buf, l_buf):
     for h in range(q.shape[0]):
         _fwd_head(q[h], k[h], v[h], o[h], lse[h], sc, causal, s_buf[0], m_buf[0], l_buf[0])
-
-
-@jit
-def _bwd_heads_parallel(q, k, v, o, lse, do, dq, dk, dv, sc, causal, p_buf, ds_buf, delta):
-    for h in prange(q.shape[0]):
-        _bwd_head(q[h], k[h], v[h], o[h], lse[h], do[h], dq[h], dk[h], dv[h], sc, causal,
-                  p_buf[h], ds_buf[h], delta[h])
 
 
 @jit_serial
@@ -370,6 +359,10 @@ def _numba_ok(*arrays):
     dtype = getattr(arrays[0], "dtype", None)
     return dtype in (np.float32, np.float64) and all(
         type(a) is np.ndarray and a.ndim >= 2 and a.dtype == dtype and a.size for a in arrays)
+
+
+def _big(BH, T, S):
+    return BH * T * S >= _numba.PARALLEL_MIN_ELEMENTS
 
 
 def _heads(a):
@@ -389,11 +382,13 @@ def flash_attention_fwd_numba(q, k, v, causal=False, scale=None):
     BH = q3.shape[0]
     o = np.empty((BH, T, Dv), q.dtype)
     lse = np.empty((BH, T), q.dtype)
-    parallel = parallel_blocks(BH, T * S) > 0
-    s_buf, m_buf, l_buf = (np.empty((BH if parallel else 1, NUMBA_BLOCK), q.dtype)
-                           for _ in range(3))
-    run = _fwd_heads_parallel if parallel else _fwd_heads
-    run(q3, k3, v3, o, lse, q.dtype.type(_scale(scale, D)), bool(causal), s_buf, m_buf, l_buf)
+    sc, causal = q.dtype.type(_scale(scale, D)), bool(causal)
+
+    def heads(lo, hi):                  # each range its own scratch rows
+        s_buf, m_buf, l_buf = (np.empty((1, NUMBA_BLOCK), q.dtype) for _ in range(3))
+        _fwd_heads(q3[lo:hi], k3[lo:hi], v3[lo:hi], o[lo:hi], lse[lo:hi], sc, causal, s_buf,
+                   m_buf, l_buf)
+    over_ranges(heads, BH, _big(BH, T, S))
     return o.reshape(*lead, T, Dv), lse.reshape(*lead, T)
 
 
@@ -413,10 +408,12 @@ def flash_attention_bwd_numba(q, k, v, o, lse, do, causal=False, scale=None):
     dq = np.empty_like(q3)
     dk = np.empty_like(k3)
     dv = np.empty_like(v3)
-    parallel = parallel_blocks(BH, T * S) > 0
-    p_buf, ds_buf = (np.empty((BH if parallel else 1, NUMBA_BLOCK), q.dtype) for _ in range(2))
-    delta = np.empty((BH if parallel else 1, T), q.dtype)
-    run = _bwd_heads_parallel if parallel else _bwd_heads
-    run(q3, k3, v3, o3, lse2, do3, dq, dk, dv, q.dtype.type(_scale(scale, D)), bool(causal),
-        p_buf, ds_buf, delta)
+    sc, causal = q.dtype.type(_scale(scale, D)), bool(causal)
+
+    def heads(lo, hi):                  # each range its own scratch rows
+        p_buf, ds_buf = (np.empty((1, NUMBA_BLOCK), q.dtype) for _ in range(2))
+        delta = np.empty((1, T), q.dtype)
+        _bwd_heads(q3[lo:hi], k3[lo:hi], v3[lo:hi], o3[lo:hi], lse2[lo:hi], do3[lo:hi],
+                   dq[lo:hi], dk[lo:hi], dv[lo:hi], sc, causal, p_buf, ds_buf, delta)
+    over_ranges(heads, BH, _big(BH, T, S))
     return dq.reshape(q.shape), dk.reshape(*lead, S, D), dv.reshape(*lead, S, Dv)
