@@ -291,7 +291,8 @@ def main(argv=None):
     header = ["model", "step", "tinygen ms", "PyTorch ms", "ratio", "tinygen peak MiB",
               "tinygen first step ms (compile)"]
     notes = (f"Medians over {args.repeats} repeats of {args.number} steps, interleaved in one "
-             f"process, {args.settle} s of sleep before each block; PyTorch {torch.__version__} eager with {threads} threads, BLAS limited to "
+             f"process, {args.settle} s of sleep before each block; PyTorch "
+             f"{torch.__version__} eager with {threads} threads, BLAS limited to "
              f"{args.threads} threads. Both models start from the same weights (PyTorch's state dict "
              "loaded into tinygen). The first tinygen step, reported apart, includes numba "
              "compilation when the cache is cold.")

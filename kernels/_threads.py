@@ -1,5 +1,6 @@
-"""Threads for kernels that split their work into independent pieces around GEMMs (the batch
-chunks of a convolution), instead of leaving the threading to BLAS.
+"""tinygen's own CPU threads: the kernels split their work into independent pieces (the batch
+chunks of a convolution, the rows of a product, the ranges of a numba loop) over as many threads
+as BLAS has, and BLAS itself runs on one thread meanwhile.
 
     split_threads(pieces)   how many threads to split `pieces` over: BLAS's thread count, at
                             most the number of pieces, 1 where there is nothing to split
@@ -46,7 +47,7 @@ import numpy as np
 _local = threading.local()
 _pool, _pool_size = None, 0
 _one_split = threading.Lock()   # one split at a time: each saves and restores BLAS's thread count
-_blas = None              # threadpoolctl's controllers of the BLAS libraries NumPy calls
+_blas = None              # threadpoolctl's controllers of the BLAS libraries loaded at first use
 
 
 def _blas_controllers():
@@ -178,8 +179,8 @@ def matmul(a, b):
 def over_ranges(fn, n, big):
     """[fn(lo, hi) for ranges covering [0, n) in order]: one range per thread (run_split) when
     big, else [fn(0, n)] here. The numba kernels' loops run this way, serial and GIL-free,
-    rather than as numba prange loops: in the U-Net's step at 2 threads numba's workqueue pool made them slower
-    than one thread (SiLU forward 20.7 against 8.7 ms a step), waking between convolutions."""
+    rather than as numba prange loops: in the U-Net's step at 2 threads numba's workqueue pool
+    made them slower than one thread (SiLU forward 20.7 against 8.7 ms a step)."""
     threads = split_threads(n) if big else 1
     if threads < 2:
         return [fn(0, n)]

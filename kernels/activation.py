@@ -18,8 +18,8 @@ could use y for a positive slope, not for any slope).
 
 Versions (CPU):
   numba_v1  the flattened array in one range per tinygen thread (_threads.over_ranges; below
-            32768 elements no threads), each range a flag-free serial loop (a loop with a branch inside did not vectorise); float32 uses the
-            vectorised exp and erf of _numba (erf: A&S 7.1.26, |error| <= 1.5e-7, as in
+            32768 elements no threads), each range a flag-free serial loop (a loop with a
+            branch inside did not vectorise); float32 uses the vectorised exp and erf of _numba (erf: A&S 7.1.26, |error| <= 1.5e-7, as in
             PyTorch's vectorised CPU erf), float64 math.exp / math.erf. The tanh form is
             computed as x * sigmoid(2u), which has no cancellation where 1 + tanh(u) -> 0
             (float32 tolerance 1e-5 absolute: the reference's 1 + tanh(u) loses ~1e-7 there);

@@ -23,8 +23,9 @@ Versions:
                   memory O(T (D + block)). Backward by key blocks, recomputing P from lse.
                   Same results as the reference to float32 rounding.
   cpu numba_v1    the same flash algorithm in numba: batch * heads in ranges over tinygen's
-                  threads (_threads.over_ranges; serial below PARALLEL_MIN_ELEMENTS), per head query blocks of NUMBA_BLOCK = 64 rows against
-                  key blocks of 64 (causal: blocks above the diagonal skipped, rows cut at j <= i),
+                  threads (_threads.over_ranges; serial below PARALLEL_MIN_ELEMENTS), per head
+                  query blocks of NUMBA_BLOCK = 64 rows against key blocks of 64 (causal: blocks
+                  above the diagonal skipped, rows cut at j <= i),
                   online softmax per row, scores as dot products over D, P v as row updates over
                   Dv; accumulates in float32 (float64 for float64). Backward by key blocks, P
                   recomputed from lse, dq/dk/dv accumulated per head. Faster on small heads,

@@ -17,8 +17,8 @@ returned (the caller drops what it does not need).
 Versions (CPU):
   numba_v1  the channels in ranges over tinygen's threads (_threads.over_ranges; below 32768
             elements no threads); forward: two passes for the statistics (mean, then squared
-            deviations: no cancellation) accumulated in float64, one for the output; backward: one pass for both sums, one for gx.
-            The composition of Tensor ops it replaces made about 8 passes forward and 15
+            deviations: no cancellation) accumulated in float64, one for the output; backward:
+            one pass for both sums, one for gx. The composition of Tensor ops it replaces made about 8 passes forward and 15
             backward, each allocating its result                                    <- default
 """
 from __future__ import annotations
