@@ -54,7 +54,7 @@ def _blas_controllers():
     global _blas
     if _blas is None:
         try:
-            from threadpoolctl import ThreadpoolController
+            from threadpoolctl import ThreadpoolController   # lazy: it scans the loaded libraries
             _blas = ThreadpoolController().select(user_api="blas").lib_controllers
         except Exception:      # no threadpoolctl, or a BLAS it cannot drive: BLAS left alone
             _blas = []

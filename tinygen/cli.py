@@ -18,6 +18,7 @@ import os
 import sys
 
 from . import __version__
+from .backend.memory import keep_freed_memory_unless_disabled
 from .data import DataFormatError, DownloadError, MissingExtraError
 from .data.cli import add_data_parser
 from .distributed import is_mpi_available
@@ -152,7 +153,6 @@ def main(argv=None) -> int:
     if not getattr(args, "func", None):
         parser.print_help(sys.stderr)
         return 2
-    from .backend.memory import keep_freed_memory_unless_disabled
     keep_freed_memory_unless_disabled()       # the command owns its process (backend/memory.py)
     try:
         return int(args.func(args) or 0)
