@@ -39,6 +39,7 @@ they are left alone) and take their parallelism from here.
 from __future__ import annotations
 
 import math
+import os
 import threading
 from concurrent.futures import ThreadPoolExecutor
 
@@ -48,6 +49,18 @@ _local = threading.local()
 _pool, _pool_size = None, 0
 _one_split = threading.Lock()   # one split at a time: each saves and restores BLAS's thread count
 _blas = None              # threadpoolctl's controllers of the BLAS libraries loaded at first use
+
+
+def _after_fork_in_child():
+    # the pool's threads do not exist in a forked child (a DataLoader worker): a pool that
+    # believed it had them would queue pieces no thread runs, and a lock held at the fork by
+    # another thread would stay held. The child starts afresh.
+    global _pool, _pool_size, _one_split
+    _pool, _pool_size, _one_split = None, 0, threading.Lock()
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_after_fork_in_child)
 
 
 def _blas_controllers():

@@ -103,3 +103,22 @@ def test_no_numba_function_compiled_twice():
                 owners.setdefault(id(obj.py_func), set()).add(f"{info.name}.{name}")
     shared = [sorted(names) for names in owners.values() if len(names) > 1]
     assert shared == []
+
+
+@pytest.mark.skipif(not hasattr(__import__("os"), "fork"), reason="needs fork")
+def test_a_forked_child_splits_with_a_fresh_pool():
+    # a DataLoader worker is a forked child: the parent's pool threads are not in it
+    import subprocess
+    import sys
+    code = ("import os\n"
+            "from tinygen_kernels import _threads\n"
+            "assert _threads.run_split(lambda i: i, 4, 2) == [0, 1, 2, 3]\n"
+            "pid = os.fork()\n"
+            "if pid == 0:\n"
+            "    ok = _threads.run_split(lambda i: i * 2, 4, 2) == [0, 2, 4, 6]\n"
+            "    os._exit(0 if ok else 1)\n"
+            "_, status = os.waitpid(pid, 0)\n"
+            "print(os.waitstatus_to_exitcode(status))\n")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         timeout=60, check=True).stdout.split()
+    assert out == ["0"]
