@@ -12,9 +12,12 @@ as BLAS has, and BLAS itself runs on one thread meanwhile.
                             the serial, GIL-free versions
     matmul(a, b)            np.matmul(a, b) for NumPy arrays, the same way: large products split
                             by rows (or columns) over threads, mid-sized ones on one BLAS thread
-    over_ranges(fn, n, big) [fn(lo, hi) over ranges of [0, n)], one range per thread when big,
-                            else [fn(0, n)]: how the numba kernels (serial loops over ranges)
-                            run in parallel
+    parallel_work(elements) whether a loop over that many elements is worth splitting
+                            (_numba.PARALLEL_MIN_ELEMENTS, read per call: tests lower it)
+    over_ranges(fn, n, elements)
+                            [fn(lo, hi) over ranges of [0, n)], one range per thread when the
+                            loop's `elements` are parallel_work, else [fn(0, n)]: how the numba
+                            kernels (serial loops over ranges) run in parallel
 
 Why: a convolution is im2col (memory) then a GEMM (BLAS), chunk after chunk. With BLAS
 threaded, only the GEMM runs on both cores and im2col runs on one (the 32 -> 32 channel 3x3
@@ -44,6 +47,9 @@ import threading
 from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
+from threadpoolctl import ThreadpoolController
+
+from . import _numba
 
 _local = threading.local()
 _pool, _pool_size = None, 0
@@ -66,10 +72,9 @@ if hasattr(os, "register_at_fork"):
 def _blas_controllers():
     global _blas
     if _blas is None:
-        try:
-            from threadpoolctl import ThreadpoolController   # lazy: it scans the loaded libraries
+        try:                   # at first use: it scans the libraries loaded by then
             _blas = ThreadpoolController().select(user_api="blas").lib_controllers
-        except Exception:      # no threadpoolctl, or a BLAS it cannot drive: BLAS left alone
+        except Exception:      # a BLAS threadpoolctl cannot drive: BLAS left alone
             _blas = []
     return _blas
 
@@ -189,12 +194,17 @@ def matmul(a, b):
     return out
 
 
-def over_ranges(fn, n, big):
+def parallel_work(elements):
+    return elements >= max(_numba.PARALLEL_MIN_ELEMENTS, 2)
+
+
+def over_ranges(fn, n, elements):
     """[fn(lo, hi) for ranges covering [0, n) in order]: one range per thread (run_split) when
-    big, else [fn(0, n)] here. The numba kernels' loops run this way, serial and GIL-free,
-    rather than as numba prange loops: in the U-Net's step at 2 threads numba's workqueue pool
-    made them slower than one thread (SiLU forward 20.7 against 8.7 ms a step)."""
-    threads = split_threads(n) if big else 1
+    the loop's `elements` are parallel_work, else [fn(0, n)] here. The numba kernels' loops
+    run this way, serial and GIL-free, rather than as numba prange loops: in the U-Net's step
+    at 2 threads numba's workqueue pool made them slower than one thread (SiLU forward 20.7
+    against 8.7 ms a step)."""
+    threads = split_threads(n) if parallel_work(elements) else 1
     if threads < 2:
         return [fn(0, n)]
     step = -(-n // threads)

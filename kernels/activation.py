@@ -19,12 +19,13 @@ could use y for a positive slope, not for any slope).
 Versions (CPU):
   numba_v1  the flattened array in one range per tinygen thread (_threads.over_ranges; below
             32768 elements no threads), each range a flag-free serial loop (a loop with a
-            branch inside did not vectorise); float32 uses the vectorised exp and erf of _numba (erf: A&S 7.1.26, |error| <= 1.5e-7, as in
-            PyTorch's vectorised CPU erf), float64 math.exp / math.erf. The tanh form is
-            computed as x * sigmoid(2u), which has no cancellation where 1 + tanh(u) -> 0
-            (float32 tolerance 1e-5 absolute: the reference's 1 + tanh(u) loses ~1e-7 there);
-            LeakyReLU as max(x, 0) + slope * min(x, 0), branch-free (one pass instead of
-            NumPy's mask, product and select, each allocating)                   <- default
+            branch inside did not vectorise); float32 uses the vectorised exp and erf of
+            _numba (erf: A&S 7.1.26, |error| <= 1.5e-7, as in PyTorch's vectorised CPU erf),
+            float64 math.exp / math.erf. The tanh form is computed as x * sigmoid(2u), which
+            has no cancellation where 1 + tanh(u) -> 0 (float32 tolerance 1e-5 absolute: the
+            reference's 1 + tanh(u) loses ~1e-7 there); LeakyReLU as max(x, 0) + slope *
+            min(x, 0), branch-free (one pass instead of NumPy's mask, product and select, each
+            allocating)                                                          <- default
 """
 from __future__ import annotations
 
@@ -32,9 +33,8 @@ import math
 
 import numpy as np
 
-from . import _numba           # PARALLEL_MIN_ELEMENTS read per call: tests lower it
 from ._numba import contiguous_grad, erf, exp, is_cpu_float, jit_serial, numba_kernel
-from ._threads import over_ranges
+from ._threads import over_ranges, parallel_work
 from ._xp import array_module
 from .registry import reference
 
@@ -47,10 +47,10 @@ def _flat_map(kernel, arrays, out, *scalars):
     """kernel(*arrays, *scalars, out) on 1-D arrays of one length, in ranges over tinygen's
     threads when they are long (tinygen_kernels._threads), else in one call here."""
     n = out.shape[0]
-    if n < max(_numba.PARALLEL_MIN_ELEMENTS, 2):
+    if not parallel_work(n):                # no ranges, no closure: small arrays pay nothing
         kernel(*arrays, *scalars, out)
         return
-    over_ranges(lambda lo, hi: kernel(*(a[lo:hi] for a in arrays), *scalars, out[lo:hi]), n, True)
+    over_ranges(lambda lo, hi: kernel(*(a[lo:hi] for a in arrays), *scalars, out[lo:hi]), n, n)
 
 
 def _example_x(rng, which):

@@ -42,7 +42,6 @@ import math
 
 import numpy as np
 
-from . import _numba           # PARALLEL_MIN_ELEMENTS read per call: tests lower it
 from ._numba import exp, jit_serial, numba_kernel
 from ._threads import over_ranges
 from ._xp import array_module
@@ -362,10 +361,6 @@ def _numba_ok(*arrays):
         type(a) is np.ndarray and a.ndim >= 2 and a.dtype == dtype and a.size for a in arrays)
 
 
-def _big(BH, T, S):
-    return BH * T * S >= _numba.PARALLEL_MIN_ELEMENTS
-
-
 def _heads(a):
     """a (..., N, M) as a C-contiguous (BH, N, M)."""
     return np.ascontiguousarray(a.reshape(-1, *a.shape[-2:]))
@@ -389,7 +384,7 @@ def flash_attention_fwd_numba(q, k, v, causal=False, scale=None):
         s_buf, m_buf, l_buf = (np.empty((1, NUMBA_BLOCK), q.dtype) for _ in range(3))
         _fwd_heads(q3[lo:hi], k3[lo:hi], v3[lo:hi], o[lo:hi], lse[lo:hi], sc, causal, s_buf,
                    m_buf, l_buf)
-    over_ranges(heads, BH, _big(BH, T, S))
+    over_ranges(heads, BH, BH * T * S)
     return o.reshape(*lead, T, Dv), lse.reshape(*lead, T)
 
 
@@ -416,5 +411,5 @@ def flash_attention_bwd_numba(q, k, v, o, lse, do, causal=False, scale=None):
         delta = np.empty((1, T), q.dtype)
         _bwd_heads(q3[lo:hi], k3[lo:hi], v3[lo:hi], o3[lo:hi], lse2[lo:hi], do3[lo:hi],
                    dq[lo:hi], dk[lo:hi], dv[lo:hi], sc, causal, p_buf, ds_buf, delta)
-    over_ranges(heads, BH, _big(BH, T, S))
+    over_ranges(heads, BH, BH * T * S)
     return dq.reshape(q.shape), dk.reshape(*lead, S, D), dv.reshape(*lead, S, Dv)

@@ -18,8 +18,8 @@ Versions (CPU):
   numba_v1  the channels in ranges over tinygen's threads (_threads.over_ranges; below 32768
             elements no threads); forward: two passes for the statistics (mean, then squared
             deviations: no cancellation) accumulated in float64, one for the output; backward:
-            one pass for both sums, one for gx. The composition of Tensor ops it replaces made about 8 passes forward and 15
-            backward, each allocating its result                                    <- default
+            one pass for both sums, one for gx. The composition of Tensor ops it replaces made
+            about 8 passes forward and 15 backward, each allocating its result       <- default
 """
 from __future__ import annotations
 
@@ -29,7 +29,6 @@ import numpy as np
 
 from ._numba import contiguous_grad, is_cpu_float, jit_serial, numba_kernel
 from ._threads import over_ranges
-from . import _numba           # PARALLEL_MIN_ELEMENTS read per call: tests lower it
 from ._xp import array_module
 from .registry import reference
 
@@ -136,10 +135,6 @@ def _bwd_channels(gy, x, w, mean, rstd, gx, gw, gb, lo, hi):
                 gx[n, c, i] = scale * (gy[n, c, i] - a - (x[n, c, i] - m) * r * q)
 
 
-def _parallel(x):
-    return x.size >= _numba.PARALLEL_MIN_ELEMENTS
-
-
 def _affine(v, n, fill, dtype):
     return np.full(n, fill, dtype) if v is None else v
 
@@ -155,7 +150,7 @@ def batchnorm_fwd_numba(x, w, b, eps):
     y = np.empty_like(x)
     mean, var = np.empty(C, x.dtype), np.empty(C, x.dtype)
     eps = x.dtype.type(eps)
-    over_ranges(lambda lo, hi: _fwd_channels(x, w, b, eps, y, mean, var, lo, hi), C, _parallel(x))
+    over_ranges(lambda lo, hi: _fwd_channels(x, w, b, eps, y, mean, var, lo, hi), C, x.size)
     return y, mean, var
 
 
@@ -172,5 +167,5 @@ def batchnorm_bwd_numba(gy, x, w, mean, rstd):
     gx = np.empty_like(x)
     gw, gb = np.empty(C, x.dtype), np.empty(C, x.dtype)
     over_ranges(lambda lo, hi: _bwd_channels(gy, x, w, mean, rstd, gx, gw, gb, lo, hi), C,
-                _parallel(x))
+                x.size)
     return gx, gw, gb

@@ -46,7 +46,8 @@ import functools
 import numpy as np
 
 from ._numba import is_cpu_float, jit, jit_serial, numba_kernel, prange
-from ._threads import SPLIT_MIN_MACS, in_split, run_split, split_threads
+from . import _threads         # SPLIT_MIN_MACS read per call: tests lower it
+from ._threads import in_split, run_split, split_threads
 from ._xp import array_module
 from .registry import reference
 
@@ -116,11 +117,6 @@ def col2im_reference(cols, n0, n1, kernel, stride, padding, dilation, out_hw, gx
 
 
 # ---------------------------------------------------------------- the three GEMM drivers
-# Below this many multiply-adds a convolution's chunks stay on one thread: splitting costs tens
-# of microseconds (waking a thread, setting BLAS's thread count twice).
-_SPLIT_MIN_MACS = SPLIT_MIN_MACS
-
-
 def _each_chunk(xp, N, G, K, L, O, dtype, work, columns=True):
     """[work(n0, n1, cols) for each chunk n0:n1 of the batch], in batch order. cols is
     (G, K, (n1 - n0) * L), a view of a buffer reused by the chunks of one thread (see the module
@@ -129,7 +125,7 @@ def _each_chunk(xp, N, G, K, L, O, dtype, work, columns=True):
     one chunk per thread."""
     chunk = _batch_chunk(xp, N, G * K * L * np.dtype(dtype).itemsize if columns else 1 << 62)
     threads = 1
-    if xp is np and N * L * K * O // G >= _SPLIT_MIN_MACS:
+    if xp is np and N * L * K * O // G >= _threads.SPLIT_MIN_MACS:
         threads = split_threads(N)
         chunk = min(chunk, -(-N // threads))
     starts = range(0, N, chunk)

@@ -34,7 +34,6 @@ import numpy as np
 
 from ._numba import contiguous_grad, is_cpu_float, jit_serial, numba_kernel
 from ._threads import over_ranges
-from . import _numba           # PARALLEL_MIN_ELEMENTS read per call: tests lower it
 from .batchnorm import _affine  # w = None -> ones, b = None -> zeros, as batch norm's
 from ._xp import array_module
 from .registry import reference
@@ -153,10 +152,6 @@ def _bwd_blocks(gy, x, w, mean, rstd, gx, gw_parts, gb_parts, lo, hi):
                 gx[n, g, c, i] = r * (wc * gy[n, g, c, i] - a - (x[n, g, c, i] - m) * r * k)
 
 
-def _parallel(x):
-    return x.size >= _numba.PARALLEL_MIN_ELEMENTS
-
-
 @numba_kernel("groupnorm_fwd", impl="numba_v1", default=True)
 def groupnorm_fwd_numba(x, w, b, eps):
     if x.ndim != 4 or x.size == 0 or not is_cpu_float(x):
@@ -169,7 +164,7 @@ def groupnorm_fwd_numba(x, w, b, eps):
     mean, rstd = np.empty((N, G), x.dtype), np.empty((N, G), x.dtype)
     eps = x.dtype.type(eps)
     over_ranges(lambda lo, hi: _fwd_blocks(x, w, b, eps, y, mean, rstd, lo, hi), N * G,
-                _parallel(x))
+                x.size)
     return y, mean, rstd
 
 
@@ -186,5 +181,5 @@ def groupnorm_bwd_numba(gy, x, w, mean, rstd):
     gx = np.empty_like(x)
     gw_parts, gb_parts = np.empty((N, G * Cg), np.float64), np.empty((N, G * Cg), np.float64)
     over_ranges(lambda lo, hi: _bwd_blocks(gy, x, w, mean, rstd, gx, gw_parts, gb_parts, lo, hi),
-                N * G, _parallel(x))
+                N * G, x.size)
     return gx, gw_parts.sum(axis=0).astype(x.dtype), gb_parts.sum(axis=0).astype(x.dtype)

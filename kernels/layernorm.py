@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import numpy as np
 
-from . import _numba           # PARALLEL_MIN_ELEMENTS read per call: tests lower it
 from ._numba import contiguous_grad, is_cpu_float, jit_serial, numba_kernel
 from ._threads import over_ranges
 from ._xp import array_module
@@ -136,8 +135,8 @@ def _layernorm_bwd_block(gy, x, w, mean, rstd, gx, gw_acc, gb_acc):
 
 
 def _by_rows(block, rows, cols):
-    """[block(lo, hi)] over blocks of rows, one per thread when rows x cols is large."""
-    return over_ranges(block, rows, rows * cols >= _numba.PARALLEL_MIN_ELEMENTS)
+    """[block(lo, hi)] over blocks of rows of a (rows, cols) array (_threads.over_ranges)."""
+    return over_ranges(block, rows, rows * cols)
 
 
 def _affine(v, n, fill, dtype):

@@ -24,7 +24,6 @@ from __future__ import annotations
 
 import numpy as np
 
-from . import _numba           # PARALLEL_MIN_ELEMENTS read per call: tests lower it
 from ._numba import contiguous_grad, exp, is_cpu_float, jit_serial, numba_kernel
 from ._threads import over_ranges
 from ._xp import array_module
@@ -253,8 +252,8 @@ def _softmax_bwd_block(y, gy, out, log):
 
 
 def _by_rows(block, rows, cols):
-    """[block(lo, hi)] over blocks of rows, one per thread when rows x cols is large."""
-    return over_ranges(block, rows, rows * cols >= _numba.PARALLEL_MIN_ELEMENTS)
+    """[block(lo, hi)] over blocks of rows of a (rows, cols) array (_threads.over_ranges)."""
+    return over_ranges(block, rows, rows * cols)
 
 
 def _rows(x, axis):

@@ -22,7 +22,6 @@ import numpy as np
 
 from ._numba import jit_serial, numba_kernel
 from ._threads import over_ranges
-from . import _numba
 from .registry import reference
 
 
@@ -84,10 +83,6 @@ def _bwd_planes(gy, sh, sw, gx, lo, hi):
                 gx[n, c, i, j] = total
 
 
-def _parallel(a):
-    return a.size >= _numba.PARALLEL_MIN_ELEMENTS
-
-
 def _is_float_array(a):
     return type(a) is np.ndarray and a.ndim == 4 and a.dtype in (np.float32, np.float64)
 
@@ -99,7 +94,7 @@ def upsample_nearest_fwd_numba(x, sh, sw):
     x = np.ascontiguousarray(x)
     N, C, H, W = x.shape
     y = np.empty((N, C, H * sh, W * sw), x.dtype)
-    over_ranges(lambda lo, hi: _fwd_planes(x, sh, sw, y, lo, hi), N * C, _parallel(y))
+    over_ranges(lambda lo, hi: _fwd_planes(x, sh, sw, y, lo, hi), N * C, y.size)
     return y
 
 
@@ -110,5 +105,5 @@ def upsample_nearest_bwd_numba(gy, sh, sw):
     gy = np.ascontiguousarray(gy)
     N, C, Hs, Ws = gy.shape
     gx = np.empty((N, C, Hs // sh, Ws // sw), gy.dtype)
-    over_ranges(lambda lo, hi: _bwd_planes(gy, sh, sw, gx, lo, hi), N * C, _parallel(gy))
+    over_ranges(lambda lo, hi: _bwd_planes(gy, sh, sw, gx, lo, hi), N * C, gy.size)
     return gx

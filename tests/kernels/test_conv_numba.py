@@ -8,7 +8,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from tinygen_kernels import _numba, conv
+from tinygen_kernels import _numba, _threads, conv
 
 from test_conv_reference import conv_cases
 
@@ -60,7 +60,7 @@ def test_numba_matches_reference_on_both_paths(monkeypatch, case, chunk, threads
     if chunk is not None:             # None: the batch chunked as in use
         monkeypatch.setattr(conv, "_batch_chunk", lambda xp, n, item_bytes: chunk)
     # chunks split over `threads` threads, whatever the machine's BLAS says, even for small work
-    monkeypatch.setattr(conv, "_SPLIT_MIN_MACS", 0)
+    monkeypatch.setattr(_threads, "SPLIT_MIN_MACS", 0)
     monkeypatch.setattr(conv, "split_threads", lambda pieces: min(threads, pieces))
     _check(case, 0, np.float64, 1e-10)
     _check(case, 1, np.float32, 1e-5)

@@ -1,10 +1,16 @@
 """tinygen_kernels._threads: pieces run in order of their results on several threads, the
 serial flag is set inside them only, BLAS's thread count is restored (after an error too)."""
+import importlib
+import os
+import pkgutil
+import subprocess
+import sys
 import threading
 
 import numpy as np
 import pytest
 
+import tinygen_kernels
 from tinygen_kernels import _threads
 
 
@@ -80,8 +86,8 @@ def test_over_ranges_covers_every_index_once():
 
     def fn(lo, hi):
         hits[lo:hi] += 1
-    _threads.over_ranges(fn, 1001, True)
-    _threads.over_ranges(fn, 1001, False)
+    _threads.over_ranges(fn, 1001, 1 << 30)              # split over the threads
+    _threads.over_ranges(fn, 1001, 0)                    # one range here
     assert (hits == 2).all()
 
 
@@ -90,26 +96,22 @@ def test_no_numba_function_compiled_twice():
     # function (a parallel and a serial version) share one cache entry, and whichever compiled
     # first ran for both (the "serial" im2col gather launched numba's pool from two threads).
     numba = pytest.importorskip("numba")
-    import importlib
-    import pkgutil
-    import tinygen_kernels
     owners = {}
     for info in pkgutil.iter_modules(tinygen_kernels.__path__):
         if info.name.startswith("cuda"):
             continue
         module = importlib.import_module(f"tinygen_kernels.{info.name}")
         for name, obj in vars(module).items():
-            if isinstance(obj, numba.core.dispatcher.Dispatcher) and obj.__module__ == module.__name__:
+            if (isinstance(obj, numba.core.dispatcher.Dispatcher)
+                    and obj.__module__ == module.__name__):
                 owners.setdefault(id(obj.py_func), set()).add(f"{info.name}.{name}")
     shared = [sorted(names) for names in owners.values() if len(names) > 1]
     assert shared == []
 
 
-@pytest.mark.skipif(not hasattr(__import__("os"), "fork"), reason="needs fork")
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="needs fork")
 def test_a_forked_child_splits_with_a_fresh_pool():
     # a DataLoader worker is a forked child: the parent's pool threads are not in it
-    import subprocess
-    import sys
     code = ("import os\n"
             "from tinygen_kernels import _threads\n"
             "assert _threads.run_split(lambda i: i, 4, 2) == [0, 1, 2, 3]\n"
