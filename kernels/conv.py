@@ -9,7 +9,9 @@
                      numba_v1:  the same GEMMs; im2col as gathers where output rows are short,
                                 col2im as scatter-adds over (image, channel) planes in parallel,
                                 both through one index table per geometry; 1x1 convolutions
-                                without columns (one GEMM per image)         <- default (CPU)
+                                without columns (one GEMM per image); 3x3 ones with stride 1
+                                and padding 1 by Winograd F(2x2, 3x3), 16 GEMMs on transformed
+                                tiles (see its section below)               <- default (CPU)
                      both:      on the CPU the batch chunks are split over BLAS's threads, each
                                 thread an im2col and a one-thread GEMM per chunk (_threads.py)
 
