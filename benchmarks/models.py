@@ -7,6 +7,8 @@ Between blocks the process sleeps --settle seconds (0.2): a thread pool left spi
 framework's block otherwise competes with the next block of the other (OpenBLAS's workers spin
 ~0.1 s after a threaded product; before tinygen stopped calling BLAS threaded, that slowed
 PyTorch's VAE step from 6.5 to 13.3 ms here, and PyTorch's pool slowed tinygen's the same way).
+glibc's malloc keeps freed memory for reuse (tinygen/backend/memory.py), in this script as in
+the `tinygen` command; TINYGEN_KEEP_FREED_MEMORY=0 leaves it at its defaults.
 Peak memory: tracemalloc's peak of Python-visible allocations (NumPy arrays included) for tinygen,
 and the same probe is not meaningful for PyTorch's C++ allocator, so its column is blank.
 
@@ -26,6 +28,7 @@ import numpy as np
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from _report import write_markdown, write_ratio_chart  # noqa: E402
+from tinygen.backend.memory import keep_freed_memory_unless_disabled  # noqa: E402
 
 
 # ---- the four models, written once per framework -------------------------------------------------
@@ -280,6 +283,10 @@ def main(argv=None):
                    help="seconds of sleep before each block (see the module docstring)")
     p.add_argument("--out", default=os.path.join(os.path.dirname(__file__), "results", "models_cpu.md"))
     args = p.parse_args(argv)
+    # as the `tinygen` command does for every process it runs (tinygen/backend/memory.py), so
+    # `python benchmarks/models.py` and `tinygen bench models` measure the same; both frameworks
+    # share the setting (it is the process's)
+    kept = keep_freed_memory_unless_disabled()
     import torch
     torch.set_num_threads(args.threads)
     try:
@@ -295,7 +302,9 @@ def main(argv=None):
              f"{torch.__version__} eager with {threads} threads, BLAS limited to "
              f"{args.threads} threads. Both models start from the same weights (PyTorch's state dict "
              "loaded into tinygen). The first tinygen step, reported apart, includes numba "
-             "compilation when the cache is cold.")
+             "compilation when the cache is cold. glibc's malloc "
+             + ("kept freed memory for reuse (tinygen.backend.memory, as the `tinygen` command "
+                "sets it; the same for both frameworks)." if kept else "at its defaults."))
     text = write_markdown(args.out, "Training step: tinygen vs PyTorch (CPU)", header, rows, notes,
                           ["python", "benchmarks/models.py"] + (argv if argv is not None else sys.argv[1:]))
     write_ratio_chart(os.path.splitext(args.out)[0] + ".png", [r[0] for r in rows],
