@@ -170,6 +170,11 @@ def matmul(a, b):
     the module docstring): split over threads by rows of the result, or by its columns when it
     has too few rows, with one BLAS thread each."""
     M, K, N = a.shape[-2], a.shape[-1], b.shape[-1]
+    if b.ndim == 2 and a.ndim > 2 and a.flags.c_contiguous:
+        # a stack of matrices times one matrix (a Linear layer on (batch, seq, in)) is one GEMM
+        # with the stack's rows side by side: NumPy would call BLAS once per matrix of the stack
+        # (the baby GPT's 12 x (64 x 128) @ (128 x 384): 12 GEMMs of 64 rows)
+        return matmul(a.reshape(-1, K), b).reshape(*a.shape[:-1], N)
     if a.ndim == 2 and b.ndim == 2:
         batch, macs = (), M * K * N
     else:

@@ -65,6 +65,7 @@ def test_blas_at_one_thread_inside():
     ((3, 50), (50, 64)),             # too few rows: by columns
     ((4, 1, 9, 7), (3, 7, 5)),       # a stack, broadcast
     ((9, 7), (2, 7, 30)),            # a matrix against a stack
+    ((2, 3, 5, 7), (7, 4)),          # a stack against a matrix: one GEMM of 30 rows
 ])
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 @pytest.mark.parametrize("threads", [1, 3])
@@ -79,6 +80,22 @@ def test_matmul_equals_numpy(monkeypatch, a_shape, b_shape, dtype, threads):
     want = np.matmul(a, b)
     assert got.shape == want.shape and got.dtype == want.dtype
     np.testing.assert_allclose(got, want, rtol=1e-5 if dtype == np.float32 else 1e-12, atol=1e-5)
+
+
+def test_a_stack_times_a_matrix_is_one_product(monkeypatch):
+    # (..., M, K) @ (K, N) with a contiguous stack: its rows side by side, one BLAS call, not one
+    # per matrix of the stack; a non-contiguous stack keeps NumPy's loop (no copy)
+    calls = []
+    real = np.matmul
+    monkeypatch.setattr(_threads, "_BLAS_SERIAL_MACS", 0)
+    monkeypatch.setattr(_threads.np, "matmul", lambda *a, **k: (calls.append(a[0].shape),
+                                                                real(*a, **k))[1])
+    a, b = np.ones((12, 64, 8)), np.ones((8, 5))
+    assert _threads.matmul(a, b).shape == (12, 64, 5)
+    assert calls == [(768, 8)]
+    calls.clear()
+    _threads.matmul(a.transpose(1, 0, 2), b)
+    assert calls == [(64, 12, 8)]
 
 
 def test_over_ranges_covers_every_index_once():
