@@ -161,8 +161,15 @@ def _split(work, n, threads, blas):
 
 # OpenBLAS runs products of at most 64^3 multiply-adds on the calling thread by itself
 _BLAS_SERIAL_MACS = 1 << 18
-# below this, a product is not worth splitting (waking a thread costs tens of microseconds)
+# below this, a convolution's batch is not worth splitting (waking a thread costs tens of
+# microseconds, more after an idle gap)
 SPLIT_MIN_MACS = 1 << 22
+# and a matrix product: a product splits into two halves of one GEMM each, and below ~16M
+# multiply-adds (~0.35 ms on one core) the wait for the second thread and the two smaller GEMMs
+# cost more than they save (the peers' MLP step, 784-256-256-10 at batch 64, 2 threads: 1.71 ms
+# splitting its 12.8M multiply-add products, 1.50 ms not; a LeNet step's convolutions, 5.5M each,
+# still gain from their split: 6.3 against 8.0 ms)
+MATMUL_SPLIT_MIN_MACS = 1 << 24
 
 
 def matmul(a, b):
@@ -182,7 +189,7 @@ def matmul(a, b):
         macs = M * K * N * math.prod(batch)
     if macs <= _BLAS_SERIAL_MACS or not _blas_controllers():
         return np.matmul(a, b)
-    threads = split_threads(max(M, N)) if macs >= SPLIT_MIN_MACS else 1
+    threads = split_threads(max(M, N)) if macs >= MATMUL_SPLIT_MIN_MACS else 1
     out = np.empty(batch + (M, N), dtype=np.result_type(a, b))
     by_rows = M >= 4 * threads or M >= N
     size = M if by_rows else N

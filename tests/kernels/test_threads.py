@@ -71,7 +71,7 @@ def test_blas_at_one_thread_inside():
 @pytest.mark.parametrize("threads", [1, 3])
 def test_matmul_equals_numpy(monkeypatch, a_shape, b_shape, dtype, threads):
     monkeypatch.setattr(_threads, "_BLAS_SERIAL_MACS", 0)     # every product takes the split path
-    monkeypatch.setattr(_threads, "SPLIT_MIN_MACS", 0)
+    monkeypatch.setattr(_threads, "MATMUL_SPLIT_MIN_MACS", 0)
     monkeypatch.setattr(_threads, "split_threads", lambda pieces: min(threads, pieces))
     rng = np.random.default_rng(0)
     a = rng.standard_normal(a_shape).astype(dtype)
