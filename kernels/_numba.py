@@ -5,6 +5,8 @@
     jit            numba.njit(parallel=True, fastmath=SAFE_FASTMATH, cache=True), or a no-op
     prange         numba.prange, or range
     numba_kernel   registry.kernel(name, device="cpu", ...), or a no-op without numba
+    spin_until     poll an int64 array slot without the GIL (tinygen_kernels._threads' workers
+                   wait for the next split this way before they sleep), or None without numba
     exp, erf       scalar math for use inside jitted code: on float32, branch-free polynomial
                    versions that LLVM vectorises (numba has no SVML here, so math.exp is a scalar
                    libm call, 3x slower than NumPy's AVX-512 exp); on float64, math.*.
@@ -50,6 +52,7 @@ os.environ.setdefault("NUMBA_THREADING_LAYER", "workqueue")
 try:
     import numba
     from numba import types
+    from numba.core import cgutils
     from numba.extending import intrinsic, overload
     if not _USER_LAYER:
         numba.config.THREADING_LAYER = "workqueue"
@@ -168,9 +171,32 @@ if HAVE_NUMBA:
 
     overload(exp, inline="always")(_float32_or_math(_expf, math.exp))
     overload(erf, inline="always")(_float32_or_math(_erff, math.erf))
+
+    @intrinsic
+    def _load_acquire(typingctx, array, index):
+        """array[index] (int64) as an atomic load: read from memory on every call, so a loop
+        that polls it sees another thread's store (a plain load would be hoisted out of it)."""
+        def codegen(context, builder, signature, args):
+            aryty = signature.args[0]
+            ary = context.make_array(aryty)(context, builder, args[0])
+            ptr = cgutils.get_item_pointer(context, builder, aryty, ary, [args[1]],
+                                           wraparound=False)
+            return builder.load_atomic(ptr, "acquire", 8)
+        return types.int64(array, index), codegen
+
+    @numba.njit(nogil=True, cache=True)
+    def spin_until(state, index, value, equal, iterations):
+        """Poll state[index] (an int64 array another thread writes) without the GIL, at most
+        `iterations` times, until it equals `value` (equal=True) or differs from it: True when
+        it did, False when the polls ran out."""
+        for _ in range(iterations):
+            if (_load_acquire(state, index) == value) == equal:
+                return True
+        return False
 else:  # pragma: no cover
     def jit(fn):
         return fn
 
     jit_serial = jit
     prange = range
+    spin_until = None          # _threads then waits only by blocking

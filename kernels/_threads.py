@@ -27,6 +27,12 @@ im2col, competes with them for the second core (the same step took 1.3 s as ofte
 Here each thread takes whole chunks, im2col and a one-thread GEMM each, as PyTorch's oneDNN
 splits a convolution over the batch; BLAS is set back to its thread count afterwards.
 
+The threads are tinygen's own (_Workers): after a piece a worker polls for the next split for
+SPIN_SECONDS (1 ms) without the GIL before it sleeps, and the caller polls for the workers'
+pieces the same way, because on this VM waking a sleeping thread took 50-140 us (a polled one
+~20 us), and a split costs it twice (the worker's start, the caller's return). Measured in
+interleaved blocks of the U-Net's step at 2 threads: 355 ms sleeping at once, 332 ms polling.
+
 numba's workqueue pool may not be entered from two threads at once, so the pieces call the
 serial versions of the numba kernels (`in_split()`), compiled with nogil so that they overlap.
 
@@ -44,7 +50,7 @@ from __future__ import annotations
 import math
 import os
 import threading
-from concurrent.futures import ThreadPoolExecutor
+import time
 
 import numpy as np
 from threadpoolctl import ThreadpoolController
@@ -52,7 +58,7 @@ from threadpoolctl import ThreadpoolController
 from . import _numba
 
 _local = threading.local()
-_pool, _pool_size = None, 0
+_pool = None              # the _Workers, made at the first split
 _one_split = threading.Lock()   # one split at a time: each saves and restores BLAS's thread count
 _blas = None              # threadpoolctl's controllers of the BLAS libraries loaded at first use
 
@@ -61,8 +67,8 @@ def _after_fork_in_child():
     # the pool's threads do not exist in a forked child (a DataLoader worker): a pool that
     # believed it had them would queue pieces no thread runs, and a lock held at the fork by
     # another thread would stay held. The child starts afresh.
-    global _pool, _pool_size, _one_split
-    _pool, _pool_size, _one_split = None, 0, threading.Lock()
+    global _pool, _one_split
+    _pool, _one_split = None, threading.Lock()
 
 
 if hasattr(os, "register_at_fork"):
@@ -107,18 +113,17 @@ def run_split(work, n, threads, blas=True):
     them), BLAS at one thread while they run. threads < 2 runs them in order on this thread;
     so does a split while another runs (from another user thread), BLAS left as it is.
     blas=False: the pieces call no BLAS, whose thread count is then left alone."""
-    global _pool, _pool_size
+    global _pool
     if not _one_split.acquire(blocking=False):
         return [work(i) for i in range(n)]
     try:
         if threads < 2:
             pieces = lambda: [work(i) for i in range(n)]          # noqa: E731
             return _one_blas_thread(pieces) if blas else pieces()
-        if _pool_size < threads - 1:            # more threads than before: a bigger pool
+        if _pool is None or _pool.size < threads - 1:      # more threads than before
             if _pool is not None:
-                _pool.shutdown(wait=False)
-            _pool, _pool_size = ThreadPoolExecutor(max_workers=threads - 1,
-                                                   thread_name_prefix="tinygen-split"), threads - 1
+                _pool.stop()
+            _pool = _Workers(threads - 1)
         return _split(work, n, threads, blas)
     finally:
         _one_split.release()
@@ -147,16 +152,101 @@ def _split(work, n, threads, blas):
             _local.serial = False
 
     def run():
-        futures = [_pool.submit(share, t) for t in range(1, threads)]
+        _pool.run(share, threads - 1)
+        return results
+    return _one_blas_thread(run) if blas else run()
+
+
+# How long a worker polls for the next split after finishing a piece before it sleeps, and the
+# caller for the workers' pieces before it sleeps: waking a sleeping thread took 50-140 us here
+# (~1 ms after 10 ms idle: the VM deschedules an idle vCPU), a polling one ~20 us; OpenBLAS's and
+# OpenMP's pools poll too (OpenBLAS for ~0.1 s). TINYGEN_SPIN_US=0: never poll.
+SPIN_SECONDS = float(os.environ.get("TINYGEN_SPIN_US", "1000")) * 1e-6
+
+
+class _Workers:
+    """`size` threads that run the shares 1..k of a split while the caller runs share 0. A
+    split is announced by a new number in state[0]; worker t writes it to state[1 + t] when its
+    share is done. Both sides poll those slots without the GIL (_numba.spin_until) for
+    SPIN_SECONDS, then sleep on a condition (without numba: sleep at once)."""
+
+    def __init__(self, size):
+        self.size = size
+        self.state = np.zeros(1 + size, dtype=np.int64)
+        self.share, self.errors = None, [None] * size
+        self.cond = threading.Condition()
+        self.sleepers = 0                 # workers asleep, or the caller, on cond
+        self.polls = _polls(SPIN_SECONDS)
+        for t in range(size):
+            threading.Thread(target=self._loop, args=(t,), daemon=True,
+                             name=f"tinygen-split-{t + 1}").start()
+
+    def _wait(self, index, value, equal):
+        """Until state[index] == value (equal) or != value: polling, then asleep."""
+        if self.polls and _numba.spin_until(self.state, index, value, equal, self.polls):
+            return
+        with self.cond:
+            while (self.state[index] == value) != equal:
+                self.sleepers += 1
+                self.cond.wait()
+                self.sleepers -= 1
+
+    def _wake(self):
+        # under the lock: a sleeper checks its slot and goes to sleep under it too, so the store
+        # before this call is either seen by its check or followed by this notify
+        with self.cond:
+            if self.sleepers:
+                self.cond.notify_all()
+
+    def _loop(self, t):
+        seen = 0
+        while True:
+            self._wait(0, seen, equal=False)
+            seen = int(self.state[0])
+            if seen < 0:                          # stop()
+                return
+            if t < self.active:
+                try:
+                    self.share(t + 1)
+                except BaseException as e:        # raised in the caller's thread
+                    self.errors[t] = e
+            self.state[1 + t] = seen
+            self._wake()
+
+    def run(self, share, k):
+        """share(0) here and share(1) .. share(k) on workers 0 .. k - 1 (k <= size); returns
+        when all have run, raising the first error."""
+        self.share, self.active = share, k
+        split = int(self.state[0]) + 1
+        self.state[0] = split
+        self._wake()
         try:
             share(0)
         finally:
-            for f in futures:
-                f.exception()               # wait for every share before BLAS goes back
-        for f in futures:
-            f.result()                      # then raise the first error, if any
-        return results
-    return _one_blas_thread(run) if blas else run()
+            for t in range(self.size):            # every worker, so none is left behind
+                self._wait(1 + t, split, equal=True)
+            self.share = None
+            errors, self.errors = self.errors, [None] * self.size
+        for e in errors:
+            if e is not None:
+                raise e
+
+    def stop(self):
+        self.state[0] = -1
+        with self.cond:
+            self.cond.notify_all()
+
+
+def _polls(seconds):
+    """How many polls of spin_until take `seconds` here (measured once per pool)."""
+    if seconds <= 0 or _numba.spin_until is None:
+        return 0
+    probe = np.zeros(1, dtype=np.int64)
+    _numba.spin_until(probe, 0, 1, True, 10)      # compiled (or loaded) first
+    start = time.perf_counter()
+    _numba.spin_until(probe, 0, 1, True, 1 << 20)
+    per_poll = max((time.perf_counter() - start) / (1 << 20), 1e-10)
+    return int(seconds / per_poll)
 
 
 # OpenBLAS runs products of at most 64^3 multiply-adds on the calling thread by itself

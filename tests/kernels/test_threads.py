@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 
 import tinygen_kernels
-from tinygen_kernels import _threads
+from tinygen_kernels import _numba, _threads
 
 
 def test_results_in_order_and_spread_over_threads():
@@ -141,3 +141,44 @@ def test_a_forked_child_splits_with_a_fresh_pool():
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                          timeout=60, check=True).stdout.split()
     assert out == ["0"]
+
+
+@pytest.mark.skipif(_numba.spin_until is None, reason="numba is not installed")
+def test_spin_until_sees_another_threads_store():
+    # the poll must read memory every time: were the load hoisted out of the loop, it would
+    # never see the store and return False once its polls ran out (2^36 of them: minutes)
+    state = np.zeros(2, dtype=np.int64)
+    timer = threading.Timer(0.01, lambda: state.__setitem__(1, 7))
+    timer.start()
+    assert _numba.spin_until(state, 1, 7, True, 1 << 36)
+    assert _numba.spin_until(state, 1, 0, False, 1)       # differs from 0: at the first poll
+    assert not _numba.spin_until(state, 0, 5, True, 1000)  # never 5: the polls run out
+    timer.join()
+
+
+@pytest.mark.parametrize("polls", [0, 50, None])      # sleep at once, poll briefly, as in use
+def test_workers_run_every_split_whether_they_poll_or_sleep(polls):
+    # splits back to back and after pauses (the workers asleep by then), shares that raise,
+    # and splits using fewer workers than the pool has: every share runs once per split
+    workers = _threads._Workers(3)
+    if polls is not None:
+        workers.polls = polls
+    try:
+        for split in range(60):
+            ran = [0] * 4
+            k = 1 + split % 3
+
+            def share(i):
+                ran[i] += 1
+                if split % 7 == 3 and i == k:
+                    raise ValueError(f"share {i}")
+            if split % 7 == 3:
+                with pytest.raises(ValueError, match=f"share {k}"):
+                    workers.run(share, k)
+            else:
+                workers.run(share, k)
+            assert ran == [1] * (k + 1) + [0] * (3 - k), (split, ran)
+            if split % 10 == 0:
+                threading.Event().wait(0.01)          # longer than a brief poll
+    finally:
+        workers.stop()

@@ -242,9 +242,10 @@ def _check_class_target(op, input, target):
 
 def _check_target_range(op, input, target, ignore_index):
     C = input.shape[0 if input.ndim == 1 else 1]
-    bad = (target != ignore_index) & ((target < 0) | (target >= C))
+    t = target._data                      # on the arrays: no graph to build for a check
+    bad = (t != ignore_index) & ((t < 0) | (t >= C))
     if bool(bad.any()):
-        value = int(target[bad].reshape(-1)[0].item())
+        value = int(t[bad].reshape(-1)[0])
         raise IndexError(f"{op}: target {value} is out of bounds for input of shape "
                          f"{tuple(input.shape)} with {C} classes")
 
@@ -369,7 +370,7 @@ def _cross_entropy_fused(op, input, target, ignore_index, reduction, label_smoot
         return loss.reshape(target.shape)
     if reduction == "sum":
         return loss.sum()
-    count = int((rows != ignore_index).sum().item())
+    count = int((rows._data != ignore_index).sum())
     if count == 0:                                          # every target ignored: NaN, gradient 0
         return loss.sum() * 0.0 + float("nan")
     return loss.sum() * (1.0 / count)
