@@ -27,11 +27,9 @@ im2col, competes with them for the second core (the same step took 1.3 s as ofte
 Here each thread takes whole chunks, im2col and a one-thread GEMM each, as PyTorch's oneDNN
 splits a convolution over the batch; BLAS is set back to its thread count afterwards.
 
-The threads are tinygen's own (_Workers): after a piece a worker polls for the next split for
-SPIN_SECONDS (1 ms) without the GIL before it sleeps, and the caller polls for the workers'
-pieces the same way, because on this VM waking a sleeping thread took 50-140 us (a polled one
-~20 us), and a split costs it twice (the worker's start, the caller's return). Measured in
-interleaved blocks of the U-Net's step at 2 threads: 355 ms sleeping at once, 332 ms polling.
+The threads are tinygen's own (_Workers): they sleep on a condition between splits, or, with
+TINYGEN_SPIN_US set, first poll for the next split that long without the GIL (see SPIN_SECONDS
+for when that pays and when it does not).
 
 numba's workqueue pool may not be entered from two threads at once, so the pieces call the
 serial versions of the numba kernels (`in_split()`), compiled with nogil so that they overlap.
@@ -158,10 +156,14 @@ def _split(work, n, threads, blas):
 
 
 # How long a worker polls for the next split after finishing a piece before it sleeps, and the
-# caller for the workers' pieces before it sleeps: waking a sleeping thread took 50-140 us here
-# (~1 ms after 10 ms idle: the VM deschedules an idle vCPU), a polling one ~20 us; OpenBLAS's and
-# OpenMP's pools poll too (OpenBLAS for ~0.1 s). TINYGEN_SPIN_US=0: never poll.
-SPIN_SECONDS = float(os.environ.get("TINYGEN_SPIN_US", "1000")) * 1e-6
+# caller for the workers' pieces before it sleeps (TINYGEN_SPIN_US, microseconds). 0 by default:
+# sleep at once. Polling hands a split over in ~20 us where waking a sleeping thread took 50-140
+# (OpenBLAS's and OpenMP's pools poll, OpenBLAS for ~0.1 s), and the U-Net's step ran 355 -> 332 ms
+# with 1000 us in interleaved blocks of its own; but on this VM a polling vCPU is slow to wake
+# later (a split after 10 ms idle started 1.8 ms late against 0.15 ms), and in the step
+# benchmark, blocks of PyTorch and 0.2 s sleeps between tinygen's, the VAE step took 17.7 ms with
+# 1000 us, 11.2 with 100 and 9.5 with none. So it is a setting for machines where it pays.
+SPIN_SECONDS = float(os.environ.get("TINYGEN_SPIN_US", "0")) * 1e-6
 
 
 class _Workers:
@@ -201,7 +203,7 @@ class _Workers:
     def _loop(self, t):
         seen = 0
         while True:
-            self._wait(0, seen, equal=False)
+            self._wait(0, seen, False)
             seen = int(self.state[0])
             if seen < 0:                          # stop()
                 return
@@ -224,7 +226,7 @@ class _Workers:
             share(0)
         finally:
             for t in range(self.size):            # every worker, so none is left behind
-                self._wait(1 + t, split, equal=True)
+                self._wait(1 + t, split, True)
             self.share = None
             errors, self.errors = self.errors, [None] * self.size
         for e in errors:

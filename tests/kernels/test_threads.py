@@ -156,13 +156,13 @@ def test_spin_until_sees_another_threads_store():
     timer.join()
 
 
-@pytest.mark.parametrize("polls", [0, 50, None])      # sleep at once, poll briefly, as in use
+@pytest.mark.parametrize("polls", [0, 50, 100_000])   # sleep at once (the default), poll briefly
+# (the workers then mostly sleep), poll ~50 us (TINYGEN_SPIN_US=50)
 def test_workers_run_every_split_whether_they_poll_or_sleep(polls):
     # splits back to back and after pauses (the workers asleep by then), shares that raise,
     # and splits using fewer workers than the pool has: every share runs once per split
     workers = _threads._Workers(3)
-    if polls is not None:
-        workers.polls = polls
+    workers.polls = polls if _numba.spin_until is not None else 0
     try:
         for split in range(60):
             ran = [0] * 4
