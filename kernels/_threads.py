@@ -267,7 +267,7 @@ MATMUL_SPLIT_MIN_MACS = 1 << 24
 def matmul(a, b):
     """np.matmul(a, b) (NumPy arrays, a.ndim and b.ndim >= 2), never on BLAS's own threads (see
     the module docstring): split over threads by rows of the result, or by its columns when it
-    has too few rows, with one BLAS thread each."""
+    has fewer rows than columns, with one BLAS thread each."""
     M, K, N = a.shape[-2], a.shape[-1], b.shape[-1]
     if b.ndim == 2 and a.ndim > 2 and a.flags.c_contiguous:
         # a stack of matrices times one matrix (a Linear layer on (batch, seq, in)) is one GEMM
@@ -283,7 +283,10 @@ def matmul(a, b):
         return np.matmul(a, b)
     threads = split_threads(max(M, N)) if macs >= MATMUL_SPLIT_MIN_MACS else 1
     out = np.empty(batch + (M, N), dtype=np.result_type(a, b))
-    by_rows = M >= 4 * threads or M >= N
+    # split the bigger of the two operands' free dimensions: each piece packs its share of that
+    # operand and all of the other, so the other (smaller) one is the one packed twice (RealNVP's
+    # 128 x 784 @ 784 x 512 by columns: its step 73.4 -> 70.9 ms, CLIP's 195.6 -> 192.0)
+    by_rows = M >= N
     size = M if by_rows else N
     step = -(-size // threads)
     starts = range(0, size, step)

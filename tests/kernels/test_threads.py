@@ -61,8 +61,9 @@ def test_blas_at_one_thread_inside():
 
 
 @pytest.mark.parametrize("a_shape, b_shape", [
-    ((37, 23), (23, 41)),            # by rows
-    ((3, 50), (50, 64)),             # too few rows: by columns
+    ((41, 23), (23, 37)),            # more rows than columns: by rows
+    ((37, 23), (23, 41)),            # fewer: by columns
+    ((3, 50), (50, 64)),
     ((4, 1, 9, 7), (3, 7, 5)),       # a stack, broadcast
     ((9, 7), (2, 7, 30)),            # a matrix against a stack
     ((2, 3, 5, 7), (7, 4)),          # a stack against a matrix: one GEMM of 30 rows
