@@ -175,7 +175,7 @@ class _Workers:
     def __init__(self, size):
         self.size = size
         self.state = np.zeros(1 + size, dtype=np.int64)
-        self.share, self.errors = None, [None] * size
+        self.share, self.active, self.errors = None, 0, [None] * size
         self.cond = threading.Condition()
         self.sleepers = 0                 # workers asleep, or the caller, on cond
         self.polls = _polls(SPIN_SECONDS)
