@@ -124,3 +124,18 @@ def test_non_float_falls_back():
     x = np.ones((1, 1, 3, 3), dtype=np.int64)
     w = np.ones((1, 1, 2, 2), dtype=np.int64)
     assert conv.conv2d_fwd_numba(x, w, (1, 1), (0, 0), (1, 1), 1) is NotImplemented
+
+
+@pytest.mark.parametrize("N, chunk, threads, sizes", [
+    (64, 20, 2, [16] * 4),          # not 20, 20, 20, 4: 40 images for one thread, 24 the other
+    (64, 37, 2, [32, 32]),
+    (7, 3, 2, [2, 2, 2, 1]),
+    (5, 1, 2, [1] * 5),
+    (64, 20, 1, [16] * 4),          # one thread: still equal chunks, none over the budget
+])
+def test_chunks_split_evenly_over_threads(monkeypatch, N, chunk, threads, sizes):
+    monkeypatch.setattr(conv, "_batch_chunk", lambda xp, n, item_bytes: chunk)
+    monkeypatch.setattr(_threads, "SPLIT_MIN_MACS", 0)
+    monkeypatch.setattr(conv, "split_threads", lambda pieces: min(threads, pieces))
+    got = conv._each_chunk(np, N, 1, 1, 1, 1, np.float32, lambda n0, n1, cols: n1 - n0)
+    assert got == sizes
