@@ -6,8 +6,9 @@
   avgpool2d_fwd   y: the window sums over a zero-padded x, divided as PyTorch divides
   avgpool2d_bwd   gx: gy / divisor spread back over each window (col2im)
 
-Versions (CPU): numba_v1 of all four, planes (n, c) in parallel, one window at a time over its
-part inside the input (no padded copy)                                        <- default (CPU)
+Versions (CPU): numba_v1 of all four, planes (n, c) in ranges over tinygen's threads
+(_threads.over_ranges), one window at a time over its part inside the input (no padded copy)
+                                                                              <- default (CPU)
 (avgpool2d_fwd's numba_v1 hands windows that tile the input to the reference, which wins there)
 
 Shapes: x (N, C, H, W), y and idx (N, C, OH, OW), OH from `pool_output_size`. Every integer
@@ -20,7 +21,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from ._numba import contiguous_grad, is_cpu_float, jit, numba_kernel, prange
+from ._numba import contiguous_grad, is_cpu_float, jit_serial, numba_kernel
+from ._threads import over_ranges
 from ._xp import array_module
 from .registry import reference
 
@@ -181,10 +183,10 @@ def maxpool2d_bwd(gy, idx, x_shape):
     return gx.astype(gy.dtype).reshape(x_shape)
 
 
-@jit
-def _maxpool_bwd_planes(gy, idx, gx):
+@jit_serial
+def _maxpool_bwd_planes(gy, idx, gx, lo, hi):
     # one (n, c) plane per iteration: its windows only write into its own row of gx
-    for p in prange(gy.shape[0]):
+    for p in range(lo, hi):
         for o in range(gy.shape[1]):
             i = idx[p, o]
             if i >= 0:
@@ -199,7 +201,8 @@ def maxpool2d_bwd_numba(gy, idx, x_shape):
         return NotImplemented
     N, C, H, W = x_shape
     gx = np.zeros((N * C, H * W), dtype=gy.dtype)
-    _maxpool_bwd_planes(gy.reshape(N * C, -1), np.ascontiguousarray(idx).reshape(N * C, -1), gx)
+    gy2, idx2 = gy.reshape(N * C, -1), np.ascontiguousarray(idx).reshape(N * C, -1)
+    over_ranges(lambda lo, hi: _maxpool_bwd_planes(gy2, idx2, gx, lo, hi), N * C, gx.size)
     return gx.reshape(x_shape)
 
 
@@ -261,11 +264,11 @@ def avgpool2d_bwd(gy, x_shape, kernel, stride, padding, ceil_mode, count_include
 
 
 # ---------------------------------------------------------------- numba_v1 forward kernels
-@jit
-def _maxpool_planes(x, H, W, kh, kw, sh, sw, ph, pw, dh, dw, oh, ow, y, idx):
+@jit_serial
+def _maxpool_planes(x, H, W, kh, kw, sh, sw, ph, pw, dh, dw, oh, ow, y, idx, lo, hi):
     # x (N*C, H*W); y, idx (N*C, OH*OW). The reference's rules, one window at a time: the first
     # strict maximum wins, a NaN beats everything (the last NaN), an empty window gives -inf, -1.
-    for p in prange(x.shape[0]):
+    for p in range(lo, hi):
         plane = x[p]
         for a in range(oh):
             h0 = a * sh - ph
@@ -299,12 +302,12 @@ def _maxpool_planes(x, H, W, kh, kw, sh, sw, ph, pw, dh, dw, oh, ow, y, idx):
                     idx[p, o] = where
 
 
-@jit
-def _avgpool_planes(x, H, W, kh, kw, sh, sw, ph, pw, divisor, y):
+@jit_serial
+def _avgpool_planes(x, H, W, kh, kw, sh, sw, ph, pw, divisor, y, lo, hi):
     # x (N*C, H*W); y (N*C, OH, OW); divisor (OH, OW): window sums over the input part of each
     # window (zero padding adds nothing), divided
     oh, ow = divisor.shape
-    for p in prange(x.shape[0]):
+    for p in range(lo, hi):
         plane = x[p]
         for a in range(oh):
             h0 = a * sh - ph
@@ -317,11 +320,11 @@ def _avgpool_planes(x, H, W, kh, kw, sh, sw, ph, pw, divisor, y):
                 y[p, a, b] = total / divisor[a, b]
 
 
-@jit
-def _avgpool_bwd_planes(gy, H, W, kh, kw, sh, sw, ph, pw, divisor, gx):
+@jit_serial
+def _avgpool_bwd_planes(gy, H, W, kh, kw, sh, sw, ph, pw, divisor, gx, lo, hi):
     # gy (N*C, OH, OW); gx (N*C, H*W), zeroed: each window's share added back over its input part
     oh, ow = divisor.shape
-    for p in prange(gy.shape[0]):
+    for p in range(lo, hi):
         plane = gx[p]
         for a in range(oh):
             h0 = a * sh - ph
@@ -343,8 +346,9 @@ def maxpool2d_fwd_numba(x, kernel, stride, padding, dilation, ceil_mode):
     oh, ow = _output_hw(x.shape, kernel, stride, padding, dilation, ceil_mode)
     y = np.empty((N, C, oh, ow), x.dtype)
     idx = np.empty((N, C, oh, ow), np.int64)
-    _maxpool_planes(x.reshape(N * C, H * W), H, W, *kernel, *stride, *padding, *dilation, oh, ow,
-                    y.reshape(N * C, -1), idx.reshape(N * C, -1))
+    x2, y2, idx2 = x.reshape(N * C, H * W), y.reshape(N * C, -1), idx.reshape(N * C, -1)
+    over_ranges(lambda lo, hi: _maxpool_planes(x2, H, W, *kernel, *stride, *padding, *dilation,
+                                               oh, ow, y2, idx2, lo, hi), N * C, x.size)
     return y, idx
 
 
@@ -371,8 +375,9 @@ def avgpool2d_fwd_numba(x, kernel, stride, padding, ceil_mode, count_include_pad
     divisor = _divisor_table(x.shape, kernel, stride, padding, out_hw, count_include_pad,
                              divisor_override, x.dtype)
     y = np.empty((N, C, *out_hw), x.dtype)
-    _avgpool_planes(x.reshape(N * C, H * W), H, W, *kernel, *stride, *padding, divisor,
-                    y.reshape(N * C, *out_hw))
+    x2, y2 = x.reshape(N * C, H * W), y.reshape(N * C, *out_hw)
+    over_ranges(lambda lo, hi: _avgpool_planes(x2, H, W, *kernel, *stride, *padding, divisor, y2,
+                                               lo, hi), N * C, x.size)
     return y
 
 
@@ -390,5 +395,7 @@ def avgpool2d_bwd_numba(gy, x_shape, kernel, stride, padding, ceil_mode, count_i
     divisor = _divisor_table(x_shape, kernel, stride, padding, out_hw, count_include_pad,
                              divisor_override, gy.dtype)
     gx = np.zeros((N * C, H * W), gy.dtype)
-    _avgpool_bwd_planes(gy.reshape(N * C, *out_hw), H, W, *kernel, *stride, *padding, divisor, gx)
+    gy2 = gy.reshape(N * C, *out_hw)
+    over_ranges(lambda lo, hi: _avgpool_bwd_planes(gy2, H, W, *kernel, *stride, *padding, divisor,
+                                                   gx, lo, hi), N * C, gx.size)
     return gx.reshape(x_shape)
