@@ -57,6 +57,7 @@ def test_numba_matches_reference_drawn(case, seed):
     ((5, 6, 10, 10), (4, 6, 3, 3), (1, 1), (1, 1), (1, 1), 1),   # Winograd: even sides
     ((3, 4, 11, 13), (7, 4, 3, 3), (1, 1), (1, 1), (1, 1), 1),   # Winograd: odd, last tiles cut
     ((2, 9, 17, 10), (5, 9, 3, 3), (1, 1), (1, 1), (1, 1), 1),
+    ((3, 2, 24, 23), (3, 2, 3, 2), (1, 1), (0, 1), (1, 1), 1),   # GEMMs image by image
 ])
 @pytest.mark.parametrize("chunk", [1, 2, None])
 @pytest.mark.parametrize("threads", [1, 3])

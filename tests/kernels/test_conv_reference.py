@@ -55,6 +55,8 @@ CASES = {
     "non_square_everything": ((1, 2, 11, 7), (3, 2, 3, 2), (3, 2), (2, 1), (2, 3), 1),
     "N1_no_pad_5x5": ((1, 2, 9, 9), (2, 2, 5, 5), (1, 1), (0, 0), (1, 1), 1),
     "kernel_bigger_than_input": ((2, 2, 3, 3), (2, 2, 5, 5), (1, 1), (2, 2), (1, 1), 1),
+    # at least _PER_IMAGE_MIN_L outputs per image: the GEMMs go image by image
+    "per_image_gemms": ((3, 2, 24, 23), (3, 2, 3, 2), (1, 1), (0, 1), (1, 1), 1),
 }
 
 
