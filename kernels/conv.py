@@ -153,8 +153,8 @@ def _each_chunk(xp, N, G, K, L, O, dtype, work, columns=True):
 # the columns (a strided view), reading and writing the images where they are; below, one GEMM per
 # chunk with the images side by side, then a transposed copy of y (forward) or of gy (weight
 # gradient) between the (O, n, L) order of the GEMM and the arrays' (n, O, L). Measured on the
-# 1 -> 32 channel 3x3 layer at 28x28, batch 64, one thread: forward 1.15 -> 0.56 ms, weight
-# gradient 2.14 -> 0.52 (PyTorch: 0.60, 0.60); the copies of y and gy (6.4 MB each) were most of
+# 1 -> 32 channel 3x3 layer at 28x28, batch 64, one thread: forward 1.15 -> 0.50 ms, weight
+# gradient 2.14 -> 0.52 (PyTorch: 0.59, 0.58); the copies of y and gy (6.4 MB each) were most of
 # both. At 14x14 (L = 196) image by image lost: the DCGAN's 1 -> 64 channel 4x4 stride-2 forward
 # 0.64 -> 1.03 ms (small GEMMs, 64 calls).
 _PER_IMAGE_MIN_L = 512
@@ -488,7 +488,8 @@ def _pointwise_bwd_weight(x, gy, w_shape):
 # algorithm with the roles turned, F(3x3, 2x2): the 3x3 gradient of a window is the correlation
 # of each 4x4 input tile with the 2x2 tile of gy at the same place, so
 #     gw = A'^T [sum over tiles and images of (G' gy_tile G'^T) * (B^T d B)] A'
-#     G'  = [[1, 0], [.5, .5], [.5, -.5], [0, 1]]     A'^T = [[1, 1, 1, 0], [0, 1, -1, 0], [0, 1, 1, -1]]
+#     G'  = [[1, 0], [.5, .5], [.5, -.5], [0, 1]]
+#     A'^T = [[1, 1, 1, 0], [0, 1, -1, 0], [0, 1, 1, -1]]
 # (the same B^T: the same input transform serves both), 16 GEMMs summing over the tiles, and one
 # inverse transform at the end. The input gradient of such a convolution is itself one (the
 # flipped weight, padding 1). The transforms add and subtract only; 0.5 is exact. Measured on
