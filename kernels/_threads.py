@@ -273,7 +273,7 @@ def matmul(a, b):
         # a stack of matrices times one matrix (a Linear layer on (batch, seq, in)) is one GEMM
         # with the stack's rows side by side: NumPy would call BLAS once per matrix of the stack
         # (the baby GPT's 12 x (64 x 128) @ (128 x 384): 12 GEMMs of 64 rows)
-        return matmul(a.reshape(-1, K), b).reshape(*a.shape[:-1], N)
+        return matmul(a.reshape(math.prod(a.shape[:-1]), K), b).reshape(*a.shape[:-1], N)
     if a.ndim == 2 and b.ndim == 2:
         batch, macs = (), M * K * N
     else:

@@ -651,7 +651,7 @@ def _winograd_bwd_weight(x, gy, w_shape):
             acc += np.matmul(V[:, :, :k], GY[:, :, :k].transpose(0, 2, 1), out=part)
         return acc
     parts = _winograd_blocks(x, O, work)
-    acc = parts[0]
+    acc = parts[0] if parts else np.zeros((16, C, O), dtype=x.dtype)      # (an empty batch)
     for part in parts[1:]:
         acc += part
     A = _WINOGRAD_AT_WEIGHT.astype(x.dtype)

@@ -96,6 +96,16 @@ def test_winograd_is_chosen_where_it_applies(monkeypatch, case, winograd):
                      if winograd else [])
 
 
+def test_winograd_on_an_empty_batch():
+    x = np.zeros((0, 4, 10, 10))
+    w = np.ones((4, 4, 3, 3))
+    args = ((1, 1), (1, 1), (1, 1), 1)
+    assert conv.conv2d_fwd_numba(x, w, *args).shape == (0, 4, 10, 10)
+    assert conv.conv2d_bwd_input_numba(x, w, x.shape, *args).shape == (0, 4, 10, 10)
+    np.testing.assert_array_equal(conv.conv2d_bwd_weight_numba(x, x, w.shape, *args),
+                                  np.zeros_like(w))
+
+
 def test_winograd_float32_is_as_accurate_as_columns():
     # the transforms only add, subtract and halve: float32 Winograd results are no further from
     # the float64 truth than im2col's (measured: 3.7e-7 against 5.6e-7 relative on a U-Net layer)

@@ -67,6 +67,8 @@ def test_blas_at_one_thread_inside():
     ((4, 1, 9, 7), (3, 7, 5)),       # a stack, broadcast
     ((9, 7), (2, 7, 30)),            # a matrix against a stack
     ((2, 3, 5, 7), (7, 4)),          # a stack against a matrix: one GEMM of 30 rows
+    ((2, 3, 0), (0, 4)),             # empty sums: zeros
+    ((0, 3, 5), (5, 4)),             # an empty stack
 ])
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 @pytest.mark.parametrize("threads", [1, 3])
