@@ -17,10 +17,9 @@ parameter p with gradient g (torch.optim.adam._single_tensor_adam, torch.optim.A
 The grads are read only (weight decay does not write into them), as in PyTorch.
 
 Versions (CPU):
-  numba_v1  a Python loop over the parameters, one jitted call each; inside, one pass over the
-            elements: one thread below 32768 elements (a thread launch costs more than the
-            update), else a prange over blocks of 32768, each a call of the serial loop on
-            slices                                                                <- default
+  numba_v1  one pass over the elements of all the parameters, laid end to end and cut into one
+            range per thread (_threads.over_ranges; one thread below 32768 elements in all), a
+            jitted call of the serial loop per parameter slice in a range          <- default
 """
 from __future__ import annotations
 
@@ -28,12 +27,10 @@ import math
 
 import numpy as np
 
-from ._numba import (HAVE_NUMBA, is_cpu_float, jit, jit_serial, numba_kernel, parallel_blocks,
-                     prange)
+from ._numba import HAVE_NUMBA, is_cpu_float, jit_serial, numba_kernel
+from ._threads import over_ranges
 from ._xp import array_module
 from .registry import reference
-
-_BLOCK = 32768
 
 
 def _gpt_shapes():
@@ -131,17 +128,6 @@ def _adam_update(p, g, m, v, vmax, scalars, amsgrad, decoupled, maximize):
         p[i] = pi - step_size * (mi / (np.sqrt(vi) / bc2_sqrt + eps))
 
 
-@jit
-def _adam_parallel(p, g, m, v, vmax, scalars, amsgrad, decoupled, maximize):
-    # each block calls the serial update on slices: written inline in the prange body the same
-    # loop did not vectorise (8x slower on one thread)
-    n = p.shape[0]
-    for blk in prange((n + _BLOCK - 1) // _BLOCK):
-        lo, hi = blk * _BLOCK, min(n, (blk + 1) * _BLOCK)
-        _adam_update(p[lo:hi], g[lo:hi], m[lo:hi], v[lo:hi], vmax[lo:hi], scalars, amsgrad,
-                     decoupled, maximize)
-
-
 @numba_kernel("adam_step", impl="numba_v1", default=True)
 def adam_step_numba(params, grads, exp_avgs, exp_avg_sqs, max_exp_avg_sqs, step, lr, beta1,
                     beta2, eps, weight_decay, decoupled, amsgrad, maximize=False):
@@ -160,10 +146,23 @@ def adam_step_numba(params, grads, exp_avgs, exp_avg_sqs, max_exp_avg_sqs, step,
               math.sqrt(bias_correction2), eps]
     scalars = {np.dtype(np.float32): np.array(values, np.float32),
                np.dtype(np.float64): np.array(values, np.float64)}
+    flats = []
     for i, p in enumerate(params):
         flat = p.reshape(-1)
         vmax = max_exp_avg_sqs[i].reshape(-1) if amsgrad else flat
-        update = _adam_parallel if parallel_blocks(flat.size, 1) else _adam_update
-        update(flat, grads[i].reshape(-1), exp_avgs[i].reshape(-1), exp_avg_sqs[i].reshape(-1),
-               vmax, scalars[p.dtype], bool(amsgrad), bool(decoupled), bool(maximize))
+        flats.append((flat, grads[i].reshape(-1), exp_avgs[i].reshape(-1),
+                      exp_avg_sqs[i].reshape(-1), vmax, scalars[p.dtype]))
+    ends = np.cumsum([f[0].size for f in flats])
+    flags = bool(amsgrad), bool(decoupled), bool(maximize)
+
+    def update(lo, hi):            # the elements lo:hi of all the parameters laid end to end
+        for k in range(int(np.searchsorted(ends, lo, side="right")), len(flats)):
+            start = int(ends[k]) - flats[k][0].size
+            if start >= hi:
+                break
+            part = slice(max(lo, start) - start, min(hi, int(ends[k])) - start)
+            *arrays, values = flats[k]
+            _adam_update(*(a[part] for a in arrays), values, *flags)
+    total = int(ends[-1]) if flats else 0
+    over_ranges(update, total, total)
     return None

@@ -185,3 +185,31 @@ def test_workers_run_every_split_whether_they_poll_or_sleep(polls):
                 threading.Event().wait(0.01)          # longer than a brief poll
     finally:
         workers.stop()
+
+
+@pytest.mark.skipif(not _numba.HAVE_NUMBA, reason="numba is not installed")
+@pytest.mark.parametrize("threads", [1, 2, 3])
+@pytest.mark.parametrize("amsgrad, decoupled", [(False, False), (True, True)])
+def test_adam_ranges_cross_parameters(monkeypatch, threads, amsgrad, decoupled):
+    # numba_v1's Adam lays the parameters end to end and cuts them into one range per thread:
+    # ranges start and end inside parameters, a parameter may fall in two ranges, mixed dtypes
+    from tinygen_kernels import adam
+    monkeypatch.setattr(_numba, "PARALLEL_MIN_ELEMENTS", 1)
+    monkeypatch.setattr(_threads, "split_threads", lambda pieces: min(threads, pieces))
+    rng = np.random.default_rng(0)
+    shapes = [(7,), (3, 5), (1,), (11, 2), (4,)]
+    dtypes = [np.float32, np.float64, np.float32, np.float64, np.float32]
+
+    def state():
+        made = [[rng.standard_normal(s).astype(d) for s, d in zip(shapes, dtypes)]
+                for _ in range(3)]
+        made.append([np.abs(rng.standard_normal(s)).astype(d) for s, d in zip(shapes, dtypes)])
+        made.append([np.abs(rng.standard_normal(s)).astype(d) for s, d in zip(shapes, dtypes)])
+        return made
+    params, grads, m, v, vmax = state()
+    copies = [[a.copy() for a in group] for group in (params, grads, m, v, vmax)]
+    args = (3, 1e-2, 0.9, 0.999, 1e-8, 0.01, decoupled, amsgrad)
+    adam.adam_step_numba(params, grads, m, v, vmax, *args)
+    adam.adam_step(*copies, *args)
+    for got, want in zip(params + m + v + vmax, copies[0] + copies[2] + copies[3] + copies[4]):
+        np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-6)
