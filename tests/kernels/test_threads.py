@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 
 import tinygen_kernels
-from tinygen_kernels import _numba, _threads
+from tinygen_kernels import _numba, _threads, adam
 
 
 def test_results_in_order_and_spread_over_threads():
@@ -193,7 +193,6 @@ def test_workers_run_every_split_whether_they_poll_or_sleep(polls):
 def test_adam_ranges_cross_parameters(monkeypatch, threads, amsgrad, decoupled):
     # numba_v1's Adam lays the parameters end to end and cuts them into one range per thread:
     # ranges start and end inside parameters, a parameter may fall in two ranges, mixed dtypes
-    from tinygen_kernels import adam
     monkeypatch.setattr(_numba, "PARALLEL_MIN_ELEMENTS", 1)
     monkeypatch.setattr(_threads, "split_threads", lambda pieces: min(threads, pieces))
     rng = np.random.default_rng(0)
