@@ -5,8 +5,9 @@
     jit            numba.njit(parallel=True, fastmath=SAFE_FASTMATH, cache=True), or a no-op
     prange         numba.prange, or range
     numba_kernel   registry.kernel(name, device="cpu", ...), or a no-op without numba
-    spin_until     poll an int64 array slot without the GIL (tinygen_kernels._threads' workers
-                   wait for the next split this way before they sleep), or None without numba
+    spin_until     poll an int64 array slot without the GIL (with TINYGEN_SPIN_US set,
+                   tinygen_kernels._threads' workers wait for the next split this way before they
+                   sleep), or None without numba
     exp, erf       scalar math for use inside jitted code: on float32, branch-free polynomial
                    versions that LLVM vectorises (numba has no SVML here, so math.exp is a scalar
                    libm call, 3x slower than NumPy's AVX-512 exp); on float64, math.*.
