@@ -51,11 +51,12 @@ PARALLEL_MIN_ELEMENTS = 1 << 15
 _USER_LAYER = "NUMBA_THREADING_LAYER" in os.environ
 os.environ.setdefault("NUMBA_THREADING_LAYER", "workqueue")
 
-try:
-    import llvmlite.ir
+try:                      # module level, not lazy: numba (and llvmlite, which comes with it) is
+    #                         optional, and this block is the one place that finds out
+    import llvmlite.ir        # the PAUSE intrinsic below
     import numba
     from numba import types
-    from numba.core import cgutils
+    from numba.core import cgutils        # the atomic-load intrinsic below
     from numba.extending import intrinsic, overload
     if not _USER_LAYER:
         numba.config.THREADING_LAYER = "workqueue"
