@@ -239,6 +239,32 @@ def _step_fn(model, opt, loss_or_step):
     return step
 
 
+def _captured(step):
+    """tg.compile(step), warmed up until its plan is confirmed (two traces alike), or None
+    with the reason when the step cannot be captured."""
+    import tinygen as tg
+    compiled = tg.compile(step)
+    for _ in range(3):
+        compiled()
+    plans = list(compiled.plans.values())
+    if not plans or not all(p is not None and p.confirmed for p in plans):
+        return None, compiled.reason or "not confirmed"
+    return compiled, ""
+
+
+def _time_blocks(fns, repeats, number, settle):
+    """Median seconds per call of each fn: blocks of `number` calls, the fns in turn."""
+    times = [[] for _ in fns]
+    for _ in range(repeats):
+        for fn, ts in zip(fns, times):
+            time.sleep(settle)
+            t0 = time.perf_counter()
+            for _ in range(number):
+                fn()
+            ts.append((time.perf_counter() - t0) / number)
+    return [statistics.median(ts) for ts in times]
+
+
 def run(names, repeats=7, number=3, settle=0.2):
     import torch
     rows = []
@@ -251,25 +277,20 @@ def run(names, repeats=7, number=3, settle=0.2):
         step_g()                                  # first call: numba compiles (cached after)
         first = time.perf_counter() - t0
         step_g(), step_t(), step_t()
-        tg_times, th_times = [], []
-        for _ in range(repeats):
-            time.sleep(settle)
-            t0 = time.perf_counter()
-            for _ in range(number):
-                step_g()
-            tg_times.append((time.perf_counter() - t0) / number)
-            time.sleep(settle)
-            t0 = time.perf_counter()
-            for _ in range(number):
-                step_t()
-            th_times.append((time.perf_counter() - t0) / number)
+        step_c, why = _captured(step_g)
+        fns = [step_g, step_t] + ([step_c] if step_c is not None else [])
+        medians = [m * 1e3 for m in _time_blocks(fns, repeats, number, settle)]
+        m_g, m_t = medians[:2]
         tracemalloc.start()
         step_g()
         peak = tracemalloc.get_traced_memory()[1]
         tracemalloc.stop()
-        m_g, m_t = statistics.median(tg_times) * 1e3, statistics.median(th_times) * 1e3
+        if step_c is not None:
+            captured = [f"{medians[2]:.1f}", f"{medians[2] / m_t:.2f}"]
+        else:
+            captured = ["eager: " + why, ""]
         rows.append([name, CASES[name][1], f"{m_g:.1f}", f"{m_t:.1f}", f"{m_g / m_t:.2f}",
-                     f"{peak / 2**20:.0f}", f"{first * 1e3:.0f}"])
+                     *captured, f"{peak / 2**20:.0f}", f"{first * 1e3:.0f}"])
     return rows, torch.get_num_threads()
 
 
@@ -295,13 +316,15 @@ def main(argv=None):
     except ImportError:
         pass
     rows, threads = run(args.cases.split(","), args.repeats, args.number, args.settle)
-    header = ["model", "step", "tinygen ms", "PyTorch ms", "ratio", "tinygen peak MiB",
-              "tinygen first step ms (compile)"]
+    header = ["model", "step", "tinygen ms", "PyTorch ms", "ratio", "tg.compile ms",
+              "tg.compile ratio", "tinygen peak MiB", "tinygen first step ms (compile)"]
     notes = (f"Medians over {args.repeats} repeats of {args.number} steps, interleaved in one "
              f"process, {args.settle} s of sleep before each block; PyTorch "
              f"{torch.__version__} eager with {threads} threads, BLAS limited to "
              f"{args.threads} threads. Both models start from the same weights (PyTorch's state dict "
-             "loaded into tinygen). The first tinygen step, reported apart, includes numba "
+             "loaded into tinygen). tg.compile: the same tinygen step captured (tg.compile) and "
+             "replayed, timed in the same rotation of blocks (eager tinygen, PyTorch, captured). "
+             "The first tinygen step, reported apart, includes numba "
              "compilation when the cache is cold. glibc's malloc "
              + ("kept freed memory for reuse (tinygen.backend.memory, as the `tinygen` command "
                 "sets it; the same for both frameworks)." if kept else "at its defaults."))

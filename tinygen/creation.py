@@ -10,6 +10,7 @@ import builtins
 
 import numpy as np
 
+from .autograd import capture as _capture, function as _function
 from .backend import dtypes as _dt
 from .backend.device import get_xp
 from .ops.args import shape_arg
@@ -21,6 +22,8 @@ _make = Tensor._make
 
 
 def _leaf(arr, requires_grad):
+    if _function.CAPTURE[0] is not None:        # zeros, arange...: a constant of a captured step
+        _capture.made(arr, constant=True)        # (random draws are recorded where they are made)
     t = _make(arr, None, 0, False)
     if requires_grad:
         t.requires_grad = True
@@ -36,6 +39,8 @@ def from_numpy(arr):
     """A tensor sharing memory with the NumPy array `arr` (dtype kept)."""
     if type(arr) is not np.ndarray:
         raise TypeError(f"from_numpy: expected a numpy.ndarray, got {type(arr).__name__}")
+    if _function.CAPTURE[0] is not None:
+        _capture.made(arr, constant=False)
     return _make(arr, None, 0, False)
 
 
@@ -186,6 +191,8 @@ def randperm(n, dtype=None, device=None, generator=None):
 def _from_generator(values, dtype, device):
     """int64 NumPy draws of a tg.Generator (CPU) as a Tensor of dtype on device."""
     npd = _dt.to_np_dtype(dtype) or np.int64
+    if _function.CAPTURE[0] is not None:
+        _capture.note("the step draws from a tg.Generator (generator=...)")
     tensor = Tensor._make(values.astype(npd, copy=False), None, 0, False)
     return tensor if device is None else tensor.to(device)
 

@@ -13,7 +13,7 @@ import weakref
 
 import numpy as np
 
-from .autograd import function as _function
+from .autograd import capture as _capture, function as _function
 from .autograd.engine import run_backward
 from .backend import dtypes as _dt
 from .backend.device import Device, cpu as _cpu, device_of, get_xp
@@ -35,6 +35,8 @@ class Tensor:
     def __init__(self, data, dtype=None, device=None, requires_grad=False):
         arr = C.as_array(data, dtype, device)
         self._data = arr.copy() if arr is getattr(data, "_data", data) else arr
+        if _function.CAPTURE[0] is not None:
+            _capture.made(self._data, constant=isinstance(data, (bool, int, float, list)))
         self._grad_fn = None
         self._out_idx = 0
         self._requires_grad = False
@@ -119,6 +121,9 @@ class Tensor:
     @data.setter
     def data(self, value):
         self._data = value._data if isinstance(value, Tensor) else get_xp(self.device).asarray(value)
+        tr = _capture.tracer()
+        if tr is not None:
+            tr.rebind(self, self._data)
 
     @property
     def T(self):
@@ -182,9 +187,11 @@ class Tensor:
         """The array as NumPy (shares memory on the CPU). Unlike PyTorch, works when it requires grad."""
         if type(self._data) is not _ndarray:
             raise TypeError(f"can't convert a {self.device} tensor to numpy: call .cpu() first")
+        _read("numpy()")
         return self._data
 
     def __array__(self, dtype=None, copy=None):
+        _read("an array conversion")
         a = self.cpu()._data
         return a if dtype is None else a.astype(dtype)
 
@@ -192,9 +199,11 @@ class Tensor:
         if self._data.size != 1:
             raise RuntimeError(f"a Tensor with {self._data.size} elements cannot be converted "
                                "to a Python scalar")
+        _read("item()", self)
         return self._data.item()
 
     def tolist(self):
+        _read("tolist()")
         return self._data.tolist()
 
     def __float__(self):
@@ -212,6 +221,7 @@ class Tensor:
         if self._data.size != 1:
             raise RuntimeError(f"Boolean value of Tensor with {self._data.size} elements is "
                                "ambiguous")
+        _read("bool()", self)
         return bool(self._data.item())
 
     to = C.to
@@ -306,7 +316,7 @@ class Tensor:
         return self
 
     def __invert__(self):
-        return Tensor._make(~self._data, None, 0, False)
+        return PW.bitwise_not(self)
 
     # `w -= lr * g` is in place in PyTorch: without these Python would rebind w to a new tensor
     __iadd__ = P.add_
@@ -565,3 +575,11 @@ class _RemovableHandle:
     def remove(self):
         if self._hook in self._hooks:
             self._hooks.remove(self._hook)
+
+
+def _read(what, scalar=None):
+    """A step being captured (tg.compile) reads a value: one of state from before the step (a
+    flag in a buffer) becomes a guard of the plan; one the step computed cannot be replayed (the
+    step runs eagerly)."""
+    if _function.CAPTURE[0] is not None:
+        _capture.read_value(scalar, what)

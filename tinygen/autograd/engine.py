@@ -25,7 +25,7 @@ import numpy as np
 from ..backend.device import array_module
 from ..backend.dtypes import from_np_dtype
 from . import function as _function
-from .function import ANOMALY, Function, wrap
+from .function import ANOMALY, CAPTURE, CopyArray, Function, wrap, wrap_constant
 from .grad_mode import GRAD
 
 
@@ -37,6 +37,8 @@ def run_backward(roots, grad_roots, retain_graph=False, create_graph=False, inpu
     inputs=[...]: return their gradients instead, touching no `.grad` (autograd.grad).
     """
     run = _Pass(inputs, retain_graph, create_graph)
+    if CAPTURE[0] is not None and CAPTURE[0].here():
+        CAPTURE[0].backward_ran = True
     root_fns = run.seed(roots, grad_roots)
     order = _topo_order(root_fns, run.leaf_uses)
     prev_mode = GRAD.enabled
@@ -130,7 +132,7 @@ class _Pass:
                     f"grad can be implicitly created only for scalar outputs; got a tensor of "
                     f"shape {tuple(r.shape)}. Pass gradient= (a tensor of that shape), or reduce "
                     "the output first (e.g. .sum()).")
-            return wrap(array_module(r._data).ones_like(r._data))
+            return wrap_constant(array_module(r._data).ones_like(r._data))
         if not isinstance(g, _function.Tensor):
             g = wrap(array_module(r._data).asarray(g, dtype=r._data.dtype))
         if tuple(g.shape) != tuple(r.shape):
@@ -216,8 +218,15 @@ class _Pass:
             for k in self.leaf_targets.get(id(t), ()):
                 self.captured[k] = g if k not in self.captured else self.captured[k] + g
             return
+        tr = CAPTURE[0] if CAPTURE[0] is not None and CAPTURE[0].here() else None
+        if tr is not None and t.grad is not None:
+            tr.read_grad(t)                         # the plan adds to .grad as it is then
         t.grad = self._owned(g) if t.grad is None else t.grad + g
         post = getattr(t, "_post_hooks", None)     # a slot set only by the hook's registration
+        if tr is not None:
+            tr.bind_grad(t)
+            if post:
+                tr.note("a hook runs when a gradient is accumulated (DistributedDataParallel)")
         if post:
             for hook in post:
                 hook(t)
@@ -229,7 +238,7 @@ class _Pass:
         arr = g._data
         if not GRAD.enabled and (id(arr) in self.user_arrays or arr.base is not None
                                  or not getattr(arr.flags, "writeable", True)):
-            g = wrap(arr.copy())
+            g = CopyArray.apply(g)
         self.user_arrays.add(id(g._data))
         return g
 
@@ -308,7 +317,7 @@ class ZeroDerivative(Function):
         return g
 
     def backward(self, gg):
-        return gg, wrap(self.xp.zeros(self.shape, self.dtype))
+        return gg, wrap_constant(self.xp.zeros(self.shape, self.dtype))
 
 
 class _Edge:
@@ -351,4 +360,4 @@ def _run_node_hooks(fn, grads):
 
 def _zeros(fn, i):
     shape, dtype = fn._out_meta[i]
-    return wrap(fn.xp.zeros(shape, dtype))
+    return wrap_constant(fn.xp.zeros(shape, dtype))

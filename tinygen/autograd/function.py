@@ -30,6 +30,7 @@ from ..backend.dispatch import kernel_for
 from .grad_mode import GRAD
 
 ANOMALY = [False]
+CAPTURE = [None]       # the tracer of tg.compile while it records a step (autograd/capture.py)
 _ndarray = np.ndarray
 _new = object.__new__
 
@@ -49,7 +50,19 @@ def register_tensor_type(cls):
 
 
 def wrap(array):
-    """A Tensor around `array` outside any graph (a constant: requires no grad, has no grad_fn)."""
+    """A Tensor around `array` outside any graph (a constant: requires no grad, has no grad_fn).
+    A step being captured (tg.compile) notes the array as computed outside an op: the step runs
+    eagerly if an op then reads it, unless the array is an op's output or saved state."""
+    if CAPTURE[0] is not None and CAPTURE[0].here():
+        CAPTURE[0].made_array(array, False)
+    return Tensor._make(array, None, 0, False)
+
+
+def wrap_constant(array):
+    """wrap() for an array that depends on nothing but shapes and dtypes (ones to seed a
+    backward pass, zeros for an unused output): a captured step keeps it as a constant."""
+    if CAPTURE[0] is not None and CAPTURE[0].here():
+        CAPTURE[0].made_array(array, True)
     return Tensor._make(array, None, 0, False)
 
 
@@ -132,6 +145,8 @@ class Function:
                 _check_finite(cls.__name__, "forward", out if type(out) is tuple else (out,))
         if fn.is_view and isinstance(args[0], Tensor):
             _share_version(outs, args[0])
+        if CAPTURE[0] is not None and CAPTURE[0].here():
+            CAPTURE[0].op(cls, fn, args, arrays, params, out)
         return outs
 
     # ---- saving for backward -------------------------------------------------------------
@@ -250,6 +265,14 @@ class Function:
             else:
                 res.append((t._grad_fn, t._out_idx))
         return tuple(res)
+
+
+class CopyArray(Function):
+    """A copy of an array, as an op (no gradient rule needed: used under no_grad by the engine
+    and in-place ops), so a captured step records it instead of folding the copy."""
+
+    def forward(self, a):
+        return a.copy()
 
 
 def _wrap(data, node, idx, requires):

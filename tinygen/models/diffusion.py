@@ -45,14 +45,19 @@ class NoiseSchedule:
             raise ValueError(f"NoiseSchedule: kind must be 'linear' or 'cosine', got {kind!r}")
         self.kind, self.steps, self.betas = kind, steps, betas
         self.alpha_bars = np.cumprod(1 - betas)
+        # the coefficient tables (float64, CPU), gathered with tensor ops: a training step that
+        # draws its own t stays a captured step (tg.compile)
+        self._sqrt_ab = tg.tensor(np.sqrt(self.alpha_bars))
+        self._sqrt_one_minus_ab = tg.tensor(np.sqrt(1 - self.alpha_bars))
 
     def coefficients(self, t, like):
-        """sqrt(ab_t) and sqrt(1 - ab_t) for integer steps t (B,), shaped (B, 1, 1, 1) as like's
-        dtype on like's device."""
-        ab = self.alpha_bars[np.asarray(t)]
-        shape = (len(ab),) + (1,) * (like.ndim - 1)
-        return (tg.tensor(np.sqrt(ab).reshape(shape), dtype=like.dtype, device=like.device),
-                tg.tensor(np.sqrt(1 - ab).reshape(shape), dtype=like.dtype, device=like.device))
+        """sqrt(ab_t) and sqrt(1 - ab_t) for integer steps t (B,) (a tensor or array-like),
+        shaped (B, 1, 1, 1) as like's dtype on like's device."""
+        t = t if isinstance(t, tg.Tensor) else tg.as_tensor(np.asarray(t, dtype=np.int64))
+        t = t.to(like.device)
+        shape = (t.shape[0],) + (1,) * (like.ndim - 1)
+        return tuple(table.to(like.device, like.dtype).index_select(0, t).reshape(shape)
+                     for table in (self._sqrt_ab, self._sqrt_one_minus_ab))
 
     def q_sample(self, x0, t, noise):
         """x_t = sqrt(ab_t) x_0 + sqrt(1 - ab_t) noise: q(x_t | x_0) in closed form."""
@@ -68,12 +73,13 @@ def denoising_loss(model, schedule, x0, labels=None, p_uncond=0.0, null_label=No
     probability p_uncond (label dropout: one model learns both the conditional and the
     unconditional prediction, for guidance). x0 (B, C, H, W) in [-1, 1]."""
     b = x0.shape[0]
-    t = tg.randint(0, schedule.steps, (b,)).numpy() if t is None else np.asarray(t)
+    t = tg.randint(0, schedule.steps, (b,)) if t is None else t
+    t = (t if isinstance(t, tg.Tensor) else tg.as_tensor(np.asarray(t))).to(x0.device)
     noise = tg.randn_like(x0) if noise is None else noise
     if labels is not None and p_uncond > 0:
         drop = tg.rand(b, device=labels.device) < p_uncond
         labels = tg.where(drop, tg.full_like(labels, null_label), labels)
-    prediction = model(schedule.q_sample(x0, t, noise), tg.tensor(t, device=x0.device), labels)
+    prediction = model(schedule.q_sample(x0, t, noise), t, labels)
     return F.mse_loss(prediction, noise)
 
 

@@ -152,11 +152,7 @@ def embedding(input, weight, padding_idx=None, max_norm=None, norm_type=2.0,
             raise ValueError(f"{op}: padding_idx {padding_idx} must be within num_embeddings "
                              f"{num}")
         padding_idx = padding_idx % num
-    if input.numel() and (bool((input < 0).any()) or bool((input >= num).any())):
-        bad = input[(input < 0) | (input >= num)].reshape(-1)[0].item()
-        raise IndexError(f"{op}: index {bad} is out of range for weight of shape "
-                         f"{tuple(weight.shape)} (indices must be in [0, {num}))")
-    return _index.Embedding.apply(weight, input._data, padding_idx)
+    return _index.Embedding.apply(weight, input, padding_idx)     # checks the indices
 
 
 def one_hot(tensor, num_classes=-1):

@@ -22,7 +22,7 @@ from .args import check_float
 from .binary import where
 from .elementwise import Sigmoid, ZeroWhere
 from .inplace import inplace
-from .random import random_array
+from .random import keep_mask, random_array
 
 
 class Relu(Function):
@@ -307,8 +307,7 @@ def dropout(input, p=0.5, training=True, inplace=False):
     x = check_float("dropout", input)
     if p == 1.0:
         return x * 0.0
-    keep = random_array("uniform", x.shape, x.dtype, x.device) >= p    # Bernoulli(1 - p)
-    return x * wrap(keep.astype(x._data.dtype) * x._data.dtype.type(1.0 / (1.0 - p)))
+    return x * keep_mask(x, p, x.shape, 1.0 / (1.0 - p))               # Bernoulli(1 - p) / (1 - p)
 
 
 # ---- thresholds and shrinkage --------------------------------------------------------------------

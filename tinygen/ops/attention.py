@@ -15,7 +15,7 @@ import math
 import numpy as np
 
 from ..autograd import function as _fn
-from ..autograd.function import Function, wrap
+from ..autograd.function import Function, wrap, wrap_constant
 from .activation import dropout
 from .reduce import SoftmaxBackward
 
@@ -87,7 +87,7 @@ def _weights(q, k, causal, scale):
 
 def _causal_keep(T, S, like):
     """(T, S) bool, True where query i may attend key j (j <= i), on like's device."""
-    return wrap(like.device.xp.tril(like.device.xp.ones((T, S), dtype=bool)))
+    return wrap_constant(like.device.xp.tril(like.device.xp.ones((T, S), dtype=bool)))
 
 
 def _check(op, q, k, v):

@@ -16,7 +16,7 @@ import math
 
 import numpy as np
 
-from ..autograd.function import Function, wrap
+from ..autograd.function import Function, wrap, wrap_constant
 from ..autograd import function as _fn
 from ..backend import dtypes as _dt
 from ..backend.device import array_module
@@ -106,7 +106,7 @@ class Pow(Function):
             ga = unbroadcast(guard(gy * b * a ** (b - 1), gy), self.sa)
         if i[1] is not None:
             # d/db a^b = a^b log a; 0 where a == 0 (the limit for b > 0, as PyTorch does)
-            loga = Where.apply(wrap(a._data != 0), a.log(), 0.0)
+            loga = Where.apply(a != 0, a.log(), 0.0)
             gb = unbroadcast(guard(gy * out * loga, gy), self.sb)
         return ga, gb
 
@@ -316,7 +316,8 @@ def _where_operands(a, b, condition):
     is_a, is_b = isinstance(a, _fn.Tensor), isinstance(b, _fn.Tensor)
     if not is_a and not is_b:
         device = condition.device if isinstance(condition, _fn.Tensor) else None
-        a, is_a = wrap(as_array(a, device=device)), True
+        made = as_array(a, device=device)
+        a, is_a = (wrap_constant(made) if isinstance(a, (bool, int, float)) else wrap(made)), True
     if is_a and is_b:
         da, db = a._data.dtype, b._data.dtype
         if da != db:
@@ -332,21 +333,29 @@ def _where_operands(a, b, condition):
 # ---- comparisons and bitwise ops: no gradient ---------------------------------------------------
 def compare(op, a, b, reverse=False):
     """op(a, b) on the arrays (an xp function name or a callable), as a Tensor outside the graph."""
-    xp = array_module(a._data)
-    f = getattr(xp, op) if isinstance(op, str) else op
+    f = getattr(array_module(a._data), op) if isinstance(op, str) else op
     bd = b._data if isinstance(b, _fn.Tensor) else b
     name = op if isinstance(op, str) else getattr(op, "__name__", "op")
     if isinstance(b, _fn.Tensor) and type(bd) is not type(a._data):
         raise RuntimeError(f"{name}: expected all tensors on the same device, got {a.device} "
                            f"and {b.device}")
-    try:
-        out = f(bd, a._data) if reverse else f(a._data, bd)
-    except (ValueError, TypeError) as e:
-        raise ValueError(f"{name}: {e} (shapes {tuple(a.shape)} and "
-                         f"{tuple(getattr(b, 'shape', ()))})") from None
-    if not hasattr(out, "ndim") or isinstance(out, np.generic):
-        out = xp.asarray(out)
-    return wrap(out)
+    b = b.detach() if isinstance(b, _fn.Tensor) else b
+    return Compare.apply(a.detach(), b, f=f, reverse=reverse, name=name)     # no graph
+
+
+class Compare(Function):
+    """f(a, b) (f(b, a) if reverse) on the arrays: a result outside the graph (no backward).
+    An op, so a captured step (tg.compile) computes it again on every replay."""
+
+    def forward(self, a, b, f, reverse, name):
+        try:
+            out = f(b, a) if reverse else f(a, b)
+        except (ValueError, TypeError) as e:
+            raise _fn.OpError(f"{name}: {e} (shapes {tuple(a.shape)} and "
+                              f"{tuple(getattr(b, 'shape', ()))})") from None
+        if not hasattr(out, "ndim") or isinstance(out, np.generic):
+            out = self.xp.asarray(out)
+        return out
 
 
 def floor_divide(input, other):

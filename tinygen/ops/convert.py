@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..autograd.function import Function, wrap
+from ..autograd.function import Function, wrap, wrap_constant
 from ..autograd import function as _fn
 from ..backend import dtypes as _dt
 from ..backend.device import Device, device_of, get_xp, to_device
@@ -120,8 +120,8 @@ def to(input, *args, **kwargs):
         if npd != out._data.dtype:
             if npd.kind == "f" and out._data.dtype.kind == "f":
                 out = Cast.apply(out, npd)
-            else:
-                out = wrap(out._data.astype(npd))
+            else:                              # out of the graph, still an op (tg.compile)
+                out = Cast.apply(out.detach(), npd)
     return out
 
 
@@ -147,7 +147,7 @@ def constant(data, like):
 
 def scalar_like(value, like):
     """A 0-d constant with like's dtype on like's device."""
-    return wrap(get_xp(like.device).asarray(value, dtype=like._data.dtype))
+    return wrap_constant(get_xp(like.device).asarray(value, dtype=like._data.dtype))
 
 
 # ---- dtype conversions and type queries (Tensor methods) ----------------------------------------

@@ -15,10 +15,9 @@ import warnings
 
 import math
 
-from ..autograd.function import wrap
 from .activation import dropout
 from .args import check_float
-from .random import random_array
+from .random import keep_mask
 
 SELU_SATURATION = -1.0507009873554804934193349852946 * 1.6732632423543772848170429916717
 
@@ -26,12 +25,6 @@ SELU_SATURATION = -1.0507009873554804934193349852946 * 1.67326324235437728481704
 def _check_p(op, p):
     if not 0.0 <= p <= 1.0:
         raise ValueError(f"{op}: dropout probability has to be between 0 and 1, but got {p}")
-
-
-def _keep_mask(x, p, shape):
-    """A float 0/1 array of `shape` on x's device, 1 with probability 1 - p."""
-    keep = random_array("uniform", shape, x.dtype, x.device) >= p
-    return keep.astype(x._data.dtype)
 
 
 def _channel_dropout(op, input, p, training, spatial):
@@ -46,7 +39,7 @@ def _channel_dropout(op, input, p, training, spatial):
     if p == 1.0:
         return x * 0.0
     shape = tuple(x.shape[:x.ndim - spatial]) + (1,) * spatial       # one draw per channel
-    return x * wrap(_keep_mask(x, p, shape) * x._data.dtype.type(1.0 / (1.0 - p)))
+    return x * keep_mask(x, p, shape, 1.0 / (1.0 - p))
 
 
 def dropout1d(input, p=0.5, training=True, inplace=False):
@@ -79,7 +72,7 @@ def _alpha(op, input, p, training, mask_shape):
         return x
     if p == 1.0:
         return x * 0.0
-    keep = wrap(_keep_mask(x, p, mask_shape))
+    keep = keep_mask(x, p, mask_shape)
     a = SELU_SATURATION
     scale = 1.0 / math.sqrt((1 - p) * (1 + p * a * a))
     return (x * keep + (1 - keep) * a) * scale - scale * a * p

@@ -34,9 +34,17 @@ class ZeroWhere(Function):
         return ZeroWhere.apply(gg, self.mask), None
 
 
+class ZeroWhereZero(ZeroWhere):
+    """g with zeros where `gy` is exactly 0 (the mask made in forward, so a captured step makes
+    it again from each step's gy)."""
+
+    def forward(self, g, gy):
+        return ZeroWhere.forward(self, g, gy == 0)
+
+
 def guard(g, gy):
     """g, but exactly 0 wherever the upstream gradient gy is exactly 0."""
-    return ZeroWhere.apply(g, gy._data == 0)
+    return ZeroWhereZero.apply(g, gy)
 
 
 def quiet(backward):

@@ -117,6 +117,7 @@ class ScatterAdd(Function):
 
 class IndexSelect(Function):
     def forward(self, x, dim, index):
+        index = index.reshape(-1)                  # a 0-d index selects one slice, kept as 1
         self.in_shape, self.dim, self.index = x.shape, dim, index
         return self.xp.take(x, index, axis=dim)
 
@@ -170,7 +171,12 @@ class Embedding(Function):
     """weight[indices]; the row `padding_idx` gets no gradient (as in PyTorch)."""
 
     def forward(self, weight, indices, padding_idx):
-        self.num, self.indices, self.padding_idx = weight.shape[0], indices, padding_idx
+        num = weight.shape[0]
+        if indices.size and (int(indices.min()) < 0 or int(indices.max()) >= num):
+            bad = indices[(indices < 0) | (indices >= num)].reshape(-1)[0]
+            raise IndexError(f"index {int(bad)} is out of range for weight of shape "
+                             f"{tuple(weight.shape)} (indices must be in [0, {num}))")
+        self.num, self.indices, self.padding_idx = num, indices, padding_idx
         return weight[indices]
 
     def backward(self, gy):
@@ -239,7 +245,7 @@ def index_select(input, dim, index):
     idx = index_array(index, "index_select")
     if idx.ndim > 1:
         raise IndexError(f"index_select: index must be 1-D, got shape {tuple(idx.shape)}")
-    return IndexSelect.apply(input, d, idx.reshape(-1))
+    return IndexSelect.apply(input, d, idx)
 
 
 def masked_fill(input, mask, value):

@@ -16,7 +16,8 @@ import weakref
 import numpy as np
 
 from ..autograd import function as _fn
-from ..autograd.grad_mode import GRAD
+from ..autograd.capture import tracer
+from ..autograd.grad_mode import GRAD, no_grad
 from ..backend.device import get_xp
 from ..backend.random import generator
 from .convert import as_array, scalar_like
@@ -35,6 +36,10 @@ def _write(t, out):
     if out._data.shape != t._data.shape:
         raise RuntimeError(f"in-place op: result shape {tuple(out.shape)} doesn't match the "
                            f"tensor's shape {tuple(t.shape)}")
+    if _fn.CAPTURE[0] is not None:
+        tr = tracer()
+        if tr is not None:
+            tr.write(t._data, out._data, t)
     t._data[...] = out._data
     t._version[0] += 1
 
@@ -52,7 +57,9 @@ def inplace(t, compute):
 def _rebase(t, compute):
     # the op sees the old value: a copy, so what it saves for backward (b.mul_(a) saves the old
     # b) is not overwritten by the write below
-    alias = _fn.Tensor._make(t._data.copy(), t._grad_fn, t._out_idx, t._requires_grad)
+    with no_grad():
+        old = _fn.CopyArray.apply(t)._data
+    alias = _fn.Tensor._make(old, t._grad_fn, t._out_idx, t._requires_grad)
     out = compute(alias)
     _write(t, out)
     if out._requires_grad:
@@ -211,6 +218,10 @@ def _reshape_in_place(input, compute):
     else:
         out = compute(input)
     input._data = out._data
+    if _fn.CAPTURE[0] is not None:
+        tr = tracer()
+        if tr is not None:
+            tr.rebind(input, input._data)
     return input
 
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import math
 
-from ..autograd.function import Function, wrap
+from ..autograd.function import Function, _OpIndexError, wrap
 from .activation import Softplus, log_softmax
 from .args import check_float
 from .binary import where
@@ -242,12 +242,35 @@ def _check_class_target(op, input, target):
 
 def _check_target_range(op, input, target, ignore_index):
     C = input.shape[0 if input.ndim == 1 else 1]
-    t = target._data                      # on the arrays: no graph to build for a check
-    bad = (t != ignore_index) & ((t < 0) | (t >= C))
-    if bool(bad.any()):
-        value = int(t[bad].reshape(-1)[0])
-        raise IndexError(f"{op}: target {value} is out of bounds for input of shape "
-                         f"{tuple(input.shape)} with {C} classes")
+    TargetCheck.apply(target.detach(), C, ignore_index, op=op, shape=tuple(input.shape))
+
+
+class TargetCheck(Function):
+    """Raises IndexError naming the first target outside [0, C) (ignore_index aside). An op
+    (returning its input), so a captured step (tg.compile) checks every step's targets."""
+
+    def forward(self, t, C, ignore_index, op, shape):
+        bad = (t != ignore_index) & ((t < 0) | (t >= C))
+        if bool(bad.any()):
+            value = int(t[bad].reshape(-1)[0])
+            raise _OpIndexError(f"{op}: target {value} is out of bounds for input of shape "
+                                f"{shape} with {C} classes")
+        return t
+
+
+class MeanOverTargets(Function):
+    """total / (rows whose target is not ignore_index): the count taken in forward, so a
+    captured step counts each step's targets. NaN, with gradient 0, when every target is
+    ignored (as PyTorch)."""
+
+    def forward(self, total, target, ignore_index):
+        count = int((target != ignore_index).sum())
+        # an array, not a Python float: backward's product reads it from here on every replay
+        self.scale = self.xp.asarray(1.0 / count if count else 0.0, dtype=total.dtype)
+        return total * self.scale if count else total * 0.0 + float("nan")
+
+    def backward(self, gy):
+        return gy * wrap(self.scale), None, None
 
 
 def _class_weights(op, weight, C, input):
@@ -365,15 +388,12 @@ def _cross_entropy_fused(op, input, target, ignore_index, reduction, label_smoot
     else:                                                  # (N, C, d...) -> (N * d..., C)
         logits = input.permute(0, *range(2, input.ndim), 1).reshape(-1, C)
         rows = target.reshape(-1)
-    loss = CrossEntropyRows.apply(logits, rows._data, ignore_index, float(label_smoothing))
+    loss = CrossEntropyRows.apply(logits, rows, ignore_index, float(label_smoothing))
     if reduction == "none":
         return loss.reshape(target.shape)
     if reduction == "sum":
         return loss.sum()
-    count = int((rows._data != ignore_index).sum())
-    if count == 0:                                          # every target ignored: NaN, gradient 0
-        return loss.sum() * 0.0 + float("nan")
-    return loss.sum() * (1.0 / count)
+    return MeanOverTargets.apply(loss.sum(), rows, ignore_index)
 
 
 def kl_div(input, target, size_average=None, reduce=None, reduction="mean", log_target=False):

@@ -214,7 +214,11 @@ def lcm(input, other):
 
 
 def bitwise_not(input):
-    return wrap(~input._data)
+    return compare(_invert, input, None)
+
+
+def _invert(a, _):
+    return ~a
 
 
 def bitwise_left_shift(input, other):

@@ -6,13 +6,25 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..autograd.function import Function, wrap
+from ..autograd.capture import tracer
+from ..autograd.function import CAPTURE, Function, wrap
 from ..backend import dtypes as _dt
 from ..backend.device import Device, device_of, get_xp, to_device
 from ..backend.random import generator
 
 
 def random_array(kind, shape, dtype=None, device=None, low=0, high=None):
+    """An array of `shape` on `device` drawn from that device's generator (see _draw_array); a
+    step being captured (tg.compile) records the draw, so its replays draw the same stream."""
+    arr = _draw_array(kind, shape, dtype, device, low, high)
+    if CAPTURE[0] is not None:
+        tr = tracer()
+        if tr is not None:
+            tr.source(_draw_array, (kind, shape, dtype, device, low, high), {}, arr)
+    return arr
+
+
+def _draw_array(kind, shape, dtype=None, device=None, low=0, high=None):
     """An array of `shape` on `device` drawn from that device's generator:
     kind 'uniform' ([0, 1)), 'normal' (N(0, 1)), 'integers' ([low, high)), 'permutation'
     (of range(high)). dtype: None for the default float (int64 for integers)."""
@@ -31,6 +43,22 @@ def random_array(kind, shape, dtype=None, device=None, low=0, high=None):
     default = np.int64 if kind in ("integers", "permutation") else _dt.get_default_dtype().np
     npd = _dt.to_np_dtype(dtype) or np.dtype(default)
     return get_xp(dev).asarray(arr.astype(npd, copy=False))
+
+
+class KeepMask(Function):
+    """Dropout's keep mask from uniform draws u: (u >= p) in dtype, times `scale` when given. No
+    gradient (a constant of the graph). An op, not array code in dropout, so a captured step
+    (tg.compile) replays it on each step's own draws."""
+
+    def forward(self, u, p, dtype, scale=None):
+        keep = (u >= p).astype(dtype)
+        return keep if scale is None else keep * dtype.type(scale)
+
+
+def keep_mask(x, p, shape, scale=None):
+    """A Tensor of `shape`, 1 (or `scale`) with probability 1 - p, 0 otherwise, in x's dtype."""
+    u = random_array("uniform", shape, x.dtype, x.device)
+    return KeepMask.apply(u, p, x._data.dtype, scale)
 
 
 def multinomial(input, num_samples, replacement=False):

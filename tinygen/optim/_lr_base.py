@@ -8,6 +8,7 @@ import warnings
 import weakref
 from functools import wraps
 
+from ..autograd.capture import replayed
 from .optimizer import Optimizer
 
 
@@ -31,6 +32,12 @@ class LRScheduler:
 
     _get_lr_called_within_step = False
     _is_initial = False
+
+    def __init_subclass__(cls, **kwargs):
+        """step is an effect of a captured step (tg.compile): replayed as a call."""
+        super().__init_subclass__(**kwargs)
+        if "step" in cls.__dict__:
+            cls.step = replayed(cls.__dict__["step"])
 
     def __init__(self, optimizer, last_epoch=-1):
         if not isinstance(optimizer, Optimizer):
@@ -74,6 +81,7 @@ class LRScheduler:
         """The next learning rate of each param group (called by `step`)."""
         raise NotImplementedError
 
+    @replayed
     def step(self, epoch=None):
         """Advance one epoch (or jump to `epoch`, deprecated) and set the groups' lrs."""
         if self._step_count == 1:

@@ -29,6 +29,7 @@ from collections import defaultdict
 
 import numpy as np
 
+from ..autograd.capture import replayed
 from ..autograd.grad_mode import enable_grad, no_grad
 from ..backend.device import array_module
 from ..io.dlpack import from_dlpack
@@ -51,6 +52,14 @@ class Optimizer:
     params: an iterable of Tensors, of `(name, Tensor)` pairs, or of dicts (param groups).
     defaults: hyper-parameters used where a group does not give its own.
     """
+
+    def __init_subclass__(cls, **kwargs):
+        """Each optimiser's step and zero_grad are effects of a captured step (tg.compile):
+        replayed as calls, reading the step count and learning rate of the moment."""
+        super().__init_subclass__(**kwargs)
+        for name in ("step", "zero_grad"):
+            if name in cls.__dict__:
+                setattr(cls, name, replayed(cls.__dict__[name]))
 
     def __init__(self, params, defaults):
         self.defaults = defaults
@@ -112,6 +121,7 @@ class Optimizer:
             raise ValueError("some parameters appear in more than one parameter group")
         self.param_groups.append(param_group)
 
+    @replayed
     def zero_grad(self, set_to_none=True):
         """Reset the gradients: set them to None (default), or fill them with zeros."""
         for group in self.param_groups:

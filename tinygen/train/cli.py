@@ -119,6 +119,9 @@ def _add_train(sub):
     t.add_argument("--eval-every", type=positive_int, metavar="N",
                    help="epochs between evaluations, samples.png and checkpoints (1; the last "
                         "epoch always has them): for small datasets whose epochs are a few steps")
+    t.add_argument("--no-compile", action="store_true",
+                   help="run every training step eagerly (default: each step is captured by "
+                        "tg.compile and replayed, with the same results bit for bit)")
     t.add_argument("--tensorboard", action="store_true",
                    help="also write TensorBoard events into OUT/tensorboard (needs tensorboardX: "
                         "pip install 'tinygen[tensorboard]')")
@@ -257,7 +260,7 @@ def run_train(args):
                         lr=args.lr, device=args.device or "cpu",
                         seed=0 if args.seed is None else args.seed, out=out,
                         log_every=args.log_every or 10, eval_every=args.eval_every or 1,
-                        options=options)
+                        options=options, compile=not args.no_compile)
     tensorboard = (args.histogram_every if args.tensorboard else None)
     return Workbench(recipe_cls, run, tensorboard=tensorboard).fit(resume=args.resume)
 
@@ -295,7 +298,7 @@ def _resumed_run(args, out, recipe_cls, options):
                     device=args.device or saved.get("device", "cpu"), seed=saved["seed"], out=out,
                     log_every=args.log_every or saved.get("log_every", 10),
                     eval_every=args.eval_every or saved.get("eval_every", 1),
-                    options=saved_options)
+                    options=saved_options, compile=not args.no_compile)
     if args.epochs is not None:
         run.steps = None
     return run

@@ -20,6 +20,8 @@ import copy
 import itertools
 from collections import OrderedDict
 
+from ...autograd.capture import replayed, tracer
+from ...autograd.function import CAPTURE
 from ...autograd.grad_mode import no_grad
 from ...backend import dtypes as _dt
 from ...backend.device import Device
@@ -82,6 +84,10 @@ class Module:
                                   "\"forward\" function")
 
     def __call__(self, *args, **kwargs):
+        if CAPTURE[0] is not None:          # a captured step replays as traced in this mode
+            tr = tracer()
+            if tr is not None:
+                tr.guard(self, "training")
         for hook in list(self._forward_pre_hooks.values()):
             result = hook(self, args)
             if result is not None:
@@ -291,6 +297,7 @@ class Module:
             p.requires_grad_(requires_grad)
         return self
 
+    @replayed
     def zero_grad(self, set_to_none=True):
         for p in self.parameters():
             if p.grad is None:

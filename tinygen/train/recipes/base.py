@@ -24,6 +24,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 import tinygen as tg
+from ... import distributed as dist
 from ...data import DataLoader
 from ...io import atomic_write
 from ..errors import UsageError
@@ -96,6 +97,7 @@ class RunConfig:
     log_every: int = 10
     eval_every: int = 1               # epochs between evaluation + samples + checkpoint
     options: dict = field(default_factory=dict)      # model-specific settings (--set key=value)
+    compile: bool = True              # capture the training step (tg.compile); --no-compile: eager
 
 
 @dataclass
@@ -168,6 +170,22 @@ class Recipe:
         return DataLoader(self.data.train, batch_size=batch_size, shuffle=True,
                           drop_last=self.drop_last, seed=seed,
                           device=None if self.device.type == "cpu" else self.device)
+
+    def captured(self, fn):
+        """fn (the tensor part of a training step: forward, backward, optimiser update) as a
+        captured step (tg.compile), unless the run says --no-compile or is data-parallel (the
+        gradient all-reduce runs in hooks a plan does not replay)."""
+        if not self.run.compile or (dist.is_available() and dist.is_initialized()):
+            return fn
+        return tg.compile(fn)
+
+    def _step(self, *tensors):
+        """self._update(*tensors) (a recipe's forward, backward and update, returning tensors),
+        captured on first use (see captured)."""
+        step = self.__dict__.get("_captured_update")
+        if step is None:
+            step = self._captured_update = self.captured(self._update)
+        return step(*tensors)
 
     def train_step(self, batch, step: int) -> dict:
         """One optimisation step on `batch`; returns the losses to log as floats."""

@@ -54,14 +54,16 @@ class ClassifierRecipe(Recipe):
             self.optimizers["adam"], T_max=total_steps)}
 
     def train_step(self, batch, step):
-        x, y = batch
+        return {"loss": self._step(*batch).item()}
+
+    def _update(self, x, y):
         opt = self.optimizers["adam"]
         loss = F.cross_entropy(self.model(x), y)
         opt.zero_grad()
         loss.backward()
         opt.step()
         self.schedulers["cosine"].step()
-        return {"loss": loss.item()}
+        return loss
 
     def evaluate(self, test):
         return {"test_acc": accuracy(self.model, test, self.device)}

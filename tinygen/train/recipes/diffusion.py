@@ -76,7 +76,11 @@ class DiffusionRecipe(Recipe):
         return self.config.num_classes is not None
 
     def train_step(self, batch, step):
-        x, labels = batch
+        loss = self._step(*batch)
+        self.ema.update(step)                 # its decay depends on the step: outside the plan
+        return {"loss": loss.item()}
+
+    def _update(self, x, labels):
         opt = self.optimizers["adam"]
         loss = denoising_loss(self.unet, self.schedule, x * 2 - 1,
                               labels if self.conditional else None, self.option("p_uncond"),
@@ -84,8 +88,7 @@ class DiffusionRecipe(Recipe):
         opt.zero_grad()
         loss.backward()
         opt.step()
-        self.ema.update(step)
-        return {"loss": loss.item()}
+        return loss
 
     @tg.no_grad()
     def generate(self, n, steps=None, labels=None, guidance=None, chain=None):

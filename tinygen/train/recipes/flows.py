@@ -81,7 +81,10 @@ class FlowRecipe(Recipe):
         return bits_per_dim(nll, self.dims, levels=256)
 
     def train_step(self, batch, step):
-        x = batch[0]
+        nll = self._step(batch[0]).item()
+        return {"bpd": self.bpd(nll)} if self.image else {"nll": nll}
+
+    def _update(self, x):
         opt = self.optimizers["adam"]
         nll = self.nll(x).mean()
         opt.zero_grad()
@@ -89,7 +92,7 @@ class FlowRecipe(Recipe):
         opt.step()
         for sched in self.schedulers.values():
             sched.step()
-        return {"bpd": self.bpd(nll.item())} if self.image else {"nll": nll.item()}
+        return nll
 
     def evaluate(self, test, batch_size=500):
         x_all = test.tensors[0]

@@ -59,14 +59,21 @@ class GANRecipe(Recipe):
         self.n_critic = self.option("n_critic")
         self.gp_weight = self.option("gp_weight")
         self._last_loss_g = float("nan")       # logged on the critic-only steps of wgan-gp
+        self._d_step = self.captured(self._discriminator_step)
+        self._g_step = self.captured(self._generator_step)
 
     def noise(self, n):
         return tg.randn(n, self.config.latent, device=self.device)         # (n, latent)
 
     def train_step(self, batch, step):
-        metrics = self._discriminator_step(batch[0])
+        real = batch[0]
+        metrics = {k: v.item() for k, v in self._d_step(real).items()}
+        if "right" in metrics:
+            # the discriminator's accuracy on this batch: real called real (logit > 0) and fake
+            # called fake, over the 2B images; 0.5 is a discriminator the generator fools
+            metrics["acc_d"] = metrics.pop("right") / (2 * real.shape[0])
         if step % self.n_critic == 0:          # the generator, every n_critic steps
-            self._last_loss_g = self._generator_step(batch[0].shape[0])
+            self._last_loss_g = self._g_step(real).item()
         metrics["loss_g"] = self._last_loss_g
         return metrics
 
@@ -83,19 +90,14 @@ class GANRecipe(Recipe):
         opt.zero_grad()
         loss.backward()
         opt.step()
-        metrics = {"loss_d": loss.item()}
         if self.wasserstein:
-            metrics["gp"] = gp.item()
-        else:
-            # the discriminator's accuracy on this batch: real called real (logit > 0) and fake
-            # called fake, over the 2B images; 0.5 is a discriminator the generator fools
-            right = (d_real > 0).float().sum() + (d_fake < 0).float().sum()
-            metrics["acc_d"] = right.item() / (2 * real.shape[0])
-        return metrics
+            return {"loss_d": loss, "gp": gp}
+        return {"loss_d": loss, "right": (d_real > 0).float().sum() + (d_fake < 0).float().sum()}
 
-    def _generator_step(self, batch_size):
+    def _generator_step(self, real):
+        """The generator's update, for a batch the size of `real`."""
         opt = self.optimizers["generator"]
-        d_gen = self.discriminator(self.generator(self.noise(batch_size)))
+        d_gen = self.discriminator(self.generator(self.noise(real.shape[0])))
         if self.wasserstein:
             loss = -d_gen.mean()
         else:                                  # non-saturating: maximise log D(G(z))
@@ -103,7 +105,7 @@ class GANRecipe(Recipe):
         opt.zero_grad()
         loss.backward()
         opt.step()
-        return loss.item()
+        return loss
 
     def sample(self, n):
         return self.generator(self.noise(n))                               # (n, C, H, W)

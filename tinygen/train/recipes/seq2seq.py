@@ -90,14 +90,16 @@ class Seq2SeqRecipe(Recipe):
         self.optimizers = {"adam": tg.optim.Adam(self.model.parameters(), lr=self.setting("lr"))}
 
     def train_step(self, batch, step):
-        src, tgt = batch
+        return {"loss": self._step(*batch).item()}
+
+    def _update(self, src, tgt):
         opt = self.optimizers["adam"]
         logits = self.model(src, shift_right(tgt))
         loss = F.cross_entropy(logits.reshape(-1, self.config.vocab), tgt.reshape(-1), ignore_index=PAD)
         opt.zero_grad()
         loss.backward()
         opt.step()
-        return {"loss": loss.item()}
+        return loss
 
     def _greedy(self, src, length):
         """Greedy decodes of src (B, S) (CPU data), as a NumPy array (B, length) on the host."""

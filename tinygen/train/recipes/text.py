@@ -172,13 +172,17 @@ class GPTRecipe(TextRecipe):
         opt = self.optimizers["adamw"]
         lr = lr_at(step, self.setting("lr"), self.min_lr, self.warmup, self.total_steps)
         for group in opt.param_groups:
-            group["lr"] = lr
+            group["lr"] = lr                  # read by opt.step, also in a captured step
+        return {"loss": self._step(x, y).item(), "lr": lr}
+
+    def _update(self, x, y):
+        opt = self.optimizers["adamw"]
         _, loss = self.model(x, y)
         opt.zero_grad()
         loss.backward()
         nn.utils.clip_grad_norm_(self.model.parameters(), self.option("grad_clip"))
         opt.step()
-        return {"loss": loss.item(), "lr": lr}
+        return loss
 
 
 class CharRNNRecipe(TextRecipe):
@@ -198,14 +202,16 @@ class CharRNNRecipe(TextRecipe):
         self.optimizers = {"adam": tg.optim.Adam(self.model.parameters(), lr=self.setting("lr"))}
 
     def train_step(self, batch, step):
-        x, y = batch
+        return {"loss": self._step(*batch).item()}
+
+    def _update(self, x, y):
         opt = self.optimizers["adam"]
         _, loss = self.model(x, y)
         opt.zero_grad()
         loss.backward()
         nn.utils.clip_grad_norm_(self.model.parameters(), 1.0)
         opt.step()
-        return {"loss": loss.item()}
+        return loss
 
 
 class CharGRURecipe(CharRNNRecipe):

@@ -43,14 +43,16 @@ class VAERecipe(Recipe):
         self.optimizers = {"adam": tg.optim.Adam(self.model.parameters(), lr=self.setting("lr"))}
 
     def train_step(self, batch, step):
-        x = batch[0]
+        return {"nelbo": self._step(batch[0]).item() / batch[0].shape[0]}
+
+    def _update(self, x):
         opt = self.optimizers["adam"]
         recon, mu, logvar = self.model(x)
         loss = negative_elbo(recon, x, mu, logvar).sum()      # summed over the batch, as pytorch/examples
         opt.zero_grad()
         loss.backward()
         opt.step()
-        return {"nelbo": loss.item() / x.shape[0]}
+        return loss
 
     def evaluate(self, test, iw_samples=0, reconstruction=False, batch_size=500):
         """test_nelbo_nats (per image); with iw_samples = K > 0 also test_iw_nll_nats, the

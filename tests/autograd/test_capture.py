@@ -1,0 +1,280 @@
+"""tg.compile: a captured step replays what the eager step does, bit for bit; guards re-trace when
+what the plan assumed changes; what cannot be captured runs eagerly with a warning naming why."""
+import warnings
+
+import numpy as np
+import pytest
+
+import tinygen as tg
+import tinygen.nn.functional as F
+from tinygen import nn
+
+
+def _batches(n, shape=(8, 12), classes=5, seed=0):
+    rng = np.random.default_rng(seed)
+    return [(tg.tensor(rng.standard_normal(shape).astype(np.float32)),
+             tg.tensor(rng.integers(0, classes, shape[0]))) for _ in range(n)]
+
+
+def _mlp(seed=0, dropout=0.25, batchnorm=False):
+    tg.manual_seed(seed)
+    layers = [nn.Linear(12, 16)]
+    if batchnorm:
+        layers.append(nn.BatchNorm1d(16))
+    layers += [nn.ReLU(), nn.Dropout(dropout), nn.Linear(16, 5)]
+    return nn.Sequential(*layers)
+
+
+def _state(model, opt=None):
+    """Every array a step changes: parameters, buffers, gradients, optimiser moments."""
+    out = [t.detach().numpy().copy() for t in model.state_dict().values()]
+    out += [p.grad.numpy().copy() for p in model.parameters() if p.grad is not None]
+    if opt is not None:
+        for st in opt.state.values():
+            out += [v.numpy().copy() for v in st.values() if isinstance(v, tg.Tensor)]
+    return out
+
+
+def _run_both(make, steps, batches, check=None):
+    """Run `steps` eagerly and compiled from the same seed; return (eager, compiled) outputs and
+    final states, and the compiled function."""
+    results = []
+    for compiled in (False, True):
+        model, opt, step = make()
+        fn = tg.compile(step) if compiled else step
+        tg.manual_seed(1234)
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", RuntimeWarning)      # no silent fallback to eager
+            outs = [_numpy(fn(*b)) for b in batches[:steps]]
+        results.append((outs, _state(model, opt), fn))
+    return results
+
+
+def _numpy(out):
+    if isinstance(out, tg.Tensor):
+        return [out.numpy().copy()]
+    if isinstance(out, (tuple, list)):
+        return [a for o in out for a in _numpy(o)]
+    if isinstance(out, dict):
+        return [a for o in out.values() for a in _numpy(o)]
+    return [out]
+
+
+def _assert_bitwise(eager, compiled):
+    (outs_e, state_e, _), (outs_c, state_c, fn) = eager, compiled
+    assert len(outs_e) == len(outs_c)
+    for k, (a, b) in enumerate(zip(outs_e, outs_c)):
+        for x, y in zip(a, b):
+            np.testing.assert_array_equal(x, y, err_msg=f"output of step {k}")
+    assert len(state_e) == len(state_c)
+    for a, b in zip(state_e, state_c):
+        np.testing.assert_array_equal(a, b)
+    plans = list(fn.plans.values())
+    assert plans and all(p is not None for p in plans), fn.reason
+    return fn
+
+
+def _classifier_step(opt_cls=tg.optim.Adam, **kw):
+    def make():
+        model = _mlp(**kw)
+        opt = opt_cls(model.parameters(), lr=1e-2)
+
+        def step(x, y):
+            opt.zero_grad()
+            loss = F.cross_entropy(model(x), y)
+            loss.backward()
+            opt.step()
+            return loss
+        return model, opt, step
+    return make
+
+
+@pytest.mark.parametrize("opt_cls", [tg.optim.Adam, tg.optim.SGD, tg.optim.AdamW])
+def test_classifier_step_with_dropout_is_bitwise_eager(opt_cls):
+    eager, compiled = _run_both(_classifier_step(opt_cls), 30, _batches(30))
+    fn = _assert_bitwise(eager, compiled)
+    assert len(fn.plans) == 1                       # traced once, replayed 29 times
+
+
+def test_batchnorm_running_stats_and_counter_are_replayed():
+    eager, compiled = _run_both(_classifier_step(batchnorm=True, dropout=0.0), 12, _batches(12))
+    _assert_bitwise(eager, compiled)
+
+
+def test_grad_accumulation_without_set_to_none():
+    def make():
+        model = _mlp(dropout=0.0)
+        opt = tg.optim.SGD(model.parameters(), lr=0.1, momentum=0.9)
+
+        def step(x, y):
+            opt.zero_grad(set_to_none=False)
+            for half in (slice(0, 4), slice(4, 8)):       # two micro-batches into one .grad
+                F.cross_entropy(model(x[half]), y[half]).backward()
+            opt.step()
+            return model[0].weight.grad.sum()
+        return model, opt, step
+    batches = _batches(6)
+    model, opt, step = make()
+    step(*batches[0])                                   # .grad exists before the trace
+    eager, compiled = _run_both(make, 6, batches)
+    _assert_bitwise(eager, compiled)
+
+
+def test_double_backward_gradient_penalty():
+    """WGAN-GP's penalty: autograd.grad with create_graph inside the step."""
+    def make():
+        tg.manual_seed(0)
+        critic = nn.Sequential(nn.Linear(12, 16), nn.Tanh(), nn.Linear(16, 1))
+        opt = tg.optim.Adam(critic.parameters(), lr=1e-3, betas=(0.5, 0.9))
+
+        def step(real, _):
+            opt.zero_grad()
+            fake = tg.randn(real.shape)
+            eps = tg.rand(real.shape[0], 1)
+            mix = (eps * real + (1 - eps) * fake).requires_grad_(True)
+            (g,) = tg.autograd.grad(critic(mix).sum(), mix, create_graph=True)
+            gp = ((g.norm(2, dim=1) - 1) ** 2).mean()
+            loss = critic(fake).mean() - critic(real).mean() + 10 * gp
+            loss.backward()
+            opt.step()
+            return loss, gp
+        return critic, opt, step
+    eager, compiled = _run_both(make, 10, _batches(10))
+    _assert_bitwise(eager, compiled)
+
+
+def test_scheduler_and_constant_written_in_place():
+    def make():
+        model = _mlp(dropout=0.0)
+        opt = tg.optim.SGD(model.parameters(), lr=0.5)
+        sched = tg.optim.lr_scheduler.StepLR(opt, step_size=2, gamma=0.5)
+
+        def step(x, y):
+            acc = tg.zeros(5)
+            acc += model(x).sum(0)                      # a constant, then written in place
+            opt.zero_grad()
+            loss = F.cross_entropy(model(x), y)
+            loss.backward()
+            opt.step()
+            sched.step()                                # replayed: the lr keeps halving
+            return loss, acc
+        return model, opt, step
+    eager, compiled = _run_both(make, 8, _batches(8))
+    _assert_bitwise(eager, compiled)
+
+
+def test_guards_retrace_on_shape_mode_and_parameter_changes():
+    model, opt, step = _classifier_step()()
+    fn = tg.compile(step)
+    small, big = _batches(2, (8, 12))[0], _batches(2, (6, 12))[0]
+    fn(*small)
+    fn(*small)
+    assert len(fn.plans) == 1
+    fn(*big)                                            # another batch size: another plan
+    assert len(fn.plans) == 2
+    key = next(iter(fn.plans))
+    plan = fn.plans[key]
+    model.eval()                                        # dropout off: the plan no longer holds
+    assert not plan.valid()
+    model.train()
+    assert plan.valid()
+    w = model[0].weight
+    w.data = w.detach().clone()                         # a parameter's array replaced
+    assert not plan.valid()
+    fn(*small)                                          # re-traced on the new array
+    assert fn.plans[key] is not plan and fn.plans[key].valid()
+    plan = fn.plans[key]
+    w.requires_grad_(False)                             # frozen: the plan gave it a gradient
+    assert not plan.valid()
+
+    predict = tg.compile(lambda x: model(x).detach())
+    predict(small[0])
+    with tg.no_grad():
+        predict(small[0])                               # grad mode is part of the key
+    assert len(predict.plans) == 2
+
+
+def test_replay_after_eval_switch_matches_eager():
+    """A plan traced in training mode is not used in eval mode: the eval result is eager's."""
+    def make():
+        model = _mlp(dropout=0.5)
+
+        def forward(x, _):
+            with tg.no_grad():
+                return model(x)
+        return model, None, forward
+    batches = _batches(4)
+    model, _, forward = make()
+    fn = tg.compile(forward)
+    fn(*batches[0])
+    model.eval()
+    np.testing.assert_array_equal(fn(*batches[1]).numpy(), forward(*batches[1]).numpy())
+
+
+@pytest.mark.parametrize("body, reason", [
+    ("item", "reads a value"),
+    ("from_numpy", "computed outside any op"),
+    ("no_backward", "requires grad and runs no backward"),
+])
+def test_what_cannot_be_captured_runs_eagerly_with_a_warning(body, reason):
+    model = _mlp(dropout=0.0)
+
+    def step(x, y):
+        out = model(x)
+        if body == "item":
+            return out * float(out.sum().item())
+        if body == "from_numpy":
+            return out + tg.from_numpy(np.full((8, 5), 2.0, np.float32))
+        return out
+    fn = tg.compile(step)
+    x, y = _batches(1)[0]
+    with pytest.warns(RuntimeWarning, match=reason):
+        first = fn(x, y)
+    second = fn(x, y)                                   # eager again, no second warning
+    np.testing.assert_array_equal(first.detach().numpy(), second.detach().numpy())
+    assert list(fn.plans.values()) == [None]
+
+
+def test_intermediates_are_not_kept_between_calls():
+    model, opt, step = _classifier_step()()
+    fn = tg.compile(step)
+    x, y = _batches(1)[0]
+    fn(x, y)
+    plan = next(iter(fn.plans.values()))
+    kept = [v for v in plan.values if v is not None]
+    n_state = sum(1 for _ in model.parameters()) + sum(1 for _ in model.buffers())
+    # parameters (and constants such as the seed of backward) only: no activation lives on
+    assert all(v.size <= max(p.numel() for p in model.parameters()) for v in kept)
+    assert len(kept) <= n_state + 4
+
+
+def test_method_decorator_and_options_are_accepted():
+    class Trainer:
+        def __init__(self):
+            self.model = _mlp(dropout=0.0)
+
+        @tg.compile
+        def predict(self, x):
+            with tg.no_grad():
+                return self.model(x)
+    t = Trainer()
+    x, _ = _batches(1)[0]
+    a, b = t.predict(x), t.predict(x)
+    np.testing.assert_array_equal(a.numpy(), b.numpy())
+    assert tg.compile(mode="max-autotune")(lambda v: v * 2)(x).shape == x.shape
+
+
+def test_gradient_of_an_argument_goes_to_this_calls_argument():
+    w = tg.tensor(np.linspace(-1, 1, 6, dtype=np.float32).reshape(2, 3))
+
+    def grad_of_input(x):
+        (x * x * w).sum().backward()
+        return x.grad.detach() * 1.0
+
+    fn = tg.compile(grad_of_input)
+    for k in range(4):
+        x = tg.tensor(np.full((2, 3), k + 1.0, np.float32), requires_grad=True)
+        g = fn(x)
+        np.testing.assert_array_equal(x.grad.numpy(), 2 * x.detach().numpy() * w.numpy())
+        np.testing.assert_array_equal(g.numpy(), x.grad.numpy())
+    assert all(p is not None and p.confirmed for p in fn.plans.values())

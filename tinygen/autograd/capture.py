@@ -1,0 +1,651 @@
+"""Captured steps: `tg.compile(fn)` records one call of a training step and replays it as a plan.
+
+    @tg.compile
+    def step(x, y):
+        opt.zero_grad()
+        loss = F.cross_entropy(model(x), y)
+        loss.backward()
+        opt.step()
+        return loss
+
+    for x, y in loader:
+        loss = step(x, y)          # calls 1 and 2: eager, recorded; then the plan, while guards hold
+
+How it records. Every op reaches its arrays through one seam, `Function.apply`; while a step is
+traced, apply tells the tracer (function.CAPTURE) which Function class ran, on which arrays, with
+which parameters, and which arrays came out, including the arrays the Function kept for its
+backward. The backward pass is recorded the same way, because backward rules are Tensor ops.
+What touches state outside an op says so too: an in-place write, a `.grad` delivered by the
+engine, a random draw, a tensor made from Python data. Optimiser and scheduler updates
+(`Optimizer.step`, `zero_grad`, `LRScheduler.step`) are recorded as effects: calls the plan makes
+again on every replay (they read Python state, such as the step count, that an array plan would
+freeze), each already one fused kernel.
+
+How it replays. The plan is a list of steps over numbered slots: for an op, a fresh Function
+object (no Tensor and no graph) runs `forward` on the slots' arrays; parameters, buffers and
+optimiser state are the same arrays as in eager (updated in place), the step's arguments are
+bound per call, and each intermediate is dropped after its last use, so memory stays what eager
+uses. Random ops draw from the same generator stream in the same order, so a replayed step gives
+what the eager step gives, bit for bit (tests check it over many steps of every model).
+
+Confirmation. A plan is replayed only after two calls in a row recorded the same plan: ops whose
+Python arguments were read off the arrays (a count of targets turned into a float, a branch on an
+array's contents) record different plans for different data, and such a step runs eagerly after
+four traces without two alike. (The first call may differ from the second for good reasons: no
+.grad yet, a lazy initialisation.)
+
+Guards. A plan is kept per (argument shapes, dtypes, devices, requires_grad, other arguments,
+grad mode); it is also dropped when a parameter's array is replaced (`load_state_dict` by
+assignment, `p.data = ...`), a parameter's requires_grad, a called module's `training` flag, or a
+one-element state tensor the step branched on (`if not self.initialized.item()`) changes. What
+cannot be captured makes the step run eagerly, with one warning saying why: reading a value the
+step computed (`.item()`, `.numpy()`, `bool(t)`), an array computed outside any op, a returned
+tensor that requires grad when the step ran no backward, hooks that run when a gradient is
+accumulated (DistributedDataParallel). As with CUDA graphs, Python code in the step runs when it
+is traced, not on replays: a print or a Python counter is not replayed. Returned tensors are
+detached (the step ran its backward already).
+
+Deviations from torch.compile: no fusion of elementwise chains and no preallocated buffers yet
+(each op still allocates its result, as in eager); `fullgraph`, `mode` and `backend` are not
+taken.
+"""
+from __future__ import annotations
+
+import functools
+import sys
+import threading
+import warnings
+
+import numpy as np
+
+from . import function as _function
+from .function import CAPTURE, _as_array
+from .grad_mode import GRAD
+
+_ndarray = np.ndarray
+_new = object.__new__
+MAX_PLANS = 8          # distinct guard keys per compiled function before it stays eager
+MAX_TRACES = 4         # traces of one key without two alike in a row before it stays eager
+
+# step kinds
+_OP, _WRITE, _SOURCE, _EFFECT, _BIND_GRAD, _READ_GRAD, _REBIND = range(7)
+
+
+def _is_array(v):
+    """A NumPy array (or a subclass: the test device's), or a CuPy one."""
+    return isinstance(v, _ndarray) or (type(v).__name__ == "ndarray" and hasattr(v, "shape"))
+
+
+class _Slot:
+    """A placeholder for slot `i` in a recorded parameter (a list of arrays in a kwarg)."""
+    __slots__ = ("i",)
+
+    def __init__(self, i):
+        self.i = i
+
+
+class _Tracer:
+    """What one traced call records. The methods below are the hooks the layers call while
+    CAPTURE[0] is this tracer (and only from the tracing thread, outside effects)."""
+
+    def __init__(self):
+        self.thread = threading.get_ident()
+        self.depth = 0               # > 0 inside an effect: nothing inside it is recorded
+        self.slot = {}               # id(array) -> slot
+        self.values = []             # slot -> the array at trace time
+        self.keep = []               # everything seen stays alive, so ids stay unique
+        self.kind = []               # slot -> "arg" | "live" | "const" | "op"
+        self.steps = []
+        self.made = {}               # id(array) -> (constant?, where) for arrays made off an op
+        self.guards = {}             # (id(obj), attr) -> (obj, attr, value)
+        self.leaves = {}             # id(param) -> (param, array, requires_grad)
+        self.problem = None
+        self.backward_ran = False
+        self.pristine = {}           # const slot -> its value before the step wrote into it
+        self.values_read = []        # (tensor, value): one-element state the step branched on
+        self.args = []               # the traced call's argument tensors
+
+    def here(self):
+        return self.depth == 0 and threading.get_ident() == self.thread
+
+    def note(self, reason):
+        if self.problem is None:
+            self.problem = reason
+
+    # ---- slots ---------------------------------------------------------------------------------
+    def _new_slot(self, arr, kind):
+        s = len(self.values)
+        self.values.append(arr)
+        self.kind.append(kind)
+        self.slot[id(arr)] = s
+        self.keep.append(arr)
+        return s
+
+    def slot_of(self, arr, tensor, op):
+        """The slot holding `arr`, an input of `op`: recorded before, or state that existed
+        before the step (a parameter, a buffer: the plan uses that same array), or a constant."""
+        s = self.slot.get(id(arr))
+        if s is not None:
+            return s
+        made = self.made.get(id(arr))
+        if made is not None:
+            constant, where = made
+            if not constant:
+                self.note(f"{op} takes an array computed outside any op, in {where}")
+            return self._new_slot(arr, "const")
+        if tensor is None:
+            self.note(f"{op} takes a raw array argument (shape {getattr(arr, 'shape', '?')}) "
+                      f"that no op made, in {_caller()}")
+            return self._new_slot(arr, "const")
+        if tensor._grad_fn is None and tensor._requires_grad:
+            self.leaves[id(tensor)] = (tensor, arr, True)
+        return self._new_slot(arr, "live")
+
+    # ---- hooks ---------------------------------------------------------------------------------
+    def op(self, cls, fn, args, arrays, params, out):
+        name = cls.__name__
+        tmpl = list(arrays)
+        ins, generic = [], []
+        Tensor = _function.Tensor
+        for pos, a in enumerate(args):
+            if isinstance(a, Tensor):
+                ins.append((pos, self.slot_of(a._data, a, name)))
+                if type(a._data) is not _ndarray and isinstance(a._data, np.generic):
+                    generic.append(pos)
+                tmpl[pos] = None
+            elif _is_array(a):
+                ins.append((pos, self.slot_of(a, None, name)))
+                tmpl[pos] = None
+            elif type(a) in (list, tuple) and any(_is_array(v) for v in a):
+                self.note(f"{name} takes a list of arrays as an argument")
+        if params and any(_is_array(v) or (type(v) in (list, tuple) and
+                                           any(_is_array(e) for e in v))
+                          for v in params.values()):
+            params = self._template(params, name)
+            filled = True
+        else:
+            filled = False
+        outs = out if type(out) is tuple else (out,)
+        out_slots = [(i, self._new_slot(o, "op")) for i, o in enumerate(outs) if _is_array(o)]
+        attrs = [(k, self._new_slot(v, "op")) for k, v in fn.__dict__.items()
+                 if _is_array(v) and id(v) not in self.slot]
+        saved = []
+        if fn._saved is not None and fn._saved is not _function._FREED:
+            for i, e in enumerate(fn._saved):
+                if e is not None and e[0] == 2 and id(e[1]) not in self.slot:
+                    saved.append((i, self._new_slot(e[1], "op")))
+        xp = None if fn.xp is np else fn.xp
+        self.steps.append((_OP, (cls, xp, tmpl, ins, generic, params, filled,
+                                 type(out) is tuple, out_slots, attrs, saved)))
+
+    def _template(self, params, name):
+        def fill(v):
+            if _is_array(v):
+                return _Slot(self.slot_of(v, None, name))
+            if type(v) in (list, tuple):
+                return type(v)(fill(e) for e in v)
+            return v
+        return {k: fill(v) for k, v in params.items()}
+
+    def made_array(self, arr, constant):
+        if id(arr) not in self.slot:
+            self.made[id(arr)] = (constant, _caller())
+            self.keep.append(arr)
+
+    def source(self, func, args, kwargs, arr):
+        self.steps.append((_SOURCE, (func, args, kwargs, self._new_slot(arr, "op"))))
+
+    def write(self, dst, src, tensor):
+        """Called before `dst[...] = src`: a constant written into is kept as it was made."""
+        d = self.slot_of(dst, tensor, "an in-place write")
+        if self.kind[d] == "const" and d not in self.pristine:
+            self.pristine[d] = dst.copy()
+        self.steps.append((_WRITE, (d, self.slot_of(src, tensor, "an in-place write"))))
+
+    def rebind(self, tensor, arr):
+        self.steps.append((_REBIND, (tensor, self.slot_of(arr, tensor, "a .data assignment"))))
+        self.leaves.pop(id(tensor), None)
+
+    def _step_local(self, t):
+        """t's array was computed in the step: t is a tensor of this call only (a mixed image
+        for a gradient penalty), whose .grad nothing after the step can read."""
+        s = self.slot.get(id(t._data))
+        return s is not None and self.kind[s] == "op"
+
+    def _target(self, t):
+        """Where a replay delivers t's .grad: t itself, or the replay's argument in t's place."""
+        for i, a in enumerate(self.args):
+            if a is t:
+                return i
+        return t
+
+    def read_grad(self, t):
+        if self._step_local(t):
+            return
+        s = self._new_slot(t.grad._data, "op")
+        self.steps.append((_READ_GRAD, (self._target(t), s)))
+
+    def bind_grad(self, t):
+        if self._step_local(t):
+            return
+        s = self.slot_of(t.grad._data, t.grad, "a .grad")
+        # a constant folded into the plan must not become a .grad an optimiser writes into
+        self.steps.append((_BIND_GRAD, (self._target(t), s, self.kind[s] != "op")))
+
+    def effect(self, method, args, kwargs):
+        self.steps.append((_EFFECT, (method, args, kwargs)))
+
+    def guard(self, obj, attr):
+        key = (id(obj), attr)
+        if key not in self.guards:
+            self.guards[key] = (obj, attr, getattr(obj, attr))
+
+
+def _caller():
+    """Where an array was made: the first frame outside the tensor layers (for the warning)."""
+    f = sys._getframe(2)
+    while f is not None and f.f_code.co_filename.endswith(
+            ("function.py", "tensor.py", "creation.py", "capture.py", "convert.py",
+             "index.py")):
+        f = f.f_back
+    if f is None:
+        return "?"
+    return f"{f.f_code.co_name} ({f.f_code.co_filename.rsplit('/', 1)[-1]}:{f.f_lineno})"
+
+
+def tracer():
+    """The tracer recording on this thread, or None (the hooks' one check)."""
+    tr = CAPTURE[0]
+    return tr if tr is not None and tr.here() else None
+
+
+def note(reason):
+    """A hook: what the traced step just did cannot be replayed (the step will run eagerly)."""
+    tr = tracer()
+    if tr is not None:
+        tr.note(f"{reason}, in {_caller()}")
+
+
+def made(arr, constant):
+    """A hook: `arr` was made outside an op (constant: from Python data or shapes only)."""
+    tr = tracer()
+    if tr is not None:
+        tr.made_array(arr, constant)
+
+
+def read_value(tensor, what):
+    """A hook: the traced step reads a value of `tensor` (one element, or None for a whole array).
+    Kept as a guard when the tensor is state from before the step or a constant; else the step
+    runs eagerly."""
+    tr = tracer()
+    if tr is None:
+        return
+    arr = None if tensor is None else tensor._data
+    s = None if arr is None else tr.slot.get(id(arr))
+    made = None if arr is None else tr.made.get(id(arr))
+    if arr is not None and ((s is None and (made is None or made[0]))
+                            or (s is not None and tr.kind[s] in ("live", "const"))):
+        tr.values_read.append((tensor, arr.item()))
+        return
+    tr.note(f"the step reads a value it computed ({what}); return the tensor and read it "
+            f"outside, in {_caller()}")
+
+
+def replayed(method):
+    """Decorate a method whose work a captured step redoes on every replay (an optimiser's step,
+    zero_grad, a scheduler's step) instead of recording the array work inside it."""
+    @functools.wraps(method)
+    def run(*args, **kwargs):
+        tr = CAPTURE[0]
+        if tr is None or not tr.here():
+            return method(*args, **kwargs)
+        tr.effect(method, args, kwargs)
+        tr.depth += 1
+        try:
+            result = method(*args, **kwargs)
+        finally:
+            tr.depth -= 1
+        if result is not None:
+            tr.note(f"{method.__qualname__} returned a value inside the step")
+        return result
+    run.__wrapped_effect__ = True
+    return run
+
+
+# ---- the plan ---------------------------------------------------------------------------------------
+class _Plan:
+    """The recorded steps, ready to replay: slots, what to bind per call, what to free when."""
+
+    def __init__(self, tr, arg_slots, out_tmpl):
+        self.values = [v if k in ("live", "const") else None for v, k in zip(tr.values, tr.kind)]
+        self.arg_slots = arg_slots
+        self.out_tmpl = out_tmpl
+        self.leaves = list(tr.leaves.values())
+        self.guards = list(tr.guards.values())
+        self.values_read = tr.values_read
+        self.steps = [(kind, data, ()) for kind, data in tr.steps]
+        self.signature = _signature(tr)
+        self.confirmed = False
+        # a constant the step writes into (zeros, then +=) starts each replay as it was made
+        self.restore = list(tr.pristine.items())
+        self._free_after_last_use(tr)
+
+    def _free_after_last_use(self, tr):
+        last = {}
+        for k, (kind, data, _) in enumerate(self.steps):
+            for s in _reads(kind, data):
+                last[s] = k
+        keep = set(_tmpl_slots(self.out_tmpl))
+        free = {}
+        for s, k in last.items():
+            if tr.kind[s] in ("op", "arg") and s not in keep:
+                free.setdefault(k, []).append(s)
+        self.steps = [(kind, data, tuple(free.get(k, ()))) for k, (kind, data, _) in
+                      enumerate(self.steps)]
+
+    def valid(self):
+        for t, arr, rg in self.leaves:
+            if t._data is not arr or t._requires_grad != rg:
+                return False
+        for obj, attr, value in self.guards:
+            if getattr(obj, attr) != value:
+                return False
+        for t, value in self.values_read:
+            if t._data.item() != value:
+                return False
+        return True
+
+    def run(self, tensors):
+        vals = list(self.values)
+        for s, t in zip(self.arg_slots, tensors):
+            vals[s] = t._data
+        for s, made in self.restore:
+            vals[s] = made.copy()
+        make = _function.Tensor._make
+        for kind, data, free in self.steps:
+            if kind == _OP:
+                _run_op(vals, data)
+            elif kind == _WRITE:
+                vals[data[0]][...] = vals[data[1]]
+            elif kind == _SOURCE:
+                func, args, kwargs, s = data
+                vals[s] = func(*args, **kwargs)
+            elif kind == _EFFECT:
+                data[0](*data[1], **data[2])
+            elif kind == _BIND_GRAD:
+                g = vals[data[1]]
+                t = tensors[data[0]] if type(data[0]) is int else data[0]
+                t.grad = make(g.copy() if data[2] else g, None, 0, False)
+            elif kind == _READ_GRAD:
+                t = tensors[data[0]] if type(data[0]) is int else data[0]
+                if t.grad is None:
+                    raise RuntimeError("tg.compile: the captured step adds to a .grad that is "
+                                       "None now (it was not when the step was traced)")
+                vals[data[1]] = t.grad._data
+            else:
+                data[0]._data = vals[data[1]]
+            for s in free:
+                vals[s] = None
+        return _fill_out(self.out_tmpl, vals)
+
+
+def _signature(tr):
+    """What two traces of one step must share for its plan to hold: every step's function and
+    non-array arguments, the slots it reads and writes, the state arrays (by identity) and the
+    constants (by value)."""
+    slots = [("live", id(v)) if k == "live" else (k, tr.pristine.get(i, v)) if k == "const"
+             else k for i, (v, k) in enumerate(zip(tr.values, tr.kind))]
+    steps = []
+    for kind, data in tr.steps:
+        if kind == _OP:
+            cls, xp, tmpl, *rest = data
+            steps.append((cls.__name__, cls, xp, [None if _is_array(v) else v for v in tmpl],
+                          *rest))
+        else:
+            steps.append((kind, [id(v) if isinstance(v, _function.Tensor) else v
+                                 for v in data]))
+    return slots, steps
+
+
+def _first_difference(a, b, path="plan"):
+    """None when a and b are the same signature (arrays by value, NaN equal to NaN), else a
+    short description of the first place they differ."""
+    if _is_array(a) or _is_array(b):
+        same = (_is_array(a) and _is_array(b) and a.shape == b.shape and a.dtype == b.dtype
+                and bool((a == b).all() | ((a != a) & (b != b)).all()))
+        return None if same else path
+    if type(a) in (list, tuple) and type(b) in (list, tuple):
+        if len(a) != len(b):
+            return f"{path}: {len(a)} against {len(b)} entries"
+        for i, (x, y) in enumerate(zip(a, b)):
+            named = path == "plan[1]" and type(x) is tuple and type(x[0]) is str
+            name = f"step {i}: {x[0]}" if named else i
+            where = _first_difference(x, y, f"{path}[{name}]")
+            if where is not None:
+                return where
+        return None
+    if type(a) is dict and type(b) is dict:
+        if a.keys() != b.keys():
+            return path
+        return next((w for k in a if (w := _first_difference(a[k], b[k], f"{path}.{k}"))), None)
+    if type(a) is _Slot and type(b) is _Slot:
+        return None if a.i == b.i else path
+    if isinstance(a, float) and isinstance(b, float) and a != a and b != b:
+        return None
+    try:
+        return None if a == b else f"{path}: {a!r} against {b!r}"
+    except Exception:                            # noqa: BLE001 (an object without ==)
+        return None if a is b else path
+
+
+def _run_op(vals, data):
+    cls, xp, tmpl, ins, generic, params, filled, multi, outs, attrs, saved = data
+    fn = _new(cls)
+    if xp is not None:
+        fn.xp = xp
+    args = list(tmpl)
+    for pos, s in ins:
+        args[pos] = vals[s]
+    for pos in generic:
+        args[pos] = np.asarray(args[pos])
+    if filled:
+        params = {k: _fill_param(v, vals) for k, v in params.items()}
+    try:
+        out = fn.forward(*args, **params)
+    except (ValueError, TypeError, IndexError) as e:
+        raise _function._op_error(cls, args, e) from None
+    if multi:
+        for i, s in outs:
+            o = out[i]
+            vals[s] = o if type(o) is _ndarray else _as_array(fn, o)
+    elif outs:
+        vals[outs[0][1]] = out if type(out) is _ndarray else _as_array(fn, out)
+    if attrs:
+        d = fn.__dict__
+        for k, s in attrs:
+            vals[s] = d[k]
+    for i, s in saved:
+        v = fn._to_save[i]
+        vals[s] = np.asarray(v) if isinstance(v, np.generic) else v
+
+
+def _fill_param(v, vals):
+    if type(v) is _Slot:
+        return vals[v.i]
+    if type(v) in (list, tuple):
+        return type(v)(_fill_param(e, vals) for e in v)
+    return v
+
+
+def _reads(kind, data):
+    if kind == _OP:
+        reads = [s for _, s in data[3]]
+        if data[6]:
+            reads += [s.i for s in _param_slots(data[5])]
+        return reads
+    if kind == _WRITE:
+        return list(data)
+    if kind in (_BIND_GRAD, _REBIND):
+        return [data[1]]
+    return []
+
+
+def _param_slots(params):
+    for v in params.values():
+        stack = [v]
+        while stack:
+            e = stack.pop()
+            if type(e) is _Slot:
+                yield e
+            elif type(e) in (list, tuple):
+                stack.extend(e)
+
+
+# ---- arguments and results: flatten, key, rebuild ----------------------------------------------------
+def _flatten(obj, tensors, key):
+    """Tensors of a nested (tuple, list, dict) argument into `tensors`, its guard into `key`."""
+    Tensor = _function.Tensor
+    if isinstance(obj, Tensor):
+        tensors.append(obj)
+        d = obj._data
+        key.append((tuple(d.shape), d.dtype.str, type(d), obj._requires_grad))
+    elif type(obj) in (tuple, list):
+        key.append((type(obj), len(obj)))
+        for v in obj:
+            _flatten(v, tensors, key)
+    elif type(obj) is dict:
+        key.append((dict, tuple(obj)))
+        for v in obj.values():
+            _flatten(v, tensors, key)
+    else:
+        hash(obj)                    # an unhashable argument cannot be a guard: eager
+        key.append((type(obj), obj))
+
+
+def _out_template(obj, tr):
+    Tensor = _function.Tensor
+    if isinstance(obj, Tensor):
+        if obj._requires_grad and obj._grad_fn is not None and not tr.backward_ran:
+            tr.note("the step returns a tensor that requires grad and runs no backward (call "
+                    "backward inside the step, or return .detach())")
+        return _Slot(tr.slot_of(obj._data, obj, "the step's result"))
+    if type(obj) in (tuple, list):
+        return type(obj)(_out_template(v, tr) for v in obj)
+    if type(obj) is dict:
+        return {k: _out_template(v, tr) for k, v in obj.items()}
+    if obj is not None and not isinstance(obj, (int, float, str, bool)):
+        tr.note(f"the step returns a {type(obj).__name__}, not tensors")
+    return obj
+
+
+def _tmpl_slots(obj):
+    if type(obj) is _Slot:
+        yield obj.i
+    elif type(obj) in (tuple, list):
+        for v in obj:
+            yield from _tmpl_slots(v)
+    elif type(obj) is dict:
+        for v in obj.values():
+            yield from _tmpl_slots(v)
+
+
+def _fill_out(obj, vals):
+    if type(obj) is _Slot:
+        return _function.Tensor._make(vals[obj.i], None, 0, False)
+    if type(obj) in (tuple, list):
+        return type(obj)(_fill_out(v, vals) for v in obj)
+    if type(obj) is dict:
+        return {k: _fill_out(v, vals) for k, v in obj.items()}
+    return obj
+
+
+class Compiled:
+    """`fn` captured: called like fn. `.plans` maps each guard key to its plan (or None: that
+    key runs eagerly); `.reason` says why the last trace could not be captured."""
+
+    def __init__(self, fn):
+        functools.update_wrapper(self, fn)
+        self.fn = fn
+        self.plans = {}
+        self.reason = None
+        self._warned = set()
+
+    def __get__(self, obj, objtype=None):        # as a method decorator: bind like a function
+        return self if obj is None else functools.partial(self.__call__, obj)
+
+    def __call__(self, *args, **kwargs):
+        tensors, key = [], [GRAD.enabled]
+        try:
+            _flatten((args, kwargs), tensors, key)
+            key = tuple(key)
+        except TypeError:
+            return self._eager("an argument is not hashable (pass tensors, numbers or strings)",
+                               args, kwargs)
+        plan = self.plans.get(key)
+        if plan is not None and plan.valid():
+            if plan.confirmed:
+                return plan.run(tensors)
+            return self._trace(key, tensors, args, kwargs, first=plan)
+        if plan is None and key in self.plans:
+            return self.fn(*args, **kwargs)
+        if len(self.plans) >= MAX_PLANS and key not in self.plans:
+            return self._eager(f"more than {MAX_PLANS} different argument signatures", args,
+                               kwargs)
+        return self._trace(key, tensors, args, kwargs)
+
+    def _eager(self, reason, args, kwargs):
+        self._warn(reason)
+        return self.fn(*args, **kwargs)
+
+    def _warn(self, reason):
+        self.reason = reason
+        if reason not in self._warned:
+            self._warned.add(reason)
+            warnings.warn(f"tg.compile({getattr(self.fn, '__qualname__', self.fn)}): runs "
+                          f"eagerly: {reason}", RuntimeWarning, stacklevel=3)
+
+    def _trace(self, key, tensors, args, kwargs, first=None):
+        """Run fn eagerly and record it. A plan is replayed only once a second call with the
+        same key recorded the same plan: a step whose ops depend on values read off the arrays
+        (a count of valid targets in Python, a branch on an array's contents) records a
+        different plan for other data, and then runs eagerly."""
+        if CAPTURE[0] is not None:
+            return self._eager("a compiled step called inside another one being traced", args,
+                               kwargs)
+        tr = _Tracer()
+        arg_slots = [tr._new_slot(t._data, "arg") for t in tensors]
+        tr.args = tensors
+        CAPTURE[0] = tr
+        try:
+            result = self.fn(*args, **kwargs)
+        finally:
+            CAPTURE[0] = None
+        out = _out_template(result, tr)
+        if len(set(id(t._data) for t in tensors)) != len(tensors):
+            tr.note("two arguments share one array")
+        if tr.problem is None:
+            plan = _Plan(tr, arg_slots, out)
+            plan.traces = 1 if first is None else first.traces + 1
+            if first is not None:
+                # a first step may differ (no .grad yet, a lazy init): compare the last two
+                where = _first_difference(first.signature, plan.signature)
+                plan.confirmed = where is None
+                if where is not None and plan.traces >= MAX_TRACES:
+                    tr.note(f"its ops change with the data ({where}): a value read off an "
+                            "array in Python")
+        if tr.problem is not None:
+            self.plans[key] = None
+            self._warn(tr.problem)
+        else:
+            self.plans[key] = plan
+        return result
+
+
+def compile(fn=None, **options):
+    """Capture a step: `tg.compile(fn)` or `@tg.compile`. The first call with given argument
+    shapes runs `fn` eagerly and records it; later calls replay the record (see the module's
+    docstring for what is recorded, what is guarded and what makes a step run eagerly).
+    PyTorch's options (`mode`, `fullgraph`, `dynamic`, `backend`) are accepted and ignored."""
+    if fn is None:
+        return lambda f: compile(f, **options)
+    return Compiled(fn)
