@@ -153,8 +153,6 @@ def tinygen_engine(workload, compiled=False):
     import tinygen as tg
     import tinygen.nn as nn
     import tinygen.nn.functional as F
-    if compiled and not hasattr(tg, "compile"):
-        raise Unavailable("n/a (tinygen.compile not built yet)")
     built = _torchlike(tg, nn, F, workload)
     if compiled:
         built.step = tg.compile(built.step)
