@@ -59,7 +59,7 @@ import warnings
 import numpy as np
 
 from . import function as _function
-from .function import CAPTURE, _as_array
+from .function import CAPTURE, _as_array, tracer
 from .grad_mode import GRAD
 
 _ndarray = np.ndarray
@@ -251,12 +251,6 @@ def _caller():
     if f is None:
         return "?"
     return f"{f.f_code.co_name} ({f.f_code.co_filename.rsplit('/', 1)[-1]}:{f.f_lineno})"
-
-
-def tracer():
-    """The tracer recording on this thread, or None (the hooks' one check)."""
-    tr = CAPTURE[0]
-    return tr if tr is not None and tr.here() else None
 
 
 def note(reason):

@@ -25,7 +25,7 @@ import numpy as np
 from ..backend.device import array_module
 from ..backend.dtypes import from_np_dtype
 from . import function as _function
-from .function import ANOMALY, CAPTURE, CopyArray, Function, wrap, wrap_constant
+from .function import ANOMALY, CopyArray, Function, tracer, wrap, wrap_constant
 from .grad_mode import GRAD
 
 
@@ -37,8 +37,9 @@ def run_backward(roots, grad_roots, retain_graph=False, create_graph=False, inpu
     inputs=[...]: return their gradients instead, touching no `.grad` (autograd.grad).
     """
     run = _Pass(inputs, retain_graph, create_graph)
-    if CAPTURE[0] is not None and CAPTURE[0].here():
-        CAPTURE[0].backward_ran = True
+    tr = tracer()
+    if tr is not None:
+        tr.backward_ran = True
     root_fns = run.seed(roots, grad_roots)
     order = _topo_order(root_fns, run.leaf_uses)
     prev_mode = GRAD.enabled
@@ -218,7 +219,7 @@ class _Pass:
             for k in self.leaf_targets.get(id(t), ()):
                 self.captured[k] = g if k not in self.captured else self.captured[k] + g
             return
-        tr = CAPTURE[0] if CAPTURE[0] is not None and CAPTURE[0].here() else None
+        tr = tracer()
         if tr is not None and t.grad is not None:
             tr.read_grad(t)                         # the plan adds to .grad as it is then
         t.grad = self._owned(g) if t.grad is None else t.grad + g

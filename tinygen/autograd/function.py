@@ -31,6 +31,13 @@ from .grad_mode import GRAD
 
 ANOMALY = [False]
 CAPTURE = [None]       # the tracer of tg.compile while it records a step (autograd/capture.py)
+
+
+def tracer():
+    """The tracer recording a step on this thread (tg.compile), or None: every capture hook's
+    check. (Callers on hot paths test `CAPTURE[0] is not None` first: all eager mode pays.)"""
+    tr = CAPTURE[0]
+    return tr if tr is not None and tr.here() else None
 _ndarray = np.ndarray
 _new = object.__new__
 
@@ -53,16 +60,16 @@ def wrap(array):
     """A Tensor around `array` outside any graph (a constant: requires no grad, has no grad_fn).
     A step being captured (tg.compile) notes the array as computed outside an op: the step runs
     eagerly if an op then reads it, unless the array is an op's output or saved state."""
-    if CAPTURE[0] is not None and CAPTURE[0].here():
-        CAPTURE[0].made_array(array, False)
+    if CAPTURE[0] is not None and (tr := tracer()) is not None:
+        tr.made_array(array, False)
     return Tensor._make(array, None, 0, False)
 
 
 def wrap_constant(array):
     """wrap() for an array that depends on nothing but shapes and dtypes (ones to seed a
     backward pass, zeros for an unused output): a captured step keeps it as a constant."""
-    if CAPTURE[0] is not None and CAPTURE[0].here():
-        CAPTURE[0].made_array(array, True)
+    if CAPTURE[0] is not None and (tr := tracer()) is not None:
+        tr.made_array(array, True)
     return Tensor._make(array, None, 0, False)
 
 
@@ -145,8 +152,8 @@ class Function:
                 _check_finite(cls.__name__, "forward", out if type(out) is tuple else (out,))
         if fn.is_view and isinstance(args[0], Tensor):
             _share_version(outs, args[0])
-        if CAPTURE[0] is not None and CAPTURE[0].here():
-            CAPTURE[0].op(cls, fn, args, arrays, params, out)
+        if CAPTURE[0] is not None and (tr := tracer()) is not None:
+            tr.op(cls, fn, args, arrays, params, out)
         return outs
 
     # ---- saving for backward -------------------------------------------------------------
@@ -352,3 +359,4 @@ def _check_finite(op, phase, arrays):
 
 
 OpError = _OpError
+OpIndexError = _OpIndexError

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import math
 
-from ..autograd.function import Function, _OpIndexError, wrap
+from ..autograd.function import Function, OpIndexError, wrap
 from .activation import Softplus, log_softmax
 from .args import check_float
 from .binary import where
@@ -253,8 +253,8 @@ class TargetCheck(Function):
         bad = (t != ignore_index) & ((t < 0) | (t >= C))
         if bool(bad.any()):
             value = int(t[bad].reshape(-1)[0])
-            raise _OpIndexError(f"{op}: target {value} is out of bounds for input of shape "
-                                f"{shape} with {C} classes")
+            raise OpIndexError(f"{op}: target {value} is out of bounds for input of shape "
+                               f"{shape} with {C} classes")
         return t
 
 
