@@ -278,3 +278,19 @@ def test_gradient_of_an_argument_goes_to_this_calls_argument():
         np.testing.assert_array_equal(x.grad.numpy(), 2 * x.detach().numpy() * w.numpy())
         np.testing.assert_array_equal(g.numpy(), x.grad.numpy())
     assert all(p is not None and p.confirmed for p in fn.plans.values())
+
+
+def test_a_batch_read_from_a_closure_is_not_frozen_into_the_plan():
+    """A step that reads a tensor from a closure which the loop replaces each time would replay
+    the first batch: two traces see different arrays, and the step runs eagerly, saying why."""
+    model = _mlp(dropout=0.0)
+    batch = {}
+
+    def step():
+        return model(batch["x"]).sum().detach()
+
+    fn = tg.compile(step)
+    with pytest.warns(RuntimeWarning, match="pass it as an argument"):
+        for x, _ in _batches(6):
+            batch["x"] = x
+            np.testing.assert_array_equal(fn().numpy(), step().numpy())

@@ -401,6 +401,14 @@ def _signature(tr):
     return slots, steps
 
 
+def _why_different(where):
+    """The reason two traces of a step differ, for the warning."""
+    if where.startswith("plan[0]"):            # the slots: a state array is not the same one
+        return (f"a tensor the step reads but does not take as an argument (from a closure or "
+                f"a global) is another array at every call ({where}): pass it as an argument")
+    return f"its ops change with the data ({where}): a value read off an array in Python"
+
+
 def _first_difference(a, b, path="plan"):
     """None when a and b are the same signature (arrays by value, NaN equal to NaN), else a
     short description of the first place they differ."""
@@ -625,8 +633,7 @@ class Compiled:
                 where = _first_difference(first.signature, plan.signature)
                 plan.confirmed = where is None
                 if where is not None and plan.traces >= MAX_TRACES:
-                    tr.note(f"its ops change with the data ({where}): a value read off an "
-                            "array in Python")
+                    tr.note(_why_different(where))
         if tr.problem is not None:
             self.plans[key] = None
             self._warn(tr.problem)
