@@ -36,10 +36,13 @@ from .registry import kernel
 
 SAFE_FASTMATH = {"reassoc", "contract", "arcp", "nsz"}
 
-# Below this many elements a kernel runs its serial loop and wakes no thread pool: the work
-# (tens of microseconds) is less than the launch, and on a 2-core machine numba's pool competes
-# with BLAS's spinning threads for the second core.
-PARALLEL_MIN_ELEMENTS = 1 << 15
+# Below this many elements (of a loop costing 1 ns an element; a kernel whose loop is cheaper or
+# dearer says so: _threads.parallel_work's ns_per_element) a kernel runs its serial loop and wakes
+# no thread: handing half of a loop to another thread and waiting for it cost ~90 us on the 2-core
+# VM measured here, so a split pays only above ~0.15 ms of work. (At 1 << 15 elements, as before,
+# the baby GPT's LayerNorm, 768 x 128, took 93 us on 2 threads against 28 us on one; ReLU's
+# backward, 400k elements, 101 against 49 us; its GELU, 393k elements, gains: 218 -> 189 us.)
+PARALLEL_MIN_ELEMENTS = 150_000
 
 # numba's default OpenMP pool spin-waits after every parallel loop; on a 2-core machine those
 # spinning threads starve BLAS's own threads (measured: the baby GPT's training step 5x slower,

@@ -12,9 +12,10 @@ as BLAS has, and BLAS itself runs on one thread meanwhile.
                             the serial, GIL-free versions
     matmul(a, b)            np.matmul(a, b) for NumPy arrays, the same way: large products split
                             by rows (or columns) over threads, mid-sized ones on one BLAS thread
-    parallel_work(elements) whether a loop over that many elements is worth splitting
+    parallel_work(elements, ns_per_element)
+                            whether a loop over that many elements is worth splitting
                             (_numba.PARALLEL_MIN_ELEMENTS, read per call: tests lower it)
-    over_ranges(fn, n, elements)
+    over_ranges(fn, n, elements, ns_per_element)
                             [fn(lo, hi) over ranges of [0, n)], one range per thread when the
                             loop's `elements` are parallel_work, else [fn(0, n)]: how the numba
                             kernels (serial loops over ranges) run in parallel
@@ -301,17 +302,19 @@ def matmul(a, b):
     return out
 
 
-def parallel_work(elements):
-    return elements >= max(_numba.PARALLEL_MIN_ELEMENTS, 2)
+def parallel_work(elements, ns_per_element=1.0):
+    """Whether a loop over `elements`, each costing about ns_per_element on one thread, is worth
+    splitting (see _numba.PARALLEL_MIN_ELEMENTS)."""
+    return elements * ns_per_element >= max(_numba.PARALLEL_MIN_ELEMENTS, 2)
 
 
-def over_ranges(fn, n, elements):
+def over_ranges(fn, n, elements, ns_per_element=1.0):
     """[fn(lo, hi) for ranges covering [0, n) in order]: one range per thread (run_split) when
     the loop's `elements` are parallel_work, else [fn(0, n)] here. The numba kernels' loops
     run this way, serial and GIL-free, rather than as numba prange loops: in the U-Net's step
     at 2 threads numba's workqueue pool made them slower than one thread (SiLU forward 20.7
     against 8.7 ms a step)."""
-    threads = split_threads(n) if parallel_work(elements) else 1
+    threads = split_threads(n) if parallel_work(elements, ns_per_element) else 1
     if threads < 2:
         return [fn(0, n)]
     step = -(-n // threads)

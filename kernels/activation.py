@@ -1,4 +1,4 @@
-"""GELU, SiLU and LeakyReLU, forward and backward, elementwise (any shape).
+"""GELU, SiLU and LeakyReLU, forward and backward, and the sigmoid, elementwise (any shape).
 
   gelu_fwd(x, approximate="none") -> y
       exact:  y = x Phi(x),  Phi(x) = (1 + erf(x / sqrt 2)) / 2
@@ -8,6 +8,8 @@
       "tanh": gx = gy ((1 + t)/2 + x/2 (1 - t^2) du/dx),  t = tanh(u)
   silu_fwd(x) -> y              y = x sigmoid(x)
   silu_bwd(x, gy) -> gx         gx = gy s (1 + x (1 - s)),  s = sigmoid(x)
+  sigmoid_fwd(x) -> y           y = 1 / (1 + exp(-x))  (its backward, gy y (1 - y), is Tensor
+                                ops in tinygen/ops/elementwise.py: differentiable again)
   leaky_relu_fwd(x, negative_slope) -> y        y = x if x > 0 else negative_slope * x
   leaky_relu_bwd(x, gy, negative_slope) -> gx   gx = gy if x > 0 else negative_slope * gy
   zero_where(g, mask) -> out    out = 0 where mask else g (exactly: an inf or NaN in g under the
@@ -47,10 +49,12 @@ def _flat_map(kernel, arrays, out, *scalars):
     """kernel(*arrays, *scalars, out) on 1-D arrays of one length, in ranges over tinygen's
     threads when they are long (tinygen_kernels._threads), else in one call here."""
     n = out.shape[0]
-    if not parallel_work(n):                # no ranges, no closure: small arrays pay nothing
+    ns = _NS_PER_ELEMENT.get(kernel, 1.0)
+    if not parallel_work(n, ns):            # no ranges, no closure: small arrays pay nothing
         kernel(*arrays, *scalars, out)
         return
-    over_ranges(lambda lo, hi: kernel(*(a[lo:hi] for a in arrays), *scalars, out[lo:hi]), n, n)
+    over_ranges(lambda lo, hi: kernel(*(a[lo:hi] for a in arrays), *scalars, out[lo:hi]), n, n,
+                ns)
 
 
 def _example_x(rng, which):
@@ -126,6 +130,14 @@ def gelu_bwd(x, gy, approximate="none"):
 def _sigmoid(x):
     xp = array_module(x)
     return 1 / (1 + xp.exp(-x))          # exp(-x) = inf for x < -88 (float32) gives 0: right
+
+
+@reference("sigmoid_fwd", example=_example_fwd, rtol=1e-5, atol=1e-7)
+def sigmoid_fwd(x):
+    """1 / (1 + exp(-x)), stable for large |x|: exp of a non-positive number only."""
+    xp = array_module(x)
+    e = xp.exp(-xp.abs(x))
+    return xp.where(x >= 0, 1 / (1 + e), e / (1 + e)).astype(x.dtype, copy=False)
 
 
 @reference("silu_fwd", example=_example_fwd, rtol=1e-5, atol=1e-6)
@@ -230,6 +242,14 @@ def _silu(x, out):
 
 
 @jit_serial
+def _sigmoid_numba(x, out):
+    # exp(-v) overflows to inf below v = -88.7 (float32): 1 / inf = 0, the limit; no NaN
+    one = x.dtype.type(1)
+    for i in range(x.shape[0]):
+        out[i] = one / (one + exp(-x[i]))
+
+
+@jit_serial
 def _silu_bwd(x, gy, out):
     one = x.dtype.type(1)
     for i in range(x.shape[0]):
@@ -258,6 +278,12 @@ def _flat_ok(x, gy=None):
     return gy is None or (gy.shape == x.shape and is_cpu_float(x, gy))
 
 
+# each loop's cost per float32 element on one thread (400k elements, the 2-core VM of the
+# benchmarks): how long an array must be before splitting it over threads pays (_flat_map)
+_NS_PER_ELEMENT = {_gelu_erf: 0.55, _gelu_erf_bwd: 0.85, _gelu_tanh: 0.5, _gelu_tanh_bwd: 0.6,
+                   _silu: 0.3, _silu_bwd: 0.4, _sigmoid_numba: 0.3}
+
+
 @numba_kernel("gelu_fwd", impl="numba_v1", default=True)
 def gelu_fwd_numba(x, approximate="none"):
     _check_approximate(approximate)
@@ -280,6 +306,17 @@ def silu_fwd_numba(x):
     if not _flat_ok(x):
         return NotImplemented
     return _run(x, None, 4)
+
+
+@numba_kernel("sigmoid_fwd", impl="numba_v1", default=True)
+def sigmoid_fwd_numba(x):
+    """numba_v1: one pass with the vectorised float32 exp (the reference: five NumPy passes and
+    a select; 128 x 784 float32, the VAE's logits, 2 threads: 0.8 ms as measured in its step)."""
+    if not _flat_ok(x):
+        return NotImplemented
+    out = np.empty_like(x)
+    _flat_map(_sigmoid_numba, (x.reshape(-1),), out.reshape(-1))
+    return out
 
 
 @numba_kernel("silu_bwd", impl="numba_v1", default=True)
@@ -316,6 +353,9 @@ def _run_leaky(x, gy, negative_slope):
     return out
 
 
+_NS_PER_ELEMENT.update({_leaky: 0.1, _leaky_bwd: 0.15})
+
+
 @numba_kernel("leaky_relu_fwd", impl="numba_v1", default=True)
 def leaky_relu_fwd_numba(x, negative_slope=0.01):
     if not _flat_ok(x):
@@ -336,6 +376,9 @@ def _zero_where(g, mask, out):
     zero = g.dtype.type(0)
     for i in range(g.shape[0]):
         out[i] = zero if mask[i] else g[i]
+
+
+_NS_PER_ELEMENT[_zero_where] = 0.12
 
 
 @numba_kernel("zero_where", impl="numba_v1", default=True)

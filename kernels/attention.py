@@ -384,7 +384,7 @@ def flash_attention_fwd_numba(q, k, v, causal=False, scale=None):
         s_buf, m_buf, l_buf = (np.empty((1, NUMBA_BLOCK), q.dtype) for _ in range(3))
         _fwd_heads(q3[lo:hi], k3[lo:hi], v3[lo:hi], o[lo:hi], lse[lo:hi], sc, causal, s_buf,
                    m_buf, l_buf)
-    over_ranges(heads, BH, BH * T * S)
+    over_ranges(heads, BH, BH * T * S, ns_per_element=D)     # ~2D flops a (query, key) pair
     return o.reshape(*lead, T, Dv), lse.reshape(*lead, T)
 
 
@@ -411,5 +411,5 @@ def flash_attention_bwd_numba(q, k, v, o, lse, do, causal=False, scale=None):
         delta = np.empty((1, T), q.dtype)
         _bwd_heads(q3[lo:hi], k3[lo:hi], v3[lo:hi], o3[lo:hi], lse2[lo:hi], do3[lo:hi],
                    dq[lo:hi], dk[lo:hi], dv[lo:hi], sc, causal, p_buf, ds_buf, delta)
-    over_ranges(heads, BH, BH * T * S)
+    over_ranges(heads, BH, BH * T * S, ns_per_element=2 * D)
     return dq.reshape(q.shape), dk.reshape(*lead, S, D), dv.reshape(*lead, S, Dv)

@@ -135,8 +135,9 @@ def _layernorm_bwd_block(gy, x, w, mean, rstd, gx, gw_acc, gb_acc):
 
 
 def _by_rows(block, rows, cols):
-    """[block(lo, hi)] over blocks of rows of a (rows, cols) array (_threads.over_ranges)."""
-    return over_ranges(block, rows, rows * cols)
+    """[block(lo, hi)] over blocks of rows of a (rows, cols) array (_threads.over_ranges; about
+    0.3 ns an element forward, 0.4 backward, float32 on one thread)."""
+    return over_ranges(block, rows, rows * cols, ns_per_element=0.35)
 
 
 def _affine(v, n, fill, dtype):

@@ -348,7 +348,8 @@ def maxpool2d_fwd_numba(x, kernel, stride, padding, dilation, ceil_mode):
     idx = np.empty((N, C, oh, ow), np.int64)
     x2, y2, idx2 = x.reshape(N * C, H * W), y.reshape(N * C, -1), idx.reshape(N * C, -1)
     over_ranges(lambda lo, hi: _maxpool_planes(x2, H, W, *kernel, *stride, *padding, *dilation,
-                                               oh, ow, y2, idx2, lo, hi), N * C, x.size)
+                                               oh, ow, y2, idx2, lo, hi), N * C, x.size,
+                ns_per_element=3.0)                 # 2x2 windows: ~2.9 ns an input element
     return y, idx
 
 

@@ -252,8 +252,9 @@ def _softmax_bwd_block(y, gy, out, log):
 
 
 def _by_rows(block, rows, cols):
-    """[block(lo, hi)] over blocks of rows of a (rows, cols) array (_threads.over_ranges)."""
-    return over_ranges(block, rows, rows * cols)
+    """[block(lo, hi)] over blocks of rows of a (rows, cols) array (_threads.over_ranges; about
+    0.9 ns an element, float32 on one thread)."""
+    return over_ranges(block, rows, rows * cols, ns_per_element=0.9)
 
 
 def _rows(x, axis):

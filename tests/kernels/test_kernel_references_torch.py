@@ -108,6 +108,13 @@ def test_silu(impl):
     np.testing.assert_allclose(kernel("silu_bwd", impl)(x, gy), gx_t, **TOL)
 
 
+def test_sigmoid(impl):
+    x = normal((5, 40), 16, 30.0)                  # saturated both ways too
+    x.reshape(-1)[:4] = [-100.0, 100.0, -88.0, 0.0]
+    np.testing.assert_allclose(kernel("sigmoid_fwd", impl)(x), torch.sigmoid(torch.tensor(x)),
+                               **TOL)
+
+
 @pytest.mark.parametrize("slope", [0.01, 0.2, -1.5])
 def test_leaky_relu(impl, slope):
     x, gy = normal((5, 40), 16, 4.0), normal((5, 40), 17)

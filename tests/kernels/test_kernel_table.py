@@ -142,6 +142,7 @@ def test_every_family_of_this_suite_has_a_numba_kernel():
     for name in ["softmax_fwd", "softmax_bwd", "log_softmax_fwd", "log_softmax_bwd",
                  "cross_entropy_fwd", "cross_entropy_bwd", "layernorm_fwd", "layernorm_bwd",
                  "embedding_bwd", "gelu_fwd", "gelu_bwd", "silu_fwd", "silu_bwd", "adam_step",
+                 "sigmoid_fwd",
                  "batchnorm_fwd", "batchnorm_bwd", "leaky_relu_fwd", "leaky_relu_bwd", "zero_where",
                  "conv2d_fwd", "conv2d_bwd_input", "conv2d_bwd_weight", "maxpool2d_bwd"]:
         assert ENTRIES[name].defaults.get("cpu") == "numba_v1", name
@@ -222,6 +223,7 @@ def test_activation_shapes(shape, dtype, seed, approximate):
     check_against_reference("gelu_bwd", (x, gy), {"approximate": approximate})
     check_against_reference("silu_fwd", (x,), {})
     check_against_reference("silu_bwd", (x, gy), {})
+    check_against_reference("sigmoid_fwd", (x * 30,), {})          # and the saturated tails
     x[0, 0] = 0.0                                          # the kink: the slope is taken there
     check_against_reference("leaky_relu_fwd", (x,), {"negative_slope": 0.2})
     check_against_reference("leaky_relu_bwd", (x, gy), {"negative_slope": -1.5})

@@ -68,18 +68,21 @@ class Softplus(Function):
         xp = self.xp
         self.beta = beta
         bx = x * x.dtype.type(beta) if beta != 1 else x
-        self.linear = bx > threshold              # where the output is x itself: gradient 1
         self.save_for_backward(x)
         y = (xp.maximum(bx, 0) + xp.log1p(xp.exp(-xp.abs(bx))))
         if beta != 1:
             y = y / x.dtype.type(beta)
-        return xp.where(bx > threshold, x, y)
+        if threshold == math.inf:                 # BCE with logits, log-sigmoid: never linear
+            self.linear = None
+            return y
+        self.linear = bx > threshold              # where the output is x itself: gradient 1
+        return xp.where(self.linear, x, y)
 
     def backward(self, gy):
         (x,) = self.saved_tensors
-        g = gy * Sigmoid.apply(x * self.beta)
-        if self.linear.any():
-            g = where(wrap(self.linear), gy, g)
+        g = gy * Sigmoid.apply(x if self.beta == 1 else x * self.beta)
+        if self.linear is not None:               # a setting, not the data: the same ops each
+            g = where(wrap(self.linear), gy, g)   # step (a captured step replays them)
         return g, None, None
 
 
