@@ -12,20 +12,9 @@ import time
 import numpy as np
 
 
-def main(argv=None):
-    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("--data-dir", default=os.path.join(os.path.dirname(__file__), "..", "..", "shared", "data"))
-    p.add_argument("--epochs", type=int, default=2)
-    p.add_argument("--n", type=int, default=2000)
-    p.add_argument("--out", default="torch_dcgan_samples.npy")
-    p.add_argument("--seed", type=int, default=0)
-    args = p.parse_args(argv)
-    import torch
-    import torch.nn as nn
-    import torch.nn.functional as F
-    from tinygen.data import DataLoader, load
-    torch.manual_seed(args.seed)
-    nz, w = 100, 64
+def dcgan_models(nn, nz, w=64):
+    """The dcgan recipe's generator and discriminator for 28x28 images (latent nz, base width w),
+    with Radford et al.'s initialisation. Also the twin of benchmarks/runs_torch.py."""
     G = nn.Sequential(nn.Unflatten(1, (nz, 1, 1)),
                       nn.ConvTranspose2d(nz, 2 * w, 7, 1, 0, bias=False), nn.BatchNorm2d(2 * w), nn.ReLU(),
                       nn.ConvTranspose2d(2 * w, w, 4, 2, 1, bias=False), nn.BatchNorm2d(w), nn.ReLU(),
@@ -41,6 +30,45 @@ def main(argv=None):
         elif isinstance(m, nn.BatchNorm2d):
             nn.init.normal_(m.weight, 1.0, 0.02)
             nn.init.zeros_(m.bias)
+    return G, D
+
+
+def dcgan_step(torch, F, G, D, opt_d, opt_g, real, nz):
+    """The recipe's step: the discriminator on real and on generated images (fresh noise), then
+    the generator on new noise (non-saturating loss). Returns (loss_d, loss_g, the number of
+    the 2B images the discriminator got right)."""
+    b = real.shape[0]
+    fake = G(torch.randn(b, nz)).detach()
+    d_real, d_fake = D(real).squeeze(1), D(fake).squeeze(1)
+    loss_d = (F.binary_cross_entropy_with_logits(d_real, torch.ones_like(d_real))
+              + F.binary_cross_entropy_with_logits(d_fake, torch.zeros_like(d_fake)))
+    opt_d.zero_grad()
+    loss_d.backward()
+    opt_d.step()
+    right = (d_real > 0).float().sum() + (d_fake < 0).float().sum()
+    d_gen = D(G(torch.randn(b, nz))).squeeze(1)
+    loss_g = F.binary_cross_entropy_with_logits(d_gen, torch.ones_like(d_gen))
+    opt_g.zero_grad()
+    loss_g.backward()
+    opt_g.step()
+    return loss_d, loss_g, right
+
+
+def main(argv=None):
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--data-dir", default=os.path.join(os.path.dirname(__file__), "..", "..", "shared", "data"))
+    p.add_argument("--epochs", type=int, default=2)
+    p.add_argument("--n", type=int, default=2000)
+    p.add_argument("--out", default="torch_dcgan_samples.npy")
+    p.add_argument("--seed", type=int, default=0)
+    args = p.parse_args(argv)
+    import torch
+    import torch.nn as nn
+    import torch.nn.functional as F
+    from tinygen.data import DataLoader, load
+    torch.manual_seed(args.seed)
+    nz = 100
+    G, D = dcgan_models(nn, nz)
     opt_g = torch.optim.Adam(G.parameters(), lr=2e-4, betas=(0.5, 0.999))
     opt_d = torch.optim.Adam(D.parameters(), lr=2e-4, betas=(0.5, 0.999))
     loader = DataLoader(load("mnist", "train", root=args.data_dir), batch_size=64, shuffle=True,
@@ -48,20 +76,8 @@ def main(argv=None):
     t0 = time.perf_counter()
     for epoch in range(args.epochs):
         for real, _ in loader:
-            real = torch.from_numpy(real.numpy())
-            b = real.shape[0]
-            fake = G(torch.randn(b, nz)).detach()
-            d_real, d_fake = D(real).squeeze(1), D(fake).squeeze(1)
-            loss_d = (F.binary_cross_entropy_with_logits(d_real, torch.ones_like(d_real))
-                      + F.binary_cross_entropy_with_logits(d_fake, torch.zeros_like(d_fake)))
-            opt_d.zero_grad()
-            loss_d.backward()
-            opt_d.step()
-            d_gen = D(G(torch.randn(b, nz))).squeeze(1)
-            loss_g = F.binary_cross_entropy_with_logits(d_gen, torch.ones_like(d_gen))
-            opt_g.zero_grad()
-            loss_g.backward()
-            opt_g.step()
+            loss_d, loss_g, _ = dcgan_step(torch, F, G, D, opt_d, opt_g,
+                                           torch.from_numpy(real.numpy()), nz)
         print(f"epoch {epoch + 1}: loss_d {loss_d.item():.3f} loss_g {loss_g.item():.3f} "
               f"({time.perf_counter() - t0:.0f}s)", flush=True)
     G.eval()

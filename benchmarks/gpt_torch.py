@@ -19,6 +19,23 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from models import baby_gpt  # noqa: E402
 
 
+def nanogpt(torch, nn, F, V, T=64, C=128, H=4, L=4):
+    """(model, AdamW) of the gpt recipe: the baby GPT with nanoGPT's initialisation, weight decay
+    0.1 on the 2-D weights only. Also the twin of benchmarks/runs_torch.py."""
+    model = baby_gpt(torch, nn, F, T, C, H, L, V)
+    for m in model.modules():                                   # nanoGPT's initialisation
+        if isinstance(m, (nn.Linear, nn.Embedding)):
+            nn.init.normal_(m.weight, 0.0, 0.02)
+    for name, prm in model.named_parameters():
+        if name.endswith("proj.weight"):
+            nn.init.normal_(prm, 0.0, 0.02 / math.sqrt(2 * L))
+    decay = [q for q in model.parameters() if q.ndim >= 2]
+    no_decay = [q for q in model.parameters() if q.ndim < 2]
+    opt = torch.optim.AdamW([{"params": decay, "weight_decay": 0.1},
+                             {"params": no_decay, "weight_decay": 0.0}], lr=1e-3, betas=(0.9, 0.99))
+    return model, opt
+
+
 def main(argv=None):
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--data-dir", default=os.path.join(os.path.dirname(__file__), "..", "..", "shared", "data"))
@@ -34,19 +51,8 @@ def main(argv=None):
     torch.manual_seed(args.seed)
     torch.set_num_threads(args.threads)
     train, val = (load("tinyshakespeare", s, root=args.data_dir) for s in ("train", "val"))
-    V, B, T, C, H, L = len(train.vocab), 12, 64, 128, 4, 4
-
-    model = baby_gpt(torch, nn, F, T, C, H, L, V)
-    for m in model.modules():                                   # nanoGPT's initialisation
-        if isinstance(m, (nn.Linear, nn.Embedding)):
-            nn.init.normal_(m.weight, 0.0, 0.02)
-    for name, prm in model.named_parameters():
-        if name.endswith("proj.weight"):
-            nn.init.normal_(prm, 0.0, 0.02 / math.sqrt(2 * L))
-    decay = [q for q in model.parameters() if q.ndim >= 2]
-    no_decay = [q for q in model.parameters() if q.ndim < 2]
-    opt = torch.optim.AdamW([{"params": decay, "weight_decay": 0.1},
-                             {"params": no_decay, "weight_decay": 0.0}], lr=1e-3, betas=(0.9, 0.99))
+    V, B, T = len(train.vocab), 12, 64
+    model, opt = nanogpt(torch, nn, F, V, T)
     loader = WindowLoader(train, B, T, args.steps, args.seed)
     t0 = time.perf_counter()
     for step, (x, y) in enumerate(loader):

@@ -27,7 +27,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import math
 import os
 import sys
 import time
@@ -35,7 +34,8 @@ import time
 import numpy as np
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from models import baby_gpt  # noqa: E402
+from dcgan_torch import dcgan_models, dcgan_step  # noqa: E402
+from gpt_torch import nanogpt  # noqa: E402
 
 
 class Run:
@@ -167,44 +167,16 @@ def vae(torch, nn, F, run, data_dir, seed):
 
 
 def dcgan(torch, nn, F, run, data_dir, seed, latent=64, width=64):
-    G = nn.Sequential(
-        nn.Unflatten(1, (latent, 1, 1)),
-        nn.ConvTranspose2d(latent, 2 * width, 7, 1, 0, bias=False), nn.BatchNorm2d(2 * width),
-        nn.ReLU(),
-        nn.ConvTranspose2d(2 * width, width, 4, 2, 1, bias=False), nn.BatchNorm2d(width), nn.ReLU(),
-        nn.ConvTranspose2d(width, 1, 4, 2, 1), nn.Sigmoid())
-    D = nn.Sequential(
-        nn.Conv2d(1, width, 4, 2, 1), nn.LeakyReLU(0.2),
-        nn.Conv2d(width, 2 * width, 4, 2, 1, bias=False), nn.BatchNorm2d(2 * width),
-        nn.LeakyReLU(0.2),
-        nn.Conv2d(2 * width, 1, 7, 1, 0), nn.Flatten())
-    for m in list(G.modules()) + list(D.modules()):                 # Radford et al.'s init
-        if isinstance(m, (nn.Conv2d, nn.ConvTranspose2d)):
-            nn.init.normal_(m.weight, 0.0, 0.02)
-        elif isinstance(m, nn.BatchNorm2d):
-            nn.init.normal_(m.weight, 1.0, 0.02)
-            nn.init.zeros_(m.bias)
+    G, D = dcgan_models(nn, latent, width)
     x, y = _mnist(torch, data_dir, "train")
     opt_d = torch.optim.Adam(D.parameters(), lr=2e-4, betas=(0.5, 0.999))
     opt_g = torch.optim.Adam(G.parameters(), lr=2e-4, betas=(0.5, 0.999))
     step = 0
     for real, _ in _batches(torch, x, y, 64, seed):
-        b = len(real)
-        fake = G(torch.randn(b, latent)).detach()
-        d_real, d_fake = D(real).squeeze(1), D(fake).squeeze(1)
-        loss_d = (F.binary_cross_entropy_with_logits(d_real, torch.ones_like(d_real))
-                  + F.binary_cross_entropy_with_logits(d_fake, torch.zeros_like(d_fake)))
-        opt_d.zero_grad()
-        loss_d.backward()
-        opt_d.step()
-        right = (d_real > 0).float().sum() + (d_fake < 0).float().sum()
-        d_gen = D(G(torch.randn(b, latent))).squeeze(1)
-        loss_g = F.binary_cross_entropy_with_logits(d_gen, torch.ones_like(d_gen))
-        opt_g.zero_grad()
-        loss_g.backward()
-        opt_g.step()
+        loss_d, loss_g, right = dcgan_step(torch, F, G, D, opt_d, opt_g, real, latent)
         step += 1
-        row = {"loss_d": loss_d.item(), "acc_d": right.item() / (2 * b), "loss_g": loss_g.item()}
+        row = {"loss_d": loss_d.item(), "acc_d": right.item() / (2 * len(real)),
+               "loss_g": loss_g.item()}
         if step % 10 == 0:
             run.log({"step": step, "split": "train", **row})
     G.eval()
@@ -219,18 +191,8 @@ def gpt(torch, nn, F, run, data_dir, seed, steps=2000, interval=250, eval_batche
     from tinygen.data import load
     from tinygen.train.recipes.text import WindowLoader, lr_at
     train, val = (load("tinyshakespeare", s, root=data_dir) for s in ("train", "val"))
-    V, B, T, C, H, L = len(train.vocab), 12, 64, 128, 4, 4
-    model = baby_gpt(torch, nn, F, T, C, H, L, V)
-    for m in model.modules():                                   # nanoGPT's initialisation
-        if isinstance(m, (nn.Linear, nn.Embedding)):
-            nn.init.normal_(m.weight, 0.0, 0.02)
-    for name, prm in model.named_parameters():
-        if name.endswith("proj.weight"):
-            nn.init.normal_(prm, 0.0, 0.02 / math.sqrt(2 * L))
-    decay = [q for q in model.parameters() if q.ndim >= 2]
-    no_decay = [q for q in model.parameters() if q.ndim < 2]
-    opt = torch.optim.AdamW([{"params": decay, "weight_decay": 0.1},
-                             {"params": no_decay, "weight_decay": 0.0}], lr=1e-3, betas=(0.9, 0.99))
+    V, B, T = len(train.vocab), 12, 64
+    model, opt = nanogpt(torch, nn, F, V, T)
     step = 0
     while step < steps:
         for x, y in WindowLoader(train, B, T, interval, seed + step):
