@@ -294,3 +294,22 @@ def test_a_batch_read_from_a_closure_is_not_frozen_into_the_plan():
         for x, _ in _batches(6):
             batch["x"] = x
             np.testing.assert_array_equal(fn().numpy(), step().numpy())
+
+
+def test_assigning_a_parameters_data_runs_eagerly_and_says_how_to_fix_it():
+    """p.data = p.data - lr * g replaces the array the plan would read next time."""
+    model = _mlp(dropout=0.0)
+
+    def sgd_step(x, y):
+        loss = F.cross_entropy(model(x), y)
+        loss.backward()
+        with tg.no_grad():
+            for p in model.parameters():
+                p.data = p.data - 0.1 * p.grad
+                p.grad = None
+        return loss
+
+    fn = tg.compile(sgd_step)
+    with pytest.warns(RuntimeWarning, match="in place instead"):
+        losses = [fn(x, y).item() for x, y in _batches(4)]
+    assert losses[-1] < losses[0] and list(fn.plans.values()) == [None]

@@ -203,8 +203,10 @@ class _Tracer:
         self.steps.append((_WRITE, (d, self.slot_of(src, tensor, "an in-place write"))))
 
     def rebind(self, tensor, arr):
+        if id(tensor) in self.leaves:       # a parameter the plan reads would be another array
+            self.note(f"the step assigns a parameter's .data (shape {tuple(arr.shape)}); write "
+                      f"into it in place instead (p.data.copy_(...), p -= ...), in {_caller()}")
         self.steps.append((_REBIND, (tensor, self.slot_of(arr, tensor, "a .data assignment"))))
-        self.leaves.pop(id(tensor), None)
 
     def _step_local(self, t):
         """t's array was computed in the step: t is a tensor of this call only (a mixed image
