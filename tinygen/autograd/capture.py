@@ -304,7 +304,6 @@ def replayed(method):
         if result is not None:
             tr.note(f"{method.__qualname__} returned a value inside the step")
         return result
-    run.__wrapped_effect__ = True
     return run
 
 
@@ -321,7 +320,8 @@ class _Plan:
         self.values_read = tr.values_read
         self.steps = [(kind, data, ()) for kind, data in tr.steps]
         self.signature = _signature(tr)
-        self.confirmed = False
+        self.confirmed = False       # set once a second trace recorded the same signature
+        self.traces = 1              # traces of this key so far (see Compiled._trace)
         # a constant the step writes into (zeros, then +=) starts each replay as it was made
         self.restore = list(tr.pristine.items())
         self._free_after_last_use(tr)
@@ -629,8 +629,8 @@ class Compiled:
             tr.note("two arguments share one array")
         if tr.problem is None:
             plan = _Plan(tr, arg_slots, out)
-            plan.traces = 1 if first is None else first.traces + 1
             if first is not None:
+                plan.traces = first.traces + 1
                 # a first step may differ (no .grad yet, a lazy init): compare the last two
                 where = _first_difference(first.signature, plan.signature)
                 plan.confirmed = where is None
@@ -645,9 +645,9 @@ class Compiled:
 
 
 def compile(fn=None, **options):
-    """Capture a step: `tg.compile(fn)` or `@tg.compile`. The first call with given argument
-    shapes runs `fn` eagerly and records it; later calls replay the record (see the module's
-    docstring for what is recorded, what is guarded and what makes a step run eagerly).
+    """Capture a step: `tg.compile(fn)` or `@tg.compile`. The first two calls with given argument
+    shapes run `fn` eagerly and record it; once they recorded the same plan, later calls replay
+    it (see the module's docstring: what is recorded, what is guarded, what runs eagerly).
     PyTorch's options (`mode`, `fullgraph`, `dynamic`, `backend`) are accepted and ignored."""
     if fn is None:
         return lambda f: compile(f, **options)
