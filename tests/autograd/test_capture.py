@@ -313,3 +313,52 @@ def test_assigning_a_parameters_data_runs_eagerly_and_says_how_to_fix_it():
     with pytest.warns(RuntimeWarning, match="in place instead"):
         losses = [fn(x, y).item() for x, y in _batches(4)]
     assert losses[-1] < losses[0] and list(fn.plans.values()) == [None]
+
+
+def test_a_step_over_many_ops_is_captured_and_equals_eager():
+    """Reductions with indices (max, sort, topk, argmax), logsumexp, rounding divisions, masks,
+    convolution, normalisations, pooling, interpolation, dropout and the losses: each computes
+    its arrays inside an op, so the plan holds and replays them on new data."""
+    rng = np.random.default_rng(0)
+    tg.manual_seed(0)
+    params = [tg.randn(8, 8, requires_grad=True), tg.randn(4, 3, 3, 3, requires_grad=True),
+              tg.randn(10, 8, requires_grad=True), tg.ones(4, requires_grad=True)]
+    W, K, E, G = params
+
+    def step(x, img, idx, y):
+        for p in params:
+            p.grad = None
+        h = x @ W
+        terms = [h.softmax(-1).sum(), F.layer_norm(h, (8,)).pow(2).mean(), F.gelu(h).mean(),
+                 h.sigmoid().mean(), h.var(0).mean(), h.max(1).values.mean(),
+                 tg.where(h > 0, h, 0.1 * h).mean(), h.gather(1, idx[:, None] % 8).mean(),
+                 E.index_select(0, idx).mean(), h.masked_fill(h < -0.5, 0.0).mean(),
+                 h.cumsum(1).mean(), F.cross_entropy(h, y), F.mse_loss(h, x),
+                 F.binary_cross_entropy_with_logits(h, (x > 0).float()), F.dropout(h, 0.3).mean(),
+                 F.embedding(idx, E).mean(), h.topk(3, dim=1).values.mean(),
+                 h.sort(1).values[:, 0].mean(), h.logsumexp(1).mean(), h.argmax(1).float().mean(),
+                 (h // 0.3).mean(), tg.div(h, 0.7, rounding_mode="trunc").mean(),
+                 F.softplus(h, threshold=1.0).mean(), (~(h > 0)).float().mean()]
+        c = F.group_norm(F.conv2d(img, K, padding=1), 2, G)
+        terms += [F.max_pool2d(c, 2).mean(), F.avg_pool2d(c, 2).mean(),
+                  F.batch_norm(c, None, None, training=True).pow(2).mean(),
+                  F.interpolate(c, scale_factor=2).mean()]
+        loss = sum(terms)
+        loss.backward()
+        return (loss,) + tuple(p.grad for p in params)
+
+    batches = [(tg.tensor(rng.standard_normal((6, 8)).astype(np.float32)),
+                tg.tensor(rng.standard_normal((2, 3, 8, 8)).astype(np.float32)),
+                tg.tensor(rng.integers(0, 10, 6)), tg.tensor(rng.integers(0, 8, 6)))
+               for _ in range(6)]
+    results = []
+    fn = tg.compile(step)
+    for f in (step, fn):
+        tg.manual_seed(5)
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", RuntimeWarning)
+            results.append([[o.numpy().copy() for o in f(*b)] for b in batches])
+    for eager, captured in zip(*results):
+        for a, b in zip(eager, captured):
+            np.testing.assert_array_equal(a, b)
+    assert all(p is not None and p.confirmed for p in fn.plans.values())

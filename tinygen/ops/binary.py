@@ -246,12 +246,18 @@ def mul(input, other):
     return binary(Mul, input, other)
 
 
+def _trunc_div(a, b):
+    """a / b rounded toward zero (one function, not a lambda per call: a captured step compares
+    the ops' arguments between traces)."""
+    return np.trunc(a / b)
+
+
 def div(input, other, rounding_mode=None):
     """input / other; rounding_mode 'floor' or 'trunc' rounds the quotient (no gradient)."""
     if rounding_mode == "floor":
         return floor_divide(input, other)
     if rounding_mode == "trunc":
-        return compare(lambda a, b: np.trunc(a / b), input, other)
+        return compare(_trunc_div, input, other)
     return binary(Div, input, other, true_div=True)
 
 

@@ -13,6 +13,7 @@ import numpy as np
 from ..autograd.function import Function, wrap
 from ..autograd import function as _fn
 from ..backend.device import array_module
+from . import binary as _binary
 from .args import norm_dim
 from .shape import Pad, unbroadcast
 
@@ -260,14 +261,19 @@ def masked_fill(input, mask, value):
 def sort(input, dim=-1, descending=False, stable=False):
     """(values, indices) sorted along dim (always stable); gradients flow through the values."""
     d = norm_dim(dim, input.ndim, "sort")
-    data = input._data
+    idx = _binary.compare(_sort_order, input, (d, descending))      # an op (tg.compile)
+    return values_indices(Gather.apply(input, d, idx), idx)
+
+
+def _sort_order(data, spec):
+    """The stable argsort of data along axis (spec: axis, descending), int64."""
+    d, descending = spec
     xp = array_module(data)
     if descending and data.dtype.kind == "b":
         idx = xp.flip(xp.argsort(data, axis=d, kind="stable"), d)
     else:
         idx = xp.argsort(-data if descending else data, axis=d, kind="stable")
-    idx = idx.astype(np.int64, copy=False)
-    return values_indices(Gather.apply(input, d, idx), wrap(idx))
+    return idx.astype(np.int64, copy=False)
 
 
 def argsort(input, dim=-1, descending=False, stable=False):
@@ -283,5 +289,5 @@ def topk(input, k, dim=-1, largest=True, sorted=True):
     _, idx = sort(input, d, descending=largest)
     keep = [slice(None)] * input.ndim
     keep[d] = slice(0, k)
-    idx = idx._data[tuple(keep)]
-    return values_indices(Gather.apply(input, d, idx), wrap(idx))
+    idx = idx[tuple(keep)]
+    return values_indices(Gather.apply(input, d, idx), idx)

@@ -5,10 +5,11 @@ import math
 
 import numpy as np
 
-from ..autograd.function import Function, wrap
+from ..autograd.function import Function, wrap, wrap_constant
 from ..backend import dtypes as _dt
 from ..backend.device import array_module
 from .args import kept_shape, norm_dim, norm_dims
+from .binary import compare
 from .convert import as_float, to
 from .elementwise import guard, quiet
 from .index import Gather, values_indices
@@ -119,7 +120,7 @@ def _prod_of_others(x, axis):
     n = x.shape[axis]
     expanded = x.unsqueeze(axis).expand(x.shape[:axis] + (n,) + x.shape[axis:])  # (.., k, j, ..)
     diag = array_module(x._data).eye(n, dtype=bool).reshape((n, n) + (1,) * (x.ndim - axis - 1))
-    return expanded.masked_fill(diag, 1.0).prod(dim=axis + 1)
+    return expanded.masked_fill(wrap_constant(diag), 1.0).prod(dim=axis + 1)
 
 
 class Cumsum(Function):
@@ -278,11 +279,18 @@ def _extreme(x, dim, keepdim, is_min, name):
     d = norm_dim(dim, x.ndim, name)
     if x.ndim == 0:
         return values_indices(x, wrap(array_module(x._data).zeros((), np.int64)))
-    idx = (x._data.argmin if is_min else x._data.argmax)(axis=d, keepdims=True)
+    idx = compare(_arg_along, x, ("argmin" if is_min else "argmax", d, True))   # an op
     values = Gather.apply(x, d, idx)
     if not keepdim:
         values, idx = values.squeeze(d), idx.squeeze(d)
-    return values_indices(values, wrap(idx.astype(np.int64, copy=False)))
+    return values_indices(values, idx)
+
+
+def _arg_along(a, spec):
+    """a.argmax or a.argmin (spec: name, axis or None, keepdims) as int64."""
+    name, axis, keepdims = spec
+    out = getattr(a, name)() if axis is None else getattr(a, name)(axis=axis, keepdims=keepdims)
+    return array_module(a).asarray(out).astype(np.int64, copy=False)
 
 
 def argmax(input, dim=None, keepdim=False):
@@ -294,25 +302,28 @@ def argmin(input, dim=None, keepdim=False):
 
 
 def _arg_extreme(x, dim, keepdim, name):
-    data, xp = x._data, array_module(x._data)
-    if dim is None:
-        return wrap(xp.asarray(getattr(data, name)()).astype(np.int64))
-    d = norm_dim(dim, x.ndim, name)
-    return wrap(xp.asarray(getattr(data, name)(axis=d, keepdims=keepdim)).astype(np.int64))
+    d = None if dim is None else norm_dim(dim, x.ndim, name)
+    return compare(_arg_along, x, (name, d, keepdim))
 
 
 def logsumexp(input, dim, keepdim=False):
     """log(sum(exp(x))) over dim, shifted by the max (a constant): never overflows."""
     axes = norm_dims(dim, input.ndim, "logsumexp")
     x = as_float(input)
-    xp = array_module(x._data)
-    m = x._data.max(axis=axes, keepdims=True) if x.numel() else \
-        xp.zeros(kept_shape(x.shape, axes), x._data.dtype)
-    m = wrap(xp.where(xp.isfinite(m), m, 0).astype(x._data.dtype))
+    m = compare(_finite_max, x, axes)                          # an op: a captured step redoes it
     out = sum((x - m).exp(), axes, keepdim=True).log() + m
     if keepdim:
         return out
     return out.reshape(tuple(s for d, s in enumerate(x.shape) if d not in (axes or range(x.ndim))))
+
+
+def _finite_max(a, axes):
+    """The max over axes (kept), 0 where it is not finite or the array is empty: logsumexp's
+    shift."""
+    xp = array_module(a)
+    m = a.max(axis=axes, keepdims=True) if a.size else \
+        xp.zeros(kept_shape(a.shape, axes), a.dtype)
+    return xp.where(xp.isfinite(m), m, 0).astype(a.dtype)
 
 
 def norm(input, p="fro", dim=None, keepdim=False):
