@@ -362,3 +362,21 @@ def test_a_step_over_many_ops_is_captured_and_equals_eager():
         for a, b in zip(eager, captured):
             np.testing.assert_array_equal(a, b)
     assert all(p is not None and p.confirmed for p in fn.plans.values())
+
+
+def test_a_backward_that_branches_on_the_data_runs_eagerly():
+    """prod's backward takes another formula where an element is 0: a plan keeping one branch
+    would be wrong for the next batch, so the step runs eagerly (and stays right)."""
+    w = tg.tensor(np.linspace(0.5, 1.5, 4, dtype=np.float32), requires_grad=True)
+
+    def step(x):
+        w.grad = None
+        (x * w).prod().backward()
+        return w.grad.detach() * 1.0
+
+    fn = tg.compile(step)
+    xs = [np.full(4, 2.0, np.float32), np.array([0, 1, 2, 3], np.float32),
+          np.array([1, 0, 2, 0], np.float32)]
+    with pytest.warns(RuntimeWarning, match="reads a value"):
+        for x in xs:
+            np.testing.assert_array_equal(fn(tg.tensor(x)).numpy(), step(tg.tensor(x)).numpy())

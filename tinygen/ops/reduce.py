@@ -104,8 +104,10 @@ class Prod(Function):
         (x,) = self.saved_tensors
         axes = None if self.axis is None else (self.axis,)
         shape = x._data.shape
-        # d prod / d x_k is the product of the others: prod / x without zeros, else spelled out
-        if (x._data == 0).any():
+        # d prod / d x_k is the product of the others: prod / x without zeros, else spelled out.
+        # A branch on the data, read through a tensor: a captured step (tg.compile) sees the
+        # read and runs eagerly rather than keep the branch of the step it traced.
+        if bool((x == 0).any()):
             others = _prod_of_others(x, self.axis)
         else:
             # no zeros: the product of the others is prod / x (a graph in x: double backward)

@@ -62,7 +62,8 @@ def cumprod(input, dim, dtype=None):
     d = norm_dim(dim, x.ndim, "cumprod")
     if x.ndim == 0:
         return x * 1
-    if x._data.dtype.kind == "f" and not (x._data == 0).any():
+    # a branch on the data, read through a tensor so a captured step sees it (runs eagerly)
+    if x._data.dtype.kind == "f" and not bool((x == 0).any()):
         return Cumprod.apply(x, d)
     if x._data.dtype.kind != "f":
         return wrap(array_module(x._data).cumprod(x._data, axis=d))
