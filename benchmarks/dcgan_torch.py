@@ -62,7 +62,7 @@ def main(argv=None):
     p.add_argument("--out", default="torch_dcgan_samples.npy")
     p.add_argument("--seed", type=int, default=0)
     args = p.parse_args(argv)
-    import torch
+    import torch                     # lazy: PyTorch is a benchmark-only dependency
     import torch.nn as nn
     import torch.nn.functional as F
     from tinygen.data import DataLoader, load

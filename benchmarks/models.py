@@ -28,6 +28,7 @@ import numpy as np
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from _report import write_markdown, write_ratio_chart  # noqa: E402
+import tinygen  # noqa: E402
 from tinygen.backend.memory import keep_freed_memory_unless_disabled  # noqa: E402
 
 
@@ -242,8 +243,7 @@ def _step_fn(model, opt, loss_or_step):
 def _captured(step):
     """tg.compile(step), warmed up until its plan is confirmed (two traces alike), or None
     with the reason when the step cannot be captured."""
-    import tinygen as tg
-    compiled = tg.compile(step)
+    compiled = tinygen.compile(step)
     for _ in range(3):
         compiled()
     plans = list(compiled.plans.values())

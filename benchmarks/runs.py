@@ -28,6 +28,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from importlib.metadata import version
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
@@ -107,7 +108,6 @@ def main(argv=None):
     p.add_argument("--no-compile", action="store_true", help="time eager tinygen runs")
     p.add_argument("--out", default=os.path.join(HERE, "results", "runs_cpu.md"))
     args = p.parse_args(argv)
-    import torch
     cases = args.cases.split(",")
     unknown = [c for c in cases if c not in CASES]
     if unknown:
@@ -117,7 +117,7 @@ def main(argv=None):
     header = ["run", "tinygen train ...", "tinygen s", "PyTorch twin s", "ratio",
               "last metric (tinygen / PyTorch)"]
     notes = (f"Wall time of each whole run as a process (start to exit), median of "
-             f"{args.repeats}, the tinygen run and its PyTorch {torch.__version__} twin "
+             f"{args.repeats}, the tinygen run and its PyTorch {version('torch')} twin "
              f"(benchmarks/runs_torch.py) in turn, {args.threads} threads each; tinygen "
              + ("eager (--no-compile)." if args.no_compile else
                 "with its default captured step (tg.compile)."))

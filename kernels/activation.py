@@ -278,12 +278,6 @@ def _flat_ok(x, gy=None):
     return gy is None or (gy.shape == x.shape and is_cpu_float(x, gy))
 
 
-# each loop's cost per float32 element on one thread (400k elements, the 2-core VM of the
-# benchmarks): how long an array must be before splitting it over threads pays (_flat_map)
-_NS_PER_ELEMENT = {_gelu_erf: 0.55, _gelu_erf_bwd: 0.85, _gelu_tanh: 0.5, _gelu_tanh_bwd: 0.6,
-                   _silu: 0.3, _silu_bwd: 0.4, _sigmoid_numba: 0.3}
-
-
 @numba_kernel("gelu_fwd", impl="numba_v1", default=True)
 def gelu_fwd_numba(x, approximate="none"):
     _check_approximate(approximate)
@@ -353,9 +347,6 @@ def _run_leaky(x, gy, negative_slope):
     return out
 
 
-_NS_PER_ELEMENT.update({_leaky: 0.1, _leaky_bwd: 0.15})
-
-
 @numba_kernel("leaky_relu_fwd", impl="numba_v1", default=True)
 def leaky_relu_fwd_numba(x, negative_slope=0.01):
     if not _flat_ok(x):
@@ -378,9 +369,6 @@ def _zero_where(g, mask, out):
         out[i] = zero if mask[i] else g[i]
 
 
-_NS_PER_ELEMENT[_zero_where] = 0.12
-
-
 @numba_kernel("zero_where", impl="numba_v1", default=True)
 def zero_where_numba(g, mask):
     """numba_v1: one select per element (NumPy's where with a boolean mask ran at 1.4 ms for
@@ -394,3 +382,10 @@ def zero_where_numba(g, mask):
     out = np.empty_like(g)
     _flat_map(_zero_where, (g.reshape(-1), mask.reshape(-1)), out.reshape(-1))
     return out
+
+
+# each loop's cost per float32 element on one thread (400k elements, the 2-core VM of the
+# benchmarks): how long an array must be before splitting it over threads pays (_flat_map)
+_NS_PER_ELEMENT = {_gelu_erf: 0.55, _gelu_erf_bwd: 0.85, _gelu_tanh: 0.5, _gelu_tanh_bwd: 0.6,
+                   _silu: 0.3, _silu_bwd: 0.4, _sigmoid_numba: 0.3, _leaky: 0.1,
+                   _leaky_bwd: 0.15, _zero_where: 0.12}

@@ -14,6 +14,7 @@ DATA = os.path.join(ROOT, "..", "shared", "data")
 sys.path.insert(0, os.path.join(ROOT, "benchmarks"))
 
 import runs  # noqa: E402
+import runs_torch  # noqa: E402
 
 
 def test_commands_time_tinygen_train_and_the_twin(tmp_path):
@@ -29,7 +30,6 @@ def test_the_gpt_twin_does_a_runs_work(tmp_path):
     torch = pytest.importorskip("torch")
     if not os.path.isdir(os.path.join(DATA, "tinyshakespeare")):
         pytest.skip("tinyshakespeare is not beside the repository (../shared/data)")
-    import runs_torch
     out = str(tmp_path / "twin")
     runs_torch.gpt(torch, torch.nn, torch.nn.functional, runs_torch.Run(out), DATA, 0,
                    steps=20, interval=10, eval_batches=2)

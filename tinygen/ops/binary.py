@@ -345,8 +345,11 @@ def compare(op, a, b, reverse=False):
     if isinstance(b, _fn.Tensor) and type(bd) is not type(a._data):
         raise RuntimeError(f"{name}: expected all tensors on the same device, got {a.device} "
                            f"and {b.device}")
-    b = b.detach() if isinstance(b, _fn.Tensor) else b
-    return Compare.apply(a.detach(), b, f=f, reverse=reverse, name=name)     # no graph
+    # no graph: inputs that require grad are detached (the others already make none)
+    if isinstance(b, _fn.Tensor) and b._requires_grad:
+        b = b.detach()
+    return Compare.apply(a.detach() if a._requires_grad else a, b, f=f, reverse=reverse,
+                         name=name)
 
 
 class Compare(Function):
