@@ -11,7 +11,8 @@ as BLAS has, and BLAS itself runs on one thread meanwhile.
     in_split()              True inside run_split's pieces: numba kernels called there must be
                             the serial, GIL-free versions
     matmul(a, b)            np.matmul(a, b) for NumPy arrays, the same way: large products split
-                            by rows (or columns) over threads, mid-sized ones on one BLAS thread
+                            by rows (or columns) over threads, mid-sized ones on one BLAS thread;
+                            all of them on BLAS's threads while blas_alone()
     parallel_work(elements, ns_per_element)
                             whether a loop over that many elements is worth splitting
                             (_numba.PARALLEL_MIN_ELEMENTS, read per call: tests lower it)
@@ -42,7 +43,9 @@ next tenth of a second of convolutions shares its second core with a spinning th
 32 -> 32 channel layer above took 16.7 ms after a 256 x 256 product against 8.6 ms alone, and
 inside the U-Net's step every convolution took twice its time alone. So tinygen's products run
 with BLAS at one thread (below 2^18 multiply-adds OpenBLAS stays on one thread by itself, and
-they are left alone) and take their parallelism from here.
+they are left alone) and take their parallelism from here: while tinygen splits work. A process
+that has not split for a quarter of a second (an MLP: products and small elementwise ops) gives
+its products to BLAS whole, on BLAS's own threads (blas_alone).
 """
 from __future__ import annotations
 
@@ -60,6 +63,7 @@ _local = threading.local()
 _pool = None              # the _Workers, made at the first split
 _one_split = threading.Lock()   # one split at a time: each saves and restores BLAS's thread count
 _blas = None              # threadpoolctl's controllers of the BLAS libraries loaded at first use
+_last_split = [-math.inf]  # time.perf_counter() of the last split over two or more threads
 
 
 def _after_fork_in_child():
@@ -140,6 +144,7 @@ def _one_blas_thread(fn):
 
 
 def _split(work, n, threads, blas):
+    _last_split[0] = time.perf_counter()
     results = [None] * n
 
     def share(t):
@@ -266,9 +271,9 @@ MATMUL_SPLIT_MIN_MACS = 1 << 24
 
 
 def matmul(a, b):
-    """np.matmul(a, b) (NumPy arrays, a.ndim and b.ndim >= 2), never on BLAS's own threads (see
-    the module docstring): split over threads by rows of the result, or by its columns when it
-    has fewer rows than columns, with one BLAS thread each."""
+    """np.matmul(a, b) (NumPy arrays, a.ndim and b.ndim >= 2), on BLAS's own threads only while
+    blas_alone() (see the module docstring); else split over threads by rows of the result, or
+    by its columns when it has fewer rows than columns, with one BLAS thread each."""
     M, K, N = a.shape[-2], a.shape[-1], b.shape[-1]
     if b.ndim == 2 and a.ndim > 2 and a.flags.c_contiguous:
         # a stack of matrices times one matrix (a Linear layer on (batch, seq, in)) is one GEMM
@@ -280,7 +285,7 @@ def matmul(a, b):
     else:
         batch = np.broadcast_shapes(a.shape[:-2], b.shape[:-2])
         macs = M * K * N * math.prod(batch)
-    if macs <= _BLAS_SERIAL_MACS or not _blas_controllers():
+    if macs <= _BLAS_SERIAL_MACS or not _blas_controllers() or blas_alone():
         return np.matmul(a, b)
     threads = split_threads(max(M, N)) if macs >= MATMUL_SPLIT_MIN_MACS else 1
     out = np.empty(batch + (M, N), dtype=np.result_type(a, b))
@@ -300,6 +305,22 @@ def matmul(a, b):
             np.matmul(a, b[..., :, lo:hi], out=out[..., :, lo:hi])
     run_split(piece, len(starts), min(threads, len(starts)))
     return out
+
+
+# how long after tinygen's last split BLAS may use its own threads again (see blas_alone)
+BLAS_ALONE_SECONDS = 0.25
+
+
+def blas_alone():
+    """Whether BLAS may run a product on its own threads: when tinygen has split no work over
+    its threads for BLAS_ALONE_SECONDS. A process whose steps are only products and small
+    elementwise ops (an MLP) then gets OpenBLAS's threads, which poll and so take a product over
+    in microseconds where waking tinygen's costs ~90 us (the peers' MLP step, 2 threads: 1.03
+    against 1.48 ms); a process that splits (convolutions, attention, large elementwise loops)
+    keeps BLAS on one thread, whose spinning threads would take the second core from the
+    splits (the peers' LeNet step 6.4 against 5.3 ms, the GPT's 68 against 47 ms, with BLAS's
+    threads always on)."""
+    return time.perf_counter() - _last_split[0] > BLAS_ALONE_SECONDS
 
 
 def parallel_work(elements, ns_per_element=1.0):

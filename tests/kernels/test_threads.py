@@ -76,6 +76,7 @@ def test_matmul_equals_numpy(monkeypatch, a_shape, b_shape, dtype, threads):
     monkeypatch.setattr(_threads, "_BLAS_SERIAL_MACS", 0)     # every product takes the split path
     monkeypatch.setattr(_threads, "MATMUL_SPLIT_MIN_MACS", 0)
     monkeypatch.setattr(_threads, "split_threads", lambda pieces: min(threads, pieces))
+    monkeypatch.setattr(_threads, "blas_alone", lambda: False)
     rng = np.random.default_rng(0)
     a = rng.standard_normal(a_shape).astype(dtype)
     b = rng.standard_normal(b_shape).astype(dtype)
@@ -83,6 +84,30 @@ def test_matmul_equals_numpy(monkeypatch, a_shape, b_shape, dtype, threads):
     want = np.matmul(a, b)
     assert got.shape == want.shape and got.dtype == want.dtype
     np.testing.assert_allclose(got, want, rtol=1e-5 if dtype == np.float32 else 1e-12, atol=1e-5)
+
+
+def test_blas_alone_until_the_next_split(monkeypatch):
+    # no split for BLAS_ALONE_SECONDS: products go to BLAS whole (its own threads); a split
+    # (over two threads or more) keeps them off BLAS's threads for that long again
+    monkeypatch.setattr(_threads, "_last_split", [-float("inf")])
+    monkeypatch.setattr(_threads, "_BLAS_SERIAL_MACS", 0)
+    assert _threads.blas_alone()
+    splits = []
+    real_split = _threads.run_split
+    monkeypatch.setattr(_threads, "run_split", lambda *a, **k: (splits.append(a[1]),
+                                                                real_split(*a, **k))[1])
+    a, b = np.ones((40, 30)), np.ones((30, 20))
+    np.testing.assert_array_equal(_threads.matmul(a, b), a @ b)
+    assert splits == []
+    _threads.run_split(lambda i: i, 1, 1)             # one thread: not a split
+    assert _threads.blas_alone()
+    _threads.run_split(lambda i: i, 2, 2)
+    assert not _threads.blas_alone()
+    splits.clear()
+    np.testing.assert_array_equal(_threads.matmul(a, b), a @ b)
+    assert splits == [1]                              # one piece, BLAS at one thread
+    monkeypatch.setattr(_threads, "BLAS_ALONE_SECONDS", 0.0)
+    assert _threads.blas_alone()
 
 
 def test_a_stack_times_a_matrix_is_one_product(monkeypatch):
