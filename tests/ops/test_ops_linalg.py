@@ -98,3 +98,27 @@ def test_matmul_values_against_numpy():
     a = np.random.default_rng(0).standard_normal((3, 2, 4))
     b = np.random.default_rng(1).standard_normal((4, 5))
     assert_close(tg.tensor(a) @ tg.tensor(b), a @ b, rtol=1e-12)
+
+
+@pytest.mark.parametrize("x_shape", [(4, 3), (2, 4, 3), (0, 3)])
+@pytest.mark.parametrize("requires", [(True, True, True), (False, True, True), (True, False, False),
+                                      (False, False, True)])
+def test_linear_gradients_with_and_without_a_graph_of_the_backward(x_shape, requires):
+    # Linear's backward is one op (LinearGrad) under create_graph=False and differentiable ops
+    # under create_graph=True: the same gradients, each against PyTorch and finite differences
+    rng = np.random.default_rng(0)
+    arrays = [rng.standard_normal(s) for s in (x_shape, (5, 3), (5,))]
+    gy = tg.tensor(rng.standard_normal(x_shape[:-1] + (5,)))
+    grads = {}
+    for create_graph in (False, True):
+        x, w, b = (tg.tensor(a, requires_grad=r) for a, r in zip(arrays, requires))
+        out = tg.nn.functional.linear(x, w, b)
+        wanted = [t for t, r in zip((x, w, b), requires) if r]
+        grads[create_graph] = tg.autograd.grad(out, wanted, gy, create_graph=create_graph)
+        if not create_graph:
+            assert all(not g.requires_grad for g in grads[False])
+    for a, b_ in zip(grads[False], grads[True]):
+        assert_close(a, b_, rtol=1e-12, atol=1e-12)
+    check_op(lambda x, w, b: tg.nn.functional.linear(x, w, b),
+             TORCH and (lambda x, w, b: TORCH.nn.functional.linear(x, w, b)),
+             [x_shape, (5, 3), (5,)], requires_grad=list(requires))
