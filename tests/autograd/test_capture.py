@@ -380,3 +380,78 @@ def test_a_backward_that_branches_on_the_data_runs_eagerly():
     with pytest.warns(RuntimeWarning, match="reads a value"):
         for x in xs:
             np.testing.assert_array_equal(fn(tg.tensor(x)).numpy(), step(tg.tensor(x)).numpy())
+
+
+def _fused_loops(fn):
+    from tinygen.autograd import capture
+    return [data for plan in fn.plans.values() for kind, data, _ in plan.steps
+            if kind == capture._FUSED]
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_fused_elementwise_runs_equal_eager_bit_for_bit(dtype):
+    # runs of +, -, *, /, negation, relu and the backward's zero guard become generated loops;
+    # NaN, infinities and -0.0 go through them as through NumPy's ops
+    rng = np.random.default_rng(0)
+    a, b, c = (tg.tensor(rng.standard_normal((5, 7)).astype(dtype), requires_grad=True)
+               for _ in range(3))
+    wt = tg.tensor(rng.standard_normal((7, 5)).astype(dtype))
+
+    def step(x):
+        for p in (a, b, c):
+            p.grad = None
+        h = (a * x + b).relu()
+        h = -(h / 3 - 0.5 * c) * x + 1
+        t = x - wt.t() * 2                       # a transposed (not C-contiguous) operand
+        s = (x.sqrt() * c - b).relu() + (a * c).exp() / (2 + b)
+        loss = h.sum() + (t * a).sum() + s.mean() + (x[:, :1] * a).sum()   # broadcast: unfused
+        loss.backward()
+        return loss, h, (x * 1).relu(), -(x / b) + c, a.grad, b.grad, c.grad
+
+    specials = np.array([np.nan, -0.0, 0.0, np.inf, -np.inf, 2.5, -3.0], dtype)
+    batches = []
+    for _ in range(4):
+        x = rng.standard_normal((5, 7)).astype(dtype)
+        x[0] = specials
+        batches.append(tg.tensor(x))
+    runs = {}
+    for name, fn in (("eager", step), ("fused", tg.compile(step)),
+                     ("unfused", tg.compile(step, fuse=False))):
+        with np.errstate(all="ignore"):
+            runs[name] = [[o.numpy().copy() for o in fn(x)] for x in batches]
+        if name == "fused":
+            loops = _fused_loops(fn)
+        if name == "unfused":
+            assert _fused_loops(fn) == []
+    assert len(loops) >= 3
+    for name in ("fused", "unfused"):
+        for eager, other in zip(runs["eager"], runs[name]):
+            for e, o in zip(eager, other):
+                # the same bits (-0.0 too), NaN where NaN: IEEE 754 leaves the sign of a NaN
+                # from arithmetic unspecified, and NumPy's loops and the compiled one differ there
+                nan = np.isnan(e)
+                assert np.array_equal(nan, np.isnan(o)), name
+                assert e[~nan].tobytes() == o[~nan].tobytes(), name
+
+
+def test_fusion_writes_only_what_the_rest_of_the_plan_reads():
+    # (a * x + b).relu(): a * x and a * x + b stay inside the loop; relu's output and its mask
+    # (read by its backward) come out; x (an argument) is read, not written
+    a = tg.tensor(np.linspace(-1, 1, 12, dtype=np.float32).reshape(3, 4), requires_grad=True)
+    b = tg.tensor(np.full((3, 4), 0.25, np.float32))
+
+    def step(x):
+        a.grad = None
+        y = (a * x + b).relu()
+        y.sum().backward()
+        return a.grad
+
+    fn = tg.compile(step)
+    x = tg.ones(3, 4)
+    for _ in range(3):
+        got = fn(x)
+    (loop,) = _fused_loops(fn)[:1]
+    _, in_slots, outs, shape = loop
+    assert shape == (3, 4) and len(in_slots) == 3
+    assert [dtype for _, dtype in outs] == [np.float32, np.bool_]
+    np.testing.assert_array_equal(got.numpy(), (a.detach().numpy() + 0.25 > 0).astype(np.float32))

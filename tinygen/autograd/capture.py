@@ -45,9 +45,15 @@ accumulated (DistributedDataParallel). As with CUDA graphs, Python code in the s
 is traced, not on replays: a print or a Python counter is not replayed. Returned tensors are
 detached (the step ran its backward already).
 
-Deviations from torch.compile: no fusion of elementwise chains and no preallocated buffers yet
-(each op still allocates its result, as in eager); `fullgraph`, `mode` and `backend` are not
-taken.
+Fusion. Runs of consecutive elementwise ops in the plan (+, -, *, /, negation, relu, the
+backward's zero guard; on C-contiguous float arrays of one shape, with Python numbers) run as one
+generated numba loop each (tinygen_kernels.fused), writing only the values the rest of the plan
+reads. The loop does each element's IEEE operations in the same order as NumPy, without
+fastmath, so fusion keeps the bit-for-bit equality, but for the sign bit of a NaN (which IEEE 754
+leaves unspecified; the ops with their own rounding, exp, log, tanh, are left out). `tg.compile(fn, fuse=False)` turns it off.
+
+Deviations from torch.compile: no preallocated buffers (each op still allocates its result, as
+in eager); `fullgraph`, `mode` and `backend` are not taken.
 """
 from __future__ import annotations
 
@@ -57,6 +63,7 @@ import threading
 import warnings
 
 import numpy as np
+from tinygen_kernels.fused import elementwise_kernel
 
 from . import function as _function
 from .function import CAPTURE, _as_array, tracer
@@ -68,7 +75,8 @@ MAX_PLANS = 8          # distinct guard keys per compiled function before it sta
 MAX_TRACES = 4         # traces of one key without two alike in a row before it stays eager
 
 # step kinds
-_OP, _WRITE, _SOURCE, _EFFECT, _BIND_GRAD, _READ_GRAD, _REBIND = range(7)
+_OP, _WRITE, _SOURCE, _EFFECT, _BIND_GRAD, _READ_GRAD, _REBIND, _FUSED = range(8)
+_FLOATS = (np.dtype(np.float32), np.dtype(np.float64))
 
 
 def _is_array(v):
@@ -311,7 +319,7 @@ def replayed(method):
 class _Plan:
     """The recorded steps, ready to replay: slots, what to bind per call, what to free when."""
 
-    def __init__(self, tr, arg_slots, out_tmpl):
+    def __init__(self, tr, arg_slots, out_tmpl, fuse=True):
         self.values = [v if k in ("live", "const") else None for v, k in zip(tr.values, tr.kind)]
         self.arg_slots = arg_slots
         self.out_tmpl = out_tmpl
@@ -324,6 +332,8 @@ class _Plan:
         self.traces = 1              # traces of this key so far (see Compiled._trace)
         # a constant the step writes into (zeros, then +=) starts each replay as it was made
         self.restore = list(tr.pristine.items())
+        if fuse:
+            self.steps = _fuse(self.steps, tr, set(_tmpl_slots(out_tmpl)))
         self._free_after_last_use(tr)
 
     def _free_after_last_use(self, tr):
@@ -361,6 +371,8 @@ class _Plan:
         for kind, data, free in self.steps:
             if kind == _OP:
                 _run_op(vals, data)
+            elif kind == _FUSED:
+                _run_fused(vals, data)
             elif kind == _WRITE:
                 vals[data[0]][...] = vals[data[1]]
             elif kind == _SOURCE:
@@ -473,6 +485,99 @@ def _run_op(vals, data):
         vals[s] = np.asarray(v) if isinstance(v, np.generic) else v
 
 
+def _run_fused(vals, data):
+    kernel, ins, outs, shape = data
+    flat = [vals[s].reshape(-1) for s in ins]
+    res = [np.empty(shape, dtype) for _, dtype in outs]
+    kernel(*flat, *[r.reshape(-1) for r in res])
+    for (s, _), r in zip(outs, res):
+        vals[s] = r
+
+
+# ---- fusion -------------------------------------------------------------------------------------
+def _fuse(steps, tr, keep):
+    """Each run of two or more consecutive ops with `fuse` templates, on C-contiguous float arrays
+    of one shape and dtype (and Python numbers), becomes one generated loop
+    (tinygen_kernels.fused): the values the rest of the plan reads come out of it, the others
+    stay in registers. Bit for bit what the ops give (see that module)."""
+    readers = {}
+    for k, (kind, data, _) in enumerate(steps):
+        for s in _reads(kind, data):
+            readers.setdefault(s, set()).add(k)
+    out, run, run_key = [], [], None
+    for k, step in enumerate(steps + [(None, None, ())]):
+        key = _fusable(step, tr)
+        if key is not None and key == run_key:
+            run.append(k)
+            continue
+        fused = _fused_step(steps, run, readers, keep, run_key) if len(run) > 1 else None
+        out += [fused] if fused is not None else [steps[j] for j in run]
+        run, run_key = [k], key
+        if key is None and step[0] is not None:
+            out.append(step)
+            run = []
+    return out
+
+
+def _fusable(step, tr):
+    """(shape, dtype) when this step can join a fused loop, else None."""
+    kind, data, _ = step
+    if kind != _OP:
+        return None
+    cls, xp, tmpl, ins, generic, params, _, multi, outs, attrs, saved = data
+    if (cls.__dict__.get("fuse") is None or xp is not None or params or generic or multi or saved
+            or len(outs) != 1 or any(name not in cls.fuse_attrs for name, _ in attrs)):
+        return None
+    out = tr.values[outs[0][1]]
+    if type(out) is not _ndarray or out.dtype not in _FLOATS:
+        return None
+    for _, s in ins:
+        v = tr.values[s]
+        if (type(v) is not _ndarray or v.shape != out.shape or v.dtype != out.dtype
+                or not v.flags.c_contiguous):
+            return None
+    arrays = {pos for pos, _ in ins}
+    if any(type(v) not in (int, float) for pos, v in enumerate(tmpl) if pos not in arrays):
+        return None
+    return out.shape, out.dtype
+
+
+def _fused_step(steps, run, readers, keep, key):
+    """The _FUSED step of the op steps `run` (indices into steps), or None without numba."""
+    shape, dtype = key
+    inside = set(run)
+    names, inputs, in_slots, lines, consts = {}, [], [], [], [("z", dtype.type(0))]
+
+    def operand(pos, tmpl, slot_at):
+        s = slot_at.get(pos)
+        if s is None:                               # a Python number: a constant of the dtype
+            consts.append((f"c{len(consts)}", dtype.type(tmpl[pos])))
+            return consts[-1][0]
+        if s not in names:                          # read from an array made before the run
+            names[s] = f"v{s}"
+            inputs.append((names[s], len(inputs)))
+            in_slots.append(s)
+        return names[s]
+    produced = []
+    for k in run:
+        cls, _, tmpl, ins, *_, outs, attrs, _saved = steps[k][1]
+        slot_at = dict(ins)
+        ops = [operand(pos, tmpl, slot_at) for pos in range(len(tmpl))]
+        for s, expr, dt in [(outs[0][1], cls.fuse, dtype)] + [
+                (a, cls.fuse_attrs[name], np.dtype(np.bool_)) for name, a in attrs]:
+            names[s] = f"v{s}"
+            lines.append(f"v{s} = " + expr.format(*ops))
+            if s in keep or readers.get(s, set()) - inside:
+                produced.append((s, dt))
+    if not produced:
+        return None
+    kernel = elementwise_kernel(tuple(inputs), tuple(lines), tuple(names[s] for s, _ in produced),
+                                tuple(consts))
+    if kernel is None:
+        return None
+    return _FUSED, (kernel, tuple(in_slots), produced, shape), ()
+
+
 def _fill_param(v, vals):
     if type(v) is _Slot:
         return vals[v.i]
@@ -489,6 +594,8 @@ def _reads(kind, data):
         return reads
     if kind == _WRITE:
         return list(data)
+    if kind == _FUSED:
+        return list(data[1])
     if kind in (_BIND_GRAD, _REBIND):
         return [data[1]]
     return []
@@ -567,9 +674,10 @@ class Compiled:
     """`fn` captured: called like fn. `.plans` maps each guard key to its plan (or None: that
     key runs eagerly); `.reason` says why the last trace could not be captured."""
 
-    def __init__(self, fn):
+    def __init__(self, fn, fuse=True):
         functools.update_wrapper(self, fn)
         self.fn = fn
+        self.fuse = fuse
         self.plans = {}
         self.reason = None
         self._warned = set()
@@ -628,7 +736,7 @@ class Compiled:
         if len(set(id(t._data) for t in tensors)) != len(tensors):
             tr.note("two arguments share one array")
         if tr.problem is None:
-            plan = _Plan(tr, arg_slots, out)
+            plan = _Plan(tr, arg_slots, out, self.fuse)
             if first is not None:
                 plan.traces = first.traces + 1
                 # a first step may differ (no .grad yet, a lazy init): compare the last two
@@ -644,11 +752,12 @@ class Compiled:
         return result
 
 
-def compile(fn=None, **options):
+def compile(fn=None, *, fuse=True, **options):
     """Capture a step: `tg.compile(fn)` or `@tg.compile`. The first two calls with given argument
     shapes run `fn` eagerly and record it; once they recorded the same plan, later calls replay
     it (see the module's docstring: what is recorded, what is guarded, what runs eagerly).
-    PyTorch's options (`mode`, `fullgraph`, `dynamic`, `backend`) are accepted and ignored."""
+    fuse=False: no fused elementwise loops (each op as recorded). PyTorch's options (`mode`,
+    `fullgraph`, `dynamic`, `backend`) are accepted and ignored."""
     if fn is None:
-        return lambda f: compile(f, **options)
-    return Compiled(fn)
+        return lambda f: compile(f, fuse=fuse, **options)
+    return Compiled(fn, fuse)

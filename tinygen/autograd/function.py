@@ -93,6 +93,13 @@ class Function:
     is_view = False          # output shares memory (and the version counter) with input 0
     n_differentiable = None  # of a tuple of outputs, only the first n get gradients (None: all)
     xp = np                  # the array module of the inputs; set per call only off the CPU
+    # an elementwise op's forward as one scalar expression over its operands {0}, {1}, ... (and
+    # z, a zero of their dtype), for captured steps' fused loops (autograd/capture.py): only
+    # where NumPy's result is one correctly rounded IEEE operation, a comparison or a select.
+    # Read from the class's own __dict__: a subclass does not inherit it. fuse_attrs: the
+    # arrays forward keeps as attributes, {name: expression}.
+    fuse = None
+    fuse_attrs = {}
 
     @classmethod
     def apply(cls, *args, **params):

@@ -26,6 +26,9 @@ from .random import keep_mask, random_array
 
 
 class Relu(Function):
+    fuse = "{0} if {0} > z or {0} != {0} else z"     # np.maximum(x, 0): NaN passes, -0.0 is 0
+    fuse_attrs = {"off": "{0} <= z"}
+
     def forward(self, x):
         self.off = x <= 0                  # where the gradient is blocked
         return self.xp.maximum(x, x.dtype.type(0))

@@ -32,6 +32,8 @@ def _shape(a):
 
 
 class Add(Function):
+    fuse = "{0} + {1}"
+
     def forward(self, a, b):
         self.sa, self.sb = _shape(a), _shape(b)
         return a + b
@@ -43,6 +45,8 @@ class Add(Function):
 
 
 class Sub(Function):
+    fuse = "{0} - {1}"
+
     def forward(self, a, b):
         self.sa, self.sb = _shape(a), _shape(b)
         return a - b
@@ -54,6 +58,8 @@ class Sub(Function):
 
 
 class Mul(Function):
+    fuse = "{0} * {1}"
+
     def forward(self, a, b):
         self.sa, self.sb = _shape(a), _shape(b)
         self.save_for_backward(a, b)       # Python scalars are kept as they are
@@ -67,6 +73,8 @@ class Mul(Function):
 
 
 class Div(Function):
+    fuse = "{0} / {1}"
+
     def forward(self, a, b):
         self.sa, self.sb = _shape(a), _shape(b)
         self.save_for_backward(a, b)

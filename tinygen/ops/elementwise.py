@@ -38,6 +38,9 @@ class ZeroWhereZero(ZeroWhere):
     """g with zeros where `gy` is exactly 0 (the mask made in forward, so a captured step makes
     it again from each step's gy)."""
 
+    fuse = "z if {1} == z else {0}"
+    fuse_attrs = {"mask": "{1} == z"}
+
     def forward(self, g, gy):
         return ZeroWhere.forward(self, g, gy == 0)
 
@@ -58,6 +61,8 @@ def quiet(backward):
 
 
 class Neg(Function):
+    fuse = "-{0}"
+
     def forward(self, x):
         return -x
 
