@@ -43,9 +43,9 @@ next tenth of a second of convolutions shares its second core with a spinning th
 32 -> 32 channel layer above took 16.7 ms after a 256 x 256 product against 8.6 ms alone, and
 inside the U-Net's step every convolution took twice its time alone. So tinygen's products run
 with BLAS at one thread (below 2^18 multiply-adds OpenBLAS stays on one thread by itself, and
-they are left alone) and take their parallelism from here: while tinygen splits work. A process
-that has not split for a quarter of a second (an MLP: products and small elementwise ops) gives
-its products to BLAS whole, on BLAS's own threads (blas_alone).
+they are left alone) and take their parallelism from here, once tinygen has split work. Until
+then (for good, in a process of products and small elementwise ops: an MLP) the products go to
+BLAS whole, on BLAS's own threads (blas_alone).
 """
 from __future__ import annotations
 
@@ -63,7 +63,7 @@ _local = threading.local()
 _pool = None              # the _Workers, made at the first split
 _one_split = threading.Lock()   # one split at a time: each saves and restores BLAS's thread count
 _blas = None              # threadpoolctl's controllers of the BLAS libraries loaded at first use
-_last_split = [-math.inf]  # time.perf_counter() of the last split over two or more threads
+_split_once = [False]      # whether any work was split over two or more threads yet
 
 
 def _after_fork_in_child():
@@ -144,7 +144,7 @@ def _one_blas_thread(fn):
 
 
 def _split(work, n, threads, blas):
-    _last_split[0] = time.perf_counter()
+    _split_once[0] = True
     results = [None] * n
 
     def share(t):
@@ -307,20 +307,18 @@ def matmul(a, b):
     return out
 
 
-# how long after tinygen's last split BLAS may use its own threads again (see blas_alone)
-BLAS_ALONE_SECONDS = 0.25
-
-
 def blas_alone():
-    """Whether BLAS may run a product on its own threads: when tinygen has split no work over
-    its threads for BLAS_ALONE_SECONDS. A process whose steps are only products and small
-    elementwise ops (an MLP) then gets OpenBLAS's threads, which poll and so take a product over
-    in microseconds where waking tinygen's costs ~90 us (the peers' MLP step, 2 threads: 1.03
-    against 1.48 ms); a process that splits (convolutions, attention, large elementwise loops)
-    keeps BLAS on one thread, whose spinning threads would take the second core from the
+    """Whether BLAS may run a product on its own threads: until tinygen first splits work over
+    its threads. A process whose steps are only products and small elementwise ops (an MLP)
+    keeps OpenBLAS's threads, which poll and so take a product over in microseconds where waking
+    tinygen's costs ~90 us (the peers' MLP step, 2 threads: 1.03 against 1.48 ms); a process
+    that splits (convolutions, attention, large elementwise loops) keeps BLAS on one thread from
+    its first split on, because BLAS's spinning threads would take the second core from the
     splits (the peers' LeNet step 6.4 against 5.3 ms, the GPT's 68 against 47 ms, with BLAS's
-    threads always on)."""
-    return time.perf_counter() - _last_split[0] > BLAS_ALONE_SECONDS
+    threads always on). For good, not for a while after each split: after every pause (a
+    benchmark's sleep, an evaluation) the first products would wake BLAS's threads again, and
+    their tenth of a second of spinning slowed the GPT's next steps by ~15%."""
+    return not _split_once[0]
 
 
 def parallel_work(elements, ns_per_element=1.0):

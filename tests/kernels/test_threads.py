@@ -86,10 +86,10 @@ def test_matmul_equals_numpy(monkeypatch, a_shape, b_shape, dtype, threads):
     np.testing.assert_allclose(got, want, rtol=1e-5 if dtype == np.float32 else 1e-12, atol=1e-5)
 
 
-def test_blas_alone_until_the_next_split(monkeypatch):
-    # no split for BLAS_ALONE_SECONDS: products go to BLAS whole (its own threads); a split
-    # (over two threads or more) keeps them off BLAS's threads for that long again
-    monkeypatch.setattr(_threads, "_last_split", [-float("inf")])
+def test_blas_alone_until_the_first_split(monkeypatch):
+    # before any split products go to BLAS whole (its own threads); after a split (over two
+    # threads or more) they stay off BLAS's threads
+    monkeypatch.setattr(_threads, "_split_once", [False])
     monkeypatch.setattr(_threads, "_BLAS_SERIAL_MACS", 0)
     assert _threads.blas_alone()
     splits = []
@@ -106,8 +106,6 @@ def test_blas_alone_until_the_next_split(monkeypatch):
     splits.clear()
     np.testing.assert_array_equal(_threads.matmul(a, b), a @ b)
     assert splits == [1]                              # one piece, BLAS at one thread
-    monkeypatch.setattr(_threads, "BLAS_ALONE_SECONDS", 0.0)
-    assert _threads.blas_alone()
 
 
 def test_a_stack_times_a_matrix_is_one_product(monkeypatch):
