@@ -1,5 +1,5 @@
-"""The numba flash-attention kernels (tinygen_kernels.attention, impl numba_v1) against the
-NumPy references: hypothesis-drawn shapes (batch, heads 1-3, T, S 1-150, D, Dv 1-40, causal or
+"""The CPU flash-attention kernels (tinygen_kernels.attention, impls numba_v1 and blas_v1)
+against the NumPy references: hypothesis-drawn shapes (batch, heads 1-3, T, S 1-150, D, Dv 1-40, causal or
 not, scale None or a float, float32 and float64), sizes over one block in T and S, on the serial
 and the forced parallel path, and the NotImplemented fallback for inputs it does not take."""
 import numpy as np
@@ -24,20 +24,23 @@ def _inputs(seed, B, H, T, S, D, Dv, dtype):
     return q, k, v, do
 
 
-def _check(q, k, v, do, causal, scale, parallel_from=None):
+IMPLS = ["numba_v1", "blas_v1"]
+
+
+def _check(q, k, v, do, causal, scale, parallel_from=None, impl="numba_v1"):
     dtype = q.dtype.type
     saved = _numba.PARALLEL_MIN_ELEMENTS
     if parallel_from is not None:
         _numba.PARALLEL_MIN_ELEMENTS = parallel_from
     try:
-        o, lse = registry.dispatch("flash_attention_fwd", "cpu", impl="numba_v1")(
+        o, lse = registry.dispatch("flash_attention_fwd", "cpu", impl=impl)(
             q, k, v, causal=causal, scale=scale)
         o_ref, lse_ref = attention.flash_attention_fwd(q, k, v, causal=causal, scale=scale)
         assert o.dtype == o_ref.dtype and lse.dtype == lse_ref.dtype == q.dtype
         assert o.shape == o_ref.shape and lse.shape == lse_ref.shape
         np.testing.assert_allclose(o, o_ref, **FWD_TOL[dtype])
         np.testing.assert_allclose(lse, lse_ref, **FWD_TOL[dtype])
-        grads = registry.dispatch("flash_attention_bwd", "cpu", impl="numba_v1")(
+        grads = registry.dispatch("flash_attention_bwd", "cpu", impl=impl)(
             q, k, v, o_ref, lse_ref, do, causal=causal, scale=scale)
         refs = attention.flash_attention_bwd(q, k, v, o_ref, lse_ref, do, causal=causal,
                                              scale=scale)
@@ -51,25 +54,30 @@ def _check(q, k, v, do, causal, scale, parallel_from=None):
 @pytest.fixture(autouse=True)
 def numba_loops_for_every_size(monkeypatch):
     """The tests below check the numba loops at every size: lift the size above which numba_v1
-    hands a head to numpy_tiled_v1 (test_large_heads_run_the_tiled_version checks that choice)."""
+    and blas_v1 hand a head to numpy_tiled_v1 (test_large_heads_run_the_tiled_version checks
+    that choice)."""
     monkeypatch.setattr(attention, "NUMBA_MAX_SCORES", 10**12)
+    monkeypatch.setattr(attention, "BLAS_MAX_SCORES", 10**12)
 
 
-def test_numba_is_registered():
-    impls = registry.kernels_for("flash_attention_fwd")
-    assert ("cpu", "numba_v1") in impls
-    assert ("cpu", "numba_v1") in registry.kernels_for("flash_attention_bwd")
+def test_both_are_registered_and_blas_is_the_default():
+    for name in ("flash_attention_fwd", "flash_attention_bwd"):
+        impls = registry.kernels_for(name)
+        assert ("cpu", "numba_v1") in impls and ("cpu", "blas_v1") in impls
+        assert registry._TABLE[name].defaults["cpu"] == "blas_v1"
 
 
-def test_large_heads_run_the_tiled_version(monkeypatch):
+@pytest.mark.parametrize("impl", IMPLS)
+def test_large_heads_run_the_tiled_version(monkeypatch, impl):
     calls = []
     monkeypatch.setattr(attention, "NUMBA_MAX_SCORES", 100)
+    monkeypatch.setattr(attention, "BLAS_MAX_SCORES", 100)
     for name in ("flash_attention_fwd_tiled", "flash_attention_bwd_tiled"):
         original = getattr(attention, name)
         monkeypatch.setattr(attention, name,
                             lambda *a, _f=original, _n=name, **k: calls.append(_n) or _f(*a, **k))
     q, k, v, do = _inputs(0, 1, 2, 11, 11, 8, 8, np.float64)       # 121 scores per head > 100
-    _check(q, k, v, do, True, None)
+    _check(q, k, v, do, True, None, impl=impl)
     assert calls == ["flash_attention_fwd_tiled", "flash_attention_bwd_tiled"]
 
 
@@ -78,28 +86,39 @@ def test_large_heads_run_the_tiled_version(monkeypatch):
        D=st.integers(1, 40), Dv=st.one_of(st.none(), st.integers(1, 40)), causal=st.booleans(),
        scale=st.one_of(st.none(), st.floats(0.05, 2.0)),
        dtype=st.sampled_from([np.float32, np.float64]), seed=st.integers(0, 2**16),
-       parallel=st.booleans())
-def test_numba_matches_reference(B, H, T, S, D, Dv, causal, scale, dtype, seed, parallel):
+       parallel=st.booleans(), chunk=st.sampled_from([1 << 20, 1]))
+@pytest.mark.parametrize("impl", IMPLS)
+def test_kernel_matches_reference(impl, B, H, T, S, D, Dv, causal, scale, dtype, seed, parallel,
+                                  chunk):
     if causal:
         S = T
     q, k, v, do = _inputs(seed, B, H, T, S, D, D if Dv is None else Dv, dtype)
-    _check(q, k, v, do, causal, scale, parallel_from=0 if parallel else None)
+    saved = attention.BLAS_CHUNK_SCORES
+    attention.BLAS_CHUNK_SCORES = chunk                 # 1: blas_v1 one head at a time
+    try:
+        _check(q, k, v, do, causal, scale, parallel_from=0 if parallel else None, impl=impl)
+    finally:
+        attention.BLAS_CHUNK_SCORES = saved
 
 
+@pytest.mark.parametrize("impl", IMPLS)
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 @pytest.mark.parametrize("causal", [False, True])
 @pytest.mark.parametrize("T,S", [(200, 200), (130, 257), (257, 70)])
-def test_numba_over_one_block(dtype, causal, T, S):
+def test_over_one_block(impl, dtype, causal, T, S):
     assert max(T, S) > attention.NUMBA_BLOCK and min(T, S) > 1
     q, k, v, do = _inputs(T * S, 2, 2, T, S, 24, 20, dtype)
-    _check(q, k, v, do, causal, None)
-    _check(q, k, v, do, causal, 0.5, parallel_from=0)
+    _check(q, k, v, do, causal, None, impl=impl)
+    _check(q, k, v, do, causal, 0.5, parallel_from=0, impl=impl)
 
 
-def test_numba_declines_what_it_does_not_take():
+@pytest.mark.parametrize("impl", IMPLS)
+def test_declines_what_it_does_not_take(impl):
     rng = np.random.default_rng(0)
     q, k, v = (rng.standard_normal((2, 5, 4)).astype(np.float32) for _ in range(3))
-    fwd, bwd = attention.flash_attention_fwd_numba, attention.flash_attention_bwd_numba
+    fwd, bwd = ((attention.flash_attention_fwd_numba, attention.flash_attention_bwd_numba)
+                if impl == "numba_v1" else
+                (attention.flash_attention_fwd_blas, attention.flash_attention_bwd_blas))
     assert fwd(q.astype(np.float16), k.astype(np.float16), v.astype(np.float16)) \
         is NotImplemented
     assert fwd(q[:, :0], k, v) is NotImplemented                       # empty T
@@ -109,6 +128,6 @@ def test_numba_declines_what_it_does_not_take():
     assert fwd(q, k.astype(np.float64), v) is NotImplemented           # mismatched dtypes
     assert fwd(list(q), k, v) is NotImplemented                         # not a NumPy array
     # through dispatch the reference runs instead
-    o16, _ = registry.dispatch("flash_attention_fwd", "cpu", impl="numba_v1")(
+    o16, _ = registry.dispatch("flash_attention_fwd", "cpu", impl=impl)(
         q.astype(np.float16), k.astype(np.float16), v.astype(np.float16))
     assert o16.dtype == np.float16

@@ -63,9 +63,9 @@ def test_tiled_matches_reference(dtype, causal, T, S):
 
 
 def test_cpu_dispatch_runs_a_fused_version():
-    """numba_v1 where numba imports (it hands large heads to numpy_tiled_v1), else the tiles."""
+    """blas_v1 where numba imports (it hands large heads to numpy_tiled_v1), else the tiles."""
     fn = registry.dispatch("flash_attention_fwd", "cpu")
-    fused = (attention.flash_attention_fwd_numba, attention.flash_attention_fwd_tiled)
+    fused = (attention.flash_attention_fwd_blas, attention.flash_attention_fwd_tiled)
     assert fn.impl in fused
 
 
