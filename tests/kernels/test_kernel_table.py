@@ -142,7 +142,7 @@ def test_every_family_of_this_suite_has_a_numba_kernel():
     for name in ["softmax_fwd", "softmax_bwd", "log_softmax_fwd", "log_softmax_bwd",
                  "cross_entropy_fwd", "cross_entropy_bwd", "layernorm_fwd", "layernorm_bwd",
                  "embedding_bwd", "gelu_fwd", "gelu_bwd", "silu_fwd", "silu_bwd", "adam_step",
-                 "sigmoid_fwd",
+                 "sigmoid_fwd", "sgd_step",
                  "batchnorm_fwd", "batchnorm_bwd", "leaky_relu_fwd", "leaky_relu_bwd", "zero_where",
                  "conv2d_fwd", "conv2d_bwd_input", "conv2d_bwd_weight", "maxpool2d_bwd"]:
         assert ENTRIES[name].defaults.get("cpu") == "numba_v1", name

@@ -16,8 +16,9 @@ of state Tensors per parameter, created lazily on the first step that parameter 
 Parameters are numbered in the order they appear across groups. `step` is a 0-d float32 Tensor on
 the CPU, as in PyTorch 2.x (its value is read as a Python float for the bias corrections).
 
-Subclasses keep their per-parameter math in one array-level function (`sgd_update`,
-`rmsprop_update`; Adam's is the kernel table's fused `adam_step`): arrays in, arrays updated in place, nothing else. `step()`
+Subclasses keep their per-parameter math in one array-level function (`rmsprop_update`; Adam's
+and SGD's are the kernel table's fused `adam_step` and `sgd_step`): arrays in, arrays updated in
+place, nothing else. `step()`
 only gathers the arrays; that function is the seam where a fused kernel will plug in.
 """
 from __future__ import annotations

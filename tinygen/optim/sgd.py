@@ -13,37 +13,9 @@ State per parameter: `momentum_buffer` (only when momentum != 0; SGD keeps no `s
 from __future__ import annotations
 
 from ..autograd.grad_mode import no_grad
+from ..backend.dispatch import kernel_for
 from ..tensor import Tensor
 from .optimizer import Optimizer, _check_grad, _scalar
-
-
-def sgd_update(param, grad, momentum_buffer, *, lr, momentum, dampening, weight_decay,
-               nesterov, maximize):
-    """One SGD step for one parameter, on arrays (numpy or cupy), updating `param` in place.
-
-    param, grad: arrays of the same shape and dtype; grad is not modified.
-    momentum_buffer: array updated in place, or None on the first step (a new one is made).
-    Returns the momentum buffer (None when momentum == 0).
-    """
-    if maximize:
-        grad = -grad
-    if weight_decay != 0:
-        grad = grad + weight_decay * param
-    if momentum != 0:
-        if momentum_buffer is None:
-            momentum_buffer = grad.copy()
-        else:
-            momentum_buffer *= momentum
-            if dampening != 0:
-                momentum_buffer += (1 - dampening) * grad
-            else:
-                momentum_buffer += grad
-        if nesterov:
-            grad = grad + momentum * momentum_buffer
-        else:
-            grad = momentum_buffer
-    param -= lr * grad
-    return momentum_buffer
 
 
 class SGD(Optimizer):
@@ -77,18 +49,25 @@ class SGD(Optimizer):
         """One update of every parameter that has a gradient. Returns the closure's loss."""
         loss = self._closure_loss(closure)
         for group in self.param_groups:
-            lr, momentum = _scalar(group["lr"]), group["momentum"]
+            momentum = group["momentum"]
+            # one call per device over the group's parameters: the kernel table's "sgd_step"
+            # (kernels/sgd.py: NumPy reference, numba)
+            batches = {}
             for i, p in enumerate(group["params"]):
                 if p.grad is None:
                     continue
                 grad = _check_grad("SGD", p, i)
-                state = self.state[p] if momentum != 0 else None
-                buf = state.get("momentum_buffer") if state is not None else None
-                new_buf = sgd_update(
-                    p._data, grad, None if buf is None else buf._data, lr=lr, momentum=momentum,
+                buf = self.state[p].get("momentum_buffer") if momentum != 0 else None
+                batch = batches.setdefault(p.device.type, ([], [], [], []))
+                for items, item in zip(batch, (p, p._data, grad, None if buf is None else buf._data)):
+                    items.append(item)
+            for device, (tensors, params, grads, bufs) in batches.items():
+                new_bufs = kernel_for("sgd_step", device)(
+                    params, grads, bufs, lr=_scalar(group["lr"]), momentum=momentum,
                     dampening=group["dampening"], weight_decay=_scalar(group["weight_decay"]),
                     nesterov=group["nesterov"], maximize=group["maximize"])
-                p._version[0] += 1
-                if state is not None and buf is None:
-                    state["momentum_buffer"] = Tensor._make(new_buf, None, 0, False)
+                for p, old, new in zip(tensors, bufs, new_bufs):
+                    p._version[0] += 1
+                    if momentum != 0 and old is None:
+                        self.state[p]["momentum_buffer"] = Tensor._make(new, None, 0, False)
         return loss
