@@ -25,10 +25,14 @@ class CrossEntropyRows(Function):
     (cross_entropy_fwd): loss (N,), 0 where the target is ignore_index. Backward:
     CrossEntropyRowsBackward."""
 
-    def forward(self, logits, target, ignore_index, label_smoothing):
+    def forward(self, logits, target, ignore_index, label_smoothing, shape):
         self.target, self.ignore_index, self.smoothing = target, ignore_index, label_smoothing
-        loss, self.lse = self.kernel("cross_entropy_fwd")(
-            logits, target, ignore_index, label_smoothing)
+        try:                    # every version checks the targets (so a captured step does too)
+            loss, self.lse = self.kernel("cross_entropy_fwd")(
+                logits, target, ignore_index, label_smoothing)
+        except IndexError:      # named as PyTorch names it: the first target out of range
+            _check_targets("cross_entropy", target, logits.shape[1], ignore_index, shape)
+            raise
         self.save_for_backward(logits)
         return loss
 
@@ -250,12 +254,16 @@ class TargetCheck(Function):
     (returning its input), so a captured step (tg.compile) checks every step's targets."""
 
     def forward(self, t, C, ignore_index, op, shape):
-        bad = (t != ignore_index) & ((t < 0) | (t >= C))
-        if bool(bad.any()):
-            value = int(t[bad].reshape(-1)[0])
-            raise OpIndexError(f"{op}: target {value} is out of bounds for input of shape "
-                               f"{shape} with {C} classes")
+        _check_targets(op, t, C, ignore_index, shape)
         return t
+
+
+def _check_targets(op, t, C, ignore_index, shape):
+    bad = (t != ignore_index) & ((t < 0) | (t >= C))
+    if bool(bad.any()):
+        value = int(t[bad].reshape(-1)[0])
+        raise OpIndexError(f"{op}: target {value} is out of bounds for input of shape {shape} "
+                           f"with {C} classes")
 
 
 class MeanOverTargets(Function):
@@ -379,7 +387,6 @@ def _cross_entropy_fused(op, input, target, ignore_index, reduction, label_smoot
     """cross_entropy with class indices and no class weights: the fused per-row kernel on
     logits flattened to (rows, C)."""
     _check_class_target(op, input, target)
-    _check_target_range(op, input, target, ignore_index)
     C = input.shape[0 if input.ndim == 1 else 1]
     if input.ndim == 1:
         logits, rows = input.unsqueeze(0), target.reshape(1)                # (1, C)
@@ -388,7 +395,8 @@ def _cross_entropy_fused(op, input, target, ignore_index, reduction, label_smoot
     else:                                                  # (N, C, d...) -> (N * d..., C)
         logits = input.permute(0, *range(2, input.ndim), 1).reshape(-1, C)
         rows = target.reshape(-1)
-    loss = CrossEntropyRows.apply(logits, rows, ignore_index, float(label_smoothing))
+    loss = CrossEntropyRows.apply(logits, rows, ignore_index, float(label_smoothing),
+                                  tuple(input.shape))
     if reduction == "none":
         return loss.reshape(target.shape)
     if reduction == "sum":
