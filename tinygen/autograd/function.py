@@ -237,7 +237,8 @@ class Function:
         with the graph's output. A later backward through this node then fails clearly."""
         freed = self._saved is not None
         d = self.__dict__
-        arrays = [k for k, v in d.items() if type(v).__name__ == "ndarray"]   # numpy or cupy
+        arrays = [k for k, v in d.items()                                    # numpy or cupy
+                  if type(v) is _ndarray or type(v).__name__ == "ndarray"]
         for k in arrays:
             del d[k]
         if freed or arrays:
