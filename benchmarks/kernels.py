@@ -24,11 +24,11 @@ import numpy as np
 
 NAMES = ["softmax_fwd", "softmax_bwd", "log_softmax_fwd", "log_softmax_bwd", "cross_entropy_fwd",
          "cross_entropy_bwd", "layernorm_fwd", "layernorm_bwd", "embedding_bwd", "gelu_fwd",
-         "gelu_bwd", "silu_fwd", "silu_bwd", "adam_step", "conv2d_fwd", "conv2d_bwd_input",
-         "conv2d_bwd_weight", "maxpool2d_fwd", "maxpool2d_bwd", "avgpool2d_fwd", "avgpool2d_bwd",
-         "batchnorm_fwd", "batchnorm_bwd", "groupnorm_fwd", "groupnorm_bwd",
-         "upsample_nearest_fwd", "upsample_nearest_bwd", "leaky_relu_fwd", "leaky_relu_bwd",
-         "zero_where"]
+         "gelu_bwd", "silu_fwd", "silu_bwd", "adam_step", "sgd_step", "conv2d_fwd",
+         "conv2d_bwd_input", "conv2d_bwd_weight", "maxpool2d_fwd", "maxpool2d_bwd",
+         "avgpool2d_fwd", "avgpool2d_bwd", "batchnorm_fwd", "batchnorm_bwd", "groupnorm_fwd",
+         "groupnorm_bwd", "upsample_nearest_fwd", "upsample_nearest_bwd", "leaky_relu_fwd",
+         "leaky_relu_bwd", "zero_where"]
 # flash attention's registered bench shape is issue 9's GPU target (T = 1024, 16 heads): its
 # reference holds a 512 MB score matrix, so the CPU table times the baby GPT's shape only (below)
 
@@ -180,6 +180,11 @@ def torch_fn(name, args, kw):
             weight_decay=kw["weight_decay"], amsgrad=kw["amsgrad"])
         opt.step()                                            # creates the state
         return opt.step
+    if name == "sgd_step":
+        params = [torch.from_numpy(p.copy()).requires_grad_() for p in args[0]]
+        for p, g in zip(params, args[1]):
+            p.grad = torch.from_numpy(g)
+        return torch.optim.SGD(params, lr=kw["lr"], momentum=kw["momentum"]).step
     return None
 
 

@@ -11,9 +11,9 @@
 tinygen/autograd/capture.py builds the programs from the ops' `fuse` templates. The loop is
 compiled without fastmath (no reassociation, no fused multiply-add), so each element sees the same
 IEEE operations, rounded the same way, as the unfused NumPy ops: a fused step stays equal to the
-eager one bit for bit (a NaN's sign bit aside: IEEE 754 leaves it unspecified). That is why only ops whose NumPy result is one correctly rounded IEEE
-operation (or a comparison or a select) have templates: exp, log and tanh would differ from
-NumPy's own implementations in the last bit.
+eager one bit for bit (a NaN's sign bit aside: IEEE 754 leaves it unspecified). That is why only
+ops whose NumPy result is one correctly rounded IEEE operation (or a comparison or a select) have
+templates: exp, log and tanh would differ from NumPy's own implementations in the last bit.
 
 The reference of a fused loop is the ops it replaces, run unfused: the tests compare captured
 steps with fusion against eager steps, bit for bit.

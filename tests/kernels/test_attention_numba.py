@@ -1,7 +1,8 @@
 """The CPU flash-attention kernels (tinygen_kernels.attention, impls numba_v1 and blas_v1)
-against the NumPy references: hypothesis-drawn shapes (batch, heads 1-3, T, S 1-150, D, Dv 1-40, causal or
-not, scale None or a float, float32 and float64), sizes over one block in T and S, on the serial
-and the forced parallel path, and the NotImplemented fallback for inputs it does not take."""
+against the NumPy references: hypothesis-drawn shapes (batch, heads 1-3, T, S 1-150, D, Dv
+1-40, causal or not, scale None or a float, float32 and float64), sizes over one block in T and
+S, on the serial and the forced parallel path, and the NotImplemented fallback for inputs it does
+not take."""
 import numpy as np
 import pytest
 from hypothesis import HealthCheck, given, settings, strategies as st

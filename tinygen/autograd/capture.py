@@ -50,7 +50,8 @@ backward's zero guard; on C-contiguous float arrays of one shape, with Python nu
 generated numba loop each (tinygen_kernels.fused), writing only the values the rest of the plan
 reads. The loop does each element's IEEE operations in the same order as NumPy, without
 fastmath, so fusion keeps the bit-for-bit equality, but for the sign bit of a NaN (which IEEE 754
-leaves unspecified; the ops with their own rounding, exp, log, tanh, are left out). `tg.compile(fn, fuse=False)` turns it off.
+leaves unspecified; the ops with their own rounding, exp, log, tanh, are left out).
+`tg.compile(fn, fuse=False)` turns it off.
 
 Deviations from torch.compile: no preallocated buffers (each op still allocates its result, as
 in eager); `fullgraph`, `mode` and `backend` are not taken.

@@ -59,7 +59,8 @@ class SGD(Optimizer):
                 grad = _check_grad("SGD", p, i)
                 buf = self.state[p].get("momentum_buffer") if momentum != 0 else None
                 batch = batches.setdefault(p.device.type, ([], [], [], []))
-                for items, item in zip(batch, (p, p._data, grad, None if buf is None else buf._data)):
+                buf = None if buf is None else buf._data
+                for items, item in zip(batch, (p, p._data, grad, buf)):
                     items.append(item)
             for device, (tensors, params, grads, bufs) in batches.items():
                 new_bufs = kernel_for("sgd_step", device)(
