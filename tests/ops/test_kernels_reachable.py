@@ -29,6 +29,7 @@ def _workload():
     params = list(conv.parameters())
     loss.backward()
     tg.optim.Adam(params).step()
+    tg.optim.SGD(params, lr=0.1, momentum=0.9).step()
     # int8 inference (tinygen.quantization's modules run these): the int8 GEMM and convolution
     w_q, w_scale = quantized.quantize_weight(conv.weight.detach())
     y = quantized.quantized_conv2d(x.detach(), w_q, w_scale, conv.bias.detach(), padding=1,

@@ -303,7 +303,7 @@ def _accumulate(a, b):
     the op's ~2 us)."""
     da, db = a._data, b._data
     if (GRAD.enabled or _function.CAPTURE[0] is not None or type(da) is not type(db)
-            or da.dtype != db.dtype or da.shape != db.shape):
+            or da.dtype != db.dtype or da.shape != db.shape or not da.ndim):   # 0-d: a scalar
         return a + b
     return _function.Tensor._make(da + db, None, 0, False)
 

@@ -1,9 +1,10 @@
 """Fused optimiser updates: ops with no backward, run under no_grad by tinygen.optim.
 
 AdamStep is PyTorch's `_fused_adam_`: one call updates every parameter of a group in place
-through the kernel table's "adam_step" (kernels/adam.py: NumPy reference, numba, CUDA). It is a
-Function so the optimiser reaches its kernel the one way every op does (`Function.kernel`), on
-the device of the parameters, and a parameter on another device raises like any op.
+through the kernel table's "adam_step" (kernels/adam.py: NumPy reference, numba, CUDA); SGDStep
+the same through "sgd_step" (kernels/sgd.py). Each is a Function so the optimiser reaches its
+kernel the one way every op does (`Function.kernel`), on the device of the parameters, and a
+parameter on another device raises like any op.
 """
 from __future__ import annotations
 
@@ -25,3 +26,20 @@ class AdamStep(Function):
 
     def backward(self, *grads):
         raise RuntimeError("AdamStep: an optimiser update has no gradient (run it under no_grad)")
+
+
+class SGDStep(Function):
+    """SGDStep.apply(*params, grads=..., momentum_buffers=..., lr=..., momentum=...,
+    dampening=..., weight_decay=..., nesterov=..., maximize=...) updates the parameters in place
+    and returns them. momentum_buffers, a list of arrays (None before momentum's first step), is
+    replaced in place by the kernel's buffers (a new one where momentum starts)."""
+
+    def forward(self, *params, grads, momentum_buffers, lr, momentum, dampening, weight_decay,
+                nesterov, maximize):
+        momentum_buffers[:] = self.kernel("sgd_step")(
+            list(params), grads, momentum_buffers, lr, momentum, dampening, weight_decay,
+            nesterov, maximize)
+        return params
+
+    def backward(self, *grads):
+        raise RuntimeError("SGDStep: an optimiser update has no gradient (run it under no_grad)")

@@ -13,7 +13,7 @@ State per parameter: `momentum_buffer` (only when momentum != 0; SGD keeps no `s
 from __future__ import annotations
 
 from ..autograd.grad_mode import no_grad
-from ..backend.dispatch import kernel_for
+from ..ops.optim import SGDStep
 from ..tensor import Tensor
 from .optimizer import Optimizer, _check_grad, _scalar
 
@@ -50,24 +50,26 @@ class SGD(Optimizer):
         loss = self._closure_loss(closure)
         for group in self.param_groups:
             momentum = group["momentum"]
-            # one call per device over the group's parameters: the kernel table's "sgd_step"
-            # (kernels/sgd.py: NumPy reference, numba)
+            # one op per device over the group's parameters: SGDStep, the kernel table's
+            # "sgd_step" (kernels/sgd.py: NumPy reference, numba)
             batches = {}
             for i, p in enumerate(group["params"]):
                 if p.grad is None:
                     continue
                 grad = _check_grad("SGD", p, i)
                 buf = self.state[p].get("momentum_buffer") if momentum != 0 else None
-                batch = batches.setdefault(p.device.type, ([], [], [], []))
-                buf = None if buf is None else buf._data
-                for items, item in zip(batch, (p, p._data, grad, buf)):
-                    items.append(item)
-            for device, (tensors, params, grads, bufs) in batches.items():
-                new_bufs = kernel_for("sgd_step", device)(
-                    params, grads, bufs, lr=_scalar(group["lr"]), momentum=momentum,
-                    dampening=group["dampening"], weight_decay=_scalar(group["weight_decay"]),
-                    nesterov=group["nesterov"], maximize=group["maximize"])
-                for p, old, new in zip(tensors, bufs, new_bufs):
+                params, grads, bufs = batches.setdefault(p.device.type, ([], [], []))
+                params.append(p)
+                grads.append(grad)
+                bufs.append(None if buf is None else buf._data)
+            for params, grads, bufs in batches.values():
+                new_bufs = list(bufs)
+                SGDStep.apply(*params, grads=grads, momentum_buffers=new_bufs,
+                              lr=_scalar(group["lr"]), momentum=momentum,
+                              dampening=group["dampening"],
+                              weight_decay=_scalar(group["weight_decay"]),
+                              nesterov=group["nesterov"], maximize=group["maximize"])
+                for p, old, new in zip(params, bufs, new_bufs):
                     p._version[0] += 1
                     if momentum != 0 and old is None:
                         self.state[p]["momentum_buffer"] = Tensor._make(new, None, 0, False)
