@@ -368,58 +368,81 @@ def _numba_ok(*arrays):
         type(a) is np.ndarray and a.ndim >= 2 and a.dtype == dtype and a.size for a in arrays)
 
 
+def _bwd_ok(q, k, v, o, lse, do):
+    """The backward's arrays as the CPU kernels take them (_numba_ok, and o, do, lse shaped
+    to q and v)."""
+    return (_numba_ok(q, k, v, o, do) and type(lse) is np.ndarray and o.shape == do.shape
+            and o.shape == (*q.shape[:-1], v.shape[-1]) and lse.shape == q.shape[:-1])
+
+
 def _heads(a):
     """a (..., N, M) as a C-contiguous (BH, N, M)."""
     return np.ascontiguousarray(a.reshape(-1, *a.shape[-2:]))
 
 
-@numba_kernel("flash_attention_fwd", impl="numba_v1", default=True)
-def flash_attention_fwd_numba(q, k, v, causal=False, scale=None):
+def _forward_by_heads(q, k, v, causal, scale, max_scores, run):
+    """The CPU versions' forward around `run(q3, k3, v3, o, lse, sc, causal)`, which fills o
+    (BH, T, Dv) and lse (BH, T) from the (BH, T|S, D|Dv) heads; larger heads than max_scores
+    (T * S) go to numpy_tiled_v1."""
     if not _numba_ok(q, k, v):
         return NotImplemented                             # the reference runs (or raises)
     _check("flash_attention_fwd", q, k, v)
     lead, (T, D), S, Dv = q.shape[:-2], q.shape[-2:], k.shape[-2], v.shape[-1]
-    if T * S > NUMBA_MAX_SCORES:
+    if T * S > max_scores:
         return flash_attention_fwd_tiled(q, k, v, causal, scale)
     q3, k3, v3 = _heads(q), _heads(k), _heads(v)
-    BH = q3.shape[0]
-    o = np.empty((BH, T, Dv), q.dtype)
-    lse = np.empty((BH, T), q.dtype)
-    sc, causal = q.dtype.type(_scale(scale, D)), bool(causal)
+    o = np.empty((q3.shape[0], T, Dv), q.dtype)
+    lse = np.empty((q3.shape[0], T), q.dtype)
+    run(q3, k3, v3, o, lse, q.dtype.type(_scale(scale, D)), bool(causal))
+    return o.reshape(*lead, T, Dv), lse.reshape(*lead, T)
+
+
+def _backward_by_heads(q, k, v, o, lse, do, causal, scale, max_scores, run):
+    """The CPU versions' backward around `run(q3, k3, v3, o3, lse2, do3, dq, dk, dv, sc,
+    causal)` on (BH, ...) heads; larger heads than max_scores go to numpy_tiled_v1."""
+    if not _bwd_ok(q, k, v, o, lse, do):
+        return NotImplemented
+    _check("flash_attention_bwd", q, k, v)
+    lead, (T, D), S, Dv = q.shape[:-2], q.shape[-2:], k.shape[-2], v.shape[-1]
+    if T * S > max_scores:
+        return flash_attention_bwd_tiled(q, k, v, o, lse, do, causal, scale)
+    q3, k3, v3, o3, do3 = (_heads(a) for a in (q, k, v, o, do))
+    lse2 = np.ascontiguousarray(lse.reshape(-1, T), dtype=q.dtype)
+    dq, dk, dv = np.empty_like(q3), np.empty_like(k3), np.empty_like(v3)
+    run(q3, k3, v3, o3, lse2, do3, dq, dk, dv, q.dtype.type(_scale(scale, D)), bool(causal))
+    return dq.reshape(q.shape), dk.reshape(*lead, S, D), dv.reshape(*lead, S, Dv)
+
+
+def _numba_forward(q3, k3, v3, o, lse, sc, causal):
+    (BH, T, D), S = q3.shape, k3.shape[1]
 
     def heads(lo, hi):                  # each range its own scratch rows
-        s_buf, m_buf, l_buf = (np.empty((1, NUMBA_BLOCK), q.dtype) for _ in range(3))
+        s_buf, m_buf, l_buf = (np.empty((1, NUMBA_BLOCK), q3.dtype) for _ in range(3))
         _fwd_heads(q3[lo:hi], k3[lo:hi], v3[lo:hi], o[lo:hi], lse[lo:hi], sc, causal, s_buf,
                    m_buf, l_buf)
     over_ranges(heads, BH, BH * T * S, ns_per_element=D)     # ~2D flops a (query, key) pair
-    return o.reshape(*lead, T, Dv), lse.reshape(*lead, T)
+
+
+def _numba_backward(q3, k3, v3, o3, lse2, do3, dq, dk, dv, sc, causal):
+    (BH, T, D), S = q3.shape, k3.shape[1]
+
+    def heads(lo, hi):                  # each range its own scratch rows
+        p_buf, ds_buf = (np.empty((1, NUMBA_BLOCK), q3.dtype) for _ in range(2))
+        delta = np.empty((1, T), q3.dtype)
+        _bwd_heads(q3[lo:hi], k3[lo:hi], v3[lo:hi], o3[lo:hi], lse2[lo:hi], do3[lo:hi],
+                   dq[lo:hi], dk[lo:hi], dv[lo:hi], sc, causal, p_buf, ds_buf, delta)
+    over_ranges(heads, BH, BH * T * S, ns_per_element=2 * D)
+
+
+@numba_kernel("flash_attention_fwd", impl="numba_v1", default=True)
+def flash_attention_fwd_numba(q, k, v, causal=False, scale=None):
+    return _forward_by_heads(q, k, v, causal, scale, NUMBA_MAX_SCORES, _numba_forward)
 
 
 @numba_kernel("flash_attention_bwd", impl="numba_v1", default=True)
 def flash_attention_bwd_numba(q, k, v, o, lse, do, causal=False, scale=None):
-    if (not _numba_ok(q, k, v, o, do) or type(lse) is not np.ndarray
-            or o.shape != do.shape or o.shape != (*q.shape[:-1], v.shape[-1])
-            or lse.shape != q.shape[:-1]):
-        return NotImplemented
-    _check("flash_attention_bwd", q, k, v)
-    lead, (T, D), S, Dv = q.shape[:-2], q.shape[-2:], k.shape[-2], v.shape[-1]
-    if T * S > NUMBA_MAX_SCORES:
-        return flash_attention_bwd_tiled(q, k, v, o, lse, do, causal, scale)
-    q3, k3, v3, o3, do3 = (_heads(a) for a in (q, k, v, o, do))
-    lse2 = np.ascontiguousarray(lse.reshape(-1, T), dtype=q.dtype)
-    BH = q3.shape[0]
-    dq = np.empty_like(q3)
-    dk = np.empty_like(k3)
-    dv = np.empty_like(v3)
-    sc, causal = q.dtype.type(_scale(scale, D)), bool(causal)
-
-    def heads(lo, hi):                  # each range its own scratch rows
-        p_buf, ds_buf = (np.empty((1, NUMBA_BLOCK), q.dtype) for _ in range(2))
-        delta = np.empty((1, T), q.dtype)
-        _bwd_heads(q3[lo:hi], k3[lo:hi], v3[lo:hi], o3[lo:hi], lse2[lo:hi], do3[lo:hi],
-                   dq[lo:hi], dk[lo:hi], dv[lo:hi], sc, causal, p_buf, ds_buf, delta)
-    over_ranges(heads, BH, BH * T * S, ns_per_element=2 * D)
-    return dq.reshape(q.shape), dk.reshape(*lead, S, D), dv.reshape(*lead, S, Dv)
+    return _backward_by_heads(q, k, v, o, lse, do, causal, scale, NUMBA_MAX_SCORES,
+                              _numba_backward)
 
 
 # ---------------------------------------------------------------- blas_v1
@@ -494,6 +517,26 @@ def _over_heads(work, BH, T, S, D):
     run_split(share, n, n)
 
 
+def _blas_forward(q3, k3, v3, o, lse, sc, causal):
+    def heads(lo, hi):
+        s = np.matmul(q3[lo:hi], k3[lo:hi].transpose(0, 2, 1))         # (n, T, S)
+        _softmax_scores(s, sc, causal, lse[lo:hi])
+        np.matmul(s, v3[lo:hi], out=o[lo:hi])
+    _over_heads(heads, q3.shape[0], q3.shape[1], k3.shape[1], q3.shape[2])
+
+
+def _blas_backward(q3, k3, v3, o3, lse2, do3, dq, dk, dv, sc, causal):
+    def heads(lo, hi):
+        p = np.matmul(q3[lo:hi], k3[lo:hi].transpose(0, 2, 1))         # (n, T, S)
+        _probabilities(p, sc, causal, lse2[lo:hi])
+        np.matmul(p.transpose(0, 2, 1), do3[lo:hi], out=dv[lo:hi])
+        ds = np.matmul(do3[lo:hi], v3[lo:hi].transpose(0, 2, 1))       # dP, then dS * sc
+        _score_grads(p, ds, do3[lo:hi], o3[lo:hi], sc)
+        np.matmul(ds, k3[lo:hi], out=dq[lo:hi])
+        np.matmul(ds.transpose(0, 2, 1), q3[lo:hi], out=dk[lo:hi])
+    _over_heads(heads, q3.shape[0], q3.shape[1], k3.shape[1], 2 * q3.shape[2])
+
+
 @numba_kernel("flash_attention_fwd", impl="blas_v1", default=True)
 def flash_attention_fwd_blas(q, k, v, causal=False, scale=None):
     """blas_v1: heads of at most BLAS_MAX_SCORES scores with their (T, S) scores in memory, in
@@ -503,51 +546,12 @@ def flash_attention_fwd_blas(q, k, v, causal=False, scale=None):
     0.36 ms, bwd 1.10 vs 0.56; (8, 4, 128, 64) fwd 2.59 vs 2.09, bwd 3.77 vs 2.32; and against
     numpy_tiled_v1 at (4, 4, 256, 64) fwd 3.87 vs 1.97, bwd 6.47 vs 4.20 (at (2, 4, 512, 64)
     neither wins in every run)."""
-    if not _numba_ok(q, k, v):
-        return NotImplemented
-    _check("flash_attention_fwd", q, k, v)
-    lead, (T, D), S, Dv = q.shape[:-2], q.shape[-2:], k.shape[-2], v.shape[-1]
-    if T * S > BLAS_MAX_SCORES:
-        return flash_attention_fwd_tiled(q, k, v, causal, scale)
-    q3, k3, v3 = _heads(q), _heads(k), _heads(v)
-    BH = q3.shape[0]
-    o = np.empty((BH, T, Dv), q.dtype)
-    lse = np.empty((BH, T), q.dtype)
-    sc, causal = q.dtype.type(_scale(scale, D)), bool(causal)
-
-    def heads(lo, hi):
-        s = np.matmul(q3[lo:hi], k3[lo:hi].transpose(0, 2, 1))         # (n, T, S)
-        _softmax_scores(s, sc, causal, lse[lo:hi])
-        np.matmul(s, v3[lo:hi], out=o[lo:hi])
-    _over_heads(heads, BH, T, S, D)
-    return o.reshape(*lead, T, Dv), lse.reshape(*lead, T)
+    return _forward_by_heads(q, k, v, causal, scale, BLAS_MAX_SCORES, _blas_forward)
 
 
 @numba_kernel("flash_attention_bwd", impl="blas_v1", default=True)
 def flash_attention_bwd_blas(q, k, v, o, lse, do, causal=False, scale=None):
     """blas_v1: P recomputed from lse in one numba pass over q k^T, then dV = P^T dO,
     dP = dO V^T, dS (one numba pass), dQ = dS K, dK = dS^T Q as BLAS calls on stacks of heads."""
-    if (not _numba_ok(q, k, v, o, do) or type(lse) is not np.ndarray
-            or o.shape != do.shape or o.shape != (*q.shape[:-1], v.shape[-1])
-            or lse.shape != q.shape[:-1]):
-        return NotImplemented
-    _check("flash_attention_bwd", q, k, v)
-    lead, (T, D), S, Dv = q.shape[:-2], q.shape[-2:], k.shape[-2], v.shape[-1]
-    if T * S > BLAS_MAX_SCORES:
-        return flash_attention_bwd_tiled(q, k, v, o, lse, do, causal, scale)
-    q3, k3, v3, o3, do3 = (_heads(a) for a in (q, k, v, o, do))
-    lse2 = np.ascontiguousarray(lse.reshape(-1, T), dtype=q.dtype)
-    BH = q3.shape[0]
-    dq, dk, dv = np.empty_like(q3), np.empty_like(k3), np.empty_like(v3)
-    sc, causal = q.dtype.type(_scale(scale, D)), bool(causal)
-
-    def heads(lo, hi):
-        p = np.matmul(q3[lo:hi], k3[lo:hi].transpose(0, 2, 1))         # (n, T, S)
-        _probabilities(p, sc, causal, lse2[lo:hi])
-        np.matmul(p.transpose(0, 2, 1), do3[lo:hi], out=dv[lo:hi])
-        ds = np.matmul(do3[lo:hi], v3[lo:hi].transpose(0, 2, 1))       # dP, then dS * sc
-        _score_grads(p, ds, do3[lo:hi], o3[lo:hi], sc)
-        np.matmul(ds, k3[lo:hi], out=dq[lo:hi])
-        np.matmul(ds.transpose(0, 2, 1), q3[lo:hi], out=dk[lo:hi])
-    _over_heads(heads, BH, T, S, 2 * D)
-    return dq.reshape(q.shape), dk.reshape(*lead, S, D), dv.reshape(*lead, S, Dv)
+    return _backward_by_heads(q, k, v, o, lse, do, causal, scale, BLAS_MAX_SCORES,
+                              _blas_backward)
