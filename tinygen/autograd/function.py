@@ -237,8 +237,7 @@ class Function:
         with the graph's output. A later backward through this node then fails clearly."""
         freed = self._saved is not None
         d = self.__dict__
-        arrays = [k for k, v in d.items()                                    # numpy or cupy
-                  if type(v) is _ndarray or type(v).__name__ == "ndarray"]
+        arrays = [k for k, v in d.items() if _IS_ARRAY[type(v)]]              # numpy or cupy
         for k in arrays:
             del d[k]
         if freed or arrays:
@@ -288,6 +287,18 @@ class CopyArray(Function):
 
     def forward(self, a):
         return a.copy()
+
+
+class _ArrayTypes(dict):
+    """type -> whether it is an array type (NumPy's, CuPy's: named ndarray), learnt on first
+    sight: one dict lookup per attribute in Function._release."""
+
+    def __missing__(self, t):
+        self[t] = t is _ndarray or t.__name__ == "ndarray"
+        return self[t]
+
+
+_IS_ARRAY = _ArrayTypes()
 
 
 def _wrap(data, node, idx, requires):
