@@ -1,6 +1,7 @@
-"""`tinygen train` captures each training step (tg.compile) by default; --no-compile runs it
-eagerly. The two give the same run bit for bit (every logged loss and every weight), for every
-model family whose step can be captured, and the step is in fact captured (no fallback)."""
+"""`tinygen train` captures each training step (tg.compile, its elementwise runs fused: the
+default) by default; --no-compile runs it eagerly. The two give the same run bit for bit (every
+logged loss and every weight) over 100 steps, for every model family whose step can be captured,
+and the step is in fact captured (no fallback)."""
 import json
 import os
 import warnings
@@ -50,7 +51,7 @@ def _train(model, out, steps, *extra):
 def test_a_captured_run_equals_the_eager_run_bitwise(model, tmp_path):
     if model in TEXT_MODELS and not os.path.isdir(os.path.join(DATA, "tinyshakespeare")):
         pytest.skip("tinyshakespeare is not beside the repository (../shared/data)")
-    steps = 40
+    steps = 100
     rows_c, weights_c, fallbacks = _train(model, str(tmp_path / "compiled"), steps)
     assert not fallbacks, fallbacks                    # the step was captured, not run eagerly
     rows_e, weights_e, _ = _train(model, str(tmp_path / "eager"), steps, "--no-compile")
