@@ -8,6 +8,12 @@
         compile-time constants of their dtype (float32 stays float32: a Python float would be
         a float64). Compiled once per distinct program; None without numba.
 
+Each program is written as a small module into a cache folder ($TINYGEN_CACHE_DIR, else
+$XDG_CACHE_HOME/tinygen or ~/.cache/tinygen, then fused/), named by a hash of its text, and
+compiled with numba's cache=True: a later process loads the machine code (milliseconds) instead
+of compiling it again (~0.35 s a loop). Where that folder cannot be written, the program is
+compiled from memory each process.
+
 tinygen/autograd/capture.py builds the programs from the ops' `fuse` templates. The loop is
 compiled without fastmath (no reassociation, no fused multiply-add), so each element sees the same
 IEEE operations, rounded the same way, as the unfused NumPy ops: a fused step stays equal to the
@@ -20,6 +26,10 @@ steps with fusion against eager steps, bit for bit.
 """
 from __future__ import annotations
 
+import hashlib
+import importlib.util
+import os
+import sys
 import threading
 
 import numpy as np
@@ -49,9 +59,47 @@ def elementwise_kernel(inputs, lines, outputs, constants):
         with _lock:
             kernel = _compiled.get(key)
             if kernel is None:
-                namespace = dict(constants)
-                exec(_source(inputs, len(outputs), lines, outputs), namespace)   # noqa: S102
-                kernel = _compiled[key] = numba.njit(error_model="numpy", nogil=True)(
-                    namespace["fused"])
+                source = _source(inputs, len(outputs), lines, outputs)
+                kernel = _compiled[key] = _from_cache_file(source, constants) or _in_memory(
+                    source, constants)
     return kernel
+
+
+def _in_memory(source, constants):
+    namespace = dict(constants)
+    exec(source, namespace)                                                 # noqa: S102
+    return numba.njit(error_model="numpy", nogil=True)(namespace["fused"])
+
+
+def cache_dir():
+    root = os.environ.get("TINYGEN_CACHE_DIR") or os.path.join(
+        os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache"),
+        "tinygen")
+    return os.path.join(root, "fused")
+
+
+def _from_cache_file(source, constants):
+    """The program as a module file in cache_dir() (written once, atomically), compiled with
+    numba's on-disk cache; None where the folder cannot be written."""
+    header = ["import numpy as np", "from numba import njit", ""]
+    header += [f"{name} = np.frombuffer(bytes.fromhex({v.tobytes().hex()!r}), "
+               f"np.{v.dtype.name})[0]" for name, v in constants]
+    text = "\n".join(header + ["", "", "@njit(error_model='numpy', nogil=True, cache=True)",
+                               source, ""])
+    name = "fused_" + hashlib.sha256(text.encode()).hexdigest()[:24]
+    path = os.path.join(cache_dir(), name + ".py")
+    try:
+        if not os.path.exists(path):
+            os.makedirs(os.path.dirname(path), exist_ok=True)
+            tmp = f"{path}.{os.getpid()}.{threading.get_ident()}.tmp"
+            with open(tmp, "w") as f:
+                f.write(text)
+            os.replace(tmp, path)
+        spec = importlib.util.spec_from_file_location(name, path)
+        module = importlib.util.module_from_spec(spec)
+        sys.modules[name] = module          # numba's cached code finds its globals by name
+        spec.loader.exec_module(module)
+        return module.fused
+    except OSError:
+        return None
 
