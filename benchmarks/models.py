@@ -30,6 +30,7 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from _report import write_markdown, write_ratio_chart  # noqa: E402
 import tinygen  # noqa: E402
 from tinygen.backend.memory import keep_freed_memory_unless_disabled  # noqa: E402
+from tinygen_kernels import _threads  # noqa: E402
 
 
 # ---- the four models, written once per framework -------------------------------------------------
@@ -269,6 +270,9 @@ def run(names, repeats=7, number=3, settle=0.2):
     import torch
     rows = []
     for name in names:
+        # each model starts in the thread mode of a fresh process (products on BLAS's threads
+        # until a convolution splits: tinygen_kernels._threads.blas_alone), as in a run of its own
+        _threads.reset_blas_alone()
         t_model, t_opt, t_fn = _build(name, "torch")
         g_model, g_opt, g_fn = _build(name, "tinygen")
         g_model.load_state_dict({k: v.detach().numpy() for k, v in t_model.state_dict().items()})
@@ -325,7 +329,8 @@ def main(argv=None):
              "loaded into tinygen). tg.compile: the same tinygen step captured (tg.compile) and "
              "replayed, timed in the same rotation of blocks (eager tinygen, PyTorch, captured). "
              "The first tinygen step, reported apart, includes numba "
-             "compilation when the cache is cold. glibc's malloc "
+             "compilation when the cache is cold. Each model starts in tinygen's thread mode of a "
+             "fresh process (kernels/_threads.py, blas_alone). glibc's malloc "
              + ("kept freed memory for reuse (tinygen.backend.memory, as the `tinygen` command "
                 "sets it; the same for both frameworks)." if kept else "at its defaults."))
     text = write_markdown(args.out, "Training step: tinygen vs PyTorch (CPU)", header, rows, notes,

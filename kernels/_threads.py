@@ -2,8 +2,10 @@
 chunks of a convolution, the rows of a product, the ranges of a numba loop) over as many threads
 as BLAS has, and BLAS itself runs on one thread meanwhile.
 
-    split_threads(pieces)   how many threads to split `pieces` over: BLAS's thread count, at
-                            most the number of pieces, 1 where there is nothing to split
+    split_threads(pieces, convolution=False)
+                            how many threads to split `pieces` over: BLAS's thread count, at
+                            most the number of pieces, 1 where there is nothing to split, and 1
+                            while blas_alone() unless the pieces are a convolution's
     run_split(work, n, threads)
                             [work(i) for i in range(n)], in that order, piece i in share
                             i % threads (share 0 on the caller's thread), BLAS at one thread
@@ -43,9 +45,10 @@ next tenth of a second of convolutions shares its second core with a spinning th
 32 -> 32 channel layer above took 16.7 ms after a 256 x 256 product against 8.6 ms alone, and
 inside the U-Net's step every convolution took twice its time alone. So tinygen's products run
 with BLAS at one thread (below 2^18 multiply-adds OpenBLAS stays on one thread by itself, and
-they are left alone) and take their parallelism from here, once tinygen has split work. Until
-then (for good, in a process of products and small elementwise ops: an MLP) the products go to
-BLAS whole, on BLAS's own threads (blas_alone).
+they are left alone) and take their parallelism from here, once a convolution has split its
+batch. Until then (for good, in a process without convolutions: an MLP, a VAE, a GPT) the
+products go to BLAS whole, on BLAS's own threads, and tinygen's other loops run on one thread,
+leaving the second core to BLAS's polling threads (blas_alone).
 """
 from __future__ import annotations
 
@@ -63,7 +66,7 @@ _local = threading.local()
 _pool = None              # the _Workers, made at the first split
 _one_split = threading.Lock()   # one split at a time: each saves and restores BLAS's thread count
 _blas = None              # threadpoolctl's controllers of the BLAS libraries loaded at first use
-_split_once = [False]      # whether any work was split over two or more threads yet
+_conv_split = [False]      # whether a convolution has split its batch over threads yet
 
 
 def _after_fork_in_child():
@@ -96,10 +99,14 @@ def blas_threads():
     return min((lib.get_num_threads() or 1 for lib in libs), default=1)
 
 
-def split_threads(pieces):
+def split_threads(pieces, convolution=False):
     if pieces < 2 or in_split():
         return 1
-    return min(blas_threads(), pieces)
+    if convolution:
+        threads = min(blas_threads(), pieces)
+        _conv_split[0] = _conv_split[0] or threads > 1
+        return threads
+    return 1 if blas_alone() else min(blas_threads(), pieces)
 
 
 def in_split():
@@ -144,7 +151,6 @@ def _one_blas_thread(fn):
 
 
 def _split(work, n, threads, blas):
-    _split_once[0] = True
     results = [None] * n
 
     def share(t):
@@ -308,17 +314,26 @@ def matmul(a, b):
 
 
 def blas_alone():
-    """Whether BLAS may run a product on its own threads: until tinygen first splits work over
-    its threads. A process whose steps are only products and small elementwise ops (an MLP)
-    keeps OpenBLAS's threads, which poll and so take a product over in microseconds where waking
-    tinygen's costs ~90 us (the peers' MLP step, 2 threads: 1.03 against 1.48 ms); a process
-    that splits (convolutions, attention, large elementwise loops) keeps BLAS on one thread from
-    its first split on, because BLAS's spinning threads would take the second core from the
-    splits (the peers' LeNet step 6.4 against 5.3 ms, the GPT's 68 against 47 ms, with BLAS's
-    threads always on). For good, not for a while after each split: after every pause (a
-    benchmark's sleep, an evaluation) the first products would wake BLAS's threads again, and
-    their tenth of a second of spinning slowed the GPT's next steps by ~15%."""
-    return not _split_once[0]
+    """Whether products run on BLAS's own threads, and tinygen's other loops on one thread: until
+    a convolution first splits its batch over tinygen's threads, for good after that.
+
+    OpenBLAS's threads poll, so they take a product over in microseconds where waking tinygen's
+    costs ~90 us, but while they poll (a tenth of a second after each product) they hold the
+    second core, and a loop split onto it waits. So one of the two pools has the second core:
+    BLAS's while the work is products (an MLP, a VAE, a GPT: in-process A/B against tinygen's
+    threads everywhere, the VAE step 4.5 against 7.4 ms, RealNVP 58.1 against 62.2, the GPT
+    39.6 against 41.7; the peers' MLP 1.03 against 1.48 ms), tinygen's once there are
+    convolutions, whose im2col and GEMM chunks need both cores (the peers' LeNet step 6.4
+    against 5.3 ms, the GPT 68 against 47 with BLAS's threads beside tinygen's splits). The
+    switch is made once: after every pause (a benchmark's sleep) the first products would wake
+    BLAS's threads again, and their polling slowed the GPT's next steps by ~15%."""
+    return not _conv_split[0]
+
+
+def reset_blas_alone():
+    """Back to blas_alone() as in a fresh process (benchmarks timing one model after another in
+    one process, tests)."""
+    _conv_split[0] = False
 
 
 def parallel_work(elements, ns_per_element=1.0):

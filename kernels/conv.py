@@ -128,7 +128,7 @@ def _each_chunk(xp, N, G, K, L, O, dtype, work, columns=True):
     chunk = _batch_chunk(xp, N, G * K * L * np.dtype(dtype).itemsize) if columns else max(N, 1)
     threads = 1
     if xp is np and N and N * L * K * O // G >= _threads.SPLIT_MIN_MACS:
-        threads = split_threads(N)
+        threads = split_threads(N, convolution=True)
         # as many chunks for every thread, of equal size: 64 images in chunks of 20 went 40 to
         # one thread and 24 to the other (a DCGAN layer, 64 -> 128 channels at 14x14, 4x4
         # windows with stride 2: 6.5 ms on 2 threads, one thread 10.0)

@@ -18,8 +18,12 @@ def _reset_tinygen_state():
         return
     from tinygen.autograd.function import ANOMALY
     from tinygen.autograd.grad_mode import GRAD
+    from tinygen_kernels import _threads
     grad, anomaly = GRAD.enabled, ANOMALY[0]
     default = tg.get_default_dtype()
+    # tinygen's own threads, as after a convolution's split (kernels/_threads.py, blas_alone):
+    # the tests that force parallel paths get them; blas_alone's own tests reset it
+    _threads._conv_split[0] = True
     yield
     GRAD.enabled, ANOMALY[0] = grad, anomaly
     tg.set_default_dtype(default)

@@ -67,7 +67,7 @@ def test_numba_matches_reference_on_both_paths(monkeypatch, case, chunk, threads
         monkeypatch.setattr(conv, "_WINOGRAD_CHUNK_BYTES", chunk)     # one image per chunk
     # chunks split over `threads` threads, whatever the machine's BLAS says, even for small work
     monkeypatch.setattr(_threads, "SPLIT_MIN_MACS", 0)
-    monkeypatch.setattr(conv, "split_threads", lambda pieces: min(threads, pieces))
+    monkeypatch.setattr(conv, "split_threads", lambda pieces, **_: min(threads, pieces))
     _check(case, 0, np.float64, 1e-10)
     _check(case, 1, np.float32, 1e-5)
 
@@ -147,6 +147,6 @@ def test_non_float_falls_back():
 def test_chunks_split_evenly_over_threads(monkeypatch, N, chunk, threads, sizes):
     monkeypatch.setattr(conv, "_batch_chunk", lambda xp, n, item_bytes: chunk)
     monkeypatch.setattr(_threads, "SPLIT_MIN_MACS", 0)
-    monkeypatch.setattr(conv, "split_threads", lambda pieces: min(threads, pieces))
+    monkeypatch.setattr(conv, "split_threads", lambda pieces, **_: min(threads, pieces))
     got = conv._each_chunk(np, N, 1, 1, 1, 1, np.float32, lambda n0, n1, cols: n1 - n0)
     assert got == sizes

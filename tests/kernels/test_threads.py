@@ -86,11 +86,12 @@ def test_matmul_equals_numpy(monkeypatch, a_shape, b_shape, dtype, threads):
     np.testing.assert_allclose(got, want, rtol=1e-5 if dtype == np.float32 else 1e-12, atol=1e-5)
 
 
-def test_blas_alone_until_the_first_split(monkeypatch):
-    # before any split products go to BLAS whole (its own threads); after a split (over two
-    # threads or more) they stay off BLAS's threads
-    monkeypatch.setattr(_threads, "_split_once", [False])
+def test_blas_alone_until_a_convolution_splits(monkeypatch):
+    # in a fresh process products go to BLAS whole (its own threads) and other loops stay on one
+    # thread; once a convolution splits its batch, tinygen's threads take over for good
+    monkeypatch.setattr(_threads, "_conv_split", [False])
     monkeypatch.setattr(_threads, "_BLAS_SERIAL_MACS", 0)
+    monkeypatch.setattr(_threads, "blas_threads", lambda: 2)
     assert _threads.blas_alone()
     splits = []
     real_split = _threads.run_split
@@ -99,13 +100,16 @@ def test_blas_alone_until_the_first_split(monkeypatch):
     a, b = np.ones((40, 30)), np.ones((30, 20))
     np.testing.assert_array_equal(_threads.matmul(a, b), a @ b)
     assert splits == []
-    _threads.run_split(lambda i: i, 1, 1)             # one thread: not a split
+    assert _threads.split_threads(8) == 1                        # a loop: one thread
+    assert _threads.over_ranges(lambda lo, hi: (lo, hi), 10, 10**9) == [(0, 10)]
     assert _threads.blas_alone()
-    _threads.run_split(lambda i: i, 2, 2)
+    assert _threads.split_threads(8, convolution=True) == 2
     assert not _threads.blas_alone()
-    splits.clear()
+    assert _threads.split_threads(8) == 2
     np.testing.assert_array_equal(_threads.matmul(a, b), a @ b)
     assert splits == [1]                              # one piece, BLAS at one thread
+    _threads.reset_blas_alone()
+    assert _threads.blas_alone()
 
 
 def test_a_stack_times_a_matrix_is_one_product(monkeypatch):
