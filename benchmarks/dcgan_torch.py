@@ -11,6 +11,8 @@ import time
 
 import numpy as np
 
+from tinygen.data import DataLoader, load
+
 
 def dcgan_models(nn, nz, w=64):
     """The dcgan recipe's generator and discriminator for 28x28 images (latent nz, base width w),
@@ -63,9 +65,8 @@ def main(argv=None):
     p.add_argument("--seed", type=int, default=0)
     args = p.parse_args(argv)
     import torch                     # lazy: PyTorch is a benchmark-only dependency
-    import torch.nn as nn
-    import torch.nn.functional as F
-    from tinygen.data import DataLoader, load
+    import torch.nn as nn            # lazy: as torch
+    import torch.nn.functional as F  # lazy: as torch
     torch.manual_seed(args.seed)
     nz = 100
     G, D = dcgan_models(nn, nz)

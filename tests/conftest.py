@@ -18,7 +18,7 @@ def _reset_tinygen_state():
         return
     from tinygen.autograd.function import ANOMALY
     from tinygen.autograd.grad_mode import GRAD
-    from tinygen_kernels import _threads
+    from tinygen_kernels import _threads       # lazy, as tinygen above (it may not import)
     grad, anomaly = GRAD.enabled, ANOMALY[0]
     default = tg.get_default_dtype()
     # tinygen's own threads, as after a convolution's split (kernels/_threads.py, blas_alone):

@@ -8,6 +8,7 @@ import pytest
 import tinygen as tg
 import tinygen.nn.functional as F
 from tinygen import nn
+from tinygen.autograd import capture
 
 
 def _batches(n, shape=(8, 12), classes=5, seed=0):
@@ -383,7 +384,6 @@ def test_a_backward_that_branches_on_the_data_runs_eagerly():
 
 
 def _fused_loops(fn):
-    from tinygen.autograd import capture
     return [data for plan in fn.plans.values() for kind, data, _ in plan.steps
             if kind == capture._FUSED]
 

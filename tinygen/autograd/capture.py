@@ -506,17 +506,20 @@ def _fuse(steps, tr, keep):
         for s in _reads(kind, data):
             readers.setdefault(s, set()).add(k)
     out, run, run_key = [], [], None
-    for k, step in enumerate(steps + [(None, None, ())]):
-        key = _fusable(step, tr)
-        if key is not None and key == run_key:
-            run.append(k)
-            continue
+
+    def end_run():
         fused = _fused_step(steps, run, readers, keep, run_key) if len(run) > 1 else None
-        out += [fused] if fused is not None else [steps[j] for j in run]
-        run, run_key = [k], key
-        if key is None and step[0] is not None:
+        out.extend([fused] if fused is not None else [steps[j] for j in run])
+    for k, step in enumerate(steps):
+        key = _fusable(step, tr)
+        if key is None or key != run_key:
+            end_run()
+            run, run_key = [], key
+        if key is None:
             out.append(step)
-            run = []
+        else:
+            run.append(k)
+    end_run()
     return out
 
 
