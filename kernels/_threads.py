@@ -12,6 +12,9 @@ as BLAS has, and BLAS itself runs on one thread meanwhile.
                             meanwhile, for threads = 1 too
     in_split()              True inside run_split's pieces: numba kernels called there must be
                             the serial, GIL-free versions
+    numba_parallel(parallel, serial, *args)
+                            a numba prange kernel, or its serial twin inside a split or while
+                            another thread runs one (numba's pool takes one launch at a time)
     matmul(a, b)            np.matmul(a, b) for NumPy arrays, the same way: large products split
                             by rows (or columns) over threads, mid-sized ones on one BLAS thread;
                             all of them on BLAS's threads while blas_alone()
@@ -65,6 +68,7 @@ from . import _numba
 _local = threading.local()
 _pool = None              # the _Workers, made at the first split
 _one_split = threading.Lock()   # one split at a time: each saves and restores BLAS's thread count
+_numba_launch = threading.Lock()   # one numba parallel loop at a time (numba_parallel)
 _blas = None              # threadpoolctl's controllers of the BLAS libraries loaded at first use
 _conv_split = [False]      # whether a convolution has split its batch over threads yet
 
@@ -111,6 +115,20 @@ def split_threads(pieces, convolution=False):
 
 def in_split():
     return getattr(_local, "serial", False)
+
+
+def numba_parallel(parallel, serial, *args):
+    """parallel(*args), a numba prange kernel, or serial(*args), its one-thread twin, where the
+    parallel one may not run: inside a split's piece (in_split), or while another thread is in
+    a numba parallel loop. numba's workqueue pool takes one launch at a time in the process; two
+    user threads launching at once abort the process ("Fatal Python error: Aborted": two
+    threads running LeNet's convolutions did, tests/kernels/test_scratch.py)."""
+    if in_split() or not _numba_launch.acquire(blocking=False):
+        return serial(*args)
+    try:
+        return parallel(*args)
+    finally:
+        _numba_launch.release()
 
 
 def _set_blas(counts):

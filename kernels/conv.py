@@ -48,8 +48,9 @@ import functools
 import numpy as np
 
 from ._numba import is_cpu_float, jit, jit_serial, numba_kernel, prange
+from ._scratch import scratch
 from . import _threads         # SPLIT_MIN_MACS read per call: tests lower it
-from ._threads import in_split, run_split, split_threads
+from ._threads import numba_parallel, run_split, split_threads
 from ._xp import array_module
 from .registry import reference
 
@@ -84,6 +85,12 @@ def _geometry(x_shape, w_shape, stride, padding, dilation, groups):
     return (oh, ow), (kh, kw)
 
 
+def _temporary(xp, shape, dtype, slot):
+    """An uninitialised array that does not leave the kernel: this thread's scratch buffer for
+    `slot` on the CPU (kernels/_scratch.py), a fresh one on the GPU (CuPy pools its memory)."""
+    return scratch(shape, dtype, slot) if xp is np else xp.empty(shape, dtype=dtype)
+
+
 # ---------------------------------------------------------------- im2col / col2im, NumPy
 def im2col_reference(x, n0, n1, kernel, stride, padding, dilation, out_hw, cols):
     """Writes the columns of images n0:n1 of x into cols (C * kH * kW, (n1 - n0) * OH * OW):
@@ -93,7 +100,8 @@ def im2col_reference(x, n0, n1, kernel, stride, padding, dilation, out_hw, cols)
     (kh, kw), (sh, sw), (ph, pw), (dh, dw), (oh, ow) = kernel, stride, padding, dilation, out_hw
     xpad = x[n0:n1]
     if ph or pw:
-        xpad = xp.zeros((n1 - n0, C, H + 2 * ph, W + 2 * pw), dtype=x.dtype)
+        xpad = _temporary(xp, (n1 - n0, C, H + 2 * ph, W + 2 * pw), x.dtype, "conv_padded")
+        xpad[:, :, :ph] = xpad[:, :, ph + H:] = xpad[:, :, :, :pw] = xpad[:, :, :, pw + W:] = 0
         xpad[:, :, ph:ph + H, pw:pw + W] = x[n0:n1]
     s_n, s_c, s_h, s_w = xpad.strides
     # windows[c, i, j, m, a, b] = xpad[m, c, a * sh + i * dh, b * sw + j * dw]
@@ -136,14 +144,13 @@ def _each_chunk(xp, N, G, K, L, O, dtype, work, columns=True):
         chunk = -(-N // (threads * per_thread))
     starts = range(0, N, chunk)
     threads = max(1, min(threads, len(starts)))
-    buffers = [xp.empty((G, K, min(chunk, N) * L), dtype=dtype) for _ in range(threads * columns)]
 
     def piece(i):
         n0 = starts[i]
         n1 = min(n0 + chunk, N)
         if not columns:
             return work(n0, n1)
-        return work(n0, n1, buffers[i % threads][:, :, :(n1 - n0) * L])
+        return work(n0, n1, _temporary(xp, (G, K, (n1 - n0) * L), dtype, "conv_columns"))
     if xp is not np:                                # one chunk on the GPU, no BLAS to set
         return [piece(i) for i in range(len(starts))]
     return run_split(piece, len(starts), threads)
@@ -181,7 +188,8 @@ def _forward(x, w, stride, padding, dilation, groups, im2col):
         if per_image:                 # y_m (O, L) = w (O, K) @ cols_m (K, L), straight into y
             xp.matmul(w_g[0], c[0].reshape(K, n1 - n0, L).transpose(1, 0, 2), out=y[n0:n1])
             return
-        y_g = xp.matmul(w_g, c)                                     # (G, O/G, nL)
+        y_g = xp.matmul(w_g, c, out=_temporary(xp, (G, O // G, c.shape[2]), y.dtype,
+                                                "conv_out"))        # (G, O/G, nL)
         y[n0:n1] = y_g.reshape(O, n1 - n0, L).transpose(1, 0, 2)
     _each_chunk(xp, N, G, K, L, O, x.dtype, per_chunk)
     return y.reshape(N, O, *out_hw)
@@ -208,7 +216,7 @@ def _bwd_weight(x, gy, w_shape, stride, padding, dilation, groups, im2col):
             cols_m = c[0].reshape(K, n1 - n0, L).transpose(1, 0, 2)
             return xp.matmul(cols_m, gy[n0:n1].reshape(n1 - n0, O, L).transpose(0, 2, 1)).sum(
                 axis=0)[None]
-        gy_g = xp.ascontiguousarray(gy_t[:, n0:n1]).reshape(G, O // G, -1)
+        gy_g = _gathered_gy(xp, gy_t, n0, n1, G)
         return xp.matmul(c, gy_g.transpose(0, 2, 1))                # (G, K, O/G)
     parts = _each_chunk(xp, N, G, K, L, O, x.dtype, per_chunk)
     gw_t = parts[0] if parts else xp.zeros((G, K, O // G), dtype=x.dtype)    # (an empty batch)
@@ -241,11 +249,19 @@ def _bwd_input(gy, w, x_shape, stride, padding, dilation, groups, col2im, im2col
     gx = xp.empty(x_shape, dtype=gy.dtype)
 
     def per_chunk(n0, n1, c):
-        gy_g = xp.ascontiguousarray(gy_t[:, n0:n1]).reshape(G, O // G, -1)
-        xp.matmul(w_t, gy_g, out=c)                                 # (G, K, nL)
+        xp.matmul(w_t, _gathered_gy(xp, gy_t, n0, n1, G), out=c)   # (G, K, nL)
         col2im(c.reshape(G * K, -1), n0, n1, kernel, stride, padding, dilation, out_hw, gx)
     _each_chunk(xp, N, G, K, L, O, gy.dtype, per_chunk)
     return gx
+
+
+def _gathered_gy(xp, gy_t, n0, n1, G):
+    """gy of images n0:n1 as the GEMMs take it, (G, O/G, (n1 - n0) * L), copied out of gy_t, the
+    (O, N, L) view of gy."""
+    O, _, L = gy_t.shape
+    out = _temporary(xp, (O, n1 - n0, L), gy_t.dtype, "conv_gy")
+    out[...] = gy_t[:, n0:n1]
+    return out.reshape(G, O // G, (n1 - n0) * L)
 
 
 def _flipped_weight(w, groups):
@@ -405,8 +421,8 @@ def im2col_numba(x, n0, n1, kernel, stride, padding, dilation, out_hw, cols):
     if inner >= 16:
         return im2col_reference(x, n0, n1, kernel, stride, padding, dilation, out_hw, cols)
     index = gather_index((H, W), kernel, stride, padding, dilation, out_hw)
-    gather = _im2col_gather_serial if in_split() else _im2col_gather
-    gather(x.reshape(N, C, H * W), n0, n1, index, cols)
+    numba_parallel(_im2col_gather, _im2col_gather_serial, x.reshape(N, C, H * W), n0, n1, index,
+                   cols)
 
 
 def col2im_numba(cols, n0, n1, kernel, stride, padding, dilation, out_hw, gx):
@@ -420,8 +436,8 @@ def col2im_numba(cols, n0, n1, kernel, stride, padding, dilation, out_hw, gx):
         # a ConvTranspose from 1x1): col2im is a transpose, columns (C * H * W, n) -> (n, C, H, W)
         gx[n0:n1] = cols.reshape(C, H * W, n1 - n0).transpose(2, 0, 1).reshape(n1 - n0, C, H, W)
         return
-    scatter = _col2im_scatter_serial if in_split() else _col2im_scatter
-    scatter(cols, n0, n1, index, gx.reshape(N, C, H * W))
+    numba_parallel(_col2im_scatter, _col2im_scatter_serial, cols, n0, n1, index,
+                   gx.reshape(N, C, H * W))
 
 
 def _reads_each_once(index):
@@ -625,7 +641,8 @@ def _winograd_forward(x, w):
     y = np.empty((N, O, H, W), dtype=x.dtype)
 
     def work(chunks, T, tiles):
-        V, M = np.empty((16, C, tiles), x.dtype), np.empty((16, O, tiles), x.dtype)
+        V, M = scratch((16, C, tiles), x.dtype, "winograd_V"), scratch((16, O, tiles), x.dtype,
+                                                                       "winograd_M")
         for n0, n1 in chunks:
             k = (n1 - n0) * T
             _winograd_input(x, n0, n1, V)
@@ -642,8 +659,9 @@ def _winograd_bwd_weight(x, gy, w_shape):
     O, C = w_shape[:2]
 
     def work(chunks, T, tiles):
-        V, GY = np.empty((16, C, tiles), x.dtype), np.empty((16, O, tiles), x.dtype)
-        acc, part = np.zeros((16, C, O), x.dtype), np.empty((16, C, O), x.dtype)
+        V, GY = scratch((16, C, tiles), x.dtype, "winograd_V"), scratch((16, O, tiles), x.dtype,
+                                                                        "winograd_M")
+        acc, part = np.zeros((16, C, O), x.dtype), scratch((16, C, O), x.dtype, "winograd_part")
         for n0, n1 in chunks:
             k = (n1 - n0) * T
             _winograd_input(x, n0, n1, V)

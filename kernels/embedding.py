@@ -17,6 +17,7 @@ from __future__ import annotations
 import numpy as np
 
 from ._numba import is_cpu_float, jit, jit_serial, numba_kernel, parallel_blocks, prange
+from ._threads import numba_parallel
 from ._xp import array_module
 from .registry import reference
 
@@ -110,7 +111,8 @@ def embedding_bwd_numba(gy, indices, num_embeddings, padding_idx=None):
         return gw
     blocks = min(parallel_blocks(*gy2.shape), D // 16)      # at least 16 columns a block
     if blocks >= 2:
-        bad = _scatter_add_columns(gy2, flat, gw, blocks)
+        bad = numba_parallel(_scatter_add_columns, lambda *args: _scatter_add(gy2, flat, gw, 0, D),
+                             gy2, flat, gw, blocks)
     else:
         bad = _scatter_add(gy2, flat, gw, 0, D)
     if bad:

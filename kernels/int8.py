@@ -46,6 +46,7 @@ from __future__ import annotations
 import numpy as np
 
 from ._numba import HAVE_NUMBA, jit, jit_serial, numba, numba_kernel, parallel_blocks, prange
+from ._threads import numba_parallel
 from ._xp import array_module
 from .conv import _batch_chunk, _geometry, gather_index
 from .registry import reference
@@ -261,7 +262,8 @@ def _gemm_rows_into(rows, w, y, n0, o0, blocks):
 
 def gemm_into_numba(rows, w, y, n0, o0):
     w = np.ascontiguousarray(w)
-    _gemm_rows_into(rows, w, y, n0, o0, parallel_blocks(rows.shape[0], w.shape[0] * w.shape[1]))
+    numba_parallel(_gemm_rows_into, lambda *args: _gemm_rows_into(*args[:-1], 0), rows, w, y, n0,
+                   o0, parallel_blocks(rows.shape[0], w.shape[0] * w.shape[1]))
 
 
 def _is_cpu_int8(*arrays):
@@ -272,7 +274,8 @@ def int8_gemm_rows(a, b):
     """numba_v1's GEMM on two int8 NumPy matrices (made C-contiguous)."""
     a, b = np.ascontiguousarray(a), np.ascontiguousarray(b)
     c = np.empty((a.shape[0], b.shape[0]), dtype=np.int32)
-    _gemm_rows(a, b, c, parallel_blocks(a.shape[0], b.shape[0] * max(a.shape[1], 1)))
+    numba_parallel(_gemm_rows, lambda a, b, c, blocks: _gemm_rows(a, b, c, 0), a, b, c,
+                   parallel_blocks(a.shape[0], b.shape[0] * max(a.shape[1], 1)))
     return c
 
 
@@ -285,22 +288,33 @@ def int8_gemm_numba(a, b):
     return int8_gemm_rows(a, b)
 
 
-@jit
-def _im2row_gather(x, n0, n1, index, pad_value, rows):
-    # x (N, C, H * W); rows (G, n * L, C/G * KK); one output position (image, l) per iteration,
-    # every group's row written there
+@jit_serial
+def _im2row_position(x, n0, index, pad_value, rows, p):
+    # x (N, C, H * W); rows (G, n * L, C/G * KK); output position p = (image, l): every group's
+    # row written there
     G = rows.shape[0]
     KK, L = index.shape
     Cg = x.shape[1] // G
-    for p in prange((n1 - n0) * L):
-        m, l = p // L, p % L
-        for g in range(G):
-            out = rows[g, p]
-            for c in range(Cg):
-                plane = x[n0 + m, g * Cg + c]
-                for k in range(KK):
-                    q = index[k, l]
-                    out[c * KK + k] = plane[q] if q >= 0 else pad_value
+    m, l = p // L, p % L
+    for g in range(G):
+        out = rows[g, p]
+        for c in range(Cg):
+            plane = x[n0 + m, g * Cg + c]
+            for k in range(KK):
+                q = index[k, l]
+                out[c * KK + k] = plane[q] if q >= 0 else pad_value
+
+
+@jit
+def _im2row_gather(x, n0, n1, index, pad_value, rows):
+    for p in prange((n1 - n0) * index.shape[1]):
+        _im2row_position(x, n0, index, pad_value, rows, p)
+
+
+@jit_serial
+def _im2row_gather_serial(x, n0, n1, index, pad_value, rows):
+    for p in range((n1 - n0) * index.shape[1]):
+        _im2row_position(x, n0, index, pad_value, rows, p)
 
 
 def im2row_numba(x, n0, n1, geometry, pad_value, rows):
@@ -309,7 +323,8 @@ def im2row_numba(x, n0, n1, geometry, pad_value, rows):
     N, C, H, W = x.shape
     kernel, stride, padding, dilation, out_hw, _ = geometry
     index = gather_index((H, W), kernel, stride, padding, dilation, out_hw)
-    _im2row_gather(x.reshape(N, C, H * W), n0, n1, index, np.int8(pad_value), rows)
+    numba_parallel(_im2row_gather, _im2row_gather_serial, x.reshape(N, C, H * W), n0, n1, index,
+                   np.int8(pad_value), rows)
 
 
 @numba_kernel("int8_conv2d", impl="numba_v1", default=True)

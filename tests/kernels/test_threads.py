@@ -239,3 +239,15 @@ def test_adam_ranges_cross_parameters(monkeypatch, threads, amsgrad, decoupled):
     adam.adam_step(*copies, *args)
     for got, want in zip(params + m + v + vmax, copies[0] + copies[2] + copies[3] + copies[4]):
         np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-6)
+
+
+def test_numba_parallel_takes_the_serial_twin_where_it_may_not_launch():
+    def kernel(kind):
+        return lambda *args: (kind, args)
+    parallel, serial = kernel("parallel"), kernel("serial")
+    assert _threads.numba_parallel(parallel, serial, 1, 2) == ("parallel", (1, 2))
+    with _threads._numba_launch:                           # another thread's launch runs
+        assert _threads.numba_parallel(parallel, serial, 1) == ("serial", (1,))
+    assert _threads.run_split(lambda i: _threads.numba_parallel(parallel, serial, i), 2, 2) == [
+        ("serial", (0,)), ("serial", (1,))]
+    assert not _threads._numba_launch.locked()
