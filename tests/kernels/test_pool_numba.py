@@ -73,3 +73,19 @@ def test_numba_pool_declines_integers():
     x = np.ones((1, 1, 4, 4), dtype=np.int64)
     assert pool.maxpool2d_fwd_numba(x, (2, 2), (2, 2), (0, 0), (1, 1), False) is NotImplemented
     assert pool.avgpool2d_fwd_numba(x, (2, 2), (2, 2), (0, 0), False, True, None) is NotImplemented
+
+
+@settings(max_examples=60, deadline=None)
+@given(h=st.integers(2, 9), w=st.integers(2, 9), seed=st.integers(0, 2**16),
+       specials=st.booleans(), ceil_mode=st.booleans(),
+       dtype=st.sampled_from([np.float32, np.float64]))
+def test_maxpool_2x2_stride_2_equals_reference(h, w, seed, specials, ceil_mode, dtype):
+    """The branch-free 2x2 loop (odd sides too: the last row or column is left out, or with
+    ceil_mode a partial window sends the call to the general loop)."""
+    rng = np.random.default_rng(seed)
+    x = _with_specials(rng.standard_normal((2, 3, h, w)), rng, specials).astype(dtype)
+    args = ((2, 2), (2, 2), (0, 0), (1, 1), ceil_mode)
+    want_y, want_idx = pool.maxpool2d_fwd(x, *args)
+    got_y, got_idx = pool.maxpool2d_fwd_numba(x, *args)
+    np.testing.assert_array_equal(got_idx, want_idx)
+    np.testing.assert_array_equal(got_y, want_y)
