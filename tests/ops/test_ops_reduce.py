@@ -194,3 +194,15 @@ def test_reductions_of_int_and_bool():
     assert tg.tensor(b).sum().dtype == tg.int64
     assert tg.tensor(b).sum().item() == 5
     assert tg.tensor(i).mean(dtype=tg.float64).item() == 3.5
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+@pytest.mark.parametrize("keepdim", [False, True])
+def test_sum_over_all_but_the_channels(dtype, keepdim):
+    """The sum over every axis but 1 (a bias gradient) runs the channel_sum kernel: float64
+    accumulation, so a float32 result is the float64 sum rounded (within one float32 step)."""
+    x = np.random.default_rng(0).standard_normal((64, 7, 24, 24)).astype(dtype)
+    got = tg.tensor(x).sum(dim=(0, -2, -1), keepdim=keepdim).numpy()
+    want = x.astype(np.float64).sum(axis=(0, 2, 3), keepdims=keepdim)
+    assert got.dtype == np.dtype(dtype) and got.shape == want.shape
+    np.testing.assert_allclose(got, want, rtol=1e-6 if dtype == "float32" else 1e-12, atol=0)

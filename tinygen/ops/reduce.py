@@ -13,6 +13,7 @@ from .binary import compare
 from .convert import as_float, to
 from .elementwise import guard, quiet
 from .index import Gather, values_indices
+from .shape import sum_array
 
 
 def expand_back(gy, in_shape, axes, keepdim, scale=None):
@@ -52,7 +53,7 @@ class ExpandBack(Function):
 class Sum(Function):
     def forward(self, x, axes, keepdim):
         self.in_shape, self.axes, self.keepdim = x.shape, axes, keepdim
-        return x.sum(axis=axes, keepdims=keepdim)
+        return sum_array(self, x, axes, keepdim)
 
     def backward(self, gy):
         return expand_back(gy, self.in_shape, self.axes, self.keepdim), None, None
