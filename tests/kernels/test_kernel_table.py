@@ -438,3 +438,21 @@ def test_zero_where_loop_and_small_path():
         gy = rng.standard_normal(n).astype(np.float32)
         gy[:2] = [np.inf, np.nan]
         check_against_reference("zero_where", (gy, rng.random(n) < 0.5), {})
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_relu_fwd_bitwise_with_specials(dtype):
+    """relu_fwd_numba gives NumPy's maximum(x, 0) bit for bit (-0.0 becomes +0.0, NaN and +inf
+    pass, -inf becomes 0) and the mask x <= 0, short and long (over threads)."""
+    from tinygen_kernels import activation
+    rng = np.random.default_rng(5)
+    for n in (7, 2047, 2048, 300_000):
+        x = rng.standard_normal(n).astype(dtype)
+        x[:6] = [np.nan, -np.nan, np.inf, -np.inf, -0.0, 0.0]
+        y, off = activation.relu_fwd_numba(x)
+        want_y, want_off = np.maximum(x, dtype(0)), x <= 0
+        assert y.dtype == x.dtype and off.dtype == np.bool_
+        np.testing.assert_array_equal(off, want_off)
+        finite = ~np.isnan(want_y)
+        assert np.array_equal(y[finite].view(np.uint8), want_y[finite].view(np.uint8))
+        assert np.isnan(y[~finite]).all()

@@ -15,7 +15,7 @@ def _workload():
     x = tg.randn(4, 3, 8, 8, requires_grad=True)
     conv = nn.Conv2d(3, 4, 3, padding=1)
     y = F.batch_norm(conv(x), None, None, training=True)
-    y = F.group_norm(F.interpolate(y, scale_factor=2), 2)                    # (4, 4, 16, 16)
+    y = F.group_norm(F.interpolate(y, scale_factor=2), 2).relu()    # (4, 4, 16, 16): relu_fwd
     y = F.avg_pool2d(F.max_pool2d(F.leaky_relu(y, 0.2), 4), 2)               # (4, 4, 2, 2)
     h = y.flatten(1)                                                         # (4, 16)
     h = F.layer_norm(F.silu(F.gelu(h)), (16,)).relu().sigmoid()

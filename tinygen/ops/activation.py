@@ -25,11 +25,19 @@ from .inplace import inplace
 from .random import keep_mask, random_array
 
 
+# Below this many elements Relu does NumPy's two passes itself: the kernel's call (dispatch,
+# checks, a tuple) cost 1.5 us of the per-op chain's 45 (benchmarks/overhead.py).
+_RELU_KERNEL_MIN = 2048
+
+
 class Relu(Function):
     fuse = "{0} if {0} > z or {0} != {0} else z"     # np.maximum(x, 0): NaN passes, -0.0 is 0
     fuse_attrs = {"off": "{0} <= z"}
 
     def forward(self, x):
+        if x.size >= _RELU_KERNEL_MIN:          # y and the mask in one pass (kernels/activation)
+            y, self.off = self.kernel("relu_fwd")(x)
+            return y
         self.off = x <= 0                  # where the gradient is blocked
         return self.xp.maximum(x, x.dtype.type(0))
 
