@@ -28,7 +28,7 @@ NAMES = ["softmax_fwd", "softmax_bwd", "log_softmax_fwd", "log_softmax_bwd", "cr
          "conv2d_bwd_input", "conv2d_bwd_weight", "maxpool2d_fwd", "maxpool2d_bwd",
          "avgpool2d_fwd", "avgpool2d_bwd", "batchnorm_fwd", "batchnorm_bwd", "groupnorm_fwd",
          "groupnorm_bwd", "upsample_nearest_fwd", "upsample_nearest_bwd", "leaky_relu_fwd",
-         "leaky_relu_bwd", "zero_where"]
+         "leaky_relu_bwd", "zero_where", "relu_fwd", "channel_sum"]
 # flash attention's registered bench shape is issue 9's GPU target (T = 1024, 16 heads): its
 # reference holds a 512 MB score matrix, so the CPU table times the baby GPT's shape only (below)
 
@@ -164,6 +164,10 @@ def torch_fn(name, args, kw):
         return lambda: torch.ops.aten.leaky_relu_backward(T[1], T[0], kw["negative_slope"], False)
     if name == "zero_where":
         return lambda: torch.where(T[1], 0.0, T[0])
+    if name == "relu_fwd":              # tinygen's kernel also writes the mask x <= 0
+        return lambda: torch.relu(T[0])
+    if name == "channel_sum":
+        return lambda: T[0].sum(dim=(0, *range(2, T[0].ndim)))
     if name in ("flash_attention_fwd", "flash_attention_bwd"):
         q, k, v = T[:3]
         sdpa = lambda q, k, v: F.scaled_dot_product_attention(  # noqa: E731
