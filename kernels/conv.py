@@ -165,10 +165,19 @@ def _each_chunk(xp, N, G, K, L, O, dtype, work, columns=True):
 # both. At 14x14 (L = 196) image by image lost: the DCGAN's 1 -> 64 channel 4x4 stride-2 forward
 # 0.64 -> 1.03 ms (small GEMMs, 64 calls).
 _PER_IMAGE_MIN_L = 512
+# The weight gradient also goes image by image from L = 128 when its columns are short (K rows):
+# its copy of gy (O x L per image) then costs more than the small products (the DCGAN's 1 -> 64
+# channel 4x4 stride-2 layer, K = 16, L = 196, 2 threads: 0.52 -> 0.30 ms; at K = 150, L = 64,
+# or K = 288, L = 196 with 32 channels out, it lost 4-6%).
+_PER_IMAGE_WEIGHT_MAX_K, _PER_IMAGE_WEIGHT_MIN_L = 64, 128
 
 
-def _per_image(xp, groups, L):
-    return xp is np and groups == 1 and L >= _PER_IMAGE_MIN_L
+def _per_image(xp, groups, L, K=None):
+    """Whether the GEMMs go image by image; K given: for the weight gradient."""
+    if xp is not np or groups != 1:
+        return False
+    return L >= _PER_IMAGE_MIN_L or (
+        K is not None and K <= _PER_IMAGE_WEIGHT_MAX_K and L >= _PER_IMAGE_WEIGHT_MIN_L)
 
 
 def _forward(x, w, stride, padding, dilation, groups, im2col):
@@ -208,7 +217,7 @@ def _bwd_weight(x, gy, w_shape, stride, padding, dilation, groups, im2col):
     # contiguous in both operands OpenBLAS ran this 30% faster than gy_g @ cols_g^T (the 32 -> 32
     # channel 3x3 layer of the diffusion U-Net at 28x28: 11.1 against 16.1 ms per 64 images)
 
-    per_image = _per_image(xp, G, L)
+    per_image = _per_image(xp, G, L, K)
 
     def per_chunk(n0, n1, c):
         im2col(x, n0, n1, kernel, stride, padding, dilation, out_hw, c.reshape(G * K, -1))

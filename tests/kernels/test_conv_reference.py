@@ -57,6 +57,8 @@ CASES = {
     "kernel_bigger_than_input": ((2, 2, 3, 3), (2, 2, 5, 5), (1, 1), (2, 2), (1, 1), 1),
     # at least _PER_IMAGE_MIN_L outputs per image: the GEMMs go image by image
     "per_image_gemms": ((3, 2, 24, 23), (3, 2, 3, 2), (1, 1), (0, 1), (1, 1), 1),
+    # short columns (K = 8) and 128 <= L < 512 outputs: the weight gradient image by image
+    "per_image_weight_gemms": ((3, 2, 14, 12), (3, 2, 2, 2), (1, 1), (0, 0), (1, 1), 1),
 }
 
 
