@@ -16,11 +16,16 @@ here (tinygrad's CPU device without clang), is reported as such; nothing stops t
     pip install 'tinygen[peers]'               # the other engines (benchmark-only)
     python benchmarks/peers.py --repeats 7     # writes benchmarks/results/peers_cpu.md and .png
     tinygen bench peers --repeats 7            # the same
+
+Every child runs with glibc's malloc as a script that imports its engine gets it; with
+--keep-freed-memory every child keeps freed memory for reuse instead (tinygen/backend/memory.py,
+what the `tinygen` command sets for its own processes), the same for every engine.
 """
 from __future__ import annotations
 
 import argparse
 import importlib.metadata
+import importlib.util
 import json
 import math
 import os
@@ -84,9 +89,23 @@ def measure(built, repeats, number, warmup, target_s):
     return {"first_loss": first, "last_loss": last, "number": number, "times_us": times}
 
 
-def child_result(engine, workload, repeats=7, number=None, warmup=3, threads=2, target_s=0.25):
+def keep_freed_memory():
+    """tinygen.backend.memory.keep_freed_memory(), loaded from its file: a child timing another
+    engine does not import tinygen."""
+    path = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "tinygen",
+                        "backend", "memory.py")
+    spec = importlib.util.spec_from_file_location("_tinygen_memory", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module.keep_freed_memory()
+
+
+def child_result(engine, workload, repeats=7, number=None, warmup=3, threads=2, target_s=0.25,
+                 keep_memory=False):
     """What a child prints: a dict with engine, workload, status ("ok", "not installed",
     "unavailable" or "error"), reason, version, median_us and measure()'s fields."""
+    if keep_memory:
+        keep_freed_memory()
     result = {"engine": engine, "workload": workload, "status": "ok", "reason": None,
               "detail": None, "version": None, "threads": threads, "median_us": None}
     try:
@@ -133,6 +152,8 @@ def run_child(engine, workload, args):
     cmd = [sys.executable, os.path.abspath(__file__), "--child", engine, workload,
            "--repeats", str(args.repeats), "--warmup", str(args.warmup),
            "--threads", str(args.threads), "--target", str(args.target)]
+    if args.keep_freed_memory:
+        cmd.append("--keep-freed-memory")
     if args.number:
         cmd += ["--number", str(args.number)]
     failed = {"engine": engine, "workload": workload, "status": "error", "reason": "error",
@@ -264,7 +285,13 @@ def notes_text(results, engines, workloads, args, load):
             f"({', '.join(THREAD_VARIABLES)}"
             f", torch.set_num_threads). Steps: forward, loss, backward and an SGD update (the "
             f"chain: forward and backward only); every engine starts from the same NumPy data "
-            f"and parameters. 'From scratch': every engine but PyTorch.\n\n"
+            f"and parameters. 'From scratch': every engine but PyTorch. "
+            + ("glibc's malloc kept freed memory for reuse in every engine's process "
+               "(--keep-freed-memory: tinygen/backend/memory.py, as the `tinygen` command does "
+               "for its own processes)." if args.keep_freed_memory else
+               "glibc's malloc as a script gets it (it hands freed memory back to the kernel, "
+               "so a step's large arrays fault in fresh pages; --keep-freed-memory keeps it)")
+            + "\n\n"
             f"Versions: {versions(results, engines)}.\n\n"
             f"Machine load (1-minute load average) at the start: {load[0]:.2f}, at the end: "
             f"{load[1]:.2f}, on {os.cpu_count()} logical cores."
@@ -313,6 +340,9 @@ def parse_args(argv):
     p.add_argument("--warmup", type=int, default=3, help="untimed steps after the first")
     p.add_argument("--threads", type=int, default=2, help="threads for every engine")
     p.add_argument("--timeout", type=float, default=900, help="seconds per child process")
+    p.add_argument("--keep-freed-memory", action="store_true",
+                   help="glibc's malloc keeps freed memory in every engine's process "
+                   "(tinygen/backend/memory.py)")
     p.add_argument("--note", default="", help="a sentence for the notes (e.g. the machine's load)")
     p.add_argument("--out", default=os.path.join(os.path.dirname(os.path.abspath(__file__)),
                                                  "results", "peers_cpu.md"))
@@ -368,7 +398,8 @@ def main(argv=None):
     if args.child:
         print(json.dumps(child_result(*args.child, repeats=args.repeats, number=args.number,
                                       warmup=args.warmup, threads=args.threads,
-                                      target_s=args.target)), flush=True)
+                                      target_s=args.target,
+                                      keep_memory=args.keep_freed_memory)), flush=True)
         return 0
     engines, workloads = args.engines.split(","), args.workloads.split(",")
     if "tinygen" not in engines:

@@ -79,7 +79,8 @@ def test_tinygrad_without_clang_says_so(monkeypatch):
 
 
 def test_a_child_past_its_timeout_is_a_row():
-    args = SimpleNamespace(repeats=1, warmup=0, threads=1, target=0.01, number=1, timeout=0.01)
+    args = SimpleNamespace(repeats=1, warmup=0, threads=1, target=0.01, number=1, timeout=0.01,
+                           keep_freed_memory=False)
     result = peers.run_child("tinygen", "chain", args)
     assert (result["status"], result["reason"]) == ("error", "timed out")
 
@@ -133,3 +134,15 @@ def test_an_unsteady_cell_is_marked():
     unsteady = dict(steady, times_us=[2.0, 10.0, 150.0])
     assert not peers.unsteady(steady) and peers.cell(steady, 10.0) == "10.0 µs (1.00)"
     assert peers.unsteady(unsteady) and peers.cell(unsteady, 10.0).endswith(" †")
+
+
+def test_keep_freed_memory_in_a_child_does_not_import_tinygen():
+    """--keep-freed-memory sets glibc's malloc in every engine's child from tinygen's memory.py
+    file: a child timing another engine does not import tinygen for it."""
+    def run(code):
+        return subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True,
+                              text=True, check=True).stdout.split()
+    out = run("import sys; sys.path.insert(0, 'benchmarks'); import peers; "
+              "print(peers.keep_freed_memory(), 'tinygen' in sys.modules)")
+    assert out[:1] == run("from tinygen.backend import memory; print(memory.keep_freed_memory())")
+    assert out[1:] == ["False"]
