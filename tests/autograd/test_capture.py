@@ -164,6 +164,29 @@ def test_scheduler_and_constant_written_in_place():
     _assert_bitwise(eager, compiled)
 
 
+def test_cross_entropy_mean_counts_each_steps_targets():
+    """cross_entropy's mean divides by the targets not ignored: counted in forward on every
+    replay, so batches with 0, 3 and all targets ignored give the eager losses and gradients."""
+    batches = _batches(6)
+    for k, (_, y) in enumerate(batches):
+        y._data[:[0, 3, 8, 1, 0, 5][k]] = -100
+
+    def make():
+        model = _mlp(dropout=0.0)
+        opt = tg.optim.SGD(model.parameters(), lr=0.1)
+
+        def step(x, y):
+            opt.zero_grad()
+            loss = F.cross_entropy(model(x), y, label_smoothing=0.1)
+            loss.backward()
+            opt.step()
+            return loss
+        return model, opt, step
+    eager, compiled = _run_both(make, 6, batches)
+    assert np.isnan(eager[0][2][0])                   # every target of the third batch ignored
+    _assert_bitwise(eager, compiled)
+
+
 def test_guards_retrace_on_shape_mode_and_parameter_changes():
     model, opt, step = _classifier_step()()
     fn = tg.compile(step)

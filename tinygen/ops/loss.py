@@ -13,6 +13,7 @@ from __future__ import annotations
 import math
 
 from ..autograd.function import Function, OpIndexError, wrap
+from ..autograd.grad_mode import GRAD
 from .activation import Softplus, log_softmax
 from .args import check_float
 from .binary import where
@@ -42,14 +43,42 @@ class CrossEntropyRows(Function):
                                               self.ignore_index, self.smoothing), None, None, None
 
 
+class CrossEntropyMean(CrossEntropyRows):
+    """The mean of CrossEntropyRows over the rows whose target is not ignore_index, as one op
+    (cross_entropy's default reduction): the per-row loss, its sum and the mean's scale in one
+    forward, and where no graph of the backward is recorded one backward op, the kernel
+    handed the scalar gradient (three ops each way before: 65 -> 40 us for a 64 x 10 step's
+    forward and backward). NaN, with gradient 0, when every target is ignored (as PyTorch)."""
+
+    def forward(self, logits, target, ignore_index, label_smoothing, shape):
+        loss = CrossEntropyRows.forward(self, logits, target, ignore_index, label_smoothing,
+                                        shape)
+        count = int((target != ignore_index).sum())
+        # an array, not a Python float: backward reads it from here on every replay
+        self.scale = self.xp.asarray(1.0 / count if count else 0.0, dtype=loss.dtype)
+        return loss.sum() * self.scale if count else loss.sum() * 0.0 + float("nan")
+
+    def backward(self, gy):
+        (logits,) = self.saved_tensors
+        if GRAD.enabled:                 # a graph of the backward: gloss as Tensor ops
+            gloss = (gy * wrap(self.scale)).expand(logits.shape[0])
+            return CrossEntropyRows.backward(self, gloss)
+        return CrossEntropyRowsBackward.apply(logits, gy, self.target, self.lse, self.ignore_index,
+                                              self.smoothing, self.scale), None, None, None, None
+
+
 class CrossEntropyRowsBackward(Function):
     """glogits = gloss * keep * (softmax(logits) - aim), aim = (1 - s) onehot(t) + s / C and keep
     = (t != ignore_index): the cross_entropy_bwd kernel forward. Backward in Tensor ops:
-        d logits = softmax_bwd(p, gg * gloss * keep),   d gloss = keep * rowsum(gg * (p - aim))."""
+        d logits = softmax_bwd(p, gg * gloss * keep),   d gloss = keep * rowsum(gg * (p - aim)).
+    scale given (CrossEntropyMean, no graph recorded): gloss is the mean's 0-d gradient, every
+    row's gradient gloss * scale."""
 
-    def forward(self, logits, gloss, target, lse, ignore_index, smoothing):
+    def forward(self, logits, gloss, target, lse, ignore_index, smoothing, scale=None):
         self.target, self.ignore_index, self.smoothing = target, ignore_index, smoothing
         self.save_for_backward(logits, gloss)
+        if scale is not None:
+            gloss = self.xp.full(logits.shape[0], gloss * scale, dtype=logits.dtype)
         return self.kernel("cross_entropy_bwd")(logits, target, lse, gloss, ignore_index,
                                                 smoothing)
 
@@ -266,21 +295,6 @@ def _check_targets(op, t, C, ignore_index, shape):
                            f"with {C} classes")
 
 
-class MeanOverTargets(Function):
-    """total / (rows whose target is not ignore_index): the count taken in forward, so a
-    captured step counts each step's targets. NaN, with gradient 0, when every target is
-    ignored (as PyTorch)."""
-
-    def forward(self, total, target, ignore_index):
-        count = int((target != ignore_index).sum())
-        # an array, not a Python float: backward's product reads it from here on every replay
-        self.scale = self.xp.asarray(1.0 / count if count else 0.0, dtype=total.dtype)
-        return total * self.scale if count else total * 0.0 + float("nan")
-
-    def backward(self, gy):
-        return gy * wrap(self.scale), None, None
-
-
 def _class_weights(op, weight, C, input):
     if weight is not None and tuple(weight.shape) != (C,):
         raise RuntimeError(f"{op}: expected weight of shape ({C},) for input of shape "
@@ -395,13 +409,14 @@ def _cross_entropy_fused(op, input, target, ignore_index, reduction, label_smoot
     else:                                                  # (N, C, d...) -> (N * d..., C)
         logits = input.permute(0, *range(2, input.ndim), 1).reshape(-1, C)
         rows = target.reshape(-1)
+    if reduction == "mean":
+        return CrossEntropyMean.apply(logits, rows, ignore_index, float(label_smoothing),
+                                      tuple(input.shape))
     loss = CrossEntropyRows.apply(logits, rows, ignore_index, float(label_smoothing),
                                   tuple(input.shape))
     if reduction == "none":
         return loss.reshape(target.shape)
-    if reduction == "sum":
-        return loss.sum()
-    return MeanOverTargets.apply(loss.sum(), rows, ignore_index)
+    return loss.sum()                                                    # "sum"
 
 
 def kl_div(input, target, size_average=None, reduce=None, reduction="mean", log_target=False):
