@@ -39,7 +39,9 @@ TINYGEN_SPIN_US set, first poll for the next split that long without the GIL (se
 for when that pays and when it does not).
 
 numba's workqueue pool may not be entered from two threads at once, so the pieces call the
-serial versions of the numba kernels (`in_split()`), compiled with nogil so that they overlap.
+serial versions of the numba kernels (`in_split()`), compiled with nogil so that they overlap;
+and a parallel loop launched while another thread (a user's) is in one runs its serial version
+too (`numba_parallel`).
 
 Why every product of tinygen's, not only the convolutions': after a multi-threaded call
 OpenBLAS's worker threads spin for about 2^28 cycles (a tenth of a second) before they sleep
