@@ -20,7 +20,8 @@ Rules for callers:
   - per thread: run_split's pieces on different threads get different buffers, and so do two
     user threads (threading.local).
 Buffers above SCRATCH_MAX_BYTES are not kept (a plain np.empty), so a thread holds at most that
-much per slot.
+much per slot; they live as long as their thread (after a step of the diffusion U-Net and one of
+the DCGAN the main thread held 10.3 MB in seven slots).
 """
 from __future__ import annotations
 
