@@ -274,7 +274,7 @@ def int8_gemm_rows(a, b):
     """numba_v1's GEMM on two int8 NumPy matrices (made C-contiguous)."""
     a, b = np.ascontiguousarray(a), np.ascontiguousarray(b)
     c = np.empty((a.shape[0], b.shape[0]), dtype=np.int32)
-    numba_parallel(_gemm_rows, lambda a, b, c, blocks: _gemm_rows(a, b, c, 0), a, b, c,
+    numba_parallel(_gemm_rows, lambda *args: _gemm_rows(*args[:-1], 0), a, b, c,
                    parallel_blocks(a.shape[0], b.shape[0] * max(a.shape[1], 1)))
     return c
 

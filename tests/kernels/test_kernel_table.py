@@ -22,7 +22,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings, strategies as st
 
 import tinygen_kernels
-from tinygen_kernels import _numba, registry
+from tinygen_kernels import _numba, activation, registry
 
 ENTRIES = registry.references()
 
@@ -444,7 +444,6 @@ def test_zero_where_loop_and_small_path():
 def test_relu_fwd_bitwise_with_specials(dtype):
     """relu_fwd_numba gives NumPy's maximum(x, 0) bit for bit (-0.0 becomes +0.0, NaN and +inf
     pass, -inf becomes 0) and the mask x <= 0, short and long (over threads)."""
-    from tinygen_kernels import activation
     rng = np.random.default_rng(5)
     for n in (7, 2047, 2048, 300_000):
         x = rng.standard_normal(n).astype(dtype)

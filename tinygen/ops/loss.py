@@ -51,8 +51,7 @@ class CrossEntropyMean(CrossEntropyRows):
     forward and backward). NaN, with gradient 0, when every target is ignored (as PyTorch)."""
 
     def forward(self, logits, target, ignore_index, label_smoothing, shape):
-        loss = CrossEntropyRows.forward(self, logits, target, ignore_index, label_smoothing,
-                                        shape)
+        loss = super().forward(logits, target, ignore_index, label_smoothing, shape)
         count = int((target != ignore_index).sum())
         # an array, not a Python float: backward reads it from here on every replay
         self.scale = self.xp.asarray(1.0 / count if count else 0.0, dtype=loss.dtype)
@@ -62,7 +61,7 @@ class CrossEntropyMean(CrossEntropyRows):
         (logits,) = self.saved_tensors
         if GRAD.enabled:                 # a graph of the backward: gloss as Tensor ops
             gloss = (gy * wrap(self.scale)).expand(logits.shape[0])
-            return CrossEntropyRows.backward(self, gloss)
+            return super().backward(gloss)
         return CrossEntropyRowsBackward.apply(logits, gy, self.target, self.lse, self.ignore_index,
                                               self.smoothing, self.scale), None, None, None, None
 
