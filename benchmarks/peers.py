@@ -289,8 +289,10 @@ def notes_text(results, engines, workloads, args, load):
             + ("glibc's malloc kept freed memory for reuse in every engine's process "
                "(--keep-freed-memory: tinygen/backend/memory.py, as the `tinygen` command does "
                "for its own processes)." if args.keep_freed_memory else
-               "glibc's malloc as a script gets it (it hands freed memory back to the kernel, "
-               "so a step's large arrays fault in fresh pages; --keep-freed-memory keeps it)")
+               "glibc's malloc as a script gets it: `import tinygen` settles it at glibc's own "
+               "ceilings (tinygen/backend/memory.py); the other engines' processes hand freed "
+               "memory back to the kernel as glibc does by default, so a step's large arrays "
+               "fault in fresh pages (--keep-freed-memory keeps it in every process)")
             + "\n\n"
             f"Versions: {versions(results, engines)}.\n\n"
             f"Machine load (1-minute load average) at the start: {load[0]:.2f}, at the end: "

@@ -11,6 +11,9 @@ from .dtypes import (
 )
 from .dispatch import reference, kernel, dispatch, kernels_for, references, KERNEL_MODE
 from .random import manual_seed, generator, initial_seed
+from .memory import settle_at_glibc_ceilings
+
+settle_at_glibc_ceilings()        # process-wide, bounded, opt-out: memory.py says why
 
 __all__ = [
     "Device", "device", "cpu", "array_module", "device_of", "get_xp", "cuda_is_available", "dtype",
