@@ -109,6 +109,24 @@ def test_maximum_ties_split_gradient():
     assert_close(b.grad, tb.grad)
 
 
+
+@pytest.mark.parametrize("fn", [lambda m, x: x * x, lambda m, x: (x * 1.5) * (x * 1.5),
+                                lambda m, x: (x * x) * x])
+def test_a_tensor_times_itself(fn):
+    # Mul makes x * x's product once and sends it to both operands (the same tensor, a leaf or
+    # not): first and second gradients against PyTorch and finite differences
+    check_fn(fn, [(2, 3)])
+
+
+def test_a_tensor_times_itself_is_bitwise_two_products():
+    rng = np.random.default_rng(0)
+    x = tg.tensor(rng.standard_normal((4, 5)).astype(np.float32), requires_grad=True)
+    y = tg.tensor(x.detach().numpy().copy(), requires_grad=True)
+    g = tg.tensor(rng.standard_normal((4, 5)).astype(np.float32))
+    (x * x).backward(g)
+    (y * y.detach() + y.detach() * y).backward(g)
+    np.testing.assert_array_equal(x.grad.numpy(), y.grad.numpy())
+
 SCALARS = [2, 0.5, -3.0]
 REFLECTED = {
     "radd": lambda s: (lambda x: s + x),

@@ -68,8 +68,10 @@ class Mul(Function):
     def backward(self, gy):
         a, b = self.saved_tensors
         i = self.inputs
-        return (unbroadcast(gy * b, self.sa) if i[0] is not None else None,
-                unbroadcast(gy * a, self.sb) if i[1] is not None else None)
+        ga = unbroadcast(gy * b, self.sa) if i[0] is not None else None
+        if a is b and ga is not None:       # x * x: the same product twice, made once (the
+            return ga, ga                   # engine adds the two: 2 gy x, the same bits)
+        return ga, unbroadcast(gy * a, self.sb) if i[1] is not None else None
 
 
 class Div(Function):
