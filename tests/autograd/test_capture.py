@@ -388,6 +388,36 @@ def test_a_step_over_many_ops_is_captured_and_equals_eager():
     assert all(p is not None and p.confirmed for p in fn.plans.values())
 
 
+
+def test_index_and_mask_tensors_held_by_the_step_are_its_state():
+    """An index or mask tensor the step closes over (CLIP's recipe selects rows with one) is
+    read like a parameter: the step is captured, equals eager, and sees the tensor's new values
+    when it is changed in place between calls."""
+    rng = np.random.default_rng(0)
+    W = tg.tensor(rng.standard_normal((5, 4)).astype(np.float32), requires_grad=True)
+    idx = tg.tensor([0, 3, 3, 1])
+    cols = tg.tensor([[0], [2], [1], [3]])
+    mask = tg.tensor(np.array([[True, False, False, True]] * 4))
+
+    def step(x):
+        W.grad = None
+        h = W.index_select(0, idx) * x
+        loss = h.masked_fill(mask, 0.0).sum() + h.gather(1, cols).pow(2).sum()
+        loss.backward()
+        return loss, W.grad
+
+    xs = [tg.tensor(rng.standard_normal((4, 4)).astype(np.float32)) for _ in range(5)]
+    fn = tg.compile(step)
+    for k, x in enumerate(xs):
+        if k == 3:                        # changed in place: both runs must see it
+            idx[1] = 4
+            mask[0, 1] = True
+        want = [o.numpy().copy() for o in step(x)]
+        got = [o.numpy().copy() for o in fn(x)]
+        for a, b in zip(want, got):
+            np.testing.assert_array_equal(a, b)
+    assert all(p is not None and p.confirmed for p in fn.plans.values())
+
 def test_a_backward_that_branches_on_the_data_runs_eagerly():
     """prod's backward takes another formula where an element is 0: a plan keeping one branch
     would be wrong for the next batch, so the step runs eagerly (and stays right)."""

@@ -227,18 +227,24 @@ def index_array(index, op):
     return arr
 
 
+def _arg(given, arr):
+    """An op's index or mask argument: the Tensor itself where one was given, so a captured step
+    (tg.compile) reads it as state of the step like any other tensor; else the array."""
+    return given if isinstance(given, _fn.Tensor) else arr
+
+
 def gather(input, dim, index):
     d = norm_dim(dim, input.ndim, "gather")
     idx = index_array(index, "gather")
     if idx.ndim != input.ndim:
         raise RuntimeError(f"gather: index has {idx.ndim} dims but the input has {input.ndim} "
                            f"(input {tuple(input.shape)}, index {tuple(idx.shape)})")
-    return Gather.apply(input, d, idx)
+    return Gather.apply(input, d, _arg(index, idx))
 
 
 def scatter_add(input, dim, index, src):
     d = norm_dim(dim, input.ndim, "scatter_add")
-    return ScatterAdd.apply(input, d, index_array(index, "scatter_add"), src)
+    return ScatterAdd.apply(input, d, _arg(index, index_array(index, "scatter_add")), src)
 
 
 def index_select(input, dim, index):
@@ -246,7 +252,7 @@ def index_select(input, dim, index):
     idx = index_array(index, "index_select")
     if idx.ndim > 1:
         raise IndexError(f"index_select: index must be 1-D, got shape {tuple(idx.shape)}")
-    return IndexSelect.apply(input, d, idx)
+    return IndexSelect.apply(input, d, _arg(index, idx))
 
 
 def masked_fill(input, mask, value):
@@ -255,7 +261,7 @@ def masked_fill(input, mask, value):
         raise RuntimeError(f"masked_fill: expected a bool mask, got {m.dtype}")
     if isinstance(value, _fn.Tensor):
         value = value.item()
-    return MaskedFill.apply(input, m, value)
+    return MaskedFill.apply(input, _arg(mask, m), value)
 
 
 def sort(input, dim=-1, descending=False, stable=False):
