@@ -115,7 +115,8 @@ def linear(input, weight, bias=None):
     """input @ weight^T + bias: input (*, in), weight (out, in), bias (out,) or None -> (*, out)."""
     x, w = getattr(input, "_data", None), getattr(weight, "_data", None)
     b = None if bias is None else getattr(bias, "_data", None)
-    # the common case checked on the arrays (~1 us; the checks below cost a small layer ~5 us)
+    # the common case checked on the arrays in one condition; the checks with messages read
+    # Tensor properties, a few microseconds a call that a small layer notices
     if (x is None or w is None or (b is None and bias is not None) or not x.ndim or w.ndim != 2
             or x.shape[-1] != w.shape[1] or x.dtype != w.dtype or x.dtype.kind != "f"
             or (b is not None and (b.shape != w.shape[:1] or b.dtype != x.dtype))):
