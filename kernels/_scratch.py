@@ -25,6 +25,7 @@ the DCGAN the main thread held 10.3 MB in seven slots).
 """
 from __future__ import annotations
 
+import math
 import threading
 
 import numpy as np
@@ -36,9 +37,7 @@ _local = threading.local()
 def scratch(shape, dtype, slot):
     """np.empty(shape, dtype), from this thread's buffer for `slot` (see the module docstring)."""
     dtype = np.dtype(dtype)
-    nbytes = dtype.itemsize
-    for n in shape:
-        nbytes *= n
+    nbytes = math.prod(shape) * dtype.itemsize
     if nbytes > SCRATCH_MAX_BYTES:
         return np.empty(shape, dtype)
     buffers = getattr(_local, "buffers", None)

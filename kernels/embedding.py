@@ -111,7 +111,8 @@ def embedding_bwd_numba(gy, indices, num_embeddings, padding_idx=None):
         return gw
     blocks = min(parallel_blocks(*gy2.shape), D // 16)      # at least 16 columns a block
     if blocks >= 2:
-        bad = numba_parallel(_scatter_add_columns, lambda *args: _scatter_add(gy2, flat, gw, 0, D),
+        bad = numba_parallel(_scatter_add_columns,
+                             lambda g, f, out, _blocks: _scatter_add(g, f, out, 0, D),
                              gy2, flat, gw, blocks)
     else:
         bad = _scatter_add(gy2, flat, gw, 0, D)
