@@ -190,7 +190,8 @@ class _Pass:
                     continue
                 key = id(t)
                 if not capture or key in self.leaf_targets:
-                    _check_shape(fn, t, g)
+                    if g._data.shape != t._data.shape:
+                        _check_shape(fn, t, g)
                     prev = leaf_buf.get(key)
                     leaf_buf[key] = (t, g if prev is None else _accumulate(prev[1], g))
                 left = leaf_uses[key] = leaf_uses[key] - 1
@@ -227,11 +228,11 @@ class _Pass:
             for k in self.leaf_targets.get(id(t), ()):
                 self.captured[k] = g if k not in self.captured else self.captured[k] + g
             return
-        tr = tracer()
+        tr = tracer() if _function.CAPTURE[0] is not None else None
         if tr is not None and t.grad is not None:
             tr.read_grad(t)                         # the plan adds to .grad as it is then
         t.grad = self._owned(g) if t.grad is None else t.grad + g
-        post = getattr(t, "_post_hooks", None)     # a slot set only by the hook's registration
+        post = getattr(t, "_post_hooks", None)     # a slot set by requires_grad and the hooks
         if tr is not None:
             tr.bind_grad(t)
             if post:
@@ -320,8 +321,10 @@ def _keep_edges_only(ran):
     after backward even while the output (the loss) is alive. Done last: a saved output is held
     (weakly by its producer) through its consumers' inputs until the producer has run."""
     for fn in ran:
-        fn.inputs = [t if t is None or t._grad_fn is None or type(t) is _Edge else _Edge(t)
-                     for t in fn.inputs]
+        inputs = []
+        for t in fn.inputs:
+            inputs.append(t if t is None or t._grad_fn is None or type(t) is _Edge else _Edge(t))
+        fn.inputs = inputs
 
 
 class ZeroDerivative(Function):

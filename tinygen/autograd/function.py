@@ -105,42 +105,36 @@ class Function:
     def apply(cls, *args, **params):
         fn = _new(cls)
         arrays = []
+        inputs = []                            # the graph's edges: inputs that require grad
         requires = False
-        first = None
+        other = False                          # an array that is not NumPy's ndarray
         for a in args:
             if isinstance(a, Tensor):
                 d = a._data
-                if type(d) is not _ndarray and isinstance(d, np.generic):
-                    d = np.asarray(d)          # a NumPy scalar (from a 0-d op): a 0-d array
-                if first is None:
-                    first = d
-                elif type(d) is not type(first):
-                    _device_mismatch(cls, args)
+                if type(d) is not _ndarray:
+                    other = True
                 arrays.append(d)
                 if a._requires_grad:
                     requires = True
+                    inputs.append(a)
+                    continue
             else:
                 arrays.append(a)
-        if type(first) is not _ndarray and first is not None:
-            fn.xp = array_module(first)
+            inputs.append(None)
+        if other:
+            _other_arrays(fn, args, arrays)
         try:
             out = fn.forward(*arrays, **params)
         except (ValueError, TypeError, IndexError) as e:
             raise _op_error(cls, args, e) from None
         if requires and GRAD.enabled:
             node = fn
-            fn.inputs = [a if isinstance(a, Tensor) and a._requires_grad else None for a in args]
+            fn.inputs = inputs
         else:
             node = None
             requires = False
         if type(out) is tuple:
-            out = tuple(o if type(o) is _ndarray else _as_array(fn, o) for o in out)
-            n_diff = len(out) if cls.n_differentiable is None else cls.n_differentiable
-            outs = tuple(_wrap(o, node if i < n_diff else None, i, requires and i < n_diff)
-                         for i, o in enumerate(out))
-            if requires:
-                fn._n_out = len(outs)
-                fn._out_meta = [(o._data.shape, o._data.dtype) for o in outs]
+            out, outs = _multi_out(fn, out, node, requires)
         else:
             if type(out) is not _ndarray:
                 out = _as_array(fn, out)
@@ -170,28 +164,16 @@ class Function:
 
     def _resolve_saved(self, args, arrays, outs):
         """Map each saved array to the Tensor it came from: an input (strong ref, it is an edge
-        anyway), an output (weak ref: no cycle), or an intermediate (kept as a plain array)."""
+        anyway), an output (weak ref: no cycle), or an intermediate (kept as a plain array).
+        (Inputs first, by identity: what most ops save; the per-op cost of every recorded op.)"""
         saved = []
-        outs_t = outs if type(outs) is tuple else (outs,)
         for s in self._to_save:
-            entry = None
-            if s is not None and not hasattr(s, "shape"):
-                entry = (3, s, 0)            # a Python scalar: kept as it is
-            elif s is not None:
-                for a, arr in zip(args, arrays):
-                    if arr is s and isinstance(a, Tensor):
-                        entry = (0, a, a._version[0])
-                        break
-                else:
-                    for o in outs_t:
-                        if o._data is s:
-                            entry = (1, weakref.ref(o), o._version[0])
-                            break
-                    else:
-                        if isinstance(s, np.generic):     # a NumPy scalar: keep an array
-                            s = np.asarray(s)
-                        entry = (2, s, 0)
-            saved.append(entry)
+            for a, arr in zip(args, arrays):
+                if arr is s and isinstance(a, Tensor):
+                    saved.append((0, a, a._version[0]))
+                    break
+            else:
+                saved.append(None if s is None else _saved_other(s, outs))
         self._saved = tuple(saved)
         self._to_save = ()
 
@@ -237,10 +219,14 @@ class Function:
         with the graph's output. A later backward through this node then fails clearly."""
         freed = self._saved is not None
         d = self.__dict__
-        arrays = [k for k, v in d.items() if _IS_ARRAY[type(v)]]              # numpy or cupy
-        for k in arrays:
-            del d[k]
-        if freed or arrays:
+        arrays = None
+        for k, v in d.items():                     # (a loop: a comprehension costs more here)
+            if _IS_ARRAY[type(v)]:                 # numpy or cupy
+                arrays = [k] if arrays is None else arrays + [k]
+        if arrays is not None:
+            for k in arrays:
+                del d[k]
+        if freed or arrays is not None:
             self._saved = _FREED
 
     def _check_not_freed(self):
@@ -301,8 +287,34 @@ class _ArrayTypes(dict):
 _IS_ARRAY = _ArrayTypes()
 
 
-def _wrap(data, node, idx, requires):
-    return Tensor._make(data, node, idx, requires)
+def _saved_other(s, outs):
+    """A saved value that is not an input: an output, an intermediate array or a scalar."""
+    if not hasattr(s, "shape"):
+        return (3, s, 0)                     # a Python scalar: kept as it is
+    for o in (outs if type(outs) is tuple else (outs,)):
+        if o._data is s:
+            return (1, weakref.ref(o), o._version[0])
+    if isinstance(s, np.generic):            # a NumPy scalar: keep an array
+        s = np.asarray(s)
+    return (2, s, 0)
+
+
+def _multi_out(fn, out, node, requires):
+    """apply's outputs where forward returned a tuple: (the arrays, their Tensors); of those,
+    the first n_differentiable get gradients."""
+    for o in out:
+        if type(o) is not _ndarray:
+            out = tuple([o if type(o) is _ndarray else _as_array(fn, o) for o in out])
+            break
+    n_diff = len(out) if fn.n_differentiable is None else fn.n_differentiable
+    outs = []
+    for i, o in enumerate(out):
+        diff = i < n_diff
+        outs.append(Tensor._make(o, node if diff else None, i, requires and diff))
+    if requires:
+        fn._n_out = len(outs)
+        fn._out_meta = [(o.shape, o.dtype) for o in out]
+    return out, tuple(outs)
 
 
 def _as_array(fn, out):
@@ -313,7 +325,10 @@ def _as_array(fn, out):
         return out
     arr = fn.xp.asarray(out)
     if fn._to_save:
-        fn._to_save = tuple(arr if s is out else s for s in fn._to_save)
+        saved = []
+        for s in fn._to_save:
+            saved.append(arr if s is out else s)
+        fn._to_save = tuple(saved)
     return arr
 
 
@@ -357,6 +372,23 @@ class _OpIndexError(_OpError, IndexError):
 
 class _OpTypeError(_OpError, TypeError):
     pass
+
+
+def _other_arrays(fn, args, arrays):
+    """apply's arguments where not every array is a NumPy ndarray: a NumPy scalar (from a 0-d
+    op) becomes a 0-d array, the arrays must share one device, and fn.xp is its array module."""
+    first = None
+    for k, a in enumerate(args):
+        if isinstance(a, Tensor):
+            d = arrays[k]
+            if type(d) is not _ndarray and isinstance(d, np.generic):
+                d = arrays[k] = np.asarray(d)
+            if first is None:
+                first = d
+            elif type(d) is not type(first):
+                _device_mismatch(type(fn), args)
+    if type(first) is not _ndarray:
+        fn.xp = array_module(first)
 
 
 def _device_mismatch(cls, args):

@@ -64,7 +64,8 @@ class Linear(Function):
         if not GRAD.enabled:              # no graph of the backward: one op (LinearGrad)
             needs = (i[0] is not None, i[1] is not None, i[2] is not None)
             grads = iter(LinearGrad.apply(gy, x, w, needs=needs))
-            return tuple(next(grads) if need else None for need in needs)
+            return (next(grads) if needs[0] else None, next(grads) if needs[1] else None,
+                    next(grads) if needs[2] else None)
         gx = gy @ w if i[0] is not None else None
         gw = gb = None
         if i[1] is not None or i[2] is not None:
