@@ -219,14 +219,13 @@ class Function:
         with the graph's output. A later backward through this node then fails clearly."""
         freed = self._saved is not None
         d = self.__dict__
-        arrays = None
+        arrays = ()
         for k, v in d.items():                     # (a loop: a comprehension costs more here)
             if _IS_ARRAY[type(v)]:                 # numpy or cupy
-                arrays = [k] if arrays is None else arrays + [k]
-        if arrays is not None:
-            for k in arrays:
-                del d[k]
-        if freed or arrays is not None:
+                arrays += (k,)
+        for k in arrays:
+            del d[k]
+        if freed or arrays:
             self._saved = _FREED
 
     def _check_not_freed(self):
