@@ -22,6 +22,8 @@ from .args import check_float
 from .binary import where
 from .elementwise import Sigmoid, ZeroWhere
 from .inplace import inplace
+
+_write_into = inplace     # (the ops' own `inplace` parameter shadows the name)
 from .random import keep_mask, random_array
 
 
@@ -178,28 +180,38 @@ def gelu_derivatives(x, approximate):
 
 
 def relu(input, inplace=False):
+    if inplace:
+        return relu_(input)
     return Relu.apply(input)
 
 
 def leaky_relu(input, negative_slope=0.01, inplace=False):
     """x if x > 0 else negative_slope * x."""
+    if inplace:
+        return leaky_relu_(input, negative_slope)
     return LeakyRelu.apply(check_float("leaky_relu", input), float(negative_slope))
 
 
 def elu(input, alpha=1.0, inplace=False):
     """x if x > 0 else alpha * (exp(x) - 1)."""
+    if inplace:
+        return elu_(input, alpha)
     x = check_float("elu", input)
     return where(x > 0, x, x.clamp(max=0.0).expm1() * alpha)
 
 
 def selu(input, inplace=False):
     """scale * elu(x, alpha) with the self-normalising constants of Klambauer et al. 2017."""
+    if inplace:
+        return selu_(input)
     alpha, scale = 1.6732632423543772848170429916717, 1.0507009873554804934193349852946
     return elu(input, alpha) * scale
 
 
 def celu(input, alpha=1.0, inplace=False):
     """max(0, x) + min(0, alpha * (exp(x / alpha) - 1))."""
+    if inplace:
+        return celu_(input, alpha)
     x = check_float("celu", input)
     return where(x > 0, x, (x.clamp(max=0.0) / alpha).expm1() * alpha)
 
@@ -214,6 +226,8 @@ def gelu(input, approximate="none"):
 
 def silu(input, inplace=False):
     """x * sigmoid(x)."""
+    if inplace:
+        return _write_into(input, silu)
     return Silu.apply(check_float("silu", input))
 
 
@@ -224,6 +238,8 @@ def softplus(input, beta=1.0, threshold=20.0):
 
 def mish(input, inplace=False):
     """x * tanh(softplus(x))."""
+    if inplace:
+        return _write_into(input, mish)
     x = check_float("mish", input)
     return x * softplus(x).tanh()
 
@@ -244,6 +260,8 @@ def logsigmoid(input):
 def hardtanh(input, min_val=-1.0, max_val=1.0, inplace=False):
     """clamp(x, min_val, max_val); the gradient is 1 strictly inside (min_val, max_val) and 0
     elsewhere, boundaries included (as PyTorch's hardtanh_backward)."""
+    if inplace:
+        return hardtanh_(input, min_val, max_val)
     x = check_float("hardtanh", input)
     if min_val > max_val:
         raise ValueError(f"hardtanh: min_val {min_val} cannot be greater than max_val {max_val}")
@@ -252,11 +270,15 @@ def hardtanh(input, min_val=-1.0, max_val=1.0, inplace=False):
 
 
 def relu6(input, inplace=False):
+    if inplace:
+        return hardtanh_(input, 0.0, 6.0)
     return hardtanh(input, 0.0, 6.0)
 
 
 def hardsigmoid(input, inplace=False):
     """0 for x <= -3, 1 for x >= 3, x / 6 + 1/2 between."""
+    if inplace:
+        return _write_into(input, hardsigmoid)
     x = check_float("hardsigmoid", input)
     inside = (x > -3) & (x < 3)
     return where(inside, x / 6 + 0.5, (x.detach() >= 3).to(x.dtype))
@@ -264,6 +286,8 @@ def hardsigmoid(input, inplace=False):
 
 def hardswish(input, inplace=False):
     """x * relu6(x + 3) / 6."""
+    if inplace:
+        return _write_into(input, hardswish)
     x = check_float("hardswish", input)
     return where(x <= -3, x * 0, where(x >= 3, x, x * (x + 3) / 6))
 
@@ -314,6 +338,8 @@ def softmin(input, dim=None, _stacklevel=3, dtype=None):
 def dropout(input, p=0.5, training=True, inplace=False):
     """Zero each element with probability p and scale the rest by 1 / (1 - p) when training;
     the identity otherwise. The mask comes from tinygen's seeded generator (tg.manual_seed)."""
+    if inplace:
+        return _write_into(input, lambda t: dropout(t, p, training))
     if not 0.0 <= p <= 1.0:
         raise ValueError(f"dropout: probability has to be between 0 and 1, but got {p}")
     if not training or p == 0.0:
@@ -327,6 +353,8 @@ def dropout(input, p=0.5, training=True, inplace=False):
 # ---- thresholds and shrinkage --------------------------------------------------------------------
 def threshold(input, threshold, value, inplace=False):
     """x where x > threshold, else value (the gradient is 1 above the threshold, 0 below)."""
+    if inplace:
+        return threshold_(input, threshold, value)
     x = check_float("threshold", input)
     return where(x.detach() > threshold, x, float(value))
 
@@ -369,6 +397,8 @@ def prelu(input, weight):
 def rrelu(input, lower=1.0 / 8, upper=1.0 / 3, training=False, inplace=False):
     """Randomized leaky ReLU (Xu et al. 2015): negative inputs times a slope drawn from
     U(lower, upper) per element when training, times (lower + upper) / 2 otherwise."""
+    if inplace:
+        return rrelu_(input, lower, upper, training)
     x = check_float("rrelu", input)
     if not training:
         return leaky_relu(x, (lower + upper) / 2)

@@ -17,6 +17,7 @@ import math
 
 from .activation import dropout
 from .args import check_float
+from .inplace import inplace as _write_into
 from .random import keep_mask
 
 SELU_SATURATION = -1.0507009873554804934193349852946 * 1.6732632423543772848170429916717
@@ -44,6 +45,8 @@ def _channel_dropout(op, input, p, training, spatial):
 
 def dropout1d(input, p=0.5, training=True, inplace=False):
     """Channel dropout of input (N, C, L) or (C, L)."""
+    if inplace:
+        return _write_into(input, lambda t: dropout1d(t, p, training))
     return _channel_dropout("dropout1d", input, p, training, 1)
 
 
@@ -52,6 +55,8 @@ def dropout2d(input, p=0.5, training=True, inplace=False):
 
     A 2-D input gets element-wise dropout with a warning, as PyTorch gives it (deprecated there;
     pytorch/examples' mnist_rnn applies Dropout2d to (N, features))."""
+    if inplace:
+        return _write_into(input, lambda t: dropout2d(t, p, training))
     if getattr(input, "ndim", None) == 2:
         warnings.warn("dropout2d: Received a 2-D input to dropout2d, which is deprecated (as in "
                       "PyTorch); element-wise dropout is applied: use dropout instead",
@@ -62,6 +67,8 @@ def dropout2d(input, p=0.5, training=True, inplace=False):
 
 def dropout3d(input, p=0.5, training=True, inplace=False):
     """Channel dropout of input (N, C, D, H, W) or (C, D, H, W)."""
+    if inplace:
+        return _write_into(input, lambda t: dropout3d(t, p, training))
     return _channel_dropout("dropout3d", input, p, training, 3)
 
 
@@ -80,11 +87,15 @@ def _alpha(op, input, p, training, mask_shape):
 
 def alpha_dropout(input, p=0.5, training=False, inplace=False):
     """Alpha dropout of each element (the SELU-preserving map of the module doc)."""
+    if inplace:
+        return _write_into(input, lambda t: alpha_dropout(t, p, training))
     return _alpha("alpha_dropout", input, p, training, tuple(input.shape))
 
 
 def feature_alpha_dropout(input, p=0.5, training=False, inplace=False):
     """Alpha dropout of whole channels of input (N, C, *): one draw per (sample, channel)."""
+    if inplace:
+        return _write_into(input, lambda t: feature_alpha_dropout(t, p, training))
     if input.ndim < 2:
         raise RuntimeError(f"feature_alpha_dropout: expected an input of at least 2 dims "
                            f"(N, C, *), got shape {tuple(input.shape)}")

@@ -2,7 +2,9 @@
 
     nn.Sequential(nn.Linear(4, 8), nn.GELU(approximate="tanh"), nn.Linear(8, 2))
 
-`inplace=True` is accepted for compatibility and ignored: tinygen computes a new tensor.
+`inplace=True` is accepted for compatibility and ignored by the layers: they compute a new
+tensor (their output is what the next layer reads). The functional forms honour it, as
+PyTorch's do: `F.relu(x, inplace=True)` writes into x and returns x.
 """
 from __future__ import annotations
 
