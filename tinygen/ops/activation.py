@@ -21,9 +21,7 @@ from ..autograd.function import Function, wrap
 from .args import check_float
 from .binary import where
 from .elementwise import Sigmoid, ZeroWhere
-from .inplace import inplace
-
-_write_into = inplace     # (the ops' own `inplace` parameter shadows the name)
+from .inplace import inplace as _write_into    # (the ops' `inplace` flag takes the name)
 from .random import keep_mask, random_array
 
 
@@ -428,32 +426,32 @@ def gumbel_softmax(logits, tau=1.0, hard=False, eps=1e-10, dim=-1):
 
 # ---- in-place spellings (F.relu_, F.elu_...) -----------------------------------------------------
 def relu_(input):
-    return inplace(input, relu)
+    return _write_into(input, relu)
 
 
 def elu_(input, alpha=1.0):
-    return inplace(input, lambda t: elu(t, alpha))
+    return _write_into(input, lambda t: elu(t, alpha))
 
 
 def selu_(input):
-    return inplace(input, selu)
+    return _write_into(input, selu)
 
 
 def celu_(input, alpha=1.0):
-    return inplace(input, lambda t: celu(t, alpha))
+    return _write_into(input, lambda t: celu(t, alpha))
 
 
 def leaky_relu_(input, negative_slope=0.01):
-    return inplace(input, lambda t: leaky_relu(t, negative_slope))
+    return _write_into(input, lambda t: leaky_relu(t, negative_slope))
 
 
 def hardtanh_(input, min_val=-1.0, max_val=1.0):
-    return inplace(input, lambda t: hardtanh(t, min_val, max_val))
+    return _write_into(input, lambda t: hardtanh(t, min_val, max_val))
 
 
 def threshold_(input, threshold_value, value):
-    return inplace(input, lambda t: threshold(t, threshold_value, value))
+    return _write_into(input, lambda t: threshold(t, threshold_value, value))
 
 
 def rrelu_(input, lower=1.0 / 8, upper=1.0 / 3, training=False):
-    return inplace(input, lambda t: rrelu(t, lower, upper, training))
+    return _write_into(input, lambda t: rrelu(t, lower, upper, training))
