@@ -17,7 +17,7 @@ import math
 
 import numpy as np
 
-from ..autograd.function import Function, wrap
+from ..autograd.function import Function, on_arrays, wrap, wrap_grad
 from .args import check_float
 from .binary import where
 from .elementwise import Sigmoid, ZeroWhere
@@ -42,6 +42,8 @@ class Relu(Function):
         return self.xp.maximum(x, x.dtype.type(0))
 
     def backward(self, gy):
+        if on_arrays():                     # ZeroWhere's kernel without its op (see on_arrays)
+            return wrap_grad(self.kernel("zero_where")(gy._data, self.off)), None
         return ZeroWhere.apply(gy, self.off), None     # linear in gy: its own backward is itself
 
 

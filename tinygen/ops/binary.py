@@ -13,10 +13,12 @@ from __future__ import annotations
 
 import builtins
 import math
+import operator
 
 import numpy as np
 
-from ..autograd.function import Function, wrap, wrap_constant
+from ..autograd.function import (Function, data, on_arrays, wrap, wrap_constant,
+                                 wrap_grad)
 from ..autograd import function as _fn
 from ..backend import dtypes as _dt
 from ..backend.device import array_module
@@ -53,8 +55,10 @@ class Sub(Function):
 
     def backward(self, gy):
         i = self.inputs
-        return (unbroadcast(gy, self.sa) if i[0] is not None else None,
-                unbroadcast(-gy, self.sb) if i[1] is not None else None)
+        gb = None
+        if i[1] is not None:                              # (on_arrays: -gy without an op)
+            gb = unbroadcast(wrap_grad(-gy._data) if on_arrays() else -gy, self.sb)
+        return (unbroadcast(gy, self.sa) if i[0] is not None else None), gb
 
 
 class Mul(Function):
@@ -68,10 +72,17 @@ class Mul(Function):
     def backward(self, gy):
         a, b = self.saved_tensors
         i = self.inputs
-        ga = unbroadcast(gy * b, self.sa) if i[0] is not None else None
+        mul = _product_of_arrays if on_arrays() else operator.mul
+        ga = unbroadcast(mul(gy, b), self.sa) if i[0] is not None else None
         if a is b and ga is not None:       # x * x: the same product twice, made once (the
             return ga, ga                   # engine adds the two: 2 gy x, the same bits)
-        return ga, unbroadcast(gy * a, self.sb) if i[1] is not None else None
+        return ga, unbroadcast(mul(gy, a), self.sb) if i[1] is not None else None
+
+
+def _product_of_arrays(gy, x):
+    """gy * x (x a Tensor or a Python scalar) on the arrays, wrapped: Mul's backward where
+    on_arrays(). Their dtypes agree (binary promoted the operands), so NumPy's product is the op's."""
+    return wrap_grad(gy._data * data(x))
 
 
 class Div(Function):

@@ -14,7 +14,7 @@ import numpy as np
 from tinygen_kernels._threads import matmul as _threaded_matmul
 
 from ..autograd import function as _fn
-from ..autograd.function import Function
+from ..autograd.function import Function, on_arrays, wrap_grad
 from ..autograd.grad_mode import GRAD
 from .shape import stack, unbroadcast, unsqueeze, squeeze
 
@@ -61,9 +61,12 @@ class Linear(Function):
     def backward(self, gy):
         x, w = self.saved_tensors
         i = self.inputs
-        if not GRAD.enabled:              # no graph of the backward: one op (LinearGrad)
-            needs = (i[0] is not None, i[1] is not None, i[2] is not None)
-            grads = iter(LinearGrad.apply(gy, x, w, needs=needs))
+        if not GRAD.enabled:              # no graph of the backward: one op (LinearGrad), or its
+            needs = (i[0] is not None, i[1] is not None, i[2] is not None)     # arrays alone
+            if on_arrays():
+                grads = map(wrap_grad, _linear_grads(gy._data, x._data, w._data, needs))
+            else:
+                grads = iter(LinearGrad.apply(gy, x, w, needs=needs))
             return (next(grads) if needs[0] else None, next(grads) if needs[1] else None,
                     next(grads) if needs[2] else None)
         gx = gy @ w if i[0] is not None else None
@@ -87,16 +90,21 @@ class LinearGrad(Function):
     of its own."""
 
     def forward(self, gy, x, w, needs):
-        out = []
-        if needs[0]:
-            out.append(_mm(gy, w))
-        if needs[1] or needs[2]:
-            g2 = gy.reshape(-1, gy.shape[-1])                  # (N, out)
-            if needs[1]:
-                out.append(_mm(g2.T, x.reshape(-1, x.shape[-1])))
-            if needs[2]:
-                out.append(g2.sum(axis=0))
-        return tuple(out)
+        return _linear_grads(gy, x, w, needs)
+
+
+def _linear_grads(gy, x, w, needs):
+    """LinearGrad's arrays (also Linear's backward where on_arrays(): no op at all)."""
+    out = []
+    if needs[0]:
+        out.append(_mm(gy, w))
+    if needs[1] or needs[2]:
+        g2 = gy.reshape(-1, gy.shape[-1])                  # (N, out)
+        if needs[1]:
+            out.append(_mm(g2.T, x.reshape(-1, x.shape[-1])))
+        if needs[2]:
+            out.append(g2.sum(axis=0))
+    return tuple(out)
 
 
 class Einsum(Function):

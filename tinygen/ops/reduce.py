@@ -5,7 +5,7 @@ import math
 
 import numpy as np
 
-from ..autograd.function import Function, wrap, wrap_constant
+from ..autograd.function import Function, on_arrays, wrap, wrap_constant, wrap_grad
 from ..backend import dtypes as _dt
 from ..backend.device import array_module
 from .args import kept_shape, norm_dim, norm_dims
@@ -18,6 +18,10 @@ from .shape import sum_array
 
 def expand_back(gy, in_shape, axes, keepdim, scale=None):
     """Broadcast a reduced gradient back over the reduced axes (times scale, when given)."""
+    if on_arrays():                     # ExpandBack's forward without its op (see on_arrays)
+        g = gy._data
+        return wrap_grad(_expanded(np if type(g) is np.ndarray else array_module(g), g, in_shape,
+                                   axes, keepdim, scale))
     return ExpandBack.apply(gy, in_shape, axes, keepdim, scale)
 
 
@@ -35,19 +39,24 @@ class ExpandBack(Function):
 
     def forward(self, gy, in_shape, axes, keepdim, scale):
         self.axes, self.keepdim, self.scale = axes, keepdim, scale
-        if scale is not None:
-            gy = gy * scale
-        if gy.size == 1 and self.xp is np and math.prod(in_shape) <= _FILL_MAX:
-            out = np.empty(in_shape, dtype=gy.dtype)
-            out.fill(gy.reshape(()))
-            return out
-        if not keepdim:
-            gy = gy.reshape(kept_shape(in_shape, axes))
-        return self.xp.broadcast_to(gy, in_shape)
+        return _expanded(self.xp, gy, in_shape, axes, keepdim, scale)
 
     def backward(self, gg):
         g = Sum.apply(gg, self.axes, self.keepdim)
         return (g if self.scale is None else g * self.scale), None, None, None, None
+
+
+def _expanded(xp, gy, in_shape, axes, keepdim, scale):
+    """ExpandBack's array: gy (times scale) over in_shape."""
+    if scale is not None:
+        gy = gy * scale
+    if gy.size == 1 and xp is np and math.prod(in_shape) <= _FILL_MAX:
+        out = np.empty(in_shape, dtype=gy.dtype)
+        out.fill(gy.reshape(()))
+        return out
+    if not keepdim:
+        gy = gy.reshape(kept_shape(in_shape, axes))
+    return xp.broadcast_to(gy, in_shape)
 
 
 class Sum(Function):
