@@ -104,8 +104,9 @@ def test_matmul_values_against_numpy():
 @pytest.mark.parametrize("requires", [(True, True, True), (False, True, True), (True, False, False),
                                       (False, False, True)])
 def test_linear_gradients_with_and_without_a_graph_of_the_backward(x_shape, requires):
-    # Linear's backward is one op (LinearGrad) under create_graph=False and differentiable ops
-    # under create_graph=True: the same gradients, each against PyTorch and finite differences
+    # Linear's backward computes on the arrays under create_graph=False (LinearGrad's arrays; one
+    # op in a captured step) and with differentiable ops under create_graph=True: the same
+    # gradients, each against PyTorch and finite differences
     rng = np.random.default_rng(0)
     arrays = [rng.standard_normal(s) for s in (x_shape, (5, 3), (5,))]
     gy = tg.tensor(rng.standard_normal(x_shape[:-1] + (5,)))

@@ -81,7 +81,7 @@ class Mul(Function):
 
 def _product_of_arrays(gy, x):
     """gy * x (x a Tensor or a Python scalar) on the arrays, wrapped: Mul's backward where
-    on_arrays(). Their dtypes agree (binary promoted the operands), so NumPy's product is the op's."""
+    on_arrays(). Their dtypes agree (binary promoted the operands): NumPy's product is the op's."""
     return wrap_grad(gy._data * data(x))
 
 

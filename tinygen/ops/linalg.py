@@ -83,11 +83,11 @@ class Linear(Function):
 class LinearGrad(Function):
     """Linear's input gradients as one op on arrays: gx = gy @ W, gW = gy^T x (rows of all
     leading dimensions), gb = gy summed over them; those of `needs` (x, W, b), in that order.
-    Linear's backward runs it where no graph of the backward is recorded (create_graph=False,
-    the usual backward): one node instead of five (a transpose, two reshapes, two products and a
-    sum), which is most of a small MLP's backward (micrograd's toy: ~20 us of ~6 per op). Under
-    create_graph Linear's backward builds the same from differentiable ops; it has no backward
-    of its own."""
+    Linear's backward runs it in a captured step, where no graph of the backward is recorded
+    but ops are: one node instead of five (a transpose, two reshapes, two products and a sum).
+    The usual backward computes the same arrays without the op (`_linear_grads`, on_arrays()).
+    Under create_graph Linear's backward builds the same from differentiable ops; it has no
+    backward of its own."""
 
     def forward(self, gy, x, w, needs):
         return _linear_grads(gy, x, w, needs)
