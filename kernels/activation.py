@@ -36,6 +36,7 @@ import math
 
 import numpy as np
 
+from . import _numba
 from ._numba import contiguous_grad, erf, exp, is_cpu_float, jit_serial, numba_kernel
 from ._threads import over_ranges, parallel_work
 from ._xp import array_module
@@ -51,7 +52,10 @@ def _flat_map(kernel, arrays, out, *scalars):
     threads when they are long (tinygen_kernels._threads), else in one call here."""
     n = out.shape[0]
     ns = _NS_PER_ELEMENT.get(kernel, 1.0)
-    if not parallel_work(n, ns):            # no ranges, no closure: small arrays pay nothing
+    # no ranges, no closure: small arrays pay nothing. The threshold is read first: every loop
+    # here costs at most 1 ns an element, so below it there is no split to weigh (one call:
+    # 1.8 against 2.9 us on 256 float32, Zen 1 EPYC)
+    if n < _numba.PARALLEL_MIN_ELEMENTS or not parallel_work(n, ns):
         kernel(*arrays, *scalars, out)
         return
     over_ranges(lambda lo, hi: kernel(*(a[lo:hi] for a in arrays), *scalars, out[lo:hi]), n, n,
@@ -401,18 +405,14 @@ def _zero_where(g, mask, out):
 @numba_kernel("zero_where", impl="numba_v1", default=True)
 def zero_where_numba(g, mask):
     """numba_v1: one select per element (NumPy's where with a boolean mask ran at 1.4 ms for
-    800 000 float32, a tenth of that as a loop). Small arrays call the loop directly, without
-    _flat_map's thread decision: on 256 float32 (a 16x16 ReLU's gradient) 4.3 us in all against
-    6.4 for NumPy's where and 9.5 through _flat_map (2 GHz Zen 1 EPYC; on the Zen 3 VM NumPy's
-    where took 1.8 us, and the loop through _flat_map 4.8)."""
+    800 000 float32, a tenth of that as a loop). Small arrays too: on 256 float32 (a 16x16
+    ReLU's gradient) NumPy's where took 6.4 us on the 2 GHz Zen 1 EPYC (1.8 on the Zen 3 VM),
+    the loop's call ~1.8."""
     if (not _flat_ok(g) or type(mask) is not np.ndarray or mask.dtype != np.bool_
             or mask.shape != g.shape or not mask.flags.c_contiguous):
         return NotImplemented
     out = np.empty_like(g)
-    if g.size < 2048:
-        _zero_where(g.reshape(-1), mask.reshape(-1), out.reshape(-1))
-    else:
-        _flat_map(_zero_where, (g.reshape(-1), mask.reshape(-1)), out.reshape(-1))
+    _flat_map(_zero_where, (g.reshape(-1), mask.reshape(-1)), out.reshape(-1))
     return out
 
 

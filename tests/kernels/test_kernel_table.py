@@ -431,8 +431,8 @@ def test_workqueue_layer_even_when_numba_was_imported_first():
 
 
 def test_zero_where_loop_and_small_path():
-    """zero_where_numba calls its loop directly under 2048 elements and through _flat_map's
-    thread split from there: both sides of the cut equal the reference."""
+    """zero_where_numba on either side of 2048 elements (where it once handed the work to
+    NumPy's where) equals the reference."""
     rng = np.random.default_rng(3)
     for n in (7, 2047, 2048, 5000):
         gy = rng.standard_normal(n).astype(np.float32)

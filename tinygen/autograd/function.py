@@ -87,11 +87,6 @@ def on_arrays():
     return not GRAD.enabled and CAPTURE[0] is None
 
 
-def data(x):
-    """x's array if x is a Tensor, else x (a saved Python scalar, None): for rules on arrays."""
-    return x._data if isinstance(x, Tensor) else x
-
-
 def wrap_grad(out):
     """A gradient computed on arrays by a rule where on_arrays(), as a Tensor. NumPy's arithmetic
     on 0-d arrays gives a scalar: made a 0-d array, as apply does."""

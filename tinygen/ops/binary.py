@@ -17,8 +17,7 @@ import operator
 
 import numpy as np
 
-from ..autograd.function import (Function, data, on_arrays, wrap, wrap_constant,
-                                 wrap_grad)
+from ..autograd.function import Function, on_arrays, wrap, wrap_constant, wrap_grad
 from ..autograd import function as _fn
 from ..backend import dtypes as _dt
 from ..backend.device import array_module
@@ -82,7 +81,7 @@ class Mul(Function):
 def _product_of_arrays(gy, x):
     """gy * x (x a Tensor or a Python scalar) on the arrays, wrapped: Mul's backward where
     on_arrays(). Their dtypes agree (binary promoted the operands): NumPy's product is the op's."""
-    return wrap_grad(gy._data * data(x))
+    return wrap_grad(gy._data * (x._data if isinstance(x, _fn.Tensor) else x))
 
 
 class Div(Function):

@@ -20,8 +20,7 @@ def expand_back(gy, in_shape, axes, keepdim, scale=None):
     """Broadcast a reduced gradient back over the reduced axes (times scale, when given)."""
     if on_arrays():                     # ExpandBack's forward without its op (see on_arrays)
         g = gy._data
-        return wrap_grad(_expanded(np if type(g) is np.ndarray else array_module(g), g, in_shape,
-                                   axes, keepdim, scale))
+        return wrap_grad(_expanded(array_module(g), g, in_shape, axes, keepdim, scale))
     return ExpandBack.apply(gy, in_shape, axes, keepdim, scale)
 
 
