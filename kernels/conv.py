@@ -537,32 +537,41 @@ def _winograd(w_shape, stride, padding, dilation, groups, hw):
 @jit_serial
 def _winograd_input(x, n0, n1, V):
     # V[xi, c, m * T + a * tw + b] = (B^T d B)[xi] for the 4x4 tile d of image n0 + m, channel c
-    # at rows 2a - 1 .. 2a + 2, columns 2b - 1 .. 2b + 2 (zeros outside the image)
+    # at rows 2a - 1 .. 2a + 2, columns 2b - 1 .. 2b + 2 (zeros outside the image). Each plane is
+    # copied once into P inside a zero border, so the tile loop reads without bounds tests and
+    # keeps a tile's 16 values in registers (the branchy loop through a row buffer before was
+    # 1.3-2x slower on the U-Net's layers, 2-core Xeon)
     C, H, W = x.shape[1:]
     th, tw = (H + 1) // 2, (W + 1) // 2
-    rows = np.zeros((4, 2 * tw + 2), x.dtype)      # B^T applied down each column of the tile row
+    P = np.zeros((2 * th + 2, 2 * tw + 2), x.dtype)   # the border is never written
     for m in range(n1 - n0):
         for c in range(C):
             plane = x[n0 + m, c]
+            for i in range(H):
+                for j in range(W):
+                    P[i + 1, j + 1] = plane[i, j]
             for a in range(th):
-                r = 2 * a - 1
-                for jp in range(2 * tw + 2):
-                    j = jp - 1
-                    d0 = plane[r, j] if r >= 0 and 0 <= j < W else 0
-                    d1 = plane[r + 1, j] if 0 <= j < W else 0
-                    d2 = plane[r + 2, j] if r + 2 < H and 0 <= j < W else 0
-                    d3 = plane[r + 3, j] if r + 3 < H and 0 <= j < W else 0
-                    rows[0, jp], rows[1, jp] = d0 - d2, d1 + d2
-                    rows[2, jp], rows[3, jp] = d2 - d1, d1 - d3
                 t0 = (m * th + a) * tw
-                for i in range(4):                  # and B along each row
-                    u = rows[i]
-                    for b in range(tw):
-                        j = 2 * b
-                        V[4 * i, c, t0 + b] = u[j] - u[j + 2]
-                        V[4 * i + 1, c, t0 + b] = u[j + 1] + u[j + 2]
-                        V[4 * i + 2, c, t0 + b] = u[j + 2] - u[j + 1]
-                        V[4 * i + 3, c, t0 + b] = u[j + 1] - u[j + 3]
+                p0, p1, p2, p3 = P[2 * a], P[2 * a + 1], P[2 * a + 2], P[2 * a + 3]
+                for b in range(tw):
+                    j, t = 2 * b, t0 + b
+                    # B^T down each of the tile's 4 columns, then B along its 4 rows
+                    u00, u01 = p0[j] - p2[j], p0[j + 1] - p2[j + 1]
+                    u02, u03 = p0[j + 2] - p2[j + 2], p0[j + 3] - p2[j + 3]
+                    u10, u11 = p1[j] + p2[j], p1[j + 1] + p2[j + 1]
+                    u12, u13 = p1[j + 2] + p2[j + 2], p1[j + 3] + p2[j + 3]
+                    u20, u21 = p2[j] - p1[j], p2[j + 1] - p1[j + 1]
+                    u22, u23 = p2[j + 2] - p1[j + 2], p2[j + 3] - p1[j + 3]
+                    u30, u31 = p1[j] - p3[j], p1[j + 1] - p3[j + 1]
+                    u32, u33 = p1[j + 2] - p3[j + 2], p1[j + 3] - p3[j + 3]
+                    V[0, c, t], V[1, c, t] = u00 - u02, u01 + u02
+                    V[2, c, t], V[3, c, t] = u02 - u01, u01 - u03
+                    V[4, c, t], V[5, c, t] = u10 - u12, u11 + u12
+                    V[6, c, t], V[7, c, t] = u12 - u11, u11 - u13
+                    V[8, c, t], V[9, c, t] = u20 - u22, u21 + u22
+                    V[10, c, t], V[11, c, t] = u22 - u21, u21 - u23
+                    V[12, c, t], V[13, c, t] = u30 - u32, u31 + u32
+                    V[14, c, t], V[15, c, t] = u32 - u31, u31 - u33
 
 
 @jit_serial
