@@ -430,6 +430,43 @@ def test_workqueue_layer_even_when_numba_was_imported_first():
     assert out[-1] == "workqueue", out
 
 
+
+def test_wide_vector_features_only_where_chosen():
+    """512-bit vectors on the listed AVX-512 cores, not elsewhere, not over the user's choice."""
+    wide = _numba.wide_vector_features
+    assert wide("emeraldrapids", "+avx2,+avx512f", {}) == "+avx2,+avx512f,-prefer-256-bit"
+    assert wide("znver3", "+avx2", {}) is None
+    assert wide("skylake-avx512", "+avx2,+avx512f", {}) is None
+    assert wide("sapphirerapids", "+avx2,-avx512f", {}) is None     # a VM without AVX-512
+    for var in ("NUMBA_CPU_NAME", "NUMBA_CPU_FEATURES"):
+        assert wide("emeraldrapids", "+avx2,+avx512f", {var: "generic"}) is None
+
+
+@pytest.mark.parametrize("numba_first", [False, True])
+def test_wide_vectors_reach_numba_unless_the_user_set_the_target(numba_first):
+    """On this host the import sets numba's target as wide_vector_features says (also when numba
+    was imported first); with NUMBA_CPU_NAME set by the user it leaves numba's target alone."""
+    pytest.importorskip("numba")
+    code = ("import numba\n" if numba_first else "") + (
+        "import llvmlite.binding as ll, numba, tinygen_kernels\n"
+        "from tinygen_kernels import _numba\n"
+        "wide = _numba.wide_vector_features(ll.get_host_cpu_name(), "
+        "ll.get_host_cpu_features().flatten(), {})\n"
+        "print(repr(numba.config.CPU_NAME), repr(numba.config.CPU_FEATURES), repr(wide), "
+        "sep='\\n')\n")
+    env = {k: v for k, v in os.environ.items() if not k.startswith("NUMBA_CPU_")}
+    name, features, wide = subprocess.run(
+        [sys.executable, "-c", code], env=env, capture_output=True, text=True,
+        check=True).stdout.splitlines()
+    if wide == "None":                       # not one of WIDE_VECTOR_CPUS: numba's own target
+        assert (name, features) == ("None", "None")
+    else:
+        assert features == wide and name != "None"
+    env["NUMBA_CPU_NAME"] = "generic"
+    out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True,
+                         check=True).stdout.splitlines()
+    assert out[0] == "'generic'" and "prefer-256-bit" not in out[1], out[:2]
+
 def test_zero_where_loop_and_small_path():
     """zero_where_numba on either side of 2048 elements (where it once handed the work to
     NumPy's where) equals the reference."""
