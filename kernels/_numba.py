@@ -11,6 +11,9 @@
     exp, erf       scalar math for use inside jitted code: on float32, branch-free polynomial
                    versions that LLVM vectorises (numba has no SVML here, so math.exp is a scalar
                    libm call, 3x slower than NumPy's AVX-512 exp); on float64, math.*.
+    wide_vector_features
+                   numba's target features with 512-bit vectors on WIDE_VECTOR_CPUS (set at
+                   import, before numba's first compilation), or None
 
 SAFE_FASTMATH is fastmath without 'nnan', 'ninf' and 'afn': the loops may reassociate (so
 reductions vectorise) and contract to FMAs, but inf and NaN keep their IEEE meaning, which masked
