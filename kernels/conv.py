@@ -9,7 +9,8 @@
                      numba_v1:  the same GEMMs; im2col as gathers where output rows are short,
                                 col2im as scatter-adds over (image, channel) planes in parallel,
                                 both through one index table per geometry; 1x1 convolutions
-                                without columns (one GEMM per image); 3x3 ones with stride 1
+                                without columns (one GEMM per image), and so windows as large
+                                as the image (one GEMM per batch); 3x3 ones with stride 1
                                 and padding 1 by Winograd F(2x2, 3x3), 16 GEMMs on transformed
                                 tiles (see its section below)               <- default (CPU)
                      both:      on the CPU the batch chunks are split over BLAS's threads, each
@@ -44,6 +45,7 @@ launches cost more than memory.
 from __future__ import annotations
 
 import functools
+import math
 
 import numpy as np
 
@@ -499,6 +501,35 @@ def _pointwise_bwd_weight(x, gy, w_shape):
     return gw.reshape(w_shape)
 
 
+def _whole_window(w_shape, stride, padding, dilation, groups, hw):
+    """One window that covers the whole image (kernel = image size, no padding, no dilation, one
+    group), as in a DCGAN's last discriminator layer (a 7x7 kernel on 7x7 inputs) and its
+    generator's first (a ConvTranspose from 1x1 to 7x7): the output is 1x1 and the columns of an
+    image are the image, so each kernel is one GEMM on the arrays as they are. Measured (2-core
+    Xeon, batch 64, through the columns: forward, then forward and backward): 128 -> 1 channels
+    0.36 and 2.26 ms, against PyTorch's 0.15 and 0.83; the 100 -> 128 ConvTranspose 0.87, 3.51
+    against 0.71, 2.49."""
+    return (tuple(w_shape[2:]) == tuple(hw) and tuple(padding) == (0, 0)
+            and tuple(dilation) == (1, 1) and groups == 1)
+
+
+def _whole_window_forward(x, w):           # y (N, O) = x (N, K) @ w (O, K)^T
+    N, O, K = x.shape[0], w.shape[0], math.prod(w.shape[1:])
+    y = _threads.matmul(x.reshape(N, K), np.ascontiguousarray(w).reshape(O, K).T)
+    return y.reshape(N, O, 1, 1)
+
+
+def _whole_window_bwd_input(gy, w, x_shape):       # gx (N, K) = gy (N, O) @ w (O, K)
+    N, O, K = x_shape[0], w.shape[0], math.prod(w.shape[1:])
+    return _threads.matmul(gy.reshape(N, O), np.ascontiguousarray(w).reshape(O, K)).reshape(
+        x_shape)
+
+
+def _whole_window_bwd_weight(x, gy, w_shape):      # gw (O, K) = gy (N, O)^T @ x (N, K)
+    N, O, K = x.shape[0], w_shape[0], math.prod(w_shape[1:])
+    return _threads.matmul(gy.reshape(N, O).T, x.reshape(N, K)).reshape(w_shape)
+
+
 # ---------------------------------------------------------------- Winograd F(2x2, 3x3)
 # A 3x3 convolution with stride 1 and padding 1 computes each 2x2 tile of outputs from the 4x4
 # tile of inputs around it (Lavin & Gray 2016, "Fast Algorithms for Convolutional Neural
@@ -697,12 +728,15 @@ def _winograd_bwd_weight(x, gy, w_shape):
 
 @numba_kernel("conv2d_fwd", impl="numba_v1", default=True)
 def conv2d_fwd_numba(x, w, stride, padding, dilation, groups):
-    """numba_v1: the reference's GEMMs, im2col by `im2col_numba`; 1x1 convolutions without
-    columns (`_pointwise`); 3x3 ones with stride 1 and padding 1 by Winograd (`_winograd`)."""
+    """numba_v1: the reference's GEMMs, im2col by `im2col_numba`; 1x1 convolutions and windows
+    as large as the image without columns (`_pointwise`, `_whole_window`); 3x3 ones with stride 1
+    and padding 1 by Winograd (`_winograd`)."""
     if not is_cpu_float(w) or type(x) is not np.ndarray or x.dtype != w.dtype:
         return NotImplemented
     if _pointwise(w.shape, stride, padding, groups, x.shape[2:]):
         return _pointwise_forward(np.ascontiguousarray(x), w)
+    if _whole_window(w.shape, stride, padding, dilation, groups, x.shape[2:]):
+        return _whole_window_forward(np.ascontiguousarray(x), w)
     if _winograd(w.shape, stride, padding, dilation, groups, x.shape[2:]):
         return _winograd_forward(np.ascontiguousarray(x), np.ascontiguousarray(w))
     return _forward(np.ascontiguousarray(x), w, stride, padding, dilation, groups, im2col_numba)
@@ -712,14 +746,18 @@ def conv2d_fwd_numba(x, w, stride, padding, dilation, groups):
 def conv2d_bwd_input_numba(gy, w, x_shape, stride, padding, dilation, groups):
     """numba_v1: the reference's GEMMs, col2im by `col2im_numba` (and im2col by `im2col_numba`
     where the driver turns the gradient into a forward convolution); 1x1 convolutions without
-    columns: a forward 1x1 convolution of gy with the transposed weight; 3x3 ones with stride 1
-    and padding 1: a Winograd forward convolution of gy with the flipped weight."""
+    columns: a forward 1x1 convolution of gy with the transposed weight; windows as large as the
+    image: one GEMM; 3x3 ones with stride 1 and padding 1: a Winograd forward convolution of gy
+    with the flipped weight."""
     if not is_cpu_float(w) or type(gy) is not np.ndarray or gy.dtype != w.dtype:
         return NotImplemented
     if (_pointwise(w.shape, stride, padding, groups, x_shape[2:])
             and tuple(gy.shape[2:]) == tuple(x_shape[2:])):
         O, C = w.shape[:2]
         return _pointwise_forward(np.ascontiguousarray(gy), np.ascontiguousarray(w.reshape(O, C).T))
+    if (_whole_window(w.shape, stride, padding, dilation, groups, x_shape[2:])
+            and tuple(gy.shape[2:]) == (1, 1)):
+        return _whole_window_bwd_input(np.ascontiguousarray(gy), w, tuple(x_shape))
     if (_winograd(w.shape, stride, padding, dilation, groups, x_shape[2:])
             and tuple(gy.shape[2:]) == tuple(x_shape[2:])):
         return _winograd_forward(np.ascontiguousarray(gy), _flipped_weight(w, 1))
@@ -729,14 +767,18 @@ def conv2d_bwd_input_numba(gy, w, x_shape, stride, padding, dilation, groups):
 
 @numba_kernel("conv2d_bwd_weight", impl="numba_v1", default=True)
 def conv2d_bwd_weight_numba(x, gy, w_shape, stride, padding, dilation, groups):
-    """numba_v1: the reference's GEMMs, im2col by `im2col_numba`; 1x1 convolutions without
-    columns (`_pointwise`); 3x3 ones with stride 1 and padding 1 by Winograd F(3x3, 2x2)."""
+    """numba_v1: the reference's GEMMs, im2col by `im2col_numba`; 1x1 convolutions and windows
+    as large as the image without columns (`_pointwise`, `_whole_window`); 3x3 ones with stride 1
+    and padding 1 by Winograd F(3x3, 2x2)."""
     if type(gy) is not np.ndarray or type(x) is not np.ndarray or gy.dtype != x.dtype \
             or x.dtype not in (np.float32, np.float64):
         return NotImplemented
     if (_pointwise(w_shape, stride, padding, groups, x.shape[2:], _POINTWISE_MIN_L_WEIGHT)
             and gy.shape[2:] == x.shape[2:]):
         return _pointwise_bwd_weight(np.ascontiguousarray(x), np.ascontiguousarray(gy), w_shape)
+    if (_whole_window(w_shape, stride, padding, dilation, groups, x.shape[2:])
+            and gy.shape[2:] == (1, 1)):
+        return _whole_window_bwd_weight(np.ascontiguousarray(x), np.ascontiguousarray(gy), w_shape)
     if (_winograd(w_shape, stride, padding, dilation, groups, x.shape[2:])
             and gy.shape[2:] == x.shape[2:]):
         return _winograd_bwd_weight(np.ascontiguousarray(x), np.ascontiguousarray(gy), w_shape)

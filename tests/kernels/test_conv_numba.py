@@ -67,7 +67,10 @@ def test_numba_matches_reference_drawn(case, seed):
 @pytest.mark.parametrize("case", [
     ((4, 6, 14, 14), (8, 6, 4, 4), (2, 2), (1, 1), (1, 1), 1),   # gathers: 7-wide output rows
     ((3, 4, 20, 21), (6, 4, 3, 3), (1, 1), (1, 1), (1, 1), 1),   # NumPy copy; flipped bwd_input
-    ((5, 8, 7, 7), (3, 8, 7, 7), (1, 1), (0, 0), (1, 1), 1),     # 1x1 output, 5 images in a row
+    ((5, 8, 7, 7), (3, 8, 7, 7), (1, 1), (0, 0), (1, 1), 1),     # the whole image: one GEMM
+    ((4, 3, 5, 6), (7, 3, 5, 6), (2, 3), (0, 0), (1, 1), 1),     # so, 5x6, any stride
+    ((5, 8, 7, 7), (3, 8, 7, 7), (1, 1), (1, 1), (1, 1), 1),     # padded: 3x3 out, columns
+    ((5, 8, 7, 7), (4, 4, 7, 7), (1, 1), (0, 0), (1, 1), 2),     # 1x1 output in groups: columns
     ((2, 4, 1, 1), (6, 2, 7, 7), (1, 1), (6, 6), (1, 1), 2),     # 1x1 input; ConvTranspose-like
     ((2, 6, 9, 19), (6, 2, 3, 2), (1, 2), (2, 1), (2, 1), 3),
     ((5, 6, 16, 32), (3, 6, 1, 1), (1, 1), (0, 0), (2, 2), 1),   # 1x1: GEMMs, no columns
@@ -114,6 +117,33 @@ def test_winograd_is_chosen_where_it_applies(monkeypatch, case, winograd):
     # the forward and the input gradient (a forward convolution of gy) go through one function
     assert calls == (["_winograd_forward", "_winograd_forward", "_winograd_bwd_weight"]
                      if winograd else [])
+
+
+@pytest.mark.parametrize("case, whole", [
+    (((3, 4, 7, 7), (5, 4, 7, 7), (1, 1), (0, 0), (1, 1), 1), True),
+    (((3, 4, 1, 1), (5, 4, 1, 1), (2, 2), (0, 0), (1, 1), 1), True),     # 1x1 images
+    (((3, 4, 7, 8), (5, 4, 7, 7), (1, 1), (0, 0), (1, 1), 1), False),    # a column to spare
+    (((3, 4, 7, 7), (5, 4, 4, 4), (1, 1), (0, 0), (2, 2), 1), False),    # dilated to the image
+])
+def test_whole_window_is_chosen_where_it_applies(monkeypatch, case, whole):
+    calls = []
+    for name in ("_whole_window_forward", "_whole_window_bwd_input", "_whole_window_bwd_weight"):
+        real = getattr(conv, name)
+        monkeypatch.setattr(conv, name, lambda *a, _real=real, _name=name: (
+            calls.append(_name), _real(*a))[1])
+    _check(case, 0, np.float64, 1e-10)
+    _check(case, 1, np.float32, 8 * np.finfo(np.float32).eps)
+    assert calls == (2 * ["_whole_window_forward", "_whole_window_bwd_input",
+                          "_whole_window_bwd_weight"] if whole else [])
+
+
+def test_whole_window_on_an_empty_batch():
+    x, w = np.zeros((0, 4, 7, 7)), np.ones((5, 4, 7, 7))
+    args = ((1, 1), (0, 0), (1, 1), 1)
+    assert conv.conv2d_fwd_numba(x, w, *args).shape == (0, 5, 1, 1)
+    assert conv.conv2d_bwd_input_numba(np.zeros((0, 5, 1, 1)), w, x.shape, *args).shape == x.shape
+    np.testing.assert_array_equal(
+        conv.conv2d_bwd_weight_numba(x, np.zeros((0, 5, 1, 1)), w.shape, *args), np.zeros_like(w))
 
 
 def test_winograd_on_an_empty_batch():
