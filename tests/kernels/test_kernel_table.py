@@ -438,6 +438,9 @@ def test_wide_vector_features_only_where_chosen():
     assert wide("znver3", "+avx2", {}) is None
     assert wide("skylake-avx512", "+avx2,+avx512f", {}) is None
     assert wide("sapphirerapids", "+avx2,-avx512f", {}) is None     # a VM without AVX-512
+    # a server core a hypervisor named otherwise: known by its AMX tiles
+    assert wide("rocketlake", "+avx512f,+amx-tile", {}) == "+avx512f,+amx-tile,-prefer-256-bit"
+    assert wide("rocketlake", "+avx512f,-amx-tile", {}) is None
     for var in ("NUMBA_CPU_NAME", "NUMBA_CPU_FEATURES"):
         assert wide("emeraldrapids", "+avx2,+avx512f", {var: "generic"}) is None
 
