@@ -81,6 +81,9 @@ def test_numba_matches_reference_drawn(case, seed):
     ((3, 4, 11, 13), (7, 4, 3, 3), (1, 1), (1, 1), (1, 1), 1),   # Winograd: odd, last tiles cut
     ((2, 9, 17, 10), (5, 9, 3, 3), (1, 1), (1, 1), (1, 1), 1),
     ((3, 2, 24, 23), (3, 2, 3, 2), (1, 1), (0, 1), (1, 1), 1),   # GEMMs image by image
+    ((9, 1, 11, 9), (4, 1, 5, 3), (1, 1), (0, 0), (1, 1), 1),    # direct: 4 out, 1 in
+    ((6, 7, 10, 12), (1, 7, 3, 3), (1, 1), (1, 1), (1, 1), 1),   # direct: 1 out, padded
+    ((5, 3, 9, 10), (2, 3, 4, 2), (1, 1), (2, 0), (1, 1), 1),    # direct: 4x2 window
 ])
 @pytest.mark.parametrize("chunk", [1, 2, None])
 @pytest.mark.parametrize("threads", [1, 3])
@@ -135,6 +138,43 @@ def test_whole_window_is_chosen_where_it_applies(monkeypatch, case, whole):
     _check(case, 1, np.float32, 8 * np.finfo(np.float32).eps)
     assert calls == (2 * ["_whole_window_forward", "_whole_window_bwd_input",
                           "_whole_window_bwd_weight"] if whole else [])
+
+
+@pytest.mark.parametrize("case, direct", [
+    (((3, 1, 24, 24), (6, 1, 5, 5), (1, 1), (0, 0), (1, 1), 1), (True, True, True)),
+    (((3, 9, 12, 12), (1, 9, 3, 3), (1, 1), (1, 1), (1, 1), 1), (True, False, True)),
+    (((3, 1, 24, 24), (9, 1, 5, 5), (1, 1), (0, 0), (1, 1), 1), (False, True, False)),
+    (((3, 1, 24, 24), (6, 1, 5, 5), (2, 2), (0, 0), (1, 1), 1), (False, False, False)),
+    (((3, 2, 24, 24), (6, 1, 5, 5), (1, 1), (0, 0), (1, 1), 2), (False, False, False)),
+    (((3, 1, 24, 24), (6, 1, 3, 3), (1, 1), (0, 0), (2, 2), 1), (False, False, False)),
+    (((3, 1, 12, 12), (6, 1, 5, 5), (1, 1), (0, 0), (1, 1), 1), (False, False, False)),  # waste
+])
+def test_direct_is_chosen_where_it_applies(monkeypatch, case, direct):
+    """The forward, the input gradient (a forward convolution of gy with the flipped weight, C
+    of them) and the weight gradient run direct exactly where `_direct` says, and there they
+    match the reference."""
+    calls = []
+    for name in ("_direct_forward", "_direct_bwd_weight"):
+        real = getattr(conv, name)
+        monkeypatch.setattr(conv, name, lambda *a, _real=real, _name=name: (
+            calls.append(_name), _real(*a))[1])
+    _check(case, 0, np.float64, 1e-10)
+    want = [n for n, d in zip(("_direct_forward", "_direct_forward", "_direct_bwd_weight"),
+                              direct) if d]
+    assert calls == want
+
+
+def test_direct_weight_gradient_with_inf_in_x():
+    # the grid's extra positions hold gy = 0 against real pixels: an inf there would make a NaN
+    # that the reference does not have, so a non-finite result is redone with columns
+    rng = np.random.default_rng(0)
+    x, w = rng.standard_normal((3, 1, 12, 12)), rng.standard_normal((4, 1, 3, 3))
+    x[0, 0, 4, 0] = np.inf            # the first column: windows on the extra ones read it too
+    gy = rng.standard_normal((3, 4, 10, 10))
+    args = ((1, 1), (0, 0), (1, 1), 1)
+    assert conv._direct(w.shape, *args[:-1], 1, x.shape[2:], gy.shape[2:])
+    got = conv.conv2d_bwd_weight_numba(x, gy, w.shape, *args)
+    np.testing.assert_array_equal(got, conv.conv2d_bwd_weight(x, gy, w.shape, *args))
 
 
 def test_whole_window_on_an_empty_batch():
