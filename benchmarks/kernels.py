@@ -33,6 +33,18 @@ NAMES = ["softmax_fwd", "softmax_bwd", "log_softmax_fwd", "log_softmax_bwd", "cr
 # reference holds a 512 MB score matrix, so the CPU table times the baby GPT's shape only (below)
 
 
+def _conv_cases(rng, label, x_shape, w_shape, geo):
+    """The three convolution kernels on one layer's shapes, labelled."""
+    (sh, _), (ph, _) = geo[:2]
+    oh = [(n + 2 * ph - k) // sh + 1 for n, k in zip(x_shape[2:], w_shape[2:])]
+    x = rng.standard_normal(x_shape).astype(np.float32)
+    w = rng.standard_normal(w_shape).astype(np.float32)
+    gy = rng.standard_normal((x_shape[0], w_shape[0], *oh)).astype(np.float32)
+    return [(f"conv2d_fwd {label}", "conv2d_fwd", (x, w, *geo), {}),
+            (f"conv2d_bwd_input {label}", "conv2d_bwd_input", (gy, w, x_shape, *geo), {}),
+            (f"conv2d_bwd_weight {label}", "conv2d_bwd_weight", (x, gy, w_shape, *geo), {})]
+
+
 def cases(rng):
     """(label, kernel name, args, kwargs): the registry's bench examples plus extra shapes."""
     from tinygen_kernels import registry
@@ -50,16 +62,14 @@ def cases(rng):
     _, mean, rstd = registry.references()["layernorm_fwd"].reference(x, w, b, 1e-5)
     out.append(("layernorm_fwd 768x128", "layernorm_fwd", (x, w, b, 1e-5), {}))
     out.append(("layernorm_bwd 768x128", "layernorm_bwd", (x, x, w, mean, rstd), {}))
-    # the DCGAN discriminator's middle layer (64x14x14 -> 128x7x7, 4x4 stride 2): short rows
-    x = rng.standard_normal((64, 64, 14, 14)).astype(np.float32)
-    wc = rng.standard_normal((128, 64, 4, 4)).astype(np.float32)
-    gy = rng.standard_normal((64, 128, 7, 7)).astype(np.float32)
-    geo = ((2, 2), (1, 1), (1, 1), 1)
-    out.append(("conv2d_fwd dcgan 64x14x14 s2", "conv2d_fwd", (x, wc, *geo), {}))
-    out.append(("conv2d_bwd_input dcgan 64x14x14 s2", "conv2d_bwd_input", (gy, wc, x.shape, *geo),
-                {}))
-    out.append(("conv2d_bwd_weight dcgan 64x14x14 s2", "conv2d_bwd_weight",
-                (x, gy, wc.shape, *geo), {}))
+    # the DCGAN discriminator's middle layer (64x14x14 -> 128x7x7, 4x4 stride 2): short rows;
+    # its last (a 7x7 window on 7x7: one GEMM); LeNet's first layer and the U-Net's last (direct)
+    for label, x_shape, w_shape, stride, pad in [
+            ("dcgan 64x14x14 s2", (64, 64, 14, 14), (128, 64, 4, 4), 2, 1),
+            ("dcgan 7x7 window", (64, 128, 7, 7), (1, 128, 7, 7), 1, 0),
+            ("lenet 1->6 5x5", (64, 1, 28, 28), (6, 1, 5, 5), 1, 0),
+            ("unet 32->1 3x3", (64, 32, 28, 28), (1, 32, 3, 3), 1, 1)]:
+        out += _conv_cases(rng, label, x_shape, w_shape, ((stride,) * 2, (pad,) * 2, (1, 1), 1))
     # the baby GPT's attention: (12, 4, 64, 32) causal
     q, k, v = (rng.standard_normal((12, 4, 64, 32)).astype(np.float32) for _ in range(3))
     o, lse = registry.references()["flash_attention_fwd"].reference(q, k, v, causal=True)
