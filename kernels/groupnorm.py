@@ -20,8 +20,8 @@ over the activations forward, and backward two products, two broadcast sums and 
 
 Versions (CPU):
   numba_v1  the (sample, group) blocks in ranges over tinygen's threads (_threads.over_ranges);
-            forward: the statistics in two passes (mean, then squared deviations) accumulated
-            in float64, one pass for the output with the affine; backward: one pass for the
+            forward: the statistics in two passes (mean, then squared deviations) summed in
+            float32 runs added in float64 (_RUN), one pass for the output with the affine; backward: one pass for the
             block's two sums and each channel's share of gw and gb (written to an (N, C)
             table, so no two blocks write the same element, and summed over N after), one for
             gx                                                                   <- default
@@ -98,22 +98,38 @@ def groupnorm_bwd(gy, x, w, mean, rstd):
 
 
 # ---------------------------------------------------------------- numba_v1
+# Sums run in float32 over runs of at most _RUN values and the runs add up in float64: a float64
+# sum straight through is a chain of dependent adds per row of S values, each row ended by a
+# horizontal reduction (the same loop in kernels/batchnorm.py: 163 against 29 us on 49-value rows).
+_RUN = 2048
+
+
+@jit_serial
+def _run_sums(u, m):
+    """(sum of u - m, sum of (u - m)^2) over the 1-D u, in float32 runs, float64 across."""
+    s1, s2 = 0.0, 0.0
+    for r0 in range(0, u.shape[0], _RUN):
+        run = u[r0:r0 + _RUN]
+        a = b = u.dtype.type(0)
+        for i in range(run.shape[0]):
+            d = run[i] - m
+            a += d
+            b += d * d
+        s1 += a
+        s2 += b
+    return s1, s2
+
+
 @jit_serial
 def _fwd_blocks(x, w, b, eps, y, mean, rstd, lo, hi):
     N, G, Cg, S = x.shape
     count = Cg * S
+    zero = x.dtype.type(0)
     for q in range(lo, hi):
         n, g = q // G, q % G
-        total = 0.0                                   # float64 accumulators
-        for c in range(Cg):
-            for i in range(S):
-                total += x[n, g, c, i]
-        m = total / count
-        squares = 0.0
-        for c in range(Cg):
-            for i in range(S):
-                d = x[n, g, c, i] - m
-                squares += d * d
+        block = x[n, g].reshape(count)
+        m = _run_sums(block, zero)[0] / count
+        squares = _run_sums(block, x.dtype.type(m))[1]        # two passes: no cancellation
         r = 1.0 / math.sqrt(squares / count + eps)
         for c in range(Cg):
             scale = w[g * Cg + c] * r
@@ -134,12 +150,16 @@ def _bwd_blocks(gy, x, w, mean, rstd, gx, gw_parts, gb_parts, lo, hi):
         sum_wdy = 0.0                                  # sums of w gy and w gy xhat over the block
         sum_wdy_xhat = 0.0
         for c in range(Cg):
-            sum_g = 0.0
-            sum_gx = 0.0
-            for i in range(S):
-                v = gy[n, g, c, i]
-                sum_g += v
-                sum_gx += v * (x[n, g, c, i] - m)
+            sum_g, sum_gx = 0.0, 0.0
+            grow, xrow = gy[n, g, c], x[n, g, c]
+            for r0 in range(0, S, _RUN):               # float32 runs, as _run_sums
+                gr, xr = grow[r0:r0 + _RUN], xrow[r0:r0 + _RUN]
+                a = v = x.dtype.type(0)
+                for i in range(gr.shape[0]):
+                    a += gr[i]
+                    v += gr[i] * (xr[i] - m)
+                sum_g += a
+                sum_gx += v
             wc = w[g * Cg + c]
             gb_parts[n, g * Cg + c] = sum_g
             gw_parts[n, g * Cg + c] = sum_gx * r
