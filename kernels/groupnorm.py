@@ -21,10 +21,10 @@ over the activations forward, and backward two products, two broadcast sums and 
 Versions (CPU):
   numba_v1  the (sample, group) blocks in ranges over tinygen's threads (_threads.over_ranges);
             forward: the statistics in two passes (mean, then squared deviations) summed in
-            float32 runs added in float64 (_RUN), one pass for the output with the affine; backward: one pass for the
-            block's two sums and each channel's share of gw and gb (written to an (N, C)
-            table, so no two blocks write the same element, and summed over N after), one for
-            gx                                                                   <- default
+            float32 runs added in float64 (_RUN), one pass for the output with the affine;
+            backward: one pass for the block's two sums and each channel's share of gw and gb
+            (written to an (N, C) table, so no two blocks write the same element, and summed
+            over N after), one for gx                                            <- default
 """
 from __future__ import annotations
 
