@@ -572,15 +572,23 @@ def _stacked(x, n0, n1, ph, pw, Wp, plane, P):
 
 
 @jit_serial
-def _direct_forward_images(x, w, ph, pw, n0, n1, y):
-    # slices, not P[c, b + t]: numba cannot tell that b + t >= 0 and does not vectorise the loop
+def _grid(x, ph, pw, kh, kw, n):
+    """(Wp, plane, chunk, P) for images of x on the grid: its row width and plane size, the
+    images per pass (at most n), and a zeroed buffer for their planes (C, ...) with room past
+    the last plane for the window's furthest tap."""
     C, H, W = x.shape[1:]
-    O, _, kh, kw = w.shape
-    OH, OW = y.shape[2:]
     Wp = W + 2 * pw
     plane = (H + 2 * ph) * Wp
-    chunk = min(_DIRECT_CHUNK, n1 - n0)
-    P = np.zeros((C, chunk * plane + kh * Wp + kw), x.dtype)
+    chunk = min(_DIRECT_CHUNK, n)
+    return Wp, plane, chunk, np.zeros((C, chunk * plane + kh * Wp + kw), x.dtype)
+
+
+@jit_serial
+def _direct_forward_images(x, w, ph, pw, n0, n1, y):
+    # slices, not P[c, b + t]: numba cannot tell that b + t >= 0 and does not vectorise the loop
+    O, C, kh, kw = w.shape
+    OH, OW = y.shape[2:]
+    Wp, plane, chunk, P = _grid(x, ph, pw, kh, kw, n1 - n0)
     acc = np.empty(chunk * plane, x.dtype)
     for a in range(n0, n1, chunk):
         m = min(chunk, n1 - a)
@@ -615,13 +623,9 @@ def _direct_forward_images(x, w, ph, pw, n0, n1, y):
 @jit_serial
 def _direct_bwd_weight_images(x, gy, ph, pw, n0, n1, gw):
     """gw (O, C, kh, kw) = the weight gradient summed over images n0:n1."""
-    C, H, W = x.shape[1:]
-    O, _, kh, kw = gw.shape
+    O, C, kh, kw = gw.shape
     OH, OW = gy.shape[2:]
-    Wp = W + 2 * pw
-    plane = (H + 2 * ph) * Wp
-    chunk = min(_DIRECT_CHUNK, n1 - n0)
-    P = np.zeros((C, chunk * plane + kh * Wp + kw), x.dtype)
+    Wp, plane, chunk, P = _grid(x, ph, pw, kh, kw, n1 - n0)
     G = np.zeros(chunk * plane, x.dtype)          # gy on the grid, 0 at the extra positions
     zero = x.dtype.type(0)
     gw[...] = 0

@@ -98,6 +98,16 @@ def test_numba_matches_reference_on_both_paths(monkeypatch, case, chunk, threads
     _check(case, 1, np.float32, 8 * np.finfo(np.float32).eps)   # measured up to 1.6 eps
 
 
+def _recorded(monkeypatch, *names):
+    """A list that gets the name of each of conv's functions `names` as it is called."""
+    calls = []
+    for name in names:
+        real = getattr(conv, name)
+        monkeypatch.setattr(conv, name, lambda *a, _real=real, _name=name: (
+            calls.append(_name), _real(*a))[1])
+    return calls
+
+
 @pytest.mark.parametrize("case, winograd", [
     (((2, 4, 10, 12), (4, 4, 3, 3), (1, 1), (1, 1), (1, 1), 1), True),
     (((2, 4, 9, 12), (4, 4, 3, 3), (1, 1), (1, 1), (1, 1), 1), False),    # too small a side
@@ -111,11 +121,7 @@ def test_numba_matches_reference_on_both_paths(monkeypatch, case, chunk, threads
 def test_winograd_is_chosen_where_it_applies(monkeypatch, case, winograd):
     # the three kernels take the Winograd path exactly where `_winograd` says, and there they
     # match the reference (so the comparisons above on such shapes do test Winograd)
-    calls = []
-    for name in ("_winograd_forward", "_winograd_bwd_weight"):
-        real = getattr(conv, name)
-        monkeypatch.setattr(conv, name, lambda *a, _real=real, _name=name: (
-            calls.append(_name), _real(*a))[1])
+    calls = _recorded(monkeypatch, "_winograd_forward", "_winograd_bwd_weight")
     _check(case, 0, np.float64, 1e-10)
     # the forward and the input gradient (a forward convolution of gy) go through one function
     assert calls == (["_winograd_forward", "_winograd_forward", "_winograd_bwd_weight"]
@@ -129,11 +135,8 @@ def test_winograd_is_chosen_where_it_applies(monkeypatch, case, winograd):
     (((3, 4, 7, 7), (5, 4, 4, 4), (1, 1), (0, 0), (2, 2), 1), False),    # dilated to the image
 ])
 def test_whole_window_is_chosen_where_it_applies(monkeypatch, case, whole):
-    calls = []
-    for name in ("_whole_window_forward", "_whole_window_bwd_input", "_whole_window_bwd_weight"):
-        real = getattr(conv, name)
-        monkeypatch.setattr(conv, name, lambda *a, _real=real, _name=name: (
-            calls.append(_name), _real(*a))[1])
+    calls = _recorded(monkeypatch, "_whole_window_forward", "_whole_window_bwd_input",
+                      "_whole_window_bwd_weight")
     _check(case, 0, np.float64, 1e-10)
     _check(case, 1, np.float32, 8 * np.finfo(np.float32).eps)
     assert calls == (2 * ["_whole_window_forward", "_whole_window_bwd_input",
@@ -153,11 +156,7 @@ def test_direct_is_chosen_where_it_applies(monkeypatch, case, direct):
     """The forward, the input gradient (a forward convolution of gy with the flipped weight, C
     of them) and the weight gradient run direct exactly where `_direct` says, and there they
     match the reference."""
-    calls = []
-    for name in ("_direct_forward", "_direct_bwd_weight"):
-        real = getattr(conv, name)
-        monkeypatch.setattr(conv, name, lambda *a, _real=real, _name=name: (
-            calls.append(_name), _real(*a))[1])
+    calls = _recorded(monkeypatch, "_direct_forward", "_direct_bwd_weight")
     _check(case, 0, np.float64, 1e-10)
     want = [n for n, d in zip(("_direct_forward", "_direct_forward", "_direct_bwd_weight"),
                               direct) if d]
