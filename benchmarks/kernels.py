@@ -2,7 +2,8 @@
 reference vs PyTorch CPU, float32, median ms over repeats, interleaved, 2 threads.
 Checks each kernel against its reference before timing it. Numba compile time is measured apart,
 in a child process with an empty NUMBA_CACHE_DIR (cold) and again with the filled cache (load).
-The table goes to stdout and to --out (benchmarks/results/kernels_cpu.md).
+glibc's malloc keeps freed memory, as the `tinygen` command sets it (TINYGEN_KEEP_FREED_MEMORY=0:
+glibc's defaults). The table goes to stdout and to --out (benchmarks/results/kernels_cpu.md).
 
     python benchmarks/kernels.py [--threads 2] [--repeats 30] [--no-compile]
     tinygen bench kernels
@@ -275,7 +276,12 @@ def main(argv=None):
 
     import numba
     import torch
+    from tinygen.backend.memory import keep_freed_memory_unless_disabled
     from tinygen_kernels import registry
+    # malloc as the `tinygen` command sets it (tinygen/backend/memory.py), for both libraries:
+    # with glibc's defaults every output above 128 KiB was fresh mmap'd memory, faulted in page
+    # by page on each call (LeNet's 1 -> 6 convolution: 0.40 ms timed so, 0.30 in its step)
+    kept = keep_freed_memory_unless_disabled()
     numba.set_num_threads(args.threads)
     torch.set_num_threads(args.threads)
 
@@ -284,6 +290,8 @@ def main(argv=None):
           f"numba {numba.__version__}, torch {torch.__version__}, numpy {np.__version__}; "
           f"{time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}")
     print("command: `python benchmarks/kernels.py " + " ".join(argv or sys.argv[1:]) + "`")
+    print("glibc's malloc " + ("kept freed memory for reuse (tinygen.backend.memory)" if kept
+                               else "as the environment set it"))
     print()
     print("| kernel | shape | default ms (numba where registered, else the reference) | reference ms | torch ms | ref / default | torch / default |")
     print("|---|---|---|---|---|---|---|")
