@@ -15,12 +15,12 @@ mean and var keep x's dtype. w = None means w = 1 and b = None means b = 0; gw a
 returned (the caller drops what it does not need).
 
 Versions (CPU):
-  numba_v1  the channels in ranges over tinygen's threads (_threads.over_ranges; below 32768
-            elements no threads); forward: two passes for the statistics (mean, then squared
-            deviations: no cancellation), each row summed in float32 and the rows in float64
-            (see _ROW_MIN), one pass for the output; backward: one pass for both sums, one for
-            gx. The composition of Tensor ops it replaces made
-            about 8 passes forward and 15 backward, each allocating its result       <- default
+  numba_v1  the channels in ranges over tinygen's threads (_threads.over_ranges; below
+            _numba.PARALLEL_MIN_ELEMENTS no threads); forward: two passes for the statistics
+            (mean, then squared deviations: no cancellation), each row summed in x's dtype and
+            the rows in float64 (see _ROW_MIN), one pass for the output; backward: one pass
+            for both sums, one for gx. The composition of Tensor ops it replaces made about 8
+            passes forward and 15 backward, each allocating its result       <- default
 """
 from __future__ import annotations
 
@@ -89,7 +89,7 @@ def batchnorm_bwd(gy, x, w, mean, rstd):
 
 # ---------------------------------------------------------------- numba_v1
 # A channel's values are N rows of S (one per image). Rows of at least _ROW_MIN are summed in
-# float32 (LLVM splits the sum over its vector lanes) and the rows' sums added in float64;
+# x's dtype (LLVM splits the sum over its vector lanes) and the rows' sums added in float64;
 # summing straight into one float64 ended every row with a horizontal reduction, and on the
 # DCGAN's 7x7 maps (S = 49) that was most of the time (128 channels of 64 x 49, one thread,
 # 2-core Xeon: 163 against 29 us). Shorter rows (BatchNorm1d: S = 1) accumulate element by
