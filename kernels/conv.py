@@ -540,10 +540,11 @@ def _whole_window_bwd_weight(x, gy, w_shape):      # gw (O, K) = gy (N, O)^T @ x
 # grid's extra columns (and rows below each image) are computed and dropped, so the window rows
 # must be mostly image: plane / (OH * OW) at most _DIRECT_MAX_WASTE. Taps go three at a time
 # (one load and store of y_o per three multiply-adds). The weight gradient is the same loop as
-# dot products with gy put on the grid (0 on the extra columns). Measured (batch 64, one
-# thread, 2-core Xeon), direct against columns on two threads: 32 -> 1 3x3 at 28x28, forward
-# 1.4 against 3.7 ms, weight gradient 1.4 against 3.9 (PyTorch 1.8, 2.0); 1 -> 6 5x5 at 28x28
-# 0.35 and 0.34 against 0.40 and 0.41; with 16 or 32 output channels columns won.
+# dot products with gy put on the grid (0 on the extra columns). Measured (batch 64, 2 threads,
+# 2-core Xeon), direct against columns: the U-Net's 32 -> 1 3x3 at 28x28 in its step, forward
+# 1.1 against 5.0-5.4 ms, weight gradient 1.0 against 3.9 (PyTorch alone: 1.8, 2.0); LeNet's
+# 1 -> 6 5x5 at 28x28 0.30 against 0.39, 0.29 against 0.41-0.51; with 16 or 32 output channels
+# columns won (6 -> 16 at 12x12, one thread direct: 0.73-1.07 ms, columns on two: 0.42).
 _DIRECT_MAX_OUT = 8            # output channels (of the forward convolution computed)
 _DIRECT_MAX_WASTE = 1.5        # the grid's positions per output
 _DIRECT_CHUNK = 4              # images per pass over the weights: a few planes, L1/L2-sized
