@@ -52,7 +52,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_train_parsers(sub)              # from the recipe names only: no model is imported
     add_data_parser(sub)
     b = sub.add_parser("bench", help="the benchmark suite against PyTorch (from a repo checkout)")
-    b.add_argument("what", choices=["kernels", "models", "overhead", "peers", "runs"])
+    b.add_argument("what", choices=["kernels", "models", "overhead", "peers", "runs", "threads"])
     b.add_argument("--device", default="cpu", choices=["cpu", "cuda"])
     b.add_argument("rest", nargs=argparse.REMAINDER, help="passed to the benchmark script")
     b.set_defaults(func=run_bench)
@@ -134,7 +134,7 @@ def run_bench(args) -> int:
     sys.path.insert(0, folder)
     script = {("kernels", "cpu"): "kernels", ("models", "cpu"): "models",
               ("overhead", "cpu"): "overhead", ("peers", "cpu"): "peers",
-              ("runs", "cpu"): "runs",
+              ("runs", "cpu"): "runs", ("threads", "cpu"): "threads",
               ("kernels", "cuda"): "gpu_kernels",
               ("models", "cuda"): "gpu_models"}.get((args.what, args.device))
     if script is None or not os.path.exists(os.path.join(folder, script + ".py")):
