@@ -23,6 +23,8 @@ import time
 
 import numpy as np
 
+from tinygen.backend.memory import keep_freed_memory_unless_disabled
+
 NAMES = ["softmax_fwd", "softmax_bwd", "log_softmax_fwd", "log_softmax_bwd", "cross_entropy_fwd",
          "cross_entropy_bwd", "layernorm_fwd", "layernorm_bwd", "embedding_bwd", "gelu_fwd",
          "gelu_bwd", "silu_fwd", "silu_bwd", "adam_step", "sgd_step", "conv2d_fwd",
@@ -274,9 +276,8 @@ def main(argv=None):
     parser.add_argument("--only", default="", help="run the cases whose label contains this")
     args = parser.parse_args(argv)
 
-    import numba
+    import numba   # lazy: heavy, and `tinygen bench` imports this module before it parses
     import torch
-    from tinygen.backend.memory import keep_freed_memory_unless_disabled
     from tinygen_kernels import registry
     # malloc as the `tinygen` command sets it (tinygen/backend/memory.py), for both libraries:
     # with glibc's defaults every output above 128 KiB was fresh mmap'd memory, faulted in page

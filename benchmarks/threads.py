@@ -56,6 +56,8 @@ def _medians(fn, repeats):
 
 
 def child(kind, repeats):
+    # lazy: only the child processes time anything (the parent launches them, numba or not:
+    # numba is optional), each with its own numba threading layer from its environment
     import numba
     import numpy as np
     import tinygen  # noqa: F401  (malloc settled, numba's layer as tinygen sets it)
