@@ -205,7 +205,7 @@ def torch_equivalent(torch, name, args, kwargs):
         return lambda: F.scaled_dot_product_attention(T[0], T[1], T[2],
                                                       is_causal=kwargs.get("causal", False))
     if name == "conv2d_fwd":
-        return lambda: F.conv2d(T[0], T[1], None, T[2], T[3], T[4], T[5])
+        return lambda: F.conv2d(T[0], T[1], T[6] if len(T) > 6 else None, T[2], T[3], T[4], T[5])
     if name == "embedding_bwd":
         gy, idx, V = T[0], T[1], args[2]
         return lambda: torch.zeros(V, gy.shape[-1], device="cuda").index_add_(

@@ -43,7 +43,8 @@ def _conv_cases(rng, label, x_shape, w_shape, geo):
     x = rng.standard_normal(x_shape).astype(np.float32)
     w = rng.standard_normal(w_shape).astype(np.float32)
     gy = rng.standard_normal((x_shape[0], w_shape[0], *oh)).astype(np.float32)
-    return [(f"conv2d_fwd {label}", "conv2d_fwd", (x, w, *geo), {}),
+    bias = rng.standard_normal(w_shape[0]).astype(np.float32)
+    return [(f"conv2d_fwd {label}", "conv2d_fwd", (x, w, *geo, bias), {}),
             (f"conv2d_bwd_input {label}", "conv2d_bwd_input", (gy, w, x_shape, *geo), {}),
             (f"conv2d_bwd_weight {label}", "conv2d_bwd_weight", (x, gy, w_shape, *geo), {})]
 
@@ -134,7 +135,7 @@ def torch_fn(name, args, kw):
     if name == "silu_bwd":
         return lambda: torch.ops.aten.silu_backward(T[1], T[0])
     if name == "conv2d_fwd":
-        return lambda: F.conv2d(T[0], T[1], None, *args[2:])
+        return lambda: F.conv2d(T[0], T[1], T[6] if len(args) > 6 else None, *args[2:6])
     if name == "conv2d_bwd_input":
         return lambda: torch.nn.grad.conv2d_input(args[2], T[1], T[0], *args[3:6], groups=args[6])
     if name == "conv2d_bwd_weight":

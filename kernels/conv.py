@@ -182,7 +182,10 @@ def _per_image(xp, groups, L, K=None):
         K is not None and K <= _PER_IMAGE_WEIGHT_MAX_K and L >= _PER_IMAGE_WEIGHT_MIN_L)
 
 
-def _forward(x, w, stride, padding, dilation, groups, im2col):
+def _forward(x, w, stride, padding, dilation, groups, im2col, bias=None, columns_out=None):
+    """y = conv2d(x, w) (+ bias), chunk by chunk. columns_out(Y, b, n0, y), where given, writes a
+    chunk's product Y (O, n L) into y[n0:n0 + n] plus b (numba_v1's `_columns_out`); else NumPy's
+    strided copy, then the bias added to the chunk while it is in cache."""
     xp = array_module(x)
     assert x.dtype == w.dtype, (x.dtype, w.dtype)
     N, C = x.shape[:2]
@@ -198,10 +201,15 @@ def _forward(x, w, stride, padding, dilation, groups, im2col):
         im2col(x, n0, n1, kernel, stride, padding, dilation, out_hw, c.reshape(G * K, -1))
         if per_image:                 # y_m (O, L) = w (O, K) @ cols_m (K, L), straight into y
             xp.matmul(w_g[0], c[0].reshape(K, n1 - n0, L).transpose(1, 0, 2), out=y[n0:n1])
-            return
-        y_g = xp.matmul(w_g, c, out=_temporary(xp, (G, O // G, c.shape[2]), y.dtype,
-                                                "conv_out"))        # (G, O/G, nL)
-        y[n0:n1] = y_g.reshape(O, n1 - n0, L).transpose(1, 0, 2)
+        else:
+            y_g = xp.matmul(w_g, c, out=_temporary(xp, (G, O // G, c.shape[2]), y.dtype,
+                                                    "conv_out"))        # (G, O/G, nL)
+            if columns_out is not None:
+                return columns_out(y_g.reshape(O, -1), b, n0, y)
+            y[n0:n1] = y_g.reshape(O, n1 - n0, L).transpose(1, 0, 2)
+        if bias is not None:
+            y[n0:n1] += b[:, None]
+    b = _bias_or_zeros(bias, O, x.dtype) if columns_out is not None else bias
     _each_chunk(xp, N, G, K, L, O, x.dtype, per_chunk)
     return y.reshape(N, O, *out_hw)
 
@@ -297,7 +305,8 @@ def _example_fwd(rng, which):
     x_shape, w_shape, stride, padding, dilation, groups = _conv_example(which)
     x = rng.standard_normal(x_shape).astype("float32")
     w = rng.standard_normal(w_shape).astype("float32")
-    return (x, w, stride, padding, dilation, groups), {}
+    bias = rng.standard_normal(w_shape[0]).astype("float32")
+    return (x, w, stride, padding, dilation, groups, bias), {}
 
 
 def _example_bwd_input(rng, which):
@@ -317,13 +326,15 @@ def _example_bwd_weight(rng, which):
 
 
 @reference("conv2d_fwd", example=_example_fwd, rtol=1e-4, atol=1e-4)
-def conv2d_fwd(x, w, stride, padding, dilation, groups):
-    """PyTorch's conv2d without bias. x (N, C, H, W), w (O, C // groups, kH, kW) -> (N, O, OH, OW).
+def conv2d_fwd(x, w, stride, padding, dilation, groups, bias=None):
+    """PyTorch's conv2d. x (N, C, H, W), w (O, C // groups, kH, kW), bias (O,) or None
+    -> (N, O, OH, OW). The bias is added to each chunk of outputs as it is made, while it is in
+    cache, not in a pass of its own over y.
 
     conv2d_fwd(ones((1, 1, 3, 3)), ones((1, 1, 2, 2)), (1, 1), (0, 0), (1, 1), 1) is 4 everywhere,
     shape (1, 1, 2, 2): each output sums one 2x2 window.
     """
-    return _forward(x, w, stride, padding, dilation, groups, im2col_reference)
+    return _forward(x, w, stride, padding, dilation, groups, im2col_reference, bias)
 
 
 @reference("conv2d_bwd_input", example=_example_bwd_input, rtol=1e-4, atol=1e-4)
@@ -451,6 +462,32 @@ def col2im_numba(cols, n0, n1, kernel, stride, padding, dilation, out_hw, gx):
                    gx.reshape(N, C, H * W))
 
 
+_NO_BIAS = {}
+
+
+def _bias_or_zeros(bias, O, dtype):
+    """The bias as the numba loops take it: contiguous, of the outputs' dtype; zeros for None
+    (adding +0.0 leaves every value but a -0.0 as it was, and that becomes +0.0)."""
+    if bias is None:
+        zeros = _NO_BIAS.get((O, dtype))
+        if zeros is None:
+            zeros = _NO_BIAS[(O, dtype)] = np.zeros(O, dtype)
+        return zeros
+    return np.ascontiguousarray(bias, dtype=dtype)
+
+
+@jit_serial
+def _columns_out(Y, b, n0, y):
+    """y[n0 + m, o] = Y[o, m L:(m + 1) L] + b[o]: a chunk's product (O, n L), images side by
+    side, into y (N, O, L), the bias added on the way (no pass of its own over y)."""
+    O, L = y.shape[1:]
+    for m in range(Y.shape[1] // L):
+        for o in range(O):
+            src, dst, bo = Y[o, m * L:(m + 1) * L], y[n0 + m, o], b[o]
+            for j in range(L):
+                dst[j] = src[j] + bo
+
+
 def _reads_each_once(index):
     return bool((index[:, 0] == np.arange(index.shape[0])).all())
 
@@ -475,7 +512,7 @@ def _pointwise_blocks(N, C, O, L, dtype, work):
     return _each_chunk(np, N, 1, C, L, O, dtype, work, columns=False)
 
 
-def _pointwise_forward(x, w):
+def _pointwise_forward(x, w, bias=None):
     N, C, H, W = x.shape
     O = w.shape[0]
     x3, w2 = x.reshape(N, C, H * W), np.ascontiguousarray(w).reshape(O, C)
@@ -483,6 +520,8 @@ def _pointwise_forward(x, w):
 
     def block(n0, n1):
         np.matmul(w2, x3[n0:n1], out=y[n0:n1])
+        if bias is not None:
+            y[n0:n1] += bias[:, None]
     _pointwise_blocks(N, C, O, H * W, x.dtype, block)
     return y.reshape(N, O, H, W)
 
@@ -513,9 +552,11 @@ def _whole_window(w_shape, stride, padding, dilation, groups, hw):
             and tuple(dilation) == (1, 1) and groups == 1)
 
 
-def _whole_window_forward(x, w):           # y (N, O) = x (N, K) @ w (O, K)^T
+def _whole_window_forward(x, w, bias=None):     # y (N, O) = x (N, K) @ w (O, K)^T + bias
     N, O, K = x.shape[0], w.shape[0], math.prod(w.shape[1:])
     y = _threads.matmul(x.reshape(N, K), np.ascontiguousarray(w).reshape(O, K).T)
+    if bias is not None:
+        y += bias
     return y.reshape(N, O, 1, 1)
 
 
@@ -585,7 +626,7 @@ def _grid(x, ph, pw, kh, kw, n):
 
 
 @jit_serial
-def _direct_forward_images(x, w, ph, pw, n0, n1, y):
+def _direct_forward_images(x, w, bias, ph, pw, n0, n1, y):
     # slices, not P[c, b + t]: numba cannot tell that b + t >= 0 and does not vectorise the loop
     O, C, kh, kw = w.shape
     OH, OW = y.shape[2:]
@@ -614,11 +655,12 @@ def _direct_forward_images(x, w, ph, pw, n0, n1, y):
                         else:
                             for t in range(T):
                                 acc[t] += w0 * p0[t]
+            bo = bias[o]
             for mm in range(m):
                 for i in range(OH):
                     r = mm * plane + i * Wp
                     for j in range(OW):
-                        y[a + mm, o, i, j] = acc[r + j]
+                        y[a + mm, o, i, j] = acc[r + j] + bo
 
 
 @jit_serial
@@ -668,15 +710,15 @@ def _direct_bwd_weight_images(x, gy, ph, pw, n0, n1, gw):
                         gw[o, c, ki, kj] += s0
 
 
-def _direct_forward(x, w, padding):
-    """conv2d(x, w) with stride 1 (`_direct`), the batch split over threads."""
+def _direct_forward(x, w, padding, bias=None):
+    """conv2d(x, w) + bias with stride 1 (`_direct`), the batch split over threads."""
     N, C, H, W = x.shape
     O, _, kh, kw = w.shape
     oh, ow = H + 2 * padding[0] - kh + 1, W + 2 * padding[1] - kw + 1
     y = np.empty((N, O, oh, ow), dtype=x.dtype)
-    w = np.ascontiguousarray(w)
+    w, b = np.ascontiguousarray(w), _bias_or_zeros(bias, O, x.dtype)
     _each_chunk(np, N, 1, C * kh * kw, oh * ow, O, x.dtype,
-                lambda n0, n1: _direct_forward_images(x, w, *padding, n0, n1, y), columns=False)
+                lambda n0, n1: _direct_forward_images(x, w, b, *padding, n0, n1, y), columns=False)
     return y
 
 
@@ -774,13 +816,14 @@ def _winograd_input(x, n0, n1, V):
 
 
 @jit_serial
-def _winograd_output(M, n0, n1, y):
-    # y[n0 + m, o, 2a:2a+2, 2b:2b+2] = A^T m A of M[:, o, tile], clipped at the image's edge
+def _winograd_output(M, bias, n0, n1, y):
+    # y[n0 + m, o, 2a:2a+2, 2b:2b+2] = A^T m A of M[:, o, tile] + bias[o], clipped at the image's
+    # edge
     O, H, W = y.shape[1:]
     th, tw = (H + 1) // 2, (W + 1) // 2
     for m in range(n1 - n0):
         for o in range(O):
-            plane = y[n0 + m, o]
+            plane, bo = y[n0 + m, o], bias[o]
             for a in range(th):
                 t0, r = (m * th + a) * tw, 2 * a
                 for b in range(tw):
@@ -789,17 +832,17 @@ def _winograd_output(M, n0, n1, y):
                     s1 = M[1, o, t] + M[5, o, t] + M[9, o, t]
                     s2 = M[2, o, t] + M[6, o, t] + M[10, o, t]
                     s3 = M[3, o, t] + M[7, o, t] + M[11, o, t]
-                    plane[r, j] = s0 + s1 + s2
+                    plane[r, j] = s0 + s1 + s2 + bo
                     if j + 1 < W:
-                        plane[r, j + 1] = s1 - s2 - s3
+                        plane[r, j + 1] = s1 - s2 - s3 + bo
                     if r + 1 < H:
                         s0 = M[4, o, t] - M[8, o, t] - M[12, o, t]
                         s1 = M[5, o, t] - M[9, o, t] - M[13, o, t]
                         s2 = M[6, o, t] - M[10, o, t] - M[14, o, t]
                         s3 = M[7, o, t] - M[11, o, t] - M[15, o, t]
-                        plane[r + 1, j] = s0 + s1 + s2
+                        plane[r + 1, j] = s0 + s1 + s2 + bo
                         if j + 1 < W:
-                            plane[r + 1, j + 1] = s1 - s2 - s3
+                            plane[r + 1, j + 1] = s1 - s2 - s3 + bo
 
 
 @jit_serial
@@ -849,13 +892,13 @@ def _winograd_blocks(x, O, work):
     return _each_chunk(np, N, 1, 9 * C, H * W, O, x.dtype, block, columns=False)
 
 
-def _winograd_forward(x, w):
-    """conv2d(x, w) for 3x3 windows, stride 1, padding 1 (`_winograd`)."""
+def _winograd_forward(x, w, bias=None):
+    """conv2d(x, w) + bias for 3x3 windows, stride 1, padding 1 (`_winograd`)."""
     N, C, H, W = x.shape
     O = w.shape[0]
     G = _WINOGRAD_G.astype(w.dtype)
     U = np.ascontiguousarray((G @ w @ G.T).transpose(2, 3, 0, 1)).reshape(16, O, C)
-    y = np.empty((N, O, H, W), dtype=x.dtype)
+    y, b = np.empty((N, O, H, W), dtype=x.dtype), _bias_or_zeros(bias, O, x.dtype)
 
     def work(chunks, T, tiles):
         V, M = scratch((16, C, tiles), x.dtype, "winograd_V"), scratch((16, O, tiles), x.dtype,
@@ -864,7 +907,7 @@ def _winograd_forward(x, w):
             k = (n1 - n0) * T
             _winograd_input(x, n0, n1, V)
             np.matmul(U, V[:, :, :k], out=M[:, :, :k])
-            _winograd_output(M, n0, n1, y)
+            _winograd_output(M, b, n0, n1, y)
     _winograd_blocks(x, O, work)
     return y
 
@@ -895,22 +938,26 @@ def _winograd_bwd_weight(x, gy, w_shape):
 
 
 @numba_kernel("conv2d_fwd", impl="numba_v1", default=True)
-def conv2d_fwd_numba(x, w, stride, padding, dilation, groups):
-    """numba_v1: the reference's GEMMs, im2col by `im2col_numba`; 1x1 convolutions and windows
-    as large as the image without columns (`_pointwise`, `_whole_window`); 3x3 ones with stride 1
-    and padding 1 by Winograd (`_winograd`)."""
-    if not is_cpu_float(w) or type(x) is not np.ndarray or x.dtype != w.dtype:
+def conv2d_fwd_numba(x, w, stride, padding, dilation, groups, bias=None):
+    """numba_v1: the reference's GEMMs, im2col by `im2col_numba`, the bias added as each chunk's
+    product is copied into y (`_columns_out`); 1x1 convolutions and windows as large as the image
+    without columns (`_pointwise`, `_whole_window`); 3x3 ones with stride 1 and padding 1 by
+    Winograd (`_winograd`); few output channels direct (`_direct`). Each path adds the bias as
+    it writes its outputs (the Winograd and direct loops, as they write each value)."""
+    if (not is_cpu_float(w) or type(x) is not np.ndarray or x.dtype != w.dtype
+            or (bias is not None and (type(bias) is not np.ndarray or bias.dtype != x.dtype))):
         return NotImplemented
     if _pointwise(w.shape, stride, padding, groups, x.shape[2:]):
-        return _pointwise_forward(np.ascontiguousarray(x), w)
+        return _pointwise_forward(np.ascontiguousarray(x), w, bias)
     if _whole_window(w.shape, stride, padding, dilation, groups, x.shape[2:]):
-        return _whole_window_forward(np.ascontiguousarray(x), w)
+        return _whole_window_forward(np.ascontiguousarray(x), w, bias)
     if _winograd(w.shape, stride, padding, dilation, groups, x.shape[2:]):
-        return _winograd_forward(np.ascontiguousarray(x), np.ascontiguousarray(w))
+        return _winograd_forward(np.ascontiguousarray(x), np.ascontiguousarray(w), bias)
     out_hw, _ = _geometry(x.shape, w.shape, stride, padding, dilation, groups)
     if _direct(w.shape, stride, padding, dilation, groups, x.shape[2:], out_hw):
-        return _direct_forward(np.ascontiguousarray(x), w, tuple(padding))
-    return _forward(np.ascontiguousarray(x), w, stride, padding, dilation, groups, im2col_numba)
+        return _direct_forward(np.ascontiguousarray(x), w, tuple(padding), bias)
+    return _forward(np.ascontiguousarray(x), w, stride, padding, dilation, groups, im2col_numba,
+                    bias, _columns_out)
 
 
 @numba_kernel("conv2d_bwd_input", impl="numba_v1", default=True)

@@ -1,7 +1,7 @@
 """conv2d on the GPU as an implicit GEMM: kernels/conv2d_implicit_gemm.cu launched through CuPy,
 registered against kernels/conv.py's references (same signatures):
 
-  conv2d_fwd(x (N, C, H, W), w (O, C/groups, kH, kW), stride, padding, dilation, groups)
+  conv2d_fwd(x (N, C, H, W), w (O, C/groups, kH, kW), stride, padding, dilation, groups, bias)
   conv2d_bwd_input(gy (N, O, OH, OW), w, x_shape, stride, padding, dilation, groups) -> gx
   conv2d_bwd_weight(x, gy, w_shape, stride, padding, dilation, groups) -> gw
 
@@ -68,15 +68,19 @@ def _launch(name, geo, which, a, b, out):
 
 
 @kernel("conv2d_fwd", device="cuda", impl="cuda_c_v1", default=True)
-def conv2d_fwd_igemm(x, w, stride, padding, dilation, groups):
+def conv2d_fwd_igemm(x, w, stride, padding, dilation, groups, bias=None):
+    """The bias, where given, is a CuPy add after the launch (the .cu kernel takes none)."""
     if not _ours(x, w) or x.size == 0 or w.size == 0:
         return NotImplemented
     geo = geometry(x.shape, w.shape, stride, padding, dilation, groups)
     N, O, OH, OW = x.shape[0], w.shape[0], geo.args[14], geo.args[15]
     if OH <= 0 or OW <= 0:
         return NotImplemented
-    y = array_module(x).empty((N, O, OH, OW), np.float32)
-    return _launch("conv2d_fwd_igemm", geo, "fwd", x, w, y)
+    y = _launch("conv2d_fwd_igemm", geo, "fwd", x, w,
+                array_module(x).empty((N, O, OH, OW), np.float32))
+    if bias is not None:
+        y += bias.reshape(1, -1, 1, 1)
+    return y
 
 
 @kernel("conv2d_bwd_input", device="cuda", impl="cuda_c_v1", default=True)

@@ -21,37 +21,41 @@ IMPLS = {"reference": (conv.conv2d_fwd, conv.conv2d_bwd_input, conv.conv2d_bwd_w
                    conv.conv2d_bwd_weight_numba)}
 
 
-def _inputs(case, rng, dtype):
-    """x, w and an output gradient gy for the case, drawn in that order."""
+def _inputs(case, rng, dtype, bias=True):
+    """x, w, an output gradient gy and the bias (None unless `bias`) for the case, drawn in
+    that order."""
     x_shape, w_shape, stride, padding, dilation, _ = case
     out_hw = [conv.conv_output_size(x_shape[2 + i], w_shape[2 + i], stride[i], padding[i],
                                     dilation[i]) for i in range(2)]
     x = rng.standard_normal(x_shape).astype(dtype)
     w = rng.standard_normal(w_shape).astype(dtype)
-    return x, w, rng.standard_normal((x_shape[0], w_shape[0], *out_hw)).astype(dtype)
+    gy = rng.standard_normal((x_shape[0], w_shape[0], *out_hw)).astype(dtype)
+    return x, w, gy, rng.standard_normal(w_shape[0]).astype(dtype) if bias else None
 
 
-def _outputs(impl, case, x, w, gy):
-    """The forward, the input gradient and the weight gradient, by `impl`."""
+def _outputs(impl, case, x, w, gy, b):
+    """The forward (plus the bias b, or None), the input gradient and the weight gradient, by
+    `impl`."""
     fwd, bwd_input, bwd_weight = IMPLS[impl]
     x_shape, w_shape, *args = case
-    return (fwd(x, w, *args), bwd_input(gy, w, x_shape, *args),
+    return (fwd(x, w, *args, bias=b), bwd_input(gy, w, x_shape, *args),
             bwd_weight(x, gy, w_shape, *args))
 
 
-def _check(case, seed, dtype, tol):
+def _check(case, seed, dtype, tol, bias=True):
     """float64: the kernels against the references within tol. float32: the kernels against the
     float64 truth of the same inputs, each output element within tol times the sum of the
     absolute values of its terms (the bound float32 rounding of that sum keeps to, whatever order
     a machine's BLAS adds in; a wrong or missing term is far outside it)."""
-    x, w, gy = _inputs(case, np.random.default_rng(seed), dtype)
-    got = _outputs("numba", case, x, w, gy)
+    inputs = _inputs(case, np.random.default_rng(seed), dtype, bias)
+    got = _outputs("numba", case, *inputs)
     if dtype == np.float64:
-        bounds, want = [tol] * 3, _outputs("reference", case, x, w, gy)
+        bounds, want = [tol] * 3, _outputs("reference", case, *inputs)
     else:
-        f64 = [a.astype(np.float64) for a in (x, w, gy)]
+        f64 = [None if a is None else a.astype(np.float64) for a in inputs]
         want = _outputs("reference", case, *f64)
-        bounds = [tol * a for a in _outputs("reference", case, *map(np.abs, f64))]
+        bounds = [tol * a for a in _outputs(
+            "reference", case, *(None if a is None else np.abs(a) for a in f64))]
     for name, g, r, bound in zip(("forward", "bwd_input", "bwd_weight"), got, want, bounds):
         assert g.shape == r.shape and g.dtype == dtype, (name, g.shape, r.shape, g.dtype)
         excess = np.abs(g - r) - bound
@@ -59,9 +63,9 @@ def _check(case, seed, dtype, tol):
 
 
 @settings(max_examples=60, deadline=None)
-@given(case=conv_cases(), seed=st.integers(0, 2**16))
-def test_numba_matches_reference_drawn(case, seed):
-    _check(case, seed, np.float64, 1e-10)
+@given(case=conv_cases(), seed=st.integers(0, 2**16), bias=st.booleans())
+def test_numba_matches_reference_drawn(case, seed, bias):
+    _check(case, seed, np.float64, 1e-10, bias)
 
 
 @pytest.mark.parametrize("case", [

@@ -153,8 +153,12 @@ def test_bwd_input_is_conv_transpose_with_output_padding(torch, case):
 def test_conv2d_fwd_matches_naive_loops(name):
     _, _, stride, padding, dilation, groups = CASES[name]
     x, w, _ = _draw(np.random.default_rng(2), *CASES[name])
-    np.testing.assert_allclose(conv.conv2d_fwd(x, w, stride, padding, dilation, groups),
-                               naive_conv2d(x, w, stride, padding, dilation, groups), **TOL64)
+    want = naive_conv2d(x, w, stride, padding, dilation, groups)
+    np.testing.assert_allclose(conv.conv2d_fwd(x, w, stride, padding, dilation, groups), want,
+                               **TOL64)
+    bias = np.random.default_rng(3).standard_normal(w.shape[0])
+    np.testing.assert_allclose(conv.conv2d_fwd(x, w, stride, padding, dilation, groups, bias),
+                               want + bias[:, None, None], **TOL64)
 
 
 @pytest.mark.parametrize("name", ["stride2_pad", "stride2_last_row_unused", "dilation2", "groups2",

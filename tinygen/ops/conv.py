@@ -43,8 +43,8 @@ def _fit(xp, gy, full_hw):
 
 class Conv2d(Function):
     """y = conv2d(x, w) + b: x (N, C, H, W), w (O, C // groups, kH, kW), b (O,) or None
-    -> (N, O, OH, OW). The bias is added in place into the fresh output (one node, no second
-    output-sized array) and its gradient is gy summed over (N, OH, OW).
+    -> (N, O, OH, OW). The kernel adds the bias as it writes the output (one node, no second
+    pass over it) and its gradient is gy summed over (N, OH, OW).
 
     out_hw, when given, keeps only the top-left out_hw of the output: the gradient of a
     ConvInputGrad whose x_shape has rows no window of gy reaches (see ConvInputGrad)."""
@@ -53,8 +53,10 @@ class Conv2d(Function):
         self.params = (stride, padding, dilation, groups)
         self.x_shape, self.w_shape = x.shape, w.shape
         self.save_for_backward(x, w)
+        if out_hw is None:               # the kernel adds the bias as it writes y
+            return self.kernel("conv2d_fwd")(x, w, stride, padding, dilation, groups, bias=b)
         y = self.kernel("conv2d_fwd")(x, w, stride, padding, dilation, groups)
-        if out_hw is not None and tuple(y.shape[2:]) != tuple(out_hw):
+        if tuple(y.shape[2:]) != tuple(out_hw):
             y = self.xp.ascontiguousarray(y[:, :, :out_hw[0], :out_hw[1]])
         if b is not None:
             y += b.reshape(1, -1, 1, 1)
