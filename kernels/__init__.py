@@ -6,7 +6,7 @@ family whose dependencies import; numba kernels compile on first call (cache=Tru
 from . import registry  # noqa: F401
 
 _FAMILIES = ["conv", "pool", "upsample", "softmax", "layernorm", "batchnorm", "groupnorm",
-             "embedding", "activation", "adam", "sgd", "reduce"]
+             "embedding", "activation", "adam", "sgd", "reduce", "binary"]
 
 _FAMILIES += ["attention", "gemm", "int8", "int8_vnni"]
 

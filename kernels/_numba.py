@@ -3,6 +3,8 @@
     HAVE_NUMBA     False when numba is missing: the families then register only their references
     parallel_blocks  0 (run the serial loop) for small inputs, else one block of rows per thread
     jit            numba.njit(parallel=True, fastmath=SAFE_FASTMATH, cache=True), or a no-op
+    jit_serial     the same, serial and nogil (the loops _threads runs in ranges); jit_exact
+                   the same without fastmath, for loops that must give NumPy's bits
     prange         numba.prange, or range
     numba_kernel   registry.kernel(name, device="cpu", ...), or a no-op without numba
     spin_until     poll an int64 array slot without the GIL (with TINYGEN_SPIN_US set,
@@ -160,6 +162,8 @@ if HAVE_NUMBA:
     jit = numba.njit(parallel=True, fastmath=SAFE_FASTMATH, error_model="numpy", cache=True)
     # nogil: the serial loops may run on several threads at once (tinygen_kernels._threads)
     jit_serial = numba.njit(fastmath=SAFE_FASTMATH, error_model="numpy", cache=True, nogil=True)
+    # no fastmath at all: loops that must give NumPy's bits (an addition is one IEEE operation)
+    jit_exact = numba.njit(error_model="numpy", cache=True, nogil=True)
     prange = numba.prange
 
     @intrinsic
@@ -257,6 +261,6 @@ else:  # pragma: no cover
     def jit(fn):
         return fn
 
-    jit_serial = jit
+    jit_serial = jit_exact = jit
     prange = range
     spin_until = None          # _threads then waits only by blocking

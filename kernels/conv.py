@@ -1,6 +1,6 @@
 """2-D convolution (cross-correlation, PyTorch's conv2d): NumPy/CuPy references and numba kernels.
 
-  conv2d_fwd         y  = conv2d(x, w)                      im2col + one GEMM per chunk of images
+  conv2d_fwd         y  = conv2d(x, w) + bias               im2col + one GEMM per chunk of images
   conv2d_bwd_input   gx = conv_transpose2d(gy, w)           one GEMM to columns per chunk + col2im
   conv2d_bwd_weight  gw = sum over batch, positions of gy x columns   (one GEMM per chunk)
                      reference: im2col / col2im as NumPy strided copies and adds, and for
@@ -196,6 +196,7 @@ def _forward(x, w, stride, padding, dilation, groups, im2col, bias=None, columns
     y = xp.empty((N, O, L), dtype=x.dtype)
 
     per_image = _per_image(xp, G, L)
+    b = bias if columns_out is None else _bias_or_zeros(bias, O, x.dtype)
 
     def per_chunk(n0, n1, c):
         im2col(x, n0, n1, kernel, stride, padding, dilation, out_hw, c.reshape(G * K, -1))
@@ -209,7 +210,6 @@ def _forward(x, w, stride, padding, dilation, groups, im2col, bias=None, columns
             y[n0:n1] = y_g.reshape(O, n1 - n0, L).transpose(1, 0, 2)
         if bias is not None:
             y[n0:n1] += b[:, None]
-    b = _bias_or_zeros(bias, O, x.dtype) if columns_out is not None else bias
     _each_chunk(xp, N, G, K, L, O, x.dtype, per_chunk)
     return y.reshape(N, O, *out_hw)
 
@@ -462,18 +462,10 @@ def col2im_numba(cols, n0, n1, kernel, stride, padding, dilation, out_hw, gx):
                    gx.reshape(N, C, H * W))
 
 
-_NO_BIAS = {}
-
-
 def _bias_or_zeros(bias, O, dtype):
     """The bias as the numba loops take it: contiguous, of the outputs' dtype; zeros for None
     (adding +0.0 leaves every value but a -0.0 as it was, and that becomes +0.0)."""
-    if bias is None:
-        zeros = _NO_BIAS.get((O, dtype))
-        if zeros is None:
-            zeros = _NO_BIAS[(O, dtype)] = np.zeros(O, dtype)
-        return zeros
-    return np.ascontiguousarray(bias, dtype=dtype)
+    return np.zeros(O, dtype) if bias is None else np.ascontiguousarray(bias, dtype=dtype)
 
 
 @jit_serial

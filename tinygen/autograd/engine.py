@@ -22,6 +22,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from tinygen_kernels.binary import KERNEL_MIN_ELEMENTS as _ACCUMULATE_BY_OP
+
 from ..backend.device import array_module
 from ..backend.dtypes import from_np_dtype
 from . import function as _function
@@ -298,13 +300,16 @@ def _call_backward(fn, grads, retain_graph):
     return gin
 
 
+
+
 def _accumulate(a, b):
     """a + b, two gradients of one tensor: as an op (Add) where a graph of the backward or a
-    captured step records it, else the arrays' sum wrapped (the same NumPy addition, without
-    the op's ~2 us)."""
+    captured step records it, or where the arrays are large (Add's kernel splits them over
+    threads), else the arrays' sum wrapped (the same NumPy addition, without the op's ~2 us)."""
     da, db = a._data, b._data
     if (GRAD.enabled or _function.CAPTURE[0] is not None or type(da) is not type(db)
-            or da.dtype != db.dtype or da.shape != db.shape or not da.ndim):   # 0-d: a scalar
+            or da.dtype != db.dtype or da.shape != db.shape or not da.ndim   # 0-d: a scalar
+            or da.size >= _ACCUMULATE_BY_OP):
         return a + b
     return _function.Tensor._make(da + db, None, 0, False)
 

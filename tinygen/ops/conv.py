@@ -14,8 +14,9 @@ Each is bilinear in its two tensor inputs, and the adjoint of each argument is o
   ConvWeightGrad:  dx = ConvInputGrad(gy, g)     dgy = Conv2d(x, g)
 
 conv_transpose2d is ConvInputGrad with the output size from output_padding; conv1d is conv2d on
-an unsqueezed height of 1. Bias is a broadcast add. The array work is in kernels/conv.py, reached
-through the kernel table (`Function.kernel`), so a faster kernel replaces the reference transparently.
+an unsqueezed height of 1. conv2d's bias goes into its kernel, which adds it as it writes y;
+conv_transpose2d's is a broadcast add. The array work is in kernels/conv.py, reached through the
+kernel table (`Function.kernel`), so a faster kernel replaces the reference transparently.
 """
 from __future__ import annotations
 
