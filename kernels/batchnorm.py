@@ -15,12 +15,13 @@ mean and var keep x's dtype. w = None means w = 1 and b = None means b = 0; gw a
 returned (the caller drops what it does not need).
 
 Versions (CPU):
-  numba_v1  the channels in ranges over tinygen's threads (_threads.over_ranges; below
-            _numba.PARALLEL_MIN_ELEMENTS no threads); forward: two passes for the statistics
-            (mean, then squared deviations: no cancellation), each row summed in x's dtype and
-            the rows in float64 (see _ROW_MIN), one pass for the output; backward: one pass
-            for both sums, one for gx. The composition of Tensor ops it replaces made about 8
-            passes forward and 15 backward, each allocating its result       <- default
+  numba_v1  the channels in ranges over tinygen's threads (_threads.over_ranges: no threads
+            below PARALLEL_MIN_ELEMENTS of work at _NS_PER_ELEMENT); forward: two passes for
+            the statistics (mean, then squared deviations: no cancellation), each row summed
+            in x's dtype and the rows in float64 (see _ROW_MIN), one pass for the output;
+            backward: one pass for both sums, one for gx. The composition of Tensor ops it
+            replaces made about 8 passes forward and 15 backward, each allocating its result
+                                                                             <- default
 """
 from __future__ import annotations
 
@@ -212,6 +213,13 @@ def _affine(v, n, fill, dtype):
     return np.full(n, fill, dtype) if v is None else v
 
 
+# The loops' cost per float32 value on one thread (forward, backward), what the split decision
+# weighs (_threads.parallel_work). Measured on the DCGAN's and CLIP's shapes (2-core Xeon VM):
+# 0.3-0.8 and 0.5-0.8 ns. At the 1 ns assumed before, 64x6x576 split over two threads and took
+# 144 and 185 us against 64 and 110 on one.
+_NS_PER_ELEMENT = (0.5, 0.7)
+
+
 @numba_kernel("batchnorm_fwd", impl="numba_v1", default=True)
 def batchnorm_fwd_numba(x, w, b, eps):
     if x.ndim != 3 or x.size == 0 or not is_cpu_float(x):
@@ -223,7 +231,8 @@ def batchnorm_fwd_numba(x, w, b, eps):
     y = np.empty_like(x)
     mean, var = np.empty(C, x.dtype), np.empty(C, x.dtype)
     eps = x.dtype.type(eps)
-    over_ranges(lambda lo, hi: _fwd_channels(x, w, b, eps, y, mean, var, lo, hi), C, x.size)
+    over_ranges(lambda lo, hi: _fwd_channels(x, w, b, eps, y, mean, var, lo, hi), C, x.size,
+                _NS_PER_ELEMENT[0])
     return y, mean, var
 
 
@@ -240,5 +249,5 @@ def batchnorm_bwd_numba(gy, x, w, mean, rstd):
     gx = np.empty_like(x)
     gw, gb = np.empty(C, x.dtype), np.empty(C, x.dtype)
     over_ranges(lambda lo, hi: _bwd_channels(gy, x, w, mean, rstd, gx, gw, gb, lo, hi), C,
-                x.size)
+                x.size, _NS_PER_ELEMENT[1])
     return gx, gw, gb
