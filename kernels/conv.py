@@ -214,7 +214,9 @@ def _forward(x, w, stride, padding, dilation, groups, im2col, bias=None, columns
     return y.reshape(N, O, *out_hw)
 
 
-def _bwd_weight(x, gy, w_shape, stride, padding, dilation, groups, im2col):
+def _bwd_weight(x, gy, w_shape, stride, padding, dilation, groups, im2col, with_bias=False):
+    """gw, or (gw, gb) with_bias: gb the bias gradient, gy summed per channel chunk by chunk
+    while the chunk is in cache (numba_v1: `_bias_part`)."""
     xp = array_module(x)
     assert x.dtype == gy.dtype, (x.dtype, gy.dtype)
     N, C = x.shape[:2]
@@ -233,15 +235,33 @@ def _bwd_weight(x, gy, w_shape, stride, padding, dilation, groups, im2col):
         im2col(x, n0, n1, kernel, stride, padding, dilation, out_hw, c.reshape(G * K, -1))
         if per_image:                 # sum over m of cols_m (K, L) @ gy_m^T (L, O): no copy of gy
             cols_m = c[0].reshape(K, n1 - n0, L).transpose(1, 0, 2)
-            return xp.matmul(cols_m, gy[n0:n1].reshape(n1 - n0, O, L).transpose(0, 2, 1)).sum(
+            part = xp.matmul(cols_m, gy[n0:n1].reshape(n1 - n0, O, L).transpose(0, 2, 1)).sum(
                 axis=0)[None]
-        gy_g = _gathered_gy(xp, gy_t, n0, n1, G)
-        return xp.matmul(c, gy_g.transpose(0, 2, 1))                # (G, K, O/G)
+        else:
+            gy_g = _gathered_gy(xp, gy_t, n0, n1, G)
+            part = xp.matmul(c, gy_g.transpose(0, 2, 1))                # (G, K, O/G)
+        return (part, _bias_part(gy, n0, n1)) if with_bias else part
     parts = _each_chunk(xp, N, G, K, L, O, x.dtype, per_chunk)
-    gw_t = parts[0] if parts else xp.zeros((G, K, O // G), dtype=x.dtype)    # (an empty batch)
-    for part in parts[1:]:                        # summed in batch order, however many threads
-        gw_t += part
-    return xp.ascontiguousarray(gw_t.transpose(0, 2, 1)).reshape(w_shape)
+    gw_t, gb = _in_batch_order(parts, xp.zeros((G, K, O // G), dtype=x.dtype), O, with_bias)
+    gw = xp.ascontiguousarray(gw_t.transpose(0, 2, 1)).reshape(w_shape)
+    return (gw, gb) if with_bias else gw
+
+
+def _in_batch_order(parts, empty, O, with_bias):
+    """The chunks' parts of gw (and of gb, with_bias: parts are pairs) summed in batch order,
+    however many threads made them; `empty` (and zeros) for an empty batch. gb is summed in
+    float64 and returned in gw's dtype."""
+    if not with_bias:
+        parts = [(part, None) for part in parts]
+    gw = parts[0][0] if parts else empty
+    for part, _ in parts[1:]:
+        gw += part
+    if not with_bias:
+        return gw, None
+    gb = np.zeros(O, dtype=np.float64)
+    for _, bias_part in parts:
+        gb += bias_part
+    return gw, gb.astype(empty.dtype)
 
 
 def _bwd_input(gy, w, x_shape, stride, padding, dilation, groups, col2im, im2col):
@@ -480,6 +500,23 @@ def _columns_out(Y, b, n0, y):
                 dst[j] = src[j] + bo
 
 
+@jit_serial
+def _bias_part(gy, n0, n1):
+    """gy[n0:n1] (N, O, H, W) summed over its images and positions per channel, in float64: a
+    chunk's share of the bias gradient, summed while the weight gradient has the chunk in cache
+    (one pass less over gy than a sum of its own)."""
+    out = np.zeros(gy.shape[1], np.float64)
+    for m in range(n0, n1):
+        for o in range(gy.shape[1]):
+            plane = gy[m, o]
+            s = 0.0
+            for i in range(plane.shape[0]):
+                for j in range(plane.shape[1]):
+                    s += plane[i, j]
+            out[o] += s
+    return out
+
+
 def _reads_each_once(index):
     return bool((index[:, 0] == np.arange(index.shape[0])).all())
 
@@ -518,18 +555,17 @@ def _pointwise_forward(x, w, bias=None):
     return y.reshape(N, O, H, W)
 
 
-def _pointwise_bwd_weight(x, gy, w_shape):
+def _pointwise_bwd_weight(x, gy, w_shape, with_bias=False):
     N, C, H, W = x.shape
     O = w_shape[0]
     x3, gy3 = x.reshape(N, C, H * W), gy.reshape(N, O, H * W)
 
     def block(n0, n1):                                  # sum over images of gy_m @ x_m^T
-        return np.matmul(gy3[n0:n1], x3[n0:n1].transpose(0, 2, 1)).sum(axis=0)
+        part = np.matmul(gy3[n0:n1], x3[n0:n1].transpose(0, 2, 1)).sum(axis=0)
+        return (part, _bias_part(gy, n0, n1)) if with_bias else part
     parts = _pointwise_blocks(N, C, O, H * W, x.dtype, block)
-    gw = parts[0] if parts else np.zeros((O, C), dtype=x.dtype)
-    for part in parts[1:]:
-        gw += part
-    return gw.reshape(w_shape)
+    gw, gb = _in_batch_order(parts, np.zeros((O, C), dtype=x.dtype), O, with_bias)
+    return (gw.reshape(w_shape), gb) if with_bias else gw.reshape(w_shape)
 
 
 def _whole_window(w_shape, stride, padding, dilation, groups, hw):
@@ -558,9 +594,11 @@ def _whole_window_bwd_input(gy, w, x_shape):       # gx (N, K) = gy (N, O) @ w (
         x_shape)
 
 
-def _whole_window_bwd_weight(x, gy, w_shape):      # gw (O, K) = gy (N, O)^T @ x (N, K)
+def _whole_window_bwd_weight(x, gy, w_shape, with_bias=False):   # gw (O, K) = gy^T (O, N) @ x
     N, O, K = x.shape[0], w_shape[0], math.prod(w_shape[1:])
-    return _threads.matmul(gy.reshape(N, O).T, x.reshape(N, K)).reshape(w_shape)
+    gw = _threads.matmul(gy.reshape(N, O).T, x.reshape(N, K)).reshape(w_shape)
+    return (gw, gy.reshape(N, O).sum(axis=0, dtype=np.float64).astype(gy.dtype)) if with_bias \
+        else gw
 
 
 # ---------------------------------------------------------------- direct, few output channels
@@ -714,22 +752,20 @@ def _direct_forward(x, w, padding, bias=None):
     return y
 
 
-def _direct_bwd_weight(x, gy, w_shape, padding):
-    """The weight gradient of a `_direct` convolution: per thread a sum over its images, then
-    the threads' sums in batch order."""
+def _direct_bwd_weight(x, gy, w_shape, padding, with_bias=False):
+    """The weight gradient of a `_direct` convolution (and the bias's, with_bias): per thread a
+    sum over its images, then the threads' sums in batch order."""
     N = x.shape[0]
     O, C, kh, kw = w_shape
 
     def images(n0, n1):
         gw = np.empty(w_shape, dtype=x.dtype)
         _direct_bwd_weight_images(x, gy, *padding, n0, n1, gw)
-        return gw
+        return (gw, _bias_part(gy, n0, n1)) if with_bias else gw
     parts = _each_chunk(np, N, 1, C * kh * kw, gy.shape[2] * gy.shape[3], O, x.dtype, images,
                         columns=False)
-    gw = parts[0] if parts else np.zeros(w_shape, dtype=x.dtype)
-    for part in parts[1:]:
-        gw += part
-    return gw
+    gw, gb = _in_batch_order(parts, np.zeros(w_shape, dtype=x.dtype), O, with_bias)
+    return (gw, gb) if with_bias else gw
 
 
 # ---------------------------------------------------------------- Winograd F(2x2, 3x3)
@@ -904,29 +940,31 @@ def _winograd_forward(x, w, bias=None):
     return y
 
 
-def _winograd_bwd_weight(x, gy, w_shape):
+def _winograd_bwd_weight(x, gy, w_shape, with_bias=False):
     """The weight gradient of a `_winograd` convolution: F(3x3, 2x2), summed in the Winograd
     domain over tiles and images (per thread, then the threads' sums in batch order), one
-    inverse transform at the end."""
+    inverse transform at the end; with_bias also the bias's, chunk by chunk."""
     O, C = w_shape[:2]
 
     def work(chunks, T, tiles):
         V, GY = scratch((16, C, tiles), x.dtype, "winograd_V"), scratch((16, O, tiles), x.dtype,
                                                                         "winograd_M")
         acc, part = np.zeros((16, C, O), x.dtype), scratch((16, C, O), x.dtype, "winograd_part")
+        gb = np.zeros(O, np.float64)
         for n0, n1 in chunks:
             k = (n1 - n0) * T
             _winograd_input(x, n0, n1, V)
             _winograd_grad_output(gy, n0, n1, GY)
+            if with_bias:
+                gb += _bias_part(gy, n0, n1)
             acc += np.matmul(V[:, :, :k], GY[:, :, :k].transpose(0, 2, 1), out=part)
-        return acc
+        return (acc, gb) if with_bias else acc
     parts = _winograd_blocks(x, O, work)
-    acc = parts[0] if parts else np.zeros((16, C, O), dtype=x.dtype)      # (an empty batch)
-    for part in parts[1:]:
-        acc += part
+    acc, gb = _in_batch_order(parts, np.zeros((16, C, O), dtype=x.dtype), O, with_bias)
     A = _WINOGRAD_AT_WEIGHT.astype(x.dtype)
     gw = A @ acc.reshape(4, 4, C, O).transpose(2, 3, 0, 1) @ A.T        # (C, O, 3, 3)
-    return np.ascontiguousarray(gw.transpose(1, 0, 2, 3))
+    gw = np.ascontiguousarray(gw.transpose(1, 0, 2, 3))
+    return (gw, gb) if with_bias else gw
 
 
 @numba_kernel("conv2d_fwd", impl="numba_v1", default=True)
@@ -985,24 +1023,43 @@ def conv2d_bwd_input_numba(gy, w, x_shape, stride, padding, dilation, groups):
 def conv2d_bwd_weight_numba(x, gy, w_shape, stride, padding, dilation, groups):
     """numba_v1: the reference's GEMMs, im2col by `im2col_numba`; 1x1 convolutions and windows
     as large as the image without columns (`_pointwise`, `_whole_window`); 3x3 ones with stride 1
-    and padding 1 by Winograd F(3x3, 2x2)."""
+    and padding 1 by Winograd F(3x3, 2x2); few output channels direct (`_direct`)."""
+    return _weight_grads(x, gy, w_shape, stride, padding, dilation, groups, False)
+
+
+@reference("conv2d_bwd_weight_bias", example=_example_bwd_weight, rtol=1e-4, atol=1e-3)
+def conv2d_bwd_weight_bias(x, gy, w_shape, stride, padding, dilation, groups):
+    """(gw, gb): conv2d_bwd_weight and the bias's gradient, gy summed over images and positions
+    per channel (in gy's dtype)."""
+    return (conv2d_bwd_weight(x, gy, w_shape, stride, padding, dilation, groups),
+            gy.sum(axis=(0, 2, 3)))
+
+
+@numba_kernel("conv2d_bwd_weight_bias", impl="numba_v1", default=True)
+def conv2d_bwd_weight_bias_numba(x, gy, w_shape, stride, padding, dilation, groups):
+    """numba_v1: conv2d_bwd_weight_numba's paths, each summing gy per channel chunk by chunk as
+    it reads it (`_bias_part`), in float64: no pass of its own over gy for the bias."""
+    return _weight_grads(x, gy, w_shape, stride, padding, dilation, groups, True)
+
+
+def _weight_grads(x, gy, w_shape, stride, padding, dilation, groups, with_bias):
+    """gw, or (gw, gb) with_bias, by the path the shapes choose (see conv2d_bwd_weight_numba)."""
     if type(gy) is not np.ndarray or type(x) is not np.ndarray or gy.dtype != x.dtype \
             or x.dtype not in (np.float32, np.float64):
         return NotImplemented
+    x, gy = np.ascontiguousarray(x), np.ascontiguousarray(gy)
     if (_pointwise(w_shape, stride, padding, groups, x.shape[2:], _POINTWISE_MIN_L_WEIGHT)
             and gy.shape[2:] == x.shape[2:]):
-        return _pointwise_bwd_weight(np.ascontiguousarray(x), np.ascontiguousarray(gy), w_shape)
+        return _pointwise_bwd_weight(x, gy, w_shape, with_bias)
     if (_whole_window(w_shape, stride, padding, dilation, groups, x.shape[2:])
             and gy.shape[2:] == (1, 1)):
-        return _whole_window_bwd_weight(np.ascontiguousarray(x), np.ascontiguousarray(gy), w_shape)
+        return _whole_window_bwd_weight(x, gy, w_shape, with_bias)
     if (_winograd(w_shape, stride, padding, dilation, groups, x.shape[2:])
             and gy.shape[2:] == x.shape[2:]):
-        return _winograd_bwd_weight(np.ascontiguousarray(x), np.ascontiguousarray(gy), w_shape)
+        return _winograd_bwd_weight(x, gy, w_shape, with_bias)
     if (_direct(w_shape, stride, padding, dilation, groups, x.shape[2:], gy.shape[2:])
             and gy.shape[2:] == _geometry(x.shape, w_shape, stride, padding, dilation, groups)[0]):
-        gw = _direct_bwd_weight(np.ascontiguousarray(x), np.ascontiguousarray(gy), w_shape,
-                                tuple(padding))
-        if np.isfinite(gw).all():   # else an inf in x met a 0 on the grid's extra positions
-            return gw
-    return _bwd_weight(np.ascontiguousarray(x), gy, w_shape, stride, padding, dilation, groups,
-                       im2col_numba)
+        grads = _direct_bwd_weight(x, gy, w_shape, tuple(padding), with_bias)
+        if np.isfinite(grads[0] if with_bias else grads).all():   # else an inf in x met a 0 on
+            return grads                                           # the grid's extra positions
+    return _bwd_weight(x, gy, w_shape, stride, padding, dilation, groups, im2col_numba, with_bias)

@@ -16,9 +16,11 @@ from test_conv_reference import conv_cases
 pytestmark = pytest.mark.skipif(not _numba.HAVE_NUMBA, reason="numba is not installed")
 
 
-IMPLS = {"reference": (conv.conv2d_fwd, conv.conv2d_bwd_input, conv.conv2d_bwd_weight),
+IMPLS = {"reference": (conv.conv2d_fwd, conv.conv2d_bwd_input, conv.conv2d_bwd_weight,
+                       conv.conv2d_bwd_weight_bias),
          "numba": (conv.conv2d_fwd_numba, conv.conv2d_bwd_input_numba,
-                   conv.conv2d_bwd_weight_numba)}
+                   conv.conv2d_bwd_weight_numba, conv.conv2d_bwd_weight_bias_numba)}
+NAMES = ("forward", "bwd_input", "bwd_weight", "bwd_weight_bias: gw", "bwd_weight_bias: gb")
 
 
 def _inputs(case, rng, dtype, bias=True):
@@ -34,12 +36,12 @@ def _inputs(case, rng, dtype, bias=True):
 
 
 def _outputs(impl, case, x, w, gy, b):
-    """The forward (plus the bias b, or None), the input gradient and the weight gradient, by
-    `impl`."""
-    fwd, bwd_input, bwd_weight = IMPLS[impl]
+    """The forward (plus the bias b, or None), the input gradient, the weight gradient and the
+    weight and bias gradients of one call (NAMES), by `impl`."""
+    fwd, bwd_input, bwd_weight, bwd_weight_bias = IMPLS[impl]
     x_shape, w_shape, *args = case
     return (fwd(x, w, *args, bias=b), bwd_input(gy, w, x_shape, *args),
-            bwd_weight(x, gy, w_shape, *args))
+            bwd_weight(x, gy, w_shape, *args), *bwd_weight_bias(x, gy, w_shape, *args))
 
 
 def _check(case, seed, dtype, tol, bias=True):
@@ -50,13 +52,13 @@ def _check(case, seed, dtype, tol, bias=True):
     inputs = _inputs(case, np.random.default_rng(seed), dtype, bias)
     got = _outputs("numba", case, *inputs)
     if dtype == np.float64:
-        bounds, want = [tol] * 3, _outputs("reference", case, *inputs)
+        bounds, want = [tol] * len(NAMES), _outputs("reference", case, *inputs)
     else:
         f64 = [None if a is None else a.astype(np.float64) for a in inputs]
         want = _outputs("reference", case, *f64)
         bounds = [tol * a for a in _outputs(
             "reference", case, *(None if a is None else np.abs(a) for a in f64))]
-    for name, g, r, bound in zip(("forward", "bwd_input", "bwd_weight"), got, want, bounds):
+    for name, g, r, bound in zip(NAMES, got, want, bounds, strict=True):
         assert g.shape == r.shape and g.dtype == dtype, (name, g.shape, r.shape, g.dtype)
         excess = np.abs(g - r) - bound
         assert excess.max(initial=0) <= 0, (name, case, np.abs(g - r).max())
@@ -127,9 +129,10 @@ def test_winograd_is_chosen_where_it_applies(monkeypatch, case, winograd):
     # match the reference (so the comparisons above on such shapes do test Winograd)
     calls = _recorded(monkeypatch, "_winograd_forward", "_winograd_bwd_weight")
     _check(case, 0, np.float64, 1e-10)
-    # the forward and the input gradient (a forward convolution of gy) go through one function
-    assert calls == (["_winograd_forward", "_winograd_forward", "_winograd_bwd_weight"]
-                     if winograd else [])
+    # the forward and the input gradient (a forward convolution of gy) go through one function;
+    # the weight gradient alone, then with the bias's
+    assert calls == (["_winograd_forward", "_winograd_forward", "_winograd_bwd_weight",
+                      "_winograd_bwd_weight"] if winograd else [])
 
 
 @pytest.mark.parametrize("case, whole", [
@@ -144,7 +147,7 @@ def test_whole_window_is_chosen_where_it_applies(monkeypatch, case, whole):
     _check(case, 0, np.float64, 1e-10)
     _check(case, 1, np.float32, 8 * np.finfo(np.float32).eps)
     assert calls == (2 * ["_whole_window_forward", "_whole_window_bwd_input",
-                          "_whole_window_bwd_weight"] if whole else [])
+                          "_whole_window_bwd_weight", "_whole_window_bwd_weight"] if whole else [])
 
 
 @pytest.mark.parametrize("case, direct", [
@@ -162,8 +165,8 @@ def test_direct_is_chosen_where_it_applies(monkeypatch, case, direct):
     match the reference."""
     calls = _recorded(monkeypatch, "_direct_forward", "_direct_bwd_weight")
     _check(case, 0, np.float64, 1e-10)
-    want = [n for n, d in zip(("_direct_forward", "_direct_forward", "_direct_bwd_weight"),
-                              direct) if d]
+    want = [n for n, d in zip(("_direct_forward", "_direct_forward", "_direct_bwd_weight",
+                               "_direct_bwd_weight"), direct + direct[-1:]) if d]
     assert calls == want
 
 
@@ -178,6 +181,9 @@ def test_direct_weight_gradient_with_inf_in_x():
     assert conv._direct(w.shape, *args[:-1], 1, x.shape[2:], gy.shape[2:])
     got = conv.conv2d_bwd_weight_numba(x, gy, w.shape, *args)
     np.testing.assert_array_equal(got, conv.conv2d_bwd_weight(x, gy, w.shape, *args))
+    gw, gb = conv.conv2d_bwd_weight_bias_numba(x, gy, w.shape, *args)      # so with the bias's
+    np.testing.assert_array_equal(gw, got)
+    np.testing.assert_allclose(gb, gy.sum(axis=(0, 2, 3)), rtol=1e-12)
 
 
 def test_whole_window_on_an_empty_batch():

@@ -13,8 +13,9 @@ from tinygen.ops import binary, quantized
 
 def _workload():
     x = tg.randn(4, 3, 8, 8, requires_grad=True)
-    conv = nn.Conv2d(3, 4, 3, padding=1)
-    y = F.batch_norm(conv(x), None, None, training=True)
+    conv = nn.Conv2d(3, 4, 3, padding=1)      # its weight and bias gradients: one kernel
+    y = F.batch_norm(conv(x) + nn.Conv2d(3, 4, 3, padding=1, bias=False)(x), None, None,
+                     training=True)
     y = F.group_norm(F.interpolate(y, scale_factor=2), 2).relu()    # (4, 4, 16, 16): relu_fwd
     y = F.avg_pool2d(F.max_pool2d(F.leaky_relu(y, 0.2), 4), 2)               # (4, 4, 2, 2)
     h = y.flatten(1)                                                         # (4, 16)
@@ -25,7 +26,8 @@ def _workload():
     att = F.scaled_dot_product_attention(q, q, q, is_causal=True).sum(dim=(1, 2))
     logits = (h + att) @ tg.randn(16, 10)                                    # a 2-D float32 matmul
     loss = F.cross_entropy(logits, tg.randint(0, 10, (4,))) + \
-        logits.softmax(-1).sum() + logits.log_softmax(-1).sum()
+        logits.softmax(-1).sum() + logits.log_softmax(-1).sum() + \
+        x.sum(dim=(0, 2, 3)).sum()                                      # channel_sum
     params = list(conv.parameters())
     loss.backward()
     tg.optim.Adam(params).step()

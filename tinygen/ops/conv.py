@@ -22,6 +22,7 @@ from __future__ import annotations
 
 from ..autograd import function as _fn
 from ..autograd.function import Function
+from ..autograd.grad_mode import GRAD
 from .args import ntuple
 from .shape import Pad
 
@@ -68,11 +69,27 @@ class Conv2d(Function):
         gx = gw = gb = None
         if self.inputs[0] is not None:
             gx = ConvInputGrad.apply(gy, w, self.x_shape, *self.params)
-        if self.inputs[1] is not None:
-            gw = ConvWeightGrad.apply(x, gy, self.w_shape, *self.params)
-        if self.inputs[2] is not None:
-            gb = gy.sum(dim=(0, 2, 3))
+        if self.inputs[1] is not None and self.inputs[2] is not None and not GRAD.enabled:
+            gw, gb = ConvWeightBiasGrad.apply(x, gy, self.w_shape, *self.params)  # one read of gy
+        else:
+            if self.inputs[1] is not None:
+                gw = ConvWeightGrad.apply(x, gy, self.w_shape, *self.params)
+            if self.inputs[2] is not None:
+                gb = gy.sum(dim=(0, 2, 3))
         return gx, gw, gb, None, None, None, None, None
+
+
+class ConvWeightBiasGrad(Function):
+    """(gw, gb): ConvWeightGrad's gw and the bias gradient gy.sum((0, 2, 3)) from one kernel
+    (conv2d_bwd_weight_bias), which sums gy for the bias while it reads it for the weight. What
+    Conv2d's backward runs where no graph of the backward is recorded (as LinearGrad for
+    Linear); under create_graph it uses ConvWeightGrad and Sum, which are differentiable. It
+    has no backward of its own."""
+
+    def forward(self, x, gy, w_shape, stride, padding, dilation, groups):
+        full = full_output_hw(x.shape[2:], w_shape, stride, padding, dilation)
+        return self.kernel("conv2d_bwd_weight_bias")(
+            x, _fit(self.xp, gy, full), tuple(w_shape), stride, padding, dilation, groups)
 
 
 class ConvInputGrad(Function):
