@@ -31,7 +31,7 @@ NAMES = ["softmax_fwd", "softmax_bwd", "log_softmax_fwd", "log_softmax_bwd", "cr
          "conv2d_bwd_input", "conv2d_bwd_weight", "maxpool2d_fwd", "maxpool2d_bwd",
          "avgpool2d_fwd", "avgpool2d_bwd", "batchnorm_fwd", "batchnorm_bwd", "groupnorm_fwd",
          "groupnorm_bwd", "upsample_nearest_fwd", "upsample_nearest_bwd", "leaky_relu_fwd",
-         "leaky_relu_bwd", "zero_where", "relu_fwd", "channel_sum"]
+         "leaky_relu_bwd", "zero_where", "relu_fwd", "channel_sum", "add"]
 # flash attention's registered bench shape is issue 9's GPU target (T = 1024, 16 heads): its
 # reference holds a 512 MB score matrix, so the CPU table times the baby GPT's shape only (below)
 
@@ -136,6 +136,8 @@ def torch_fn(name, args, kw):
         return lambda: torch.ops.aten.silu_backward(T[1], T[0])
     if name == "conv2d_fwd":
         return lambda: F.conv2d(T[0], T[1], T[6] if len(args) > 6 else None, *args[2:6])
+    if name == "add":
+        return lambda: T[0] + T[1]
     if name == "conv2d_bwd_input":
         return lambda: torch.nn.grad.conv2d_input(args[2], T[1], T[0], *args[3:6], groups=args[6])
     if name == "conv2d_bwd_weight":
