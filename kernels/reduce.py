@@ -4,13 +4,14 @@ per-channel tensor broadcast over a batch (a bias (1, C, 1, 1) added to an image
   channel_sum(x)   x (N, C, *rest) -> (C,): x summed over axis 0 and every axis after 1
 
 Versions (CPU):
-  reference  NumPy's x.sum(axis=(0, 2, ...)): pairwise sums, but over non-contiguous axes NumPy
-             reduces slowly (the diffusion U-Net's 64x32x28x28 bias gradient: 0.280 ms,
-             benchmarks/results/kernels_cpu.md)
+  reference  NumPy's x.sum(axis=(0, 2, ...)) accumulated in float64 and rounded once: over
+             non-contiguous axes NumPy adds sequentially, and a float32 accumulator over the
+             U-Net's 64x32x28x28 bias gradient missed a sum of -0.40212 by 3.5e-5. Over those
+             axes NumPy reduces slowly too (0.280 ms there, benchmarks/results/kernels_cpu.md)
   numba_v1   one float64 accumulator per (image, channel) row, the rows of a channel added in
              order, channels over tinygen's threads (_threads.over_ranges): 0.135 ms on that
-             array (PyTorch's float32 sum: 0.053), and more accurate in float32 than the
-             reference (float64 sums, rounded once).                           <- default
+             array (PyTorch's float32 sum: 0.053); float64 sums rounded once, as the
+             reference's.                                                      <- default
 """
 from __future__ import annotations
 
@@ -18,6 +19,7 @@ import numpy as np
 
 from ._numba import is_cpu_float, jit_serial, numba_kernel
 from ._threads import over_ranges
+from ._xp import array_module
 from .registry import reference
 
 
@@ -31,7 +33,10 @@ def channel_sum(x):
     """x (N, C, *rest) summed over every axis but axis 1 -> (C,), in x's dtype.
 
     channel_sum(ones((2, 3, 4))) is [8, 8, 8]."""
-    return x.sum(axis=(0, *range(2, x.ndim)))
+    axes = (0, *range(2, x.ndim))
+    if x.dtype.kind != "f":
+        return x.sum(axis=axes)
+    return x.sum(axis=axes, dtype=array_module(x).float64).astype(x.dtype)
 
 
 @jit_serial

@@ -300,8 +300,6 @@ def _call_backward(fn, grads, retain_graph):
     return gin
 
 
-
-
 def _accumulate(a, b):
     """a + b, two gradients of one tensor: as an op (Add) where a graph of the backward or a
     captured step records it, or where the arrays are large (Add's kernel splits them over
