@@ -381,35 +381,48 @@ def _heads(a):
     return np.ascontiguousarray(a.reshape(-1, *a.shape[-2:]))
 
 
-def _forward_by_heads(q, k, v, causal, scale, max_scores, run):
+def _stacks(a):
+    """a (..., N, M) as (U, h, N, M): U its first leading dim, h the product of the others (1 for
+    a 3-D a). A view, without the copy _heads makes, where the leading dims allow, as for the
+    (B, H, T, D) heads a model gets by transposing (B, T, H, D): BLAS reads each head's matrix
+    with its row stride (the baby GPT's step: 32 copies of heads, 1.7 ms a step, went)."""
+    if a.strides[-1] != a.itemsize:            # BLAS needs unit steps along rows
+        a = np.ascontiguousarray(a)
+    if a.ndim < 4:
+        return a.reshape((1,) * (4 - a.ndim) + a.shape) if a.ndim == 2 else a[:, None]
+    return a.reshape(a.shape[0], -1, *a.shape[-2:])
+
+
+def _forward_by_heads(q, k, v, causal, scale, max_scores, run, heads=_heads):
     """The CPU versions' forward around `run(q3, k3, v3, o, lse, sc, causal)`, which fills o
-    (BH, T, Dv) and lse (BH, T) from the (BH, T|S, D|Dv) heads; larger heads than max_scores
-    (T * S) go to numpy_tiled_v1."""
+    (BH, T, Dv) and lse (BH, T) from the heads, heads(a): (BH, T|S, D|Dv) (_heads) or
+    (U, h, ...) (_stacks); larger heads than max_scores (T * S) go to numpy_tiled_v1."""
     if not _numba_ok(q, k, v):
         return NotImplemented                             # the reference runs (or raises)
     _check("flash_attention_fwd", q, k, v)
     lead, (T, D), S, Dv = q.shape[:-2], q.shape[-2:], k.shape[-2], v.shape[-1]
     if T * S > max_scores:
         return flash_attention_fwd_tiled(q, k, v, causal, scale)
-    q3, k3, v3 = _heads(q), _heads(k), _heads(v)
-    o = np.empty((q3.shape[0], T, Dv), q.dtype)
-    lse = np.empty((q3.shape[0], T), q.dtype)
+    q3, k3, v3 = heads(q), heads(k), heads(v)
+    o = np.empty((math.prod(lead), T, Dv), q.dtype)
+    lse = np.empty((math.prod(lead), T), q.dtype)
     run(q3, k3, v3, o, lse, q.dtype.type(_scale(scale, D)), bool(causal))
     return o.reshape(*lead, T, Dv), lse.reshape(*lead, T)
 
 
-def _backward_by_heads(q, k, v, o, lse, do, causal, scale, max_scores, run):
+def _backward_by_heads(q, k, v, o, lse, do, causal, scale, max_scores, run, heads=_heads):
     """The CPU versions' backward around `run(q3, k3, v3, o3, lse2, do3, dq, dk, dv, sc,
-    causal)` on (BH, ...) heads; larger heads than max_scores go to numpy_tiled_v1."""
+    causal)` on heads(a) (see _forward_by_heads; dq, dk, dv shaped as q3, k3, v3, lse2 (BH, T));
+    larger heads than max_scores go to numpy_tiled_v1."""
     if not _bwd_ok(q, k, v, o, lse, do):
         return NotImplemented
     _check("flash_attention_bwd", q, k, v)
     lead, (T, D), S, Dv = q.shape[:-2], q.shape[-2:], k.shape[-2], v.shape[-1]
     if T * S > max_scores:
         return flash_attention_bwd_tiled(q, k, v, o, lse, do, causal, scale)
-    q3, k3, v3, o3, do3 = (_heads(a) for a in (q, k, v, o, do))
+    q3, k3, v3, o3, do3 = (heads(a) for a in (q, k, v, o, do))
     lse2 = np.ascontiguousarray(lse.reshape(-1, T), dtype=q.dtype)
-    dq, dk, dv = np.empty_like(q3), np.empty_like(k3), np.empty_like(v3)
+    dq, dk, dv = (np.empty(a.shape, q.dtype) for a in (q3, k3, v3))
     run(q3, k3, v3, o3, lse2, do3, dq, dk, dv, q.dtype.type(_scale(scale, D)), bool(causal))
     return dq.reshape(q.shape), dk.reshape(*lead, S, D), dv.reshape(*lead, S, Dv)
 
@@ -505,57 +518,66 @@ def _probabilities(s, sc, causal, lse):
 
 @jit_serial
 def _score_grads(p, dp, do, o, sc):
-    """dS * sc = P * (dP - rowsum(dO * O)) * sc, into dp (n, T, S)."""
-    for h in range(p.shape[0]):
-        for i in range(p.shape[1]):
-            delta = p.dtype.type(0)
-            for d in range(do.shape[2]):
-                delta += do[h, i, d] * o[h, i, d]
-            for j in range(p.shape[2]):
-                dp[h, i, j] = p[h, i, j] * (dp[h, i, j] - delta) * sc
+    """dS * sc = P * (dP - rowsum(dO * O)) * sc, into dp (U, h, T, S); do, o (U, h, T, Dv) of
+    any strides."""
+    for u in range(p.shape[0]):
+        for h in range(p.shape[1]):
+            for i in range(p.shape[2]):
+                delta = p.dtype.type(0)
+                for d in range(do.shape[3]):
+                    delta += do[u, h, i, d] * o[u, h, i, d]
+                for j in range(p.shape[3]):
+                    dp[u, h, i, j] = p[u, h, i, j] * (dp[u, h, i, j] - delta) * sc
 
 
-def _over_heads(work, BH, T, S, D):
-    """work(lo, hi) over chunks of heads of at most BLAS_CHUNK_SCORES scores (one head at least),
-    the chunks split over threads when worth it (their products on one BLAS thread each)."""
-    threads = split_threads(BH) if parallel_work(BH * T * S, ns_per_element=D) else 1
-    per_thread = -(-BH // threads)
-    chunk = max(1, min(per_thread, BLAS_CHUNK_SCORES // (T * S)))
+def _over_heads(work, U, h, T, S, D):
+    """work(lo, hi) over chunks of the U stacks of h heads, each chunk at most BLAS_CHUNK_SCORES
+    scores (one stack at least), the chunks split over threads when worth it (their products on
+    one BLAS thread each)."""
+    threads = split_threads(U) if parallel_work(U * h * T * S, ns_per_element=D) else 1
+    per_thread = -(-U // threads)
+    chunk = max(1, min(per_thread, BLAS_CHUNK_SCORES // (h * T * S)))
     per_thread = -(-per_thread // chunk) * chunk            # whole chunks per thread
-    n = -(-BH // per_thread)
+    n = -(-U // per_thread)
 
     def share(i):
-        for lo in range(i * per_thread, min(BH, (i + 1) * per_thread), chunk):
-            work(lo, min(BH, lo + chunk, (i + 1) * per_thread))
+        for lo in range(i * per_thread, min(U, (i + 1) * per_thread), chunk):
+            work(lo, min(U, lo + chunk, (i + 1) * per_thread))
     run_split(share, n, n)
 
 
 def _transposed(a):
-    """a (n, N, M) as a C-contiguous (n, M, N): NumPy's stacked matmul took twice as long with a
-    transposed view as its second operand as with this copy of it (the baby GPT's K Q^T on a
+    """a (..., N, M) as a C-contiguous (..., M, N): NumPy's stacked matmul took twice as long with
+    a transposed view as its second operand as with this copy of it (the baby GPT's K Q^T on a
     2-core Xeon: 264 against 133 us, the copy included; a transposed first operand cost nothing)."""
-    return np.ascontiguousarray(a.transpose(0, 2, 1))
+    return np.ascontiguousarray(a.swapaxes(-1, -2))
 
 
-def _blas_forward(q3, k3, v3, o, lse, sc, causal):
+def _blas_forward(q4, k4, v4, o, lse, sc, causal):
+    (U, h, T, _), S = q4.shape, k4.shape[2]
+    o4, lse3 = o.reshape(U, h, T, -1), lse.reshape(U, h, T)
+
     def heads(lo, hi):
-        st = np.matmul(k3[lo:hi], _transposed(q3[lo:hi]))               # (n, S, T)
-        m, l = np.empty((2, q3.shape[1]), q3.dtype)
-        _softmax_keys(st, sc, causal, lse[lo:hi], m, l)
-        np.matmul(st.transpose(0, 2, 1), v3[lo:hi], out=o[lo:hi])
-    _over_heads(heads, q3.shape[0], q3.shape[1], k3.shape[1], q3.shape[2])
+        st = np.matmul(k4[lo:hi], _transposed(q4[lo:hi]))               # (n, h, S, T)
+        m, l = np.empty((2, T), q4.dtype)
+        _softmax_keys(st.reshape(-1, S, T), sc, causal, lse3[lo:hi].reshape(-1, T), m, l)
+        np.matmul(st.swapaxes(-1, -2), v4[lo:hi], out=o4[lo:hi])
+    _over_heads(heads, U, h, T, S, q4.shape[3])
 
 
-def _blas_backward(q3, k3, v3, o3, lse2, do3, dq, dk, dv, sc, causal):
+def _blas_backward(q4, k4, v4, o4, lse2, do4, dq, dk, dv, sc, causal):
+    (U, h, T, _), S = q4.shape, k4.shape[2]
+    lse3 = lse2.reshape(U, h, T)
+
     def heads(lo, hi):
-        p = np.matmul(q3[lo:hi], _transposed(k3[lo:hi]))                # (n, T, S)
-        _probabilities(p, sc, causal, lse2[lo:hi])
-        np.matmul(p.transpose(0, 2, 1), do3[lo:hi], out=dv[lo:hi])
-        ds = np.matmul(do3[lo:hi], _transposed(v3[lo:hi]))              # dP, then dS * sc
-        _score_grads(p, ds, do3[lo:hi], o3[lo:hi], sc)
-        np.matmul(ds, k3[lo:hi], out=dq[lo:hi])
-        np.matmul(ds.transpose(0, 2, 1), q3[lo:hi], out=dk[lo:hi])
-    _over_heads(heads, q3.shape[0], q3.shape[1], k3.shape[1], 2 * q3.shape[2])
+        p = np.matmul(q4[lo:hi], _transposed(k4[lo:hi]))                # (n, h, T, S)
+        _probabilities(p.reshape(-1, T, S), sc, causal, lse3[lo:hi].reshape(-1, T))
+        np.matmul(p.swapaxes(-1, -2), do4[lo:hi], out=dv[lo:hi])
+        ds = np.matmul(do4[lo:hi], _transposed(v4[lo:hi]))              # dP, then dS * sc
+        _score_grads(p, ds, do4[lo:hi], o4[lo:hi], sc)
+        np.matmul(ds, k4[lo:hi], out=dq[lo:hi])
+        np.matmul(ds.swapaxes(-1, -2), q4[lo:hi], out=dk[lo:hi])
+    _over_heads(heads, U, h, T, S, 2 * q4.shape[3])
 
 
 @numba_kernel("flash_attention_fwd", impl="blas_v1", default=True)
@@ -567,7 +589,7 @@ def flash_attention_fwd_blas(q, k, v, causal=False, scale=None):
     0.36 ms, bwd 1.10 vs 0.56; (8, 4, 128, 64) fwd 2.59 vs 2.09, bwd 3.77 vs 2.32; and against
     numpy_tiled_v1 at (4, 4, 256, 64) fwd 3.87 vs 1.97, bwd 6.47 vs 4.20 (at (2, 4, 512, 64)
     neither wins in every run)."""
-    return _forward_by_heads(q, k, v, causal, scale, BLAS_MAX_SCORES, _blas_forward)
+    return _forward_by_heads(q, k, v, causal, scale, BLAS_MAX_SCORES, _blas_forward, _stacks)
 
 
 @numba_kernel("flash_attention_bwd", impl="blas_v1", default=True)
@@ -575,4 +597,4 @@ def flash_attention_bwd_blas(q, k, v, o, lse, do, causal=False, scale=None):
     """blas_v1: P recomputed from lse in one numba pass over q k^T, then dV = P^T dO,
     dP = dO V^T, dS (one numba pass), dQ = dS K, dK = dS^T Q as BLAS calls on stacks of heads."""
     return _backward_by_heads(q, k, v, o, lse, do, causal, scale, BLAS_MAX_SCORES,
-                              _blas_backward)
+                              _blas_backward, _stacks)

@@ -113,6 +113,30 @@ def test_over_one_block(impl, dtype, causal, T, S):
     _check(q, k, v, do, causal, 0.5, parallel_from=0, impl=impl)
 
 
+def _views(rng, lead, T, S, D, dtype):
+    """q, k, v, do as a model passes them: (B, H, T, D) transposed views of one (B, T, 3, H, D)
+    projection (rows 3 H D apart), for lead = (B, H); for other ranks, slices of wider rows."""
+    if len(lead) == 2:
+        B, H = lead
+        qkv = rng.standard_normal((B, T, 3, H, D)).astype(dtype)
+        q, k, v = (qkv[:, :, i].transpose(0, 2, 1, 3) for i in range(3))
+        return q, k, v, rng.standard_normal((B, T, H, D)).astype(dtype).transpose(0, 2, 1, 3)
+    wide = [rng.standard_normal(lead + (T, 2 * D + 1)).astype(dtype) for _ in range(4)]
+    return tuple(a[..., 1:D + 1] for a in wide)
+
+
+@pytest.mark.parametrize("impl", IMPLS)
+@pytest.mark.parametrize("lead", [(3, 2), (2,), (), (2, 1, 2), (1, 3)])
+@pytest.mark.parametrize("causal", [False, True])
+def test_heads_given_as_views(impl, lead, causal):
+    # blas_v1 hands such views to BLAS with their strides (attention._stacks); numba_v1 copies
+    rng = np.random.default_rng(len(lead))
+    q, k, v, do = _views(rng, lead, 9, 9, 5, np.float64)
+    assert not q.flags.c_contiguous
+    _check(q, k, v, do, causal, None, impl=impl)
+    _check(q[..., ::-1], k[..., ::-1], v, do, causal, None, impl=impl)    # no unit stride: a copy
+
+
 @pytest.mark.parametrize("impl", IMPLS)
 def test_declines_what_it_does_not_take(impl):
     rng = np.random.default_rng(0)
