@@ -37,22 +37,23 @@ WAYS = {   # label -> (child kind, environment)
 PAUSE = 0.0005
 
 
+def _median_us(fn, repeats, pause=0.0):
+    """Median microseconds of fn() over `repeats` calls, each after `pause` seconds of sleep."""
+    times = []
+    for _ in range(repeats):
+        if pause:
+            time.sleep(pause)
+        t0 = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - t0)
+    return statistics.median(times) * 1e6
+
+
 def _medians(fn, repeats):
     """(back to back, after a pause): median microseconds of fn()."""
     for _ in range(10):
         fn()
-    times = []
-    for _ in range(repeats):
-        t0 = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - t0)
-    paused = []
-    for _ in range(max(repeats // 3, 1)):
-        time.sleep(PAUSE)
-        t0 = time.perf_counter()
-        fn()
-        paused.append(time.perf_counter() - t0)
-    return statistics.median(times) * 1e6, statistics.median(paused) * 1e6
+    return _median_us(fn, repeats), _median_us(fn, max(repeats // 3, 1), PAUSE)
 
 
 def child(kind, repeats):

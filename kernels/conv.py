@@ -251,10 +251,9 @@ def _in_batch_order(parts, empty, O, with_bias):
     """The chunks' parts of gw (and of gb, with_bias: parts are pairs) summed in batch order,
     however many threads made them; `empty` (and zeros) for an empty batch. gb is summed in
     float64 and returned in gw's dtype."""
-    if not with_bias:
-        parts = [(part, None) for part in parts]
-    gw = parts[0][0] if parts else empty
-    for part, _ in parts[1:]:
+    gw_parts = [part for part, _ in parts] if with_bias else parts
+    gw = gw_parts[0] if gw_parts else empty
+    for part in gw_parts[1:]:
         gw += part
     if not with_bias:
         return gw, None

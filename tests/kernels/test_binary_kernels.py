@@ -5,7 +5,9 @@ import numpy as np
 import pytest
 
 import tinygen as tg
-from tinygen_kernels import _numba, _threads, binary
+from tinygen.autograd import engine
+from tinygen.ops import binary as ops_binary
+from tinygen_kernels import _numba, _threads, binary, registry
 
 pytestmark = pytest.mark.skipif(not _numba.HAVE_NUMBA, reason="numba is not installed")
 
@@ -47,9 +49,6 @@ def test_add_leaves_the_rest_to_the_reference(a, b):
 
 
 def test_large_add_and_gradient_sum_go_through_the_kernel(monkeypatch):
-    from tinygen.autograd import engine
-    from tinygen.ops import binary as ops_binary
-    from tinygen_kernels import registry
     calls = []
     monkeypatch.setattr(ops_binary, "_ADD_KERNEL_MIN", 100)
     monkeypatch.setattr(engine, "_ACCUMULATE_BY_OP", 100)
