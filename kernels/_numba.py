@@ -31,11 +31,14 @@ vectorised CPU erf uses.
 """
 from __future__ import annotations
 
+import ctypes
+import itertools
 import math
 import os
 import platform
 
 import numpy as np
+from threadpoolctl import ThreadpoolController
 
 from .registry import kernel
 
@@ -49,15 +52,19 @@ SAFE_FASTMATH = {"reassoc", "contract", "arcp", "nsz"}
 # backward, 400k elements, 101 against 49 us; its GELU, 393k elements, gains: 218 -> 189 us.)
 PARALLEL_MIN_ELEMENTS = 150_000
 
-# numba's default OpenMP pool spin-waits after every parallel loop; on a 2-core machine those
-# spinning threads starve BLAS's own threads (measured: the baby GPT's training step 5x slower,
-# benchmarks/results/models_cpu.md). The workqueue layer's threads sleep instead, and it does
-# not depend on which library initialised OpenMP first. A user's NUMBA_THREADING_LAYER wins.
-# numba reads the variable when it is imported, so when something imported numba before us the
-# setting goes into numba.config too (it is read again at the first parallel launch): without
-# that, a script that did `import numba` first ran a DCGAN conv in 32 ms instead of 7.
+# numba's threading layer. Its OpenMP pool hands a loop to its threads in ~2 us (the workqueue
+# pool in ~110, tinygen's own in ~90: a sleeping thread is slow to wake on these VMs) because its
+# threads spin-wait for a few milliseconds after every loop; beside BLAS's own threads, which
+# spin too, two pools then fight for the second core (the baby GPT's training step 5x slower,
+# benchmarks/results/models_cpu.md). So OpenMP only where NumPy's BLAS is an OpenBLAS that runs
+# its threads' jobs through a callback (openblas_set_threads_callback_function, OpenBLAS 0.3.27
+# on): tinygen_kernels._threads installs one that runs them on this same pool (one_pool), and
+# the pools are one. Elsewhere the workqueue layer, whose threads sleep. A user's
+# NUMBA_THREADING_LAYER wins. numba reads the variable when it is imported, so when something
+# imported numba before us the setting goes into numba.config too (it is read again at the
+# first parallel launch): without that, a script that did `import numba` first ran a DCGAN conv
+# in 32 ms instead of 7.
 _USER_LAYER = "NUMBA_THREADING_LAYER" in os.environ
-os.environ.setdefault("NUMBA_THREADING_LAYER", "workqueue")
 
 try:                      # module level, not lazy: numba (and llvmlite, which comes with it) is
     #                         optional, and this block is the one place that finds out
@@ -67,10 +74,60 @@ try:                      # module level, not lazy: numba (and llvmlite, which c
     from numba import types
     from numba.core import cgutils        # the atomic-load intrinsic below
     from numba.extending import intrinsic, overload
-    if not _USER_LAYER:
-        numba.config.THREADING_LAYER = "workqueue"
 except ImportError:  # pragma: no cover - exercised only where numba is missing
     numba = None
+
+try:                      # numba's OpenMP pool, which needs the system's libgomp
+    import numba.np.ufunc.omppool  # noqa: F401
+    _HAVE_OPENMP = numba is not None
+except ImportError:  # pragma: no cover - a machine without libgomp
+    _HAVE_OPENMP = False
+
+
+def openblas_callback_setters():
+    """ctypes functions that set the threads callback of each BLAS library loaded now, found by
+    the symbol's usual affixes; [] unless every one is an OpenBLAS with its own threads that has
+    it (not MKL or Accelerate, not OpenBLAS before 0.3.27 or built on OpenMP)."""
+    setters = []
+    for lib in ThreadpoolController().select(user_api="blas").lib_controllers:
+        if lib.internal_api != "openblas" or getattr(lib, "threading_layer", "") != "pthreads":
+            return []
+        dll = ctypes.CDLL(lib.filepath)
+        names = (f"{prefix}openblas_set_threads_callback_function{suffix}"
+                 for prefix, suffix in itertools.product(("", "scipy_"), ("", "64_", "_64")))
+        setter = next((getattr(dll, n) for n in names if hasattr(dll, n)), None)
+        if setter is None:
+            return []
+        setter.argtypes, setter.restype = [ctypes.c_void_p], None
+        setters.append(setter)
+    return setters
+
+
+def cblas_gemm_addresses():
+    """{dtype: address} of cblas_sgemm and cblas_dgemm in NumPy's BLAS where it is an ILP64
+    OpenBLAS (NumPy's own wheels: scipy_cblas_sgemm64_), for cblas_gemm; {} elsewhere."""
+    for lib in ThreadpoolController().select(user_api="blas").lib_controllers:
+        if lib.internal_api != "openblas" or "numpy" not in lib.filepath:
+            continue
+        dll = ctypes.CDLL(lib.filepath)
+        found = {}
+        for dtype, name in ((np.float32, "sgemm"), (np.float64, "dgemm")):
+            for prefix, suffix in (("", "64_"), ("scipy_", "64_"), ("", "_64"), ("scipy_", "_64")):
+                fn = getattr(dll, f"{prefix}cblas_{name}{suffix}", None)
+                if fn is not None:
+                    found[np.dtype(dtype)] = ctypes.cast(fn, ctypes.c_void_p).value
+                    break
+        return found if len(found) == 2 else {}
+    return {}
+
+
+if numba is not None and not _USER_LAYER:
+    LAYER = "omp" if _HAVE_OPENMP and openblas_callback_setters() else "workqueue"
+    os.environ["NUMBA_THREADING_LAYER"] = numba.config.THREADING_LAYER = LAYER
+else:
+    LAYER = os.environ.get("NUMBA_THREADING_LAYER")
+# whether BLAS's threads may run on numba's pool (_threads.one_pool): the layer is OpenMP
+ONE_POOL_LAYER = LAYER == "omp" and _HAVE_OPENMP
 
 HAVE_NUMBA = numba is not None
 
@@ -115,8 +172,22 @@ def numba_kernel(name, impl="numba_v1", default=False):
     return kernel(name, device="cpu", impl=impl, default=default)
 
 
+# In a child forked after numba's OpenMP pool started, a parallel loop aborts the child ("fork()
+# called from a process already using GNU OpenMP"): a DataLoader's workers run every loop
+# serially there (num_threads() 1, and _threads' splits with it).
+_FORKED = [False]
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=lambda: _FORKED.__setitem__(0, ONE_POOL_LAYER))
+
+
+def forked():
+    """True in a forked child where no numba parallel loop may run."""
+    return _FORKED[0]
+
+
 def num_threads():
-    return numba.get_num_threads() if HAVE_NUMBA else 1
+    return 1 if not HAVE_NUMBA or _FORKED[0] else numba.get_num_threads()
 
 
 def parallel_blocks(rows, cols):
@@ -164,6 +235,8 @@ if HAVE_NUMBA:
     jit_serial = numba.njit(fastmath=SAFE_FASTMATH, error_model="numpy", cache=True, nogil=True)
     # no fastmath at all: loops that must give NumPy's bits (an addition is one IEEE operation)
     jit_exact = numba.njit(error_model="numpy", cache=True, nogil=True)
+    # jit_serial for functions made at run time around another (a closure): numba caches none
+    jit_closure = numba.njit(fastmath=SAFE_FASTMATH, error_model="numpy", nogil=True)
     prange = numba.prange
 
     @intrinsic
@@ -257,10 +330,86 @@ if HAVE_NUMBA:
                 return True
             _pause()
         return False
+
+    @intrinsic
+    def _call_job(typingctx, job, thread, data, tag):
+        """The C function at address `job` called as job(thread, data, tag): OpenBLAS's
+        openblas_dojob_callback, void (int, void *, int)."""
+        def codegen(context, builder, signature, args):
+            job, thread, data, tag = args
+            i8p = llvmlite.ir.IntType(8).as_pointer()
+            fnty = llvmlite.ir.FunctionType(llvmlite.ir.VoidType(),
+                                            [llvmlite.ir.IntType(32), i8p, llvmlite.ir.IntType(32)])
+            builder.call(builder.inttoptr(job, fnty.as_pointer()),
+                         [thread, builder.inttoptr(data, i8p), tag])
+            return context.get_dummy_value()
+        return types.void(types.uintp, types.int32, types.uintp, types.int32), codegen
+
+    @numba.njit(parallel=True, cache=True)
+    def _blas_jobs(job, n, size, data, tag):
+        for i in numba.prange(n):
+            _call_job(job, np.int32(i), data + i * size, tag)
+
+    def _run_blas_jobs(sync, job, n, size, data, tag):
+        _blas_jobs(job, n, size, data, tag)
+
+    _BLAS_JOBS_SIGNATURE = types.void(types.int32, types.uintp, types.int32, types.uintp,
+                                      types.uintp, types.int32)
+
+    def blas_jobs_callback():
+        """A C function for openblas_set_threads_callback_function: OpenBLAS calls it with its
+        n jobs (job(i, data + i * size, tag) each, i a thread index of its buffers) and it runs
+        them as one prange loop on numba's pool, returning when all are done. Compiled at the
+        first call (cached on disk)."""
+        # called once from here first: the dispatcher starts numba's threads, whose scheduler
+        # the loop links against (from the cfunc alone, loaded from the cache: "LLVM ERROR:
+        # Symbol not found: allocate_sched")
+        zero = np.uintp(0)
+        _blas_jobs(zero, np.int32(0), zero, zero, np.int32(0))
+        return numba.cfunc(_BLAS_JOBS_SIGNATURE, cache=True)(_run_blas_jobs)
+
+    @intrinsic
+    def cblas_gemm(typingctx, address, trans_a, trans_b, m, n, k, alpha, a, lda, b, ldb, beta, c,
+                   ldc):
+        """C = alpha op(A) op(B) + beta C, row-major, by the cblas_sgemm (alpha float32) or
+        cblas_dgemm (float64) at `address` of an ILP64 BLAS (64-bit integers): trans_* 111 (no)
+        or 112 (transposed), m, n, k, ld* int64, a, b, c data addresses (uintp)."""
+        real = alpha
+        if real not in (types.float32, types.float64) or beta != real:
+            return None
+        i32, i64 = llvmlite.ir.IntType(32), llvmlite.ir.IntType(64)
+        i8p = llvmlite.ir.IntType(8).as_pointer()
+        flt = llvmlite.ir.FloatType() if real == types.float32 else llvmlite.ir.DoubleType()
+        fnty = llvmlite.ir.FunctionType(llvmlite.ir.VoidType(), [
+            i32, i32, i32, i64, i64, i64, flt, i8p, i64, i8p, i64, flt, i8p, i64])
+        sig = types.void(types.uintp, types.int32, types.int32, types.int64, types.int64,
+                         types.int64, real, types.uintp, types.int64, types.uintp, types.int64,
+                         real, types.uintp, types.int64)
+
+        def codegen(context, builder, signature, args):
+            (address, ta, tb, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc) = args
+            fn = builder.inttoptr(address, fnty.as_pointer())
+            row_major = llvmlite.ir.Constant(i32, 101)
+            builder.call(fn, [row_major, ta, tb, m, n, k, alpha, builder.inttoptr(a, i8p), lda,
+                              builder.inttoptr(b, i8p), ldb, beta, builder.inttoptr(c, i8p), ldc])
+            return context.get_dummy_value()
+        return sig, codegen
+
+    @numba.njit(parallel=True)
+    def run_ranges(kernel, n, pieces, args):
+        """kernel(lo, hi, *args) over `pieces` equal ranges of [0, n), as one prange loop on
+        numba's pool (kernel: a serial njit function). Compiled once per kernel and argument
+        types in a process: numba caches no function that takes another as an argument."""
+        step = (n + pieces - 1) // pieces
+        for p in numba.prange(pieces):
+            lo = p * step
+            if lo < n:
+                kernel(lo, min(n, lo + step), *args)
 else:  # pragma: no cover
     def jit(fn):
         return fn
 
-    jit_serial = jit_exact = jit
+    jit_serial = jit_exact = jit_closure = jit
     prange = range
     spin_until = None          # _threads then waits only by blocking
+    blas_jobs_callback = run_ranges = cblas_gemm = None    # never used: ONE_POOL_LAYER False

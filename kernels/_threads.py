@@ -25,6 +25,11 @@ as BLAS has, and BLAS itself runs on one thread meanwhile.
                             [fn(lo, hi) over ranges of [0, n)], one range per thread when the
                             loop's `elements` are parallel_work, else [fn(0, n)]: how the numba
                             kernels (serial loops over ranges) run in parallel
+    one_pool()              whether BLAS's threads and the loops share numba's OpenMP pool now
+    kernel_over_ranges(kernel, args, n, elements, ns_per_element)
+                            kernel(lo, hi, *args) over ranges of [0, n), kernel a serial numba
+                            function: one prange loop on numba's pool in one_pool(), else as
+                            over_ranges
 
 Why: a convolution is im2col (memory) then a GEMM (BLAS), chunk after chunk. With BLAS
 threaded, only the GEMM runs on both cores and im2col runs on one (the 32 -> 32 channel 3x3
@@ -54,6 +59,15 @@ they are left alone) and take their parallelism from here, once a convolution ha
 batch. Until then (for good, in a process without convolutions: an MLP, a VAE, a GPT) the
 products go to BLAS whole, on BLAS's own threads, and tinygen's other loops run on one thread,
 leaving the second core to BLAS's polling threads (blas_alone).
+
+One pool (one_pool): where NumPy's BLAS is an OpenBLAS that takes a threads callback (0.3.27 on),
+tinygen_kernels._numba picks numba's OpenMP layer and this module installs a callback that runs
+OpenBLAS's jobs as a prange loop on numba's threads. While blas_alone(), the loops then split
+too (kernel_over_ranges, attention's heads), handed over in microseconds to threads that were
+spinning after the last product, instead of staying on one core beside BLAS's polling pool (the
+baby GPT's step on the 2-core Xeon VM, three runs each: 35.8 / 37.3 / 37.6 -> 32.4 / 34.2 /
+35.6 ms). A forked child (a DataLoader worker) must not touch that pool: there the callback is
+removed and every loop runs on one thread.
 """
 from __future__ import annotations
 
@@ -73,6 +87,8 @@ _one_split = threading.Lock()   # one split at a time: each saves and restores B
 _numba_launch = threading.Lock()   # one numba parallel loop at a time (numba_parallel)
 _blas = None              # threadpoolctl's controllers of the BLAS libraries loaded at first use
 _conv_split = [False]      # whether a convolution has split its batch over threads yet
+_callback = []             # [the C callback, its setters] once BLAS runs its threads' jobs on
+#                            numba's pool (one_pool)
 
 
 def _after_fork_in_child():
@@ -81,6 +97,8 @@ def _after_fork_in_child():
     # another thread would stay held. The child starts afresh.
     global _pool, _one_split
     _pool, _one_split = None, threading.Lock()
+    for setter in _callback[1:]:       # OpenBLAS back on its own threads: numba's pool aborts
+        setter(None)                   # a forked child
 
 
 if hasattr(os, "register_at_fork"):
@@ -125,7 +143,7 @@ def numba_parallel(parallel, serial, *args):
     a numba parallel loop. numba's workqueue pool takes one launch at a time in the process; two
     user threads launching at once abort the process ("Fatal Python error: Aborted": two
     threads running LeNet's convolutions did, tests/kernels/test_scratch.py)."""
-    if in_split() or not _numba_launch.acquire(blocking=False):
+    if in_split() or _numba.forked() or not _numba_launch.acquire(blocking=False):
         return serial(*args)
     try:
         return parallel(*args)
@@ -350,6 +368,26 @@ def blas_alone():
     return not _conv_split[0]
 
 
+def one_pool():
+    """Whether BLAS's threads and tinygen's loops share one pool now, numba's OpenMP threads:
+    while blas_alone(), where _numba chose the OpenMP layer (NumPy's OpenBLAS runs its threads'
+    jobs through a callback, installed at the first call), not in a forked child. The loops then
+    split as prange loops (kernel_over_ranges), handed over in microseconds; the products
+    still go to BLAS whole, whose jobs run on the same threads, so no second pool spins."""
+    if not blas_alone() or not _numba.ONE_POOL_LAYER or _numba.forked():
+        return False
+    return (_callback[0] is not None) if _callback else _install_callback()
+
+
+def _install_callback():
+    callback = _numba.blas_jobs_callback()   # first: compiling it loads SciPy's OpenBLAS too
+    setters = _numba.openblas_callback_setters()
+    for setter in setters:
+        setter(callback.address)
+    _callback[:] = [callback if setters else None, *setters]   # None: asked, none to set
+    return bool(setters)
+
+
 def reset_blas_alone():
     """Back to blas_alone() as in a fresh process (benchmarks timing one model after another in
     one process, tests)."""
@@ -374,3 +412,23 @@ def over_ranges(fn, n, elements, ns_per_element=1.0):
     step = -(-n // threads)
     return run_split(lambda i: fn(i * step, min(n, (i + 1) * step)), -(-n // step), threads,
                      blas=False)
+
+
+# In one_pool() a loop of this much work (elements * ns_per_element, as parallel_work counts it)
+# or more splits over numba's threads, which take it over in microseconds (a prange launch,
+# back to back: 1.6 us on the 2-core Xeon VM). Inside a model's step less pays less: the baby
+# GPT's LayerNorm, 768 x 128 (34k), took 76 us a call split against 52 on one thread; its
+# GELU, 393k (216k), 160 against 300-350.
+ONE_POOL_MIN_NS = 50_000
+
+
+def kernel_over_ranges(kernel, args, n, elements, ns_per_element=1.0):
+    """kernel(lo, hi, *args) over ranges covering [0, n), kernel a serial njit function: in
+    one_pool() one prange loop on numba's threads (_numba.run_ranges) from ONE_POOL_MIN_NS of
+    work, else as over_ranges (a range per tinygen thread, or one range here)."""
+    if one_pool() and not in_split() and elements * ns_per_element >= ONE_POOL_MIN_NS:
+        threads = min(_numba.num_threads(), n)
+        if threads >= 2:
+            _numba.run_ranges(kernel, n, threads, args)
+            return
+    over_ranges(lambda lo, hi: kernel(lo, hi, *args), n, elements, ns_per_element)

@@ -37,8 +37,9 @@ import math
 import numpy as np
 
 from . import _numba
-from ._numba import contiguous_grad, erf, exp, is_cpu_float, jit_serial, numba_kernel
-from ._threads import over_ranges, parallel_work
+from . import _threads
+from ._numba import contiguous_grad, erf, exp, is_cpu_float, jit_closure, jit_serial, numba_kernel
+from ._threads import kernel_over_ranges, one_pool, parallel_work
 from ._xp import array_module
 from .registry import reference
 
@@ -48,18 +49,36 @@ _INV_SQRT_2PI = 1 / math.sqrt(2 * math.pi)
 
 
 def _flat_map(kernel, arrays, out, *scalars):
-    """kernel(*arrays, *scalars, out) on 1-D arrays of one length, in ranges over tinygen's
-    threads when they are long (tinygen_kernels._threads), else in one call here."""
+    """kernel(*arrays, *scalars, out) on 1-D arrays of one length, in ranges over threads when
+    they are long (tinygen_kernels._threads), else in one call here."""
     n = out.shape[0]
     ns = _NS_PER_ELEMENT.get(kernel, 1.0)
     # no ranges, no closure: small arrays pay nothing. The threshold is read first: every loop
     # here costs at most 1 ns an element, so below it there is no split to weigh (one call:
     # 1.8 against 2.9 us on 256 float32, Zen 1 EPYC)
-    if n < _numba.PARALLEL_MIN_ELEMENTS or not parallel_work(n, ns):
+    if n < min(_numba.PARALLEL_MIN_ELEMENTS, _threads.ONE_POOL_MIN_NS) or \
+            not (one_pool() or parallel_work(n, ns)):
         kernel(*arrays, *scalars, out)
         return
-    over_ranges(lambda lo, hi: kernel(*(a[lo:hi] for a in arrays), *scalars, out[lo:hi]), n, n,
-                ns)
+    kernel_over_ranges(_ranged(kernel, len(arrays)), (*arrays, out, *scalars), n, n, ns)
+
+
+_RANGED = {}
+
+
+def _ranged(kernel, arrays):
+    """kernel as a range kernel: ranged(lo, hi, *arrays, out, *scalars) runs kernel on the
+    elements lo:hi (for _threads.kernel_over_ranges), compiled at first use."""
+    ranged = _RANGED.get(kernel)
+    if ranged is None:
+        if arrays == 1:
+            def ranged(lo, hi, x, out, *scalars):
+                kernel(x[lo:hi], *scalars, out[lo:hi])
+        else:
+            def ranged(lo, hi, x, y, out, *scalars):
+                kernel(x[lo:hi], y[lo:hi], *scalars, out[lo:hi])
+        ranged = _RANGED[kernel] = jit_closure(ranged)
+    return ranged
 
 
 def _example_x(rng, which):

@@ -12,18 +12,18 @@ mean and rstd keep x's dtype (as PyTorch's CPU layer_norm does). w = None means 
 are always returned (the caller drops what it does not need).
 
 Versions (CPU):
-  numba_v1  forward: one block of rows per tinygen thread (_threads.over_ranges; below 32768
-            elements no threads), two passes per row (mean, then variance: no cancellation),
-            then the affine output                                                 <- default
-            backward: the same blocks; each computes gx for its rows and accumulates gw, gb
-            into its own partial row; the partials are summed at the end
+  numba_v1  forward: rows in one range per thread (_threads.kernel_over_ranges: numba's pool
+            in one_pool(), else tinygen's threads, none for small inputs), two passes per row
+            (mean, then variance: no cancellation), then the affine output         <- default
+            backward: blocks of BWD_BLOCK_ROWS rows, in ranges the same way; each computes gx
+            for its rows and its own partial gw, gb; the partials are summed in block order
 """
 from __future__ import annotations
 
 import numpy as np
 
 from ._numba import contiguous_grad, is_cpu_float, jit_serial, numba_kernel
-from ._threads import over_ranges
+from ._threads import kernel_over_ranges
 from ._xp import array_module
 from .registry import reference
 
@@ -134,10 +134,29 @@ def _layernorm_bwd_block(gy, x, w, mean, rstd, gx, gw_acc, gb_acc):
             out[j] = (gr[j] * w[j] - c2 - xhat * c1) * r
 
 
-def _by_rows(block, rows, cols):
-    """[block(lo, hi)] over blocks of rows of a (rows, cols) array (_threads.over_ranges; about
-    0.3 ns an element forward, 0.4 backward, float32 on one thread)."""
-    return over_ranges(block, rows, rows * cols, ns_per_element=0.35)
+@jit_serial
+def _fwd_rows(lo, hi, x, w, b, eps, y, mean, rstd):
+    _layernorm_block(x[lo:hi], w, b, eps, y[lo:hi], mean[lo:hi], rstd[lo:hi])
+
+
+# rows a block of the backward: each block sums its own gw, gb, and the blocks' sums are added
+# in block order, so the result does not depend on how many threads ran them
+BWD_BLOCK_ROWS = 64
+
+
+@jit_serial
+def _bwd_blocks(lo, hi, gy, x, w, mean, rstd, gx, gw_parts, gb_parts):
+    for k in range(lo, hi):
+        a, z = k * BWD_BLOCK_ROWS, min(x.shape[0], (k + 1) * BWD_BLOCK_ROWS)
+        _layernorm_bwd_block(gy[a:z], x[a:z], w, mean[a:z], rstd[a:z], gx[a:z], gw_parts[k],
+                             gb_parts[k])
+
+
+def _by_rows(kernel, args, ranges, rows, cols):
+    """kernel(lo, hi, *args) over [0, ranges) in ranges over threads (_threads.
+    kernel_over_ranges) for a (rows, cols) array: about 0.3 ns an element forward, 0.4
+    backward, float32 on one thread."""
+    kernel_over_ranges(kernel, args, ranges, rows * cols, ns_per_element=0.35)
 
 
 def _affine(v, n, fill, dtype):
@@ -160,8 +179,7 @@ def layernorm_fwd_numba(x, w, b, eps):
     mean = np.empty(x.shape[:-1], x.dtype)
     rstd = np.empty(x.shape[:-1], x.dtype)
     eps, y2, m1, r1 = x.dtype.type(eps), y.reshape(x2.shape), mean.reshape(-1), rstd.reshape(-1)
-    _by_rows(lambda lo, hi: _layernorm_block(x2[lo:hi], w, b, eps, y2[lo:hi], m1[lo:hi],
-                                             r1[lo:hi]), *x2.shape)
+    _by_rows(_fwd_rows, (x2, w, b, eps, y2, m1, r1), x2.shape[0], *x2.shape)
     return y, mean, rstd
 
 
@@ -180,13 +198,8 @@ def layernorm_bwd_numba(gy, x, w, mean, rstd):
     gy2, gx2 = gy.reshape(x2.shape), gx.reshape(x2.shape)
     m1, r1 = mean.reshape(-1), rstd.reshape(-1)
 
-    def block(lo, hi):                  # gw, gb of the block's rows, each block its own
-        gw, gb = np.empty(N, x.dtype), np.empty(N, x.dtype)
-        _layernorm_bwd_block(gy2[lo:hi], x2[lo:hi], w, m1[lo:hi], r1[lo:hi], gx2[lo:hi], gw, gb)
-        return gw, gb
-    parts = _by_rows(block, *x2.shape)
-    gw, gb = parts[0]
-    for part_w, part_b in parts[1:]:    # summed in block order
-        gw += part_w
-        gb += part_b
+    blocks = -(-x2.shape[0] // BWD_BLOCK_ROWS)
+    gw_parts, gb_parts = np.empty((2, blocks, N), x.dtype)
+    _by_rows(_bwd_blocks, (gy2, x2, w, m1, r1, gx2, gw_parts, gb_parts), blocks, *x2.shape)
+    gw, gb = gw_parts.sum(axis=0), gb_parts.sum(axis=0)      # in block order
     return gx, gw, gb

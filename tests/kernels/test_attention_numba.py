@@ -9,7 +9,7 @@ from hypothesis import HealthCheck, given, settings, strategies as st
 
 pytest.importorskip("numba")
 
-from tinygen_kernels import _numba, attention, registry  # noqa: E402
+from tinygen_kernels import _numba, _threads, attention, registry  # noqa: E402
 
 HYPOTHESIS = settings(max_examples=30, deadline=None, derandomize=True, database=None,
                       suppress_health_check=[HealthCheck.too_slow])
@@ -25,12 +25,22 @@ def _inputs(seed, B, H, T, S, D, Dv, dtype):
     return q, k, v, do
 
 
-IMPLS = ["numba_v1", "blas_v1"]
+# blas_v1 twice: its chunks of heads over tinygen's threads, and as one prange loop on numba's
+# pool calling BLAS by address (_threads.one_pool, where numba runs on OpenMP)
+IMPLS = ["numba_v1", "blas_v1", "blas_v1/one_pool"]
 
 
 def _check(q, k, v, do, causal, scale, parallel_from=None, impl="numba_v1"):
     dtype = q.dtype.type
-    saved = _numba.PARALLEL_MIN_ELEMENTS
+    impl, _, mode = impl.partition("/")
+    if mode and not _numba.ONE_POOL_LAYER:
+        pytest.skip("numba's OpenMP layer with NumPy's OpenBLAS callback")
+    saved = _numba.PARALLEL_MIN_ELEMENTS, _threads._conv_split[0]
+    native = attention._native_forward, attention._native_backward
+    ran = []
+    attention._native_forward, attention._native_backward = (
+        lambda *a, _f=f: (ran.append(_f), _f(*a))[1] for f in native)
+    _threads._conv_split[0] = not mode                 # blas_alone() (and one_pool()) or not
     if parallel_from is not None:
         _numba.PARALLEL_MIN_ELEMENTS = parallel_from
     try:
@@ -48,8 +58,10 @@ def _check(q, k, v, do, causal, scale, parallel_from=None, impl="numba_v1"):
         for name, got, want in zip(("dq", "dk", "dv"), grads, refs):
             assert got.dtype == want.dtype and got.shape == want.shape, name
             np.testing.assert_allclose(got, want, err_msg=name, **BWD_TOL[dtype])
+        assert ran == (list(native) if mode else [])
     finally:
-        _numba.PARALLEL_MIN_ELEMENTS = saved
+        _numba.PARALLEL_MIN_ELEMENTS, _threads._conv_split[0] = saved
+        attention._native_forward, attention._native_backward = native
 
 
 @pytest.fixture(autouse=True)
@@ -68,7 +80,7 @@ def test_both_are_registered_and_blas_is_the_default():
         assert registry._TABLE[name].defaults["cpu"] == "blas_v1"
 
 
-@pytest.mark.parametrize("impl", IMPLS)
+@pytest.mark.parametrize("impl", IMPLS[:2])
 def test_large_heads_run_the_tiled_version(monkeypatch, impl):
     calls = []
     monkeypatch.setattr(attention, "NUMBA_MAX_SCORES", 100)
@@ -137,7 +149,7 @@ def test_heads_given_as_views(impl, lead, causal):
     _check(q[..., ::-1], k[..., ::-1], v, do, causal, None, impl=impl)    # no unit stride: a copy
 
 
-@pytest.mark.parametrize("impl", IMPLS)
+@pytest.mark.parametrize("impl", IMPLS[:2])
 def test_declines_what_it_does_not_take(impl):
     rng = np.random.default_rng(0)
     q, k, v = (rng.standard_normal((2, 5, 4)).astype(np.float32) for _ in range(3))

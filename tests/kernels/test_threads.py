@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 
 import tinygen_kernels
-from tinygen_kernels import _numba, _threads, adam
+from tinygen_kernels import _numba, _threads, activation, adam, layernorm
 
 
 def test_results_in_order_and_spread_over_threads():
@@ -251,3 +251,77 @@ def test_numba_parallel_takes_the_serial_twin_where_it_may_not_launch():
     assert _threads.run_split(lambda i: _threads.numba_parallel(parallel, serial, i), 2, 2) == [
         ("serial", (0,)), ("serial", (1,))]
     assert not _threads._numba_launch.locked()
+
+
+needs_one_pool = pytest.mark.skipif(not _numba.ONE_POOL_LAYER,
+                                    reason="numba's OpenMP layer with NumPy's OpenBLAS callback")
+
+
+@needs_one_pool
+def test_one_pool_runs_blas_jobs_on_numbas_threads():
+    # a fresh process without convolutions: BLAS's threads' jobs go through the callback onto
+    # numba's OpenMP pool (the products right, the callback called), until a convolution splits
+    code = ("import numpy as np, numba\n"
+            "from tinygen_kernels import _numba, _threads\n"
+            "assert _threads.one_pool()\n"
+            "a = np.random.default_rng(0).standard_normal((300, 400)).astype(np.float32)\n"
+            "err = np.abs(a @ a.T - a.astype(np.float64) @ a.T.astype(np.float64)).max()\n"
+            "print(numba.threading_layer(), float(err) < 1e-3)\n"
+            "import ctypes, threadpoolctl\n"        # OpenBLAS holds the callback's address
+            "lib = threadpoolctl.ThreadpoolController().select(user_api='blas')\n"
+            "dll = ctypes.CDLL(lib.lib_controllers[0].filepath)\n"
+            "held = ctypes.c_void_p.in_dll(dll, 'openblas_threads_callback_')\n"
+            "print(held.value == _threads._callback[0].address)\n"
+            "_threads.split_threads(8, convolution=True)\n"
+            "print(_threads.one_pool())\n")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         timeout=120, check=True).stdout.split()
+    assert out == ["omp", "True", "True", "False"]
+
+
+@needs_one_pool
+def test_one_pool_ranges_equal_one_thread(monkeypatch):
+    # the kernels' loops as prange loops on numba's pool give one thread's bits (LayerNorm's
+    # gw, gb summed per block of rows in block order, however many threads ran the blocks)
+    rng = np.random.default_rng(1)
+    x = rng.standard_normal((300, 70)).astype(np.float32)
+    gy = rng.standard_normal(x.shape).astype(np.float32)
+    w, b = rng.standard_normal(70).astype(np.float32), rng.standard_normal(70).astype(np.float32)
+    monkeypatch.setattr(_threads, "_conv_split", [False])
+    results = []
+    for min_ns in (0, 1 << 60):                          # split, then one thread
+        monkeypatch.setattr(_threads, "ONE_POOL_MIN_NS", min_ns)
+        monkeypatch.setattr(_numba, "PARALLEL_MIN_ELEMENTS", 0)
+        ran = []
+        real = _numba.run_ranges
+        monkeypatch.setattr(_numba, "run_ranges", lambda *a: (ran.append(a[2]), real(*a))[1])
+        y, mean, rstd = layernorm.layernorm_fwd_numba(x, w, b, 1e-5)
+        results.append((activation.gelu_fwd_numba(x), activation.gelu_bwd_numba(x, gy), y,
+                        *layernorm.layernorm_bwd_numba(gy, x, w, mean, rstd)))
+        assert (ran == [2, 2, 2, 2]) if min_ns == 0 else ran == []
+    for split, serial in zip(*results):
+        np.testing.assert_array_equal(split, serial)
+
+
+@needs_one_pool
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="needs fork")
+def test_a_forked_child_runs_without_numbas_pool():
+    # numba's OpenMP pool aborts a forked child that launches a loop ("fork() called from a
+    # process already using GNU OpenMP"): a DataLoader's worker runs its loops and products on
+    # one thread instead
+    code = ("import os, numpy as np\n"
+            "from tinygen_kernels import _numba, _threads, activation\n"
+            "_threads.ONE_POOL_MIN_NS = 0\n"
+            "x = np.ones((600, 600), np.float32)\n"
+            "assert _threads.one_pool()\n"
+            "activation.gelu_fwd_numba(x); x @ x\n"              # the pool started
+            "pid = os.fork()\n"
+            "if pid == 0:\n"
+            "    ok = not _threads.one_pool() and _numba.num_threads() == 1\n"
+            "    y = activation.gelu_fwd_numba(x); z = x @ x\n"
+            "    os._exit(0 if ok and float(z[0, 0]) == 600.0 else 1)\n"
+            "_, status = os.waitpid(pid, 0)\n"
+            "print(os.waitstatus_to_exitcode(status))\n")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         timeout=120, check=True).stdout.split()
+    assert out == ["0"]
