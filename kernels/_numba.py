@@ -78,7 +78,8 @@ except ImportError:  # pragma: no cover - exercised only where numba is missing
     numba = None
 
 try:                      # numba's OpenMP pool, which needs the system's libgomp
-    import numba.np.ufunc.omppool  # noqa: F401
+    import numba.np.ufunc.omppool
+    import numba.np.ufunc.parallel        # its start-up (below)
     _HAVE_OPENMP = numba is not None
 except ImportError:  # pragma: no cover - a machine without libgomp
     _HAVE_OPENMP = False
@@ -128,6 +129,16 @@ else:
     LAYER = os.environ.get("NUMBA_THREADING_LAYER")
 # whether BLAS's threads may run on numba's pool (_threads.one_pool): the layer is OpenMP
 ONE_POOL_LAYER = LAYER == "omp" and _HAVE_OPENMP
+
+if ONE_POOL_LAYER:
+    # numba's OpenMP start-up allows nested parallel regions (max-active-levels 255) in the one
+    # libgomp of the process, which PyTorch shares: PyTorch's regions then made a fresh nested
+    # team of threads every call (a torch.sqrt of 313k values on 2 threads 2.2 ms instead of 20
+    # us; the VAE's PyTorch step 21 ms instead of 3.2). So numba starts here (2 ms, no thread
+    # yet) and nesting goes back off; nothing here nests (BLAS's jobs inside a prange loop would
+    # run on one thread).
+    numba.np.ufunc.parallel._launch_threads()
+    ctypes.CDLL(numba.np.ufunc.omppool.__file__).omp_set_max_active_levels(1)
 
 HAVE_NUMBA = numba is not None
 
