@@ -67,7 +67,8 @@ too (kernel_over_ranges, attention's heads), handed over in microseconds to thre
 spinning after the last product, instead of staying on one core beside BLAS's polling pool (the
 baby GPT's step on the 2-core Xeon VM, three runs each: 35.8 / 37.3 / 37.6 -> 32.4 / 34.2 /
 35.6 ms). A forked child (a DataLoader worker) must not touch that pool: there the callback is
-removed and every loop runs on one thread.
+removed and every loop runs on one thread. The pool's workers are pinned one to a CPU
+(_numba.pin_pool_workers): woken after idle, an unpinned worker waited 1-5 ms on this VM.
 """
 from __future__ import annotations
 
@@ -385,6 +386,8 @@ def _install_callback():
     for setter in setters:
         setter(callback.address)
     _callback[:] = [callback if setters else None, *setters]   # None: asked, none to set
+    if setters:
+        _numba.pin_pool_workers()
     return bool(setters)
 
 

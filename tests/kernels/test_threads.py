@@ -341,3 +341,21 @@ def test_numba_leaves_openmp_unnested():
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                          timeout=120, check=True).stdout.split()
     assert out == ["1"]
+
+
+@needs_one_pool
+@pytest.mark.skipif(len(getattr(os, "sched_getaffinity", lambda _: ())(0)) < 2,
+                    reason="needs two CPUs")
+def test_one_pool_pins_the_workers_not_the_caller():
+    # numba's OpenMP workers each on one CPU (a worker woken after idle otherwise waited
+    # milliseconds behind the caller's spin on the caller's CPU); the caller keeps every CPU
+    code = ("import os\n"
+            "from tinygen_kernels import _numba, _threads\n"
+            "everywhere = os.sched_getaffinity(0)\n"
+            "assert _threads.one_pool()\n"
+            "pinned = _numba.pin_pool_workers()\n"
+            "print(len(pinned) >= 1, all(os.sched_getaffinity(t) == {c} for t, c in pinned),\n"
+            "      os.sched_getaffinity(0) == everywhere)\n")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         timeout=120, check=True).stdout.split()
+    assert out == ["True", "True", "True"]
