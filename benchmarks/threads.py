@@ -7,8 +7,9 @@ over two threads, timed by each way tinygen could split it.
                            splits; a worker needs the GIL to start its Python piece
   tinygen split, spinning  the same with TINYGEN_SPIN_US=300: the worker polls (without the GIL)
                            before it sleeps
-  numba prange, <layer>    an empty numba parallel loop on numba's workqueue layer (tinygen's
-                           choice, kernels/_numba.py) and on its OpenMP layer, whose threads spin
+  numba prange, <layer>    an empty numba parallel loop on numba's workqueue layer and on its
+                           OpenMP layer, whose threads spin (tinygen's choice where NumPy's
+                           OpenBLAS runs its jobs on that pool too: kernels/_numba.py, one_pool)
 
 Each way runs in its own process (numba's threading layer is chosen once per process), with
 `import tinygen` first. Times are medians in microseconds: back to back, and after a 0.5 ms pause
