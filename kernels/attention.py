@@ -607,10 +607,12 @@ def _gemm_address(dtype):
 
 
 def _native_ok(*arrays):
-    """one_pool() and BLAS callable from numba for these (U, h, N, M) views (non-negative
-    strides, unit steps along rows)."""
+    """one_pool() and BLAS callable from numba for these (U, h, N, M) views: non-negative
+    strides, unit steps along rows, rows at least M apart (BLAS's leading dimension; NumPy may
+    give a length-1 axis any stride, and BLAS skips a call whose lda is below M)."""
     return (one_pool() and _gemm_address(arrays[0].dtype) is not None
-            and all(min(a.strides) >= 0 and a.strides[-1] == a.itemsize for a in arrays))
+            and all(min(a.strides) >= 0 and a.strides[-1] == a.itemsize
+                    and a.strides[-2] >= a.shape[-1] * a.itemsize for a in arrays))
 
 
 @jit_serial

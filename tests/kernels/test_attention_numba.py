@@ -149,6 +149,18 @@ def test_heads_given_as_views(impl, lead, causal):
     _check(q[..., ::-1], k[..., ::-1], v, do, causal, None, impl=impl)    # no unit stride: a copy
 
 
+def test_one_pool_takes_blas_views_only(monkeypatch):
+    # BLAS by address needs unit steps along rows and rows at least a row apart: a length-1 axis
+    # with a small stride (NumPy allows any) goes to the stacked products instead
+    rng = np.random.default_rng(3)
+    a = rng.standard_normal((2, 3, 4, 5)).astype(np.float32)
+    one_row = np.lib.stride_tricks.as_strided(a[:, :, :1], strides=(240, 80, 4, 4))
+    monkeypatch.setattr(_threads, "_conv_split", [False])
+    assert attention._native_ok(a, a) == _numba.ONE_POOL_LAYER
+    assert not attention._native_ok(a, one_row)
+    assert not attention._native_ok(a, a[..., ::2])
+
+
 @pytest.mark.parametrize("impl", IMPLS[:2])
 def test_declines_what_it_does_not_take(impl):
     rng = np.random.default_rng(0)
