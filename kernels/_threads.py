@@ -425,13 +425,18 @@ def over_ranges(fn, n, elements, ns_per_element=1.0):
 ONE_POOL_MIN_NS = 50_000
 
 
-def kernel_over_ranges(kernel, args, n, elements, ns_per_element=1.0):
+def kernel_over_ranges(kernel, args, n, elements, ns_per_element=1.0, parallel=None):
     """kernel(lo, hi, *args) over ranges covering [0, n), kernel a serial njit function: in
-    one_pool() one prange loop on numba's threads (_numba.run_ranges) from ONE_POOL_MIN_NS of
-    work, else as over_ranges (a range per tinygen thread, or one range here)."""
+    one_pool() one prange loop on numba's threads from ONE_POOL_MIN_NS of work (parallel(n,
+    pieces, *args), the kernel's own prange twin cutting the ranges as _numba.piece does, where
+    given, else _numba.run_ranges), otherwise as over_ranges (a range per tinygen thread, or one
+    range here)."""
     if one_pool() and not in_split() and elements * ns_per_element >= ONE_POOL_MIN_NS:
         threads = min(_numba.num_threads(), n)
         if threads >= 2:
-            _numba.run_ranges(kernel, n, threads, args)
+            if parallel is not None:
+                parallel(n, threads, *args)
+            else:
+                _numba.run_ranges(kernel, n, threads, args)
             return
     over_ranges(lambda lo, hi: kernel(lo, hi, *args), n, elements, ns_per_element)

@@ -38,7 +38,8 @@ import numpy as np
 
 from . import _numba
 from . import _threads
-from ._numba import contiguous_grad, erf, exp, is_cpu_float, jit_closure, jit_serial, numba_kernel
+from ._numba import (contiguous_grad, erf, exp, is_cpu_float, jit, jit_closure, jit_serial,
+                     numba_kernel, piece, prange)
 from ._threads import kernel_over_ranges, one_pool, parallel_work
 from ._xp import array_module
 from .registry import reference
@@ -60,7 +61,13 @@ def _flat_map(kernel, arrays, out, *scalars):
             not (one_pool() or parallel_work(n, ns)):
         kernel(*arrays, *scalars, out)
         return
-    kernel_over_ranges(_ranged(kernel, len(arrays)), (*arrays, out, *scalars), n, n, ns)
+    twin = _TWINS.get(kernel)
+    if twin is None:               # run_ranges with a range kernel compiled in this process
+        kernel_over_ranges(_ranged(kernel, len(arrays)), (*arrays, out, *scalars), n, n, ns)
+        return
+    parallel, op = twin
+    kernel_over_ranges(lambda lo, hi, *a: kernel(*(v[lo:hi] for v in a)), (*arrays, out), n, n,
+                       ns, parallel=lambda n, pieces, *a: parallel(op, n, pieces, *a))
 
 
 _RANGED = {}
@@ -292,6 +299,40 @@ def _silu_bwd(x, gy, out):
 
 _FORWARD = (_gelu_erf, _gelu_tanh, _silu)                  # op 0, 2, 4
 _BACKWARD = (_gelu_erf_bwd, _gelu_tanh_bwd, _silu_bwd)      # op 1, 3, 5
+
+
+# The prange twins of the float loops (_threads.kernel_over_ranges in one_pool()): one function
+# per arity, the loop chosen by `op`, cached on disk (run_ranges is compiled again in every
+# process: 0.5 s a kernel, the GPT's first step 4.7 s against 0.3 before it had twins)
+@jit
+def _flat1_parallel(op, n, pieces, x, out):
+    for p in prange(pieces):
+        lo, hi = piece(n, pieces, p)
+        if op == 0:
+            _gelu_erf(x[lo:hi], out[lo:hi])
+        elif op == 1:
+            _gelu_tanh(x[lo:hi], out[lo:hi])
+        elif op == 2:
+            _silu(x[lo:hi], out[lo:hi])
+        else:
+            _sigmoid_numba(x[lo:hi], out[lo:hi])
+
+
+@jit
+def _flat2_parallel(op, n, pieces, x, gy, out):
+    for p in prange(pieces):
+        lo, hi = piece(n, pieces, p)
+        if op == 0:
+            _gelu_erf_bwd(x[lo:hi], gy[lo:hi], out[lo:hi])
+        elif op == 1:
+            _gelu_tanh_bwd(x[lo:hi], gy[lo:hi], out[lo:hi])
+        else:
+            _silu_bwd(x[lo:hi], gy[lo:hi], out[lo:hi])
+
+
+_TWINS = {kernel: (_flat1_parallel, op)
+          for op, kernel in enumerate((*_FORWARD, _sigmoid_numba))}
+_TWINS.update({kernel: (_flat2_parallel, op) for op, kernel in enumerate(_BACKWARD)})
 
 
 def _run(x, gy, op):

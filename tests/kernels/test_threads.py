@@ -281,24 +281,35 @@ def test_one_pool_runs_blas_jobs_on_numbas_threads():
 
 @needs_one_pool
 def test_one_pool_ranges_equal_one_thread(monkeypatch):
-    # the kernels' loops as prange loops on numba's pool give one thread's bits (LayerNorm's
-    # gw, gb summed per block of rows in block order, however many threads ran the blocks)
+    # the kernels' loops as prange loops on numba's pool (their prange twins, or run_ranges for a
+    # loop without one) give one thread's bits (LayerNorm's gw, gb summed per block of rows in
+    # block order, however many threads ran the blocks)
     rng = np.random.default_rng(1)
     x = rng.standard_normal((300, 70)).astype(np.float32)
     gy = rng.standard_normal(x.shape).astype(np.float32)
     w, b = rng.standard_normal(70).astype(np.float32), rng.standard_normal(70).astype(np.float32)
     monkeypatch.setattr(_threads, "_conv_split", [False])
+    monkeypatch.setattr(_numba, "PARALLEL_MIN_ELEMENTS", 0)
+    ran = []
+
+    def spy(name, fn):
+        return lambda *a: (ran.append(name), fn(*a))[1]
+    twins = {k: (spy(f.__name__, f), op) for k, (f, op) in activation._TWINS.items()}
+    monkeypatch.setattr(activation, "_TWINS", twins)
+    for name in ("_fwd_rows_parallel", "_bwd_blocks_parallel"):
+        monkeypatch.setattr(layernorm, name, spy(name, getattr(layernorm, name)))
+    monkeypatch.setattr(_numba, "run_ranges", spy("run_ranges", _numba.run_ranges))
     results = []
     for min_ns in (0, 1 << 60):                          # split, then one thread
         monkeypatch.setattr(_threads, "ONE_POOL_MIN_NS", min_ns)
-        monkeypatch.setattr(_numba, "PARALLEL_MIN_ELEMENTS", 0)
-        ran = []
-        real = _numba.run_ranges
-        monkeypatch.setattr(_numba, "run_ranges", lambda *a: (ran.append(a[2]), real(*a))[1])
+        ran.clear()
         y, mean, rstd = layernorm.layernorm_fwd_numba(x, w, b, 1e-5)
         results.append((activation.gelu_fwd_numba(x), activation.gelu_bwd_numba(x, gy), y,
-                        *layernorm.layernorm_bwd_numba(gy, x, w, mean, rstd)))
-        assert (ran == [2, 2, 2, 2]) if min_ns == 0 else ran == []
+                        *layernorm.layernorm_bwd_numba(gy, x, w, mean, rstd),
+                        activation.relu_fwd_numba(x)[0]))
+        assert ran == ([] if min_ns else [
+            "_fwd_rows_parallel", "_flat1_parallel", "_flat2_parallel", "_bwd_blocks_parallel",
+            "run_ranges"])                               # ReLU: no twin
     for split, serial in zip(*results):
         np.testing.assert_array_equal(split, serial)
 
