@@ -156,6 +156,12 @@ def test_no_numba_function_compiled_twice():
     assert shared == []
 
 
+def _printed_by(code):
+    """What a fresh Python process running `code` prints, split into words."""
+    return subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                          timeout=120, check=True).stdout.split()
+
+
 @pytest.mark.skipif(not hasattr(os, "fork"), reason="needs fork")
 def test_a_forked_child_splits_with_a_fresh_pool():
     # a DataLoader worker is a forked child: the parent's pool threads are not in it
@@ -168,8 +174,7 @@ def test_a_forked_child_splits_with_a_fresh_pool():
             "    os._exit(0 if ok else 1)\n"
             "_, status = os.waitpid(pid, 0)\n"
             "print(os.waitstatus_to_exitcode(status))\n")
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
-                         timeout=60, check=True).stdout.split()
+    out = _printed_by(code)
     assert out == ["0"]
 
 
@@ -274,8 +279,7 @@ def test_one_pool_runs_blas_jobs_on_numbas_threads():
             "print(held.value == _threads._callback[0].address)\n"
             "_threads.split_threads(8, convolution=True)\n"
             "print(_threads.one_pool())\n")
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
-                         timeout=120, check=True).stdout.split()
+    out = _printed_by(code)
     assert out == ["omp", "True", "True", "False"]
 
 
@@ -333,8 +337,7 @@ def test_a_forked_child_runs_without_numbas_pool():
             "    os._exit(0 if ok and float(z[0, 0]) == 600.0 else 1)\n"
             "_, status = os.waitpid(pid, 0)\n"
             "print(os.waitstatus_to_exitcode(status))\n")
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
-                         timeout=120, check=True).stdout.split()
+    out = _printed_by(code)
     assert out == ["0"]
 
 
@@ -349,8 +352,7 @@ def test_numba_leaves_openmp_unnested():
             "assert _threads.one_pool()\n"
             "activation.gelu_fwd_numba(np.ones(100000, np.float32))\n"
             "print(ctypes.CDLL(omppool.__file__).omp_get_max_active_levels())\n")
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
-                         timeout=120, check=True).stdout.split()
+    out = _printed_by(code)
     assert out == ["1"]
 
 
@@ -367,6 +369,5 @@ def test_one_pool_pins_the_workers_not_the_caller():
             "pinned = _numba.pin_pool_workers()\n"
             "print(len(pinned) >= 1, all(os.sched_getaffinity(t) == {c} for t, c in pinned),\n"
             "      os.sched_getaffinity(0) == everywhere)\n")
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
-                         timeout=120, check=True).stdout.split()
+    out = _printed_by(code)
     assert out == ["True", "True", "True"]
