@@ -123,6 +123,15 @@ def cblas_gemm_addresses():
     return {}
 
 
+def _mpi_ranks():
+    """The number of ranks of the MPI job this process is in, from MPICH's or Open MPI's
+    environment (1 outside one)."""
+    for name in ("PMI_SIZE", "OMPI_COMM_WORLD_SIZE"):
+        if os.environ.get(name, "").isdigit():
+            return int(os.environ[name])
+    return 1
+
+
 if numba is not None and not _USER_LAYER:
     LAYER = "omp" if _HAVE_OPENMP and openblas_callback_setters() else "workqueue"
     os.environ["NUMBA_THREADING_LAYER"] = numba.config.THREADING_LAYER = LAYER
@@ -436,9 +445,11 @@ if HAVE_NUMBA:
         which then spun at the loop's end barrier without yielding, while the other vCPU looked
         preempted to the guest. Pinned, the worker wakes on its own CPU: 158 us after 100 ms
         idle against 3.7-5.5 ms (back to back 1.6 us either way). The threads are libgomp's,
-        which PyTorch shares in one process: its regions run on them pinned too."""
+        which PyTorch shares in one process: its regions run on them pinned too. Not in an MPI
+        job of several ranks (they share the CPUs, and every rank would pin its workers to the
+        same ones)."""
         allowed = sorted(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else []
-        if not _GETTID or len(allowed) < 2:
+        if not _GETTID or len(allowed) < 2 or _mpi_ranks() > 1:
             return []
         ids = np.zeros(numba.get_num_threads(), np.int64)
         _thread_ids(ids)

@@ -371,3 +371,12 @@ def test_one_pool_pins_the_workers_not_the_caller():
             "      os.sched_getaffinity(0) == everywhere)\n")
     out = _printed_by(code)
     assert out == ["True", "True", "True"]
+
+
+def test_no_pinning_in_an_mpi_job_of_several_ranks(monkeypatch):
+    # the ranks share the CPUs: each would pin its workers to the same ones
+    monkeypatch.setenv("PMI_SIZE", "2")
+    assert _numba.pin_pool_workers() == []
+    monkeypatch.setenv("PMI_SIZE", "1")
+    monkeypatch.delenv("OMPI_COMM_WORLD_SIZE", raising=False)
+    assert _numba._mpi_ranks() == 1
