@@ -16,6 +16,14 @@
     wide_vector_features
                    numba's target features with 512-bit vectors on WIDE_VECTOR_CPUS (set at
                    import, before numba's first compilation), or None
+    LAYER, ONE_POOL_LAYER
+                   numba's threading layer (OpenMP where NumPy's OpenBLAS takes a threads
+                   callback, else workqueue), and whether BLAS's jobs may run on its pool
+    blas_jobs_callback, run_ranges, piece, cblas_gemm, pin_pool_workers, forked
+                   the one pool's pieces (tinygen_kernels._threads.one_pool): OpenBLAS's jobs as
+                   a prange loop, a range kernel as a prange loop, the ranges' cut for a kernel's
+                   own prange twin, BLAS called by address from numba, the workers pinned, and
+                   whether this is a forked child where no parallel loop may run
 
 SAFE_FASTMATH is fastmath without 'nnan', 'ninf' and 'afn': the loops may reassociate (so
 reductions vectorise) and contract to FMAs, but inf and NaN keep their IEEE meaning, which masked
