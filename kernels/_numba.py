@@ -471,6 +471,14 @@ if HAVE_NUMBA:
                 pinned.append((tid, allowed[t]))
         return pinned
 
+    @intrinsic
+    def element_pointer(typingctx, address, like):
+        """The data address `address` (uintp) as a pointer to like's dtype (like: an array), for
+        numba.carray: arrays handed to a prange loop by address, as a list of them cannot be."""
+        def codegen(context, builder, signature, args):
+            return builder.inttoptr(args[0], context.get_value_type(signature.return_type))
+        return types.CPointer(like.dtype)(address, like), codegen
+
     @numba.njit(inline="always")
     def piece(n, pieces, p):
         """(lo, hi) of piece p of `pieces` equal ranges of [0, n) (the last may be short or
@@ -497,7 +505,8 @@ else:  # pragma: no cover
     jit_serial = jit_exact = jit_closure = jit
     prange = range
     spin_until = None          # _threads then waits only by blocking
-    blas_jobs_callback = run_ranges = cblas_gemm = None    # never used: ONE_POOL_LAYER False
+    blas_jobs_callback = run_ranges = cblas_gemm = element_pointer = None   # never used:
+    #                                                              ONE_POOL_LAYER is False
 
     def pin_pool_workers():
         return []

@@ -380,3 +380,28 @@ def test_no_pinning_in_an_mpi_job_of_several_ranks(monkeypatch):
     monkeypatch.setenv("PMI_SIZE", "1")
     monkeypatch.delenv("OMPI_COMM_WORLD_SIZE", raising=False)
     assert _numba._mpi_ranks() == 1
+
+
+@needs_one_pool
+@pytest.mark.parametrize("amsgrad, decoupled", [(False, False), (True, True)])
+def test_adam_on_the_one_pool_by_address(monkeypatch, amsgrad, decoupled):
+    # in one_pool() Adam's ranges run as one prange loop that gets the parameters by address:
+    # ranges cross parameters, mixed dtypes run as two passes
+    monkeypatch.setattr(_threads, "_conv_split", [False])
+    monkeypatch.setattr(_threads, "ONE_POOL_MIN_NS", 0)
+    ran = []
+    real = adam._adam_parallel
+    monkeypatch.setattr(adam, "_adam_parallel", lambda *a: (ran.append(a[0]), real(*a))[1])
+    rng = np.random.default_rng(2)
+    shapes = [(7,), (3, 5), (1,), (11, 2), (4,), (30, 7)]
+    dtypes = [np.float32, np.float64, np.float32, np.float64, np.float32, np.float32]
+    made = [[(rng.standard_normal(s) if k < 3 else np.abs(rng.standard_normal(s))).astype(d)
+             for s, d in zip(shapes, dtypes)] for k in range(5)]
+    copies = [[a.copy() for a in group] for group in made]
+    args = (3, 1e-2, 0.9, 0.999, 1e-8, 0.01, decoupled, amsgrad)
+    adam.adam_step_numba(*made, *args)
+    adam.adam_step(*copies, *args)
+    assert sorted(ran) == [15 + 22, 7 + 1 + 4 + 210]           # float64, float32 elements
+    for got, want in zip(sum([made[k] for k in (0, 2, 3, 4)], []),
+                         sum([copies[k] for k in (0, 2, 3, 4)], [])):
+        np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-6)
