@@ -86,12 +86,20 @@ try:                      # module level, not lazy: numba (and llvmlite, which c
 except ImportError:  # pragma: no cover - exercised only where numba is missing
     numba = None
 
-try:                      # numba's OpenMP pool, which needs the system's libgomp
+try:                      # module level, not lazy (as above): numba's OpenMP pool, which needs
+    #                         the system's libgomp, decides the layer at import
     import numba.np.ufunc.omppool
     import numba.np.ufunc.parallel        # its start-up (below)
     _HAVE_OPENMP = numba is not None
 except ImportError:  # pragma: no cover - a machine without libgomp
     _HAVE_OPENMP = False
+
+
+def _symbol(dll, name, affixes):
+    """dll's function `name` under the first (prefix, suffix) of affixes it exports, or None
+    (OpenBLAS's builds rename their symbols: scipy_openblas_set_num_threads64_)."""
+    return next((getattr(dll, f"{p}{name}{s}") for p, s in affixes
+                 if hasattr(dll, f"{p}{name}{s}")), None)
 
 
 def openblas_callback_setters():
@@ -102,10 +110,8 @@ def openblas_callback_setters():
     for lib in ThreadpoolController().select(user_api="blas").lib_controllers:
         if lib.internal_api != "openblas" or getattr(lib, "threading_layer", "") != "pthreads":
             return []
-        dll = ctypes.CDLL(lib.filepath)
-        names = (f"{prefix}openblas_set_threads_callback_function{suffix}"
-                 for prefix, suffix in itertools.product(("", "scipy_"), ("", "64_", "_64")))
-        setter = next((getattr(dll, n) for n in names if hasattr(dll, n)), None)
+        setter = _symbol(ctypes.CDLL(lib.filepath), "openblas_set_threads_callback_function",
+                         itertools.product(("", "scipy_"), ("", "64_", "_64")))
         if setter is None:
             return []
         setter.argtypes, setter.restype = [ctypes.c_void_p], None
@@ -120,14 +126,12 @@ def cblas_gemm_addresses():
         if lib.internal_api != "openblas" or "numpy" not in lib.filepath:
             continue
         dll = ctypes.CDLL(lib.filepath)
-        found = {}
-        for dtype, name in ((np.float32, "sgemm"), (np.float64, "dgemm")):
-            for prefix, suffix in (("", "64_"), ("scipy_", "64_"), ("", "_64"), ("scipy_", "_64")):
-                fn = getattr(dll, f"{prefix}cblas_{name}{suffix}", None)
-                if fn is not None:
-                    found[np.dtype(dtype)] = ctypes.cast(fn, ctypes.c_void_p).value
-                    break
-        return found if len(found) == 2 else {}
+        found = {np.dtype(dtype): _symbol(dll, f"cblas_{name}",
+                                          itertools.product(("", "scipy_"), ("64_", "_64")))
+                 for dtype, name in ((np.float32, "sgemm"), (np.float64, "dgemm"))}
+        if None in found.values():
+            return {}
+        return {dtype: ctypes.cast(fn, ctypes.c_void_p).value for dtype, fn in found.items()}
     return {}
 
 
@@ -493,11 +497,10 @@ if HAVE_NUMBA:
         types in a process (0.4-0.8 s each here): numba caches no function that takes another
         as an argument. A kernel run often gives kernel_over_ranges a prange twin of its own
         instead, cached on disk like the rest."""
-        step = (n + pieces - 1) // pieces
         for p in numba.prange(pieces):
-            lo = p * step
-            if lo < n:
-                kernel(lo, min(n, lo + step), *args)
+            lo, hi = piece(n, pieces, p)
+            if lo < hi:
+                kernel(lo, hi, *args)
 else:  # pragma: no cover
     def jit(fn):
         return fn

@@ -431,7 +431,7 @@ def kernel_over_ranges(kernel, args, n, elements, ns_per_element=1.0, parallel=N
     pieces, *args), the kernel's own prange twin cutting the ranges as _numba.piece does, where
     given, else _numba.run_ranges), otherwise as over_ranges (a range per tinygen thread, or one
     range here)."""
-    if one_pool() and not in_split() and elements * ns_per_element >= ONE_POOL_MIN_NS:
+    if elements * ns_per_element >= ONE_POOL_MIN_NS and one_pool() and not in_split():
         threads = min(_numba.num_threads(), n)
         if threads >= 2:
             if parallel is not None:

@@ -18,11 +18,10 @@ The grads are read only (weight decay does not write into them), as in PyTorch.
 
 Versions (CPU):
   numba_v1  one pass over the elements of all the parameters, laid end to end and cut into one
-            range per thread (_threads.over_ranges; one thread below 32768 elements in all), a
-            jitted call of the serial loop per parameter slice in a range; in
-            _threads.one_pool() the ranges run as one prange loop on numba's pool instead, the
-            parameters of each dtype handed over by address (_adam_on_pool: the VAE's step,
-            0.65M parameters, 4.20 / 4.08 -> 4.02 / 3.74 ms)                       <- default
+            range per thread (_threads.kernel_over_ranges: tinygen's threads, or in one_pool() a
+            prange loop on numba's pool, which takes the parameters of each dtype by address:
+            the VAE's step, 0.65M parameters, 4.20 / 4.08 -> 4.02 / 3.74 ms), the serial loop
+            on each parameter's slice of a range                                   <- default
 """
 from __future__ import annotations
 
@@ -30,11 +29,9 @@ import math
 
 import numpy as np
 
-from . import _threads
 from ._numba import (HAVE_NUMBA, element_pointer, is_cpu_float, jit, jit_serial, numba,
                      numba_kernel, piece, prange)
-from ._numba import num_threads as numba_threads
-from ._threads import one_pool, over_ranges
+from ._threads import kernel_over_ranges
 from ._xp import array_module
 from .registry import reference
 
@@ -153,61 +150,39 @@ def adam_step_numba(params, grads, exp_avgs, exp_avg_sqs, max_exp_avg_sqs, step,
     scalars = {np.dtype(np.float32): np.array(values, np.float32),
                np.dtype(np.float64): np.array(values, np.float64)}
     flags = bool(amsgrad), bool(decoupled), bool(maximize)
-    total = sum(p.size for p in params)
-    if one_pool() and total >= _threads.ONE_POOL_MIN_NS and numba_threads() >= 2:
-        _adam_on_pool(params, grads, exp_avgs, exp_avg_sqs, max_exp_avg_sqs, scalars, flags)
-        return None
-    flats = []
-    for i, p in enumerate(params):
-        flat = p.reshape(-1)
-        vmax = max_exp_avg_sqs[i].reshape(-1) if amsgrad else flat
-        flats.append((flat, grads[i].reshape(-1), exp_avgs[i].reshape(-1),
-                      exp_avg_sqs[i].reshape(-1), vmax, scalars[p.dtype]))
-    ends = np.cumsum([f[0].size for f in flats])
-
-    def update(lo, hi):            # the elements lo:hi of all the parameters laid end to end
-        for k in range(int(np.searchsorted(ends, lo, side="right")), len(flats)):
-            start = int(ends[k]) - flats[k][0].size
-            if start >= hi:
-                break
-            part = slice(max(lo, start) - start, min(hi, int(ends[k])) - start)
-            *arrays, values = flats[k]
-            _adam_update(*(a[part] for a in arrays), values, *flags)
-    total = int(ends[-1]) if flats else 0
-    over_ranges(update, total, total)
-    return None
-
-
-def _adam_on_pool(params, grads, exp_avgs, exp_avg_sqs, max_exp_avg_sqs, scalars, flags):
-    """adam_step_numba's pass as one prange loop on numba's pool (one_pool()), the parameters of
-    each dtype laid end to end and handed over by address (a prange loop takes no list or
-    tuple of arrays)."""
-    groups = {}
+    groups = {}                    # the parameters by dtype, each group one pass
     for i, p in enumerate(params):
         groups.setdefault(p.dtype, []).append(i)
+    vmaxs = max_exp_avg_sqs if amsgrad else params
     for dtype, index in groups.items():
-        vmaxs = max_exp_avg_sqs if flags[0] else params
+        # by address: a prange loop takes no list or tuple of arrays
         addresses = np.array([[a[i].__array_interface__["data"][0] for a in
                                (params, grads, exp_avgs, exp_avg_sqs, vmaxs)] for i in index],
                              np.uintp)
         sizes = np.array([params[i].size for i in index], np.int64)
         ends = np.cumsum(sizes)
-        _adam_parallel(int(ends[-1]), numba_threads(), addresses, sizes, ends, scalars[dtype],
-                       *flags)
+        kernel_over_ranges(_adam_ranges, (addresses, sizes, ends, scalars[dtype], *flags),
+                           int(ends[-1]), int(ends[-1]), parallel=_adam_parallel)
+    return None
+
+
+@jit_serial
+def _adam_ranges(lo, hi, addresses, sizes, ends, scalars, amsgrad, decoupled, maximize):
+    """The elements lo:hi of the parameters laid end to end (addresses (k, 5): p, g, m, v, vmax
+    of each, sizes (k,), ends their cumulative sizes): _adam_update on each parameter's part."""
+    for k in range(np.searchsorted(ends, lo, side="right"), ends.shape[0]):
+        start = ends[k] - sizes[k]
+        if start >= hi:
+            break
+        a, z = max(lo, start) - start, min(hi, ends[k]) - start
+        p, g, m, v, vmax = [numba.carray(element_pointer(addresses[k, j], scalars),
+                                         sizes[k])[a:z] for j in range(5)]
+        _adam_update(p, g, m, v, vmax, scalars, amsgrad, decoupled, maximize)
 
 
 @jit
 def _adam_parallel(n, pieces, addresses, sizes, ends, scalars, amsgrad, decoupled, maximize):
-    """The elements of the parameters laid end to end (addresses (k, 5): p, g, m, v, vmax of
-    each, sizes (k,), ends their cumulative sizes) in `pieces` ranges: _adam_update on each
-    parameter's part of a range."""
+    """_adam_ranges' prange twin (one_pool())."""
     for q in prange(pieces):
         lo, hi = piece(n, pieces, q)
-        for k in range(np.searchsorted(ends, lo, side="right"), ends.shape[0]):
-            start = ends[k] - sizes[k]
-            if start >= hi:
-                break
-            a, z = max(lo, start) - start, min(hi, ends[k]) - start
-            p, g, m, v, vmax = [numba.carray(element_pointer(addresses[k, j], scalars),
-                                             sizes[k])[a:z] for j in range(5)]
-            _adam_update(p, g, m, v, vmax, scalars, amsgrad, decoupled, maximize)
+        _adam_ranges(lo, hi, addresses, sizes, ends, scalars, amsgrad, decoupled, maximize)
