@@ -19,11 +19,12 @@
     LAYER, ONE_POOL_LAYER
                    numba's threading layer (OpenMP where NumPy's OpenBLAS takes a threads
                    callback, else workqueue), and whether BLAS's jobs may run on its pool
-    blas_jobs_callback, run_ranges, piece, cblas_gemm, pin_pool_workers, forked
+    blas_jobs_callback, run_jobs, run_ranges, piece, cblas_gemm, pin_pool_workers, forked
                    the one pool's pieces (tinygen_kernels._threads.one_pool): OpenBLAS's jobs as
-                   a prange loop, a range kernel as a prange loop, the ranges' cut for a kernel's
-                   own prange twin, BLAS called by address from numba, the workers pinned, and
-                   whether this is a forked child where no parallel loop may run
+                   a prange loop, C callbacks (a split's pieces) as one, a range kernel as one,
+                   the ranges' cut for a kernel's own prange twin, BLAS called by address from
+                   numba, the workers pinned, and whether this is a forked child where no
+                   parallel loop may run
 
 SAFE_FASTMATH is fastmath without 'nnan', 'ninf' and 'afn': the loops may reassociate (so
 reductions vectorise) and contract to FMAs, but inf and NaN keep their IEEE meaning, which masked
@@ -378,10 +379,19 @@ if HAVE_NUMBA:
             return context.get_dummy_value()
         return types.void(types.uintp, types.int32, types.uintp, types.int32), codegen
 
-    @numba.njit(parallel=True, cache=True)
+    # nogil: run_jobs calls it from Python, and the jobs it runs there take the GIL themselves
+    @numba.njit(parallel=True, cache=True, nogil=True)
     def _blas_jobs(job, n, size, data, tag):
         for i in numba.prange(n):
             _call_job(job, np.int32(i), data + i * size, tag)
+
+    def run_jobs(job, n):
+        """The C function at address `job`, void (int, void *, int), called as job(i, NULL, 0)
+        for i in range(n) as one prange loop on numba's pool, the GIL released meanwhile:
+        how tinygen_kernels._threads runs the pieces of a split on the one pool (a ctypes
+        callback that takes the GIL while its piece runs Python)."""
+        zero = np.uintp(0)
+        _blas_jobs(np.uintp(job), np.int32(n), zero, zero, np.int32(0))
 
     def _run_blas_jobs(sync, job, n, size, data, tag):
         _blas_jobs(job, n, size, data, tag)
@@ -508,7 +518,7 @@ else:  # pragma: no cover
     jit_serial = jit_exact = jit_closure = jit
     prange = range
     spin_until = None          # _threads then waits only by blocking
-    blas_jobs_callback = run_ranges = cblas_gemm = element_pointer = None   # never used:
+    blas_jobs_callback = run_ranges = run_jobs = cblas_gemm = element_pointer = None   # never used:
     #                                                              ONE_POOL_LAYER is False
 
     def pin_pool_workers():

@@ -25,7 +25,8 @@ as BLAS has, and BLAS itself runs on one thread meanwhile.
                             [fn(lo, hi) over ranges of [0, n)], one range per thread when the
                             loop's `elements` are parallel_work, else [fn(0, n)]: how the numba
                             kernels (serial loops over ranges) run in parallel
-    one_pool()              whether BLAS's threads and the loops share numba's OpenMP pool now
+    one_pool()              whether BLAS's jobs, the loops and the splits share numba's OpenMP
+                            pool
     kernel_over_ranges(kernel, args, n, elements, ns_per_element)
                             kernel(lo, hi, *args) over ranges of [0, n), kernel a serial numba
                             function: one prange loop on numba's pool in one_pool(), else as
@@ -62,16 +63,23 @@ leaving the second core to BLAS's polling threads (blas_alone).
 
 One pool (one_pool): where NumPy's BLAS is an OpenBLAS that takes a threads callback (0.3.27 on),
 tinygen_kernels._numba picks numba's OpenMP layer and this module installs a callback that runs
-OpenBLAS's jobs as a prange loop on numba's threads. While blas_alone(), the loops then split
-too (kernel_over_ranges, attention's heads), handed over in microseconds to threads that were
-spinning after the last product, instead of staying on one core beside BLAS's polling pool (the
-baby GPT's step on the 2-core Xeon VM, three runs each: 35.8 / 37.3 / 37.6 -> 32.4 / 34.2 /
-35.6 ms). A forked child (a DataLoader worker) must not touch that pool: there the callback is
-removed and every loop runs on one thread. The pool's workers are pinned one to a CPU
-(_numba.pin_pool_workers): woken after idle, an unpinned worker waited 1-5 ms on this VM.
+OpenBLAS's jobs as a prange loop on numba's threads. The loops then split too (kernel_over_ranges,
+attention's heads), handed over in microseconds to threads that were spinning after the last
+product, instead of staying on one core beside BLAS's polling pool (the baby GPT's step on the
+2-core Xeon VM, three runs each: 35.8 / 37.3 / 37.6 -> 32.4 / 34.2 / 35.6 ms). And run_split's
+pieces (a convolution's chunks, a split product's rows) run on the same threads (_on_pool), each
+through a ctypes callback that holds the GIL while its piece runs Python: an empty split of two
+pieces 33-51 us against 90-113 on tinygen's threads; the DCGAN's step 75.5 -> 72.4 ms, CLIP's
+169.8 -> 163.5, the U-Net's 316 -> 303 (medians of 2-3 processes each, old and new in turn):
+tinygen's threads beside numba's spinning workers had made the DCGAN's step 123 ms, so before,
+the loops of a process with convolutions stayed off numba's pool. A forked child (a DataLoader
+worker) must not touch that pool: there the callback is removed and every loop runs on one
+thread. The pool's workers are pinned one to a CPU (_numba.pin_pool_workers): woken after idle,
+an unpinned worker waited 1-5 ms on this VM.
 """
 from __future__ import annotations
 
+import ctypes
 import math
 import os
 import threading
@@ -131,7 +139,7 @@ def split_threads(pieces, convolution=False):
         threads = min(blas_threads(), pieces)
         _conv_split[0] = _conv_split[0] or threads > 1
         return threads
-    return 1 if blas_alone() else min(blas_threads(), pieces)
+    return 1 if blas_alone() and not one_pool() else min(blas_threads(), pieces)
 
 
 def in_split():
@@ -169,7 +177,7 @@ def run_split(work, n, threads, blas=True):
         if threads < 2:
             pieces = lambda: [work(i) for i in range(n)]          # noqa: E731
             return _one_blas_thread(pieces) if blas else pieces()
-        if _pool is None or _pool.size < threads - 1:      # more threads than before
+        if not one_pool() and (_pool is None or _pool.size < threads - 1):   # more than before
             if _pool is not None:
                 _pool.stop()
             _pool = _Workers(threads - 1)
@@ -201,9 +209,51 @@ def _split(work, n, threads, blas):
             _local.serial = False
 
     def run():
-        _pool.run(share, threads - 1)
+        if one_pool():
+            _on_pool(share, threads)
+        else:
+            _pool.run(share, threads - 1)
         return results
     return _one_blas_thread(run) if blas else run()
+
+
+# A split on the one pool: share(t) for t < threads as one prange loop (_numba.run_jobs) over a
+# ctypes callback, which takes the GIL for its piece's Python and lets it go where the piece
+# does (its numba kernels and BLAS calls), as tinygen's own threads do. Handed over in
+# microseconds to threads that spin after their last loop, where waking tinygen's took ~90 us.
+_PIECE = ctypes.CFUNCTYPE(None, ctypes.c_int32, ctypes.c_void_p, ctypes.c_int32)
+_on_pool_now = [None, [], None]  # the share running on the pool, its pieces' errors, the caller
+_thread_states = set()           # numba's threads whose Python thread state is kept
+
+
+def _pool_piece(t, data, tag):
+    ident = threading.get_ident()
+    if ident not in _thread_states:
+        # ctypes makes a thread state for a call from a thread Python did not start and frees it
+        # on return: 55 us a piece, and the thread's scratch buffers (threading.local) with it.
+        # One more PyGILState_Ensure, never released, keeps it for the thread's life.
+        _thread_states.add(ident)
+        if ident != _on_pool_now[2]:
+            ctypes.pythonapi.PyGILState_Ensure()
+    try:
+        _on_pool_now[0](t)
+    except BaseException as e:            # raised in the caller's thread
+        _on_pool_now[1].append(e)
+
+
+_pool_piece_c = _PIECE(_pool_piece)
+_POOL_PIECE = ctypes.cast(_pool_piece_c, ctypes.c_void_p).value
+
+
+def _on_pool(share, threads):
+    _on_pool_now[:] = [share, [], threading.get_ident()]
+    try:
+        _numba.run_jobs(_POOL_PIECE, threads)
+        errors = _on_pool_now[1]
+    finally:
+        _on_pool_now[:] = [None, [], None]
+    if errors:
+        raise errors[0]
 
 
 # How long a worker polls for the next split after finishing a piece before it sleeps, and the
@@ -354,7 +404,9 @@ def matmul(a, b):
 
 def blas_alone():
     """Whether products run on BLAS's own threads, and tinygen's other loops on one thread: until
-    a convolution first splits its batch over tinygen's threads, for good after that.
+    a convolution first splits its batch over tinygen's threads, for good after that. In
+    one_pool() it decides the products only (whole to BLAS, or split by rows with BLAS at one
+    thread: CLIP's step 167 against 164 ms); the loops split from the start there.
 
     OpenBLAS's threads poll, so they take a product over in microseconds where waking tinygen's
     costs ~90 us, but while they poll (a tenth of a second after each product) they hold the
@@ -369,13 +421,19 @@ def blas_alone():
     return not _conv_split[0]
 
 
+# The one pool where it can be had (one_pool); TINYGEN_ONE_POOL=0, or False here (read per call:
+# tests), keeps every split and loop on tinygen's own threads, as where it cannot.
+ONE_POOL = os.environ.get("TINYGEN_ONE_POOL", "1") != "0"
+
+
 def one_pool():
-    """Whether BLAS's threads and tinygen's loops share one pool now, numba's OpenMP threads:
-    while blas_alone(), where _numba chose the OpenMP layer (NumPy's OpenBLAS runs its threads'
-    jobs through a callback, installed at the first call), not in a forked child. The loops then
-    split as prange loops (kernel_over_ranges), handed over in microseconds; the products
-    still go to BLAS whole, whose jobs run on the same threads, so no second pool spins."""
-    if not blas_alone() or not _numba.ONE_POOL_LAYER or _numba.forked():
+    """Whether BLAS's jobs, tinygen's loops and its splits share one pool, numba's OpenMP
+    threads: where _numba chose the OpenMP layer (NumPy's OpenBLAS runs its threads' jobs through
+    a callback, installed at the first call), with ONE_POOL on, not in a forked child. The loops
+    then split as prange loops (kernel_over_ranges) and a split's pieces (a convolution's chunks)
+    run on those threads too (_on_pool), handed over in microseconds; products go to BLAS whole
+    while blas_alone(), its jobs on the same threads: no second pool spins beside the first."""
+    if not ONE_POOL or not _numba.ONE_POOL_LAYER or _numba.forked():
         return False
     return (_callback[0] is not None) if _callback else _install_callback()
 

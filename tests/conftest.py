@@ -21,8 +21,9 @@ def _reset_tinygen_state():
     from tinygen_kernels import _threads       # lazy, as tinygen above (it may not import)
     grad, anomaly = GRAD.enabled, ANOMALY[0]
     default = tg.get_default_dtype()
-    # tinygen's own threads, as after a convolution's split (kernels/_threads.py, blas_alone):
-    # the tests that force parallel paths get them; blas_alone's own tests reset it
+    # as after a convolution's split (kernels/_threads.py, blas_alone): the tests that force
+    # parallel paths get split products and, without the one pool, tinygen's threads for their
+    # loops; blas_alone's own tests reset it
     _threads._conv_split[0] = True
     yield
     GRAD.enabled, ANOMALY[0] = grad, anomaly

@@ -35,12 +35,12 @@ def _check(q, k, v, do, causal, scale, parallel_from=None, impl="numba_v1"):
     impl, _, mode = impl.partition("/")
     if mode and not _numba.ONE_POOL_LAYER:
         pytest.skip("numba's OpenMP layer with NumPy's OpenBLAS callback")
-    saved = _numba.PARALLEL_MIN_ELEMENTS, _threads._conv_split[0]
+    saved = _numba.PARALLEL_MIN_ELEMENTS, _threads.ONE_POOL
     native = attention._native_forward, attention._native_backward
     ran = []
     attention._native_forward, attention._native_backward = (
         lambda *a, _f=f: (ran.append(_f), _f(*a))[1] for f in native)
-    _threads._conv_split[0] = not mode                 # blas_alone() (and one_pool()) or not
+    _threads.ONE_POOL = bool(mode)                    # one_pool() or tinygen's threads
     if parallel_from is not None:
         _numba.PARALLEL_MIN_ELEMENTS = parallel_from
     try:
@@ -60,7 +60,7 @@ def _check(q, k, v, do, causal, scale, parallel_from=None, impl="numba_v1"):
             np.testing.assert_allclose(got, want, err_msg=name, **BWD_TOL[dtype])
         assert ran == (list(native) if mode else [])
     finally:
-        _numba.PARALLEL_MIN_ELEMENTS, _threads._conv_split[0] = saved
+        _numba.PARALLEL_MIN_ELEMENTS, _threads.ONE_POOL = saved
         attention._native_forward, attention._native_backward = native
 
 
@@ -155,7 +155,7 @@ def test_one_pool_takes_blas_views_only(monkeypatch):
     rng = np.random.default_rng(3)
     a = rng.standard_normal((2, 3, 4, 5)).astype(np.float32)
     one_row = np.lib.stride_tricks.as_strided(a[:, :, :1], strides=(240, 80, 4, 4))
-    monkeypatch.setattr(_threads, "_conv_split", [False])
+    monkeypatch.setattr(_threads, "ONE_POOL", True)
     assert attention._native_ok(a, a) == _numba.ONE_POOL_LAYER
     assert not attention._native_ok(a, one_row)
     assert not attention._native_ok(a, a[..., ::2])

@@ -92,8 +92,10 @@ def test_numba_matches_reference_drawn(case, seed, bias):
     ((5, 3, 9, 10), (2, 3, 4, 2), (1, 1), (2, 0), (1, 1), 1),    # direct: 4x2 window
 ])
 @pytest.mark.parametrize("chunk", [1, 2, None])
-@pytest.mark.parametrize("threads", [1, 3])
-def test_numba_matches_reference_on_both_paths(monkeypatch, case, chunk, threads):
+@pytest.mark.parametrize("threads, one_pool", [(1, True), (3, True), (3, False)])
+def test_numba_matches_reference_on_both_paths(monkeypatch, case, chunk, threads, one_pool):
+    # the chunks on the one pool where it can be had, and on tinygen's own threads
+    monkeypatch.setattr(_threads, "ONE_POOL", _threads.ONE_POOL and one_pool)
     if chunk is not None:             # None: the batch chunked as in use
         monkeypatch.setattr(conv, "_batch_chunk", lambda xp, n, item_bytes: chunk)
         monkeypatch.setattr(conv, "_WINOGRAD_CHUNK_BYTES", chunk)     # one image per chunk

@@ -22,7 +22,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings, strategies as st
 
 import tinygen_kernels
-from tinygen_kernels import _numba, activation, registry
+from tinygen_kernels import _numba, _threads, activation, registry
 
 ENTRIES = registry.references()
 
@@ -102,6 +102,17 @@ def parallel_threshold(elements):
         _numba.PARALLEL_MIN_ELEMENTS = saved
 
 
+@contextlib.contextmanager
+def own_threads(on):
+    """on: splits and loops on tinygen's own threads, not the one pool (_threads.ONE_POOL)."""
+    saved = _threads.ONE_POOL
+    _threads.ONE_POOL = saved and not on
+    try:
+        yield
+    finally:
+        _threads.ONE_POOL = saved
+
+
 def check_against_reference(name, args, kwargs, impl=None):
     """Each CPU implementation (or just `impl`) equals the reference: outputs and arguments
     after the call, both on the serial path and, forced, on the parallel path."""
@@ -112,10 +123,12 @@ def check_against_reference(name, args, kwargs, impl=None):
         fast = entry.impls[("cpu", device_impl)]
         assert fast(*copy.deepcopy(args), **kwargs) is not NotImplemented, (
             f"{name}[{device_impl}] declined {[getattr(a, 'shape', a) for a in args]}")
-        for threshold in (_numba.PARALLEL_MIN_ELEMENTS, 0):
-            with parallel_threshold(threshold):
+        # serial, then forced parallel on the one pool and on tinygen's own threads
+        for threshold, one_pool in ((_numba.PARALLEL_MIN_ELEMENTS, True), (0, True), (0, False)):
+            with parallel_threshold(threshold), own_threads(not one_pool):
                 (want, ref_args), (got, impl_args) = run_both(name, device_impl, args, kwargs)
-            where = f"{name}[{device_impl}, parallel from {threshold} elements]"
+            where = f"{name}[{device_impl}, parallel from {threshold} elements, one_pool " \
+                    f"{one_pool}]"
             assert_same(got, want, rtol, atol, f"{where} output")
             assert_same(impl_args, ref_args, rtol, atol, f"{where} arguments")
 

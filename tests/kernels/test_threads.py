@@ -1,5 +1,6 @@
 """tinygen_kernels._threads: pieces run in order of their results on several threads, the
-serial flag is set inside them only, BLAS's thread count is restored (after an error too)."""
+serial flag is set inside them only, BLAS's thread count is restored (after an error too); on
+tinygen's own threads and on the one pool (numba's OpenMP threads) alike."""
 import importlib
 import os
 import pkgutil
@@ -12,35 +13,66 @@ import pytest
 
 import tinygen_kernels
 from tinygen_kernels import _numba, _threads, activation, adam, layernorm
+from tinygen_kernels._scratch import scratch
 
 
-def test_results_in_order_and_spread_over_threads():
+needs_one_pool = pytest.mark.skipif(not _numba.ONE_POOL_LAYER,
+                                    reason="numba's OpenMP layer with NumPy's OpenBLAS callback")
+
+
+@pytest.fixture(params=[False, pytest.param(True, marks=needs_one_pool)],
+                ids=["own_threads", "one_pool"])
+def pool(request, monkeypatch):
+    """The splits on tinygen's own threads, then on the one pool (numba's OpenMP threads)."""
+    monkeypatch.setattr(_threads, "ONE_POOL", request.param)
+    assert _threads.one_pool() == request.param
+    return request.param
+
+
+def test_results_in_order_and_spread_over_threads(pool):
     seen = {}
 
     def work(i):
-        seen[i] = (threading.get_ident(), _threads.in_split())
+        seen[i] = (threading.get_native_id(), _threads.in_split())
         return i * i
-    assert _threads.run_split(work, 7, 3) == [i * i for i in range(7)]
+    for _ in range(3):                  # the one pool's threads keep their thread states
+        assert _threads.run_split(work, 7, 3) == [i * i for i in range(7)]
     assert all(serial for _, serial in seen.values())
     for i in range(3, 7):                                          # piece i in share i % 3
         assert seen[i][0] == seen[i % 3][0]
-    assert seen[0][0] == seen[3][0] == threading.get_ident()     # share 0 is the caller's
-    assert seen[1][0] != threading.get_ident()
+    assert len({thread for thread, _ in seen.values()}) >= 2
+    if not pool:                    # numba's pool places its shares itself
+        assert seen[0][0] == seen[3][0] == threading.get_native_id()   # share 0: the caller's
+        assert seen[1][0] != threading.get_native_id()
     assert not _threads.in_split()
 
 
-def test_one_thread_runs_here_without_the_flag():
+def test_one_thread_runs_here_without_the_flag(pool):
     assert _threads.run_split(lambda i: (i, _threads.in_split()), 3, 1) == [
         (0, False), (1, False), (2, False)]
 
 
-def test_nested_split_stays_on_one_thread():
+def test_nested_split_stays_on_one_thread(pool):
     inner = []
     _threads.run_split(lambda i: inner.append(_threads.split_threads(8)), 2, 2)
     assert inner == [1, 1]
 
 
-def test_error_propagates_and_blas_threads_come_back():
+@needs_one_pool
+def test_one_pool_pieces_keep_their_scratch(monkeypatch):
+    # a piece on one of numba's threads runs Python under a thread state ctypes would make and
+    # free per call: kept, the thread's scratch buffers (threading.local) outlive the split
+    monkeypatch.setattr(_threads, "ONE_POOL", True)
+
+    def work(i):
+        buffer = scratch((1000,), np.float32, "test_threads")
+        return threading.get_native_id(), buffer.ctypes.data
+    first = _threads.run_split(work, 2, 2)
+    assert first[0][0] != first[1][0]
+    assert _threads.run_split(work, 2, 2) == first
+
+
+def test_error_propagates_and_blas_threads_come_back(pool):
     before = _threads.blas_threads()
 
     def work(i):
@@ -53,7 +85,7 @@ def test_error_propagates_and_blas_threads_come_back():
     assert not _threads.in_split()
 
 
-def test_blas_at_one_thread_inside():
+def test_blas_at_one_thread_inside(pool):
     if not _threads._blas_controllers():
         pytest.skip("threadpoolctl sees no BLAS library")
     inside = _threads.run_split(lambda i: _threads.blas_threads(), 2, 2)
@@ -88,7 +120,9 @@ def test_matmul_equals_numpy(monkeypatch, a_shape, b_shape, dtype, threads):
 
 def test_blas_alone_until_a_convolution_splits(monkeypatch):
     # in a fresh process products go to BLAS whole (its own threads) and other loops stay on one
-    # thread; once a convolution splits its batch, tinygen's threads take over for good
+    # thread; once a convolution splits its batch, tinygen's threads take over for good (without
+    # the one pool: with it, loops split from the start)
+    monkeypatch.setattr(_threads, "ONE_POOL", False)
     monkeypatch.setattr(_threads, "_conv_split", [False])
     monkeypatch.setattr(_threads, "_BLAS_SERIAL_MACS", 0)
     monkeypatch.setattr(_threads, "blas_threads", lambda: 2)
@@ -157,9 +191,11 @@ def test_no_numba_function_compiled_twice():
 
 
 def _printed_by(code):
-    """What a fresh Python process running `code` prints, split into words."""
+    """What a fresh Python process running `code` prints, split into words (with the one pool
+    where it can be had, whatever this process was told)."""
+    env = {k: v for k, v in os.environ.items() if k != "TINYGEN_ONE_POOL"}
     return subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
-                          timeout=120, check=True).stdout.split()
+                          timeout=120, check=True, env=env).stdout.split()
 
 
 @pytest.mark.skipif(not hasattr(os, "fork"), reason="needs fork")
@@ -167,6 +203,7 @@ def test_a_forked_child_splits_with_a_fresh_pool():
     # a DataLoader worker is a forked child: the parent's pool threads are not in it
     code = ("import os\n"
             "from tinygen_kernels import _threads\n"
+            "_threads.ONE_POOL = False\n"
             "assert _threads.run_split(lambda i: i, 4, 2) == [0, 1, 2, 3]\n"
             "pid = os.fork()\n"
             "if pid == 0:\n"
@@ -258,14 +295,11 @@ def test_numba_parallel_takes_the_serial_twin_where_it_may_not_launch():
     assert not _threads._numba_launch.locked()
 
 
-needs_one_pool = pytest.mark.skipif(not _numba.ONE_POOL_LAYER,
-                                    reason="numba's OpenMP layer with NumPy's OpenBLAS callback")
-
 
 @needs_one_pool
 def test_one_pool_runs_blas_jobs_on_numbas_threads():
-    # a fresh process without convolutions: BLAS's threads' jobs go through the callback onto
-    # numba's OpenMP pool (the products right, the callback called), until a convolution splits
+    # a fresh process: BLAS's threads' jobs go through the callback onto numba's OpenMP pool (the
+    # products right, the callback called), and a convolution's split stays on that pool
     code = ("import numpy as np, numba\n"
             "from tinygen_kernels import _numba, _threads\n"
             "assert _threads.one_pool()\n"
@@ -280,7 +314,7 @@ def test_one_pool_runs_blas_jobs_on_numbas_threads():
             "_threads.split_threads(8, convolution=True)\n"
             "print(_threads.one_pool())\n")
     out = _printed_by(code)
-    assert out == ["omp", "True", "True", "False"]
+    assert out == ["omp", "True", "True", "True"]
 
 
 @needs_one_pool
@@ -292,7 +326,7 @@ def test_one_pool_ranges_equal_one_thread(monkeypatch):
     x = rng.standard_normal((300, 70)).astype(np.float32)
     gy = rng.standard_normal(x.shape).astype(np.float32)
     w, b = rng.standard_normal(70).astype(np.float32), rng.standard_normal(70).astype(np.float32)
-    monkeypatch.setattr(_threads, "_conv_split", [False])
+    monkeypatch.setattr(_threads, "ONE_POOL", True)
     monkeypatch.setattr(_numba, "PARALLEL_MIN_ELEMENTS", 0)
     ran = []
 
@@ -387,7 +421,7 @@ def test_no_pinning_in_an_mpi_job_of_several_ranks(monkeypatch):
 def test_adam_on_the_one_pool_by_address(monkeypatch, amsgrad, decoupled):
     # in one_pool() Adam's ranges run as one prange loop that gets the parameters by address:
     # ranges cross parameters, mixed dtypes run as two passes
-    monkeypatch.setattr(_threads, "_conv_split", [False])
+    monkeypatch.setattr(_threads, "ONE_POOL", True)
     monkeypatch.setattr(_threads, "ONE_POOL_MIN_NS", 0)
     ran = []
     real = adam._adam_parallel
