@@ -269,8 +269,6 @@ if HAVE_NUMBA:
     jit_serial = numba.njit(fastmath=SAFE_FASTMATH, error_model="numpy", cache=True, nogil=True)
     # no fastmath at all: loops that must give NumPy's bits (an addition is one IEEE operation)
     jit_exact = numba.njit(error_model="numpy", cache=True, nogil=True)
-    # jit_serial for functions made at run time around another (a closure): numba caches none
-    jit_closure = numba.njit(fastmath=SAFE_FASTMATH, error_model="numpy", nogil=True)
     prange = numba.prange
 
     @intrinsic
@@ -515,7 +513,7 @@ else:  # pragma: no cover
     def jit(fn):
         return fn
 
-    jit_serial = jit_exact = jit_closure = jit
+    jit_serial = jit_exact = jit
     prange = range
     spin_until = None          # _threads then waits only by blocking
     blas_jobs_callback = run_ranges = run_jobs = cblas_gemm = element_pointer = None   # never used:

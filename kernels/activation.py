@@ -32,14 +32,15 @@ Versions (CPU):
 """
 from __future__ import annotations
 
+import functools
 import math
 
 import numpy as np
 
 from . import _numba
 from . import _threads
-from ._numba import (contiguous_grad, erf, exp, is_cpu_float, jit, jit_closure, jit_serial,
-                     numba_kernel, piece, prange)
+from ._numba import (contiguous_grad, erf, exp, is_cpu_float, jit, jit_serial, numba_kernel,
+                     piece, prange)
 from ._threads import kernel_over_ranges, one_pool, parallel_work
 from ._xp import array_module
 from .registry import reference
@@ -61,31 +62,10 @@ def _flat_map(kernel, arrays, out, *scalars):
             not (one_pool() or parallel_work(n, ns)):
         kernel(*arrays, *scalars, out)
         return
-    twin = _TWINS.get(kernel)
-    if twin is None:               # run_ranges with a range kernel compiled in this process
-        kernel_over_ranges(_ranged(kernel, len(arrays)), (*arrays, out, *scalars), n, n, ns)
-        return
-    parallel, op = twin
-    kernel_over_ranges(lambda lo, hi, *a: kernel(*(v[lo:hi] for v in a)), (*arrays, out), n, n,
-                       ns, parallel=lambda n, pieces, *a: parallel(op, n, pieces, *a))
-
-
-_RANGED = {}
-
-
-def _ranged(kernel, arrays):
-    """kernel as a range kernel: ranged(lo, hi, *arrays, out, *scalars) runs kernel on the
-    elements lo:hi (for _threads.kernel_over_ranges), compiled at first use."""
-    ranged = _RANGED.get(kernel)
-    if ranged is None:
-        if arrays == 1:
-            def ranged(lo, hi, x, out, *scalars):
-                kernel(x[lo:hi], *scalars, out[lo:hi])
-        else:
-            def ranged(lo, hi, x, y, out, *scalars):
-                kernel(x[lo:hi], y[lo:hi], *scalars, out[lo:hi])
-        ranged = _RANGED[kernel] = jit_closure(ranged)
-    return ranged
+    k = len(arrays)
+    kernel_over_ranges(
+        lambda lo, hi, *a: kernel(*(v[lo:hi] for v in a[:k]), *a[k:-1], a[-1][lo:hi]),
+        (*arrays, *scalars, out), n, n, ns, parallel=_TWINS[kernel])
 
 
 def _example_x(rng, which):
@@ -301,9 +281,10 @@ _FORWARD = (_gelu_erf, _gelu_tanh, _silu)                  # op 0, 2, 4
 _BACKWARD = (_gelu_erf_bwd, _gelu_tanh_bwd, _silu_bwd)      # op 1, 3, 5
 
 
-# The prange twins of the float loops (_threads.kernel_over_ranges in one_pool()): one function
-# per arity, the loop chosen by `op`, cached on disk (run_ranges is compiled again in every
-# process: 0.5 s a kernel, the GPT's first step 4.7 s against 0.3 before it had twins)
+# The prange twins of the loops (_threads.kernel_over_ranges in one_pool()), twin(n, pieces,
+# *arrays, *scalars, out): the float loops one function per arity, the loop chosen by `op`, the
+# others one each; cached on disk (run_ranges is compiled again in every process: 0.5 s a
+# kernel, the GPT's first step 4.7 s against 0.3 before it had twins)
 @jit
 def _flat1_parallel(op, n, pieces, x, out):
     for p in prange(pieces):
@@ -330,9 +311,10 @@ def _flat2_parallel(op, n, pieces, x, gy, out):
             _silu_bwd(x[lo:hi], gy[lo:hi], out[lo:hi])
 
 
-_TWINS = {kernel: (_flat1_parallel, op)
+_TWINS = {kernel: functools.partial(_flat1_parallel, op)
           for op, kernel in enumerate((*_FORWARD, _sigmoid_numba))}
-_TWINS.update({kernel: (_flat2_parallel, op) for op, kernel in enumerate(_BACKWARD)})
+_TWINS.update({kernel: functools.partial(_flat2_parallel, op)
+               for op, kernel in enumerate(_BACKWARD)})
 
 
 def _run(x, gy, op):
@@ -409,6 +391,20 @@ def _leaky_bwd(x, gy, slope, out):
         out[i] = gy[i] * (one if x[i] > zero else slope)
 
 
+@jit
+def _leaky_parallel(n, pieces, x, slope, out):
+    for p in prange(pieces):
+        lo, hi = piece(n, pieces, p)
+        _leaky(x[lo:hi], slope, out[lo:hi])
+
+
+@jit
+def _leaky_bwd_parallel(n, pieces, x, gy, slope, out):
+    for p in prange(pieces):
+        lo, hi = piece(n, pieces, p)
+        _leaky_bwd(x[lo:hi], gy[lo:hi], slope, out[lo:hi])
+
+
 def _run_leaky(x, gy, negative_slope):
     out = np.empty_like(x)
     slope = x.dtype.type(negative_slope)
@@ -444,6 +440,13 @@ def _relu(x, off, out):
         off[i] = v <= zero
 
 
+@jit
+def _relu_parallel(n, pieces, x, off, out):
+    for p in prange(pieces):
+        lo, hi = piece(n, pieces, p)
+        _relu(x[lo:hi], off[lo:hi], out[lo:hi])
+
+
 @numba_kernel("relu_fwd", impl="numba_v1", default=True)
 def relu_fwd_numba(x):
     """numba_v1: y and the mask in one pass (NumPy makes them in two: 0.098 ms on LeNet's
@@ -462,6 +465,17 @@ def _zero_where(g, mask, out):
         out[i] = zero if mask[i] else g[i]
 
 
+@jit
+def _zero_where_parallel(n, pieces, g, mask, out):
+    for p in prange(pieces):
+        lo, hi = piece(n, pieces, p)
+        _zero_where(g[lo:hi], mask[lo:hi], out[lo:hi])
+
+
+_TWINS.update({_leaky: _leaky_parallel, _leaky_bwd: _leaky_bwd_parallel, _relu: _relu_parallel,
+               _zero_where: _zero_where_parallel})
+
+
 @numba_kernel("zero_where", impl="numba_v1", default=True)
 def zero_where_numba(g, mask):
     """numba_v1: one select per element (NumPy's where with a boolean mask ran at 1.4 ms for
@@ -477,7 +491,10 @@ def zero_where_numba(g, mask):
 
 
 # each loop's cost per float32 element on one thread (400k elements, the 2-core VM of the
-# benchmarks): how long an array must be before splitting it over threads pays (_flat_map)
+# benchmarks): how long an array must be before splitting it over threads pays (_flat_map). The
+# loops bound by memory (LeakyReLU, ReLU, zero_where) as measured on the 2-core Xeon VM, where
+# they ran at 0.27-0.42 ns an element against 0.10-0.15 on the EPYC VM: there, at 0.1 ns, the
+# DCGAN's LeakyReLU on 401k values stayed on one thread (106 us, split: 45)
 _NS_PER_ELEMENT = {_gelu_erf: 0.55, _gelu_erf_bwd: 0.85, _gelu_tanh: 0.5, _gelu_tanh_bwd: 0.6,
-                   _silu: 0.3, _silu_bwd: 0.4, _sigmoid_numba: 0.3, _leaky: 0.1,
-                   _leaky_bwd: 0.15, _zero_where: 0.12, _relu: 0.12}
+                   _silu: 0.3, _silu_bwd: 0.4, _sigmoid_numba: 0.3, _leaky: 0.27,
+                   _leaky_bwd: 0.42, _zero_where: 0.31, _relu: 0.32}

@@ -319,9 +319,9 @@ def test_one_pool_runs_blas_jobs_on_numbas_threads():
 
 @needs_one_pool
 def test_one_pool_ranges_equal_one_thread(monkeypatch):
-    # the kernels' loops as prange loops on numba's pool (their prange twins, or run_ranges for a
-    # loop without one) give one thread's bits (LayerNorm's gw, gb summed per block of rows in
-    # block order, however many threads ran the blocks)
+    # the kernels' loops as prange loops on numba's pool (their prange twins, cached on disk: no
+    # run_ranges compiled in the process) give one thread's bits (LayerNorm's gw, gb summed per
+    # block of rows in block order, however many threads ran the blocks)
     rng = np.random.default_rng(1)
     x = rng.standard_normal((300, 70)).astype(np.float32)
     gy = rng.standard_normal(x.shape).astype(np.float32)
@@ -332,7 +332,7 @@ def test_one_pool_ranges_equal_one_thread(monkeypatch):
 
     def spy(name, fn):
         return lambda *a: (ran.append(name), fn(*a))[1]
-    twins = {k: (spy(f.__name__, f), op) for k, (f, op) in activation._TWINS.items()}
+    twins = {k: spy(getattr(f, "func", f).__name__, f) for k, f in activation._TWINS.items()}
     monkeypatch.setattr(activation, "_TWINS", twins)
     for name in ("_fwd_rows_parallel", "_bwd_blocks_parallel"):
         monkeypatch.setattr(layernorm, name, spy(name, getattr(layernorm, name)))
@@ -344,10 +344,12 @@ def test_one_pool_ranges_equal_one_thread(monkeypatch):
         y, mean, rstd = layernorm.layernorm_fwd_numba(x, w, b, 1e-5)
         results.append((activation.gelu_fwd_numba(x), activation.gelu_bwd_numba(x, gy), y,
                         *layernorm.layernorm_bwd_numba(gy, x, w, mean, rstd),
-                        activation.relu_fwd_numba(x)[0]))
+                        *activation.relu_fwd_numba(x), activation.zero_where_numba(gy, x > 0),
+                        activation.leaky_relu_fwd_numba(x, 0.2),
+                        activation.leaky_relu_bwd_numba(x, gy, 0.2)))
         assert ran == ([] if min_ns else [
             "_fwd_rows_parallel", "_flat1_parallel", "_flat2_parallel", "_bwd_blocks_parallel",
-            "run_ranges"])                               # ReLU: no twin
+            "_relu_parallel", "_zero_where_parallel", "_leaky_parallel", "_leaky_bwd_parallel"])
     for split, serial in zip(*results):
         np.testing.assert_array_equal(split, serial)
 
