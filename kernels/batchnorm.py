@@ -15,8 +15,8 @@ mean and var keep x's dtype. w = None means w = 1 and b = None means b = 0; gw a
 returned (the caller drops what it does not need).
 
 Versions (CPU):
-  numba_v1  the channels in ranges over tinygen's threads (_threads.over_ranges: no threads
-            below PARALLEL_MIN_ELEMENTS of work at _NS_PER_ELEMENT); forward: two passes for
+  numba_v1  the channels in ranges over threads (_threads.kernel_over_ranges: one thread
+            below its threshold of work at _NS_PER_ELEMENT); forward: two passes for
             the statistics (mean, then squared deviations: no cancellation), each row summed
             in x's dtype and the rows in float64 (see _ROW_MIN), one pass for the output;
             backward: one pass for both sums, one for gx. The composition of Tensor ops it
@@ -29,8 +29,8 @@ import math
 
 import numpy as np
 
-from ._numba import contiguous_grad, is_cpu_float, jit_serial, numba_kernel
-from ._threads import over_ranges
+from ._numba import contiguous_grad, is_cpu_float, jit, jit_serial, numba_kernel, piece, prange
+from ._threads import kernel_over_ranges
 from ._xp import array_module
 from .registry import reference
 
@@ -209,6 +209,28 @@ def _bwd_channels(gy, x, w, mean, rstd, gx, gw, gb, lo, hi):
             out[j] = a[j] * gr[j] + bb[j] * (xr[j] - m[j]) + d[j]
 
 
+# the prange twins (_threads.kernel_over_ranges in one_pool()): ranges of channels
+@jit
+def _fwd_channels_parallel(n, pieces, x, w, b, eps, y, mean, var):
+    for p in prange(pieces):
+        lo, hi = piece(n, pieces, p)
+        _fwd_channels(x, w, b, eps, y, mean, var, lo, hi)
+
+
+@jit
+def _bwd_channels_parallel(n, pieces, gy, x, w, mean, rstd, gx, gw, gb):
+    for p in prange(pieces):
+        lo, hi = piece(n, pieces, p)
+        _bwd_channels(gy, x, w, mean, rstd, gx, gw, gb, lo, hi)
+
+
+def _channels(kernel, args, n, elements, ns, parallel):
+    """kernel(*args, lo, hi) over ranges of [0, n) (_threads.kernel_over_ranges), `parallel` its
+    prange twin: here channels, in group norm (sample, group) blocks."""
+    kernel_over_ranges(lambda lo, hi, *a: kernel(*a, lo, hi), args, n, elements, ns,
+                       parallel=parallel)
+
+
 def _affine(v, n, fill, dtype):
     return np.full(n, fill, dtype) if v is None else v
 
@@ -231,8 +253,8 @@ def batchnorm_fwd_numba(x, w, b, eps):
     y = np.empty_like(x)
     mean, var = np.empty(C, x.dtype), np.empty(C, x.dtype)
     eps = x.dtype.type(eps)
-    over_ranges(lambda lo, hi: _fwd_channels(x, w, b, eps, y, mean, var, lo, hi), C, x.size,
-                _NS_PER_ELEMENT[0])
+    _channels(_fwd_channels, (x, w, b, eps, y, mean, var), C, x.size, _NS_PER_ELEMENT[0],
+              _fwd_channels_parallel)
     return y, mean, var
 
 
@@ -248,6 +270,6 @@ def batchnorm_bwd_numba(gy, x, w, mean, rstd):
         return NotImplemented
     gx = np.empty_like(x)
     gw, gb = np.empty(C, x.dtype), np.empty(C, x.dtype)
-    over_ranges(lambda lo, hi: _bwd_channels(gy, x, w, mean, rstd, gx, gw, gb, lo, hi), C,
-                x.size, _NS_PER_ELEMENT[1])
+    _channels(_bwd_channels, (gy, x, w, mean, rstd, gx, gw, gb), C, x.size, _NS_PER_ELEMENT[1],
+              _bwd_channels_parallel)
     return gx, gw, gb

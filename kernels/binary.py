@@ -9,7 +9,7 @@ Versions (CPU):
   numba_v1   for two C-contiguous float arrays of one dtype where one has the other's shape, or
              its leading dims followed by ones (each of its values then adds to a contiguous run
              of the other's): the same IEEE additions as NumPy (no fastmath: the same bits), in
-             ranges over tinygen's threads (_threads.over_ranges) when long enough. Measured on
+             ranges over threads (_threads.kernel_over_ranges) when long enough. Measured on
              the 2-core Xeon VM, 2 threads, arrays fresh from memory: 64x32x28x28 float32
              0.81 -> 0.48 ms, 256x32x28x28 3.42 -> 1.97 ms; at 64x64x14x14 (800k values)
              0.33 -> 0.30 ms. Anything else: NotImplemented (the reference runs).   <- default
@@ -22,12 +22,15 @@ import math
 
 import numpy as np
 
-from ._numba import is_cpu_float, jit_exact, numba_kernel
-from ._threads import over_ranges
+from ._numba import is_cpu_float, jit, jit_exact, numba_kernel, piece, prange
+from ._threads import kernel_over_ranges
 from .registry import reference
 
-# Add's own threshold (ops/binary.py reads it): 2^19 values, ~0.2 ms of additions on one thread
-KERNEL_MIN_ELEMENTS = 1 << 19
+# Add's own threshold (ops/binary.py reads it): 2^17 values. Below, the table's dispatch costs
+# more than a split could save; above, the kernel splits as its loop's work says (on the one pool
+# from _threads.ONE_POOL_MIN_NS, ~125k values: the U-Net's 64x64x7x7 residual adds, 200k values,
+# took 178 us each in its step on one thread)
+KERNEL_MIN_ELEMENTS = 1 << 17
 _NS_PER_ELEMENT = 0.4          # an addition from memory, one thread (the arrays above)
 
 
@@ -61,6 +64,21 @@ def _add_runs(a, b, run, out):
             out[j] = a[j] + v
 
 
+# the prange twins (_threads.kernel_over_ranges in one_pool()), over ranges of out and of b's runs
+@jit
+def _add_flat_parallel(n, pieces, a, b, out):
+    for p in prange(pieces):
+        lo, hi = piece(n, pieces, p)
+        _add_flat(a[lo:hi], b[lo:hi], out[lo:hi])
+
+
+@jit
+def _add_runs_parallel(n, pieces, a, b, run, out):
+    for p in prange(pieces):
+        lo, hi = piece(n, pieces, p)
+        _add_runs(a[lo * run:hi * run], b[lo:hi], run, out[lo * run:hi * run])
+
+
 def _runs_of(big, small):
     """The run length when `small`'s shape is `big`'s leading dims then ones (1 when equal),
     else 0."""
@@ -85,10 +103,12 @@ def add_numba(a, b):
     out = np.empty_like(big)
     x, y, o = big.reshape(-1), small.reshape(-1), out.reshape(-1)
     if run == 1:
-        over_ranges(lambda lo, hi: _add_flat(x[lo:hi], y[lo:hi], o[lo:hi]), o.shape[0],
-                    o.shape[0], _NS_PER_ELEMENT)
+        kernel_over_ranges(lambda lo, hi, *_: _add_flat(x[lo:hi], y[lo:hi], o[lo:hi]),
+                           (x, y, o), o.shape[0], o.shape[0], _NS_PER_ELEMENT,
+                           parallel=_add_flat_parallel)
     else:
-        over_ranges(lambda lo, hi: _add_runs(x[lo * run:hi * run], y[lo:hi], run,
-                                             o[lo * run:hi * run]),
-                    y.shape[0], o.shape[0], _NS_PER_ELEMENT)
+        kernel_over_ranges(lambda lo, hi, *_: _add_runs(x[lo * run:hi * run], y[lo:hi], run,
+                                                        o[lo * run:hi * run]),
+                           (x, y, run, o), y.shape[0], o.shape[0], _NS_PER_ELEMENT,
+                           parallel=_add_runs_parallel)
     return out

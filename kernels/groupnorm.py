@@ -19,7 +19,7 @@ over the activations forward, and backward two products, two broadcast sums and 
 (the diffusion U-Net runs 18 group norms per step, most on 64 x 32 x 28 x 28).
 
 Versions (CPU):
-  numba_v1  the (sample, group) blocks in ranges over tinygen's threads (_threads.over_ranges);
+  numba_v1  the (sample, group) blocks in ranges over threads (_threads.kernel_over_ranges);
             forward: the statistics in two passes (mean, then squared deviations) summed in
             float32 runs added in float64 (_RUN), one pass for the output with the affine;
             backward: one pass for the block's two sums and each channel's share of gw and gb
@@ -32,9 +32,9 @@ import math
 
 import numpy as np
 
-from ._numba import contiguous_grad, is_cpu_float, jit_serial, numba_kernel
-from ._threads import over_ranges
+from ._numba import contiguous_grad, is_cpu_float, jit, jit_serial, numba_kernel, piece, prange
 from .batchnorm import _affine  # w = None -> ones, b = None -> zeros, as batch norm's
+from .batchnorm import _channels  # kernel(*args, lo, hi) over ranges, here of (sample, group)
 from ._xp import array_module
 from .registry import reference
 
@@ -172,6 +172,21 @@ def _bwd_blocks(gy, x, w, mean, rstd, gx, gw_parts, gb_parts, lo, hi):
                 gx[n, g, c, i] = r * (wc * gy[n, g, c, i] - a - (x[n, g, c, i] - m) * r * k)
 
 
+# the prange twins (_threads.kernel_over_ranges in one_pool()): ranges of (sample, group) blocks
+@jit
+def _fwd_blocks_parallel(n, pieces, x, w, b, eps, y, mean, rstd):
+    for p in prange(pieces):
+        lo, hi = piece(n, pieces, p)
+        _fwd_blocks(x, w, b, eps, y, mean, rstd, lo, hi)
+
+
+@jit
+def _bwd_blocks_parallel(n, pieces, gy, x, w, mean, rstd, gx, gw_parts, gb_parts):
+    for p in prange(pieces):
+        lo, hi = piece(n, pieces, p)
+        _bwd_blocks(gy, x, w, mean, rstd, gx, gw_parts, gb_parts, lo, hi)
+
+
 # The loops' cost per float32 value on one thread (forward, backward), what the split decision
 # weighs (_threads.parallel_work). Measured on the U-Net's shapes (8 groups, 2-core Xeon VM):
 # 0.34-0.43 and 0.54-0.66 ns. At the 1 ns assumed before, 64x64x7x7 split over two threads and
@@ -190,8 +205,8 @@ def groupnorm_fwd_numba(x, w, b, eps):
     y = np.empty_like(x)
     mean, rstd = np.empty((N, G), x.dtype), np.empty((N, G), x.dtype)
     eps = x.dtype.type(eps)
-    over_ranges(lambda lo, hi: _fwd_blocks(x, w, b, eps, y, mean, rstd, lo, hi), N * G,
-                x.size, _NS_PER_ELEMENT[0])
+    _channels(_fwd_blocks, (x, w, b, eps, y, mean, rstd), N * G, x.size, _NS_PER_ELEMENT[0],
+              _fwd_blocks_parallel)
     return y, mean, rstd
 
 
@@ -207,6 +222,6 @@ def groupnorm_bwd_numba(gy, x, w, mean, rstd):
         return NotImplemented
     gx = np.empty_like(x)
     gw_parts, gb_parts = np.empty((N, G * Cg), np.float64), np.empty((N, G * Cg), np.float64)
-    over_ranges(lambda lo, hi: _bwd_blocks(gy, x, w, mean, rstd, gx, gw_parts, gb_parts, lo, hi),
-                N * G, x.size, _NS_PER_ELEMENT[1])
+    _channels(_bwd_blocks, (gy, x, w, mean, rstd, gx, gw_parts, gb_parts), N * G, x.size,
+              _NS_PER_ELEMENT[1], _bwd_blocks_parallel)
     return gx, gw_parts.sum(axis=0).astype(x.dtype), gb_parts.sum(axis=0).astype(x.dtype)
