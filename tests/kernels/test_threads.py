@@ -101,6 +101,8 @@ def test_blas_at_one_thread_inside(pool):
     ((2, 3, 5, 7), (7, 4)),          # a stack against a matrix: one GEMM of 30 rows
     ((2, 3, 0), (0, 4)),             # empty sums: zeros
     ((0, 3, 5), (5, 4)),             # an empty stack
+    ((64, 1), (1, 300)),             # outer products: a broadcast multiply
+    ((4, 1, 3, 1), (2, 1, 5)),
 ])
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 @pytest.mark.parametrize("threads", [1, 3])
