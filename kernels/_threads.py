@@ -69,8 +69,8 @@ product, instead of staying on one core beside BLAS's polling pool (the baby GPT
 2-core Xeon VM, three runs each: 35.8 / 37.3 / 37.6 -> 32.4 / 34.2 / 35.6 ms). And run_split's
 pieces (a convolution's chunks, a split product's rows) run on the same threads (_on_pool), each
 through a ctypes callback that holds the GIL while its piece runs Python: an empty split of two
-pieces 33-51 us against 90-113 on tinygen's threads; the DCGAN's step 75.5 -> 72.4 ms, CLIP's
-169.8 -> 163.5, the U-Net's 316 -> 303 (medians of 2-3 processes each, old and new in turn):
+pieces 33-51 us against 90-113 on tinygen's threads; the DCGAN's step 75.5 -> 72.0 ms, CLIP's
+169.8 -> 163.5, the U-Net's 316 -> 306 (medians of 2-3 processes each, old and new in turn):
 tinygen's threads beside numba's spinning workers had made the DCGAN's step 123 ms, so before,
 the loops of a process with convolutions stayed off numba's pool. A forked child (a DataLoader
 worker) must not touch that pool: there the callback is removed and every loop runs on one

@@ -93,13 +93,16 @@ def run_both(name, impl, args, kwargs):
 
 @contextlib.contextmanager
 def parallel_threshold(elements):
-    """Run the numba kernels' parallel paths from `elements` elements on (default 32768)."""
-    saved = _numba.PARALLEL_MIN_ELEMENTS
+    """Run the numba kernels' parallel paths from `elements` elements on (as in use:
+    _numba.PARALLEL_MIN_ELEMENTS); at 0 the one pool's prange twins for any work too."""
+    saved = _numba.PARALLEL_MIN_ELEMENTS, _threads.ONE_POOL_MIN_NS
     _numba.PARALLEL_MIN_ELEMENTS = elements
+    if elements == 0:
+        _threads.ONE_POOL_MIN_NS = 0
     try:
         yield
     finally:
-        _numba.PARALLEL_MIN_ELEMENTS = saved
+        _numba.PARALLEL_MIN_ELEMENTS, _threads.ONE_POOL_MIN_NS = saved
 
 
 @contextlib.contextmanager
