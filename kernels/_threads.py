@@ -489,11 +489,12 @@ ONE_POOL_MIN_NS = 50_000
 
 
 def kernel_over_ranges(kernel, args, n, elements, ns_per_element=1.0, parallel=None):
-    """kernel(lo, hi, *args) over ranges covering [0, n), kernel a serial njit function: in
-    one_pool() one prange loop on numba's threads from ONE_POOL_MIN_NS of work (parallel(n,
-    pieces, *args), the kernel's own prange twin cutting the ranges as _numba.piece does, where
-    given, else _numba.run_ranges), otherwise as over_ranges (a range per tinygen thread, or one
-    range here)."""
+    """kernel(lo, hi, *args) over ranges covering [0, n): in one_pool() one prange loop on
+    numba's threads from ONE_POOL_MIN_NS of work (parallel(n, pieces, *args), the kernel's own
+    prange twin cutting the ranges as _numba.piece does, where given, else _numba.run_ranges,
+    which needs kernel to be a serial njit function), otherwise as over_ranges (a range per
+    tinygen thread, or one range here; with a twin, kernel may be Python calling the serial
+    loop, as the callers' adapters to their loops' own argument order are)."""
     if elements * ns_per_element >= ONE_POOL_MIN_NS and one_pool() and not in_split():
         threads = min(_numba.num_threads(), n)
         if threads >= 2:
