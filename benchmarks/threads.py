@@ -3,10 +3,14 @@ over two threads, timed by each way tinygen could split it.
 
     python benchmarks/threads.py [--repeats 301] [--out benchmarks/results/threads_cpu.md]
 
-  tinygen split            tinygen_kernels._threads.run_split: Python threads that sleep between
-                           splits; a worker needs the GIL to start its Python piece
+  tinygen split            tinygen_kernels._threads.run_split on tinygen's own threads
+                           (TINYGEN_ONE_POOL=0): Python threads that sleep between splits; a
+                           worker needs the GIL to start its Python piece
   tinygen split, spinning  the same with TINYGEN_SPIN_US=300: the worker polls (without the GIL)
                            before it sleeps
+  tinygen split, one pool  run_split on numba's OpenMP threads (_threads.one_pool, the default
+                           where it can be had): a prange loop over a ctypes callback that takes
+                           the GIL for each piece
   numba prange, <layer>    an empty numba parallel loop on numba's workqueue layer and on its
                            OpenMP layer, whose threads spin (tinygen's choice where NumPy's
                            OpenBLAS runs its jobs on that pool too: kernels/_numba.py, one_pool)
@@ -30,9 +34,11 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from _report import write_markdown  # noqa: E402
 
 WAYS = {   # label -> (child kind, environment)
-    "tinygen split": ("split", {}),
-    "tinygen split, spinning (TINYGEN_SPIN_US=300)": ("split", {"TINYGEN_SPIN_US": "300"}),
+    "tinygen split": ("split", {"TINYGEN_ONE_POOL": "0"}),
+    "tinygen split, spinning (TINYGEN_SPIN_US=300)": ("split", {"TINYGEN_ONE_POOL": "0",
+                                                                 "TINYGEN_SPIN_US": "300"}),
     "numba prange, workqueue layer": ("prange", {"NUMBA_THREADING_LAYER": "workqueue"}),
+    "tinygen split, one pool": ("pool", {}),
     "numba prange, OpenMP layer": ("prange", {"NUMBA_THREADING_LAYER": "omp"}),
 }
 PAUSE = 0.0005
@@ -64,8 +70,11 @@ def child(kind, repeats):
     import numpy as np
     import tinygen  # noqa: F401  (malloc settled, numba's layer as tinygen sets it)
     from tinygen_kernels import _threads
-    if kind == "split":
+    if kind in ("split", "pool"):
         _threads._conv_split[0] = True            # tinygen's threads in use, as after a conv
+        if kind == "pool" and not _threads.one_pool():
+            raise RuntimeError("no one pool here (numba's OpenMP layer with NumPy's OpenBLAS "
+                               "callback)")
         return _medians(lambda: _threads.run_split(lambda i: None, 2, 2, blas=False), repeats)
 
     @numba.njit(parallel=True)
