@@ -19,12 +19,11 @@
     LAYER, ONE_POOL_LAYER
                    numba's threading layer (OpenMP where NumPy's OpenBLAS takes a threads
                    callback, else workqueue), and whether BLAS's jobs may run on its pool
-    blas_jobs_callback, run_jobs, run_ranges, piece, cblas_gemm, pin_pool_workers, forked
+    blas_jobs_callback, run_jobs, piece, cblas_gemm, pin_pool_workers, forked
                    the one pool's pieces (tinygen_kernels._threads.one_pool): OpenBLAS's jobs as
-                   a prange loop, C callbacks (a split's pieces) as one, a range kernel as one,
-                   the ranges' cut for a kernel's own prange twin, BLAS called by address from
-                   numba, the workers pinned, and whether this is a forked child where no
-                   parallel loop may run
+                   a prange loop, C callbacks (a split's pieces) as one, the ranges' cut for a
+                   kernel's prange twin, BLAS called by address from numba, the workers pinned,
+                   and whether this is a forked child where no parallel loop may run
 
 SAFE_FASTMATH is fastmath without 'nnan', 'ninf' and 'afn': the loops may reassociate (so
 reductions vectorise) and contract to FMAs, but inf and NaN keep their IEEE meaning, which masked
@@ -494,21 +493,9 @@ if HAVE_NUMBA:
     @numba.njit(inline="always")
     def piece(n, pieces, p):
         """(lo, hi) of piece p of `pieces` equal ranges of [0, n) (the last may be short or
-        empty), as run_ranges cuts them: for the kernels' own prange twins."""
+        empty): for the kernels' prange twins (tinygen_kernels._threads.kernel_over_ranges)."""
         step = (n + pieces - 1) // pieces
         return min(n, p * step), min(n, (p + 1) * step)
-
-    @numba.njit(parallel=True)
-    def run_ranges(kernel, n, pieces, args):
-        """kernel(lo, hi, *args) over `pieces` equal ranges of [0, n), as one prange loop on
-        numba's pool (kernel: a serial njit function). Compiled once per kernel and argument
-        types in a process (0.4-0.8 s each here): numba caches no function that takes another
-        as an argument. A kernel run often gives kernel_over_ranges a prange twin of its own
-        instead, cached on disk like the rest."""
-        for p in numba.prange(pieces):
-            lo, hi = piece(n, pieces, p)
-            if lo < hi:
-                kernel(lo, hi, *args)
 else:  # pragma: no cover
     def jit(fn):
         return fn
@@ -516,7 +503,7 @@ else:  # pragma: no cover
     jit_serial = jit_exact = jit
     prange = range
     spin_until = None          # _threads then waits only by blocking
-    blas_jobs_callback = run_ranges = run_jobs = cblas_gemm = element_pointer = None   # never used:
+    blas_jobs_callback = run_jobs = cblas_gemm = element_pointer = None   # never used:
     #                                                              ONE_POOL_LAYER is False
 
     def pin_pool_workers():

@@ -27,10 +27,10 @@ as BLAS has, and BLAS itself runs on one thread meanwhile.
                             kernels (serial loops over ranges) run in parallel
     one_pool()              whether BLAS's jobs, the loops and the splits share numba's OpenMP
                             pool
-    kernel_over_ranges(kernel, args, n, elements, ns_per_element)
-                            kernel(lo, hi, *args) over ranges of [0, n), kernel a serial numba
-                            function: one prange loop on numba's pool in one_pool(), else as
-                            over_ranges
+    kernel_over_ranges(kernel, args, n, elements, ns_per_element, parallel)
+                            kernel(lo, hi, *args) over ranges of [0, n): one prange loop on
+                            numba's pool in one_pool() (parallel, the kernel's prange twin),
+                            else as over_ranges
 
 Why: a convolution is im2col (memory) then a GEMM (BLAS), chunk after chunk. With BLAS
 threaded, only the GEMM runs on both cores and im2col runs on one (the 32 -> 32 channel 3x3
@@ -488,19 +488,16 @@ def over_ranges(fn, n, elements, ns_per_element=1.0):
 ONE_POOL_MIN_NS = 50_000
 
 
-def kernel_over_ranges(kernel, args, n, elements, ns_per_element=1.0, parallel=None):
+def kernel_over_ranges(kernel, args, n, elements, ns_per_element, parallel):
     """kernel(lo, hi, *args) over ranges covering [0, n): in one_pool() one prange loop on
-    numba's threads from ONE_POOL_MIN_NS of work (parallel(n, pieces, *args), the kernel's own
-    prange twin cutting the ranges as _numba.piece does, where given, else _numba.run_ranges,
-    which needs kernel to be a serial njit function), otherwise as over_ranges (a range per
-    tinygen thread, or one range here; with a twin, kernel may be Python calling the serial
-    loop, as the callers' adapters to their loops' own argument order are)."""
+    numba's threads from ONE_POOL_MIN_NS of work, parallel(n, pieces, *args), the kernel's prange
+    twin (a cached njit function cutting the ranges as _numba.piece does: numba caches no
+    function that takes another as an argument, so a generic prange loop over `kernel` would be
+    compiled again in every process, 0.5 s each); otherwise as over_ranges (a range per tinygen
+    thread, or one range here). kernel may be a Python adapter to the serial loop."""
     if elements * ns_per_element >= ONE_POOL_MIN_NS and one_pool() and not in_split():
         threads = min(_numba.num_threads(), n)
         if threads >= 2:
-            if parallel is not None:
-                parallel(n, threads, *args)
-            else:
-                _numba.run_ranges(kernel, n, threads, args)
+            parallel(n, threads, *args)
             return
     over_ranges(lambda lo, hi: kernel(lo, hi, *args), n, elements, ns_per_element)

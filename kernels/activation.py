@@ -283,8 +283,8 @@ _BACKWARD = (_gelu_erf_bwd, _gelu_tanh_bwd, _silu_bwd)      # op 1, 3, 5
 
 # The prange twins of the loops (_threads.kernel_over_ranges in one_pool()), twin(n, pieces,
 # *arrays, *scalars, out): the float loops one function per arity, the loop chosen by `op`, the
-# others one each; cached on disk (run_ranges is compiled again in every process: 0.5 s a
-# kernel, the GPT's first step 4.7 s against 0.3 before it had twins)
+# others one each; cached on disk (a generic prange loop over the kernel is compiled again in
+# every process: 0.5 s a kernel, the GPT's first step 4.7 s against 0.3 before it had twins)
 @jit
 def _flat1_parallel(op, n, pieces, x, out):
     for p in prange(pieces):

@@ -162,7 +162,7 @@ def adam_step_numba(params, grads, exp_avgs, exp_avg_sqs, max_exp_avg_sqs, step,
         sizes = np.array([params[i].size for i in index], np.int64)
         ends = np.cumsum(sizes)
         kernel_over_ranges(_adam_ranges, (addresses, sizes, ends, scalars[dtype], *flags),
-                           int(ends[-1]), int(ends[-1]), parallel=_adam_parallel)
+                           int(ends[-1]), int(ends[-1]), 1.0, _adam_parallel)
     return None
 
 

@@ -161,7 +161,7 @@ def _spread(v, lo, hi, S):
 
 
 @jit_serial
-def _fwd_channels(x, w, b, eps, y, mean, var, lo, hi):
+def _fwd_channels(lo, hi, x, w, b, eps, y, mean, var):
     N, C, S = x.shape
     count = N * S
     zeros = np.zeros(C, x.dtype)
@@ -186,7 +186,7 @@ def _fwd_channels(x, w, b, eps, y, mean, var, lo, hi):
 
 
 @jit_serial
-def _bwd_channels(gy, x, w, mean, rstd, gx, gw, gb, lo, hi):
+def _bwd_channels(lo, hi, gy, x, w, mean, rstd, gx, gw, gb):
     N, C, S = x.shape
     count = N * S
     first, second = np.empty(C), np.empty(C)
@@ -214,21 +214,14 @@ def _bwd_channels(gy, x, w, mean, rstd, gx, gw, gb, lo, hi):
 def _fwd_channels_parallel(n, pieces, x, w, b, eps, y, mean, var):
     for p in prange(pieces):
         lo, hi = piece(n, pieces, p)
-        _fwd_channels(x, w, b, eps, y, mean, var, lo, hi)
+        _fwd_channels(lo, hi, x, w, b, eps, y, mean, var)
 
 
 @jit
 def _bwd_channels_parallel(n, pieces, gy, x, w, mean, rstd, gx, gw, gb):
     for p in prange(pieces):
         lo, hi = piece(n, pieces, p)
-        _bwd_channels(gy, x, w, mean, rstd, gx, gw, gb, lo, hi)
-
-
-def _channels(kernel, args, n, elements, ns, parallel):
-    """kernel(*args, lo, hi) over ranges of [0, n) (_threads.kernel_over_ranges), `parallel` its
-    prange twin: here channels, in group norm (sample, group) blocks."""
-    kernel_over_ranges(lambda lo, hi, *a: kernel(*a, lo, hi), args, n, elements, ns,
-                       parallel=parallel)
+        _bwd_channels(lo, hi, gy, x, w, mean, rstd, gx, gw, gb)
 
 
 def _affine(v, n, fill, dtype):
@@ -253,8 +246,8 @@ def batchnorm_fwd_numba(x, w, b, eps):
     y = np.empty_like(x)
     mean, var = np.empty(C, x.dtype), np.empty(C, x.dtype)
     eps = x.dtype.type(eps)
-    _channels(_fwd_channels, (x, w, b, eps, y, mean, var), C, x.size, _NS_PER_ELEMENT[0],
-              _fwd_channels_parallel)
+    kernel_over_ranges(_fwd_channels, (x, w, b, eps, y, mean, var), C, x.size,
+                       _NS_PER_ELEMENT[0], _fwd_channels_parallel)
     return y, mean, var
 
 
@@ -270,6 +263,6 @@ def batchnorm_bwd_numba(gy, x, w, mean, rstd):
         return NotImplemented
     gx = np.empty_like(x)
     gw, gb = np.empty(C, x.dtype), np.empty(C, x.dtype)
-    _channels(_bwd_channels, (gy, x, w, mean, rstd, gx, gw, gb), C, x.size, _NS_PER_ELEMENT[1],
-              _bwd_channels_parallel)
+    kernel_over_ranges(_bwd_channels, (gy, x, w, mean, rstd, gx, gw, gb), C, x.size,
+                       _NS_PER_ELEMENT[1], _bwd_channels_parallel)
     return gx, gw, gb

@@ -34,7 +34,7 @@ import numpy as np
 
 from ._numba import contiguous_grad, is_cpu_float, jit, jit_serial, numba_kernel, piece, prange
 from .batchnorm import _affine  # w = None -> ones, b = None -> zeros, as batch norm's
-from .batchnorm import _channels  # kernel(*args, lo, hi) over ranges, here of (sample, group)
+from ._threads import kernel_over_ranges
 from ._xp import array_module
 from .registry import reference
 
@@ -121,7 +121,7 @@ def _run_sums(u, m):
 
 
 @jit_serial
-def _fwd_blocks(x, w, b, eps, y, mean, rstd, lo, hi):
+def _fwd_blocks(lo, hi, x, w, b, eps, y, mean, rstd):
     N, G, Cg, S = x.shape
     count = Cg * S
     zero = x.dtype.type(0)
@@ -141,7 +141,7 @@ def _fwd_blocks(x, w, b, eps, y, mean, rstd, lo, hi):
 
 
 @jit_serial
-def _bwd_blocks(gy, x, w, mean, rstd, gx, gw_parts, gb_parts, lo, hi):
+def _bwd_blocks(lo, hi, gy, x, w, mean, rstd, gx, gw_parts, gb_parts):
     N, G, Cg, S = x.shape
     count = Cg * S
     for q in range(lo, hi):
@@ -177,14 +177,14 @@ def _bwd_blocks(gy, x, w, mean, rstd, gx, gw_parts, gb_parts, lo, hi):
 def _fwd_blocks_parallel(n, pieces, x, w, b, eps, y, mean, rstd):
     for p in prange(pieces):
         lo, hi = piece(n, pieces, p)
-        _fwd_blocks(x, w, b, eps, y, mean, rstd, lo, hi)
+        _fwd_blocks(lo, hi, x, w, b, eps, y, mean, rstd)
 
 
 @jit
 def _bwd_blocks_parallel(n, pieces, gy, x, w, mean, rstd, gx, gw_parts, gb_parts):
     for p in prange(pieces):
         lo, hi = piece(n, pieces, p)
-        _bwd_blocks(gy, x, w, mean, rstd, gx, gw_parts, gb_parts, lo, hi)
+        _bwd_blocks(lo, hi, gy, x, w, mean, rstd, gx, gw_parts, gb_parts)
 
 
 # The loops' cost per float32 value on one thread (forward, backward), what the split decision
@@ -205,8 +205,8 @@ def groupnorm_fwd_numba(x, w, b, eps):
     y = np.empty_like(x)
     mean, rstd = np.empty((N, G), x.dtype), np.empty((N, G), x.dtype)
     eps = x.dtype.type(eps)
-    _channels(_fwd_blocks, (x, w, b, eps, y, mean, rstd), N * G, x.size, _NS_PER_ELEMENT[0],
-              _fwd_blocks_parallel)
+    kernel_over_ranges(_fwd_blocks, (x, w, b, eps, y, mean, rstd), N * G, x.size,
+                       _NS_PER_ELEMENT[0], _fwd_blocks_parallel)
     return y, mean, rstd
 
 
@@ -222,6 +222,6 @@ def groupnorm_bwd_numba(gy, x, w, mean, rstd):
         return NotImplemented
     gx = np.empty_like(x)
     gw_parts, gb_parts = np.empty((N, G * Cg), np.float64), np.empty((N, G * Cg), np.float64)
-    _channels(_bwd_blocks, (gy, x, w, mean, rstd, gx, gw_parts, gb_parts), N * G, x.size,
-              _NS_PER_ELEMENT[1], _bwd_blocks_parallel)
+    kernel_over_ranges(_bwd_blocks, (gy, x, w, mean, rstd, gx, gw_parts, gb_parts), N * G,
+                       x.size, _NS_PER_ELEMENT[1], _bwd_blocks_parallel)
     return gx, gw_parts.sum(axis=0).astype(x.dtype), gb_parts.sum(axis=0).astype(x.dtype)

@@ -170,7 +170,7 @@ def _by_rows(kernel, parallel, args, ranges, rows, cols):
     """kernel(lo, hi, *args) over [0, ranges) in ranges over threads (_threads.
     kernel_over_ranges; parallel its prange twin) for a (rows, cols) array: about 0.3 ns an
     element forward, 0.4 backward, float32 on one thread."""
-    kernel_over_ranges(kernel, args, ranges, rows * cols, ns_per_element=0.35, parallel=parallel)
+    kernel_over_ranges(kernel, args, ranges, rows * cols, 0.35, parallel)
 
 
 def _affine(v, n, fill, dtype):

@@ -321,8 +321,8 @@ def test_one_pool_runs_blas_jobs_on_numbas_threads():
 
 @needs_one_pool
 def test_one_pool_ranges_equal_one_thread(monkeypatch):
-    # the kernels' loops as prange loops on numba's pool (their prange twins, cached on disk: no
-    # run_ranges compiled in the process) give one thread's bits (LayerNorm's gw, gb summed per
+    # the kernels' loops as prange loops on numba's pool (their prange twins, cached on disk)
+    # give one thread's bits (LayerNorm's gw, gb summed per
     # block of rows in block order, however many threads ran the blocks)
     rng = np.random.default_rng(1)
     x = rng.standard_normal((300, 70)).astype(np.float32)
@@ -338,7 +338,6 @@ def test_one_pool_ranges_equal_one_thread(monkeypatch):
     monkeypatch.setattr(activation, "_TWINS", twins)
     for name in ("_fwd_rows_parallel", "_bwd_blocks_parallel"):
         monkeypatch.setattr(layernorm, name, spy(name, getattr(layernorm, name)))
-    monkeypatch.setattr(_numba, "run_ranges", spy("run_ranges", _numba.run_ranges))
     results = []
     for min_ns in (0, 1 << 60):                          # split, then one thread
         monkeypatch.setattr(_threads, "ONE_POOL_MIN_NS", min_ns)
