@@ -4,7 +4,8 @@
     parallel_blocks  0 (run the serial loop) for small inputs, else one block of rows per thread
     jit            numba.njit(parallel=True, fastmath=SAFE_FASTMATH, cache=True), or a no-op
     jit_serial     the same, serial and nogil (the loops _threads runs in ranges); jit_exact
-                   the same without fastmath, for loops that must give NumPy's bits
+                   the same without fastmath, for loops that must give NumPy's bits;
+                   jit_inline for helpers inlined into the jitted loops that call them
     prange         numba.prange, or range
     numba_kernel   registry.kernel(name, device="cpu", ...), or a no-op without numba
     spin_until     poll an int64 array slot without the GIL (with TINYGEN_SPIN_US set,
@@ -268,6 +269,9 @@ if HAVE_NUMBA:
     jit_serial = numba.njit(fastmath=SAFE_FASTMATH, error_model="numpy", cache=True, nogil=True)
     # no fastmath at all: loops that must give NumPy's bits (an addition is one IEEE operation)
     jit_exact = numba.njit(error_model="numpy", cache=True, nogil=True)
+    # small helpers inlined into the caller's numba IR, compiled with the caller's loop (the
+    # Winograd transforms' tuples of a tile column stay in registers)
+    jit_inline = numba.njit(inline="always", fastmath=SAFE_FASTMATH, error_model="numpy")
     prange = numba.prange
 
     @intrinsic
@@ -500,7 +504,7 @@ else:  # pragma: no cover
     def jit(fn):
         return fn
 
-    jit_serial = jit_exact = jit
+    jit_serial = jit_exact = jit_inline = jit
     prange = range
     spin_until = None          # _threads then waits only by blocking
     blas_jobs_callback = run_jobs = cblas_gemm = element_pointer = None   # never used:

@@ -11,7 +11,7 @@
                                 both through one index table per geometry; 1x1 convolutions
                                 without columns (one GEMM per image), and so windows as large
                                 as the image (one GEMM per batch); 3x3 ones with stride 1
-                                and padding 1 by Winograd F(2x2, 3x3), 16 GEMMs on transformed
+                                and padding 1 by Winograd F(4x4, 3x3), 36 GEMMs on transformed
                                 tiles (see its section below)               <- default (CPU)
                      both:      on the CPU the batch chunks are split over BLAS's threads, each
                                 thread an im2col and a one-thread GEMM per chunk (_threads.py)
@@ -49,7 +49,7 @@ import math
 
 import numpy as np
 
-from ._numba import is_cpu_float, jit, jit_serial, numba_kernel, prange
+from ._numba import is_cpu_float, jit, jit_inline, jit_serial, numba_kernel, prange
 from ._scratch import scratch
 from . import _threads         # SPLIT_MIN_MACS read per call: tests lower it
 from ._threads import numba_parallel, run_split, split_threads
@@ -767,151 +767,221 @@ def _direct_bwd_weight(x, gy, w_shape, padding, with_bias=False):
     return (gw, gb) if with_bias else gw
 
 
-# ---------------------------------------------------------------- Winograd F(2x2, 3x3)
-# A 3x3 convolution with stride 1 and padding 1 computes each 2x2 tile of outputs from the 4x4
+# ---------------------------------------------------------------- Winograd F(4x4, 3x3)
+# A 3x3 convolution with stride 1 and padding 1 computes each 4x4 tile of outputs from the 6x6
 # tile of inputs around it (Lavin & Gray 2016, "Fast Algorithms for Convolutional Neural
-# Networks"). In the Winograd domain the 3x3 window becomes an elementwise product of 4x4 tiles:
+# Networks"). In the Winograd domain the 3x3 window becomes an elementwise product of 6x6 tiles:
 #     y_tile = A^T [(G g G^T) * (B^T d B)] A          (* elementwise, per input channel, summed)
-#     B^T = [[1, 0, -1, 0], [0, 1, 1, 0], [0, -1, 1, 0], [0, 1, 0, -1]]     (input tile d, 4x4)
-#     G   = [[1, 0, 0], [.5, .5, .5], [.5, -.5, .5], [0, 0, 1]]           (window g, 3x3)
-#     A^T = [[1, 1, 1, 0], [0, 1, -1, -1]]                                (output tile, 2x2)
-# so, with V[xi, c, tile] = (B^T d B)[xi] and U[xi, o, c] = (G g G^T)[xi], the convolution is 16
-# GEMMs M[xi] = U[xi] @ V[xi] (O x C times C x tiles) and the output transform: 16 multiply-adds
-# per 4 outputs and input channel instead of 36, 2.25x fewer. The weight gradient is the same
-# algorithm with the roles turned, F(3x3, 2x2): the 3x3 gradient of a window is the correlation
-# of each 4x4 input tile with the 2x2 tile of gy at the same place, so
+#     B^T = [[4, 0, -5, 0, 1, 0], [0, -4, -4, 1, 1, 0], [0, 4, -4, -1, 1, 0],
+#            [0, -2, -1, 2, 1, 0], [0, 2, -1, -2, 1, 0], [0, 4, 0, -5, 0, 1]]    (input tile d)
+#     G   = D [[1, 0, 0], [1, 1, 1], [1, -1, 1], [1, 2, 4], [1, -2, 4], [0, 0, 1]]   (window g)
+#     A^T = [[1, 1, 1, 1, 1, 0], [0, 1, -1, 2, -2, 0], [0, 1, 1, 4, 4, 0], [0, 1, -1, 8, -8, 1]]
+#     D   = diag(1/4, -1/6, -1/6, 1/24, 1/24, 1)
+# (the points 0, 1, -1, 2, -2 and infinity: G's rows are the powers of each point, A^T's columns
+# too), so, with V[xi, c, tile] = (B^T d B)[xi] and U[xi, o, c] = (G g G^T)[xi], the convolution
+# is 36 GEMMs M[xi] = U[xi] @ V[xi] (O x C times C x tiles) and the output transform: 36
+# multiply-adds per 16 outputs and input channel instead of 144, 4x fewer. The weight gradient
+# is the same algorithm with the roles turned, F(3x3, 4x4): the 3x3 gradient of a window is the
+# correlation of each 6x6 input tile with the 4x4 tile of gy at the same place, so
 #     gw = A'^T [sum over tiles and images of (G' gy_tile G'^T) * (B^T d B)] A'
-#     G'  = [[1, 0], [.5, .5], [.5, -.5], [0, 1]]
-#     A'^T = [[1, 1, 1, 0], [0, 1, -1, 0], [0, 1, 1, -1]]
-# (the same B^T: the same input transform serves both), 16 GEMMs summing over the tiles, and one
-# inverse transform at the end. The input gradient of such a convolution is itself one (the
-# flipped weight, padding 1). The transforms add and subtract only; 0.5 is exact. Measured on
-# the diffusion U-Net's layers (batch 64, one thread, 2-core AMD EPYC): the forward of a 64 -> 64
-# channel layer at 28x28 in 25 ms against 47 ms with columns (PyTorch's oneDNN: 34), the weight
-# gradient 35 against 49; at 7x7 (16 tiles covering 8x8, a quarter of them padding) columns win.
-_WINOGRAD_MIN_SIDE = 10          # images at least this high and wide (7x7: columns are faster)
+#     G'  = D [[1, 0, 0, 0], [1, 1, 1, 1], [1, -1, 1, -1], [1, 2, 4, 8], [1, -2, 4, -8],
+#              [0, 0, 0, 1]]
+#     A'^T = [[1, 1, 1, 1, 1, 0], [0, 1, -1, 2, -2, 0], [0, 1, 1, 4, 4, 1]]
+# (the same B^T: the same input transform serves both; D is applied to the sums, not to each
+# tile), 36 GEMMs summing over the tiles, and one inverse transform at the end. The input
+# gradient of such a convolution is itself one (the flipped weight, padding 1).
+#
+# F(4x4) against F(2x2, 3x3) (16 GEMMs, 2.25x fewer multiply-adds than the window; tinygen's
+# algorithm before), measured on the diffusion U-Net's layers, batch 64, 2 threads, 2-core Xeon,
+# each call alone: 32 -> 32 channels at 28x28 forward 5.05 -> 3.43 ms, weight gradient 6.00 ->
+# 4.30 (PyTorch: 3.07, 3.29); 64 -> 64 at 7x7, where F(2x2) lost to columns, forward 1.61 ms
+# with columns -> 1.12 (PyTorch 0.74); the U-Net's training step 310-319 -> 257-272 ms. From
+# 7x7 on the forward wins against columns (at 6x6 1.07 against 1.20 ms, the weight gradient
+# 1.62 against 1.22; at 7x7 the weight gradient 1.65 against 1.55 for 64 -> 64 channels but
+# 2.75 against 3.11 for 128 -> 64, at 8x8 1.64 against 1.97). The price is rounding:
+# the transforms multiply by up to 8 and 1/24, so float32 results are further from the truth
+# than the columns' (measured on a 32 -> 32 layer at 16x16: forward 3.5e-4 against 4.3e-5 at
+# outputs up to 83, weight gradient 2.4e-4 against 4.3e-5 at values up to 111: a few 1e-6 of
+# the largest value, ~8x the columns'), as with cuDNN's and NNPACK's F(4x4, 3x3) convolutions.
+# float64 runs the same algorithm (errors ~1e-13). Each transform's tile loop writes 36 planes
+# at a time: planes a multiple of 4 KB apart fall into one set of the L1 cache and the loops ran
+# 4-5x slower (the 64 -> 64 layer at 14x14: input transform 580 -> 114 us a chunk), so the
+# planes lie an odd number of 64-byte lines apart (`_winograd_planes`).
+_WINOGRAD_MIN_SIDE = 7           # images at least this high and wide
 _WINOGRAD_MIN_CHANNELS = 4       # and at least this many input and output channels
 _WINOGRAD_CHUNK_BYTES = 2 << 20  # the transformed tiles of a chunk of images (V and M): L2-sized
+_WINOGRAD_D = np.array([1 / 4, -1 / 6, -1 / 6, 1 / 24, 1 / 24, 1])
+_WINOGRAD_G = _WINOGRAD_D[:, None] * np.array([[1, 0, 0], [1, 1, 1], [1, -1, 1], [1, 2, 4],
+                                                [1, -2, 4], [0, 0, 1]])
+_WINOGRAD_AT_WEIGHT = np.array([[1, 1, 1, 1, 1, 0], [0, 1, -1, 2, -2, 0], [0, 1, 1, 4, 4, 1]])
+# Both sides of the weight's transforms at once, as one GEMM over all (o, c): (G g G^T)[i, j] =
+# sum over k, l of (G kron G)[6i + j, 3k + l] g[k, l], and so A'^T s A'. As a product per (o, c)
+# (G @ w @ G.T, 4096 3x3 windows) the transform took 0.6 ms a call, as long as the 64 -> 64
+# layer's convolution at 7x7 on 2 threads; as one GEMM 0.05 ms (and the weight gradient's 0.08)
+_WINOGRAD_GG = np.kron(_WINOGRAD_G, _WINOGRAD_G)                       # (36, 9)
+_WINOGRAD_AA = np.kron(_WINOGRAD_AT_WEIGHT, _WINOGRAD_AT_WEIGHT)       # (9, 36)
 
 
 def _winograd(w_shape, stride, padding, dilation, groups, hw):
-    """Whether a convolution runs as Winograd F(2x2, 3x3): 3x3 windows, stride 1, padding 1, no
+    """Whether a convolution runs as Winograd F(4x4, 3x3): 3x3 windows, stride 1, padding 1, no
     dilation, one group, images at least _WINOGRAD_MIN_SIDE a side."""
     return (tuple(w_shape[2:]) == (3, 3) and tuple(stride) == (1, 1)
             and tuple(padding) == (1, 1) and tuple(dilation) == (1, 1) and groups == 1
             and min(hw) >= _WINOGRAD_MIN_SIDE and min(w_shape[:2]) >= _WINOGRAD_MIN_CHANNELS)
 
 
+def _winograd_constants(dtype):
+    # the transforms' factors in the arrays' dtype (a float literal in a numba loop is a float64,
+    # and every float32 product would convert to it and back)
+    return np.array([2, 4, 5, 8], dtype)
+
+
+@jit_inline
+def _bt(d0, d1, d2, d3, d4, d5, two, four, five):
+    # B^T d (rows in the section's comment), with the sums they share
+    e, f, g, h = d4 - d2, two * (d3 - d1), d3 + d4, four * (d1 + d2)
+    k, l = d4 - d3, four * (d1 - d2)
+    return (four * d0 - five * d2 + d4, g - h, k + l, e + f, e - f, four * d1 - five * d3 + d5)
+
+
+@jit_inline
+def _at(m0, m1, m2, m3, m4, m5, two, four, eight):
+    # A^T m
+    s, d, t, e = m1 + m2, m1 - m2, m3 + m4, m3 - m4
+    return (m0 + s + t, d + two * e, s + four * t, d + eight * e + m5)
+
+
+@jit_inline
+def _powers(g0, g1, g2, g3, two, four, eight):
+    # G' g without D: the cubic with coefficients g at 0, 1, -1, 2, -2 and its leading one
+    e, o, f, p = g0 + g2, g1 + g3, g0 + four * g2, two * g1 + eight * g3
+    return (g0, e + o, e - o, f + p, f - p, g3)
+
+
+@jit_inline
+def _store(V, r, c, t, v):
+    # V[6r .. 6r + 5, c, t] = v
+    V[6 * r, c, t], V[6 * r + 1, c, t], V[6 * r + 2, c, t] = v[0], v[1], v[2]
+    V[6 * r + 3, c, t], V[6 * r + 4, c, t], V[6 * r + 5, c, t] = v[3], v[4], v[5]
+
+
 @jit_serial
-def _winograd_input(x, n0, n1, V):
-    # V[xi, c, m * T + a * tw + b] = (B^T d B)[xi] for the 4x4 tile d of image n0 + m, channel c
-    # at rows 2a - 1 .. 2a + 2, columns 2b - 1 .. 2b + 2 (zeros outside the image). Each plane is
+def _winograd_input(x, n0, n1, V, k):
+    # V[xi, c, m * T + a * tw + b] = (B^T d B)[xi] for the 6x6 tile d of image n0 + m, channel c
+    # at rows 4a - 1 .. 4a + 4, columns 4b - 1 .. 4b + 4 (zeros outside the image). Each plane is
     # copied once into P inside a zero border, so the tile loop reads without bounds tests and
-    # keeps a tile's 16 values in registers (the branchy loop through a row buffer before was
-    # 1.3-2x slower on the U-Net's layers, 2-core Xeon)
+    # keeps a tile's values in registers
+    two, four, five = k[0], k[1], k[2]
     C, H, W = x.shape[1:]
-    th, tw = (H + 1) // 2, (W + 1) // 2
-    P = np.zeros((2 * th + 2, 2 * tw + 2), x.dtype)   # the border is never written
+    th, tw = (H + 3) // 4, (W + 3) // 4
+    P = np.zeros((4 * th + 2, 4 * tw + 2), x.dtype)   # past the image: never written
     for m in range(n1 - n0):
         for c in range(C):
-            plane = x[n0 + m, c]
+            P[1:H + 1, 1:W + 1] = x[n0 + m, c]
+            for a in range(th):
+                t0 = (m * th + a) * tw
+                p0, p1, p2 = P[4 * a], P[4 * a + 1], P[4 * a + 2]
+                p3, p4, p5 = P[4 * a + 3], P[4 * a + 4], P[4 * a + 5]
+                for b in range(tw):
+                    j, t = 4 * b, t0 + b
+                    # B^T down each of the tile's 6 columns, then B along its 6 rows
+                    c0 = _bt(p0[j], p1[j], p2[j], p3[j], p4[j], p5[j], two, four, five)
+                    j += 1
+                    c1 = _bt(p0[j], p1[j], p2[j], p3[j], p4[j], p5[j], two, four, five)
+                    j += 1
+                    c2 = _bt(p0[j], p1[j], p2[j], p3[j], p4[j], p5[j], two, four, five)
+                    j += 1
+                    c3 = _bt(p0[j], p1[j], p2[j], p3[j], p4[j], p5[j], two, four, five)
+                    j += 1
+                    c4 = _bt(p0[j], p1[j], p2[j], p3[j], p4[j], p5[j], two, four, five)
+                    j += 1
+                    c5 = _bt(p0[j], p1[j], p2[j], p3[j], p4[j], p5[j], two, four, five)
+                    for r in range(6):
+                        _store(V, r, c, t, _bt(c0[r], c1[r], c2[r], c3[r], c4[r], c5[r],
+                                               two, four, five))
+
+
+@jit_serial
+def _winograd_output(M, bias, n0, n1, y, k):
+    # y[n0 + m, o, 4a:4a+4, 4b:4b+4] = A^T m A of M[:, o, tile] + bias[o], the tiles written into
+    # the plane Q and the image's part of it copied out
+    two, four, eight = k[0], k[1], k[3]
+    O, H, W = y.shape[1:]
+    th, tw = (H + 3) // 4, (W + 3) // 4
+    Q = np.empty((4 * th, 4 * tw), y.dtype)
+    for m in range(n1 - n0):
+        for o in range(O):
+            for a in range(th):
+                t0 = (m * th + a) * tw
+                for b in range(tw):
+                    t, j = t0 + b, 4 * b
+                    # A^T down each of the 6 columns of M's tile, then A along the 4 rows
+                    c0 = _at(M[0, o, t], M[6, o, t], M[12, o, t], M[18, o, t], M[24, o, t],
+                             M[30, o, t], two, four, eight)
+                    c1 = _at(M[1, o, t], M[7, o, t], M[13, o, t], M[19, o, t], M[25, o, t],
+                             M[31, o, t], two, four, eight)
+                    c2 = _at(M[2, o, t], M[8, o, t], M[14, o, t], M[20, o, t], M[26, o, t],
+                             M[32, o, t], two, four, eight)
+                    c3 = _at(M[3, o, t], M[9, o, t], M[15, o, t], M[21, o, t], M[27, o, t],
+                             M[33, o, t], two, four, eight)
+                    c4 = _at(M[4, o, t], M[10, o, t], M[16, o, t], M[22, o, t], M[28, o, t],
+                             M[34, o, t], two, four, eight)
+                    c5 = _at(M[5, o, t], M[11, o, t], M[17, o, t], M[23, o, t], M[29, o, t],
+                             M[35, o, t], two, four, eight)
+                    for r in range(4):
+                        row = Q[4 * a + r]
+                        row[j], row[j + 1], row[j + 2], row[j + 3] = _at(
+                            c0[r], c1[r], c2[r], c3[r], c4[r], c5[r], two, four, eight)
+            plane, bo = y[n0 + m, o], bias[o]
             for i in range(H):
                 for j in range(W):
-                    P[i + 1, j + 1] = plane[i, j]
-            for a in range(th):
-                t0 = (m * th + a) * tw
-                p0, p1, p2, p3 = P[2 * a], P[2 * a + 1], P[2 * a + 2], P[2 * a + 3]
-                for b in range(tw):
-                    j, t = 2 * b, t0 + b
-                    # B^T down each of the tile's 4 columns, then B along its 4 rows
-                    u00, u01 = p0[j] - p2[j], p0[j + 1] - p2[j + 1]
-                    u02, u03 = p0[j + 2] - p2[j + 2], p0[j + 3] - p2[j + 3]
-                    u10, u11 = p1[j] + p2[j], p1[j + 1] + p2[j + 1]
-                    u12, u13 = p1[j + 2] + p2[j + 2], p1[j + 3] + p2[j + 3]
-                    u20, u21 = p2[j] - p1[j], p2[j + 1] - p1[j + 1]
-                    u22, u23 = p2[j + 2] - p1[j + 2], p2[j + 3] - p1[j + 3]
-                    u30, u31 = p1[j] - p3[j], p1[j + 1] - p3[j + 1]
-                    u32, u33 = p1[j + 2] - p3[j + 2], p1[j + 3] - p3[j + 3]
-                    V[0, c, t], V[1, c, t] = u00 - u02, u01 + u02
-                    V[2, c, t], V[3, c, t] = u02 - u01, u01 - u03
-                    V[4, c, t], V[5, c, t] = u10 - u12, u11 + u12
-                    V[6, c, t], V[7, c, t] = u12 - u11, u11 - u13
-                    V[8, c, t], V[9, c, t] = u20 - u22, u21 + u22
-                    V[10, c, t], V[11, c, t] = u22 - u21, u21 - u23
-                    V[12, c, t], V[13, c, t] = u30 - u32, u31 + u32
-                    V[14, c, t], V[15, c, t] = u32 - u31, u31 - u33
+                    plane[i, j] = Q[i, j] + bo
 
 
 @jit_serial
-def _winograd_output(M, bias, n0, n1, y):
-    # y[n0 + m, o, 2a:2a+2, 2b:2b+2] = A^T m A of M[:, o, tile] + bias[o], clipped at the image's
-    # edge
-    O, H, W = y.shape[1:]
-    th, tw = (H + 1) // 2, (W + 1) // 2
-    for m in range(n1 - n0):
-        for o in range(O):
-            plane, bo = y[n0 + m, o], bias[o]
-            for a in range(th):
-                t0, r = (m * th + a) * tw, 2 * a
-                for b in range(tw):
-                    t, j = t0 + b, 2 * b
-                    s0 = M[0, o, t] + M[4, o, t] + M[8, o, t]
-                    s1 = M[1, o, t] + M[5, o, t] + M[9, o, t]
-                    s2 = M[2, o, t] + M[6, o, t] + M[10, o, t]
-                    s3 = M[3, o, t] + M[7, o, t] + M[11, o, t]
-                    plane[r, j] = s0 + s1 + s2 + bo
-                    if j + 1 < W:
-                        plane[r, j + 1] = s1 - s2 - s3 + bo
-                    if r + 1 < H:
-                        s0 = M[4, o, t] - M[8, o, t] - M[12, o, t]
-                        s1 = M[5, o, t] - M[9, o, t] - M[13, o, t]
-                        s2 = M[6, o, t] - M[10, o, t] - M[14, o, t]
-                        s3 = M[7, o, t] - M[11, o, t] - M[15, o, t]
-                        plane[r + 1, j] = s0 + s1 + s2 + bo
-                        if j + 1 < W:
-                            plane[r + 1, j + 1] = s1 - s2 - s3 + bo
-
-
-@jit_serial
-def _winograd_grad_output(gy, n0, n1, GY):
-    # GY[xi, o, tile] = (G' g G'^T)[xi] for the 2x2 tile g of gy at rows 2a, 2a + 1, columns
-    # 2b, 2b + 1 (zeros past the edge), tiles numbered as in _winograd_input
+def _winograd_grad_output(gy, n0, n1, GY, k):
+    # GY[xi, o, tile] = (V4 g V4^T)[xi] for the 4x4 tile g of gy at rows 4a .. 4a + 3, columns
+    # 4b .. 4b + 3 (zeros past the edge), tiles numbered as in _winograd_input; V4 is G' without
+    # D, which _winograd_bwd_weight applies to the sums
+    two, four, eight = k[0], k[1], k[3]
     O, H, W = gy.shape[1:]
-    th, tw = (H + 1) // 2, (W + 1) // 2
-    rows = np.zeros((4, 2 * tw), gy.dtype)
+    th, tw = (H + 3) // 4, (W + 3) // 4
+    R = np.zeros((4 * th, 4 * tw), gy.dtype)          # past the image: never written
     for m in range(n1 - n0):
         for o in range(O):
-            plane = gy[n0 + m, o]
+            R[:H, :W] = gy[n0 + m, o]
             for a in range(th):
-                r = 2 * a
-                for j in range(2 * tw):
-                    g0 = plane[r, j] if j < W else 0
-                    g1 = plane[r + 1, j] if r + 1 < H and j < W else 0
-                    rows[0, j], rows[1, j] = g0, 0.5 * (g0 + g1)
-                    rows[2, j], rows[3, j] = 0.5 * (g0 - g1), g1
                 t0 = (m * th + a) * tw
-                for i in range(4):
-                    u = rows[i]
-                    for b in range(tw):
-                        e0, e1 = u[2 * b], u[2 * b + 1]
-                        GY[4 * i, o, t0 + b] = e0
-                        GY[4 * i + 1, o, t0 + b] = 0.5 * (e0 + e1)
-                        GY[4 * i + 2, o, t0 + b] = 0.5 * (e0 - e1)
-                        GY[4 * i + 3, o, t0 + b] = e1
+                q0, q1, q2, q3 = R[4 * a], R[4 * a + 1], R[4 * a + 2], R[4 * a + 3]
+                for b in range(tw):
+                    j, t = 4 * b, t0 + b
+                    c0 = _powers(q0[j], q1[j], q2[j], q3[j], two, four, eight)
+                    c1 = _powers(q0[j + 1], q1[j + 1], q2[j + 1], q3[j + 1], two, four, eight)
+                    c2 = _powers(q0[j + 2], q1[j + 2], q2[j + 2], q3[j + 2], two, four, eight)
+                    c3 = _powers(q0[j + 3], q1[j + 3], q2[j + 3], q3[j + 3], two, four, eight)
+                    for r in range(6):
+                        _store(GY, r, o, t, _powers(c0[r], c1[r], c2[r], c3[r], two, four, eight))
 
 
-_WINOGRAD_G = np.array([[1, 0, 0], [.5, .5, .5], [.5, -.5, .5], [0, 0, 1]])
-_WINOGRAD_AT_WEIGHT = np.array([[1, 1, 1, 0], [0, 1, -1, 0], [0, 1, 1, -1]], dtype=np.float64)
+def _winograd_planes(rows, tiles, dtype, slot):
+    """A scratch array (36, rows, tiles) whose planes lie an odd number of 64-byte lines apart
+    (see the section's comment), rows of `tiles` values."""
+    itemsize = np.dtype(dtype).itemsize
+    lines = -(-rows * tiles * itemsize // 64)
+    lines += 1 - lines % 2
+    flat = scratch((36 * lines * 64 // itemsize,), dtype, slot)
+    return np.lib.stride_tricks.as_strided(flat, (36, rows, tiles),
+                                           (lines * 64, tiles * itemsize, itemsize))
 
 
 def _winograd_blocks(x, O, work):
     """One range of images per thread (_each_chunk), each range cut into chunks whose
-    transformed tiles (16 x (C + O) x tiles) take about _WINOGRAD_CHUNK_BYTES:
+    transformed tiles (36 x (C + O) x tiles) take about _WINOGRAD_CHUNK_BYTES:
     [work(chunks, T, tiles) per thread], chunks a list of (n0, n1), T the tiles of one image,
     tiles the most in a chunk (the buffers' size)."""
     N, C, H, W = x.shape
-    T = ((H + 1) // 2) * ((W + 1) // 2)
-    step = max(1, _WINOGRAD_CHUNK_BYTES // (16 * (C + O) * T * x.dtype.itemsize))
+    T = ((H + 3) // 4) * ((W + 3) // 4)
+    step = max(1, _WINOGRAD_CHUNK_BYTES // (36 * (C + O) * T * x.dtype.itemsize))
 
     def block(n0, n1):
         return work([(a, min(a + step, n1)) for a in range(n0, n1, step)], T,
@@ -923,46 +993,47 @@ def _winograd_forward(x, w, bias=None):
     """conv2d(x, w) + bias for 3x3 windows, stride 1, padding 1 (`_winograd`)."""
     N, C, H, W = x.shape
     O = w.shape[0]
-    G = _WINOGRAD_G.astype(w.dtype)
-    U = np.ascontiguousarray((G @ w @ G.T).transpose(2, 3, 0, 1)).reshape(16, O, C)
+    U = (_WINOGRAD_GG.astype(w.dtype) @ w.reshape(O * C, 9).T).reshape(36, O, C)
+    k = _winograd_constants(x.dtype)
     y, b = np.empty((N, O, H, W), dtype=x.dtype), _bias_or_zeros(bias, O, x.dtype)
 
     def work(chunks, T, tiles):
-        V, M = scratch((16, C, tiles), x.dtype, "winograd_V"), scratch((16, O, tiles), x.dtype,
-                                                                       "winograd_M")
+        V = _winograd_planes(C, tiles, x.dtype, "winograd_V")
+        M = _winograd_planes(O, tiles, x.dtype, "winograd_M")
         for n0, n1 in chunks:
-            k = (n1 - n0) * T
-            _winograd_input(x, n0, n1, V)
-            np.matmul(U, V[:, :, :k], out=M[:, :, :k])
-            _winograd_output(M, b, n0, n1, y)
+            n = (n1 - n0) * T
+            _winograd_input(x, n0, n1, V, k)
+            np.matmul(U, V[:, :, :n], out=M[:, :, :n])
+            _winograd_output(M, b, n0, n1, y, k)
     _winograd_blocks(x, O, work)
     return y
 
 
 def _winograd_bwd_weight(x, gy, w_shape, with_bias=False):
-    """The weight gradient of a `_winograd` convolution: F(3x3, 2x2), summed in the Winograd
-    domain over tiles and images (per thread, then the threads' sums in batch order), one
-    inverse transform at the end; with_bias also the bias's, chunk by chunk."""
+    """The weight gradient of a `_winograd` convolution: F(3x3, 4x4), summed in the Winograd
+    domain over tiles and images (per thread, then the threads' sums in batch order), D applied
+    and one inverse transform at the end; with_bias also the bias's, chunk by chunk."""
     O, C = w_shape[:2]
+    k = _winograd_constants(x.dtype)
 
     def work(chunks, T, tiles):
-        V, GY = scratch((16, C, tiles), x.dtype, "winograd_V"), scratch((16, O, tiles), x.dtype,
-                                                                        "winograd_M")
-        acc, part = np.zeros((16, C, O), x.dtype), scratch((16, C, O), x.dtype, "winograd_part")
+        V = _winograd_planes(C, tiles, x.dtype, "winograd_V")
+        GY = _winograd_planes(O, tiles, x.dtype, "winograd_M")
+        acc, part = np.zeros((36, C, O), x.dtype), scratch((36, C, O), x.dtype, "winograd_part")
         gb = np.zeros(O, np.float64)
         for n0, n1 in chunks:
-            k = (n1 - n0) * T
-            _winograd_input(x, n0, n1, V)
-            _winograd_grad_output(gy, n0, n1, GY)
+            n = (n1 - n0) * T
+            _winograd_input(x, n0, n1, V, k)
+            _winograd_grad_output(gy, n0, n1, GY, k)
             if with_bias:
                 gb += _bias_part(gy, n0, n1)
-            acc += np.matmul(V[:, :, :k], GY[:, :, :k].transpose(0, 2, 1), out=part)
+            acc += np.matmul(V[:, :, :n], GY[:, :, :n].transpose(0, 2, 1), out=part)
         return (acc, gb) if with_bias else acc
     parts = _winograd_blocks(x, O, work)
-    acc, gb = _in_batch_order(parts, np.zeros((16, C, O), dtype=x.dtype), O, with_bias)
-    A = _WINOGRAD_AT_WEIGHT.astype(x.dtype)
-    gw = A @ acc.reshape(4, 4, C, O).transpose(2, 3, 0, 1) @ A.T        # (C, O, 3, 3)
-    gw = np.ascontiguousarray(gw.transpose(1, 0, 2, 3))
+    acc, gb = _in_batch_order(parts, np.zeros((36, C, O), dtype=x.dtype), O, with_bias)
+    acc *= np.outer(_WINOGRAD_D, _WINOGRAD_D).astype(x.dtype).reshape(36, 1, 1)
+    gw = (_WINOGRAD_AA.astype(x.dtype) @ acc.reshape(36, C * O)).reshape(9, C, O)
+    gw = np.ascontiguousarray(gw.transpose(2, 1, 0)).reshape(O, C, 3, 3)
     return (gw, gb) if with_bias else gw
 
 
@@ -1022,7 +1093,7 @@ def conv2d_bwd_input_numba(gy, w, x_shape, stride, padding, dilation, groups):
 def conv2d_bwd_weight_numba(x, gy, w_shape, stride, padding, dilation, groups):
     """numba_v1: the reference's GEMMs, im2col by `im2col_numba`; 1x1 convolutions and windows
     as large as the image without columns (`_pointwise`, `_whole_window`); 3x3 ones with stride 1
-    and padding 1 by Winograd F(3x3, 2x2); few output channels direct (`_direct`)."""
+    and padding 1 by Winograd F(3x3, 4x4); few output channels direct (`_direct`)."""
     return _weight_grads(x, gy, w_shape, stride, padding, dilation, groups, False)
 
 
