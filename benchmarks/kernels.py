@@ -67,12 +67,15 @@ def cases(rng):
     out.append(("layernorm_fwd 768x128", "layernorm_fwd", (x, w, b, 1e-5), {}))
     out.append(("layernorm_bwd 768x128", "layernorm_bwd", (x, x, w, mean, rstd), {}))
     # the DCGAN discriminator's middle layer (64x14x14 -> 128x7x7, 4x4 stride 2): short rows;
-    # its last (a 7x7 window on 7x7: one GEMM); LeNet's first layer and the U-Net's last (direct)
+    # its last (a 7x7 window on 7x7: one GEMM); LeNet's first layer, the U-Net's last (direct)
+    # and two of its 3x3 layers (Winograd F(4x4, 3x3)) at the top and the bottom of the U
     for label, x_shape, w_shape, stride, pad in [
             ("dcgan 64x14x14 s2", (64, 64, 14, 14), (128, 64, 4, 4), 2, 1),
             ("dcgan 7x7 window", (64, 128, 7, 7), (1, 128, 7, 7), 1, 0),
             ("lenet 1->6 5x5", (64, 1, 28, 28), (6, 1, 5, 5), 1, 0),
-            ("unet 32->1 3x3", (64, 32, 28, 28), (1, 32, 3, 3), 1, 1)]:
+            ("unet 32->1 3x3", (64, 32, 28, 28), (1, 32, 3, 3), 1, 1),
+            ("unet 32->32 3x3", (64, 32, 28, 28), (32, 32, 3, 3), 1, 1),
+            ("unet 64->64 3x3 7x7", (64, 64, 7, 7), (64, 64, 3, 3), 1, 1)]:
         out += _conv_cases(rng, label, x_shape, w_shape, ((stride,) * 2, (pad,) * 2, (1, 1), 1))
     # the baby GPT's attention: (12, 4, 64, 32) causal
     q, k, v = (rng.standard_normal((12, 4, 64, 32)).astype(np.float32) for _ in range(3))
