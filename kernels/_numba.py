@@ -152,6 +152,16 @@ else:
     LAYER = os.environ.get("NUMBA_THREADING_LAYER")
 # whether BLAS's threads may run on numba's pool (_threads.one_pool): the layer is OpenMP
 ONE_POOL_LAYER = LAYER == "omp" and _HAVE_OPENMP
+if numba is not None and "NUMBA_NUM_THREADS" not in os.environ:
+    # numba reads all its settings again at its first compilation after the environment changed
+    # (this module changes it: the layer above, the CPU target below), and its default thread
+    # count is the CPU affinity of the thread that compiles: where that first compilation ran on
+    # one of the one pool's workers, each pinned to one CPU (pin_pool_workers; a kernel's first
+    # call inside a split, with a cold cache), numba found 1 thread against the pool's 2 and
+    # raised "Cannot set NUMBA_NUM_THREADS to a different value once the threads have been
+    # launched". In the environment the count is the same on every thread (child processes
+    # inherit it, as they do the layer).
+    os.environ["NUMBA_NUM_THREADS"] = str(numba.config.NUMBA_NUM_THREADS)
 
 if ONE_POOL_LAYER:
     # numba's OpenMP start-up allows nested parallel regions (max-active-levels 255) in the one

@@ -410,6 +410,33 @@ def test_one_pool_pins_the_workers_not_the_caller():
     assert out == ["True", "True", "True"]
 
 
+@needs_one_pool
+@pytest.mark.skipif(len(getattr(os, "sched_getaffinity", lambda _: ())(0)) < 2,
+                    reason="needs two CPUs")
+def test_a_function_compiles_on_a_pinned_worker():
+    # a numba function's first call inside a split's piece on a pinned worker compiles it there
+    # (a cold cache: a fresh install, a changed kernel file); piece 0, on the caller, waits so
+    # that piece 1's worker compiles. _numba's import changes numba's settings in the
+    # environment (so the child starts without them, as a user's process does), so numba's
+    # first compilation reads them all again: without NUMBA_NUM_THREADS there it read its thread
+    # count from that worker's affinity (1) and refused to compile
+    code = ("import time, numba, numpy as np\n"
+            "from tinygen_kernels import _threads\n"
+            "assert _threads.one_pool()\n"
+            "@numba.njit(nogil=True)\n"
+            "def fresh(a):\n"
+            "    return a.sum() * 2\n"
+            "def piece(i):\n"
+            "    return time.sleep(0.05) if i == 0 else fresh(np.ones(3))\n"
+            "print(_threads.run_split(piece, 2, 2)[1])\n")
+    ours = ("TINYGEN_ONE_POOL", "NUMBA_NUM_THREADS", "NUMBA_THREADING_LAYER", "NUMBA_CPU_NAME",
+            "NUMBA_CPU_FEATURES")
+    env = {k: v for k, v in os.environ.items() if k not in ours}
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         timeout=120, env=env)
+    assert out.returncode == 0 and out.stdout.split() == ["6.0"], out.stderr[-2000:]
+
+
 def test_no_pinning_in_an_mpi_job_of_several_ranks(monkeypatch):
     # the ranks share the CPUs: each would pin its workers to the same ones
     monkeypatch.setenv("PMI_SIZE", "2")
