@@ -887,13 +887,13 @@ def _winograd_input(x, n0, n1, V, k):
                 t0 = (m * th + a) * tw
                 p0, p1, p2 = P[4 * a], P[4 * a + 1], P[4 * a + 2]
                 p3, p4, p5 = P[4 * a + 3], P[4 * a + 4], P[4 * a + 5]
+                # B^T down each of a tile's 6 columns, then B along its 6 rows; a tile's first
+                # two columns are the last two of the tile before it
+                c4 = _bt(p0[0], p1[0], p2[0], p3[0], p4[0], p5[0], two, four, five)
+                c5 = _bt(p0[1], p1[1], p2[1], p3[1], p4[1], p5[1], two, four, five)
                 for b in range(tw):
-                    j, t = 4 * b, t0 + b
-                    # B^T down each of the tile's 6 columns, then B along its 6 rows
-                    c0 = _bt(p0[j], p1[j], p2[j], p3[j], p4[j], p5[j], two, four, five)
-                    j += 1
-                    c1 = _bt(p0[j], p1[j], p2[j], p3[j], p4[j], p5[j], two, four, five)
-                    j += 1
+                    j, t = 4 * b + 2, t0 + b
+                    c0, c1 = c4, c5
                     c2 = _bt(p0[j], p1[j], p2[j], p3[j], p4[j], p5[j], two, four, five)
                     j += 1
                     c3 = _bt(p0[j], p1[j], p2[j], p3[j], p4[j], p5[j], two, four, five)
