@@ -797,12 +797,12 @@ def _direct_bwd_weight(x, gy, w_shape, padding, with_bias=False):
 #
 # F(4x4) against F(2x2, 3x3) (16 GEMMs, 2.25x fewer multiply-adds than the window; tinygen's
 # algorithm before), measured on the diffusion U-Net's layers, batch 64, 2 threads, 2-core Xeon,
-# each call alone: 32 -> 32 channels at 28x28 forward 5.05 -> 3.43 ms, weight gradient 6.00 ->
-# 4.30 (PyTorch: 3.07, 3.29); 64 -> 64 at 7x7, where F(2x2) lost to columns, forward 1.61 ms
-# with columns -> 1.12 (PyTorch 0.74); the U-Net's training step 310-319 -> 257-272 ms. From
-# 7x7 on the forward wins against columns (at 6x6 1.07 against 1.20 ms, the weight gradient
-# 1.62 against 1.22; at 7x7 the weight gradient 1.65 against 1.55 for 64 -> 64 channels but
-# 2.75 against 3.11 for 128 -> 64, at 8x8 1.64 against 1.97). The price is rounding:
+# each call alone: 32 -> 32 channels at 28x28 forward 5.05 -> 3.3-3.4 ms, weight gradient 6.00
+# -> 3.7 (PyTorch: 3.07-3.41, 3.29-3.48); 64 -> 64 at 7x7, where F(2x2) lost to columns, forward
+# 1.61 ms with columns -> 1.0-1.1 (PyTorch 0.74-0.80), weight gradient 1.64 -> 1.2-1.3 (0.98);
+# the U-Net's training step 310-319 -> 257-272 ms. From 7x7 on both win against columns (64 ->
+# 64 channels at 7x7: forward 1.29 against 1.71 ms, weight gradient 1.43 against 1.75; at 6x6
+# 1.51 against 1.36 and 1.40 against 1.49, and at 5x5 both lose). The price is rounding:
 # the transforms multiply by up to 8 and 1/24, so float32 results are further from the truth
 # than the columns' (measured on a 32 -> 32 layer at 16x16: forward 3.5e-4 against 4.3e-5 at
 # outputs up to 83, weight gradient 2.4e-4 against 4.3e-5 at values up to 111; the weight
