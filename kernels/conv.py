@@ -857,6 +857,13 @@ def _at(m0, m1, m2, m3, m4, m5, two, four, eight):
 
 
 @jit_inline
+def _at_down(M, s, o, t, two, four, eight):
+    # A^T down column s of tile t's 6x6 values in M's plane o (M[6i + s, o, t], i = 0 .. 5)
+    return _at(M[s, o, t], M[s + 6, o, t], M[s + 12, o, t], M[s + 18, o, t], M[s + 24, o, t],
+               M[s + 30, o, t], two, four, eight)
+
+
+@jit_inline
 def _powers(g0, g1, g2, g3, two, four, eight):
     # G' g without D: the cubic with coefficients g at 0, 1, -1, 2, -2 and its leading one
     e, o, f, p = g0 + g2, g1 + g3, g0 + four * g2, two * g1 + eight * g3
@@ -921,18 +928,12 @@ def _winograd_output(M, bias, n0, n1, y, k):
                 for b in range(tw):
                     t, j = t0 + b, 4 * b
                     # A^T down each of the 6 columns of M's tile, then A along the 4 rows
-                    c0 = _at(M[0, o, t], M[6, o, t], M[12, o, t], M[18, o, t], M[24, o, t],
-                             M[30, o, t], two, four, eight)
-                    c1 = _at(M[1, o, t], M[7, o, t], M[13, o, t], M[19, o, t], M[25, o, t],
-                             M[31, o, t], two, four, eight)
-                    c2 = _at(M[2, o, t], M[8, o, t], M[14, o, t], M[20, o, t], M[26, o, t],
-                             M[32, o, t], two, four, eight)
-                    c3 = _at(M[3, o, t], M[9, o, t], M[15, o, t], M[21, o, t], M[27, o, t],
-                             M[33, o, t], two, four, eight)
-                    c4 = _at(M[4, o, t], M[10, o, t], M[16, o, t], M[22, o, t], M[28, o, t],
-                             M[34, o, t], two, four, eight)
-                    c5 = _at(M[5, o, t], M[11, o, t], M[17, o, t], M[23, o, t], M[29, o, t],
-                             M[35, o, t], two, four, eight)
+                    c0 = _at_down(M, 0, o, t, two, four, eight)
+                    c1 = _at_down(M, 1, o, t, two, four, eight)
+                    c2 = _at_down(M, 2, o, t, two, four, eight)
+                    c3 = _at_down(M, 3, o, t, two, four, eight)
+                    c4 = _at_down(M, 4, o, t, two, four, eight)
+                    c5 = _at_down(M, 5, o, t, two, four, eight)
                     for r in range(4):
                         row = Q[4 * a + r]
                         row[j], row[j + 1], row[j + 2], row[j + 3] = _at(

@@ -18,6 +18,8 @@ from tinygen_kernels._scratch import scratch
 
 needs_one_pool = pytest.mark.skipif(not _numba.ONE_POOL_LAYER,
                                     reason="numba's OpenMP layer with NumPy's OpenBLAS callback")
+needs_two_cpus = pytest.mark.skipif(len(getattr(os, "sched_getaffinity", lambda _: ())(0)) < 2,
+                                    reason="needs two CPUs")
 
 
 @pytest.fixture(params=[False, pytest.param(True, marks=needs_one_pool)],
@@ -192,12 +194,15 @@ def test_no_numba_function_compiled_twice():
     assert shared == []
 
 
-def _printed_by(code):
+def _printed_by(code, unset=()):
     """What a fresh Python process running `code` prints, split into words (with the one pool
-    where it can be had, whatever this process was told)."""
-    env = {k: v for k, v in os.environ.items() if k != "TINYGEN_ONE_POOL"}
-    return subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
-                          timeout=120, check=True, env=env).stdout.split()
+    where it can be had, whatever this process was told), without the variables `unset` in its
+    environment; its error output in the failure where it fails."""
+    env = {k: v for k, v in os.environ.items() if k != "TINYGEN_ONE_POOL" and k not in unset}
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                          timeout=120, env=env)
+    assert done.returncode == 0, done.stderr[-3000:]
+    return done.stdout.split()
 
 
 @pytest.mark.skipif(not hasattr(os, "fork"), reason="needs fork")
@@ -394,8 +399,7 @@ def test_numba_leaves_openmp_unnested():
 
 
 @needs_one_pool
-@pytest.mark.skipif(len(getattr(os, "sched_getaffinity", lambda _: ())(0)) < 2,
-                    reason="needs two CPUs")
+@needs_two_cpus
 def test_one_pool_pins_the_workers_not_the_caller():
     # numba's OpenMP workers each on one CPU (a worker woken after idle otherwise waited
     # milliseconds behind the caller's spin on the caller's CPU); the caller keeps every CPU
@@ -411,8 +415,7 @@ def test_one_pool_pins_the_workers_not_the_caller():
 
 
 @needs_one_pool
-@pytest.mark.skipif(len(getattr(os, "sched_getaffinity", lambda _: ())(0)) < 2,
-                    reason="needs two CPUs")
+@needs_two_cpus
 def test_a_function_compiles_on_a_pinned_worker():
     # a numba function's first call inside a split's piece on a pinned worker compiles it there
     # (a cold cache: a fresh install, a changed kernel file); piece 0, on the caller, waits so
@@ -429,12 +432,8 @@ def test_a_function_compiles_on_a_pinned_worker():
             "def piece(i):\n"
             "    return time.sleep(0.05) if i == 0 else fresh(np.ones(3))\n"
             "print(_threads.run_split(piece, 2, 2)[1])\n")
-    ours = ("TINYGEN_ONE_POOL", "NUMBA_NUM_THREADS", "NUMBA_THREADING_LAYER", "NUMBA_CPU_NAME",
-            "NUMBA_CPU_FEATURES")
-    env = {k: v for k, v in os.environ.items() if k not in ours}
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
-                         timeout=120, env=env)
-    assert out.returncode == 0 and out.stdout.split() == ["6.0"], out.stderr[-2000:]
+    ours = ("NUMBA_NUM_THREADS", "NUMBA_THREADING_LAYER", "NUMBA_CPU_NAME", "NUMBA_CPU_FEATURES")
+    assert _printed_by(code, unset=ours) == ["6.0"]
 
 
 def test_no_pinning_in_an_mpi_job_of_several_ranks(monkeypatch):
