@@ -57,11 +57,15 @@ def _add_flat(a, b, out):
 
 @jit_exact
 def _add_runs(a, b, run, out):
-    # out[r * run + j] = a[r * run + j] + b[r]: b's r-th value over the r-th run of a
+    # out[r * run + j] = a[r * run + j] + b[r]: b's r-th value over the r-th run of a. The inner
+    # loop runs over slices from 0: written over range(r * run, (r + 1) * run) LLVM made it
+    # half as wide and it took 1.7-1.9x as long (64x32x28x28 plus (64, 32, 1, 1), one thread:
+    # 777-853 -> 442-453 us, as fast as an addition of two arrays)
     for r in range(b.shape[0]):
         v = b[r]
-        for j in range(r * run, (r + 1) * run):
-            out[j] = a[j] + v
+        a_run, out_run = a[r * run:(r + 1) * run], out[r * run:(r + 1) * run]
+        for j in range(run):
+            out_run[j] = a_run[j] + v
 
 
 # the prange twins (_threads.kernel_over_ranges in one_pool()), over ranges of out and of b's runs
