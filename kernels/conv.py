@@ -978,15 +978,15 @@ def _winograd_grad_output(gy, n0, n1, GY, k, gb):
                         _store(GY, r, t, o, _powers(c0[r], c1[r], c2[r], c3[r], two, four, eight))
 
 
-def _winograd_planes(rows, tiles, dtype, slot):
-    """A scratch array (36, rows, tiles) whose planes lie an odd number of 64-byte lines apart
-    (see the section's comment), rows of `tiles` values."""
+def _winograd_planes(rows, cols, dtype, slot):
+    """A scratch array (36, rows, cols), each of its 36 planes a C-contiguous matrix, the planes
+    an odd number of 64-byte lines apart (see the section's comment)."""
     itemsize = np.dtype(dtype).itemsize
-    lines = -(-rows * tiles * itemsize // 64)
+    lines = -(-rows * cols * itemsize // 64)
     lines += 1 - lines % 2
     flat = scratch((36 * lines * 64 // itemsize,), dtype, slot)
-    return np.lib.stride_tricks.as_strided(flat, (36, rows, tiles),
-                                           (lines * 64, tiles * itemsize, itemsize))
+    return np.lib.stride_tricks.as_strided(flat, (36, rows, cols),
+                                           (lines * 64, cols * itemsize, itemsize))
 
 
 def _winograd_blocks(x, O, work):
