@@ -889,7 +889,10 @@ def _winograd_input(x, n0, n1, V, k):
     P = np.zeros((4 * th + 2, 4 * tw + 2), x.dtype)   # past the image: never written
     for m in range(n1 - n0):
         for c in range(C):
-            P[1:H + 1, 1:W + 1] = x[n0 + m, c]
+            plane = x[n0 + m, c]
+            for i in range(H):
+                for j in range(W):
+                    P[i + 1, j + 1] = plane[i, j]
             for a in range(th):
                 t0 = (m * th + a) * tw
                 p0, p1, p2 = P[4 * a], P[4 * a + 1], P[4 * a + 2]
