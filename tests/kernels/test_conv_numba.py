@@ -231,13 +231,13 @@ def test_winograd_float32_error_is_bounded():
     args = ((1, 1), (1, 1), (1, 1), 1)
     assert conv._winograd(w.shape, *args, x.shape[2:])
     x32, w32, gy32 = x.astype(np.float32), w.astype(np.float32), gy.astype(np.float32)
-    for fast, exact, inputs in [
-            (conv.conv2d_fwd_numba, conv.conv2d_fwd, (x, w, *args)),
-            (conv.conv2d_bwd_weight_numba, conv.conv2d_bwd_weight, (x, gy, w.shape, *args))]:
-        inputs32 = (x32, w32 if fast is conv.conv2d_fwd_numba else gy32) + inputs[2:]
-        truth = exact(*inputs)
-        err_winograd = np.abs(fast(*inputs32) - truth).max()
-        err_columns = np.abs(exact(*inputs32) - truth).max()
+    for fast, exact, inputs, inputs32 in [
+            (conv.conv2d_fwd_numba, conv.conv2d_fwd, (x, w), (x32, w32)),
+            (conv.conv2d_bwd_weight_numba, conv.conv2d_bwd_weight, (x, gy, w.shape),
+             (x32, gy32, w.shape))]:
+        truth = exact(*inputs, *args)
+        err_winograd = np.abs(fast(*inputs32, *args) - truth).max()
+        err_columns = np.abs(exact(*inputs32, *args) - truth).max()
         assert err_winograd <= 16 * err_columns, (fast.__name__, err_winograd, err_columns)
         assert err_winograd <= 1e-5 * np.abs(truth).max(), (fast.__name__, err_winograd)
 
