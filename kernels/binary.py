@@ -68,19 +68,30 @@ def _add_runs(a, b, run, out):
             out_run[j] = a_run[j] + v
 
 
-# the prange twins (_threads.kernel_over_ranges in one_pool()), over ranges of out and of b's runs
+# the loops over a range of out (or of b's runs), as kernel_over_ranges runs them off the one pool
+@jit_exact
+def _add_flat_range(lo, hi, a, b, out):
+    _add_flat(a[lo:hi], b[lo:hi], out[lo:hi])
+
+
+@jit_exact
+def _add_runs_range(lo, hi, a, b, run, out):
+    _add_runs(a[lo * run:hi * run], b[lo:hi], run, out[lo * run:hi * run])
+
+
+# their prange twins (_threads.kernel_over_ranges in one_pool())
 @jit
 def _add_flat_parallel(n, pieces, a, b, out):
     for p in prange(pieces):
         lo, hi = piece(n, pieces, p)
-        _add_flat(a[lo:hi], b[lo:hi], out[lo:hi])
+        _add_flat_range(lo, hi, a, b, out)
 
 
 @jit
 def _add_runs_parallel(n, pieces, a, b, run, out):
     for p in prange(pieces):
         lo, hi = piece(n, pieces, p)
-        _add_runs(a[lo * run:hi * run], b[lo:hi], run, out[lo * run:hi * run])
+        _add_runs_range(lo, hi, a, b, run, out)
 
 
 def _runs_of(big, small):
@@ -107,12 +118,9 @@ def add_numba(a, b):
     out = np.empty_like(big)
     x, y, o = big.reshape(-1), small.reshape(-1), out.reshape(-1)
     if run == 1:
-        kernel_over_ranges(lambda lo, hi, *_: _add_flat(x[lo:hi], y[lo:hi], o[lo:hi]),
-                           (x, y, o), o.shape[0], o.shape[0], _NS_PER_ELEMENT,
-                           parallel=_add_flat_parallel)
+        kernel_over_ranges(_add_flat_range, (x, y, o), o.shape[0], o.shape[0], _NS_PER_ELEMENT,
+                           _add_flat_parallel)
     else:
-        kernel_over_ranges(lambda lo, hi, *_: _add_runs(x[lo * run:hi * run], y[lo:hi], run,
-                                                        o[lo * run:hi * run]),
-                           (x, y, run, o), y.shape[0], o.shape[0], _NS_PER_ELEMENT,
-                           parallel=_add_runs_parallel)
+        kernel_over_ranges(_add_runs_range, (x, y, run, o), y.shape[0], o.shape[0],
+                           _NS_PER_ELEMENT, _add_runs_parallel)
     return out
