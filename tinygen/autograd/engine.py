@@ -135,7 +135,7 @@ class _Pass:
                     f"grad can be implicitly created only for scalar outputs; got a tensor of "
                     f"shape {tuple(r.shape)}. Pass gradient= (a tensor of that shape), or reduce "
                     "the output first (e.g. .sum()).")
-            return wrap_constant(array_module(r._data).ones_like(r._data))
+            return wrap_constant(array_module(r._data).ones(r._data.shape, r._data.dtype))
         if not isinstance(g, _function.Tensor):
             g = wrap(array_module(r._data).asarray(g, dtype=r._data.dtype))
         if tuple(g.shape) != tuple(r.shape):
@@ -324,10 +324,10 @@ def _keep_edges_only(ran):
     after backward even while the output (the loss) is alive. Done last: a saved output is held
     (weakly by its producer) through its consumers' inputs until the producer has run."""
     for fn in ran:
-        inputs = []
-        for t in fn.inputs:
-            inputs.append(t if t is None or t._grad_fn is None or type(t) is _Edge else _Edge(t))
-        fn.inputs = inputs
+        inputs = fn.inputs
+        for k, t in enumerate(inputs):
+            if t is not None and t._grad_fn is not None and type(t) is not _Edge:
+                inputs[k] = _Edge(t)
 
 
 class ZeroDerivative(Function):

@@ -43,7 +43,10 @@ class Relu(Function):
 
     def backward(self, gy):
         if on_arrays():                     # ZeroWhere's kernel without its op (see on_arrays)
-            return wrap_grad(self.kernel("zero_where")(gy._data, self.off)), None
+            g = gy._data
+            if g.size < _RELU_KERNEL_MIN and type(g) is np.ndarray:   # as forward: NumPy's
+                return wrap_grad(np.where(self.off, g.dtype.type(0), g)), None   # select
+            return wrap_grad(self.kernel("zero_where")(g, self.off)), None
         return ZeroWhere.apply(gy, self.off), None     # linear in gy: its own backward is itself
 
 
