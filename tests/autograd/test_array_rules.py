@@ -1,5 +1,5 @@
 """The hottest backward rules on arrays (autograd.function.on_arrays): where no graph of the
-backward is recorded, Mul, Sub, Relu, Sum, Mean and Linear compute their gradients on the arrays,
+backward is recorded, Mul, Sub, Relu, Sum, Mean, Linear and MatMul compute their gradients on the arrays,
 without an op per line. Each case here runs one backward both ways (on the arrays, and with
 on_arrays() forced off: the rule's Tensor ops, what a captured step records) and asserts the same
 bits, and that the array path really ran no op of the rule's own."""
@@ -13,7 +13,7 @@ from tinygen.ops import activation, binary, linalg, reduce
 
 RULE_MODULES = (activation, binary, linalg, reduce)      # those that import on_arrays
 # the ops a rule applies in its Tensor form, which its array form must not
-RULE_OPS = {"Mul", "Neg", "ZeroWhere", "ExpandBack", "LinearGrad"}
+RULE_OPS = {"Mul", "Neg", "ZeroWhere", "ExpandBack", "LinearGrad", "MatMul", "Permute"}
 
 CASES = {
     "mul": (lambda a, b: a * b, [(3, 4), (3, 4)]),
@@ -33,6 +33,9 @@ CASES = {
     "mean_dims": (lambda a: a.mean((0, 2)), [(2, 3, 4)]),
     "linear": (lambda x, w, b: F.linear(x, w, b), [(2, 3, 4), (5, 4), (5,)]),
     "linear_no_bias": (lambda x, w: F.linear(x, w), [(6, 4), (5, 4)]),
+    "matmul": (lambda a, b: a @ b, [(6, 4), (4, 5)]),
+    "matmul_batched": (lambda a, b: a @ b, [(3, 6, 4), (3, 4, 5)]),
+    "matmul_broadcast": (lambda a, b: a @ b, [(2, 3, 6, 4), (4, 5)]),     # b's gradient summed
 }
 
 

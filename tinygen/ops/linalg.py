@@ -36,6 +36,9 @@ class MatMul(Function):
 
     def forward(self, a, b):
         self.save_for_backward(a, b)
+        return self._product(a, b)
+
+    def _product(self, a, b):
         if a.ndim == 2 and b.ndim == 2 and a.dtype == np.float32 and b.dtype == np.float32:
             return self.kernel("sgemm")(a, b)
         return _mm(a, b)
@@ -43,6 +46,13 @@ class MatMul(Function):
     def backward(self, gy):
         a, b = self.saved_tensors
         i = self.inputs
+        if on_arrays():              # the two products without their ops (see on_arrays)
+            g, da, db = gy._data, a._data, b._data
+            ga = (unbroadcast(wrap_grad(self._product(g, db.swapaxes(-1, -2))), da.shape)
+                  if i[0] is not None else None)
+            gb = (unbroadcast(wrap_grad(self._product(da.swapaxes(-1, -2), g)), db.shape)
+                  if i[1] is not None else None)
+            return ga, gb
         ga = unbroadcast(gy @ _mT(b), a._data.shape) if i[0] is not None else None
         gb = unbroadcast(_mT(a) @ gy, b._data.shape) if i[1] is not None else None
         return ga, gb
