@@ -324,10 +324,11 @@ def _keep_edges_only(ran):
     after backward even while the output (the loss) is alive. Done last: a saved output is held
     (weakly by its producer) through its consumers' inputs until the producer has run."""
     for fn in ran:
-        inputs = fn.inputs
-        for k, t in enumerate(inputs):
+        for t in fn.inputs:                    # (a scan first: most have none to convert)
             if t is not None and t._grad_fn is not None and type(t) is not _Edge:
-                inputs[k] = _Edge(t)
+                fn.inputs = [t if t is None or t._grad_fn is None or type(t) is _Edge
+                             else _Edge(t) for t in fn.inputs]
+                break
 
 
 class ZeroDerivative(Function):
