@@ -135,7 +135,9 @@ class _Pass:
                     f"grad can be implicitly created only for scalar outputs; got a tensor of "
                     f"shape {tuple(r.shape)}. Pass gradient= (a tensor of that shape), or reduce "
                     "the output first (e.g. .sum()).")
-            return wrap_constant(array_module(r._data).ones(r._data.shape, r._data.dtype))
+            d = r._data                        # (xp.array for a 0-d loss: xp.ones is Python)
+            one = array_module(d).array(1, dtype=d.dtype)
+            return wrap_constant(one if d.ndim == 0 else one.reshape(d.shape))
         if not isinstance(g, _function.Tensor):
             g = wrap(array_module(r._data).asarray(g, dtype=r._data.dtype))
         if tuple(g.shape) != tuple(r.shape):
