@@ -1,6 +1,6 @@
 """The hottest backward rules on arrays (autograd.function.on_arrays): where no graph of the
-backward is recorded, Mul, Sub, Relu, Sum, Mean, Linear and MatMul compute their gradients on the arrays,
-without an op per line. Each case here runs one backward both ways (on the arrays, and with
+backward is recorded, Mul, Sub, Relu, Sum, Mean, Linear and MatMul compute their gradients on the
+arrays, without an op per line. Each case here runs one backward both ways (on the arrays, and with
 on_arrays() forced off: the rule's Tensor ops, what a captured step records) and asserts the same
 bits, and that the array path really ran no op of the rule's own."""
 import numpy as np

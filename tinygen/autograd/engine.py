@@ -328,8 +328,8 @@ def _keep_edges_only(ran):
     for fn in ran:
         for t in fn.inputs:                    # (a scan first: most have none to convert)
             if t is not None and t._grad_fn is not None and type(t) is not _Edge:
-                fn.inputs = [t if t is None or t._grad_fn is None or type(t) is _Edge
-                             else _Edge(t) for t in fn.inputs]
+                fn.inputs = [u if u is None or u._grad_fn is None or type(u) is _Edge
+                             else _Edge(u) for u in fn.inputs]
                 break
 
 

@@ -79,9 +79,10 @@ def on_arrays():
     """Whether a backward rule may compute on its tensors' arrays instead of in Tensor ops: no
     graph of the backward is recorded (create_graph=False) and no step is being captured
     (tg.compile records ops). The usual backward pass. A small array's op costs ~4 us of Python
-    around ~1 us of NumPy, so the hottest rules (Mul, Sub, Relu, Sum, Mean, Linear) take the
-    same arithmetic on the arrays there, one wrap per gradient: the same bits, 5-12% off
-    micrograd's toy step and the per-op chain (2-core AMD EPYC, Zen 1). Their Tensor ops still
+    around ~1 us of NumPy, so the hottest rules (Mul, Sub, Relu, Sum, Mean, Linear, MatMul) take
+    the same arithmetic on the arrays there, one wrap per gradient: the same bits, 5-12% off
+    micrograd's toy step and the per-op chain (2-core AMD EPYC, Zen 1; MatMul's: its 64x64 case
+    of benchmarks/overhead.py 1.2-1.35x faster on the 2-core Xeon VM). Their Tensor ops still
     run under create_graph=True and in captured steps; tests/autograd/test_array_rules.py checks
     that both give the same bits."""
     return not GRAD.enabled and CAPTURE[0] is None
