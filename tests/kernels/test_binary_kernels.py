@@ -1,5 +1,5 @@
 """kernels/binary.py's add: NumPy's bits on its paths (the same shape; a run of a's values per
-value of b; the same shape with images apart), with the ranges split over threads, and the
+value of b; the same shape with images apart; b repeated over a's leading axes), with the ranges split over threads, and the
 reference for everything else; and the ops that reach it (Add on large tensors, the backward's gradient sums)."""
 import numpy as np
 import pytest
@@ -25,6 +25,10 @@ def split(monkeypatch):
     ((5, 7, 3, 4), (5, 1, 1, 1)),
     ((5, 7, 1, 4), (5, 7, 1, 1)),        # a 1 in both
     ((5, 7, 1, 1), (5, 7, 3, 4)),        # the small one first
+    ((5, 7, 3, 4), (3, 4)),              # repeated over the leading axes (a position embedding)
+    ((5, 7, 3, 4), (1, 7, 3, 4)),
+    ((7, 3, 4), (5, 7, 3, 4)),
+    ((4, 3), (1, 3)),                    # a row added to every row
 ])
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 def test_add_equals_numpy_bit_for_bit(split, a_shape, b_shape, dtype):
@@ -63,11 +67,12 @@ def test_add_of_batch_strided_arrays_equals_numpy_bit_for_bit(split, strided, dt
 
 
 @pytest.mark.parametrize("a, b", [
-    (np.ones((4, 3), np.float32), np.ones((1, 3), np.float32)),      # broadcast along rows
     (np.ones((4, 3), np.float32), np.ones((4, 3), np.float64)),      # promotion
     (np.ones((4, 3), np.float32), np.ones((4, 3), np.float32)[:, ::-1]),   # rows reversed
     (np.ones((4, 3), np.float32), np.ones((3, 4), np.float32).T),     # rows not contiguous
     (np.ones((4, 3, 2), np.float32), np.ones((4, 3, 4), np.float32)[:, :, ::2]),
+    (np.ones((4, 3, 2), np.float32), np.ones((1, 3, 1), np.float32)),   # a broadcast in the middle
+    (np.ones((3, 2), np.float32), np.ones((1, 3, 2), np.float32)),      # the result has more axes
     (np.ones((4, 3), np.int64), np.ones((4, 3), np.int64)),
     (np.ones((0, 3), np.float32), np.ones((0, 3), np.float32)),
 ])
@@ -94,13 +99,14 @@ def test_large_add_and_gradient_sum_go_through_the_kernel(monkeypatch):
                     reason="numba's OpenMP layer with NumPy's OpenBLAS callback")
 def test_add_prange_twins_give_one_threads_bits(monkeypatch):
     # in one_pool() add's loops run as their prange twins on numba's pool: the same bits as the
-    # one-thread loops, on all three paths
+    # one-thread loops, on every path
     monkeypatch.setattr(_threads, "ONE_POOL", True)
     rng = np.random.default_rng(3)
     a = rng.standard_normal((6, 4, 5, 3)).astype(np.float32)
     cases = [(a, rng.standard_normal(a.shape).astype(np.float32)),
              (a, rng.standard_normal((6, 4, 1, 1)).astype(np.float32)),
-             (_channels(a.shape, np.float32, 4, rng), a)]
+             (_channels(a.shape, np.float32, 4, rng), a),
+             (a, rng.standard_normal((5, 3)).astype(np.float32))]
     ran = []
     for name in ("_add_flat_parallel", "_add_runs_parallel", "_add_rows_parallel"):
         twin = getattr(binary, name)
@@ -110,7 +116,8 @@ def test_add_prange_twins_give_one_threads_bits(monkeypatch):
     for min_ns in (0, 1 << 60):                          # the pool, then one thread
         monkeypatch.setattr(_threads, "ONE_POOL_MIN_NS", min_ns)
         results.append([binary.add_numba(x, y) for x, y in cases])
-    assert ran == ["_add_flat_parallel", "_add_runs_parallel", "_add_rows_parallel"]
+    assert ran == ["_add_flat_parallel", "_add_runs_parallel", "_add_rows_parallel",
+                   "_add_rows_parallel"]
     for pooled, serial, (x, y) in zip(*results, cases):
         np.testing.assert_array_equal(pooled, serial)
         np.testing.assert_array_equal(pooled, x + y)
