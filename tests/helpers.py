@@ -32,6 +32,8 @@ API (kept stable; other suites import it):
   to_numpy(t) -> NumPy array of a tinygen or torch tensor (or a number).
   assert_close(actual, expected, rtol=1e-6, atol=1e-9, what="") (arrays, tensors or numbers).
   TORCH: the torch module or None.   requires_torch(): pytest.importorskip("torch").
+  needs_one_pool: a skipif marker for tests of numba's OpenMP pool shared with OpenBLAS's jobs
+      (tinygen_kernels._threads.one_pool), where this machine's numba and NumPy allow it.
 
   Hypothesis strategies (all shapes have sides in [min_side, max_side], 0 and 1 included):
     shapes(min_dims=0, max_dims=3, min_side=0, max_side=3)          -> tuple
@@ -55,6 +57,7 @@ from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
 import tinygen as tg
+from tinygen_kernels import _numba
 
 try:  # PyTorch is the reference when installed, never a dependency
     import torch as TORCH
@@ -129,6 +132,10 @@ def shape_and_dims(draw, min_dims=0, max_dims=3, min_side=0, max_side=3):
 # ---- conversion and comparison -----------------------------------------------------------------
 def requires_torch():
     return pytest.importorskip("torch")
+
+
+needs_one_pool = pytest.mark.skipif(not _numba.ONE_POOL_LAYER,
+                                    reason="numba's OpenMP layer with NumPy's OpenBLAS callback")
 
 
 def to_numpy(t):

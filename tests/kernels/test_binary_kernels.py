@@ -1,6 +1,7 @@
 """kernels/binary.py's add: NumPy's bits on its paths (the same shape; a run of a's values per
-value of b; the same shape with images apart; b repeated over a's leading axes), with the ranges split over threads, and the
-reference for everything else; and the ops that reach it (Add on large tensors, the backward's gradient sums)."""
+value of b; the same shape with images apart; b repeated over a's leading axes), with the ranges
+split over threads, and the reference for everything else; and the ops that reach it (Add on
+large tensors, the backward's gradient sums)."""
 import numpy as np
 import pytest
 
@@ -8,6 +9,8 @@ import tinygen as tg
 from tinygen.autograd import engine
 from tinygen.ops import binary as ops_binary
 from tinygen_kernels import _numba, _threads, binary, registry
+
+from helpers import needs_one_pool
 
 pytestmark = pytest.mark.skipif(not _numba.HAVE_NUMBA, reason="numba is not installed")
 
@@ -95,8 +98,7 @@ def test_large_add_and_gradient_sum_go_through_the_kernel(monkeypatch):
     np.testing.assert_allclose(x.grad.numpy(), (2 * x + t).detach().numpy(), rtol=1e-6)
 
 
-@pytest.mark.skipif(not _numba.ONE_POOL_LAYER,
-                    reason="numba's OpenMP layer with NumPy's OpenBLAS callback")
+@needs_one_pool
 def test_add_prange_twins_give_one_threads_bits(monkeypatch):
     # in one_pool() add's loops run as their prange twins on numba's pool: the same bits as the
     # one-thread loops, on every path

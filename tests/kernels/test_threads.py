@@ -15,9 +15,9 @@ import tinygen_kernels
 from tinygen_kernels import _numba, _threads, activation, adam, layernorm
 from tinygen_kernels._scratch import scratch
 
+from helpers import needs_one_pool
 
-needs_one_pool = pytest.mark.skipif(not _numba.ONE_POOL_LAYER,
-                                    reason="numba's OpenMP layer with NumPy's OpenBLAS callback")
+
 needs_two_cpus = pytest.mark.skipif(len(getattr(os, "sched_getaffinity", lambda _: ())(0)) < 2,
                                     reason="needs two CPUs")
 
