@@ -180,3 +180,42 @@ def test_declines_what_it_does_not_take(impl):
     o16, _ = registry.dispatch("flash_attention_fwd", "cpu", impl=impl)(
         q.astype(np.float16), k.astype(np.float16), v.astype(np.float16))
     assert o16.dtype == np.float16
+
+
+@pytest.mark.parametrize("mode", [False, True])
+def test_outputs_laid_out_as_the_inputs(monkeypatch, mode):
+    # blas_v1 gives o, dq, dk, dv their inputs' memory order (attention._laid_out_as): heads
+    # transposed from (B, T, H, D) give a (B, T, H, D) output, which the model's
+    # `y.transpose(1, 2).contiguous()` then takes without a copy; q, k, v that make up one
+    # projection get gradients that make up one array, in the same places (ops/shape.py's
+    # Split takes it as its gradient without concatenating)
+    if mode and not _numba.ONE_POOL_LAYER:
+        pytest.skip("numba's OpenMP layer with NumPy's OpenBLAS callback")
+    monkeypatch.setattr(_threads, "ONE_POOL", mode)
+    fwd, bwd = (registry.dispatch(n, "cpu", impl="blas_v1")
+                for n in ("flash_attention_fwd", "flash_attention_bwd"))
+    rng = np.random.default_rng(5)
+    q, k, v, do = _views(rng, (3, 2), 9, 9, 5, np.float32)
+    o, lse = fwd(q, k, v, causal=True)
+    assert o.transpose(0, 2, 1, 3).flags.c_contiguous
+    grads = bwd(q, k, v, o, lse, do, causal=True)
+    whole = grads[0].base
+    assert whole.size == 3 * q.size and all(g.base is whole for g in grads)
+    for g, a in zip(grads, (q, k, v)):
+        assert g.strides == a.strides
+        assert (g.__array_interface__["data"][0] - whole.__array_interface__["data"][0]
+                == a.__array_interface__["data"][0] - q.base.__array_interface__["data"][0])
+    copies = [np.ascontiguousarray(a) for a in (q, k, v, do)]
+    o_c, lse_c = fwd(*copies[:3], causal=True)
+    np.testing.assert_allclose(o, o_c, rtol=1e-6, atol=1e-6)
+    for g, want in zip(grads, bwd(*copies[:3], o_c, lse_c, copies[3], causal=True)):
+        np.testing.assert_allclose(g, want, rtol=1e-5, atol=1e-6)
+    # q, k, v one array (self-attention on one tensor), or three of four pieces: each its own
+    four = rng.standard_normal((3, 9, 4, 2, 5)).astype(np.float32)
+    for qkv in ((q, q, q), tuple(four[:, :, i].transpose(0, 2, 1, 3) for i in range(3))):
+        o, lse = fwd(*qkv, causal=False)
+        grads = bwd(*qkv, o, lse, do, causal=False)
+        assert len({id(g.base) for g in grads}) == 3
+        refs = attention.flash_attention_bwd(*qkv, o, lse, do, causal=False)
+        for g, want in zip(grads, refs):
+            np.testing.assert_allclose(g, want, **BWD_TOL[np.float32])

@@ -113,6 +113,60 @@ def test_split_unused_pieces_have_zero_grad():
     assert_close(x.grad, np.array([[0, 3, 0], [0, 3, 0.0]]))
 
 
+def test_split_backward_takes_pieces_side_by_side():
+    # Split's backward gives, without concatenating, the array its pieces' gradients make up in
+    # order (kernels/attention.py lays dq, dk, dv out so); anything else is concatenated
+    from tinygen.ops.shape import _side_by_side
+    a = np.arange(24.0).reshape(2, 3, 4)
+    pieces = [a[:, :, :1], a[:, :, 1:3], a[:, :, 3:]]
+    for dim in (2, -1):
+        whole = _side_by_side(pieces, (2, 3, 4), dim)
+        assert whole.shape == (2, 3, 4) and np.shares_memory(whole, a)
+    flat = np.arange(24.0)                          # a base of another shape, contiguous
+    cut = flat.reshape(2, 3, 4)
+    assert np.shares_memory(_side_by_side([cut[:, :2], cut[:, 2:]], (2, 3, 4), 1), flat)
+    assert _side_by_side(pieces[::-1], (2, 3, 4), 2) is None              # out of order
+    assert _side_by_side(pieces[:2], (2, 3, 4), 2) is None                # not all of it
+    assert _side_by_side([a[:1, :, :2], a[:1, :, 2:]], (1, 3, 4), 2) is None   # part of one
+    assert _side_by_side([a[:, :, :2], a[:, :, 2:].copy()], (2, 3, 4), 2) is None
+    t = np.arange(24.0).reshape(4, 3, 2).transpose(2, 1, 0)                    # not C order
+    assert _side_by_side([t[:, :, :2], t[:, :, 2:]], (2, 3, 4), 2) is None
+
+
+@pytest.mark.parametrize("separate", [False, True])
+def test_attention_of_one_projection_split(monkeypatch, separate):
+    # a model's qkv.split(C, dim=2) into heads: the gradients of the projection and its input,
+    # by the split's pieces side by side (no concatenation) or, with q, k, v copied apart, by
+    # concatenating, agree with each other and with PyTorch
+    from tinygen.ops import shape
+    cats = []
+    monkeypatch.setattr(shape.Cat, "apply", lambda *a, _f=shape.Cat.apply, **k:
+                        cats.append(1) or _f(*a, **k))
+    B, T, H, D = 2, 6, 2, 4
+    C = H * D
+    rng = np.random.default_rng(0)
+    x0, w0 = rng.standard_normal((B, T, C)), rng.standard_normal((3 * C, C)) / 3
+
+    def grads(lib, F, copy):
+        x, w = (lib.tensor(a, dtype=lib.float32, requires_grad=True) for a in (x0, w0))
+        q, k, v = F.linear(x, w).split(C, dim=2)
+        if copy:
+            q, k, v = q.contiguous(), k.contiguous(), v.contiguous()
+        q, k, v = (u.view(B, T, H, D).transpose(1, 2) for u in (q, k, v))
+        y = F.scaled_dot_product_attention(q, k, v, is_causal=True)
+        y = y.transpose(1, 2).contiguous().view(B, T, C)
+        (y * lib.tensor(x0[::-1].copy(), dtype=lib.float32)).sum().backward()
+        return x.grad, w.grad
+
+    import tinygen.nn.functional as F
+    got = grads(tg, F, separate)
+    assert bool(cats) == separate
+    if TORCH is not None:
+        want = grads(TORCH, TORCH.nn.functional, False)
+        for g, e in zip(got, want):
+            assert_close(g, e.detach().numpy(), rtol=1e-4, atol=1e-5)
+
+
 @FAST
 @given(shape=shapes(min_dims=1, max_dims=3, min_side=0, max_side=3), data=st.data(),
        n=st.integers(1, 3))

@@ -5,9 +5,11 @@ The adjoint of broadcasting is a sum (`SumTo`), and the adjoint of that sum is b
 """
 from __future__ import annotations
 
+import math
+
 import numpy as np
 
-from ..autograd.function import Function
+from ..autograd.function import Function, on_arrays, wrap_grad
 from ..autograd import function as _fn
 from ..backend import dtypes as _dt
 from .args import norm_dim, norm_dims, resolve_shape, shape_arg
@@ -102,12 +104,14 @@ class Cat(Function):
 
 
 class Split(Function):
-    """Split along `dim` into pieces of `sizes`: a multi-output op whose backward is Cat."""
+    """Split along `dim` into pieces of `sizes`: a multi-output op whose backward is Cat, or,
+    where the pieces' gradients already lie side by side in one array of x's shape, that array
+    (kernels/attention.py lays dq, dk, dv out so for a model's `qkv.split(C, dim=2)`)."""
 
     is_view = True
 
     def forward(self, x, sizes, dim):
-        self.dim, self.sizes = dim, sizes
+        self.dim, self.sizes, self.in_shape = dim, sizes, x.shape
         idx = [slice(None)] * x.ndim
         out, start = [], 0
         for s in sizes:
@@ -117,7 +121,30 @@ class Split(Function):
         return tuple(out)
 
     def backward(self, *gys):
+        if on_arrays():
+            whole = _side_by_side([g._data for g in gys], self.in_shape, self.dim)
+            if whole is not None:
+                return wrap_grad(whole), None, None
         return Cat.apply(*gys, dim=self.dim), None, None
+
+
+def _side_by_side(pieces, shape, dim):
+    """The array the pieces are views of, as `shape`, where it is C-contiguous of that size and
+    each piece is exactly its slice along dim, in order (so the pieces make it up, and
+    concatenating them would copy it); else None."""
+    base = pieces[0].base
+    if (type(base) is not np.ndarray or not base.flags.c_contiguous
+            or base.size != math.prod(shape)):
+        return None
+    whole, dim = base.reshape(shape), dim % len(shape)          # (a view: base is contiguous)
+    start, step, total = base.__array_interface__["data"][0], whole.strides[dim], 0
+    for p in pieces:
+        if (p.base is not base or p.strides != whole.strides or p.dtype != base.dtype
+                or p.__array_interface__["data"][0] != start + total * step
+                or p.shape[:dim] != shape[:dim] or p.shape[dim + 1:] != shape[dim + 1:]):
+            return None
+        total += p.shape[dim]
+    return whole if total == shape[dim] else None
 
 
 class Pad(Function):
