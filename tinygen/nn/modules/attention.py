@@ -169,27 +169,27 @@ class MultiheadAttention(Module):
             k = cat([k, self.bias_k.expand(1, N, E)])                        # (S+1, N, E)
             v = cat([v, self.bias_v.expand(1, N, E)])
             attn_mask, key_padding_mask = _pad_masks(attn_mask, key_padding_mask)
-        q = q.reshape(L, N * H, hd).transpose(0, 1)                          # (N*H, L, hd)
-        k = k.reshape(k.shape[0], N * H, hd).transpose(0, 1)                 # (N*H, S, hd)
-        v = v.reshape(v.shape[0], N * H, hd).transpose(0, 1)                 # (N*H, S, hd)
+        # heads as (N, H, L|S, hd) views of the projections (L|S, N, E): splitting E and
+        # permuting copies nothing, where PyTorch's (N*H, L, hd) copies each of q, k, v
+        q, k, v = (t.reshape(t.shape[0], N, H, hd).permute(1, 2, 0, 3) for t in (q, k, v))
         if self.add_zero_attn:
-            k = cat([k, zeros(N * H, 1, hd, dtype=q.dtype, device=k.device)], dim=1)
-            v = cat([v, zeros(N * H, 1, hd, dtype=q.dtype, device=v.device)], dim=1)
+            k = cat([k, zeros(N, H, 1, hd, dtype=q.dtype, device=k.device)], dim=2)
+            v = cat([v, zeros(N, H, 1, hd, dtype=q.dtype, device=v.device)], dim=2)
             attn_mask, key_padding_mask = _pad_masks(attn_mask, key_padding_mask)
-        S = k.shape[1]
+        S = k.shape[2]
+        if attn_mask is not None:                                           # (N|1, H|1, L, S)
+            attn_mask = attn_mask.reshape(-1, H if attn_mask.shape[0] > 1 else 1, L, S)
         if key_padding_mask is not None:
             if tuple(key_padding_mask.shape) != (N, S):
                 raise RuntimeError(f"MultiheadAttention: expected key_padding_mask of shape "
                                    f"{(N, S)}, but got {tuple(key_padding_mask.shape)}")
-            kpm = key_padding_mask.reshape(N, 1, 1, S).expand(N, H, 1, S).reshape(N * H, 1, S)
-            attn_mask = kpm if attn_mask is None else attn_mask + kpm       # (N*H | 1, L|1, S)
-        out, weights = self._attend(q, k, v, attn_mask, need_weights, N)    # (N*H, L, hd)
-        out = out.transpose(0, 1).reshape(L * N, E)                          # (L*N, E)
+            kpm = key_padding_mask.reshape(N, 1, 1, S)
+            attn_mask = kpm if attn_mask is None else attn_mask + kpm
+        out, weights = self._attend(q, k, v, attn_mask, need_weights)      # (N, H, L, hd)
+        out = out.permute(2, 0, 1, 3).reshape(L * N, E)                      # (L*N, E)
         out = self.out_proj(out).reshape(L, N, E)                            # (L, N, E)
-        if weights is not None:
-            weights = weights.reshape(N, H, L, S)
-            if average_attn_weights:
-                weights = weights.mean(dim=1)                                # (N, L, S)
+        if weights is not None and average_attn_weights:
+            weights = weights.mean(dim=1)                                    # (N, L, S)
         return out, weights
 
     def _check(self, query, key, value, attn_mask, is_causal):
@@ -223,28 +223,21 @@ class MultiheadAttention(Module):
         raise RuntimeError(f"MultiheadAttention: attn_mask's dimension {attn_mask.ndim} is not "
                            "supported")
 
-    def _attend(self, q, k, v, attn_mask, need_weights, N):
-        """softmax(q k^T / sqrt(hd) + mask) v for q (N*H, L, hd), k, v (N*H, S, hd): the
-        weights spelled out when they are asked for, else F.scaled_dot_product_attention."""
-        H, hd = self.num_heads, self.head_dim
-        L, S = q.shape[1], k.shape[1]
+    def _attend(self, q, k, v, attn_mask, need_weights):
+        """softmax(q k^T / sqrt(hd) + mask) v for q (N, H, L, hd), k, v (N, H, S, hd), mask
+        (N|1, H|1, L, S): the weights (N, H, L, S) spelled out when they are asked for, else
+        F.scaled_dot_product_attention."""
         dropout_p = self.dropout if self.training else 0.0
         if need_weights:
-            scores = (q * (1.0 / math.sqrt(hd))) @ k.transpose(1, 2)         # (N*H, L, S)
+            scores = (q * (1.0 / math.sqrt(self.head_dim))) @ k.transpose(-2, -1)
             if attn_mask is not None:
                 scores = scores + attn_mask
             weights = F.softmax(scores, dim=-1)
             if dropout_p > 0.0:
                 weights = F.dropout(weights, dropout_p, True)
-            return weights @ v, weights                                      # (N*H, L, hd)
-        mask4 = None
-        if attn_mask is not None:
-            mask4 = attn_mask.reshape(-1, H if attn_mask.shape[0] > 1 else 1,
-                                      attn_mask.shape[1], S)                 # (N|1, H|1, L, S)
-        out = F.scaled_dot_product_attention(
-            q.reshape(N, H, L, hd), k.reshape(N, H, S, hd), v.reshape(N, H, S, hd),
-            attn_mask=mask4, dropout_p=dropout_p)
-        return out.reshape(N * H, L, hd), None
+            return weights @ v, weights
+        return F.scaled_dot_product_attention(q, k, v, attn_mask=attn_mask,
+                                              dropout_p=dropout_p), None
 
 
 def _pad_masks(attn_mask, key_padding_mask):
