@@ -115,30 +115,36 @@ def _causal_keep(xp, t0, t1, s0, s1):
 
 # ---------------------------------------------------------------- references
 @reference("flash_attention_fwd", example=_example_fwd, rtol=1e-4, atol=1e-5)
-def flash_attention_fwd(q, k, v, causal=False, scale=None):
-    """softmax(q k^T * scale (+ causal mask)) v, and the row log-sum-exp of the scores.
+def flash_attention_fwd(q, k, v, causal=False, scale=None, bias=None):
+    """softmax(q k^T * scale (+ bias) (+ causal mask)) v, and the row log-sum-exp of the scores.
 
-    q (..., T, D), k (..., S, D), v (..., S, Dv) -> (o (..., T, Dv), lse (..., T)).
-    With T = S = 1: o = v and lse = q . k * scale."""
+    q (..., T, D), k (..., S, D), v (..., S, Dv) -> (o (..., T, Dv), lse (..., T)); bias, where
+    given, an additive mask broadcasting to (..., T, S) (-inf: not attended). A row with no key
+    to attend (all -inf) gives o = 0 and lse = -inf. With T = S = 1: o = v and lse = q.k * scale."""
     _check("flash_attention_fwd", q, k, v)
     xp = array_module(q)
     ct = _compute_dtype(q.dtype)
     qc, kc, vc = q.astype(ct), k.astype(ct), v.astype(ct)
     T, S = q.shape[-2], k.shape[-2]
     s = (qc @ xp.swapaxes(kc, -1, -2)) * ct.type(_scale(scale, q.shape[-1]))   # (..., T, S)
+    if bias is not None:
+        s = s + bias.astype(ct)
     if causal:
         s = xp.where(_causal_keep(xp, 0, T, 0, S), s, ct.type(-np.inf))
     m = s.max(axis=-1, keepdims=True)
+    m = xp.where(m == -np.inf, ct.type(0), m)                 # an empty row: p = 0 below
     p = xp.exp(s - m)
     denom = p.sum(axis=-1, keepdims=True)
-    o = (p / denom) @ vc                                                       # (..., T, Dv)
-    lse = (m + xp.log(denom))[..., 0]
+    with np.errstate(divide="ignore"):
+        o = (p / xp.where(denom == 0, ct.type(1), denom)) @ vc                 # (..., T, Dv)
+        lse = (m + xp.log(denom))[..., 0]
     return o.astype(q.dtype), lse
 
 
 @reference("flash_attention_bwd", example=_example_bwd, rtol=1e-4, atol=1e-4)
-def flash_attention_bwd(q, k, v, o, lse, do, causal=False, scale=None):
-    """Gradients of flash_attention_fwd's o with respect to q, k, v, given do = dL/do.
+def flash_attention_bwd(q, k, v, o, lse, do, causal=False, scale=None, bias=None):
+    """Gradients of flash_attention_fwd's o with respect to q, k, v, given do = dL/do (not to
+    bias: a mask).
 
     q (..., T, D), k (..., S, D), v (..., S, Dv), o, do (..., T, Dv), lse (..., T)
     -> (dq (..., T, D), dk (..., S, D), dv (..., S, Dv))."""
@@ -149,7 +155,10 @@ def flash_attention_bwd(q, k, v, o, lse, do, causal=False, scale=None):
     T, S = q.shape[-2], k.shape[-2]
     sc = ct.type(_scale(scale, q.shape[-1]))
     s = (qc @ xp.swapaxes(kc, -1, -2)) * sc
-    p = xp.exp(s - lse.astype(ct)[..., None])                   # P recomputed from lse
+    if bias is not None:
+        s = s + bias.astype(ct)
+    lse = lse.astype(ct)[..., None]
+    p = xp.exp(s - xp.where(lse == -np.inf, ct.type(np.inf), lse))   # P from lse (0: no key)
     if causal:
         p = xp.where(_causal_keep(xp, 0, T, 0, S), p, ct.type(0))
     dv = xp.swapaxes(p, -1, -2) @ doc
@@ -168,9 +177,9 @@ def _tiled_ok(q, k, v):
 
 
 @kernel("flash_attention_fwd", device="cpu", impl="numpy_tiled_v1", default=True)
-def flash_attention_fwd_tiled(q, k, v, causal=False, scale=None):
+def flash_attention_fwd_tiled(q, k, v, causal=False, scale=None, bias=None):
     _check("flash_attention_fwd", q, k, v)
-    if not _tiled_ok(q, k, v):
+    if not _tiled_ok(q, k, v) or bias is not None:
         return NotImplemented
     lead, (T, D), S, Dv = q.shape[:-2], q.shape[-2:], k.shape[-2], v.shape[-1]
     sc = q.dtype.type(_scale(scale, D))
@@ -201,9 +210,9 @@ def flash_attention_fwd_tiled(q, k, v, causal=False, scale=None):
 
 
 @kernel("flash_attention_bwd", device="cpu", impl="numpy_tiled_v1", default=True)
-def flash_attention_bwd_tiled(q, k, v, o, lse, do, causal=False, scale=None):
+def flash_attention_bwd_tiled(q, k, v, o, lse, do, causal=False, scale=None, bias=None):
     _check("flash_attention_bwd", q, k, v)
-    if not _tiled_ok(q, k, v) or o.dtype != q.dtype or do.dtype != q.dtype:
+    if not _tiled_ok(q, k, v) or o.dtype != q.dtype or do.dtype != q.dtype or bias is not None:
         return NotImplemented
     lead, (T, D), S = q.shape[:-2], q.shape[-2:], k.shape[-2]
     sc = q.dtype.type(_scale(scale, D))
@@ -439,27 +448,50 @@ def _grads_laid_out(q, k, v):
     return tuple(_laid_out_as(a) for a in (q, k, v))
 
 
-def _forward_by_heads(q, k, v, causal, scale, max_scores, run, heads=_heads):
+def _bias_heads(bias, q, S):
+    """{} without a bias; else {"bias": b}, b the bias as (Ub, hb, Tb, S) against _stacks' (U,
+    h, T) heads of a 2- to 4-D q (each of Ub, hb, Tb 1 or the whole), in q's dtype; None where
+    it does not broadcast so (the reference then runs, or raises)."""
+    if bias is None:
+        return {}
+    nd, full = q.ndim, q.shape[:-1] + (S,)
+    if type(bias) is not np.ndarray or not 2 <= nd <= 4 or bias.ndim > nd \
+            or bias.dtype.kind != "f":
+        return None
+    b = bias.reshape((1,) * (nd - bias.ndim) + bias.shape)
+    if any(n not in (1, f) for n, f in zip(b.shape, full)):
+        return None
+    b = np.broadcast_to(b, b.shape[:-1] + (S,))                # (a mask of one key column)
+    b = b if nd == 4 else b[:, None] if nd == 3 else b[None, None]
+    return {"bias": np.ascontiguousarray(b, dtype=q.dtype)}
+
+
+def _forward_by_heads(q, k, v, causal, scale, max_scores, run, heads=_heads, bias=None):
     """The CPU versions' forward around `run(q3, k3, v3, o, lse, sc, causal)`, which fills o
     (BH, T, Dv) and lse (BH, T) from the heads, heads(a): (BH, T|S, D|Dv) (_heads) or
-    (U, h, ...) (_stacks); larger heads than max_scores (T * S) go to numpy_tiled_v1."""
+    (U, h, ...) (_stacks); larger heads than max_scores (T * S) go to numpy_tiled_v1. A bias
+    (blas_v1's) goes to run as bias=(Ub, hb, Tb, S) (_bias_heads)."""
     if not _numba_ok(q, k, v):
         return NotImplemented                             # the reference runs (or raises)
     _check("flash_attention_fwd", q, k, v)
     lead, (T, D), S, Dv = q.shape[:-2], q.shape[-2:], k.shape[-2], v.shape[-1]
+    extra = _bias_heads(bias, q, S)
+    if extra is None:
+        return NotImplemented                             # a bias it does not take
     if T * S > max_scores:
-        return flash_attention_fwd_tiled(q, k, v, causal, scale)
+        return flash_attention_fwd_tiled(q, k, v, causal, scale, bias)
     q3, k3, v3 = heads(q), heads(k), heads(v)
     if heads is _stacks and _rows_unit(q):           # o laid out as q is (_stacks: a view)
         o = _laid_out_as(q, q.shape[:-1] + (Dv,))
     else:
         o = np.empty((math.prod(lead), T, Dv), q.dtype)
     lse = np.empty((math.prod(lead), T), q.dtype)
-    run(q3, k3, v3, o, lse, q.dtype.type(_scale(scale, D)), bool(causal))
+    run(q3, k3, v3, o, lse, q.dtype.type(_scale(scale, D)), bool(causal), **extra)
     return o.reshape(*lead, T, Dv), lse.reshape(*lead, T)
 
 
-def _backward_by_heads(q, k, v, o, lse, do, causal, scale, max_scores, run, heads=_heads):
+def _backward_by_heads(q, k, v, o, lse, do, causal, scale, max_scores, run, heads=_heads,
+                       bias=None):
     """The CPU versions' backward around `run(q3, k3, v3, o3, lse2, do3, dq, dk, dv, sc,
     causal)` on heads(a) (see _forward_by_heads; dq, dk, dv shaped as q3, k3, v3, lse2 (BH, T));
     larger heads than max_scores go to numpy_tiled_v1."""
@@ -467,15 +499,19 @@ def _backward_by_heads(q, k, v, o, lse, do, causal, scale, max_scores, run, head
         return NotImplemented
     _check("flash_attention_bwd", q, k, v)
     lead, (T, D), S, Dv = q.shape[:-2], q.shape[-2:], k.shape[-2], v.shape[-1]
+    extra = _bias_heads(bias, q, S)
+    if extra is None:
+        return NotImplemented
     if T * S > max_scores:
-        return flash_attention_bwd_tiled(q, k, v, o, lse, do, causal, scale)
+        return flash_attention_bwd_tiled(q, k, v, o, lse, do, causal, scale, bias)
     q3, k3, v3, o3, do3 = (heads(a) for a in (q, k, v, o, do))
     lse2 = np.ascontiguousarray(lse.reshape(-1, T), dtype=q.dtype)
     if heads is _stacks and _rows_unit(q, k, v):     # as q, k, v are laid out (_stacks: views)
         dq, dk, dv = _grads_laid_out(q, k, v)
     else:
         dq, dk, dv = (np.empty(a.shape, q.dtype) for a in (q3, k3, v3))
-    run(q3, k3, v3, o3, lse2, do3, dq, dk, dv, q.dtype.type(_scale(scale, D)), bool(causal))
+    run(q3, k3, v3, o3, lse2, do3, dq, dk, dv, q.dtype.type(_scale(scale, D)), bool(causal),
+        **extra)
     return dq.reshape(q.shape), dk.reshape(*lead, S, D), dv.reshape(*lead, S, Dv)
 
 
@@ -501,12 +537,16 @@ def _numba_backward(q3, k3, v3, o3, lse2, do3, dq, dk, dv, sc, causal):
 
 
 @numba_kernel("flash_attention_fwd", impl="numba_v1", default=True)
-def flash_attention_fwd_numba(q, k, v, causal=False, scale=None):
+def flash_attention_fwd_numba(q, k, v, causal=False, scale=None, bias=None):
+    if bias is not None:
+        return NotImplemented
     return _forward_by_heads(q, k, v, causal, scale, NUMBA_MAX_SCORES, _numba_forward)
 
 
 @numba_kernel("flash_attention_bwd", impl="numba_v1", default=True)
-def flash_attention_bwd_numba(q, k, v, o, lse, do, causal=False, scale=None):
+def flash_attention_bwd_numba(q, k, v, o, lse, do, causal=False, scale=None, bias=None):
+    if bias is not None:
+        return NotImplemented
     return _backward_by_heads(q, k, v, o, lse, do, causal, scale, NUMBA_MAX_SCORES,
                               _numba_backward)
 
@@ -523,9 +563,11 @@ BLAS_CHUNK_SCORES = 1 << 20    # scores in memory at once per thread: heads go i
 # Xeon, fresh scores each call: 170 against 330 us; the whole forward 0.43-0.79 against
 # 0.73-0.96 ms in alternating processes).
 @jit_serial
-def _softmax_keys(st, sc, causal, lse, m, l):
-    """st (n, S, T) raw scores q.k, keys by rows -> P^T = softmax(s * sc) over keys, in place (0
-    where causal masks key j > query i); lse (n, T) the queries' log-sum-exp. m, l (T,) scratch."""
+def _softmax_keys(st, sc, causal, lse, m, l, bias):
+    """st (n, S, T) raw scores q.k, keys by rows -> P^T = softmax(s * sc + bias) over keys, in
+    place (0 where causal masks key j > query i); lse (n, T) the queries' log-sum-exp. m, l (T,)
+    scratch. bias None, or (1 | n, 1 | T, S) added to the scores; a query whose every score is
+    -inf gets P = 0 and lse = -inf."""
     zero, one, ninf = st.dtype.type(0), st.dtype.type(1), st.dtype.type(-np.inf)
     n, S, T = st.shape
     for h in range(n):
@@ -534,38 +576,52 @@ def _softmax_keys(st, sc, causal, lse, m, l):
         for j in range(S):
             for i in range(T):
                 v = st[h, j, i] * sc
+                if bias is not None:
+                    v += bias[h if bias.shape[0] > 1 else 0, i if bias.shape[1] > 1 else 0, j]
                 if causal and i < j:
                     v = ninf                       # exp(-inf - m) = 0 below
                 st[h, j, i] = v
-                m[i] = v if v > m[i] else m[i]     # finite: key 0 is seen by every query
+                m[i] = v if v > m[i] else m[i]
+        for i in range(T):
+            m[i] = zero if m[i] == ninf else m[i]  # no key: exp(-inf - 0) = 0 below, not NaN
         for j in range(S):
             for i in range(T):
                 p = exp(st[h, j, i] - m[i])
                 st[h, j, i] = p
                 l[i] += p
         for i in range(T):
-            lse[h, i] = m[i] + np.log(l[i])
-            l[i] = one / l[i]
+            lse[h, i] = m[i] + np.log(l[i])        # (-inf for no key: log 0)
+            l[i] = one / l[i] if l[i] > zero else zero
         for j in range(S):
             for i in range(T):
                 st[h, j, i] *= l[i]
 
 
 @jit_serial
-def _probabilities(s, sc, causal, lse):
-    """s (n, T, S) raw scores -> P = exp(s * sc - lse) in place (0 above the diagonal: exp(-inf)
-    there, one loop over every key; a loop starting past the diagonal does not vectorise, numba
-    not knowing its index is >= 0: 120 against 78 us on the baby GPT's heads, 2-core Xeon)."""
-    ninf = s.dtype.type(-np.inf)
+def _probabilities(s, sc, causal, lse, bias):
+    """s (n, T, S) raw scores -> P = exp(s * sc + bias - lse) in place (0 above the diagonal:
+    exp(-inf) there, one loop over every key; a loop starting past the diagonal does not
+    vectorise, numba not knowing its index is >= 0: 120 against 78 us on the baby GPT's heads,
+    2-core Xeon). bias None or (1 | n, 1 | T, S), as _softmax_keys'; lse -inf (no key): P = 0."""
+    ninf, inf = s.dtype.type(-np.inf), s.dtype.type(np.inf)
     n, T, S = s.shape
     for h in range(n):
         for i in range(T):
             m = lse[h, i]
-            for j in range(S):
-                x = s[h, i, j] * sc - m
-                if causal and j > i:
-                    x = ninf
-                s[h, i, j] = exp(x)
+            m = inf if m == ninf else m
+            if bias is None:
+                for j in range(S):
+                    x = s[h, i, j] * sc - m
+                    if causal and j > i:
+                        x = ninf
+                    s[h, i, j] = exp(x)
+            else:
+                b = bias[h if bias.shape[0] > 1 else 0, i if bias.shape[1] > 1 else 0]
+                for j in range(S):
+                    x = s[h, i, j] * sc + b[j] - m
+                    if causal and j > i:
+                        x = ninf
+                    s[h, i, j] = exp(x)
 
 
 @jit_serial
@@ -605,32 +661,44 @@ def _transposed(a):
     return np.ascontiguousarray(a.swapaxes(-1, -2))
 
 
-def _blas_forward(q4, k4, v4, o, lse, sc, causal):
+def _blas_forward(q4, k4, v4, o, lse, sc, causal, bias=None):
     (U, h, T, _), S = q4.shape, k4.shape[2]
     o4, lse3 = o.reshape(U, h, T, -1), lse.reshape(U, h, T)
     if _native_ok(q4, k4, v4, o4):
         return _one_blas_thread(lambda: _native_forward(
-            q4, k4, v4, o4, lse3, sc, causal, _gemm_address(q4.dtype), _pieces(U, h)))
+            q4, k4, v4, o4, lse3, sc, causal, _gemm_address(q4.dtype), _pieces(U, h), bias))
 
     def heads(lo, hi):
         st = np.matmul(k4[lo:hi], _transposed(q4[lo:hi]))               # (n, h, S, T)
         m, l = np.empty((2, T), q4.dtype)
-        _softmax_keys(st.reshape(-1, S, T), sc, causal, lse3[lo:hi].reshape(-1, T), m, l)
+        _softmax_keys(st.reshape(-1, S, T), sc, causal, lse3[lo:hi].reshape(-1, T), m, l,
+                      _bias_of(bias, lo, hi, h))
         np.matmul(st.swapaxes(-1, -2), v4[lo:hi], out=o4[lo:hi])
     _over_heads(heads, U, h, T, S, q4.shape[3])
 
 
-def _blas_backward(q4, k4, v4, o4, lse2, do4, dq, dk, dv, sc, causal):
+def _bias_of(bias, lo, hi, h):
+    """The (Ub, hb, Tb, S) bias of the heads of stacks lo:hi as (n | 1, Tb, S), or None."""
+    if bias is None:
+        return None
+    if bias.shape[0] == 1 and bias.shape[1] == 1:
+        return bias[0]
+    b = np.broadcast_to(bias[lo:hi] if bias.shape[0] > 1 else bias, (hi - lo, h) + bias.shape[2:])
+    return np.ascontiguousarray(b).reshape(-1, *bias.shape[2:])
+
+
+def _blas_backward(q4, k4, v4, o4, lse2, do4, dq, dk, dv, sc, causal, bias=None):
     (U, h, T, _), S = q4.shape, k4.shape[2]
     lse3 = lse2.reshape(U, h, T)
     if _native_ok(q4, k4, v4, o4, do4, dq, dk, dv):
         return _one_blas_thread(lambda: _native_backward(
             q4, k4, v4, o4, lse3, do4, dq, dk, dv, sc, causal, _gemm_address(q4.dtype),
-            _pieces(U, h)))
+            _pieces(U, h), bias))
 
     def heads(lo, hi):
         p = np.matmul(q4[lo:hi], _transposed(k4[lo:hi]))                # (n, h, T, S)
-        _probabilities(p.reshape(-1, T, S), sc, causal, lse3[lo:hi].reshape(-1, T))
+        _probabilities(p.reshape(-1, T, S), sc, causal, lse3[lo:hi].reshape(-1, T),
+                       _bias_of(bias, lo, hi, h))
         np.matmul(p.swapaxes(-1, -2), do4[lo:hi], out=dv[lo:hi])
         ds = np.matmul(do4[lo:hi], _transposed(v4[lo:hi]))              # dP, then dS * sc
         _score_grads(p, ds, do4[lo:hi], o4[lo:hi], sc)
@@ -668,12 +736,19 @@ def _head_address(a, u, g):
 
 
 @jit_serial
+def _head_bias(bias, u, g):
+    """The (1, Tb, S) bias of head (u, g) of a (Ub, hb, Tb, S) bias."""
+    ub, gb = u if bias.shape[0] > 1 else 0, g if bias.shape[1] > 1 else 0
+    return bias[ub, gb:gb + 1]
+
+
+@jit_serial
 def _row_step(a):
     return np.int64(a.strides[2] // a.itemsize)
 
 
 @jit
-def _native_forward(q4, k4, v4, o4, lse3, sc, causal, gemm, pieces):
+def _native_forward(q4, k4, v4, o4, lse3, sc, causal, gemm, pieces, bias):
     U, h, T, D = q4.shape
     S, Dv, n = k4.shape[2], v4.shape[3], q4.shape[0] * q4.shape[1]
     one, zero = q4.dtype.type(1), q4.dtype.type(0)
@@ -686,14 +761,18 @@ def _native_forward(q4, k4, v4, o4, lse3, sc, causal, gemm, pieces):
             _numba_mod.cblas_gemm(gemm, _NO, _TRANS, S, T, D, one, _head_address(k4, u, g),
                                   _row_step(k4), _head_address(q4, u, g), _row_step(q4), zero,
                                   np.uintp(st.ctypes.data), np.int64(T))
-            _softmax_keys(st.reshape(1, S, T), sc, causal, lse3[u, g:g + 1], m, l)
+            if bias is None:
+                _softmax_keys(st.reshape(1, S, T), sc, causal, lse3[u, g:g + 1], m, l, None)
+            else:
+                _softmax_keys(st.reshape(1, S, T), sc, causal, lse3[u, g:g + 1], m, l,
+                              _head_bias(bias, u, g))
             _numba_mod.cblas_gemm(gemm, _TRANS, _NO, T, Dv, S, one, np.uintp(st.ctypes.data),
                                   np.int64(T), _head_address(v4, u, g), _row_step(v4), zero,
                                   _head_address(o4, u, g), _row_step(o4))
 
 
 @jit
-def _native_backward(q4, k4, v4, o4, lse3, do4, dq, dk, dv, sc, causal, gemm, pieces):
+def _native_backward(q4, k4, v4, o4, lse3, do4, dq, dk, dv, sc, causal, gemm, pieces, bias):
     U, h, T, D = q4.shape
     S, Dv, n = k4.shape[2], v4.shape[3], q4.shape[0] * q4.shape[1]
     one, zero = q4.dtype.type(1), q4.dtype.type(0)
@@ -707,7 +786,10 @@ def _native_backward(q4, k4, v4, o4, lse3, do4, dq, dk, dv, sc, causal, gemm, pi
             doa, lq, lk, lv = _head_address(do4, u, g), _row_step(q4), _row_step(k4), _row_step(v4)
             gemm_ = _numba_mod.cblas_gemm
             gemm_(gemm, _NO, _TRANS, T, S, D, one, qa, lq, ka, lk, zero, pa, np.int64(S))
-            _probabilities(pr[0], sc, causal, lse3[u, g:g + 1])
+            if bias is None:
+                _probabilities(pr[0], sc, causal, lse3[u, g:g + 1], None)
+            else:
+                _probabilities(pr[0], sc, causal, lse3[u, g:g + 1], _head_bias(bias, u, g))
             gemm_(gemm, _TRANS, _NO, S, Dv, T, one, pa, np.int64(S), doa, _row_step(do4), zero,
                   _head_address(dv, u, g), _row_step(dv))                     # dV = P^T dO
             gemm_(gemm, _NO, _TRANS, T, S, Dv, one, doa, _row_step(do4), va, lv, zero, da,
@@ -724,7 +806,7 @@ def _pieces(U, h):
 
 
 @numba_kernel("flash_attention_fwd", impl="blas_v1", default=True)
-def flash_attention_fwd_blas(q, k, v, causal=False, scale=None):
+def flash_attention_fwd_blas(q, k, v, causal=False, scale=None, bias=None):
     """blas_v1: heads of at most BLAS_MAX_SCORES scores with their (T, S) scores in memory, in
     chunks of heads (BLAS_CHUNK_SCORES): the two products as BLAS calls on stacks of heads, the
     softmax one numba pass over the scores (larger heads: numpy_tiled_v1, memory linear in T).
@@ -732,12 +814,13 @@ def flash_attention_fwd_blas(q, k, v, causal=False, scale=None):
     0.36 ms, bwd 1.10 vs 0.56; (8, 4, 128, 64) fwd 2.59 vs 2.09, bwd 3.77 vs 2.32; and against
     numpy_tiled_v1 at (4, 4, 256, 64) fwd 3.87 vs 1.97, bwd 6.47 vs 4.20 (at (2, 4, 512, 64)
     neither wins in every run)."""
-    return _forward_by_heads(q, k, v, causal, scale, BLAS_MAX_SCORES, _blas_forward, _stacks)
+    return _forward_by_heads(q, k, v, causal, scale, BLAS_MAX_SCORES, _blas_forward, _stacks,
+                             bias)
 
 
 @numba_kernel("flash_attention_bwd", impl="blas_v1", default=True)
-def flash_attention_bwd_blas(q, k, v, o, lse, do, causal=False, scale=None):
+def flash_attention_bwd_blas(q, k, v, o, lse, do, causal=False, scale=None, bias=None):
     """blas_v1: P recomputed from lse in one numba pass over q k^T, then dV = P^T dO,
     dP = dO V^T, dS (one numba pass), dQ = dS K, dK = dS^T Q as BLAS calls on stacks of heads."""
     return _backward_by_heads(q, k, v, o, lse, do, causal, scale, BLAS_MAX_SCORES,
-                              _blas_backward, _stacks)
+                              _blas_backward, _stacks, bias)

@@ -219,3 +219,60 @@ def test_outputs_laid_out_as_the_inputs(monkeypatch, mode):
         refs = attention.flash_attention_bwd(*qkv, o, lse, do, causal=False)
         for g, want in zip(grads, refs):
             np.testing.assert_allclose(g, want, **BWD_TOL[np.float32])
+
+
+@HYPOTHESIS
+@given(B=st.integers(1, 3), H=st.integers(1, 3), T=st.integers(1, 40), S=st.integers(1, 40),
+       D=st.integers(1, 12), causal=st.booleans(), dtype=st.sampled_from([np.float32, np.float64]),
+       seed=st.integers(0, 2**16), lead=st.integers(0, 2),
+       broadcast=st.tuples(*[st.booleans()] * 4), masked=st.floats(0.0, 1.0))
+@pytest.mark.parametrize("impl", IMPLS[1:])
+def test_bias_matches_reference(impl, B, H, T, S, D, causal, dtype, seed, lead, broadcast,
+                                masked):
+    # blas_v1 adds an additive mask (bias) to the scores: any of its dims 1 (broadcast), -inf
+    # entries, whole rows of -inf (o = 0, lse = -inf, no gradient through them); for q of 4, 3
+    # and 2 dims
+    impl, _, mode = impl.partition("/")
+    if mode and not _numba.ONE_POOL_LAYER:
+        pytest.skip("numba's OpenMP layer with NumPy's OpenBLAS callback")
+    if causal:
+        S = T
+    rng = np.random.default_rng(seed)
+    q, k, v, do = (a[(0,) * lead] for a in _inputs(seed, B, H, T, S, D, D, dtype))
+    full = q.shape[:-1] + (S,)
+    bias = rng.standard_normal(tuple(1 if b else n for b, n in zip(broadcast[-len(full):],
+                                                                   full))).astype(dtype)
+    bias[rng.uniform(size=bias.shape) < masked] = -np.inf
+    saved = _threads.ONE_POOL
+    _threads.ONE_POOL = bool(mode)
+    try:
+        fwd, bwd = (registry.dispatch(n, "cpu", impl=impl)
+                    for n in ("flash_attention_fwd", "flash_attention_bwd"))
+        o, lse = fwd(q, k, v, causal=causal, bias=bias)
+        o_ref, lse_ref = attention.flash_attention_fwd(q, k, v, causal=causal, bias=bias)
+        np.testing.assert_allclose(o, o_ref, **FWD_TOL[dtype])
+        np.testing.assert_array_equal(np.isneginf(lse), np.isneginf(lse_ref))
+        np.testing.assert_allclose(lse, lse_ref, **FWD_TOL[dtype])
+        grads = bwd(q, k, v, o_ref, lse_ref, do, causal=causal, bias=bias)
+        refs = attention.flash_attention_bwd(q, k, v, o_ref, lse_ref, do, causal=causal,
+                                             bias=bias)
+        for name, got, want in zip(("dq", "dk", "dv"), grads, refs):
+            assert np.isfinite(got).all(), name
+            np.testing.assert_allclose(got, want, err_msg=name, **BWD_TOL[dtype])
+    finally:
+        _threads.ONE_POOL = saved
+
+
+def test_a_bias_goes_to_the_reference_where_no_kernel_takes_it(monkeypatch):
+    # numba_v1 and numpy_tiled_v1 take no bias, nor blas_v1 one that adds dims or does not
+    # broadcast: they decline, and the table runs the reference
+    rng = np.random.default_rng(1)
+    q, k, v, _ = _inputs(1, 2, 2, 5, 6, 4, 4, np.float64)
+    bias = rng.standard_normal((2, 1, 5, 6))
+    assert attention.flash_attention_fwd_numba(q, k, v, bias=bias) is NotImplemented
+    assert attention.flash_attention_fwd_tiled(q, k, v, bias=bias) is NotImplemented
+    assert attention.flash_attention_fwd_blas(q, k, v, bias=bias[None]) is NotImplemented
+    assert attention.flash_attention_fwd_blas(q, k, v, bias=bias[..., :3]) is NotImplemented
+    o, _ = registry.dispatch("flash_attention_fwd", "cpu", impl="numba_v1")(q, k, v, bias=bias)
+    np.testing.assert_allclose(o, attention.flash_attention_fwd(q, k, v, bias=bias)[0],
+                               rtol=1e-12)

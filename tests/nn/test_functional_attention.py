@@ -93,26 +93,71 @@ def test_sdpa_errors():
         F.scaled_dot_product_attention(q, k.double(), v)
 
 
-@pytest.mark.parametrize("causal", [False, True])
-def test_flash_attention_third_derivative_matches_torch(causal):
-    # FlashAttentionBackward's backward is Tensor ops (P recomputed from q and k): attention on
-    # the fused path is differentiable to any order, like torch's math path
+@pytest.mark.parametrize("mask", [None, "causal", "float", "bool"])
+def test_flash_attention_third_derivative_matches_torch(mask):
+    # FlashAttentionBackward's backward is Tensor ops (P recomputed from q and k and the mask):
+    # attention on the fused path is differentiable to any order, like torch's math path
     rng = np.random.default_rng(2)
     arrays = [rng.standard_normal((2, 3, 4)) for _ in range(3)]
     r1, r2 = rng.standard_normal((2, 3, 4)), rng.standard_normal((2, 3, 4))
-
-    def derivatives(lib, fn):
-        q, k, v = (lib.tensor(a, requires_grad=True) for a in arrays)
-        y = (fn(q, k, v) * lib.tensor(r1)).sum()
-        g = lib.autograd.grad(y, (q, k, v), create_graph=True)
-        h = lib.autograd.grad(sum((gi * lib.tensor(r2)).sum() for gi in g), (q, k, v),
-                              create_graph=True)
-        third = lib.autograd.grad(sum((hi * hi).sum() for hi in h), (q, k, v))
-        return [t.detach().numpy() for t in g + h + third]
-
-    ours = derivatives(tg, lambda q, k, v: F.scaled_dot_product_attention(q, k, v,
-                                                                           is_causal=causal))
-    theirs = derivatives(torch, _sdpa(TF, "causal" if causal else None,
-                                      np.tril(np.ones((3, 3), bool))))
+    causal = mask == "causal"
+    mask_array = {"causal": np.tril(np.ones((3, 3), bool)),
+                  "float": rng.standard_normal((2, 1, 3)),
+                  "bool": np.array([[1, 0, 1], [1, 1, 0], [0, 1, 1]], bool)}.get(mask)
+    ours = _derivatives(tg, _sdpa(F, None if causal else mask, mask_array, is_causal=causal),
+                        arrays, r1, r2)
+    theirs = _derivatives(torch, _sdpa(TF, mask, mask_array), arrays, r1, r2)
     for got, expected in zip(ours, theirs):
         np.testing.assert_allclose(got, expected, rtol=1e-6, atol=1e-9)
+
+
+def _derivatives(lib, fn, arrays, r1, r2):
+    """First, second and third derivatives of attention with respect to q, k, v."""
+    q, k, v = (lib.tensor(a, requires_grad=True) for a in arrays)
+    y = (fn(q, k, v) * lib.tensor(r1)).sum()
+    g = lib.autograd.grad(y, (q, k, v), create_graph=True)
+    h = lib.autograd.grad(sum((gi * lib.tensor(r2)).sum() for gi in g), (q, k, v),
+                          create_graph=True)
+    third = lib.autograd.grad(sum((hi * hi).sum() for hi in h), (q, k, v))
+    return [t.detach().numpy() for t in g + h + third]
+
+
+def test_a_mask_without_gradient_runs_the_fused_kernel(monkeypatch):
+    # a padding mask (bool or float, no gradient) is added to the scores inside the flash
+    # kernel; a mask that requires grad takes the math path, which gives it its gradient
+    from tinygen.ops import attention
+    fused = []
+    monkeypatch.setattr(attention.FlashAttention, "apply",
+                        lambda *a, _f=attention.FlashAttention.apply: fused.append(1) or _f(*a))
+    rng = np.random.default_rng(4)
+    arrays = [rng.standard_normal((2, 2, 3, 4)), rng.standard_normal((2, 2, 5, 4)),
+              rng.standard_normal((2, 2, 5, 3))]
+    pad = np.ones((2, 1, 1, 5), bool)
+    pad[0, ..., 3:] = False
+    for mask in (pad, np.where(pad, 0.0, -np.inf), rng.standard_normal((2, 1, 3, 5))):
+        check_torch(_sdpa(F, "mask", mask), _sdpa(TF, "mask", mask),
+                    [randn(2, 2, 3, 4), randn(2, 2, 5, 4, seed=1), randn(2, 2, 5, 3, seed=2)])
+        assert fused
+        fused.clear()
+    grads = []
+    for lib in (tg, torch):
+        mask = lib.tensor(rng.standard_normal((3, 5)) if lib is tg else grads[0][0],
+                          requires_grad=True)
+        q, k, v = (lib.tensor(a, requires_grad=True) for a in arrays)
+        (lib.nn.functional.scaled_dot_product_attention(q, k, v, attn_mask=mask) ** 2).sum()\
+            .backward()
+        grads.append([mask.detach().numpy()] + [t.grad.numpy() for t in (mask, q, k, v)])
+    assert not fused
+    for got, expected in zip(grads[0][1:], grads[1][1:]):
+        np.testing.assert_allclose(got, expected, rtol=1e-6, atol=1e-9)
+
+
+def test_fully_masked_rows_on_the_fused_path_give_zero_gradients():
+    q, k, v = (tg.randn(2, 2, n, 4, dtype=tg.float64, requires_grad=True) for n in (3, 5, 5))
+    mask = tg.ones(2, 1, 3, 5, dtype=tg.bool)
+    mask[1, :, 2] = False                                    # query 2 of batch 1: no key
+    out = F.scaled_dot_product_attention(q, k, v, attn_mask=mask)
+    out.sum().backward()
+    assert np.all(out.detach().numpy()[1, :, 2] == 0)
+    assert np.all(q.grad.numpy()[1, :, 2] == 0)
+    assert all(np.isfinite(t.grad.numpy()).all() for t in (q, k, v))

@@ -2,11 +2,12 @@
 
     attn = softmax(q @ k^T * scale + mask) ;  out = dropout(attn) @ v
 
-Without a mask (or with is_causal) and without dropout, on equal leading dims, it runs the fused
-flash-attention kernels of kernels/attention.py (FlashAttention, below), whose backward is a
-Function of its own (FlashAttentionBackward: the backward kernel forward, Tensor ops backward).
-Otherwise it is the readable composition of matmul, softmax and dropout (PyTorch's "math" path),
-whose first and second derivatives come from those ops.
+Without dropout, on equal leading dims, it runs the fused flash-attention kernels of
+kernels/attention.py (FlashAttention, below), whose backward is a Function of its own
+(FlashAttentionBackward: the backward kernel forward, Tensor ops backward): without a mask, with
+is_causal, or, on the CPU, with a mask that requires no gradient (a padding mask), added to the
+scores inside the kernel. Otherwise it is the readable composition of matmul, softmax and dropout
+(PyTorch's "math" path), whose first and second derivatives come from those ops.
 """
 from __future__ import annotations
 
@@ -17,26 +18,35 @@ import numpy as np
 from ..autograd import function as _fn
 from ..autograd.function import Function, wrap, wrap_constant
 from .activation import dropout
+from .binary import where
 from .reduce import SoftmaxBackward
 
 
 class FlashAttention(Function):
-    """softmax(q k^T * scale [+ causal mask]) v through the kernel table (flash_attention_fwd:
-    memory linear in the sequence length). q (..., T, D), k (..., S, D), v (..., S, Dv) with
-    equal leading dims."""
+    """softmax(q k^T * scale [+ bias] [+ causal mask]) v through the kernel table
+    (flash_attention_fwd: memory linear in the sequence length). q (..., T, D), k (..., S, D),
+    v (..., S, Dv) with equal leading dims; bias None or an additive mask broadcasting to
+    (..., T, S), without a gradient (a Tensor input, so a captured step reads it each step)."""
 
-    def forward(self, q, k, v, causal, scale):
+    def forward(self, q, k, v, bias, causal, scale):
         self.causal, self.scale = causal, scale
-        self.o, self.lse = self.kernel("flash_attention_fwd")(q, k, v, causal=causal, scale=scale)
-        self.save_for_backward(q, k, v)
+        self.o, self.lse = self.kernel("flash_attention_fwd")(q, k, v, causal=causal, scale=scale,
+                                                              **_bias_kw(bias))
+        self.save_for_backward(q, k, v, bias)
         return self.o
 
     def backward(self, do):
-        q, k, v = self.saved_tensors
-        grads = FlashAttentionBackward.apply(q, k, v, do, self.o, self.lse, self.causal,
+        q, k, v, bias = self.saved_tensors
+        grads = FlashAttentionBackward.apply(q, k, v, do, self.o, self.lse, bias, self.causal,
                                              self.scale)
         return tuple(g if t is not None else None for g, t in zip(grads, self.inputs[:3])) + \
-            (None, None)
+            (None, None, None)
+
+
+def _bias_kw(bias):
+    """The kernels' bias keyword, given only with a bias: the CUDA kernels take none (ops pass
+    one on the CPU only: scaled_dot_product_attention)."""
+    return {} if bias is None else {"bias": bias}
 
 
 class FlashAttentionBackward(Function):
@@ -46,15 +56,16 @@ class FlashAttentionBackward(Function):
     Its backward (given gQ, gK, gV) retraces those steps in reverse, in Tensor ops, with P
     recomputed from q and k: so attention is differentiable to any order."""
 
-    def forward(self, q, k, v, do, o, lse, causal, scale):
+    def forward(self, q, k, v, do, o, lse, bias, causal, scale):
         self.causal, self.scale = causal, scale
-        self.save_for_backward(q, k, v, do)
-        return self.kernel("flash_attention_bwd")(q, k, v, o, lse, do, causal=causal, scale=scale)
+        self.save_for_backward(q, k, v, do, bias)
+        return self.kernel("flash_attention_bwd")(q, k, v, o, lse, do, causal=causal, scale=scale,
+                                                  **_bias_kw(bias))
 
     def backward(self, gq, gk, gv):
-        q, k, v, do = self.saved_tensors
+        q, k, v, do, bias = self.saved_tensors
         s = self.scale
-        p = _weights(q, k, self.causal, s)                                 # (..., T, S)
+        p = _weights(q, k, self.causal, s, bias)                           # (..., T, S)
         dp = do @ _mT(v)
         ds = SoftmaxBackward.apply(p, dp, -1)
         # dS feeds dQ = s dS K and dK = s dS^T Q
@@ -70,16 +81,36 @@ class FlashAttentionBackward(Function):
         g_scores = SoftmaxBackward.apply(p, g_p, -1) * s
         g_q = g_q + g_scores @ k
         g_k = g_k + _mT(g_scores) @ q
-        return g_q, g_k, g_v, g_do, None, None, None, None
+        return g_q, g_k, g_v, g_do, None, None, None, None, None
+
+
+def _mask_as_bias(mask, query, S):
+    """A mask for the flash kernel: on the CPU, without a gradient, broadcasting to the scores
+    (..., L, S) without adding dims: as an additive float mask in query's dtype (a bool mask's
+    False as -inf); else None (the math path)."""
+    scores = tuple(query.shape[:-1]) + (S,)
+    if (type(mask._data) is not np.ndarray or type(query._data) is not np.ndarray
+            or mask._requires_grad or mask.ndim > query.ndim):
+        return None
+    try:
+        if np.broadcast_shapes(tuple(mask.shape), scores) != scores:
+            return None
+    except ValueError:
+        return None                                 # (the math path raises, naming the shapes)
+    if mask.dtype.name == "bool":
+        return where(mask, 0.0, float("-inf")).to(query.dtype)
+    return mask.to(query.dtype) if mask.dtype.is_floating_point else None
 
 
 def _mT(t):
     return t.transpose(-2, -1)
 
 
-def _weights(q, k, causal, scale):
-    """softmax(q k^T * scale), the upper triangle masked when causal: (..., T, S)."""
+def _weights(q, k, causal, scale, bias=None):
+    """softmax(q k^T * scale + bias), the upper triangle masked when causal: (..., T, S)."""
     scores = (q @ _mT(k)) * scale
+    if bias is not None:
+        scores = scores + bias
     if causal:
         scores = scores.masked_fill(~_causal_keep(q.shape[-2], k.shape[-2], q), float("-inf"))
     return scores.softmax(-1)
@@ -127,9 +158,12 @@ def scaled_dot_product_attention(query, key, value, attn_mask=None, dropout_p=0.
         raise RuntimeError(f"{op}: explicit attn_mask should not be set when is_causal=True")
     L, S = query.shape[-2], key.shape[-2]
     scale = 1.0 / math.sqrt(query.shape[-1]) if scale is None else float(scale)
-    if attn_mask is None and dropout_p == 0.0 and L and S and \
-            query.shape[:-2] == key.shape[:-2] == value.shape[:-2]:
-        return FlashAttention.apply(query, key, value, bool(is_causal), scale)
+    if dropout_p == 0.0 and L and S and query.shape[:-2] == key.shape[:-2] == value.shape[:-2]:
+        if attn_mask is None:
+            return FlashAttention.apply(query, key, value, None, bool(is_causal), scale)
+        bias = _mask_as_bias(attn_mask, query, S)
+        if bias is not None:
+            return FlashAttention.apply(query, key, value, bias, False, scale)
     scores = (query @ key.transpose(-2, -1)) * scale                     # (..., L, S)
     if is_causal:
         attn_mask = _causal_keep(L, S, query)
