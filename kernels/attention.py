@@ -1,15 +1,19 @@
 """Scaled dot-product attention as one fused kernel: forward (output and row log-sum-exp) and
 backward, the contract of the flash-attention kernels (Dao et al. 2022, Dao 2023).
 
-  flash_attention_fwd(q (..., T, D), k (..., S, D), v (..., S, Dv), causal=False, scale=None)
-      -> (o (..., T, Dv), lse (..., T) float32)
-      P = softmax(q k^T * scale + mask),  o = P v,  lse[i] = log sum_j exp(s_ij)
-  flash_attention_bwd(q, k, v, o, lse, do, causal=False, scale=None) -> (dq, dk, dv)
+  flash_attention_fwd(q (..., T, D), k (..., S, D), v (..., S, Dv), causal=False, scale=None,
+                      bias=None) -> (o (..., T, Dv), lse (..., T) float32)
+      P = softmax(q k^T * scale + bias + mask),  o = P v,  lse[i] = log sum_j exp(s_ij)
+  flash_attention_bwd(q, k, v, o, lse, do, causal=False, scale=None, bias=None) -> (dq, dk, dv)
       dv = P^T do,  dP = do v^T,  dS = P * (dP - rowsum(do * o)),  dq = dS k * scale,
       dk = dS^T q * scale
 
 scale defaults to 1 / sqrt(D). causal masks the upper triangle aligned top-left, as PyTorch's
-is_causal: query i sees keys j <= i (every row sees key 0, so no row is empty). o, dq, dk, dv keep
+is_causal: query i sees keys j <= i (every row sees key 0). bias, where given, is an additive
+mask broadcasting to (..., T, S) without adding dims (no gradient is taken for it): -inf where a
+key is not attended; a query with no key to attend gets o = 0, lse = -inf and no gradient
+(PyTorch gives NaN there). Only the reference and cpu blas_v1 take a bias (the others decline it
+and the reference runs); the CUDA kernels' signature has none. o, dq, dk, dv keep
 the inputs' dtype; float16 (and bfloat16, where the array library has it) are computed in float32
 and rounded once at the end; lse is always float32 (float64 for float64 inputs). The backward
 needs only lse, not P: it recomputes P = exp(s - lse) block by block, which is what keeps the
@@ -44,7 +48,9 @@ Versions:
                   docstring: the baby GPT's fwd + bwd 1.62 -> 0.93 ms). In _threads.one_pool()
                   the heads run as one prange loop instead, each calling BLAS by address
                   (_numba.cblas_gemm) on its strided views: (12, 4, 64, 32) causal on 2
-                  threads, fwd 405 -> 205 us, bwd 814 -> 424                 <- cpu default
+                  threads, fwd 405 -> 205 us, bwd 814 -> 424. o, dq, dk, dv are laid out as
+                  the inputs are (_laid_out_as, _grads_laid_out); a bias is added to the scores
+                  in the softmax's pass (_softmax_keys, _probabilities)      <- cpu default
   cuda cuda_c_v1  kernels/flash_attention.cu through kernels/cuda_attention.py
 """
 from __future__ import annotations
