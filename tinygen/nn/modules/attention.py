@@ -132,15 +132,6 @@ class MultiheadAttention(Module):
             raise ValueError(f"MultiheadAttention: query, key and value must all be batched or "
                              f"all unbatched, got shapes {tuple(query.shape)}, "
                              f"{tuple(key.shape)}, {tuple(value.shape)}")
-        if self.batch_first and batched:
-            if key is value:
-                if query is key:
-                    query = key = value = query.transpose(0, 1)
-                else:
-                    query, key = query.transpose(0, 1), key.transpose(0, 1)
-                    value = key
-            else:
-                query, key, value = (t.transpose(0, 1) for t in (query, key, value))
         if not batched:
             same = query is key and key is value
             query, key, value = query.unsqueeze(1), key.unsqueeze(1), value.unsqueeze(1)
@@ -148,30 +139,34 @@ class MultiheadAttention(Module):
                 key = value = query
             if key_padding_mask is not None:
                 key_padding_mask = key_padding_mask.unsqueeze(0)
+        seq = 1 if self.batch_first and batched else 0      # the sequence axis of the inputs
         out, weights = self._attention(query, key, value, key_padding_mask, need_weights,
-                                       attn_mask, average_attn_weights, is_causal)
+                                       attn_mask, average_attn_weights, is_causal, seq)
         if not batched:
             out = out.squeeze(1)                                             # (L, E)
             if weights is not None:
                 weights = weights.squeeze(0)
-        elif self.batch_first:
-            out = out.transpose(0, 1)                                        # (N, L, E)
         return out, weights
 
     def _attention(self, query, key, value, key_padding_mask, need_weights, attn_mask,
-                   average_attn_weights, is_causal):
-        L, N, E = query.shape                                                # (L, N, E)
+                   average_attn_weights, is_causal, seq):
+        """The batched attention on (L, N, E) inputs (seq = 0) or (N, L, E) (seq = 1, batch
+        first: kept so, not transposed as PyTorch does, so the projections read contiguous rows
+        and the output is (N, L, E) as it is made)."""
+        L, N, E = query.shape[seq], query.shape[1 - seq], query.shape[2]
         H, hd = self.num_heads, self.head_dim
-        attn_mask = self._check(query, key, value, attn_mask, is_causal)
+        attn_mask = self._check(query, key, value, attn_mask, is_causal, seq)
         key_padding_mask = _float_mask(key_padding_mask, query.dtype, "key_padding_mask")
-        q, k, v = self._project(query, key, value)         # (L, N, E), (S, N, E), (S, N, E)
+        q, k, v = self._project(query, key, value)         # (L|S, N, E) or (N, L|S, E)
         if self.bias_k is not None:
-            k = cat([k, self.bias_k.expand(1, N, E)])                        # (S+1, N, E)
-            v = cat([v, self.bias_v.expand(1, N, E)])
+            extra = (1, N, E) if seq == 0 else (N, 1, E)
+            k = cat([k, self.bias_k.expand(*extra)], dim=seq)                # S + 1 keys
+            v = cat([v, self.bias_v.expand(*extra)], dim=seq)
             attn_mask, key_padding_mask = _pad_masks(attn_mask, key_padding_mask)
-        # heads as (N, H, L|S, hd) views of the projections (L|S, N, E): splitting E and
-        # permuting copies nothing, where PyTorch's (N*H, L, hd) copies each of q, k, v
-        q, k, v = (t.reshape(t.shape[0], N, H, hd).permute(1, 2, 0, 3) for t in (q, k, v))
+        # heads as (N, H, L|S, hd) views of the projections: splitting E and permuting copies
+        # nothing, where PyTorch's (N*H, L, hd) copies each of q, k, v
+        heads, back = ((1, 2, 0, 3), (2, 0, 1, 3)) if seq == 0 else ((0, 2, 1, 3),) * 2
+        q, k, v = (t.reshape(*t.shape[:2], H, hd).permute(*heads) for t in (q, k, v))
         if self.add_zero_attn:
             k = cat([k, zeros(N, H, 1, hd, dtype=q.dtype, device=k.device)], dim=2)
             v = cat([v, zeros(N, H, 1, hd, dtype=q.dtype, device=v.device)], dim=2)
@@ -186,16 +181,16 @@ class MultiheadAttention(Module):
             kpm = key_padding_mask.reshape(N, 1, 1, S)
             attn_mask = kpm if attn_mask is None else attn_mask + kpm
         out, weights = self._attend(q, k, v, attn_mask, need_weights)      # (N, H, L, hd)
-        out = out.permute(2, 0, 1, 3).reshape(L * N, E)                      # (L*N, E)
-        out = self.out_proj(out).reshape(L, N, E)                            # (L, N, E)
+        out = out.permute(*back).reshape(L * N, E)          # (L, N, H, hd) or (N, L, H, hd)
+        out = self.out_proj(out).reshape(*query.shape[:2], E)               # as the query
         if weights is not None and average_attn_weights:
             weights = weights.mean(dim=1)                                    # (N, L, S)
         return out, weights
 
-    def _check(self, query, key, value, attn_mask, is_causal):
+    def _check(self, query, key, value, attn_mask, is_causal, seq):
         """Shapes checked; attn_mask as a float mask of shape (1 | N*H, L, S), or None."""
-        L, N, E = query.shape
-        S, H = key.shape[0], self.num_heads
+        L, N, E = query.shape[seq], query.shape[1 - seq], query.shape[2]
+        S, H = key.shape[seq], self.num_heads
         if E != self.embed_dim:
             raise ValueError(f"MultiheadAttention: was expecting embedding dimension of "
                              f"{self.embed_dim}, but got query of shape {tuple(query.shape)}")
