@@ -84,6 +84,15 @@ def cases(rng):
                 {"causal": True}))
     out.append(("flash_attention_bwd 12x4x64x32", "flash_attention_bwd", (q, k, v, o, lse, o),
                 {"causal": True}))
+    # CLIP's text attention: (128, 4, 32, 16), captions of 8 to 32 characters, a padding mask
+    q, k, v = (rng.standard_normal((128, 4, 32, 16)).astype(np.float32) for _ in range(3))
+    bias = np.where(np.arange(32) < rng.integers(8, 33, (128, 1, 1, 1)), 0, -np.inf)
+    bias = bias.astype(np.float32)
+    o, lse = registry.references()["flash_attention_fwd"].reference(q, k, v, bias=bias)
+    out.append(("flash_attention_fwd 128x4x32x16 padded", "flash_attention_fwd", (q, k, v),
+                {"bias": bias}))
+    out.append(("flash_attention_bwd 128x4x32x16 padded", "flash_attention_bwd",
+                (q, k, v, o, lse, o), {"bias": bias}))
     for n, c in [(768, 10), (768, 65)]:
         logits = rng.standard_normal((n, c)).astype(np.float32)
         target = rng.integers(0, c, n)
@@ -189,8 +198,9 @@ def torch_fn(name, args, kw):
         return lambda: T[0].sum(dim=(0, *range(2, T[0].ndim)))
     if name in ("flash_attention_fwd", "flash_attention_bwd"):
         q, k, v = T[:3]
+        mask = None if kw.get("bias") is None else torch.from_numpy(kw["bias"])
         sdpa = lambda q, k, v: F.scaled_dot_product_attention(  # noqa: E731
-            q, k, v, is_causal=kw.get("causal", False), scale=kw.get("scale"))
+            q, k, v, attn_mask=mask, is_causal=kw.get("causal", False), scale=kw.get("scale"))
         if name == "flash_attention_fwd":
             return lambda: sdpa(q, k, v)
         return backward_of(sdpa, [q, k, v], T[5])
