@@ -97,6 +97,27 @@ def test_self_attention_causal(batch_first):
            {"attn_mask": causal}, kwargs={"need_weights": False}, dtype="float64")
 
 
+@pytest.mark.parametrize("batch_first", [False, True])
+def test_the_causal_hint_runs_the_causal_kernel(monkeypatch, batch_first):
+    # is_causal with the causal mask, no padding mask and no weights: as PyTorch, the mask is
+    # taken to be causal and the fused kernel masks the upper triangle itself; with a padding
+    # mask as well, both masks are applied as given
+    from tinygen.ops import attention
+    calls = []
+    fused = attention.FlashAttention.apply
+    monkeypatch.setattr(attention.FlashAttention, "apply",
+                        lambda *a: calls.append(a[3:5]) or fused(*a))     # (bias, causal)
+    shape = (N, L, E) if batch_first else (L, N, E)
+    build = lambda m: _self_attention(m)(E, 2, batch_first=batch_first)   # noqa: E731
+    _check(build, [randn(*shape)], {"attn_mask": causal},
+           kwargs={"is_causal": True, "need_weights": False}, dtype="float64")
+    assert calls and all(bias is None and flag for bias, flag in calls)
+    calls.clear()
+    _check(build, [randn(*shape)], {"attn_mask": causal, "key_padding_mask": _padding(N, L)},
+           kwargs={"is_causal": True, "need_weights": False}, dtype="float64")
+    assert calls and all(bias is not None and not flag for bias, flag in calls)
+
+
 def test_is_causal_without_mask_builds_the_causal_mask():
     torch.manual_seed(0)
     mha = nn.MultiheadAttention(E, 2)

@@ -123,7 +123,10 @@ class MultiheadAttention(Module):
     def forward(self, query, key, value, key_padding_mask=None, need_weights=True,
                 attn_mask=None, average_attn_weights=True, is_causal=False):
         """is_causal=True without an attn_mask builds the causal mask (PyTorch requires the
-        mask and treats is_causal as a hint only)."""
+        mask). With an attn_mask it is PyTorch's hint: with no key_padding_mask and
+        need_weights=False the mask is taken to be the causal one and the fused kernel masks the
+        upper triangle itself (as PyTorch's multi_head_attention_forward does: a wrong hint gives
+        a wrong answer there too); otherwise the mask is applied as given."""
         if query.ndim not in (2, 3):
             raise ValueError(f"MultiheadAttention: query should be unbatched 2D or batched 3D, "
                              f"got shape {tuple(query.shape)}")
@@ -156,6 +159,10 @@ class MultiheadAttention(Module):
         L, N, E = query.shape[seq], query.shape[1 - seq], query.shape[2]
         H, hd = self.num_heads, self.head_dim
         attn_mask = self._check(query, key, value, attn_mask, is_causal, seq)
+        causal = (is_causal and key_padding_mask is None and not need_weights
+                  and self.bias_k is None and not self.add_zero_attn)       # (see forward)
+        if causal:
+            attn_mask = None
         key_padding_mask = _float_mask(key_padding_mask, query.dtype, "key_padding_mask")
         q, k, v = self._project(query, key, value)         # (L|S, N, E) or (N, L|S, E)
         if self.bias_k is not None:
@@ -180,7 +187,7 @@ class MultiheadAttention(Module):
                                    f"{(N, S)}, but got {tuple(key_padding_mask.shape)}")
             kpm = key_padding_mask.reshape(N, 1, 1, S)
             attn_mask = kpm if attn_mask is None else attn_mask + kpm
-        out, weights = self._attend(q, k, v, attn_mask, need_weights)      # (N, H, L, hd)
+        out, weights = self._attend(q, k, v, attn_mask, need_weights, causal)  # (N, H, L, hd)
         out = out.permute(*back).reshape(L * N, E)          # (L, N, H, hd) or (N, L, H, hd)
         out = self.out_proj(out).reshape(*query.shape[:2], E)               # as the query
         if weights is not None and average_attn_weights:
@@ -218,10 +225,10 @@ class MultiheadAttention(Module):
         raise RuntimeError(f"MultiheadAttention: attn_mask's dimension {attn_mask.ndim} is not "
                            "supported")
 
-    def _attend(self, q, k, v, attn_mask, need_weights):
+    def _attend(self, q, k, v, attn_mask, need_weights, causal=False):
         """softmax(q k^T / sqrt(hd) + mask) v for q (N, H, L, hd), k, v (N, H, S, hd), mask
-        (N|1, H|1, L, S): the weights (N, H, L, S) spelled out when they are asked for, else
-        F.scaled_dot_product_attention."""
+        (N|1, H|1, L, S) or causal: the weights (N, H, L, S) spelled out when they are asked for
+        (never with causal), else F.scaled_dot_product_attention."""
         dropout_p = self.dropout if self.training else 0.0
         if need_weights:
             scores = (q * (1.0 / math.sqrt(self.head_dim))) @ k.transpose(-2, -1)
@@ -231,8 +238,8 @@ class MultiheadAttention(Module):
             if dropout_p > 0.0:
                 weights = F.dropout(weights, dropout_p, True)
             return weights @ v, weights
-        return F.scaled_dot_product_attention(q, k, v, attn_mask=attn_mask,
-                                              dropout_p=dropout_p), None
+        return F.scaled_dot_product_attention(q, k, v, attn_mask=attn_mask, dropout_p=dropout_p,
+                                              is_causal=causal), None
 
 
 def _pad_masks(attn_mask, key_padding_mask):
