@@ -246,26 +246,3 @@ def test_transformer_init_is_xavier():
     w = model.encoder.layers[0].linear1.weight.numpy()
     bound = np.sqrt(6 / (16 + 32))
     assert np.abs(w).max() <= bound and np.abs(w).max() > 0.9 * bound
-
-
-@pytest.mark.parametrize("batch_first", [False, True])
-def test_stacks_detect_the_causal_mask(monkeypatch, batch_first):
-    # as PyTorch's stacks: is_causal=None and a mask equal to the causal one (float or bool) ->
-    # the causal hint, so the attention runs the causal kernel; any other mask is applied as is
-    from tinygen.nn.modules.transformer import _detect_is_causal_mask
-    from tinygen.ops import attention
-    for mask, want in [(causal, True), (nn.Transformer.generate_square_subsequent_mask(L), True),
-                       (np.triu(np.ones((L, L), bool), 2), False), (None, False)]:
-        mask = None if mask is None else mask if isinstance(mask, tg.Tensor) else tg.tensor(mask)
-        assert _detect_is_causal_mask(mask, None, L) is want
-        assert _detect_is_causal_mask(mask, False, L) is False
-    assert _detect_is_causal_mask(tg.tensor(causal), None, L + 1) is False
-    calls = []
-    fused = attention.FlashAttention.apply
-    monkeypatch.setattr(attention.FlashAttention, "apply",
-                        lambda *a: calls.append(a[3:5]) or fused(*a))     # (bias, causal)
-    layer = lambda m: m.TransformerEncoderLayer(E, 2, 16, 0.0, batch_first=batch_first)  # noqa
-    shape = (N, L, E) if batch_first else (L, N, E)
-    _check(lambda m: m.TransformerEncoder(layer(m), 2, enable_nested_tensor=False),
-           [randn(*shape)], {"mask": causal}, dtype="float64")
-    assert calls and all(bias is None and flag for bias, flag in calls)

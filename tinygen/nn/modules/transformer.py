@@ -43,26 +43,6 @@ def generate_square_subsequent_mask(sz, device=None, dtype=None):
     return zeros(sz, sz, dtype=dtype, device=device).masked_fill(upper, float("-inf"))
 
 
-def _detect_is_causal_mask(mask, is_causal, size):
-    """PyTorch's: is_causal where given; where None, whether mask is exactly the (size, size)
-    causal mask (generate_square_subsequent_mask's, or its bool form, True above the diagonal).
-    The stacks pass it to their layers' attention as the hint (MultiheadAttention.forward)."""
-    if is_causal is not None:
-        return bool(is_causal)
-    if mask is None or tuple(mask.shape) != (size, size):
-        return False
-    upper = ones(size, size, device=mask.device).triu(1) > 0
-    if mask.dtype.is_floating_point:
-        return bool((mask == generate_square_subsequent_mask(size, mask.device, mask.dtype)).all())
-    return str(mask.dtype).endswith("bool") and bool((mask == upper).all())
-
-
-def _seq_len(x, layers):
-    """x's sequence length, batch first as the stack's first layer's attention says."""
-    attn = getattr(layers[0], "self_attn", None) if len(layers) else None
-    return x.shape[1] if getattr(attn, "batch_first", False) and x.ndim == 3 else x.shape[0]
-
-
 class TransformerEncoderLayer(Module):
     """Self-attention then a feed-forward block, each with dropout, a residual and a LayerNorm.
     src (S, N, E), or (N, S, E) with batch_first -> the same shape."""
@@ -176,10 +156,8 @@ class TransformerEncoder(Module):
 
     def forward(self, src, mask=None, src_key_padding_mask=None, is_causal=None):
         output = src
-        is_causal = _detect_is_causal_mask(
-            mask, is_causal, _seq_len(src, self.layers))
         for layer in self.layers:
-            output = layer(output, src_mask=mask, is_causal=is_causal,
+            output = layer(output, src_mask=mask, is_causal=bool(is_causal),
                            src_key_padding_mask=src_key_padding_mask)
         if self.norm is not None:
             output = self.norm(output)
@@ -198,13 +176,11 @@ class TransformerDecoder(Module):
     def forward(self, tgt, memory, tgt_mask=None, memory_mask=None, tgt_key_padding_mask=None,
                 memory_key_padding_mask=None, tgt_is_causal=None, memory_is_causal=False):
         output = tgt
-        tgt_is_causal = _detect_is_causal_mask(
-            tgt_mask, tgt_is_causal, _seq_len(tgt, self.layers))
         for layer in self.layers:
             output = layer(output, memory, tgt_mask=tgt_mask, memory_mask=memory_mask,
                            tgt_key_padding_mask=tgt_key_padding_mask,
                            memory_key_padding_mask=memory_key_padding_mask,
-                           tgt_is_causal=tgt_is_causal, memory_is_causal=memory_is_causal)
+                           tgt_is_causal=bool(tgt_is_causal), memory_is_causal=memory_is_causal)
         if self.norm is not None:
             output = self.norm(output)
         return output
