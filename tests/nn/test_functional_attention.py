@@ -5,6 +5,7 @@ import pytest
 
 import tinygen as tg
 import tinygen.nn.functional as F
+from tinygen.ops import attention
 from test_functional_helpers import check_torch, check_grads, randn, torch
 
 TF = torch.nn.functional
@@ -125,7 +126,6 @@ def _derivatives(lib, fn, arrays, r1, r2):
 def test_a_mask_without_gradient_runs_the_fused_kernel(monkeypatch):
     # a padding mask (bool or float, no gradient) is added to the scores inside the flash
     # kernel; a mask that requires grad takes the math path, which gives it its gradient
-    from tinygen.ops import attention
     fused = []
     monkeypatch.setattr(attention.FlashAttention, "apply",
                         lambda *a, _f=attention.FlashAttention.apply: fused.append(1) or _f(*a))

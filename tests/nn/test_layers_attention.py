@@ -8,6 +8,7 @@ import pytest
 import tinygen as tg
 from tinygen import nn
 import tinygen.nn.functional as F
+from tinygen.ops import attention
 from test_layers_helpers import check_layer, randn, torch
 
 tnn = torch.nn
@@ -102,7 +103,6 @@ def test_the_causal_hint_runs_the_causal_kernel(monkeypatch, batch_first):
     # is_causal with the causal mask, no padding mask and no weights: as PyTorch, the mask is
     # taken to be causal and the fused kernel masks the upper triangle itself; with a padding
     # mask as well, both masks are applied as given
-    from tinygen.ops import attention
     calls = []
     fused = attention.FlashAttention.apply
     monkeypatch.setattr(attention.FlashAttention, "apply",

@@ -7,6 +7,9 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 import tinygen as tg
+import tinygen.nn.functional as F
+from tinygen.ops import shape as shape_ops
+from tinygen.ops.shape import _side_by_side
 
 SHAPE_OPS = {
     "reshape": lambda x: x.reshape(3, 2),
@@ -116,7 +119,6 @@ def test_split_unused_pieces_have_zero_grad():
 def test_split_backward_takes_pieces_side_by_side():
     # Split's backward gives, without concatenating, the array its pieces' gradients make up in
     # order (kernels/attention.py lays dq, dk, dv out so); anything else is concatenated
-    from tinygen.ops.shape import _side_by_side
     a = np.arange(24.0).reshape(2, 3, 4)
     pieces = [a[:, :, :1], a[:, :, 1:3], a[:, :, 3:]]
     for dim in (2, -1):
@@ -138,9 +140,8 @@ def test_attention_of_one_projection_split(monkeypatch, separate):
     # a model's qkv.split(C, dim=2) into heads: the gradients of the projection and its input,
     # by the split's pieces side by side (no concatenation) or, with q, k, v copied apart, by
     # concatenating, agree with each other and with PyTorch
-    from tinygen.ops import shape
     cats = []
-    monkeypatch.setattr(shape.Cat, "apply", lambda *a, _f=shape.Cat.apply, **k:
+    monkeypatch.setattr(shape_ops.Cat, "apply", lambda *a, _f=shape_ops.Cat.apply, **k:
                         cats.append(1) or _f(*a, **k))
     B, T, H, D = 2, 6, 2, 4
     C = H * D
@@ -158,7 +159,6 @@ def test_attention_of_one_projection_split(monkeypatch, separate):
         (y * lib.tensor(x0[::-1].copy(), dtype=lib.float32)).sum().backward()
         return x.grad, w.grad
 
-    import tinygen.nn.functional as F
     got = grads(tg, F, separate)
     assert bool(cats) == separate
     if TORCH is not None:

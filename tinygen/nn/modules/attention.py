@@ -29,10 +29,17 @@ def _float_mask(mask, dtype, name):
     """A bool mask (True = masked) as an additive float mask of 0 / -inf; a float mask as is."""
     if mask is None:
         return None
-    if mask.dtype.is_floating_point:
+    if _is_float_mask(mask, name):
         return mask.to(dtype)
+    return zeros(*mask.shape, dtype=dtype, device=mask.device).masked_fill(mask, float("-inf"))
+
+
+def _is_float_mask(mask, name):
+    """True for a float mask, False for a bool one; any other dtype is an error."""
+    if mask.dtype.is_floating_point:
+        return True
     if str(mask.dtype).endswith("bool"):
-        return zeros(*mask.shape, dtype=dtype, device=mask.device).masked_fill(mask, float("-inf"))
+        return False
     raise TypeError(f"MultiheadAttention: only bool and floating types of {name} are supported, "
                     f"got {mask.dtype}")
 
@@ -158,11 +165,9 @@ class MultiheadAttention(Module):
         and the output is (N, L, E) as it is made)."""
         L, N, E = query.shape[seq], query.shape[1 - seq], query.shape[2]
         H, hd = self.num_heads, self.head_dim
-        attn_mask = self._check(query, key, value, attn_mask, is_causal, seq)
         causal = (is_causal and key_padding_mask is None and not need_weights
                   and self.bias_k is None and not self.add_zero_attn)       # (see forward)
-        if causal:
-            attn_mask = None
+        attn_mask = self._check(query, key, value, attn_mask, is_causal, causal, seq)
         key_padding_mask = _float_mask(key_padding_mask, query.dtype, "key_padding_mask")
         q, k, v = self._project(query, key, value)         # (L|S, N, E) or (N, L|S, E)
         if self.bias_k is not None:
@@ -194,8 +199,9 @@ class MultiheadAttention(Module):
             weights = weights.mean(dim=1)                                    # (N, L, S)
         return out, weights
 
-    def _check(self, query, key, value, attn_mask, is_causal, seq):
-        """Shapes checked; attn_mask as a float mask of shape (1 | N*H, L, S), or None."""
+    def _check(self, query, key, value, attn_mask, is_causal, causal, seq):
+        """Shapes and the mask's dtype checked; attn_mask as a float mask of shape (1 | N*H, L,
+        S), or None (none given, or causal: the kernel's causal flag masks instead)."""
         L, N, E = query.shape[seq], query.shape[1 - seq], query.shape[2]
         S, H = key.shape[seq], self.num_heads
         if E != self.embed_dim:
@@ -205,25 +211,30 @@ class MultiheadAttention(Module):
             raise ValueError(f"MultiheadAttention: key shape {tuple(key.shape)} does not match "
                              f"value shape {tuple(value.shape)}")
         if is_causal and attn_mask is None:
-            attn_mask = _causal_mask(L, query.dtype, query.device) if L == S else None
-            if attn_mask is None:
+            if L != S:
                 raise RuntimeError(f"MultiheadAttention: is_causal needs square attention, got "
                                    f"{L} queries and {S} keys; pass an attn_mask")
-        attn_mask = _float_mask(attn_mask, query.dtype, "attn_mask")
+            if causal:
+                return None
+            attn_mask = _causal_mask(L, query.dtype, query.device)
         if attn_mask is None:
             return None
+        _is_float_mask(attn_mask, "attn_mask")                  # (its dtype checked first)
         if attn_mask.ndim == 2:
             if tuple(attn_mask.shape) != (L, S):
                 raise RuntimeError(f"MultiheadAttention: the shape of the 2D attn_mask is "
                                    f"{tuple(attn_mask.shape)}, but should be {(L, S)}.")
-            return attn_mask.unsqueeze(0)                                    # (1, L, S)
-        if attn_mask.ndim == 3:
+        elif attn_mask.ndim == 3:
             if tuple(attn_mask.shape) != (N * H, L, S):
                 raise RuntimeError(f"MultiheadAttention: the shape of the 3D attn_mask is "
                                    f"{tuple(attn_mask.shape)}, but should be {(N * H, L, S)}.")
-            return attn_mask
-        raise RuntimeError(f"MultiheadAttention: attn_mask's dimension {attn_mask.ndim} is not "
-                           "supported")
+        else:
+            raise RuntimeError(f"MultiheadAttention: attn_mask's dimension {attn_mask.ndim} is "
+                               "not supported")
+        if causal:
+            return None                                         # checked, then left to the kernel
+        attn_mask = _float_mask(attn_mask, query.dtype, "attn_mask")
+        return attn_mask.unsqueeze(0) if attn_mask.ndim == 2 else attn_mask      # (1 | N*H, L, S)
 
     def _attend(self, q, k, v, attn_mask, need_weights, causal=False):
         """softmax(q k^T / sqrt(hd) + mask) v for q (N, H, L, hd), k, v (N, H, S, hd), mask
