@@ -46,15 +46,27 @@ class MatMul(Function):
     def backward(self, gy):
         a, b = self.saved_tensors
         i = self.inputs
+        # a stack of matrices times one matrix (x @ W.t() on (batch, seq, in)): b's gradient is
+        # one product over the stack's rows side by side, (rows, K)^T (rows, N), as PyTorch's
+        # folded matmul gives, not a product per matrix then their sum (the baby GPT's tied
+        # output layer: 12 products of 128 x 64 @ 64 x 65 and a sum, 139 us, against one)
+        fold = i[1] is not None and b.ndim == 2 and a.ndim > 2
         if on_arrays():              # the two products without their ops (see on_arrays)
             g, da, db = gy._data, a._data, b._data
             ga = (unbroadcast(wrap_grad(self._product(g, db.swapaxes(-1, -2))), da.shape)
                   if i[0] is not None else None)
-            gb = (unbroadcast(wrap_grad(self._product(da.swapaxes(-1, -2), g)), db.shape)
-                  if i[1] is not None else None)
+            if fold:
+                gb = wrap_grad(self._product(da.reshape(-1, da.shape[-1]).T,
+                                             g.reshape(-1, g.shape[-1])))
+            else:
+                gb = (unbroadcast(wrap_grad(self._product(da.swapaxes(-1, -2), g)), db.shape)
+                      if i[1] is not None else None)
             return ga, gb
         ga = unbroadcast(gy @ _mT(b), a._data.shape) if i[0] is not None else None
-        gb = unbroadcast(_mT(a) @ gy, b._data.shape) if i[1] is not None else None
+        if fold:
+            gb = a.reshape(-1, a.shape[-1]).t() @ gy.reshape(-1, gy.shape[-1])
+        else:
+            gb = unbroadcast(_mT(a) @ gy, b._data.shape) if i[1] is not None else None
         return ga, gb
 
 
