@@ -21,8 +21,14 @@ from __future__ import annotations
 # Each engine is imported inside its builder (lazily, on purpose): a child process loads only the
 # engine it times, and an engine that is not installed becomes a row of the table, not an error.
 
+import atexit
+import importlib.metadata
+import importlib.util
 import os
+import shlex
 import shutil
+import sys
+import tempfile
 from dataclasses import dataclass
 from typing import Callable
 
@@ -167,14 +173,58 @@ def torch_engine(workload):
 
 
 # ---- tinygrad: layer lists, TinyJit, its CPU device ---------------------------------------------
-def _tinygrad_check_compiler():
-    """tinygrad's CPU device compiles every kernel (its own queue programs too) with clang."""
+ZIG_CC = os.path.join(os.path.dirname(os.path.abspath(__file__)), "zig_cc.py")
+
+
+def tinygrad_compiler():
+    """The C compiler tinygrad's CPU device will run (it compiles every kernel with it, its
+    queue's own programs too), in words for the report: $CC where set, else clang on PATH, else
+    the clang inside the ziglang wheel through zig_cc.py, made $CC here (for this process and
+    its children). Raises Unavailable where there is none. Another DEV: that device's name."""
     device = os.environ.get("DEV", "CPU")
-    compiler = os.environ.get("CC", "clang")
-    if device.upper().startswith("CPU") and shutil.which(compiler) is None:
-        raise Unavailable("clang missing", f"tinygrad's CPU device compiles its kernels with "
-                          f"{compiler!r}, which is not on PATH (install clang from the system "
-                          "packages, e.g. apt-get install clang)")
+    if not device.upper().startswith("CPU"):
+        return device
+    cc = os.environ.get("CC")
+    if cc:
+        if shutil.which(cc) is None:
+            raise Unavailable("clang missing", f"tinygrad's CPU device compiles its kernels with "
+                              f"$CC={cc!r}, which is not an executable on PATH")
+        return _zig_description() if cc == _zig_cc_executable.made else f"$CC={cc}"
+    if shutil.which("clang") is not None:
+        return "clang"
+    if _ziglang_installed():
+        os.environ["CC"] = _zig_cc_executable()
+        return _zig_description()
+    raise Unavailable("clang missing", "tinygrad's CPU device compiles its kernels with clang, "
+                      "which is not on PATH: install clang from the system packages (e.g. "
+                      "apt-get install clang), or the ziglang wheel (pip install ziglang, in "
+                      "tinygen[peers]), whose clang this benchmark then uses")
+
+
+def _ziglang_installed():
+    return importlib.util.find_spec("ziglang") is not None
+
+
+def _zig_description():
+    return f"its kernels compiled by the clang of ziglang {importlib.metadata.version('ziglang')}"
+
+
+def _zig_cc_executable():
+    """An executable running zig_cc.py with this Python (tinygrad runs $CC with no interpreter,
+    and the Python that has ziglang need not be the first on PATH): a two-line shell script in
+    a temporary folder, made once per process, removed at exit."""
+    if _zig_cc_executable.made is None:
+        folder = tempfile.mkdtemp(prefix="tinygen-zig-cc-")
+        atexit.register(shutil.rmtree, folder, True)
+        path = os.path.join(folder, "clang")
+        with open(path, "w") as f:
+            f.write(f"#!/bin/sh\nexec {shlex.quote(sys.executable)} {shlex.quote(ZIG_CC)} \"$@\"\n")
+        os.chmod(path, 0o755)
+        _zig_cc_executable.made = path
+    return _zig_cc_executable.made
+
+
+_zig_cc_executable.made = None
 
 
 def _tinygrad_layers(Tensor, nn, spec, params):
@@ -195,7 +245,7 @@ def _tinygrad_layers(Tensor, nn, spec, params):
 
 def tinygrad_engine(workload):
     from tinygrad import Context, Device, Tensor, TinyJit, nn   # "not installed" comes first
-    _tinygrad_check_compiler()
+    tinygrad_compiler()
     data, params = arrays(workload)
     sync = Device[Device.DEFAULT].synchronize
     if workload == "chain":

@@ -11,7 +11,8 @@ For each engine x workload the driver runs a child,
 which builds the workload, warms up, times R repeats of N steps (N chosen so that a repeat takes
 about --target seconds unless given) and prints one JSON line: the median microseconds per step,
 the engine's version, the first and last losses. An engine that is not installed, or cannot run
-here (tinygrad's CPU device without clang), is reported as such; nothing stops the run.
+here (tinygrad's CPU device without a clang: the system's, or the ziglang wheel's through
+zig_cc.py), is reported as such; nothing stops the run.
 
     pip install 'tinygen[peers]'               # the other engines (benchmark-only)
     python benchmarks/peers.py --repeats 7     # writes benchmarks/results/peers_cpu.md and .png
@@ -38,7 +39,7 @@ import time
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from _report import _git_rev, markdown_table, write_markdown, write_ratio_chart  # noqa: E402
 from peer_workloads import (ENGINES, LABELS, MODULES, WORKLOADS,  # noqa: E402
-                            Unavailable, arrays)
+                            Unavailable, arrays, tinygrad_compiler)
 
 FROM_SCRATCH = ("tinygen", "tinygrad", "mygrad", "autograd", "micrograd")
 THREAD_VARIABLES = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS",
@@ -49,14 +50,18 @@ SPREAD_LIMIT = 3.0        # a cell whose repeats vary more than this is marked â
 
 # ---- the child: one engine, one workload ---------------------------------------------------------
 def engine_version(engine):
-    """The installed distribution's version (tinygen: the imported package's, with its commit)."""
+    """The installed distribution's version (tinygen: the imported package's, with its commit;
+    tinygrad: with the C compiler of its kernels)."""
     if MODULES[engine] == "tinygen":
         import tinygen
         return f"{tinygen.__version__} ({_git_rev()})"
     try:
-        return importlib.metadata.version(MODULES[engine])
+        version = importlib.metadata.version(MODULES[engine])
     except importlib.metadata.PackageNotFoundError:
         return None
+    if engine == "tinygrad":            # and the C compiler of its kernels (raises Unavailable)
+        version += f" ({tinygrad_compiler()})"
+    return version
 
 
 def _finite_or_raise(value, when):

@@ -67,7 +67,9 @@ def test_not_applicable_and_not_built_are_rows():
 
 def test_tinygrad_without_clang_says_so(monkeypatch):
     monkeypatch.setattr(peer_workloads.shutil, "which", lambda name: None)
+    monkeypatch.setattr(peer_workloads, "_ziglang_installed", lambda: False)
     monkeypatch.delenv("DEV", raising=False)
+    monkeypatch.delenv("CC", raising=False)
     result = peers.child_result("tinygrad", "chain", repeats=1, number=1)
     try:
         import tinygrad  # noqa: F401
@@ -75,7 +77,47 @@ def test_tinygrad_without_clang_says_so(monkeypatch):
         assert result["status"] == "not installed"
     else:
         assert (result["status"], result["reason"]) == ("unavailable", "clang missing")
-        assert "apt-get install clang" in result["detail"]
+        assert "apt-get install clang" in result["detail"] and "ziglang" in result["detail"]
+
+
+def test_tinygrad_without_clang_takes_the_ziglang_wheels(monkeypatch):
+    monkeypatch.setattr(peer_workloads.shutil, "which", lambda name: None)
+    monkeypatch.setattr(peer_workloads, "_ziglang_installed", lambda: True)
+    monkeypatch.setattr(peer_workloads, "_zig_description", lambda: "zig's clang")
+    monkeypatch.setattr(peer_workloads._zig_cc_executable, "made", None)
+    monkeypatch.delenv("DEV", raising=False)
+    monkeypatch.delenv("CC", raising=False)
+    assert peer_workloads.tinygrad_compiler() == "zig's clang"
+    cc = os.environ["CC"]                   # (monkeypatch restores the environment)
+    assert os.access(cc, os.X_OK)
+    script = open(cc).read()
+    assert sys.executable in script and peer_workloads.ZIG_CC in script
+    monkeypatch.setattr(peer_workloads.shutil, "which", lambda name: name)
+    assert peer_workloads.tinygrad_compiler() == "zig's clang"     # the same, asked again
+
+
+def test_zig_cc_translates_tinygrads_clang_call():
+    import zig_cc
+    args, out = zig_cc.zig_arguments(
+        ["-c", "-x", "c", "-O2", "-fPIC", "--target=x86_64-none-unknown-elf", "-march=native",
+         "-", "-o", "-"])
+    assert out == "-"
+    assert args == ["-c", "-x", "c", "-O2", "-fPIC", "-target", "x86_64-freestanding-none",
+                    "-march=native", "-", "-g0"]
+
+
+def test_zig_cc_writes_an_object_tinygrads_loader_takes(tmp_path):
+    pytest.importorskip("ziglang")
+    src = b"float dot(const float *a, const float *b, int n) {\n" \
+          b"  float s = 0; for (int i = 0; i < n; i++) s += a[i] * b[i]; return s; }\n"
+    proc = subprocess.run(
+        [sys.executable, os.path.join(ROOT, "benchmarks", "zig_cc.py"), "-c", "-x", "c", "-O2",
+         "-fPIC", "-ffreestanding", "-nostdlib", "--target=x86_64-none-unknown-elf", "-", "-o",
+         "-"], input=src, capture_output=True, timeout=120)
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout[:4] == b"\x7fELF"
+    elf = pytest.importorskip("tinygrad.runtime.support.elf")
+    elf.jit_loader(proc.stdout)             # raises on a relocation it does not take
 
 
 def test_a_child_past_its_timeout_is_a_row():
