@@ -133,7 +133,12 @@ class MultiheadAttention(Module):
         mask). With an attn_mask it is PyTorch's hint: with no key_padding_mask and
         need_weights=False the mask is taken to be the causal one and the fused kernel masks the
         upper triangle itself (as PyTorch's multi_head_attention_forward does: a wrong hint gives
-        a wrong answer there too); otherwise the mask is applied as given."""
+        a wrong answer there too); otherwise the mask is applied as given. One difference: with
+        add_bias_kv or add_zero_attn the mask is applied as given (padded with the extra key's
+        column, which every query attends), where PyTorch keeps the causal flag over S + 1 keys
+        and so never attends the extra key. A query whose keys are all masked gets zero weights
+        and a zero output, as F.scaled_dot_product_attention (PyTorch: zeros from its fused path,
+        NaN where it returns the weights)."""
         if query.ndim not in (2, 3):
             raise ValueError(f"MultiheadAttention: query should be unbatched 2D or batched 3D, "
                              f"got shape {tuple(query.shape)}")
