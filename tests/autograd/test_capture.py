@@ -541,3 +541,34 @@ def test_attention_with_a_padding_mask_reads_each_steps_mask():
         losses.add(float(want[0]))
     assert len(losses) == 3                             # the three masks give three steps
     assert all(p is not None and p.confirmed for p in fn.plans.values())
+
+
+def test_predicates_are_ops_a_step_computes_again():
+    """isfinite, isnan, isinf, logical_not, signbit, isposinf, isneginf, isreal, and the masks
+    inside nan_to_num, logaddexp and copysign (by a number) are ops without gradient, so a step
+    that uses them is captured (they were computed outside any op, which made it run eagerly)
+    and reads each call's values."""
+    w = tg.tensor(np.ones(4, np.float32), requires_grad=True)
+
+    def step(x):
+        w.grad = None
+        keep = x.isfinite().logical_not().logical_not() & ~x.isnan() & ~x.isinf()
+        keep = keep & ~tg.isposinf(x) & ~tg.isneginf(x) & tg.isreal(x)
+        y = tg.where(keep, x, 0.0) * w
+        loss = (y.sum() + tg.nan_to_num(x).sum() + tg.logaddexp(y, 1.0).sum()
+                + tg.copysign(y, -1.0).sum() + tg.where(tg.signbit(y), y, 0.0).sum())
+        loss.backward()
+        return loss, w.grad
+
+    fn = tg.compile(step)
+    rng = np.random.default_rng(3)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")                 # no "runs eagerly"
+        for k in range(5):
+            a = rng.standard_normal(4).astype(np.float32)
+            a[k % 4] = (np.inf, np.nan, -np.inf, 1.0)[k % 4]
+            want = [o.numpy().copy() for o in step(tg.tensor(a))]
+            got = [o.numpy().copy() for o in fn(tg.tensor(a))]
+            for g, e in zip(got, want):
+                np.testing.assert_array_equal(g, e)
+    assert all(p is not None and p.confirmed for p in fn.plans.values())

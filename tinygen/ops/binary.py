@@ -340,7 +340,9 @@ def where(condition, input=None, other=None):
         raise RuntimeError(f"where: condition {tuple(cond.shape)}, input "
                            f"{tuple(getattr(a, 'shape', ()))} and other "
                            f"{tuple(getattr(b, 'shape', ()))} do not broadcast") from None
-    return Where.apply(wrap(cond), a, b)
+    # the condition Tensor itself (an op's output, or a constant, to a captured step), not its
+    # array wrapped again (which a captured step takes for an array computed outside any op)
+    return Where.apply(condition if isinstance(condition, _fn.Tensor) else wrap(cond), a, b)
 
 
 def _where_operands(a, b, condition):

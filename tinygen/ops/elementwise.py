@@ -383,9 +383,24 @@ def clamp_max(input, max):
     return clamp(input, max=max)
 
 
+class Predicate(Function):
+    """An array module's elementwise predicate (isnan, isinf, isfinite, logical_not, signbit,
+    isposinf, isneginf, isreal) of the array: a bool result outside the graph (no backward). An
+    op, so a captured step (tg.compile) computes it again on every replay (as computed outside
+    any op, it made such a step run eagerly)."""
+
+    def forward(self, x, name):
+        return getattr(self.xp, name)(x)
+
+
+def predicate(name, input):
+    """Predicate `name` of input, as a bool Tensor outside the graph."""
+    return Predicate.apply(input.detach() if input._requires_grad else input, name)
+
+
 def _predicate(name):
     def fn(input):
-        return wrap(getattr(array_module(input._data), name)(input._data))
+        return predicate(name, input)
     fn.__name__ = name
     fn.__doc__ = f"Elementwise {name} as a bool tensor (no gradient)."
     return fn

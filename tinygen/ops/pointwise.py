@@ -15,13 +15,13 @@ import math
 
 import numpy as np
 
-from ..autograd.function import wrap
+from ..autograd.function import wrap_constant
 from ..backend import dtypes as _dt
 from ..backend.device import array_module
 from .binary import (Remainder, binary, compare, div, ge, gt, le, lt, mul, ne, pow, rpow, sub,
                      where)
 from .convert import as_float, scalar_like, to
-from .elementwise import Sign, abs, clamp, log, sign
+from .elementwise import Sign, abs, clamp, isfinite, log, predicate, sign
 from .shape import unbroadcast
 
 
@@ -50,11 +50,6 @@ class Fmod(Remainder):
         return (unbroadcast(gy, self.sa) if i[0] is not None else None), gb
 
 
-def _value(x):
-    """A 0-d or scalar operand's array data (Tensor or number)."""
-    return x._data if hasattr(x, "_data") else x
-
-
 # ---- rounding, signs ---------------------------------------------------------------------------
 def trunc(input):
     return Trunc.apply(input)
@@ -75,7 +70,7 @@ def sgn(input):
 
 def signbit(input):
     """True where the sign bit is set (-0.0 included); no gradient."""
-    return wrap(array_module(input._data).signbit(input._data))
+    return predicate("signbit", input)
 
 
 def copysign(input, other):
@@ -83,7 +78,7 @@ def copysign(input, other):
     is sign(input) * sign(result); other gets none."""
     x = as_float(input)
     negative = signbit(other) if hasattr(other, "_data") else \
-        wrap(array_module(x._data).asarray(math.copysign(1.0, other) < 0))
+        wrap_constant(array_module(x._data).asarray(math.copysign(1.0, other) < 0))
     return where(negative, -abs(x), abs(x))
 
 
@@ -100,10 +95,15 @@ def nan_to_num(input, nan=0.0, posinf=None, neginf=None):
     info = np.finfo(input._data.dtype)
     posinf = float(info.max) if posinf is None else posinf
     neginf = float(info.min) if neginf is None else neginf
-    data = input._data
+    # ops both (compare: no gradient), so a captured step computes them again on every replay
+    return where(isfinite(input), input, compare(_nan_to_num_fill, input, (nan, posinf, neginf)))
+
+
+def _nan_to_num_fill(data, values):
+    """What each non-finite value of data becomes: values = (nan, posinf, neginf)."""
+    nan, posinf, neginf = values
     xp = array_module(data)
-    fill = xp.where(xp.isnan(data), nan, xp.where(data > 0, posinf, neginf)).astype(data.dtype)
-    return where(wrap(xp.isfinite(data)), input, wrap(fill))
+    return xp.where(xp.isnan(data), nan, xp.where(data > 0, posinf, neginf)).astype(data.dtype)
 
 
 # ---- exponentials and logs ---------------------------------------------------------------------
@@ -112,10 +112,15 @@ def exp2(input):
 
 
 def _max_const(a, b):
-    """max(a, b) as a constant, 0 where it is not finite (so that inf - inf never appears)."""
-    xp = array_module(a._data)
-    m = xp.maximum(a._data, _value(b))
-    return wrap(xp.where(xp.isfinite(m), m, 0).astype(a._data.dtype))
+    """max(a, b) as a constant, 0 where it is not finite (so that inf - inf never appears): an
+    op (compare: no gradient), so a captured step computes it again on every replay."""
+    return compare(_finite_maximum, a, b)
+
+
+def _finite_maximum(a, b):
+    xp = array_module(a)
+    m = xp.maximum(a, b)
+    return xp.where(xp.isfinite(m), m, 0).astype(a.dtype)
 
 
 def logaddexp(input, other):
@@ -230,16 +235,16 @@ def bitwise_right_shift(input, other):
 
 
 def isposinf(input):
-    return wrap(array_module(input._data).isposinf(input._data))
+    return predicate("isposinf", input)
 
 
 def isneginf(input):
-    return wrap(array_module(input._data).isneginf(input._data))
+    return predicate("isneginf", input)
 
 
 def isreal(input):
     """True everywhere: tinygen's tensors are real."""
-    return wrap(array_module(input._data).ones(input.shape, dtype=bool))
+    return predicate("isreal", input)
 
 
 def positive(input):
