@@ -112,6 +112,21 @@ def _scale(scale, D):
     return 1.0 / math.sqrt(D) if scale is None else float(scale)
 
 
+def _shifted_bias(xp, b):
+    """b less each of its rows' largest finite entry (0 for a row with none): the same softmax, a
+    per-row constant cancelling, with scores of the size of q k^T. Why: a query whose every key
+    is masked by a large finite value (Hugging Face's torch.finfo(dtype).min) has a row maximum
+    near -3.4e38, where float32 and float64 are spaced far above 1, so lse = m + log(l) lost
+    log(l) and the backward's P = exp(s - lse) came out ~1 a key instead of 1 / S: gradients S
+    times too large, silently (PyTorch's CPU flash kernel has the same flaw). Shifted, such a row
+    gets the softmax of its scores (the constant cancels), where PyTorch's math path rounds the
+    scores away and gives uniform weights; a row with a 0 in it (a key left unmasked) is
+    unchanged. The row is the bias's, over every key (the causal flag's keys too: the ops never
+    give both). blas_v1 takes it from shift_bias_rows (one numba pass)."""
+    top = b.max(axis=-1, keepdims=True) if b.shape[-1] else xp.zeros(b.shape[:-1] + (1,), b.dtype)
+    return b - xp.where(xp.isfinite(top), top, b.dtype.type(0))
+
+
 def _causal_keep(xp, t0, t1, s0, s1):
     """Boolean (t1 - t0, s1 - s0): True where key j may be seen by query i (j <= i)."""
     rows = xp.arange(t0, t1)[:, None]
@@ -125,8 +140,10 @@ def flash_attention_fwd(q, k, v, causal=False, scale=None, bias=None):
     """softmax(q k^T * scale (+ bias) (+ causal mask)) v, and the row log-sum-exp of the scores.
 
     q (..., T, D), k (..., S, D), v (..., S, Dv) -> (o (..., T, Dv), lse (..., T)); bias, where
-    given, an additive mask broadcasting to (..., T, S) (-inf: not attended). A row with no key
-    to attend (all -inf) gives o = 0 and lse = -inf. With T = S = 1: o = v and lse = q.k * scale."""
+    given, an additive mask broadcasting to (..., T, S) (-inf: not attended), each of its rows
+    less its largest finite entry (_shifted_bias: the same softmax; lse is that of the scores so
+    shifted). A row with no key to attend (all -inf) gives o = 0 and lse = -inf. With T = S = 1:
+    o = v and lse = q.k * scale."""
     _check("flash_attention_fwd", q, k, v)
     xp = array_module(q)
     ct = _compute_dtype(q.dtype)
@@ -134,7 +151,7 @@ def flash_attention_fwd(q, k, v, causal=False, scale=None, bias=None):
     T, S = q.shape[-2], k.shape[-2]
     s = (qc @ xp.swapaxes(kc, -1, -2)) * ct.type(_scale(scale, q.shape[-1]))   # (..., T, S)
     if bias is not None:
-        s = s + bias.astype(ct)
+        s = s + _shifted_bias(xp, bias.astype(ct))
     if causal:
         s = xp.where(_causal_keep(xp, 0, T, 0, S), s, ct.type(-np.inf))
     m = s.max(axis=-1, keepdims=True)
@@ -162,7 +179,7 @@ def flash_attention_bwd(q, k, v, o, lse, do, causal=False, scale=None, bias=None
     sc = ct.type(_scale(scale, q.shape[-1]))
     s = (qc @ xp.swapaxes(kc, -1, -2)) * sc
     if bias is not None:
-        s = s + bias.astype(ct)
+        s = s + _shifted_bias(xp, bias.astype(ct))
     lse = lse.astype(ct)[..., None]
     p = xp.exp(s - xp.where(lse == -np.inf, ct.type(np.inf), lse))   # P from lse (0: no key)
     if causal:
@@ -434,6 +451,19 @@ def _address(a):
     return a.__array_interface__["data"][0]
 
 
+def _distinct_elements(a):
+    """Whether each element of the view a has an address of its own: no 0 step (an expand) and
+    no dims overlapping (each step, from the smallest, clears the span of the dims inside it).
+    A view that repeats elements cannot take its gradient in place: dq of q = x.expand(...)
+    would be written over itself where its elements must be summed."""
+    span = a.itemsize
+    for step, n in sorted((abs(st), n) for st, n in zip(a.strides, a.shape) if n > 1):
+        if step < span:
+            return False
+        span += step * (n - 1)
+    return True
+
+
 def _grads_laid_out(q, k, v):
     """dq, dk, dv, each laid out as its input (_laid_out_as); and where q, k, v are disjoint
     views that together make up one array (a model's `qkv.split(C, dim=2)`), views of one new
@@ -446,6 +476,7 @@ def _grads_laid_out(q, k, v):
     if (type(base) is np.ndarray and k.base is base and v.base is base and base.dtype == q.dtype
             and base.flags.c_contiguous and q.shape == k.shape == v.shape
             and q.strides == k.strides == v.strides and 3 * q.size == base.size
+            and _distinct_elements(q)
             and not (np.shares_memory(q, k) or np.shares_memory(q, v)
                      or np.shares_memory(k, v))):
         g, start = np.empty_like(base), _address(base)
@@ -469,7 +500,36 @@ def _bias_heads(bias, q, S):
         return None
     b = np.broadcast_to(b, b.shape[:-1] + (S,))                # (a mask of one key column)
     b = b if nd == 4 else b[:, None] if nd == 3 else b[None, None]
-    return {"bias": np.ascontiguousarray(b, dtype=q.dtype)}
+    return {"bias": shift_bias_rows(np.ascontiguousarray(b, dtype=q.dtype))}
+
+
+def shift_bias_rows(b):
+    """_shifted_bias(b) for a NumPy float array b (..., S): b itself where no row needs it (a
+    padding mask has a 0 in every row), else a shifted copy; the finite maxima in one numba pass
+    (NumPy's max over short rows took 170 us on a (64, 1, 32, 32) mask, this 20). Other arrays
+    (CuPy's): the reference's _shifted_bias."""
+    S = b.shape[-1] if b.ndim else 0
+    if type(b) is not np.ndarray or not S or b.dtype.kind != "f":
+        return b if not S else _shifted_bias(array_module(b), b)
+    tops = np.empty(b.size // S, b.dtype)
+    if _row_tops(np.ascontiguousarray(b).reshape(-1, S), tops):
+        return b - tops.reshape(b.shape[:-1] + (1,))
+    return b
+
+
+@jit_serial
+def _row_tops(b, tops):
+    """tops[r] = the largest finite entry of row r of b (rows, S), 0 for a row with none (the
+    reference's _shifted_bias); whether any is not 0. One pass, reading only."""
+    ninf, inf, zero = b.dtype.type(-np.inf), b.dtype.type(np.inf), b.dtype.type(0)
+    shift = False
+    for r in range(b.shape[0]):
+        row, top = b[r], ninf
+        for j in range(b.shape[1]):
+            top = row[j] if row[j] > top else top
+        tops[r] = top if ninf < top < inf else zero
+        shift |= tops[r] != zero
+    return shift
 
 
 def _forward_by_heads(q, k, v, causal, scale, max_scores, run, heads=_heads, bias=None):

@@ -221,6 +221,28 @@ def test_outputs_laid_out_as_the_inputs(monkeypatch, mode):
             np.testing.assert_allclose(g, want, **BWD_TOL[np.float32])
 
 
+def test_expanded_views_get_gradients_of_their_own():
+    # q, k, v expanded from three slices of one array (stride 0 over the heads) make up as many
+    # elements as the array but repeat them: their gradients must not be views of one array in
+    # the same places (each head's would overwrite the last where they are to be summed)
+    rng = np.random.default_rng(6)
+    x = rng.standard_normal((1, 6, 7, 5))                  # 3 * q.size == x.size
+    q, k, v = (np.ndarray((1, 2, 7, 5), x.dtype, x, i * x.strides[1],
+                          (x.strides[0], 0) + x.strides[2:]) for i in range(3))   # x[:, i].expand
+    assert q.base is x and not attention._distinct_elements(q)
+    grads = attention._grads_laid_out(q, k, v)
+    assert all(attention._distinct_elements(g) for g in grads)
+    assert attention._distinct_elements(x[:, :2].transpose(0, 2, 1, 3))
+    do = rng.standard_normal(q.shape)
+    fwd, bwd = (registry.dispatch(n, "cpu", impl="blas_v1")
+                for n in ("flash_attention_fwd", "flash_attention_bwd"))
+    o, lse = fwd(q, k, v, causal=True)
+    copies = [np.ascontiguousarray(a) for a in (q, k, v)]
+    for g, want in zip(bwd(q, k, v, o, lse, do, causal=True),
+                       attention.flash_attention_bwd(*copies, o, lse, do, causal=True)):
+        np.testing.assert_allclose(g, want, **BWD_TOL[np.float64])
+
+
 @HYPOTHESIS
 @given(B=st.integers(1, 3), H=st.integers(1, 3), T=st.integers(1, 40), S=st.integers(1, 40),
        D=st.integers(1, 12), causal=st.booleans(), dtype=st.sampled_from([np.float32, np.float64]),

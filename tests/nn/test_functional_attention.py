@@ -161,3 +161,64 @@ def test_fully_masked_rows_on_the_fused_path_give_zero_gradients():
     assert np.all(out.detach().numpy()[1, :, 2] == 0)
     assert np.all(q.grad.numpy()[1, :, 2] == 0)
     assert all(np.isfinite(t.grad.numpy()).all() for t in (q, k, v))
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("path", ["fused", "math"])
+def test_a_row_masked_by_a_large_finite_value_gets_exact_gradients(dtype, path):
+    # Hugging Face's convention, torch.finfo(dtype).min on every key of a row (a padded
+    # query): the mask is applied less each row's largest finite entry (the kernels'
+    # _shifted_bias, the math path's attention.shifted_mask), so
+    # the flash kernel's log-sum-exp keeps log(l) (unshifted, m ~ -3.4e38 rounded it away and the
+    # gradients came out S times too large). Both paths give PyTorch's math path on the shifted
+    # mask: that row the softmax of its scores, the other rows as given.
+    rng = np.random.default_rng(7)
+    L, S, D = 6, 9, 8
+    arrays = [rng.standard_normal(s).astype(dtype) for s in ((2, L, D), (2, S, D), (2, S, D))]
+    mask = np.zeros((L, S), dtype)
+    mask[1] = np.finfo(dtype).min                             # every key of query 1
+    mask[2, ::2] = np.finfo(dtype).min                        # some keys of query 2
+    mask[3] = -1e4                                            # every key, moderately
+    mask[4, 1:] = -np.inf                                     # one key left
+    shifted = mask - np.where(np.isfinite(mask.max(-1, keepdims=True)),
+                              mask.max(-1, keepdims=True), 0)
+    w = rng.standard_normal((2, L, D)).astype(dtype)
+    grads = []
+    for lib, m in ((tg, mask), (torch, shifted)):
+        q, k, v = (lib.tensor(a, requires_grad=True) for a in arrays)
+        if lib is tg:
+            # dropout_p > 0 takes the math path; at 1e-300 it drops nothing (scale 1 / (1 - p))
+            out = F.scaled_dot_product_attention(
+                q, k, v, attn_mask=tg.tensor(m), dropout_p=0.0 if path == "fused" else 1e-300)
+        else:
+            from torch.nn.attention import sdpa_kernel, SDPBackend
+            with sdpa_kernel(SDPBackend.MATH):
+                out = TF.scaled_dot_product_attention(q, k, v, attn_mask=torch.tensor(m))
+        (out * lib.tensor(w)).sum().backward()
+        grads.append([out.detach().numpy()] + [t.grad.numpy() for t in (q, k, v)])
+    tol = dict(rtol=1e-5, atol=2e-6) if dtype == np.float32 else dict(rtol=1e-10, atol=1e-12)
+    for got, expected in zip(*grads):
+        np.testing.assert_allclose(got, expected, **tol)
+
+
+def test_changing_the_output_in_place_before_backward_is_an_error():
+    # the fused kernel's backward reads its output (rowsum(dO * O)): o is saved as an output,
+    # version-checked like any other, not kept as a plain array
+    q, k, v = (tg.randn(2, n, 4, dtype=tg.float64, requires_grad=True) for n in (3, 5, 5))
+    out = F.scaled_dot_product_attention(q, k, v)
+    out.mul_(3)
+    with pytest.raises(RuntimeError, match="modified by an inplace operation.*FlashAttention"):
+        out.sum().backward()
+
+
+def test_mask_of_another_type_and_empty_embedding():
+    q, k, v = tg.randn(2, 3, 4), tg.randn(2, 5, 4), tg.randn(2, 5, 6)
+    with pytest.raises(TypeError, match=r"scaled_dot_product_attention: expected attn_mask to "
+                       r"be a Tensor .* got ndarray"):
+        F.scaled_dot_product_attention(q, k, v, attn_mask=np.zeros((3, 5)))
+    # E = 0: every score 0, uniform weights (PyTorch's answer), not a division by zero
+    q0, k0 = tg.randn(2, 3, 0, dtype=tg.float64), tg.randn(2, 5, 0, dtype=tg.float64)
+    v0 = tg.randn(2, 5, 6, dtype=tg.float64)
+    out = F.scaled_dot_product_attention(q0, k0, v0)
+    np.testing.assert_allclose(out.numpy(), np.broadcast_to(v0.numpy().mean(1, keepdims=True),
+                                                            (2, 3, 6)), rtol=1e-12)

@@ -128,6 +128,33 @@ def test_is_causal_without_mask_builds_the_causal_mask():
     assert not np.triu(wa.numpy()[0], 1).any()
 
 
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_weights_and_fused_paths_agree_on_a_row_masked_by_a_large_finite_value(dtype):
+    # a float key-padding mask of torch.finfo(dtype).min (Hugging Face's convention) over every
+    # key of batch element 1: need_weights=True (the weights spelled out) and False (the fused
+    # kernel) both apply it less each row's largest finite entry (attention.shifted_mask), so
+    # they give the same output and gradients (the fused kernel's used to be S times too large)
+    rng = np.random.default_rng(8)
+    pad = np.zeros((3, 6), dtype)
+    pad[1] = np.finfo(dtype).min
+    pad[2, 4:] = np.finfo(dtype).min
+    x_np = rng.standard_normal((3, 5, 8)).astype(dtype)
+    results = []
+    for need_weights in (True, False):
+        tg.manual_seed(0)
+        mha = nn.MultiheadAttention(8, 2, batch_first=True, dtype=getattr(tg, dtype.__name__))
+        x = tg.tensor(x_np, requires_grad=True)
+        kv = tg.tensor(rng.standard_normal((3, 6, 8)).astype(dtype)) if not results else \
+            results[0][-1]
+        out, _ = mha(x, kv, kv, key_padding_mask=tg.tensor(pad), need_weights=need_weights)
+        (out * out).sum().backward()
+        results.append([out.detach().numpy(), x.grad.numpy(), mha.in_proj_weight.grad.numpy(),
+                        kv])
+    tol = dict(rtol=2e-5, atol=2e-6) if dtype == np.float32 else dict(rtol=1e-10, atol=1e-12)
+    for a, b in zip(results[0][:3], results[1][:3]):
+        np.testing.assert_allclose(a, b, **tol)
+
+
 def test_multihead_attention_dropout_eval_is_deterministic():
     _check(lambda m: m.MultiheadAttention(E, 2, dropout=0.5),
            [randn(L, N, E), randn(S, N, E, seed=1), randn(S, N, E, seed=2)], train=False)

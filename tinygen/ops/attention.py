@@ -14,6 +14,7 @@ from __future__ import annotations
 import math
 
 import numpy as np
+from tinygen_kernels.attention import shift_bias_rows
 
 from ..autograd import function as _fn
 from ..autograd.function import Function, wrap, wrap_constant
@@ -30,14 +31,16 @@ class FlashAttention(Function):
 
     def forward(self, q, k, v, bias, causal, scale):
         self.causal, self.scale = causal, scale
-        self.o, self.lse = self.kernel("flash_attention_fwd")(q, k, v, causal=causal, scale=scale,
-                                                              **_bias_kw(bias))
-        self.save_for_backward(q, k, v, bias)
-        return self.o
+        o, self.lse = self.kernel("flash_attention_fwd")(q, k, v, causal=causal, scale=scale,
+                                                         **_bias_kw(bias))
+        # o is saved as an output, so changing it in place before the backward (which reads it:
+        # rowsum(dO * O)) is the usual version error, not wrong gradients
+        self.save_for_backward(q, k, v, bias, o)
+        return o
 
     def backward(self, do):
-        q, k, v, bias = self.saved_tensors
-        grads = FlashAttentionBackward.apply(q, k, v, do, self.o, self.lse, bias, self.causal,
+        q, k, v, bias, o = self.saved_tensors
+        grads = FlashAttentionBackward.apply(q, k, v, do, o._data, self.lse, bias, self.causal,
                                              self.scale)
         return tuple(g if t is not None else None for g, t in zip(grads, self.inputs[:3])) + \
             (None, None, None)
@@ -87,7 +90,8 @@ class FlashAttentionBackward(Function):
 def _mask_as_bias(mask, query, S):
     """A mask for the flash kernel: on the CPU, without a gradient, broadcasting to the scores
     (..., L, S) without adding dims: as an additive float mask in query's dtype (a bool mask's
-    False as -inf); else None (the math path)."""
+    False as -inf; a float mask as it is: the kernels shift its rows); else None (the math
+    path)."""
     scores = tuple(query.shape[:-1]) + (S,)
     if (type(mask._data) is not np.ndarray or type(query._data) is not np.ndarray
             or mask._requires_grad or mask.ndim > query.ndim):
@@ -102,6 +106,25 @@ def _mask_as_bias(mask, query, S):
     return mask.to(query.dtype) if mask.dtype.is_floating_point else None
 
 
+def shifted_mask(mask):
+    """A float mask that requires no grad less each of its rows' largest finite entry (0 for a
+    row with none), as the flash kernels apply a bias (kernels/attention.py's _shifted_bias: the
+    same softmax, without the precision that a row masked everywhere by a large finite value
+    loses): for the math path, the double backward and MultiheadAttention's weights, so every
+    path gives the same weights."""
+    return ShiftRows.apply(mask)
+
+
+class ShiftRows(Function):
+    """shifted_mask's op (no gradient: the masks it takes require none); its output is the mask
+    itself where no row needs shifting."""
+
+    is_view = True
+
+    def forward(self, mask):
+        return shift_bias_rows(mask)
+
+
 def _mT(t):
     return t.transpose(-2, -1)
 
@@ -109,8 +132,8 @@ def _mT(t):
 def _weights(q, k, causal, scale, bias=None):
     """softmax(q k^T * scale + bias), the upper triangle masked when causal: (..., T, S)."""
     scores = (q @ _mT(k)) * scale
-    if bias is not None:
-        scores = scores + bias
+    if bias is not None:                        # (the ops pass a bias without causal)
+        scores = scores + shifted_mask(bias)
     if causal:
         scores = scores.masked_fill(~_causal_keep(q.shape[-2], k.shape[-2], q), float("-inf"))
     return scores.softmax(-1)
@@ -147,17 +170,25 @@ def scaled_dot_product_attention(query, key, value, attn_mask=None, dropout_p=0.
     (False = not attended); a float mask is added to the scores. is_causal masks the upper
     triangle (query i attends to keys j <= i). scale defaults to 1 / sqrt(E). dropout_p > 0
     drops attention weights (always, as in PyTorch's functional form). A query row with no key
-    to attend gives zeros (PyTorch: NaN).
+    to attend gives zeros (PyTorch: NaN). A float mask that requires no gradient is applied less
+    each row's largest finite entry (shifted_mask: the same softmax), so a row masked everywhere
+    by one large finite value (torch.finfo(dtype).min) gets the softmax of its scores, where
+    PyTorch's math path gives uniform weights. A float mask that requires grad is added as given.
     """
     op = "scaled_dot_product_attention"
     _check(op, query, key, value)
     if enable_gqa:
         raise NotImplementedError(f"{op}: enable_gqa is not implemented; repeat key and value "
                                   "heads with repeat_interleave first")
+    if attn_mask is not None and not isinstance(attn_mask, _fn.Tensor):
+        raise TypeError(f"{op}: expected attn_mask to be a Tensor (bool or float) or None, got "
+                        f"{type(attn_mask).__name__}")
     if is_causal and attn_mask is not None:
         raise RuntimeError(f"{op}: explicit attn_mask should not be set when is_causal=True")
-    L, S = query.shape[-2], key.shape[-2]
-    scale = 1.0 / math.sqrt(query.shape[-1]) if scale is None else float(scale)
+    L, S, E = query.shape[-2], key.shape[-2], query.shape[-1]
+    if scale is None:             # (E = 0: every score is 0 whatever the scale, as in PyTorch)
+        scale = 1.0 / math.sqrt(E) if E else 1.0
+    scale = float(scale)
     if dropout_p == 0.0 and L and S and query.shape[:-2] == key.shape[:-2] == value.shape[:-2]:
         if attn_mask is None:
             return FlashAttention.apply(query, key, value, None, bool(is_causal), scale)
@@ -176,8 +207,10 @@ def scaled_dot_product_attention(query, key, value, attn_mask=None, dropout_p=0.
                                f"{tuple(scores.shape)} (..., L, S)") from None
         if attn_mask.dtype.name == "bool":
             scores = scores.masked_fill(~attn_mask, float("-inf"))
-        else:
+        elif attn_mask.requires_grad:           # PyTorch's math path, as given
             scores = scores + attn_mask.to(scores.dtype)
+        else:                                   # as the fused path takes it
+            scores = scores + shifted_mask(attn_mask.to(scores.dtype))
     attn = scores.softmax(-1)
     if dropout_p > 0.0:
         attn = dropout(attn, dropout_p, training=True)

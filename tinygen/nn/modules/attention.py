@@ -19,6 +19,7 @@ import math
 from .. import functional as F
 from .. import init
 from ...creation import empty, ones, zeros
+from ...ops.attention import shifted_mask
 from ...ops.shape import cat
 from .linear import NonDynamicallyQuantizableLinear
 from .module import Module
@@ -248,8 +249,9 @@ class MultiheadAttention(Module):
         dropout_p = self.dropout if self.training else 0.0
         if need_weights:
             scores = (q * (1.0 / math.sqrt(self.head_dim))) @ k.transpose(-2, -1)
-            if attn_mask is not None:
-                scores = scores + attn_mask
+            if attn_mask is not None:                  # as scaled_dot_product_attention adds it
+                scores = scores + (attn_mask if attn_mask.requires_grad
+                                   else shifted_mask(attn_mask))
             weights = F.softmax(scores, dim=-1)
             if dropout_p > 0.0:
                 weights = F.dropout(weights, dropout_p, True)
