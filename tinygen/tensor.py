@@ -27,6 +27,14 @@ _ndarray = np.ndarray
 _new = object.__new__
 
 
+def _python_data(data):
+    """Whether data is Python numbers only (nested lists of them): a constant to a captured
+    step. A list holding tensors (tg.tensor([x.max()])) holds values the step computed."""
+    if isinstance(data, (bool, int, float)):
+        return True
+    return isinstance(data, (list, tuple)) and all(_python_data(v) for v in data)
+
+
 class Tensor:
     __slots__ = ("_data", "_grad_fn", "_out_idx", "_requires_grad", "grad", "_version",
                  "_hooks", "_post_hooks", "__weakref__")
@@ -36,7 +44,7 @@ class Tensor:
         arr = C.as_array(data, dtype, device)
         self._data = arr.copy() if arr is getattr(data, "_data", data) else arr
         if _function.CAPTURE[0] is not None:
-            _capture.made(self._data, constant=isinstance(data, (bool, int, float, list)))
+            _capture.made(self._data, constant=_python_data(data))
         self._grad_fn = None
         self._out_idx = 0
         self._requires_grad = False

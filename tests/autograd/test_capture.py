@@ -572,3 +572,183 @@ def test_predicates_are_ops_a_step_computes_again():
             for g, e in zip(got, want):
                 np.testing.assert_array_equal(g, e)
     assert all(p is not None and p.confirmed for p in fn.plans.values())
+
+
+def _eager_and_compiled(make, calls, fuse=True):
+    """[(results of each call)] for make()'s step run eagerly and compiled, each from the same
+    seed and state; make() -> (step, args_of(i), state tensors to compare after each call)."""
+    runs = []
+    for compiled in (False, True):
+        tg.manual_seed(0)
+        step, args_of, state = make()
+        fn = tg.compile(step, fuse=fuse) if compiled else step
+        out = []
+        for i in range(calls):
+            r = fn(*args_of(i))
+            rs = r if isinstance(r, (tuple, list)) else (r,)
+            out.append([t.numpy().copy() for t in rs] + [s.numpy().copy() for s in state()])
+        out.append([tg.randn(3).numpy()])                  # where the stream is after
+        runs.append(out)
+    return runs
+
+
+def _assert_same(runs):
+    for call, (e, c) in enumerate(zip(*runs)):
+        for a, b in zip(e, c):
+            np.testing.assert_array_equal(a, b, err_msg=f"call {call}")
+
+
+def _writes():
+    buf, ema, noise = tg.ones(4), tg.zeros(4), tg.zeros(4)
+
+    def step(x):
+        y = x.clone()
+        y[0] = -1.0                                         # setitem, no graph
+        with tg.no_grad():
+            ema.copy_(ema * 0.5 + x * 0.5)                  # copy_ of a computed value
+        buf.mul_(3.0)
+        out = y * buf
+        buf.fill_(1.0)                                      # fill_ a constant
+        noise.normal_()                                     # a draw, in place
+        return out + noise
+    return step, lambda i: (tg.arange(4, dtype=tg.float32) + i,), lambda: (buf, ema, noise)
+
+
+def _unfreeze():
+    m = nn.Linear(3, 2)
+    opt = tg.optim.SGD(m.parameters(), lr=0.1)
+    m.bias.requires_grad_(False)
+
+    def step(x):
+        opt.zero_grad()
+        loss = (m(x) ** 2).sum()
+        loss.backward()
+        opt.step()
+        return loss
+
+    def args(i):
+        if i == 4:
+            m.bias.requires_grad_(True)                     # a parameter unfrozen later
+        return (tg.ones(2, 3) * (i + 1),)
+    return step, args, lambda: (m.weight, m.bias)
+
+
+def _assign_state():
+    m = nn.Sequential(nn.Linear(3, 3), nn.BatchNorm1d(3))
+    opt = tg.optim.SGD(m.parameters(), lr=0.1)
+
+    def step(x):
+        opt.zero_grad()
+        loss = (m(x) ** 2).sum()
+        loss.backward()
+        opt.step()
+        return loss
+
+    def args(i):
+        if i == 4:                                          # new tensors, not new values
+            m.load_state_dict({k: v.clone() for k, v in m.state_dict().items()}, assign=True)
+            opt.param_groups[0]["params"] = list(m.parameters())
+        if i == 6:
+            m[1].running_mean = tg.zeros(3)
+        return (tg.arange(6, dtype=tg.float32).reshape(2, 3) * (i + 1),)
+    return step, args, lambda: list(m.state_dict().values())
+
+
+def _grad_accumulation():
+    m = nn.Linear(4, 2)
+    opt = tg.optim.SGD(m.parameters(), lr=0.1)
+
+    def step(x):                                            # zero_grad outside the step
+        loss = (m(x) ** 2).sum()
+        loss.backward()
+        return loss
+
+    def args(i):
+        if i in (3, 5, 6):                                  # .grad None at some calls only
+            opt.step()
+            opt.zero_grad()
+        return (tg.ones(3, 4) * (i + 1),)
+    return step, args, lambda: (m.weight, m.weight.grad if m.weight.grad is not None
+                                else tg.zeros(1))
+
+
+def _layout_and_floats():
+    def step(x, s):
+        return ((x * 3.0 + 1.0) * 0.5).sum(0), 1.0 / (x * s)
+    base = tg.tensor(np.random.default_rng(0).standard_normal((20, 20)).astype(np.float32))
+    return step, lambda i: (base.t() if i >= 4 else base, -0.0 if i == 5 else 0.0), tuple
+
+
+def _constant_out():
+    def step(x):
+        return x * 2, tg.zeros(3)
+    return step, lambda i: (tg.ones(3),), tuple
+
+
+def _tensor_of_values():
+    def step(x):
+        return x * tg.tensor([x.max(), 1.0])
+    return step, lambda i: (tg.tensor([1.0 + i, 0.5]),), tuple
+
+
+@pytest.mark.parametrize("fuse", [True, False])
+@pytest.mark.parametrize("make", [_writes, _unfreeze, _assign_state, _grad_accumulation,
+                                  _layout_and_floats, _constant_out, _tensor_of_values])
+def test_compiled_equals_eager_where_state_and_arguments_change(make, fuse):
+    """What a review of tg.compile found silently different from eager, each now equal (or
+    eager): writes made outside ops (setitem without a graph, copy_, fill_, normal_) are
+    recorded; a parameter unfrozen later, parameters and buffers replaced by new tensors, and
+    a .grad that is None at some calls only are guarded; the arguments' layout and a float's
+    sign (-0.0) key the plans; a returned constant is a fresh array each call; a tensor made
+    from values the step computed makes the step run eagerly."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)     # (the eager fallbacks say why)
+        runs = _eager_and_compiled(make, 8, fuse)
+    if make is _constant_out:                              # a caller writing into a result
+        assert not np.shares_memory(runs[1][5][1], runs[1][6][1])
+    _assert_same(runs)
+
+
+def test_a_constant_result_is_not_shared_between_calls():
+    fn = tg.compile(lambda x: (x * 2, tg.zeros(3)))
+    outs = [fn(tg.ones(3))[1] for _ in range(5)]
+    outs[3].add_(5.0)
+    np.testing.assert_array_equal(outs[4].numpy(), np.zeros(3))
+
+
+def test_two_arguments_that_are_one_tensor_run_eagerly():
+    w = tg.ones(3, requires_grad=True)
+
+    def step(a, b):
+        w.grad = None
+        (a * b * w).sum().backward()
+        return w.grad
+
+    fn = tg.compile(step)
+    x, y = tg.ones(3) * 2, tg.ones(3) * 3
+    for _ in range(3):
+        fn(x, y)
+    with pytest.warns(RuntimeWarning, match="two arguments share one array"):
+        got = fn(x, x).numpy().copy()
+    np.testing.assert_array_equal(got, step(x, x).numpy())
+
+
+def test_seeding_inside_the_step_and_a_mode_changed_by_it_run_eagerly():
+    def seeded(x):
+        tg.manual_seed(0)
+        return x + tg.randn(3)
+    fn = tg.compile(seeded)
+    with pytest.warns(RuntimeWarning, match="seeds the generators"):
+        outs = [fn(tg.zeros(3)).numpy() for _ in range(4)]
+    assert all(np.array_equal(o, outs[0]) for o in outs)
+    m = nn.Sequential(nn.Linear(3, 3), nn.Dropout(0.5))
+
+    def toggles(x):
+        m.eval()
+        ref = m(x)
+        m.train()
+        return (m(x) - ref).detach()
+    fn = tg.compile(toggles)
+    with pytest.warns(RuntimeWarning, match="changes during the step itself"):
+        for _ in range(6):
+            fn(tg.ones(2, 3))

@@ -34,15 +34,23 @@ array's contents) record different plans for different data, and such a step run
 four traces without two alike. (The first call may differ from the second for good reasons: no
 .grad yet, a lazy initialisation.)
 
-Guards. A plan is kept per (argument shapes, dtypes, devices, requires_grad, other arguments,
-grad mode); it is also dropped when a parameter's array is replaced (`load_state_dict` by
-assignment, `p.data = ...`), a parameter's requires_grad, a called module's `training` flag, or a
-one-element state tensor the step branched on (`if not self.initialized.item()`) changes. What
-cannot be captured makes the step run eagerly, with one warning saying why: reading a value the
-step computed (`.item()`, `.numpy()`, `bool(t)`), an array computed outside any op, a returned
-tensor that requires grad when the step ran no backward, hooks that run when a gradient is
-accumulated (DistributedDataParallel). As with CUDA graphs, Python code in the step runs when it
-is traced, not on replays: a print or a Python counter is not replayed. Returned tensors are
+Guards. A plan is kept per (argument shapes, dtypes, devices, layouts, requires_grad, other
+arguments (floats by repr: -0.0 is not 0.0), which arguments are one tensor, grad mode, and
+whether the .grad the step adds to or binds were None at the call: gradient accumulation with
+zero_grad outside the step); it is also dropped when a state tensor's array is replaced
+(`p.data = ...`) or its requires_grad changes (a parameter frozen or unfrozen), when a called
+module holds other parameters, buffers or hooks (`load_state_dict(..., assign=True)`, a buffer
+assigned anew) or its `training` flag changes, or when a one-element state tensor the step
+branched on (`if not self.initialized.item()`) changes. What cannot be captured makes the step
+run eagerly, with one warning saying why: reading a value the step computed (`.item()`,
+`.numpy()`, `bool(t)`, a tensor made from a list of them), an array computed outside any op, a
+returned tensor that requires grad when the step ran no backward, hooks that run when a gradient
+is accumulated (DistributedDataParallel), seeding the generators inside the step, a guard the
+step itself changes (`model.eval()` ... `model.train()` inside it). As with CUDA graphs, Python
+code in the step runs when it is traced, not on replays: a print or a Python counter is not
+replayed, and Python values the step reads (a dropout module's `p`, a global loss scale, a
+global tensor assigned anew) are those of the trace; an optimiser's settings (its learning rate
+in param_groups) are read again, its step being replayed as a call. Returned tensors are
 detached (the step ran its backward already).
 
 Fusion. Runs of consecutive elementwise ops in the plan (+, -, *, /, negation, relu, the
@@ -66,6 +74,7 @@ import warnings
 import numpy as np
 from tinygen_kernels.fused import elementwise_kernel
 
+from ..backend.random import RESEEDS
 from . import function as _function
 from .function import CAPTURE, _as_array, tracer
 from .grad_mode import GRAD
@@ -113,6 +122,8 @@ class _Tracer:
         self.pristine = {}           # const slot -> its value before the step wrote into it
         self.values_read = []        # (tensor, value): one-element state the step branched on
         self.args = []               # the traced call's argument tensors
+        self.grads = {}              # .grad target -> (target, was None) or None (see grad_state)
+        self.modules = {}            # id(module) -> (module, _holdings(module))
 
     def here(self):
         return self.depth == 0 and threading.get_ident() == self.thread
@@ -146,8 +157,8 @@ class _Tracer:
             self.note(f"{op} takes a raw array argument (shape {getattr(arr, 'shape', '?')}) "
                       f"that no op made, in {_caller()}")
             return self._new_slot(arr, "const")
-        if tensor._grad_fn is None and tensor._requires_grad:
-            self.leaves[id(tensor)] = (tensor, arr, True)
+        if tensor._grad_fn is None:      # state: its array and requires_grad are guarded
+            self.leaves[id(tensor)] = (tensor, arr, tensor._requires_grad)
         return self._new_slot(arr, "live")
 
     # ---- hooks ---------------------------------------------------------------------------------
@@ -212,7 +223,7 @@ class _Tracer:
         self.steps.append((_WRITE, (d, self.slot_of(src, tensor, "an in-place write"))))
 
     def rebind(self, tensor, arr):
-        if id(tensor) in self.leaves:       # a parameter the plan reads would be another array
+        if self.leaves.get(id(tensor), (0, 0, False))[2]:   # a parameter the plan reads: another
             self.note(f"the step assigns a parameter's .data (shape {tuple(arr.shape)}); write "
                       f"into it in place instead (p.data.copy_(...), p -= ...), in {_caller()}")
         self.steps.append((_REBIND, (tensor, self.slot_of(arr, tensor, "a .data assignment"))))
@@ -230,15 +241,28 @@ class _Tracer:
                 return i
         return t
 
+    def grad_state(self, t, was_none):
+        """Whether t's .grad was None where the step first touched it (read it to add to it, or
+        bound it): the plan adds or binds accordingly, so a call starting with the other state
+        needs a plan of its own (Compiled.__call__). Not known after an effect (zero_grad: it is
+        the effect's doing, and the same every replay)."""
+        target = self._target(t)
+        k = target if type(target) is int else id(target)
+        if k not in self.grads:
+            after_effect = any(kind == _EFFECT for kind, _ in self.steps)
+            self.grads[k] = None if after_effect else (target, was_none)
+
     def read_grad(self, t):
         if self._step_local(t):
             return
+        self.grad_state(t, False)
         s = self._new_slot(t.grad._data, "op")
         self.steps.append((_READ_GRAD, (self._target(t), s)))
 
     def bind_grad(self, t):
         if self._step_local(t):
             return
+        self.grad_state(t, True)           # (read_grad came first where it was not None)
         s = self.slot_of(t.grad._data, t.grad, "a .grad")
         # a constant folded into the plan must not become a .grad an optimiser writes into
         self.steps.append((_BIND_GRAD, (self._target(t), s, self.kind[s] != "op")))
@@ -250,6 +274,30 @@ class _Tracer:
         key = (id(obj), attr)
         if key not in self.guards:
             self.guards[key] = (obj, attr, getattr(obj, attr))
+
+    def guard_module(self, module):
+        """A called module's training flag, and which tensors and hooks it holds (by identity:
+        load_state_dict(assign=True), a buffer assigned anew or a hook added later changes what
+        a replay would have to read or run)."""
+        self.guard(module, "training")
+        if id(module) not in self.modules:
+            self.modules[id(module)] = (module, _holdings(module))
+
+
+def _holdings(module):
+    """What a module holds that a plan depends on, by identity: its parameters, buffers and
+    hooks."""
+    return tuple(tuple(getattr(module, r).items()) for r in
+                 ("_parameters", "_buffers", "_forward_pre_hooks", "_forward_hooks"))
+
+
+def _same_holdings(module, held):
+    for r, items in zip(("_parameters", "_buffers", "_forward_pre_hooks", "_forward_hooks"),
+                        held):
+        now = getattr(module, r)
+        if len(now) != len(items) or any(now.get(k) is not v for k, v in items):
+            return False
+    return True
 
 
 def _caller():
@@ -325,7 +373,10 @@ class _Plan:
         self.arg_slots = arg_slots
         self.out_tmpl = out_tmpl
         self.leaves = list(tr.leaves.values())
+        # a constant the step returns is a fresh tensor in eager: copied on each replay
+        self.copy_out = {i for i in _tmpl_slots(out_tmpl) if tr.kind[i] == "const"}
         self.guards = list(tr.guards.values())
+        self.modules = list(tr.modules.values())
         self.values_read = tr.values_read
         self.steps = [(kind, data, ()) for kind, data in tr.steps]
         self.signature = _signature(tr)
@@ -356,6 +407,9 @@ class _Plan:
                 return False
         for obj, attr, value in self.guards:
             if getattr(obj, attr) != value:
+                return False
+        for module, held in self.modules:
+            if not _same_holdings(module, held):
                 return False
         for t, value in self.values_read:
             if t._data.item() != value:
@@ -395,7 +449,7 @@ class _Plan:
                 data[0]._data = vals[data[1]]
             for s in free:
                 vals[s] = None
-        return _fill_out(self.out_tmpl, vals)
+        return _fill_out(self.out_tmpl, vals, self.copy_out)
 
 
 def _signature(tr):
@@ -623,7 +677,9 @@ def _flatten(obj, tensors, key):
     if isinstance(obj, Tensor):
         tensors.append(obj)
         d = obj._data
-        key.append((tuple(d.shape), d.dtype.str, type(d), obj._requires_grad))
+        # (the layout too: fused loops write C order where NumPy keeps another one)
+        key.append((tuple(d.shape), d.dtype.str, type(d), obj._requires_grad,
+                    d.flags.c_contiguous, d.flags.f_contiguous))
     elif type(obj) in (tuple, list):
         key.append((type(obj), len(obj)))
         for v in obj:
@@ -632,6 +688,8 @@ def _flatten(obj, tensors, key):
         key.append((dict, tuple(obj)))
         for v in obj.values():
             _flatten(v, tensors, key)
+    elif type(obj) is float:         # by repr: -0.0 is not 0.0 (1 / x), NaN is NaN
+        key.append((float, repr(obj)))
     else:
         hash(obj)                    # an unhashable argument cannot be a guard: eager
         key.append((type(obj), obj))
@@ -664,13 +722,14 @@ def _tmpl_slots(obj):
             yield from _tmpl_slots(v)
 
 
-def _fill_out(obj, vals):
+def _fill_out(obj, vals, copy):
     if type(obj) is _Slot:
-        return _function.Tensor._make(vals[obj.i], None, 0, False)
+        v = vals[obj.i]
+        return _function.Tensor._make(v.copy() if obj.i in copy else v, None, 0, False)
     if type(obj) in (tuple, list):
-        return type(obj)(_fill_out(v, vals) for v in obj)
+        return type(obj)(_fill_out(v, vals, copy) for v in obj)
     if type(obj) is dict:
-        return {k: _fill_out(v, vals) for k, v in obj.items()}
+        return {k: _fill_out(v, vals, copy) for k, v in obj.items()}
     return obj
 
 
@@ -685,6 +744,7 @@ class Compiled:
         self.plans = {}
         self.reason = None
         self._warned = set()
+        self._grad_targets = {}      # argument key -> the .grad targets whose None-ness keys too
 
     def __get__(self, obj, objtype=None):        # as a method decorator: bind like a function
         return self if obj is None else functools.partial(self.__call__, obj)
@@ -693,21 +753,41 @@ class Compiled:
         tensors, key = [], [GRAD.enabled]
         try:
             _flatten((args, kwargs), tensors, key)
-            key = tuple(key)
         except TypeError:
             return self._eager("an argument is not hashable (pass tensors, numbers or strings)",
                                args, kwargs)
+        if len({id(t._data) for t in tensors}) != len(tensors):   # one tensor passed twice
+            first = {}
+            key.append(tuple(first.setdefault(id(t._data), i) for i, t in enumerate(tensors)))
+        key = base = tuple(key)
+        targets = self._grad_targets.get(base)
+        if targets is not None:          # which of those .grad are None keys a plan too
+            key = base + (_grads_none(targets, tensors),)
+            if key not in self.plans:    # a sibling never confirmed (the first call's, when the
+                for k in [k for k, p in self.plans.items()   # step clears .grad itself) goes
+                          if p is not None and not p.confirmed and len(k) == len(key)
+                          and k[:-1] == base]:
+                    del self.plans[k]
         plan = self.plans.get(key)
-        if plan is not None and plan.valid():
-            if plan.confirmed:
-                return plan.run(tensors)
-            return self._trace(key, tensors, args, kwargs, first=plan)
+        stale = 0
+        if plan is not None:
+            if plan.valid():
+                if plan.confirmed:
+                    return plan.run(tensors)
+                return self._trace(key, tensors, args, kwargs, first=plan)
+            if not plan.confirmed:      # a guard the step itself changes (model.eval() in it)
+                stale = plan.stale + 1
+                if stale >= MAX_TRACES:
+                    self.plans[key] = None
+                    return self._eager("what the plan is guarded on changes during the step "
+                                       "itself (a module's training flag, a parameter's "
+                                       "requires_grad)", args, kwargs)
         if plan is None and key in self.plans:
             return self.fn(*args, **kwargs)
         if len(self.plans) >= MAX_PLANS and key not in self.plans:
             return self._eager(f"more than {MAX_PLANS} different argument signatures", args,
                                kwargs)
-        return self._trace(key, tensors, args, kwargs)
+        return self._trace(key, tensors, args, kwargs, stale=stale, base=base)
 
     def _eager(self, reason, args, kwargs):
         self._warn(reason)
@@ -720,7 +800,7 @@ class Compiled:
             warnings.warn(f"tg.compile({getattr(self.fn, '__qualname__', self.fn)}): runs "
                           f"eagerly: {reason}", RuntimeWarning, stacklevel=3)
 
-    def _trace(self, key, tensors, args, kwargs, first=None):
+    def _trace(self, key, tensors, args, kwargs, first=None, stale=0, base=None):
         """Run fn eagerly and record it. A plan is replayed only once a second call with the
         same key recorded the same plan: a step whose ops depend on values read off the arrays
         (a count of valid targets in Python, a branch on an array's contents) records a
@@ -731,6 +811,7 @@ class Compiled:
         tr = _Tracer()
         arg_slots = [tr._new_slot(t._data, "arg") for t in tensors]
         tr.args = tensors
+        reseeds = RESEEDS[0]
         CAPTURE[0] = tr
         try:
             result = self.fn(*args, **kwargs)
@@ -739,8 +820,16 @@ class Compiled:
         out = _out_template(result, tr)
         if len(set(id(t._data) for t in tensors)) != len(tensors):
             tr.note("two arguments share one array")
+        if RESEEDS[0] != reseeds:
+            tr.note("the step seeds the generators (tg.manual_seed), which a replay would not")
+        grads = [g for g in tr.grads.values() if g is not None]
+        if grads and first is None and base is not None and base not in self._grad_targets:
+            # the first trace learns whose .grad matters: its plan is keyed by their state
+            self._grad_targets[base] = [target for target, _ in grads]
+            key = base + (tuple(was_none for _, was_none in grads),)
         if tr.problem is None:
             plan = _Plan(tr, arg_slots, out, self.fuse)
+            plan.stale = stale
             if first is not None:
                 plan.traces = first.traces + 1
                 # a first step may differ (no .grad yet, a lazy init): compare the last two
@@ -754,6 +843,11 @@ class Compiled:
         else:
             self.plans[key] = plan
         return result
+
+
+def _grads_none(targets, tensors):
+    """Whether each .grad target's grad is None (a target: an argument's index, or a tensor)."""
+    return tuple((tensors[t] if type(t) is int else t).grad is None for t in targets)
 
 
 def compile(fn=None, *, fuse=True, **options):

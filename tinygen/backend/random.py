@@ -16,11 +16,15 @@ _seed = 0
 _generators: dict = {}
 
 
+RESEEDS = [0]          # manual_seed calls so far (a captured step that seeds runs eagerly)
+
+
 def manual_seed(seed: int):
     """Seed every device's generator. Returns the seed, like torch.manual_seed returns a generator."""
     global _seed
     _seed = int(seed)
     _generators.clear()
+    RESEEDS[0] += 1
     return _seed
 
 

@@ -16,6 +16,7 @@ import weakref
 import numpy as np
 
 from ..autograd import function as _fn
+from ..autograd import capture as _capture
 from ..autograd.capture import tracer
 from ..autograd.grad_mode import GRAD, no_grad
 from ..backend.device import get_xp
@@ -36,12 +37,29 @@ def _write(t, out):
     if out._data.shape != t._data.shape:
         raise RuntimeError(f"in-place op: result shape {tuple(out.shape)} doesn't match the "
                            f"tensor's shape {tuple(t.shape)}")
+    _store(t, out._data)
+
+
+def _store(t, values):
+    """t's storage set to values (an array, broadcast and cast as NumPy assigns), its version
+    bumped; a step being captured (tg.compile) records the write, so its replays make it too
+    (values must then be an op's output, state, or made by _constant)."""
     if _fn.CAPTURE[0] is not None:
         tr = tracer()
         if tr is not None:
-            tr.write(t._data, out._data, t)
-    t._data[...] = out._data
+            tr.write(t._data, values, t)
+    t._data[...] = values
     t._version[0] += 1
+
+
+def _constant(value, t):
+    """A Python value (a number, nested lists of numbers) as an array in t's dtype on t's
+    device, which a captured step keeps as a constant; a NumPy array is the caller's data, which
+    a captured step cannot know to read again (it then runs eagerly)."""
+    arr = as_array(value, t._data.dtype, t.device)
+    if _fn.CAPTURE[0] is not None:
+        _capture.made(arr, constant=not hasattr(value, "shape"))
+    return arr
 
 
 def inplace(t, compute):
@@ -105,6 +123,13 @@ def setitem(input, idx, value):
         v = value if isinstance(value, _fn.Tensor) else scalar_like(value, input)
         _rebase(input, lambda alias: SetItem.apply(alias, idx, v))
         return
+    if _fn.CAPTURE[0] is not None and tracer() is not None:
+        # a captured step records the write: SetItem out of place, then the whole array
+        v = value if isinstance(value, _fn.Tensor) else _fn.Tensor._make(
+            _constant(value, input), None, 0, False)
+        with no_grad():
+            _write(input, SetItem.apply(input, idx, v))
+        return
     input._data[idx] = value._data if isinstance(value, _fn.Tensor) else value
     input._version[0] += 1
 
@@ -114,17 +139,18 @@ def copy_(input, src):
     if GRAD.enabled and (input._requires_grad or
                          (isinstance(src, _fn.Tensor) and src._requires_grad)):
         return inplace(input, lambda t: t * 0 + src)
-    values = as_array(src, input._data.dtype, input.device)
-    input._data[...] = values
-    input._version[0] += 1
+    if isinstance(src, _fn.Tensor) and src.device == input.device:
+        _store(input, src._data)             # (the assignment casts and broadcasts)
+    else:
+        _store(input, _constant(src, input) if not isinstance(src, _fn.Tensor) else
+               as_array(src, input._data.dtype, input.device))
     return input
 
 
 def fill_(input, value):
     if GRAD.enabled and input._requires_grad:
         _leaf_check(input)
-    input._data[...] = value._data if isinstance(value, _fn.Tensor) else value
-    input._version[0] += 1
+    _store(input, value._data if isinstance(value, _fn.Tensor) else _constant(value, input))
     return input
 
 
@@ -134,19 +160,43 @@ def zero_(input):
 
 def uniform_(input, a=0.0, b=1.0):
     """Fill with U(a, b) draws from tinygen's generator for the tensor's device."""
-    return _fill_random(input, generator(input.device).uniform(a, b, size=input.shape))
+    return _fill_random(input, "uniform", a, b)
 
 
 def normal_(input, mean=0.0, std=1.0):
-    return _fill_random(input, generator(input.device).normal(mean, std, size=input.shape))
+    return _fill_random(input, "normal", mean, std)
 
 
-def _fill_random(input, values):
+def _fill_random(input, kind, *params):
+    """input filled with draws of `kind` (_DRAWS) from its device's generator; a step being
+    captured records the draw, so its replays draw again from the same stream."""
     if GRAD.enabled and input._requires_grad:
         _leaf_check(input)
-    input._data[...] = get_xp(input.device).asarray(values)
-    input._version[0] += 1
+    draw = (kind, params, tuple(input.shape), input.device)
+    values = _draws(*draw)
+    if _fn.CAPTURE[0] is not None and (tr := tracer()) is not None:
+        if any(hasattr(v, "shape") for v in params):
+            tr.note(f"an in-place {kind} fill with a tensor parameter")
+        tr.source(_draws, draw, {}, values)
+    _store(input, values)
     return input
+
+
+_DRAWS = {                          # kind -> (generator, shape, *params) -> values
+    "uniform": lambda g, shape, a, b: g.uniform(a, b, size=shape),
+    "normal": lambda g, shape, mean, std: g.normal(mean, std, size=shape),
+    "bernoulli": lambda g, shape, p: g.random(shape) < p,
+    "exponential": lambda g, shape, scale: g.exponential(scale, size=shape),
+    "cauchy": lambda g, shape, median, sigma: median + sigma * g.standard_cauchy(size=shape),
+    "lognormal": lambda g, shape, mean, std: g.lognormal(mean, std, size=shape),
+    "geometric": lambda g, shape, p: g.geometric(p, size=shape),
+    "integers": lambda g, shape, low, high: g.integers(low, high, size=shape),
+}
+
+
+def _draws(kind, params, shape, device):
+    """Draws of `kind` (_DRAWS) and `shape` from device's generator, as an array there."""
+    return get_xp(device).asarray(_DRAWS[kind](generator(device), shape, *params))
 
 
 
@@ -254,29 +304,26 @@ def fill_diagonal_(input, fill_value, wrap=False):
 # ---- random fills --------------------------------------------------------------------------------
 def bernoulli_(input, p=0.5):
     """Fill with 1 with probability p (a number or a tensor broadcast to input), else 0."""
-    probs = p._data if isinstance(p, _fn.Tensor) else p
-    draws = generator(input.device).random(input.shape) < probs
-    return _fill_random(input, draws)
+    return _fill_random(input, "bernoulli", p._data if isinstance(p, _fn.Tensor) else p)
 
 
 def exponential_(input, lambd=1.0):
     """Fill with Exp(lambd) draws (mean 1 / lambd)."""
-    return _fill_random(input, generator(input.device).exponential(1.0 / lambd, size=input.shape))
+    return _fill_random(input, "exponential", 1.0 / lambd)
 
 
 def cauchy_(input, median=0.0, sigma=1.0):
-    return _fill_random(input, median + sigma * generator(input.device).standard_cauchy(
-        size=input.shape))
+    return _fill_random(input, "cauchy", median, sigma)
 
 
 def log_normal_(input, mean=1.0, std=2.0):
     """Fill with exp(N(mean, std^2)) draws."""
-    return _fill_random(input, generator(input.device).lognormal(mean, std, size=input.shape))
+    return _fill_random(input, "lognormal", mean, std)
 
 
 def geometric_(input, p):
     """Fill with the number of Bernoulli(p) trials up to the first success (1, 2, ...)."""
-    return _fill_random(input, generator(input.device).geometric(p, size=input.shape))
+    return _fill_random(input, "geometric", p)
 
 
 def random_(input, from_=0, to=None):
@@ -289,4 +336,4 @@ def random_(input, from_=0, to=None):
         dt = input._data.dtype
         to = 2 ** (np.finfo(dt).nmant + 1) if dt.kind == "f" else (
             2 if dt.kind == "b" else int(np.iinfo(dt).max) + 1)
-    return _fill_random(input, generator(input.device).integers(from_, to, size=input.shape))
+    return _fill_random(input, "integers", from_, to)

@@ -87,7 +87,7 @@ class Module:
         if CAPTURE[0] is not None:          # a captured step replays as traced in this mode
             tr = tracer()
             if tr is not None:
-                tr.guard(self, "training")
+                tr.guard_module(self)
         if self._forward_pre_hooks:         # (tested first: most calls have no hooks)
             for hook in list(self._forward_pre_hooks.values()):
                 result = hook(self, args)
