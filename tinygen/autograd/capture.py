@@ -756,13 +756,15 @@ class Compiled:
         except TypeError:
             return self._eager("an argument is not hashable (pass tensors, numbers or strings)",
                                args, kwargs)
-        if len({id(t._data) for t in tensors}) != len(tensors):   # one tensor passed twice
+        if len(tensors) > 1 and len({id(t._data) for t in tensors}) != len(tensors):   # twice
             first = {}
             key.append(tuple(first.setdefault(id(t._data), i) for i, t in enumerate(tensors)))
         key = base = tuple(key)
         targets = self._grad_targets.get(base)
         if targets is not None:          # which of those .grad are None keys a plan too
-            key = base + (_grads_none(targets, tensors),)
+            key = base + (tuple([(tensors[t] if type(t) is int else t).grad is None
+                                 for t in targets]),)
+            # (a target: an argument's index, or a tensor)
             if key not in self.plans:    # a sibling never confirmed (the first call's, when the
                 for k in [k for k, p in self.plans.items()   # step clears .grad itself) goes
                           if p is not None and not p.confirmed and len(k) == len(key)
@@ -843,11 +845,6 @@ class Compiled:
         else:
             self.plans[key] = plan
         return result
-
-
-def _grads_none(targets, tensors):
-    """Whether each .grad target's grad is None (a target: an argument's index, or a tensor)."""
-    return tuple((tensors[t] if type(t) is int else t).grad is None for t in targets)
 
 
 def compile(fn=None, *, fuse=True, **options):
