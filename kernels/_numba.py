@@ -404,8 +404,45 @@ if HAVE_NUMBA:
         zero = np.uintp(0)
         _blas_jobs(np.uintp(job), np.int32(n), zero, zero, np.int32(0))
 
+    def _lock_word(builder):
+        """The lock of OpenBLAS's jobs: an int64 in the module compiled for the callback (one
+        per process, 0 when free)."""
+        i64 = llvmlite.ir.IntType(64)
+        try:
+            return builder.module.get_global("tinygen_blas_jobs_lock")
+        except KeyError:
+            word = llvmlite.ir.GlobalVariable(builder.module, i64, "tinygen_blas_jobs_lock")
+            word.initializer = llvmlite.ir.Constant(i64, 0)
+            word.linkage = "internal"
+            return word
+
+    @intrinsic
+    def _try_lock_blas_jobs(typingctx):
+        """Take the lock of OpenBLAS's jobs if it is free (compare and swap): True when taken."""
+        def codegen(context, builder, signature, args):
+            i64 = llvmlite.ir.IntType(64)
+            res = builder.cmpxchg(_lock_word(builder), llvmlite.ir.Constant(i64, 0),
+                                  llvmlite.ir.Constant(i64, 1), "acquire", "monotonic")
+            return builder.extract_value(res, 1)
+        return types.boolean(), codegen
+
+    @intrinsic
+    def _unlock_blas_jobs(typingctx):
+        def codegen(context, builder, signature, args):
+            builder.store_atomic(llvmlite.ir.Constant(llvmlite.ir.IntType(64), 0),
+                                 _lock_word(builder), "release", 8)
+            return context.get_dummy_value()
+        return types.none(), codegen
+
     def _run_blas_jobs(sync, job, n, size, data, tag):
+        # One BLAS call's jobs at a time: each job works in OpenBLAS's buffers of its thread
+        # index i, which OpenBLAS's own server hands out under a lock that a threads callback
+        # bypasses; two Python threads multiplying at once overwrote each other's buffers
+        # (wrong products, silently). A second caller waits here, polling, without the GIL.
+        while not _try_lock_blas_jobs():
+            _pause()
         _blas_jobs(job, n, size, data, tag)
+        _unlock_blas_jobs()
 
     _BLAS_JOBS_SIGNATURE = types.void(types.int32, types.uintp, types.int32, types.uintp,
                                       types.uintp, types.int32)

@@ -325,6 +325,36 @@ def test_one_pool_runs_blas_jobs_on_numbas_threads():
 
 
 @needs_one_pool
+def test_two_threads_convolving_at_once_get_their_own_results():
+    # BLAS's jobs run through tinygen's callback: two Python threads each running a
+    # convolution's forward and backward on their own data got wrong outputs (20-50 of 400 a
+    # thread, silently); the callback now runs one BLAS call's jobs at a time
+    # (_numba._run_blas_jobs). A fresh process, after a convolution that splits its batch
+    code = ("import threading, numpy as np, tinygen as tg, tinygen.nn.functional as F\n"
+            "rng = np.random.default_rng(0)\n"
+            "data = [(rng.standard_normal((8, 16, 14, 14)).astype(np.float32),\n"
+            "         rng.standard_normal((32, 16, 4, 4)).astype(np.float32)) for _ in 'ab']\n"
+            "def conv(x, w):\n"
+            "    xt, wt = tg.tensor(x, requires_grad=True), tg.tensor(w, requires_grad=True)\n"
+            "    y = F.conv2d(xt, wt, stride=2, padding=1)\n"
+            "    (y * y).sum().backward()\n"
+            "    return y.detach().numpy(), xt.grad.numpy(), wt.grad.numpy()\n"
+            "big = np.ones((8, 16, 28, 28), np.float32), np.ones((16, 16, 3, 3), np.float32)\n"
+            "F.conv2d(*map(tg.tensor, big), padding=1)\n"       # splits: products on the pool
+            "wanted = [conv(x, w) for x, w in data]\n"
+            "wrong = [0, 0]\n"
+            "def run(t):\n"
+            "    for _ in range(200):\n"
+            "        got = conv(*data[t])\n"
+            "        wrong[t] += not all(np.array_equal(a, b) for a, b in zip(got, wanted[t]))\n"
+            "threads = [threading.Thread(target=run, args=(t,)) for t in range(2)]\n"
+            "[t.start() for t in threads]\n"
+            "[t.join() for t in threads]\n"
+            "print(*wrong)\n")
+    assert _printed_by(code) == ["0", "0"]
+
+
+@needs_one_pool
 def test_one_pool_ranges_equal_one_thread(monkeypatch):
     # the kernels' loops as prange loops on numba's pool (their prange twins, cached on disk)
     # give one thread's bits (LayerNorm's gw, gb summed per
