@@ -166,6 +166,8 @@ CONVS = [
     ("conv_transpose3d", (2, 3, 3, 2, 3), (3, 2, 2, 3, 2), {"stride": 2, "padding": 1,
                                                             "output_padding": 1}),
     ("conv_transpose3d", (2, 4, 2, 2, 2), (4, 1, 2, 2, 2), {"groups": 2, "dilation": 2}),
+    # output_padding >= stride, legal below the dilation: the backward crops the extra windows
+    ("conv_transpose3d", (1, 2, 3, 3, 3), (2, 3, 2, 2, 2), {"output_padding": 1, "dilation": 2}),
     ("conv_transpose1d", (2, 3, 5), (3, 2, 3), {"stride": 2, "padding": 1, "output_padding": 1}),
     ("conv_transpose1d", (4, 5), (4, 1, 2), {"groups": 2, "dilation": 2}),
 ]
@@ -268,3 +270,37 @@ def test_adaptive_max_pool3d_with_indices():
     ref = TF.adaptive_max_pool3d_with_indices(torch.tensor(data), (2, 3, 4))
     np.testing.assert_array_equal(ours[1].numpy(), ref[1].numpy())
     np.testing.assert_array_equal(ours[0].numpy(), ref[0].numpy())
+
+
+def test_conv_transpose3d_checks_as_conv_transpose2d():
+    x, w = tg.randn(1, 2, 2, 2, 2), tg.randn(2, 3, 1, 1, 1)
+    with pytest.raises(ValueError, match="conv_transpose3d: output_padding .* must be smaller"):
+        F.conv_transpose3d(x, w, output_padding=1)
+    with pytest.raises(RuntimeError, match=r"conv_transpose3d: the output size \(0, 0, 0\) is "
+                       "too small"):
+        F.conv_transpose3d(x, w, padding=1)
+    with pytest.raises(RuntimeError, match=r"conv_transpose3d: expected bias of shape \(3,\)"):
+        F.conv_transpose3d(x, w, tg.ones(1))
+
+
+@pytest.mark.parametrize("name, fn", [
+    ("conv3d", lambda x: F.conv3d(x, tg.randn(4, 2, 2, 2, 2, dtype=tg.float64))),
+    ("conv_transpose3d", lambda x: F.conv_transpose3d(x, tg.randn(2, 4, 2, 2, 2,
+                                                                  dtype=tg.float64))),
+    ("max_pool3d", lambda x: F.max_pool3d(x, 2)), ("avg_pool3d", lambda x: F.avg_pool3d(x, 2)),
+    ("adaptive_max_pool3d", lambda x: F.adaptive_max_pool3d(x, 3)),
+    ("group_norm", lambda x: F.group_norm(x, 2)),
+    ("unfold", lambda x: F.unfold(x[:, :, 0], 2)),
+])
+def test_an_empty_batch_gives_an_empty_result(name, fn):
+    # as in PyTorch (was a reshape error: -1 cannot be inferred from 0 elements)
+    x = tg.randn(0, 2, 4, 4, 4, dtype=tg.float64)
+    out = fn(x)
+    want = getattr(TF, name)
+    ref = {"conv3d": lambda t: want(t, torch.zeros(4, 2, 2, 2, 2, dtype=torch.float64)),
+           "conv_transpose3d": lambda t: want(t, torch.zeros(2, 4, 2, 2, 2, dtype=torch.float64)),
+           "max_pool3d": lambda t: want(t, 2), "avg_pool3d": lambda t: want(t, 2),
+           "adaptive_max_pool3d": lambda t: want(t, 3), "group_norm": lambda t: want(t, 2),
+           "unfold": lambda t: want(t[:, :, 0], 2)}[name](torch.zeros(0, 2, 4, 4, 4,
+                                                                       dtype=torch.float64))
+    assert tuple(out.shape) == tuple(ref.shape)

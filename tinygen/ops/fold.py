@@ -63,7 +63,7 @@ class Col2Im(Function):
         kernel, stride, padding, dilation = geometry
         self.geometry = geometry
         nd = len(kernel)
-        out = tuple(cols.shape[2 + nd:])
+        out = self.out = tuple(cols.shape[2 + nd:])
         padded_shape = tuple(x_shape[:2]) + tuple(n + 2 * p for n, p in zip(x_shape[2:], padding))
         acc = self.xp.zeros(padded_shape, dtype=cols.dtype)
         lead = (slice(None), slice(None))
@@ -73,7 +73,10 @@ class Col2Im(Function):
         return acc[crop]
 
     def backward(self, gg):
-        return Im2Col.apply(gg, self.geometry, 0.0), None, None
+        g = Im2Col.apply(gg, self.geometry, 0.0)
+        if tuple(g.shape[-len(self.out):]) != self.out:   # windows past the ones summed (a
+            g = g[(Ellipsis,) + tuple(slice(0, o) for o in self.out)]   # transposed conv's
+        return g, None, None                                             # output_padding)
 
 
 def geometry(op, nd, kernel_size, stride, padding, dilation, default_stride=1):
@@ -105,7 +108,7 @@ def unfold(input, kernel_size, dilation=1, padding=0, stride=1):
     geo = geometry(op, 2, kernel_size, stride, padding, dilation)
     cols = windows(x, geo, 0.0, op)                                   # (N, C, kH, kW, oH, oW)
     N, C = x.shape[:2]
-    out = cols.reshape(N, C * geo[0][0] * geo[0][1], -1)
+    out = cols.reshape(N, C * geo[0][0] * geo[0][1], int(np.prod(cols.shape[4:])))   # (N = 0 too)
     return out.squeeze(0) if nd == 3 else out
 
 
@@ -149,7 +152,8 @@ def conv3d(input, weight, bias=None, stride=1, padding=0, dilation=1, groups=1):
     cols = windows(x, geo, 0.0, op)                                  # (N, C, kD, kH, kW, *out)
     N, C = x.shape[:2]
     out = tuple(cols.shape[5:])
-    cols = cols.reshape(N, groups, -1, int(np.prod(out)))            # (N, g, C/g * K, L)
+    cols = cols.reshape(N, groups, C // groups * int(np.prod(weight.shape[2:])),
+                        int(np.prod(out)))                           # (N, g, C/g * K, L)
     y = _grouped_weight(weight, groups) @ cols                       # (N, g, O/g, L)
     y = y.reshape((N, weight.shape[0]) + out)
     if bias is not None:
@@ -179,18 +183,24 @@ def conv_transpose3d(input, weight, bias=None, stride=1, padding=0, output_paddi
     op = "conv_transpose3d"
     nd = check_input(op, input, (4, 5), "a 4-D (unbatched) or 5-D (batched) input")
     x = input.unsqueeze(0) if nd == 4 else input
-    _check_conv_weight(op, x, weight, None, groups, 5, transposed=True)
-    check_same_dtype(op, input=x, weight=weight, bias=bias)
+    _check_conv_weight(op, x, weight, bias, groups, 5, transposed=True)
     kernel = tuple(weight.shape[2:])
     stride, padding, dilation = (ntuple(v, 3, name, op, low) for v, name, low in (
         (stride, "stride", 1), (padding, "padding", 0), (dilation, "dilation", 1)))
     extra = ntuple(output_padding, 3, "output_padding", op, 0)
+    if any(e >= s and e >= d for e, s, d in zip(extra, stride, dilation)):
+        raise ValueError(f"{op}: output_padding {extra} must be smaller than either stride "
+                         f"{stride} or dilation {dilation}")
     size = tuple((n - 1) * s - 2 * p + d * (k - 1) + e + 1 for n, s, p, d, k, e in
                  zip(x.shape[2:], stride, padding, dilation, kernel, extra))
+    if min(size) <= 0:
+        raise RuntimeError(f"{op}: the output size {size} is too small (input of shape "
+                           f"{tuple(input.shape)}, weight {tuple(weight.shape)}, stride {stride}, "
+                           f"padding {padding})")
     N, C_in = x.shape[:2]
     c_out = weight.shape[1] * groups
     w = weight.reshape(groups, C_in // groups, -1).transpose(1, 2)  # (g, C_out/g * K, C_in/g)
-    cols = w @ x.reshape(N, groups, C_in // groups, -1)             # (N, g, C_out/g * K, L)
+    cols = w @ x.reshape(N, groups, C_in // groups, int(np.prod(x.shape[2:])))   # (N, g, ., L)
     cols = cols.reshape((N, c_out) + kernel + tuple(x.shape[2:]))
     y = Col2Im.apply(cols, (N, c_out) + size, (kernel, stride, padding, dilation))
     if bias is not None:

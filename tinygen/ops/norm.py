@@ -194,7 +194,8 @@ def group_norm(input, num_groups, weight=None, bias=None, eps=1e-5):
                            f"num_groups {num_groups} (input of shape {tuple(input.shape)})")
     _check_param(op, "weight", weight, (C,), input)
     _check_param(op, "bias", bias, (C,), input)
-    grouped = input.reshape(N, num_groups, C // num_groups, -1)          # (N, G, C/G, S)
+    grouped = input.reshape(N, num_groups, C // num_groups,
+                            int(np.prod(input.shape[2:])))                 # (N, G, C/G, S)
     return GroupNorm.apply(grouped, weight, bias, eps).reshape(input.shape)
 
 

@@ -56,7 +56,8 @@ def _pool_windows(x, geo, extra, fill):
     cols = Im2Col.apply(padded, (kernel, stride, (0,) * len(kernel), dilation), 0.0)
     nd = len(kernel)
     order = (0, 1) + tuple(range(2 + nd, 2 + 2 * nd)) + tuple(range(2, 2 + nd))
-    return cols.permute(order).reshape(tuple(cols.shape[:2]) + tuple(cols.shape[2 + nd:]) + (-1,))
+    return cols.permute(order).reshape(tuple(cols.shape[:2]) + tuple(cols.shape[2 + nd:])
+                                       + (int(np.prod(kernel)),))
 
 
 def max_pool3d(input, kernel_size, stride=None, padding=0, dilation=1, ceil_mode=False,
@@ -171,7 +172,7 @@ def _adaptive_max_cells(x, spatial, sizes):
     for cell in itertools.product(*[range(o) for o in sizes]):
         bounds = [((i * n) // o, -(-((i + 1) * n) // o)) for i, n, o in zip(cell, spatial, sizes)]
         region = x[(slice(None), slice(None)) + tuple(slice(a, b) for a, b in bounds)]
-        value, local = region.reshape(N, C, -1).max(dim=-1)            # (N, C)
+        value, local = region.reshape(N, C, int(np.prod(region.shape[2:]))).max(dim=-1)
         coords = np.unravel_index(local.cpu().numpy(), [b - a for a, b in bounds])
         flat = sum((c + a) * s for c, (a, _), s in zip(coords, bounds, strides))
         values.append(value)
@@ -243,7 +244,8 @@ def _max_unpool(op, input, indices, kernel_size, stride, padding, output_size, n
     if idx.numel() and (int(idx.max().item()) >= total or int(idx.min().item()) < 0):
         raise RuntimeError(f"{op}: found an invalid max index (output size {size})")
     zeros = wrap(x.device.xp.zeros((N, C, total), dtype=x._data.dtype))
-    y = scatter(zeros, 2, idx.reshape(N, C, -1), x.reshape(N, C, -1)).reshape((N, C) + size)
+    L = int(np.prod(x.shape[2:]))
+    y = scatter(zeros, 2, idx.reshape(N, C, L), x.reshape(N, C, L)).reshape((N, C) + size)
     return y if batched else y.squeeze(0)
 
 
