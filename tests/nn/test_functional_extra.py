@@ -304,3 +304,14 @@ def test_an_empty_batch_gives_an_empty_result(name, fn):
            "unfold": lambda t: want(t[:, :, 0], 2)}[name](torch.zeros(0, 2, 4, 4, 4,
                                                                        dtype=torch.float64))
     assert tuple(out.shape) == tuple(ref.shape)
+
+
+def test_shuffles_and_convolutions_name_a_bad_argument():
+    with pytest.raises(RuntimeError, match="pixel_shuffle: expected upscale_factor to be a "
+                       "positive int, got 0"):
+        F.pixel_shuffle(tg.ones(1, 4, 2, 2), 0)
+    with pytest.raises(RuntimeError, match=r"pixel_unshuffle: expected an input of at least 3 "
+                       r"dims \(\*, C, H, W\), got shape \(4, 2\)"):
+        F.pixel_unshuffle(tg.ones(4, 2), 2)
+    with pytest.raises(TypeError, match="conv2d: expected weight to be a Tensor, got ndarray"):
+        F.conv2d(tg.ones(1, 2, 5, 5), np.ones((4, 2, 3, 3), np.float32))

@@ -264,9 +264,19 @@ def upsample_bilinear(input, size=None, scale_factor=None):
     return interpolate(input, size, scale_factor, mode="bilinear", align_corners=True)
 
 
+def _shuffle_factor(op, name, input, r):
+    """r checked as PyTorch checks it (a positive int), and input's dims (at least 3)."""
+    if isinstance(r, bool) or not isinstance(r, int) or r <= 0:
+        raise RuntimeError(f"{op}: expected {name} to be a positive int, got {r!r}")
+    if input.ndim < 3:
+        raise RuntimeError(f"{op}: expected an input of at least 3 dims (*, C, H, W), got shape "
+                           f"{tuple(input.shape)}")
+    return r
+
+
 def pixel_shuffle(input, upscale_factor):
     """(*, C * r * r, H, W) -> (*, C, H * r, W * r): channel blocks become r x r pixel blocks."""
-    r = upscale_factor
+    r = _shuffle_factor("pixel_shuffle", "upscale_factor", input, upscale_factor)
     *lead, c, h, w = input.shape
     if c % (r * r):
         raise RuntimeError(f"pixel_shuffle: expected the channels of input of shape "
@@ -279,7 +289,7 @@ def pixel_shuffle(input, upscale_factor):
 
 def pixel_unshuffle(input, downscale_factor):
     """(*, C, H * r, W * r) -> (*, C * r * r, H, W): the inverse of pixel_shuffle."""
-    r = downscale_factor
+    r = _shuffle_factor("pixel_unshuffle", "downscale_factor", input, downscale_factor)
     *lead, c, h, w = input.shape
     if h % r or w % r:
         raise RuntimeError(f"pixel_unshuffle: expected the height and width of input of shape "

@@ -149,6 +149,9 @@ def check_input(op, x, ndims, what):
 
 def check_same_dtype(op, **tensors):
     items = [(k, t) for k, t in tensors.items() if t is not None]
+    for k, t in items:
+        if not isinstance(t, _fn.Tensor):
+            raise TypeError(f"{op}: expected {k} to be a Tensor, got {type(t).__name__}")
     dt = items[0][1].dtype
     if any(t.dtype != dt for _, t in items):
         desc = ", ".join(f"{k} {t.dtype} (shape {tuple(t.shape)})" for k, t in items)
