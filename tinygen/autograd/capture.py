@@ -215,12 +215,13 @@ class _Tracer:
     def source(self, func, args, kwargs, arr):
         self.steps.append((_SOURCE, (func, args, kwargs, self._new_slot(arr, "op"))))
 
-    def write(self, dst, src, tensor):
-        """Called before `dst[...] = src`: a constant written into is kept as it was made."""
+    def write(self, dst, src, tensor, src_tensor=None):
+        """Called before `dst[...] = src` (dst tensor's array; src an op's output, a constant, or
+        src_tensor's array): a constant written into is kept as it was made."""
         d = self.slot_of(dst, tensor, "an in-place write")
         if self.kind[d] == "const" and d not in self.pristine:
             self.pristine[d] = dst.copy()
-        self.steps.append((_WRITE, (d, self.slot_of(src, tensor, "an in-place write"))))
+        self.steps.append((_WRITE, (d, self.slot_of(src, src_tensor, "an in-place write"))))
 
     def rebind(self, tensor, arr):
         if self.leaves.get(id(tensor), (0, 0, False))[2]:   # a parameter the plan reads: another

@@ -40,14 +40,15 @@ def _write(t, out):
     _store(t, out._data)
 
 
-def _store(t, values):
+def _store(t, values, source=None):
     """t's storage set to values (an array, broadcast and cast as NumPy assigns), its version
     bumped; a step being captured (tg.compile) records the write, so its replays make it too
-    (values must then be an op's output, state, or made by _constant)."""
+    (values must then be an op's output, made by _constant, or the array of `source`, a
+    tensor: state a replay reads again)."""
     if _fn.CAPTURE[0] is not None:
         tr = tracer()
         if tr is not None:
-            tr.write(t._data, values, t)
+            tr.write(t._data, values, t, source)
     t._data[...] = values
     t._version[0] += 1
 
@@ -140,7 +141,7 @@ def copy_(input, src):
                          (isinstance(src, _fn.Tensor) and src._requires_grad)):
         return inplace(input, lambda t: t * 0 + src)
     if isinstance(src, _fn.Tensor) and src.device == input.device:
-        _store(input, src._data)             # (the assignment casts and broadcasts)
+        _store(input, src._data, src)        # (the assignment casts and broadcasts)
     else:
         _store(input, _constant(src, input) if not isinstance(src, _fn.Tensor) else
                as_array(src, input._data.dtype, input.device))
@@ -150,7 +151,10 @@ def copy_(input, src):
 def fill_(input, value):
     if GRAD.enabled and input._requires_grad:
         _leaf_check(input)
-    _store(input, value._data if isinstance(value, _fn.Tensor) else _constant(value, input))
+    if isinstance(value, _fn.Tensor):
+        _store(input, value._data, value)
+    else:
+        _store(input, _constant(value, input))
     return input
 
 
