@@ -106,7 +106,10 @@ def test_resume_refuses_a_conflicting_setting_and_names_it(vae_run, capsys):
     assert "--set latent=7 (the run has 4)" in line and "--restart" in line
     assert "--epochs" in line and "--steps" in line            # what may change is listed
     assert main(["train", "vae", "--out", vae_run, "--resume", "--lr", "0.5"]) == 2
-    assert "--lr 0.5 (the run has None)" in _err(capsys)
+    assert "--lr 0.5 (the run has 0.001)" in _err(capsys)       # the recipe's, which it used
+    # the values the run used, given again, are not a conflict
+    assert main(["train", "vae", "--out", vae_run, "--resume", "--lr", "0.001",
+                 "--batch-size", "128", "--steps", "4"]) == 0
     # the same settings (and the ones a resume may change) are fine
     assert main(["train", "vae", "--out", vae_run, "--resume", "--set", "latent=4",
                  "--steps", "5", "--log-every", "1"]) == 0
@@ -164,3 +167,72 @@ def test_bench_errors_are_one_line(tmp_path, monkeypatch, capsys):
 def test_data_errors_are_one_line(tmp_path, capsys):
     assert main(["data", "download", "nosuch", "--root", str(tmp_path)]) == 1
     assert "nosuch" in _err(capsys)
+
+
+def test_a_checkpoint_missing_its_trainer_json_is_refused_not_wiped(vae_run, capsys):
+    os.remove(os.path.join(vae_run, "trainer.json"))
+    assert main(["train", "vae", "--out", vae_run, "--resume", "--steps", "5"]) == 1
+    line = _err(capsys)
+    assert "checkpoint is incomplete: trainer.json is missing" in line and "--restart" in line
+    assert os.path.exists(os.path.join(vae_run, "checkpoint.safetensors"))
+    assert os.path.exists(os.path.join(vae_run, "metrics.jsonl"))
+
+
+def test_damaged_run_files_are_one_line(vae_run, tmp_path, capsys):
+    trainer = os.path.join(vae_run, "trainer.json")
+    good = open(trainer).read()
+    with open(trainer, "w") as f:
+        f.write("{")
+    assert main(["train", "vae", "--out", vae_run, "--resume", "--steps", "5"]) == 1
+    assert "trainer.json is not valid JSON" in _err(capsys)
+    with open(trainer, "w") as f:
+        f.write(good)
+    metrics = os.path.join(vae_run, "metrics.jsonl")
+    rows = open(metrics).read().splitlines()
+    with open(metrics, "w") as f:
+        f.write("\n".join(rows[:1] + ["{oops"] + rows[1:]) + "\n")
+    assert main(["train", "vae", "--out", vae_run, "--resume", "--steps", "5"]) == 1
+    assert "metrics.jsonl: line 2 is not JSON" in _err(capsys)
+    with open(metrics, "w") as f:
+        f.write("\n".join(rows) + "\n")
+    config = os.path.join(vae_run, "config.json")
+    saved = open(config).read()
+    with open(config, "w") as f:
+        f.write("[1, 2]")
+    assert main(["sample", vae_run, "-n", "2"]) == 1
+    assert "config.json holds a JSON list, not an object" in _err(capsys)
+    with open(config, "w") as f:
+        f.write(saved)
+    other = str(tmp_path / "wider")                     # a checkpoint of another size
+    assert main(["train", "vae", "--out", other, "--set", "hidden=16", "--set", "latent=4",
+                 "--steps", "2"]) == 0
+    capsys.readouterr()
+    os.replace(os.path.join(other, "checkpoint.safetensors"),
+               os.path.join(vae_run, "checkpoint.safetensors"))
+    assert main(["sample", vae_run, "-n", "2"]) == 1
+    assert "checkpoint.safetensors does not fit this run's model" in _err(capsys)
+
+
+def test_a_folder_a_live_process_trains_in_is_left_alone(vae_run, capsys):
+    import subprocess
+    import sys
+    holder = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
+    try:
+        with open(os.path.join(vae_run, ".running"), "w") as f:
+            json.dump({"pid": holder.pid}, f)
+        metrics = open(os.path.join(vae_run, "metrics.jsonl")).read()
+        staged = os.path.join(vae_run, ".checkpoint-next")
+        os.makedirs(staged)                              # the holder's checkpoint, half written
+        for argv in (["train", "vae", "--out", vae_run, "--resume", "--steps", "5"],
+                     ["train", "vae", "--out", vae_run, "--restart", *TINY_VAE]):
+            assert main(argv) == 1
+            assert f"is in use by another `tinygen train` (pid {holder.pid})" in _err(capsys)
+        assert open(os.path.join(vae_run, "metrics.jsonl")).read() == metrics
+        assert main(["sample", vae_run, "-n", "2"]) == 0  # reads the committed checkpoint,
+        assert os.path.isdir(staged)                     # leaves the holder's staging alone
+    finally:
+        holder.kill()
+        holder.wait()
+    # the holder gone, its .running is stale: the run resumes
+    assert main(["train", "vae", "--out", vae_run, "--resume", "--steps", "5"]) == 0
+    assert not os.path.exists(os.path.join(vae_run, ".running"))

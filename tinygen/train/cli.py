@@ -281,7 +281,7 @@ def _resumed_run(args, out, recipe_cls, options):
     saved_options = recipe_cls.check_options(saved.get("options", {}))
     given = {"model": args.model, "data": args.data, "batch_size": args.batch_size,
              "lr": args.lr, "seed": args.seed}
-    conflicts = [f"--{k.replace('_', '-')} {v} (the run has {saved.get(k)})"
+    conflicts = [f"--{k.replace('_', '-')} {v} (the run has {_saved_value(k, saved)})"
                  for k, v in given.items() if v is not None and _differs(k, v, saved)]
     declared = {o.key: o.default for o in recipe_cls.options}
     conflicts += [f"--set {k}={v} (the run has {saved_options.get(k, declared.get(k))})"
@@ -304,10 +304,16 @@ def _resumed_run(args, out, recipe_cls, options):
     return run
 
 
+def _saved_value(key, saved):
+    """The run's value of a setting: as given, else the recipe's own that it ran with."""
+    value = saved.get(key)
+    return value if value is not None else (saved.get("resolved") or {}).get(key)
+
+
 def _differs(key, value, saved):
     if key == "data":                  # the folder records the canonical name (mnist, not MNIST)
         return (canonical_name(value) or value) != saved.get("data")
-    return saved.get(key) != value
+    return _saved_value(key, saved) != value
 
 
 # ---- sample and eval -------------------------------------------------------------------------

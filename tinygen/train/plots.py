@@ -14,6 +14,7 @@ import numpy as np
 
 import tinygen as tg
 from ..io import atomic_write
+from .errors import RunError
 
 
 def save_image_grid(images, path, nrow=None, pad=2, scale=None):
@@ -56,7 +57,8 @@ def read_metrics(path):
         except ValueError:
             if number == len(lines):
                 break
-            raise ValueError(f"{path}: line {number} is not JSON") from None
+            raise RunError(f"{path}: line {number} is not JSON (fix or remove that line)") \
+                from None
     return rows
 
 

@@ -24,6 +24,7 @@ import os
 import shutil
 
 from ..io import atomic_write
+from .errors import RunError
 
 CONFIG = "config.json"
 METRICS = "metrics.jsonl"
@@ -46,12 +47,70 @@ def write_json(path, obj):
 
 
 def read_config(out) -> dict:
-    """The config.json of the run in folder `out`; FileNotFoundError naming it if there is none."""
+    """The config.json of the run in folder `out`; FileNotFoundError naming it if there is none,
+    RunError where it is not a JSON object."""
     path = os.path.join(out, CONFIG)
     if not os.path.exists(path):
         raise FileNotFoundError(f"no run in {out} (no {CONFIG})")
-    with open(path) as f:
-        return json.load(f)
+    return read_json_object(path)
+
+
+def read_json_object(path) -> dict:
+    """A JSON object from `path`; RunError naming the file where it is not one."""
+    try:
+        with open(path) as f:
+            obj = json.load(f)
+    except ValueError as e:
+        raise RunError(f"{path} is not valid JSON ({e}); the run folder is damaged") from None
+    if not isinstance(obj, dict):
+        raise RunError(f"{path} holds a JSON {type(obj).__name__}, not an object; the run folder "
+                       "is damaged")
+    return obj
+
+
+def claim(out):
+    """Make OUT/.running name this process, atomically: RunError where a live process holds it
+    (two `tinygen train` in one folder interleaved their logs and checkpoints); a file left by a
+    process that died is taken over. Returns its path (the caller removes it when done)."""
+    path = os.path.join(out, RUNNING)
+    for _ in range(2):
+        try:
+            fd = os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644)
+        except FileExistsError:
+            if held_by_live_process(out):
+                raise RunError(f"{out} is in use by another `tinygen train` (pid "
+                               f"{_holder(path).get('pid')}); wait for it to finish or stop it "
+                               "first") from None
+            os.remove(path)                 # a process that died left it
+            continue
+        with os.fdopen(fd, "w") as f:
+            json.dump({"pid": os.getpid()}, f)
+        return path
+    raise RunError(f"{out}: could not take {RUNNING} (another process keeps writing it)")
+
+
+def _holder(path):
+    try:
+        with open(path) as f:
+            holder = json.load(f)
+    except (OSError, ValueError):
+        return {}
+    return holder if isinstance(holder, dict) else {}
+
+
+def held_by_live_process(out):
+    """True when OUT/.running names another process that is alive (on this machine)."""
+    holder = _holder(os.path.join(out, RUNNING))
+    pid = holder.get("pid")
+    if not isinstance(pid, int) or pid == os.getpid():
+        return False
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:                 # alive, owned by someone else
+        return True
+    return True
 
 
 def commit_staged(out):

@@ -35,9 +35,10 @@ from .errors import RunError, UsageError
 from .parallel import DataParallel, seed_rank_stream
 from .plots import plot_curves, read_metrics
 from .recipes import RunConfig, get_recipe
-from .run_folder import (CHECKPOINT, CONFIG, CURVES, METRICS, OPTIMIZER, RUNNING, SAMPLES,
-                         STAGING, TRAINER, clear_run, commit_staged, load_module_state,
-                         module_state, read_config, write_json)
+from .run_folder import (CHECKPOINT, CONFIG, CURVES, METRICS, OPTIMIZER, SAMPLES, STAGING,
+                         TRAINER, claim, clear_run, commit_staged, held_by_live_process,
+                         load_module_state, module_state, read_config, read_json_object,
+                         write_json)
 from .tensorboard import TensorBoardLog
 
 
@@ -196,10 +197,15 @@ class Workbench:
             dist.barrier()                # rank 0 has finished any staged checkpoint
         path = os.path.join(self.out, TRAINER)
         if not os.path.exists(path):
+            present = [n for n in (CHECKPOINT, OPTIMIZER) if os.path.exists(os.path.join(self.out,
+                                                                                          n))]
+            if present:                   # not "no checkpoint yet": starting afresh would wipe it
+                raise RunError(f"{self.out}: the checkpoint is incomplete: {TRAINER} is missing "
+                               f"beside {' and '.join(present)}; restore it, or start the run "
+                               "again with --restart")
             return False
-        with open(path) as f:
-            state = json.load(f)
-        load_module_state(self.recipe.modules, tg.load(os.path.join(self.out, CHECKPOINT)))
+        state = read_json_object(path)
+        load_weights(self.out, self.recipe.modules)
         opt = tg.load(os.path.join(self.out, OPTIMIZER))
         if int(opt["step"]) != int(state["step"]):
             raise RunError(f"{self.out}: {OPTIMIZER} is from step {opt['step']} but {TRAINER} "
@@ -286,11 +292,18 @@ class Workbench:
         return size
 
     def _fit_in_folder(self, resume):
-        config = self._open_folder(resume)
+        running = None
+        if self.is_main:                   # before anything in the folder is read or changed
+            os.makedirs(self.out, exist_ok=True)
+            running = claim(self.out)
+        try:
+            config = self._open_folder(resume)
+        except BaseException:
+            if running is not None and os.path.exists(running):
+                os.remove(running)
+            raise
         if not self.is_main:
             return self._fit()
-        running = os.path.join(self.out, RUNNING)
-        write_json(running, {"pid": os.getpid()})
         try:
             if self.tensorboard_every is not None:
                 self.board = TensorBoardLog(self.out, self.step, self.tensorboard_every)
@@ -460,6 +473,18 @@ def restore_compression(recipe, config):
         apply_plan(recipe.modules[key], plan, inplace=True)
 
 
+def load_weights(out, modules):
+    """The run's checkpoint.safetensors into its modules; RunError where it does not fit them (a
+    checkpoint of another model or size put in the folder)."""
+    weights = tg.load(os.path.join(out, CHECKPOINT))
+    try:
+        load_module_state(modules, weights)
+    except (RuntimeError, KeyError, ValueError) as e:
+        first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
+        raise RunError(f"{os.path.join(out, CHECKPOINT)} does not fit this run's model "
+                       f"({first}); the file is from another run") from None
+
+
 def load_run(out, device=None, data_dir=None):
     """Rebuild a trained run from its folder (config.json + checkpoint) for eval and sample;
     on `device` if given, else on the device it trained on; data from `data_dir` if given."""
@@ -471,9 +496,10 @@ def load_run(out, device=None, data_dir=None):
         run.device = device
     if data_dir is not None:
         run.data_dir = data_dir
-    commit_staged(out)
+    if not held_by_live_process(out):     # (a training process commits its own staged set)
+        commit_staged(out)
     bench = Workbench(get_recipe(run.model), run).build()
     restore_compression(bench.recipe, config)
-    load_module_state(bench.recipe.modules, tg.load(os.path.join(out, CHECKPOINT)))
+    load_weights(out, bench.recipe.modules)
     bench.recipe.eval()
     return bench
