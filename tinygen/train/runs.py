@@ -14,7 +14,7 @@ import os
 
 from .errors import RunError
 from .plots import read_metrics
-from .run_folder import CONFIG, METRICS, RUNNING, TRAINER
+from .run_folder import CONFIG, METRICS, TRAINER, held_by_live_process
 
 
 def add_runs_parser(sub):
@@ -48,7 +48,7 @@ def _is_run(folder):
 
 def status(folder) -> str:
     """'running', 'finished' or 'interrupted' (see the module docstring)."""
-    if _holder_alive(os.path.join(folder, RUNNING)):
+    if held_by_live_process(folder):
         return "running"
     trainer = _read_json(os.path.join(folder, TRAINER))
     if trainer and trainer.get("step", 0) >= trainer.get("total_steps", float("inf")):
@@ -83,20 +83,6 @@ def _size(folder):
         if total < 1000 or unit == "GB":
             return f"{total:.0f} {unit}" if unit == "B" else f"{total:.1f} {unit}"
         total /= 1000
-
-
-def _holder_alive(path):
-    """True when the .running file names a process that is alive (on this machine)."""
-    holder = _read_json(path)
-    if not holder or "pid" not in holder:
-        return False
-    try:
-        os.kill(int(holder["pid"]), 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:                      # alive, owned by someone else
-        return True
-    return True
 
 
 def _read_json(path):
