@@ -236,3 +236,34 @@ def test_a_folder_a_live_process_trains_in_is_left_alone(vae_run, capsys):
     # the holder gone, its .running is stale: the run resumes
     assert main(["train", "vae", "--out", vae_run, "--resume", "--steps", "5"]) == 0
     assert not os.path.exists(os.path.join(vae_run, ".running"))
+
+
+def test_files_from_another_run_and_edited_settings_are_refused(vae_run, tmp_path, capsys):
+    # trainer.json records the digests of the weights and optimiser files and the settings a
+    # run keeps for good: a file copied from another run, or a config.json edited after the
+    # checkpoint, is refused instead of loaded (they resumed silently)
+    other = str(tmp_path / "other")
+    assert main(["train", "vae", "--out", other, "--seed", "5", *TINY_VAE]) == 0
+    capsys.readouterr()
+    weights = os.path.join(vae_run, "checkpoint.safetensors")
+    kept = open(weights, "rb").read()
+    with open(weights, "wb") as f:
+        f.write(open(os.path.join(other, "checkpoint.safetensors"), "rb").read())
+    for argv in (["train", "vae", "--out", vae_run, "--resume", "--steps", "5"],
+                 ["sample", vae_run, "-n", "2"]):
+        assert main(argv) == 1
+        assert "checkpoint.safetensors is not the file this checkpoint was written with" in \
+            _err(capsys)
+    with open(weights, "wb") as f:
+        f.write(kept)
+    config = os.path.join(vae_run, "config.json")
+    settings = json.load(open(config))
+    settings["seed"] = 5
+    with open(config, "w") as f:
+        json.dump(settings, f)
+    assert main(["train", "vae", "--out", vae_run, "--resume", "--steps", "5"]) == 1
+    assert "config.json was changed after the checkpoint (seed 0 -> 5)" in _err(capsys)
+    settings["seed"] = 0
+    with open(config, "w") as f:
+        json.dump(settings, f)
+    assert main(["train", "vae", "--out", vae_run, "--resume", "--steps", "5"]) == 0

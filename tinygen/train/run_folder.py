@@ -19,6 +19,7 @@ checkpoint.
 """
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import shutil
@@ -111,6 +112,32 @@ def held_by_live_process(out):
     except PermissionError:                 # alive, owned by someone else
         return True
     return True
+
+
+# the settings a run keeps for good (a resume may change the others): trainer.json records them,
+# so a config.json edited after the checkpoint is refused rather than silently believed
+FIXED_SETTINGS = ("model", "data", "seed", "lr", "batch_size", "options")
+
+
+def digest(path):
+    """The SHA-256 of a file, hex: trainer.json names the weights and optimiser files it was
+    written with, so a file swapped in from another run (or changed) is refused on load."""
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
+
+
+def check_files(out, trainer, names):
+    """RunError where a file of `names` in OUT is not the one trainer.json was written with
+    (checkpoints from before the digests were recorded are taken as they are)."""
+    recorded = trainer.get("files") or {}
+    for name in names:
+        if name in recorded and digest(os.path.join(out, name)) != recorded[name]:
+            raise RunError(f"{os.path.join(out, name)} is not the file this checkpoint was "
+                           f"written with ({TRAINER} records another): it was changed or copied "
+                           "from another run; restore it, or start again with --restart")
 
 
 def commit_staged(out):

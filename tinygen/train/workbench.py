@@ -35,10 +35,10 @@ from .errors import RunError, UsageError
 from .parallel import DataParallel, seed_rank_stream
 from .plots import plot_curves, read_metrics
 from .recipes import RunConfig, get_recipe
-from .run_folder import (CHECKPOINT, CONFIG, CURVES, METRICS, OPTIMIZER, SAMPLES, STAGING,
-                         TRAINER, claim, clear_run, commit_staged, held_by_live_process,
-                         load_module_state, module_state, read_config, read_json_object,
-                         write_json)
+from .run_folder import (CHECKPOINT, CONFIG, CURVES, FIXED_SETTINGS, METRICS, OPTIMIZER,
+                         SAMPLES, STAGING, TRAINER, check_files, claim, clear_run, commit_staged,
+                         digest, held_by_live_process, load_module_state, module_state,
+                         read_config, read_json_object, write_json)
 from .tensorboard import TensorBoardLog
 
 
@@ -179,7 +179,10 @@ class Workbench:
                 os.path.join(staging, OPTIMIZER))
         trainer = {"step": self.step, "epoch_done": epoch_done, "total_steps": self.total_steps,
                    "loader": self.loader.state_dict(), "rng": get_state(),
-                   "seed": tg.initial_seed()}
+                   "seed": tg.initial_seed(),
+                   "files": {name: digest(os.path.join(staging, name))
+                             for name in (CHECKPOINT, OPTIMIZER)},
+                   "settings": self._fixed_settings()}
         if device == "test":            # its own NumPy stream (CuPy's state cannot be saved)
             trainer["device_rng"] = get_state(device)
         if streams is not None:         # every rank's streams, rank 0's first (= "rng")
@@ -205,8 +208,17 @@ class Workbench:
                                "again with --restart")
             return False
         state = read_json_object(path)
-        load_weights(self.out, self.recipe.modules)
+        load_weights(self.out, self.recipe.modules)      # (a corrupt file: its own error first)
         opt = tg.load(os.path.join(self.out, OPTIMIZER))
+        check_files(self.out, state, (CHECKPOINT, OPTIMIZER))
+        saved = state.get("settings")
+        if saved is not None and saved != self._fixed_settings():
+            now = self._fixed_settings()
+            changed = ", ".join(f"{k} {saved.get(k)!r} -> {now.get(k)!r}" for k in sorted(now)
+                                if saved.get(k) != now.get(k))
+            raise RunError(f"{os.path.join(self.out, CONFIG)} was changed after the checkpoint "
+                           f"({changed}); a run resumes with its own settings: restore them, or "
+                           "start again with --restart")
         if int(opt["step"]) != int(state["step"]):
             raise RunError(f"{self.out}: {OPTIMIZER} is from step {opt['step']} but {TRAINER} "
                            f"from step {state['step']}; the checkpoint is torn")
@@ -221,6 +233,13 @@ class Workbench:
         if self.is_main:
             self._truncate_metrics(self.step)
         return True
+
+    def _fixed_settings(self):
+        """The run's settings that never change (FIXED_SETTINGS), as config.json records them
+        (the data set by its resolved name) and JSON keeps them."""
+        run = dataclasses.asdict(self.run)
+        run["data"] = self.data.name
+        return json.loads(json.dumps({k: run[k] for k in FIXED_SETTINGS}))
 
     def _restore_streams(self, state):
         """This process's random streams from trainer.json: "rng" for one process (and rank 0),
@@ -501,5 +520,8 @@ def load_run(out, device=None, data_dir=None):
     bench = Workbench(get_recipe(run.model), run).build()
     restore_compression(bench.recipe, config)
     load_weights(out, bench.recipe.modules)
+    trainer = os.path.join(out, TRAINER)
+    if os.path.exists(trainer):
+        check_files(out, read_json_object(trainer), (CHECKPOINT,))
     bench.recipe.eval()
     return bench
