@@ -4,11 +4,13 @@
     OUT/metrics.jsonl             one JSON object a line: step, epoch, split, named metrics
     OUT/checkpoint.safetensors    model weights (a plain state dict; GANs prefix each module)
     OUT/optimizer.safetensors     optimiser and scheduler states, beside it
-    OUT/trainer.json              where the run stands: step, epoch, data order, RNG state
+    OUT/trainer.json              where the run stands: step, epoch, data order, RNG state; the
+                                  digests of the two files above and the run's fixed settings
     OUT/samples.png, curves.png   a sample grid and the loss curves, each epoch
     OUT/eval.json                 `tinygen eval`'s metrics
     OUT/tensorboard/              TensorBoard events (with --tensorboard)
-    OUT/.running                  the pid of the `tinygen train` process using the folder
+    OUT/.running                  the pid of the `tinygen train` process using the folder (claim:
+                                  a second one is refused while it lives)
     OUT/.checkpoint-next/         a checkpoint being written (see commit_staged)
 
 A checkpoint is three files that must agree (weights, optimiser state, trainer.json). They are
