@@ -614,17 +614,22 @@ def _writes():
     return step, lambda i: (tg.arange(4, dtype=tg.float32) + i,), lambda: (buf, ema, noise)
 
 
-def _unfreeze():
-    m = nn.Linear(3, 2)
-    opt = tg.optim.SGD(m.parameters(), lr=0.1)
-    m.bias.requires_grad_(False)
-
+def _sgd_step(m, opt):
+    """A training step of m: squared outputs, backward, SGD."""
     def step(x):
         opt.zero_grad()
         loss = (m(x) ** 2).sum()
         loss.backward()
         opt.step()
         return loss
+    return step
+
+
+def _unfreeze():
+    m = nn.Linear(3, 2)
+    opt = tg.optim.SGD(m.parameters(), lr=0.1)
+    m.bias.requires_grad_(False)
+    step = _sgd_step(m, opt)
 
     def args(i):
         if i == 4:
@@ -636,13 +641,7 @@ def _unfreeze():
 def _assign_state():
     m = nn.Sequential(nn.Linear(3, 3), nn.BatchNorm1d(3))
     opt = tg.optim.SGD(m.parameters(), lr=0.1)
-
-    def step(x):
-        opt.zero_grad()
-        loss = (m(x) ** 2).sum()
-        loss.backward()
-        opt.step()
-        return loss
+    step = _sgd_step(m, opt)
 
     def args(i):
         if i == 4:                                          # new tensors, not new values
