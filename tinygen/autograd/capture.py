@@ -761,15 +761,15 @@ class Compiled:
             first = {}
             key.append(tuple(first.setdefault(id(t._data), i) for i, t in enumerate(tensors)))
         key = base = tuple(key)
-        targets = self._grad_targets.get(base)
-        if targets is not None:          # which of those .grad are None keys a plan too
+        targets = self._grad_targets.get(base)     # (an argument's index, or a tensor)
+        if targets is not None:          # whether their .grad are None keys a plan too
             key = base + (tuple([(tensors[t] if type(t) is int else t).grad is None
                                  for t in targets]),)
-            # (a target: an argument's index, or a tensor)
-            if key not in self.plans:    # a sibling never confirmed (the first call's, when the
-                for k in [k for k, p in self.plans.items()   # step clears .grad itself) goes
-                          if p is not None and not p.confirmed and len(k) == len(key)
-                          and k[:-1] == base]:
+            if key not in self.plans:
+                # a sibling never confirmed goes (the first call's, where the step clears .grad
+                # itself: its state at the call never comes back)
+                for k in [k for k, p in self.plans.items() if p is not None and not p.confirmed
+                          and len(k) == len(key) and k[:-1] == base]:
                     del self.plans[k]
         plan = self.plans.get(key)
         stale = 0
