@@ -16,6 +16,7 @@ sys.path.insert(0, os.path.join(ROOT, "benchmarks"))
 
 import peer_workloads  # noqa: E402
 import peers  # noqa: E402
+import zig_cc  # noqa: E402
 
 import tinygen as tg  # noqa: E402
 
@@ -97,7 +98,6 @@ def test_tinygrad_without_clang_takes_the_ziglang_wheels(monkeypatch):
 
 
 def test_zig_cc_translates_tinygrads_clang_call():
-    import zig_cc
     args, out = zig_cc.zig_arguments(
         ["-c", "-x", "c", "-O2", "-fPIC", "--target=x86_64-none-unknown-elf", "-march=native",
          "-", "-o", "-"])

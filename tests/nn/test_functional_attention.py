@@ -184,16 +184,11 @@ def test_a_row_masked_by_a_large_finite_value_gets_exact_gradients(dtype, path):
                               mask.max(-1, keepdims=True), 0)
     w = rng.standard_normal((2, L, D)).astype(dtype)
     grads = []
-    for lib, m in ((tg, mask), (torch, shifted)):
+    # dropout_p > 0 takes the math path; at 1e-300 it drops nothing (scale 1 / (1 - p))
+    ours = _sdpa(F, "mask", mask, dropout_p=0.0 if path == "fused" else 1e-300)
+    for lib, fn in ((tg, ours), (torch, _sdpa(TF, "mask", shifted))):   # torch: its math path
         q, k, v = (lib.tensor(a, requires_grad=True) for a in arrays)
-        if lib is tg:
-            # dropout_p > 0 takes the math path; at 1e-300 it drops nothing (scale 1 / (1 - p))
-            out = F.scaled_dot_product_attention(
-                q, k, v, attn_mask=tg.tensor(m), dropout_p=0.0 if path == "fused" else 1e-300)
-        else:
-            from torch.nn.attention import sdpa_kernel, SDPBackend
-            with sdpa_kernel(SDPBackend.MATH):
-                out = TF.scaled_dot_product_attention(q, k, v, attn_mask=torch.tensor(m))
+        out = fn(q, k, v)
         (out * lib.tensor(w)).sum().backward()
         grads.append([out.detach().numpy()] + [t.grad.numpy() for t in (q, k, v)])
     tol = dict(rtol=1e-5, atol=2e-6) if dtype == np.float32 else dict(rtol=1e-10, atol=1e-12)

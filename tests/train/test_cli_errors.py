@@ -3,6 +3,8 @@ that names the argument or file and what to do, with exit status 2 (usage) or 1 
 a traceback; no setting is silently ignored; resuming refuses a conflicting setting."""
 import json
 import os
+import subprocess
+import sys
 
 import pytest
 
@@ -214,8 +216,6 @@ def test_damaged_run_files_are_one_line(vae_run, tmp_path, capsys):
 
 
 def test_a_folder_a_live_process_trains_in_is_left_alone(vae_run, capsys):
-    import subprocess
-    import sys
     holder = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
     try:
         with open(os.path.join(vae_run, ".running"), "w") as f:

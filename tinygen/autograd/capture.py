@@ -123,6 +123,7 @@ class _Tracer:
         self.values_read = []        # (tensor, value): one-element state the step branched on
         self.args = []               # the traced call's argument tensors
         self.grads = {}              # .grad target -> (target, was None) or None (see grad_state)
+        self.effects = 0             # effects recorded so far
         self.modules = {}            # id(module) -> (module, _holdings(module))
 
     def here(self):
@@ -250,8 +251,7 @@ class _Tracer:
         target = self._target(t)
         k = target if type(target) is int else id(target)
         if k not in self.grads:
-            after_effect = any(kind == _EFFECT for kind, _ in self.steps)
-            self.grads[k] = None if after_effect else (target, was_none)
+            self.grads[k] = None if self.effects else (target, was_none)
 
     def read_grad(self, t):
         if self._step_local(t):
@@ -270,6 +270,7 @@ class _Tracer:
 
     def effect(self, method, args, kwargs):
         self.steps.append((_EFFECT, (method, args, kwargs)))
+        self.effects += 1
 
     def guard(self, obj, attr):
         key = (id(obj), attr)

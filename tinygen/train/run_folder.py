@@ -22,11 +22,12 @@ checkpoint.
 from __future__ import annotations
 
 import hashlib
+import io
 import json
 import os
 import shutil
 
-from ..io import atomic_write
+from ..io import atomic_write, load
 from .errors import RunError
 
 CONFIG = "config.json"
@@ -131,12 +132,23 @@ def digest(path):
     return h.hexdigest()
 
 
-def check_files(out, trainer, names):
-    """RunError where a file of `names` in OUT is not the one trainer.json was written with
-    (checkpoints from before the digests were recorded are taken as they are)."""
+def read_run_file(out, name):
+    """OUT/name read once: (its contents by tg.load, which names the file where it is corrupt;
+    its SHA-256, for check_digests)."""
+    path = os.path.join(out, name)
+    with open(path, "rb") as f:
+        data = f.read()
+    buffer = io.BytesIO(data)
+    buffer.name = path
+    return load(buffer), hashlib.sha256(data).hexdigest()
+
+
+def check_digests(out, trainer, digests):
+    """RunError where a file of `digests` ({name: SHA-256}) in OUT is not the one trainer.json was
+    written with (checkpoints from before the digests were recorded are taken as they are)."""
     recorded = trainer.get("files") or {}
-    for name in names:
-        if name in recorded and digest(os.path.join(out, name)) != recorded[name]:
+    for name, sha in digests.items():
+        if name in recorded and sha != recorded[name]:
             raise RunError(f"{os.path.join(out, name)} is not the file this checkpoint was "
                            f"written with ({TRAINER} records another): it was changed or copied "
                            "from another run; restore it, or start again with --restart")

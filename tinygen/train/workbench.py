@@ -36,9 +36,9 @@ from .parallel import DataParallel, seed_rank_stream
 from .plots import plot_curves, read_metrics
 from .recipes import RunConfig, get_recipe
 from .run_folder import (CHECKPOINT, CONFIG, CURVES, FIXED_SETTINGS, METRICS, OPTIMIZER,
-                         SAMPLES, STAGING, TRAINER, check_files, claim, clear_run, commit_staged,
-                         digest, held_by_live_process, load_module_state, module_state,
-                         read_config, read_json_object, write_json)
+                         SAMPLES, STAGING, TRAINER, check_digests, claim, clear_run,
+                         commit_staged, digest, held_by_live_process, load_module_state,
+                         module_state, read_config, read_json_object, read_run_file, write_json)
 from .tensorboard import TensorBoardLog
 
 
@@ -208,12 +208,11 @@ class Workbench:
                                "again with --restart")
             return False
         state = read_json_object(path)
-        load_weights(self.out, self.recipe.modules)      # (a corrupt file: its own error first)
-        opt = tg.load(os.path.join(self.out, OPTIMIZER))
-        check_files(self.out, state, (CHECKPOINT, OPTIMIZER))
-        saved = state.get("settings")
-        if saved is not None and saved != self._fixed_settings():
-            now = self._fixed_settings()
+        digests = {CHECKPOINT: load_weights(self.out, self.recipe.modules)}
+        opt, digests[OPTIMIZER] = read_run_file(self.out, OPTIMIZER)
+        check_digests(self.out, state, digests)     # (a corrupt file had its own error first)
+        saved, now = state.get("settings"), self._fixed_settings()
+        if saved is not None and saved != now:
             changed = ", ".join(f"{k} {saved.get(k)!r} -> {now.get(k)!r}" for k in sorted(now)
                                 if saved.get(k) != now.get(k))
             raise RunError(f"{os.path.join(self.out, CONFIG)} was changed after the checkpoint "
@@ -494,14 +493,15 @@ def restore_compression(recipe, config):
 
 def load_weights(out, modules):
     """The run's checkpoint.safetensors into its modules; RunError where it does not fit them (a
-    checkpoint of another model or size put in the folder)."""
-    weights = tg.load(os.path.join(out, CHECKPOINT))
+    checkpoint of another model or size put in the folder). Returns the file's SHA-256."""
+    weights, sha = read_run_file(out, CHECKPOINT)
     try:
         load_module_state(modules, weights)
     except (RuntimeError, KeyError, ValueError) as e:
         first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
         raise RunError(f"{os.path.join(out, CHECKPOINT)} does not fit this run's model "
                        f"({first}); the file is from another run") from None
+    return sha
 
 
 def load_run(out, device=None, data_dir=None):
@@ -519,9 +519,9 @@ def load_run(out, device=None, data_dir=None):
         commit_staged(out)
     bench = Workbench(get_recipe(run.model), run).build()
     restore_compression(bench.recipe, config)
-    load_weights(out, bench.recipe.modules)
+    sha = load_weights(out, bench.recipe.modules)
     trainer = os.path.join(out, TRAINER)
     if os.path.exists(trainer):
-        check_files(out, read_json_object(trainer), (CHECKPOINT,))
+        check_digests(out, read_json_object(trainer), {CHECKPOINT: sha})
     bench.recipe.eval()
     return bench
