@@ -20,11 +20,12 @@
     LAYER, ONE_POOL_LAYER
                    numba's threading layer (OpenMP where NumPy's OpenBLAS takes a threads
                    callback, else workqueue), and whether BLAS's jobs may run on its pool
-    blas_jobs_callback, run_jobs, piece, cblas_gemm, pin_pool_workers, forked
+    blas_jobs_callback, run_jobs, piece, cblas_gemm, gemm_address, pin_pool_workers, forked
                    the one pool's pieces (tinygen_kernels._threads.one_pool): OpenBLAS's jobs as
                    a prange loop, C callbacks (a split's pieces) as one, the ranges' cut for a
-                   kernel's prange twin, BLAS called by address from numba, the workers pinned,
-                   and whether this is a forked child where no parallel loop may run
+                   kernel's prange twin, BLAS called by address from numba (and that address),
+                   the workers pinned, and whether this is a forked child where no parallel loop
+                   may run
 
 SAFE_FASTMATH is fastmath without 'nnan', 'ninf' and 'afn': the loops may reassociate (so
 reductions vectorise) and contract to FMAs, but inf and NaN keep their IEEE meaning, which masked
@@ -134,6 +135,17 @@ def cblas_gemm_addresses():
             return {}
         return {dtype: ctypes.cast(fn, ctypes.c_void_p).value for dtype, fn in found.items()}
     return {}
+
+
+_GEMM_ADDRESSES = {}
+
+
+def gemm_address(dtype):
+    """cblas_gemm's `address` for arrays of dtype (float32, float64): cblas_gemm_addresses(),
+    looked up at the first call; None where there is none."""
+    if not _GEMM_ADDRESSES:
+        _GEMM_ADDRESSES.update(cblas_gemm_addresses() or {None: None})
+    return _GEMM_ADDRESSES.get(np.dtype(dtype))
 
 
 def _mpi_ranks():

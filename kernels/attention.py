@@ -777,14 +777,8 @@ def _blas_backward(q4, k4, v4, o4, lse2, do4, dq, dk, dv, sc, causal, bias=None)
 # spinning one) and NumPy's stacked products would keep them on one: the heads run as one prange
 # loop on numba's pool instead, each calling BLAS (one thread: _one_blas_thread) by address for
 # its products (_numba.cblas_gemm, on the same strided views), the same numba passes between.
-_GEMM = {}                     # {dtype: cblas_?gemm address}, looked up at the first use
 _NO, _TRANS = np.int32(111), np.int32(112)
-
-
-def _gemm_address(dtype):
-    if not _GEMM:
-        _GEMM.update(_numba_mod.cblas_gemm_addresses() or {None: None})
-    return _GEMM.get(dtype)
+_gemm_address = _numba_mod.gemm_address
 
 
 def _native_ok(*arrays):

@@ -3,8 +3,9 @@ shapes (float64, 1e-10; float32: the float64 truth within 8 eps of the sum of th
 values), on both of im2col's paths (gathers for short output rows, the NumPy copy for long ones),
 with the batch in chunks, the chunks split over threads, on both of bwd_input's paths (col2im,
 and a forward convolution with the flipped weight for stride 1 and "same" padding), on the 1x1
-convolutions that need no columns and on the 3x3 ones that run as Winograd F(4x4, 3x3) (whose
-float32 results are held to a looser bound: `_float32_tolerance`)."""
+convolutions that need no columns, on the 3x3 ones that run as Winograd F(4x4, 3x3) and the 4x4
+stride-2 ones that run as F(4x4, 2x2) on the image's phases (whose float32 results are held to a
+looser bound: `_float32_tolerance`)."""
 import numpy as np
 import pytest
 from hypothesis import given, settings
@@ -72,7 +73,10 @@ def test_numba_matches_reference_drawn(case, seed, bias):
 
 
 @pytest.mark.parametrize("case", [
-    ((4, 6, 14, 14), (8, 6, 4, 4), (2, 2), (1, 1), (1, 1), 1),   # gathers: 7-wide output rows
+    ((4, 3, 14, 14), (8, 3, 4, 4), (2, 2), (1, 1), (1, 1), 1),   # gathers: 7-wide output rows
+    ((4, 6, 14, 14), (8, 6, 4, 4), (2, 2), (1, 1), (1, 1), 1),   # Winograd on phases: 7x7 out
+    ((3, 4, 8, 12), (5, 4, 4, 4), (2, 2), (1, 1), (1, 1), 1),    # so: one tile high
+    ((2, 5, 16, 10), (7, 5, 4, 4), (2, 2), (1, 1), (1, 1), 1),
     ((3, 4, 20, 21), (6, 4, 3, 3), (1, 1), (1, 1), (1, 1), 1),   # NumPy copy; flipped bwd_input
     ((5, 8, 7, 7), (3, 8, 7, 7), (1, 1), (0, 0), (1, 1), 1),     # the whole image: one GEMM
     ((4, 3, 5, 6), (7, 3, 5, 6), (2, 3), (0, 0), (1, 1), 1),     # so, 5x6, any stride
@@ -100,6 +104,7 @@ def test_numba_matches_reference_on_both_paths(monkeypatch, case, chunk, threads
     if chunk is not None:             # None: the batch chunked as in use
         monkeypatch.setattr(conv, "_batch_chunk", lambda xp, n, item_bytes: chunk)
         monkeypatch.setattr(conv, "_WINOGRAD_CHUNK_BYTES", chunk)     # one image per chunk
+        monkeypatch.setattr(conv, "_WINOGRAD2_CHUNK_BYTES", chunk)
     # chunks split over `threads` threads, whatever the machine's BLAS says, even for small work
     monkeypatch.setattr(_threads, "SPLIT_MIN_MACS", 0)
     monkeypatch.setattr(conv, "split_threads", lambda pieces, **_: min(threads, pieces))
@@ -108,14 +113,18 @@ def test_numba_matches_reference_on_both_paths(monkeypatch, case, chunk, threads
 
 
 def _float32_tolerance(case):
-    """_check's float32 bound for the case: 8 eps, and 128 eps where the case runs as Winograd
-    F(4x4, 3x3), whose transforms multiply by up to 8 and 1/24 (measured on this file's Winograd
-    cases and on U-Net layers, 5 seeds each: up to 43 eps for the forward and the input gradient,
-    12 for the weight gradient; a missing term is ~1e4 eps out even at 64 channels)."""
+    """_check's float32 bound for the case: 8 eps, and 128 eps where the case runs as Winograd,
+    whose transforms multiply by up to 8 and 1/24 (F(4x4, 3x3), measured on this file's cases
+    and on U-Net layers, 5 seeds each: up to 43 eps for the forward and the input gradient, 12
+    for the weight gradient; F(4x4, 2x2) on this file's cases and the DCGAN's 64 -> 128 layer, 3
+    seeds each: up to 67 eps for the input gradient of the 6 -> 8 channel case, 12 for the
+    forward and 7 for the weight gradient; a missing term is ~1e4 eps out even at 64
+    channels)."""
     x_shape, w_shape, stride, padding, dilation, groups = case
     eps = np.finfo(np.float32).eps
-    return 128 * eps if conv._winograd(w_shape, stride, padding, dilation, groups,
-                                       x_shape[2:]) else 8 * eps
+    winograd = any(test(w_shape, stride, padding, dilation, groups, x_shape[2:])
+                   for test in (conv._winograd, conv._winograd2))
+    return 128 * eps if winograd else 8 * eps
 
 
 def _recorded(monkeypatch, *names):
@@ -147,6 +156,66 @@ def test_winograd_is_chosen_where_it_applies(monkeypatch, case, winograd):
     # the weight gradient alone, then with the bias's
     assert calls == (["_winograd_forward", "_winograd_forward", "_winograd_bwd_weight",
                       "_winograd_bwd_weight"] if winograd else [])
+
+
+@pytest.mark.parametrize("case, winograd", [
+    (((2, 4, 10, 12), (4, 4, 4, 4), (2, 2), (1, 1), (1, 1), 1), True),
+    (((2, 4, 6, 12), (4, 4, 4, 4), (2, 2), (1, 1), (1, 1), 1), False),    # too small a side
+    (((2, 4, 10, 11), (4, 4, 4, 4), (2, 2), (1, 1), (1, 1), 1), False),   # an odd side
+    (((2, 3, 10, 12), (4, 3, 4, 4), (2, 2), (1, 1), (1, 1), 1), False),   # too few channels
+    (((2, 4, 10, 12), (3, 4, 4, 4), (2, 2), (1, 1), (1, 1), 1), False),   # too few out
+    (((2, 4, 10, 12), (4, 4, 4, 4), (1, 1), (1, 1), (1, 1), 1), False),   # stride 1
+    (((2, 4, 10, 12), (4, 4, 4, 4), (2, 2), (0, 0), (1, 1), 1), False),   # no padding
+    (((2, 4, 10, 12), (4, 4, 4, 4), (2, 2), (1, 1), (2, 2), 1), False),   # dilated
+    (((2, 8, 10, 12), (8, 4, 4, 4), (2, 2), (1, 1), (1, 1), 2), False),   # groups
+    (((2, 4, 10, 12), (4, 4, 4, 2), (2, 2), (1, 1), (1, 1), 1), False),   # 4x2 window
+])
+def test_winograd2_is_chosen_where_it_applies(monkeypatch, case, winograd):
+    # the three kernels take F(4x4, 2x2) on the phases exactly where `_winograd2` says
+    calls = _recorded(monkeypatch, "_winograd2_forward", "_winograd2_bwd_input",
+                      "_winograd2_bwd_weight")
+    _check(case, 0, np.float64, 1e-10)
+    assert calls == (["_winograd2_forward", "_winograd2_bwd_input", "_winograd2_bwd_weight",
+                      "_winograd2_bwd_weight"] if winograd else [])
+
+
+@pytest.mark.parametrize("case", [
+    ((3, 4, 12, 10), (5, 4, 3, 3), (1, 1), (1, 1), (1, 1), 1),      # F(4x4, 3x3)
+    ((3, 4, 12, 10), (5, 4, 4, 4), (2, 2), (1, 1), (1, 1), 1),      # F(4x4, 2x2)
+])
+def test_winograd_weight_gradient_without_blas_by_address(monkeypatch, case):
+    # where numba cannot call NumPy's BLAS by address, the weight gradient's sums over chunks are
+    # products and NumPy sums (one image per chunk: several sums a thread)
+    monkeypatch.setattr(conv._numba, "gemm_address", lambda dtype: None)
+    monkeypatch.setattr(conv, "_WINOGRAD_CHUNK_BYTES", 1)
+    monkeypatch.setattr(conv, "_WINOGRAD2_CHUNK_BYTES", 1)
+    calls = _recorded(monkeypatch, "_add_products")
+    _check(case, 0, np.float64, 1e-10)
+    _check(case, 1, np.float32, _float32_tolerance(case))
+    assert len(calls) == 2 * 2 * 3                # 2 checks x 2 kernels (gw, gw and gb) x images
+
+
+@pytest.mark.parametrize("x_shape, w_shape, stride", [
+    ((3, 4, 12, 12), (5, 4, 3, 3), (1, 1)),        # F(4x4, 3x3)
+    ((3, 4, 12, 12), (5, 4, 4, 4), (2, 2)),        # F(4x4, 2x2) on the phases
+])
+@pytest.mark.parametrize("where", ["x", "gy", "w"])
+def test_winograd_with_inf_and_nan_is_done_with_columns(x_shape, w_shape, stride, where):
+    # a tile's products mix all its inputs, so one inf or NaN would reach every output of the
+    # tile; the kernels redo such a call with columns and give the reference's outputs, NaN and
+    # inf where it has them and nowhere else
+    rng = np.random.default_rng(0)
+    case = (x_shape, w_shape, stride, (1, 1), (1, 1), 1)
+    x, w, gy, b = _inputs(case, rng, np.float64)
+    assert conv._winograd(w_shape, *case[2:], x_shape[2:]) or conv._winograd2(
+        w_shape, *case[2:], x_shape[2:])
+    {"x": x, "gy": gy, "w": w}[where][0, 1, 2, 2] = np.inf
+    {"x": x, "gy": gy, "w": w}[where][1, 2, 1, 1] = np.nan
+    with np.errstate(invalid="ignore"):
+        got, want = _outputs("numba", case, x, w, gy, b), _outputs("reference", case, x, w, gy, b)
+    for name, g, r in zip(NAMES, got, want, strict=True):
+        np.testing.assert_array_equal(np.isfinite(g), np.isfinite(r), err_msg=name)
+        np.testing.assert_allclose(g, r, rtol=1e-10, atol=1e-10, err_msg=name)
 
 
 @pytest.mark.parametrize("case, whole", [
@@ -219,20 +288,24 @@ def test_winograd_on_an_empty_batch():
                                   np.zeros_like(w))
 
 
-def test_winograd_float32_error_is_bounded():
-    # F(4x4, 3x3)'s float32 results against the float64 truth: within 16x the columns' error and
-    # 1e-5 of the largest value, forward and weight gradient (measured on this 32 -> 32 layer:
-    # forward 3.5e-4 against 4.3e-5 at values up to 83, weight gradient 2.4e-4 against 4.3e-5
-    # at values up to 111); F(2x2, 3x3), the algorithm before, was within 2x the columns'
+@pytest.mark.parametrize("window, stride, gy_side", [(3, 1, 16), (4, 2, 8)])
+def test_winograd_float32_error_is_bounded(window, stride, gy_side):
+    # the Winograd paths' float32 results against the float64 truth: within 16x the columns'
+    # error and 1e-5 of the largest value, on the three kernels (measured on this 32 -> 32 layer:
+    # F(4x4, 3x3) forward 3.5e-4 against 4.3e-5 at values up to 83, weight gradient 2.4e-4
+    # against 4.3e-5 at values up to 111; F(2x2, 3x3), the algorithm before, was within 2x the
+    # columns'; F(4x4, 2x2) on the phases within 4x)
     rng = np.random.default_rng(0)
     x = rng.standard_normal((4, 32, 16, 16))
-    w = rng.standard_normal((32, 32, 3, 3))
-    gy = rng.standard_normal((4, 32, 16, 16))
-    args = ((1, 1), (1, 1), (1, 1), 1)
-    assert conv._winograd(w.shape, *args, x.shape[2:])
+    w = rng.standard_normal((32, 32, window, window))
+    gy = rng.standard_normal((4, 32, gy_side, gy_side))
+    args = ((stride, stride), (1, 1), (1, 1), 1)
+    assert (conv._winograd if window == 3 else conv._winograd2)(w.shape, *args, x.shape[2:])
     x32, w32, gy32 = x.astype(np.float32), w.astype(np.float32), gy.astype(np.float32)
     for fast, exact, inputs, inputs32 in [
             (conv.conv2d_fwd_numba, conv.conv2d_fwd, (x, w), (x32, w32)),
+            (conv.conv2d_bwd_input_numba, conv.conv2d_bwd_input, (gy, w, x.shape),
+             (gy32, w32, x.shape)),
             (conv.conv2d_bwd_weight_numba, conv.conv2d_bwd_weight, (x, gy, w.shape),
              (x32, gy32, w.shape))]:
         truth = exact(*inputs, *args)
