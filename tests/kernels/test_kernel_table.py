@@ -495,6 +495,9 @@ def test_zero_where_loop_and_small_path():
         gy = rng.standard_normal(n).astype(np.float32)
         gy[:2] = [np.inf, np.nan]
         check_against_reference("zero_where", (gy, rng.random(n) < 0.5), {})
+    # a broadcast gradient (a sum's) runs the loop too, on a copy
+    gy, mask = np.broadcast_to(np.float32(2.5), (50, 60)), rng.random((50, 60)) < 0.5
+    np.testing.assert_array_equal(activation.zero_where_numba(gy, mask), np.where(mask, 0, gy))
 
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
