@@ -8,8 +8,9 @@
       "tanh": gx = gy ((1 + t)/2 + x/2 (1 - t^2) du/dx),  t = tanh(u)
   silu_fwd(x) -> y              y = x sigmoid(x)
   silu_bwd(x, gy) -> gx         gx = gy s (1 + x (1 - s)),  s = sigmoid(x)
-  sigmoid_fwd(x) -> y           y = 1 / (1 + exp(-x))  (its backward, gy y (1 - y), is Tensor
-                                ops in tinygen/ops/elementwise.py: differentiable again)
+  sigmoid_fwd(x) -> y           y = 1 / (1 + exp(-x))
+  sigmoid_bwd(y, gy) -> gx      gx = gy y (1 - y), from the output y
+  tanh_bwd(y, gy) -> gx         gx = gy (1 - y^2), from the output y (tanh itself is NumPy's)
   leaky_relu_fwd(x, negative_slope) -> y        y = x if x > 0 else negative_slope * x
   leaky_relu_bwd(x, gy, negative_slope) -> gx   gx = gy if x > 0 else negative_slope * gy
   relu_fwd(x) -> (y, off)       y = max(x, 0) as NumPy's maximum (NaN passes), off = x <= 0
@@ -17,7 +18,8 @@
                                 mask becomes 0, not 0 * inf); ReLU's and clamp's backward
 
 Backward takes the input x (not y): GELU's derivative needs x, and so does SiLU's (LeakyReLU's
-could use y for a positive slope, not for any slope).
+could use y for a positive slope, not for any slope); the sigmoid's and tanh's take y, which their
+forward keeps anyway.
 
 Versions (CPU):
   numba_v1  the flattened array in one range per tinygen thread (_threads.over_ranges; below
@@ -151,6 +153,26 @@ def sigmoid_fwd(x):
     return xp.where(x >= 0, 1 / (1 + e), e / (1 + e)).astype(x.dtype, copy=False)
 
 
+def _example_from_output(rng, which):
+    (x,), _ = _example_fwd(rng, which)
+    (gy,), _ = _example_fwd(rng, which)
+    return (np.tanh(x), gy), {}
+
+
+@reference("sigmoid_bwd", example=_example_from_output, rtol=1e-5, atol=1e-6)
+def sigmoid_bwd(y, gy):
+    """Gradient of the sigmoid times gy, from its output y: gy * y * (1 - y)."""
+    return (gy * (y * (1 - y))).astype(y.dtype, copy=False)
+
+
+@reference("tanh_bwd", example=_example_from_output, rtol=1e-5, atol=1e-6)
+def tanh_bwd(y, gy):
+    """Gradient of tanh times gy, from its output y: gy * (1 - y * y). (Near y = +-1, 1 - y^2
+    cancels: a kernel contracting it to one fused multiply-add rounds differently, ~1e-7
+    absolute in float32.)"""
+    return (gy * (1 - y * y)).astype(y.dtype, copy=False)
+
+
 @reference("silu_fwd", example=_example_fwd, rtol=1e-5, atol=1e-6)
 def silu_fwd(x):
     """SiLU / swish: x * sigmoid(x). x (...) -> y (...)."""
@@ -277,6 +299,22 @@ def _silu_bwd(x, gy, out):
         out[i] = gy[i] * s * (one + v * (one - s))
 
 
+@jit_serial
+def _sigmoid_bwd(y, gy, out):
+    one = y.dtype.type(1)
+    for i in range(y.shape[0]):
+        v = y[i]
+        out[i] = gy[i] * (v * (one - v))
+
+
+@jit_serial
+def _tanh_bwd(y, gy, out):
+    one = y.dtype.type(1)
+    for i in range(y.shape[0]):
+        v = y[i]
+        out[i] = gy[i] * (one - v * v)
+
+
 _FORWARD = (_gelu_erf, _gelu_tanh, _silu)                  # op 0, 2, 4
 _BACKWARD = (_gelu_erf_bwd, _gelu_tanh_bwd, _silu_bwd)      # op 1, 3, 5
 
@@ -307,14 +345,18 @@ def _flat2_parallel(op, n, pieces, x, gy, out):
             _gelu_erf_bwd(x[lo:hi], gy[lo:hi], out[lo:hi])
         elif op == 1:
             _gelu_tanh_bwd(x[lo:hi], gy[lo:hi], out[lo:hi])
-        else:
+        elif op == 2:
             _silu_bwd(x[lo:hi], gy[lo:hi], out[lo:hi])
+        elif op == 3:
+            _sigmoid_bwd(x[lo:hi], gy[lo:hi], out[lo:hi])
+        else:
+            _tanh_bwd(x[lo:hi], gy[lo:hi], out[lo:hi])
 
 
 _TWINS = {kernel: functools.partial(_flat1_parallel, op)
           for op, kernel in enumerate((*_FORWARD, _sigmoid_numba))}
 _TWINS.update({kernel: functools.partial(_flat2_parallel, op)
-               for op, kernel in enumerate(_BACKWARD)})
+               for op, kernel in enumerate((*_BACKWARD, _sigmoid_bwd, _tanh_bwd))})
 
 
 def _run(x, gy, op):
@@ -416,6 +458,28 @@ def _run_leaky(x, gy, negative_slope):
     return out
 
 
+def _from_output(loop, y, gy):
+    """gx of the loop (y, gy, out) over the flattened arrays, or NotImplemented."""
+    gy = contiguous_grad(gy, y)
+    if not _flat_ok(y, gy):
+        return NotImplemented
+    out = np.empty_like(y)
+    _flat_map(loop, (y.reshape(-1), gy.reshape(-1)), out.reshape(-1))
+    return out
+
+
+@numba_kernel("sigmoid_bwd", impl="numba_v1", default=True)
+def sigmoid_bwd_numba(y, gy):
+    """numba_v1: one pass (the Tensor ops before it: three, each allocating)."""
+    return _from_output(_sigmoid_bwd, y, gy)
+
+
+@numba_kernel("tanh_bwd", impl="numba_v1", default=True)
+def tanh_bwd_numba(y, gy):
+    """numba_v1: one pass, as sigmoid_bwd."""
+    return _from_output(_tanh_bwd, y, gy)
+
+
 @numba_kernel("leaky_relu_fwd", impl="numba_v1", default=True)
 def leaky_relu_fwd_numba(x, negative_slope=0.01):
     if not _flat_ok(x):
@@ -499,4 +563,5 @@ def zero_where_numba(g, mask):
 # DCGAN's LeakyReLU on 401k values stayed on one thread (106 us, split: 45)
 _NS_PER_ELEMENT = {_gelu_erf: 0.55, _gelu_erf_bwd: 0.85, _gelu_tanh: 0.5, _gelu_tanh_bwd: 0.6,
                    _silu: 0.3, _silu_bwd: 0.4, _sigmoid_numba: 0.3, _leaky: 0.27,
-                   _leaky_bwd: 0.42, _zero_where: 0.31, _relu: 0.32}
+                   _leaky_bwd: 0.42, _zero_where: 0.31, _relu: 0.32, _sigmoid_bwd: 0.42,
+                   _tanh_bwd: 0.42}

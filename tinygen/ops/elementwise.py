@@ -186,6 +186,8 @@ class Cos(Function):
 
 
 class Tanh(Function):
+    """NumPy's tanh; backward from the output, gy (1 - y^2), by the kernel table (tanh_bwd)."""
+
     def forward(self, x):
         y = self.xp.tanh(x)
         self.save_for_backward(y)
@@ -193,11 +195,24 @@ class Tanh(Function):
 
     def backward(self, gy):
         (y,) = self.saved_tensors
-        return gy * (1 - y * y)
+        return TanhBackward.apply(y, gy)
+
+
+class TanhBackward(Function):
+    """gx = gy (1 - y^2) in one pass (tanh_bwd). Linear in gy; its y gradient -2 y gy gg."""
+
+    def forward(self, y, gy):
+        self.save_for_backward(y, gy)
+        return self.kernel("tanh_bwd")(y, gy)
+
+    def backward(self, gg):
+        y, gy = self.saved_tensors
+        return gg * gy * y * -2, TanhBackward.apply(y, gg)
 
 
 class Sigmoid(Function):
-    """1 / (1 + exp(-x)) through the kernel table (sigmoid_fwd); backward in Tensor ops."""
+    """1 / (1 + exp(-x)) through the kernel table (sigmoid_fwd); backward from the output, gy y
+    (1 - y) (sigmoid_bwd)."""
 
     def forward(self, x):
         y = self.kernel("sigmoid_fwd")(x)
@@ -206,7 +221,19 @@ class Sigmoid(Function):
 
     def backward(self, gy):
         (y,) = self.saved_tensors
-        return gy * (y * (1 - y))
+        return SigmoidBackward.apply(y, gy)
+
+
+class SigmoidBackward(Function):
+    """gx = gy y (1 - y) in one pass (sigmoid_bwd). Linear in gy; its y gradient gy (1 - 2y) gg."""
+
+    def forward(self, y, gy):
+        self.save_for_backward(y, gy)
+        return self.kernel("sigmoid_bwd")(y, gy)
+
+    def backward(self, gg):
+        y, gy = self.saved_tensors
+        return gg * gy * (1 - 2 * y), SigmoidBackward.apply(y, gg)
 
 
 class Sign(Function):
