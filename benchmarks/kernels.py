@@ -31,7 +31,8 @@ NAMES = ["softmax_fwd", "softmax_bwd", "log_softmax_fwd", "log_softmax_bwd", "cr
          "conv2d_bwd_input", "conv2d_bwd_weight", "maxpool2d_fwd", "maxpool2d_bwd",
          "avgpool2d_fwd", "avgpool2d_bwd", "batchnorm_fwd", "batchnorm_bwd", "groupnorm_fwd",
          "groupnorm_bwd", "upsample_nearest_fwd", "upsample_nearest_bwd", "leaky_relu_fwd",
-         "leaky_relu_bwd", "zero_where", "relu_fwd", "channel_sum", "add"]
+         "leaky_relu_bwd", "zero_where", "relu_fwd", "channel_sum", "add", "sigmoid_bwd",
+         "tanh_bwd"]
 # flash attention's registered bench shape is issue 9's GPU target (T = 1024, 16 heads): its
 # reference holds a 512 MB score matrix, so the CPU table times the baby GPT's shape only (below)
 
@@ -66,7 +67,8 @@ def cases(rng):
     _, mean, rstd = registry.references()["layernorm_fwd"].reference(x, w, b, 1e-5)
     out.append(("layernorm_fwd 768x128", "layernorm_fwd", (x, w, b, 1e-5), {}))
     out.append(("layernorm_bwd 768x128", "layernorm_bwd", (x, x, w, mean, rstd), {}))
-    # the DCGAN discriminator's middle layer (64x14x14 -> 128x7x7, 4x4 stride 2): short rows;
+    # the DCGAN discriminator's middle layer (64x14x14 -> 128x7x7, 4x4 stride 2: Winograd
+    # F(4x4, 2x2) on its phases; its input gradient is the generator's middle layer);
     # its last (a 7x7 window on 7x7: one GEMM); LeNet's first layer, the U-Net's last (direct)
     # and two of its 3x3 layers (Winograd F(4x4, 3x3)) at the top and the bottom of the U
     for label, x_shape, w_shape, stride, pad in [
@@ -192,6 +194,10 @@ def torch_fn(name, args, kw):
         return lambda: torch.ops.aten.leaky_relu_backward(T[1], T[0], kw["negative_slope"], False)
     if name == "zero_where":
         return lambda: torch.where(T[1], 0.0, T[0])
+    if name == "sigmoid_bwd":
+        return lambda: torch.ops.aten.sigmoid_backward(T[1], T[0])
+    if name == "tanh_bwd":
+        return lambda: torch.ops.aten.tanh_backward(T[1], T[0])
     if name == "relu_fwd":              # tinygen's kernel also writes the mask x <= 0
         return lambda: torch.relu(T[0])
     if name == "channel_sum":
