@@ -146,6 +146,16 @@ def run_bench(args) -> int:
 
 
 def main(argv=None) -> int:
+    try:
+        return _main(argv)
+    except BrokenPipeError:
+        # the reader of the output went away (`tinygen train --help | head`): no traceback, and
+        # stdout on /dev/null so that the interpreter's last flush does not fail again
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 1
+
+
+def _main(argv):
     parser = build_parser()
     try:
         args = parser.parse_args(argv)
@@ -162,6 +172,8 @@ def main(argv=None) -> int:
     except KeyboardInterrupt:
         print("tinygen: interrupted", file=sys.stderr)
         return 130
+    except BrokenPipeError:                   # an OSError, but not the user's: main's
+        raise
     except USER_ERRORS as e:
         if args.debug:
             raise

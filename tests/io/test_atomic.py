@@ -71,3 +71,12 @@ def test_bad_mode_is_a_clear_error(tmp_path):
     with pytest.raises(ValueError, match="mode must be 'w' or 'wb'"):
         with atomic_write(tmp_path / "x", "a"):
             pass
+
+
+def test_a_missing_folder_is_named_by_the_path_asked_for(tmp_path):
+    # not by the hidden temporary beside it (".x.json.1a2b3c4d.tmp"), which the user never named
+    path = tmp_path / "no" / "such" / "x.json"
+    with pytest.raises(FileNotFoundError) as info:
+        with atomic_write(path) as f:
+            f.write("{}")
+    assert info.value.filename == str(path) and ".tmp" not in str(info.value)

@@ -10,6 +10,8 @@ import pytest
 
 from tinygen.cli import main
 
+from helpers import shared_data_dir
+
 TINY_VAE = ["--set", "hidden=8", "--set", "latent=4", "--steps", "3"]
 
 
@@ -45,6 +47,44 @@ def test_a_value_that_does_not_parse_names_its_key(tmp_path, capsys):
     assert "mlp, multiscale" in _err(capsys)
     assert main(["train", "vae", "--set", "latent"]) == 2
     assert "KEY=VALUE" in _err(capsys)
+
+
+@pytest.mark.parametrize("model, item, needle", [
+    ("vae", "hidden=0", "--set hidden=0: expected an integer >= 1"),    # was a backward's error
+    ("vae", "hidden=-5", "--set hidden=-5: expected an integer >= 1"),  # was blamed on --data
+    ("gpt", "beta2=1", "--set beta2=1: expected a number in [0, 1)"),
+    ("gpt", "dropout=1.5", "--set dropout=1.5: expected a number in [0, 1]"),
+    ("simclr", "temperature=0", "--set temperature=0: expected a number > 0"),
+    ("gpt", "n_head=3", "--set n_head=3: gpt cannot be built so: GPT: n_embd (128) must be "
+                        "divisible by n_head (3)"),
+    ("ddpm", "channels=32,abc", "--set channels=32,abc: ddpm cannot be built so"),
+])
+def test_a_setting_out_of_range_is_refused_before_anything_is_written(model, item, needle,
+                                                                     tmp_path, capsys):
+    # each setting's range is checked as it is parsed; one the model cannot be built with is
+    # refused as the model is built (after its data are loaded): both before the run folder
+    # exists
+    data = shared_data_dir()
+    if "built" in needle and data is None:
+        pytest.skip("the model's data is not beside the repository (../shared/data)")
+    out = tmp_path / "run"
+    where = ["--data-dir", str(data)] if data is not None else []
+    assert main(["train", model, *where, "--out", str(out), "--steps", "1", "--set", item]) == 2
+    assert needle in _err(capsys)
+    assert not out.exists()
+    assert main(["train", "vae", "--out", str(tmp_path / "ok"), "--set", "iw_samples=0",
+                 "--steps", "1", "--set", "hidden=4"]) == 0          # 0 means none: allowed
+
+
+def test_output_cut_short_by_its_reader_is_not_a_traceback():
+    # `tinygen data list | head -1`: the reader closes the pipe; the command ends without a
+    # traceback (exit 1), not with BrokenPipeError twice (the command's print, Python's last flush)
+    proc = subprocess.Popen([sys.executable, "-m", "tinygen", "train", "gpt", "--help"],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    proc.stdout.close()                                  # before the child writes anything
+    err = proc.stderr.read().decode()
+    assert proc.wait() == 1, err
+    assert "Traceback" not in err and "BrokenPipe" not in err, err
 
 
 @pytest.mark.parametrize("argv, needle", [
@@ -149,6 +189,13 @@ def test_a_corrupt_checkpoint_is_one_line_naming_the_file(vae_run, capsys):
 def test_eval_checks_its_settings_too(vae_run, capsys):
     assert main(["eval", vae_run, "--set", "iw_sample=3"]) == 2
     assert "did you mean iw_samples" in _err(capsys)
+
+
+def test_eval_checks_every_compared_folder_before_evaluating(vae_run, tmp_path, capsys):
+    # a misspelt --compare folder was found only after the first run's eval.json was written
+    assert main(["eval", vae_run, "--compare", str(tmp_path / "nosuch")]) == 1
+    assert "nosuch: no such folder" in _err(capsys)
+    assert not os.path.exists(os.path.join(vae_run, "eval.json"))
 
 
 def test_bench_errors_are_one_line(tmp_path, monkeypatch, capsys):

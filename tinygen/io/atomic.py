@@ -29,7 +29,11 @@ def atomic_write(path, mode="w", *, encoding=None):
     directory = os.path.dirname(os.path.abspath(path))
     tmp = os.path.join(directory, f".{os.path.basename(path)}.{secrets.token_hex(4)}.tmp")
     # O_EXCL: never write through a file (or link) that something else put under this name
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0), 0o666)
+    try:
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0),
+                     0o666)
+    except OSError as e:              # a missing or read-only folder: named by `path`, as open()
+        raise type(e)(e.errno, e.strerror, path) from None       # would name it, not `tmp`
     try:
         if mode == "wb":
             file = os.fdopen(fd, "wb")

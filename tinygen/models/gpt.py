@@ -29,6 +29,8 @@ class GPTConfig:
 class CausalSelfAttention(nn.Module):
     def __init__(self, c: GPTConfig):
         super().__init__()
+        if c.n_embd % c.n_head:                      # nanoGPT asserts it
+            raise ValueError(f"GPT: n_embd ({c.n_embd}) must be divisible by n_head ({c.n_head})")
         self.c_attn = nn.Linear(c.n_embd, 3 * c.n_embd, bias=c.bias)     # q, k, v in one matmul
         self.c_proj = nn.Linear(c.n_embd, c.n_embd, bias=c.bias)
         self.resid_dropout = nn.Dropout(c.dropout)

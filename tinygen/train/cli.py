@@ -16,6 +16,7 @@ from ..data import canonical_name
 from .compress import compress_run
 from .errors import RunError, UsageError
 from .recipes import RunConfig, SampleRequest, get_recipe, recipe_names
+from .recipes.base import bounds_text
 from .run_folder import CONFIG, EVAL, read_config, write_json
 from .runs import add_runs_parser
 from .workbench import Workbench, load_run
@@ -72,13 +73,15 @@ class _ModelHelp(argparse.Action):
 
 
 def options_table(model) -> str:
-    """MODEL's --set keys: name, type, default and meaning, one a line."""
+    """MODEL's --set keys: name, type, default and meaning (and the values allowed), one a
+    line."""
     cls = get_recipe(model)
     lines = [f"\n{model} settings (--set KEY=VALUE):"]
     for o in cls.options:
         default = "(see meaning)" if o.default is None else o.default
         kind = "|".join(o.choices) if o.choices else o.type.__name__
-        lines.append(f"  {o.key:<16} {kind:<8} default {default!s:<14} {o.help}")
+        allowed = f" ({bounds_text(o.bounds)})" if o.bounds else ""
+        lines.append(f"  {o.key:<16} {kind:<8} default {default!s:<14} {o.help}{allowed}")
     return "\n".join(lines if cls.options else lines + ["  (none)"])
 
 
@@ -317,12 +320,16 @@ def _differs(key, value, saved):
 
 
 # ---- sample and eval -------------------------------------------------------------------------
-def _load(args, folder, **kwargs):
-    """The run in `folder` for `sample` / `eval`."""
-    check_device(args.device)
+def _check_folder(folder):
     if not os.path.isdir(folder):
         raise RunError(f"{folder}: no such folder; name a run folder (a --out of "
                        "`tinygen train`)")
+
+
+def _load(args, folder, **kwargs):
+    """The run in `folder` for `sample` / `eval`."""
+    check_device(args.device)
+    _check_folder(folder)
     try:
         return load_run(folder, device=args.device, **kwargs)
     except FileNotFoundError as e:
@@ -350,6 +357,8 @@ def run_sample(args):
 
 def run_eval(args):
     """Evaluate the run in args.dir (and --compare runs): eval.json, printed metrics or a table."""
+    for folder in [args.dir, *(args.compare or [])]:       # before any eval.json is written
+        _check_folder(folder)
     records = [evaluate_run(args, args.dir)]
     for other in args.compare or []:
         path = os.path.join(other, EVAL)

@@ -142,7 +142,13 @@ class Workbench:
         cls = self.recipe_cls
         self.data = load_data(self.run.data or cls.default_data, cls, self.run.data_dir,
                               self.run.options)
-        self.recipe = cls(self.run, self.data)
+        try:
+            self.recipe = cls(self.run, self.data)
+        except ValueError as e:       # a model its settings cannot make (heads not dividing the
+            if not self.run.options:  # width); without --set, a bug: its traceback
+                raise
+            given = " ".join(f"--set {k}={v}" for k, v in self.run.options.items())
+            raise UsageError(f"{given}: {cls.name} cannot be built so: {e}") from None
         for m in self.recipe.modules.values():
             m.to(self.recipe.device)
         self.loader = self.recipe.make_loader(self.recipe.setting("batch_size"), self.run.seed)

@@ -40,6 +40,7 @@ class Option:
     default: object
     help: str
     choices: tuple = ()
+    bounds: str = ""        # the values allowed, an interval: "[1, inf)", "[0, 1]", "(0, inf)"
 
     def parse(self, raw):
         """The typed value of `raw` (a string from the command line, or an already typed value
@@ -59,12 +60,33 @@ class Option:
         if self.choices and value not in self.choices:
             raise UsageError(f"--set {self.key}={raw}: expected one of "
                              f"{', '.join(map(str, self.choices))}")
+        if self.bounds and not _within(value, self.bounds):
+            raise UsageError(f"--set {self.key}={raw}: expected {_type_name(self.type)} "
+                             f"{bounds_text(self.bounds)} ({self.help})")
         return value
+
+
+def _interval(bounds):
+    """'[1, inf)' -> (1.0, inf, closed below, closed above)."""
+    low, high = (float(end) for end in bounds[1:-1].split(","))
+    return low, high, bounds[0] == "[", bounds[-1] == "]"
+
+
+def _within(value, bounds):
+    low, high, with_low, with_high = _interval(bounds)
+    return ((value >= low if with_low else value > low)
+            and (value <= high if with_high else value < high))
+
+
+def bounds_text(bounds):
+    """'[1, inf)' -> '>= 1'; a bounded interval as 'in [0, 1)' (for errors and --help)."""
+    low, high, with_low, _ = _interval(bounds)
+    return f"{'>=' if with_low else '>'} {low:g}" if high == float("inf") else f"in {bounds}"
 
 
 # shared by the image recipes: read by tinygen/train/datasets.py when it loads the data
 IMAGE_SIZE = Option("image_size", int, None, "resize the images to N x N pixels at load (default: "
-                    "the dataset's own size; lfw-faces: 32)")
+                    "the dataset's own size; lfw-faces: 32)", bounds="[1, inf)")
 
 
 def replace_defaults(options, **defaults):

@@ -28,8 +28,10 @@ class ClassifierRecipe(Recipe):
     name = "classifier"
     data_kinds = ("image",)
     defaults = {"epochs": 3, "batch_size": 64, "lr": 1e-3}
-    options = (Option("width", int, 32, "channels of the first conv (the second has twice as many)"),
-               Option("hidden", int, 128, "units of the hidden layer (the judge's features)"),
+    options = (Option("width", int, 32, "channels of the first conv (the second has twice as many)",
+                      bounds="[1, inf)"),
+               Option("hidden", int, 128, "units of the hidden layer (the judge's features)",
+                      bounds="[1, inf)"),
                IMAGE_SIZE)
 
     def __init__(self, run, data):

@@ -84,25 +84,28 @@ class _Contrastive(Recipe):
 
 
 COMMON_OPTIONS = (
-    Option("width", int, 32, "channels of the image CNN's first conv (then 2x, 4x)"),
-    Option("image_features", int, 128, "the image encoder's output (the probe's features)"),
+    Option("width", int, 32, "channels of the image CNN's first conv (then 2x, 4x)",
+           bounds="[1, inf)"),
+    Option("image_features", int, 128, "the image encoder's output (the probe's features)",
+           bounds="[1, inf)"),
     Option("weight_decay", float, 0.05, "AdamW's decoupled weight decay (on weight matrices "
-           "and kernels only)"),
-    Option("probe_epochs", int, 30, "epochs of the linear probe at `tinygen eval`"))
+           "and kernels only)", bounds="[0, inf)"),
+    Option("probe_epochs", int, 30, "epochs of the linear probe at `tinygen eval`",
+           bounds="[1, inf)"))
 
 
 class CLIPRecipe(_Contrastive):
     name = "clip"
     defaults = {"epochs": 5, "batch_size": 256, "lr": 2e-3}
     options = COMMON_OPTIONS + (
-        Option("text_width", int, 64, "d_model of the character Transformer"),
-        Option("text_layers", int, 2, "Transformer layers of the text encoder"),
-        Option("embed_dim", int, 64, "the shared embedding's size"),
+        Option("text_width", int, 64, "d_model of the character Transformer", bounds="[1, inf)"),
+        Option("text_layers", int, 2, "Transformer layers of the text encoder", bounds="[1, inf)"),
+        Option("embed_dim", int, 64, "the shared embedding's size", bounds="[1, inf)"),
         Option("targets", str, "label-aware", "which captions are positives: label-aware (every "
                "caption of the image's class) or pairs (its own only, CLIP's arange)",
                choices=("label-aware", "pairs")),
         Option("temperature", float, 0.0, "0: learn the logit scale (CLIP); > 0: a fixed "
-               "temperature tau"))
+               "temperature tau", bounds="[0, inf)"))
 
     def __init__(self, run, data):
         super().__init__(run, data)
@@ -247,10 +250,11 @@ class SimCLRRecipe(_Contrastive):
     name = "simclr"
     defaults = {"epochs": 5, "batch_size": 256, "lr": 2e-3}
     options = COMMON_OPTIONS + (
-        Option("projection_dim", int, 64, "the projection head's output z (NT-Xent's space)"),
-        Option("temperature", float, 0.5, "NT-Xent's temperature tau"),
-        Option("noise", float, 0.1, "the views' pixel noise sigma"),
-        Option("degrees", float, 15.0, "the views' largest rotation"))
+        Option("projection_dim", int, 64, "the projection head's output z (NT-Xent's space)",
+               bounds="[1, inf)"),
+        Option("temperature", float, 0.5, "NT-Xent's temperature tau", bounds="(0, inf)"),
+        Option("noise", float, 0.1, "the views' pixel noise sigma", bounds="[0, inf)"),
+        Option("degrees", float, 15.0, "the views' largest rotation", bounds="[0, inf)"))
 
     def __init__(self, run, data):
         super().__init__(run, data)

@@ -38,20 +38,23 @@ class DiffusionRecipe(Recipe):
         Option("channels", str, None, "U-Net widths per level, top to bottom; default 32,64 for "
                "images under 16 px, 32,64,64 up to 32 px, 32,64,64,128 above"),
         Option("schedule", str, "linear", "the noise schedule", choices=("linear", "cosine")),
-        Option("timesteps", int, 1000, "diffusion steps T"),
+        Option("timesteps", int, 1000, "diffusion steps T", bounds="[1, inf)"),
         Option("conditional", bool, True, "condition on the class labels (guidance needs it; "
                "unlabelled data such as lfw-faces trains unconditionally)"),
-        Option("p_uncond", float, 0.1, "label dropout while training (classifier-free guidance)"),
-        Option("dropout", float, 0.0, "dropout in the residual blocks"),
-        Option("ema", float, 0.999, "decay of the weights' moving average used for sampling"),
-        Option("sample_steps", int, 50, "DDIM steps for samples.png and evaluation"),
+        Option("p_uncond", float, 0.1, "label dropout while training (classifier-free guidance)",
+               bounds="[0, 1]"),
+        Option("dropout", float, 0.0, "dropout in the residual blocks", bounds="[0, 1]"),
+        Option("ema", float, 0.999, "decay of the weights' moving average used for sampling",
+               bounds="[0, 1]"),
+        Option("sample_steps", int, 50, "DDIM steps for samples.png and evaluation",
+               bounds="[1, inf)"),
         Option("clip_x0", bool, True, "clamp the sampler's predicted x0 to the data range at "
                "each step (Ho et al.'s code does)"),
         Option("guidance", float, 2.0, "guidance weight w for samples.png and evaluation "
                "(0: unconditional, 1: conditional)"),
         Option("classifier", str, None, "a trained classifier's run folder: `tinygen eval` judges "
                "2000 samples with it"),
-        Option("eval_samples", int, 2000, "samples the judge scores"),
+        Option("eval_samples", int, 2000, "samples the judge scores", bounds="[1, inf)"),
         IMAGE_SIZE)
 
     def __init__(self, run, data):

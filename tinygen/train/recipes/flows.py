@@ -33,13 +33,14 @@ class FlowRecipe(Recipe):
                "squeezes; images only); default multiscale for glow on images, else mlp",
                choices=("mlp", "multiscale")),
         Option("couplings", int, None, "couplings (mlp) or steps per level (multiscale); "
-               "default 6 (realnvp) / 4 (glow) on images, 16 on the 2-D toys"),
+               "default 6 (realnvp) / 4 (glow) on images, 16 on the 2-D toys", bounds="[1, inf)"),
         Option("hidden", int, None, "width of the coupling nets; default 512 (mlp) / 64 "
-               "(multiscale) on images, 256 on the 2-D toys"),
-        Option("hidden_layers", int, 2, "hidden layers of each MLP coupling net"),
-        Option("levels", int, 2, "levels of the multi-scale architecture"),
+               "(multiscale) on images, 256 on the 2-D toys", bounds="[1, inf)"),
+        Option("hidden_layers", int, 2, "hidden layers of each MLP coupling net",
+               bounds="[0, inf)"),
+        Option("levels", int, 2, "levels of the multi-scale architecture", bounds="[1, inf)"),
         Option("train_size", int, None, "training points drawn for the 2-D toys (default "
-               "100000)"))
+               "100000)", bounds="[1, inf)"))
 
     def __init__(self, run, data):
         super().__init__(run, data)

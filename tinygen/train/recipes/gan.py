@@ -27,10 +27,14 @@ class GANRecipe(Recipe):
     defaults = {"epochs": 20, "batch_size": 64, "lr": 2e-4}
     drop_last = True
     betas = (0.5, 0.999)
-    options = (Option("latent", int, 64, "dimensions of the generator's noise z"),
-               Option("width", int, 64, "base channels (conv) or hidden units / 4 (MLP)"),
-               Option("n_critic", int, 1, "discriminator steps per generator step"),
-               Option("gp_weight", float, 10.0, "weight of the gradient penalty (wgan-gp)"),
+    options = (Option("latent", int, 64, "dimensions of the generator's noise z",
+                      bounds="[1, inf)"),
+               Option("width", int, 64, "base channels (conv) or hidden units / 4 (MLP)",
+                      bounds="[1, inf)"),
+               Option("n_critic", int, 1, "discriminator steps per generator step",
+                      bounds="[1, inf)"),
+               Option("gp_weight", float, 10.0, "weight of the gradient penalty (wgan-gp)",
+                      bounds="[0, inf)"),
                Option("classifier", str, None, "a trained classifier's run folder: judge "
                       "samples with it at each epoch and at `tinygen eval`"),
                IMAGE_SIZE)

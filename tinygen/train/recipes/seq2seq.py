@@ -67,12 +67,14 @@ class Seq2SeqRecipe(Recipe):
     tasks = ("reverse", "add")
     default_data = "reverse"
     defaults = {"epochs": 5, "batch_size": 64, "lr": 5e-4}
-    options = (Option("d_model", int, 128, "width of the Transformer"),
-               Option("nhead", int, 4, "attention heads"),
-               Option("layers", int, 2, "encoder and decoder layers (each)"),
-               Option("dim_feedforward", int, 256, "width of the feed-forward blocks"),
-               Option("max_len", int, 8, "the longest generated string"),
-               Option("n_train", int, 20000, "generated training pairs (1000 more for the test)"))
+    options = (Option("d_model", int, 128, "width of the Transformer", bounds="[1, inf)"),
+               Option("nhead", int, 4, "attention heads", bounds="[1, inf)"),
+               Option("layers", int, 2, "encoder and decoder layers (each)", bounds="[1, inf)"),
+               Option("dim_feedforward", int, 256, "width of the feed-forward blocks",
+                      bounds="[1, inf)"),
+               Option("max_len", int, 8, "the longest generated string", bounds="[1, inf)"),
+               Option("n_train", int, 20000, "generated training pairs (1000 more for the test)",
+                      bounds="[1, inf)"))
 
     @classmethod
     def make_task(cls, name, options):

@@ -73,9 +73,12 @@ class TextRecipe(Recipe):
     data_kinds = ("text",)
     default_data = "tinyshakespeare"
     evaluates_in_parallel = True          # the validation batches are split over the ranks
-    options = (Option("block_size", int, 64, "characters of context (the training windows)"),
-               Option("eval_interval", int, 250, "steps between evaluations (an 'epoch')"),
-               Option("eval_batches", int, 200, "validation batches per evaluation"))
+    options = (Option("block_size", int, 64, "characters of context (the training windows)",
+                      bounds="[1, inf)"),
+               Option("eval_interval", int, 250, "steps between evaluations (an 'epoch')",
+                      bounds="[1, inf)"),
+               Option("eval_batches", int, 200, "validation batches per evaluation",
+                      bounds="[1, inf)"))
 
     def __init__(self, run, data):
         super().__init__(run, data)
@@ -138,17 +141,18 @@ class GPTRecipe(TextRecipe):
     name = "gpt"
     defaults = {"steps": 2000, "batch_size": 12, "lr": 1e-3}
     options = TextRecipe.options + (
-        Option("n_layer", int, 4, "Transformer blocks"),
-        Option("n_head", int, 4, "attention heads per block"),
-        Option("n_embd", int, 128, "embedding width"),
-        Option("dropout", float, 0.0, "dropout probability"),
+        Option("n_layer", int, 4, "Transformer blocks", bounds="[1, inf)"),
+        Option("n_head", int, 4, "attention heads per block", bounds="[1, inf)"),
+        Option("n_embd", int, 128, "embedding width", bounds="[1, inf)"),
+        Option("dropout", float, 0.0, "dropout probability", bounds="[0, 1]"),
         Option("bias", bool, False, "biases in the Linear and LayerNorm layers"),
-        Option("weight_decay", float, 0.1, "AdamW's decoupled weight decay (2-D weights only)"),
-        Option("beta2", float, 0.99, "AdamW's beta2"),
+        Option("weight_decay", float, 0.1, "AdamW's decoupled weight decay (2-D weights only)",
+               bounds="[0, inf)"),
+        Option("beta2", float, 0.99, "AdamW's beta2", bounds="[0, 1)"),
         Option("min_lr", float, None, "the learning rate at the end of the cosine decay "
-               "(default lr / 10)"),
-        Option("warmup", int, 100, "steps of linear warm-up"),
-        Option("grad_clip", float, 1.0, "the gradient norm is clipped to this"))
+               "(default lr / 10)", bounds="[0, inf)"),
+        Option("warmup", int, 100, "steps of linear warm-up", bounds="[0, inf)"),
+        Option("grad_clip", float, 1.0, "the gradient norm is clipped to this", bounds="(0, inf)"))
 
     def __init__(self, run, data):
         super().__init__(run, data)
@@ -190,9 +194,9 @@ class CharRNNRecipe(TextRecipe):
     cell = "lstm"
     defaults = {"steps": 2000, "batch_size": 12, "lr": 2e-3}
     options = TextRecipe.options + (
-        Option("hidden", int, 256, "units of the recurrent state"),
-        Option("layers", int, 2, "stacked recurrent layers"),
-        Option("embed", int, 64, "width of the character embedding"))
+        Option("hidden", int, 256, "units of the recurrent state", bounds="[1, inf)"),
+        Option("layers", int, 2, "stacked recurrent layers", bounds="[1, inf)"),
+        Option("embed", int, 64, "width of the character embedding", bounds="[1, inf)"))
 
     def __init__(self, run, data):
         super().__init__(run, data)

@@ -21,12 +21,13 @@ class VAERecipe(Recipe):
     data_kinds = ("image",)
     defaults = {"epochs": 10, "batch_size": 128, "lr": 1e-3}
     loss_reduction = "sum"             # the negative ELBO summed over the batch
-    options = (Option("hidden", int, 400, "units of the encoder's and decoder's hidden layer"),
-               Option("latent", int, 20, "dimensions of the latent code z"),
+    options = (Option("hidden", int, 400, "units of the encoder's and decoder's hidden layer",
+                      bounds="[1, inf)"),
+               Option("latent", int, 20, "dimensions of the latent code z", bounds="[1, inf)"),
                Option("width", int, 32, "channels of the first conv (conv-vae; the second has "
-                      "twice as many)"),
+                      "twice as many)", bounds="[1, inf)"),
                Option("iw_samples", int, 64, "importance samples K of the IWAE bound that "
-                      "`tinygen eval` adds (0: none)"),
+                      "`tinygen eval` adds (0: none)", bounds="[0, inf)"),
                IMAGE_SIZE)
 
     def __init__(self, run, data):
