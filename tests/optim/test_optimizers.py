@@ -321,3 +321,17 @@ def test_lbfgs_needs_a_closure_and_one_group():
         tg.optim.LBFGS([a]).step()
     with pytest.raises(ValueError, match="strong_wolfe"):
         tg.optim.LBFGS([a], line_search_fn="backtracking")
+
+
+@pytest.mark.parametrize("opt_name", sorted({name for name, _ in CONFIGS} - {"LBFGS"}))
+def test_a_tensor_learning_rate_is_read_as_its_value(opt_name):
+    # a 0-d Tensor lr, as PyTorch allows: Adagrad and Adadelta updated no parameter with one
+    runs = []
+    for lib in (tg, torch):
+        run = Run(lib, opt_name, {"lr": lib.tensor(0.01, dtype=lib.float64)}, "float64")
+        for _ in range(3):
+            run.step()
+        runs.append(run)
+    _assert_same(*runs, TOL["float64"], f"{opt_name} with a Tensor lr")
+    assert any(np.abs(v - p).max() > 1e-6 for v, p in zip(
+        runs[0].values(), _init_arrays("float64", 0)[0]))           # it did move

@@ -226,7 +226,9 @@ class ElementwiseOptimizer(Optimizer):
     torch.optim's but LBFGS). Subclasses give `new_state(p, group)` (the state Tensors of a
     parameter, beside `step`, which is added here) and `update(param, grad, state, group, step)`,
     which works on arrays (state: name -> array, updated in place; `grad` already negated for
-    `maximize` and never modified)."""
+    `maximize` and never modified; `group`'s hyper-parameters as Python numbers, a Tensor lr or
+    beta read as its value: on arrays, `param -= lr * update` with a Tensor lr made a new Tensor
+    and left the parameter as it was, silently)."""
 
     def new_state(self, p, group):
         return {}
@@ -240,6 +242,7 @@ class ElementwiseOptimizer(Optimizer):
         loss = self._closure_loss(closure)
         name = type(self).__name__
         for group in self.param_groups:
+            hyper = {k: v if k == "params" else _plain(v) for k, v in group.items()}
             for i, p in enumerate(group["params"]):
                 if p.grad is None:
                     continue
@@ -252,7 +255,7 @@ class ElementwiseOptimizer(Optimizer):
                     state.update(self.new_state(p, group))
                 state["step"]._data += 1
                 arrays = {k: v._data for k, v in state.items()}
-                self.update(p._data, grad, arrays, group, float(state["step"]._data))
+                self.update(p._data, grad, arrays, hyper, float(state["step"]._data))
                 p._version[0] += 1
         return loss
 
@@ -330,3 +333,10 @@ def _check_grad(opt_name, p, i):
 def _scalar(x):
     """A hyper-parameter as a Python float (groups may hold 1-element Tensors, as in PyTorch)."""
     return float(x) if isinstance(x, Tensor) else x
+
+
+def _plain(value):
+    """A group's hyper-parameter with its Tensors read as floats (betas: each of the pair)."""
+    if isinstance(value, tuple):
+        return tuple(_scalar(v) for v in value)
+    return _scalar(value)
