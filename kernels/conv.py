@@ -278,11 +278,12 @@ def _bwd_input(gy, w, x_shape, stride, padding, dilation, groups, col2im, im2col
     K, L = C // G * kernel[0] * kernel[1], out_hw[0] * out_hw[1]
     flipped_padding = tuple(d * (k - 1) - p for k, p, d in zip(kernel, padding, dilation))
     if (tuple(stride) == (1, 1) and tuple(out_hw) == tuple(full_hw) and min(flipped_padding) >= 0
-            and H * W <= L):
+            and H * W <= L and _finite_weight(w)):
         # With stride 1 the gradient is a forward convolution of gy with the flipped, transposed
         # weight: no col2im. Only when gx is no larger than gy ("same" padding), else the
         # forward convolution would multiply mostly padding (a 7x7 ConvTranspose from 1x1: 49x
-        # the work).
+        # the work); and only for a finite weight, whose inf or NaN would meet the padding's
+        # zeros (NaN at the edges, where PyTorch, which multiplies no padding, has none).
         return _forward(gy, _flipped_weight(w, G), stride, flipped_padding, dilation, groups,
                         im2col)
     w_t = w.reshape(G, O // G, K).transpose(0, 2, 1)               # (G, K, O/G), a view
@@ -294,6 +295,12 @@ def _bwd_input(gy, w, x_shape, stride, padding, dilation, groups, col2im, im2col
         col2im(c.reshape(G * K, -1), n0, n1, kernel, stride, padding, dilation, out_hw, gx)
     _each_chunk(xp, N, G, K, L, O, gy.dtype, per_chunk)
     return gx
+
+
+def _finite_weight(w):
+    """Whether every value of w is finite (the input gradient's paths that multiply gy's padding
+    by the weight need it)."""
+    return bool(array_module(w).isfinite(w).all())
 
 
 def _gathered_gy(xp, gy_t, n0, n1, G):
@@ -1133,7 +1140,12 @@ def _winograd_bwd_weight(x, gy, w_shape, with_bias=False):
 # on gy's 4x4 tiles and A''^T = [[1, 1, 1, 1, 0], [0, 1, -1, 2, 1]], the same B'^T on the input.
 # The phases are read straight from the image by the input transform, and the output transform
 # writes straight into the output's phases: no copies of x, gy or gx.
-# Where an output is not finite the kernel is done again with columns, as for F(4x4, 3x3).
+# Where an output is not finite the kernel is done again with columns, as for F(4x4, 3x3). The
+# price is rounding, as there: the transforms mix a tile's 25 inputs, so an output's float32
+# error follows the largest value in its tile, not its own terms (one input of 1e4 among values
+# ~1 put ~900 eps of their terms into outputs that never read it, ~6 eps at 1e2; columns: 0.3),
+# and outputs whose terms are all 0 come out ~1e-5 instead of 0 (TINYGEN_KERNELS=reference for
+# the columns everywhere).
 # Chunks of 1 MB: on the 2-core EPYC (Zen 4, 1 MB of L2 a core) the DCGAN layer's three kernels
 # (64 <-> 128 channels, 14x14 <-> 7x7, batch 64, 2 threads; best of 9) ran in 3.7 / 4.2 / 4.7 ms
 # with 1 MB, 4.1 / 4.5 / 4.9 with 2 MB, 4.3 / 4.8 / 5.3 with 0.5 MB (F(4x4, 3x3)'s layers did not
@@ -1467,7 +1479,8 @@ def conv2d_bwd_input_numba(gy, w, x_shape, stride, padding, dilation, groups):
     flipped_padding = tuple(k - 1 - p for k, p in zip(w.shape[2:], padding))
     if (tuple(gy.shape[2:]) == full_hw and _direct(
             (w.shape[1], w.shape[0]) + w.shape[2:], stride, flipped_padding, dilation, groups,
-            full_hw, x_shape[2:])):          # a forward convolution of gy, as for Winograd
+            full_hw, x_shape[2:]) and _finite_weight(w)):  # a forward convolution of gy, as for
+        # Winograd (and as `_bwd_input`'s, only for a finite weight)
         return _direct_forward(np.ascontiguousarray(gy), _flipped_weight(w, 1), flipped_padding)
     return _bwd_input(np.ascontiguousarray(gy), w, tuple(x_shape), stride, padding, dilation,
                       groups, col2im_numba, im2col_numba)

@@ -253,6 +253,25 @@ def test_direct_is_chosen_where_it_applies(monkeypatch, case, direct):
     assert calls == want
 
 
+@pytest.mark.parametrize("C, O, H, W", [(4, 5, 9, 8), (3, 5, 9, 8), (3, 5, 16, 16),
+                                        (16, 16, 12, 12)])   # Winograd, columns, direct, Winograd
+def test_input_gradient_with_inf_in_the_weight_matches_pytorch(C, O, H, W):
+    # with stride 1 and "same" padding the input gradient is a forward convolution of gy padded
+    # by zeros: an inf weight met those zeros and made NaN along gx's edges (PyTorch multiplies
+    # no padding); such a weight takes col2im instead, on every path and in the reference
+    torch = pytest.importorskip("torch")
+    rng = np.random.default_rng(0)
+    w, gy = rng.standard_normal((O, C, 3, 3)), rng.standard_normal((2, O, H, W))
+    w[0, 0, 0, 0] = np.inf
+    args = ((1, 1), (1, 1), (1, 1), 1)
+    want = torch.nn.grad.conv2d_input((2, C, H, W), torch.tensor(w), torch.tensor(gy), 1, 1)
+    for fn in (conv.conv2d_bwd_input_numba, conv.conv2d_bwd_input):
+        with np.errstate(invalid="ignore"):
+            got = fn(gy, w, (2, C, H, W), *args)
+        np.testing.assert_array_equal(np.isnan(got), np.isnan(want.numpy()), err_msg=fn.__name__)
+        np.testing.assert_allclose(got, want.numpy(), rtol=1e-10, atol=1e-10)
+
+
 def test_direct_weight_gradient_with_inf_in_x():
     # the grid's extra positions hold gy = 0 against real pixels: an inf there would make a NaN
     # that the reference does not have, so a non-finite result is redone with columns
