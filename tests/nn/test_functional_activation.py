@@ -148,3 +148,19 @@ def test_fused_activations_third_derivative_matches_torch(name):
         expected = np.zeros_like(x0) if b is None else b.detach().numpy()
         got = np.zeros_like(x0) if a is None else a.detach().numpy()
         np.testing.assert_allclose(got, expected, rtol=1e-7, atol=1e-10, err_msg=f"order {order}")
+
+
+@pytest.mark.parametrize("name", ["sigmoid", "tanh"])
+@pytest.mark.parametrize("x_dtype, g_dtype", [("float32", "float64"), ("float64", "float32")])
+def test_backward_from_the_output_keeps_each_gradient_in_its_dtype(name, x_dtype, g_dtype):
+    # the one-pass backward kernels compute in y's dtype; the upstream gradient's own gradient
+    # (double backward) is in its dtype, as PyTorch gives it
+    grads = []
+    for lib in (tg, torch):
+        x = lib.ones(3, dtype=getattr(lib, x_dtype), requires_grad=True) * 0.3
+        g = lib.ones(3, dtype=getattr(lib, g_dtype), requires_grad=True)
+        (gx,) = lib.autograd.grad(getattr(x, name)(), x, g, create_graph=True)
+        gx.sum().backward()
+        grads.append(g.grad)
+    assert str(grads[0].dtype).split(".")[-1] == g_dtype == str(grads[1].dtype).split(".")[-1]
+    np.testing.assert_allclose(grads[0].numpy(), grads[1].numpy(), rtol=1e-6)

@@ -58,6 +58,8 @@ def test_a_value_that_does_not_parse_names_its_key(tmp_path, capsys):
     ("gpt", "n_head=3", "--set n_head=3: gpt cannot be built so: GPT: n_embd (128) must be "
                         "divisible by n_head (3)"),
     ("ddpm", "channels=32,abc", "--set channels=32,abc: ddpm cannot be built so"),
+    ("seq2seq", "max_len=4", "max_len=4 allows 11110 distinct strings, fewer than the 20000 "
+                             "training and 1000 test pairs"),      # drew strings forever
 ])
 def test_a_setting_out_of_range_is_refused_before_anything_is_written(model, item, needle,
                                                                      tmp_path, capsys):

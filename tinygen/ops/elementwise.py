@@ -207,7 +207,7 @@ class TanhBackward(Function):
 
     def backward(self, gg):
         y, gy = self.saved_tensors
-        return gg * gy * y * -2, TanhBackward.apply(y, gg)
+        return gg * gy * y * -2, _as_dtype(TanhBackward.apply(y, gg), gy)
 
 
 class Sigmoid(Function):
@@ -233,7 +233,12 @@ class SigmoidBackward(Function):
 
     def backward(self, gg):
         y, gy = self.saved_tensors
-        return gg * gy * (1 - 2 * y), SigmoidBackward.apply(y, gg)
+        return gg * gy * (1 - 2 * y), _as_dtype(SigmoidBackward.apply(y, gg), gy)
+
+
+def _as_dtype(g, like):
+    """The kernels give y's dtype: gy's gradient in gy's (a float64 gy of a float32 op)."""
+    return g if g.dtype == like.dtype else g.to(like.dtype)
 
 
 class Sign(Function):

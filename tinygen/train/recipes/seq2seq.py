@@ -18,6 +18,7 @@ from ...io import atomic_write
 from ...models.seq2seq import (BOS, EOS, PAD, TOKEN, VOCAB, Seq2Seq, Seq2SeqConfig,
                                shift_right)
 from ...nn import functional as F
+from ..errors import UsageError
 from .base import DataInfo, Option, Recipe
 
 _SYMBOL = {v: k for k, v in TOKEN.items()}
@@ -36,8 +37,27 @@ def _decode(ids):
     return "".join(_SYMBOL.get(t, "") for t in ids if t not in (PAD, BOS))
 
 
+def _distinct_sources(name, max_len):
+    """How many different source strings the task can draw: reverse, strings of 1 to max_len
+    digits; add, a + b with a and b below 10^(max_len // 2)."""
+    if name == "reverse":
+        return sum(10 ** n for n in range(1, max_len + 1))
+    return 10 ** (2 * (max_len // 2))
+
+
 def make_task(name, n_train=20000, n_test=1000, max_len=8, seed=0):
-    """(src, tgt) int64 arrays padded with PAD; tgt ends with EOS. Test strings never in train."""
+    """(src, tgt) int64 arrays padded with PAD; tgt ends with EOS. Test strings never in train.
+    ValueError where max_len allows fewer distinct strings than asked for (the drawing loop would
+    never end)."""
+    if name not in ("reverse", "add"):
+        raise ValueError(f"seq2seq: unknown task {name!r}; expected 'reverse' or 'add'")
+    if name == "add" and max_len < 2:
+        raise ValueError(f"seq2seq add: max_len={max_len} is too short for 'a+b'; at least 2")
+    if _distinct_sources(name, max_len) < n_train + n_test:
+        raise ValueError(f"seq2seq {name}: max_len={max_len} allows "
+                         f"{_distinct_sources(name, max_len)} distinct strings, fewer than the "
+                         f"{n_train} training and {n_test} test pairs; raise max_len or lower "
+                         "n_train")
     rng = np.random.default_rng(seed)
     seen, pairs = set(), []
     while len(pairs) < n_train + n_test:
@@ -45,11 +65,10 @@ def make_task(name, n_train=20000, n_test=1000, max_len=8, seed=0):
             n = int(rng.integers(1, max_len + 1))
             src = "".join(rng.choice(list("0123456789"), n))
             tgt = src[::-1]
-        elif name == "add":
-            a, b = (int(rng.integers(0, 10 ** int(rng.integers(1, max_len // 2 + 1)))) for _ in range(2))
-            src, tgt = f"{a}+{b}", str(a + b)
         else:
-            raise ValueError(f"seq2seq: unknown task {name!r}; expected 'reverse' or 'add'")
+            a, b = (int(rng.integers(0, 10 ** int(rng.integers(1, max_len // 2 + 1))))
+                    for _ in range(2))
+            src, tgt = f"{a}+{b}", str(a + b)
         if src not in seen:
             seen.add(src)
             pairs.append((src, tgt))
@@ -79,8 +98,11 @@ class Seq2SeqRecipe(Recipe):
     @classmethod
     def make_task(cls, name, options):
         declared = {o.key: o.default for o in cls.options}
-        return make_task(name, max_len=int(options.get("max_len", declared["max_len"])),
-                         n_train=int(options.get("n_train", declared["n_train"])))
+        try:
+            return make_task(name, max_len=int(options.get("max_len", declared["max_len"])),
+                             n_train=int(options.get("n_train", declared["n_train"])))
+        except ValueError as e:               # settings that cannot make the task
+            raise UsageError(str(e)) from None
 
     def __init__(self, run, data):
         super().__init__(run, data)
