@@ -30,7 +30,7 @@ from .train.errors import RunError, UsageError
 
 # what a user can cause or meet: one line on stderr, no traceback (exit 2 usage, 1 runtime)
 USER_ERRORS = (UsageError, RunError, CheckpointError, DownloadError, DataFormatError,
-               MissingExtraError, OSError)
+               MissingExtraError, OSError, MemoryError)
 
 
 class Parser(argparse.ArgumentParser):

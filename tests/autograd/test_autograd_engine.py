@@ -383,3 +383,12 @@ def test_post_accumulate_hook_sees_the_sum_over_every_use():
     assert len(seen) == 1
     with pytest.raises(RuntimeError, match="non-leaf"):
         (w * 2).register_post_accumulate_grad_hook(lambda t: None)
+
+
+def test_a_root_gradient_is_taken_in_the_outputs_dtype():
+    # as PyTorch: a float64 gradient into a float32 output leaves a float32 .grad (it was
+    # float64 after exp, relu, clamp, a product, a sum; float32 after others)
+    for f in (lambda t: t.exp(), lambda t: t.relu(), lambda t: t * 2, lambda t: t.sigmoid()):
+        x = tg.ones(3, requires_grad=True)
+        f(x).backward(tg.ones(3, dtype=tg.float64))
+        assert x.grad.dtype == tg.float32

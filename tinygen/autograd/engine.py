@@ -140,6 +140,8 @@ class _Pass:
             return wrap_constant(one if d.ndim == 0 else one.reshape(d.shape))
         if not isinstance(g, _function.Tensor):
             g = wrap(array_module(r._data).asarray(g, dtype=r._data.dtype))
+        elif g.dtype != r.dtype:             # as PyTorch: in the output's dtype (a float64
+            g = g.to(r.dtype)                # gradient left a float64 .grad on a float32 leaf)
         if tuple(g.shape) != tuple(r.shape):
             raise RuntimeError(
                 f"backward: gradient has shape {tuple(g.shape)} but the output has shape "

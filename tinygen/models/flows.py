@@ -82,7 +82,13 @@ class MultiScaleFlow(nn.Module):
 
     def __init__(self, c: FlowConfig):
         super().__init__()
+        if len(c.shape) != 3:
+            raise ValueError(f"the multi-scale flow takes images (C, H, W), not data of shape "
+                             f"{tuple(c.shape)}: arch=mlp for vectors")
         ch, h, w = c.shape
+        if h % 2 ** c.levels or w % 2 ** c.levels:
+            raise ValueError(f"levels={c.levels}: each level halves the image, and {h}x{w} is not "
+                             f"divisible by 2^{c.levels}")
         self.levels = nn.ModuleList()
         self.shapes = []
         for level in range(c.levels):

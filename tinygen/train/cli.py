@@ -17,7 +17,7 @@ from .compress import compress_run
 from .errors import RunError, UsageError
 from .recipes import RunConfig, SampleRequest, get_recipe, recipe_names
 from .recipes.base import bounds_text
-from .run_folder import CONFIG, EVAL, read_config, write_json
+from .run_folder import CONFIG, EVAL, check_judge, read_config, write_json
 from .runs import add_runs_parser
 from .workbench import Workbench, load_run
 
@@ -254,6 +254,8 @@ def run_train(args):
     check_device(args.device)
     recipe_cls = get_recipe(args.model)
     options = recipe_cls.check_options(_parse_set(args.set))
+    if options.get("classifier"):             # a GAN's or DDPM's judge: checked before any step
+        check_judge(options["classifier"])
     if args.resume:
         run = _resumed_run(args, out, recipe_cls, options)
     else:
@@ -357,12 +359,17 @@ def run_sample(args):
 
 def run_eval(args):
     """Evaluate the run in args.dir (and --compare runs): eval.json, printed metrics or a table."""
-    for folder in [args.dir, *(args.compare or [])]:       # before any eval.json is written
+    for folder in args.compare or []:
         _check_folder(folder)
-    records = [evaluate_run(args, args.dir)]
+    evaluated = [args.dir] + [f for f in args.compare or []
+                              if not os.path.isfile(os.path.join(f, EVAL))]
+    # every folder, and --set against each run, checked before any eval.json is written
+    settings = {folder: _eval_settings(args, folder) for folder in evaluated}
+    records = [evaluate_run(args, args.dir, settings[args.dir])]
     for other in args.compare or []:
         path = os.path.join(other, EVAL)
-        records.append(_read_eval(path) if os.path.isfile(path) else evaluate_run(args, other))
+        records.append(evaluate_run(args, other, settings[other]) if other in settings
+                       else _read_eval(path))
     if args.compare:
         print(compare_table(records))
     else:
@@ -371,15 +378,19 @@ def run_eval(args):
     return 0
 
 
-def evaluate_run(args, folder):
-    """Evaluate one run folder; write and return its eval.json record: the metrics, the split,
-    the number of items, the seed and the command, and what the model reports beside (the judge,
-    the units)."""
-    recipe_cls = get_recipe(read_config(folder)["model"]) if os.path.isfile(
-        os.path.join(folder, CONFIG)) else None
-    given = _parse_set(args.set)
-    if recipe_cls is not None:
-        given = recipe_cls.check_options(given)
+def _eval_settings(args, folder):
+    """--set checked against the run in `folder` (a folder with a config.json)."""
+    _check_folder(folder)
+    if not os.path.isfile(os.path.join(folder, CONFIG)):
+        raise RunError(f"{folder}: no run in this folder (no {CONFIG}); name a run folder (a "
+                       "--out of `tinygen train`)")
+    return get_recipe(read_config(folder)["model"]).check_options(_parse_set(args.set))
+
+
+def evaluate_run(args, folder, given):
+    """Evaluate one run folder with the checked --set settings `given`; write and return its
+    eval.json record: the metrics, the split, the number of items, the seed and the command,
+    and what the model reports beside (the judge, the units)."""
     bench = _load(args, folder, data_dir=args.data_dir)
     recipe = bench.recipe
     recipe.run.options.update(given)

@@ -31,7 +31,10 @@ def load_data(name, recipe_cls, data_dir=None, options=None) -> DataInfo:
         # the toys are drawn by code, so a recipe may ask for more training points than the
         # default 10 000 (FFJORD draws a fresh batch every step); --set train_size=N overrides
         size = options.get("train_size") or recipe_cls.toy_train_size
-        train = D.load(name, "train", n=None if size is None else int(size))
+        try:
+            train = D.load(name, "train", n=None if size is None else int(size))
+        except (ValueError, MemoryError) as e:   # more points than NumPy can hold
+            raise UsageError(f"--set train_size={size}: {e}") from None
     elif kind == "image":
         # --set image_size=N resizes the images once at load (lfw-faces: 32 unless given)
         size = options.get("image_size")

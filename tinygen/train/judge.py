@@ -15,15 +15,12 @@ import tinygen as tg
 from ..metrics import judge_scores
 from ..models.classifier import Classifier, ClassifierConfig
 from .errors import UsageError
-from .run_folder import CHECKPOINT, load_module_state, read_config
+from .run_folder import CHECKPOINT, check_judge, load_module_state, read_config
 
 
 def load_judge(run_dir, device="cpu") -> Classifier:
     """The trained classifier of the run in `run_dir`, in eval mode, on `device`."""
-    config = read_config(run_dir)
-    if config.get("model") != "classifier":
-        raise UsageError(f"--set classifier={run_dir}: is a {config.get('model')!r} run; the "
-                         "judge must be a classifier run (tinygen train classifier)")
+    config = check_judge(run_dir)
     model = Classifier(ClassifierConfig(**config["model_config"]))
     load_module_state({"classifier": model}, tg.load(os.path.join(run_dir, CHECKPOINT)))
     model.to(device)

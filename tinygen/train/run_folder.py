@@ -28,7 +28,7 @@ import os
 import shutil
 
 from ..io import atomic_write, load
-from .errors import RunError
+from .errors import RunError, UsageError
 
 CONFIG = "config.json"
 METRICS = "metrics.jsonl"
@@ -191,3 +191,17 @@ def load_module_state(modules, weights):
     for name, m in modules.items():
         prefix = name + "."
         m.load_state_dict({k[len(prefix):]: v for k, v in weights.items() if k.startswith(prefix)})
+
+
+def check_judge(run_dir) -> dict:
+    """The config of the classifier run in `run_dir` (a GAN's or DDPM's judge, --set
+    classifier=RUN); a usage error where there is none. `tinygen train` calls it before the run
+    starts (it was found after an epoch of training)."""
+    if not os.path.isfile(os.path.join(run_dir, CONFIG)):
+        raise UsageError(f"--set classifier={run_dir}: no run there (no {CONFIG}); name a folder "
+                         "of `tinygen train classifier`")
+    config = read_config(run_dir)
+    if config.get("model") != "classifier":
+        raise UsageError(f"--set classifier={run_dir}: is a {config.get('model')!r} run; the "
+                         "judge must be a classifier run (tinygen train classifier)")
+    return config

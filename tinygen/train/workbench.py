@@ -144,6 +144,8 @@ class Workbench:
                               self.run.options)
         try:
             self.recipe = cls(self.run, self.data)
+        except UsageError:
+            raise
         except ValueError as e:       # a model its settings cannot make (heads not dividing the
             if not self.run.options:  # width); without --set, a bug: its traceback
                 raise

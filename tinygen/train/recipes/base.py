@@ -40,7 +40,9 @@ class Option:
     default: object
     help: str
     choices: tuple = ()
-    bounds: str = ""        # the values allowed, an interval: "[1, inf)", "[0, 1]", "(0, inf)"
+    # the values allowed on the command line, an interval: "[1, inf)", "[0, 1]", "(0, inf)". A
+    # config.json's saved values are taken as they are: a run from before a bound keeps loading
+    bounds: str = ""
 
     def parse(self, raw):
         """The typed value of `raw` (a string from the command line, or an already typed value
@@ -60,7 +62,7 @@ class Option:
         if self.choices and value not in self.choices:
             raise UsageError(f"--set {self.key}={raw}: expected one of "
                              f"{', '.join(map(str, self.choices))}")
-        if self.bounds and not _within(value, self.bounds):
+        if self.bounds and isinstance(raw, str) and not _within(value, self.bounds):
             raise UsageError(f"--set {self.key}={raw}: expected {_type_name(self.type)} "
                              f"{bounds_text(self.bounds)} ({self.help})")
         return value

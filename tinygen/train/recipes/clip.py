@@ -91,7 +91,7 @@ COMMON_OPTIONS = (
     Option("weight_decay", float, 0.05, "AdamW's decoupled weight decay (on weight matrices "
            "and kernels only)", bounds="[0, inf)"),
     Option("probe_epochs", int, 30, "epochs of the linear probe at `tinygen eval`",
-           bounds="[1, inf)"))
+           bounds="[0, inf)"))
 
 
 class CLIPRecipe(_Contrastive):
@@ -99,7 +99,7 @@ class CLIPRecipe(_Contrastive):
     defaults = {"epochs": 5, "batch_size": 256, "lr": 2e-3}
     options = COMMON_OPTIONS + (
         Option("text_width", int, 64, "d_model of the character Transformer", bounds="[1, inf)"),
-        Option("text_layers", int, 2, "Transformer layers of the text encoder", bounds="[1, inf)"),
+        Option("text_layers", int, 2, "Transformer layers of the text encoder", bounds="[0, inf)"),
         Option("embed_dim", int, 64, "the shared embedding's size", bounds="[1, inf)"),
         Option("targets", str, "label-aware", "which captions are positives: label-aware (every "
                "caption of the image's class) or pairs (its own only, CLIP's arange)",

@@ -51,7 +51,7 @@ class DiffusionRecipe(Recipe):
         Option("clip_x0", bool, True, "clamp the sampler's predicted x0 to the data range at "
                "each step (Ho et al.'s code does)"),
         Option("guidance", float, 2.0, "guidance weight w for samples.png and evaluation "
-               "(0: unconditional, 1: conditional)"),
+               "(0: unconditional, 1: conditional)", bounds="[0, inf)"),
         Option("classifier", str, None, "a trained classifier's run folder: `tinygen eval` judges "
                "2000 samples with it"),
         Option("eval_samples", int, 2000, "samples the judge scores", bounds="[1, inf)"),
@@ -61,8 +61,15 @@ class DiffusionRecipe(Recipe):
         super().__init__(run, data)
         c, h, _ = data.shape
         channels = self.option("channels") or default_channels(h)
+        try:
+            widths = tuple(int(v) for v in channels.split(","))
+        except ValueError:
+            widths = ()
+        if not widths or min(widths) < 1:
+            raise UsageError(f"--set channels={channels}: expected widths >= 1 separated by "
+                             "commas (e.g. 32,64,64)")
         self.config = UNetConfig(
-            in_channels=c, image_size=h, channels=tuple(int(v) for v in channels.split(",")),
+            in_channels=c, image_size=h, channels=widths,
             dropout=self.option("dropout"),
             num_classes=data.num_classes if self.option("conditional") else None)
         try:

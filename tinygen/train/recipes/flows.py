@@ -40,7 +40,7 @@ class FlowRecipe(Recipe):
                bounds="[0, inf)"),
         Option("levels", int, 2, "levels of the multi-scale architecture", bounds="[1, inf)"),
         Option("train_size", int, None, "training points drawn for the 2-D toys (default "
-               "100000)", bounds="[1, inf)"))
+               "100000)", bounds="[0, inf)"))
 
     def __init__(self, run, data):
         super().__init__(run, data)

@@ -88,7 +88,7 @@ class Seq2SeqRecipe(Recipe):
     defaults = {"epochs": 5, "batch_size": 64, "lr": 5e-4}
     options = (Option("d_model", int, 128, "width of the Transformer", bounds="[1, inf)"),
                Option("nhead", int, 4, "attention heads", bounds="[1, inf)"),
-               Option("layers", int, 2, "encoder and decoder layers (each)", bounds="[1, inf)"),
+               Option("layers", int, 2, "encoder and decoder layers (each)", bounds="[0, inf)"),
                Option("dim_feedforward", int, 256, "width of the feed-forward blocks",
                       bounds="[1, inf)"),
                Option("max_len", int, 8, "the longest generated string", bounds="[1, inf)"),

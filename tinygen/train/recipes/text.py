@@ -22,6 +22,7 @@ from ...io import atomic_write
 from ...models.char_rnn import CharRNN
 from ...models.gpt import GPT, GPTConfig
 from ...metrics import perplexity
+from ..errors import UsageError
 from .base import Option, Recipe
 
 
@@ -85,8 +86,11 @@ class TextRecipe(Recipe):
         self.vocab = data.extra["vocab"]
         self.vocab_size = len(self.vocab)
         self.block_size = self.option("block_size")
+        shortest = min(len(data.train), len(data.test))
+        if self.block_size >= shortest:
+            raise UsageError(f"--set block_size={self.block_size}: {data.name}'s shorter split has "
+                             f"{shortest} characters, no window of {self.block_size} + 1")
         self.eval_interval = self.option("eval_interval")
-        self.eval_batches = self.option("eval_batches")
         self.total_steps = self.run.steps or self.setting("steps")
 
     def make_loader(self, batch_size, seed):
@@ -101,7 +105,7 @@ class TextRecipe(Recipe):
                       else (0, 1))
         gen = np.random.Generator(np.random.PCG64(1234))       # the same batches at every eval
         total, mine = 0.0, 0
-        for i in range(self.eval_batches):
+        for i in range(self.option("eval_batches")):
             x, y = test.get_batch(self.setting("batch_size"), self.block_size, gen,
                                   device=self.device)          # drawn on every rank: in step
             if i % size != rank:
@@ -115,7 +119,7 @@ class TextRecipe(Recipe):
         return {"val_loss": loss, "val_perplexity": perplexity(loss)}
 
     def eval_info(self, test):
-        return {"split": "val", "samples": self.eval_batches * self.setting("batch_size"),
+        return {"split": "val", "samples": self.option("eval_batches") * self.setting("batch_size"),
                 "unit": f"windows of {self.block_size} characters (loss in nats per character)"}
 
     def generate_text(self, prompt, max_new_tokens=200, temperature=1.0, top_k=None):
@@ -141,7 +145,7 @@ class GPTRecipe(TextRecipe):
     name = "gpt"
     defaults = {"steps": 2000, "batch_size": 12, "lr": 1e-3}
     options = TextRecipe.options + (
-        Option("n_layer", int, 4, "Transformer blocks", bounds="[1, inf)"),
+        Option("n_layer", int, 4, "Transformer blocks", bounds="[0, inf)"),
         Option("n_head", int, 4, "attention heads per block", bounds="[1, inf)"),
         Option("n_embd", int, 128, "embedding width", bounds="[1, inf)"),
         Option("dropout", float, 0.0, "dropout probability", bounds="[0, 1]"),
