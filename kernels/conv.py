@@ -968,6 +968,20 @@ def _winograd_output(M, bias, n0, n1, y, k):
     return check == zero
 
 
+@jit_inline
+def _planes_into(gy, m, R, gb):
+    # image m's planes of gy into R (inside R's zeros), each plane's sum added to gb (float64):
+    # the bias's gradient, summed as gy is read
+    O, H, W = gy.shape[1:]
+    for o in range(O):
+        plane, total = gy[m, o], 0.0
+        for i in range(H):
+            for j in range(W):
+                R[o, i, j] = plane[i, j]
+                total += plane[i, j]
+        gb[o] += total
+
+
 @jit_serial
 def _winograd_grad_output(gy, n0, n1, GY, k, gb):
     # GY[xi, tile, o] = (V4 g V4^T)[xi] for the 4x4 tile g of gy's plane o at rows 4a .. 4a + 3,
@@ -982,13 +996,7 @@ def _winograd_grad_output(gy, n0, n1, GY, k, gb):
     th, tw = (H + 3) // 4, (W + 3) // 4
     R = np.zeros((O, 4 * th, 4 * tw), gy.dtype)       # past the image: never written
     for m in range(n1 - n0):
-        for o in range(O):
-            plane, total = gy[n0 + m, o], 0.0
-            for i in range(H):
-                for j in range(W):
-                    R[o, i, j] = plane[i, j]
-                    total += plane[i, j]
-            gb[o] += total
+        _planes_into(gy, n0 + m, R, gb)
         for a in range(th):
             for b in range(tw):
                 j, t = 4 * b, (m * th + a) * tw + b
@@ -1311,13 +1319,7 @@ def _winograd2_grad_output(gy, n0, n1, GY, k, gb):
     th, tw = (H + 3) // 4, (W + 3) // 4
     R = np.zeros((O, 4 * th, 4 * tw), gy.dtype)       # past the image: never written
     for m in range(n1 - n0):
-        for o in range(O):
-            plane, total = gy[n0 + m, o], 0.0
-            for i in range(H):
-                for j in range(W):
-                    R[o, i, j] = plane[i, j]
-                    total += plane[i, j]
-            gb[o] += total
+        _planes_into(gy, n0 + m, R, gb)
         for a in range(th):
             for b in range(tw):
                 j, t = 4 * b, (m * th + a) * tw + b

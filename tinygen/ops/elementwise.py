@@ -198,18 +198,6 @@ class Tanh(Function):
         return TanhBackward.apply(y, gy)
 
 
-class TanhBackward(Function):
-    """gx = gy (1 - y^2) in one pass (tanh_bwd). Linear in gy; its y gradient -2 y gy gg."""
-
-    def forward(self, y, gy):
-        self.save_for_backward(y, gy)
-        return self.kernel("tanh_bwd")(y, gy)
-
-    def backward(self, gg):
-        y, gy = self.saved_tensors
-        return gg * gy * y * -2, _as_dtype(TanhBackward.apply(y, gg), gy)
-
-
 class Sigmoid(Function):
     """1 / (1 + exp(-x)) through the kernel table (sigmoid_fwd); backward from the output, gy y
     (1 - y) (sigmoid_bwd)."""
@@ -224,21 +212,38 @@ class Sigmoid(Function):
         return SigmoidBackward.apply(y, gy)
 
 
-class SigmoidBackward(Function):
-    """gx = gy y (1 - y) in one pass (sigmoid_bwd). Linear in gy; its y gradient gy (1 - 2y) gg."""
+class _BackwardFromOutput(Function):
+    """gx = gy f'(y) in one pass by the kernel `kernel_name` (y, gy). Linear in gy (its gy
+    gradient is the op again, in gy's dtype: the kernel computes in y's); its y gradient is
+    y_grad(y, gy, gg), in Tensor ops."""
+    kernel_name = None
 
     def forward(self, y, gy):
         self.save_for_backward(y, gy)
-        return self.kernel("sigmoid_bwd")(y, gy)
+        return self.kernel(self.kernel_name)(y, gy)
 
     def backward(self, gg):
         y, gy = self.saved_tensors
-        return gg * gy * (1 - 2 * y), _as_dtype(SigmoidBackward.apply(y, gg), gy)
+        g_gy = type(self).apply(y, gg)
+        return self.y_grad(y, gy, gg), g_gy if g_gy.dtype == gy.dtype else g_gy.to(gy.dtype)
 
 
-def _as_dtype(g, like):
-    """The kernels give y's dtype: gy's gradient in gy's (a float64 gy of a float32 op)."""
-    return g if g.dtype == like.dtype else g.to(like.dtype)
+class TanhBackward(_BackwardFromOutput):
+    """gx = gy (1 - y^2) (tanh_bwd); d/dy = -2 y gy."""
+    kernel_name = "tanh_bwd"
+
+    @staticmethod
+    def y_grad(y, gy, gg):
+        return gg * gy * y * -2
+
+
+class SigmoidBackward(_BackwardFromOutput):
+    """gx = gy y (1 - y) (sigmoid_bwd); d/dy = gy (1 - 2y)."""
+    kernel_name = "sigmoid_bwd"
+
+    @staticmethod
+    def y_grad(y, gy, gg):
+        return gg * gy * (1 - 2 * y)
 
 
 class Sign(Function):
