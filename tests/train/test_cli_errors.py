@@ -9,6 +9,7 @@ import sys
 import pytest
 
 from tinygen.cli import main
+from tinygen.train.recipes.base import Option
 
 from helpers import shared_data_dir
 
@@ -91,7 +92,6 @@ def test_zero_where_it_means_none_is_allowed(tmp_path):
 def test_bounds_apply_to_the_command_line_not_to_saved_runs():
     # a run saved before a bound (gpt n_layer=0 trained then) keeps loading: a config.json's
     # typed values are taken as they are, strings from --set are checked
-    from tinygen.train.recipes.base import Option
     option = Option("n", int, 1, "a count", bounds="[1, inf)")
     assert option.parse(0) == 0
     with pytest.raises(Exception, match=r"--set n=0: expected an integer >= 1"):

@@ -359,11 +359,10 @@ def run_sample(args):
 
 def run_eval(args):
     """Evaluate the run in args.dir (and --compare runs): eval.json, printed metrics or a table."""
-    for folder in args.compare or []:
-        _check_folder(folder)
     evaluated = [args.dir] + [f for f in args.compare or []
                               if not os.path.isfile(os.path.join(f, EVAL))]
-    # every folder, and --set against each run, checked before any eval.json is written
+    # every folder (a missing one has no eval.json: it is here), and --set against each run,
+    # checked before any eval.json is written
     settings = {folder: _eval_settings(args, folder) for folder in evaluated}
     records = [evaluate_run(args, args.dir, settings[args.dir])]
     for other in args.compare or []:
