@@ -11,6 +11,10 @@
   sigmoid_fwd(x) -> y           y = 1 / (1 + exp(-x))
   sigmoid_bwd(y, gy) -> gx      gx = gy y (1 - y), from the output y
   tanh_bwd(y, gy) -> gx         gx = gy (1 - y^2), from the output y (tanh itself is NumPy's)
+  softplus_fwd(x, beta, threshold) -> y
+                                y = log(1 + exp(beta x)) / beta, as max(beta x, 0) +
+                                log1p(exp(-|beta x|)) (no overflow), and x itself where beta x >
+                                threshold (PyTorch's definition)
   leaky_relu_fwd(x, negative_slope) -> y        y = x if x > 0 else negative_slope * x
   leaky_relu_bwd(x, gy, negative_slope) -> gx   gx = gy if x > 0 else negative_slope * gy
   relu_fwd(x) -> (y, off)       y = max(x, 0) as NumPy's maximum (NaN passes), off = x <= 0
@@ -26,7 +30,7 @@ Versions (CPU):
             32768 elements no threads), each range a flag-free serial loop (a loop with a
             branch inside did not vectorise); float32 uses the vectorised exp and erf of
             _numba (erf: A&S 7.1.26, |error| <= 1.5e-7, as in PyTorch's vectorised CPU erf),
-            float64 math.exp / math.erf. The tanh form is computed as x * sigmoid(2u), which
+            float64 math.exp / math.erf (softplus: _numba's log1p too). The tanh form is computed as x * sigmoid(2u), which
             has no cancellation where 1 + tanh(u) -> 0 (float32 tolerance 1e-5 absolute: the
             reference's 1 + tanh(u) loses ~1e-7 there); LeakyReLU as max(x, 0) + slope *
             min(x, 0), branch-free (one pass instead of NumPy's mask, product and select, each
@@ -41,8 +45,8 @@ import numpy as np
 
 from . import _numba
 from . import _threads
-from ._numba import (contiguous_grad, erf, exp, is_cpu_float, jit, jit_serial, numba_kernel,
-                     piece, prange)
+from ._numba import (contiguous_grad, erf, exp, is_cpu_float, jit, jit_serial, log1p,
+                     numba_kernel, piece, prange)
 from ._threads import kernel_over_ranges, one_pool, parallel_work
 from ._xp import array_module
 from .registry import reference
@@ -186,6 +190,22 @@ def silu_bwd(x, gy):
     with np.errstate(over="ignore"):
         s = _sigmoid(x)
     return (gy * s * (1 + x * (1 - s))).astype(x.dtype)
+
+
+def _example_softplus(rng, which):
+    return (_example_x(rng, which),), {"beta": 1.0, "threshold": 20.0}
+
+
+@reference("softplus_fwd", example=_example_softplus, rtol=1e-6, atol=1e-7)
+def softplus_fwd(x, beta=1.0, threshold=20.0):
+    """Softplus: log(1 + exp(beta x)) / beta, x itself where beta x > threshold (math.inf: never).
+    x (...) -> y (...)."""
+    xp = array_module(x)
+    bx = x * x.dtype.type(beta) if beta != 1 else x
+    y = xp.maximum(bx, 0) + xp.log1p(xp.exp(-xp.abs(bx)))
+    if beta != 1:
+        y = y / x.dtype.type(beta)
+    return y if threshold == math.inf else xp.where(bx > threshold, x, y)
 
 
 @reference("leaky_relu_fwd", example=_example_leaky_fwd, rtol=1e-6, atol=1e-7)
@@ -447,6 +467,35 @@ def _leaky_bwd_parallel(n, pieces, x, gy, slope, out):
         _leaky_bwd(x[lo:hi], gy[lo:hi], slope, out[lo:hi])
 
 
+@jit_serial
+def _softplus(x, beta, threshold, out):
+    zero = x.dtype.type(0)
+    for i in range(x.shape[0]):
+        v = x[i]
+        b = v * beta
+        y = (max(b, zero) + log1p(exp(-abs(b)))) / beta
+        out[i] = v if b > threshold else y
+
+
+@jit
+def _softplus_parallel(n, pieces, x, beta, threshold, out):
+    for p in prange(pieces):
+        lo, hi = piece(n, pieces, p)
+        _softplus(x[lo:hi], beta, threshold, out[lo:hi])
+
+
+@numba_kernel("softplus_fwd", impl="numba_v1", default=True)
+def softplus_fwd_numba(x, beta=1.0, threshold=20.0):
+    """numba_v1: one pass with the vectorised float32 exp and log1p (the reference: six NumPy
+    passes)."""
+    if not _flat_ok(x):
+        return NotImplemented
+    out = np.empty_like(x)
+    _flat_map(_softplus, (x.reshape(-1),), out.reshape(-1), x.dtype.type(beta),
+              x.dtype.type(threshold))
+    return out
+
+
 def _run_leaky(x, gy, negative_slope):
     out = np.empty_like(x)
     slope = x.dtype.type(negative_slope)
@@ -537,7 +586,7 @@ def _zero_where_parallel(n, pieces, g, mask, out):
 
 
 _TWINS.update({_leaky: _leaky_parallel, _leaky_bwd: _leaky_bwd_parallel, _relu: _relu_parallel,
-               _zero_where: _zero_where_parallel})
+               _zero_where: _zero_where_parallel, _softplus: _softplus_parallel})
 
 
 @numba_kernel("zero_where", impl="numba_v1", default=True)
@@ -564,4 +613,4 @@ def zero_where_numba(g, mask):
 _NS_PER_ELEMENT = {_gelu_erf: 0.55, _gelu_erf_bwd: 0.85, _gelu_tanh: 0.5, _gelu_tanh_bwd: 0.6,
                    _silu: 0.3, _silu_bwd: 0.4, _sigmoid_numba: 0.3, _leaky: 0.27,
                    _leaky_bwd: 0.42, _zero_where: 0.31, _relu: 0.32, _sigmoid_bwd: 0.42,
-                   _tanh_bwd: 0.42}
+                   _tanh_bwd: 0.42, _softplus: 0.6}

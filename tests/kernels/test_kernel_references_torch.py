@@ -115,6 +115,14 @@ def test_sigmoid(impl):
                                **TOL)
 
 
+@pytest.mark.parametrize("beta, threshold", [(1.0, 20.0), (2.0, 3.0), (0.5, -1.0), (-1.5, 20.0)])
+def test_softplus(impl, beta, threshold):
+    x = normal((5, 40), 18, 20.0)                  # saturated both ways, and past the threshold
+    x.reshape(-1)[:4] = [-800.0, 800.0, 0.0, 1e-300]
+    y_t = torch.nn.functional.softplus(torch.tensor(x), beta, threshold)
+    np.testing.assert_allclose(kernel("softplus_fwd", impl)(x, beta, threshold), y_t, **TOL)
+
+
 @pytest.mark.parametrize("slope", [0.01, 0.2, -1.5])
 def test_leaky_relu(impl, slope):
     x, gy = normal((5, 40), 16, 4.0), normal((5, 40), 17)

@@ -158,7 +158,7 @@ def test_every_family_of_this_suite_has_a_numba_kernel():
     for name in ["softmax_fwd", "softmax_bwd", "log_softmax_fwd", "log_softmax_bwd",
                  "cross_entropy_fwd", "cross_entropy_bwd", "layernorm_fwd", "layernorm_bwd",
                  "embedding_bwd", "gelu_fwd", "gelu_bwd", "silu_fwd", "silu_bwd", "adam_step",
-                 "sigmoid_fwd", "sgd_step",
+                 "sigmoid_fwd", "softplus_fwd", "sgd_step",
                  "batchnorm_fwd", "batchnorm_bwd", "leaky_relu_fwd", "leaky_relu_bwd", "zero_where",
                  "conv2d_fwd", "conv2d_bwd_input", "conv2d_bwd_weight", "maxpool2d_bwd"]:
         assert ENTRIES[name].defaults.get("cpu") == "numba_v1", name
@@ -230,16 +230,48 @@ def test_embedding_bwd_shapes(shape, vocab, dtype, seed, padding):
                             {"padding_idx": -1 if padding else None})
 
 
+def test_float32_log1p_within_three_ulp_and_its_special_values():
+    """_numba's vectorised float32 log1p (softplus_fwd's) against float64 over (-1, 3.4e38):
+    both branches, the seam at sqrt(2) - 1 and 1 - sqrt(1/2), tiny values exactly."""
+    pytest.importorskip("numba")
+
+    @_numba.jit_serial
+    def log1p_all(x, out):
+        for i in range(x.shape[0]):
+            out[i] = _numba.log1p(x[i])
+
+    rng = np.random.default_rng(0)
+    x = np.concatenate([rng.uniform(-1, 1, 200_000), np.exp(rng.uniform(-80, 88, 200_000)),
+                        -np.exp(rng.uniform(-80, 0, 200_000)),
+                        [0.41421356, 0.4142135, -0.29289322, -0.2928932]]).astype(np.float32)
+    x = x[x > -1]
+    out = np.empty_like(x)
+    log1p_all(x, out)
+    exact = np.log1p(x.astype(np.float64))
+    ulps = np.abs(out - exact) / np.spacing(np.abs(exact.astype(np.float32)))
+    assert ulps.max() <= 3, (ulps.max(), x[ulps.argmax()])
+    special = np.array([0.0, -0.0, 1e-30, -1e-30, 1e-45, -1.0, -1.5, np.inf, -np.inf, np.nan],
+                       np.float32)
+    out = np.empty_like(special)
+    log1p_all(special, out)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        np.testing.assert_array_equal(out, np.log1p(special))
+    assert np.signbit(out[1])                        # log1p(-0.0) is -0.0
+
+
 @HYPOTHESIS
 @given(shape=rows_cols(), dtype=DTYPES, seed=st.integers(0, 2**16),
-       approximate=st.sampled_from(["none", "tanh"]))
-def test_activation_shapes(shape, dtype, seed, approximate):
+       approximate=st.sampled_from(["none", "tanh"]),
+       softplus=st.sampled_from([(1.0, 20.0), (1.0, np.inf), (3.0, 2.0), (-0.5, 20.0)]))
+def test_activation_shapes(shape, dtype, seed, approximate, softplus):
     x, gy = normal(seed, shape, dtype, 4.0), normal(seed + 1, shape, dtype)
     check_against_reference("gelu_fwd", (x,), {"approximate": approximate})
     check_against_reference("gelu_bwd", (x, gy), {"approximate": approximate})
     check_against_reference("silu_fwd", (x,), {})
     check_against_reference("silu_bwd", (x, gy), {})
     check_against_reference("sigmoid_fwd", (x * 30,), {})          # and the saturated tails
+    beta, threshold = softplus
+    check_against_reference("softplus_fwd", (x * 30,), {"beta": beta, "threshold": threshold})
     x[0, 0] = 0.0                                          # the kink: the slope is taken there
     check_against_reference("leaky_relu_fwd", (x,), {"negative_slope": 0.2})
     check_against_reference("leaky_relu_bwd", (x, gy), {"negative_slope": -1.5})

@@ -81,18 +81,13 @@ class Softplus(Function):
     """log(1 + exp(beta x)) / beta, linear above `threshold` (PyTorch's definition)."""
 
     def forward(self, x, beta, threshold):
-        xp = self.xp
         self.beta = beta
-        bx = x * x.dtype.type(beta) if beta != 1 else x
         self.save_for_backward(x)
-        y = (xp.maximum(bx, 0) + xp.log1p(xp.exp(-xp.abs(bx))))
-        if beta != 1:
-            y = y / x.dtype.type(beta)
-        if threshold == math.inf:                 # BCE with logits, log-sigmoid: never linear
-            self.linear = None
-            return y
-        self.linear = bx > threshold              # where the output is x itself: gradient 1
-        return xp.where(self.linear, x, y)
+        # BCE with logits, log-sigmoid: threshold inf, never linear. Else where the output is x
+        # itself, the gradient is 1
+        self.linear = None if threshold == math.inf else (
+            (x * x.dtype.type(beta) if beta != 1 else x) > threshold)
+        return self.kernel("softplus_fwd")(x, beta, threshold)
 
     def backward(self, gy):
         (x,) = self.saved_tensors
