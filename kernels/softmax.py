@@ -336,6 +336,8 @@ def _cross_entropy_block(x, target, ignore_index, keep, spread, loss, lse):
         elif t < 0 or t >= C:
             bad += 1
             loss[i] = np.nan
+        elif spread == zero:        # no smoothing: a -inf logit's 0 * -inf would be NaN
+            loss[i] = row_lse - keep * row[t]
         else:
             loss[i] = row_lse - keep * row[t] - spread * total
     return bad

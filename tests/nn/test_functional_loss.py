@@ -31,6 +31,18 @@ def test_regression_losses_match_torch(name, kwargs, reduction, shapes):
                 lambda x, t: getattr(TF, name)(x, t, reduction=reduction, **kwargs), arrays)
 
 
+@pytest.mark.parametrize("reduction", REDUCTIONS)
+@pytest.mark.parametrize("name", ["mse_loss", "l1_loss", "huber_loss"])
+def test_weighted_regression_losses_match_torch(name, reduction):
+    """weight= (PyTorch 2.6+): mse and l1's 'mean' divide by sum(weight), huber's by the count."""
+    weight = np.random.default_rng(3).uniform(0.1, 3.0, (3, 4))
+    check_torch(lambda x, t, w: getattr(F, name)(x, t, reduction=reduction, weight=w),
+                lambda x, t, w: getattr(TF, name)(x, t, reduction=reduction, weight=w),
+                [randn(3, 4), randn(3, 4, seed=7), weight], diff=[0, 1, 2])
+    with pytest.raises(ValueError, match=f"{name}: weights and input must have the same size"):
+        getattr(F, name)(tg.zeros(3, 4), tg.zeros(3, 4), weight=tg.ones(4))
+
+
 @pytest.mark.filterwarnings("ignore:Using a target size")
 def test_mse_loss_broadcasts_like_torch():
     check_torch(lambda x, t: F.mse_loss(x, t), lambda x, t: TF.mse_loss(x, t),
@@ -64,11 +76,21 @@ def test_binary_cross_entropy_matches_torch(shape, weighted, reduction):
                 diff=[0, 1])           # torch: no gradient with respect to weight
 
 
-def test_binary_cross_entropy_clamps_log_at_minus_100():
-    x = np.array([0.0, 1.0, 0.5, 1e-50])
-    t = np.array([1.0, 0.0, 1.0, 1.0])
+def test_binary_cross_entropy_clamps_log_at_minus_100_with_torchs_gradients():
+    """Saturated probabilities: the loss's logs clamp at -100, the gradient is PyTorch's
+    (x - t) / max(x (1 - x), 1e-12), not the clamp's 0 (x = 0, t = 1: -1e12, so it learns)."""
+    x = np.array([0.0, 1.0, 0.5, 1e-50, 1e-20, 0.0, 1 - 1e-16, 0.3])
+    t = np.array([1.0, 0.0, 1.0, 1.0, 1.0, 0.0, 0.4, 0.7])
     check_torch(lambda x, t: F.binary_cross_entropy(x, t, reduction="none"),
-                lambda x, t: TF.binary_cross_entropy(x, t, reduction="none"), [x, t], diff=[])
+                lambda x, t: TF.binary_cross_entropy(x, t, reduction="none"), [x, t], diff=[0],
+                second=False)
+
+
+def test_binary_cross_entropy_refuses_input_outside_0_1():
+    for bad in (1.5, -0.1, float("nan")):
+        with pytest.raises(RuntimeError, match="binary_cross_entropy: all elements of input "
+                                               "should be between 0 and 1"):
+            F.binary_cross_entropy(tg.tensor([0.5, bad]), tg.tensor([1.0, 0.0]))
 
 
 @pytest.mark.parametrize("reduction", REDUCTIONS)
@@ -146,6 +168,21 @@ def test_cross_entropy_is_stable_for_huge_logits():
     x = np.array([[1000.0, -1000.0, 0.0], [-500.0, 500.0, 499.0]])
     check_torch(lambda x, t: F.cross_entropy(x, t), lambda x, t: TF.cross_entropy(x, t),
                 [x, np.array([1, 2])])
+
+
+@pytest.mark.parametrize("reduction", REDUCTIONS)
+@pytest.mark.parametrize("smoothing", [0.0, 0.1])
+@pytest.mark.parametrize("shape", [(4, 5), (2, 5, 3)])
+def test_cross_entropy_with_masked_logits_matches_torch(shape, smoothing, reduction):
+    """-inf logits (a masked vocabulary): the loss is finite without smoothing (the kernel's
+    e / C * sum(logits) term gave 0 * -inf = NaN), inf with it, as PyTorch."""
+    x = randn(*shape)
+    x[:, 0] = -np.inf
+    x[0, 2] = -np.inf
+    target = np.full((shape[0],) + shape[2:], 1)
+    check_torch(lambda x, t: F.cross_entropy(x, t, reduction=reduction, label_smoothing=smoothing),
+                lambda x, t: TF.cross_entropy(x, t, reduction=reduction, label_smoothing=smoothing),
+                [x, target], diff=[0] if not smoothing else [], second=False)
 
 
 @pytest.mark.filterwarnings("ignore:reduction. 'mean' divides")

@@ -119,6 +119,11 @@ def test_poisson_nll_loss(log_input, full, reduction):
                                              reduction=reduction),
                 lambda x: TF.poisson_nll_loss(x, torch.tensor(target), log_input, full,
                                               reduction=reduction), [x])
+    # the target's gradient too (Stirling's term included where full; no target of 0, where
+    # PyTorch's is NaN: its t log t, masked by a where after)
+    check_torch(lambda x, t: F.poisson_nll_loss(x, t, log_input, full, reduction=reduction),
+                lambda x, t: TF.poisson_nll_loss(x, t, log_input, full, reduction=reduction),
+                [x, target + 0.25], diff=[0, 1])
 
 
 CTC_TARGETS = np.array([[1, 2, 2], [3, 1, 0], [2, 0, 0]])
@@ -175,6 +180,21 @@ def test_ctc_loss_is_twice_differentiable():
      "only p == 1 and p == 2"),
     (lambda: F.ctc_loss(tg.ones(3, 1, 2), tg.tensor([[1]]), tg.tensor([4]), tg.tensor([1])),
      RuntimeError, "ctc_loss: input_lengths must be in"),
+    (lambda: F.ctc_loss(tg.ones(3, 2, 3), tg.tensor([1, 2, 1]), tg.tensor([3, 3]),
+                        tg.tensor([2, 2])),
+     RuntimeError, r"ctc_loss: target_lengths add up to 4, more than the 3 concatenated"),
+    (lambda: F.ctc_loss(tg.ones(3, 1, 3), tg.tensor([[1, 2]]), tg.tensor([3]), tg.tensor([3])),
+     RuntimeError, r"ctc_loss: a target length of 3 is longer than the padded targets"),
+    (lambda: F.ctc_loss(tg.ones(3, 1, 3), tg.tensor([[1, 2]]), tg.tensor([3]), tg.tensor([-1])),
+     RuntimeError, "ctc_loss: target_lengths must be non-negative"),
+    (lambda: F.multilabel_margin_loss(tg.ones(2, 3), tg.tensor([[0, -2, 1], [1, -1, 0]])),
+     IndexError, r"multilabel_margin_loss: target out of range: the classes must be in \[0, 3\)"),
+    (lambda: F.multilabel_margin_loss(tg.ones(2, 3), tg.tensor([[0, -1, 7], [1, -1, 0]])),
+     IndexError, "multilabel_margin_loss: target out of range"),
+    (lambda: F.multilabel_margin_loss(tg.ones(1, 3), tg.tensor([[0.0, -1.0, 1.0]])),
+     RuntimeError, "multilabel_margin_loss: expected integer"),
+    (lambda: F.multi_margin_loss(tg.ones(2, 3), tg.tensor([0, 1]), weight=tg.ones(4)),
+     RuntimeError, r"multi_margin_loss: inconsistent weight size: expected a weight of shape \(3,\)"),
     (lambda: F.soft_margin_loss(tg.ones(2), tg.ones(2), reduction="avg"), ValueError,
      "soft_margin_loss: 'avg' is not a valid value"),
 ])

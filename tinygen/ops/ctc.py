@@ -78,7 +78,8 @@ def ctc_loss(log_probs, targets, input_lengths, target_lengths, blank=0, reducti
     reduction 'mean' divides each loss by its target length, then averages over the batch;
     zero_infinity replaces infinite losses (impossible alignments) and their gradients by 0.
     The gradient in log_probs is the exact one; PyTorch's differs from it by a multiple of
-    exp(log_probs) at each (t, n), which the backward of the usual log_softmax removes."""
+    exp(log_probs) at each (t, n), which the backward of the usual log_softmax removes. An input
+    length of 0 is refused (PyTorch accepts it)."""
     op = "ctc_loss"
     reduction = _reduction(reduction, None, None, op)
     check_float(op, log_probs)
@@ -93,6 +94,17 @@ def ctc_loss(log_probs, targets, input_lengths, target_lengths, blank=0, reducti
     tgt_len = _lengths(op, target_lengths, N, "target_lengths")
     if (in_len > T).any() or (in_len < 1).any():
         raise RuntimeError(f"{op}: input_lengths must be in [1, {T}], got {in_len.tolist()}")
+    if (tgt_len < 0).any():
+        raise RuntimeError(f"{op}: target_lengths must be non-negative, got {tgt_len.tolist()}")
+    if tgt.ndim == 2 and N and int(tgt_len.max()) > tgt.shape[1]:
+        raise RuntimeError(f"{op}: a target length of {int(tgt_len.max())} is longer than the "
+                           f"padded targets of shape {tuple(tgt.shape)}")
+    if tgt.ndim == 1 and int(tgt_len.sum()) > tgt.shape[0]:
+        raise RuntimeError(f"{op}: target_lengths add up to {int(tgt_len.sum())}, more than the "
+                           f"{tgt.shape[0]} concatenated targets")
+    if tgt.ndim not in (1, 2):
+        raise RuntimeError(f"{op}: expected targets (N, S) padded or 1-D concatenated, got shape "
+                           f"{tuple(targets.shape)}")
     ext, skip = _extended_targets(tgt, tgt_len, blank, N)
     if ext.size and ((ext < 0).any() or (ext >= C).any()):
         raise IndexError(f"{op}: target labels must be in [0, {C}) (blank {blank})")

@@ -12,6 +12,8 @@ from __future__ import annotations
 
 import math
 
+import numpy as np
+
 from ..autograd.function import Function, OpIndexError, wrap
 from ..autograd.grad_mode import GRAD
 from .activation import Softplus, log_softmax
@@ -133,25 +135,35 @@ def _same_shape(op, input, target):
 
 
 # ---- regression ----------------------------------------------------------------------------------
+def _weighted(op, loss, input, weight, reduction, mean_by_weight):
+    """loss * weight reduced, weight of the input's shape (PyTorch's ValueError otherwise);
+    'mean' divides by sum(weight) where mean_by_weight (PyTorch's mse_loss and l1_loss), else by
+    the number of elements (its huber_loss)."""
+    if weight is None:
+        return _reduce(loss, reduction)
+    if tuple(weight.shape) != tuple(input.shape):
+        raise ValueError(f"{op}: weights and input must have the same size: weight of shape "
+                         f"{tuple(weight.shape)}, input of shape {tuple(input.shape)}")
+    loss = loss * weight
+    if reduction == "mean" and mean_by_weight:
+        return loss.sum() / weight.sum()
+    return _reduce(loss, reduction)
+
+
 def mse_loss(input, target, size_average=None, reduce=None, reduction="mean", weight=None):
-    """(input - target) ** 2, reduced. input and target broadcast (PyTorch warns there)."""
+    """(input - target) ** 2, reduced. input and target broadcast (PyTorch warns there). With
+    weight (input's shape), 'mean' is sum(weight * loss) / sum(weight), as PyTorch."""
     reduction = _reduction(reduction, size_average, reduce, "mse_loss")
     x, t = _broadcast_pair("mse_loss", input, target)
     diff = x - t
-    loss = diff * diff
-    if weight is not None:
-        loss = loss * weight
-    return _reduce(loss, reduction)
+    return _weighted("mse_loss", diff * diff, input, weight, reduction, True)
 
 
 def l1_loss(input, target, size_average=None, reduce=None, reduction="mean", weight=None):
-    """|input - target|, reduced."""
+    """|input - target|, reduced; weight as mse_loss."""
     reduction = _reduction(reduction, size_average, reduce, "l1_loss")
     x, t = _broadcast_pair("l1_loss", input, target)
-    loss = (x - t).abs()
-    if weight is not None:
-        loss = loss * weight
-    return _reduce(loss, reduction)
+    return _weighted("l1_loss", (x - t).abs(), input, weight, reduction, True)
 
 
 def smooth_l1_loss(input, target, size_average=None, reduce=None, reduction="mean", beta=1.0):
@@ -178,9 +190,8 @@ def huber_loss(input, target, reduction="mean", delta=1.0, weight=None):
     d = diff.abs()
     small = d.detach() < delta
     loss = where(small, diff * diff * 0.5, (d - 0.5 * delta) * delta)
-    if weight is not None:
-        loss = loss * weight
-    return _reduce(loss, reduction)
+    # PyTorch's huber_loss, unlike its mse_loss and l1_loss, takes the plain mean with weight
+    return _weighted("huber_loss", loss, input, weight, reduction, False)
 
 
 def gaussian_nll_loss(input, target, var, full=False, eps=1e-6, reduction="mean"):
@@ -217,9 +228,42 @@ def gaussian_nll_loss(input, target, var, full=False, eps=1e-6, reduction="mean"
 
 
 # ---- binary classification -----------------------------------------------------------------------
+# PyTorch's EPSILON in binary_cross_entropy_backward: 1e-12 as a float32 constant, in every dtype
+_BCE_EPS = float(np.float32(1e-12))
+
+
+class BinaryCrossEntropy(Function):
+    """-(t log(x) + (1 - t) log(1 - x)) elementwise, each log clamped below at -100, with
+    PyTorch's gradients rather than the clamped logs' own: (x - t) / max(x (1 - x), 1e-12) for x
+    (a saturated wrong prediction, x = 0 with t = 1, gets -1e12 and learns; the clamp's own
+    gradient there is 0) and log(1 - x) - log(x) for t. Both in Tensor ops (double backward).
+    An input outside [0, 1], or NaN, is an error on the CPU, as in PyTorch (not checked on CUDA:
+    it would wait for the device every step; NaN losses there)."""
+
+    def forward(self, x, t):
+        xp = self.xp
+        if xp is np and not ((x >= 0) & (x <= 1)).all():
+            raise RuntimeError(f"binary_cross_entropy: all elements of input should be between 0 "
+                               f"and 1, got values from {np.nanmin(x)} to {np.nanmax(x)}"
+                               f"{' and NaN' if np.isnan(x).any() else ''} (for logits, "
+                               f"use binary_cross_entropy_with_logits)")
+        self.save_for_backward(x, t)
+        with np.errstate(divide="ignore"):
+            log_p = xp.maximum(xp.log(x), x.dtype.type(-100))
+            log_1mp = xp.maximum(xp.log(1 - x), x.dtype.type(-100))
+        return -(t * log_p + (1 - t) * log_1mp)
+
+    def backward(self, gy):
+        x, t = self.saved_tensors
+        gx = gy * (x - t) / (x * (1 - x)).clamp_min(_BCE_EPS)
+        gt = gy * ((1 - x).log() - x.log()) if t.requires_grad else None
+        return gx, gt
+
+
 def binary_cross_entropy(input, target, weight=None, size_average=None, reduce=None,
                          reduction="mean"):
-    """-w * (t * log(x) + (1 - t) * log(1 - x)), each log clamped below at -100 (as PyTorch).
+    """-w * (t * log(x) + (1 - t) * log(1 - x)), each log clamped below at -100, with PyTorch's
+    gradients (BinaryCrossEntropy).
 
     input: probabilities in [0, 1]; target: the input's shape; weight broadcasts to it.
     """
@@ -227,9 +271,9 @@ def binary_cross_entropy(input, target, weight=None, size_average=None, reduce=N
     reduction = _reduction(reduction, size_average, reduce, op)
     check_float(op, input)
     _same_shape(op, input, target)
-    log_p = input.log().clamp_min(-100.0)
-    log_1mp = (1 - input).log().clamp_min(-100.0)
-    loss = -(target * log_p + (1 - target) * log_1mp)
+    if target.dtype != input.dtype:
+        target = target.to(input.dtype)
+    loss = BinaryCrossEntropy.apply(input, target)
     if weight is not None:
         loss = loss * weight
     return _reduce(loss, reduction)

@@ -98,6 +98,9 @@ def multi_margin_loss(input, target, p=1, margin=1.0, weight=None, size_average=
     if p == 2:
         hinge = hinge * hinge
     if weight is not None:
+        if weight.ndim != 1 or weight.shape[0] != C:
+            raise RuntimeError(f"{op}: inconsistent weight size: expected a weight of shape "
+                               f"({C},) for {C} classes, got {tuple(weight.shape)}")
         hinge = hinge * weight.index_select(0, y).unsqueeze(1)
     others = y.unsqueeze(1) != _classes(x)                            # i != y
     loss = where(others, hinge, 0.0).sum(dim=1) / C                   # (N,)
@@ -170,8 +173,8 @@ def poisson_nll_loss(input, target, log_input=True, full=False, size_average=Non
         loss = input.exp() - target * input
     else:
         loss = input - target * (input + eps).log()
-    if full:
-        t = target.detach()
+    if full:                                                          # a learned target too
+        t = target
         safe = where(t > 1, t, 1.0)                                  # log(1) = 0 elsewhere
         stirling = safe * safe.log() - safe + (safe * (2 * math.pi)).log() * 0.5
         loss = loss + where(t > 1, stirling, 0.0)
@@ -189,6 +192,11 @@ def multilabel_margin_loss(input, target, size_average=None, reduce=None, reduct
     x = input.unsqueeze(0) if input.ndim == 1 else input              # (N, C)
     labels = target.reshape(x.shape).cpu().numpy()
     N, C = x.shape
+    if labels.dtype.kind not in "iu":
+        raise RuntimeError(f"{op}: expected integer (int64) target classes, got {target.dtype}")
+    if labels.size and (labels.min() < -1 or labels.max() >= C):    # past the -1 too, as PyTorch
+        raise IndexError(f"{op}: target out of range: the classes must be in [0, {C}) or -1 "
+                         f"(the end), got values from {labels.min()} to {labels.max()}")
     counts = np.zeros((N, C))                                         # target j, with repeats
     for n, row in enumerate(labels):
         ends = np.flatnonzero(row < 0)
