@@ -19,7 +19,7 @@ def _workload():
     y = F.group_norm(F.interpolate(y, scale_factor=2), 2).relu()    # (4, 4, 16, 16): relu_fwd
     y = F.avg_pool2d(F.max_pool2d(F.leaky_relu(y, 0.2), 4), 2)               # (4, 4, 2, 2)
     h = y.flatten(1)                                                         # (4, 16)
-    h = F.layer_norm(F.silu(F.gelu(h)), (16,)).relu().sigmoid().tanh()
+    h = F.softplus(F.layer_norm(F.silu(F.gelu(h)), (16,))).relu().sigmoid().tanh()
     ids = tg.randint(0, 10, (4, 5))
     emb = nn.Embedding(10, 16)(ids)                                          # (4, 5, 16)
     q = emb.reshape(4, 1, 5, 16)
