@@ -67,7 +67,20 @@ SCHEDULERS = {
     "CyclicLR-scale-fn": ("SGD", lambda S, o: S.CyclicLR(
         o, base_lr=0.01, max_lr=0.2, step_size_up=2, scale_fn=lambda x: 1 / (1 + x),
         scale_mode="iterations", cycle_momentum=False)),
+    "CyclicLR-scale-fn-object": ("SGD", lambda S, o: S.CyclicLR(
+        o, base_lr=0.01, max_lr=0.2, step_size_up=3, scale_fn=_DecayScale(0.8),
+        scale_mode="cycle")),
 }
+
+
+class _DecayScale:
+    """A callable object as CyclicLR's scale_fn: its attributes are state (PyTorch saves them)."""
+
+    def __init__(self, decay):
+        self.decay = decay
+
+    def __call__(self, x):
+        return self.decay ** (x - 1)
 
 
 def _make(lib, name):
@@ -142,6 +155,26 @@ def test_state_dict_round_trip_resumes_exactly(name, tmp_path):
         sched2.step()
         _assert_snapshots_equal(_snapshot(opt2, sched2), uninterrupted[step],
                                 f"{name} resumed, step {step}")
+
+
+@pytest.mark.parametrize("lib_name", ["tinygen", "torch"])
+def test_cyclic_lr_saves_a_callable_objects_attributes(lib_name):
+    """state_dict() keeps a callable scale_fn's __dict__ (a copy) and None for a lambda;
+    load_state_dict() updates the loading scheduler's own scale_fn with it (PyTorch's rule)."""
+    lib = tg if lib_name == "tinygen" else torch
+    S = lib.optim.lr_scheduler
+    fn = _DecayScale(0.5)
+    sched = S.CyclicLR(_optimizer(lib), 0.01, 0.1, step_size_up=2, scale_fn=fn)
+    state = sched.state_dict()
+    assert state["_scale_fn_custom"] == {"decay": 0.5}
+    fn.decay = 0.25
+    assert state["_scale_fn_custom"] == {"decay": 0.5}            # a copy, not the live dict
+    fresh_fn = _DecayScale(0.9)
+    fresh = S.CyclicLR(_optimizer(lib), 0.01, 0.1, step_size_up=2, scale_fn=fresh_fn)
+    fresh.load_state_dict(state)
+    assert fresh._scale_fn_custom is fresh_fn and fresh_fn.decay == 0.5
+    lam = S.CyclicLR(_optimizer(lib), 0.01, 0.1, step_size_up=2, scale_fn=lambda x: 1.0)
+    assert lam.state_dict()["_scale_fn_custom"] is None
 
 
 @pytest.mark.parametrize("name,epochs", [

@@ -34,6 +34,8 @@ Every op is differentiable twice (forward on arrays, backward in Tensor ops).
 """
 from __future__ import annotations
 
+import numbers
+
 from ..creation import arange
 from ..tensor import Tensor
 from ..ops import linalg as _linalg
@@ -208,24 +210,76 @@ def _pad_parts(x, dim, before, after, mode):
     return left, right
 
 
-def pad(input, pad, mode="constant", value=None):
-    """Pad the last len(pad) // 2 dims: pad = (left, right, top, bottom, ...) from the last dim.
+_FLOAT_MAX = {"float16": 65504.0, "bfloat16": 3.3895313892515355e38,
+              "float32": 3.4028234663852886e38}
 
-    mode 'constant' (value, default 0; negative pads crop), 'reflect' (mirror without the edge,
-    pads < size), 'replicate' (repeat the edge) or 'circular' (wrap around).
-    """
-    op = "pad"
+
+def _check_pad_value(op, input, value):
+    """PyTorch refuses a fill value the input's dtype cannot hold ("value cannot be converted to
+    type uint8_t without overflow"); an int dtype truncates a float value that fits (2.7 -> 2)."""
+    dtype = input.dtype
+    name = getattr(dtype, "name", str(dtype))
+    if dtype.category == 0:                       # bool: any number (non-zero is True)
+        return
+    if dtype.category == 1:
+        bits = 8 * dtype.itemsize
+        low, high = (0, 2 ** bits - 1) if name.startswith("uint") else \
+            (-2 ** (bits - 1), 2 ** (bits - 1) - 1)
+        fits = value == value and low <= value <= high          # value == value: not NaN
+    else:
+        limit = _FLOAT_MAX.get(name)
+        fits = limit is None or value != value or abs(value) == float("inf") or \
+            abs(value) <= limit
+    if not fits:
+        raise RuntimeError(f"{op}: value {value!r} cannot be converted to the input's dtype "
+                           f"{dtype} without overflow (input of shape {tuple(input.shape)})")
+
+
+def _check_pad_amounts(op, pad, input):
+    """pad as a tuple of ints, its length checked against input's dims, as PyTorch."""
     pad = tuple(pad)
+    for k, amount in enumerate(pad):
+        if isinstance(amount, Tensor) and amount.ndim == 0 and not amount.dtype.is_floating_point:
+            amount = amount.item()
+        if isinstance(amount, bool) or not isinstance(amount, numbers.Integral):
+            raise TypeError(f"{op}: expected pad to be a tuple of ints, but found element of type "
+                            f"{type(amount).__name__} at pos {k} (pad {pad!r})")
+    pad = tuple(int(amount.item() if isinstance(amount, Tensor) else amount) for amount in pad)
     if len(pad) % 2 or len(pad) // 2 > input.ndim:
         raise ValueError(f"{op}: padding length must be even and at most twice the number of "
                          f"dims, got pad {pad} for input of shape {tuple(input.shape)}")
+    return pad
+
+
+def pad(input, pad, mode="constant", value=None):
+    """Pad the last len(pad) // 2 dims: pad = (left, right, top, bottom, ...) from the last dim.
+
+    mode 'constant' (value, default 0; it must fit input's dtype), 'reflect' (mirror without the
+    edge, pads < size), 'replicate' (repeat the edge) or 'circular' (wrap around, pads <= size).
+    Negative pads crop, as PyTorch: in 'constant', 'reflect' and 'replicate' the result is the
+    positive padding then the crop (pads (-1, 1) in mode 'reflect' turn a last dim
+    [0, 1, 2, 3, 4] into [1, 2, 3, 4, 3]; a crop may reach into the padding); in 'circular'
+    the crop comes first and the wrap-around reads the cropped dim (PyTorch's order), so each
+    pad must be at most the cropped size. A dim cropped below 0 (constant, circular) or a result
+    below 1 (reflect, replicate) is an error.
+
+    Where tinygen differs: PyTorch's non-constant modes take only 2 pads on a 2-D or 3-D input,
+    4 on a 3-D or 4-D, 6 on a 4-D or 5-D; tinygen pads any number of trailing dims of any input
+    (a 1-D input with mode 'reflect', 4 pads on a 4-D input...). Where PyTorch's circular mode
+    pads more than the cropped size (reading memory it never wrote), tinygen raises.
+    """
+    op = "pad"
+    pad = _check_pad_amounts(op, pad, input)
     n_dims = len(pad) // 2
     pairs = [(pad[2 * k], pad[2 * k + 1]) for k in range(n_dims)]       # last dim first
+    _check_pad_lengths(op, input, pairs, mode)
     if mode == "constant":
+        value = 0.0 if value is None else value
+        _check_pad_value(op, input, value)
         pads = [(0, 0)] * input.ndim
         for k, (before, after) in enumerate(pairs):
             pads[input.ndim - 1 - k] = (before, after)
-        return _shape.Pad.apply(input, tuple(pads), 0.0 if value is None else value)
+        return _shape.Pad.apply(input, tuple(pads), value)
     if mode not in ("reflect", "replicate", "circular"):
         raise NotImplementedError(f"{op}: mode {mode!r} is not implemented; expected "
                                   "'constant', 'reflect', 'replicate' or 'circular'")
@@ -233,19 +287,50 @@ def pad(input, pad, mode="constant", value=None):
         raise ValueError(f"{op}: padding mode {mode!r} doesn't take in a value argument")
     y = input
     for k, (before, after) in enumerate(pairs):
+        y = _pad_dim(op, y, input, input.ndim - 1 - k, before, after, mode)
+    return y
+
+
+def _check_pad_lengths(op, input, pairs, mode):
+    """A dim cropped below 0 (constant, circular) or padded-then-cropped below 1 (reflect,
+    replicate) is a RuntimeError naming the padding, the dim and its size."""
+    for k, (before, after) in enumerate(pairs):
         dim = input.ndim - 1 - k
         size = input.shape[dim]
-        if before < 0 or after < 0:
-            raise ValueError(f"{op}: negative padding {pad} is only supported in 'constant' mode")
-        limit = size if mode == "reflect" else (size + 1 if mode == "circular" else None)
-        if size == 0 or (limit is not None and (before >= limit or after >= limit)):
-            raise ValueError(f"{op}: padding size should be less than the corresponding input "
-                             f"dimension for mode {mode!r}, but got padding ({before}, {after}) "
-                             f"at dimension {dim} of input of shape {tuple(input.shape)}")
-        if before == 0 and after == 0:
-            continue
+        if mode in ("reflect", "replicate"):      # pad, then crop: the result must not be empty
+            length, at_least, what = size + before + after, 1, "the padded dim"
+        else:                                     # the crops alone must leave >= 0
+            length, at_least, what = size + min(before, 0) + min(after, 0), 0, "the cropped dim"
+        if length < at_least:
+            raise RuntimeError(f"{op}: padding ({before}, {after}) of dim {dim} (size {size}) of "
+                               f"input of shape {tuple(input.shape)} makes {what} {length} long, "
+                               f"expected at least {at_least} in mode {mode!r}")
+
+
+def _pad_dim(op, y, input, dim, before, after, mode):
+    """y padded along dim in a non-constant mode, negative pads cropping (see pad)."""
+    size = y.shape[dim]
+    crop_before, crop_after = max(-before, 0), max(-after, 0)
+    before, after = max(before, 0), max(after, 0)
+    if mode == "circular":                    # PyTorch crops first, then wraps around
+        y = y.narrow(dim, crop_before, size - crop_before - crop_after)
+        size = y.shape[dim]
+        crop_before = crop_after = 0
+    limit = size if mode == "reflect" else (size + 1 if mode == "circular" else None)
+    if (before or after) and (size == 0 or limit is not None and
+                              (before >= limit or after >= limit)):
+        rule = "at most" if mode == "circular" else "less than"
+        cropped = " after the crop" if size != input.shape[dim] else ""
+        raise ValueError(f"{op}: padding size should be {rule} the corresponding input "
+                         f"dimension for mode {mode!r}, but got padding ({before}, {after}) "
+                         f"at dimension {dim} (size {size}{cropped}) of input of shape "
+                         f"{tuple(input.shape)}")
+    if before or after:
         left, right = _pad_parts(y, dim, before, after, mode)
-        y = _shape.cat([part for part, n in ((left, before), (y, size), (right, after)) if n], dim)
+        y = _shape.cat([part for part, n in ((left, before), (y, size), (right, after))
+                        if n], dim)
+    if crop_before or crop_after:             # reflect, replicate: pad, then crop
+        y = y.narrow(dim, crop_before, y.shape[dim] - crop_before - crop_after)
     return y
 
 

@@ -15,6 +15,8 @@ size rule, `pool_output_size`, is a plain function of ints that the ops share wi
 """
 from __future__ import annotations
 
+import numbers
+
 import numpy as np
 from tinygen_kernels.pool import pool_output_size
 
@@ -229,11 +231,20 @@ def adaptive_avg_pool1d(input, output_size):
     return adaptive_avg_pool2d(x, (1, size)).squeeze(-2)
 
 
-def _nearest_index(in_size, out_size, scale, exact):
+def _nearest_index(in_size, out_size, scale, exact, shortcut=False):
     """PyTorch's nearest source index (a NumPy int64 array), in float32 as its kernels compute it:
     min(floor(dst * s), in - 1) with s = 1 / scale_factor if given, else in / out
-    ('nearest-exact': floor((dst + 0.5) * s)), with no shortcut for equal or doubled sizes (as
-    its CPU kernels: with scale_factor=1.25 a size-2 input maps to indices [0, 0])."""
+    ('nearest-exact': floor((dst + 0.5) * s)).
+
+    shortcut: PyTorch's 4-D 'nearest' forward (upsample_nearest2d) picks the source by index
+    alone when out == in (dst) or out == 2 in (dst >> 1), whatever the scale factor: with
+    scale_factor=2.1 a size-3 dim maps to [0, 0, 1, 1, 2, 2], not [0, 0, 0, 1, 1, 2]. Its 3-D
+    and 5-D forwards and 'nearest-exact' have no such shortcut (with scale_factor=1.25 a size-2
+    input maps to [0, 0]); the sizes alone (no scale factor) give the same indices either way."""
+    if shortcut and out_size == in_size:
+        return np.arange(out_size, dtype=np.int64)
+    if shortcut and out_size == 2 * in_size:
+        return np.arange(out_size, dtype=np.int64) >> 1
     s = np.float32(1.0 / scale) if scale is not None and scale > 0 else \
         np.float32(in_size) / np.float32(out_size)
     dst = np.arange(out_size, dtype=np.float32)
@@ -269,9 +280,15 @@ def interpolate(input, size=None, scale_factor=None, mode="nearest", align_corne
     """Resize the spatial dims of input (N, C, L), (N, C, H, W) or (N, C, D, H, W), as torch.
 
     Modes: 'nearest' (source index floor(dst * in / out), or floor(dst / scale_factor) when
-    scale_factor is given), 'nearest-exact', 'linear' / 'bilinear' / 'trilinear' / 'bicubic'
-    (align_corners True or False, upsample.py) and 'area' (adaptive average pooling). Give
-    exactly one of size and scale_factor.
+    scale_factor is given; on a 4-D input, as PyTorch, index dst where a dim keeps its size and
+    dst // 2 where it doubles, see _nearest_index), 'nearest-exact', 'linear' / 'bilinear' /
+    'trilinear' / 'bicubic' (align_corners True or False, upsample.py) and 'area' (adaptive
+    average pooling). Give exactly one of size and scale_factor.
+
+    Gradients are the exact gradients of the forward. Where tinygen differs from PyTorch: for
+    3-D and 5-D 'nearest' with a scale factor and a dim whose size stays or doubles, PyTorch's
+    backward takes the 4-D shortcut its own forward does not take (so its gradient is not the
+    gradient of its output); tinygen's forward matches PyTorch's and its backward is the true one.
     """
     op = "interpolate"
     nd = check_input(op, input, (3, 4, 5), "a 3-D, 4-D or 5-D input (N, C, *spatial)")
@@ -286,11 +303,13 @@ def interpolate(input, size=None, scale_factor=None, mode="nearest", align_corne
     if antialias:
         raise NotImplementedError(f"{op}: antialias=True is not implemented by tinygen")
     sizes, scales = _output_sizes(op, input, nd - 2, size, scale_factor, recompute_scale_factor)
+    _check_sizes(op, input, sizes, mode)
     if interpolating:
         return interpolate_linear(input, sizes, scales, mode, align_corners)
     if mode == "area":
         return _area(input, sizes)
-    sources = [_nearest_index(n, out, s, mode == "nearest-exact")
+    shortcut = nd == 4 and mode == "nearest"           # PyTorch's upsample_nearest2d, see above
+    sources = [_nearest_index(n, out, s, mode == "nearest-exact", shortcut)
                for n, out, s in zip(input.shape[2:], sizes, scales)]
     factors = [_whole_factor(src, n) for src, n in zip(sources, input.shape[2:])]
     if nd == 4 and None not in factors and factors != [1, 1]:
@@ -335,6 +354,13 @@ def _output_sizes(op, input, spatial, size, scale_factor, recompute_scale_factor
         if len(sizes) != spatial:
             raise ValueError(f"{op}: input of shape {tuple(input.shape)} has {spatial} spatial "
                              f"dims but size has {len(sizes)}: {size!r}")
+        if not all(isinstance(n, numbers.Integral) and not isinstance(n, bool) for n in sizes):
+            raise TypeError(f"{op}: expected size to be an int or a tuple of {spatial} ints, got "
+                            f"size={size!r} (types {[type(n).__name__ for n in sizes]})")
+        if recompute_scale_factor:
+            raise ValueError(f"{op}: recompute_scale_factor is not meaningful with an explicit "
+                             f"size (got size={size!r}, recompute_scale_factor=True)")
+        sizes = tuple(int(n) for n in sizes)
         scales = (None,) * spatial
     else:
         scales = tuple(scale_factor) if isinstance(scale_factor, (list, tuple)) else \
@@ -345,10 +371,26 @@ def _output_sizes(op, input, spatial, size, scale_factor, recompute_scale_factor
         sizes = tuple(int(np.floor(float(n * s))) for n, s in zip(input.shape[2:], scales))
         if recompute_scale_factor:
             scales = (None,) * spatial
-    if min(sizes) < 1:
-        raise RuntimeError(f"{op}: output size {sizes} must be positive (input of shape "
-                           f"{tuple(input.shape)})")
     return sizes, scales
+
+
+def _check_sizes(op, input, sizes, mode):
+    """PyTorch's rule: every spatial dim of input and output > 0; 'area' (adaptive average
+    pooling) takes an empty output (>= 0) but not an empty input."""
+    spatial = tuple(input.shape[2:])
+    if mode == "area":
+        if min(spatial) < 1 or min(sizes) < 0:
+            raise RuntimeError(f"{op}: mode 'area' expects an input with non-zero spatial sizes "
+                               f"and output sizes >= 0, but got input of shape "
+                               f"{tuple(input.shape)} and output size {sizes}")
+        return
+    if min(spatial) < 1 or min(sizes) < 1:
+        names = "DHW"[-len(spatial):]
+        given = ", ".join(f"{a}: {n}" for a, n in zip(names, spatial))
+        wanted = ", ".join(f"{a}: {n}" for a, n in zip(names, sizes))
+        raise RuntimeError(f"{op}: Input and output sizes should be greater than 0, but got "
+                           f"input ({given}) output ({wanted}) (input of shape "
+                           f"{tuple(input.shape)}, mode {mode!r})")
 
 
 def _area(input, sizes):

@@ -6,6 +6,12 @@ Source coordinates follow PyTorch's kernels (area_pixel_compute_source_index):
     align_corners=True:  src = dst (in - 1) / (out - 1)
     align_corners=False: src = (dst + 1/2) s - 1/2 (clamped at 0 for linear), s = 1 / scale_factor
                          when a scale factor is given, else in / out.
+A dim whose output size equals its input size is copied by the linear modes whatever the scale
+factor (PyTorch's kernels do: scale_factor=1.1 on a size-4 dim leaves it as is); bicubic resamples
+it with s = 1 / scale_factor as the formula says, as PyTorch's bicubic kernel does. Where
+tinygen differs: when every output size equals its input size, PyTorch's bicubic backward copies
+the gradient through unchanged, which is not the gradient of its forward (scale_factor=1.1 on a
+4 x 4 input: torch.autograd.gradcheck fails); tinygen's gradient is the true one.
 Linear: y = (1 - l) x[i0] + l x[i0 + 1], i0 = floor(src), l = src - i0 (the upper index clamped
 to the last). Bicubic: Keys' convolution kernel with a = -0.75 over x[i0 - 1 .. i0 + 2], indices
 clamped to the edges. Each output is a fixed weighted sum of index_select reads, so the gradients
@@ -78,9 +84,12 @@ def interpolate_linear(input, sizes, scales, mode, align_corners):
     if not input.dtype.is_floating_point:
         raise RuntimeError(f"interpolate: mode {mode!r} needs a floating-point input, got "
                            f"{input.dtype}")
+    cubic = mode == "bicubic"
     y = input
     for k, (out, s) in enumerate(zip(sizes, scales)):
-        if out == y.shape[2 + k] and (align_corners or s is None or s == 1):
-            continue                              # the identity map along this dim
-        y = resample_along(y, 2 + k, out, s, bool(align_corners), mode == "bicubic")
+        if out == y.shape[2 + k] and (not cubic or align_corners or s is None or s == 1):
+            # PyTorch's linear kernels copy a dim whose size does not change, whatever its scale
+            # factor (forward and backward); bicubic resamples it with 1 / scale_factor.
+            continue
+        y = resample_along(y, 2 + k, out, s, bool(align_corners), cubic)
     return y

@@ -3,6 +3,7 @@ CosineAnnealingWarmRestarts, ReduceLROnPlateau (as PyTorch's)."""
 from __future__ import annotations
 
 import math
+import types
 import warnings
 
 from ._lr_base import LRScheduler, _format_param, _group_values
@@ -118,7 +119,9 @@ class CyclicLR(LRScheduler):
     (halved each cycle) or "exp_range" (gamma ** iteration); or by scale_fn(x) with
     scale_mode "cycle" (x = cycle number) or "iterations". With cycle_momentum the momentum
     (or Adam's beta1) moves the opposite way between max_momentum and base_momentum.
-    state_dict() leaves out a custom scale_fn (as PyTorch does): pass it again to the scheduler
+    state_dict() keeps a custom scale_fn as PyTorch does: a callable object's attributes (its
+    __dict__, copied) are saved and load_state_dict() updates the loading scheduler's scale_fn
+    with them; a plain function or lambda is not saved (None), so pass it again to the scheduler
     that loads the state.
     """
 
@@ -182,14 +185,27 @@ class CyclicLR(LRScheduler):
         return lrs
 
     def state_dict(self):
+        """Every attribute but the optimiser; a custom scale_fn as its attributes (a callable
+        object's __dict__, copied) or None (a function or lambda holds no state: PyTorch's rule)."""
         state = super().state_dict()
-        state["_scale_fn_custom"] = None              # a function is not state (PyTorch's too)
+        fn = state.pop("_scale_fn_custom")
+        state["_scale_fn_custom"] = None
+        if fn is not None and not isinstance(fn, types.FunctionType):
+            state["_scale_fn_custom"] = fn.__dict__.copy()
         return state
 
     def load_state_dict(self, state_dict):
+        """Load the state; a saved scale_fn's attributes update this scheduler's own scale_fn
+        (the callable itself is never replaced)."""
         state_dict = dict(state_dict)
-        state_dict.pop("_scale_fn_custom", None)      # keep this scheduler's own scale_fn
+        fn_state = state_dict.pop("_scale_fn_custom", None)
+        if fn_state is not None and self._scale_fn_custom is None:
+            raise ValueError("CyclicLR.load_state_dict: the state holds a custom scale_fn's "
+                             f"attributes {sorted(fn_state)} but this scheduler has no scale_fn; "
+                             "construct it with the same kind of scale_fn")
         super().load_state_dict(state_dict)
+        if fn_state is not None:
+            self._scale_fn_custom.__dict__.update(fn_state)
 
 
 class CosineAnnealingWarmRestarts(LRScheduler):

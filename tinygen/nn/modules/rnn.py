@@ -14,6 +14,7 @@ does only the hidden-to-hidden product and the gate arithmetic.
 from __future__ import annotations
 
 import math
+import numbers
 
 from .. import functional as F
 from .. import init
@@ -25,6 +26,13 @@ from .parameter import Parameter
 _GATES = {"RNN_TANH": 1, "RNN_RELU": 1, "GRU": 3, "LSTM": 4}
 
 
+def _gates(t, n):
+    """t (N, n*H) split into its n gates (N, H). Not chunk: chunk of an empty dim gives one piece
+    (tinygen's ops/shape.py; PyTorch gives n), and hidden_size 0 is a valid cell."""
+    size = t.shape[-1] // n
+    return [t.narrow(-1, k * size, size) for k in range(n)]
+
+
 # ---- one time step of each cell (gx: the input projection x W_ih^T + b_ih, precomputed) ---------
 def _rnn_step(gx, h, w_hh, b_hh, relu):
     pre = gx + F.linear(h, w_hh, b_hh)                               # (N, H)
@@ -33,8 +41,8 @@ def _rnn_step(gx, h, w_hh, b_hh, relu):
 
 def _gru_step(gx, h, w_hh, b_hh):
     gh = F.linear(h, w_hh, b_hh)                                     # (N, 3H)
-    x_r, x_z, x_n = gx.chunk(3, -1)
-    h_r, h_z, h_n = gh.chunk(3, -1)
+    x_r, x_z, x_n = _gates(gx, 3)
+    h_r, h_z, h_n = _gates(gh, 3)
     r = (x_r + h_r).sigmoid()                                        # reset gate
     z = (x_z + h_z).sigmoid()                                        # update gate
     n = (x_n + r * h_n).tanh()                                       # candidate state
@@ -43,7 +51,7 @@ def _gru_step(gx, h, w_hh, b_hh):
 
 def _lstm_step(gx, h, c, w_hh, b_hh):
     gates = gx + F.linear(h, w_hh, b_hh)                             # (N, 4H)
-    i, f, g, o = gates.chunk(4, -1)
+    i, f, g, o = _gates(gates, 4)
     c = f.sigmoid() * c + i.sigmoid() * g.tanh()
     h = o.sigmoid() * c.tanh()
     return h, c
@@ -61,8 +69,11 @@ class RNNBase(Module):
         if not isinstance(num_layers, int) or num_layers <= 0:
             raise ValueError(f"{type(self).__name__}: num_layers must be a positive int, got "
                              f"{num_layers!r}")
-        if not 0 <= float(dropout) <= 1:
-            raise ValueError(f"dropout should be a number in range [0, 1], got {dropout}")
+        if isinstance(dropout, bool) or not isinstance(dropout, numbers.Number) or \
+                not 0 <= dropout <= 1:                   # a bool is refused, as PyTorch
+            raise ValueError(f"{type(self).__name__}: dropout should be a number in range [0, 1] "
+                             "representing the probability of an element being zeroed, got "
+                             f"{dropout!r}")
         if proj_size:
             raise NotImplementedError("LSTM with proj_size > 0 is not supported in tinygen")
         self.mode = mode
@@ -150,6 +161,23 @@ class RNNBase(Module):
             raise ValueError(f"{name}: input.size(-1) must be equal to input_size. Expected "
                              f"{self.input_size}, got {input.shape[-1]} (input shape "
                              f"{tuple(input.shape)})")
+        seq_dim = 1 if input.ndim == 3 and self.batch_first else 0
+        if input.shape[seq_dim] == 0:               # PyTorch refuses it too: no h_n to return
+            raise RuntimeError(f"{name}: expected sequence length to be larger than 0, got input "
+                               f"of shape {tuple(input.shape)} (batch_first={self.batch_first})")
+
+    def _check_hidden_dims(self, hx, batched):
+        """hx's dims as given (before an unbatched hx is unsqueezed): 3-D for a batched input,
+        2-D for an unbatched one, as PyTorch checks them."""
+        states = hx if self.mode == "LSTM" else (hx,)
+        want = 3 if batched else 2
+        if any(h.ndim != want for h in states):
+            kind = "batched 3-D" if batched else "unbatched 2-D"
+            what = "hx and cx" if self.mode == "LSTM" else "hx"
+            given = " and ".join(f"{label} of shape {tuple(h.shape)}"
+                                 for label, h in zip(("hx", "cx"), states))
+            raise RuntimeError(f"{type(self).__name__}: for {kind} input, {what} should also be "
+                               f"{want}-D, got {given}")
 
     def _check_hidden(self, h, expected, what):
         if tuple(h.shape) != tuple(expected):
@@ -174,11 +202,13 @@ class RNNBase(Module):
         if hx is None:
             h0 = zeros(*state_shape, dtype=x.dtype, device=x.device)
             hx = (h0, h0) if is_lstm else h0
-        elif not batched:
-            hx = tuple(h.unsqueeze(1) for h in hx) if is_lstm else hx.unsqueeze(1)
-        if is_lstm:
-            if not isinstance(hx, (tuple, list)) or len(hx) != 2:
+        else:
+            if is_lstm and (not isinstance(hx, (tuple, list)) or len(hx) != 2):
                 raise ValueError("LSTM: hx must be a tuple (h_0, c_0)")
+            self._check_hidden_dims(hx, batched)
+            if not batched:
+                hx = tuple(h.unsqueeze(1) for h in hx) if is_lstm else hx.unsqueeze(1)
+        if is_lstm:
             self._check_hidden(hx[0], state_shape, "hidden[0]")
             self._check_hidden(hx[1], state_shape, "hidden[1]")
         else:
@@ -276,18 +306,48 @@ class _CellBase(Module):
         else:
             self.register_parameter("bias_ih", None)
             self.register_parameter("bias_hh", None)
-        stdv = 1.0 / math.sqrt(hidden_size)
+        self.reset_parameters()
+
+    def reset_parameters(self):
+        stdv = 1.0 / math.sqrt(self.hidden_size) if self.hidden_size > 0 else 0   # as PyTorch
         for p in self.parameters():
             init.uniform_(p, -stdv, stdv)
 
     def _prepare(self, input, hx):
-        """input (N, in) or unbatched (in,) -> (N, in); hx -> (N, H) zeros if None."""
-        if input.ndim not in (1, 2) or input.shape[-1] != self.input_size:
-            raise ValueError(f"{type(self).__name__}: expected input (N, {self.input_size}) or "
-                             f"({self.input_size},), got {tuple(input.shape)}")
+        """input (N, in) or unbatched (in,) -> (N, in), checked as PyTorch checks it."""
+        name = type(self).__name__
+        if input.ndim not in (1, 2):
+            raise ValueError(f"{name}: Expected input to be 1D or 2D, got {input.ndim}D instead "
+                             f"(input of shape {tuple(input.shape)})")
+        if input.shape[-1] != self.input_size:
+            raise RuntimeError(f"{name}: input has inconsistent input_size: got "
+                               f"{input.shape[-1]} expected {self.input_size} (input of shape "
+                               f"{tuple(input.shape)})")
         batched = input.ndim == 2
         x = input if batched else input.unsqueeze(0)
         return x, batched
+
+    def _hidden(self, input, h, label):
+        """h checked against input as PyTorch does (dims, batch size, hidden size) -> (N, H).
+        label: 0 for h, 1 for LSTMCell's c (PyTorch's 'hidden0', 'hidden1')."""
+        name = type(self).__name__
+        if h.ndim not in (1, 2):
+            raise ValueError(f"{name}: Expected hidden{label} to be 1D or 2D, got {h.ndim}D "
+                             f"instead (hidden{label} of shape {tuple(h.shape)})")
+        batched = input.ndim == 2
+        if batched and h.ndim == 2 and h.shape[0] != input.shape[0]:
+            raise RuntimeError(f"{name}: Input batch size {input.shape[0]} doesn't match "
+                               f"hidden{label} batch size {h.shape[0]}")
+        if h.ndim != input.ndim:                     # PyTorch would broadcast or misreport
+            want = f"({input.shape[0]}, {self.hidden_size})" if batched else \
+                f"({self.hidden_size},)"
+            raise RuntimeError(f"{name}: hidden{label} of shape {tuple(h.shape)} doesn't match "
+                               f"the {'batched' if batched else 'unbatched'} input of shape "
+                               f"{tuple(input.shape)}: expected shape {want}")
+        if h.shape[-1] != self.hidden_size:
+            raise RuntimeError(f"{name}: hidden{label} has inconsistent hidden_size: got "
+                               f"{h.shape[-1]}, expected {self.hidden_size}")
+        return h if batched else h.unsqueeze(0)
 
     def _zeros(self, x):
         return zeros(x.shape[0], self.hidden_size, dtype=x.dtype, device=x.device)
@@ -296,11 +356,14 @@ class _CellBase(Module):
         s = f"{self.input_size}, {self.hidden_size}"
         if self.bias is not True:
             s += f", bias={self.bias}"
+        if getattr(self, "nonlinearity", "tanh") != "tanh":
+            s += f", nonlinearity={self.nonlinearity}"              # unquoted, as PyTorch
         return s
 
 
 class RNNCell(_CellBase):
-    """One step of RNN: (N, in), (N, H) -> (N, H)."""
+    """One step of RNN: (N, in), (N, H) -> (N, H). An unknown nonlinearity is refused when the
+    cell runs (RuntimeError "Unknown nonlinearity: ..."), not when it is built, as PyTorch."""
 
     def __init__(self, input_size, hidden_size, bias=True, nonlinearity="tanh", device=None,
                  dtype=None):
@@ -309,7 +372,10 @@ class RNNCell(_CellBase):
 
     def forward(self, input, hx=None):
         x, batched = self._prepare(input, hx)
-        h = self._zeros(x) if hx is None else (hx if batched else hx.unsqueeze(0))
+        if self.nonlinearity not in ("tanh", "relu"):
+            raise RuntimeError(f"RNNCell: Unknown nonlinearity: {self.nonlinearity} (expected "
+                               "'tanh' or 'relu')")
+        h = self._zeros(x) if hx is None else self._hidden(input, hx, 0)
         h = _rnn_step(F.linear(x, self.weight_ih, self.bias_ih), h, self.weight_hh, self.bias_hh,
                       self.nonlinearity == "relu")
         return h if batched else h.squeeze(0)
@@ -323,7 +389,7 @@ class GRUCell(_CellBase):
 
     def forward(self, input, hx=None):
         x, batched = self._prepare(input, hx)
-        h = self._zeros(x) if hx is None else (hx if batched else hx.unsqueeze(0))
+        h = self._zeros(x) if hx is None else self._hidden(input, hx, 0)
         h = _gru_step(F.linear(x, self.weight_ih, self.bias_ih), h, self.weight_hh, self.bias_hh)
         return h if batched else h.squeeze(0)
 
@@ -339,7 +405,10 @@ class LSTMCell(_CellBase):
         if hx is None:
             h, c = self._zeros(x), self._zeros(x)
         else:
-            h, c = hx if batched else (hx[0].unsqueeze(0), hx[1].unsqueeze(0))
+            if not isinstance(hx, (tuple, list)) or len(hx) != 2:
+                raise ValueError(f"LSTMCell: hx must be a tuple (h, c), got "
+                                 f"{type(hx).__name__}")
+            h, c = self._hidden(input, hx[0], 0), self._hidden(input, hx[1], 1)
         h, c = _lstm_step(F.linear(x, self.weight_ih, self.bias_ih), h, c, self.weight_hh,
                           self.bias_hh)
         return (h, c) if batched else (h.squeeze(0), c.squeeze(0))
