@@ -109,6 +109,15 @@ def test_chunk(chunks, dim):
     check_op(lambda x: x.chunk(chunks, dim), None, [(3, 4)])
 
 
+@pytest.mark.parametrize("shape, chunks, dim", [((2, 0), 3, -1), ((0,), 3, 0), ((5,), 3, 0),
+                                               ((6,), 4, 0), ((4, 7), 1, 1)])
+def test_chunk_counts_as_torch(shape, chunks, dim):
+    """An empty dim gives `chunks` empty pieces; uneven sizes give fewer pieces (6 in 4: 3)."""
+    torch = pytest.importorskip("torch")
+    got = [tuple(p.shape) for p in tg.zeros(*shape).chunk(chunks, dim)]
+    assert got == [tuple(p.shape) for p in torch.zeros(*shape).chunk(chunks, dim)]
+
+
 def test_split_unused_pieces_have_zero_grad():
     x = tg.tensor(np.arange(6.0).reshape(2, 3), dtype=tg.float64, requires_grad=True)
     _, b, _ = x.split(1, dim=1)

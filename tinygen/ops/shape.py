@@ -328,9 +328,15 @@ def split(input, split_size, dim=0):
 
 
 def chunk(input, chunks, dim=0):
-    n = input.shape[norm_dim(dim, input.ndim, "chunk")]
-    size = -(-n // chunks) if n else 1
-    return split(input, max(size, 1), dim)
+    """Pieces of ceil(n / chunks) along dim (fewer pieces where that divides n unevenly, as
+    PyTorch); an empty dim gives `chunks` empty pieces, as PyTorch."""
+    if not isinstance(chunks, int) or chunks < 1:
+        raise RuntimeError(f"chunk: chunks must be a positive int, got {chunks!r}")
+    d = norm_dim(dim, input.ndim, "chunk")
+    n = input.shape[d]
+    if n == 0:
+        return tuple(narrow(input, d, 0, 0) for _ in range(chunks))
+    return split(input, -(-n // chunks), d)
 
 
 def unbind(input, dim=0):
