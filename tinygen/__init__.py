@@ -86,6 +86,7 @@ from .ops.scatter import (
     scatter, index_add, index_copy, index_fill, index_put, masked_scatter, masked_select, take,
     take_along_dim, put,
 )
+from .ops.scatter_reduce import scatter_reduce, index_reduce
 from .ops.search import (
     nonzero, argwhere, unique, unique_consecutive, bincount, histc, histogram, searchsorted,
     bucketize, isin,

@@ -20,7 +20,8 @@ from .backend.device import Device, cpu as _cpu, device_of, get_xp
 from .ops import (activation as A, arrange as AR, binary as B, convert as C, decomp as DC,
                   diagonal as DG, elementwise as E, index as I, inplace as P, linalg as L,
                   norm as NM, pointwise as PW, random as RN, reduce as R, scatter as SC,
-                  search as SE, shape as S, special as SP, stats as ST, trig as G)
+                  scatter_reduce as SR, search as SE, shape as S, special as SP, stats as ST,
+                  trig as G)
 from .ops.args import norm_dim
 
 _ndarray = np.ndarray
@@ -443,6 +444,7 @@ class Tensor:
     narrow_copy, sum_to_size = AR.narrow_copy, AR.sum_to_size
     scatter, index_add, index_copy, index_fill, masked_scatter = SC.scatter, SC.index_add, \
         SC.index_copy, SC.index_fill, SC.masked_scatter
+    scatter_reduce, index_reduce = SR.scatter_reduce, SR.index_reduce
     masked_select, take, take_along_dim, put = SC.masked_select, SC.take, SC.take_along_dim, \
         SC.put
     nonzero, argwhere, unique, unique_consecutive = SE.nonzero, SE.argwhere, SE.unique, \
@@ -453,8 +455,7 @@ class Tensor:
     # in place (optimisers and init, under no_grad; ops/inplace.py)
     add_, sub_, mul_, div_, clamp_ = P.add_, P.sub_, P.mul_, P.div_, P.clamp_
     masked_fill_, copy_, fill_, zero_ = P.masked_fill_, P.copy_, P.fill_, P.zero_
-    uniform_, normal_ = P.uniform_, P.normal_
-    fill_diagonal_ = P.fill_diagonal_
+    uniform_, normal_, fill_diagonal_ = P.uniform_, P.normal_, P.fill_diagonal_
     squeeze_, unsqueeze_, t_, transpose_, swapaxes_, swapdims_ = P.squeeze_, P.unsqueeze_, \
         P.t_, P.transpose_, P.swapaxes_, P.swapdims_
     bernoulli_, exponential_, cauchy_, log_normal_, geometric_, random_ = P.bernoulli_, \

@@ -3,6 +3,11 @@
 Each pair is the other's adjoint: reading at indices (GetItem, Gather, IndexSelect) has as
 backward accumulating at the same indices (IndexAddAt, ScatterAdd, IndexAdd), whose backward reads
 again. Accumulation (not assignment) makes repeated indices correct.
+
+x[idx] follows PyTorch where it differs from NumPy (index_rules.numpy_index): ints are applied first, as
+basic indexing, so `x[0, :, [0, 1]]` of a (2, 3, 4) tensor is (3, 2) (NumPy: (2, 3)); a short
+list holding lists, tensors, slices, None or Ellipsis is a tuple of indices; `[]` is an empty
+int64 index; a uint8 tensor is a mask.
 """
 from __future__ import annotations
 
@@ -10,11 +15,13 @@ import collections
 
 import numpy as np
 
-from ..autograd.function import Function, wrap
+from ..autograd.function import Function
 from ..autograd import function as _fn
 from ..backend.device import array_module
 from . import binary as _binary
 from .args import norm_dim
+from .convert import Cast, to
+from .index_rules import numpy_index, tensor_index
 from .shape import Pad, unbroadcast
 
 values_indices = collections.namedtuple("values_indices", ["values", "indices"])
@@ -30,9 +37,14 @@ def _is_basic(idx):
 
 
 class GetItem(Function):
-    def forward(self, x, idx):
-        self.in_shape, self.idx, self.dtype = x.shape, idx, x.dtype
-        self.basic = _is_basic(idx)
+    """x[idx] (NumPy's rules); pre, where given, is a basic index of ints applied first:
+    x[pre][idx] (PyTorch's order, see numpy_index)."""
+
+    def forward(self, x, idx, pre=None):
+        self.in_shape, self.idx, self.pre, self.dtype = x.shape, idx, pre, x.dtype
+        self.basic = pre is None and _is_basic(idx)
+        if pre is not None:
+            x = x[pre]
         return x[idx]
 
     @property
@@ -40,23 +52,25 @@ class GetItem(Function):
         return self.basic
 
     def backward(self, gy):
-        return IndexAddAt.apply(gy, self.in_shape, self.idx, self.basic), None
+        return IndexAddAt.apply(gy, self.in_shape, self.idx, self.basic, self.pre), None, None
 
 
 class IndexAddAt(Function):
-    """zeros(shape) with gy added at [idx] (the adjoint of x[idx])."""
+    """zeros(shape) with gy added at [idx] (at [pre][idx] where pre is given: the adjoint of
+    GetItem)."""
 
-    def forward(self, gy, shape, idx, basic):
-        self.idx = idx
+    def forward(self, gy, shape, idx, basic, pre=None):
+        self.idx, self.pre = idx, pre
         out = self.xp.zeros(shape, dtype=gy.dtype)
+        target = out if pre is None else out[pre]      # basic indexing: a view of out
         if basic:
-            out[idx] = gy
+            target[idx] = gy
         else:
-            _add_at(self.xp, out, idx, gy)
+            _add_at(self.xp, target, idx, gy)
         return out
 
     def backward(self, gg):
-        return GetItem.apply(gg, self.idx), None, None, None
+        return GetItem.apply(gg, self.idx, self.pre), None, None, None, None
 
 
 def _add_at(xp, out, idx, values):
@@ -141,31 +155,93 @@ class IndexAdd(Function):
 
 
 class MaskedFill(Function):
+    """x with `value` where mask is True (mask broadcast against x). value: a number, or a 0-d
+    array (a tensor's), which then gets as gradient the sum of gy over the filled places."""
+
     def forward(self, x, mask, value):
         self.mask = mask
         self.in_shape = x.shape
-        return self.xp.where(mask, x.dtype.type(value), x)
+        if hasattr(value, "dtype"):
+            self.value_dtype = value.dtype
+            fill = value.astype(x.dtype, copy=False)
+        else:
+            fill = x.dtype.type(value)
+        return self.xp.where(mask, fill, x)
 
     def backward(self, gy):
-        return unbroadcast(MaskedFill.apply(gy, self.mask, 0.0), self.in_shape), None, None
+        gx = gv = None
+        if self.inputs[0] is not None:
+            gx = unbroadcast(MaskedFill.apply(gy, self.mask, 0.0), self.in_shape)
+        if self.inputs[2] is not None:
+            gv = MaskedFill.apply(gy, self.xp.logical_not(self.mask), 0.0).sum()
+            if gv._data.dtype != self.value_dtype:
+                gv = Cast.apply(gv, self.value_dtype)
+        return gx, None, gv
 
 
 class SetItem(Function):
-    """x with x[idx] = value, out of place (item assignment inside a graph)."""
+    """x with x[idx] = value (x[pre][idx] where pre is given), out of place (item assignment
+    inside a graph)."""
 
-    def forward(self, x, idx, value):
-        self.idx = idx
+    def forward(self, x, idx, value, pre=None):
+        self.idx, self.pre = idx, pre
         self.value_shape = getattr(value, "shape", None)
         out = x.copy()
-        out[idx] = value
+        assign(out, idx, value, pre)
         return out
 
     def backward(self, gy):
-        gx = SetItem.apply(gy, self.idx, 0.0) if self.inputs[0] is not None else None
+        gx = SetItem.apply(gy, self.idx, 0.0, self.pre) if self.inputs[0] is not None else None
         gv = None
         if self.inputs[2] is not None:
-            gv = unbroadcast(GetItem.apply(gy, self.idx), self.value_shape)
-        return gx, None, gv
+            gv = unbroadcast(GetItem.apply(gy, self.idx, self.pre), self.value_shape)
+        return gx, None, gv, None
+
+
+def assign(out, idx, value, pre=None):
+    """out[idx] = value in place (out[pre][idx] where pre is given), NumPy's broadcasting and
+    casting; its errors restated naming setitem, the shapes and the index (an out-of-range index:
+    IndexError; a value that does not broadcast to the selection: RuntimeError, as PyTorch)."""
+    target = out
+    try:
+        if pre is not None:
+            target = out[pre]
+        target[idx] = value
+    except IndexError as e:
+        raise _fn._OpIndexError(f"setitem: {e} (tensor of shape {tuple(out.shape)}, index "
+                                f"{_show_index(idx, pre)})") from None
+    except ValueError as e:
+        vshape = tuple(getattr(value, "shape", ()))
+        try:
+            selected = tuple(target[idx].shape)
+        except (IndexError, ValueError, TypeError):
+            selected = None
+        if selected is not None and "broadcast" in str(e):
+            raise RuntimeError(
+                f"setitem: shape mismatch: value of shape {vshape} cannot be broadcast to the "
+                f"indexing result of shape {selected} (tensor of shape {tuple(out.shape)}, index "
+                f"{_show_index(idx, pre)})") from None
+        raise _fn.OpError(f"setitem: {e} (tensor of shape {tuple(out.shape)}, index "
+                          f"{_show_index(idx, pre)}, value of shape {vshape})") from None
+
+
+def _show_index(idx, pre=None):
+    """An index for an error message: small arrays as lists, larger ones as shape and dtype."""
+    def one(i):
+        if hasattr(i, "shape") and hasattr(i, "dtype"):
+            if i.size <= 8:
+                return repr(i.tolist())
+            return f"array(shape={tuple(i.shape)}, dtype={i.dtype})"
+        if type(i) is slice:
+            text = ("" if i.start is None else str(i.start)) + ":" + (
+                "" if i.stop is None else str(i.stop))
+            return text if i.step is None else f"{text}:{i.step}"
+        return "..." if i is Ellipsis else repr(i)
+    items = idx if type(idx) is tuple else (idx,)
+    shown = "[" + ", ".join(one(i) for i in items) + "]"
+    if pre is not None:
+        shown = "[" + ", ".join(one(i) for i in pre) + "]" + shown
+    return shown
 
 
 class Embedding(Function):
@@ -204,19 +280,19 @@ def _row_mask(xp, n, row):
 
 
 # ---- the functions (Tensor methods and tg.*) ----------------------------------------------------
-def convert_index(idx):
-    """A Tensor index as its array (a 0-d integer one as an int), lists as arrays, recursively."""
-    if isinstance(idx, _fn.Tensor):
-        return idx._data if idx.ndim > 0 or idx._data.dtype.kind == "b" else int(idx.item())
-    if isinstance(idx, tuple):
-        return tuple(convert_index(i) for i in idx)
-    if isinstance(idx, list):
-        return np.asarray(idx)
-    return idx
-
-
 def getitem(input, idx):
-    return GetItem.apply(input, convert_index(idx))
+    t = type(idx)
+    if t is int or t is slice:                     # the hot paths: x[0], x[1:3], x[index]
+        return GetItem.apply(input, idx)
+    if isinstance(idx, _fn.Tensor):
+        d = idx._data
+        if d.ndim and d.dtype.kind == "i":           # (tensor_index's common case, inline)
+            return GetItem.apply(input, d)
+        return GetItem.apply(input, tensor_index(idx))
+    idx, pre = numpy_index(idx)
+    if pre is None:
+        return GetItem.apply(input, idx)
+    return GetItem.apply(input, idx, pre)
 
 
 def index_array(index, op):
@@ -227,6 +303,19 @@ def index_array(index, op):
     return arr
 
 
+def _check_range(op, idx, size, dim, input_shape, error=RuntimeError):
+    """`error` naming op, dim, size and a bad index where idx leaves [0, size): PyTorch's check,
+    where NumPy would wrap a negative index (one min and one max over idx)."""
+    if idx.size == 0:
+        return
+    low, high = int(idx.min()), int(idx.max())
+    if low < 0 or high >= size:
+        bad = low if low < 0 else high
+        raise error(f"{op}: index {bad} is out of bounds for dimension {dim} with size {size} "
+                    f"(input {tuple(input_shape)}, index {tuple(idx.shape)}; indices must be "
+                    f"in [0, {size}))")
+
+
 def _arg(given, arr):
     """An op's index or mask argument: the Tensor itself where one was given, so a captured step
     (tg.compile) reads it as state of the step like any other tensor; else the array."""
@@ -234,33 +323,76 @@ def _arg(given, arr):
 
 
 def gather(input, dim, index):
+    """out[i][j] = input[i][index[i][j]] for dim 1 (and likewise for the others). index: as
+    many dims as input, no larger than it apart from dim, entries in [0, input.shape[dim])."""
     d = norm_dim(dim, input.ndim, "gather")
     idx = index_array(index, "gather")
     if idx.ndim != input.ndim:
         raise RuntimeError(f"gather: index has {idx.ndim} dims but the input has {input.ndim} "
                            f"(input {tuple(input.shape)}, index {tuple(idx.shape)})")
+    if idx.size:
+        for k, (i, s) in enumerate(zip(idx.shape, input.shape)):
+            if k != d and i > s:
+                raise RuntimeError(f"gather: index {tuple(idx.shape)} is larger than the input "
+                                   f"{tuple(input.shape)} in dimension {k} (it may be larger "
+                                   f"only in dimension {d})")
+        _check_range("gather", idx, input.shape[d] if input.ndim else 1, d, input.shape)
     return Gather.apply(input, d, _arg(index, idx))
 
 
 def scatter_add(input, dim, index, src):
+    """input with src[i][j] added at [i][index[i][j]] for dim 1 (and likewise for the others);
+    only src's leading index.shape part is used. As PyTorch: index has input's number of dims,
+    is no larger than src in any dim nor than input apart from dim (NumPy would broadcast a
+    smaller src), and its entries are in [0, input.shape[dim])."""
     d = norm_dim(dim, input.ndim, "scatter_add")
-    return ScatterAdd.apply(input, d, _arg(index, index_array(index, "scatter_add")), src)
+    idx = index_array(index, "scatter_add")
+    if idx.size:
+        src_shape = tuple(getattr(src, "shape", ()))
+        if idx.ndim != input.ndim or len(src_shape) != idx.ndim:
+            raise RuntimeError(f"scatter_add: index, input and src must have the same number of "
+                               f"dims (input {tuple(input.shape)}, index {tuple(idx.shape)}, "
+                               f"src {src_shape})")
+        for k, (i, s, n) in enumerate(zip(idx.shape, src_shape, input.shape)):
+            if i > s or (k != d and i > n):
+                raise RuntimeError(f"scatter_add: index {tuple(idx.shape)} must be no larger "
+                                   f"than src {src_shape} in every dimension and no larger than "
+                                   f"the input {tuple(input.shape)} apart from dimension {d} "
+                                   f"(dimension {k} is too large)")
+        _check_range("scatter_add", idx, input.shape[d] if input.ndim else 1, d, input.shape)
+    return ScatterAdd.apply(input, d, _arg(index, idx), src)
 
 
 def index_select(input, dim, index):
+    """input's slices at `index` (1-D, or 0-d: one slice kept as a dim) along dim; a 0-d input
+    takes one index, 0, and stays 0-d (as PyTorch)."""
     d = norm_dim(dim, input.ndim, "index_select")
     idx = index_array(index, "index_select")
     if idx.ndim > 1:
         raise IndexError(f"index_select: index must be 1-D, got shape {tuple(idx.shape)}")
+    _check_range("index_select", idx, input.shape[d] if input.ndim else 1, d, input.shape,
+                 IndexError)
+    if input.ndim == 0:
+        if idx.size != 1:
+            raise RuntimeError(f"index_select: a 0-d input takes exactly one index, got "
+                               f"{idx.size} (index shape {tuple(idx.shape)})")
+        return IndexSelect.apply(input.reshape(1), 0, _arg(index, idx)).reshape(())
     return IndexSelect.apply(input, d, _arg(index, idx))
 
 
 def masked_fill(input, mask, value):
+    """input with value where mask (bool, broadcast against input) is True. value: a number or
+    a 0-d tensor, which stays in the graph (its gradient: the sum of the upstream gradient over
+    the filled places) and is cast to input's dtype; a tensor with dims is refused, as PyTorch."""
     m = mask._data if isinstance(mask, _fn.Tensor) else mask
     if m.dtype != np.bool_:
         raise RuntimeError(f"masked_fill: expected a bool mask, got {m.dtype}")
     if isinstance(value, _fn.Tensor):
-        value = value.item()
+        if value.ndim != 0:
+            raise RuntimeError(f"masked_fill: only a 0-d value tensor is supported, got one of "
+                               f"shape {tuple(value.shape)} (input {tuple(input.shape)})")
+        if value.device != input.device:
+            value = to(value, input.device)
     return MaskedFill.apply(input, _arg(mask, m), value)
 
 

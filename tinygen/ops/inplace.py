@@ -23,7 +23,8 @@ from ..backend.device import get_xp
 from ..backend.random import generator
 from .convert import as_array, scalar_like
 from .diagonal import diagonal_mask
-from .index import SetItem, convert_index
+from .index import SetItem, assign
+from .index_rules import numpy_index, tensor_index
 
 
 def _leaf_check(t):
@@ -117,21 +118,27 @@ def masked_fill_(input, mask, value):
 
 
 def setitem(input, idx, value):
-    """input[idx] = value; recorded as SetItem when a graph is being built."""
-    idx = convert_index(idx)
+    """input[idx] = value, PyTorch's indexing rules (index_rules.numpy_index); recorded as SetItem
+    when a graph is being built. A bad index or a value that does not fit the selection raises
+    an error naming setitem, the shapes and the index."""
+    pre = None
+    if isinstance(idx, _fn.Tensor):                     # (the common cases first)
+        idx = tensor_index(idx)
+    elif not (type(idx) is int or type(idx) is slice):
+        idx, pre = numpy_index(idx)
     tracked = isinstance(value, _fn.Tensor) and value._requires_grad or input._requires_grad
     if GRAD.enabled and tracked:
         v = value if isinstance(value, _fn.Tensor) else scalar_like(value, input)
-        _rebase(input, lambda alias: SetItem.apply(alias, idx, v))
+        _rebase(input, lambda alias: SetItem.apply(alias, idx, v, pre))
         return
     if _fn.CAPTURE[0] is not None and tracer() is not None:
         # a captured step records the write: SetItem out of place, then the whole array
         v = value if isinstance(value, _fn.Tensor) else _fn.Tensor._make(
             _constant(value, input), None, 0, False)
         with no_grad():
-            _write(input, SetItem.apply(input, idx, v))
+            _write(input, SetItem.apply(input, idx, v, pre))
         return
-    input._data[idx] = value._data if isinstance(value, _fn.Tensor) else value
+    assign(input._data, idx, value._data if isinstance(value, _fn.Tensor) else value, pre)
     input._version[0] += 1
 
 
@@ -235,7 +242,8 @@ TWINS = (
     "atan2", "arctan2", "hypot", "copysign", "xlogy", "lerp", "addcmul", "addcdiv", "addmm",
     "addbmm", "baddbmm", "addmv", "addr", "true_divide", "multiply", "subtract", "divide",
     "floor_divide", "cumsum", "cumprod", "tril", "triu", "index_add", "index_copy",
-    "index_fill", "index_put", "masked_scatter", "scatter", "scatter_add", "put", "eq", "ne",
+    "index_fill", "index_put", "masked_scatter", "scatter", "scatter_add", "scatter_reduce",
+    "index_reduce", "put", "eq", "ne",
     "lt", "le", "gt", "ge", "greater", "greater_equal", "less", "less_equal",
     "not_equal", "logical_not", "logical_and", "logical_or", "logical_xor", "bitwise_not",
     "bitwise_and", "bitwise_or", "bitwise_xor", "bitwise_left_shift", "bitwise_right_shift",
@@ -252,8 +260,9 @@ has one): each is twin(name)."""
  remainder_, fmod_, atan2_, arctan2_, hypot_, copysign_, xlogy_, lerp_, addcmul_, addcdiv_,
  addmm_, addbmm_, baddbmm_, addmv_, addr_, true_divide_, multiply_, subtract_, divide_,
  floor_divide_, cumsum_, cumprod_, tril_, triu_, index_add_, index_copy_, index_fill_,
- index_put_, masked_scatter_, scatter_, scatter_add_, put_, eq_, ne_, lt_, le_, gt_, ge_,
- greater_, greater_equal_, less_, less_equal_, not_equal_, logical_not_, logical_and_,
+ index_put_, masked_scatter_, scatter_, scatter_add_, scatter_reduce_, index_reduce_, put_, eq_,
+ ne_, lt_, le_, gt_, ge_, greater_, greater_equal_, less_, less_equal_, not_equal_,
+ logical_not_, logical_and_,
  logical_or_, logical_xor_, bitwise_not_, bitwise_and_, bitwise_or_, bitwise_xor_,
  bitwise_left_shift_, bitwise_right_shift_, gcd_, lcm_, float_power_, ldexp_, heaviside_, fmax_,
  fmin_, polygamma_, mvlgamma_, nextafter_, renorm_) = (twin(n) for n in TWINS)
