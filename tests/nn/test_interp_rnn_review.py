@@ -26,6 +26,49 @@ def _raises_like_torch(tg_call, torch_call):
     return str(ours.value), str(ref.value)
 
 
+# ---- interpolate(antialias=True) ---------------------------------------------------------------
+ANTIALIAS = [((2, 3, 13, 7), dict(size=(4, 4))), ((1, 2, 30, 17), dict(size=(3, 11))),
+             ((1, 1, 8, 8), dict(scale_factor=0.37)), ((1, 2, 5, 9), dict(scale_factor=1.7)),
+             ((1, 1, 6, 9), dict(size=(12, 2))), ((1, 1, 64, 48), dict(size=(1, 1))),
+             ((1, 1, 8, 8), dict(scale_factor=(0.5, 1.0)))]
+
+
+@pytest.mark.parametrize("mode, align_corners", [("bilinear", False), ("bilinear", True),
+                                                 ("bicubic", False), ("bicubic", True),
+                                                 ("lanczos", None)])
+@pytest.mark.parametrize("shape, resize", ANTIALIAS)
+def test_interpolate_antialias_matches_torch(shape, resize, mode, align_corners):
+    """PIL's resampling (downsampling reads every input; upsampling renormalises the edges):
+    values, first and second derivatives against PyTorch."""
+    check_torch(lambda x: F.interpolate(x, mode=mode, align_corners=align_corners,
+                                        antialias=True, **resize),
+                lambda x: TF.interpolate(x, mode=mode, align_corners=align_corners,
+                                         antialias=True, **resize), [randn(*shape)])
+
+
+def test_interpolate_antialias_keeps_a_dim_of_unchanged_size_with_the_true_gradient():
+    """scale_factor 1.1 on a side of 8 keeps it: the forward copies it, as PyTorch's (whose
+    backward resamples it: its gradcheck fails there); the gradient here is the forward's."""
+    x = randn(1, 1, 8, 8)
+    y = F.interpolate(tg.tensor(x), scale_factor=(0.5, 1.1), mode="bilinear", antialias=True)
+    ref = TF.interpolate(torch.tensor(x), scale_factor=(0.5, 1.1), mode="bilinear",
+                         antialias=True)
+    np.testing.assert_allclose(y.numpy(), ref.numpy(), rtol=1e-12, atol=1e-12)
+    check_grads(lambda x: F.interpolate(x, scale_factor=(0.5, 1.1), mode="bicubic",
+                                        antialias=True), [x])
+
+
+@pytest.mark.parametrize("mode, shape, options", [
+    ("nearest", (1, 1, 8, 8), {"antialias": True}), ("linear", (1, 1, 8), {"antialias": True}),
+    ("bilinear", (1, 1, 2, 8, 8), {"antialias": True}), ("lanczos", (1, 1, 8, 8), {}),
+    ("lanczos", (1, 1, 8, 8), {"antialias": True, "align_corners": True})])
+def test_interpolate_antialias_errors_as_torch(mode, shape, options):
+    _raises_like_torch(lambda: F.interpolate(tg.zeros(*shape), scale_factor=0.5, mode=mode,
+                                             **options),
+                       lambda: TF.interpolate(torch.zeros(*shape), scale_factor=0.5, mode=mode,
+                                              **options))
+
+
 # ---- interpolate: linear modes copy a dim whose size does not change ---------------------------
 LINEAR_KEPT = [
     ((1, 2, 4), 1.1, "linear"),

@@ -23,7 +23,7 @@ from tinygen_kernels.pool import pool_output_size
 from ..autograd.function import Function, wrap
 from .args import ntuple
 from .conv import check_input
-from .upsample import interpolate_linear
+from .upsample import interpolate_aa, interpolate_linear
 
 
 class MaxPool2d(Function):
@@ -282,8 +282,9 @@ def interpolate(input, size=None, scale_factor=None, mode="nearest", align_corne
     Modes: 'nearest' (source index floor(dst * in / out), or floor(dst / scale_factor) when
     scale_factor is given; on a 4-D input, as PyTorch, index dst where a dim keeps its size and
     dst // 2 where it doubles, see _nearest_index), 'nearest-exact', 'linear' / 'bilinear' /
-    'trilinear' / 'bicubic' (align_corners True or False, upsample.py) and 'area' (adaptive
-    average pooling). Give exactly one of size and scale_factor.
+    'trilinear' / 'bicubic' (align_corners True or False, upsample.py), 'area' (adaptive
+    average pooling) and, with antialias=True, bilinear, bicubic and 'lanczos' on 4-D inputs
+    (PIL's resampling, upsample.py). Give exactly one of size and scale_factor.
 
     Gradients are the exact gradients of the forward. Where tinygen differs from PyTorch: for
     3-D and 5-D 'nearest' with a scale factor and a dim whose size stays or doubles, PyTorch's
@@ -292,18 +293,20 @@ def interpolate(input, size=None, scale_factor=None, mode="nearest", align_corne
     """
     op = "interpolate"
     nd = check_input(op, input, (3, 4, 5), "a 3-D, 4-D or 5-D input (N, C, *spatial)")
-    interpolating = mode in ("linear", "bilinear", "trilinear", "bicubic")
+    interpolating = mode in ("linear", "bilinear", "trilinear", "bicubic", "lanczos")
     if not interpolating and mode not in ("nearest", "nearest-exact", "area"):
         raise NotImplementedError(f"{op}: mode {mode!r} is not implemented; tinygen has "
                                   "'nearest', 'nearest-exact', 'linear', 'bilinear', "
-                                  "'trilinear', 'bicubic' and 'area'")
+                                  "'trilinear', 'bicubic', 'lanczos' and 'area'")
+    if mode == "lanczos" and not antialias:
+        raise ValueError(f"{op}: Lanczos mode requires antialias=True")
     if align_corners is not None and not interpolating:
         raise ValueError(f"{op}: align_corners option can only be set with the interpolating "
                          f"modes: linear | bilinear | bicubic | trilinear (got mode {mode!r})")
-    if antialias:
-        raise NotImplementedError(f"{op}: antialias=True is not implemented by tinygen")
     sizes, scales = _output_sizes(op, input, nd - 2, size, scale_factor, recompute_scale_factor)
     _check_sizes(op, input, sizes, mode)
+    if antialias:
+        return interpolate_aa(input, sizes, scales, mode, align_corners)
     if interpolating:
         return interpolate_linear(input, sizes, scales, mode, align_corners)
     if mode == "area":

@@ -16,6 +16,16 @@ Linear: y = (1 - l) x[i0] + l x[i0 + 1], i0 = floor(src), l = src - i0 (the uppe
 to the last). Bicubic: Keys' convolution kernel with a = -0.75 over x[i0 - 1 .. i0 + 2], indices
 clamped to the edges. Each output is a fixed weighted sum of index_select reads, so the gradients
 (of any order) are scatter-adds of the same weights.
+
+antialias=True (bilinear, bicubic and lanczos, 4-D; PIL's resampling, as PyTorch's
+_compute_indices_min_size_weights_aa): output i of a dim averages the inputs around its centre
+c = s (i + 1/2), s the scale as above ((in - 1) / (out - 1) with align_corners), through the
+filter stretched by max(s, 1): the triangle 1 - |x| (bilinear), Keys' cubic with a = -0.5
+(bicubic) or sinc(x) sinc(x / 3) (lanczos, which needs antialias), over inputs j with
+|j + 1/2 - c| < support max(s, 1) times 1, 2 or 3, the weights
+normalised to sum to 1. Downsampling then reads every input (no aliasing); upsampling is the
+plain rule with the edges renormalised. Each dim is one product with its (out, in) weights; a
+dim whose size does not change is copied, whatever the scale factor (as PyTorch).
 """
 from __future__ import annotations
 
@@ -73,6 +83,66 @@ def resample_along(y, dim, out_size, scale, align_corners, cubic):
             wrap(xp.asarray(weight.astype(y._data.dtype).reshape(view)))
         out = term if out is None else out + term
     return out
+
+
+def _aa_filter(x, mode):
+    """PIL's filters: the triangle (bilinear), Keys' cubic with a = -0.5 (bicubic), and
+    sinc(x) sinc(x / 3) on [-3, 3) (lanczos)."""
+    if mode == "lanczos":
+        return np.where((x >= -3) & (x < 3), np.sinc(x) * np.sinc(x / 3), 0.0)
+    x = np.abs(x)
+    if mode == "bilinear":
+        return np.maximum(1.0 - x, 0.0)
+    a = -0.5
+    return np.where(x < 1, ((a + 2) * x - (a + 3)) * x * x + 1,
+                    np.where(x < 2, ((a * x - 5 * a) * x + 8 * a) * x - 4 * a, 0.0))
+
+
+_AA_SUPPORT = {"bilinear": 1.0, "bicubic": 2.0, "lanczos": 3.0}
+
+
+def _aa_weights(in_size, out_size, scale, align_corners, mode):
+    """The (out, in) weights of antialiased resampling along one dim (see the module doc)."""
+    if align_corners:
+        s = (in_size - 1) / (out_size - 1) if out_size > 1 else 0.0
+    else:
+        s = 1.0 / scale if scale is not None and scale > 0 else in_size / out_size
+    stretch = max(s, 1.0)
+    support = _AA_SUPPORT[mode] * stretch
+    weights = np.zeros((out_size, in_size))
+    for i in range(out_size):
+        center = s * (i + 0.5)
+        lo = max(int(center - support + 0.5), 0)
+        hi = min(int(center + support + 0.5), in_size)
+        w = _aa_filter((np.arange(lo, hi) - center + 0.5) / stretch, mode)
+        total = w.sum()
+        weights[i, lo:hi] = w / total if total != 0 else w
+    return weights
+
+
+def resample_aa(y, dim, out_size, scale, align_corners, mode):
+    """y with dim resampled to out_size with antialiasing: one product with the weights."""
+    w = _aa_weights(y.shape[dim], out_size, scale, bool(align_corners), mode)
+    w = wrap(y.device.xp.asarray(w.T.astype(y._data.dtype)))            # (in, out)
+    return (y.movedim(dim, -1) @ w).movedim(-1, dim)
+
+
+def interpolate_aa(input, sizes, scales, mode, align_corners):
+    """interpolate(..., antialias=True): bilinear, bicubic or lanczos on a 4-D input."""
+    if mode not in _AA_SUPPORT or input.ndim != 4:
+        raise ValueError(f"interpolate: anti-alias option is restricted to bilinear, bicubic, "
+                         f"and lanczos modes and requires a 4-D tensor as input, got mode "
+                         f"{mode!r} and input of shape {tuple(input.shape)}")
+    if mode == "lanczos" and align_corners:
+        raise ValueError("interpolate: Lanczos mode does not support align_corners=True")
+    if not input.dtype.is_floating_point:
+        raise RuntimeError(f"interpolate: antialias needs a floating-point input, got "
+                           f"{input.dtype}")
+    y = input
+    for k, (out, s) in enumerate(zip(sizes, scales)):
+        if out != y.shape[2 + k]:       # a dim that keeps its size is copied, as PyTorch's
+            y = resample_aa(y, 2 + k, out, s, align_corners, mode)
+    return y
 
 
 def interpolate_linear(input, sizes, scales, mode, align_corners):
