@@ -37,6 +37,11 @@ RNNS = {
     "lstm_no_bias": (lambda m: m.LSTM(IN, H, bias=False), [randn(T, B, IN)]),
     "rnn_unbatched": (lambda m: m.RNN(IN, H, num_layers=2), [randn(T, IN)]),
     "gru_unbatched_h0": (lambda m: m.GRU(IN, H), [randn(T, IN), randn(1, H, seed=1)]),
+    "lstm_proj": (lambda m: m.LSTM(IN, H, proj_size=3), [randn(T, B, IN)]),
+    "lstm_proj_2layer_bidirectional_bf": (lambda m: m.LSTM(IN, H, num_layers=2, proj_size=2,
+                                                           bidirectional=True, batch_first=True),
+                                          [randn(B, T, IN)]),
+    "lstm_proj_unbatched": (lambda m: m.LSTM(IN, H, proj_size=1), [randn(T, IN)]),
 }
 
 
@@ -92,7 +97,8 @@ def test_inter_layer_dropout_is_off_in_eval_and_random_in_train():
 def test_parameter_names_and_shapes_match_torch():
     for build in (lambda m: m.RNN(3, 4, num_layers=2, bidirectional=True),
                   lambda m: m.GRU(3, 4, num_layers=2, bias=False),
-                  lambda m: m.LSTM(3, 4, num_layers=3, bidirectional=True)):
+                  lambda m: m.LSTM(3, 4, num_layers=3, bidirectional=True),
+                  lambda m: m.LSTM(3, 4, num_layers=2, bidirectional=True, proj_size=2)):
         ours = [(n, tuple(p.shape)) for n, p in build(nn).named_parameters()]
         theirs = [(n, tuple(p.shape)) for n, p in build(tnn).named_parameters()]
         assert ours == theirs
@@ -107,8 +113,10 @@ def test_recurrent_errors():
         nn.LSTM(IN, H)(tg.randn(T, B, IN), tg.randn(1, B, H))
     with pytest.raises(ValueError, match="nonlinearity"):
         nn.RNN(IN, H, nonlinearity="sigmoid")
-    with pytest.raises(NotImplementedError, match="proj_size"):
-        nn.LSTM(IN, H, proj_size=2)
+    with pytest.raises(ValueError, match="smaller than hidden_size"):
+        nn.LSTM(IN, H, proj_size=H)
+    with pytest.raises(ValueError, match=r"hidden\[0\] size \(1, 3, 2\)"):       # h is P wide
+        nn.LSTM(IN, H, proj_size=2)(tg.randn(T, B, IN), (tg.randn(1, B, H), tg.randn(1, B, H)))
 
 
 CELLS = {

@@ -6,10 +6,13 @@
 Parameters per layer k (suffix `_reverse` for the backward direction when bidirectional):
 weight_ih_l{k} (G*H, in), weight_hh_l{k} (G*H, H), bias_ih_l{k} (G*H,), bias_hh_l{k} (G*H,),
 with G = 1 (RNN), 3 (GRU: gates r, z, n) or 4 (LSTM: gates i, f, g, o), stacked in that order.
-All are initialised U(-1/sqrt(H), 1/sqrt(H)).
+All are initialised U(-1/sqrt(H), 1/sqrt(H)). An LSTM with proj_size P > 0 also has
+weight_hr_l{k} (P, H): its hidden state is h = W_hr (o * tanh(c)), P wide (weight_hh (4H, P)).
 
 The input projection of every time step is one matrix product before the time loop; the loop
-does only the hidden-to-hidden product and the gate arithmetic.
+does only the hidden-to-hidden product and the gate arithmetic. A PackedSequence input
+(nn.utils.rnn) runs padded, each sequence's state frozen past its length (both directions:
+the backward one starts at each sequence's own last step), and comes back packed.
 """
 from __future__ import annotations
 
@@ -18,8 +21,11 @@ import numbers
 
 from .. import functional as F
 from .. import init
+from ...autograd import function as _fn
 from ...creation import empty, zeros
+from ...ops.binary import where
 from ...ops.shape import cat, stack
+from ..utils.rnn import PackedSequence, pack_like, pad_packed_sequence
 from .module import Module
 from .parameter import Parameter
 
@@ -49,12 +55,12 @@ def _gru_step(gx, h, w_hh, b_hh):
     return (1 - z) * n + z * h
 
 
-def _lstm_step(gx, h, c, w_hh, b_hh):
+def _lstm_step(gx, h, c, w_hh, b_hh, w_hr=None):
     gates = gx + F.linear(h, w_hh, b_hh)                             # (N, 4H)
     i, f, g, o = _gates(gates, 4)
     c = f.sigmoid() * c + i.sigmoid() * g.tanh()
     h = o.sigmoid() * c.tanh()
-    return h, c
+    return (h if w_hr is None else F.linear(h, w_hr)), c             # (N, H or P), (N, H)
 
 
 class RNNBase(Module):
@@ -74,8 +80,12 @@ class RNNBase(Module):
             raise ValueError(f"{type(self).__name__}: dropout should be a number in range [0, 1] "
                              "representing the probability of an element being zeroed, got "
                              f"{dropout!r}")
-        if proj_size:
-            raise NotImplementedError("LSTM with proj_size > 0 is not supported in tinygen")
+        if proj_size and mode != "LSTM":
+            raise ValueError("proj_size argument is only supported for LSTM, not RNN or GRU")
+        if not isinstance(proj_size, int) or proj_size < 0 or proj_size and \
+                proj_size >= hidden_size:
+            raise ValueError(f"{type(self).__name__}: proj_size should be a non-negative int "
+                             f"smaller than hidden_size ({hidden_size}), got {proj_size!r}")
         self.mode = mode
         self.input_size = input_size
         self.hidden_size = hidden_size
@@ -86,18 +96,19 @@ class RNNBase(Module):
         self.bidirectional = bidirectional
         self.proj_size = proj_size
         gate_size = _GATES[mode] * hidden_size
+        out_size = proj_size or hidden_size                           # h's width
         num_directions = 2 if bidirectional else 1
         kw = {"device": device, "dtype": dtype}
         self._flat_weights_names = []
         for layer in range(num_layers):
             for direction in range(num_directions):
-                layer_input = input_size if layer == 0 else hidden_size * num_directions
-                suffix = f"_l{layer}" + ("_reverse" if direction == 1 else "")
-                names = ["weight_ih" + suffix, "weight_hh" + suffix]
-                shapes = [(gate_size, layer_input), (gate_size, hidden_size)]
+                layer_input = input_size if layer == 0 else out_size * num_directions
+                names = self._layer_names(layer, direction)
+                shapes = [(gate_size, layer_input), (gate_size, out_size)]
                 if bias:
-                    names += ["bias_ih" + suffix, "bias_hh" + suffix]
                     shapes += [(gate_size,), (gate_size,)]
+                if proj_size:
+                    shapes.append((proj_size, hidden_size))
                 for name, shape in zip(names, shapes):
                     setattr(self, name, Parameter(empty(*shape, **kw)))
                 self._flat_weights_names.extend(names)
@@ -122,34 +133,41 @@ class RNNBase(Module):
         return 2 if self.bidirectional else 1
 
     def _layer_names(self, layer, direction):
+        """PyTorch's order: weight_ih, weight_hh, bias_ih, bias_hh, weight_hr."""
         suffix = f"_l{layer}" + ("_reverse" if direction == 1 else "")
         names = ["weight_ih" + suffix, "weight_hh" + suffix]
         if self.bias:
             names += ["bias_ih" + suffix, "bias_hh" + suffix]
+        if self.proj_size:
+            names.append("weight_hr" + suffix)
         return names
 
     def _weights(self, layer, direction):
-        params = [getattr(self, n) for n in self._layer_names(layer, direction)]
-        if not self.bias:
-            params += [None, None]
-        return params                         # w_ih, w_hh, b_ih, b_hh
+        suffix = f"_l{layer}" + ("_reverse" if direction == 1 else "")
+        return [getattr(self, name + suffix, None)       # w_ih, w_hh, b_ih, b_hh, w_hr
+                for name in ("weight_ih", "weight_hh", "bias_ih", "bias_hh", "weight_hr")]
 
-    def _run_direction(self, x, state, layer, direction):
-        """x (L, N, in); state h (N, H) or (h, c). Returns outputs (L, N, H) and the last state."""
-        w_ih, w_hh, b_ih, b_hh = self._weights(layer, direction)
+    def _run_direction(self, x, state, layer, direction, running=None):
+        """x (L, N, in); state h (N, H) or (h, c). Returns outputs (L, N, H) and the last state.
+        running: per step an (N, 1) mask of the sequences still running (a PackedSequence's);
+        the others keep their state."""
+        w_ih, w_hh, b_ih, b_hh, w_hr = self._weights(layer, direction)
         gx = F.linear(x, w_ih, b_ih)                                   # (L, N, G*H)
         steps = range(x.shape[0] - 1, -1, -1) if direction == 1 else range(x.shape[0])
         outputs = [None] * x.shape[0]
+        lstm = self.mode == "LSTM"
         for t in steps:
-            if self.mode == "LSTM":
-                state = _lstm_step(gx[t], state[0], state[1], w_hh, b_hh)
-                outputs[t] = state[0]
+            if lstm:
+                new = _lstm_step(gx[t], state[0], state[1], w_hh, b_hh, w_hr)
             elif self.mode == "GRU":
-                state = _gru_step(gx[t], state, w_hh, b_hh)
-                outputs[t] = state
+                new = _gru_step(gx[t], state, w_hh, b_hh)
             else:
-                state = _rnn_step(gx[t], state, w_hh, b_hh, self.mode == "RNN_RELU")
-                outputs[t] = state
+                new = _rnn_step(gx[t], state, w_hh, b_hh, self.mode == "RNN_RELU")
+            if running is not None:
+                new = tuple(where(running[t], a, b) for a, b in zip(new, state)) if lstm else \
+                    where(running[t], new, state)
+            state = new
+            outputs[t] = state[0] if lstm else state
         return stack(outputs), state
 
     def _check_input(self, input):
@@ -185,60 +203,71 @@ class RNNBase(Module):
                              f"got {tuple(h.shape)}")
 
     def forward(self, input, hx=None):
-        """input (L, N, in), or (N, L, in) with batch_first, or unbatched (L, in).
-        hx: h_0 (num_layers * num_directions, N, H), for LSTM the pair (h_0, c_0); zeros if None.
-        Returns output (L, N, D*H) (batch_first: (N, L, D*H)) and h_n (or (h_n, c_n))."""
-        self._check_input(input)
-        batched = input.ndim == 3
-        x = input
-        if not batched:
-            x = x.unsqueeze(1)                                          # (L, 1, in)
-        elif self.batch_first:
-            x = x.transpose(0, 1)                                       # (L, N, in)
-        n = x.shape[1]
-        num_directions = self._num_directions
-        state_shape = (self.num_layers * num_directions, n, self.hidden_size)
-        is_lstm = self.mode == "LSTM"
-        if hx is None:
-            h0 = zeros(*state_shape, dtype=x.dtype, device=x.device)
-            hx = (h0, h0) if is_lstm else h0
+        """input (L, N, in), or (N, L, in) with batch_first, or unbatched (L, in), or a
+        PackedSequence. hx: h_0 (num_layers * num_directions, N, H), for LSTM the pair (h_0,
+        c_0) (h_0's last dim proj_size when set); zeros if None. Returns output (L, N, D*H)
+        (batch_first: (N, L, D*H); a PackedSequence for one) and h_n (or (h_n, c_n))."""
+        packed = input if isinstance(input, PackedSequence) else None
+        running = None
+        if packed is not None:                     # padded, in the batch's original order
+            x, lengths = pad_packed_sequence(packed)
+            self._check_input(x)
+            batched = True
+            steps = x.device.xp.arange(x.shape[0]).reshape(-1, 1, 1)
+            running = _fn.wrap(steps < x.device.xp.asarray(lengths.numpy()).reshape(1, -1, 1))
         else:
-            if is_lstm and (not isinstance(hx, (tuple, list)) or len(hx) != 2):
-                raise ValueError("LSTM: hx must be a tuple (h_0, c_0)")
-            self._check_hidden_dims(hx, batched)
-            if not batched:
-                hx = tuple(h.unsqueeze(1) for h in hx) if is_lstm else hx.unsqueeze(1)
-        if is_lstm:
-            self._check_hidden(hx[0], state_shape, "hidden[0]")
-            self._check_hidden(hx[1], state_shape, "hidden[1]")
-        else:
-            self._check_hidden(hx, state_shape, "hidden")
-
+            self._check_input(input)
+            batched = input.ndim == 3
+            x = input.unsqueeze(1) if not batched else \
+                input.transpose(0, 1) if self.batch_first else input       # (L, N, in)
+        hx = self._initial_state(hx, x, batched)
+        is_lstm, num_directions = self.mode == "LSTM", self._num_directions
         last_h, last_c = [], []
         for layer in range(self.num_layers):
             outs = []
             for direction in range(num_directions):
                 k = layer * num_directions + direction
                 state = (hx[0][k], hx[1][k]) if is_lstm else hx[k]
-                out, state = self._run_direction(x, state, layer, direction)
+                out, state = self._run_direction(x, state, layer, direction, running)
                 outs.append(out)
+                last_h.append(state[0] if is_lstm else state)
                 if is_lstm:
-                    last_h.append(state[0])
                     last_c.append(state[1])
-                else:
-                    last_h.append(state)
             x = outs[0] if num_directions == 1 else cat(outs, dim=-1)    # (L, N, D*H)
             if self.dropout > 0 and self.training and layer < self.num_layers - 1:
                 x = F.dropout(x, self.dropout, True)
-
         h_n = stack(last_h)                                             # (layers*D, N, H)
         c_n = stack(last_c) if is_lstm else None
-        if not batched:
+        if packed is not None:
+            x = pack_like(x, packed)
+        elif not batched:
             x, h_n = x.squeeze(1), h_n.squeeze(1)
             c_n = c_n.squeeze(1) if is_lstm else None
         elif self.batch_first:
             x = x.transpose(0, 1)                                       # (N, L, D*H)
         return (x, (h_n, c_n)) if is_lstm else (x, h_n)
+
+    def _initial_state(self, hx, x, batched):
+        """hx checked (zeros where None): (layers*D, N, H), or LSTM's (h_0, c_0)."""
+        n = x.shape[1]
+        layers = self.num_layers * self._num_directions
+        h_shape = (layers, n, self.proj_size or self.hidden_size)
+        c_shape = (layers, n, self.hidden_size)
+        is_lstm = self.mode == "LSTM"
+        if hx is None:
+            h0 = zeros(*h_shape, dtype=x.dtype, device=x.device)
+            return (h0, zeros(*c_shape, dtype=x.dtype, device=x.device)) if is_lstm else h0
+        if is_lstm and (not isinstance(hx, (tuple, list)) or len(hx) != 2):
+            raise ValueError("LSTM: hx must be a tuple (h_0, c_0)")
+        self._check_hidden_dims(hx, batched)
+        if not batched:
+            hx = tuple(h.unsqueeze(1) for h in hx) if is_lstm else hx.unsqueeze(1)
+        if is_lstm:
+            self._check_hidden(hx[0], h_shape, "hidden[0]")
+            self._check_hidden(hx[1], c_shape, "hidden[1]")
+        else:
+            self._check_hidden(hx, h_shape, "hidden")
+        return hx
 
     def extra_repr(self):
         s = f"{self.input_size}, {self.hidden_size}"
@@ -254,6 +283,8 @@ class RNNBase(Module):
             s += f", dropout={self.dropout}"
         if self.bidirectional is not False:
             s += f", bidirectional={self.bidirectional}"
+        if self.proj_size != 0:
+            s += f", proj_size={self.proj_size}"
         return s
 
 
