@@ -58,6 +58,10 @@ PROMOTION = [
 def test_promotion(make_a, b, expected, op):
     a = make_a()
     b = b() if callable(b) else b
+    if op == "sub" and a.dtype == tg.bool:              # PyTorch refuses bool subtraction
+        with pytest.raises(RuntimeError, match="Subtraction, the `-` operator, with a bool"):
+            a - b
+        return
     out = {"add": lambda: a + b, "sub": lambda: a - b, "mul": lambda: a * b,
            "radd": lambda: b + a, "rmul": lambda: b * a}[op]()
     assert out.dtype == expected
@@ -93,7 +97,9 @@ def test_unary_math_on_ints_gives_float32():
     a = tg.tensor([1, 4])
     for name in ("exp", "log", "sqrt", "sigmoid", "tanh"):
         assert getattr(a, name)().dtype == tg.float32
-    assert a.mean().dtype == tg.float32
+    with pytest.raises(RuntimeError, match="mean"):   # PyTorch: mean of ints raises
+        a.mean()
+    assert a.mean(dtype=tg.float32).dtype == tg.float32
     assert a.abs().dtype == tg.int64
     assert (a ** 2).dtype == tg.int64
     assert (a ** 0.5).dtype == tg.float32

@@ -2,21 +2,28 @@
 and random draws, with PyTorch's signatures (`*size` or a tuple, dtype, device, requires_grad).
 
 Python floats become float32 (the default dtype), Python ints int64; NumPy arrays keep their
-dtype. Random draws come from tinygen's seeded generator for the device (tg.manual_seed).
+dtype. Random draws come from tinygen's seeded generator for the device (tg.manual_seed), or
+from a tg.Generator passed as generator=.
+
+Where NumPy would wrap a value or build an array tinygen cannot use, these raise at creation,
+as PyTorch does: tensor(2**63), tensor([300], dtype=uint8), full((2,), nan, dtype=int64),
+tensor(['a']), ragged lists, rand(3, dtype=int64), randint(0, 300, (3,), dtype=uint8),
+arange(0, 10, -1), zeros(-1).
 """
 from __future__ import annotations
 
 import builtins
+import math
 
 import numpy as np
 
 from .autograd import capture as _capture, function as _function
 from .backend import dtypes as _dt
-from .backend.device import get_xp
+from .backend.device import Device, get_xp, to_device
 from .ops.args import shape_arg
-from .ops.convert import as_array
+from .ops.convert import _infer_dtype, _unwrap
 from .ops.random import random_array
-from .tensor import Tensor
+from .tensor import Tensor, _python_data
 
 _make = Tensor._make
 
@@ -31,8 +38,107 @@ def _leaf(arr, requires_grad):
 
 
 def tensor(data, dtype=None, device=None, requires_grad=False):
-    """A new leaf tensor copying `data` (lists, numbers, NumPy arrays, tensors)."""
-    return Tensor(data, dtype=dtype, device=device, requires_grad=requires_grad)
+    """A new leaf tensor copying `data` (lists, numbers, NumPy arrays, tensors).
+
+    Python data NumPy would wrap or cannot type raises, as in PyTorch: an int outside int64
+    (ValueError "Overflow when unpacking long long"), a value an integer dtype= cannot hold
+    (RuntimeError: 300 for uint8, NaN for int64; -1 for uint8 wraps to 255, as PyTorch allows),
+    ragged lists (ValueError), strings and None (TypeError). Arrays of a dtype tinygen lacks
+    (uint16, complex) raise TypeError here rather than at the first .dtype. A NumPy array cast
+    with dtype= wraps silently, as torch.tensor(array, dtype=) does."""
+    if type(data) in _PYTHON_DATA:
+        return _from_python(data, dtype, device, requires_grad)
+    t = Tensor(data, dtype=dtype, device=device, requires_grad=requires_grad)
+    if t._data.dtype not in _dt._FROM_NP:
+        raise TypeError(f"tensor(): tinygen has no dtype for NumPy dtype {t._data.dtype} (from "
+                        f"{type(data).__name__} data of shape {t._data.shape})")
+    return t
+
+
+_PYTHON_DATA = (list, tuple, int, float, bool)
+_INT64_MAX = (1 << 63) - 1
+
+
+def _from_python(data, dtype, device, requires_grad):
+    """tensor() of Python numbers and (nested) lists of them or of tensors: as Tensor(data) does
+    (ops/convert.as_array), with NumPy's silent wrap-arounds and unusable arrays refused."""
+    try:
+        raw = np.array(_unwrap(data)) if type(data) in (list, tuple) else np.asarray(data)
+    except ValueError:                  # NumPy: "setting an array element with a sequence"
+        raise ValueError(f"tensor(): {_ragged(data)}") from None
+    kind = raw.dtype.kind
+    npd = _dt.to_np_dtype(dtype)
+    if kind not in "fib" and not (kind == "u" and npd is not None and npd.kind == "f"):
+        _refuse(raw, data)              # 'u': an int >= 2**63, 'O': beyond 64 bits or None...
+    if npd is None:
+        npd = _infer_dtype(data, raw)
+    elif npd.kind in "iu" and (kind == "f" or npd.itemsize < raw.dtype.itemsize or
+                               npd.kind != raw.dtype.kind):
+        _check_fits(raw, npd, "tensor")
+    arr = raw.astype(npd, copy=False)
+    if device is not None and Device(device) != Device("cpu"):
+        arr = to_device(arr, Device(device))
+    if _function.CAPTURE[0] is not None:
+        _capture.made(arr, constant=_python_data(data))
+    t = _make(arr, None, 0, False)
+    if requires_grad:
+        t.requires_grad = True
+    return t
+
+
+def _refuse(raw, data):
+    """Raise for a NumPy array of Python data tinygen cannot hold (see tensor)."""
+    if raw.dtype == np.uint64 and raw.size and int(raw.max()) <= _INT64_MAX:
+        return                                      # NumPy uint64 scalars that fit
+    for item in raw.reshape(-1).tolist():
+        if isinstance(item, int) and not isinstance(item, bool) and \
+                not -_INT64_MAX - 1 <= item <= _INT64_MAX:
+            raise ValueError(f"tensor(): Overflow when unpacking long long: {item} does not fit "
+                             "in int64")
+        if not isinstance(item, (bool, int, float)):
+            raise TypeError(f"tensor(): could not infer a number dtype from "
+                            f"{type(item).__name__} {item!r} (expected numbers, got "
+                            f"{type(data).__name__} data)")
+    raise TypeError(f"tensor(): tinygen has no dtype for NumPy dtype {raw.dtype} (from "
+                    f"{type(data).__name__} data)")
+
+
+def _ragged(data):
+    """PyTorch's message for a nested list whose rows differ in length (or nest differently)."""
+    level, dim = [data], 0
+    while level:
+        sequences = [v for v in level if isinstance(v, (list, tuple))]
+        if not sequences:
+            break
+        if len(sequences) != len(level):
+            return f"expected a sequence at every position of dim {dim}, got a mix of " \
+                   "sequences and numbers (a ragged nested list)"
+        length = len(sequences[0])
+        for v in sequences:
+            if len(v) != length:
+                return f"expected sequence of length {length} at dim {dim} (got {len(v)})"
+        level, dim = [item for v in sequences for item in v], dim + 1
+    return "a ragged nested list (rows of different lengths)"
+
+
+def _check_fits(values, npd, op):
+    """Raise RuntimeError, as PyTorch, where a value cannot be cast to the integer dtype npd
+    without overflow: NaN, inf, or outside its range (PyTorch lets an unsigned type take
+    negatives down to -max: -1 becomes 255 in uint8)."""
+    values = np.asarray(values)
+    if values.size == 0:
+        return
+    info = np.iinfo(npd)
+    low = -info.max if npd.kind == "u" else info.min
+    if values.dtype.kind == "f" and not np.isfinite(values).all():
+        bad = values[~np.isfinite(values)].reshape(-1)[0]
+    else:
+        small, large = values.min().item(), values.max().item()   # Python numbers: exact
+        bad = small if small < low else large if large > info.max else None
+        if bad is None:
+            return
+    raise RuntimeError(f"{op}(): value cannot be converted to type {npd} without overflow: "
+                       f"{bad} (expected {low} to {info.max})")
 
 
 def from_numpy(arr):
@@ -55,10 +161,22 @@ def as_tensor(data, dtype=None, device=None):
     return tensor(data, dtype, device)
 
 
-def _filled(fill, size, dtype, device, requires_grad):
+def _filled(fill, size, dtype, device, requires_grad, op="zeros"):
     npd = _dt.to_np_dtype(dtype) or _dt.get_default_dtype().np
+    return _filled_np(fill, shape_arg(size), npd, device, requires_grad, op)
+
+
+def _filled_np(fill, shape, npd, device, requires_grad, op):
+    """fill(xp, shape, npd) as a leaf; a negative dimension raises as in PyTorch."""
     xp = get_xp(device) if device is not None else np
-    return _leaf(fill(xp, shape_arg(size), npd), requires_grad)
+    try:
+        arr = fill(xp, shape, npd)
+    except ValueError:
+        if builtins.any(d < 0 for d in shape):
+            raise RuntimeError(f"{op}(): Trying to create tensor with negative dimension "
+                               f"{builtins.min(shape)}: {list(shape)}") from None
+        raise
+    return _leaf(arr, requires_grad)
 
 
 def zeros(*size, dtype=None, device=None, requires_grad=False):
@@ -66,21 +184,45 @@ def zeros(*size, dtype=None, device=None, requires_grad=False):
 
 
 def ones(*size, dtype=None, device=None, requires_grad=False):
-    return _filled(lambda xp, s, d: xp.ones(s, d), size, dtype, device, requires_grad)
+    return _filled(lambda xp, s, d: xp.ones(s, d), size, dtype, device, requires_grad, "ones")
 
 
 def empty(*size, dtype=None, device=None, requires_grad=False):
-    return _filled(lambda xp, s, d: xp.empty(s, d), size, dtype, device, requires_grad)
+    return _filled(lambda xp, s, d: xp.empty(s, d), size, dtype, device, requires_grad, "empty")
+
+
+# the largest finite value of each float dtype: full() refuses a fill beyond it, as PyTorch
+_FLOAT_MAX = {np.dtype(np.float16): 65504.0, np.dtype(np.float32): 3.4028234663852886e38}
 
 
 def full(size, fill_value, dtype=None, device=None, requires_grad=False):
-    """A tensor of `size` filled with fill_value; its dtype follows the value (bool, int64, or
-    the default float) unless given."""
+    """A tensor of `size` filled with fill_value: a number or a one-element tensor (its value).
+    The dtype follows the value (bool, int64, or the default float; a NumPy or 0-d tensor
+    value counts as its Python number, as PyTorch) unless given. A value the dtype cannot hold
+    raises (NaN for int64, 300 for uint8, 1e40 for float32), as PyTorch."""
+    if isinstance(fill_value, Tensor):
+        if fill_value.ndim != 0:
+            raise TypeError(f"full(): argument 'fill_value' must be Number or a 0-d tensor, not a "
+                            f"tensor of shape {tuple(fill_value.shape)}")
+        fill_value = fill_value.item()
+    elif isinstance(fill_value, np.generic):
+        fill_value = fill_value.item()
+    if not isinstance(fill_value, (bool, int, float)):
+        raise TypeError(f"full(): argument 'fill_value' must be Number (bool, int or float), not "
+                        f"{type(fill_value).__name__}")
     if dtype is None:
         dtype = (_dt.bool_ if isinstance(fill_value, bool) else
                  _dt.int64 if isinstance(fill_value, int) else _dt.get_default_dtype())
-    return _filled(lambda xp, s, d: xp.full(s, fill_value, d), (tuple(size),), dtype, device,
-                   requires_grad)
+    npd = _dt.to_np_dtype(dtype)
+    if npd.kind in "iu":
+        _check_fits(fill_value, npd, "full")
+        if npd.kind == "u" and fill_value < 0:        # -1 -> 255 in uint8, as PyTorch
+            fill_value = int(fill_value) % (int(np.iinfo(npd).max) + 1)
+    elif abs(fill_value) > _FLOAT_MAX.get(npd, math.inf) and math.isfinite(fill_value):
+        raise RuntimeError(f"full(): value cannot be converted to type {npd} without overflow: "
+                           f"{fill_value}")
+    return _filled_np(lambda xp, s, d: xp.full(s, fill_value, d), tuple(size), npd, device,
+                      requires_grad, "full")
 
 
 def zeros_like(input, dtype=None, device=None, requires_grad=False):
@@ -104,9 +246,17 @@ def full_like(input, fill_value, dtype=None, device=None, requires_grad=False):
 
 
 def arange(start, end=None, step=1, dtype=None, device=None, requires_grad=False):
-    """start, start + step, ... < end; int64 when all three are ints, else the default float."""
+    """start, start + step, ... < end; int64 when all three are ints (0-d tensors count as
+    their numbers), else the default float. A zero step, or a step pointing away from end,
+    raises, as PyTorch (NumPy would return an empty array)."""
+    start, end, step = (v.item() if isinstance(v, Tensor) else v for v in (start, end, step))
     if end is None:
         start, end = 0, start
+    if step == 0:
+        raise RuntimeError(f"arange(): step must be nonzero (start {start}, end {end})")
+    if (step > 0 and end < start) or (step < 0 and end > start):
+        raise RuntimeError(f"arange(): upper bound and lower bound inconsistent with step sign "
+                           f"(start {start}, end {end}, step {step})")
     if dtype is None:
         is_int = builtins.all(isinstance(v, (int, np.integer)) for v in (start, end, step))
         dtype = _dt.int64 if is_int else _dt.get_default_dtype()
@@ -114,7 +264,13 @@ def arange(start, end=None, step=1, dtype=None, device=None, requires_grad=False
     return _leaf(xp.arange(start, end, step).astype(_dt.to_np_dtype(dtype)), requires_grad)
 
 
+def _check_steps(steps, op):
+    if steps < 0:
+        raise RuntimeError(f"{op}(): number of steps must be non-negative, got {steps}")
+
+
 def linspace(start, end, steps, dtype=None, device=None, requires_grad=False):
+    _check_steps(steps, "linspace")
     xp = get_xp(device) if device is not None else np
     npd = _dt.to_np_dtype(dtype) or _dt.get_default_dtype().np
     return _leaf(xp.linspace(start, end, int(steps)).astype(npd), requires_grad)
@@ -122,6 +278,7 @@ def linspace(start, end, steps, dtype=None, device=None, requires_grad=False):
 
 def logspace(start, end, steps, base=10.0, dtype=None, device=None, requires_grad=False):
     """base ** linspace(start, end, steps)."""
+    _check_steps(steps, "logspace")
     xp = get_xp(device) if device is not None else np
     npd = _dt.to_np_dtype(dtype) or _dt.get_default_dtype().np
     return _leaf(xp.logspace(start, end, int(steps), base=base).astype(npd), requires_grad)
@@ -151,33 +308,97 @@ def triu_indices(row, col, offset=0, dtype=None, device=None):
 
 
 def eye(n, m=None, dtype=None, device=None, requires_grad=False):
+    for name, v in (("n", n), ("m", m)):
+        if v is not None and v < 0:
+            raise RuntimeError(f"eye(): {name} must be greater or equal to 0, got {v}")
     xp = get_xp(device) if device is not None else np
     npd = _dt.to_np_dtype(dtype) or _dt.get_default_dtype().np
     return _leaf(xp.eye(n, m, dtype=npd), requires_grad)
 
 
-def rand(*size, dtype=None, device=None, requires_grad=False):
-    """U[0, 1) draws."""
-    return _leaf(random_array("uniform", shape_arg(size), dtype, device), requires_grad)
+# PyTorch's names in its "not implemented" errors and its randint bounds errors
+_TORCH_NAMES = {"bool": "Bool", "uint8": "Byte", "int8": "Char", "int16": "Short", "int32": "Int",
+                "int64": "Long"}
+_C_NAMES = {"bool": "bool", "uint8": "unsigned char", "int8": "signed char", "int16": "short",
+            "int32": "int", "int64": "long"}
 
 
-def randn(*size, dtype=None, device=None, requires_grad=False):
-    """N(0, 1) draws."""
-    return _leaf(random_array("normal", shape_arg(size), dtype, device), requires_grad)
+def _float_draws(kernel, dtype, op):
+    """The NumPy dtype of rand / randn draws; integer and bool dtypes raise, as PyTorch."""
+    npd = _dt.to_np_dtype(dtype)
+    if npd is not None and npd.kind in "biu":
+        raise NotImplementedError(f'"{kernel}" not implemented for \'{_TORCH_NAMES[npd.name]}\' '
+                                  f"({op}: dtype {npd.name}; draws are floating)")
+    return npd
+
+
+def rand(*size, dtype=None, device=None, requires_grad=False, generator=None):
+    """U[0, 1) draws. generator: a tg.Generator (float32 and float64 draws are then PyTorch's for
+    the same seed: 24 bits of one 32-bit output, or 53 of two)."""
+    _float_draws("check_uniform_bounds", dtype, "rand")
+    shape = shape_arg(size)
+    if generator is not None:
+        npd = _dt.to_np_dtype(dtype) or _dt.get_default_dtype().np
+        count = math.prod(shape)
+        if npd == np.float64:
+            values = generator.uniform(count)
+        else:
+            bits = generator.random32(count) & np.uint64((1 << 24) - 1)
+            values = bits.astype(np.float64) / float(1 << 24)
+        return _generated(values.reshape(shape), npd, device, requires_grad)
+    return _leaf(random_array("uniform", shape, dtype, device), requires_grad)
+
+
+def randn(*size, dtype=None, device=None, requires_grad=False, generator=None):
+    """N(0, 1) draws. generator: a tg.Generator (Box-Muller on its uniform draws: reproducible
+    for a seed, but not PyTorch's numbers)."""
+    _float_draws("normal_kernel_cpu", dtype, "randn")
+    shape = shape_arg(size)
+    if generator is not None:
+        npd = _dt.to_np_dtype(dtype) or _dt.get_default_dtype().np
+        count = math.prod(shape)
+        u = generator.uniform(2 * count)
+        values = np.sqrt(-2 * np.log1p(-u[:count])) * np.cos(2 * np.pi * u[count:])
+        return _generated(values.reshape(shape), npd, device, requires_grad)
+    return _leaf(random_array("normal", shape, dtype, device), requires_grad)
+
+
+def _generated(values, npd, device, requires_grad):
+    t = _from_generator(values, npd, device)
+    if requires_grad:
+        t.requires_grad = True
+    return t
 
 
 def randint(low, high=None, size=None, dtype=None, device=None, generator=None):
-    """Integers in [low, high) (int64 unless dtype); randint(high, size=...) starts at 0.
+    """Integers in [low, high) (int64 unless dtype); randint(high, size) and
+    randint(high, size=...) start at 0. A range the dtype cannot hold raises, as PyTorch.
     generator: a tg.Generator (then the draws are PyTorch's for the same seed)."""
-    if high is None:
+    if size is None and isinstance(high, (tuple, list)):      # randint(high, size)
+        low, high, size = 0, low, high
+    elif high is None:
         low, high = 0, low
     if size is None:
-        raise TypeError("randint: size is required")
+        raise TypeError("randint(): missing the size argument (randint(high, size) or "
+                        "randint(low, high, size))")
+    low, high, size = int(low), int(high), tuple(size)
+    if low >= high:
+        raise RuntimeError(f"randint(): random_ expects 'from' to be less than 'to', but got "
+                           f"from={low} >= to={high}")
+    npd = _dt.to_np_dtype(dtype)
+    if npd is not None and npd.kind in "biu":
+        info = (0, 1) if npd.kind == "b" else (np.iinfo(npd).min, np.iinfo(npd).max)
+        if low < info[0]:
+            raise RuntimeError(f"randint(): from is out of bounds for {_C_NAMES[npd.name]} "
+                               f"(from={low}, dtype {npd.name})")
+        if high - 1 > info[1]:
+            raise RuntimeError(f"randint(): to - 1 is out of bounds for {_C_NAMES[npd.name]} "
+                               f"(to={high}, dtype {npd.name})")
     if generator is not None:
-        count = int(np.prod(tuple(size), dtype=np.int64))
-        values = generator.randint(low, high, count).reshape(tuple(size))
+        count = math.prod(size)
+        values = generator.randint(low, high, count).reshape(size)
         return _from_generator(values, dtype, device)
-    return _leaf(random_array("integers", tuple(size), dtype, device, low, high), False)
+    return _leaf(random_array("integers", size, dtype, device, low, high), False)
 
 
 def randperm(n, dtype=None, device=None, generator=None):
@@ -189,7 +410,7 @@ def randperm(n, dtype=None, device=None, generator=None):
 
 
 def _from_generator(values, dtype, device):
-    """int64 NumPy draws of a tg.Generator (CPU) as a Tensor of dtype on device."""
+    """NumPy draws of a tg.Generator (CPU) as a Tensor of dtype (default int64) on device."""
     npd = _dt.to_np_dtype(dtype) or np.int64
     if _function.CAPTURE[0] is not None:
         _capture.note("the step draws from a tg.Generator (generator=...)")
@@ -198,11 +419,13 @@ def _from_generator(values, dtype, device):
 
 
 def rand_like(input, dtype=None, device=None, requires_grad=False):
+    """U[0, 1) draws with input's shape (and dtype: an integer input needs a float dtype=)."""
     return rand(input.shape, dtype=dtype or input.dtype, device=device or input.device,
                 requires_grad=requires_grad)
 
 
 def randn_like(input, dtype=None, device=None, requires_grad=False):
+    """N(0, 1) draws with input's shape (and dtype: an integer input needs a float dtype=)."""
     return randn(input.shape, dtype=dtype or input.dtype, device=device or input.device,
                  requires_grad=requires_grad)
 

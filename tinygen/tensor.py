@@ -293,17 +293,8 @@ class Tensor:
     def __rtruediv__(self, other):
         return B.binary(B.Div, self, other, reverse=True, true_div=True)
 
-    def __floordiv__(self, other):
-        return B.compare(np.floor_divide, self, other)
-
-    def __rfloordiv__(self, other):
-        return B.compare(np.floor_divide, self, other, reverse=True)
-
-    def __mod__(self, other):
-        return B.binary(B.Remainder, self, other)
-
-    def __rmod__(self, other):
-        return B.binary(B.Remainder, self, other, reverse=True)
+    __floordiv__, __rfloordiv__ = B.floor_divide, B.reflected(B.floor_divide)
+    __mod__, __rmod__ = B.remainder, B.reflected(B.remainder)
 
     def __matmul__(self, other):
         return L.matmul(self, other if isinstance(other, Tensor) else C.constant(other, self))
@@ -321,9 +312,10 @@ class Tensor:
     __le__ = B.le
     __gt__ = B.gt
     __ge__ = B.ge
-    __and__ = B.bitwise_and
-    __or__ = B.bitwise_or
-    __xor__ = B.bitwise_xor
+    __and__, __or__, __xor__ = B.bitwise_and, B.bitwise_or, B.bitwise_xor
+    __lshift__, __rshift__ = B.bitwise_left_shift, B.bitwise_right_shift
+    __rand__, __ror__, __rxor__, __rlshift__, __rrshift__ = (B.reflected(f) for f in (
+        B.bitwise_and, B.bitwise_or, B.bitwise_xor, B.bitwise_left_shift, B.bitwise_right_shift))
     __hash__ = object.__hash__
 
     def __pos__(self):
@@ -333,10 +325,11 @@ class Tensor:
         return PW.bitwise_not(self)
 
     # `w -= lr * g` is in place in PyTorch: without these Python would rebind w to a new tensor
-    __iadd__ = P.add_
-    __isub__ = P.sub_
-    __imul__ = P.mul_
-    __itruediv__ = P.div_
+    # (and views and aliases of w would keep the old values)
+    __iadd__, __isub__, __imul__, __itruediv__ = P.add_, P.sub_, P.mul_, P.div_
+    __ifloordiv__, __imod__, __ipow__ = P.floor_divide_, P.remainder_, P.pow_
+    __iand__, __ior__, __ixor__, __ilshift__, __irshift__ = P.bitwise_and_, P.bitwise_or_, \
+        P.bitwise_xor_, P.bitwise_left_shift_, P.bitwise_right_shift_
     __getitem__ = I.getitem
     __setitem__ = P.setitem
 

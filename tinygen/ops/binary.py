@@ -1,10 +1,16 @@
 """Binary math: + - * / ** %, maximum, minimum, where, with PyTorch's type promotion, and the
-comparisons (no gradient).
+comparisons, bitwise ops and rounding divisions (no gradient).
 
 Promotion is by category (bool < integer < floating), as in PyTorch: float32 + int64 is float32,
 a Python scalar never widens a tensor of its own category (float32 * 2.0 stays float32), and a
-0-dim tensor decides the dtype only when it brings a higher category. `binary` applies it once,
-for every op here.
+0-dim tensor decides the dtype only when it brings a higher category. `operands` (promotion.py)
+applies it once, for every op here (`binary` for the Functions, compare.py's `no_grad_binary`
+for the ops without gradient, which this module re-exports).
+
+Where PyTorch and NumPy differ, PyTorch wins: a Python int is wrapped into an integer tensor's
+dtype (uint8 + -3 is uint8 + 253; NumPy raises OverflowError), an integer division by zero
+raises (NumPy returns 0), an integer to a negative tensor power is 0 (or +-1 for a base of +-1;
+NumPy raises), and complex operands are refused (tinygen has no complex dtype).
 
 Broadcasting's adjoint is a sum: `unbroadcast(g, shape)` (shape.py) reduces a gradient back to an
 input's shape, in one place.
@@ -23,12 +29,14 @@ from ..autograd.function import Function, on_arrays, wrap, wrap_constant, wrap_g
 from ..autograd import function as _fn
 from ..backend import dtypes as _dt
 from ..backend.device import array_module
+from .compare import (Compare, allclose, bitwise_and, bitwise_left_shift, bitwise_or,  # noqa: F401
+                      bitwise_right_shift, bitwise_xor, compare, eq, equal, ge, gt, isclose, le,
+                      logical_and, logical_or, logical_xor, lt, ne, no_grad_binary, reflected)
 from .convert import as_array, constant, to
+from .promotion import (_BOOL_SUB_TWO, _Number, _promote_tensors, _wrapped,  # noqa: F401
+                        check_division, operands, type_name)
 from .elementwise import QUIET, guard, quiet
 from .shape import unbroadcast
-
-_Number = (int, float, bool)
-
 
 def _shape(a):
     return a.shape if hasattr(a, "shape") else None
@@ -56,7 +64,12 @@ class Sub(Function):
 
     def forward(self, a, b):
         self.sa, self.sb = _shape(a), _shape(b)
-        return a - b
+        try:
+            return a - b
+        except TypeError:                   # NumPy refuses bool - bool too, in its own words
+            if getattr(a, "dtype", None) == np.bool_:
+                raise RuntimeError(f"sub: {_BOOL_SUB_TWO}") from None
+            raise
 
     def backward(self, gy):
         i = self.inputs
@@ -112,12 +125,16 @@ class Div(Function):
 
 
 class Pow(Function):
-    """a ** b for tensor a and tensor-or-scalar b (and scalar a via RPow)."""
+    """a ** b for tensor a and tensor-or-scalar b (and scalar a via RPow). Integers as PyTorch:
+    a negative tensor exponent gives 0 (1 and +-1 for bases 1 and -1), not NumPy's error."""
 
     def forward(self, a, b):
         self.sa, self.sb = _shape(a), _shape(b)
-        with np.errstate(**QUIET):
-            out = a ** b
+        if a.dtype.kind in "biu":
+            out = _integer_power(a, b)
+        else:
+            with np.errstate(**QUIET, over="ignore"):       # inf, as PyTorch
+                out = a ** b
         self.save_for_backward(a, b, out)
         return out
 
@@ -129,11 +146,13 @@ class Pow(Function):
         i = self.inputs
         ga = gb = None
         if i[0] is not None:
-            ga = unbroadcast(guard(gy * b * a ** (b - 1), gy), self.sa)
+            # 0 where b == 0 (a^0 is constant: b a^(b-1) would be 0 * inf at a = 0), as PyTorch
+            ga = unbroadcast(Where.apply(b == 0, 0.0, guard(gy * b * a ** (b - 1), gy)), self.sa)
         if i[1] is not None:
-            # d/db a^b = a^b log a; 0 where a == 0 (the limit for b > 0, as PyTorch does)
-            loga = Where.apply(a != 0, a.log(), 0.0)
-            gb = unbroadcast(guard(gy * out * loga, gy), self.sb)
+            # d/db a^b = a^b log a; 0 where a == 0 and b >= 0 (the limit from a > 0, as PyTorch:
+            # 0 * -inf would be nan), -inf where a == 0 and b < 0
+            flat = (a == 0).logical_and(b >= 0)
+            gb = unbroadcast(Where.apply(flat, 0.0, guard(gy * out * a.log(), gy)), self.sb)
         return ga, gb
 
     def _scalar_exponent(self, gy, a, b):
@@ -150,19 +169,48 @@ class Pow(Function):
         return guard(gy * b * a ** (b - 1), gy)
 
 
+def _integer_power(a, b):
+    """a ** b for integer arrays a, b (or a Python int b) as PyTorch computes it: bool ** bool is
+    refused, and a negative exponent in a tensor gives 1 / a^|b| rounded toward zero: 0, except
+    1 for a = 1 and +-1 for a = -1 (NumPy raises for any negative exponent)."""
+    if a.dtype.kind == "b":
+        raise NotImplementedError("pow: not implemented for 'Bool' (both operands bool); "
+                                  "cast one to an integer or floating dtype")
+    if not hasattr(b, "dtype"):
+        return a ** b                           # a Python int: negative raises, as PyTorch
+    xp = array_module(a)
+    negative = b < 0
+    if not negative.any():
+        return a ** b
+    positive_part = a ** xp.where(negative, 0, b)
+    odd = (b & 1).astype(bool)
+    inverse = xp.where(a == 1, 1, xp.where(a == -1, xp.where(odd, -1, 1), 0))
+    return xp.where(negative, inverse, positive_part).astype(positive_part.dtype)
+
+
 class RPow(Function):
-    """scalar ** tensor."""
+    """scalar ** tensor: a float base makes an integer tensor float (rpow), an int base keeps an
+    integer tensor's dtype (3 ** int64 is exact)."""
 
     def forward(self, b, base):
         self.base = base
-        with np.errstate(**QUIET):
-            out = self.xp.asarray(base, dtype=b.dtype) ** b
-        self.save_for_backward(out)
+        if b.dtype.kind in "iu":
+            out = _integer_power(self.xp.asarray(_wrapped(base, b.dtype), dtype=b.dtype), b)
+        else:
+            with np.errstate(**QUIET, over="ignore"):
+                out = self.xp.asarray(base, dtype=b.dtype) ** b
+        self.save_for_backward(b, out)
         return out
 
+    @quiet
     def backward(self, gy):
-        (out,) = self.saved_tensors
-        return gy * out * math.log(self.base) if self.base > 0 else gy * 0, None
+        b, out = self.saved_tensors
+        base = self.base
+        if base > 0:
+            return gy * out * math.log(base), None
+        if base == 0:        # log 0 = -inf: 0 where b >= 0 (0^b is flat there), as PyTorch
+            return gy * Where.apply(b >= 0, 0.0, out * -math.inf), None
+        return gy * out * math.nan, None           # log of a negative base, as PyTorch
 
 
 class Maximum(Function):
@@ -188,12 +236,14 @@ class Minimum(Maximum):
 
 
 class Remainder(Function):
-    """a % b with Python's sign convention (= torch.remainder)."""
+    """a % b with Python's sign convention (= torch.remainder); integers by zero raise."""
 
     def forward(self, a, b):
         self.sa, self.sb = _shape(a), _shape(b)
         self.save_for_backward(a, b)
-        return self.xp.remainder(a, b)
+        check_division("remainder", a, b)
+        with np.errstate(**QUIET):
+            return self.xp.remainder(a, b)
 
     def backward(self, gy):
         a, b = self.saved_tensors
@@ -226,101 +276,188 @@ class Where(Function):
 # ---- promotion ----------------------------------------------------------------------------------
 def binary(cls, a, b, reverse=False, true_div=False):
     """Apply a binary Function to Tensor a and b (a Tensor, a Python or NumPy number, or array
-    data) with PyTorch's type promotion; reverse=True computes b op a."""
+    data) with PyTorch's type promotion (`operands`); reverse=True computes b op a. A float
+    tensor with a Python int or float (x * 2.0) needs none: checked first, the hot path."""
     if isinstance(b, _fn.Tensor):
         da, db = a._data.dtype, b._data.dtype
-        if da is not db and da != db:
-            dt = _dt.promote_types(da, db, a._data.ndim == 0, b._data.ndim == 0)
-            if da != dt:
-                a = to(a, dt)
-            if db != dt:
-                b = to(b, dt)
-        if true_div and a._data.dtype.kind in "biu":
-            a, b = to(a, _dt.get_default_dtype()), to(b, _dt.get_default_dtype())
-    elif isinstance(b, _Number):
-        if isinstance(b, np.generic):      # np.float64 subclasses float; NumPy 2 would upcast
-            b = b.item()
-        kind = a._data.dtype.kind
-        if kind != "f":
-            if isinstance(b, float) or true_div:
-                a = to(a, _dt.get_default_dtype())
-            elif kind == "b" and not isinstance(b, bool):
-                a = to(a, _dt.int64)
-    elif b is None:
-        raise TypeError(f"{cls.__name__.lower()}: unsupported operand None")
-    elif isinstance(b, np.generic):
-        return binary(cls, a, b.item(), reverse, true_div)
-    else:
-        try:
-            b = constant(b, a)
-        except Exception:
+        if (da is not db and da != db) or (true_div and da.kind in "biu"):
+            a, b = _promote_tensors(cls.__name__.lower(), a, b, true_div)
+    elif not ((type(b) is float or type(b) is int) and a._data.dtype.kind == "f"):
+        a, b = operands(cls.__name__.lower(), a, b, true_div)
+        if b is NotImplemented:
             return NotImplemented
-        return binary(cls, a, b, reverse, true_div)
     return cls.apply(b, a) if reverse else cls.apply(a, b)
 
 
 # ---- the functions (Tensor methods and tg.*) ----------------------------------------------------
 def add(input, other, alpha=1):
-    return binary(Add, input, other * alpha if alpha != 1 else other)
+    """input + alpha * other; alpha must be an int for integer results (a bool only for bool
+    ones), as PyTorch."""
+    if alpha != 1 or type(alpha) is not int:
+        other = _times_alpha("add", input, other, alpha)
+    return binary(Add, input, other)
 
 
 def sub(input, other, alpha=1):
-    return binary(Sub, input, other * alpha if alpha != 1 else other)
+    """input - alpha * other (alpha as in add)."""
+    if alpha != 1 or type(alpha) is not int:
+        other = _times_alpha("sub", input, other, alpha)
+    return binary(Sub, input, other)
+
+
+def _times_alpha(name, input, other, alpha):
+    """other * alpha, refused as PyTorch refuses it: a float alpha with integer (or bool)
+    tensors, a bool alpha unless the result is bool."""
+    floating = input._data.dtype.kind in "fV" or isinstance(other, float) or (
+        isinstance(other, _fn.Tensor) and other._data.dtype.kind in "fV")
+    if isinstance(alpha, float) and not floating:
+        raise RuntimeError(f"{name}: for integral input tensors, argument alpha must not be a "
+                           f"floating point number (got alpha={alpha}, a {input.dtype} tensor)")
+    boolean = input._data.dtype.kind == "b" and (isinstance(other, bool) or (
+        isinstance(other, _fn.Tensor) and other._data.dtype.kind == "b"))
+    if isinstance(alpha, bool) and not boolean:
+        raise RuntimeError(f"{name}: Boolean alpha only supported for Boolean results "
+                           f"(got alpha={alpha}, a {input.dtype} tensor)")
+    if boolean:
+        alpha = builtins.bool(alpha)        # bool + 2 * bool stays bool: alpha cast to bool
+    if not isinstance(other, (_fn.Tensor, np.generic) + _Number):
+        other = constant(other, input)          # (a list times alpha would repeat the list)
+    return other * alpha
 
 
 def mul(input, other):
     return binary(Mul, input, other)
 
 
-def _trunc_div(a, b):
-    """a / b rounded toward zero (one function, not a lambda per call: a captured step compares
-    the ops' arguments between traces)."""
-    return np.trunc(a / b)
-
-
 def div(input, other, rounding_mode=None):
-    """input / other; rounding_mode 'floor' or 'trunc' rounds the quotient (no gradient)."""
+    """input / other (integers divide as the default float); rounding_mode 'floor' or 'trunc'
+    rounds the quotient in the promoted dtype (integers stay integers; no gradient)."""
+    if rounding_mode is None:
+        return binary(Div, input, other, true_div=True)
     if rounding_mode == "floor":
         return floor_divide(input, other)
     if rounding_mode == "trunc":
-        return compare(_trunc_div, input, other)
-    return binary(Div, input, other, true_div=True)
+        return no_grad_binary(_trunc_divide, input, other, name="div")
+    raise RuntimeError(f"div: expected rounding_mode to be one of None, 'trunc', or 'floor', "
+                       f"got {rounding_mode!r}")
+
+
+def floor_divide(input, other):
+    """input / other rounded toward -inf, in the promoted dtype (either may be a number; no
+    gradient). An integer division by zero raises, as PyTorch."""
+    return no_grad_binary(_floor_divide, input, other, name="floor_divide")
+
+
+def _floor_divide(a, b):
+    """a // b on promoted arrays (or one Python number): Python's rounding, NumPy's floor_divide
+    (one function, not a lambda per call: a captured step compares the ops' arguments)."""
+    check_division("floor_divide", a, b)
+    with np.errstate(**QUIET, over="ignore"):     # int8 -128 // -1 wraps, as PyTorch
+        return np.floor_divide(a, b)
+
+
+def _trunc_divide(a, b):
+    """a / b rounded toward zero on promoted arrays; integers exactly, in their dtype (a - fmod(a,
+    b) is a multiple of b), not through a float quotient."""
+    check_division("div", a, b)
+    with np.errstate(**QUIET, over="ignore"):
+        if (a if hasattr(a, "dtype") else b).dtype.kind in "iu":
+            return np.floor_divide(a - np.fmod(a, b), b)
+        return np.trunc(np.true_divide(a, b))
 
 
 def pow(input, exponent):
-    """input ** exponent; a Python-number exponent keeps the dtype (int ** float is float)."""
+    """input ** exponent, either one a number (tg.pow(2, t)). A Python-number exponent keeps the
+    tensor's category (int ** 2 stays int, int ** 2.5 is the default float), except that a bool
+    tensor to an int power is int64; bool ** bool number stays bool (x ** True = x, x ** False =
+    True), and an integer tensor to a negative number raises, as PyTorch."""
+    if not isinstance(input, _fn.Tensor):
+        return rpow(exponent, input)
     if isinstance(exponent, np.generic):          # NumPy scalars act as Python scalars
         exponent = exponent.item()
-    if isinstance(exponent, _Number) and not isinstance(exponent, bool):
-        if input._data.dtype.kind in "biu" and isinstance(exponent, float):
-            input = to(input, _dt.get_default_dtype())
+    kind = input._data.dtype.kind
+    if type(exponent) is bool:
+        if kind == "b":
+            return logical_or(input, not exponent)
+        exponent = int(exponent)
+    if type(exponent) is float or type(exponent) is int:
+        if kind not in "fV":
+            if type(exponent) is float:
+                input = to(input, _dt.get_default_dtype())
+            else:
+                input = to(input, _dt.int64) if kind == "b" else input
+                _integer_exponent(input, exponent)
         return Pow.apply(input, exponent)
     return binary(Pow, input, exponent)
 
 
+def _integer_exponent(input, exponent):
+    """PyTorch's refusals of an integer tensor to a Python int power (NumPy's differ)."""
+    if exponent < 0:
+        raise RuntimeError(f"pow: Integers to negative integer powers are not allowed (a "
+                           f"{input.dtype} tensor to the power {exponent})")
+    if exponent != _wrapped(exponent, input._data.dtype):
+        raise RuntimeError(f"pow: the exponent {exponent} cannot be converted to {input.dtype} "
+                           "without overflow")
+
+
 def rpow(input, base):
-    """base ** input for a number base (Tensor.__rpow__)."""
+    """base ** input for a number base (Tensor.__rpow__, tg.pow(number, tensor)): a float base
+    makes an integer tensor the default float, an int base keeps its dtype (3 ** int64 is exact,
+    a bool tensor becomes int64), a bool base with a bool tensor is refused, as PyTorch."""
     if isinstance(base, np.generic):
         base = base.item()
-    if isinstance(base, _Number):
-        x = input if input._data.dtype.kind == "f" else to(input, _dt.get_default_dtype())
-        return RPow.apply(x, base)
-    return binary(Pow, input, base, reverse=True)
+    if not isinstance(base, _Number):
+        return binary(Pow, input, base, reverse=True)
+    kind = input._data.dtype.kind
+    if kind not in "fV":
+        if isinstance(base, float):
+            input = to(input, _dt.get_default_dtype())
+        elif kind == "b":
+            if isinstance(base, bool):
+                raise NotImplementedError("pow: not implemented for 'Bool' (a bool number to "
+                                          "the power of a bool tensor)")
+            input = to(input, _dt.int64)
+    return RPow.apply(input, base)
 
 
 def remainder(input, other):
+    """input % other with Python's sign convention (either may be a number, as tg.remainder(-7,
+    t)); an integer division by zero raises, as PyTorch."""
+    if not isinstance(input, _fn.Tensor):
+        return binary(Remainder, other, input, reverse=True)
     return binary(Remainder, input, other)
 
 
 def maximum(input, other):
-    return binary(Maximum, input, other)
+    """The elementwise maximum of two tensors (PyTorch takes tensors only: clamp(min=) takes a
+    number)."""
+    return binary(Maximum, input, _tensor_operand("maximum", other, "clamp(min=...)"))
 
 
 def minimum(input, other):
-    return binary(Minimum, input, other)
+    return binary(Minimum, input, _tensor_operand("minimum", other, "clamp(max=...)"))
+
+
+def _tensor_operand(name, other, instead):
+    if not isinstance(other, _fn.Tensor):
+        raise TypeError(f"{name}: argument 'other' must be a Tensor, not "
+                        f"{type(other).__name__} (for a number use {instead})")
+    return other
 
 
 def lerp(input, end, weight):
+    """input + weight * (end - input). As PyTorch: floating tensors only, end and a weight tensor
+    (not 0-d) of input's dtype."""
+    np_dtype = input._data.dtype
+    if np_dtype.kind not in "fV":
+        raise NotImplementedError(f"lerp: not implemented for '{type_name(np_dtype)}' (a "
+                                  f"{input.dtype} input; lerp takes floating tensors)")
+    for name, value in (("end", end), ("weight", weight)):
+        if (isinstance(value, _fn.Tensor) and value._data.dtype != np_dtype
+                and (name == "end" or value.ndim > 0)):
+            raise RuntimeError(f"lerp: expected dtype {input.dtype} for `{name}` but got dtype "
+                               f"{value.dtype}")
     return input + (end - input) * weight
 
 
@@ -333,6 +470,9 @@ def where(condition, input=None, other=None):
     if cond.dtype != np.bool_:
         raise RuntimeError(f"where: expected a bool condition, got {cond.dtype}")
     a, b = (v.item() if isinstance(v, np.generic) else v for v in (input, other))
+    if isinstance(a, complex) or isinstance(b, complex):
+        raise TypeError(f"where: unsupported complex operand {a if isinstance(a, complex) else b}"
+                        " (tinygen has no complex dtype)")
     a, b = _where_operands(a, b, condition)
     try:
         np.broadcast_shapes(cond.shape, getattr(a, "shape", ()), getattr(b, "shape", ()))
@@ -362,72 +502,3 @@ def _where_operands(a, b, condition):
     elif is_b and isinstance(a, float) and b._data.dtype.kind != "f":
         b = to(b, _dt.get_default_dtype())
     return a, b
-
-
-# ---- comparisons and bitwise ops: no gradient ---------------------------------------------------
-def compare(op, a, b, reverse=False):
-    """op(a, b) on the arrays (an xp function name or a callable), as a Tensor outside the graph."""
-    f = getattr(array_module(a._data), op) if isinstance(op, str) else op
-    bd = b._data if isinstance(b, _fn.Tensor) else b
-    name = op if isinstance(op, str) else getattr(op, "__name__", "op")
-    if isinstance(b, _fn.Tensor) and type(bd) is not type(a._data):
-        raise RuntimeError(f"{name}: expected all tensors on the same device, got {a.device} "
-                           f"and {b.device}")
-    # no graph: inputs that require grad are detached (the others already make none)
-    if isinstance(b, _fn.Tensor) and b._requires_grad:
-        b = b.detach()
-    return Compare.apply(a.detach() if a._requires_grad else a, b, f=f, reverse=reverse,
-                         name=name)
-
-
-class Compare(Function):
-    """f(a, b) (f(b, a) if reverse) on the arrays: a result outside the graph (no backward).
-    An op, so a captured step (tg.compile) computes it again on every replay."""
-
-    def forward(self, a, b, f, reverse, name):
-        try:
-            out = f(b, a) if reverse else f(a, b)
-        except (ValueError, TypeError) as e:
-            raise _fn.OpError(f"{name}: {e} (shapes {tuple(a.shape)} and "
-                              f"{tuple(getattr(b, 'shape', ()))})") from None
-        if not hasattr(out, "ndim") or isinstance(out, np.generic):
-            out = self.xp.asarray(out)
-        return out
-
-
-def floor_divide(input, other):
-    return compare(np.floor_divide, input, other)
-
-
-def _comparison(name, xp_name):
-    def fn(input, other):
-        return compare(xp_name, input, other)
-    fn.__name__ = name
-    fn.__doc__ = f"Elementwise {xp_name} as a bool tensor (no gradient)."
-    return fn
-
-
-eq, ne, lt, le, gt, ge = (_comparison(n, f) for n, f in (
-    ("eq", "equal"), ("ne", "not_equal"), ("lt", "less"), ("le", "less_equal"),
-    ("gt", "greater"), ("ge", "greater_equal")))
-logical_and, logical_or, logical_xor = (_comparison(n, n) for n in (
-    "logical_and", "logical_or", "logical_xor"))
-bitwise_and, bitwise_or, bitwise_xor = (_comparison(n, n) for n in (
-    "bitwise_and", "bitwise_or", "bitwise_xor"))
-
-
-def allclose(input, other, rtol=1e-5, atol=1e-8, equal_nan=False):
-    od = other._data if isinstance(other, _fn.Tensor) else other
-    xp = array_module(input._data)
-    return builtins.bool(xp.allclose(input._data, od, rtol=rtol, atol=atol, equal_nan=equal_nan))
-
-
-def isclose(input, other, rtol=1e-5, atol=1e-8, equal_nan=False):
-    od = other._data if isinstance(other, _fn.Tensor) else other
-    xp = array_module(input._data)
-    return wrap(xp.isclose(input._data, od, rtol=rtol, atol=atol, equal_nan=equal_nan))
-
-
-def equal(input, other):
-    return input.shape == other.shape and builtins.bool((input._data == other._data).all())
-

@@ -18,7 +18,9 @@ import numpy as np
 
 from ..autograd.function import Function, wrap
 from ..backend.device import array_module
-from .convert import as_float
+from ..backend import dtypes as _dt
+from .convert import as_float, to
+from .shape import unbroadcast
 
 QUIET = {"divide": "ignore", "invalid": "ignore"}     # for ops whose domain has poles
 
@@ -392,21 +394,76 @@ def erf(input):
 
 
 def clamp(input, min=None, max=None):
-    """Limit input to [min, max] (either may be None). Tensor bounds broadcast, like maximum and
-    minimum; Python (or NumPy) number bounds never change the dtype."""
+    """Limit input to [min, max] (either may be None). Python (or NumPy) number bounds keep a
+    floating tensor's dtype; an integer or bool tensor with a float bound becomes the default
+    float (clamp(int_t, min=2.5) is float32, as in PyTorch). Tensor bounds broadcast and promote
+    as a binary op; where x equals a bound the gradient goes all to x (PyTorch's clamp
+    backward), not half to each as maximum and minimum split ties."""
     if min is None and max is None:
         raise ValueError("clamp: at least one of min and max must be given")
     if hasattr(min, "_data") or hasattr(max, "_data"):          # Tensor bounds
-        out = input
-        if min is not None:
-            out = out.maximum(min)
-        if max is not None:
-            out = out.minimum(max)
-        return out
+        return _clamp_tensors(input, min, max)
     # NumPy scalar bounds would upcast a float32 tensor (NEP 50): use Python numbers
     min = min.item() if isinstance(min, np.generic) else min
     max = max.item() if isinstance(max, np.generic) else max
+    if input._data.dtype.kind in "biu":            # an int tensor, a float bound: float
+        npd = input._data.dtype
+        for bound in (min, max):
+            if bound is not None:
+                npd = _dt.result_type_scalar(npd, bound)
+        if npd != input._data.dtype:
+            input = to(input, npd)
     return Clamp.apply(input, min, max)
+
+
+def _clamp_tensors(input, lo, hi):
+    """clamp with Tensor bounds (a number beside one is made a 0-d tensor): the three promoted to
+    one dtype as a binary op promotes, then ClampTensors."""
+    operands = [v if v is None or hasattr(v, "_data") else
+                wrap(array_module(input._data).asarray(
+                    v, _dt.result_type_scalar(input._data.dtype, v)))
+                for v in (lo, hi)]
+    npd, scalar_like = input._data.dtype, input.ndim == 0
+    for v in operands:
+        if v is not None:
+            npd = _dt.promote_types(npd, v._data.dtype, scalar_like, v.ndim == 0)
+            scalar_like = scalar_like and v.ndim == 0
+    x, lo, hi = (v if v is None or v._data.dtype == npd else to(v, npd)
+                 for v in (input, *operands))
+    return ClampTensors.apply(x, lo, hi)
+
+
+class ClampTensors(Function):
+    """clamp(x, min, max) with tensor bounds: min(max(x, min), max), NaN anywhere giving NaN.
+    PyTorch's clamp backward: x gets gy where min <= x <= max; min where x < min (and
+    min < max); max where x > max (or max < min, where the result is max). Each gradient is
+    summed back to its input's shape."""
+
+    def forward(self, x, lo, hi):
+        xp = self.xp
+        out = x if lo is None else xp.maximum(x, lo)
+        out = out if hi is None else xp.minimum(out, hi)
+        self.shapes = [getattr(v, "shape", None) for v in (x, lo, hi)]
+        inside = True
+        if lo is not None:
+            inside = x >= lo
+            self.lo_off = ~(x < lo) if hi is None else ~((x < lo) & (lo < hi))
+        if hi is not None:
+            inside = inside & (x <= hi)
+            self.hi_off = ~(x > hi) if lo is None else ~((x > hi) | (hi < lo))
+        self.x_off = ~xp.broadcast_to(inside, out.shape)
+        return out
+
+    def backward(self, gy):
+        grads = []
+        for i, off in enumerate((self.x_off, getattr(self, "lo_off", None),
+                                 getattr(self, "hi_off", None))):
+            if self.inputs[i] is None or off is None:
+                grads.append(None)
+                continue
+            g = ZeroWhere.apply(gy, self.xp.broadcast_to(off, gy.shape))
+            grads.append(unbroadcast(g, self.shapes[i]))
+        return tuple(grads)
 
 
 clip = clamp

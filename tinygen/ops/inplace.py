@@ -6,6 +6,8 @@ item assignment, the in-place twin of the other ops (`exp_`, `relu_`, `scatter_`
 - every in-place write bumps the tensor's version counter, so a backward that saved the old
   value fails clearly instead of using the new one (Function.saved_tensors checks it);
 - a leaf that requires grad may be changed in place only under `no_grad` (optimisers, init);
+- an op's result may be written only into a tensor of its category or a higher one (bool <
+  integer < floating): `int_tensor += 1.5` raises, as PyTorch, where NumPy would truncate;
 - inside a graph the op is recorded out of place and the tensor takes the new node as its
   grad_fn (PyTorch's "rebase"), so gradients flow through the in-place history.
 """
@@ -19,8 +21,10 @@ from ..autograd import function as _fn
 from ..autograd import capture as _capture
 from ..autograd.capture import tracer
 from ..autograd.grad_mode import GRAD, no_grad
+from ..backend import dtypes as _dt
 from ..backend.device import get_xp
 from ..backend.random import generator
+from .binary import type_name
 from .convert import as_array, scalar_like
 from .diagonal import diagonal_mask
 from .index import SetItem, assign
@@ -34,11 +38,24 @@ def _leaf_check(t):
             "in-place operation; wrap it in `with tg.no_grad():` (as optimisers and init do)")
 
 
-def _write(t, out):
+def _write(t, out, name=None):
+    """out (the op's result) into t; with the op's name, refused where PyTorch refuses the cast
+    (copy_ and setitem cast freely and pass none)."""
     if out._data.shape != t._data.shape:
         raise RuntimeError(f"in-place op: result shape {tuple(out.shape)} doesn't match the "
                            f"tensor's shape {tuple(t.shape)}")
+    if name is not None and out._data.dtype is not t._data.dtype:
+        _check_cast(name, out, t)
     _store(t, out._data)
+
+
+def _check_cast(name, out, t):
+    """PyTorch's can_cast for an in-place result: never to a lower category (floating ->
+    integer or bool, integer -> bool); within a category any cast (float64 into float32)."""
+    if _dt._category(out._data.dtype) > _dt._category(t._data.dtype):
+        raise RuntimeError(f"{name}_: result type {type_name(out._data.dtype)} can't be cast to "
+                           f"the desired output type {type_name(t._data.dtype)} (an in-place "
+                           f"op on a {t.dtype} tensor of shape {tuple(t.shape)})")
 
 
 def _store(t, values, source=None):
@@ -64,24 +81,24 @@ def _constant(value, t):
     return arr
 
 
-def inplace(t, compute):
+def inplace(t, compute, name=None):
     """Run `compute(t)` and write the result into t's storage (t's grad_fn becomes the result's
-    node when a graph is recorded)."""
+    node when a graph is recorded); `name`, the op's, refuses a result t's dtype can't take."""
     if GRAD.enabled:
         _leaf_check(t)
-        return _rebase(t, compute)
-    _write(t, compute(t))
+        return _rebase(t, compute, name)
+    _write(t, compute(t), name)
     return t
 
 
-def _rebase(t, compute):
+def _rebase(t, compute, name=None):
     # the op sees the old value: a copy, so what it saves for backward (b.mul_(a) saves the old
     # b) is not overwritten by the write below
     with no_grad():
         old = _fn.CopyArray.apply(t)._data
     alias = _fn.Tensor._make(old, t._grad_fn, t._out_idx, t._requires_grad)
     out = compute(alias)
-    _write(t, out)
+    _write(t, out, name)
     if out._requires_grad:
         _leaf_check(t)
         fn = out._grad_fn
@@ -94,23 +111,25 @@ def _rebase(t, compute):
 
 
 def add_(input, other, alpha=1):
-    return inplace(input, lambda t: t.add(other, alpha=alpha))
+    return inplace(input, lambda t: t.add(other, alpha=alpha), "add")
 
 
 def sub_(input, other, alpha=1):
-    return inplace(input, lambda t: t.sub(other, alpha=alpha))
+    return inplace(input, lambda t: t.sub(other, alpha=alpha), "sub")
 
 
 def mul_(input, other):
-    return inplace(input, lambda t: t * other)
+    return inplace(input, lambda t: t * other, "mul")
 
 
-def div_(input, other):
-    return inplace(input, lambda t: t / other)
+def div_(input, other, rounding_mode=None):
+    if rounding_mode is None:
+        return inplace(input, lambda t: t / other, "div")
+    return inplace(input, lambda t: t.div(other, rounding_mode=rounding_mode), "div")
 
 
 def clamp_(input, min=None, max=None):
-    return inplace(input, lambda t: t.clamp(min, max))
+    return inplace(input, lambda t: t.clamp(min, max), "clamp")
 
 
 def masked_fill_(input, mask, value):
@@ -212,21 +231,11 @@ def _draws(kind, params, shape, device):
 
 
 # ---- the in-place twin of an out-of-place op ----------------------------------------------------
-def _checked(name, t, compute):
-    """compute(t), refused when it would write floats into an integer (or bool) tensor."""
-    out = compute(t)
-    if out._data.dtype.kind == "f" and t._data.dtype.kind in "biu":
-        raise RuntimeError(f"{name}_: result type {out.dtype} can't be cast to the tensor's dtype "
-                           f"{t.dtype} (shape {tuple(t.shape)}) in place")
-    return out
-
-
 def twin(name):
     """input.<name>_(*args): input.<name>(*args) written into input (PyTorch's in-place twin,
-    with the rules of `inplace`: version counter, leaf check, graph rebase)."""
+    with the rules of `inplace`: version counter, leaf check, graph rebase, cast check)."""
     def fn(input, *args, **kwargs):
-        return inplace(input, lambda t: _checked(name, t, lambda u: getattr(u, name)(*args,
-                                                                                 **kwargs)))
+        return inplace(input, lambda t: getattr(t, name)(*args, **kwargs), name)
     fn.__name__ = fn.__qualname__ = name + "_"
     fn.__doc__ = f"In place: input.{name}(...) written into input's storage; returns input."
     return fn

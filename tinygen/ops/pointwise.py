@@ -18,8 +18,8 @@ import numpy as np
 from ..autograd.function import wrap_constant
 from ..backend import dtypes as _dt
 from ..backend.device import array_module
-from .binary import (Remainder, binary, compare, div, ge, gt, le, lt, mul, ne, pow, rpow, sub,
-                     where)
+from .binary import (Remainder, binary, bitwise_left_shift, bitwise_right_shift, check_division,
+                     compare, div, ge, gt, le, lt, mul, ne, pow, rpow, sub, where)
 from .convert import as_float, scalar_like, to
 from .elementwise import Sign, abs, clamp, isfinite, log, predicate, sign
 from .shape import unbroadcast
@@ -33,11 +33,13 @@ class Trunc(Sign):
 
 
 class Fmod(Remainder):
-    """a - trunc(a / b) * b (C's remainder: the sign of a), as torch.fmod."""
+    """a - trunc(a / b) * b (C's remainder: the sign of a), as torch.fmod; integers by zero
+    raise."""
 
     def forward(self, a, b):
-        self.sa, self.sb = a.shape, getattr(b, "shape", None)
+        self.sa, self.sb = getattr(a, "shape", None), getattr(b, "shape", None)
         self.save_for_backward(a, b)
+        check_division("fmod", a, b)
         with np.errstate(divide="ignore", invalid="ignore"):
             return self.xp.fmod(a, b)
 
@@ -173,6 +175,10 @@ def float_power(input, exponent):
 
 
 def fmod(input, other):
+    """input - trunc(input / other) * other: the remainder with input's sign (either may be a
+    number); an integer division by zero raises, as PyTorch."""
+    if not hasattr(input, "_data"):
+        return binary(Fmod, other, input, reverse=True)
     return binary(Fmod, input, other)
 
 
@@ -224,14 +230,6 @@ def bitwise_not(input):
 
 def _invert(a, _):
     return ~a
-
-
-def bitwise_left_shift(input, other):
-    return compare("left_shift", input, other)
-
-
-def bitwise_right_shift(input, other):
-    return compare("right_shift", input, other)
 
 
 def isposinf(input):

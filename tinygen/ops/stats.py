@@ -22,7 +22,8 @@ from .args import norm_dim, norm_dims
 from .binary import where
 from .convert import as_float
 from .index import Gather, values_indices
-from .reduce import Cumsum, amax, amin, logsumexp, mean, std, sum, var
+from .reduce import (Cumsum, EvenlyDistributed, _accumulated, _require_floating, _std,
+                     _torch_name, _var, amax, amin, logsumexp, mean, sum)
 from .shape import stack
 
 min_max = collections.namedtuple("aminmax", ["min", "max"])
@@ -58,8 +59,13 @@ def _running_rows(x, d, fill):
 
 
 def cumprod(input, dim, dtype=None):
-    x = input if dtype is None else input.to(dtype)
-    d = norm_dim(dim, x.ndim, "cumprod")
+    """Running product along dim; integer and bool inputs give int64 (or dtype), float16
+    accumulates in float32, as cumsum."""
+    d = norm_dim(dim, input.ndim, "cumprod")
+    return _accumulated(input, dtype, lambda x: _cumprod(x, d))
+
+
+def _cumprod(x, d):
     if x.ndim == 0:
         return x * 1
     # a branch on the data, read through a tensor so a captured step sees it (runs eagerly)
@@ -86,8 +92,13 @@ def _cumulative_extreme(x, dim, is_min, name):
     data = np.moveaxis(x.cpu().numpy(), d, 0)
     idx = np.zeros(data.shape, dtype=np.int64)
     best = data[:1].copy()
+    nan_at = np.isnan(data) if data.dtype.kind == "f" else None
+    if nan_at is not None and not nan_at.any():
+        nan_at = None
     for k in range(1, data.shape[0]):            # ties take the later index, as PyTorch
         better = data[k] <= best[0] if is_min else data[k] >= best[0]
+        if nan_at is not None:                   # a NaN takes over and stays; a later NaN
+            better = nan_at[k] | (better & ~np.isnan(best[0]))      # takes its index (PyTorch)
         idx[k] = np.where(better, k, idx[k - 1])
         best[0] = np.where(better, data[k], best[0])
     idx = x.device.xp.asarray(np.moveaxis(idx, 0, d))
@@ -95,7 +106,8 @@ def _cumulative_extreme(x, dim, is_min, name):
 
 
 def cummax(input, dim):
-    """(running maximum, its index) along dim; ties take the later index."""
+    """(running maximum, its index) along dim; ties take the later index; from a NaN on, the
+    values are NaN and the index is the latest NaN's (PyTorch)."""
     return _cumulative_extreme(input, dim, False, "cummax")
 
 
@@ -135,7 +147,9 @@ def _check_nonempty(name, x, d):
 
 def median(input, dim=None, keepdim=False):
     """The lower median (the ((n - 1) // 2)-th smallest element): of all elements (dim None, a
-    0-d tensor), or (values, indices) along dim. NaN propagates (it sorts last)."""
+    0-d tensor; NaN for an empty float tensor; the gradient shared evenly by the elements equal
+    to it, as PyTorch), or (values, indices) along dim (the gradient to the returned index).
+    NaN propagates (it sorts last)."""
     return _median(input, dim, keepdim, "median", ignore_nan=False)
 
 
@@ -145,6 +159,10 @@ def nanmedian(input, dim=None, keepdim=False):
 
 
 def _median(input, dim, keepdim, name, ignore_nan):
+    _refuse_bool(input, name, "_cpu" if dim is None else "_out")
+    if dim is None:
+        out = EvenlyDistributed.apply(input, _lower_median_of, ignore_nan)
+        return out.reshape((1,) * input.ndim) if keepdim else out
     x, d = _flat_or_dim(input if input.ndim else input.reshape(1), dim, name)
     _check_nonempty(name, x, d)
     data = x.cpu().numpy()
@@ -161,8 +179,34 @@ def _median(input, dim, keepdim, name, ignore_nan):
     return out if input.ndim else values_indices(out.values.reshape(()), out.indices.reshape(()))
 
 
+def _lower_median_of(a, ignore_nan):
+    """The lower median of all of array a (NaN if a holds one, unless ignore_nan; NaN when
+    nothing is left): median()'s value, picked by EvenlyDistributed."""
+    xp = array_module(a)
+    flat = a.reshape(-1)
+    if flat.dtype.kind == "f":
+        nan = xp.isnan(flat)
+        if nan.any():
+            if not ignore_nan:
+                return xp.asarray(xp.nan, dtype=a.dtype)
+            flat = flat[~nan]
+    if flat.size == 0:
+        if a.dtype.kind != "f":
+            raise IndexError(f"median(): cannot take the median of an empty {a.dtype} tensor "
+                             f"(shape {a.shape})")
+        return xp.asarray(xp.nan, dtype=a.dtype)
+    return xp.sort(flat)[(flat.size - 1) // 2]
+
+
+def _refuse_bool(input, name, kernel):
+    if input._data.dtype == np.bool_:
+        raise NotImplementedError(f'"{name}{kernel}" not implemented for \'Bool\' ({name}: input '
+                                  f"shape {tuple(input.shape)})")
+
+
 def kthvalue(input, k, dim=-1, keepdim=False):
     """(the k-th smallest element, its index) along dim (k counts from 1)."""
+    _refuse_bool(input, "kthvalue", "_cpu")
     x = input if input.ndim else input.reshape(1)
     d = norm_dim(dim, x.ndim, "kthvalue")
     if not 1 <= k <= x.shape[d]:
@@ -175,7 +219,9 @@ def kthvalue(input, k, dim=-1, keepdim=False):
 
 def mode(input, dim=-1, keepdim=False):
     """(the most frequent value, the index of its last occurrence) along dim; among equally
-    frequent values the smallest."""
+    frequent values the smallest. NaNs are left out of the count (an all-NaN slice gives NaN,
+    index 0): with NaN present, PyTorch's own answer depends on where its sort, whose `<` is not
+    a strict weak order with NaN, happens to leave them, so it can differ here."""
     x = input if input.ndim else input.reshape(1)
     d = norm_dim(dim, x.ndim, "mode")
     _check_nonempty("mode", x, d)
@@ -183,7 +229,12 @@ def mode(input, dim=-1, keepdim=False):
     flat = data.reshape(-1, data.shape[-1])
     best = np.empty(flat.shape[0], dtype=np.int64)
     for r, row in enumerate(flat):
-        values, counts = np.unique(row, return_counts=True)      # sorted: ties -> smallest
+        nan = np.isnan(row) if row.dtype.kind == "f" else None
+        if nan is not None and nan.all():
+            best[r] = 0
+            continue
+        numbers = row if nan is None else row[~nan]
+        values, counts = np.unique(numbers, return_counts=True)  # sorted: ties -> smallest
         value = values[np.argmax(counts)]
         best[r] = np.flatnonzero(row == value)[-1]
     idx = np.moveaxis(best.reshape(data.shape[:-1] + (1,)), -1, d)
@@ -211,6 +262,9 @@ def _quantile(input, q, dim, keepdim, interpolation, name, ignore_nan):
     if interpolation not in ("linear", "lower", "higher", "midpoint", "nearest"):
         raise ValueError(f"{name}: interpolation must be one of linear, lower, higher, midpoint "
                          f"and nearest, got {interpolation!r}")
+    if input._data.dtype not in (np.float32, np.float64):
+        raise RuntimeError(f"{name}() input tensor must be either float or double dtype, got "
+                           f"{_torch_name(input._data.dtype)} (shape {tuple(input.shape)})")
     qs = np.atleast_1d(q.cpu().numpy() if hasattr(q, "_data") else np.asarray(q, np.float64))
     if qs.ndim > 1 or (qs < 0).any() or (qs > 1).any():
         raise RuntimeError(f"{name}: q must be a number or a 1-D tensor of values in [0, 1], got "
@@ -262,23 +316,27 @@ def aminmax(input, dim=None, keepdim=False):
 
 
 def std_mean(input, dim=None, unbiased=None, keepdim=False, correction=None):
-    return std(input, dim, unbiased, keepdim, correction), mean(input, dim, keepdim)
+    """(std, mean); floating inputs only, as in PyTorch."""
+    return _std(input, dim, unbiased, keepdim, correction, "std_mean"), mean(input, dim, keepdim)
 
 
 def var_mean(input, dim=None, unbiased=None, keepdim=False, correction=None):
-    return var(input, dim, unbiased, keepdim, correction), mean(input, dim, keepdim)
+    """(var, mean); floating inputs only, as in PyTorch."""
+    return _var(input, dim, unbiased, keepdim, correction, "var_mean"), mean(input, dim, keepdim)
 
 
-def nansum(input, dim=None, keepdim=False):
-    """sum with NaN counted as 0."""
+def nansum(input, dim=None, keepdim=False, dtype=None):
+    """sum with NaN counted as 0 (integer and bool inputs: sum, so int64)."""
     if input._data.dtype.kind != "f":
-        return sum(input, dim, keepdim)
-    return sum(where(input.detach().isnan(), 0.0, input), dim, keepdim)
+        return sum(input, dim, keepdim, dtype)
+    return sum(where(input.detach().isnan(), 0.0, input), dim, keepdim, dtype)
 
 
 def nanmean(input, dim=None, keepdim=False):
-    """mean over the non-NaN elements."""
-    x = as_float(input)
+    """mean over the non-NaN elements; floating inputs only, as in PyTorch."""
+    _require_floating(input, "nanmean(): expected input to have floating point or complex dtype "
+                             "but got ")
+    x = input
     keep = ~x.detach().isnan()
     return nansum(x, dim, keepdim) / sum(keep, dim, keepdim).to(x.dtype)
 

@@ -17,9 +17,9 @@ import math
 import numpy as np
 
 from ..autograd.function import Function
-from .binary import binary, where
+from .binary import Where, binary, where
 from .convert import as_float
-from .elementwise import QUIET, Sin, guard
+from .elementwise import QUIET, Sin, guard, quiet
 from .shape import unbroadcast
 
 
@@ -129,12 +129,16 @@ class Atan2(Function):
         with np.errstate(**QUIET):
             return self.xp.arctan2(a, b)
 
+    @quiet
     def backward(self, gy):
         a, b = self.saved_tensors
-        scale = guard(gy / (a * a + b * b), gy)
+        denominator = a * a + b * b
+        # 1 / (a^2 + b^2), and 0 where that is 0 (the origin, or an underflow), as PyTorch: the
+        # gradient there is 0, not 0 * inf
+        recip = Where.apply(denominator == 0, 0.0, 1 / denominator)
         i = self.inputs
-        return (unbroadcast(scale * b, self.sa) if i[0] is not None else None,
-                unbroadcast(-scale * a, self.sb) if i[1] is not None else None)
+        return (unbroadcast(gy * b * recip, self.sa) if i[0] is not None else None,
+                unbroadcast(gy * -a * recip, self.sb) if i[1] is not None else None)
 
 
 # ---- the functions (Tensor methods and tg.*) ----------------------------------------------------
@@ -175,8 +179,9 @@ def atanh(input):
 
 
 def atan2(input, other):
-    """The angle of (other, input) in (-pi, pi]: input and other broadcast; ints become floats."""
-    return binary(Atan2, as_float(input), other, true_div=True)
+    """The angle of (other, input) in (-pi, pi]: input and other broadcast and promote as in a
+    division (integers become the default float; int with float16 is float16)."""
+    return binary(Atan2, input, other, true_div=True)
 
 
 arcsin, arccos, arctan, arctan2 = asin, acos, atan, atan2
