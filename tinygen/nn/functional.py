@@ -36,7 +36,9 @@ from __future__ import annotations
 
 import numbers
 
+from ..autograd.grad_mode import no_grad
 from ..creation import arange
+from ..ops.binary import where
 from ..tensor import Tensor
 from ..ops import linalg as _linalg
 from ..ops import shape as _shape
@@ -151,13 +153,15 @@ def embedding(input, weight, padding_idx=None, max_norm=None, norm_type=2.0,
               scale_grad_by_freq=False, sparse=False):
     """Rows of weight (num_embeddings, dim) at the integer indices `input` -> input.shape + (dim,).
 
-    The row padding_idx gets no gradient. max_norm, scale_grad_by_freq and sparse are not
-    supported (they raise).
+    The row padding_idx gets no gradient. max_norm renormalises, in place and outside the graph,
+    the rows of weight that are looked up, as torch.embedding_renorm_: a row whose
+    norm_type-norm exceeds max_norm is scaled by max_norm / (norm + 1e-7); the lookup then reads
+    the renormalised rows. scale_grad_by_freq and sparse are not supported (they raise).
     """
     op = "embedding"
-    if max_norm is not None or scale_grad_by_freq or sparse:
-        raise NotImplementedError(f"{op}: max_norm, scale_grad_by_freq and sparse are not "
-                                  "supported by tinygen")
+    if scale_grad_by_freq or sparse:
+        raise NotImplementedError(f"{op}: scale_grad_by_freq and sparse are not supported by "
+                                  "tinygen")
     if weight.ndim != 2:
         raise RuntimeError(f"{op}: expected a 2-D weight (num_embeddings, embedding_dim), got "
                            f"weight of shape {tuple(weight.shape)}")
@@ -170,7 +174,24 @@ def embedding(input, weight, padding_idx=None, max_norm=None, norm_type=2.0,
             raise ValueError(f"{op}: padding_idx {padding_idx} must be within num_embeddings "
                              f"{num}")
         padding_idx = padding_idx % num
+    if max_norm is not None:
+        _embedding_renorm_(weight, input, max_norm, norm_type)
     return _index.Embedding.apply(weight, input, padding_idx)     # checks the indices
+
+
+def _embedding_renorm_(weight, input, max_norm, norm_type):
+    """Scale each looked-up row of weight whose norm exceeds max_norm to max_norm / (norm + 1e-7)
+    of itself, in place under no_grad (torch.embedding_renorm_). Out-of-range indices are left
+    to the lookup, which names them."""
+    num = weight.shape[0]
+    with no_grad():
+        ids = input.reshape(-1).unique()                                   # (k,) each row once
+        if ids.numel() == 0 or int(ids.min()) < 0 or int(ids.max()) >= num:
+            return
+        rows = weight.index_select(0, ids)                                 # (k, dim)
+        norms = rows.norm(norm_type, dim=1, keepdim=True)                  # (k, 1)
+        scale = where(norms > max_norm, max_norm / (norms + 1e-7), 1.0)
+        weight.index_copy_(0, ids, rows * scale.to(rows.dtype))
 
 
 def one_hot(tensor, num_classes=-1):

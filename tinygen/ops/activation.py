@@ -336,10 +336,12 @@ def softmin(input, dim=None, _stacklevel=3, dtype=None):
 def dropout(input, p=0.5, training=True, inplace=False):
     """Zero each element with probability p and scale the rest by 1 / (1 - p) when training;
     the identity otherwise. The mask comes from tinygen's seeded generator (tg.manual_seed)."""
-    if inplace:
-        return _write_into(input, lambda t: dropout(t, p, training))
     if not 0.0 <= p <= 1.0:
         raise ValueError(f"dropout: probability has to be between 0 and 1, but got {p}")
+    if inplace:
+        if not training or p == 0.0:         # nothing written: no leaf check (PyTorch's dropout_)
+            return input
+        return _write_into(input, lambda t: dropout(t, p, training))
     if not training or p == 0.0:
         return input
     x = check_float("dropout", input)

@@ -2,7 +2,8 @@
 zeroed), alpha_dropout and feature_alpha_dropout (for SELU networks).
 
 Channel dropout draws one Bernoulli(1 - p) per (sample, channel) and broadcasts it over the
-spatial dims (Tompson et al. 2015); kept channels are scaled by 1 / (1 - p).
+spatial dims (Tompson et al. 2015); kept channels are scaled by 1 / (1 - p). Which dims are
+(sample, channel) follows PyTorch for every rank, warnings included (see dropout2d, dropout3d).
 Alpha dropout (Klambauer et al. 2017, section 3) sets dropped units to SELU's negative saturation
 a' = -scale * alpha and applies the affine map that keeps zero mean and unit variance:
     y = A (x keep + a' (1 - keep)) + B,   A = ((1 - p)(1 + p a'^2))^(-1/2),   B = -A a' p.
@@ -28,48 +29,103 @@ def _check_p(op, p):
         raise ValueError(f"{op}: dropout probability has to be between 0 and 1, but got {p}")
 
 
-def _channel_dropout(op, input, p, training, spatial):
-    """Zero whole channels: input (N, C, *spatial) or unbatched (C, *spatial)."""
-    _check_p(op, p)
-    x = check_float(op, input)
-    if x.ndim not in (spatial + 1, spatial + 2):
-        raise RuntimeError(f"{op}: expected a {spatial + 1}-D (unbatched) or {spatial + 2}-D "
-                           f"(batched) input, got input of shape {tuple(x.shape)}")
-    if not training or p == 0.0:
+def _feature_dropout(op, x, p, training):
+    """Zero whole channels of x (N, C, *): one Bernoulli(1 - p) draw per (N, C), broadcast over
+    the rest (ATen's feature_dropout, which each functional form below reaches)."""
+    if not training or p == 0.0 or x.numel() == 0:
         return x
     if p == 1.0:
         return x * 0.0
-    shape = tuple(x.shape[:x.ndim - spatial]) + (1,) * spatial       # one draw per channel
+    if x.ndim < 2:                                  # (checked here, after the cases above, as ATen)
+        raise RuntimeError(f"{op}: feature dropout requires at least 2 dimensions in the input, "
+                           f"got input of shape {tuple(x.shape)}")
+    shape = tuple(x.shape[:2]) + (1,) * (x.ndim - 2)                # one draw per channel
     return x * keep_mask(x, p, shape, 1.0 / (1.0 - p))
 
 
+def _identity_inplace(input, p, training):
+    """An in-place dropout that changes nothing returns its input untouched, as PyTorch's
+    dropout_ (so eval mode or p=0 raise nothing for a leaf that requires grad)."""
+    return not training or p == 0.0 or input.numel() == 0
+
+
 def dropout1d(input, p=0.5, training=True, inplace=False):
-    """Channel dropout of input (N, C, L) or (C, L)."""
+    """Channel dropout of input (N, C, L) or unbatched (C, L)."""
+    op = "dropout1d"
+    _check_p(op, p)
+    if input.ndim not in (2, 3):
+        raise RuntimeError(f"{op}: Expected 2D or 3D input, but received a {input.ndim}D input "
+                           f"(shape {tuple(input.shape)}). Note that dropout1d exists to provide "
+                           "channel-wise dropout on inputs with 1 spatial dimension, a channel "
+                           "dimension, and an optional batch dimension (i.e. 2D or 3D inputs).")
     if inplace:
+        if _identity_inplace(input, p, training):
+            return input
         return _write_into(input, lambda t: dropout1d(t, p, training))
-    return _channel_dropout("dropout1d", input, p, training, 1)
+    x = check_float(op, input)
+    if x.ndim == 2 and training and p != 0.0:                       # unbatched (C, L)
+        return _feature_dropout(op, x.unsqueeze(0), p, training).squeeze(0)
+    return _feature_dropout(op, x, p, training)
 
 
 def dropout2d(input, p=0.5, training=True, inplace=False):
-    """Channel dropout of input (N, C, H, W) or (C, H, W).
+    """Channel dropout of input (N, C, H, W).
 
-    A 2-D input gets element-wise dropout with a warning, as PyTorch gives it (deprecated there;
-    pytorch/examples' mnist_rnn applies Dropout2d to (N, features))."""
+    As PyTorch (with its warnings), any other rank of at least 2 is taken as (N, C, *): a 3-D
+    input is (N, C, L), one draw per (N, C), not an unbatched (C, H, W) (pytorch#77081); a 2-D
+    input (N, C) is dropped element by element (pytorch/examples' mnist_rnn applies Dropout2d to
+    (N, features))."""
+    op = "dropout2d"
+    _check_p(op, p)
+    ndim = input.ndim
+    if ndim not in (3, 4):
+        warnings.warn(f"dropout2d: Received a {ndim}-D input to dropout2d, which is deprecated "
+                      "and will result in an error in a future release. To retain the behavior "
+                      "and silence this warning, please use dropout instead. Note that dropout2d "
+                      "exists to provide channel-wise dropout on inputs with 2 spatial "
+                      "dimensions, a channel dimension, and an optional batch dimension (i.e. 3D "
+                      "or 4D inputs).", UserWarning, stacklevel=2)
+    if ndim == 3:
+        warnings.warn("dropout2d: Received a 3D input to dropout2d and assuming that channel-wise "
+                      "1D dropout behavior is desired - input is interpreted as shape (N, C, L), "
+                      "where C is the channel dim. This behavior will change in a future release "
+                      "to interpret the input as one without a batch dimension, i.e. shape (C, H, "
+                      "W). To maintain the 1D channel-wise dropout behavior, please switch to "
+                      "using dropout1d instead.", UserWarning, stacklevel=2)
     if inplace:
-        return _write_into(input, lambda t: dropout2d(t, p, training))
-    if getattr(input, "ndim", None) == 2:
-        warnings.warn("dropout2d: Received a 2-D input to dropout2d, which is deprecated (as in "
-                      "PyTorch); element-wise dropout is applied: use dropout instead",
-                      UserWarning, stacklevel=2)
-        return dropout(input, p, training)
-    return _channel_dropout("dropout2d", input, p, training, 2)
+        if _identity_inplace(input, p, training):
+            return input
+        return _write_into(input, lambda t: _feature_dropout(op, check_float(op, t), p, training))
+    return _feature_dropout(op, check_float(op, input), p, training)
 
 
 def dropout3d(input, p=0.5, training=True, inplace=False):
-    """Channel dropout of input (N, C, D, H, W) or (C, D, H, W)."""
+    """Channel dropout of input (N, C, D, H, W) or unbatched (C, D, H, W).
+
+    As PyTorch (with its warning), any other rank is taken as unbatched: a batch dim of 1 is
+    added, so a 3-D or 6-D input gets one draw per index of its first dim."""
+    op = "dropout3d"
+    _check_p(op, p)
+    ndim = input.ndim
+    if ndim not in (4, 5):
+        warnings.warn(f"dropout3d: Received a {ndim}-D input to dropout3d, which is deprecated "
+                      "and will result in an error in a future release. To retain the behavior "
+                      "and silence this warning, please use dropout instead. Note that dropout3d "
+                      "exists to provide channel-wise dropout on inputs with 3 spatial "
+                      "dimensions, a channel dimension, and an optional batch dimension (i.e. 4D "
+                      "or 5D inputs).", UserWarning, stacklevel=2)
+
+    def channel_dropout(t):
+        x = check_float(op, t)
+        if ndim == 5 or not training or p == 0.0:       # (the identity: x itself, no view)
+            return _feature_dropout(op, x, p, training)
+        return _feature_dropout(op, x.unsqueeze(0), p, training).squeeze(0)
+
     if inplace:
-        return _write_into(input, lambda t: dropout3d(t, p, training))
-    return _channel_dropout("dropout3d", input, p, training, 3)
+        if _identity_inplace(input, p, training):
+            return input
+        return _write_into(input, channel_dropout)
+    return channel_dropout(input)
 
 
 def _alpha(op, input, p, training, mask_shape):
@@ -88,6 +144,8 @@ def _alpha(op, input, p, training, mask_shape):
 def alpha_dropout(input, p=0.5, training=False, inplace=False):
     """Alpha dropout of each element (the SELU-preserving map of the module doc)."""
     if inplace:
+        if _identity_inplace(input, p, training):
+            return input
         return _write_into(input, lambda t: alpha_dropout(t, p, training))
     return _alpha("alpha_dropout", input, p, training, tuple(input.shape))
 
@@ -95,6 +153,8 @@ def alpha_dropout(input, p=0.5, training=False, inplace=False):
 def feature_alpha_dropout(input, p=0.5, training=False, inplace=False):
     """Alpha dropout of whole channels of input (N, C, *): one draw per (sample, channel)."""
     if inplace:
+        if _identity_inplace(input, p, training):
+            return input
         return _write_into(input, lambda t: feature_alpha_dropout(t, p, training))
     if input.ndim < 2:
         raise RuntimeError(f"feature_alpha_dropout: expected an input of at least 2 dims "

@@ -59,6 +59,14 @@ def embedding_bag(input, weight, offsets=None, max_norm=None, norm_type=2.0,
     if per_sample_weights is not None and mode != "sum":
         raise NotImplementedError(f"{op}: per_sample_weights is only supported for mode='sum' "
                                   f"(got mode={mode!r}), as in PyTorch")
+    if per_sample_weights is not None:
+        if tuple(per_sample_weights.shape) != tuple(input.shape):
+            raise ValueError(f"{op}: If per_sample_weights ({tuple(per_sample_weights.shape)}) "
+                             f"is not None, then it must have the same shape as the input "
+                             f"({tuple(input.shape)})")
+        if per_sample_weights.dtype != weight.dtype:
+            raise RuntimeError(f"{op}: expected per_sample_weights of the weight's dtype "
+                               f"{weight.dtype}, got {per_sample_weights.dtype}")
     idx, bag_of, bags = _bags(op, input, offsets, include_last_offset)
     num, dim = weight.shape
     if idx.size and (idx.min() < 0 or idx.max() >= num):

@@ -20,6 +20,8 @@ from ..autograd.grad_mode import no_grad
 from .args import check_float
 from .shape import Pad, broadcast_tensors
 
+_HALF_TYPES = ("float16", "bfloat16")      # normalised in float32 (PyTorch's opmath type)
+
 
 class LayerNorm(Function):
     """Layer norm over the last axis through the kernel table (layernorm_fwd); backward
@@ -194,9 +196,38 @@ def group_norm(input, num_groups, weight=None, bias=None, eps=1e-5):
                            f"num_groups {num_groups} (input of shape {tuple(input.shape)})")
     _check_param(op, "weight", weight, (C,), input)
     _check_param(op, "bias", bias, (C,), input)
+    # PyTorch's check (F.group_norm's _verify_batch_size, in eval too): N * C/G * spatial size
+    # must exceed 1, else the only value of each group normalises to 0
+    if N * (C // num_groups) * int(np.prod(input.shape[2:])) == 1:
+        raise ValueError(f"{op}: expected more than 1 value per channel when training, got "
+                         f"input size {list(input.shape)} with num_groups {num_groups}")
     grouped = input.reshape(N, num_groups, C // num_groups,
                             int(np.prod(input.shape[2:])))                 # (N, G, C/G, S)
     return GroupNorm.apply(grouped, weight, bias, eps).reshape(input.shape)
+
+
+def _check_running_stats(op, input, running_mean, running_var, training):
+    """batch_norm's running statistics as PyTorch takes them: both or neither when training,
+    shape (C,), and the input's dtype or, for a half input, float32 (its CPU kernel's
+    mixed-dtype path); others are refused, not cast."""
+    C = input.shape[1]
+    if (running_mean is None) != (running_var is None) and training:
+        raise ValueError(f"{op}: running_mean and running_var must either both be None or "
+                         "neither be None (as PyTorch)")
+    half = input.dtype.name in _HALF_TYPES
+    for name, t in (("running_mean", running_mean), ("running_var", running_var)):
+        if t is None:
+            continue
+        if tuple(t.shape) != (C,):
+            raise RuntimeError(f"{op}: expected {name} of shape ({C},) for input of shape "
+                               f"{tuple(input.shape)}, got {tuple(t.shape)}")
+        if t.dtype != input.dtype and not (half and t.dtype.name == "float32"):
+            raise RuntimeError(f"{op}: expected {name} of dtype {input.dtype} (the input's"
+                               f"{', or float32' if half else ''}), got {t.dtype}")
+    if (half and running_mean is not None and running_var is not None
+            and running_mean.dtype != running_var.dtype):
+        raise RuntimeError(f"{op}: expected running_mean and running_var of one dtype, got "
+                           f"{running_mean.dtype} and {running_var.dtype}")
 
 
 def batch_norm(input, running_mean, running_var, weight=None, bias=None, training=False,
@@ -214,10 +245,7 @@ def batch_norm(input, running_mean, running_var, weight=None, bias=None, trainin
         raise RuntimeError(f"{op}: expected an input of at least 2 dims (N, C, *), got input of "
                            f"shape {tuple(input.shape)}")
     C = input.shape[1]
-    for name, t in (("running_mean", running_mean), ("running_var", running_var)):
-        if t is not None and tuple(t.shape) != (C,):
-            raise RuntimeError(f"{op}: expected {name} of shape ({C},) for input of shape "
-                               f"{tuple(input.shape)}, got {tuple(t.shape)}")
+    _check_running_stats(op, input, running_mean, running_var, training)
     _check_param(op, "weight", weight, (C,), input)
     _check_param(op, "bias", bias, (C,), input)
     dims = (0,) + tuple(range(2, input.ndim))
@@ -240,8 +268,8 @@ def batch_norm(input, running_mean, running_var, weight=None, bias=None, trainin
         return y
     else:
         if running_mean is None or running_var is None:
-            raise RuntimeError(f"{op}: running_mean and running_var must be given when not "
-                               "training")
+            raise RuntimeError(f"{op}: running_mean and running_var must be defined in "
+                               "evaluation mode (training=False)")
         shape = _channel_shape(input)
         mean = running_mean.reshape(shape).to(input.dtype)
         var = running_var.reshape(shape).to(input.dtype)
@@ -312,25 +340,39 @@ def pairwise_distance(x1, x2, p=2.0, eps=1e-6, keepdim=False):
     return (x1 - x2 + eps).norm(p, dim=-1, keepdim=keepdim)
 
 
-_MACHINE_EPS = {"float16": 0.0009765625, "bfloat16": 0.0078125, "float32": 1.1920928955078125e-07,
-                "float64": 2.220446049250313e-16}
+_MACHINE_EPS = {"float32": 1.1920928955078125e-07, "float64": 2.220446049250313e-16}
 
 
 def rms_norm(input, normalized_shape, weight=None, eps=None):
     """x / sqrt(mean(x^2 over the last len(normalized_shape) dims) + eps) * weight (Zhang &
-    Sennrich 2019); eps=None uses the machine epsilon of input's dtype, as PyTorch."""
+    Sennrich 2019). As PyTorch, float16 and bfloat16 inputs are normalised in float32 (and cast
+    back before the weight), and eps=None is the machine epsilon of that compute dtype: float32's
+    1.19e-7 for half types (their own epsilon, 9.8e-4 for float16, would swamp small inputs).
+    The result has the input's dtype whatever the weight's."""
     op = "rms_norm"
     shape = (normalized_shape,) if isinstance(normalized_shape, int) else tuple(normalized_shape)
     check_float(op, input)
     k = len(shape)
     if k == 0 or input.ndim < k or tuple(input.shape[input.ndim - k:]) != shape:
-        raise RuntimeError(f"{op}: expected input with shape (*, {', '.join(map(str, shape))}), "
-                           f"got input of shape {tuple(input.shape)}")
-    _check_param(op, "weight", weight, shape, input)
-    eps = _MACHINE_EPS.get(input.dtype.name, _MACHINE_EPS["float32"]) if eps is None else eps
+        raise RuntimeError(f"{op}: expected input with shape (*, {', '.join(map(str, shape))}) "
+                           f"(normalized_shape {shape}), got input of shape {tuple(input.shape)}")
+    if weight is not None and tuple(weight.shape) != shape:
+        raise RuntimeError(f"{op}: expected weight of shape {shape} for input of shape "
+                           f"{tuple(input.shape)}, got weight of shape {tuple(weight.shape)}")
+    half = input.dtype.name in _HALF_TYPES
+    x = input.float() if half else input                          # PyTorch's opmath upcast
+    if eps is None:
+        eps = _MACHINE_EPS.get(x.dtype.name, _MACHINE_EPS["float32"])
     dims = tuple(range(input.ndim - k, input.ndim))
-    y = input * ((input * input).mean(dim=dims, keepdim=True) + eps).rsqrt()
-    return y if weight is None else y * weight
+    y = x * ((x * x).mean(dim=dims, keepdim=True) + eps).rsqrt()
+    if half:
+        y = y.to(input.dtype)
+    if weight is None:
+        return y
+    y = y * weight
+    # a weight of another dtype (nn.RMSNorm's float32 one on a half input) leaves the input's
+    # dtype, as PyTorch
+    return y if y.dtype == input.dtype else y.to(input.dtype)
 
 
 def local_response_norm(input, size, alpha=1e-4, beta=0.75, k=1.0):
@@ -344,6 +386,9 @@ def local_response_norm(input, size, alpha=1e-4, beta=0.75, k=1.0):
                          f"{tuple(input.shape)}")
     if input.numel() == 0:
         return input
+    if size <= 0:               # (after the empty case, as PyTorch, whose avg_pool raises here)
+        raise RuntimeError(f"{op}: kernel size should be greater than zero, but got size {size} "
+                           f"(input of shape {tuple(input.shape)})")
     squares = input * input
     pads = ((0, 0), (size // 2, (size - 1) // 2)) + ((0, 0),) * (input.ndim - 2)
     padded = Pad.apply(squares, pads, 0.0)                            # (N, C + size - 1, *)

@@ -131,9 +131,9 @@ class Optimizer:
                     continue
                 if set_to_none:
                     p.grad = None
-                else:
+                else:                          # the same tensor, zeroed in place (PyTorch)
                     if p.grad.grad_fn is not None:
-                        p.grad = p.grad.detach()
+                        p.grad.detach_()
                     p.grad._data[...] = 0
                     p.grad._version[0] += 1
 

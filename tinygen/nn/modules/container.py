@@ -7,8 +7,10 @@ from __future__ import annotations
 
 import operator
 from collections import OrderedDict
+from collections import abc
 
-from .module import Module
+from ...tensor import Tensor
+from .module import Module, _add_indent
 from .parameter import Parameter
 
 
@@ -71,8 +73,49 @@ class Sequential(Module):
 
     def __add__(self, other):
         if not isinstance(other, Sequential):
-            raise ValueError("add operator supports only objects of Sequential class")
+            raise ValueError(f"add operator supports only objects of Sequential class, but "
+                             f"{type(other).__name__} is given.")
         return Sequential(*self, *other)
+
+    def __iadd__(self, other):
+        """Append other's modules (keys continue from len(self)), as PyTorch."""
+        if not isinstance(other, Sequential):
+            raise ValueError(f"add operator supports only objects of Sequential class, but "
+                             f"{type(other).__name__} is given.")
+        offset = len(self)
+        for i, module in enumerate(list(other)):
+            self.add_module(str(i + offset), module)
+        return self
+
+    def _check_factor(self, other):
+        if not isinstance(other, int) or isinstance(other, bool):
+            raise TypeError(f"unsupported operand type(s) for *: 'Sequential' and "
+                            f"'{type(other).__name__}'")
+        if other <= 0:
+            raise ValueError(f"Non-positive multiplication factor {other} for Sequential")
+
+    def __mul__(self, other):
+        """A new Sequential of self's modules `other` times over: the same module objects
+        (shared parameters), keys 0..n*other-1, as PyTorch."""
+        self._check_factor(other)
+        modules = list(self)
+        return Sequential(*(modules * other))
+
+    def __rmul__(self, other):
+        return self.__mul__(other)
+
+    def __imul__(self, other):
+        self._check_factor(other)
+        modules = list(self)
+        for i, module in enumerate(modules * (other - 1)):
+            self.add_module(str(len(modules) + i), module)
+        return self
+
+    def pop(self, key):
+        """Remove and return the module at index `key` (a Sequential for a slice)."""
+        value = self[key]
+        del self[key]
+        return value
 
     def append(self, module):
         self.add_module(str(len(self)), module)
@@ -84,10 +127,17 @@ class Sequential(Module):
         return self
 
     def insert(self, index, module):
+        """Insert before position `index`, as list.insert (a negative index counts from the
+        end: insert(-1, m) puts m before the last module); index in [-n, n]."""
+        if not isinstance(module, Module):
+            raise AssertionError(f"Sequential.insert: module should be of type Module, got "
+                                 f"{type(module).__name__}")
         n = len(self)
         if not -n <= index <= n:
-            raise IndexError(f"insert: index {index} out of range for a Sequential of length {n}")
-        index = index % (n + 1) if index < 0 else index
+            raise IndexError(f"Index out of range: {index} (insert into a Sequential of "
+                             f"length {n})")
+        if index < 0:
+            index += n
         mods = list(self._modules.values())
         mods.insert(index, module)
         self._modules.clear()
@@ -150,11 +200,37 @@ class ModuleList(Module):
         return self
 
     def insert(self, index, module):
+        """Insert before position `index`, as list.insert. (PyTorch's raises a KeyError for a
+        negative index; tinygen follows list.insert there.)"""
         mods = list(self._modules.values())
         mods.insert(index, module)
         self._modules.clear()
         for i, m in enumerate(mods):
             self.add_module(str(i), m)
+
+    def pop(self, key):
+        """Remove and return the module at index `key` (a ModuleList for a slice)."""
+        value = self[key]
+        del self[key]
+        return value
+
+    def __repr__(self):
+        """Runs of equal reprs are folded into one line, as PyTorch: '(0-1): 2 x ReLU()'."""
+        reprs = [repr(m) for m in self]
+        if not reprs:
+            return self._get_name() + "()"
+        runs = []                                     # [start, end, repr]
+        for i, r in enumerate(reprs):
+            if runs and runs[-1][2] == r:
+                runs[-1][1] = i
+            else:
+                runs.append([i, i, r])
+        lines = []
+        for start, end, r in runs:
+            line = f"({start}): {r}" if start == end else \
+                f"({start}-{end}): {end - start + 1} x {r}"
+            lines.append(_add_indent(line, 2))
+        return self._get_name() + "(\n  " + "\n  ".join(lines) + "\n)"
 
     def forward(self, *args, **kwargs):
         raise NotImplementedError("ModuleList has no forward: iterate over it in your forward")
@@ -204,7 +280,8 @@ class ModuleDict(Module):
         return self._modules.values()
 
     def update(self, modules):
-        items = modules.items() if hasattr(modules, "items") else modules
+        """Add (or replace) modules from a mapping or an iterable of (key, module) pairs."""
+        items = _pairs("ModuleDict", modules)
         for key, module in items:
             self[key] = module
 
@@ -236,6 +313,9 @@ class ParameterList(Module):
     def __iter__(self):
         return iter(self._parameters.values())
 
+    def __iadd__(self, values):
+        return self.extend(values)
+
     def append(self, param):
         if not isinstance(param, Parameter):
             param = Parameter(param)
@@ -243,17 +323,27 @@ class ParameterList(Module):
         return self
 
     def extend(self, values):
+        if not isinstance(values, abc.Iterable) or isinstance(values, Tensor):
+            raise TypeError(f"ParameterList.extend should be called with an iterable, but got "
+                            f"{type(values).__name__}")
         for v in values:
             self.append(v)
         return self
 
     def extra_repr(self):
-        return "\n".join(f"({i}): Parameter containing: [{p.dtype} of size {tuple(p.shape)}]"
+        return "\n".join(f"  ({i}): {_describe_parameter(p)}"
                          for i, p in enumerate(self))
+
+    def __call__(self, *args, **kwargs):
+        raise RuntimeError("ParameterList should not be called.")
 
 
 class ParameterDict(Module):
-    """An ordered dict of Parameters (plain tensors are wrapped)."""
+    """An ordered dict of Parameters (plain tensors are wrapped; None is kept as a hole).
+
+    Order as PyTorch's: insertion order, except that a plain dict given to the constructor or to
+    update() is added in sorted key order (an OrderedDict, a ParameterDict or an iterable of
+    pairs keeps its own order)."""
 
     def __init__(self, parameters=None):
         super().__init__()
@@ -261,10 +351,12 @@ class ParameterDict(Module):
             self.update(parameters)
 
     def __getitem__(self, key):
+        if key not in self._parameters:
+            raise AttributeError(f"'ParameterDict' object has no attribute '{key}'")
         return self._parameters[key]
 
     def __setitem__(self, key, param):
-        if not isinstance(param, Parameter):
+        if param is not None and not isinstance(param, Parameter):
             param = Parameter(param)
         self.register_parameter(key, param)
 
@@ -276,6 +368,9 @@ class ParameterDict(Module):
 
     def __iter__(self):
         return iter(self._parameters)
+
+    def __reversed__(self):
+        return reversed(self._parameters)
 
     def __contains__(self, key):
         return key in self._parameters
@@ -289,7 +384,96 @@ class ParameterDict(Module):
     def values(self):
         return self._parameters.values()
 
+    def get(self, key, default=None):
+        return self[key] if key in self else default
+
+    def pop(self, key):
+        value = self[key]
+        del self[key]
+        return value
+
+    def popitem(self):
+        """Remove and return the last inserted (key, parameter) pair."""
+        key = next(reversed(self._parameters))
+        return key, self.pop(key)
+
+    def setdefault(self, key, default=None):
+        if key not in self:
+            self[key] = default
+        return self[key]
+
+    def clear(self):
+        self._parameters.clear()
+
+    def copy(self):
+        """A new ParameterDict holding the same Parameter objects, in the same order."""
+        return ParameterDict(OrderedDict(self.items()))
+
+    def fromkeys(self, keys, default=None):
+        """A new ParameterDict with `keys`, each holding `default` (one shared object)."""
+        return ParameterDict((k, default) for k in keys)
+
     def update(self, parameters):
-        items = parameters.items() if hasattr(parameters, "items") else parameters
+        """Add (or replace) entries from a mapping or an iterable of (key, value) pairs; a plain
+        dict (any mapping other than OrderedDict and ParameterDict) in sorted key order."""
+        if isinstance(parameters, (OrderedDict, ParameterDict)):
+            items = list(parameters.items())
+        elif isinstance(parameters, abc.Mapping):
+            items = sorted(parameters.items())
+        else:
+            items = _pairs("ParameterDict", parameters)
         for key, p in items:
             self[key] = p
+
+    def __or__(self, other):
+        result = self.copy()
+        result.update(other)
+        return result
+
+    def __ror__(self, other):
+        result = other.copy()
+        result.update(self)
+        return result
+
+    def __ior__(self, other):
+        self.update(other)
+        return self
+
+    def extra_repr(self):
+        return "\n".join(f"  ({k}): {_describe_parameter(p, legacy_type=True)}"
+                         for k, p in self.items())
+
+    def __call__(self, *args, **kwargs):
+        raise RuntimeError("ParameterDict should not be called.")
+
+
+def _pairs(container, values):
+    """The (key, value) pairs of a mapping, or of an iterable of pairs checked as PyTorch does."""
+    if isinstance(values, abc.Mapping) or hasattr(values, "items"):
+        return list(values.items())
+    if not isinstance(values, abc.Iterable):
+        raise TypeError(f"{container}.update should be called with an iterable of key/value "
+                        f"pairs, but got {type(values).__name__}")
+    pairs = []
+    for j, pair in enumerate(values):
+        if not isinstance(pair, abc.Iterable):
+            raise TypeError(f"{container} update sequence element #{j} should be Iterable; is "
+                            f"{type(pair).__name__}")
+        pair = tuple(pair)
+        if len(pair) != 2:
+            raise ValueError(f"{container} update sequence element #{j} has length {len(pair)}; "
+                             "2 is required")
+        pairs.append(pair)
+    return pairs
+
+
+def _describe_parameter(p, legacy_type=False):
+    """'Parameter containing: [tinygen.float32 of size 2x3]', as PyTorch's container reprs
+    (ParameterDict's names the legacy tensor type instead, 'tinygen.FloatTensor', as torch's)."""
+    if p is None:
+        return "Object of type: NoneType"
+    type_name = p.type() if legacy_type else str(p.dtype)
+    size = "x".join(str(n) for n in p.shape)
+    device = f" ({p.device})" if p.device.type != "cpu" else ""
+    kind = "Parameter" if isinstance(p, Parameter) else "Tensor"
+    return f"{kind} containing: [{type_name} of size {size}{device}]"

@@ -13,6 +13,10 @@ from .module import Module
 
 
 class _DropoutNd(Module):
+    """p and inplace, as PyTorch: Dropout and Dropout1d/2d/3d honour inplace (the input is
+    overwritten, so a leaf that requires grad raises); AlphaDropout and FeatureAlphaDropout keep
+    the flag but, as PyTorch's, never write in place."""
+
     def __init__(self, p=0.5, inplace=False):
         super().__init__()
         if not 0 <= p <= 1:
@@ -28,28 +32,29 @@ class Dropout(_DropoutNd):
     """Inverted dropout (Srivastava et al. 2014); the identity in eval mode. Any shape."""
 
     def forward(self, input):
-        return F.dropout(input, self.p, self.training)
+        return F.dropout(input, self.p, self.training, self.inplace)
 
 
 class Dropout1d(_DropoutNd):
     """Zero whole channels of (N, C, L) or (C, L) (Tompson et al. 2015)."""
 
     def forward(self, input):
-        return F.dropout1d(input, self.p, self.training)
+        return F.dropout1d(input, self.p, self.training, self.inplace)
 
 
 class Dropout2d(_DropoutNd):
-    """Zero whole channels of (N, C, H, W) or (C, H, W)."""
+    """Zero whole channels of (N, C, H, W). A 3-D input is (N, C, L), with PyTorch's warning
+    (not an unbatched (C, H, W): see F.dropout2d)."""
 
     def forward(self, input):
-        return F.dropout2d(input, self.p, self.training)
+        return F.dropout2d(input, self.p, self.training, self.inplace)
 
 
 class Dropout3d(_DropoutNd):
     """Zero whole channels of (N, C, D, H, W) or (C, D, H, W)."""
 
     def forward(self, input):
-        return F.dropout3d(input, self.p, self.training)
+        return F.dropout3d(input, self.p, self.training, self.inplace)
 
 
 class AlphaDropout(_DropoutNd):

@@ -27,6 +27,7 @@ from ...backend import dtypes as _dt
 from ...backend.device import Device
 from ...creation import as_tensor
 from ...tensor import Tensor
+from .hooks import RemovableHandle, call_with_hooks
 from .parameter import Parameter
 
 
@@ -40,15 +41,16 @@ class _IncompatibleKeys(collections.namedtuple("IncompatibleKeys",
     __str__ = __repr__
 
 
-class _RemovableHandle:
-    def __init__(self, hooks, key):
-        self._hooks, self._key = hooks, key
-
-    def remove(self):
-        self._hooks.pop(self._key, None)
-
-
 _hook_ids = itertools.count()
+# hook registries every Module holds (key -> hook, in call order), and the flag registries
+# (key -> True) of the hooks registered with_kwargs / always_call
+_HOOK_FLAGS = {"_forward_pre_hooks": ("_forward_pre_hooks_with_kwargs",),
+               "_forward_hooks": ("_forward_hooks_with_kwargs", "_forward_hooks_always_called")}
+_CALL_HOOKS = ("_forward_pre_hooks", "_forward_hooks", "_backward_pre_hooks", "_backward_hooks")
+_HOOK_REGISTRIES = ("_forward_pre_hooks", "_forward_hooks", "_backward_pre_hooks",
+                    "_backward_hooks", "_forward_pre_hooks_with_kwargs",
+                    "_forward_hooks_with_kwargs", "_forward_hooks_always_called")
+_EXTRA_STATE_KEY_SUFFIX = "_extra_state"
 
 
 def _to_tensor(value, key, module_name):
@@ -76,8 +78,16 @@ class Module:
         object.__setattr__(self, "_buffers", OrderedDict())
         object.__setattr__(self, "_non_persistent_buffers_set", set())
         object.__setattr__(self, "_modules", OrderedDict())
-        object.__setattr__(self, "_forward_pre_hooks", OrderedDict())
-        object.__setattr__(self, "_forward_hooks", OrderedDict())
+        for name in _HOOK_REGISTRIES:
+            object.__setattr__(self, name, OrderedDict())
+        # whether any hook registry is non-empty: the one test of __call__'s hot path. Set by
+        # the register_*_hook methods and updated by their handles' remove(); code that puts a
+        # hook into a registry by hand must set it too (code that deletes one need not)
+        object.__setattr__(self, "_has_hooks", False)
+
+    def _update_has_hooks(self):
+        d = self.__dict__
+        object.__setattr__(self, "_has_hooks", any(d.get(name) for name in _CALL_HOOKS))
 
     def forward(self, *args, **kwargs):
         raise NotImplementedError(f"Module [{type(self).__name__}] is missing the required "
@@ -88,30 +98,51 @@ class Module:
             tr = tracer()
             if tr is not None:
                 tr.guard_module(self)
-        if self._forward_pre_hooks:         # (tested first: most calls have no hooks)
-            for hook in list(self._forward_pre_hooks.values()):
-                result = hook(self, args)
-                if result is not None:
-                    args = result if isinstance(result, tuple) else (result,)
-        out = self.forward(*args, **kwargs)
-        if self._forward_hooks:
-            for hook in list(self._forward_hooks.values()):
-                result = hook(self, args, out)
-                if result is not None:
-                    out = result
-        return out
+        if self._has_hooks:                 # the hot path: one test, then forward
+            return call_with_hooks(self, args, kwargs)        # (hooks.py)
+        return self.forward(*args, **kwargs)
 
-    def register_forward_pre_hook(self, hook):
-        """hook(module, args) -> None or new args, run before forward."""
+    def _add_hook(self, registry, hook, prepend, flags=()):
+        """Put hook in the registry (first if prepend) and its key in each flag registry."""
         key = next(_hook_ids)
-        self._forward_pre_hooks[key] = hook
-        return _RemovableHandle(self._forward_pre_hooks, key)
+        hooks = getattr(self, registry)
+        hooks[key] = hook
+        if prepend:
+            hooks.move_to_end(key, last=False)
+        for flag in flags:
+            getattr(self, flag)[key] = True
+        object.__setattr__(self, "_has_hooks", True)
+        extra = tuple(getattr(self, name) for name in _HOOK_FLAGS.get(registry, ()))
+        return RemovableHandle(hooks, key, extra, self)
 
-    def register_forward_hook(self, hook):
-        """hook(module, args, output) -> None or a new output, run after forward."""
-        key = next(_hook_ids)
-        self._forward_hooks[key] = hook
-        return _RemovableHandle(self._forward_hooks, key)
+    def register_forward_pre_hook(self, hook, *, prepend=False, with_kwargs=False):
+        """hook(module, args) -> None or new args, run before forward; with_kwargs=True:
+        hook(module, args, kwargs) -> None or (new_args, new_kwargs). prepend=True runs it
+        before the hooks already registered."""
+        flags = ("_forward_pre_hooks_with_kwargs",) if with_kwargs else ()
+        return self._add_hook("_forward_pre_hooks", hook, prepend, flags)
+
+    def register_forward_hook(self, hook, *, prepend=False, with_kwargs=False,
+                              always_call=False):
+        """hook(module, args, output) -> None or a new output, run after forward;
+        with_kwargs=True: hook(module, args, kwargs, output). always_call=True: run even when
+        forward (or an earlier hook) raises (its exception then propagates)."""
+        flags = (("_forward_hooks_with_kwargs",) if with_kwargs else ()) + \
+            (("_forward_hooks_always_called",) if always_call else ())
+        return self._add_hook("_forward_hooks", hook, prepend, flags)
+
+    def register_full_backward_pre_hook(self, hook, prepend=False):
+        """hook(module, grad_output) -> None or new grad_output (a tuple of the same length),
+        run when the gradients w.r.t. the module's outputs are computed, before they flow into
+        the module's backward."""
+        return self._add_hook("_backward_pre_hooks", hook, prepend)
+
+    def register_full_backward_hook(self, hook, prepend=False):
+        """hook(module, grad_input, grad_output) -> None or new grad_input, run when the
+        gradients w.r.t. the module's positional inputs are computed. grad_input holds None for
+        inputs that are not tensors requiring grad; the replacements go on to the inputs.
+        Keyword tensor arguments get no grad_input entry, as PyTorch."""
+        return self._add_hook("_backward_hooks", hook, prepend)
 
     # ---- registration ---------------------------------------------------------------------------
     def register_parameter(self, name, param):
@@ -275,11 +306,37 @@ class Module:
         return module
 
     def get_parameter(self, target):
+        """The parameter at the dotted path `target` ('encoder.0.weight')."""
         mod_path, _, name = target.rpartition(".")
         module = self.get_submodule(mod_path)
+        if not hasattr(module, name):
+            raise AttributeError(f"{module._get_name()} has no attribute `{name}` (looking up "
+                                 f"{target!r})")
         if name not in module._parameters:
-            raise AttributeError(f"{type(module).__name__} has no parameter `{name}`")
+            raise AttributeError(f"`{name}` is not an nn.Parameter (looking up {target!r})")
         return module._parameters[name]
+
+    def get_buffer(self, target):
+        """The buffer at the dotted path `target` ('bn.running_mean')."""
+        mod_path, _, name = target.rpartition(".")
+        module = self.get_submodule(mod_path)
+        if not hasattr(module, name):
+            raise AttributeError(f"{module._get_name()} has no attribute `{name}` (looking up "
+                                 f"{target!r})")
+        if name not in module._buffers:
+            raise AttributeError(f"`{name}` is not a buffer (looking up {target!r})")
+        return module._buffers[name]
+
+    def get_extra_state(self):
+        """Override (with set_extra_state) to keep non-tensor state in the state dict, under
+        the key '<prefix>_extra_state'. The base class's is never called."""
+        raise RuntimeError("Reached a code path in Module.get_extra_state() that should never "
+                           "be called: override get_extra_state and set_extra_state together.")
+
+    def set_extra_state(self, state):
+        """Override (with get_extra_state) to restore what get_extra_state returned."""
+        raise RuntimeError("Reached a code path in Module.set_extra_state() that should never "
+                           "be called: override get_extra_state and set_extra_state together.")
 
     # ---- modes and gradients --------------------------------------------------------------------
     def train(self, mode=True):
@@ -306,8 +363,8 @@ class Module:
                 continue
             if set_to_none:
                 p.grad = None
-            else:
-                p.grad = p.grad.detach()
+            else:                              # the same tensor, zeroed in place (PyTorch)
+                p.grad.detach_()
                 with no_grad():
                     p.grad.zero_()
 
@@ -385,6 +442,8 @@ class Module:
         for name, b in self._buffers.items():
             if b is not None and name not in self._non_persistent_buffers_set:
                 destination[prefix + name] = b if keep_vars else b.detach()
+        if type(self).get_extra_state is not Module.get_extra_state:
+            destination[prefix + _EXTRA_STATE_KEY_SUFFIX] = self.get_extra_state()
 
     def state_dict(self, destination=None, prefix="", keep_vars=False):
         """OrderedDict name -> tensor (detached, sharing storage) of parameters and persistent
@@ -399,15 +458,22 @@ class Module:
 
     def _load_from_state_dict(self, state_dict, prefix, strict, missing_keys, unexpected_keys,
                               error_msgs, assign=False):
+        """Load this module's own entries (not its children's), as PyTorch's: a slot holding
+        None (Linear(bias=False)'s bias, the running stats of track_running_stats=False) or a
+        non-persistent buffer is not in its state, so a key aimed at it is unexpected."""
         local = [(k, v) for k, v in self._parameters.items() if v is not None]
         local += [(k, v) for k, v in self._buffers.items()
                   if v is not None and k not in self._non_persistent_buffers_set]
+        local_names = {k for k, _ in local}
         for name, target in local:
             key = prefix + name
             if key not in state_dict:
-                missing_keys.append(key)
+                if strict:
+                    missing_keys.append(key)
                 continue
             value = _to_tensor(state_dict[key], key, type(self).__name__)
+            if target.ndim == 0 and tuple(value.shape) == (1,):
+                value = value[0]            # a (1,) entry loads into a 0-d slot, as PyTorch
             if tuple(value.shape) != tuple(target.shape):
                 error_msgs.append(
                     f"size mismatch for {key}: copying a param with shape {tuple(value.shape)} "
@@ -423,19 +489,25 @@ class Module:
                 continue
             with no_grad():
                 target.copy_(value)
-        if strict:
-            own = set(self._modules)
-            for key in state_dict:
-                if not key.startswith(prefix):
-                    continue
-                rest = key[len(prefix):]
-                head = rest.split(".", 1)[0]
-                if "." in rest and head in own:
-                    continue
-                if rest not in self._parameters and rest not in self._buffers:
+        extra_key = prefix + _EXTRA_STATE_KEY_SUFFIX
+        if type(self).set_extra_state is not Module.set_extra_state:
+            if extra_key in state_dict:
+                self.set_extra_state(state_dict[extra_key])
+            elif strict:
+                missing_keys.append(extra_key)
+        elif strict and extra_key in state_dict:
+            unexpected_keys.append(extra_key)
+        if not strict:                 # (load_state_dict always passes True: it collects both)
+            return
+        for key in state_dict:
+            if not key.startswith(prefix) or key == extra_key:
+                continue
+            head, dot, _ = key[len(prefix):].partition(".")
+            if dot:                    # a child's entry: unexpected unless the child exists
+                if head not in self._modules:
                     unexpected_keys.append(key)
-                elif rest in self._non_persistent_buffers_set:
-                    unexpected_keys.append(key)
+            elif head not in local_names:
+                unexpected_keys.append(key)
 
     def load_state_dict(self, state_dict, strict=True, assign=False):
         """Copy tensors (tg.Tensor, numpy arrays or torch tensors) into the parameters and
@@ -491,6 +563,10 @@ class Module:
 
     def __setstate__(self, state):
         self.__dict__.update(state)
+        for name in _HOOK_REGISTRIES:          # modules pickled before a registry existed
+            if name not in self.__dict__:
+                object.__setattr__(self, name, OrderedDict())
+        self._update_has_hooks()
 
     def __deepcopy__(self, memo):
         cls = type(self)

@@ -72,11 +72,13 @@ class _NormBase(Module):
 
     def _load_from_state_dict(self, state_dict, prefix, strict, missing_keys, unexpected_keys,
                               error_msgs, assign=False):
-        # checkpoints from before num_batches_tracked existed load with a count of 0 (PyTorch)
+        # a state dict without num_batches_tracked (checkpoints from before it existed) keeps
+        # the module's current count, as PyTorch does: not a missing key, not reset to 0
         key = prefix + "num_batches_tracked"
         if self.track_running_stats and key not in state_dict:
             state_dict = dict(state_dict)
-            state_dict[key] = tensor(0, dtype=_dt.int64)
+            current = self.num_batches_tracked
+            state_dict[key] = current if current is not None else tensor(0, dtype=_dt.int64)
         super()._load_from_state_dict(state_dict, prefix, strict, missing_keys, unexpected_keys,
                                       error_msgs, assign)
 
@@ -155,7 +157,9 @@ class _InstanceNorm(_NormBase):
             raise ValueError(f"{name}: expected input's size at dim=1 to match num_features "
                              f"({self.num_features}), but got: {c}.")
         use_input_stats = self.training or not self.track_running_stats
-        momentum = self.momentum if self.momentum is not None else 0.1
+        # momentum=None is no cumulative average here: PyTorch passes 0.0, so running statistics
+        # never change
+        momentum = self.momentum if self.momentum is not None else 0.0
         running_mean = running_var = None
         if self.running_mean is not None:                  # one copy per sample: (N * C,)
             running_mean = self.running_mean.repeat(n)
@@ -259,13 +263,10 @@ class GroupNorm(Module):
                 f"bias={self.bias is not None}")
 
 
-_EPS = {"float16": 0.0009765625, "bfloat16": 0.0078125, "float32": 1.1920928955078125e-07,
-        "float64": 2.220446049250313e-16}
-
-
 class RMSNorm(Module):
-    """x / sqrt(mean(x^2 over normalized_shape) + eps) * weight (Zhang & Sennrich 2019).
-    eps=None uses the machine epsilon of the input's dtype, as PyTorch."""
+    """x / sqrt(mean(x^2 over normalized_shape) + eps) * weight (Zhang & Sennrich 2019), through
+    F.rms_norm: eps=None uses the machine epsilon of the dtype the statistics are computed in
+    (float32's for float16 and bfloat16 inputs), as PyTorch."""
 
     def __init__(self, normalized_shape, eps=None, elementwise_affine=True, device=None,
                  dtype=None):
@@ -285,15 +286,7 @@ class RMSNorm(Module):
             init.ones_(self.weight)
 
     def forward(self, input):
-        k = len(self.normalized_shape)
-        if tuple(input.shape[input.ndim - k:]) != self.normalized_shape:
-            raise ValueError(f"RMSNorm: expected input with shape (*, {self.normalized_shape}), "
-                             f"got {tuple(input.shape)}")
-        eps = self.eps if self.eps is not None else _EPS.get(input.dtype.name,
-                                                             1.1920928955078125e-07)
-        dims = tuple(range(input.ndim - k, input.ndim))
-        y = input * ((input * input).mean(dim=dims, keepdim=True) + eps).rsqrt()
-        return y * self.weight if self.weight is not None else y
+        return F.rms_norm(input, self.normalized_shape, self.weight, self.eps)
 
     def extra_repr(self):
         return (f"{self.normalized_shape}, eps={self.eps}, "

@@ -39,11 +39,11 @@ class Parameter(Tensor):
         return "Parameter containing:\n" + super().__repr__()
 
     def __deepcopy__(self, memo):
+        """A new Parameter with a copy of the data and no .grad, as PyTorch's (a copied model
+        starts without gradients)."""
         if id(self) in memo:
             return memo[id(self)]
         result = Parameter(self.detach().clone(), self.requires_grad)
-        if self.grad is not None:
-            result.grad = self.grad.detach().clone()
         memo[id(self)] = result
         return result
 

@@ -68,12 +68,14 @@ class AdaptiveAvgPool3d(AdaptiveAvgPool2d):
 
 class _MaxUnpoolNd(Module):
     function = None                  # the functional form, set by each subclass
+    dims = 0                         # spatial dims, set by each subclass
 
     def __init__(self, kernel_size, stride=None, padding=0):
         super().__init__()
-        self.kernel_size = kernel_size
-        self.stride = stride if stride is not None else kernel_size
-        self.padding = padding
+        # sizes kept as tuples of `dims`, as PyTorch's (_pair, _triple): so is the repr
+        self.kernel_size = _as_tuple(kernel_size, self.dims)
+        self.stride = _as_tuple(stride if stride is not None else kernel_size, self.dims)
+        self.padding = _as_tuple(padding, self.dims)
 
     def forward(self, input, indices, output_size=None):
         return type(self).function(input, indices, self.kernel_size, self.stride, self.padding,
@@ -86,15 +88,22 @@ class _MaxUnpoolNd(Module):
 class MaxUnpool1d(_MaxUnpoolNd):
     """The partial inverse of MaxPool1d (values at their indices, zeros elsewhere)."""
     function = staticmethod(F.max_unpool1d)
+    dims = 1
 
 
 class MaxUnpool2d(_MaxUnpoolNd):
     """The partial inverse of MaxPool2d: (N, C, H, W) and its indices -> (N, C, H_out, W_out)."""
     function = staticmethod(F.max_unpool2d)
+    dims = 2
 
 
 class MaxUnpool3d(_MaxUnpoolNd):
     function = staticmethod(F.max_unpool3d)
+    dims = 3
+
+
+def _as_tuple(value, n):
+    return tuple(value) if isinstance(value, (tuple, list)) else (value,) * n
 
 
 class _LPPoolNd(Module):

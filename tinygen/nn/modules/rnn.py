@@ -273,8 +273,7 @@ class RNNBase(Module):
         s = f"{self.input_size}, {self.hidden_size}"
         if self.num_layers != 1:
             s += f", num_layers={self.num_layers}"
-        if self.mode == "RNN_RELU":
-            s += ", nonlinearity='relu'"
+        # (no nonlinearity: PyTorch's RNN repr omits it, unlike RNNCell's)
         if self.bias is not True:
             s += f", bias={self.bias}"
         if self.batch_first is not False:

@@ -16,7 +16,8 @@ from .parameter import Parameter
 
 class Embedding(Module):
     """weight (num_embeddings, embedding_dim) ~ N(0, 1); the padding_idx row starts at zero and
-    gets no gradient. max_norm renormalises looked-up rows in place, as PyTorch."""
+    gets no gradient. max_norm renormalises the looked-up rows of weight in place before each
+    lookup (F.embedding, as torch.embedding_renorm_)."""
 
     def __init__(self, num_embeddings, embedding_dim, padding_idx=None, max_norm=None,
                  norm_type=2.0, scale_grad_by_freq=False, sparse=False, _weight=None,
