@@ -68,6 +68,16 @@ def dropout1d(input, p=0.5, training=True, inplace=False):
     return _feature_dropout(op, x, p, training)
 
 
+def _warn_rank(op, ndim, spatial):
+    """PyTorch's deprecation warning for a channel dropout on an input of another rank."""
+    warnings.warn(f"{op}: Received a {ndim}-D input to {op}, which is deprecated and will result "
+                  "in an error in a future release. To retain the behavior and silence this "
+                  f"warning, please use dropout instead. Note that {op} exists to provide "
+                  f"channel-wise dropout on inputs with {spatial} spatial dimensions, a channel "
+                  "dimension, and an optional batch dimension (i.e. "
+                  f"{spatial + 1}D or {spatial + 2}D inputs).", UserWarning, stacklevel=3)
+
+
 def dropout2d(input, p=0.5, training=True, inplace=False):
     """Channel dropout of input (N, C, H, W).
 
@@ -79,12 +89,7 @@ def dropout2d(input, p=0.5, training=True, inplace=False):
     _check_p(op, p)
     ndim = input.ndim
     if ndim not in (3, 4):
-        warnings.warn(f"dropout2d: Received a {ndim}-D input to dropout2d, which is deprecated "
-                      "and will result in an error in a future release. To retain the behavior "
-                      "and silence this warning, please use dropout instead. Note that dropout2d "
-                      "exists to provide channel-wise dropout on inputs with 2 spatial "
-                      "dimensions, a channel dimension, and an optional batch dimension (i.e. 3D "
-                      "or 4D inputs).", UserWarning, stacklevel=2)
+        _warn_rank(op, ndim, 2)
     if ndim == 3:
         warnings.warn("dropout2d: Received a 3D input to dropout2d and assuming that channel-wise "
                       "1D dropout behavior is desired - input is interpreted as shape (N, C, L), "
@@ -108,12 +113,7 @@ def dropout3d(input, p=0.5, training=True, inplace=False):
     _check_p(op, p)
     ndim = input.ndim
     if ndim not in (4, 5):
-        warnings.warn(f"dropout3d: Received a {ndim}-D input to dropout3d, which is deprecated "
-                      "and will result in an error in a future release. To retain the behavior "
-                      "and silence this warning, please use dropout instead. Note that dropout3d "
-                      "exists to provide channel-wise dropout on inputs with 3 spatial "
-                      "dimensions, a channel dimension, and an optional batch dimension (i.e. 4D "
-                      "or 5D inputs).", UserWarning, stacklevel=2)
+        _warn_rank(op, ndim, 3)
 
     def channel_dropout(t):
         x = check_float(op, t)

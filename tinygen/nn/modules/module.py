@@ -307,25 +307,22 @@ class Module:
 
     def get_parameter(self, target):
         """The parameter at the dotted path `target` ('encoder.0.weight')."""
-        mod_path, _, name = target.rpartition(".")
-        module = self.get_submodule(mod_path)
-        if not hasattr(module, name):
-            raise AttributeError(f"{module._get_name()} has no attribute `{name}` (looking up "
-                                 f"{target!r})")
-        if name not in module._parameters:
-            raise AttributeError(f"`{name}` is not an nn.Parameter (looking up {target!r})")
-        return module._parameters[name]
+        return self._get_held(target, "_parameters", "an nn.Parameter")
 
     def get_buffer(self, target):
         """The buffer at the dotted path `target` ('bn.running_mean')."""
+        return self._get_held(target, "_buffers", "a buffer")
+
+    def _get_held(self, target, store, what):
         mod_path, _, name = target.rpartition(".")
         module = self.get_submodule(mod_path)
         if not hasattr(module, name):
             raise AttributeError(f"{module._get_name()} has no attribute `{name}` (looking up "
                                  f"{target!r})")
-        if name not in module._buffers:
-            raise AttributeError(f"`{name}` is not a buffer (looking up {target!r})")
-        return module._buffers[name]
+        held = getattr(module, store)
+        if name not in held:
+            raise AttributeError(f"`{name}` is not {what} (looking up {target!r})")
+        return held[name]
 
     def get_extra_state(self):
         """Override (with set_extra_state) to keep non-tensor state in the state dict, under
