@@ -20,7 +20,7 @@ from ..autograd import function as _fn
 from ..autograd.function import Function, wrap, wrap_constant
 from .activation import dropout
 from .binary import where
-from .reduce import SoftmaxBackward
+from .softmax import SoftmaxBackward
 
 
 class FlashAttention(Function):

@@ -19,7 +19,7 @@ from ..autograd.grad_mode import GRAD
 from .activation import Softplus, log_softmax
 from .args import check_float
 from .binary import where
-from .reduce import SoftmaxBackward
+from .softmax import SoftmaxBackward
 from .shape import broadcast_tensors
 
 

@@ -1,4 +1,5 @@
-"""Reductions and the softmax family. `axes` is a tuple of non-negative ints or None (all)."""
+"""Reductions (the softmax family: softmax.py, re-exported here). `axes` is a tuple of
+non-negative ints or None (all)."""
 from __future__ import annotations
 
 import math
@@ -15,6 +16,8 @@ from .convert import as_float, to
 from .elementwise import ZeroWhere, guard, quiet
 from .index import Gather, values_indices
 from .shape import sum_array
+from .softmax import (LogSoftmax, LogSoftmaxBackward, Softmax, SoftmaxBackward,  # noqa: F401
+                      log_softmax, softmax)
 
 
 def expand_back(gy, in_shape, axes, keepdim, scale=None):
@@ -253,71 +256,6 @@ class StdFromVar(Function):
     def backward(self, gy):
         (y,) = self.saved_tensors
         return guard(gy / (y * 2), wrap(y._data))    # guard: 0 where the std is 0
-
-
-class Softmax(Function):
-    """softmax along dim: the kernel table's softmax_fwd; backward is SoftmaxBackward."""
-
-    def forward(self, x, dim):
-        self.dim = dim
-        y = self.kernel("softmax_fwd")(x, dim)
-        self.save_for_backward(y)
-        return y
-
-    def backward(self, gy):
-        (y,) = self.saved_tensors
-        return SoftmaxBackward.apply(y, gy, self.dim), None
-
-
-class SoftmaxBackward(Function):
-    """gx = y * (gy - sum(gy * y)): the softmax_bwd kernel forward, Tensor ops backward (so the
-    fused op stays twice differentiable)."""
-
-    def forward(self, y, gy, dim):
-        self.dim = dim
-        self.save_for_backward(y, gy)
-        return self.kernel("softmax_bwd")(y, gy, dim)
-
-    def backward(self, gg):
-        y, gy = self.saved_tensors
-        d = self.dim
-        gy_grad = SoftmaxBackward.apply(y, gg, d) if self.inputs[1] is not None else None  # linear in gy
-        y_grad = None
-        if self.inputs[0] is not None:
-            # d/dy_k: gg_k (gy_k - sum(gy y)) - gy_k sum(gg y)
-            y_grad = gg * (gy - (gy * y).sum(dim=d, keepdim=True)) - gy * (gg * y).sum(dim=d, keepdim=True)
-        return y_grad, gy_grad, None
-
-
-class LogSoftmax(Function):
-    """log_softmax along dim: the kernel table's log_softmax_fwd; backward LogSoftmaxBackward."""
-
-    def forward(self, x, dim):
-        self.dim = dim
-        y = self.kernel("log_softmax_fwd")(x, dim)
-        self.save_for_backward(y)
-        return y
-
-    def backward(self, gy):
-        (y,) = self.saved_tensors
-        return LogSoftmaxBackward.apply(y, gy, self.dim), None
-
-
-class LogSoftmaxBackward(Function):
-    """gx = gy - exp(y) * sum(gy): the log_softmax_bwd kernel forward, Tensor ops backward."""
-
-    def forward(self, y, gy, dim):
-        self.dim = dim
-        self.save_for_backward(y, gy)
-        return self.kernel("log_softmax_bwd")(y, gy, dim)
-
-    def backward(self, gg):
-        y, gy = self.saved_tensors
-        d = self.dim
-        p_gg = y.exp() * gg
-        gy_grad = gg - p_gg.sum(dim=d, keepdim=True) if self.inputs[1] is not None else None
-        y_grad = -p_gg * gy.sum(dim=d, keepdim=True) if self.inputs[0] is not None else None
-        return y_grad, gy_grad, None
 
 
 # ---- the functions (Tensor methods and tg.*) ----------------------------------------------------
@@ -567,14 +505,6 @@ def cumsum(input, dim, dtype=None):
     if input.ndim == 0:
         return _accumulated(input, dtype, lambda x: x * 1)
     return _accumulated(input, dtype, lambda x: Cumsum.apply(x, d, False))
-
-
-def softmax(input, dim):
-    return Softmax.apply(as_float(input), norm_dim(dim, input.ndim, "softmax"))
-
-
-def log_softmax(input, dim):
-    return LogSoftmax.apply(as_float(input), norm_dim(dim, input.ndim, "log_softmax"))
 
 
 def any(input, dim=None, keepdim=False):
