@@ -15,7 +15,6 @@ PyTorch state dict of the same architecture loads with `load_state_dict`.
 """
 from __future__ import annotations
 
-import collections
 import copy
 import itertools
 from collections import OrderedDict
@@ -25,20 +24,10 @@ from ...autograd.function import CAPTURE
 from ...autograd.grad_mode import no_grad
 from ...backend import dtypes as _dt
 from ...backend.device import Device
-from ...creation import as_tensor
 from ...tensor import Tensor
 from .hooks import RemovableHandle, call_with_hooks
 from .parameter import Parameter
-
-
-class _IncompatibleKeys(collections.namedtuple("IncompatibleKeys",
-                                               ["missing_keys", "unexpected_keys"])):
-    def __repr__(self):
-        if not self.missing_keys and not self.unexpected_keys:
-            return "<All keys matched successfully>"
-        return super().__repr__()
-
-    __str__ = __repr__
+from .state import StateDicts
 
 
 _hook_ids = itertools.count()
@@ -50,23 +39,9 @@ _CALL_HOOKS = ("_forward_pre_hooks", "_forward_hooks", "_backward_pre_hooks", "_
 _HOOK_REGISTRIES = ("_forward_pre_hooks", "_forward_hooks", "_backward_pre_hooks",
                     "_backward_hooks", "_forward_pre_hooks_with_kwargs",
                     "_forward_hooks_with_kwargs", "_forward_hooks_always_called")
-_EXTRA_STATE_KEY_SUFFIX = "_extra_state"
 
 
-def _to_tensor(value, key, module_name):
-    """A state-dict value (tg.Tensor, numpy array, torch tensor, number) as a tg.Tensor."""
-    if isinstance(value, Tensor):
-        return value
-    if hasattr(value, "detach") and hasattr(value, "cpu") and hasattr(value, "numpy"):
-        value = value.detach().cpu().numpy()          # a torch tensor, without importing torch
-    try:
-        return as_tensor(value)
-    except Exception as e:
-        raise TypeError(f"load_state_dict for {module_name}: cannot convert the value of "
-                        f"{key!r} ({type(value).__name__}) to a tensor: {e}") from None
-
-
-class Module:
+class Module(StateDicts):
     """Base class of all layers and models. Subclasses set attributes in __init__ and define
     forward(*inputs); calling the module runs the forward pre-hooks, forward, then forward hooks."""
 
@@ -324,17 +299,6 @@ class Module:
             raise AttributeError(f"`{name}` is not {what} (looking up {target!r})")
         return held[name]
 
-    def get_extra_state(self):
-        """Override (with set_extra_state) to keep non-tensor state in the state dict, under
-        the key '<prefix>_extra_state'. The base class's is never called."""
-        raise RuntimeError("Reached a code path in Module.get_extra_state() that should never "
-                           "be called: override get_extra_state and set_extra_state together.")
-
-    def set_extra_state(self, state):
-        """Override (with get_extra_state) to restore what get_extra_state returned."""
-        raise RuntimeError("Reached a code path in Module.set_extra_state() that should never "
-                           "be called: override get_extra_state and set_extra_state together.")
-
     # ---- modes and gradients --------------------------------------------------------------------
     def train(self, mode=True):
         """Set training mode here and, through each child's own train(), below."""
@@ -430,111 +394,6 @@ class Module:
 
     def cuda(self, device=None):
         return self.to("cuda" if device is None else f"cuda:{int(device)}")
-
-    # ---- state dicts ----------------------------------------------------------------------------
-    def _save_to_state_dict(self, destination, prefix, keep_vars):
-        for name, p in self._parameters.items():
-            if p is not None:
-                destination[prefix + name] = p if keep_vars else p.detach()
-        for name, b in self._buffers.items():
-            if b is not None and name not in self._non_persistent_buffers_set:
-                destination[prefix + name] = b if keep_vars else b.detach()
-        if type(self).get_extra_state is not Module.get_extra_state:
-            destination[prefix + _EXTRA_STATE_KEY_SUFFIX] = self.get_extra_state()
-
-    def state_dict(self, destination=None, prefix="", keep_vars=False):
-        """OrderedDict name -> tensor (detached, sharing storage) of parameters and persistent
-        buffers, with PyTorch's dotted names ('0.weight', 'encoder.layers.1.norm1.bias')."""
-        if destination is None:
-            destination = OrderedDict()
-        self._save_to_state_dict(destination, prefix, keep_vars)
-        for name, module in self._modules.items():
-            if module is not None:
-                module.state_dict(destination, prefix + name + ".", keep_vars)
-        return destination
-
-    def _load_from_state_dict(self, state_dict, prefix, strict, missing_keys, unexpected_keys,
-                              error_msgs, assign=False):
-        """Load this module's own entries (not its children's), as PyTorch's: a slot holding
-        None (Linear(bias=False)'s bias, the running stats of track_running_stats=False) or a
-        non-persistent buffer is not in its state, so a key aimed at it is unexpected."""
-        local = [(k, v) for k, v in self._parameters.items() if v is not None]
-        local += [(k, v) for k, v in self._buffers.items()
-                  if v is not None and k not in self._non_persistent_buffers_set]
-        local_names = {k for k, _ in local}
-        for name, target in local:
-            key = prefix + name
-            if key not in state_dict:
-                if strict:
-                    missing_keys.append(key)
-                continue
-            value = _to_tensor(state_dict[key], key, type(self).__name__)
-            if target.ndim == 0 and tuple(value.shape) == (1,):
-                value = value[0]            # a (1,) entry loads into a 0-d slot, as PyTorch
-            if tuple(value.shape) != tuple(target.shape):
-                error_msgs.append(
-                    f"size mismatch for {key}: copying a param with shape {tuple(value.shape)} "
-                    f"from checkpoint, the shape in current model is {tuple(target.shape)}.")
-                continue
-            if value.device != target.device:
-                value = value.to(target.device)
-            if assign:                 # take the checkpoint's tensor (and dtype) as the new one
-                value = value.detach().clone()
-                if name in self._parameters:
-                    value = Parameter(value, requires_grad=target.requires_grad)
-                setattr(self, name, value)
-                continue
-            with no_grad():
-                target.copy_(value)
-        extra_key = prefix + _EXTRA_STATE_KEY_SUFFIX
-        if type(self).set_extra_state is not Module.set_extra_state:
-            if extra_key in state_dict:
-                self.set_extra_state(state_dict[extra_key])
-            elif strict:
-                missing_keys.append(extra_key)
-        elif strict and extra_key in state_dict:
-            unexpected_keys.append(extra_key)
-        if not strict:                 # (load_state_dict always passes True: it collects both)
-            return
-        for key in state_dict:
-            if not key.startswith(prefix) or key == extra_key:
-                continue
-            head, dot, _ = key[len(prefix):].partition(".")
-            if dot:                    # a child's entry: unexpected unless the child exists
-                if head not in self._modules:
-                    unexpected_keys.append(key)
-            elif head not in local_names:
-                unexpected_keys.append(key)
-
-    def load_state_dict(self, state_dict, strict=True, assign=False):
-        """Copy tensors (tg.Tensor, numpy arrays or torch tensors) into the parameters and
-        buffers in place (assign=True replaces them by the checkpoint's tensors instead).
-        Returns (missing_keys, unexpected_keys); with strict=True any of them, or a shape
-        mismatch (always), raises a RuntimeError naming the keys and shapes."""
-        if not hasattr(state_dict, "keys"):
-            raise TypeError(f"Expected state_dict to be dict-like, got "
-                            f"{type(state_dict).__name__}.")
-        missing, unexpected, errors = [], [], []
-
-        def load(module, prefix):
-            module._load_from_state_dict(state_dict, prefix, True, missing, unexpected, errors,
-                                         assign)
-            for name, child in module._modules.items():
-                if child is not None:
-                    load(child, prefix + name + ".")
-
-        load(self, "")
-        if strict:
-            if unexpected:
-                errors.insert(0, "Unexpected key(s) in state_dict: "
-                              + ", ".join(f'"{k}"' for k in unexpected) + ". ")
-            if missing:
-                errors.insert(0, "Missing key(s) in state_dict: "
-                              + ", ".join(f'"{k}"' for k in missing) + ". ")
-        if errors:
-            raise RuntimeError(f"Error(s) in loading state_dict for {type(self).__name__}:\n\t"
-                               + "\n\t".join(errors))
-        return _IncompatibleKeys(missing, unexpected)
 
     # ---- printing -------------------------------------------------------------------------------
     def extra_repr(self):
