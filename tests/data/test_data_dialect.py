@@ -443,3 +443,47 @@ def test_pytorch_module_paths():
     assert PathDataLoader is DataLoader and path_collate is default_collate
     assert PathConcat is ConcatDataset and PathRandomSampler is RandomSampler
     assert DistributedSampler is tg.data.DistributedSampler
+
+
+# ---- found by a review against PyTorch ---------------------------------------------------------
+class _Stream(IterableDataset):
+    def __iter__(self):
+        return iter(range(5))
+
+
+def test_a_stream_starts_anew_for_every_iterator_as_torch():
+    """num_workers=0: the second epoch read nothing (the fetcher kept the first epoch's spent
+    iterator), and two iterators at once shared one stream."""
+    torch = _torch()
+    ours, theirs = DataLoader(_Stream(), batch_size=2), torch.utils.data.DataLoader(
+        type("S", (torch.utils.data.IterableDataset,), {"__iter__": _Stream.__iter__})(),
+        batch_size=2)
+    assert [[b.tolist() for b in ours] for _ in range(2)] == \
+        [[b.tolist() for b in theirs] for _ in range(2)]
+    a, b = iter(ours), iter(ours)
+    assert next(a).tolist() == next(b).tolist() == [0, 1]
+    assert "of ?" in repr(DataLoader(_Stream()))          # no length: repr still works
+
+
+@pytest.mark.parametrize("samples", [[{"y": 0}, {"y": 0.7}], [1, 2.5], [True, 2], [True, 0.5],
+                                     [False, True], [3, 4]])
+def test_default_collate_promotes_python_numbers_over_the_batch(samples):
+    """As torch.tensor(batch) (a float in the batch makes it float: tinygen's float32)."""
+    torch = _torch()
+    ours, theirs = default_collate(samples), torch.utils.data.default_collate(samples)
+    if isinstance(ours, dict):
+        ours, theirs = ours["y"], theirs["y"]
+    np.testing.assert_allclose(ours.numpy().astype(np.float64), theirs.numpy(), rtol=1e-7)
+    kind = {"b": "bool", "i": "int64", "f": "float32"}[theirs.numpy().dtype.kind]
+    assert ours.dtype.name == kind
+
+
+def test_default_collate_keeps_numpy_strings_and_tensor_dataset_subclasses_own_getitem():
+    assert default_collate([np.str_("a"), np.str_("b")]) == ["a", "b"]
+
+    class Scaled(TensorDataset):
+        def __getitem__(self, i):
+            (x,) = super().__getitem__(i)
+            return (x * 10,)
+    (batch,) = next(iter(DataLoader(Scaled(tg.tensor([1.0, 2.0, 3.0])), batch_size=3)))
+    assert batch.tolist() == [10.0, 20.0, 30.0]

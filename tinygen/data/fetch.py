@@ -15,14 +15,19 @@ class MapFetcher:
     auto-collation off (batch_size=None), `fetch(index)` -> collate_fn(dataset[index]).
 
     A TensorDataset without a collate_fn takes a whole batch in one indexing call per tensor
-    (`take`), which is what default_collate would build, without the Python loop over samples.
+    (`take`), which is what default_collate would build, without the Python loop over samples
+    (not a subclass whose own __getitem__ would see each sample, unless it has its own take).
     """
 
     def __init__(self, dataset, collate_fn, auto_collation, fast):
         self.dataset = dataset
         self.collate_fn = collate_fn
         self.auto_collation = auto_collation
-        self.fast = fast and auto_collation and isinstance(dataset, TensorDataset)
+        # a subclass that overrides __getitem__ (a transform) and not take: one sample at a time
+        kind = type(dataset)
+        self.fast = (fast and auto_collation and isinstance(dataset, TensorDataset)
+                     and (kind.__getitem__ is TensorDataset.__getitem__
+                          or kind.take is not TensorDataset.take))
 
     def reset(self):
         pass

@@ -17,6 +17,7 @@ With `generator=` (a tg.Generator) the order is PyTorch's for the same seed inst
 """
 from __future__ import annotations
 
+import copy
 import itertools
 import math
 import multiprocessing
@@ -61,9 +62,9 @@ def default_collate(samples):
     """Stack a list of samples into a batch, field by field, as PyTorch's default_collate.
 
     Tensors and NumPy arrays are stacked along a new first dim (all must have one shape); NumPy
-    scalars keep their dtype; Python ints become int64, bools bool, floats float32 (PyTorch gives
-    float64 here; tinygen keeps its float32 default, so a batch of float targets meets float32
-    outputs); strings and bytes stay as they are (the list of them); dicts (any Mapping) are
+    scalars keep their dtype; Python numbers are promoted over the batch as torch.tensor(batch)
+    does: bools bool, ints (and bools with them) int64, any float float32 (PyTorch gives float64
+    here; tinygen keeps its float32 default, so a batch of float targets meets float32 outputs); strings and bytes stay as they are (the list of them); dicts (any Mapping) are
     collated per key, keeping their type; namedtuples per field, keeping their type; tuples and
     lists per position, into a list (PyTorch's rule: `x, y = batch` works either way).
     """
@@ -72,18 +73,16 @@ def default_collate(samples):
     first = samples[0]
     if is_tensor(first):
         return _stack_tensors(samples)
+    if isinstance(first, (str, bytes)):  # (NumPy's str_ and bytes_ too: before np.generic)
+        return samples                  # as it came: a list, or a tuple from a field of tuples
     if isinstance(first, (np.ndarray, np.generic)):
         if np.asarray(first).dtype.kind in "SaUO":
             raise TypeError(f"{_NOT_BATCHABLE}; found arrays of dtype {np.asarray(first).dtype}")
         return _stack_arrays([np.asarray(s) for s in samples])
-    if isinstance(first, bool):
-        return to_tensor(np.array(samples, dtype=np.bool_))
-    if isinstance(first, int):
-        return to_tensor(np.array(samples, dtype=np.int64))
-    if isinstance(first, float):
-        return to_tensor(np.array(samples, dtype=np.float32))
-    if isinstance(first, (str, bytes)):
-        return samples                  # as it came: a list, or a tuple from a field of tuples
+    if isinstance(first, (bool, int, float)):    # promoted over the batch, as torch.tensor(batch)
+        dtype = np.float32 if any(isinstance(s, float) for s in samples) else \
+            np.bool_ if all(isinstance(s, bool) for s in samples) else np.int64
+        return to_tensor(np.array(samples, dtype=dtype))
     if isinstance(first, Mapping):
         return _same_mapping(first, {key: default_collate([s[key] for s in samples])
                                      for key in first})
@@ -365,10 +364,16 @@ class DataLoader:
         return itertools.islice(tasks, skip, None)
 
     def _serial(self, tasks):
-        """The batches, made in this process."""
+        """The batches, made in this process. A stream starts anew for every iterator (a copy
+        of the fetcher: its own iter(dataset)), as PyTorch's: each epoch, and two iterators at
+        once, read the whole stream."""
+        fetcher = self._fetcher
+        if self._iterable:
+            fetcher = copy.copy(fetcher)
+            fetcher.reset()
         for task in tasks:
             try:
-                batch = self._fetcher.fetch(task)
+                batch = fetcher.fetch(task)
             except Exhausted:
                 return
             yield batch
@@ -434,7 +439,10 @@ class DataLoader:
             pool.shutdown()
 
     def __repr__(self):
-        size = len(self.dataset) if hasattr(self.dataset, "__len__") else "?"
+        try:
+            size = len(self.dataset)
+        except TypeError:                # an IterableDataset without a length
+            size = "?"
         return (f"DataLoader({type(self.dataset).__name__} of {size}, "
                 f"batch_size={self.batch_size}, shuffle={self.shuffle}, "
                 f"drop_last={self.drop_last}, num_workers={self.num_workers})")
