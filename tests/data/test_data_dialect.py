@@ -416,8 +416,10 @@ def test_worker_errors_reraise_with_the_worker_and_traceback():
                 raise KeyError("sample 4 is broken")
             return i
 
-    with pytest.raises(KeyError, match="(?s)in DataLoader worker process 0.*sample 4 is broken"):
+    with pytest.raises(KeyError, match="(?s)in DataLoader worker process 0.*sample 4 is broken") \
+            as caught:
         list(DataLoader(Broken(), batch_size=2, num_workers=2))
+    assert "\nOriginal Traceback" in str(caught.value)   # lines, not KeyError's quoted repr
 
     class Dies(Broken):
         def __getitem__(self, i):

@@ -62,11 +62,21 @@ class WorkerError:
             self.exc_type = RuntimeError
 
     def reraise(self):
+        message = self.message
+        if self.exc_type is KeyError:  # KeyError's str() quotes its message: keep the newlines
+            message = _KeyErrorMessage(message)
         try:
-            error = self.exc_type(self.message)
+            error = self.exc_type(message)
         except Exception:  # noqa: BLE001 - an exception type that wants other arguments
-            error = RuntimeError(self.message)
+            error = RuntimeError(message)
         raise error
+
+
+class _KeyErrorMessage(str):
+    """A str whose repr is itself, so a KeyError carrying it prints its lines (PyTorch's)."""
+
+    def __repr__(self):
+        return self
 
 
 def _seed_worker(seed):
