@@ -21,7 +21,7 @@ from .autograd import capture as _capture, function as _function
 from .backend import dtypes as _dt
 from .backend.device import Device, get_xp, to_device
 from .ops.args import shape_arg
-from .ops.convert import _infer_dtype, _unwrap
+from .ops.convert import _infer_dtype, _unwrap, type_name
 from .ops.random import random_array
 from .tensor import Tensor, _python_data
 
@@ -316,9 +316,7 @@ def eye(n, m=None, dtype=None, device=None, requires_grad=False):
     return _leaf(xp.eye(n, m, dtype=npd), requires_grad)
 
 
-# PyTorch's names in its "not implemented" errors and its randint bounds errors
-_TORCH_NAMES = {"bool": "Bool", "uint8": "Byte", "int8": "Char", "int16": "Short", "int32": "Int",
-                "int64": "Long"}
+# PyTorch's C type names in its randint bounds errors
 _C_NAMES = {"bool": "bool", "uint8": "unsigned char", "int8": "signed char", "int16": "short",
             "int32": "int", "int64": "long"}
 
@@ -327,7 +325,7 @@ def _float_draws(kernel, dtype, op):
     """The NumPy dtype of rand / randn draws; integer and bool dtypes raise, as PyTorch."""
     npd = _dt.to_np_dtype(dtype)
     if npd is not None and npd.kind in "biu":
-        raise NotImplementedError(f'"{kernel}" not implemented for \'{_TORCH_NAMES[npd.name]}\' '
+        raise NotImplementedError(f'"{kernel}" not implemented for \'{type_name(npd)}\' '
                                   f"({op}: dtype {npd.name}; draws are floating)")
     return npd
 

@@ -170,6 +170,11 @@ _TYPE_NAMES = {"uint8": "Byte", "int8": "Char", "int16": "Short", "int32": "Int"
                "float64": "Double", "bool": "Bool"}
 
 
+def type_name(np_dtype):
+    """PyTorch's name of a dtype in its kernel errors ('Float', 'Long', 'Bool')."""
+    return _TYPE_NAMES.get(np_dtype.name, np_dtype.name)
+
+
 def type_(input, dtype=None, non_blocking=False):
     """With no dtype, the type's name ('tinygen.FloatTensor', PyTorch's spelling with tinygen's
     prefix); with one (a dtype or such a name), input cast to it."""

@@ -10,7 +10,7 @@ import numpy as np
 
 from ..autograd import function as _fn
 from ..backend import dtypes as _dt
-from .convert import _TYPE_NAMES, constant, to
+from .convert import constant, to, type_name
 
 _Number = (int, float, bool)
 _INT_BOUNDS = {}                    # integer NumPy dtype -> (lowest, highest), for _wrapped
@@ -100,11 +100,6 @@ def _wrapped(value, dtype):
     if not -2 ** 63 <= value < 2 ** 64:
         raise OverflowError(f"the Python int {value} is out of the range of int64 and uint64")
     return (value - low) % (high - low + 1) + low
-
-
-def type_name(np_dtype):
-    """PyTorch's name of a dtype in its kernel errors ('Float', 'Long', 'Bool')."""
-    return _TYPE_NAMES.get(np_dtype.name, np_dtype.name)
 
 
 def _refuse_kinds(name, kinds, np_dtype, a, b):

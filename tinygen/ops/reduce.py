@@ -12,7 +12,7 @@ from ..backend import dtypes as _dt
 from ..backend.device import array_module
 from .args import kept_shape, norm_dim, norm_dims
 from .binary import compare
-from .convert import as_float, to
+from .convert import as_float, to, type_name
 from .elementwise import ZeroWhere, guard, quiet
 from .index import Gather, values_indices
 from .shape import sum_array
@@ -259,22 +259,12 @@ class StdFromVar(Function):
 
 
 # ---- the functions (Tensor methods and tg.*) ----------------------------------------------------
-# PyTorch's names for dtypes, for error messages that read like PyTorch's
-_TORCH_NAMES = {"bool": "Bool", "uint8": "Byte", "int8": "Char", "int16": "Short", "int32": "Int",
-                "int64": "Long", "float16": "Half", "bfloat16": "BFloat16", "float32": "Float",
-                "float64": "Double"}
-
-
-def _torch_name(np_dtype):
-    return _TORCH_NAMES.get(np_dtype.name, np_dtype.name)
-
-
 def _require_floating(input, message):
     """Raise RuntimeError(message + the dtype) unless input is floating (PyTorch's mean, var,
     std, norm, nanmean refuse integer and bool tensors instead of casting them)."""
     npd = input._data.dtype
     if npd.kind not in "fV":                       # "V": ml_dtypes' bfloat16
-        raise RuntimeError(f"{message}{_torch_name(npd)} ({npd.name}, shape {tuple(input.shape)})")
+        raise RuntimeError(f"{message}{type_name(npd)} ({npd.name}, shape {tuple(input.shape)})")
 
 
 def _axes(dim, ndim, name):
@@ -325,7 +315,7 @@ def mean(input, dim=None, keepdim=False, dtype=None):
         npd = _dt.to_np_dtype(dtype)
         if npd.kind not in "fV":
             raise RuntimeError("mean(): could not infer output dtype. Optional dtype must be "
-                               f"either a floating point or complex dtype. Got: {_torch_name(npd)}")
+                               f"either a floating point or complex dtype. Got: {type_name(npd)}")
         x = to(input, dtype)
     axes = norm_dims(dim, input.ndim, "mean")
     return Mean.apply(x, axes if input.ndim else None, keepdim)

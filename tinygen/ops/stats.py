@@ -20,10 +20,10 @@ from ..autograd.function import Function, wrap
 from ..backend.device import array_module
 from .args import norm_dim, norm_dims
 from .binary import where
-from .convert import as_float
+from .convert import as_float, type_name
 from .index import Gather, values_indices
 from .reduce import (Cumsum, EvenlyDistributed, _accumulated, _require_floating, _std,
-                     _torch_name, _var, amax, amin, logsumexp, mean, sum)
+                     _var, amax, amin, logsumexp, mean, sum)
 from .shape import stack
 
 min_max = collections.namedtuple("aminmax", ["min", "max"])
@@ -264,7 +264,7 @@ def _quantile(input, q, dim, keepdim, interpolation, name, ignore_nan):
                          f"and nearest, got {interpolation!r}")
     if input._data.dtype not in (np.float32, np.float64):
         raise RuntimeError(f"{name}() input tensor must be either float or double dtype, got "
-                           f"{_torch_name(input._data.dtype)} (shape {tuple(input.shape)})")
+                           f"{type_name(input._data.dtype)} (shape {tuple(input.shape)})")
     qs = np.atleast_1d(q.cpu().numpy() if hasattr(q, "_data") else np.asarray(q, np.float64))
     if qs.ndim > 1 or (qs < 0).any() or (qs > 1).any():
         raise RuntimeError(f"{name}: q must be a number or a 1-D tensor of values in [0, 1], got "

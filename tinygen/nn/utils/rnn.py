@@ -80,12 +80,22 @@ def _lengths(lengths):
     return values.reshape(-1).astype(np.int64)
 
 
-def _places(lengths, order):
-    """(time index, batch index) of each packed row: step t of the sequences order[:n_t]."""
-    batch_sizes = (lengths[None, :] > np.arange(int(lengths.max()))[:, None]).sum(axis=1)
+def _rows(batch_sizes, order):
+    """(time index, batch index) of each packed row: step t of the sequences
+    order[:batch_sizes[t]]."""
     times = np.repeat(np.arange(batch_sizes.shape[0]), batch_sizes)
-    batch = np.concatenate([order[:n] for n in batch_sizes])
-    return times, batch, batch_sizes
+    rows = np.concatenate([order[:n] for n in batch_sizes]) if batch_sizes.size else order[:0]
+    return times, rows
+
+
+def _layout(packed):
+    """(batch_sizes, order) of a PackedSequence as int64 NumPy vectors (order: sorted_indices,
+    or the identity)."""
+    batch_sizes = _lengths(packed.batch_sizes)
+    batch = int(batch_sizes[0]) if batch_sizes.size else 0
+    order = np.arange(batch) if packed.sorted_indices is None else \
+        _lengths(packed.sorted_indices)
+    return batch_sizes, order
 
 
 def pack_padded_sequence(input, lengths, batch_first=False, enforce_sorted=True):
@@ -115,7 +125,8 @@ def pack_padded_sequence(input, lengths, batch_first=False, enforce_sorted=True)
     else:
         order = np.argsort(-n, kind="stable")
         sorted_indices = wrap(order.astype(np.int64))
-    times, batch, batch_sizes = _places(n, order)
+    batch_sizes = (n[None, :] > np.arange(int(n.max()) if n.size else 0)[:, None]).sum(axis=1)
+    times, batch = _rows(batch_sizes, order)
     data = x[wrap(times), wrap(batch)]
     return PackedSequence(data, wrap(batch_sizes.astype(np.int64)), sorted_indices)
 
@@ -124,20 +135,17 @@ def pad_packed_sequence(sequence, batch_first=False, padding_value=0.0, total_le
     """(padded, lengths): the PackedSequence's sequences back in (L, B, *) (batch_first:
     (B, L, *)), in the original batch order, padded with padding_value to total_length (at
     least the longest), and their lengths (int64)."""
-    batch_sizes = _lengths(sequence.batch_sizes)
-    steps, batch = batch_sizes.shape[0], int(batch_sizes[0]) if batch_sizes.size else 0
+    batch_sizes, order = _layout(sequence)
+    steps, batch = batch_sizes.shape[0], order.shape[0]
     if total_length is not None:
         if total_length < steps:
             raise ValueError(f"pad_packed_sequence: Expected total_length to be at least the "
                              f"length of the longest sequence in input, but got total_length="
                              f"{total_length} and max sequence length being {steps}")
         steps = total_length
-    order = np.arange(batch) if sequence.sorted_indices is None else \
-        _lengths(sequence.sorted_indices)
-    lengths_sorted = (batch_sizes[None, :] > np.arange(batch)[:, None]).sum(axis=1)
     lengths = np.empty(batch, np.int64)
-    lengths[order] = lengths_sorted
-    times, rows, _ = _places(lengths, order) if batch else (np.zeros(0, int),) * 3
+    lengths[order] = (batch_sizes[None, :] > np.arange(batch)[:, None]).sum(axis=1)
+    times, rows = _rows(batch_sizes, order)
     data = sequence.data
     padded = creation.full((steps, batch) + tuple(data.shape[1:]), padding_value,
                            dtype=data.dtype, device=data.device)
@@ -150,12 +158,7 @@ def pad_packed_sequence(sequence, batch_first=False, padding_value=0.0, total_le
 def pack_like(padded, packed):
     """padded (L, B, *) in the batch's original order packed as `packed` is (the same lengths,
     batch_sizes and indices): how nn.RNN returns its output for a PackedSequence input."""
-    batch_sizes = _lengths(packed.batch_sizes)
-    batch = int(batch_sizes[0]) if batch_sizes.size else 0
-    order = np.arange(batch) if packed.sorted_indices is None else \
-        _lengths(packed.sorted_indices)
-    times = np.repeat(np.arange(batch_sizes.shape[0]), batch_sizes)
-    rows = np.concatenate([order[:n] for n in batch_sizes]) if batch else order
+    times, rows = _rows(*_layout(packed))
     return PackedSequence(padded[wrap(times), wrap(rows)], packed.batch_sizes,
                           packed.sorted_indices, packed.unsorted_indices)
 
