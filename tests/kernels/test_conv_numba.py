@@ -132,8 +132,8 @@ def _recorded(monkeypatch, *names):
     calls = []
     for name in names:
         real = getattr(conv, name)
-        monkeypatch.setattr(conv, name, lambda *a, _real=real, _name=name: (
-            calls.append(_name), _real(*a))[1])
+        monkeypatch.setattr(conv, name, lambda *a, _real=real, _name=name, **kw: (
+            calls.append(_name), _real(*a, **kw))[1])
     return calls
 
 
@@ -309,11 +309,14 @@ def test_winograd_on_an_empty_batch():
 
 @pytest.mark.parametrize("window, stride, gy_side", [(3, 1, 16), (4, 2, 8)])
 def test_winograd_float32_error_is_bounded(window, stride, gy_side):
-    # the Winograd paths' float32 results against the float64 truth: within 16x the columns'
+    # the Winograd paths' float32 results against the float64 truth: within 24x the columns'
     # error and 1e-5 of the largest value, on the three kernels (measured on this 32 -> 32 layer:
     # F(4x4, 3x3) forward 3.5e-4 against 4.3e-5 at values up to 83, weight gradient 2.4e-4
     # against 4.3e-5 at values up to 111; F(2x2, 3x3), the algorithm before, was within 2x the
-    # columns'; F(4x4, 2x2) on the phases within 4x)
+    # columns'. Over seeds 0-7 of these inputs the worst ratios were F(4x4, 3x3) 9.6 / 9.1 /
+    # 10.0x and F(4x4, 2x2) 4.5 / 17.3 / 4.1x (forward, input gradient, weight gradient): the
+    # strided layer's input gradient by columns sums 4 taps per channel (128 terms against the
+    # forward's 512), so its own error is small; against the largest value all stay under 6e-6)
     rng = np.random.default_rng(0)
     x = rng.standard_normal((4, 32, 16, 16))
     w = rng.standard_normal((32, 32, window, window))
@@ -330,7 +333,7 @@ def test_winograd_float32_error_is_bounded(window, stride, gy_side):
         truth = exact(*inputs, *args)
         err_winograd = np.abs(fast(*inputs32, *args) - truth).max()
         err_columns = np.abs(exact(*inputs32, *args) - truth).max()
-        assert err_winograd <= 16 * err_columns, (fast.__name__, err_winograd, err_columns)
+        assert err_winograd <= 24 * err_columns, (fast.__name__, err_winograd, err_columns)
         assert err_winograd <= 1e-5 * np.abs(truth).max(), (fast.__name__, err_winograd)
 
 
