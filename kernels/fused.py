@@ -7,6 +7,10 @@
         (name, ...) write o{k}[j] from them, constants ((name, NumPy scalar), ...) are
         compile-time constants of their dtype (float32 stays float32: a Python float would be
         a float64). Compiled once per distinct program; None without numba.
+        Broadcast inputs: (name, k, mode), mode "j" (as above), "c" (one value per column: a
+        row vector over the outputs' last dim), "r" (one per row: a column vector) or "s" (one
+        value); then the loop is kernel(rows, cols, i0, ..., o0, ...) over outputs of rows x
+        cols elements.
 
 Each program is written as a small module into a cache folder ($TINYGEN_CACHE_DIR, else
 $XDG_CACHE_HOME/tinygen or ~/.cache/tinygen, then fused/), named by a hash of its text, and
@@ -42,10 +46,25 @@ _lock = threading.Lock()
 
 def _source(inputs, n_out, lines, outputs):
     args = [f"i{k}" for k in range(len(inputs))] + [f"o{k}" for k in range(n_out)]
-    body = [f"{name} = i{k}[j]" for name, k in inputs] + list(lines)
-    body += [f"o{k}[j] = {name}" for k, name in enumerate(outputs)]
-    return "\n".join([f"def fused({', '.join(args)}):",
-                      "    for j in range(o0.shape[0]):"] + [f"        {b}" for b in body])
+    if all(len(i) == 2 or i[2] == "j" for i in inputs):
+        body = [f"{i[0]} = i{i[1]}[j]" for i in inputs] + list(lines)
+        body += [f"o{k}[j] = {name}" for k, name in enumerate(outputs)]
+        return "\n".join([f"def fused({', '.join(args)}):",
+                          "    for j in range(o0.shape[0]):"] + [f"        {b}" for b in body])
+    # broadcast operands: rows x cols, each row's slices taken once (indices from 0 up, so
+    # that numba's loop vectorises as the flat one does)
+    reads = {"j": "a{k}[c]", "c": "i{k}[c]", "r": "s{k}", "s": "s{k}"}
+    row = ["b = r * cols"]
+    row += [f"a{i[1]} = i{i[1]}[b:b + cols]" for i in inputs if i[2] == "j"]
+    row += [f"s{i[1]} = i{i[1]}[r]" for i in inputs if i[2] == "r"]
+    row += [f"w{k} = o{k}[b:b + cols]" for k in range(n_out)]
+    body = [f"{i[0]} = " + reads[i[2]].format(k=i[1]) for i in inputs] + list(lines)
+    body += [f"w{k}[c] = {name}" for k, name in enumerate(outputs)]
+    head = [f"s{i[1]} = i{i[1]}[0]" for i in inputs if i[2] == "s"]
+    return "\n".join([f"def fused(rows, cols, {', '.join(args)}):"]
+                     + [f"    {h}" for h in head] + ["    for r in range(rows):"]
+                     + [f"        {b}" for b in row] + ["        for c in range(cols):"]
+                     + [f"            {b}" for b in body])
 
 
 def elementwise_kernel(inputs, lines, outputs, constants):

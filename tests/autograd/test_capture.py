@@ -504,10 +504,42 @@ def test_fusion_writes_only_what_the_rest_of_the_plan_reads():
     for _ in range(3):
         got = fn(x)
     (loop,) = _fused_loops(fn)[:1]
-    _, in_slots, outs, shape = loop
-    assert shape == (3, 4) and len(in_slots) == 3
+    _, in_slots, outs, shape, grid = loop
+    assert shape == (3, 4) and len(in_slots) == 3 and grid is None
     assert [dtype for _, dtype in outs] == [np.float32, np.bool_]
     np.testing.assert_array_equal(got.numpy(), (a.detach().numpy() + 0.25 > 0).astype(np.float32))
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_fused_loops_read_broadcast_operands_bit_for_bit(dtype):
+    # row vectors (a mask over features, a (1, D) scale), columns (B, 1) and one-element arrays
+    # join the loops (RealNVP's couplings: x * m + (1 - m) * x * s.exp() + t * (1 - m)); the
+    # step equals eager bit for bit, NaN and -0.0 included, over 3-D outputs too
+    rng = np.random.default_rng(1)
+    for shape in [(6, 5), (2, 3, 4), (4, 1)]:
+        x = rng.standard_normal(shape).astype(dtype)
+        x.flat[0], x.flat[-1] = np.nan, -0.0
+        m = tg.tensor((rng.random(shape[-1:]) > 0.5).astype(dtype))
+        scale = tg.tensor(rng.standard_normal((1,) * (len(shape) - 1) + shape[-1:]).astype(dtype),
+                          requires_grad=True)
+        col = tg.tensor(rng.standard_normal(shape[:-1] + (1,)).astype(dtype), requires_grad=True)
+        one = tg.tensor(np.array([1.5], dtype), requires_grad=True)
+
+        def step(t):
+            for p in (scale, col, one):
+                p.grad = None
+            y = t * m + (1 - m) * t * scale - col * 2 + one * t
+            (y * y).sum().backward()
+            return y.detach() * 1, scale.grad.detach() * 1, col.grad.detach() * 1, one.grad * 1
+
+        fn = tg.compile(step)
+        for _ in range(3):
+            got = fn(tg.tensor(x))
+        want = step(tg.tensor(x))
+        for g, w in zip(got, want):
+            np.testing.assert_array_equal(g.numpy(), w.numpy())
+        loops = _fused_loops(fn)
+        assert any(grid is not None for *_, grid in loops), shape
 
 
 def test_attention_with_a_padding_mask_reads_each_steps_mask():

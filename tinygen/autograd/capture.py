@@ -67,6 +67,7 @@ in eager); `fullgraph`, `mode` and `backend` are not taken.
 from __future__ import annotations
 
 import functools
+import math
 import sys
 import threading
 import warnings
@@ -543,10 +544,13 @@ def _run_op(vals, data):
 
 
 def _run_fused(vals, data):
-    kernel, ins, outs, shape = data
+    kernel, ins, outs, shape, grid = data
     flat = [vals[s].reshape(-1) for s in ins]
     res = [np.empty(shape, dtype) for _, dtype in outs]
-    kernel(*flat, *[r.reshape(-1) for r in res])
+    if grid is None:
+        kernel(*flat, *[r.reshape(-1) for r in res])
+    else:
+        kernel(*grid, *flat, *[r.reshape(-1) for r in res])
     for (s, _), r in zip(outs, res):
         vals[s] = r
 
@@ -564,7 +568,7 @@ def _fuse(steps, tr, keep):
     out, run, run_key = [], [], None
 
     def end_run():
-        fused = _fused_step(steps, run, readers, keep, run_key) if len(run) > 1 else None
+        fused = _fused_step(steps, run, readers, keep, run_key, tr) if len(run) > 1 else None
         out.extend([fused] if fused is not None else [steps[j] for j in run])
     for k, step in enumerate(steps):
         key = _fusable(step, tr)
@@ -593,8 +597,8 @@ def _fusable(step, tr):
         return None
     for _, s in ins:
         v = tr.values[s]
-        if (type(v) is not _ndarray or v.shape != out.shape or v.dtype != out.dtype
-                or not v.flags.c_contiguous):
+        if (type(v) is not _ndarray or v.dtype != out.dtype or not v.flags.c_contiguous
+                or _broadcast_mode(v.shape, out.shape) is None):
             return None
     arrays = {pos for pos, _ in ins}
     if any(type(v) not in (int, float) for pos, v in enumerate(tmpl) if pos not in arrays):
@@ -602,7 +606,21 @@ def _fusable(step, tr):
     return out.shape, out.dtype
 
 
-def _fused_step(steps, run, readers, keep, key):
+def _broadcast_mode(have, shape):
+    """How a fused loop over `shape` reads an input of shape `have`: "j" the same shape, "c" a
+    row vector over the last dim, "r" a column (one value a row), "s" one value; else None."""
+    if have == shape:
+        return "j"
+    if not shape or len(have) > len(shape):
+        return None
+    if all(d == 1 for d in have):
+        return "s"
+    if have[-1] == shape[-1] and all(d == 1 for d in have[:-1]):
+        return "c"
+    return "r" if have == shape[:-1] + (1,) else None
+
+
+def _fused_step(steps, run, readers, keep, key, tr):
     """The _FUSED step of the op steps `run` (indices into steps), or None without numba."""
     shape, dtype = key
     inside = set(run)
@@ -615,7 +633,7 @@ def _fused_step(steps, run, readers, keep, key):
             return consts[-1][0]
         if s not in names:                          # read from an array made before the run
             names[s] = f"v{s}"
-            inputs.append((names[s], len(inputs)))
+            inputs.append((names[s], len(inputs), _broadcast_mode(tr.values[s].shape, shape)))
             in_slots.append(s)
         return names[s]
     produced = []
@@ -631,11 +649,16 @@ def _fused_step(steps, run, readers, keep, key):
                 produced.append((s, dt))
     if not produced:
         return None
+    grid = None                                     # rows x cols where an input broadcasts
+    if any(mode != "j" for *_, mode in inputs):
+        grid = (math.prod(shape[:-1]), shape[-1])
+    else:
+        inputs = [i[:2] for i in inputs]
     kernel = elementwise_kernel(tuple(inputs), tuple(lines), tuple(names[s] for s, _ in produced),
                                 tuple(consts))
     if kernel is None:
         return None
-    return _FUSED, (kernel, tuple(in_slots), produced, shape), ()
+    return _FUSED, (kernel, tuple(in_slots), produced, shape, grid), ()
 
 
 def _fill_param(v, vals):
