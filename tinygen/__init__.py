@@ -143,10 +143,11 @@ def promote_types(type1, type2):
 
 
 def __getattr__(name):
-    # heavier subpackages load on first use: tg.nn, tg.optim, tg.data, tg.save/load, tg.utils.data
+    # heavier subpackages load on first use: tg.nn, tg.optim, tg.data, tg.linalg, tg.save/load,
+    # tg.utils.data
     import importlib  # lazy: start-up time (these subpackages import what `tg` alone does not)
     if name in ("nn", "optim", "data", "io", "models", "train", "metrics", "quantization",
-                "distributions", "distributed", "utils", "backends"):
+                "distributions", "distributed", "utils", "backends", "linalg"):
         return importlib.import_module(f"{__name__}.{name}")
     if name in ("save", "load", "from_dlpack"):
         return getattr(importlib.import_module(f"{__name__}.io"), name)

@@ -22,6 +22,11 @@ from .binary import where
 slogdet_result = collections.namedtuple("slogdet", ["sign", "logabsdet"])
 
 
+class LinAlgError(RuntimeError):
+    """A factorisation or inverse that cannot be completed (a singular matrix, one that is not
+    positive-definite), as torch.linalg.LinAlgError: a RuntimeError."""
+
+
 def _mT(t):
     return t.transpose(-2, -1)
 
@@ -61,8 +66,8 @@ class Cholesky(Function):
         try:
             low = self.xp.linalg.cholesky(a)
         except np.linalg.LinAlgError:
-            raise RuntimeError(f"cholesky: the input of shape {a.shape} is not positive-definite"
-                               ) from None
+            raise LinAlgError(f"cholesky: the input of shape {a.shape} is not positive-definite"
+                              ) from None
         self.save_for_backward(low)
         return low
 
@@ -130,7 +135,7 @@ class Inverse(Function):
         try:
             y = self.xp.linalg.inv(a)
         except np.linalg.LinAlgError:
-            raise RuntimeError(f"inverse: the input of shape {a.shape} is singular") from None
+            raise LinAlgError(f"inverse: the input of shape {a.shape} is singular") from None
         self.save_for_backward(y)
         return y
 
@@ -162,7 +167,7 @@ class Solve(Function):
         try:
             x = self.xp.linalg.solve(a, b)
         except np.linalg.LinAlgError:
-            raise RuntimeError(f"solve: the matrix of shape {a.shape} is singular") from None
+            raise LinAlgError(f"solve: the matrix of shape {a.shape} is singular") from None
         self.save_for_backward(a, x)
         return x
 
@@ -205,12 +210,12 @@ def logdet(input):
 
 
 def solve(A, B, *, left=True):
-    """X with A X = B (left) or X A = B, as torch.linalg.solve; B (..., n, k) or a vector
-    (..., n)."""
+    """X with A X = B (left) or X A = B, as torch.linalg.solve; B (..., n, k) or a vector: (n,)
+    or (..., n) with A's batch shape (PyTorch's rule: B (n, k) with A (b, n, n) is a matrix)."""
     _check_square("solve", A)
     if not left:
         return _mT(solve(_mT(A), _mT(B)))
-    vector = B.ndim == A.ndim - 1 or B.ndim == 1
+    vector = B.ndim == 1 or (B.ndim == A.ndim - 1 and tuple(B.shape) == tuple(A.shape[:-1]))
     b = B.unsqueeze(-1) if vector else B
     if b.shape[-2] != A.shape[-1]:
         raise RuntimeError(f"solve: expected B with {A.shape[-1]} rows for A of shape "
