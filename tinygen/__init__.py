@@ -13,7 +13,7 @@ model zoo load on first use (`tg.nn`), so `import tinygen` stays light.
 from .backend import (
     device, Device, dtype, float16, bfloat16, float32, float64, int8, int16, int32, int64, uint8,
     qint8, half, float_ as float, double, long, int_ as int, manual_seed, get_default_dtype,
-    set_default_dtype, initial_seed,
+    set_default_dtype, initial_seed, Size,
 )
 from .backend.dtypes import bool_ as bool
 from .backend import dtypes as _dtypes

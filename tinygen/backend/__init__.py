@@ -11,6 +11,7 @@ from .dtypes import (
 )
 from .dispatch import reference, kernel, dispatch, kernels_for, references, KERNEL_MODE
 from .random import manual_seed, generator, initial_seed
+from .size import Size
 from .memory import settle_at_glibc_ceilings
 
 settle_at_glibc_ceilings()        # process-wide, bounded, opt-out: memory.py says why
@@ -21,5 +22,5 @@ __all__ = [
     "bool_", "qint8", "half", "float_", "double", "long", "int_", "to_np_dtype", "from_np_dtype",
     "get_default_dtype", "set_default_dtype", "promote_types", "result_type_scalar", "reference",
     "kernel", "dispatch", "kernels_for", "references", "KERNEL_MODE", "manual_seed", "generator",
-    "initial_seed",
+    "initial_seed", "Size",
 ]

@@ -54,10 +54,9 @@ class Dataset:
     """A map-style dataset: `len(ds)` samples, `ds[i]` the i-th (usually a tuple of Tensors).
 
     Subclasses implement both methods, as in PyTorch. `DataLoader` collates samples into batches.
+    There is no default __len__ (PyTorch's has none either): `hasattr(ds, "__len__")` tells
+    whether a dataset, an IterableDataset above all, knows its length.
     """
-
-    def __len__(self) -> int:
-        raise NotImplementedError(f"{type(self).__name__} must implement __len__")
 
     def __getitem__(self, index):
         raise NotImplementedError(f"{type(self).__name__} must implement __getitem__")
@@ -223,10 +222,6 @@ class IterableDataset(Dataset):
     def __getitem__(self, index):
         raise TypeError(f"{type(self).__name__} is an IterableDataset: iterate over it, it has no "
                         "__getitem__")
-
-    def __len__(self):
-        raise TypeError(f"{type(self).__name__} is an IterableDataset without a length: define "
-                        "__len__ if the stream's length is known")
 
     def __add__(self, other):
         return ChainDataset([self, other])

@@ -31,7 +31,8 @@ from ..backend.random import generator as generator_for
 from ..ops.shape import stack
 from .dataset import IterableDataset, cpu_array, is_tensor, to_tensor
 from .fetch import Exhausted, IterableFetcher, MapFetcher
-from .sampler import BatchSampler, RandomSampler, Sampler, SequentialSampler
+from .sampler import (BatchSampler, RandomSampler, Sampler, SequentialSampler,
+                      _check_positive_int)
 from .worker import WorkerPool, get_worker_info  # noqa: F401  (get_worker_info: re-exported)
 
 PREFETCH_DEPTH = 2
@@ -247,7 +248,7 @@ class DataLoader:
         self.prefetch_factor = 2 if prefetch_factor is None and num_workers else prefetch_factor
         self.persistent_workers = bool(persistent_workers)
         self.worker_init_fn = worker_init_fn
-        self.multiprocessing_context = multiprocessing_context
+        self.multiprocessing_context = _check_context(multiprocessing_context, num_workers)
         self.pin_memory, self.pin_memory_device, self.in_order = pin_memory, pin_memory_device, True
         self.generator = generator
         self.prefetch = bool(prefetch)
@@ -300,10 +301,8 @@ class DataLoader:
                 raise ValueError("DataLoader: batch_size=None option disables auto-batching and "
                                  "is mutually exclusive with drop_last")
             return None, False
-        if isinstance(batch_size, bool) or int(batch_size) != batch_size or batch_size < 1:
-            raise ValueError(
-                f"DataLoader: batch_size must be a positive integer or None, got {batch_size!r}")
-        return int(batch_size), bool(drop_last)
+        _check_positive_int("DataLoader", "batch_size", batch_size)   # 2.0 too, as PyTorch
+        return batch_size, bool(drop_last)
 
     def _make_sampler(self, sampler, shuffle, generator):
         if self._iterable:
@@ -318,6 +317,9 @@ class DataLoader:
 
     def __len__(self) -> int:
         if self._iterable:
+            if not hasattr(self.dataset, "__len__"):
+                raise TypeError(f"{type(self.dataset).__name__} is an IterableDataset without a "
+                                "length: define __len__ if the stream's length is known")
             n = len(self.dataset)
             if self.batch_size is None:
                 return n
@@ -469,6 +471,29 @@ class SeededShuffle(Sampler):
 
     def __len__(self):
         return len(self.data_source)
+
+
+def _check_context(context, num_workers):
+    """multiprocessing_context as PyTorch checks it: only with num_workers > 0; a start method's
+    name becomes its context."""
+    if context is None:
+        return None
+    if not num_workers:
+        raise ValueError("DataLoader: multiprocessing_context can only be used with "
+                         "multi-process loading (num_workers > 0), but got "
+                         f"num_workers={num_workers}")
+    if isinstance(context, str):
+        methods = multiprocessing.get_all_start_methods()
+        if context not in methods:
+            raise ValueError(f"DataLoader: multiprocessing_context option should specify a "
+                             f"valid start method in {methods!r}, but got "
+                             f"multiprocessing_context={context!r}")
+        context = multiprocessing.get_context(context)
+    if not isinstance(context, multiprocessing.context.BaseContext):
+        raise TypeError("DataLoader: multiprocessing_context option should be a valid context "
+                        "object or a string specifying the start method, but got "
+                        f"multiprocessing_context={context!r}")
+    return context
 
 
 def _check_worker_options(num_workers, timeout, prefetch_factor, persistent_workers):

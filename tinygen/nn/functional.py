@@ -36,7 +36,7 @@ from __future__ import annotations
 
 import numbers
 
-from ..autograd.grad_mode import no_grad
+from ..autograd.grad_mode import is_grad_enabled, no_grad
 from ..creation import arange
 from ..ops.binary import where
 from ..tensor import Tensor
@@ -156,12 +156,15 @@ def embedding(input, weight, padding_idx=None, max_norm=None, norm_type=2.0,
     The row padding_idx gets no gradient. max_norm renormalises, in place and outside the graph,
     the rows of weight that are looked up, as torch.embedding_renorm_: a row whose
     norm_type-norm exceeds max_norm is scaled by max_norm / (norm + 1e-7); the lookup then reads
-    the renormalised rows. scale_grad_by_freq and sparse are not supported (they raise).
+    the renormalised rows. scale_grad_by_freq divides each row's gradient by the number of times
+    its index occurs in input, as PyTorch. sparse=True is accepted, but the gradient is dense
+    (tinygen has no sparse tensors): the same values, in a (num_embeddings, dim) tensor. The
+    two together raise, as PyTorch (there at backward, here where a gradient will be needed).
     """
     op = "embedding"
-    if scale_grad_by_freq or sparse:
-        raise NotImplementedError(f"{op}: scale_grad_by_freq and sparse are not supported by "
-                                  "tinygen")
+    if scale_grad_by_freq and sparse and weight.requires_grad and is_grad_enabled():
+        raise RuntimeError(f"{op}_backward: scale_grad_by_freq not supported with sparse "
+                           "gradients")
     if weight.ndim != 2:
         raise RuntimeError(f"{op}: expected a 2-D weight (num_embeddings, embedding_dim), got "
                            f"weight of shape {tuple(weight.shape)}")
@@ -176,6 +179,8 @@ def embedding(input, weight, padding_idx=None, max_norm=None, norm_type=2.0,
         padding_idx = padding_idx % num
     if max_norm is not None:
         _embedding_renorm_(weight, input, max_norm, norm_type)
+    if scale_grad_by_freq:
+        return _index.Embedding.apply(weight, input, padding_idx, by_freq=True)
     return _index.Embedding.apply(weight, input, padding_idx)     # checks the indices
 
 

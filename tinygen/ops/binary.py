@@ -214,25 +214,51 @@ class RPow(Function):
 
 
 class Maximum(Function):
-    """Ties split the gradient in half between the two inputs, as PyTorch does."""
+    """Ties split the gradient in half between the two inputs; where either is NaN, both get
+    all of it (PyTorch's rule: an input's gradient is masked off only where the other strictly
+    wins). The shares are computed in backward, from the saved inputs (Shares)."""
+    loses = "less"                     # a loses to b where a < b
 
     def forward(self, a, b):
         self.sa, self.sb = _shape(a), _shape(b)
-        self.wa = (a > b).astype(a.dtype) + (a == b).astype(a.dtype) * a.dtype.type(0.5)
+        self.save_for_backward(a, b)
         return self.xp.maximum(a, b)
 
     def backward(self, gy):
-        wa = wrap(self.wa)
+        a, b = self.saved_tensors
         i = self.inputs
-        return (unbroadcast(gy * wa, self.sa) if i[0] is not None else None,
-                unbroadcast(gy * (1 - wa), self.sb) if i[1] is not None else None)
+        if on_arrays():                      # (see on_arrays) the same products, on the arrays
+            wa, wb = _shares(self.xp, a._data, b._data, self.loses)
+            ga, gb = wrap_grad(gy._data * wa), wrap_grad(gy._data * wb)
+        else:
+            wa, wb = Shares.apply(a.detach(), b.detach(), self.loses)
+            ga, gb = gy * wa, gy * wb
+        return (unbroadcast(ga, self.sa) if i[0] is not None else None,
+                unbroadcast(gb, self.sb) if i[1] is not None else None)
 
 
 class Minimum(Maximum):
+    loses = "greater"
+
     def forward(self, a, b):
         self.sa, self.sb = _shape(a), _shape(b)
-        self.wa = (a < b).astype(a.dtype) + (a == b).astype(a.dtype) * a.dtype.type(0.5)
+        self.save_for_backward(a, b)
         return self.xp.minimum(a, b)
+
+
+class Shares(Function):
+    """a's and b's shares of maximum's (minimum's) gradient: 0 where one loses (a < b for
+    maximum), 1/2 each at a tie, else 1 (so 1 for both where either is NaN). Constants."""
+
+    def forward(self, a, b, loses):
+        return _shares(self.xp, a, b, loses)
+
+
+def _shares(xp, a, b, loses):
+    dt = a.dtype
+    half = (a == b).astype(dt) * dt.type(0.5)
+    lose = getattr(xp, loses)
+    return (~lose(a, b)).astype(dt) - half, (~lose(b, a)).astype(dt) - half
 
 
 class Remainder(Function):
@@ -473,6 +499,10 @@ def where(condition, input=None, other=None):
     if isinstance(a, complex) or isinstance(b, complex):
         raise TypeError(f"where: unsupported complex operand {a if isinstance(a, complex) else b}"
                         " (tinygen has no complex dtype)")
+    if type(a) is int:
+        _check_where_int(a, b)
+    if type(b) is int:
+        _check_where_int(b, a)
     a, b = _where_operands(a, b, condition)
     try:
         np.broadcast_shapes(cond.shape, getattr(a, "shape", ()), getattr(b, "shape", ()))
@@ -483,6 +513,33 @@ def where(condition, input=None, other=None):
     # the condition Tensor itself (an op's output, or a constant, to a captured step), not its
     # array wrapped again (which a captured step takes for an array computed outside any op)
     return Where.apply(condition if isinstance(condition, _fn.Tensor) else wrap(cond), a, b)
+
+
+def _check_where_int(v, other):
+    """PyTorch's refusals of where's Python int operand v: outside 64 bits an OverflowError;
+    beside an integer tensor, a value its dtype cannot hold a RuntimeError (an unsigned dtype
+    takes negatives down to -max, as in PyTorch: -1 becomes 255 in uint8); beside a number or a
+    bool tensor (an int64 result), one past int64's range."""
+    dt = other._data.dtype if isinstance(other, _fn.Tensor) else None
+    bounds = _INT_RANGE.get(dt) or _INT_RANGE.setdefault(dt, _int_range(dt))
+    if not bounds[0] <= v <= bounds[1]:
+        if not -2 ** 63 <= v < 2 ** 64:
+            raise OverflowError(f"where: the Python int {v} does not fit in 64 bits")
+        target = _dt.int64 if dt is None or dt.kind == "b" else _dt.from_np_dtype(dt)
+        raise RuntimeError(f"where: value {v} cannot be converted to type {target} without "
+                           f"overflow (expected {bounds[0]} to {bounds[1]})")
+
+
+_INT_RANGE = {}        # the other operand's dtype (None: a number) -> the ints where takes
+
+
+def _int_range(dt):
+    if dt is not None and dt.kind in "iu":
+        info = np.iinfo(dt)
+        return (-info.max if dt.kind == "u" else info.min), info.max
+    if dt is None or dt.kind == "b":
+        return -2 ** 63, 2 ** 63 - 1                # an int64 result
+    return -2 ** 63, 2 ** 64 - 1                    # a float result: any 64-bit int
 
 
 def _where_operands(a, b, condition):

@@ -164,7 +164,7 @@ class Abs(Function):
 
     def backward(self, gy):
         (x,) = self.saved_tensors
-        return gy * sign(x)                  # sign(0) = 0: the subgradient PyTorch picks
+        return gy * AbsSlope.apply(x)        # sign(0) = 0: the subgradient PyTorch picks
 
 
 class Sin(Function):
@@ -256,6 +256,15 @@ class Sign(Function):
 
     def backward(self, gy):
         return gy * 0
+
+
+class AbsSlope(Sign):
+    """abs's derivative: sign(x), but 0 at NaN (PyTorch's sgn(NaN), so abs passes no gradient
+    at a NaN input, where sign gives NaN)."""
+
+    def forward(self, x):
+        s = self.xp.sign(x)
+        return self.xp.where(s != s, s.dtype.type(0), s) if s.dtype.kind == "f" else s
 
 
 class Floor(Sign):

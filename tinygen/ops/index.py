@@ -21,7 +21,7 @@ from ..backend.device import array_module
 from . import binary as _binary
 from .args import norm_dim
 from .convert import Cast, to
-from .index_rules import numpy_index, tensor_index
+from .index_rules import check_step, numpy_index, tensor_index
 from .shape import Pad, unbroadcast
 
 values_indices = collections.namedtuple("values_indices", ["values", "indices"])
@@ -245,24 +245,38 @@ def _show_index(idx, pre=None):
 
 
 class Embedding(Function):
-    """weight[indices]; the row `padding_idx` gets no gradient (as in PyTorch)."""
+    """weight[indices]; the row `padding_idx` gets no gradient (as in PyTorch). by_freq
+    (scale_grad_by_freq): each looked-up row's gradient is divided by the number of times its
+    index occurs in `indices`, as PyTorch's."""
 
-    def forward(self, weight, indices, padding_idx):
+    def forward(self, weight, indices, padding_idx, by_freq=False):
         num = weight.shape[0]
         if indices.size and (int(indices.min()) < 0 or int(indices.max()) >= num):
             bad = indices[(indices < 0) | (indices >= num)].reshape(-1)[0]
             raise IndexError(f"index {int(bad)} is out of range for weight of shape "
                              f"{tuple(weight.shape)} (indices must be in [0, {num}))")
         self.num, self.indices, self.padding_idx = num, indices, padding_idx
+        if by_freq:                       # 1 / count of each position's index: indices.shape + (1,)
+            counts = self.xp.bincount(indices.reshape(-1), minlength=num)
+            self.scale = (1 / counts[indices]).astype(weight.dtype)[..., None]
         return weight[indices]
 
     def backward(self, gy):
-        return EmbeddingBackward.apply(gy, self.num, self.indices, self.padding_idx), None, None
+        scale = self.__dict__.get("scale")
+        if scale is None:
+            return EmbeddingBackward.apply(gy, self.num, self.indices, self.padding_idx), None, None
+        return EmbeddingBackward.apply(gy, self.num, self.indices, self.padding_idx,
+                                       scale=scale), None, None
 
 
 class EmbeddingBackward(Function):
-    def forward(self, gy, num, indices, padding_idx):
+    """The rows of gy (times scale, for scale_grad_by_freq) added up per index. Its backward
+    reads gg at the indices, unscaled, as PyTorch's embedding_dense_double_backward."""
+
+    def forward(self, gy, num, indices, padding_idx, scale=None):
         self.indices, self.padding_idx = indices, padding_idx
+        if scale is not None:
+            gy = gy * scale
         dim = gy.shape[-1]
         # scatter-add of the rows of gy (no dense one-hot): the kernel table's embedding_bwd
         return self.kernel("embedding_bwd")(gy.reshape(-1, dim), indices.reshape(-1), num, padding_idx)
@@ -282,7 +296,12 @@ def _row_mask(xp, n, row):
 # ---- the functions (Tensor methods and tg.*) ----------------------------------------------------
 def getitem(input, idx):
     t = type(idx)
-    if t is int or t is slice:                     # the hot paths: x[0], x[1:3], x[index]
+    if t is int:                                   # the hot paths: x[0], x[1:3], x[index]
+        return GetItem.apply(input, idx)
+    if t is slice:
+        step = idx.step
+        if step is not None and not (type(step) is int and step > 0):
+            check_step(idx)                        # x[::-1] raises, as PyTorch
         return GetItem.apply(input, idx)
     if isinstance(idx, _fn.Tensor):
         d = idx._data

@@ -24,7 +24,11 @@ def numpy_index(idx):
       an array (x[0, :, [0, 1]]) the two disagree; only then is pre not None: the ints, applied
       first as a view."""
     t = type(idx)
-    if t is int or t is slice:                     # the hot path: x[0], x[1:3]
+    if t is int:                                   # the hot path: x[0], x[1:3]
+        return idx, None
+    if t is slice:
+        if idx.step is not None:
+            check_step(idx)
         return idx, None
     if t is tuple:
         items = idx
@@ -40,11 +44,27 @@ def numpy_index(idx):
     else:
         return idx, None
     for i in items:                                # basic (ints, slices, None, ...): as is
-        if not (type(i) is int or type(i) is slice or i is None or i is Ellipsis):
+        if type(i) is slice:
+            if i.step is not None:
+                check_step(i)
+        elif not (type(i) is int or i is None or i is Ellipsis):
             break
     else:
         return tuple(items), None
     return _tuple_index(items)
+
+
+def check_step(s):
+    """PyTorch's refusal of a slice step below 1 (x[::-1]: NumPy reverses, PyTorch raises; flip
+    reverses a tensor)."""
+    step = s.step
+    if isinstance(step, _fn.Tensor):
+        step = step.item()
+    if step < 1:
+        text = ":".join("" if v is None else str(v) for v in (s.start, s.stop, step))
+        raise ValueError(f"step must be greater than zero: tensor indexing (x[...], x[...] = v) "
+                         f"got the slice [{text}]; as in PyTorch, steps are positive (x.flip(dim) "
+                         "reverses a tensor)")
 
 
 def _list_is_tuple(seq):
@@ -96,6 +116,8 @@ def _tuple_index(items):
             i = tensor_index(i)
         elif type(i) is list or type(i) is tuple:
             i = _list_index(i)
+        elif type(i) is slice and i.step is not None:
+            check_step(i)
         if _is_int(i):
             has_int = True
             picked.append(len(converted))

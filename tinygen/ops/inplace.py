@@ -143,8 +143,8 @@ def setitem(input, idx, value):
     pre = None
     if isinstance(idx, _fn.Tensor):                     # (the common cases first)
         idx = tensor_index(idx)
-    elif not (type(idx) is int or type(idx) is slice):
-        idx, pre = numpy_index(idx)
+    elif not (type(idx) is int or type(idx) is slice and idx.step is None):
+        idx, pre = numpy_index(idx)                     # (x[::-1] = v raises there, as PyTorch)
     tracked = isinstance(value, _fn.Tensor) and value._requires_grad or input._requires_grad
     if GRAD.enabled and tracked:
         v = value if isinstance(value, _fn.Tensor) else scalar_like(value, input)

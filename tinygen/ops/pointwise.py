@@ -190,14 +190,17 @@ def ldexp(input, other):
 
 # ---- nan-ignoring extremes, fused products -----------------------------------------------------
 def fmax(input, other):
-    """maximum that ignores NaN: the other value where one is NaN."""
-    nan_a, nan_b = input.detach().isnan(), other.detach().isnan()
-    return where(nan_a, other, where(nan_b, input, input.maximum(other)))
+    """maximum that ignores NaN: the other value where one is NaN. As PyTorch, input where
+    input >= other or other is NaN, else other: a tie's gradient all goes to input (maximum
+    splits it)."""
+    take = (input.detach() >= other.detach()) | other.detach().isnan()
+    return where(take, input, other)
 
 
 def fmin(input, other):
-    nan_a, nan_b = input.detach().isnan(), other.detach().isnan()
-    return where(nan_a, other, where(nan_b, input, input.minimum(other)))
+    """minimum that ignores NaN (input where input <= other or other is NaN, as fmax)."""
+    take = (input.detach() <= other.detach()) | other.detach().isnan()
+    return where(take, input, other)
 
 
 def addcmul(input, tensor1, tensor2, value=1):

@@ -497,11 +497,19 @@ def cumsum(input, dim, dtype=None):
     return _accumulated(input, dtype, lambda x: Cumsum.apply(x, d, False))
 
 
+_UINT8 = np.dtype(np.uint8)
+
+
 def any(input, dim=None, keepdim=False):
-    return wrap(array_module(input._data).asarray(
-        input._data.any(axis=_axes(dim, input.ndim, "any"), keepdims=keepdim)))
+    """Whether any element (over dim) is nonzero: bool, but uint8 for a uint8 input (0 or 1),
+    as PyTorch."""
+    a = input._data
+    out = array_module(a).asarray(a.any(axis=_axes(dim, input.ndim, "any"), keepdims=keepdim))
+    return wrap(out.astype(np.uint8) if a.dtype is _UINT8 else out)
 
 
 def all(input, dim=None, keepdim=False):
-    return wrap(array_module(input._data).asarray(
-        input._data.all(axis=_axes(dim, input.ndim, "all"), keepdims=keepdim)))
+    """Whether every element (over dim) is nonzero: bool (uint8 for uint8, as any)."""
+    a = input._data
+    out = array_module(a).asarray(a.all(axis=_axes(dim, input.ndim, "all"), keepdims=keepdim))
+    return wrap(out.astype(np.uint8) if a.dtype is _UINT8 else out)

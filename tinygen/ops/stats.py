@@ -205,16 +205,67 @@ def _refuse_bool(input, name, kernel):
 
 
 def kthvalue(input, k, dim=-1, keepdim=False):
-    """(the k-th smallest element, its index) along dim (k counts from 1)."""
+    """(the k-th smallest element, its index) along dim (k counts from 1; NaN sorts last).
+    Among equal elements the index is the one PyTorch's CPU kernel returns: its quickselect's
+    (_quickselect, run on the slices where the k-th value is tied; deterministic, but neither
+    the first nor the last occurrence)."""
     _refuse_bool(input, "kthvalue", "_cpu")
     x = input if input.ndim else input.reshape(1)
     d = norm_dim(dim, x.ndim, "kthvalue")
     if not 1 <= k <= x.shape[d]:
         raise RuntimeError(f"kthvalue: k ({k}) is out of range for dim {d} of size {x.shape[d]}")
-    shape = list(x.shape)
-    shape[d] = 1
-    out = _pick(x, d, _argsort(x, d), np.full(shape, k - 1), keepdim)
+    data = np.moveaxis(x.cpu().numpy(), d, -1)              # (..., n)
+    rows = data.reshape(-1, data.shape[-1])
+    order = np.argsort(rows, axis=-1, kind="stable")
+    idx = order[:, k - 1].copy()
+    kth = rows[np.arange(len(rows)), idx]
+    same = (rows == kth[:, None]) | (np.isnan(rows) & np.isnan(kth)[:, None])
+    for r in np.flatnonzero(same.sum(axis=-1) > 1):          # ties: PyTorch's pick
+        idx[r] = _quickselect(rows[r].tolist(), k - 1)
+    idx = np.expand_dims(idx.reshape(data.shape[:-1]), d)       # the picks, as an `order`
+    out = _pick(x, d, idx, np.zeros(idx.shape, np.int64), keepdim)
     return out if input.ndim else values_indices(out.values.reshape(()), out.indices.reshape(()))
+
+
+def _quickselect(values, k):
+    """The index PyTorch's kthvalue returns (ATen's quick_select_template, the Numerical Recipes
+    quickselect with median-of-three pivots; NaN counts as the largest): partition values in
+    place, moving the original indices along, until position k holds the k-th smallest."""
+    def gt(a, b):                                # a > b, or a is NaN and b is not
+        return a > b or (a != a and b == b)
+
+    pos = list(range(len(values)))
+
+    def swap(i, j):
+        values[i], values[j] = values[j], values[i]
+        pos[i], pos[j] = pos[j], pos[i]
+
+    lo, hi = 0, len(values) - 1
+    while hi > lo + 1:
+        mid = lo + (hi - lo) // 2
+        swap(mid, lo + 1)
+        for i, j in ((lo + 1, hi), (lo, hi), (lo + 1, lo)):     # median of three -> values[lo]
+            if gt(values[i], values[j]):
+                swap(i, j)
+        i, j, pivot = lo + 1, hi, values[lo]
+        while True:
+            i += 1
+            while gt(pivot, values[i]):
+                i += 1
+            j -= 1
+            while gt(values[j], pivot):
+                j -= 1
+            if j < i:
+                break
+            swap(i, j)
+        swap(lo, j)
+        if j <= k:
+            lo = i
+        if j >= k:
+            hi = j - 1
+    if hi == lo + 1 and gt(values[lo], values[hi]):
+        swap(lo, hi)
+    return pos[k]
 
 
 def mode(input, dim=-1, keepdim=False):
@@ -288,8 +339,12 @@ def _quantile(input, q, dim, keepdim, interpolation, name, ignore_nan):
 
 
 def _one_quantile(x, d, order, q, n, nan, interpolation, ignore_nan):
-    """The q-quantile along d, keeping d as a size-1 dim."""
+    """The q-quantile along d, keeping d as a size-1 dim. A slice that gives NaN (quantile: one
+    holding a NaN; nanquantile: an all-NaN one) picks a NaN, as PyTorch: the last in sorted
+    order (quantile) or the first (nanquantile), which then gets the gradient."""
     pos = q * np.maximum(n - 1, 0).astype(np.float64)
+    if not ignore_nan:
+        pos = np.where(nan.any(axis=d, keepdims=True), x.shape[d] - 1, pos)
     lower, upper = np.floor(pos).astype(np.int64), np.ceil(pos).astype(np.int64)
     if interpolation == "nearest":
         lower = upper = np.round(pos).astype(np.int64)           # half to even, as PyTorch
@@ -303,9 +358,6 @@ def _one_quantile(x, d, order, q, n, nan, interpolation, ignore_nan):
         out = (low + high) * 0.5
     else:
         out = low + (high - low) * wrap(x.device.xp.asarray((pos - lower).astype(x._data.dtype)))
-    invalid = (n == 0) if ignore_nan else nan.any(axis=d, keepdims=True)
-    if invalid.any():                              # all-NaN slices (or any NaN): NaN
-        out = where(wrap(x.device.xp.asarray(invalid)), float("nan"), out)
     return out
 
 

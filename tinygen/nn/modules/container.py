@@ -200,8 +200,14 @@ class ModuleList(Module):
         return self
 
     def insert(self, index, module):
-        """Insert before position `index`, as list.insert. (PyTorch's raises a KeyError for a
-        negative index; tinygen follows list.insert there.)"""
+        """Insert before position `index` (past the end: append). A negative index raises
+        KeyError, as PyTorch's insert (which fails on the key '-1' after having shifted some
+        modules up; here nothing changes). PyTorch files a module inserted past the end under
+        that index, leaving a gap in the keys; tinygen appends it."""
+        index = operator.index(index)
+        if index < 0:
+            raise KeyError(f"ModuleList.insert: negative index {index} (as PyTorch, insert takes "
+                           f"0 to len = {len(self)}; Sequential.insert counts from the end)")
         mods = list(self._modules.values())
         mods.insert(index, module)
         self._modules.clear()

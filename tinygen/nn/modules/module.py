@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import copy
 import itertools
+import warnings
 from collections import OrderedDict
 
 from ...autograd.capture import replayed, tracer
@@ -46,6 +47,7 @@ class Module(StateDicts):
     forward(*inputs); calling the module runs the forward pre-hooks, forward, then forward hooks."""
 
     training: bool
+    _is_full_backward_hook = None    # True / False once a full / old-style backward hook is in
 
     def __init__(self):
         object.__setattr__(self, "training", True)
@@ -117,7 +119,28 @@ class Module(StateDicts):
         gradients w.r.t. the module's positional inputs are computed. grad_input holds None for
         inputs that are not tensors requiring grad; the replacements go on to the inputs.
         Keyword tensor arguments get no grad_input entry, as PyTorch."""
+        self._backward_hook_kind(True)
         return self._add_hook("_backward_hooks", hook, prepend)
+
+    def register_backward_hook(self, hook):
+        """The deprecated form (FutureWarning), run as a full backward hook. PyTorch hands it
+        the gradients w.r.t. the inputs of the last op of forward (Linear: bias, input and
+        weight.T), an artefact of its autograd graph that tinygen's ops do not reproduce; here
+        grad_input is the full hook's, which is the same for a module of one op on one input
+        (ReLU, Tanh...). grad_output is the same in both. As PyTorch, a module takes old or full
+        backward hooks, not both (RuntimeError)."""
+        self._backward_hook_kind(False)
+        warnings.warn("register_backward_hook is deprecated (as in PyTorch): tinygen runs the "
+                      "hook as register_full_backward_hook's, with grad_input the gradients "
+                      "w.r.t. the module's inputs; use register_full_backward_hook",
+                      FutureWarning, stacklevel=2)
+        return self._add_hook("_backward_hooks", hook, False)
+
+    def _backward_hook_kind(self, full):
+        if self._is_full_backward_hook is (not full):
+            raise RuntimeError("Cannot use both regular backward hooks and full backward hooks "
+                               "on a single Module. Please use only one of them.")
+        object.__setattr__(self, "_is_full_backward_hook", full)
 
     # ---- registration ---------------------------------------------------------------------------
     def register_parameter(self, name, param):

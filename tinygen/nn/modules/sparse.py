@@ -17,7 +17,10 @@ from .parameter import Parameter
 class Embedding(Module):
     """weight (num_embeddings, embedding_dim) ~ N(0, 1); the padding_idx row starts at zero and
     gets no gradient. max_norm renormalises the looked-up rows of weight in place before each
-    lookup (F.embedding, as torch.embedding_renorm_)."""
+    lookup (F.embedding, as torch.embedding_renorm_); scale_grad_by_freq divides each row's
+    gradient by its index's count in the batch. sparse=True gives weight.grad as a dense tensor
+    (tinygen has no sparse tensors; PyTorch's is sparse): the same values, and any optimiser
+    takes it (PyTorch's sparse gradients need SGD, SparseAdam, Adagrad...)."""
 
     def __init__(self, num_embeddings, embedding_dim, padding_idx=None, max_norm=None,
                  norm_type=2.0, scale_grad_by_freq=False, sparse=False, _weight=None,
@@ -32,8 +35,6 @@ class Embedding(Module):
                     raise ValueError(f"Embedding: padding_idx ({padding_idx}) must be within "
                                      f"num_embeddings ({num_embeddings})")
                 padding_idx = num_embeddings + padding_idx
-        if sparse:
-            raise NotImplementedError("Embedding(sparse=True): tinygen has dense gradients only")
         self.num_embeddings = num_embeddings
         self.embedding_dim = embedding_dim
         self.padding_idx = padding_idx
