@@ -326,3 +326,23 @@ def test_module_list_insert_negative_index():
     with pytest.raises(KeyError, match="negative index -1"):
         ml.insert(-1, tg.nn.Identity())
     assert [type(m).__name__ for m in ml] == ["ReLU", "Tanh"]
+
+
+def test_sign_of_nan_is_zero_as_torch():
+    # NumPy's sign(NaN) is NaN; torch's sign and sgn give 0 (in place too); abs's gradient at NaN
+    # follows (0)
+    torch = pytest.importorskip("torch")
+    values = [float("nan"), -0.0, 0.0, -2.5, 3.0, float("inf"), -float("inf")]
+    for dtype, tdtype in [(tg.float32, torch.float32), (tg.float16, torch.float16)]:
+        want = torch.tensor(values, dtype=tdtype)
+        for name in ("sign", "sgn"):
+            got = getattr(tg.tensor(values, dtype=dtype), name)()
+            np.testing.assert_array_equal(got.numpy(), getattr(want, name)().numpy())
+        t = tg.tensor(values, dtype=dtype)
+        t.sign_()
+        np.testing.assert_array_equal(t.numpy(), want.sign().numpy())
+    x = tg.tensor(values, requires_grad=True)
+    xt = torch.tensor(values, requires_grad=True)
+    tg.sign(x).sum().backward()
+    torch.sign(xt).sum().backward()
+    np.testing.assert_array_equal(x.grad.numpy(), xt.grad.numpy())

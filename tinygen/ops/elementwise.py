@@ -164,7 +164,7 @@ class Abs(Function):
 
     def backward(self, gy):
         (x,) = self.saved_tensors
-        return gy * AbsSlope.apply(x)        # sign(0) = 0: the subgradient PyTorch picks
+        return gy * Sign.apply(x)        # sign(0) = 0: the subgradient PyTorch picks
 
 
 class Sin(Function):
@@ -248,23 +248,21 @@ class SigmoidBackward(_BackwardFromOutput):
         return gg * gy * (1 - 2 * y)
 
 
+def _sign(xp, x):
+    """xp.sign(x), but 0 at NaN, as PyTorch's sign and sgn (NumPy gives NaN)."""
+    s = xp.sign(x)
+    return xp.where(s != s, s.dtype.type(0), s) if s.dtype.kind == "f" else s
+
+
 class Sign(Function):
-    """Piecewise constant (sign, floor, ceil, round): the derivative is 0 where it exists."""
+    """Piecewise constant (sign, floor, ceil, round): the derivative is 0 where it exists.
+    sign(NaN) is 0, as in PyTorch."""
 
     def forward(self, x):
-        return self.xp.sign(x)
+        return _sign(self.xp, x)
 
     def backward(self, gy):
         return gy * 0
-
-
-class AbsSlope(Sign):
-    """abs's derivative: sign(x), but 0 at NaN (PyTorch's sgn(NaN), so abs passes no gradient
-    at a NaN input, where sign gives NaN)."""
-
-    def forward(self, x):
-        s = self.xp.sign(x)
-        return self.xp.where(s != s, s.dtype.type(0), s) if s.dtype.kind == "f" else s
 
 
 class Floor(Sign):
@@ -366,8 +364,8 @@ def abs(input):
 
 
 def sign(input):
-    return Sign.apply(input) if input._requires_grad else wrap(array_module(input._data).sign(
-        input._data))
+    return Sign.apply(input) if input._requires_grad else wrap(_sign(array_module(input._data),
+                                                                      input._data))
 
 
 def floor(input):
