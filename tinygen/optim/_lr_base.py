@@ -1,6 +1,8 @@
 """The scheduler base class, `LRScheduler`, with PyTorch's exact stepping semantics.
 
-See lr_scheduler.py for the public module and the rules every scheduler follows.
+See lr_scheduler.py for the public module and the rules every scheduler follows. A Tensor lr
+stays the same Tensor: a step fills it in place, and `get_last_lr()` / `base_lrs` hold copies
+(PyTorch's _update_param_group_val and _param_groups_val_list).
 """
 from __future__ import annotations
 
@@ -9,22 +11,47 @@ import weakref
 from functools import wraps
 
 from ..autograd.capture import replayed
+from ..tensor import Tensor
 from .optimizer import Optimizer
+
+EPOCH_DEPRECATION_WARNING = (
+    "The epoch parameter in `scheduler.step()` was not necessary and is being "
+    "deprecated where possible. Please use `scheduler.step()` to step the "
+    "scheduler. During the deprecation, if epoch is different from None, the "
+    "closed form is used instead of the new chainable form, where available. "
+    "Please open an issue if you are unable to replicate your use case: "
+    "https://github.com/pytorch/pytorch/issues/new/choose."
+)
+
+
+def _copy(value):
+    return value.clone() if isinstance(value, Tensor) else value
 
 
 def _format_param(name, optimizer, param):
-    """One value per param group: a list/tuple of the right length, or a scalar repeated."""
+    """One value per param group: a list/tuple of the right length, or a scalar repeated
+    (Tensors copied)."""
     if isinstance(param, (list, tuple)):
         if len(param) != len(optimizer.param_groups):
             raise ValueError(f"{name} must have the same length as optimizer.param_groups. "
                              f"{name} has {len(param)} values, param_groups has "
                              f"{len(optimizer.param_groups)}.")
-        return list(param)
-    return [param] * len(optimizer.param_groups)
+    else:
+        param = [param] * len(optimizer.param_groups)
+    return [_copy(value) for value in param]
 
 
 def _group_values(optimizer, key):
-    return [group[key] for group in optimizer.param_groups]
+    """group[key] of every param group, Tensors copied (never aliasing the group's)."""
+    return [_copy(group[key]) for group in optimizer.param_groups]
+
+
+def _update_param_group_val(group, key, value):
+    """Set group[key]: a Tensor there is filled in place (it stays the same Tensor)."""
+    if isinstance(group[key], Tensor):
+        group[key].fill_(float(value))
+    else:
+        group[key] = value
 
 
 class LRScheduler:
@@ -45,13 +72,18 @@ class LRScheduler:
         self.optimizer = optimizer
         if last_epoch == -1:
             for group in optimizer.param_groups:
-                group.setdefault("initial_lr", group["lr"])
+                group.setdefault("initial_lr", _copy(group["lr"]))
         else:
             for i, group in enumerate(optimizer.param_groups):
                 if "initial_lr" not in group:
-                    raise KeyError(f"param 'initial_lr' is not specified in param_groups[{i}] "
-                                   "when resuming a scheduler with last_epoch >= 0: load the "
-                                   "optimizer state first, or leave last_epoch at -1")
+                    raise KeyError(
+                        f"param 'initial_lr' is not specified in param_groups[{i}] when "
+                        "resuming scheduler with last_epoch >= 0.\n"
+                        "This typically happens when:\n"
+                        "1. You're trying to resume training from a checkpoint but haven't "
+                        "properly loaded the optimizer state\n"
+                        "2. You're using last_epoch >= 0 for a fresh training run (not "
+                        "recommended)")
         self.base_lrs = _group_values(optimizer, "initial_lr")
         self.last_epoch = last_epoch
         _track_optimizer_step(optimizer)
@@ -86,19 +118,24 @@ class LRScheduler:
         """Advance one epoch (or jump to `epoch`, deprecated) and set the groups' lrs."""
         if self._step_count == 1:
             if not getattr(self.optimizer.step, "_wrapped_by_lr_sched", False):
-                warnings.warn("Seems like `optimizer.step()` has been overridden after learning "
-                              "rate scheduler initialization. Please, make sure to call "
-                              "`optimizer.step()` before `lr_scheduler.step()`.", UserWarning,
-                              stacklevel=2)
+                warnings.warn(
+                    "Seems like `optimizer.step()` has been overridden after learning rate "
+                    "scheduler initialization. Please, make sure to call `optimizer.step()` "
+                    "before `lr_scheduler.step()`. See more details at "
+                    "https://pytorch.org/docs/stable/optim.html#how-to-adjust-learning-rate",
+                    UserWarning, stacklevel=2)
             elif not getattr(self.optimizer, "_opt_called", False):
-                warnings.warn("Detected call of `lr_scheduler.step()` before `optimizer.step()`. "
-                              "You should call them in the opposite order: `optimizer.step()` "
-                              "before `lr_scheduler.step()`, or the first value of the learning "
-                              "rate schedule is skipped.", UserWarning, stacklevel=2)
+                warnings.warn(
+                    "Detected call of `lr_scheduler.step()` before `optimizer.step()`. "
+                    "In PyTorch 1.1.0 and later, you should call them in the opposite order: "
+                    "`optimizer.step()` before `lr_scheduler.step()`.  Failure to do this "
+                    "will result in PyTorch skipping the first value of the learning rate "
+                    "schedule. See more details at "
+                    "https://pytorch.org/docs/stable/optim.html#how-to-adjust-learning-rate",
+                    UserWarning, stacklevel=2)
         self._step_count += 1
         if epoch is not None:
-            warnings.warn("The epoch parameter in `scheduler.step()` is deprecated; the closed "
-                          "form is used where available.", UserWarning, stacklevel=2)
+            warnings.warn(EPOCH_DEPRECATION_WARNING, UserWarning, stacklevel=2)
         self._update_lr(epoch)
 
     def _update_lr(self, epoch=None):
@@ -116,13 +153,17 @@ class LRScheduler:
         finally:
             self._get_lr_called_within_step = False
         for group, lr in zip(self.optimizer.param_groups, values):
-            group["lr"] = lr
+            _update_param_group_val(group, "lr", lr)
         self._last_lr = _group_values(self.optimizer, "lr")
 
     def _warn_if_outside_step(self):
         if not self._get_lr_called_within_step:
             warnings.warn("To get the last learning rate computed by the scheduler, please use "
                           "`get_last_lr()`.", UserWarning, stacklevel=3)
+
+
+class _LRScheduler(LRScheduler):
+    """PyTorch's old name of LRScheduler, kept for the programs that subclass it."""
 
 
 def _track_optimizer_step(optimizer):

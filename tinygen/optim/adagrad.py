@@ -22,18 +22,24 @@ dense ones.
 from __future__ import annotations
 
 from ..backend.device import array_module
-from .optimizer import ElementwiseOptimizer, _step_tensor, _zeros_like, check_hyperparameters
+from .optimizer import (LOADED_GROUP_DEFAULTS, ElementwiseOptimizer, _step_tensor, _zeros_like,
+                        check_flags, check_hyperparameters)
 
 
 class Adagrad(ElementwiseOptimizer):
     """Adagrad(params, lr=1e-2, lr_decay=0, weight_decay=0, initial_accumulator_value=0,
     eps=1e-10, foreach=None, *, maximize=False, differentiable=False, fused=None). As in
-    PyTorch, the state (`step`, `sum`) is created for every parameter at construction."""
+    PyTorch, the state (`step`, `sum`) is created for every parameter at construction, and
+    `sum` starts at the constructor's initial_accumulator_value in every group (a group's own
+    value is kept in the group but not used: PyTorch's behaviour, copied so runs agree)."""
+
+    _LOADED_GROUP_DEFAULTS = {**LOADED_GROUP_DEFAULTS, "fused": None}
 
     def __init__(self, params, lr=1e-2, lr_decay=0, weight_decay=0, initial_accumulator_value=0,
                  eps=1e-10, foreach=None, *, maximize=False, differentiable=False, fused=None):
         check_hyperparameters("Adagrad", lr=lr, lr_decay=lr_decay, weight_decay=weight_decay,
                               initial_accumulator_value=initial_accumulator_value, eps=eps)
+        check_flags("Adagrad", foreach, fused, differentiable)
         super().__init__(params, {"lr": lr, "lr_decay": lr_decay, "eps": eps,
                                   "weight_decay": weight_decay,
                                   "initial_accumulator_value": initial_accumulator_value,
@@ -41,12 +47,12 @@ class Adagrad(ElementwiseOptimizer):
                                   "differentiable": differentiable, "fused": fused})
         for group in self.param_groups:
             for p in group["params"]:
-                self.state[p]["step"] = _step_tensor()
+                self.state[p]["step"] = _step_tensor(fused=group["fused"])
                 self.state[p].update(self.new_state(p, group))
 
     def new_state(self, p, group):
         total = _zeros_like(p)
-        total._data += group["initial_accumulator_value"]
+        total._data += self.defaults["initial_accumulator_value"]
         return {"sum": total}
 
     def update(self, param, grad, state, group, step):
@@ -64,11 +70,15 @@ class Adadelta(ElementwiseOptimizer):
     """Adadelta(params, lr=1.0, rho=0.9, eps=1e-6, weight_decay=0, foreach=None, *,
     capturable=False, maximize=False, differentiable=False)."""
 
+    _LOADED_GROUP_DEFAULTS = {**LOADED_GROUP_DEFAULTS, "capturable": False}
+
     def __init__(self, params, lr=1.0, rho=0.9, eps=1e-6, weight_decay=0, foreach=None, *,
                  capturable=False, maximize=False, differentiable=False):
-        check_hyperparameters("Adadelta", lr=lr, eps=eps, weight_decay=weight_decay)
+        check_hyperparameters("Adadelta", lr=lr)
         if not 0.0 <= rho <= 1.0:
-            raise ValueError(f"Adadelta: Invalid rho value: {rho}")
+            raise ValueError(f"Invalid rho value: {rho}")
+        check_hyperparameters("Adadelta", eps=eps, weight_decay=weight_decay)
+        check_flags("Adadelta", foreach, None, differentiable)
         super().__init__(params, {"lr": lr, "rho": rho, "eps": eps, "weight_decay": weight_decay,
                                   "foreach": foreach, "capturable": capturable,
                                   "maximize": maximize, "differentiable": differentiable})

@@ -18,40 +18,37 @@ from __future__ import annotations
 
 from ..autograd.grad_mode import no_grad
 from ..ops.optim import AdamStep
-from .optimizer import Optimizer, _check_grad, _scalar, _step_tensor, _zeros_like
+from ..tensor import Tensor
+from .optimizer import (Optimizer, _check_grad, _scalar, _step_tensor, _zeros_like, check_flags,
+                        check_hyperparameters)
 
 
 class Adam(Optimizer):
     """Adam(params, lr=1e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=0, amsgrad=False, *,
-    maximize=False, decoupled_weight_decay=False).
+    foreach=None, maximize=False, capturable=False, differentiable=False, fused=None,
+    decoupled_weight_decay=False).
 
     weight_decay is an L2 penalty added to the gradient (decoupled, as AdamW, when
-    `decoupled_weight_decay=True`). `foreach`, `capturable` and `fused` are accepted for PyTorch
-    compatibility and change nothing here; `differentiable=True` is not supported.
+    `decoupled_weight_decay=True`). lr and betas may be Tensors (kept in the group, read as their
+    values). `foreach`, `capturable` and `fused` are checked as in PyTorch and change nothing
+    here; `differentiable=True` is not supported.
     """
 
     def __init__(self, params, lr=1e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=0,
                  amsgrad=False, *, foreach=None, maximize=False, capturable=False,
                  differentiable=False, fused=None, decoupled_weight_decay=False):
-        name = type(self).__name__
-        if not 0.0 <= _scalar(lr):
-            raise ValueError(f"{name}: Invalid learning rate: {lr}")
-        if not 0.0 <= eps:
-            raise ValueError(f"{name}: Invalid epsilon value: {eps}")
-        if not 0.0 <= _scalar(betas[0]) < 1.0:
-            raise ValueError(f"{name}: Invalid beta parameter at index 0: {betas[0]}")
-        if not 0.0 <= _scalar(betas[1]) < 1.0:
-            raise ValueError(f"{name}: Invalid beta parameter at index 1: {betas[1]}")
-        if not 0.0 <= weight_decay:
-            raise ValueError(f"{name}: Invalid weight_decay value: {weight_decay}")
-        if differentiable:
-            raise NotImplementedError(f"{name}: differentiable=True is not supported by tinygen")
-        defaults = {"lr": lr, "betas": (_scalar(betas[0]), _scalar(betas[1])), "eps": eps,
+        betas = _check_adam_args(lr, betas, eps, weight_decay, foreach, capturable)
+        check_flags(type(self).__name__, foreach, fused, differentiable)
+        defaults = {"lr": lr, "betas": betas, "eps": eps,
                     "weight_decay": weight_decay, "amsgrad": amsgrad, "maximize": maximize,
                     "foreach": foreach, "capturable": capturable,
                     "differentiable": differentiable, "fused": fused,
                     "decoupled_weight_decay": decoupled_weight_decay}
         super().__init__(params, defaults)
+
+    _LOADED_GROUP_DEFAULTS = {"amsgrad": False, "maximize": False, "foreach": None,
+                              "capturable": False, "differentiable": False,
+                              "decoupled_weight_decay": False, "fused": None}
 
     @no_grad()
     def step(self, closure=None):
@@ -71,7 +68,7 @@ class Adam(Optimizer):
                 grad = _check_grad(name, p, i)
                 state = self.state[p]
                 if len(state) == 0:
-                    state["step"] = _step_tensor()
+                    state["step"] = _step_tensor(fused=group.get("fused"))
                     state["exp_avg"] = _zeros_like(p)
                     state["exp_avg_sq"] = _zeros_like(p)
                     if amsgrad:
@@ -106,7 +103,32 @@ class AdamW(Adam):
                          capturable=capturable, differentiable=differentiable, fused=fused,
                          decoupled_weight_decay=True)
 
-    def load_state_dict(self, state_dict):
-        super().load_state_dict(state_dict)
+    def __setstate__(self, state):
+        super().__setstate__(state)
         for group in self.param_groups:        # AdamW is always decoupled, whatever was saved
             group["decoupled_weight_decay"] = True
+
+
+def _check_adam_args(lr, betas, eps, weight_decay, foreach, capturable):
+    """PyTorch's checks and messages, in its order; returns betas with 1-element Tensors made
+    0-d (PyTorch's _to_scalar)."""
+    if isinstance(lr, Tensor):
+        if foreach and not capturable:
+            raise ValueError("lr as a Tensor is not supported for capturable=False and "
+                             "foreach=True")
+    check_hyperparameters("Adam", lr=lr, eps=eps)
+    for i in (0, 1):
+        if not 0.0 <= _scalar(betas[i]) < 1.0:
+            raise ValueError(f"Invalid beta parameter at index {i}: {betas[i]}")
+    check_hyperparameters("Adam", weight_decay=weight_decay)
+    if not (all(isinstance(b, float) for b in betas[:2])
+            or all(isinstance(b, Tensor) for b in betas[:2])):
+        raise ValueError("betas must be either both floats or both Tensors")
+    for i in (0, 1):
+        if isinstance(betas[i], Tensor):
+            if foreach and not capturable:
+                raise ValueError(f"betas[{i}] as a Tensor is not supported for "
+                                 "capturable=False and foreach=True")
+            if betas[i].numel() != 1:
+                raise ValueError(f"Tensor betas[{i}] must be 1-element")
+    return tuple(b.squeeze() if isinstance(b, Tensor) and b.ndim != 0 else b for b in betas)

@@ -30,14 +30,18 @@ from __future__ import annotations
 import math
 
 from ..backend.device import array_module
-from .optimizer import (ElementwiseOptimizer, _scalar, _step_tensor, _zeros_like,
-                        check_hyperparameters)
+from .optimizer import (LOADED_GROUP_DEFAULTS, ElementwiseOptimizer, _scalar, _step_tensor,
+                        _zeros_like, check_flags, check_hyperparameters)
 
 
-def _check_betas(name, betas):
+def _check(name, lr, eps, betas, weight_decay, foreach, differentiable, **more):
+    """PyTorch's checks and messages, in its order."""
+    check_hyperparameters(name, lr=lr, eps=eps)
     for i, beta in enumerate(betas):
         if not 0.0 <= _scalar(beta) < 1.0:
-            raise ValueError(f"{name}: Invalid beta parameter at index {i}: {beta}")
+            raise ValueError(f"Invalid beta parameter at index {i}: {beta}")
+    check_hyperparameters(name, weight_decay=weight_decay, **more)
+    check_flags(name, foreach, None, differentiable)
 
 
 def _decay(param, grad, group):
@@ -63,10 +67,11 @@ class Adamax(ElementwiseOptimizer):
     """Adamax(params, lr=2e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=0, foreach=None, *,
     maximize=False, differentiable=False, capturable=False)."""
 
+    _LOADED_GROUP_DEFAULTS = {**LOADED_GROUP_DEFAULTS, "capturable": False}
+
     def __init__(self, params, lr=2e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=0,
                  foreach=None, *, maximize=False, differentiable=False, capturable=False):
-        check_hyperparameters("Adamax", lr=lr, eps=eps, weight_decay=weight_decay)
-        _check_betas("Adamax", betas)
+        _check("Adamax", lr, eps, betas, weight_decay, foreach, differentiable)
         super().__init__(params, {"lr": lr, "betas": betas, "eps": eps,
                                   "weight_decay": weight_decay, "foreach": foreach,
                                   "maximize": maximize, "differentiable": differentiable,
@@ -92,12 +97,14 @@ class NAdam(ElementwiseOptimizer):
     capturable=False, differentiable=False). `mu_product` is kept as a 0-d float32 tensor, as
     in PyTorch (its rounding shows in the updates)."""
 
+    _LOADED_GROUP_DEFAULTS = {**LOADED_GROUP_DEFAULTS, "capturable": False,
+                              "decoupled_weight_decay": False}
+
     def __init__(self, params, lr=2e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=0,
                  momentum_decay=4e-3, decoupled_weight_decay=False, *, foreach=None,
                  maximize=False, capturable=False, differentiable=False):
-        check_hyperparameters("NAdam", lr=lr, eps=eps, weight_decay=weight_decay,
-                              momentum_decay=momentum_decay)
-        _check_betas("NAdam", betas)
+        _check("NAdam", lr, eps, betas, weight_decay, foreach, differentiable,
+               momentum_decay=momentum_decay)
         super().__init__(params, {"lr": lr, "betas": betas, "eps": eps,
                                   "weight_decay": weight_decay, "momentum_decay": momentum_decay,
                                   "decoupled_weight_decay": decoupled_weight_decay,
@@ -129,11 +136,12 @@ class RAdam(ElementwiseOptimizer):
     decoupled_weight_decay=False, *, foreach=None, maximize=False, capturable=False,
     differentiable=False)."""
 
+    _LOADED_GROUP_DEFAULTS = NAdam._LOADED_GROUP_DEFAULTS
+
     def __init__(self, params, lr=1e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=0,
                  decoupled_weight_decay=False, *, foreach=None, maximize=False,
                  capturable=False, differentiable=False):
-        check_hyperparameters("RAdam", lr=lr, eps=eps, weight_decay=weight_decay)
-        _check_betas("RAdam", betas)
+        _check("RAdam", lr, eps, betas, weight_decay, foreach, differentiable)
         super().__init__(params, {"lr": lr, "betas": betas, "eps": eps,
                                   "weight_decay": weight_decay,
                                   "decoupled_weight_decay": decoupled_weight_decay,

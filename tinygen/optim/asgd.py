@@ -16,22 +16,28 @@ Rprop: only the sign of the gradient counts; each weight has its own step size
     g = 0 where s < 0 (the sign flipped: step back from the overshoot, next time)
     p = p - sign(g) * step_size;   g_prev = g
 
-`eta` and `mu` are 0-d float32 tensors, as in PyTorch.
+`eta` and `mu` are 0-d tensors of the scalar dtype (float32, float64 while the default dtype is),
+as in PyTorch; their new values are rounded to the default dtype first, as PyTorch's
+`torch.as_tensor(python_float)` does.
 """
 from __future__ import annotations
 
 from ..backend.device import array_module
-from .optimizer import ElementwiseOptimizer, _scalar, _step_tensor, _zeros_like, \
-    check_hyperparameters
+from ..backend.dtypes import get_default_dtype
+from .optimizer import (LOADED_GROUP_DEFAULTS, ElementwiseOptimizer, _scalar, _step_tensor,
+                        _zeros_like, check_flags, check_hyperparameters)
 
 
 class ASGD(ElementwiseOptimizer):
     """ASGD(params, lr=1e-2, lambd=1e-4, alpha=0.75, t0=1e6, weight_decay=0, foreach=None,
     maximize=False, differentiable=False, capturable=False)."""
 
+    _LOADED_GROUP_DEFAULTS = {**LOADED_GROUP_DEFAULTS, "capturable": False}
+
     def __init__(self, params, lr=1e-2, lambd=1e-4, alpha=0.75, t0=1e6, weight_decay=0,
                  foreach=None, maximize=False, differentiable=False, capturable=False):
         check_hyperparameters("ASGD", lr=lr, weight_decay=weight_decay)
+        check_flags("ASGD", foreach, None, differentiable)
         super().__init__(params, {"lr": lr, "lambd": lambd, "alpha": alpha, "t0": t0,
                                   "weight_decay": weight_decay, "foreach": foreach,
                                   "maximize": maximize, "differentiable": differentiable,
@@ -52,19 +58,23 @@ class ASGD(ElementwiseOptimizer):
             state["ax"] += (param - state["ax"]) * float(state["mu"])
         else:
             state["ax"][...] = param
-        state["eta"][...] = lr / (1 + lambd * lr * step) ** group["alpha"]
-        state["mu"][...] = 1 / max(1, step - group["t0"])
+        as_default = get_default_dtype().np.type          # torch.as_tensor(a Python float)
+        state["eta"][...] = as_default(lr / (1 + lambd * lr * step) ** group["alpha"])
+        state["mu"][...] = as_default(1 / max(1, step - group["t0"]))
 
 
 class Rprop(ElementwiseOptimizer):
     """Rprop(params, lr=1e-2, etas=(0.5, 1.2), step_sizes=(1e-6, 50), *, capturable=False,
     foreach=None, maximize=False, differentiable=False)."""
 
+    _LOADED_GROUP_DEFAULTS = ASGD._LOADED_GROUP_DEFAULTS
+
     def __init__(self, params, lr=1e-2, etas=(0.5, 1.2), step_sizes=(1e-6, 50), *,
                  capturable=False, foreach=None, maximize=False, differentiable=False):
         check_hyperparameters("Rprop", lr=lr)
         if not 0.0 < etas[0] < 1.0 < etas[1]:
-            raise ValueError(f"Rprop: Invalid eta values: {etas[0]}, {etas[1]}")
+            raise ValueError(f"Invalid eta values: {etas[0]}, {etas[1]}")
+        check_flags("Rprop", foreach, None, differentiable)
         super().__init__(params, {"lr": lr, "etas": etas, "step_sizes": step_sizes,
                                   "foreach": foreach, "maximize": maximize,
                                   "differentiable": differentiable, "capturable": capturable})

@@ -9,7 +9,12 @@ One `step(closure)` runs up to max_iter iterations on the flattened parameters x
 
 and stops on a small gradient (tolerance_grad), a small change (tolerance_change) or max_eval
 closure evaluations. The closure re-evaluates the model and returns the loss (with backward
-done). The vectors are arrays of the parameters' device; scalars are Python floats.
+done). The vectors are arrays of the parameters' device; scalars are Python floats while
+stepping. The state has PyTorch's keys and types (`ro`, `al` lists of 0-d Tensors, `H_diag` a 0-d
+Tensor once set), so either library loads the other's state dict.
+
+Where PyTorch differs: an unknown line_search_fn raises ValueError at construction (PyTorch
+accepts it and raises RuntimeError("only 'strong_wolfe' is supported") at the first step).
 """
 from __future__ import annotations
 
@@ -18,7 +23,7 @@ import math
 from ..autograd.function import wrap
 from ..autograd.grad_mode import enable_grad, no_grad
 from ..backend.device import array_module
-from .optimizer import Optimizer, _scalar
+from .optimizer import Optimizer, _scalar, check_hyperparameters
 
 
 def _cubic_interpolate(x1, f1, g1, x2, f2, g2, bounds=None):
@@ -122,8 +127,7 @@ class LBFGS(Optimizer):
 
     def __init__(self, params, lr=1, max_iter=20, max_eval=None, tolerance_grad=1e-7,
                  tolerance_change=1e-9, history_size=100, line_search_fn=None):
-        if not 0.0 <= _scalar(lr):
-            raise ValueError(f"LBFGS: Invalid learning rate: {lr}")
+        check_hyperparameters("LBFGS", lr=lr)
         if line_search_fn not in (None, "strong_wolfe"):
             raise ValueError(f"LBFGS: only 'strong_wolfe' is supported as line_search_fn, got "
                              f"{line_search_fn!r}")
@@ -192,7 +196,8 @@ class LBFGS(Optimizer):
             state["n_iter"] += 1
             memory.direction(grad, first=state["n_iter"] == 1)
             memory.prev_grad, memory.prev_loss = grad.copy(), loss
-            t = lr * (min(1.0, 1.0 / float(abs(grad).sum())) if state["n_iter"] == 1 else 1.0)
+            # lr itself after the first iteration (an int lr stays an int in the state: PyTorch)
+            t = min(1.0, 1.0 / float(abs(grad).sum())) * lr if state["n_iter"] == 1 else lr
             gtd = float(grad @ memory.d)
             if gtd > -group["tolerance_change"]:
                 break
@@ -220,36 +225,50 @@ class _Memory:
     """The L-BFGS history (the pairs s, y and 1 / y.s), the last direction d and step t, the
     previous flat gradient and loss: kept in the optimiser's state between steps."""
 
-    KEYS = ("d", "t", "old_dirs", "old_stps", "ro", "H_diag", "prev_flat_grad", "prev_loss")
+    KEYS = ("d", "t", "old_dirs", "old_stps", "ro", "H_diag", "prev_flat_grad", "prev_loss",
+            "al")
 
     def __init__(self, history_size):
         self.history_size = history_size
-        self.d = self.t = self.prev_grad = self.prev_loss = None
-        self.old_dirs, self.old_stps, self.ro, self.h_diag = [], [], [], 1.0
+        self.d = self.t = self.prev_grad = self.prev_loss = self.al = None
+        self.old_dirs, self.old_stps, self.ro, self.h_diag = [], [], [], 1
 
     @classmethod
     def load(cls, state, history_size):
+        """The memory from the state (ours or PyTorch's: scalars may be 0-d Tensors)."""
         memory = cls(history_size)
         if "d" in state:
-            memory.d, memory.t = state["d"]._data, state["t"]
+            memory.d, memory.t = state["d"]._data, float(state["t"])
             memory.old_dirs = [v._data for v in state["old_dirs"]]
             memory.old_stps = [v._data for v in state["old_stps"]]
-            memory.ro, memory.h_diag = list(state["ro"]), state["H_diag"]
-            memory.prev_grad, memory.prev_loss = state["prev_flat_grad"]._data, \
-                state["prev_loss"]
+            memory.ro = [float(r) for r in state["ro"]]
+            memory.h_diag = _number(state["H_diag"])
+            memory.prev_grad = state["prev_flat_grad"]._data
+            memory.prev_loss = float(state["prev_loss"])
+        if state.get("al") is not None:
+            memory.al = [None if a is None else float(a) for a in state["al"]]
         return memory
 
     def save(self, state):
-        state.update({"d": wrap(self.d), "t": self.t, "ro": list(self.ro),
+        """Into the state, with PyTorch's types: the scalars of the recursion as 0-d Tensors."""
+        xp = array_module(self.d)
+
+        def scalar(value):
+            return wrap(xp.asarray(value, dtype=self.d.dtype))
+        state.update({"d": wrap(self.d), "t": self.t, "ro": [scalar(r) for r in self.ro],
                       "old_dirs": [wrap(v) for v in self.old_dirs],
-                      "old_stps": [wrap(v) for v in self.old_stps], "H_diag": self.h_diag,
+                      "old_stps": [wrap(v) for v in self.old_stps],
+                      "H_diag": self.h_diag if isinstance(self.h_diag, int) else
+                      scalar(self.h_diag),
                       "prev_flat_grad": wrap(self.prev_grad), "prev_loss": self.prev_loss})
+        if self.al is not None:
+            state["al"] = [None if a is None else scalar(a) for a in self.al]
 
     def direction(self, grad, first):
         """d = -H grad: steepest descent at first, else the two-loop recursion after adding
         the newest pair (kept only if y.s > 1e-10, which keeps H positive definite)."""
         if first:
-            self.d, self.old_dirs, self.old_stps, self.ro, self.h_diag = -grad, [], [], [], 1.0
+            self.d, self.old_dirs, self.old_stps, self.ro, self.h_diag = -grad, [], [], [], 1
             return
         y, s = grad - self.prev_grad, self.d * self.t
         ys = float(y @ s)
@@ -262,7 +281,9 @@ class _Memory:
             self.old_stps.append(s)
             self.ro.append(1.0 / ys)
             self.h_diag = ys / float(y @ y)
-        alphas = [0.0] * len(self.old_dirs)
+        if self.al is None:                    # PyTorch's state["al"], kept between steps
+            self.al = [None] * self.history_size
+        alphas = self.al
         q = -grad
         for i in range(len(self.old_dirs) - 1, -1, -1):
             alphas[i] = float(self.old_stps[i] @ q) * self.ro[i]
@@ -272,3 +293,8 @@ class _Memory:
             beta = float(self.old_dirs[i] @ r) * self.ro[i]
             r = r + (alphas[i] - beta) * self.old_stps[i]
         self.d = r
+
+
+def _number(value):
+    """A Python number from a number or a 0-d Tensor (ints stay ints)."""
+    return value if isinstance(value, (int, float)) else float(value)

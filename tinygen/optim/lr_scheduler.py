@@ -24,7 +24,9 @@ from __future__ import annotations
 
 from bisect import bisect_right
 
-from ._lr_base import LRScheduler, _group_values
+from ._lr_base import EPOCH_DEPRECATION_WARNING as EPOCH_DEPRECATION_WARNING
+from ._lr_base import LRScheduler, _group_values, _update_param_group_val
+from ._lr_base import _LRScheduler as _LRScheduler      # PyTorch's old name, for subclasses
 from ._lr_cycle import CosineAnnealingWarmRestarts, CyclicLR, OneCycleLR, ReduceLROnPlateau
 from ._lr_epoch import (
     ConstantLR,
@@ -51,18 +53,20 @@ class SequentialLR(LRScheduler):
     def __init__(self, optimizer, schedulers, milestones, last_epoch=-1):
         name = type(self).__name__
         if len(schedulers) < 1:
-            raise ValueError(f"{name} expects at least one scheduler, but got none")
+            raise ValueError(f"{name} expects at least one scheduler, but got no scheduler.")
         _check_schedulers(name, schedulers, optimizer)
         if len(milestones) != len(schedulers) - 1:
-            raise ValueError(f"{name} expects one more scheduler than milestones, but got "
-                             f"{len(schedulers)} schedulers and {len(milestones)} milestones")
+            raise ValueError("Sequential Schedulers expects number of schedulers provided to be "
+                             "one more than the number of milestone points, but got number of "
+                             f"schedulers {len(schedulers)} and the number of milestones to be "
+                             f"equal to {len(milestones)}")
         self._schedulers = schedulers
         self._milestones = milestones
         self.last_epoch = last_epoch + 1
         self.optimizer = optimizer
         # undo the initial steps the sub-schedulers took, then redo only the first one's
         for group in self.optimizer.param_groups:
-            group["lr"] = group["initial_lr"]
+            _update_param_group_val(group, "lr", group["initial_lr"])
         self.recursive_undo()
         idx = bisect_right(self._milestones, 0)
         self._schedulers[idx]._initial_step()
@@ -106,7 +110,8 @@ class ChainedScheduler(LRScheduler):
     def __init__(self, schedulers, optimizer=None):
         name = type(self).__name__
         if len(schedulers) < 1:
-            raise ValueError(f"{name} expects at least one scheduler to be chained, but got none")
+            raise ValueError(f"{name} expects at least one scheduler to be chained, but got no "
+                             "scheduler.")
         optimizer = optimizer or schedulers[0].optimizer
         _check_schedulers(name, schedulers, optimizer)
         self._schedulers = schedulers
@@ -125,12 +130,13 @@ class ChainedScheduler(LRScheduler):
 def _check_schedulers(name, schedulers, optimizer):
     for idx, scheduler in enumerate(schedulers):
         if not hasattr(scheduler, "optimizer"):
-            raise TypeError(f"{name}: scheduler at index {idx} should have `optimizer` as its "
-                            "attribute")
+            raise TypeError(f"{name} at index {idx} should have `optimizer` as its attribute.")
         if isinstance(scheduler, ReduceLROnPlateau):
-            raise ValueError(f"{name} does not support `ReduceLROnPlateau` (its step needs a "
-                             f"metric), but got one at index {idx}")
+            raise ValueError(f"{name} does not support `ReduceLROnPlateau` scheduler as it "
+                             "requires additional kwargs to be specified when calling `step`, "
+                             f"but got one at index {idx} in the given schedulers sequence.")
         if scheduler.optimizer is not optimizer:
             raise ValueError(f"{name} expects all schedulers to belong to the same optimizer, "
-                             f"but scheduler {type(scheduler).__name__} at index {idx} has a "
-                             "different one")
+                             f"but got scheduler {type(scheduler).__name__} at index {idx} has "
+                             f"{scheduler.optimizer}, which is different from "
+                             f"{type(optimizer).__name__}.")

@@ -13,13 +13,21 @@ of state Tensors per parameter, created lazily on the first step that parameter 
     {"state": {0: {"step": tensor(3.), "exp_avg": tensor(...), ...}, 1: {...}},
      "param_groups": [{"lr": 0.001, "betas": (0.9, 0.999), ..., "params": [0, 1]}]}
 
-Parameters are numbered in the order they appear across groups. `step` is a 0-d float32 Tensor on
-the CPU, as in PyTorch 2.x (its value is read as a Python float for the bias corrections).
+Parameters are numbered in the order they appear across groups. `step` is a 0-d CPU tensor of
+PyTorch's scalar dtype: float32, or float64 while the default dtype is float64 (its value is read
+as a Python float for the bias corrections). Hooks (step, state_dict, load_state_dict) as
+PyTorch's: see _hooks.py.
 
 Subclasses keep their per-parameter math in one array-level function (`rmsprop_update`; Adam's
 and SGD's are the kernel table's fused `adam_step` and `sgd_step`): arrays in, arrays updated in
 place, nothing else. `step()`
 only gathers the arrays; that function is the seam where a fused kernel will plug in.
+
+Where PyTorch differs: `differentiable=True` raises NotImplementedError (an update recorded by
+autograd, for meta-learning, is not supported); `foreach`, `fused` and `capturable` are accepted
+and checked as PyTorch checks them, and change nothing (one code path per device). A Tensor lr is
+read as a Python float: PyTorch does the scalar arithmetic on it (lr / (1 - beta1^t), ...) in the
+lr tensor's dtype, so with a float32 lr the two agree to float32 round-off of the step size.
 """
 from __future__ import annotations
 
@@ -33,8 +41,12 @@ import numpy as np
 from ..autograd.capture import replayed
 from ..autograd.grad_mode import enable_grad, no_grad
 from ..backend.device import array_module
+from ..backend.dtypes import float64, get_default_dtype
 from ..io.dlpack import from_dlpack
 from ..tensor import Tensor
+from ._hooks import OptimizerHooks, with_step_hooks
+from ._hooks import register_optimizer_step_post_hook as register_optimizer_step_post_hook
+from ._hooks import register_optimizer_step_pre_hook as register_optimizer_step_pre_hook
 
 
 class _RequiredParameter:
@@ -46,24 +58,34 @@ class _RequiredParameter:
 
 required = _RequiredParameter()
 
+# the options every optimiser's __setstate__ sets in PyTorch where a loaded group lacks them
+LOADED_GROUP_DEFAULTS = {"foreach": None, "maximize": False, "differentiable": False}
 
-class Optimizer:
+
+class Optimizer(OptimizerHooks):
     """Base class: param groups, per-parameter state, `zero_grad`, `state_dict`, `load_state_dict`.
 
-    params: an iterable of Tensors, of `(name, Tensor)` pairs, or of dicts (param groups).
+    params: an iterable of Tensors, of `(name, Tensor)` pairs, or of dicts (param groups; as in
+    PyTorch, each dict is completed with the defaults in place and kept as the group).
     defaults: hyper-parameters used where a group does not give its own.
     """
 
+    # options a state dict saved by an older PyTorch may lack: set in its groups on loading
+    _LOADED_GROUP_DEFAULTS = {}
+
     def __init_subclass__(cls, **kwargs):
         """Each optimiser's step and zero_grad are effects of a captured step (tg.compile):
-        replayed as calls, reading the step count and learning rate of the moment."""
+        replayed as calls, reading the step count and learning rate of the moment. The step runs
+        between the step hooks (_hooks.with_step_hooks)."""
         super().__init_subclass__(**kwargs)
-        for name in ("step", "zero_grad"):
-            if name in cls.__dict__:
-                setattr(cls, name, replayed(cls.__dict__[name]))
+        if "step" in cls.__dict__:
+            cls.step = replayed(with_step_hooks(cls.__dict__["step"]))
+        if "zero_grad" in cls.__dict__:
+            cls.zero_grad = replayed(cls.__dict__["zero_grad"])
 
     def __init__(self, params, defaults):
         self.defaults = defaults
+        self._init_hooks()
         if isinstance(params, Tensor):
             raise TypeError("params argument given to the optimizer should be an iterable of "
                             "Tensors or dicts, but got a Tensor")
@@ -75,7 +97,21 @@ class Optimizer:
         if not isinstance(param_groups[0], dict):
             param_groups = [{"params": param_groups}]
         for group in param_groups:
-            self.add_param_group(dict(group))
+            self.add_param_group(group)
+
+    def __getstate__(self):
+        """defaults, state and param_groups only (PyTorch's): not the hooks, nor the step a
+        scheduler wrapped (a copy would step the original optimiser)."""
+        return {"defaults": self.defaults, "state": self.state,
+                "param_groups": self.param_groups}
+
+    def __setstate__(self, state):
+        self.__dict__.update(state)
+        self._init_hooks()
+        self.defaults.setdefault("differentiable", False)
+        for group in self.param_groups:
+            for key, value in self._LOADED_GROUP_DEFAULTS.items():
+                group.setdefault(key, value)
 
     # ---- param groups -----------------------------------------------------------------------
     def add_param_group(self, param_group):
@@ -101,7 +137,7 @@ class Optimizer:
             if not isinstance(p, Tensor):
                 raise TypeError(f"{type(self).__name__}: optimizer can only optimize Tensors, "
                                 f"but param {i} of the group is a {type(p).__name__}")
-            if not p.is_leaf:
+            if not (p.is_leaf or p.retains_grad):
                 raise ValueError(f"{type(self).__name__}: can't optimize a non-leaf Tensor "
                                  f"(param {i}, shape {tuple(p.shape)})")
         for name, default in self.defaults.items():
@@ -134,6 +170,8 @@ class Optimizer:
                 else:                          # the same tensor, zeroed in place (PyTorch)
                     if p.grad.grad_fn is not None:
                         p.grad.detach_()
+                    else:
+                        p.grad.requires_grad_(False)
                     p.grad._data[...] = 0
                     p.grad._version[0] += 1
 
@@ -153,6 +191,8 @@ class Optimizer:
 
         State Tensors are the live ones (as in PyTorch): save or clone them before stepping on.
         """
+        for hook in self._optimizer_state_dict_pre_hooks.values():
+            hook(self)
         index_of = {}
         start = 0
         groups = []
@@ -165,15 +205,57 @@ class Optimizer:
             groups.append(packed)
         state = {(index_of[id(k)] if isinstance(k, Tensor) else k): v
                  for k, v in self.state.items()}
-        return {"state": state, "param_groups": groups}
+        state_dict = {"state": state, "param_groups": groups}
+        for hook in self._optimizer_state_dict_post_hooks.values():
+            result = hook(self, state_dict)
+            if result is not None:
+                state_dict = result
+        return state_dict
 
     def load_state_dict(self, state_dict):
         """Load a state dict from `state_dict()` (this or PyTorch's optimiser of the same kind).
 
         Groups and parameters are matched by position. State tensors are copied and cast to their
-        parameter's dtype and device (except `step`); NumPy arrays and objects with `__dlpack__`
-        (for example torch tensors) are accepted in place of tinygen Tensors.
+        parameter's dtype and device (`step` keeps its dtype and stays on the CPU); NumPy arrays
+        and objects with `__dlpack__` (for example torch tensors) are accepted in place of
+        tinygen Tensors. The load_state_dict pre-hooks see (and may replace) a shallow copy.
         """
+        if isinstance(state_dict, dict):
+            state_dict = state_dict.copy()
+        for hook in self._optimizer_load_state_dict_pre_hooks.values():
+            result = hook(self, state_dict)
+            if result is not None:
+                state_dict = result
+        groups = self.param_groups
+        saved_groups = self._check_state_dict(state_dict)
+        id_map = dict(zip(itertools.chain.from_iterable(g["params"] for g in saved_groups),
+                          itertools.chain.from_iterable(g["params"] for g in groups)))
+        # PyTorch casts `step` to float32 only where the saved group is fused or capturable
+        float32_steps = {i for g in state_dict["param_groups"]
+                         if g.get("fused") or g.get("capturable") for i in g["params"]}
+        state = defaultdict(dict)
+        for k, v in state_dict["state"].items():
+            key = int(k) if isinstance(k, str) and k.isdigit() else k
+            if key in id_map:
+                param = id_map[key]
+                state[param] = {sk: _cast_state(param, sk, sv, key in float32_steps)
+                                for sk, sv in v.items()}
+            else:
+                state[key] = v
+        new_groups = []
+        for group, saved in zip(groups, saved_groups):
+            saved["params"] = group["params"]
+            if "param_names" in group and "param_names" not in saved:
+                saved["param_names"] = group["param_names"]
+            if "betas" in saved and isinstance(saved["betas"], list):
+                saved["betas"] = tuple(saved["betas"])
+            new_groups.append(saved)
+        self.__setstate__({"state": state, "param_groups": new_groups})
+        for hook in self._optimizer_load_state_dict_post_hooks.values():
+            hook(self)
+
+    def _check_state_dict(self, state_dict):
+        """A copy of the saved param groups, after checking they match ours in number and size."""
         name = type(self).__name__
         if not isinstance(state_dict, dict) or "param_groups" not in state_dict \
                 or "state" not in state_dict:
@@ -189,26 +271,7 @@ class Optimizer:
                 raise ValueError(f"{name}.load_state_dict: loaded state dict contains a parameter "
                                  f"group ({i}) that doesn't match the size of optimizer's group "
                                  f"({len(s['params'])} vs {len(g['params'])} params)")
-        id_map = dict(zip(itertools.chain.from_iterable(g["params"] for g in saved_groups),
-                          itertools.chain.from_iterable(g["params"] for g in groups)))
-        state = defaultdict(dict)
-        for k, v in state_dict["state"].items():
-            key = int(k) if isinstance(k, str) and k.isdigit() else k
-            if key in id_map:
-                param = id_map[key]
-                state[param] = {sk: _cast_state(param, sk, sv) for sk, sv in v.items()}
-            else:
-                state[key] = v
-        new_groups = []
-        for group, saved in zip(groups, saved_groups):
-            saved["params"] = group["params"]
-            if "param_names" in group and "param_names" not in saved:
-                saved["param_names"] = group["param_names"]
-            if "betas" in saved and isinstance(saved["betas"], list):
-                saved["betas"] = tuple(saved["betas"])
-            new_groups.append(saved)
-        self.state = state
-        self.param_groups = new_groups
+        return saved_groups
 
     def __repr__(self):
         lines = [type(self).__name__ + " ("]
@@ -251,7 +314,7 @@ class ElementwiseOptimizer(Optimizer):
                     grad = -grad
                 state = self.state[p]
                 if "step" not in state:
-                    state["step"] = _step_tensor()
+                    state["step"] = _step_tensor(fused=group.get("fused"))
                     state.update(self.new_state(p, group))
                 state["step"]._data += 1
                 arrays = {k: v._data for k, v in state.items()}
@@ -261,11 +324,26 @@ class ElementwiseOptimizer(Optimizer):
 
 
 def check_hyperparameters(name, **values):
-    """PyTorch's checks and messages: each value must be >= 0 (lr, eps, weight_decay, ...)."""
+    """PyTorch's checks and messages: each value must be >= 0 (lr, eps, weight_decay, ...); a
+    Tensor lr must have one element. `name` (the optimiser's) is not in the messages, as in
+    PyTorch ("Invalid learning rate: -1")."""
     labels = {"lr": "learning rate", "eps": "epsilon value"}
     for key, value in values.items():
+        if key == "lr" and isinstance(value, Tensor) and value.numel() != 1:
+            raise ValueError("Tensor lr must be 1-element")
         if not 0.0 <= _scalar(value):
-            raise ValueError(f"{name}: Invalid {labels.get(key, key + ' value')}: {value}")
+            raise ValueError(f"Invalid {labels.get(key, key + ' value')}: {value}")
+
+
+def check_flags(name, foreach=None, fused=None, differentiable=False):
+    """PyTorch's checks of foreach / fused / differentiable; differentiable=True is refused."""
+    if fused and differentiable:
+        raise RuntimeError("`fused` does not support `differentiable`")
+    if fused and foreach:
+        raise RuntimeError("`fused` and `foreach` cannot be `True` together.")
+    if differentiable:
+        raise NotImplementedError(f"{name}: differentiable=True (an update autograd records) is "
+                                  "not supported by tinygen")
 
 
 def _as_tensor(value):
@@ -281,20 +359,22 @@ def _as_tensor(value):
     return value
 
 
-def _cast_state(param, key, value):
-    """Copy one state value for `param`: tensors cast to its dtype and device (`step` kept)."""
+def _cast_state(param, key, value, float32_step=False):
+    """Copy one state value for `param`: tensors cast to its dtype and device; `step` keeps its
+    dtype (float32 where the group was fused or capturable) and stays on the CPU."""
     if isinstance(value, dict):
-        return {k: _cast_state(param, k, v) for k, v in value.items()}
+        return {k: _cast_state(param, k, v, float32_step) for k, v in value.items()}
     if isinstance(value, (list, tuple)):
         return type(value)(_cast_state(param, None, v) for v in value)
     value = _as_tensor(value)
     if not isinstance(value, Tensor):
-        if key == "step" and isinstance(value, (int, float)):
-            # PyTorch < 1.12 kept the step as a Python int
-            return _step_tensor(float(value))
+        if key in ("step", "mu_product", "eta", "mu") and isinstance(value, (int, float)):
+            # PyTorch < 1.12 kept these as Python numbers
+            return _step_tensor(float(value), fused=float32_step and key == "step")
         return value
     if key == "step":
-        return Tensor._make(np.array(value.cpu()._data, dtype=np.float32), None, 0, False)
+        step = np.array(value.cpu()._data)
+        return Tensor._make(step.astype(np.float32) if float32_step else step, None, 0, False)
     if value.ndim > 0 and tuple(value.shape) != tuple(param.shape):
         raise ValueError(f"load_state_dict: state {key!r} has shape {tuple(value.shape)} but its "
                          f"parameter has shape {tuple(param.shape)} (a state dict of another "
@@ -309,9 +389,17 @@ def _cast_state(param, key, value):
     return out
 
 
-def _step_tensor(value=0.0):
-    """PyTorch 2.x keeps `step` as a 0-d float32 tensor on the CPU: so do we."""
-    return Tensor._make(np.array(value, dtype=np.float32), None, 0, False)
+def _scalar_dtype():
+    """PyTorch's `_get_scalar_dtype()`: float64 while the default dtype is float64, else
+    float32."""
+    return np.float64 if get_default_dtype() == float64 else np.float32
+
+
+def _step_tensor(value=0.0, fused=False):
+    """PyTorch 2.x keeps `step` (and NAdam's mu_product, ASGD's eta and mu) as a 0-d CPU tensor
+    of the scalar dtype (_scalar_dtype; float32 for a fused optimiser's step): so do we."""
+    dtype = np.float32 if fused else _scalar_dtype()
+    return Tensor._make(np.array(value, dtype=dtype), None, 0, False)
 
 
 def _zeros_like(p):

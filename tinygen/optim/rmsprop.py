@@ -18,7 +18,8 @@ from __future__ import annotations
 
 from ..autograd.grad_mode import no_grad
 from ..backend.device import array_module
-from .optimizer import Optimizer, _check_grad, _scalar, _step_tensor, _zeros_like
+from .optimizer import (Optimizer, _check_grad, _scalar, _step_tensor, _zeros_like, check_flags,
+                        check_hyperparameters)
 
 
 def rmsprop_update(param, grad, square_avg, grad_avg, momentum_buffer, *, lr, alpha, eps,
@@ -62,25 +63,19 @@ class RMSprop(Optimizer):
     """RMSprop(params, lr=1e-2, alpha=0.99, eps=1e-8, weight_decay=0, momentum=0, centered=False,
     capturable=False, foreach=None, maximize=False, differentiable=False).
 
-    `capturable` and `foreach` are accepted for PyTorch compatibility and change nothing here;
-    `differentiable=True` is not supported.
+    `capturable` and `foreach` are accepted and change nothing here; `differentiable=True` is not
+    supported.
     """
+
+    _LOADED_GROUP_DEFAULTS = {"momentum": 0, "centered": False, "foreach": None,
+                              "maximize": False, "differentiable": False, "capturable": False}
 
     def __init__(self, params, lr=1e-2, alpha=0.99, eps=1e-8, weight_decay=0, momentum=0,
                  centered=False, capturable=False, foreach=None, maximize=False,
                  differentiable=False):
-        if not 0.0 <= _scalar(lr):
-            raise ValueError(f"RMSprop: Invalid learning rate: {lr}")
-        if not 0.0 <= eps:
-            raise ValueError(f"RMSprop: Invalid epsilon value: {eps}")
-        if not 0.0 <= momentum:
-            raise ValueError(f"RMSprop: Invalid momentum value: {momentum}")
-        if not 0.0 <= weight_decay:
-            raise ValueError(f"RMSprop: Invalid weight_decay value: {weight_decay}")
-        if not 0.0 <= alpha:
-            raise ValueError(f"RMSprop: Invalid alpha value: {alpha}")
-        if differentiable:
-            raise NotImplementedError("RMSprop: differentiable=True is not supported by tinygen")
+        check_hyperparameters("RMSprop", lr=lr, eps=eps, momentum=momentum,
+                              weight_decay=weight_decay, alpha=alpha)
+        check_flags("RMSprop", foreach, None, differentiable)
         defaults = {"lr": lr, "momentum": momentum, "alpha": alpha, "eps": eps,
                     "centered": centered, "weight_decay": weight_decay, "capturable": capturable,
                     "foreach": foreach, "maximize": maximize, "differentiable": differentiable}

@@ -15,7 +15,7 @@ from __future__ import annotations
 from ..autograd.grad_mode import no_grad
 from ..ops.optim import SGDStep
 from ..tensor import Tensor
-from .optimizer import Optimizer, _check_grad, _scalar
+from .optimizer import Optimizer, _check_grad, _scalar, check_flags, check_hyperparameters
 
 
 class SGD(Optimizer):
@@ -23,22 +23,19 @@ class SGD(Optimizer):
 
     SGD(params, lr=1e-3, momentum=0, dampening=0, weight_decay=0, nesterov=False, *,
         maximize=False)
-    `foreach`, `fused` and `differentiable` are accepted for PyTorch compatibility; the first two
-    change nothing here (one code path), `differentiable=True` is not supported.
+    `foreach` and `fused` are accepted and checked as PyTorch checks them, and change nothing
+    here (one code path); `differentiable=True` is not supported.
     """
+
+    _LOADED_GROUP_DEFAULTS = {"nesterov": False, "maximize": False, "foreach": None,
+                              "differentiable": False, "fused": False}
 
     def __init__(self, params, lr=1e-3, momentum=0, dampening=0, weight_decay=0, nesterov=False,
                  *, maximize=False, foreach=None, differentiable=False, fused=None):
-        if _scalar(lr) < 0.0:
-            raise ValueError(f"Invalid learning rate: {lr}")
-        if momentum < 0.0:
-            raise ValueError(f"Invalid momentum value: {momentum}")
-        if weight_decay < 0.0:
-            raise ValueError(f"Invalid weight_decay value: {weight_decay}")
+        check_hyperparameters("SGD", lr=lr, momentum=momentum, weight_decay=weight_decay)
         if nesterov and (momentum <= 0 or dampening != 0):
             raise ValueError("Nesterov momentum requires a momentum and zero dampening")
-        if differentiable:
-            raise NotImplementedError("SGD: differentiable=True is not supported by tinygen")
+        check_flags("SGD", foreach, fused, differentiable)
         defaults = {"lr": lr, "momentum": momentum, "dampening": dampening,
                     "weight_decay": weight_decay, "nesterov": nesterov, "maximize": maximize,
                     "foreach": foreach, "differentiable": differentiable, "fused": fused}
