@@ -6,6 +6,7 @@ import os
 import subprocess
 import sys
 
+import numpy as np
 import pytest
 
 from tinygen.cli import main
@@ -192,6 +193,19 @@ def test_sample_errors(vae_run, tmp_path, capsys):
     assert main(["sample", vae_run, "-n", "2", "--out", str(existing), "--force"]) == 0
     assert main(["sample", vae_run, "-n", "2", "--out", str(tmp_path)]) == 2
     assert "is a folder" in _err(capsys)
+    # a name without .npy is checked as the file np.save writes
+    assert main(["sample", vae_run, "-n", "2", "--out", str(tmp_path / "taken")]) == 2
+    assert "taken.npy: exists" in _err(capsys)
+
+
+def test_sample_without_out_keeps_earlier_samples(vae_run, capsys):
+    # the default DIR/samples.npy is not overwritten: the next goes to samples-2.npy, -3 ...
+    first = os.path.join(vae_run, "samples.npy")
+    np.save(first, np.zeros(3, np.float32))
+    for k in (2, 3):
+        assert main(["sample", vae_run, "-n", "2"]) == 0
+        assert np.load(os.path.join(vae_run, f"samples-{k}.npy")).shape[0] == 2
+    np.testing.assert_array_equal(np.load(first), np.zeros(3, np.float32))
 
 
 def test_a_corrupt_checkpoint_is_one_line_naming_the_file(vae_run, capsys):

@@ -338,12 +338,28 @@ def _load(args, folder, **kwargs):
         raise RunError(f"{folder}: {e}") from None
 
 
+def _unused_name(path):
+    """path, or path with -2, -3, ... before its suffix: the first that does not exist."""
+    stem, suffix = os.path.splitext(path)
+    k = 1
+    while os.path.exists(path):
+        k += 1
+        path = f"{stem}-{k}{suffix}"
+    return path
+
+
 def run_sample(args):
-    out = args.out or os.path.join(args.dir, "samples.npy")
+    """The samples go to --out (refused if it exists, unless --force; a name without .npy gets
+    it, as np.save adds it, and is checked as such) or, by default, to DIR/samples.npy, or
+    DIR/samples-2.npy etc. where that exists: a second `tinygen sample DIR` keeps the first's."""
     if args.out is not None and os.path.isdir(args.out):
         raise UsageError(f"--out {args.out}: is a folder; name a .npy file")
-    if args.out is not None and os.path.exists(args.out) and not args.force:
-        raise UsageError(f"--out {args.out}: exists; pass --force to overwrite it")
+    if args.out is None:
+        out = _unused_name(os.path.join(args.dir, "samples.npy"))
+    else:
+        out = args.out if args.out.endswith(".npy") else args.out + ".npy"
+        if os.path.exists(out) and not args.force:
+            raise UsageError(f"--out {out}: exists; pass --force to overwrite it")
     bench = _load(args, args.dir)
     request = SampleRequest(n=args.n, out=out, prompt=args.prompt,
                             max_new_tokens=args.max_new_tokens, temperature=args.temperature,
