@@ -141,7 +141,7 @@ def _add_sample(sub):
     s.add_argument("dir")
     s.add_argument("-n", type=positive_int, default=64, help="number of samples")
     s.add_argument("--out", help="FILE.npy (images: float32 (N, C, H, W) in [0, 1]); default "
-                                 "DIR/samples.npy")
+                                 "DIR/samples.npy (samples-2.npy, ... where that exists)")
     s.add_argument("--force", action="store_true", help="overwrite --out if it exists")
     s.add_argument("--prompt", default=None, help="text models: the start of the text")
     s.add_argument("--max-new-tokens", type=positive_int, default=200)
