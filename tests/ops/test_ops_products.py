@@ -75,6 +75,8 @@ def test_matrix_power_zero_is_identity():
     (lambda: tg.dot(tg.ones(3), tg.ones(4)), "dot: expected 1-D tensors of the same size"),
     (lambda: tg.outer(tg.ones(3, 1), tg.ones(4)), "outer: expected input to be 1-D"),
     (lambda: tg.cross(tg.ones(2, 4), tg.ones(2, 4)), "cross: no dimension of size 3"),
+    (lambda: tg.cross(tg.ones(2, 3), tg.ones(4, 3)), r"cross: input of shape \(2, 3\) and "
+                                                      r"other of shape \(4, 3\) do not broadcast"),
     (lambda: tg.inner(tg.ones(2, 3), tg.ones(2, 4)), "inner: the last dims must agree"),
 ])
 def test_shape_errors_name_the_op(call, match):

@@ -349,7 +349,11 @@ def cross(input, other, dim=None):
     linalg.cross uses -1). input and other broadcast."""
     a, b = input, other
     if a.shape != b.shape:
-        shape = np.broadcast_shapes(tuple(a.shape), tuple(b.shape))
+        try:
+            shape = np.broadcast_shapes(tuple(a.shape), tuple(b.shape))
+        except ValueError:
+            raise RuntimeError(f"cross: input of shape {tuple(a.shape)} and other of shape "
+                               f"{tuple(b.shape)} do not broadcast") from None
         a, b = a.expand(shape), b.expand(shape)
     if dim is None:
         dim = next((d for d, s in enumerate(a.shape) if s == 3), None)
