@@ -346,3 +346,11 @@ def test_empty_and_float32():
 def test_imports_no_torch():
     code = "import sys, tinygen.linalg; assert 'torch' not in sys.modules"
     assert subprocess.run([sys.executable, "-c", code]).returncode == 0
+
+
+def test_solve_on_the_right_refuses_a_vector_as_torch():
+    A = tg.tensor(np.eye(3) * 2)
+    with pytest.raises(RuntimeError, match="Incompatible shapes of A and B for the equation XA = B"):
+        tg.linalg.solve(A, tg.tensor(np.ones(3)), left=False)
+    np.testing.assert_allclose(tg.linalg.solve(A, tg.tensor(np.ones((2, 3))), left=False).numpy(),
+                               np.full((2, 3), 0.5))

@@ -214,6 +214,10 @@ def solve(A, B, *, left=True):
     or (..., n) with A's batch shape (PyTorch's rule: B (n, k) with A (b, n, n) is a matrix)."""
     _check_square("solve", A)
     if not left:
+        if B.ndim < 2:             # X A = B needs B (..., k, n): no vector rule (PyTorch raises)
+            n = A.shape[-1]
+            raise RuntimeError(f"linalg.solve: Incompatible shapes of A and B for the equation "
+                               f"XA = B ({n}x{n} and {B.shape[-1]}x1)")
         return _mT(solve(_mT(A), _mT(B)))
     vector = B.ndim == 1 or (B.ndim == A.ndim - 1 and tuple(B.shape) == tuple(A.shape[:-1]))
     b = B.unsqueeze(-1) if vector else B
