@@ -227,6 +227,18 @@ def test_eval_checks_its_settings_too(vae_run, capsys):
     assert "did you mean iw_samples" in _err(capsys)
 
 
+def test_eval_refuses_a_setting_it_does_not_read(vae_run, capsys):
+    # the latent size (the trained model's) and the learning rate are the run's: refused, not
+    # silently ignored, and no eval.json is written; iw_samples is read
+    for setting in ("latent=7", "hidden=3"):
+        assert main(["eval", vae_run, "--set", setting, "--set", "iw_samples=2"]) == 2
+        line = _err(capsys)
+        assert f"--set {setting.split('=')[0]}: not used by tinygen eval" in line
+        assert "iw_samples" in line                       # what eval does read
+    assert not os.path.exists(os.path.join(vae_run, "eval.json"))
+    assert main(["eval", vae_run, "--set", "iw_samples=2"]) == 0
+
+
 def test_eval_checks_every_compared_folder_before_evaluating(vae_run, tmp_path, capsys):
     # a misspelt --compare folder, one without a run, or a --set another run has not, was found
     # only after the first run's eval.json was written

@@ -409,14 +409,27 @@ def evaluate_run(args, folder, given):
     bench = _load(args, folder, data_dir=args.data_dir)
     recipe = bench.recipe
     recipe.run.options.update(given)
+    recipe.options_read = set()
     seed = recipe.run.seed + 7 if args.seed is None else args.seed
     with fork_rng(seed), tg.no_grad():
         metrics = recipe.evaluate(bench.data.test, **recipe.eval_options())
     record = {"run": folder, "model": recipe.name, "data": bench.data.name, "metrics": metrics,
               "seed": seed, "command": _eval_command(args, folder),
               **recipe.eval_info(bench.data.test)}
+    _refuse_unread(given, recipe, folder)
     write_json(os.path.join(folder, EVAL), record)
     return record
+
+
+def _refuse_unread(given, recipe, folder):
+    """A --set the evaluation never read (the model's size, a training setting: eval uses the
+    trained model as it is) is refused, not ignored; no eval.json is written."""
+    unread = sorted(set(given) - recipe.options_read)
+    if unread:
+        used = ", ".join(sorted(recipe.options_read)) or "none"
+        raise UsageError(f"--set {', '.join(unread)}: not used by tinygen eval of {folder} (a "
+                         f"setting of the trained model or of its training); the settings eval "
+                         f"reads for {recipe.name}: {used}")
 
 
 def _eval_command(args, folder):

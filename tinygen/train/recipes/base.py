@@ -277,6 +277,9 @@ class Recipe:
         if key not in declared:                   # a recipe reading a setting it did not declare
             raise KeyError(f"{type(self).__name__} reads --set {key} but does not declare it in "
                            "`options`")
+        read = self.__dict__.get("options_read")
+        if read is not None:                      # `tinygen eval` notes what it reads
+            read.add(key)
         if key in self.run.options:
             return declared[key].parse(self.run.options[key])
         return declared[key].default if default is None else default
