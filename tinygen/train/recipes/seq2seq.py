@@ -45,22 +45,11 @@ def _distinct_sources(name, max_len):
     return 10 ** (2 * (max_len // 2))
 
 
-def make_task(name, n_train=20000, n_test=1000, max_len=8, seed=0):
-    """(src, tgt) int64 arrays padded with PAD; tgt ends with EOS. Test strings never in train.
-    ValueError where max_len allows fewer distinct strings than asked for (the drawing loop would
-    never end)."""
-    if name not in ("reverse", "add"):
-        raise ValueError(f"seq2seq: unknown task {name!r}; expected 'reverse' or 'add'")
-    if name == "add" and max_len < 2:
-        raise ValueError(f"seq2seq add: max_len={max_len} is too short for 'a+b'; at least 2")
-    if _distinct_sources(name, max_len) < n_train + n_test:
-        raise ValueError(f"seq2seq {name}: max_len={max_len} allows "
-                         f"{_distinct_sources(name, max_len)} distinct strings, fewer than the "
-                         f"{n_train} training and {n_test} test pairs; raise max_len or lower "
-                         "n_train")
-    rng = np.random.default_rng(seed)
+def _drawn(name, max_len, count, rng):
+    """count distinct (src, tgt) pairs by drawing and rejecting repeats: reverse, a length then
+    its digits; add, a and b of a random number of digits each."""
     seen, pairs = set(), []
-    while len(pairs) < n_train + n_test:
+    while len(pairs) < count:
         if name == "reverse":
             n = int(rng.integers(1, max_len + 1))
             src = "".join(rng.choice(list("0123456789"), n))
@@ -72,6 +61,47 @@ def make_task(name, n_train=20000, n_test=1000, max_len=8, seed=0):
         if src not in seen:
             seen.add(src)
             pairs.append((src, tgt))
+    return pairs
+
+
+def _enumerated(name, max_len, count, rng):
+    """count distinct pairs drawn without replacement from every source the task has, where
+    they are more than half of them (drawing and rejecting repeats would take ~N log N draws
+    there, hours for reverse at max_len 6)."""
+    picks = rng.choice(_distinct_sources(name, max_len), count, replace=False)
+    pairs = []
+    for i in picks.tolist():
+        if name == "reverse":                  # length n strings: 10^n indices after shorter ones
+            n = 1
+            while i >= 10 ** n:
+                i, n = i - 10 ** n, n + 1
+            src = str(i).zfill(n)
+            pairs.append((src, src[::-1]))
+        else:
+            a, b = divmod(i, 10 ** (max_len // 2))
+            pairs.append((f"{a}+{b}", str(a + b)))
+    return pairs
+
+
+def make_task(name, n_train=20000, n_test=1000, max_len=8, seed=0):
+    """(src, tgt) int64 arrays padded with PAD; tgt ends with EOS. Test strings never in train.
+    ValueError where max_len allows fewer distinct strings than asked for. Where the pairs asked
+    for are more than half of all there are, they are drawn uniformly from all of them
+    (`_enumerated`), else as `_drawn` (the strings of the default settings)."""
+    if name not in ("reverse", "add"):
+        raise ValueError(f"seq2seq: unknown task {name!r}; expected 'reverse' or 'add'")
+    if name == "add" and max_len < 2:
+        raise ValueError(f"seq2seq add: max_len={max_len} is too short for 'a+b'; at least 2")
+    if _distinct_sources(name, max_len) < n_train + n_test:
+        raise ValueError(f"seq2seq {name}: max_len={max_len} allows "
+                         f"{_distinct_sources(name, max_len)} distinct strings, fewer than the "
+                         f"{n_train} training and {n_test} test pairs; raise max_len or lower "
+                         "n_train")
+    rng = np.random.default_rng(seed)
+    if 2 * (n_train + n_test) > _distinct_sources(name, max_len):
+        pairs = _enumerated(name, max_len, n_train + n_test, rng)
+    else:
+        pairs = _drawn(name, max_len, n_train + n_test, rng)
     length = max_len + 2
     src = np.array([_encode(s, length) for s, _ in pairs], dtype=np.int64)
     tgt = np.array([_encode(t, length) for _, t in pairs], dtype=np.int64)
