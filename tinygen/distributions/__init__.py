@@ -15,12 +15,22 @@ A layer beside nn: built from the core and ops only (ARCHITECTURE.md).
 from . import constraints
 from .distribution import Distribution
 from .continuous import Normal, Uniform, Laplace, Exponential, Gamma, Beta, Dirichlet
-from .discrete import Bernoulli, Categorical, OneHotCategorical, Poisson
+from .discrete import Bernoulli, Binomial, Categorical, OneHotCategorical, Poisson
 from .more import Cauchy, HalfNormal, LogNormal, Gumbel, Chi2, StudentT, Geometric
 from .multivariate import Independent, MultivariateNormal
 from .kl import kl_divergence, register_kl
+from .transforms import (AbsTransform, AffineTransform, ComposeTransform, ExpTransform,
+                         PowerTransform, SigmoidTransform, SoftplusTransform, TanhTransform,
+                         Transform)
+from .transformed import TransformedDistribution
+from .mixture import MixtureSameFamily
+from . import kl_more  # noqa: F401  (registers the further KL pairs)
+from . import transforms
 
 __all__ = ["constraints", "Distribution", "Normal", "Uniform", "Laplace", "Exponential", "Gamma",
            "Beta", "Dirichlet", "Bernoulli", "Categorical", "OneHotCategorical", "Poisson",
            "Cauchy", "HalfNormal", "LogNormal", "Gumbel", "Chi2", "StudentT", "Geometric",
-           "Independent", "MultivariateNormal", "kl_divergence", "register_kl"]
+           "Independent", "MultivariateNormal", "kl_divergence", "register_kl", "transforms",
+           "Transform", "AbsTransform", "AffineTransform", "ComposeTransform", "ExpTransform",
+           "PowerTransform", "SigmoidTransform", "SoftplusTransform", "TanhTransform",
+           "TransformedDistribution", "MixtureSameFamily", "Binomial"]

@@ -47,6 +47,17 @@ class _GreaterThan(Constraint):
         return f"{name}(lower_bound={self.lower_bound})"
 
 
+class _LessThan(Constraint):
+    def __init__(self, upper_bound):
+        self.upper_bound = upper_bound
+
+    def check(self, value):
+        return value < self.upper_bound
+
+    def __repr__(self):
+        return f"LessThan(upper_bound={self.upper_bound})"
+
+
 class _Interval(Constraint):
     def __init__(self, lower_bound, upper_bound, half_open=False):
         self.lower_bound, self.upper_bound, self.half_open = lower_bound, upper_bound, half_open
@@ -76,6 +87,11 @@ class _IntegerInterval(Constraint):
     def check(self, value):
         ok = (value % 1 == 0) & (value >= self.lower_bound)
         return ok if self.upper_bound is None else ok & (value <= self.upper_bound)
+
+    def __repr__(self):
+        if self.upper_bound is None:
+            return f"IntegerGreaterThan(lower_bound={self.lower_bound})"
+        return f"IntegerInterval(lower_bound={self.lower_bound}, upper_bound={self.upper_bound})"
 
 
 class _Simplex(Constraint):
@@ -131,6 +147,29 @@ class _Independent(Constraint):
             ok = ok.all(dim=-1)
         return ok
 
+    def __repr__(self):
+        return f"IndependentConstraint({self.base!r}, {self.reinterpreted_batch_ndims})"
+
+
+class MixtureSameFamilyConstraint(Constraint):
+    """A component support checked with the mixture's component dim added back (all must
+    hold, as PyTorch's)."""
+
+    def __init__(self, base_constraint):
+        self.base_constraint = base_constraint
+        self.event_dim = base_constraint.event_dim
+        self.is_discrete = base_constraint.is_discrete
+
+    def check(self, value):
+        if value.ndim < self.event_dim:
+            raise ValueError(f"Expected value.dim() >= {self.event_dim} but got {value.ndim}")
+        result = self.base_constraint.check(value.unsqueeze(-1 - self.event_dim))
+        keep = value.ndim - self.event_dim
+        return result.reshape(tuple(result.shape[:keep]) + (-1,)).all(-1)
+
+    def __repr__(self):
+        return f"MixtureSameFamilyConstraint({self.base_constraint!r})"
+
 
 dependent = _Dependent()
 real = _Real()
@@ -140,10 +179,20 @@ nonnegative = _GreaterThan(0.0, strict=False)
 unit_interval = _Interval(0.0, 1.0)
 boolean = _Boolean()
 nonnegative_integer = _IntegerInterval(0)
+positive_integer = _IntegerInterval(1)
 simplex = _Simplex()
 one_hot = _OneHot()
 lower_cholesky = _LowerCholesky()
 positive_definite = _PositiveDefinite()
+
+
+def is_dependent(constraint):
+    """Whether a constraint depends on other parameters (never checked)."""
+    return isinstance(constraint, _Dependent)
+
+
+def less_than(upper_bound):
+    return _LessThan(upper_bound)
 
 
 def greater_than(lower_bound):

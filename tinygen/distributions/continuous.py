@@ -12,6 +12,7 @@ from __future__ import annotations
 import math
 
 from ..autograd.function import wrap
+from ..ops.binary import where
 from ..ops.pointwise import xlogy
 from ..ops.random import random_array, standard_gamma
 from ..ops.shape import stack
@@ -56,6 +57,8 @@ class Normal(LocScale):
         return -0.5 * z * z - self.scale.log() - LOG_SQRT_2PI
 
     def cdf(self, value):
+        if self._validate_args:
+            self._validate_sample(value)
         return 0.5 * (1 + ((value - self.loc) / (self.scale * math.sqrt(2))).erf())
 
     def icdf(self, value):
@@ -66,22 +69,29 @@ class Normal(LocScale):
 
 
 class Uniform(Distribution):
-    """U[low, high), elementwise."""
+    """U[low, high), elementwise. As PyTorch, the support checked by validate_args is the
+    closed [low, high] (log_prob(high) is -inf, not an error)."""
 
-    arg_constraints = {"low": constraints.dependent, "high": constraints.dependent}
     has_rsample = True
 
     def __init__(self, low, high, validate_args=None):
         self.low, self.high = broadcast_all(low, high)
-        if (validate_args if validate_args is not None else self._validate_args) and \
-                not bool((self.low < self.high).all()):
-            raise ValueError(f"Uniform: expected low < high, got low {self.low} and high "
-                             f"{self.high}")
         super().__init__(self.low.shape, (), validate_args)
 
     @property
+    def arg_constraints(self):
+        return {"low": constraints.less_than(self.high),
+                "high": constraints.greater_than(self.low)}
+
+    def _check_parameters(self):
+        try:
+            super()._check_parameters()
+        except ValueError as error:                  # PyTorch's message, plus the rule
+            raise ValueError(f"{error}\n(Uniform needs low < high)") from None
+
+    @property
     def support(self):
-        return constraints.half_open_interval(self.low, self.high)
+        return constraints.interval(self.low, self.high)
 
     mean = property(lambda self: (self.high + self.low) / 2)
     mode = property(lambda self: self.low * float("nan"))
@@ -99,6 +109,8 @@ class Uniform(Distribution):
         return inside.log() - (self.high - self.low).log()
 
     def cdf(self, value):
+        if self._validate_args:
+            self._validate_sample(value)
         return ((value - self.low) / (self.high - self.low)).clamp(0, 1)
 
     def icdf(self, value):
@@ -128,8 +140,14 @@ class Laplace(LocScale):
         return -(2 * self.scale).log() - (value - self.loc).abs() / self.scale
 
     def cdf(self, value):
+        if self._validate_args:
+            self._validate_sample(value)
         z = value - self.loc
         return 0.5 - 0.5 * z.sign() * (-z.abs() / self.scale).expm1()
+
+    def icdf(self, value):
+        term = value - 0.5
+        return self.loc - self.scale * term.sign() * (-2 * term.abs()).log1p()
 
     def entropy(self):
         return 1 + (2 * self.scale).log()
@@ -161,6 +179,8 @@ class Exponential(Distribution):
         return self.rate.log() - self.rate * value
 
     def cdf(self, value):
+        if self._validate_args:
+            self._validate_sample(value)
         return 1 - (-self.rate * value).exp()
 
     def icdf(self, value):
@@ -218,6 +238,15 @@ class Dirichlet(Distribution):
     mean = property(lambda self: self.concentration / self.concentration.sum(-1, keepdim=True))
 
     @property
+    def mode(self):
+        """(a - 1)+ normalised; where every a < 1, PyTorch's one-hot at the argmax of that."""
+        am1 = (self.concentration - 1).clamp(min=0.0)
+        mode = am1 / am1.sum(-1, keepdim=True)
+        k = self.concentration.shape[-1]
+        hot = (mode.argmax(-1, keepdim=True) == wrap(mode.device.xp.arange(k))).to(mode.dtype)
+        return where((self.concentration < 1).all(-1, keepdim=True), hot, mode)
+
+    @property
     def variance(self):
         a0 = self.concentration.sum(-1, keepdim=True)
         m = self.concentration / a0
@@ -260,6 +289,8 @@ class Beta(Distribution):
     @property
     def mean(self):
         return self.concentration1 / (self.concentration1 + self.concentration0)
+
+    mode = property(lambda self: self._dirichlet.mode.select(-1, 0))
 
     @property
     def variance(self):

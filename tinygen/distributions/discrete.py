@@ -15,7 +15,7 @@ from ..autograd.grad_mode import no_grad
 from ..ops.binary import where
 from ..ops.loss import binary_cross_entropy_with_logits
 from ..ops.pointwise import xlogy
-from ..ops.random import bernoulli, multinomial, poisson
+from ..ops.random import _draw, bernoulli, multinomial, poisson
 from ..ops.special import lgamma
 from . import constraints
 from .distribution import Distribution, broadcast_all, finfo
@@ -240,3 +240,68 @@ class Poisson(Distribution):
         if self._validate_args:
             self._validate_sample(value)
         return xlogy(value, self.rate) - self.rate - lgamma(value + 1)
+
+
+class Binomial(BinaryProbs):
+    """The number of successes in total_count Bernoulli(probs) trials. sample draws with
+    NumPy's binomial on the CPU (tinygen has no binomial op yet; torch.binomial's role)."""
+
+    arg_constraints = {"total_count": constraints.nonnegative_integer,
+                       "probs": constraints.unit_interval, "logits": constraints.real}
+    has_enumerate_support = True
+
+    def __init__(self, total_count=1, probs=None, logits=None, validate_args=None):
+        _one_of("Binomial", probs, logits)
+        if probs is not None:
+            self.total_count, self.probs = broadcast_all(total_count, probs)
+            self.total_count = self.total_count.to(self.probs.dtype)
+            shape = self.probs.shape
+        else:
+            self.total_count, self.logits = broadcast_all(total_count, logits)
+            self.total_count = self.total_count.to(self.logits.dtype)
+            shape = self.logits.shape
+        super().__init__(shape, (), validate_args)
+
+    @property
+    def support(self):
+        return constraints.integer_interval(0, self.total_count)
+
+    mean = property(lambda self: self.total_count * self.probs)
+    variance = property(lambda self: self.total_count * self.probs * (1 - self.probs))
+
+    @property
+    def mode(self):
+        return ((self.total_count + 1) * self.probs).floor().clamp(max=self.total_count)
+
+    def sample(self, sample_shape=()):
+        shape = self._extended_shape(sample_shape)
+        with no_grad():
+            n = self.total_count.expand(shape).detach().cpu().numpy().astype(np.int64)
+            p = self.probs.expand(shape).detach().cpu().numpy()
+            draws = _draw(self.probs.device, "binomial", n, p)
+            return wrap(draws.astype(self.probs._data.dtype))
+
+    def log_prob(self, value):
+        if self._validate_args:
+            self._validate_sample(value)
+        n, logits = self.total_count, self.logits
+        clamp_by_zero = (logits.clamp(min=0) + logits - logits.clamp(max=0)) / 2
+        normalize = n * clamp_by_zero + n * (-logits.abs()).exp().log1p() - lgamma(n + 1)
+        return value * logits - lgamma(value + 1) - lgamma(n - value + 1) - normalize
+
+    def _homogeneous_count(self, what):
+        count = int(self.total_count.max().item())
+        if self.total_count.min().item() != count:
+            raise NotImplementedError(f"Inhomogeneous total count not supported by `{what}`.")
+        return count
+
+    def entropy(self):
+        self._homogeneous_count("entropy")
+        log_prob = self.log_prob(self.enumerate_support(False))
+        return -(log_prob.exp() * log_prob).sum(0)
+
+    def enumerate_support(self, expand=True):
+        count = self._homogeneous_count("enumerate_support")
+        values = wrap(self.probs.device.xp.arange(1 + count).astype(self.probs._data.dtype))
+        values = values.reshape((-1,) + (1,) * len(self._batch_shape))
+        return values.expand((1 + count,) + self._batch_shape) if expand else values

@@ -130,6 +130,23 @@ class Distribution:
     def enumerate_support(self, expand=True):
         raise NotImplementedError(f"{type(self).__name__} has no enumerable support")
 
+    def expand(self, batch_shape, _instance=None):
+        """A view of this distribution with batch_shape expanded (Tensor.expand rules), no
+        parameter re-validation. PyTorch writes one expand per class; here one generic version
+        expands every tensor attribute (each leads with batch_shape) and every inner
+        distribution, so user subclasses get it too."""
+        batch_shape = tuple(batch_shape)
+        old = len(self._batch_shape)
+        new = _instance if _instance is not None else object.__new__(type(self))
+        for name, value in self.__dict__.items():
+            if isinstance(value, Tensor) and value.ndim >= old:
+                value = value.expand(batch_shape + tuple(value.shape[old:]))
+            elif isinstance(value, Distribution):
+                value = value.expand(batch_shape + tuple(value.batch_shape[old:]))
+            new.__dict__[name] = value
+        new._batch_shape = batch_shape
+        return new
+
     def _extended_shape(self, sample_shape=()):
         shape = (sample_shape,) if isinstance(sample_shape, int) else tuple(sample_shape)
         return shape + self._batch_shape + self._event_shape
@@ -159,7 +176,8 @@ class Distribution:
         for name in self.arg_constraints:
             if name in self.__dict__:
                 value = self.__dict__[name]
-                shown = value if value.numel() == 1 else tuple(value.shape)
+                shown = (value.item() if value.ndim == 0 else value) if value.numel() == 1 \
+                    else tuple(value.shape)
                 parts.append(f"{name}: {shown}")
         return f"{type(self).__name__}({', '.join(parts)})"
 

@@ -39,6 +39,8 @@ class Cauchy(LocScale):
         return -math.log(math.pi) - self.scale.log() - (z * z).log1p()
 
     def cdf(self, value):
+        if self._validate_args:
+            self._validate_sample(value)
         return ((value - self.loc) / self.scale).atan() / math.pi + 0.5
 
     def icdf(self, value):
@@ -74,7 +76,12 @@ class HalfNormal(Distribution):
         return where(value >= 0, log_p, float("-inf"))
 
     def cdf(self, value):
+        if self._validate_args:
+            self._validate_sample(value)
         return (value / (self.scale * math.sqrt(2))).erf()
+
+    def icdf(self, value):
+        return self.scale * value.erfinv() * math.sqrt(2)
 
     def entropy(self):
         return 0.5 * math.log(math.pi / 2) + self.scale.log() + 0.5
@@ -110,7 +117,10 @@ class LogNormal(Distribution):
         return self.base_dist.log_prob(log_value) - log_value
 
     def cdf(self, value):
-        return self.base_dist.cdf(value.log())
+        return self.base_dist.cdf(value.log())         # validated there, as PyTorch's
+
+    def icdf(self, value):
+        return self.base_dist.icdf(value).exp()
 
     def entropy(self):
         return self.base_dist.entropy() + self.loc
@@ -138,6 +148,9 @@ class Gumbel(LocScale):
 
     def cdf(self, value):
         return (-(-(value - self.loc) / self.scale).exp()).exp()
+
+    def icdf(self, value):
+        return self.loc - self.scale * (-value.log()).log()
 
     def entropy(self):
         return self.scale.log() + (1 + EULER)
@@ -210,6 +223,10 @@ class Geometric(BinaryProbs):
             (self.logits,) = broadcast_all(logits)
         source = probs if probs is not None else logits
         super().__init__(broadcast_all(source)[0].shape, (), validate_args)
+        if self._validate_args and probs is not None and not bool((self.probs > 0).all()):
+            raise ValueError(f"Expected parameter probs (Tensor of shape "
+                             f"{tuple(self.probs.shape)}) of distribution {self!r} to be "
+                             f"positive but found invalid values:\n{self.probs}")
 
     mean = property(lambda self: 1 / self.probs - 1)
     mode = property(lambda self: self.probs * 0)

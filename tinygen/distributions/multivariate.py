@@ -61,6 +61,11 @@ class Independent(Distribution):
     def rsample(self, sample_shape=()):
         return self.base_dist.rsample(sample_shape)
 
+    def enumerate_support(self, expand=True):
+        if self.reinterpreted_batch_ndims > 0:
+            raise NotImplementedError("Enumeration over cartesian product is not implemented")
+        return self.base_dist.enumerate_support(expand=expand)
+
     def _sum_rightmost(self, value):
         for _ in range(self.reinterpreted_batch_ndims):
             value = value.sum(-1)
@@ -104,9 +109,13 @@ class MultivariateNormal(Distribution):
             raise ValueError("MultivariateNormal: exactly one of covariance_matrix or "
                              "precision_matrix or scale_tril may be specified")
         matrix = given[0]
-        if loc.ndim < 1 or matrix.ndim < 2 or matrix.shape[-1] != loc.shape[-1]:
+        if loc.ndim < 1:
+            raise ValueError("loc must be at least one-dimensional.")
+        if matrix.ndim < 2 or matrix.shape[-1] != loc.shape[-1]:
             raise ValueError(f"MultivariateNormal: expected loc (..., k) and a (..., k, k) "
-                             f"matrix, got loc {tuple(loc.shape)} and {tuple(matrix.shape)}")
+                             f"matrix (at least two-dimensional, with optional leading batch "
+                             f"dimensions), got loc {tuple(loc.shape)} and "
+                             f"{tuple(matrix.shape)}")
         batch = tuple(np.broadcast_shapes(tuple(matrix.shape[:-2]), tuple(loc.shape[:-1])))
         k = loc.shape[-1]
         self.loc = loc.expand(batch + (k,))
