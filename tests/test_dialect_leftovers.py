@@ -346,3 +346,17 @@ def test_sign_of_nan_is_zero_as_torch():
     tg.sign(x).sum().backward()
     torch.sign(xt).sum().backward()
     np.testing.assert_array_equal(x.grad.numpy(), xt.grad.numpy())
+
+
+def test_format_of_a_tensor_as_torch():
+    # f"{loss:.4f}" in a training loop: a 0-d tensor formats as its number; others as their repr
+    # without a spec and a TypeError with one
+    torch = pytest.importorskip("torch")
+    for value, spec in [(0.5, ".3f"), (0.123456, ".4f"), (3, ">4"), (2.5, ""), (True, "")]:
+        assert format(tg.tensor(value), spec) == format(torch.tensor(value), spec)
+    assert format(tg.tensor(0.25, requires_grad=True) * 2, ".2f") == "0.50"
+    assert f"{tg.tensor([0.5])}" == repr(tg.tensor([0.5]))
+    with pytest.raises(TypeError):
+        format(tg.tensor([0.5]), ".3f")
+    with pytest.raises(TypeError):
+        format(torch.tensor([0.5]), ".3f")
