@@ -16,6 +16,11 @@ from .backend import (
     set_default_dtype, initial_seed, Size,
 )
 from .backend.dtypes import bool_ as bool
+from .backend.settings import (
+    finfo, iinfo, get_num_threads, set_num_threads, set_float32_matmul_precision,
+    get_float32_matmul_precision, use_deterministic_algorithms,
+    are_deterministic_algorithms_enabled, is_deterministic_algorithms_warn_only_enabled,
+)
 from .backend import dtypes as _dtypes
 from .autograd import (no_grad, enable_grad, set_grad_enabled, is_grad_enabled, inference_mode,
                        is_inference_mode_enabled)
@@ -147,8 +152,10 @@ def __getattr__(name):
     # tg.utils.data
     import importlib  # lazy: start-up time (these subpackages import what `tg` alone does not)
     if name in ("nn", "optim", "data", "io", "models", "train", "metrics", "quantization",
-                "distributions", "distributed", "utils", "backends", "linalg"):
+                "distributions", "distributed", "utils", "backends", "linalg", "amp"):
         return importlib.import_module(f"{__name__}.{name}")
+    if name == "autocast":
+        return importlib.import_module(f"{__name__}.amp").autocast
     if name in ("save", "load", "from_dlpack"):
         return getattr(importlib.import_module(f"{__name__}.io"), name)
     raise AttributeError(f"module 'tinygen' has no attribute {name!r}")

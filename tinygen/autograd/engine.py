@@ -31,6 +31,11 @@ from .function import _FREED, ANOMALY, CopyArray, Function, tracer, wrap, wrap_c
 from .grad_mode import GRAD
 
 
+# for each backward pass running (nested: a checkpoint's recomputation), whether it answers
+# autograd.grad (inputs given) rather than filling .grad: utils.checkpoint refuses the former
+GRAD_PASSES = []
+
+
 def run_backward(roots, grad_roots, retain_graph=False, create_graph=False, inputs=None,
                  allow_unused=False):
     """Backpropagate from `roots` (Tensors) seeded with `grad_roots`.
@@ -46,12 +51,14 @@ def run_backward(roots, grad_roots, retain_graph=False, create_graph=False, inpu
     order = _topo_order(root_fns, run.leaf_uses)
     prev_mode = GRAD.enabled
     GRAD.enabled = bool(create_graph)
+    GRAD_PASSES.append(inputs is not None)
     try:
         ran = run.walk(order)
         run.deliver()
         _keep_edges_only(ran)
     finally:
         GRAD.enabled = prev_mode
+        GRAD_PASSES.pop()
     return run.result(allow_unused) if inputs is not None else None
 
 

@@ -4,7 +4,8 @@
 import sys
 
 from .. import data
+from . import checkpoint
 
 sys.modules[__name__ + ".data"] = data      # `import tinygen.utils.data` finds the same module
 
-__all__ = ["data"]
+__all__ = ["data", "checkpoint"]

@@ -1,0 +1,150 @@
+"""The lines at the top of PyTorch scripts (number formats, threads, precision and determinism
+switches, mixed precision, activation checkpointing) run on tinygen, against torch where it has
+an answer."""
+import warnings
+
+import numpy as np
+import pytest
+
+import tinygen as tg
+import tinygen.utils.checkpoint as tgc
+
+torch = pytest.importorskip("torch")
+
+
+@pytest.mark.parametrize("name", ["float16", "bfloat16", "float32", "float64"])
+def test_finfo_as_torch(name):
+    got, want = tg.finfo(getattr(tg, name)), torch.finfo(getattr(torch, name))
+    for field in ("bits", "eps", "max", "min", "tiny", "smallest_normal", "resolution", "dtype"):
+        assert getattr(got, field) == getattr(want, field), field
+    assert tg.finfo().dtype == torch.finfo().dtype == "float32"
+    with pytest.raises(TypeError, match="iinfo"):
+        tg.finfo(tg.int32)
+
+
+@pytest.mark.parametrize("name", ["uint8", "int8", "int16", "int32", "int64"])
+def test_iinfo_as_torch(name):
+    got, want = tg.iinfo(getattr(tg, name)), torch.iinfo(getattr(torch, name))
+    assert (got.bits, got.max, got.min, got.dtype) == (want.bits, want.max, want.min, want.dtype)
+    with pytest.raises(TypeError, match="finfo"):
+        tg.iinfo(tg.float32)
+
+
+def test_threads_and_switches_are_set_and_read_back():
+    n = tg.get_num_threads()
+    try:
+        tg.set_num_threads(1)
+        assert tg.get_num_threads() == 1
+        assert float((tg.ones(64, 64) @ tg.ones(64, 64)).sum()) == 64.0 ** 3
+    finally:
+        tg.set_num_threads(n)
+    assert tg.get_num_threads() == n
+    with pytest.raises(ValueError, match="positive int"):
+        tg.set_num_threads(0)
+    assert tg.get_float32_matmul_precision() == "highest"
+    tg.set_float32_matmul_precision("high")
+    assert tg.get_float32_matmul_precision() == "high"
+    with pytest.warns(UserWarning, match="not one of"):
+        tg.set_float32_matmul_precision("fast")
+    tg.set_float32_matmul_precision("highest")
+    tg.use_deterministic_algorithms(True, warn_only=True)
+    assert tg.are_deterministic_algorithms_enabled()
+    assert tg.is_deterministic_algorithms_warn_only_enabled()
+    tg.use_deterministic_algorithms(False)
+    tg.backends.cuda.matmul.allow_tf32 = True
+    tg.backends.cudnn.allow_tf32 = True
+    tg.backends.cuda.enable_flash_sdp(False)
+    assert not tg.backends.cuda.flash_sdp_enabled()
+    tg.backends.cuda.enable_flash_sdp(True)
+    tg.cuda.empty_cache()
+
+
+def test_autocast_regions_run_and_keep_the_dtype():
+    lin = tg.nn.Linear(3, 2)
+    x = tg.randn(4, 3)
+    with tg.autocast(device_type="cpu", dtype=tg.bfloat16):
+        y = lin(x)
+    assert y.dtype == tg.float32                 # the documented difference: no casting policy
+    np.testing.assert_array_equal(y.detach().numpy(), lin(x).detach().numpy())
+    with tg.amp.autocast("cpu"):
+        pass
+    assert tg.amp.autocast("cpu")(lambda v: v * 2)(3) == 6
+    with pytest.raises(RuntimeError, match="unknown device_type"):
+        tg.autocast(device_type="tpu0")
+
+
+def _scaler_run(lib, scaler, steps):
+    """Scales and parameters of a loop whose gradients overflow at steps 2 and 3."""
+    p = lib.nn.Parameter(lib.tensor([1.0, -2.0]))
+    opt = lib.optim.SGD([p], lr=0.1)
+    seen = []
+    for k in range(steps):
+        opt.zero_grad()
+        loss = (p * p).sum() * (float("inf") if k in (2, 3) else 1.0)
+        scaler.scale(loss).backward()
+        scaler.step(opt)
+        scaler.update()
+        seen.append((scaler.get_scale(), p.detach().numpy().tolist()))
+    return seen, scaler.state_dict()
+
+
+def test_grad_scaler_follows_torchs_algorithm():
+    make = dict(init_scale=8.0, growth_factor=2.0, backoff_factor=0.5, growth_interval=2)
+    got, got_state = _scaler_run(tg, tg.amp.GradScaler("cpu", **make), 7)
+    want, want_state = _scaler_run(torch, torch.amp.GradScaler("cpu", **make), 7)
+    for (gs, gp), (ws, wp) in zip(got, want):
+        assert gs == ws
+        np.testing.assert_allclose(gp, wp, rtol=1e-6)
+    assert got_state == want_state
+    with pytest.warns(UserWarning, match="CUDA is not available"):
+        assert not tg.cuda.amp.GradScaler().is_enabled()      # no GPU here: disabled, as torch
+    off = tg.amp.GradScaler("cpu", enabled=False)
+    t = tg.tensor(2.0)
+    assert off.scale(t) is t and off.state_dict() == {}
+
+
+def _block(lin1, lin2, F):
+    return lambda h: lin2(F.dropout(lin1(h).tanh(), 0.3, training=True))
+
+
+@pytest.mark.parametrize("input_grad", [True, False])
+def test_checkpoint_gives_the_gradients_of_the_plain_block(input_grad):
+    # the recomputation draws the same dropout mask; parameters get gradients even when the
+    # input does not require grad
+    lin1, lin2 = tg.nn.Linear(6, 8), tg.nn.Linear(8, 3)
+    params = list(lin1.parameters()) + list(lin2.parameters())
+    x = tg.randn(5, 6, requires_grad=input_grad)
+    grads = []
+    for run in (lambda f, v: f(v), lambda f, v: tgc.checkpoint(f, v, use_reentrant=False)):
+        for p in params:
+            p.grad = None
+        x.grad = None
+        tg.manual_seed(3)
+        y = run(_block(lin1, lin2, tg.nn.functional), x)
+        (y * y).sum().backward()
+        grads.append([p.grad.numpy().copy() for p in params]
+                     + ([x.grad.numpy().copy()] if input_grad else []))
+        assert x.grad is None or input_grad
+    for a, b in zip(*grads):
+        np.testing.assert_allclose(a, b, rtol=1e-6, atol=1e-7)
+
+
+def test_checkpoint_refuses_autograd_grad_and_warns_without_use_reentrant():
+    lin = tg.nn.Linear(3, 3)
+    x = tg.randn(2, 3, requires_grad=True)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        y = tgc.checkpoint(lin, x)
+    assert any("use_reentrant" in str(w.message) for w in caught)
+    with pytest.raises(RuntimeError, match="call .backward"):
+        tg.autograd.grad(y.sum(), x)
+    seq = tg.nn.Sequential(*[tg.nn.Linear(4, 4) for _ in range(5)])
+    xs = tg.randn(2, 4, requires_grad=True)
+    plain = seq(xs).sum()
+    plain.backward()
+    want = xs.grad.numpy().copy()
+    xs.grad = None
+    got = tgc.checkpoint_sequential(seq, 2, xs, use_reentrant=False).sum()
+    got.backward()
+    assert got.item() == pytest.approx(plain.item())
+    np.testing.assert_allclose(xs.grad.numpy(), want, rtol=1e-6)
