@@ -148,3 +148,76 @@ def test_checkpoint_refuses_autograd_grad_and_warns_without_use_reentrant():
     got.backward()
     assert got.item() == pytest.approx(plain.item())
     np.testing.assert_allclose(xs.grad.numpy(), want, rtol=1e-6)
+
+
+@pytest.mark.parametrize("name", ["expit", "logit", "erf", "erfc", "erfinv", "ndtr", "ndtri",
+                                  "gammaln", "digamma", "psi", "log1p", "expm1", "exp2", "entr",
+                                  "sinc", "round"])
+def test_special_as_torch(name):
+    x = np.array([-1.5, -0.0, 0.0, 0.2, 0.5, 0.9, 2.0, 7.5])
+    if name in ("digamma", "psi"):                   # away from the poles at 0, -1, ...
+        x = x[np.abs(x) > 0]
+    if name in ("logit", "ndtri", "erfinv"):
+        x = np.array([0.01, 0.2, 0.5, 0.9, 0.99]) * (1 if name != "erfinv" else 1.8) - (
+            0 if name != "erfinv" else 0.9)
+    t = tg.tensor(x, requires_grad=name not in ("round",))
+    got = getattr(tg.special, name)(t)
+    want = getattr(torch.special, name)(torch.tensor(x))
+    np.testing.assert_allclose(got.detach().numpy(), want.numpy(), rtol=1e-10, atol=1e-12)
+    if name != "round":
+        got.sum().backward()
+        xt = torch.tensor(x, requires_grad=True)
+        getattr(torch.special, name)(xt).sum().backward()
+        keep = x != 0 if name == "entr" else slice(None)    # entr'(0): 0 here, inf in torch
+        np.testing.assert_allclose(t.grad.numpy()[keep], xt.grad.numpy()[keep], rtol=1e-8,
+                                   atol=1e-10)
+
+
+def test_special_two_argument_and_reductions_as_torch():
+    x, y = np.array([0.0, 0.5, 2.0]), np.array([3.0, -0.5, 1.0])
+    for name in ("xlogy", "xlog1py"):
+        np.testing.assert_allclose(getattr(tg.special, name)(tg.tensor(x), tg.tensor(y)).numpy(),
+                                   getattr(torch.special, name)(torch.tensor(x),
+                                                                torch.tensor(y)).numpy())
+    m = np.random.default_rng(0).standard_normal((3, 4))
+    for name in ("softmax", "log_softmax", "logsumexp"):
+        np.testing.assert_allclose(getattr(tg.special, name)(tg.tensor(m), 1).numpy(),
+                                   getattr(torch.special, name)(torch.tensor(m), 1).numpy())
+
+
+def test_assert_close_decides_as_torch():
+    cases = [(np.ones(3, np.float32), np.ones(3, np.float32) + 1e-6),
+             (np.ones(3, np.float32), np.ones(3, np.float32) + 1e-4),
+             (np.ones(3), np.ones(3) + 1e-8), (np.ones(3), np.ones(3) + 1e-6),
+             (np.arange(3), np.arange(3)), (np.arange(3), np.arange(3) + 1),
+             (np.array([np.nan]), np.array([np.nan]))]
+    for a, b in cases:
+        def decided(lib, close):
+            try:
+                close(lib.tensor(a), lib.tensor(b))
+                return True
+            except AssertionError:
+                return False
+        assert decided(tg, tg.testing.assert_close) == decided(torch, torch.testing.assert_close)
+    tg.testing.assert_close(tg.tensor([np.nan]), tg.tensor([np.nan]), equal_nan=True)
+    with pytest.raises(AssertionError, match="dtype"):
+        tg.testing.assert_close(tg.ones(2), tg.ones(2, dtype=tg.float64))
+    with pytest.raises(ValueError, match="rtol"):
+        tg.testing.assert_close(tg.ones(2), tg.ones(2), atol=1.0)
+
+
+def test_legacy_constructors_memory_formats_and_flip_dims():
+    x = tg.FloatTensor([1, 2])
+    assert x.dtype == tg.float32 and isinstance(x, tg.FloatTensor)
+    assert not isinstance(x, tg.LongTensor) and isinstance(tg.LongTensor([1]), tg.LongTensor)
+    assert tg.LongTensor(2, 3).shape == (2, 3) and tg.ByteTensor([1]).dtype == tg.uint8
+    c = tg.nn.Conv2d(1, 1, 1).to(memory_format=tg.channels_last)
+    y = tg.ones(1, 2, 2, 2).contiguous(memory_format=tg.channels_last).to(
+        memory_format=tg.contiguous_format)
+    assert c.weight.shape == (1, 1, 1, 1) and y.shape == (1, 2, 2, 2)
+    assert x.share_memory_() is x and x.pin_memory() is x and not x.is_pinned()
+    a = np.arange(6.0).reshape(2, 3)
+    for call in (lambda m, v: m.flip(v, dims=[0, 1]), lambda m, v: m.flip(v, [1]),
+                 lambda m, v: v.flip(0), lambda m, v: v.flip(dims=(1,))):
+        np.testing.assert_array_equal(call(tg, tg.tensor(a)).numpy(),
+                                      call(torch, torch.tensor(a)).numpy())

@@ -33,6 +33,11 @@ from .creation import (
     full_like, arange, linspace, logspace, eye, rand, randn, randint, randperm, rand_like,
     randn_like, randint_like, normal, scalar_tensor, tril_indices, triu_indices,
 )
+from .legacy import (
+    FloatTensor, DoubleTensor, HalfTensor, LongTensor, IntTensor, ShortTensor, CharTensor,
+    ByteTensor, BoolTensor, memory_format, contiguous_format, channels_last, channels_last_3d,
+    preserve_format,
+)
 from .ops.elementwise import (
     neg, exp, expm1, log, log1p, log2, log10, sqrt, rsqrt, reciprocal, square, abs, sign, floor,
     ceil, round, sin, cos, tanh, sigmoid, erf, clamp, clip, clamp_min, clamp_max, isnan, isinf,
@@ -153,6 +158,8 @@ def __getattr__(name):
     import importlib  # lazy: start-up time (these subpackages import what `tg` alone does not)
     if name in ("nn", "optim", "data", "io", "models", "train", "metrics", "quantization",
                 "distributions", "distributed", "utils", "backends", "linalg", "amp"):
+        return importlib.import_module(f"{__name__}.{name}")
+    if name in ("special", "testing"):
         return importlib.import_module(f"{__name__}.{name}")
     if name == "autocast":
         return importlib.import_module(f"{__name__}.amp").autocast

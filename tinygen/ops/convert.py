@@ -101,6 +101,7 @@ def to(input, *args, **kwargs):
     dtype = kwargs.pop("dtype", None)
     kwargs.pop("non_blocking", None)
     kwargs.pop("copy", None)
+    kwargs.pop("memory_format", None)           # accepted: arrays are always row-major
     if kwargs:
         raise TypeError(f"to(): unexpected keyword arguments {sorted(kwargs)}")
     for a in args:

@@ -344,7 +344,12 @@ def unbind(input, dim=0):
     return tuple(squeeze(p, d) for p in split(input, 1, d))
 
 
-def flip(input, *dims):
+def flip(input, *dims, **kwargs):
+    """flip(x, dims), x.flip(0, 1) or flip(x, dims=(0, 1)), as PyTorch."""
+    if kwargs:
+        if dims or set(kwargs) != {"dims"}:
+            raise TypeError(f"flip() got unexpected arguments {sorted(kwargs)}; expected dims")
+        dims = (kwargs["dims"],)
     dims = shape_arg(dims)
     return Flip.apply(input, tuple(norm_dim(d, input.ndim, "flip") for d in dims))
 
@@ -364,7 +369,9 @@ def triu(input, diagonal=0):
     return Tril.apply(input, diagonal, True)
 
 
-def contiguous(input):
+def contiguous(input, memory_format=None):
+    """memory_format (tg.contiguous_format, tg.channels_last...) is accepted: tinygen's arrays
+    are always row-major (C order), as PyTorch's default."""
     return input if input._data.flags.c_contiguous else Contiguous.apply(input)
 
 
