@@ -1,6 +1,7 @@
 """The lines at the top of PyTorch scripts (number formats, threads, precision and determinism
 switches, mixed precision, activation checkpointing) run on tinygen, against torch where it has
 an answer."""
+import os
 import warnings
 
 import numpy as np
@@ -221,3 +222,15 @@ def test_legacy_constructors_memory_formats_and_flip_dims():
                  lambda m, v: v.flip(0), lambda m, v: v.flip(dims=(1,))):
         np.testing.assert_array_equal(call(tg, tg.tensor(a)).numpy(),
                                       call(torch, torch.tensor(a)).numpy())
+
+
+def test_summary_writer_takes_tensors(tmp_path):
+    pytest.importorskip("tensorboardX")
+    from tinygen.utils.tensorboard import SummaryWriter
+    writer = SummaryWriter(str(tmp_path))
+    writer.add_scalar("loss", tg.tensor(0.5), 1)
+    writer.add_scalars("parts", {"a": tg.tensor(1.0), "b": 2.0}, 1)
+    writer.add_histogram("weights", tg.randn(100), 1)
+    writer.add_image("sample", tg.rand(3, 8, 8), 1)
+    writer.close()
+    assert any(name.startswith("events.out.tfevents") for name in os.listdir(tmp_path))

@@ -50,3 +50,4 @@ __all__ = ["Function", "grad", "backward", "no_grad", "enable_grad", "set_grad_e
            "is_grad_enabled", "inference_mode", "is_inference_mode_enabled", "gradcheck",
            "gradgradcheck", "GradcheckError",
            "set_detect_anomaly", "detect_anomaly", "is_anomaly_enabled", "to_dot", "OpError"]
+from . import functional  # noqa: E402,F401  (torch.autograd.functional: jacobian, hessian, vjp...)

@@ -6,8 +6,10 @@ pad_sequence, PackedSequence).
     vec = nn.utils.parameters_to_vector(model.parameters())
     nn.utils.prune.l1_unstructured(model.fc, "weight", amount=0.5)
     conv = nn.utils.weight_norm(nn.Conv2d(3, 8, 3))
+    conv = nn.utils.parametrizations.weight_norm(nn.Conv2d(3, 8, 3))   # the parametrize form
+    out = nn.utils.stateless.functional_call(model, params, (x,))    # tinygen.func's, warns
 """
-from . import prune, rnn  # noqa: F401
+from . import parametrizations, parametrize, prune, rnn, stateless  # noqa: F401
 from .clip_grad import (clip_grad_norm, clip_grad_norm_, clip_grad_value_, clip_grads_with_norm_,
                         get_total_norm)
 from .convert_parameters import parameters_to_vector, vector_to_parameters
@@ -20,4 +22,5 @@ __all__ = ["clip_grad_norm", "clip_grad_norm_", "clip_grad_value_", "clip_grads_
            "get_total_norm", "parameters_to_vector", "vector_to_parameters",
            "fuse_conv_bn_eval", "fuse_conv_bn_weights", "fuse_linear_bn_eval",
            "fuse_linear_bn_weights", "skip_init", "remove_spectral_norm", "remove_weight_norm",
-           "spectral_norm", "weight_norm", "prune", "rnn"]
+           "spectral_norm", "weight_norm", "prune", "rnn", "parametrizations", "parametrize",
+           "stateless"]
