@@ -360,3 +360,20 @@ def test_format_of_a_tensor_as_torch():
         format(tg.tensor([0.5]), ".3f")
     with pytest.raises(TypeError):
         format(torch.tensor([0.5]), ".3f")
+
+
+@pytest.mark.parametrize("f", [lambda m, x: m.prod(x), lambda m, x: (1 / x).sum(),
+                               lambda m, x: m.log(x.abs()).sum(), lambda m, x: x.abs().sqrt().sum()])
+def test_second_derivative_through_a_zero_upstream_gradient_as_torch(f):
+    # d/dv of (d f / d x)^T-vector products at v = 0: the backward rules' zero guard cut the
+    # graph to v where v was exactly 0 (found by the autograd.functional helper: hvp of prod)
+    x0 = np.array([0.5, 1.5, -0.4, 2.0])
+    results = []
+    for lib in (tg, torch):
+        x = lib.tensor(x0, requires_grad=True)
+        v = lib.tensor(np.zeros(4), requires_grad=True)
+        (g,) = lib.autograd.grad(f(lib, x), x, create_graph=True)
+        (h,) = lib.autograd.grad(g, x, v, create_graph=True)
+        (r,) = lib.autograd.grad((h * lib.tensor(np.arange(1.0, 5.0))).sum(), v)
+        results.append(r.detach().numpy())
+    np.testing.assert_allclose(results[0], results[1], rtol=1e-10, atol=1e-12)

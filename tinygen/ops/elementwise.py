@@ -17,6 +17,7 @@ import math
 import numpy as np
 
 from ..autograd.function import Function, wrap
+from ..autograd.grad_mode import GRAD
 from ..backend.device import array_module
 from ..backend import dtypes as _dt
 from .convert import as_float, to
@@ -47,8 +48,24 @@ class ZeroWhereZero(ZeroWhere):
         return ZeroWhere.forward(self, g, gy == 0)
 
 
+class ZeroWhereZeroNotFinite(ZeroWhere):
+    """g with zeros where `gy` is exactly 0 and g is not finite (0 * inf): elsewhere g itself,
+    so a gradient built for double backward keeps its derivative with respect to gy where gy is
+    0 (ZeroWhereZero's constant cut it: the second derivative of prod, div, log or sqrt through a
+    zero upstream gradient came out 0)."""
+
+    fuse = "z if ({1} == z and {0} - {0} != z) else {0}"
+    fuse_attrs = {"mask": "{1} == z and {0} - {0} != z"}
+
+    def forward(self, g, gy):
+        return ZeroWhere.forward(self, g, (gy == 0) & ~self.xp.isfinite(g))
+
+
 def guard(g, gy):
-    """g, but exactly 0 wherever the upstream gradient gy is exactly 0."""
+    """g, but exactly 0 wherever the upstream gradient gy is exactly 0 (under create_graph:
+    where g is also not finite, ZeroWhereZeroNotFinite)."""
+    if GRAD.enabled:
+        return ZeroWhereZeroNotFinite.apply(g, gy)
     return ZeroWhereZero.apply(g, gy)
 
 
