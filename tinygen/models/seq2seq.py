@@ -51,7 +51,10 @@ class Seq2Seq(nn.Module):
     def forward(self, src, tgt_in):
         """src (B, S), tgt_in (B, T) -> logits (B, T, vocab)."""
         T = tgt_in.shape[1]
-        causal = nn.Transformer.generate_square_subsequent_mask(T, device=tgt_in.device)  # (T, T)
+        # (T, T), True above the diagonal: masked; bool as the padding masks (a float causal mask
+        # beside bool padding masks is the mixture PyTorch warns about)
+        causal = nn.Transformer.generate_square_subsequent_mask(T, device=tgt_in.device,
+                                                                dtype=tg.bool)
         out = self.transformer(self._embed(self.src_embed, src), self._embed(self.tgt_embed, tgt_in),
                                tgt_mask=causal, src_key_padding_mask=src == PAD,
                                tgt_key_padding_mask=tgt_in == PAD, memory_key_padding_mask=src == PAD)

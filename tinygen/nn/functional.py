@@ -16,6 +16,7 @@ Each family lives in one file of tinygen/ops and is re-exported here:
   dropout     dropout1d dropout2d dropout3d alpha_dropout feature_alpha_dropout
                                                                        tinygen/ops/dropout.py
   attention   scaled_dot_product_attention                           tinygen/ops/attention.py
+              multi_head_attention_forward          tinygen/nn/modules/attention.py
   loss        mse_loss l1_loss ... cross_entropy nll_loss kl_div ... tinygen/ops/loss.py
               margin_ranking_loss hinge_embedding_loss ... triplet_margin_loss poisson_nll_loss
                                                                        tinygen/ops/loss_margin.py
@@ -46,6 +47,7 @@ from ..ops import index as _index
 from ..ops.conv import (conv1d, conv2d, conv_transpose1d, conv_transpose2d,
                         check_same_dtype as _check_same_dtype)
 from ..ops.fold import conv3d, conv_transpose3d, unfold, fold
+from ..ops.grid_sample import affine_grid, grid_sample
 from ..ops.pool import (
     max_pool2d, avg_pool2d, adaptive_avg_pool2d, interpolate, max_pool1d, avg_pool1d,
     adaptive_avg_pool1d,
@@ -88,7 +90,7 @@ __all__ = [
     "upsample_nearest", "upsample_bilinear", "pixel_shuffle", "pixel_unshuffle",
     "channel_shuffle", "native_channel_shuffle",
     "conv1d", "conv2d", "conv3d", "conv_transpose1d", "conv_transpose2d", "conv_transpose3d",
-    "unfold", "fold",
+    "unfold", "fold", "grid_sample", "affine_grid",
     "max_pool2d", "avg_pool2d", "adaptive_avg_pool2d", "interpolate", "max_pool1d", "avg_pool1d",
     "adaptive_avg_pool1d", "max_pool3d", "avg_pool3d", "adaptive_avg_pool3d",
     "adaptive_max_pool1d", "adaptive_max_pool2d", "adaptive_max_pool3d",
@@ -104,7 +106,7 @@ __all__ = [
     "prelu", "rrelu", "gumbel_softmax", "relu_", "elu_", "selu_", "celu_", "leaky_relu_",
     "hardtanh_", "threshold_", "rrelu_",
     "dropout", "dropout1d", "dropout2d", "dropout3d", "alpha_dropout", "feature_alpha_dropout",
-    "scaled_dot_product_attention",
+    "scaled_dot_product_attention", "multi_head_attention_forward",
     "mse_loss", "l1_loss", "smooth_l1_loss", "huber_loss", "binary_cross_entropy",
     "binary_cross_entropy_with_logits", "cross_entropy", "nll_loss", "kl_div",
     "gaussian_nll_loss", "margin_ranking_loss", "hinge_embedding_loss", "soft_margin_loss",
@@ -427,3 +429,13 @@ def channel_shuffle(input, groups):
 
 
 native_channel_shuffle = channel_shuffle
+
+
+def __getattr__(name):
+    # MultiheadAttention's functional form lives beside the module (nn/modules/attention.py),
+    # which calls linear, pad, softmax and dropout from here: loaded on first use, then kept
+    if name == "multi_head_attention_forward":
+        from .modules.attention import multi_head_attention_forward  # lazy: it imports this file
+        globals()[name] = multi_head_attention_forward
+        return multi_head_attention_forward
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

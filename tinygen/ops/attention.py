@@ -139,6 +139,13 @@ def _weights(q, k, causal, scale, bias=None):
     return scores.softmax(-1)
 
 
+def _causal_bias(T, S, like):
+    """(T, S) additive causal mask in like's dtype, on its device: 0 where query i may attend
+    key j (j <= i), -inf above."""
+    xp = like.device.xp
+    return wrap_constant(xp.triu(xp.full((T, S), -np.inf, dtype=like._data.dtype), 1))
+
+
 def _causal_keep(T, S, like):
     """(T, S) bool, True where query i may attend key j (j <= i), on like's device."""
     return wrap_constant(like.device.xp.tril(like.device.xp.ones((T, S), dtype=bool)))
@@ -162,30 +169,75 @@ def _check(op, q, k, v):
                            f"{tuple(v.shape)}) must have the same sequence length (dim -2)")
 
 
+def _check_mask(op, attn_mask, query, key):
+    """attn_mask bool or floating, broadcasting to the scores' shape without growing it."""
+    if not isinstance(attn_mask, _fn.Tensor):
+        raise TypeError(f"{op}: expected attn_mask to be a Tensor (bool or float) or None, got "
+                        f"{type(attn_mask).__name__}")
+    if attn_mask.dtype.name != "bool" and not attn_mask.dtype.is_floating_point:
+        raise RuntimeError(f"{op}: expected attn_mask dtype to be bool or float or to match "
+                           f"query dtype, but got attn_mask.dtype: {attn_mask.dtype} and "
+                           f"query.dtype: {query.dtype} instead")
+    try:
+        scores = tuple(np.broadcast_shapes(query.shape[:-2], key.shape[:-2]))
+    except ValueError:
+        return                                  # (the product q @ k^T raises, naming them)
+    scores += (query.shape[-2], key.shape[-2])                           # (..., L, S)
+    try:
+        grown = np.broadcast_shapes(tuple(attn_mask.shape), scores) != scores
+    except ValueError:
+        grown = True
+    if grown:
+        raise RuntimeError(f"{op}: attn_mask of shape {tuple(attn_mask.shape)} does not "
+                           f"broadcast to the attention scores' shape {scores} (..., L, S)")
+
+
+def _repeat_heads(op, query, key, value):
+    """enable_gqa: key and value heads (dim -3) each repeated to the query's number of heads,
+    as PyTorch's math path (repeat_interleave: query head h reads key head h // groups)."""
+    if query.ndim < 3 or key.ndim < 3 or value.ndim < 3:
+        raise IndexError(f"{op}: enable_gqa needs query, key and value of at least 3 dims "
+                         f"(..., heads, L, E), got {query.ndim}, {key.ndim} and {value.ndim}")
+    hq = query.shape[-3]
+    if hq % key.shape[-3] or hq % value.shape[-3]:
+        raise RuntimeError(f"{op}: number of heads in key and value must divide the number of "
+                           f"heads in query, got {key.shape[-3]}, {value.shape[-3]} and {hq}")
+
+    def repeat(t):
+        groups = hq // t.shape[-3]
+        if groups == 1:
+            return t
+        *lead, h, s, e = t.shape
+        return t.unsqueeze(-3).expand(*lead, h, groups, s, e).reshape(*lead, hq, s, e)
+    return repeat(key), repeat(value)
+
+
 def scaled_dot_product_attention(query, key, value, attn_mask=None, dropout_p=0.0,
-                                 is_causal=False, scale=None, enable_gqa=False):
+                                 is_causal=False, *, scale=None, enable_gqa=False):
     """query (..., L, E), key (..., S, E), value (..., S, Ev) -> (..., L, Ev).
 
     attn_mask broadcasts to (..., L, S): a bool mask keeps the positions where it is True
     (False = not attended); a float mask is added to the scores. is_causal masks the upper
-    triangle (query i attends to keys j <= i). scale defaults to 1 / sqrt(E). dropout_p > 0
-    drops attention weights (always, as in PyTorch's functional form). A query row with no key
-    to attend gives zeros (PyTorch: NaN). A float mask that requires no gradient is applied less
-    each row's largest finite entry (shifted_mask: the same softmax), so a row masked everywhere
-    by one large finite value (torch.finfo(dtype).min) gets the softmax of its scores, where
-    PyTorch's math path gives uniform weights. A float mask that requires grad is added as given.
+    triangle (query i attends to keys j <= i; top-left aligned when L != S). scale defaults to
+    1 / sqrt(E). enable_gqa: key and value may have fewer heads (dim -3) than query, dividing
+    them; each is repeated to the query's (grouped-query attention). dropout_p > 0 drops
+    attention weights (always, as in PyTorch's functional form). A query row with no key to
+    attend gives zeros (as PyTorch). Where tinygen differs: a float mask of another float dtype
+    is cast to the query's (PyTorch raises); a 1-D mask (S,) broadcasts (PyTorch raises
+    IndexError); a float mask that requires no gradient is applied less each row's largest finite
+    entry (shifted_mask: the same softmax), so a row masked everywhere by one large finite value
+    (torch.finfo(dtype).min) gets the softmax of its scores, where PyTorch's math path gives
+    uniform weights. A float mask that requires grad is added as given.
     """
     op = "scaled_dot_product_attention"
     _check(op, query, key, value)
     if enable_gqa:
-        raise NotImplementedError(f"{op}: enable_gqa is not implemented; repeat key and value "
-                                  "heads with repeat_interleave first")
-    if attn_mask is not None and not isinstance(attn_mask, _fn.Tensor):
-        raise TypeError(f"{op}: expected attn_mask to be a Tensor (bool or float) or None, got "
-                        f"{type(attn_mask).__name__}")
+        key, value = _repeat_heads(op, query, key, value)
     if is_causal and attn_mask is not None:
         raise RuntimeError(f"{op}: explicit attn_mask should not be set when is_causal=True")
     L, S, E = query.shape[-2], key.shape[-2], query.shape[-1]
+    if attn_mask is not None:
+        _check_mask(op, attn_mask, query, key)
     if scale is None:             # (E = 0: every score is 0 whatever the scale, as in PyTorch)
         scale = 1.0 / math.sqrt(E) if E else 1.0
     scale = float(scale)
@@ -195,18 +247,14 @@ def scaled_dot_product_attention(query, key, value, attn_mask=None, dropout_p=0.
         bias = _mask_as_bias(attn_mask, query, S)
         if bias is not None:
             return FlashAttention.apply(query, key, value, bias, False, scale)
+    # the masks are added, as PyTorch's math path adds its bias: an addition's backward passes
+    # the gradient through, where masked_fill's would mask it once more
     scores = (query @ key.transpose(-2, -1)) * scale                     # (..., L, S)
     if is_causal:
-        attn_mask = _causal_keep(L, S, query)
-    if attn_mask is not None:
-        try:
-            np.broadcast_shapes(tuple(attn_mask.shape), tuple(scores.shape))
-        except ValueError:
-            raise RuntimeError(f"{op}: attn_mask of shape {tuple(attn_mask.shape)} does not "
-                               f"broadcast to the attention scores' shape "
-                               f"{tuple(scores.shape)} (..., L, S)") from None
-        if attn_mask.dtype.name == "bool":
-            scores = scores.masked_fill(~attn_mask, float("-inf"))
+        scores = scores + _causal_bias(L, S, scores)
+    elif attn_mask is not None:
+        if attn_mask.dtype.name == "bool":      # False: -inf
+            scores = scores + where(attn_mask, 0.0, float("-inf")).to(scores.dtype)
         elif attn_mask.requires_grad:           # PyTorch's math path, as given
             scores = scores + attn_mask.to(scores.dtype)
         else:                                   # as the fused path takes it

@@ -9,6 +9,15 @@
 Post-norm (norm_first=False): x = norm(x + block(x)); pre-norm: x = x + block(norm(x)).
 State-dict names match PyTorch's: layers.{i}.self_attn.in_proj_weight, layers.{i}.linear1.weight,
 layers.{i}.norm1.bias, ..., plus norm.weight for the stack's final norm.
+
+The stacks take is_causal=None (their default) as PyTorch does: a mask equal to the causal mask is
+detected, and the fused kernel's causal flag masks instead of the mask. TransformerEncoder gives
+PyTorch's zeros at the padded positions where PyTorch runs on nested tensors (see its forward).
+Where tinygen differs: a TransformerDecoderLayer whose activation is a module keeps it in the
+stack's deep copies (PyTorch's __setstate__ replaces it by F.relu in each copy, so its
+TransformerDecoder and Transformer silently run relu: a PyTorch bug, not copied); the inference
+fast paths' NaN from a float src_mask (PyTorch's _transformer_encoder_layer_fwd) are not copied
+either; no warning when enable_nested_tensor cannot be used.
 """
 from __future__ import annotations
 
@@ -16,7 +25,10 @@ import copy
 
 from .. import functional as F
 from .. import init
+from ...autograd.function import CAPTURE, tracer
+from ...autograd.grad_mode import is_grad_enabled
 from ...creation import ones, zeros
+from .activation import GELU, ReLU
 from .attention import MultiheadAttention
 from .container import ModuleList
 from .dropout import Dropout
@@ -43,6 +55,38 @@ def generate_square_subsequent_mask(sz, device=None, dtype=None):
     return zeros(sz, sz, dtype=dtype, device=device).masked_fill(upper, float("-inf"))
 
 
+def _seq_len(src, layers):
+    """The sequence length of a stack's input (unbatched (S, E) or batched), or None."""
+    attn = getattr(layers[0], "self_attn", None) if len(layers) else None
+    if attn is None:
+        return None
+    return src.shape[0] if src.ndim == 2 else src.shape[1 if attn.batch_first else 0]
+
+
+def _capturing():
+    """Whether tg.compile records a step here: a step that reads a value runs eagerly."""
+    return CAPTURE[0] is not None and tracer() is not None
+
+
+def _detect_is_causal_mask(mask, is_causal=None, size=None):
+    """PyTorch's: is_causal when given; with None, whether mask equals the (size, size) causal
+    mask in its own dtype (a bool mask: True above the diagonal). Not in a step tg.compile
+    records (it would read a value): False, the mask then applied as given (the same answer)."""
+    if is_causal is not None or mask is None or _capturing():
+        return bool(is_causal)
+    size = size if size is not None else mask.shape[-2]
+    if tuple(mask.shape) != (size, size):
+        return False
+    return bool((mask == generate_square_subsequent_mask(size, mask.device, mask.dtype)).all())
+
+
+def _relu_or_gelu(activation):
+    """PyTorch's TransformerEncoderLayer.activation_relu_or_gelu: 1 relu, 2 gelu, 0 other."""
+    if activation is F.relu or isinstance(activation, ReLU):
+        return 1
+    return 2 if activation is F.gelu or isinstance(activation, GELU) else 0
+
+
 class TransformerEncoderLayer(Module):
     """Self-attention then a feed-forward block, each with dropout, a residual and a LayerNorm.
     src (S, N, E), or (N, S, E) with batch_first -> the same shape."""
@@ -63,6 +107,7 @@ class TransformerEncoderLayer(Module):
         self.dropout1 = Dropout(dropout)
         self.dropout2 = Dropout(dropout)
         self.activation = _get_activation(activation)
+        self.activation_relu_or_gelu = _relu_or_gelu(self.activation)
 
     def forward(self, src, src_mask=None, src_key_padding_mask=None, is_causal=False):
         x = src
@@ -145,7 +190,9 @@ def _clones(module, n):
 
 
 class TransformerEncoder(Module):
-    """num_layers deep copies of encoder_layer applied in turn, then the optional norm."""
+    """num_layers deep copies of encoder_layer applied in turn, then the optional norm.
+    enable_nested_tensor and mask_check are PyTorch's: use_nested_tensor says whether PyTorch
+    would run on nested tensors (tinygen has none: only their zeros are reproduced, in forward)."""
 
     def __init__(self, encoder_layer, num_layers, norm=None, enable_nested_tensor=True,
                  mask_check=True):
@@ -153,19 +200,62 @@ class TransformerEncoder(Module):
         self.layers = _clones(encoder_layer, num_layers)
         self.num_layers = num_layers
         self.norm = norm
+        self.enable_nested_tensor = enable_nested_tensor
+        self.use_nested_tensor = enable_nested_tensor and _nested_capable(encoder_layer)
+        self.mask_check = mask_check
 
     def forward(self, src, mask=None, src_key_padding_mask=None, is_causal=None):
+        """is_causal=None detects a causal mask (as PyTorch). Where PyTorch runs on nested
+        tensors (use_nested_tensor, the first layer in eval mode, no gradient wanted, a batched
+        src with a key padding mask that pads at the end, no mask) its output is 0 at the padded
+        positions, before the final norm: so it is here (elsewhere those positions are computed,
+        as in PyTorch). With mask_check=False and padding elsewhere than at the end, PyTorch's
+        nested tensor takes the wrong tokens: those positions are computed here."""
+        padded = _nested_padding(self, src, mask, src_key_padding_mask)
+        is_causal = _detect_is_causal_mask(mask, is_causal, _seq_len(src, self.layers))
         output = src
         for layer in self.layers:
-            output = layer(output, src_mask=mask, is_causal=bool(is_causal),
+            output = layer(output, src_mask=mask, is_causal=is_causal,
                            src_key_padding_mask=src_key_padding_mask)
+        if padded is not None:
+            output = output.masked_fill(padded.unsqueeze(-1), 0.0)          # (N, S, E)
         if self.norm is not None:
             output = self.norm(output)
         return output
 
 
+def _nested_capable(layer):
+    """Whether PyTorch's TransformerEncoder may run this layer on nested tensors."""
+    attn = getattr(layer, "self_attn", None)
+    return (isinstance(layer, TransformerEncoderLayer) and not layer.norm_first
+            and attn.batch_first and attn._qkv_same_embed_dim and attn.in_proj_bias is not None
+            and bool(layer.activation_relu_or_gelu) and layer.norm1.eps == layer.norm2.eps
+            and attn.num_heads % 2 == 0)
+
+
+def _nested_padding(encoder, src, mask, key_padding_mask):
+    """The padded positions (N, S) bool where PyTorch would run on nested tensors, else None."""
+    first = encoder.layers[0] if len(encoder.layers) else None
+    if (first is None or not getattr(encoder, "use_nested_tensor", False) or first.training
+            or src.ndim != 3 or key_padding_mask is None or mask is not None):
+        return None
+    attn = first.self_attn
+    tensors = (src, attn.in_proj_weight, attn.in_proj_bias, attn.out_proj.weight,
+               attn.out_proj.bias, first.norm1.weight, first.norm1.bias, first.norm2.weight,
+               first.norm2.bias, first.linear1.weight, first.linear1.bias, first.linear2.weight,
+               first.linear2.bias)
+    if is_grad_enabled() and any(t is not None and t.requires_grad for t in tensors):
+        return None
+    padded = key_padding_mask if key_padding_mask.dtype.name == "bool" else key_padding_mask != 0
+    if encoder.mask_check and (_capturing() or padded.shape[-1] > 1 and bool(
+            (padded[:, :-1] & ~padded[:, 1:]).any())):
+        return None      # padding before a token, or compiled (as PyTorch's): no nested tensor
+    return padded
+
+
 class TransformerDecoder(Module):
-    """num_layers deep copies of decoder_layer applied in turn, then the optional norm."""
+    """num_layers deep copies of decoder_layer applied in turn, then the optional norm.
+    tgt_is_causal=None detects a causal tgt_mask (as PyTorch)."""
 
     def __init__(self, decoder_layer, num_layers, norm=None):
         super().__init__()
@@ -176,11 +266,13 @@ class TransformerDecoder(Module):
     def forward(self, tgt, memory, tgt_mask=None, memory_mask=None, tgt_key_padding_mask=None,
                 memory_key_padding_mask=None, tgt_is_causal=None, memory_is_causal=False):
         output = tgt
+        tgt_is_causal = _detect_is_causal_mask(tgt_mask, tgt_is_causal,
+                                               _seq_len(tgt, self.layers))
         for layer in self.layers:
             output = layer(output, memory, tgt_mask=tgt_mask, memory_mask=memory_mask,
                            tgt_key_padding_mask=tgt_key_padding_mask,
                            memory_key_padding_mask=memory_key_padding_mask,
-                           tgt_is_causal=bool(tgt_is_causal), memory_is_causal=memory_is_causal)
+                           tgt_is_causal=tgt_is_causal, memory_is_causal=memory_is_causal)
         if self.norm is not None:
             output = self.norm(output)
         return output
@@ -210,12 +302,10 @@ class Transformer(Module):
                                             layer_norm_eps, batch_first, norm_first, bias, **kw)
             norm = LayerNorm(d_model, eps=layer_norm_eps, bias=bias, **kw)
             self.decoder = TransformerDecoder(layer, num_decoder_layers, norm)
+        self._reset_parameters()
         self.d_model = d_model
         self.nhead = nhead
         self.batch_first = batch_first
-        for p in self.parameters():
-            if p.ndim > 1:
-                init.xavier_uniform_(p)
 
     def forward(self, src, tgt, src_mask=None, tgt_mask=None, memory_mask=None,
                 src_key_padding_mask=None, tgt_key_padding_mask=None,
@@ -241,3 +331,9 @@ class Transformer(Module):
     def generate_square_subsequent_mask(sz, device=None, dtype=None):
         """(sz, sz) float mask: 0 on and below the diagonal, -inf above."""
         return generate_square_subsequent_mask(sz, device, dtype)
+
+    def _reset_parameters(self):
+        """xavier_uniform_ on every parameter of more than one dim, as PyTorch's."""
+        for p in self.parameters():
+            if p.ndim > 1:
+                init.xavier_uniform_(p)
