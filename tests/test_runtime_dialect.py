@@ -212,6 +212,7 @@ def test_legacy_constructors_memory_formats_and_flip_dims():
     assert x.dtype == tg.float32 and isinstance(x, tg.FloatTensor)
     assert not isinstance(x, tg.LongTensor) and isinstance(tg.LongTensor([1]), tg.LongTensor)
     assert tg.LongTensor(2, 3).shape == (2, 3) and tg.ByteTensor([1]).dtype == tg.uint8
+    assert tuple(tg.FloatTensor().shape) == tuple(torch.FloatTensor().shape) == (0,)
     c = tg.nn.Conv2d(1, 1, 1).to(memory_format=tg.channels_last)
     y = tg.ones(1, 2, 2, 2).contiguous(memory_format=tg.channels_last).to(
         memory_format=tg.contiguous_format)

@@ -44,7 +44,7 @@ class _Legacy(metaclass=_LegacyType):
     def __new__(cls, *args):
         if len(args) == 1 and not isinstance(args[0], int):
             return _creation.tensor(args[0], dtype=cls.dtype)
-        return _creation.zeros(*args, dtype=cls.dtype)
+        return _creation.zeros(*(args or (0,)), dtype=cls.dtype)   # FloatTensor(): shape (0,)
 
 
 def _legacy(name, dtype):
