@@ -235,3 +235,16 @@ def test_summary_writer_takes_tensors(tmp_path):
     writer.add_image("sample", tg.rand(3, 8, 8), 1)
     writer.close()
     assert any(name.startswith("events.out.tfevents") for name in os.listdir(tmp_path))
+
+
+def test_accelerator_picks_the_device_as_torch():
+    # pytorch/examples' device choice; no GPU here: not available, no accelerator (as torch)
+    assert tg.accelerator.is_available() == tg.cuda.is_available()
+    if not tg.accelerator.is_available():
+        assert tg.accelerator.current_accelerator() is None
+        assert tg.accelerator.device_count() == 0
+        assert torch.accelerator.current_accelerator() is None or torch.cuda.is_available()
+    else:
+        assert tg.accelerator.current_accelerator().type == "cuda"
+    tg.accelerator.synchronize()
+    tg.accelerator.empty_cache()
