@@ -248,3 +248,20 @@ def test_accelerator_picks_the_device_as_torch():
         assert tg.accelerator.current_accelerator().type == "cuda"
     tg.accelerator.synchronize()
     tg.accelerator.empty_cache()
+
+
+def test_block_diag_as_torch():
+    a, b, c = np.arange(4.0).reshape(2, 2), np.array([5.0, 6.0, 7.0]), np.array(9.0)
+    w = np.random.default_rng(0).standard_normal((4, 6))
+    out = []
+    for lib in (tg, torch):
+        xs = [lib.tensor(v, requires_grad=True) for v in (a, b, c)]
+        y = lib.block_diag(*xs)
+        (y * lib.tensor(w)).sum().backward()
+        out.append([y.detach().numpy()] + [x.grad.numpy() for x in xs])
+    for got, want in zip(*out):
+        np.testing.assert_array_equal(got, want)
+    assert tg.block_diag(tg.ones(2, dtype=tg.int64), tg.ones(1, 1)).dtype == tg.float32
+    assert tuple(tg.block_diag().shape) == (1, 0)
+    with pytest.raises(RuntimeError, match="block_diag: expected 0-, 1- or 2-D"):
+        tg.block_diag(tg.ones(1, 1, 1))

@@ -62,7 +62,7 @@ from .ops.linalg import (
     matmul, mm, bmm, mv, dot, vdot, einsum, addmm, addbmm, baddbmm, addmv, addr, outer, ger,
     inner, tensordot, kron, cross, chain_matmul, matrix_power,
 )
-from .ops.diagonal import diag, diagonal, diag_embed, diagflat, trace
+from .ops.diagonal import block_diag, diag, diagonal, diag_embed, diagflat, trace
 from .ops.decomp import (
     cholesky, cholesky_solve, cholesky_inverse, solve_triangular, inverse, det, slogdet, logdet,
 )

@@ -14,6 +14,7 @@ import numpy as np
 
 from ..autograd.function import Function, wrap
 from .args import norm_dim
+from .shape import Pad, cat
 
 
 def _diagonal_index(shape, offset, d1, d2):
@@ -117,3 +118,22 @@ def diagonal_mask(input, wrap_around=False):
     mask = np.zeros(input.shape, dtype=bool)
     np.fill_diagonal(mask, True, wrap=wrap_around)
     return wrap(input.device.xp.asarray(mask))
+
+
+def block_diag(*tensors):
+    """The tensors (0-D, 1-D as one row, or 2-D) along the diagonal of one matrix, zeros elsewhere,
+    dtypes promoted as cat's, as torch.block_diag; differentiable (each block padded, then cat)."""
+    blocks = []
+    for k, t in enumerate(tensors):
+        if t.ndim > 2:
+            raise RuntimeError(f"block_diag: expected 0-, 1- or 2-D tensors, got tensor {k} of "
+                               f"shape {tuple(t.shape)}")
+        blocks.append(t.reshape(1, -1) if t.ndim == 1 else t.reshape(1, 1) if t.ndim == 0 else t)
+    if not blocks:
+        return wrap(np.zeros((1, 0), np.float32))
+    widths = [b.shape[1] for b in blocks]
+    rows, left = [], 0
+    for b, w in zip(blocks, widths):
+        rows.append(Pad.apply(b, ((0, 0), (left, sum(widths) - left - w)), 0))
+        left += w
+    return cat(rows, 0)
