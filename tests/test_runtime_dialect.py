@@ -265,3 +265,16 @@ def test_block_diag_as_torch():
     assert tuple(tg.block_diag().shape) == (1, 0)
     with pytest.raises(RuntimeError, match="block_diag: expected 0-, 1- or 2-D"):
         tg.block_diag(tg.ones(1, 1, 1))
+
+
+def test_jit_script_and_trace_hand_back_what_they_get():
+    model = tg.nn.Linear(2, 2)
+    assert tg.jit.script(model) is model and tg.jit.trace(model, tg.ones(1, 2)) is model
+
+    @tg.jit.ignore
+    def f(x):
+        return x * 2
+    assert f(3) == 6 and not tg.jit.is_scripting()
+    assert tg.jit.unused(drop=False)(f) is f
+    with pytest.raises(NotImplementedError, match="state_dict"):
+        tg.jit.save(model, "m.pt")
