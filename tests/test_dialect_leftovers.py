@@ -10,6 +10,8 @@ import numpy as np
 import pytest
 
 import tinygen as tg
+from tinygen.data import DataLoader, IterableDataset, TensorDataset
+from tinygen.ops import binary
 
 torch = pytest.importorskip("torch")
 
@@ -124,7 +126,6 @@ def test_nan_gradients_of_abs_maximum_minimum(name):
 def test_maximum_backward_on_arrays_gives_the_bits_of_its_tensor_ops(name, monkeypatch):
     """Maximum's usual backward computes the shares on the arrays (on_arrays), a captured or
     create_graph one with the Shares op: the same bits, NaN and ties included."""
-    from tinygen.ops import binary
     a = np.array([[NAN], [1.0], [2.0]], np.float32)
     b = np.array([[1.0, NAN, 2.0, -1.0]], np.float32)
     gy = np.random.default_rng(0).standard_normal((3, 4)).astype(np.float32)
@@ -208,9 +209,8 @@ def test_size_is_a_tuple_with_numel_and_a_repr():
 
 
 def test_dataloader_argument_checks():
-    from tinygen.data import DataLoader, IterableDataset, TensorDataset
     from torch.utils.data import DataLoader as TorchLoader, TensorDataset as TorchTensors
-    import torch.utils.data as tud
+    import torch.utils.data as tud  # lazy: torch is the optional reference (importorskip above)
     ds, tds = TensorDataset(np.arange(10)), TorchTensors(torch.arange(10))
     for kwargs in (dict(batch_size=2.0), dict(batch_size=True), dict(batch_size=0),
                    dict(batch_size="2"), dict(multiprocessing_context="fork"),

@@ -227,7 +227,7 @@ def test_legacy_constructors_memory_formats_and_flip_dims():
 
 def test_summary_writer_takes_tensors(tmp_path):
     pytest.importorskip("tensorboardX")
-    from tinygen.utils.tensorboard import SummaryWriter
+    from tinygen.utils.tensorboard import SummaryWriter  # lazy: tensorboardX is an optional extra
     writer = SummaryWriter(str(tmp_path))
     writer.add_scalar("loss", tg.tensor(0.5), 1)
     writer.add_scalars("parts", {"a": tg.tensor(1.0), "b": 2.0}, 1)

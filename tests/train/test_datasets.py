@@ -1,6 +1,7 @@
 """The workbench's dataset loading: the toys' training-set size (recipe default and --set)."""
 from tinygen.train.datasets import load_data
 from tinygen.train.recipes import Recipe
+from tinygen.train.recipes.seq2seq import _decode, make_task
 
 
 class _Recipe(Recipe):
@@ -22,7 +23,6 @@ def test_toy_train_size_default_option_and_recipe():
 def test_seq2seq_tasks_near_their_limit_draw_every_string_once():
     # asking for most of a task's strings draws them without replacement (rejecting repeats
     # took ~N log N draws there: hours for reverse at max_len 6); train and test stay disjoint
-    from tinygen.train.recipes.seq2seq import _decode, make_task
     for name, max_len, total in [("reverse", 4, 11110), ("add", 4, 10000), ("add", 3, 100)]:
         data = make_task(name, n_train=total - 10, n_test=10, max_len=max_len, seed=1)
         src = [_decode(s) for s in data.train.tensors[0].numpy()] + [

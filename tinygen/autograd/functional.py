@@ -138,6 +138,14 @@ _V_NONE = {"vjp": "user-provided function returns", "jvp": "input to the user-pr
            "hvp": "input to the user-provided function is"}
 
 
+def _vector_product(outputs, inputs, v, like, strict, create_graph, stage):
+    """The last backward of vjp, jvp, vhp and hvp: d outputs / d inputs against v, in the grad
+    mode the caller asked for, zeros filled in (shaped as `like`) where there is no path."""
+    with set_grad_enabled(True if create_graph else is_grad_enabled()):
+        grad_res = _autograd_grad(outputs, inputs, v, create_graph=create_graph)
+        return _fill_in_zeros(grad_res, like, strict, create_graph, stage)
+
+
 def vjp(func, inputs, v=None, create_graph=False, strict=False):
     """(func(inputs), v^T J): the vector-Jacobian product at `inputs`, v shaped as the
     outputs (None for one 1-element output)."""
@@ -148,18 +156,16 @@ def vjp(func, inputs, v=None, create_graph=False, strict=False):
                                               "outputs of the user-provided function", "vjp")
         _check_requires_grad(outputs, "outputs", strict=strict)
         v = _prepare_v(v, outputs, is_outputs_tuple, create_graph, "vjp")
-    with set_grad_enabled(True if create_graph else is_grad_enabled()):
-        grad_res = _autograd_grad(outputs, inputs, v, create_graph=create_graph)
-        res = _fill_in_zeros(grad_res, inputs, strict, create_graph, "back")
+    res = _vector_product(outputs, inputs, v, inputs, strict, create_graph,
+                          "back")
     return (_tuple_postprocess(_grad_postprocess(outputs, create_graph), is_outputs_tuple),
             _tuple_postprocess(_grad_postprocess(res, create_graph), is_inputs_tuple))
 
 
 def jvp(func, inputs, v=None, create_graph=False, strict=False):
     """(func(inputs), J v): the Jacobian-vector product, v shaped as the inputs, by the
-    double-backward trick: J v = d/du (u^T J) v for a dummy u (the backward is linear in u).
-    The dummy is ones, not PyTorch's zeros: tinygen's 0 * inf guard (ops/elementwise.py) cuts
-    the derivative with respect to a gradient that is exactly 0."""
+    double-backward trick: J v = d/du (u^T J) v for a dummy u (the backward is linear in u, so
+    any u gives the same J v: ones here, zeros in PyTorch)."""
     with enable_grad():
         is_inputs_tuple, inputs = _as_tuple(inputs, "inputs", "jvp")
         inputs = _grad_preprocess(inputs, create_graph=create_graph, need_graph=True)
@@ -170,9 +176,8 @@ def jvp(func, inputs, v=None, create_graph=False, strict=False):
         dummies = tuple(out.new_ones(out.shape).requires_grad_(True) for out in outputs)
         grad_inputs = _autograd_grad(outputs, inputs, dummies, create_graph=True)
         _check_requires_grad(grad_inputs, "grad_inputs", strict=strict)
-    with set_grad_enabled(True if create_graph else is_grad_enabled()):
-        grad_res = _autograd_grad(grad_inputs, dummies, v, create_graph=create_graph)
-        res = _fill_in_zeros(grad_res, outputs, strict, create_graph, "back_trick")
+    res = _vector_product(grad_inputs, dummies, v, outputs, strict, create_graph,
+                          "back_trick")
     return (_tuple_postprocess(_grad_postprocess(outputs, create_graph), is_outputs_tuple),
             _tuple_postprocess(_grad_postprocess(res, create_graph), is_outputs_tuple))
 
@@ -289,9 +294,8 @@ def vhp(func, inputs, v=None, create_graph=False, strict=False):
     with enable_grad():
         is_inputs_tuple, inputs, v, outputs, jac = _first_grad(func, inputs, v, create_graph,
                                                                strict, "vhp")
-    with set_grad_enabled(True if create_graph else is_grad_enabled()):
-        grad_res = _autograd_grad(jac, inputs, v, create_graph=create_graph)
-        res = _fill_in_zeros(grad_res, inputs, strict, create_graph, "double_back")
+    res = _vector_product(jac, inputs, v, inputs, strict, create_graph,
+                          "double_back")
     return (_grad_postprocess(outputs, create_graph)[0],
             _tuple_postprocess(_grad_postprocess(res, create_graph), is_inputs_tuple))
 
@@ -306,9 +310,8 @@ def hvp(func, inputs, v=None, create_graph=False, strict=False):
         dummies = tuple(inp.new_ones(inp.shape).requires_grad_(True) for inp in inputs)
         double_back = _autograd_grad(jac, inputs, dummies, create_graph=True)
         _check_requires_grad(jac, "hessian", strict=strict)
-    with set_grad_enabled(True if create_graph else is_grad_enabled()):
-        grad_res = _autograd_grad(double_back, dummies, v, create_graph=create_graph)
-        res = _fill_in_zeros(grad_res, inputs, strict, create_graph, "double_back_trick")
+    res = _vector_product(double_back, dummies, v, inputs, strict, create_graph,
+                          "double_back_trick")
     return (_grad_postprocess(outputs, create_graph)[0],
             _tuple_postprocess(_grad_postprocess(res, create_graph), is_inputs_tuple))
 
