@@ -192,7 +192,6 @@ def empty(*size, dtype=None, device=None, requires_grad=False):
 
 
 # the largest finite value of each float dtype: full() refuses a fill beyond it, as PyTorch
-_FLOAT_MAX = {np.dtype(np.float16): 65504.0, np.dtype(np.float32): 3.4028234663852886e38}
 
 
 def full(size, fill_value, dtype=None, device=None, requires_grad=False):
@@ -218,7 +217,7 @@ def full(size, fill_value, dtype=None, device=None, requires_grad=False):
         _check_fits(fill_value, npd, "full")
         if npd.kind == "u" and fill_value < 0:        # -1 -> 255 in uint8, as PyTorch
             fill_value = int(fill_value) % (int(np.iinfo(npd).max) + 1)
-    elif abs(fill_value) > _FLOAT_MAX.get(npd, math.inf) and math.isfinite(fill_value):
+    elif npd.kind == "f" and math.isfinite(fill_value) and abs(fill_value) > float(np.finfo(npd).max):
         raise RuntimeError(f"full(): value cannot be converted to type {npd} without overflow: "
                            f"{fill_value}")
     return _filled_np(lambda xp, s, d: xp.full(s, fill_value, d), tuple(size), npd, device,

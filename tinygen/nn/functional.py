@@ -38,6 +38,7 @@ from __future__ import annotations
 import numbers
 
 from ..autograd.grad_mode import is_grad_enabled, no_grad
+from ..backend.settings import finfo, iinfo
 from ..creation import arange
 from ..ops.binary import where
 from ..tensor import Tensor
@@ -238,26 +239,17 @@ def _pad_parts(x, dim, before, after, mode):
     return left, right
 
 
-_FLOAT_MAX = {"float16": 65504.0, "bfloat16": 3.3895313892515355e38,
-              "float32": 3.4028234663852886e38}
-
-
 def _check_pad_value(op, input, value):
     """PyTorch refuses a fill value the input's dtype cannot hold ("value cannot be converted to
     type uint8_t without overflow"); an int dtype truncates a float value that fits (2.7 -> 2)."""
     dtype = input.dtype
-    name = getattr(dtype, "name", str(dtype))
     if dtype.category == 0:                       # bool: any number (non-zero is True)
         return
     if dtype.category == 1:
-        bits = 8 * dtype.itemsize
-        low, high = (0, 2 ** bits - 1) if name.startswith("uint") else \
-            (-2 ** (bits - 1), 2 ** (bits - 1) - 1)
-        fits = value == value and low <= value <= high          # value == value: not NaN
+        info = iinfo(dtype)
+        fits = value == value and info.min <= value <= info.max   # value == value: not NaN
     else:
-        limit = _FLOAT_MAX.get(name)
-        fits = limit is None or value != value or abs(value) == float("inf") or \
-            abs(value) <= limit
+        fits = value != value or abs(value) == float("inf") or abs(value) <= finfo(dtype).max
     if not fits:
         raise RuntimeError(f"{op}: value {value!r} cannot be converted to the input's dtype "
                            f"{dtype} without overflow (input of shape {tuple(input.shape)})")
