@@ -792,8 +792,8 @@ def _direct_bwd_weight(x, gy, w_shape, padding, with_bias=False):
 #     A^T = [[1, 1, 1, 1, 1, 0], [0, 1, -1, 2, -2, 0], [0, 1, 1, 4, 4, 0], [0, 1, -1, 8, -8, 1]]
 #     D   = diag(1/4, -1/6, -1/6, 1/24, 1/24, 1)
 # (the points 0, 1, -1, 2, -2 and infinity: G's rows are the powers of each point, A^T's columns
-# too), so, with V[xi, c, tile] = (B^T d B)[xi] and U[xi, o, c] = (G g G^T)[xi], the convolution
-# is 36 GEMMs M[xi] = U[xi] @ V[xi] (O x C times C x tiles) and the output transform: 36
+# too), so, with V[xi, tile, c] = (B^T d B)[xi] and U[xi, c, o] = (G g G^T)[xi], the convolution
+# is 36 GEMMs M[xi] = V[xi] @ U[xi] (tiles x C times C x O) and the output transform: 36
 # multiply-adds per 16 outputs and input channel instead of 144, 4x fewer. The weight gradient
 # is the same algorithm with the roles turned, F(3x3, 4x4): the 3x3 gradient of a window is the
 # correlation of each 6x6 input tile with the 4x4 tile of gy at the same place, so
@@ -821,13 +821,22 @@ def _direct_bwd_weight(x, gy, w_shape, padding, with_bias=False):
 # float64 runs the same algorithm (errors ~1e-13). Each transform's tile loop writes 36 planes
 # at a time: planes a multiple of 4 KB apart fall into one set of the L1 cache and the loops ran
 # 4-5x slower (the 64 -> 64 layer at 14x14: input transform 580 -> 114 us a chunk), so the
-# planes lie an odd number of 64-byte lines apart (`_winograd_planes`). A tile's 36 products mix
+# planes lie an odd number of 64-byte lines apart (`_winograd_planes`). The transforms run along
+# the channels, a row of tiles at a time (tiles, then channels, in V's rows: the images are laid
+# out channels last by `_split4` first): one tile at a time they did not vectorise, and the
+# transforms took two thirds of the 32 -> 32 layer's time at 28x28. Old against new in one
+# process (2-core EPYC, batch 64, 2 threads, forward / input gradient / weight gradient): 32 -> 32
+# at 28x28 0.88 / 0.88 / 0.87 of the time, 64 -> 64 at 14x14 0.82 / 0.79 / 0.90, at 7x7 0.92 /
+# 0.91 / 0.94 (the weight gradient's gy transform, `_winograd_grad_output`, stayed as it was: the
+# same along the channels ran slower). A tile's 36 products mix
 # its inputs: one inf or NaN in x would spread over the whole tile (25 outputs a channel, against
 # the 9 of the windows that read it), so where an output is not finite (checked as the output
 # transform writes it, and on the weight gradient) the kernel is done again with columns.
 _WINOGRAD_MIN_SIDE = 7           # images at least this high and wide
 _WINOGRAD_MIN_CHANNELS = 4       # and at least this many input and output channels
-_WINOGRAD_CHUNK_BYTES = 2 << 20  # the transformed tiles of a chunk of images (V and M): L2-sized
+_WINOGRAD_CHUNK_BYTES = 1 << 20  # the transformed tiles of a chunk of images (V and M): L2-sized
+#                                  (2 MB before the transforms ran along the channels; now 1 MB
+#                                  and 2 MB alike, 0.5 MB 5-10% slower)
 _WINOGRAD_D = np.array([1 / 4, -1 / 6, -1 / 6, 1 / 24, 1 / 24, 1])
 _WINOGRAD_G = _WINOGRAD_D[:, None] * np.array([[1, 0, 0], [1, 1, 1], [1, -1, 1], [1, 2, 4],
                                                 [1, -2, 4], [0, 0, 1]])
@@ -872,13 +881,6 @@ def _at(m0, m1, m2, m3, m4, m5, two, four, eight):
 
 
 @jit_inline
-def _at_down(M, s, o, t, two, four, eight):
-    # A^T down column s of tile t's 6x6 values in M's plane o (M[6i + s, o, t], i = 0 .. 5)
-    return _at(M[s, o, t], M[s + 6, o, t], M[s + 12, o, t], M[s + 18, o, t], M[s + 24, o, t],
-               M[s + 30, o, t], two, four, eight)
-
-
-@jit_inline
 def _powers(g0, g1, g2, g3, two, four, eight):
     # G' g without D: the cubic with coefficients g at 0, 1, -1, 2, -2 and its leading one
     e, o, f, p = g0 + g2, g1 + g3, g0 + four * g2, two * g1 + eight * g3
@@ -892,79 +894,130 @@ def _store(V, r, c, t, v):
     V[6 * r + 3, c, t], V[6 * r + 4, c, t], V[6 * r + 5, c, t] = v[3], v[4], v[5]
 
 
+@jit_inline
+def _bt_rows(p0, p1, p2, p3, p4, p5, o0, o1, o2, o3, o4, o5, two, four, five):
+    # o_r[c] = (B^T (p0[c] .. p5[c]))_r for every channel c: one loop along the channels, which
+    # vectorises (the transforms below run every step this way, on rows of channels)
+    for c in range(p0.shape[0]):
+        v = _bt(p0[c], p1[c], p2[c], p3[c], p4[c], p5[c], two, four, five)
+        o0[c], o1[c], o2[c], o3[c], o4[c], o5[c] = v[0], v[1], v[2], v[3], v[4], v[5]
+
+
+@jit_inline
+def _at_rows(m0, m1, m2, m3, m4, m5, o0, o1, o2, o3, two, four, eight):
+    # o_r[c] = (A^T (m0[c] .. m5[c]))_r, as _bt_rows
+    for c in range(m0.shape[0]):
+        v = _at(m0[c], m1[c], m2[c], m3[c], m4[c], m5[c], two, four, eight)
+        o0[c], o1[c], o2[c], o3[c] = v[0], v[1], v[2], v[3]
+
+
+@jit_inline
+def _split4(image, P, pad):
+    # P[i + pad, q % 4, (q // 4) C + c] = image[c, i, j], q = j + pad: the image channels last,
+    # its columns split by their remainder mod 4, so that the k-th columns of a row of tiles (4
+    # apart) lie side by side with their channels, one contiguous run
+    C, H, W = image.shape
+    for c in range(C):
+        for i in range(H):
+            row, dst = image[c, i], P[i + pad]
+            for j in range(W):
+                q = j + pad
+                dst[q % 4, (q // 4) * C + c] = row[j]
+
+
+@jit_inline
+def _join4(Q, image):
+    # image[c, i, j] = Q[i, j % 4, (j // 4) C + c], _split4's inverse
+    C, H, W = image.shape
+    for c in range(C):
+        for i in range(H):
+            row, src = image[c, i], Q[i]
+            for j in range(W):
+                row[j] = src[j % 4, (j // 4) * C + c]
+
+
+@jit_inline
+def _add_bias(Q, brow):
+    # Q[i, s] += brow for every row of Q; returns the sum of the values times 0 (NaN where one is
+    # not finite), a reduction that vectorises (as a chain of adds in _join4's copy, which
+    # cannot vectorise, it took most of the output transform's time)
+    zero = Q.dtype.type(0)
+    check = zero
+    for i in range(Q.shape[0]):
+        for s in range(Q.shape[1]):
+            q = Q[i, s]
+            for e in range(q.shape[0]):
+                v = q[e] + brow[e]
+                q[e] = v
+                check += v * zero
+    return check
+
+
 @jit_serial
-def _winograd_input(x, n0, n1, V, k):
-    # V[xi, c, m * T + a * tw + b] = (B^T d B)[xi] for the 6x6 tile d of image n0 + m, channel c
-    # at rows 4a - 1 .. 4a + 4, columns 4b - 1 .. 4b + 4 (zeros outside the image). Each plane is
-    # copied once into P inside a zero border, so the tile loop reads without bounds tests and
-    # keeps a tile's values in registers
+def _winograd_input(x, n0, n1, V, ps, k):
+    # V[xi, m T + a tw + b, c] = (B^T d B)[xi] for the 6x6 tile d of image n0 + m, channel c at
+    # rows 4a - 1 .. 4a + 4, columns 4b - 1 .. 4b + 4 (zeros outside the image); V is the flat
+    # scratch of _winograd_planes (tiles, C), its planes ps apart. Each image goes once into P
+    # (`_split4`, inside a zero border), and then each row of tiles is B^T down the columns of
+    # its six rows of P, into D, and B along D's rows, into V: each a loop over the tiles of the
+    # row and their channels, which vectorises (one tile at a time, tiles then channels inside,
+    # did not: 2.4 ms of the U-Net's 32 -> 32 layer at 28x28, batch 64)
     two, four, five = k[0], k[1], k[2]
     C, H, W = x.shape[1:]
     th, tw = (H + 3) // 4, (W + 3) // 4
-    P = np.zeros((4 * th + 2, 4 * tw + 2), x.dtype)   # past the image: never written
+    n = tw * C
+    P = np.zeros((4 * th + 2, 4, n + C), x.dtype)     # past the image: never written
+    D = np.empty((6, 4, n + C), x.dtype)              # D[r, s % 4, (s // 4) C + c] = B^T d
     for m in range(n1 - n0):
-        for c in range(C):
-            plane = x[n0 + m, c]
-            for i in range(H):
-                for j in range(W):
-                    P[i + 1, j + 1] = plane[i, j]
-            for a in range(th):
-                t0 = (m * th + a) * tw
-                p0, p1, p2 = P[4 * a], P[4 * a + 1], P[4 * a + 2]
-                p3, p4, p5 = P[4 * a + 3], P[4 * a + 4], P[4 * a + 5]
-                # B^T down each of a tile's 6 columns, then B along its 6 rows; a tile's first
-                # two columns are the last two of the tile before it
-                c4 = _bt(p0[0], p1[0], p2[0], p3[0], p4[0], p5[0], two, four, five)
-                c5 = _bt(p0[1], p1[1], p2[1], p3[1], p4[1], p5[1], two, four, five)
-                for b in range(tw):
-                    j, t = 4 * b + 2, t0 + b
-                    c0, c1 = c4, c5
-                    c2 = _bt(p0[j], p1[j], p2[j], p3[j], p4[j], p5[j], two, four, five)
-                    j += 1
-                    c3 = _bt(p0[j], p1[j], p2[j], p3[j], p4[j], p5[j], two, four, five)
-                    j += 1
-                    c4 = _bt(p0[j], p1[j], p2[j], p3[j], p4[j], p5[j], two, four, five)
-                    j += 1
-                    c5 = _bt(p0[j], p1[j], p2[j], p3[j], p4[j], p5[j], two, four, five)
-                    for r in range(6):
-                        _store(V, r, c, t, _bt(c0[r], c1[r], c2[r], c3[r], c4[r], c5[r],
-                                               two, four, five))
+        _split4(x[n0 + m], P, 1)
+        for a in range(th):
+            i = 4 * a
+            for s in range(4):
+                _bt_rows(P[i, s], P[i + 1, s], P[i + 2, s], P[i + 3, s], P[i + 4, s],
+                         P[i + 5, s], D[0, s], D[1, s], D[2, s], D[3, s], D[4, s], D[5, s],
+                         two, four, five)
+            e = (m * th + a) * n
+            for r in range(6):
+                f, d = e + 6 * r * ps, D[r]
+                _bt_rows(d[0, :n], d[1, :n], d[2, :n], d[3, :n], d[0, C:], d[1, C:],
+                         V[f:f + n], V[f + ps:f + ps + n], V[f + 2 * ps:f + 2 * ps + n],
+                         V[f + 3 * ps:f + 3 * ps + n], V[f + 4 * ps:f + 4 * ps + n],
+                         V[f + 5 * ps:f + 5 * ps + n], two, four, five)
 
 
 @jit_serial
-def _winograd_output(M, bias, n0, n1, y, k):
-    # y[n0 + m, o, 4a:4a+4, 4b:4b+4] = A^T m A of M[:, o, tile] + bias[o], the tiles written into
-    # the plane Q and the image's part of it copied out. Returns whether every value written is
-    # finite (a sum of value * 0: NaN from any inf or NaN)
+def _winograd_output(M, ps, bias, n0, n1, y, k):
+    # y[n0 + m, o, 4a:4a+4, 4b:4b+4] = A^T m A + bias[o] for the 6x6 values m = M[:, tile, o]
+    # (M the flat scratch of _winograd_planes (tiles, O), planes ps apart), a row of tiles at a
+    # time as _winograd_input: A^T down the columns into D, A along D's rows into Q (the image
+    # as _split4 lays it out), the bias added, and Q copied out (`_join4`). Returns whether every
+    # value of Q is finite (its part past the image too)
     two, four, eight = k[0], k[1], k[3]
     O, H, W = y.shape[1:]
     th, tw = (H + 3) // 4, (W + 3) // 4
-    Q = np.empty((4 * th, 4 * tw), y.dtype)
+    n = tw * O
+    Q = np.empty((4 * th, 4, n), y.dtype)
+    D = np.empty((4, 6, n), y.dtype)                  # D[r, s] = A^T m, the tiles side by side
+    brow = np.empty(n, y.dtype)                       # the bias of a row of Q
+    for b in range(tw):
+        brow[b * O:(b + 1) * O] = bias
     zero = y.dtype.type(0)
     check = zero
     for m in range(n1 - n0):
-        for o in range(O):
-            for a in range(th):
-                t0 = (m * th + a) * tw
-                for b in range(tw):
-                    t, j = t0 + b, 4 * b
-                    # A^T down each of the 6 columns of M's tile, then A along the 4 rows
-                    c0 = _at_down(M, 0, o, t, two, four, eight)
-                    c1 = _at_down(M, 1, o, t, two, four, eight)
-                    c2 = _at_down(M, 2, o, t, two, four, eight)
-                    c3 = _at_down(M, 3, o, t, two, four, eight)
-                    c4 = _at_down(M, 4, o, t, two, four, eight)
-                    c5 = _at_down(M, 5, o, t, two, four, eight)
-                    for r in range(4):
-                        row = Q[4 * a + r]
-                        row[j], row[j + 1], row[j + 2], row[j + 3] = _at(
-                            c0[r], c1[r], c2[r], c3[r], c4[r], c5[r], two, four, eight)
-            plane, bo = y[n0 + m, o], bias[o]
-            for i in range(H):
-                for j in range(W):
-                    v = Q[i, j] + bo
-                    plane[i, j] = v
-                    check += v * zero
+        for a in range(th):
+            e = (m * th + a) * n
+            for s in range(6):
+                f = e + s * ps
+                _at_rows(M[f:f + n], M[f + 6 * ps:f + 6 * ps + n], M[f + 12 * ps:f + 12 * ps + n],
+                         M[f + 18 * ps:f + 18 * ps + n], M[f + 24 * ps:f + 24 * ps + n],
+                         M[f + 30 * ps:f + 30 * ps + n], D[0, s], D[1, s], D[2, s], D[3, s],
+                         two, four, eight)
+            for r in range(4):
+                d, q = D[r], Q[4 * a + r]
+                _at_rows(d[0], d[1], d[2], d[3], d[4], d[5], q[0], q[1], q[2], q[3],
+                         two, four, eight)
+        check += _add_bias(Q, brow)
+        _join4(Q, y[n0 + m])
     return check == zero
 
 
@@ -1021,6 +1074,14 @@ def _winograd_planes(rows, cols, dtype, slot, count=36):
                                            (lines * 64, cols * itemsize, itemsize))
 
 
+def _flat(planes):
+    """The scratch behind a `_winograd_planes` array as one flat array, and its planes' distance
+    in elements: the transforms address rows of its planes by offset, as contiguous slices."""
+    step = planes.strides[0] // planes.itemsize
+    return (np.lib.stride_tricks.as_strided(planes, (planes.shape[0] * step,),
+                                            (planes.itemsize,)), step)
+
+
 def _winograd_blocks(N, C, O, T, dtype, work, K, L, count=36, chunk_bytes=None):
     """One range of images per thread (_each_chunk: K, L as for the columns of the same
     convolution, for its decision to split), each range cut into chunks whose transformed tiles
@@ -1046,41 +1107,43 @@ def _winograd_tiles(x):
 def _winograd_forward(x, w, bias=None, flipped=False):
     """conv2d(x, w) + bias for 3x3 windows, stride 1, padding 1 (`_winograd`); None where an
     output is not finite (see below). flipped: the input gradient of the convolution by w
-    instead, conv2d(x, _flipped_weight(w, 1)), its transformed weight a transposed view of the
-    product with the taps reversed (no copy of the flipped weight: 0.09 -> 0.05 ms for 64 -> 64
-    channels)."""
+    instead, conv2d(x, _flipped_weight(w, 1)), its transformed weight the product with the taps
+    reversed (no copy of the flipped weight: 0.09 -> 0.05 ms for 64 -> 64 channels)."""
     Ow, Cw = w.shape[:2]
-    taps = w.reshape(Ow * Cw, 9).T
+    # U[xi] (C in, O out) for M[xi] = V[xi] @ U[xi]: the taps' rows in that order
     if flipped:
-        U = (_WINOGRAD_GG[:, ::-1].astype(w.dtype) @ taps).reshape(36, Ow, Cw).transpose(0, 2, 1)
+        U = (_WINOGRAD_GG[:, ::-1].astype(w.dtype) @ w.reshape(Ow * Cw, 9).T).reshape(36, Ow, Cw)
     else:
-        U = (_WINOGRAD_GG.astype(w.dtype) @ taps).reshape(36, Ow, Cw)
+        taps = w.transpose(1, 0, 2, 3).reshape(Cw * Ow, 9).T
+        U = (_WINOGRAD_GG.astype(w.dtype) @ taps).reshape(36, Cw, Ow)
     N, C, H, W = x.shape
-    O = U.shape[1]
+    O = U.shape[2]
     k = _winograd_constants(x.dtype)
     y, b = np.empty((N, O, H, W), dtype=x.dtype), _bias_or_zeros(bias, O, x.dtype)
 
     def work(chunks, T, tiles):
-        V = _winograd_planes(C, tiles, x.dtype, "winograd_V")
-        M = _winograd_planes(O, tiles, x.dtype, "winograd_M")
+        V = _winograd_planes(tiles, C, x.dtype, "winograd_V")
+        M = _winograd_planes(tiles, O, x.dtype, "winograd_M")
+        (Vf, ps), (Mf, ms) = _flat(V), _flat(M)
         finite = True
         for n0, n1 in chunks:
             n = (n1 - n0) * T
-            _winograd_input(x, n0, n1, V, k)
-            np.matmul(U, V[:, :, :n], out=M[:, :, :n])
-            finite &= _winograd_output(M, b, n0, n1, y, k)
+            _winograd_input(x, n0, n1, Vf, ps, k)
+            np.matmul(V[:, :n], U, out=M[:, :n])
+            finite &= _winograd_output(Mf, ms, b, n0, n1, y, k)
         return finite
     N, C, T, K, L = _winograd_tiles(x)
     return y if all(_winograd_blocks(N, C, O, T, x.dtype, work, K, L)) else None
 
 
 @jit_serial
-def _add_products_blas(gemm, V, GY, n, acc):
-    # acc[xi] += V[xi, :, :n] @ GY[xi, :n] for each plane xi, by BLAS with beta = 1
+def _add_products_blas(gemm, V, GY, n, acc, trans):
+    # acc[xi] += op(V[xi]) @ GY[xi, :n] for each plane xi, by BLAS with beta = 1; op(V[xi]) is
+    # V[xi, :, :n] (trans 111) or V[xi, :n].T (112)
     one, size = acc.dtype.type(1), V.itemsize
     C, O = acc.shape[1:]
     for xi in range(V.shape[0]):
-        _numba.cblas_gemm(gemm, _NO_TRANS, _NO_TRANS, np.int64(C), np.int64(O), np.int64(n), one,
+        _numba.cblas_gemm(gemm, trans, _NO_TRANS, np.int64(C), np.int64(O), np.int64(n), one,
                           np.uintp(V.ctypes.data + xi * V.strides[0]),
                           np.int64(V.strides[1] // size),
                           np.uintp(GY.ctypes.data + xi * GY.strides[0]),
@@ -1088,11 +1151,12 @@ def _add_products_blas(gemm, V, GY, n, acc):
                           np.uintp(acc.ctypes.data + xi * acc.strides[0]), np.int64(O))
 
 
-_NO_TRANS = np.int32(111)
+_NO_TRANS, _TRANS = np.int32(111), np.int32(112)
 
 
-def _add_products(V, GY, n, acc):
-    """acc[xi] += V[xi, :, :n] @ GY[xi, :n] for each plane xi of the (P, C, O) C-contiguous acc:
+def _add_products(V, GY, n, acc, tiles_by_rows=False):
+    """acc[xi] += V[xi, :, :n] @ GY[xi, :n] for each plane xi of the (P, C, O) C-contiguous acc
+    (tiles_by_rows: V[xi, :n].T @ GY[xi, :n], V's planes (tiles, C)):
     by BLAS called from numba with beta = 1, straight into acc, else as products and sums. The
     products into a scratch array, then their sums into acc, passed over acc twice a chunk (2-core
     EPYC, batch 64, 2 threads, medians of 9: the DCGAN's 64 -> 128 layer, 4x4 windows, stride 2,
@@ -1100,9 +1164,10 @@ def _add_products(V, GY, n, acc):
     -> 4.7 ms, 64 -> 64 at 7x7 1.6 -> 1.4)."""
     gemm = _numba.gemm_address(acc.dtype) if _numba.cblas_gemm is not None else None
     if gemm is None or _numba.numba.config.DISABLE_JIT:
-        acc += np.matmul(V[:, :, :n], GY[:, :n], out=scratch(acc.shape, acc.dtype, "products"))
+        Vn = V[:, :n].transpose(0, 2, 1) if tiles_by_rows else V[:, :, :n]
+        acc += np.matmul(Vn, GY[:, :n], out=scratch(acc.shape, acc.dtype, "products"))
     else:
-        _add_products_blas(gemm, V, GY, n, acc)
+        _add_products_blas(gemm, V, GY, n, acc, _TRANS if tiles_by_rows else _NO_TRANS)
 
 
 @jit_serial
@@ -1155,14 +1220,15 @@ def _winograd_bwd_weight(x, gy, w_shape, with_bias=False):
     k = _winograd_constants(x.dtype)
 
     def work(chunks, T, tiles):
-        V = _winograd_planes(C, tiles, x.dtype, "winograd_V")
+        V = _winograd_planes(tiles, C, x.dtype, "winograd_V")
         GY = _winograd_planes(tiles, O, x.dtype, "winograd_M")
+        Vf, ps = _flat(V)
         acc, gb = np.zeros((36, C, O), x.dtype), np.zeros(O, np.float64)
         for n0, n1 in chunks:
             n = (n1 - n0) * T
-            _winograd_input(x, n0, n1, V, k)
+            _winograd_input(x, n0, n1, Vf, ps, k)
             _winograd_grad_output(gy, n0, n1, GY, k, gb)
-            _add_products(V, GY, n, acc)
+            _add_products(V, GY, n, acc, tiles_by_rows=True)
         return (acc, gb) if with_bias else acc
     N, _, T, K, L = _winograd_tiles(x)
     parts = _winograd_blocks(N, C, O, T, x.dtype, work, K, L)
