@@ -4,9 +4,11 @@
     sched = tg.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=1000)
 
 Every torch.optim optimiser but SparseAdam (tinygen's embeddings give dense gradients, for which
-PyTorch's SparseAdam refuses to work too) and Adafactor / Muon (not yet).
+PyTorch's SparseAdam refuses to work too) and Muon (not yet); `swa_utils` (AveragedModel, SWALR,
+update_bn: weight averaging) as torch.optim.swa_utils.
 """
-from . import lr_scheduler
+from . import lr_scheduler, swa_utils
+from .adafactor import Adafactor
 from .adagrad import Adadelta, Adagrad
 from .adam import Adam, AdamW
 from .adam_variants import Adamax, NAdam, RAdam
@@ -16,5 +18,6 @@ from .optimizer import Optimizer, required
 from .rmsprop import RMSprop
 from .sgd import SGD
 
-__all__ = ["SGD", "Adam", "AdamW", "Adadelta", "Adagrad", "Adamax", "NAdam", "RAdam", "ASGD",
-           "Rprop", "LBFGS", "RMSprop", "Optimizer", "lr_scheduler", "required"]
+__all__ = ["SGD", "Adafactor", "Adam", "AdamW", "Adadelta", "Adagrad", "Adamax", "NAdam",
+           "RAdam", "ASGD", "Rprop", "LBFGS", "RMSprop", "Optimizer", "lr_scheduler", "required",
+           "swa_utils"]

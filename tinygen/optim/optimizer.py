@@ -238,7 +238,8 @@ class Optimizer(OptimizerHooks):
             key = int(k) if isinstance(k, str) and k.isdigit() else k
             if key in id_map:
                 param = id_map[key]
-                state[param] = {sk: _cast_state(param, sk, sv, key in float32_steps)
+                state[param] = {sk: _cast_state(param, sk, sv, key in float32_steps,
+                                                self._state_shape(param, sk))
                                 for sk, sv in v.items()}
             else:
                 state[key] = v
@@ -253,6 +254,11 @@ class Optimizer(OptimizerHooks):
         self.__setstate__({"state": state, "param_groups": new_groups})
         for hook in self._optimizer_load_state_dict_post_hooks.values():
             hook(self)
+
+    def _state_shape(self, param, key):
+        """The shape a loaded state Tensor `key` of `param` must have (not 0-d ones): the
+        parameter's, unless the optimiser keeps another (Adafactor's factored row_var, col_var)."""
+        return tuple(param.shape)
 
     def _check_state_dict(self, state_dict):
         """A copy of the saved param groups, after checking they match ours in number and size."""
@@ -359,9 +365,10 @@ def _as_tensor(value):
     return value
 
 
-def _cast_state(param, key, value, float32_step=False):
+def _cast_state(param, key, value, float32_step=False, shape=None):
     """Copy one state value for `param`: tensors cast to its dtype and device; `step` keeps its
-    dtype (float32 where the group was fused or capturable) and stays on the CPU."""
+    dtype (float32 where the group was fused or capturable) and stays on the CPU. A state Tensor
+    that is not 0-d must have `shape` (default: the parameter's)."""
     if isinstance(value, dict):
         return {k: _cast_state(param, k, v, float32_step) for k, v in value.items()}
     if isinstance(value, (list, tuple)):
@@ -375,10 +382,12 @@ def _cast_state(param, key, value, float32_step=False):
     if key == "step":
         step = np.array(value.cpu()._data)
         return Tensor._make(step.astype(np.float32) if float32_step else step, None, 0, False)
-    if value.ndim > 0 and tuple(value.shape) != tuple(param.shape):
+    expected = tuple(param.shape) if shape is None else tuple(shape)
+    if value.ndim > 0 and tuple(value.shape) != expected:
+        needs = "" if expected == tuple(param.shape) else f", so {key!r} needs shape {expected}"
         raise ValueError(f"load_state_dict: state {key!r} has shape {tuple(value.shape)} but its "
-                         f"parameter has shape {tuple(param.shape)} (a state dict of another "
-                         "model, or parameters in another order?)")
+                         f"parameter has shape {tuple(param.shape)}{needs} (a state dict of "
+                         "another model, or parameters in another order?)")
     out = value.detach()
     if out.device != param.device:
         out = out.to(param.device)
