@@ -1,20 +1,27 @@
 """More KL divergences registered as PyTorch registers them: same-family pairs (Cauchy, Geometric,
 Gumbel, HalfNormal, LogNormal), mixed pairs with closed forms (Beta, Exponential, Gamma, Gumbel,
 Laplace, Normal, Uniform against each other), and +inf where p's support is not inside q's
-(Normal || Gamma, Poisson || Bernoulli, ...). The formulas are PyTorch's (torch/distributions/
-kl.py), written with the same terms so that values and gradients agree.
+(Normal || Gamma, Poisson || Bernoulli, ...), and the low-rank Gaussian pairs
+(LowRankMultivariateNormal against itself and MultivariateNormal, both ways). The formulas are
+PyTorch's (torch/distributions/kl.py), written with the same terms so that values and gradients
+agree.
 """
 from __future__ import annotations
 
 import math
 
 from ..ops.binary import where
+from ..ops.decomp import solve_triangular
 from ..ops.pointwise import xlogy
 from ..ops.special import lgamma
 from .continuous import Beta, Exponential, Gamma, Laplace, Normal, Uniform
 from .discrete import Bernoulli, Binomial, Poisson
 from .kl import _kl_normal_normal, kl_divergence, register_kl
+from .lowrank_multivariate_normal import (LowRankMultivariateNormal, batch_lowrank_logdet,
+                                          batch_lowrank_mahalanobis, batch_mahalanobis,
+                                          batch_trace_XXT, combined_batch_shape)
 from .more import EULER, Cauchy, Geometric, Gumbel, HalfNormal, LogNormal
+from .multivariate import MultivariateNormal
 from .transformed import TransformedDistribution
 
 INF = float("inf")
@@ -245,3 +252,72 @@ def _kl_uniform_normal(p, q):
     t1 = (math.sqrt(math.pi * 2) * q.scale / width).log()
     t3 = ((p.high + p.low - 2 * q.loc) / 2) ** 2
     return t1 + 0.5 * (width ** 2 / 12 + t3) / q.scale ** 2
+
+
+# ---- low-rank Gaussians (PyTorch's three pairs; Sigma = W W^T + D, C = I + W^T D^-1 W) ---------
+def _check_event_shapes(p, q, what):
+    if p.event_shape != q.event_shape:
+        raise ValueError(f"KL-divergence between two {what} with different event shapes cannot "
+                         f"be computed: {p.event_shape} vs {q.event_shape}")
+
+
+def _woodbury_factor(q):
+    """A = C_L^{-1} W^T D^{-1} of a low-rank q, so that Sigma_q^{-1} = D^{-1} - A^T A."""
+    qWt_qDinv = q._unbroadcasted_cov_factor.mT / q._unbroadcasted_cov_diag.unsqueeze(-2)
+    return solve_triangular(q._capacitance_tril, qWt_qDinv, upper=False)
+
+
+def _lowrank_terms13(p_logdet, q, p_loc):
+    """log|Sigma_q| - log|Sigma_p| and the Mahalanobis term of the KL against a low-rank q."""
+    term1 = batch_lowrank_logdet(q._unbroadcasted_cov_factor, q._unbroadcasted_cov_diag,
+                                 q._capacitance_tril) - p_logdet
+    term3 = batch_lowrank_mahalanobis(q._unbroadcasted_cov_factor, q._unbroadcasted_cov_diag,
+                                      q.loc - p_loc, q._capacitance_tril)
+    return term1, term3
+
+
+@register_kl(LowRankMultivariateNormal, LowRankMultivariateNormal)
+def _kl_lowrank_lowrank(p, q):
+    """(log|Sq| - log|Sp| + tr(Sq^-1 Sp) + (mq - mp)^T Sq^-1 (mq - mp) - n) / 2, with
+    tr(Sq^-1 Sp) = tr([qD^-1 - A^T A] (pD + pW pW^T)) expanded into four traces."""
+    _check_event_shapes(p, q, "Low Rank Multivariate Normals")
+    p_logdet = batch_lowrank_logdet(p._unbroadcasted_cov_factor, p._unbroadcasted_cov_diag,
+                                    p._capacitance_tril)
+    term1, term3 = _lowrank_terms13(p_logdet, q, p.loc)
+    A = _woodbury_factor(q)                                                 # (..., m_q, n)
+    pW, pD, qD = p._unbroadcasted_cov_factor, p._unbroadcasted_cov_diag, q._unbroadcasted_cov_diag
+    term21 = (pD / qD).sum(-1)
+    term22 = batch_trace_XXT(pW * qD.rsqrt().unsqueeze(-1))
+    term23 = batch_trace_XXT(A * pD.sqrt().unsqueeze(-2))
+    term24 = batch_trace_XXT(A @ pW)
+    term2 = term21 + term22 - term23 - term24
+    return 0.5 * (term1 + term2 + term3 - p.event_shape[0])
+
+
+@register_kl(MultivariateNormal, LowRankMultivariateNormal)
+def _kl_mvn_lowrank(p, q):
+    """As the low-rank pair with Sp = Lp Lp^T: tr(Sq^-1 Sp) = |qD^-1/2 Lp|^2 - |A Lp|^2."""
+    _check_event_shapes(p, q, "(Low Rank) Multivariate Normals")
+    p_logdet = 2 * p.scale_tril.diagonal(0, -2, -1).log().sum(-1)
+    term1, term3 = _lowrank_terms13(p_logdet, q, p.loc)
+    A = _woodbury_factor(q)
+    term21 = batch_trace_XXT(p.scale_tril * q._unbroadcasted_cov_diag.rsqrt().unsqueeze(-1))
+    term22 = batch_trace_XXT(A @ p.scale_tril)
+    return 0.5 * (term1 + term21 - term22 + term3 - p.event_shape[0])
+
+
+@register_kl(LowRankMultivariateNormal, MultivariateNormal)
+def _kl_lowrank_mvn(p, q):
+    """tr(Sq^-1 Sp) = |Lq^-1 pW|^2 + |Lq^-1 pD^1/2|^2 by triangular solves."""
+    _check_event_shapes(p, q, "(Low Rank) Multivariate Normals")
+    term1 = 2 * q.scale_tril.diagonal(0, -2, -1).log().sum(-1) - batch_lowrank_logdet(
+        p._unbroadcasted_cov_factor, p._unbroadcasted_cov_diag, p._capacitance_tril)
+    term3 = batch_mahalanobis(q.scale_tril, q.loc - p.loc)
+    batch = combined_batch_shape(q.scale_tril.shape[:-2], p._unbroadcasted_cov_factor.shape[:-2])
+    n = p.event_shape[0]
+    q_scale_tril = q.scale_tril.expand(batch + (n, n))
+    p_cov_factor = p._unbroadcasted_cov_factor.expand(batch + (n, p.cov_factor.shape[-1]))
+    p_cov_diag = p._unbroadcasted_cov_diag.sqrt().diag_embed().expand(batch + (n, n))
+    term21 = batch_trace_XXT(solve_triangular(q_scale_tril, p_cov_factor, upper=False))
+    term22 = batch_trace_XXT(solve_triangular(q_scale_tril, p_cov_diag, upper=False))
+    return 0.5 * (term1 + term21 + term22 + term3 - n)

@@ -14,10 +14,12 @@ inf (0 * inf in a backward rule would be NaN).
 from __future__ import annotations
 
 import math
+import warnings
 
 import numpy as np
 
 from ..autograd.function import Function, on_arrays, wrap, wrap_grad
+from ..backend import dtypes as _dt
 from .args import check_float
 from .binary import where
 from .elementwise import Sigmoid, ZeroWhere
@@ -407,22 +409,37 @@ def rrelu(input, lower=1.0 / 8, upper=1.0 / 3, training=False, inplace=False):
     return where(x.detach() >= 0, x, x * slope)
 
 
+def gumbel_noise(like):
+    """Standard Gumbel draws g = -log(E), E ~ Exponential(1), with like's shape, dtype and device,
+    from tinygen's generator (tg.manual_seed), as torch's gumbel_softmax draws them
+    (-empty_like(logits).exponential_().log()). E = -log1p(-u) from float64 uniforms u, so a
+    float32 u never rounds to 1; E is clamped to the smallest normal float64, so the draw u = 0
+    gives a large finite g instead of +inf. Tensor ops on the draw (no gradient), so a captured
+    step (tg.compile) replays it on fresh noise. gumbel_softmax calls it through the module, so
+    a test can replace it to feed given noise."""
+    u = wrap(random_array("uniform", tuple(like.shape), _dt.float64, like.device))
+    exponential = -(-u).log1p()                                         # -log(1 - U) ~ Exp(1)
+    tiny = float(np.finfo(np.float64).tiny)
+    return (-exponential.clamp_min(tiny).log()).to(like.dtype)
+
+
 def gumbel_softmax(logits, tau=1.0, hard=False, eps=1e-10, dim=-1):
-    """softmax((logits + g) / tau) with g ~ Gumbel(0, 1) (Jang et al. 2017; Maddison et al.
-    2017); hard=True returns the one-hot of the argmax in the forward pass with the soft sample's
-    gradient (straight-through)."""
-    x = check_float("gumbel_softmax", logits)
-    xp = x.device.xp
-    u = random_array("uniform", x.shape, x.dtype, x.device)
-    with np.errstate(divide="ignore"):
-        gumbels = wrap(-xp.log(-xp.log1p(-u)))                   # -log(E), E ~ Exp(1)
-    y_soft = ((x + gumbels) / tau).softmax(dim)
+    """softmax((logits + g) / tau) along dim with g ~ Gumbel(0, 1) (gumbel_noise; Jang et al.
+    2017, Maddison et al. 2017). hard=True returns y_hard - y_soft.detach() + y_soft, y_hard the
+    one-hot of the argmax of y_soft along dim (torch's scatter): the forward value is exactly
+    one-hot and the gradient is the soft sample's (straight-through). eps is deprecated and has
+    no effect: any value but 1e-10 warns, as in PyTorch. tau is not checked (as in PyTorch:
+    tau <= 0 gives inf / NaN or a reversed ordering).
+
+        y = F.gumbel_softmax(logits, tau=0.5, hard=True)     # (N, K) one-hot rows"""
+    if eps != 1e-10:
+        warnings.warn("`eps` parameter is deprecated and has no effect.", stacklevel=2)
+    x = check_float("gumbel_softmax", logits, "logits")
+    y_soft = ((x + gumbel_noise(x)) / tau).softmax(dim)                  # ~ Gumbel(logits, tau)
     if not hard:
         return y_soft
-    d = dim % x.ndim
-    index = y_soft._data.argmax(axis=d, keepdims=True)
-    classes = xp.arange(x.shape[d]).reshape((-1,) + (1,) * (x.ndim - d - 1))
-    y_hard = wrap((classes == index).astype(x._data.dtype))     # one-hot of the argmax
+    index = y_soft.detach().argmax(dim, keepdim=True)
+    y_hard = x.detach().new_zeros(tuple(x.shape)).scatter(dim, index, 1.0)   # one-hot at argmax
     return y_hard - y_soft.detach() + y_soft
 
 
