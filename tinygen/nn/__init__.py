@@ -8,13 +8,15 @@
                           nn.Flatten(), nn.Linear(8 * 14 * 14, 10))
     model.load_state_dict(torch_model.state_dict())   # PyTorch's key names and layouts
 
-Layers live in tinygen/nn/modules, one family per file; `init` and `utils` are submodules.
+Layers live in tinygen/nn/modules, one family per file; `init` and `utils` are submodules, and
+`parameter` is torch.nn.parameter's path to Parameter, UninitializedParameter, UninitializedBuffer.
 """
 from . import functional  # noqa: F401
 from . import init  # noqa: F401
 from . import parallel  # noqa: F401
+from . import parameter  # noqa: F401
 from . import utils  # noqa: F401
 from .modules import *  # noqa: F401,F403
 from .modules import __all__ as _modules_all
 
-__all__ = list(_modules_all) + ["functional", "init", "parallel", "utils"]
+__all__ = list(_modules_all) + ["functional", "init", "parallel", "parameter", "utils"]

@@ -1,10 +1,12 @@
 """Layers of tinygen.nn, one family per file; everything is re-exported by tinygen.nn."""
 from .module import Module
-from .parameter import Parameter
+from .parameter import Parameter, UninitializedParameter, UninitializedBuffer
 from .container import (Identity, Sequential, ModuleList, ModuleDict, ParameterList,
                         ParameterDict)
-from .linear import Linear, Bilinear
-from .conv import Conv1d, Conv2d, Conv3d, ConvTranspose1d, ConvTranspose2d, ConvTranspose3d
+from .linear import Linear, Bilinear, LazyLinear
+from .conv import (Conv1d, Conv2d, Conv3d, ConvTranspose1d, ConvTranspose2d, ConvTranspose3d,
+                   LazyConv1d, LazyConv2d, LazyConv3d, LazyConvTranspose1d, LazyConvTranspose2d,
+                   LazyConvTranspose3d)
 from .pooling import (MaxPool1d, MaxPool2d, AvgPool1d, AvgPool2d, AdaptiveAvgPool1d,
                       AdaptiveAvgPool2d, Upsample, UpsamplingNearest2d, UpsamplingBilinear2d)
 from .pooling_extra import (MaxPool3d, AvgPool3d, AdaptiveAvgPool3d, AdaptiveMaxPool1d,
@@ -18,7 +20,8 @@ from .padding import (ConstantPad1d, ConstantPad2d, ConstantPad3d, ZeroPad1d, Ze
 from .pixelshuffle import PixelShuffle, PixelUnshuffle, ChannelShuffle
 from .normalization import (BatchNorm1d, BatchNorm2d, BatchNorm3d, InstanceNorm1d,
                             InstanceNorm2d, InstanceNorm3d, LayerNorm, GroupNorm, RMSNorm,
-                            LocalResponseNorm)
+                            LocalResponseNorm, LazyBatchNorm1d, LazyBatchNorm2d, LazyBatchNorm3d,
+                            LazyInstanceNorm1d, LazyInstanceNorm2d, LazyInstanceNorm3d)
 from .activation import (ReLU, ReLU6, LeakyReLU, ELU, SELU, CELU, GELU, SiLU, Mish, Tanh,
                          Sigmoid, LogSigmoid, Hardtanh, Hardsigmoid, Hardswish, Softplus,
                          Softsign, PReLU, GLU, Softmax, Softmin, LogSoftmax, Softmax2d,
@@ -64,5 +67,8 @@ __all__ = [
     "MultiheadAttention",
     "TransformerEncoderLayer", "TransformerDecoderLayer", "TransformerEncoder",
     "TransformerDecoder", "Transformer", "RNNBase", "RNN", "GRU", "LSTM", "RNNCell", "GRUCell",
-    "LSTMCell",
+    "LSTMCell", "UninitializedParameter", "UninitializedBuffer", "LazyLinear", "LazyConv1d",
+    "LazyConv2d", "LazyConv3d", "LazyConvTranspose1d", "LazyConvTranspose2d",
+    "LazyConvTranspose3d", "LazyBatchNorm1d", "LazyBatchNorm2d", "LazyBatchNorm3d",
+    "LazyInstanceNorm1d", "LazyInstanceNorm2d", "LazyInstanceNorm3d",
 ]

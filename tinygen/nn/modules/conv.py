@@ -7,6 +7,9 @@ ConvTranspose3d, as PyTorch.
 Weight layouts: Conv (out, in // groups, *kernel); ConvTranspose (in, out // groups, *kernel).
 Init (PyTorch's): kaiming_uniform_(a=sqrt(5)) for the weight, i.e. U(-1/sqrt(fan_in),
 1/sqrt(fan_in)), and the same bound for the bias, fan_in computed from the weight's layout.
+
+The Lazy* classes (LazyConv2d(16, 3)...) infer in_channels from their first input and then become
+the regular class (nn.modules.lazy.LazyModuleMixin).
 """
 from __future__ import annotations
 
@@ -15,8 +18,9 @@ import math
 from .. import functional as F
 from .. import init
 from ...creation import empty
+from .lazy import LazyModuleMixin
 from .module import Module
-from .parameter import Parameter
+from .parameter import Parameter, UninitializedParameter
 
 
 def _ntuple(value, n, name, layer):
@@ -243,3 +247,127 @@ class ConvTranspose3d(_ConvTransposeNd):
         output_padding = self._output_padding(input, output_size)
         return F.conv_transpose3d(input, self.weight, self.bias, self.stride, self.padding,
                                   output_padding, self.groups, self.dilation)
+
+
+class _LazyConvXdMixin(LazyModuleMixin):
+    """in_channels from the first input, (N, C_in, *spatial) or unbatched (C_in, *spatial);
+    then weight and bias materialize in the regular layout and are initialised as the regular
+    class's (the same random draws)."""
+
+    def _become_lazy(self, out_channels, bias, device, dtype):
+        """After the regular __init__ with 0 channels and no bias: the uninitialized tensors."""
+        self.weight = UninitializedParameter(device=device, dtype=dtype)
+        self.out_channels = out_channels
+        if bias:
+            self.bias = UninitializedParameter(device=device, dtype=dtype)
+
+    def reset_parameters(self):
+        if not self.has_uninitialized_params() and self.in_channels != 0:
+            super().reset_parameters()
+
+    def initialize_parameters(self, input, *args, **kwargs):
+        if not self.has_uninitialized_params():
+            return
+        in_channels = self._get_in_channels(input)
+        if in_channels % self.groups != 0:
+            raise ValueError(f"{type(self).__name__}: in_channels must be divisible by groups "
+                             f"(inferred in_channels {in_channels} from the input of shape "
+                             f"{tuple(input.shape)}, groups {self.groups})")
+        self.in_channels = in_channels
+        if self.transposed:
+            shape = (in_channels, self.out_channels // self.groups) + self.kernel_size
+        else:
+            shape = (self.out_channels, in_channels // self.groups) + self.kernel_size
+        self.weight.materialize(shape)
+        if self.bias is not None:
+            self.bias.materialize((self.out_channels,))
+        self.reset_parameters()
+
+    def _get_num_spatial_dims(self):
+        return len(self.kernel_size)
+
+    def _get_in_channels(self, input):
+        unbatched = self._get_num_spatial_dims() + 1          # + 1 for the channels
+        if input.ndim not in (unbatched, unbatched + 1):
+            raise RuntimeError(f"Expected {unbatched}D (unbatched) or {unbatched + 1}D (batched) "
+                               f"input to {type(self).__name__}, but got input of size: "
+                               f"{tuple(input.shape)}")
+        return input.shape[1] if input.ndim == unbatched + 1 else input.shape[0]
+
+
+class LazyConv1d(_LazyConvXdMixin, Conv1d):
+    """A Conv1d whose in_channels is inferred from input.shape[1] (or [0], unbatched)."""
+
+    cls_to_become = Conv1d
+
+    def __init__(self, out_channels, kernel_size, stride=1, padding=0, dilation=1, groups=1,
+                 bias=True, padding_mode="zeros", device=None, dtype=None):
+        super().__init__(0, 0, kernel_size, stride, padding, dilation, groups, False,
+                         padding_mode, device=device, dtype=dtype)
+        self._become_lazy(out_channels, bias, device, dtype)
+
+
+class LazyConv2d(_LazyConvXdMixin, Conv2d):
+    """A Conv2d whose in_channels is inferred from input.shape[1] (or [0], unbatched)."""
+
+    cls_to_become = Conv2d
+
+    def __init__(self, out_channels, kernel_size, stride=1, padding=0, dilation=1, groups=1,
+                 bias=True, padding_mode="zeros", device=None, dtype=None):
+        super().__init__(0, 0, kernel_size, stride, padding, dilation, groups, False,
+                         padding_mode, device=device, dtype=dtype)
+        self._become_lazy(out_channels, bias, device, dtype)
+
+
+class LazyConv3d(_LazyConvXdMixin, Conv3d):
+    """A Conv3d whose in_channels is inferred from input.shape[1] (or [0], unbatched)."""
+
+    cls_to_become = Conv3d
+
+    def __init__(self, out_channels, kernel_size, stride=1, padding=0, dilation=1, groups=1,
+                 bias=True, padding_mode="zeros", device=None, dtype=None):
+        super().__init__(0, 0, kernel_size, stride, padding, dilation, groups, False,
+                         padding_mode, device=device, dtype=dtype)
+        self._become_lazy(out_channels, bias, device, dtype)
+
+
+class LazyConvTranspose1d(_LazyConvXdMixin, ConvTranspose1d):
+    """A ConvTranspose1d whose in_channels is inferred from input.shape[1] (or [0],
+    unbatched)."""
+
+    cls_to_become = ConvTranspose1d
+
+    def __init__(self, out_channels, kernel_size, stride=1, padding=0, output_padding=0,
+                 groups=1, bias=True, dilation=1, padding_mode="zeros", device=None,
+                 dtype=None):
+        super().__init__(0, 0, kernel_size, stride, padding, output_padding, groups, False,
+                         dilation, padding_mode, device=device, dtype=dtype)
+        self._become_lazy(out_channels, bias, device, dtype)
+
+
+class LazyConvTranspose2d(_LazyConvXdMixin, ConvTranspose2d):
+    """A ConvTranspose2d whose in_channels is inferred from input.shape[1] (or [0],
+    unbatched)."""
+
+    cls_to_become = ConvTranspose2d
+
+    def __init__(self, out_channels, kernel_size, stride=1, padding=0, output_padding=0,
+                 groups=1, bias=True, dilation=1, padding_mode="zeros", device=None,
+                 dtype=None):
+        super().__init__(0, 0, kernel_size, stride, padding, output_padding, groups, False,
+                         dilation, padding_mode, device=device, dtype=dtype)
+        self._become_lazy(out_channels, bias, device, dtype)
+
+
+class LazyConvTranspose3d(_LazyConvXdMixin, ConvTranspose3d):
+    """A ConvTranspose3d whose in_channels is inferred from input.shape[1] (or [0],
+    unbatched)."""
+
+    cls_to_become = ConvTranspose3d
+
+    def __init__(self, out_channels, kernel_size, stride=1, padding=0, output_padding=0,
+                 groups=1, bias=True, dilation=1, padding_mode="zeros", device=None,
+                 dtype=None):
+        super().__init__(0, 0, kernel_size, stride, padding, output_padding, groups, False,
+                         dilation, padding_mode, device=device, dtype=dtype)
+        self._become_lazy(out_channels, bias, device, dtype)

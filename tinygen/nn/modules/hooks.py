@@ -40,6 +40,16 @@ class RemovableHandle:
         if module is not None:
             module._update_has_hooks()
 
+    def __getstate__(self):
+        """Pickled and deep-copied with the module itself in place of the weak reference (a lazy
+        module keeps its hook's handle), so a copy's handle updates the copied module."""
+        module = None if self._module is None else self._module()
+        return self._hooks, self.id, self._extra, module
+
+    def __setstate__(self, state):
+        self._hooks, self.id, self._extra, module = state
+        self._module = None if module is None else weakref.ref(module)
+
     def __enter__(self):
         return self
 

@@ -2,6 +2,7 @@
 
     fc = nn.Linear(784, 128)        # weight (128, 784), bias (128,)
     y = fc(x)                       # (N, *, 784) -> (N, *, 128): y = x @ W^T + b
+    lazy = nn.LazyLinear(128)       # in_features from the first input; then a Linear
 """
 from __future__ import annotations
 
@@ -9,9 +10,11 @@ import math
 
 from .. import functional as F
 from .. import init
+from ...autograd.grad_mode import no_grad
 from ...creation import empty
+from .lazy import LazyModuleMixin
 from .module import Module
-from .parameter import Parameter
+from .parameter import Parameter, UninitializedParameter
 
 
 def _factory(device, dtype):
@@ -85,3 +88,42 @@ class Bilinear(Module):
 
 class NonDynamicallyQuantizableLinear(Linear):
     """A Linear, under the name PyTorch gives MultiheadAttention.out_proj (so reprs match)."""
+
+
+class LazyLinear(LazyModuleMixin, Linear):
+    """A Linear whose in_features is inferred from the first input, (*, in_features): until
+    then weight and bias are UninitializedParameters; the first forward materializes them,
+    initialises them as Linear does (the same random draws as Linear(in_features, ...)) and
+    makes the module a Linear. See nn.modules.lazy.LazyModuleMixin."""
+
+    cls_to_become = Linear
+
+    def __init__(self, out_features, bias=True, device=None, dtype=None):
+        super().__init__(0, 0, False)     # bias=False: no tensor that would soon be replaced
+        self.weight = UninitializedParameter(**_factory(device, dtype))
+        self.out_features = out_features
+        if bias:
+            self.bias = UninitializedParameter(**_factory(device, dtype))
+
+    def reset_parameters(self):
+        if not self.has_uninitialized_params() and self.in_features != 0:
+            super().reset_parameters()
+
+    def initialize_parameters(self, input):
+        """in_features = input.shape[-1]; materialize and initialise weight and bias."""
+        if input.ndim == 0:
+            raise IndexError(f"{type(self).__name__}: cannot infer in_features from a 0-d "
+                             "input: expected an input of shape (*, in_features)")
+        if self.has_uninitialized_params():
+            with no_grad():
+                self.in_features = input.shape[-1]
+                self.weight.materialize((self.out_features, self.in_features))
+                if self.bias is not None:
+                    self.bias.materialize((self.out_features,))
+                self.reset_parameters()
+        if self.in_features == 0:           # materialized by load_state_dict
+            if input.shape[-1] != self.weight.shape[-1]:
+                raise AssertionError(f"The in_features inferred from input: {input.shape[-1]} "
+                                     "is not equal to in_features from self.weight: "
+                                     f"{self.weight.shape[-1]}")
+            self.in_features = input.shape[-1]

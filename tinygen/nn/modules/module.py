@@ -27,7 +27,7 @@ from ...backend import dtypes as _dt
 from ...backend.device import Device
 from ...tensor import Tensor
 from .hooks import RemovableHandle, call_with_hooks
-from .parameter import Parameter
+from .parameter import Parameter, is_lazy
 from .state import StateDicts
 
 
@@ -362,17 +362,23 @@ class Module(StateDicts):
     # ---- devices and dtypes ---------------------------------------------------------------------
     def _apply_to_tensors(self, convert):
         """convert(tensor) -> tensor for every parameter, gradient and buffer. Parameters keep
-        their identity (their storage is swapped), so optimisers holding them keep working."""
+        their identity (their storage is swapped), so optimisers holding them keep working.
+        An uninitialized tensor (a lazy module's) keeps its identity too and takes the dtype
+        and device of convert's result on it (an empty tensor)."""
         with no_grad():
             for m in self.modules():
                 for p in m._parameters.values():
                     if p is None:
                         continue
-                    p.data = convert(p.detach())
+                    p.data = convert(p if is_lazy(p) else p.detach())
                     if p.grad is not None:
                         p.grad = convert(p.grad.detach())
                 for name, b in m._buffers.items():
-                    if b is not None:
+                    if b is None:
+                        continue
+                    if is_lazy(b):
+                        b.data = convert(b)
+                    else:
                         m._buffers[name] = convert(b.detach())
         return self
 

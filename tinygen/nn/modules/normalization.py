@@ -7,18 +7,23 @@ RMSNorm, LocalResponseNorm.
 BatchNorm in training mode normalises with the batch statistics and updates the running ones
 (momentum=None: a cumulative average over all batches so far); in eval mode it uses the running
 statistics (unless track_running_stats=False, which always uses the batch's).
+
+LazyBatchNorm1d/2d/3d and LazyInstanceNorm1d/2d/3d infer num_features from their first input and
+then become the regular class (nn.modules.lazy.LazyModuleMixin).
 """
 from __future__ import annotations
 
 import numbers
+import warnings
 
 from .. import functional as F
 from .. import init
 from ...autograd.grad_mode import no_grad
 from ...backend import dtypes as _dt
 from ...creation import empty, ones, tensor, zeros
+from .lazy import LazyModuleMixin
 from .module import Module
-from .parameter import Parameter
+from .parameter import Parameter, UninitializedBuffer, UninitializedParameter
 
 
 def _affine_parameters(module, shape, affine, bias, kw):
@@ -111,8 +116,8 @@ class BatchNorm1d(_BatchNorm):
 
     def _check_input_dim(self, input):
         if input.ndim not in (2, 3):
-            raise ValueError(f"BatchNorm1d: expected 2D or 3D input (got {input.ndim}D input "
-                             f"of shape {tuple(input.shape)})")
+            raise ValueError(f"{type(self).__name__}: expected 2D or 3D input (got "
+                             f"{input.ndim}D input of shape {tuple(input.shape)})")
 
 
 class BatchNorm2d(_BatchNorm):
@@ -120,8 +125,8 @@ class BatchNorm2d(_BatchNorm):
 
     def _check_input_dim(self, input):
         if input.ndim != 4:
-            raise ValueError(f"BatchNorm2d: expected 4D input (got {input.ndim}D input of shape "
-                             f"{tuple(input.shape)})")
+            raise ValueError(f"{type(self).__name__}: expected 4D input (got {input.ndim}D "
+                             f"input of shape {tuple(input.shape)})")
 
 
 class BatchNorm3d(_BatchNorm):
@@ -129,8 +134,8 @@ class BatchNorm3d(_BatchNorm):
 
     def _check_input_dim(self, input):
         if input.ndim != 5:
-            raise ValueError(f"BatchNorm3d: expected 5D input (got {input.ndim}D input of shape "
-                             f"{tuple(input.shape)})")
+            raise ValueError(f"{type(self).__name__}: expected 5D input (got {input.ndim}D "
+                             f"input of shape {tuple(input.shape)})")
 
 
 class _InstanceNorm(_NormBase):
@@ -141,8 +146,9 @@ class _InstanceNorm(_NormBase):
     _spatial_dims = 1
 
     def __init__(self, num_features, eps=1e-5, momentum=0.1, affine=False,
-                 track_running_stats=False, device=None, dtype=None):
-        super().__init__(num_features, eps, momentum, affine, track_running_stats, device, dtype)
+                 track_running_stats=False, device=None, dtype=None, *, bias=True):
+        super().__init__(num_features, eps, momentum, affine, track_running_stats, device, dtype,
+                         bias=bias)
 
     def forward(self, input):
         name = type(self).__name__
@@ -156,6 +162,10 @@ class _InstanceNorm(_NormBase):
         if c != self.num_features and self.affine:
             raise ValueError(f"{name}: expected input's size at dim=1 to match num_features "
                              f"({self.num_features}), but got: {c}.")
+        if c != self.num_features:
+            warnings.warn("input's size at dim=1 does not match num_features. You can silence "
+                          "this warning by not passing in num_features, which is not used "
+                          "because affine=False", UserWarning, stacklevel=3)
         use_input_stats = self.training or not self.track_running_stats
         # momentum=None is no cumulative average here: PyTorch passes 0.0, so running statistics
         # never change
@@ -189,6 +199,113 @@ class InstanceNorm2d(_InstanceNorm):
 class InstanceNorm3d(_InstanceNorm):
     """Instance normalisation of (N, C, D, H, W) or (C, D, H, W)."""
 
+    _spatial_dims = 3
+
+
+class _LazyNormBase(LazyModuleMixin, _NormBase):
+    """num_features from the first input; weight, bias, running_mean and running_var
+    uninitialized until then (num_batches_tracked is a real 0 from the start). Defaults are
+    PyTorch's for every lazy norm, instance norms included: affine=True,
+    track_running_stats=True."""
+
+    def __init__(self, eps=1e-5, momentum=0.1, affine=True, track_running_stats=True,
+                 device=None, dtype=None, *, bias=True):
+        kw = {"device": device, "dtype": dtype}
+        # affine and track_running_stats False here: no tensor that would soon be replaced
+        super().__init__(0, eps, momentum, False, False, device, dtype, bias=False)
+        self.affine = affine
+        self.track_running_stats = track_running_stats
+        if affine:
+            self.weight = UninitializedParameter(**kw)
+            if bias:
+                self.bias = UninitializedParameter(**kw)
+        if track_running_stats:
+            self.running_mean = UninitializedBuffer(**kw)
+            self.running_var = UninitializedBuffer(**kw)
+            self.num_batches_tracked = tensor(0, dtype=_dt.int64, device=device)
+
+    def reset_parameters(self):
+        if not self.has_uninitialized_params() and self.num_features != 0:
+            super().reset_parameters()
+
+    def initialize_parameters(self, input):
+        if not self.has_uninitialized_params():
+            return
+        if input.ndim < 2:
+            raise IndexError(f"{type(self).__name__}: cannot infer num_features from a "
+                             f"{input.ndim}D input of shape {tuple(input.shape)}: expected "
+                             "(N, C, *)")
+        self.num_features = self._infer_num_features(input)
+        for name in ("weight", "bias", "running_mean", "running_var"):
+            tensor_ = getattr(self, name)
+            if tensor_ is not None:
+                tensor_.materialize((self.num_features,))
+        self.reset_parameters()
+
+    def _infer_num_features(self, input):
+        """The size of the features dim, once the input's rank is checked (ValueError, as the
+        forward's check), so that a wrong input leaves the module lazy."""
+        self._check_input_dim(input)
+        return input.shape[1]
+
+
+class LazyBatchNorm1d(_LazyNormBase, _BatchNorm):
+    """A BatchNorm1d whose num_features is inferred from input.shape[1]. Differs from PyTorch:
+    an input of the wrong rank (ValueError in both) leaves the module lazy; PyTorch has
+    already materialized it from that input."""
+
+    cls_to_become = BatchNorm1d
+    _check_input_dim = BatchNorm1d._check_input_dim
+
+
+class LazyBatchNorm2d(_LazyNormBase, _BatchNorm):
+    """A BatchNorm2d whose num_features is inferred from input.shape[1] (see LazyBatchNorm1d)."""
+
+    cls_to_become = BatchNorm2d
+    _check_input_dim = BatchNorm2d._check_input_dim
+
+
+class LazyBatchNorm3d(_LazyNormBase, _BatchNorm):
+    """A BatchNorm3d whose num_features is inferred from input.shape[1] (see LazyBatchNorm1d)."""
+
+    cls_to_become = BatchNorm3d
+    _check_input_dim = BatchNorm3d._check_input_dim
+
+
+class _LazyInstanceNorm(_LazyNormBase, _InstanceNorm):
+    """num_features from the channels dim of the first input: dim 1, or dim 0 unbatched.
+    Differs from PyTorch, which reads dim 1 of an unbatched input too (its length), so that
+    there the forward then raises ValueError (unless C equals the length)."""
+
+    def _infer_num_features(self, input):
+        unbatched = self._spatial_dims + 1
+        if input.ndim not in (unbatched, unbatched + 1):
+            raise ValueError(f"{type(self).__name__}: expected {unbatched}D (unbatched) or "
+                             f"{unbatched + 1}D input, got {input.ndim}D input of shape "
+                             f"{tuple(input.shape)}")
+        return input.shape[input.ndim - unbatched]
+
+
+class LazyInstanceNorm1d(_LazyInstanceNorm):
+    """An InstanceNorm1d whose num_features is inferred from the first input, (N, C, L) or
+    (C, L). Defaults affine=True, track_running_stats=True, as PyTorch's."""
+
+    cls_to_become = InstanceNorm1d
+
+
+class LazyInstanceNorm2d(_LazyInstanceNorm):
+    """An InstanceNorm2d whose num_features is inferred from the first input, (N, C, H, W) or
+    (C, H, W). Defaults affine=True, track_running_stats=True, as PyTorch's."""
+
+    cls_to_become = InstanceNorm2d
+    _spatial_dims = 2
+
+
+class LazyInstanceNorm3d(_LazyInstanceNorm):
+    """An InstanceNorm3d whose num_features is inferred from the first input, (N, C, D, H, W)
+    or (C, D, H, W). Defaults affine=True, track_running_stats=True, as PyTorch's."""
+
+    cls_to_become = InstanceNorm3d
     _spatial_dims = 3
 
 
