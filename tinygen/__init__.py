@@ -71,6 +71,8 @@ from .ops.trig import (
     arctan2, arcsinh, arccosh, arctanh, deg2rad, rad2deg, sinc,
 )
 from .ops.special import lgamma, digamma, polygamma, mvlgamma, erfc, erfinv
+from .ops.bessel import i0
+from .ops.special_more import igamma, igammac
 from .ops.pointwise import (
     exp2, logaddexp, logaddexp2, hypot, fmod, frac, trunc, fix, sgn, heaviside, copysign,
     nan_to_num, signbit, xlogy, logit, float_power, fmax, fmin, addcmul, addcdiv, ldexp, gcd,

@@ -17,6 +17,7 @@ from ..ops.pointwise import xlogy
 from ..ops.random import random_array, standard_gamma
 from ..ops.shape import stack
 from ..ops.special import digamma, lgamma
+from ..ops.special_more import gammainc
 from . import constraints
 from .distribution import LOG_SQRT_2PI, Distribution, broadcast_all, finfo
 
@@ -216,6 +217,13 @@ class Gamma(Distribution):
             self._validate_sample(value)
         a, b = self.concentration, self.rate
         return xlogy(a, b) + xlogy(a - 1, value) - b * value - lgamma(a)
+
+    def cdf(self, value):
+        """P(a, rate * value), the regularised lower incomplete gamma function: differentiable
+        in value and rate, not in the concentration (NotImplementedError, as PyTorch's)."""
+        if self._validate_args:
+            self._validate_sample(value)
+        return gammainc(self.concentration, self.rate * value)
 
     def entropy(self):
         a = self.concentration
