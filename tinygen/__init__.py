@@ -123,11 +123,38 @@ from .ops.activation import (
 )
 from .ops.dropout import dropout, alpha_dropout, feature_alpha_dropout
 from .ops.linalg import bilinear
-# not re-exported as tg.*: batch_norm, instance_norm, embedding_bag, adaptive_max_pool1d and the
-# losses, whose torch.* twins are ATen ops with other positional orders, an int `reduction` or
-# other return values (use F.* for them)
+# torch.*'s array helpers, factories, windows and switches; and its ATen forms of functional ops
+# (other positional orders, an int `reduction`, other return values than F.*: aten.py)
+from .numerics import (
+    concatenate, result_type, can_cast, fill, rsub, frexp, unravel_index, vander, gradient,
+    trapezoid, trapz, cumulative_trapezoid, diagonal_scatter, select_scatter, slice_scatter,
+)
+from .factories import (
+    asarray, frombuffer, empty_strided, range, binomial, histogramdd,
+)
+from .windows import (
+    bartlett_window, blackman_window, hamming_window, hann_window, kaiser_window,
+)
+from .switches import (
+    get_default_device, set_default_device, seed, is_inference, is_anomaly_enabled,
+    set_anomaly_enabled, is_anomaly_check_nan_enabled, is_warn_always_enabled, set_warn_always,
+    get_num_interop_threads, set_num_interop_threads, set_flush_denormal, typename,
+)
+from .aten import (
+    embedding, batch_norm, instance_norm, kl_div, binary_cross_entropy_with_logits,
+    cosine_embedding_loss, hinge_embedding_loss, margin_ranking_loss, poisson_nll_loss,
+    triplet_margin_loss, pixel_shuffle, pixel_unshuffle, channel_shuffle, constant_pad_nd,
+    adaptive_max_pool1d, dropout_, alpha_dropout_, feature_dropout, feature_dropout_,
+    feature_alpha_dropout_, detach_,
+)
 from .ops.convert import clone, is_nonzero, is_same_size, is_signed
 from .ops.random import multinomial, bernoulli, poisson
+# PyTorch's older linear-algebra names (and their Tensor methods, attached on import)
+from .linalg_legacy import (
+    pinverse, matrix_exp, svd, qr, lu, lu_unpack, lu_solve, matrix_rank, triangular_solve,
+    nuclear_norm, frobenius_norm, svd_lowrank, pca_lowrank, geqrf, orgqr, ormqr, lstsq, eig,
+    symeig, solve,
+)
 
 __version__ = "0.1.0"
 

@@ -7,13 +7,15 @@ leading dims, differentiable (twice, where the ops below allow).
     w, V = tg.linalg.eigh(A @ A.mT)
     tg.linalg.matrix_norm(A, ord="nuc").sum().backward()
 
-The Functions live in ops/decomp.py (solve_triangular, cholesky, inverse, slogdet, solve) and
-ops/decomp2.py (QR, Eigh, SVD, Pinv, matrix_exp); their docstrings give the backward rules and
-what tinygen does where a gradient is ill-defined (repeated eigenvalues). What differs from
-PyTorch: no complex dtypes (so no eig, eigvals), no LU / LDL family and no *_ex variants (an
-AttributeError names them); `driver` of svd is ignored; lstsq solves through the pseudo-inverse
-whatever the driver (the minimum-norm solution, as gelsy, gelsd and gelss give; gels's result on
-rank-deficient A differs), with PyTorch's outputs per driver.
+The Functions live in ops/decomp.py (solve_triangular, cholesky, inverse, slogdet, solve),
+ops/decomp2.py (QR, Eigh, SVD, Pinv) and ops/decomp3.py (LU, LDL, matrix_exp, the Householder
+product); their docstrings give the backward rules and what tinygen does where a gradient is
+ill-defined (repeated eigenvalues). The LU and LDL families, the *_ex variants and
+householder_product are written in linalg_lu.py and re-exported here. What differs from PyTorch:
+no complex dtypes (eig and eigvals raise NotImplementedError); LU without pivoting runs on the
+CPU (PyTorch's CPU refuses it); `driver` of svd is ignored; lstsq solves through the
+pseudo-inverse whatever the driver (the minimum-norm solution, as gelsy, gelsd and gelss give;
+gels's result on rank-deficient A differs), with PyTorch's outputs per driver.
 """
 from __future__ import annotations
 
@@ -28,19 +30,26 @@ from .ops import decomp as _decomp
 from .ops.args import norm_dim
 from .ops.arrange import movedim
 from .ops.decomp import LinAlgError, _check_square
-from .ops.decomp2 import QR, SVD, EigenValues, Eigh, Pinv, Rank, SingularValues, matrix_exp
+from .ops.decomp2 import QR, SVD, EigenValues, Eigh, Pinv, Rank, SingularValues
+from .ops.decomp3 import MatrixExp
 from .ops.diagonal import diagonal as _diagonal
 from .ops.linalg import cross as _cross
 from .ops.linalg import matmul, matrix_power
 from .ops.reduce import norm as _norm
 from .ops.shape import cat
 from .ops.stats import cumprod
+from .linalg_lu import (
+    cholesky_ex, eig, eigvals, householder_product, inv_ex, ldl_factor, ldl_factor_ex, ldl_solve,
+    lu, lu_factor, lu_factor_ex, lu_solve, solve_ex,
+)
 
 __all__ = [
-    "LinAlgError", "cholesky", "cond", "cross", "det", "diagonal", "eigh", "eigvalsh", "inv",
-    "lstsq", "matmul", "matrix_exp", "matrix_norm", "matrix_power", "matrix_rank", "multi_dot",
-    "norm", "pinv", "qr", "slogdet", "solve", "solve_triangular", "svd", "svdvals", "tensorinv",
-    "tensorsolve", "vander", "vecdot", "vector_norm",
+    "LinAlgError", "cholesky", "cholesky_ex", "cond", "cross", "det", "diagonal", "eig", "eigh",
+    "eigvals", "eigvalsh", "householder_product", "inv", "inv_ex", "ldl_factor", "ldl_factor_ex",
+    "ldl_solve", "lstsq", "lu", "lu_factor", "lu_factor_ex", "lu_solve", "matmul", "matrix_exp",
+    "matrix_norm", "matrix_power", "matrix_rank", "multi_dot", "norm", "pinv", "qr", "slogdet",
+    "solve", "solve_ex", "solve_triangular", "svd", "svdvals", "tensorinv", "tensorsolve", "vander",
+    "vecdot", "vector_norm",
 ]
 
 QRResult = collections.namedtuple("linalg_qr", ["Q", "R"])
@@ -50,20 +59,25 @@ SlogdetResult = collections.namedtuple("linalg_slogdet", ["sign", "logabsdet"])
 LstsqResult = collections.namedtuple("linalg_lstsq",
                                      ["solution", "residuals", "rank", "singular_values"])
 
-_NOT_HERE = {
-    "eig": "tinygen has no complex dtypes", "eigvals": "tinygen has no complex dtypes",
-    "lu": "no LU family", "lu_factor": "no LU family", "lu_factor_ex": "no LU family",
-    "lu_solve": "no LU family", "ldl_factor": "no LDL family", "ldl_factor_ex": "no LDL family",
-    "ldl_solve": "no LDL family", "householder_product": "not implemented",
-    "inv_ex": "use inv (it raises LinAlgError)", "cholesky_ex": "use cholesky (it raises "
-    "LinAlgError)", "solve_ex": "use solve (it raises LinAlgError)",
-}
 
 
 def __getattr__(name):
-    if name in _NOT_HERE:
-        raise AttributeError(f"tinygen.linalg has no {name}: {_NOT_HERE[name]}")
     raise AttributeError(f"module 'tinygen.linalg' has no attribute {name!r}")
+
+
+def matrix_exp(A):
+    """exp(A) = sum_k A^k / k! for square A (..., n, n): scaling and squaring with the [13/13]
+    Pade approximant (Higham 2005; PyTorch picks its degree per matrix, so values agree to
+    rounding). Gradient: exp([[A^T, G], [0, A^T]])[:n, n:] as PyTorch, differentiable again."""
+    op = "linalg.matrix_exp"
+    if A.ndim < 2 or A.shape[-1] != A.shape[-2]:
+        shape = f"{A.shape[-2]} by {A.shape[-1]}" if A.ndim >= 2 else f"shape {tuple(A.shape)}"
+        raise RuntimeError(f"{op}: A must be batches of square matrices, but they are {shape} "
+                           "matrices")
+    if not A.dtype.is_floating_point:
+        raise RuntimeError(f"{op}: Expected a floating point or complex tensor as input. Got "
+                           f"{A.dtype}")
+    return MatrixExp.apply(A)
 
 
 def _check_matrix(op, A):

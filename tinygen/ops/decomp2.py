@@ -1,6 +1,6 @@
 """QR, the symmetric eigendecomposition, the SVD and the pseudo-inverse (batched), as Functions
 for tinygen.linalg (qr, eigh, eigvalsh, svd, svdvals, pinv, lstsq, matrix_rank, the 2- and
-nuclear norms), and matrix_exp built from differentiable ops.
+nuclear norms). matrix_exp, LU and LDL are in decomp3.py.
 
 Each backward is PyTorch's rule for real matrices (FunctionsManual.cpp), written in Tensor ops on
 the factors, so it is differentiable again (double backward; see _Factorisation):
@@ -25,14 +25,12 @@ needs a CuPy whose versions take batches (not tested here: no GPU was available)
 """
 from __future__ import annotations
 
-import math
-
 import numpy as np
 
-from ..autograd.function import Function, wrap, wrap_constant
+from ..autograd.function import Function, wrap
 from ..autograd.grad_mode import GRAD
 from .binary import where
-from .decomp import LinAlgError, Solve, SolveTriangular, _check_square
+from .decomp import LinAlgError, SolveTriangular
 from .shape import cat
 
 
@@ -260,38 +258,3 @@ class Rank(Function):
         else:
             s = _lapack("linalg.matrix_rank", xp.linalg.svd, a, compute_uv=False)
         return _kept(xp, s, a.shape, atol, rtol).sum(axis=-1).astype(np.int64)
-
-
-# ---- the matrix exponential ---------------------------------------------------------------------
-_PADE13 = (64764752532480000.0, 32382376266240000.0, 7771770303897600.0, 1187353796428800.0,
-           129060195264000.0, 10559470521600.0, 670442572800.0, 33522128640.0, 1323241920.0,
-           40840800.0, 960960.0, 16380.0, 182.0, 1.0)
-_THETA13 = 5.371920351148152   # the largest 1-norm where [13/13] Pade errs below float64 eps (Higham)
-
-
-def matrix_exp(A):
-    """exp(A) for square matrices (..., n, n): scaling and squaring with the [13/13] Pade
-    approximant (Higham 2005), in differentiable ops, so its gradient is the approximant's (the
-    exact one within rounding) and it is twice differentiable. The batch shares one number of
-    squarings (what its largest 1-norm needs)."""
-    _check_square("linalg.matrix_exp", A)
-    if A.numel() == 0:
-        return A * 1
-    norm1 = float(abs(A._data).sum(axis=-2).max())
-    squarings = 0
-    if math.isfinite(norm1) and norm1 > _THETA13:                    # inf / NaN: no squarings
-        squarings = math.ceil(math.log2(norm1 / _THETA13))
-    x = A * (0.5 ** squarings) if squarings else A
-    b = _PADE13
-    xp = A.device.xp
-    eye = wrap_constant(xp.eye(A.shape[-1], dtype=A._data.dtype))
-    x2 = x @ x
-    x4 = x2 @ x2
-    x6 = x4 @ x2
-    u = x @ (x6 @ (b[13] * x6 + b[11] * x4 + b[9] * x2) + b[7] * x6 + b[5] * x4 + b[3] * x2
-             + b[1] * eye)
-    v = x6 @ (b[12] * x6 + b[10] * x4 + b[8] * x2) + b[6] * x6 + b[4] * x4 + b[2] * x2 + b[0] * eye
-    r = Solve.apply(v - u, v + u)                                    # (V - U)^{-1} (V + U)
-    for _ in range(squarings):
-        r = r @ r
-    return r
