@@ -18,22 +18,7 @@ from ..ops.pointwise import xlogy
 from ..ops.random import _draw, bernoulli, multinomial, poisson
 from ..ops.special import lgamma
 from . import constraints
-from .distribution import Distribution, broadcast_all, finfo
-
-
-class lazy_property:
-    """Computed on first access, then stored in the instance (PyTorch's lazy_property)."""
-
-    def __init__(self, fn):
-        self.fn = fn
-        self.__doc__ = fn.__doc__
-
-    def __get__(self, instance, owner):
-        if instance is None:
-            return self
-        value = self.fn(instance)
-        instance.__dict__[self.fn.__name__] = value
-        return value
+from .distribution import Distribution, broadcast_all, finfo, lazy_property
 
 
 def _one_of(name, probs, logits):

@@ -41,6 +41,21 @@ def finfo(t):
     return np.finfo(t._data.dtype)
 
 
+class lazy_property:
+    """Computed on first access, then stored in the instance (PyTorch's lazy_property)."""
+
+    def __init__(self, fn):
+        self.fn = fn
+        self.__doc__ = fn.__doc__
+
+    def __get__(self, instance, owner):
+        if instance is None:
+            return self
+        value = self.fn(instance)
+        instance.__dict__[self.fn.__name__] = value
+        return value
+
+
 class Distribution:
     """Base class: subclasses set arg_constraints and support and define the methods they have."""
 
@@ -67,9 +82,14 @@ class Distribution:
 
     def _check_parameters(self):
         for name, constraint in self.arg_constraints.items():
-            if isinstance(constraint, constraints._Dependent) or name not in self.__dict__:
-                continue                                   # lazily computed or dependent
-            value = self.__dict__[name]
+            if constraints.is_dependent(constraint):
+                continue
+            if name not in self.__dict__ and isinstance(getattr(type(self), name, None),
+                                                        lazy_property):
+                continue                                   # not computed yet: not checked
+            value = getattr(self, name, None)              # an attribute or a property
+            if value is None:
+                continue
             if not bool(constraint.check(value).all()):
                 raise ValueError(
                     f"Expected parameter {name} ({type(value).__name__} of shape "

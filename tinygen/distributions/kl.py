@@ -38,9 +38,15 @@ def register_kl(type_p, type_q):
     return decorator
 
 
+def _distance(mro, base):
+    """How far up the MRO base is; a virtual base (ABC.register) counts as past the end."""
+    return mro.index(base) if base in mro else len(mro)
+
+
 def _lookup(type_p, type_q):
     mro_p, mro_q = type_p.__mro__, type_q.__mro__
-    matches = [(mro_p.index(p), mro_q.index(q), fn) for (p, q), fn in _KL_REGISTRY.items()
+    matches = [(_distance(mro_p, p), _distance(mro_q, q), fn)
+               for (p, q), fn in _KL_REGISTRY.items()
                if issubclass(type_p, p) and issubclass(type_q, q)]
     if not matches:
         return None
