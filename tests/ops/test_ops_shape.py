@@ -150,7 +150,7 @@ def test_attention_of_one_projection_split(monkeypatch, separate):
     # by the split's pieces side by side (no concatenation) or, with q, k, v copied apart, by
     # concatenating, agree with each other and with PyTorch
     cats = []
-    monkeypatch.setattr(shape_ops.Cat, "apply", lambda *a, _f=shape_ops.Cat.apply, **k:
+    monkeypatch.setattr(shape_ops.Joined, "apply", lambda *a, _f=shape_ops.Joined.apply, **k:
                         cats.append(1) or _f(*a, **k))
     B, T, H, D = 2, 6, 2, 4
     C = H * D
@@ -240,3 +240,36 @@ def test_shape_errors_name_the_op():
         x.sum(dim=2)
     with pytest.raises(IndexError, match="dimension out of range"):
         x.transpose(0, -3)
+
+
+def test_captured_split_gradient_is_not_concatenated(monkeypatch):
+    # in a captured step Split's backward is an op (Joined): where the attention kernel laid
+    # dq, dk, dv out side by side, the replay hands their array on without concatenating, and
+    # the gradients equal the eager step's bit for bit
+    B, T, H, D = 2, 6, 2, 4
+    C = H * D
+    rng = np.random.default_rng(1)
+    x = tg.tensor(rng.standard_normal((B, T, C)), dtype=tg.float32)
+    w = tg.tensor(rng.standard_normal((3 * C, C)) / 3, dtype=tg.float32, requires_grad=True)
+
+    def step():
+        w.grad = None
+        q, k, v = (u.view(B, T, H, D).transpose(1, 2) for u in F.linear(x, w).split(C, dim=2))
+        F.scaled_dot_product_attention(q, k, v, is_causal=True).square().sum().backward()
+        return w.grad.clone()
+
+    want = step()
+    shared = []                         # per Joined call: its result is its inputs' memory
+
+    def forward(self, *xs, _f=shape_ops.Joined.forward, **kw):
+        out = _f(self, *xs, **kw)
+        shared.append(all(np.shares_memory(out, a) for a in xs))
+        return out
+    monkeypatch.setattr(shape_ops.Joined, "forward", forward)
+    compiled = tg.compile(step)
+    for _ in range(4):
+        got = compiled()
+        np.testing.assert_array_equal(got.numpy(), want.numpy())
+    plans = list(compiled.plans.values())
+    assert plans and all(p is not None and p.confirmed for p in plans)
+    assert len(shared) >= 4 and all(shared)

@@ -125,7 +125,21 @@ class Split(Function):
             whole = _side_by_side([g._data for g in gys], self.in_shape, self.dim)
             if whole is not None:
                 return wrap_grad(whole), None, None
-        return Cat.apply(*gys, dim=self.dim), None, None
+        return Joined.apply(*gys, dim=self.dim, shape=self.in_shape), None, None
+
+
+class Joined(Cat):
+    """Split's gradient as an op (where its backward records ops: under create_graph, and in a
+    captured step): the pieces concatenated, or, where they lie side by side in one array of
+    the whole's shape (_side_by_side), that array without a copy. Only for gradients, which no
+    one else holds: a cat of views of one tensor is a new tensor (Cat). In the baby GPT's
+    captured step the four (12, 64, 384) concatenations of dq, dk, dv went (~80 us each)."""
+
+    def forward(self, *xs, dim, shape):
+        self.dim = dim
+        self.sizes = [x.shape[dim] for x in xs]
+        whole = _side_by_side(xs, shape, dim) if type(xs[0]) is np.ndarray else None
+        return whole if whole is not None else self.xp.concatenate(xs, axis=dim)
 
 
 def _side_by_side(pieces, shape, dim):
