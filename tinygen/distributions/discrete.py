@@ -26,6 +26,17 @@ def _one_of(name, probs, logits):
         raise ValueError(f"{name}: either `probs` or `logits` must be specified, but not both")
 
 
+def _count_and_chance(d, name, total_count, probs, logits):
+    """Sets d.total_count and d.probs or d.logits (exactly one given), broadcast together, the
+    count in their dtype; returns the batch shape (Binomial, NegativeBinomial)."""
+    _one_of(name, probs, logits)
+    chance = "probs" if probs is not None else "logits"
+    count, value = broadcast_all(total_count, probs if probs is not None else logits)
+    d.total_count = count.to(value.dtype)
+    setattr(d, chance, value)
+    return value.shape
+
+
 def _clamp_probs(p):
     eps = float(finfo(p).eps)
     return p.clamp(eps, 1 - eps)
@@ -236,16 +247,8 @@ class Binomial(BinaryProbs):
     has_enumerate_support = True
 
     def __init__(self, total_count=1, probs=None, logits=None, validate_args=None):
-        _one_of("Binomial", probs, logits)
-        if probs is not None:
-            self.total_count, self.probs = broadcast_all(total_count, probs)
-            self.total_count = self.total_count.to(self.probs.dtype)
-            shape = self.probs.shape
-        else:
-            self.total_count, self.logits = broadcast_all(total_count, logits)
-            self.total_count = self.total_count.to(self.logits.dtype)
-            shape = self.logits.shape
-        super().__init__(shape, (), validate_args)
+        super().__init__(_count_and_chance(self, "Binomial", total_count, probs, logits), (),
+                         validate_args)
 
     @property
     def support(self):

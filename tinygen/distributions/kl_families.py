@@ -23,6 +23,7 @@ from .continuous import Beta, Exponential, Gamma, Laplace, Normal, Uniform
 from .continuous_bernoulli import ContinuousBernoulli
 from .exp_family import ExponentialFamily
 from .kl import register_kl
+from .kl_more import _register_infinite
 from .more import Gumbel
 from .pareto import Pareto
 
@@ -36,17 +37,6 @@ def _sum_rightmost(value, dim):
     if dim == 0:
         return value
     return value.reshape(tuple(value.shape[:-dim]) + (-1,)).sum(-1)
-
-
-def _infinite_like(t):
-    return t.detach().new_full(tuple(t.shape), INF)
-
-
-def _register_infinite(pairs, param):
-    def fn(p, q):
-        return _infinite_like(getattr(p, param))
-    for type_p, type_q in pairs:
-        register_kl(type_p, type_q)(fn)
 
 
 _register_infinite([(Beta, Pareto)], "concentration1")

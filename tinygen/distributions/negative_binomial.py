@@ -16,8 +16,8 @@ from ..ops.random import poisson
 from ..ops.special import lgamma
 from . import constraints
 from .continuous import Gamma
-from .discrete import BinaryProbs, _one_of
-from .distribution import broadcast_all, lazy_property
+from .discrete import BinaryProbs, _count_and_chance
+from .distribution import lazy_property
 
 __all__ = ["NegativeBinomial"]
 
@@ -31,16 +31,8 @@ class NegativeBinomial(BinaryProbs):
     support = constraints.nonnegative_integer
 
     def __init__(self, total_count, probs=None, logits=None, validate_args=None):
-        _one_of("NegativeBinomial", probs, logits)
-        if probs is not None:
-            self.total_count, self.probs = broadcast_all(total_count, probs)
-            self.total_count = self.total_count.to(self.probs.dtype)
-            shape = self.probs.shape
-        else:
-            self.total_count, self.logits = broadcast_all(total_count, logits)
-            self.total_count = self.total_count.to(self.logits.dtype)
-            shape = self.logits.shape
-        super().__init__(shape, (), validate_args)
+        super().__init__(_count_and_chance(self, "NegativeBinomial", total_count, probs, logits),
+                         (), validate_args)
 
     param_shape = property(lambda self: self._batch_shape)
     mean = property(lambda self: self.total_count * self.logits.exp())
