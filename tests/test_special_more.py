@@ -416,3 +416,31 @@ def test_results_and_gradients_stay_on_the_test_device():
         assert str(g.device) == "test", name
     (g,) = tg.autograd.grad(ts.gammainc(xr.detach() + 1, xr).sum(), xr)
     assert str(g.device) == "test"
+
+
+# ---- the Tensor methods and in-place twins torch has for i0, igamma, igammac --------------------
+def test_tensor_methods_and_in_place_twins_match_torch():
+    x = np.array([0.5, 1.0, 2.5, 4.0, -3.0])
+    a = np.array([1.0, 2.0, 0.5, 3.0, 1.5])
+    xp = np.abs(x)
+    np.testing.assert_allclose(tg.tensor(x).i0().numpy(), torch.tensor(x).i0().numpy(),
+                               rtol=1e-12)
+    for name in ("igamma", "igammac"):
+        got = getattr(tg.tensor(a), name)(tg.tensor(xp)).numpy()
+        want = getattr(torch.tensor(a), name)(torch.tensor(xp)).numpy()
+        np.testing.assert_allclose(got, want, rtol=1e-10)
+        t, u = tg.tensor(a.copy()), torch.tensor(a.copy())
+        assert getattr(t, name + "_")(tg.tensor(xp)) is t
+        getattr(u, name + "_")(torch.tensor(xp))
+        np.testing.assert_allclose(t.numpy(), u.numpy(), rtol=1e-10)
+    t, u = tg.tensor(x.copy()), torch.tensor(x.copy())
+    assert tg.i0_(t) is t
+    torch.i0_(u)
+    np.testing.assert_allclose(t.numpy(), u.numpy(), rtol=1e-12)
+    # through the graph: the in-place twin of a non-leaf carries i0's gradient
+    w, v = tg.tensor(x, requires_grad=True), torch.tensor(x, requires_grad=True)
+    (w * 1.0).i0_().sum().backward()
+    (v * 1.0).i0_().sum().backward()
+    np.testing.assert_allclose(w.grad.numpy(), v.grad.numpy(), rtol=1e-12)
+    with pytest.raises(RuntimeError, match="leaf"):
+        tg.tensor(x, requires_grad=True).i0_()

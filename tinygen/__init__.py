@@ -73,6 +73,7 @@ from .ops.trig import (
 from .ops.special import lgamma, digamma, polygamma, mvlgamma, erfc, erfinv
 from .ops.bessel import i0
 from .ops.special_more import igamma, igammac
+from .numerics import i0_
 from .ops.pointwise import (
     exp2, logaddexp, logaddexp2, hypot, fmod, frac, trunc, fix, sgn, heaviside, copysign,
     nan_to_num, signbit, xlogy, logit, float_power, fmax, fmin, addcmul, addcdiv, ldexp, gcd,

@@ -11,7 +11,8 @@ of sampled functions (finite differences, the trapezoidal rule), as PyTorch 2.13
 Everything differentiable in PyTorch is here too: the calculus ops are compositions of Tensor ops
 (slices, arithmetic, sums), the scatters and fills Functions of ops/region.py. The Tensor methods
 PyTorch has for them (x.select_scatter, x.slice_scatter, x.diagonal_scatter, x.frexp) are set on
-Tensor at the bottom of this file.
+Tensor at the bottom of this file, with those of the special functions torch also has at its top
+level (x.i0, x.igamma, x.igammac, tg.special's) and their in-place twins (x.i0_, tg.i0_, ...).
 """
 from __future__ import annotations
 
@@ -27,8 +28,11 @@ from .ops.args import norm_dim
 from .ops.arrange import diff
 from .ops.binary import sub
 from .ops.region import DiagonalRegion, Fill, Frexp, IndexRegion, RegionScatter
+from .ops.bessel import i0
 from .ops.diagonal import _diagonal_index
+from .ops.inplace import twin
 from .ops.shape import cat
+from .ops.special_more import igamma, igammac
 from .ops.stats import cumprod
 from .tensor import Tensor
 
@@ -443,3 +447,6 @@ Tensor.select_scatter = select_scatter
 Tensor.slice_scatter = slice_scatter
 Tensor.diagonal_scatter = diagonal_scatter
 Tensor.frexp = frexp
+Tensor.i0, Tensor.igamma, Tensor.igammac = i0, igamma, igammac
+i0_, igamma_, igammac_ = twin("i0"), twin("igamma"), twin("igammac")
+Tensor.i0_, Tensor.igamma_, Tensor.igammac_ = i0_, igamma_, igammac_
