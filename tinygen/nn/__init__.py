@@ -18,5 +18,7 @@ from . import parameter  # noqa: F401
 from . import utils  # noqa: F401
 from .modules import *  # noqa: F401,F403
 from .modules import __all__ as _modules_all
+from .parallel import DataParallel
 
-__all__ = list(_modules_all) + ["functional", "init", "parallel", "parameter", "utils"]
+__all__ = list(_modules_all) + ["DataParallel", "functional", "init", "parallel", "parameter",
+                                "utils"]

@@ -1,7 +1,7 @@
 """Layers of tinygen.nn, one family per file; everything is re-exported by tinygen.nn."""
 from .module import Module
-from .parameter import Parameter, UninitializedParameter, UninitializedBuffer
-from .container import (Identity, Sequential, ModuleList, ModuleDict, ParameterList,
+from .parameter import Buffer, Parameter, UninitializedParameter, UninitializedBuffer
+from .container import (Container, Identity, Sequential, ModuleList, ModuleDict, ParameterList,
                         ParameterDict)
 from .linear import Linear, Bilinear, LazyLinear
 from .conv import (Conv1d, Conv2d, Conv3d, ConvTranspose1d, ConvTranspose2d, ConvTranspose3d,
@@ -20,7 +20,8 @@ from .padding import (ConstantPad1d, ConstantPad2d, ConstantPad3d, ZeroPad1d, Ze
 from .pixelshuffle import PixelShuffle, PixelUnshuffle, ChannelShuffle
 from .normalization import (BatchNorm1d, BatchNorm2d, BatchNorm3d, InstanceNorm1d,
                             InstanceNorm2d, InstanceNorm3d, LayerNorm, GroupNorm, RMSNorm,
-                            LocalResponseNorm, LazyBatchNorm1d, LazyBatchNorm2d, LazyBatchNorm3d,
+                            LocalResponseNorm, CrossMapLRN2d, SyncBatchNorm, LazyBatchNorm1d,
+                            LazyBatchNorm2d, LazyBatchNorm3d,
                             LazyInstanceNorm1d, LazyInstanceNorm2d, LazyInstanceNorm3d)
 from .activation import (ReLU, ReLU6, LeakyReLU, ELU, SELU, CELU, GELU, SiLU, Mish, Tanh,
                          Sigmoid, LogSigmoid, Hardtanh, Hardsigmoid, Hardswish, Softplus,
@@ -39,7 +40,7 @@ from .flatten import Flatten, Unflatten
 from .attention import MultiheadAttention
 from .transformer import (TransformerEncoderLayer, TransformerDecoderLayer, TransformerEncoder,
                           TransformerDecoder, Transformer)
-from .rnn import RNNBase, RNN, GRU, LSTM, RNNCell, GRUCell, LSTMCell
+from .rnn import RNNBase, RNN, GRU, LSTM, RNNCellBase, RNNCell, GRUCell, LSTMCell
 
 __all__ = [
     "Module", "Parameter", "Identity", "Sequential", "ModuleList", "ModuleDict", "ParameterList",
@@ -70,5 +71,6 @@ __all__ = [
     "LSTMCell", "UninitializedParameter", "UninitializedBuffer", "LazyLinear", "LazyConv1d",
     "LazyConv2d", "LazyConv3d", "LazyConvTranspose1d", "LazyConvTranspose2d",
     "LazyConvTranspose3d", "LazyBatchNorm1d", "LazyBatchNorm2d", "LazyBatchNorm3d",
-    "LazyInstanceNorm1d", "LazyInstanceNorm2d", "LazyInstanceNorm3d",
+    "LazyInstanceNorm1d", "LazyInstanceNorm2d", "LazyInstanceNorm3d", "Buffer", "Container",
+    "CrossMapLRN2d", "SyncBatchNorm", "RNNCellBase",
 ]

@@ -6,6 +6,7 @@
 from __future__ import annotations
 
 import operator
+import warnings
 from collections import OrderedDict
 from collections import abc
 
@@ -19,6 +20,25 @@ def _index(idx, n, what):
     if not -n <= idx < n:
         raise IndexError(f"index {idx} is out of range for a {what} of length {n}")
     return idx % n
+
+
+_CONTAINER_DEPRECATED = ("`nn.Container` is deprecated. All of its functionality is now "
+                         "implemented in `nn.Module`. Subclass that instead.")
+
+
+class Container(Module):
+    """Deprecated (as in PyTorch): a Module whose keyword arguments become its children.
+    Building one, or subclassing it, warns FutureWarning, as PyTorch's."""
+
+    def __init_subclass__(cls, **kwargs):
+        warnings.warn(_CONTAINER_DEPRECATED, FutureWarning, stacklevel=2)
+        super().__init_subclass__(**kwargs)
+
+    def __init__(self, **kwargs):
+        warnings.warn(_CONTAINER_DEPRECATED, FutureWarning, stacklevel=2)
+        super().__init__()
+        for key, value in kwargs.items():
+            self.add_module(key, value)
 
 
 class Identity(Module):

@@ -27,7 +27,7 @@ from ...backend import dtypes as _dt
 from ...backend.device import Device
 from ...tensor import Tensor
 from .hooks import RemovableHandle, call_with_hooks
-from .parameter import Parameter, is_lazy
+from .parameter import Parameter, _SelfRegistering, is_lazy
 from .state import StateDicts
 
 
@@ -42,7 +42,7 @@ _HOOK_REGISTRIES = ("_forward_pre_hooks", "_forward_hooks", "_backward_pre_hooks
                     "_forward_hooks_with_kwargs", "_forward_hooks_always_called")
 
 
-class Module(StateDicts):
+class Module(StateDicts, _SelfRegistering):
     """Base class of all layers and models. Subclasses set attributes in __init__ and define
     forward(*inputs); calling the module runs the forward pre-hooks, forward, then forward hooks."""
 
@@ -191,11 +191,14 @@ class Module(StateDicts):
                 raise TypeError(f"cannot assign '{type(value).__name__}' as parameter '{name}' "
                                 "(nn.Parameter or None expected)")
             params[name] = value
-        elif isinstance(value, Module):
-            if "_modules" not in d:
-                raise AttributeError("cannot assign module before Module.__init__() call")
-            _remove_from(self, name, keep="_modules")
-            d["_modules"][name] = value
+        elif isinstance(value, _SelfRegistering):    # a Module, or an nn.Buffer
+            if isinstance(value, Module):
+                if "_modules" not in d:
+                    raise AttributeError("cannot assign module before Module.__init__() call")
+                _remove_from(self, name, keep="_modules")
+                d["_modules"][name] = value
+            else:
+                self._assign_buffer(name, value)
         elif "_modules" in d and name in d["_modules"]:
             if value is not None:
                 raise TypeError(f"cannot assign '{type(value).__name__}' as child module "
@@ -204,10 +207,20 @@ class Module(StateDicts):
         elif "_buffers" in d and name in d["_buffers"]:
             if value is not None and not isinstance(value, Tensor):
                 raise TypeError(f"cannot assign '{type(value).__name__}' as buffer '{name}' "
-                                "(Tensor or None expected)")
+                                "(nn.Buffer, Tensor or None expected)")
             d["_buffers"][name] = value
         else:
             object.__setattr__(self, name, value)
+
+    def _assign_buffer(self, name, value):
+        """`self.name = nn.Buffer(...)`: registered as a buffer with its `persistent`, as
+        PyTorch's; a child module's name refuses it (TypeError), a plain attribute's too
+        (KeyError, from register_buffer)."""
+        modules = self.__dict__.get("_modules")
+        if modules is not None and name in modules:
+            raise TypeError(f"cannot assign '{type(value).__name__}' as child module '{name}' "
+                            "(nn.Module or None expected)")
+        self.register_buffer(name, value, value.persistent)
 
     def __getattr__(self, name):
         # only called when normal lookup fails: look in the registries

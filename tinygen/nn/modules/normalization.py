@@ -21,6 +21,7 @@ from .. import init
 from ...autograd.grad_mode import no_grad
 from ...backend import dtypes as _dt
 from ...creation import empty, ones, tensor, zeros
+from ...distributed import group as _dist_group
 from .lazy import LazyModuleMixin
 from .module import Module
 from .parameter import Parameter, UninitializedBuffer, UninitializedParameter
@@ -136,6 +137,61 @@ class BatchNorm3d(_BatchNorm):
         if input.ndim != 5:
             raise ValueError(f"{type(self).__name__}: expected 5D input (got {input.ndim}D "
                              f"input of shape {tuple(input.shape)})")
+
+
+class SyncBatchNorm(_BatchNorm):
+    """Batch normalisation of (N, C, *) whose batch statistics would be reduced over a process
+    group. Without one (no process group initialized, or a world of one process) it is
+    BatchNorm, in train and eval mode, as PyTorch's on CPU.
+
+    Differs from PyTorch: statistics are never synchronised; in training under an initialized
+    tinygen process group of more than one process it raises NotImplementedError (PyTorch
+    raises ValueError there for CPU tensors, and synchronises on GPUs)."""
+
+    def __init__(self, num_features, eps=1e-5, momentum=0.1, affine=True,
+                 track_running_stats=True, process_group=None, device=None, dtype=None, *,
+                 bias=True):
+        super().__init__(num_features, eps, momentum, affine, track_running_stats,
+                         device=device, dtype=dtype, bias=bias)
+        self.process_group = process_group
+
+    def _check_input_dim(self, input):
+        if input.ndim < 2:
+            raise ValueError(f"expected at least 2D input (got {input.ndim}D input)")
+
+    def forward(self, input):
+        self._check_input_dim(input)
+        if input.shape[1] == 0:
+            raise ValueError("SyncBatchNorm number of input channels should be non-zero")
+        if self.training and _dist_group.is_initialized() and \
+                _dist_group.get_world_size(self.process_group) > 1:
+            raise NotImplementedError("SyncBatchNorm: synchronised batch statistics over a "
+                                      "process group are not implemented in tinygen; use "
+                                      "BatchNorm (per-process statistics) instead")
+        return super().forward(input)
+
+    @classmethod
+    def convert_sync_batchnorm(cls, module, process_group=None):
+        """`module` with every BatchNorm*d in it (recursively) replaced by a SyncBatchNorm that
+        shares its parameters and buffers; a BatchNorm*d itself comes back as a new one."""
+        output = module
+        if isinstance(module, _BatchNorm):
+            output = SyncBatchNorm(module.num_features, module.eps, module.momentum,
+                                   module.affine, module.track_running_stats, process_group,
+                                   bias=module.bias is not None)
+            if module.affine:
+                with no_grad():
+                    output.weight = module.weight
+                    output.bias = module.bias
+            output.running_mean = module.running_mean
+            output.running_var = module.running_var
+            output.num_batches_tracked = module.num_batches_tracked
+            output.training = module.training
+            if hasattr(module, "qconfig"):
+                output.qconfig = module.qconfig
+        for name, child in module.named_children():
+            output.add_module(name, cls.convert_sync_batchnorm(child, process_group))
+        return output
 
 
 class _InstanceNorm(_NormBase):
@@ -322,6 +378,49 @@ class LocalResponseNorm(Module):
 
     def extra_repr(self):
         return f"{self.size}, alpha={self.alpha}, beta={self.beta}, k={self.k}"
+
+
+class CrossMapLRN2d(Module):
+    """Local response normalisation across channels of (N, C, H, W), as PyTorch's (the Lua
+    Torch layer): x * (k + alpha / size * S)^-beta, S a running sum of x^2 over channels.
+
+    S is PyTorch's, quirk included: its sliding window never drops channel 0 (for channel c
+    past (size+1)/2 it sums channels 0 and c-p+1 .. c+p-1, p = (size-1)//2 + 1).
+    Differs from PyTorch: the gradient here is autograd's, the exact one of that forward;
+    PyTorch's hand-written backward (a symmetric window of size channels) is not, so the two
+    gradients differ."""
+
+    def __init__(self, size, alpha=1e-4, beta=0.75, k=1):
+        super().__init__()
+        self.size, self.alpha, self.beta, self.k = size, alpha, beta, k
+
+    def forward(self, input):
+        if input.ndim != 4:
+            raise ValueError(f"CrossMapLRN2d: Expected input to be 4D, got {input.ndim}D "
+                             "instead.")
+        n, c, h, w = input.shape
+        window = tensor(_cross_map_window(c, self.size), dtype=input.dtype, device=input.device)
+        sums = (window @ (input * input).reshape(n, c, h * w)).reshape(n, c, h, w)
+        return input * (sums * (self.alpha / self.size) + self.k) ** (-self.beta)
+
+    def extra_repr(self):
+        return f"{self.size}, alpha={self.alpha}, beta={self.beta}, k={self.k}"
+
+
+def _cross_map_window(channels, size):
+    """(C, C) 0/1 rows: which channels' squares PyTorch's CrossMapLRN2d sums for each channel
+    (its running-sum loop, replayed)."""
+    pre_pad = int((size - 1) / 2 + 1)
+    row = [1.0 if j < min(pre_pad, channels) else 0.0 for j in range(channels)]
+    rows = [row]
+    for ch in range(1, channels):
+        row = list(row)
+        if ch < channels - pre_pad + 1:
+            row[ch + pre_pad - 1] += 1.0
+        if ch > pre_pad:
+            row[ch - pre_pad] -= 1.0
+        rows.append(row)
+    return rows
 
 
 class LayerNorm(Module):

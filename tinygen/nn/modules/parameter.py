@@ -5,6 +5,9 @@
 A subclass of Tensor with no extra state, so `isinstance(p, Parameter)` tells parameters apart;
 ops on a Parameter return plain Tensors (Tensor._make builds Tensors, never Parameters).
 
+Buffer (torch.nn.Buffer) is a Tensor that a Module registers as a buffer when assigned as an
+attribute (`self.running = nn.Buffer(t, persistent=False)`).
+
 UninitializedParameter and UninitializedBuffer (torch.nn.parameter's) are the parameters and
 buffers of lazy modules (nn.LazyLinear...) before their first forward: a dtype and a device but
 no shape yet; materialize(shape) turns them into a Parameter / a Tensor.
@@ -53,6 +56,62 @@ class Parameter(Tensor):
 
     def __reduce_ex__(self, protocol):
         return (Parameter, (self.detach(), self.requires_grad))
+
+
+class _SelfRegistering:
+    """Marker base of the values Module.__setattr__ registers by their type alone (Module and
+    Buffer; Parameter is tested first): one isinstance test for both keeps the cost of
+    assigning an ordinary attribute what it was before nn.Buffer existed."""
+
+    __slots__ = ()
+
+
+class Buffer(Tensor, _SelfRegistering):
+    """A Tensor that a Module registers as a buffer (state that is not a parameter) when
+    assigned as an attribute; `persistent` says whether it goes into state_dict.
+
+        self.steps = nn.Buffer(tg.zeros((), dtype=tg.long))       # now in buffers()
+
+    Buffer(data) shares data's storage and keeps its requires_grad, as PyTorch's.
+    Differs from PyTorch: PyTorch's Buffer(t) returns a plain torch.Tensor carrying the flags
+    `_is_buffer` and `persistent`; tinygen's is an instance of this subclass (tinygen Tensors
+    have fixed slots), so `type(b)` is Buffer. Results of ops on it are plain Tensors.
+    """
+
+    __slots__ = ("persistent",)
+
+    def __init__(self, data=None, *, persistent=True):
+        if data is None:
+            data = empty(0)
+        if not isinstance(data, Tensor):
+            raise TypeError(f"nn.Buffer: expected a Tensor as data, got {type(data).__name__}")
+        self._data = data._data
+        self._grad_fn = None
+        self._out_idx = 0
+        self._requires_grad = False
+        self.grad = None
+        self._version = data._version
+        self._hooks = None
+        self.persistent = persistent
+        if data.requires_grad:
+            self.requires_grad = True
+
+    def __deepcopy__(self, memo):
+        if id(self) in memo:
+            return memo[id(self)]
+        result = Buffer(self.detach().clone(), persistent=self.persistent)
+        result.requires_grad = self.requires_grad
+        memo[id(self)] = result
+        return result
+
+    def __reduce_ex__(self, protocol):
+        return (_rebuild_buffer, (self.detach(), self.persistent, self.requires_grad))
+
+
+def _rebuild_buffer(data, persistent, requires_grad):
+    b = Buffer(data, persistent=persistent)
+    b.requires_grad = requires_grad
+    return b
 
 
 # the slot Tensor keeps its array in: an uninitialized tensor keeps a placeholder there (an empty
@@ -224,8 +283,9 @@ class UninitializedParameter(UninitializedTensorMixin, Parameter):
 class UninitializedBuffer(UninitializedTensorMixin, Tensor):
     """A buffer whose shape is not known yet; materialize(shape) makes it a plain Tensor.
 
-    Differs from PyTorch: `persistent` is accepted and not kept (tinygen has no nn.Buffer: a
-    buffer's persistence is register_buffer's argument)."""
+    Differs from PyTorch: it is not an nn.Buffer and `persistent` is accepted and not kept
+    (assigning one to a Module attribute does not register it; a lazy module registers its
+    buffers with register_buffer), and it materializes as a plain Tensor."""
 
     __slots__ = ()
     cls_to_become = Tensor

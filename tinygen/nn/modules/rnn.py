@@ -321,8 +321,15 @@ class LSTM(RNNBase):
                          bidirectional, proj_size, device=device, dtype=dtype)
 
 
-class _CellBase(Module):
-    def __init__(self, input_size, hidden_size, bias, gates, device=None, dtype=None):
+class RNNCellBase(Module):
+    """The base of RNNCell, GRUCell and LSTMCell (PyTorch's): weight_ih (G*H, in), weight_hh
+    (G*H, H), bias_ih and bias_hh (G*H,), G = num_chunks, initialised U(-1/sqrt(H), 1/sqrt(H));
+    and the checks of the input (1D or 2D, input_size wide) and hidden-state shapes its
+    subclasses run. Differs from PyTorch: PyTorch's base holds no checks (each cell's forward
+    has them); the messages are the same."""
+
+    def __init__(self, input_size, hidden_size, bias, num_chunks, device=None, dtype=None):
+        gates = num_chunks
         super().__init__()
         self.input_size = input_size
         self.hidden_size = hidden_size
@@ -391,7 +398,7 @@ class _CellBase(Module):
         return s
 
 
-class RNNCell(_CellBase):
+class RNNCell(RNNCellBase):
     """One step of RNN: (N, in), (N, H) -> (N, H). An unknown nonlinearity is refused when the
     cell runs (RuntimeError "Unknown nonlinearity: ..."), not when it is built, as PyTorch."""
 
@@ -411,7 +418,7 @@ class RNNCell(_CellBase):
         return h if batched else h.squeeze(0)
 
 
-class GRUCell(_CellBase):
+class GRUCell(RNNCellBase):
     """One step of GRU: (N, in), (N, H) -> (N, H)."""
 
     def __init__(self, input_size, hidden_size, bias=True, device=None, dtype=None):
@@ -424,7 +431,7 @@ class GRUCell(_CellBase):
         return h if batched else h.squeeze(0)
 
 
-class LSTMCell(_CellBase):
+class LSTMCell(RNNCellBase):
     """One step of LSTM: (N, in), ((N, H), (N, H)) -> (h', c')."""
 
     def __init__(self, input_size, hidden_size, bias=True, device=None, dtype=None):
