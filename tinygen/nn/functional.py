@@ -7,6 +7,7 @@ Each family lives in one file of tinygen/ops and is re-exported here:
   pooling     max_pool1d/2d avg_pool1d/2d adaptive_avg_pool1d/2d interpolate   tinygen/ops/pool.py
               max_pool3d avg_pool3d adaptive_max_pool1d/2d/3d max_unpool1d/2d/3d lp_pool1d/2d/3d
               adaptive_avg_pool3d, the *_with_indices forms           tinygen/ops/pool_extra.py
+              fractional_max_pool2d/3d (and *_with_indices)          tinygen/ops/pool_fractional.py
               (interpolate's linear, bilinear, trilinear, bicubic modes: tinygen/ops/upsample.py)
   norm        layer_norm group_norm batch_norm instance_norm rms_norm local_response_norm
               normalize cosine_similarity pairwise_distance pdist      tinygen/ops/norm.py
@@ -60,6 +61,10 @@ from ..ops.pool_extra import (
     max_pool1d_with_indices, max_pool2d_with_indices, max_pool3d_with_indices, max_unpool1d,
     max_unpool2d, max_unpool3d, lp_pool1d, lp_pool2d, lp_pool3d,
 )
+from ..ops.pool_fractional import (
+    fractional_max_pool2d, fractional_max_pool3d, fractional_max_pool2d_with_indices,
+    fractional_max_pool3d_with_indices,
+)
 from ..ops.norm import (
     layer_norm, group_norm, batch_norm, instance_norm, normalize, cosine_similarity,
     pairwise_distance, rms_norm, local_response_norm, pdist,
@@ -99,6 +104,8 @@ __all__ = [
     "adaptive_max_pool3d_with_indices",
     "max_pool1d_with_indices", "max_pool2d_with_indices", "max_pool3d_with_indices",
     "max_unpool1d", "max_unpool2d", "max_unpool3d", "lp_pool1d", "lp_pool2d", "lp_pool3d",
+    "fractional_max_pool2d", "fractional_max_pool3d", "fractional_max_pool2d_with_indices",
+    "fractional_max_pool3d_with_indices",
     "layer_norm", "group_norm", "batch_norm", "instance_norm", "normalize", "cosine_similarity",
     "pairwise_distance", "rms_norm", "local_response_norm", "pdist",
     "relu", "leaky_relu", "elu", "selu", "celu", "gelu", "silu", "mish", "softplus", "sigmoid",

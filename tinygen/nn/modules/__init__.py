@@ -11,8 +11,10 @@ from .pooling import (MaxPool1d, MaxPool2d, AvgPool1d, AvgPool2d, AdaptiveAvgPoo
                       AdaptiveAvgPool2d, Upsample, UpsamplingNearest2d, UpsamplingBilinear2d)
 from .pooling_extra import (MaxPool3d, AvgPool3d, AdaptiveAvgPool3d, AdaptiveMaxPool1d,
                             AdaptiveMaxPool2d, AdaptiveMaxPool3d, MaxUnpool1d, MaxUnpool2d,
-                            MaxUnpool3d, LPPool1d, LPPool2d, LPPool3d)
+                            MaxUnpool3d, LPPool1d, LPPool2d, LPPool3d, FractionalMaxPool2d,
+                            FractionalMaxPool3d)
 from .fold import Unfold, Fold
+from .adaptive import AdaptiveLogSoftmaxWithLoss
 from .padding import (ConstantPad1d, ConstantPad2d, ConstantPad3d, ZeroPad1d, ZeroPad2d,
                       ZeroPad3d, ReflectionPad1d, ReflectionPad2d, ReflectionPad3d,
                       ReplicationPad1d, ReplicationPad2d, ReplicationPad3d, CircularPad1d,
@@ -48,7 +50,8 @@ __all__ = [
     "ConvTranspose2d", "ConvTranspose3d", "MaxPool1d", "MaxPool2d", "MaxPool3d", "AvgPool1d",
     "AvgPool2d", "AvgPool3d", "AdaptiveAvgPool1d", "AdaptiveAvgPool2d", "AdaptiveAvgPool3d",
     "AdaptiveMaxPool1d", "AdaptiveMaxPool2d", "AdaptiveMaxPool3d", "MaxUnpool1d", "MaxUnpool2d",
-    "MaxUnpool3d", "LPPool1d", "LPPool2d", "LPPool3d", "Upsample", "UpsamplingNearest2d",
+    "MaxUnpool3d", "LPPool1d", "LPPool2d", "LPPool3d", "FractionalMaxPool2d",
+    "FractionalMaxPool3d", "AdaptiveLogSoftmaxWithLoss", "Upsample", "UpsamplingNearest2d",
     "UpsamplingBilinear2d", "Unfold", "Fold", "ConstantPad1d", "ConstantPad2d", "ConstantPad3d",
     "ZeroPad1d", "ZeroPad2d", "ZeroPad3d", "ReflectionPad1d", "ReflectionPad2d",
     "ReflectionPad3d", "ReplicationPad1d", "ReplicationPad2d", "ReplicationPad3d",

@@ -1,6 +1,6 @@
 """More pooling layers, as PyTorch: MaxPool3d, AvgPool3d, AdaptiveAvgPool3d,
-AdaptiveMaxPool1d/2d/3d, MaxUnpool1d/2d/3d, LPPool1d/2d/3d (the functional forms are in
-tinygen/ops/pool_extra.py).
+AdaptiveMaxPool1d/2d/3d, MaxUnpool1d/2d/3d, LPPool1d/2d/3d, FractionalMaxPool2d/3d (the
+functional forms are in tinygen/ops/pool_extra.py and tinygen/ops/pool_fractional.py).
 
     pool = nn.MaxPool2d(2, return_indices=True)
     unpool = nn.MaxUnpool2d(2)
@@ -137,3 +137,48 @@ class LPPool2d(_LPPoolNd):
 
 class LPPool3d(_LPPoolNd):
     function = staticmethod(F.lp_pool3d)
+
+
+class _FractionalMaxPoolNd(Module):
+    function = None                  # the functional form, set by each subclass
+    dims = 0                         # spatial dims, set by each subclass
+
+    def __init__(self, kernel_size, output_size=None, output_ratio=None, return_indices=False,
+                 _random_samples=None):
+        super().__init__()
+        name = type(self).__name__
+        self.kernel_size = _as_tuple(kernel_size, self.dims)
+        self.return_indices = return_indices
+        self.register_buffer("_random_samples", _random_samples)
+        self.output_size = None if output_size is None else _as_tuple(output_size, self.dims)
+        self.output_ratio = None if output_ratio is None else _as_tuple(output_ratio, self.dims)
+        if output_size is None and output_ratio is None:
+            raise ValueError(f"{name} requires specifying either an output size, or a pooling "
+                             "ratio")
+        if output_size is not None and output_ratio is not None:
+            raise ValueError("only one of output_size and output_ratio may be specified")
+        if self.output_ratio is not None and not all(0 < r < 1 for r in self.output_ratio):
+            raise ValueError(f"output_ratio must be between 0 and 1 (got {output_ratio})")
+
+    def forward(self, input):
+        return type(self).function(input, self.kernel_size, self.output_size, self.output_ratio,
+                                   self.return_indices, _random_samples=self._random_samples)
+
+
+class FractionalMaxPool2d(_FractionalMaxPoolNd):
+    """(N, C, H, W) or (C, H, W) -> (N, C, oH, oW): max over kernel_size windows at
+    pseudo-random fractional strides (Graham 2014). Samples come from _random_samples (a buffer,
+    (N, C, 2)) when given, else from tinygen's generator (not torch's stream for the same seed).
+
+        pool = nn.FractionalMaxPool2d(3, output_ratio=0.5)
+        y = pool(tg.randn(1, 4, 10, 10))                 # (1, 4, 5, 5)
+    """
+    function = staticmethod(F.fractional_max_pool2d)
+    dims = 2
+
+
+class FractionalMaxPool3d(_FractionalMaxPoolNd):
+    """(N, C, D, H, W) or (C, D, H, W) -> (N, C, oD, oH, oW); samples (N, C, 3), as
+    FractionalMaxPool2d."""
+    function = staticmethod(F.fractional_max_pool3d)
+    dims = 3
