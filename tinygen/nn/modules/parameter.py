@@ -18,6 +18,18 @@ from ...creation import empty, tensor
 from ...tensor import Tensor
 
 
+def _share_storage(t, data):
+    """t, a new leaf (a Parameter or a Buffer), takes data's storage and version counter, with no
+    graph, gradient or hooks of its own (requires_grad is set by the caller)."""
+    t._data = data._data
+    t._grad_fn = None
+    t._out_idx = 0
+    t._requires_grad = False
+    t.grad = None
+    t._version = data._version
+    t._hooks = None
+
+
 class Parameter(Tensor):
     """A Tensor that a Module registers as a parameter when assigned as an attribute.
 
@@ -32,13 +44,7 @@ class Parameter(Tensor):
             data = empty(0)
         if not isinstance(data, Tensor):
             data = tensor(data)
-        self._data = data._data
-        self._grad_fn = None
-        self._out_idx = 0
-        self._requires_grad = False
-        self.grad = None
-        self._version = data._version
-        self._hooks = None
+        _share_storage(self, data)
         if requires_grad:
             self.requires_grad = True
 
@@ -85,13 +91,7 @@ class Buffer(Tensor, _SelfRegistering):
             data = empty(0)
         if not isinstance(data, Tensor):
             raise TypeError(f"nn.Buffer: expected a Tensor as data, got {type(data).__name__}")
-        self._data = data._data
-        self._grad_fn = None
-        self._out_idx = 0
-        self._requires_grad = False
-        self.grad = None
-        self._version = data._version
-        self._hooks = None
+        _share_storage(self, data)
         self.persistent = persistent
         if data.requires_grad:
             self.requires_grad = True
