@@ -217,6 +217,33 @@ def test_lu_solve_errors():
         tl.lu_solve(LU, piv[:2], b)
 
 
+@pytest.mark.filterwarnings("ignore::RuntimeWarning")     # NumPy's on inf - inf in the gradient
+@pytest.mark.parametrize("upper", [False, True])
+def test_singular_triangular_solves_give_inf_and_nan_as_torch(upper):
+    # a zero on the diagonal: no error, the rows from there on inf / NaN exactly where torch's
+    # are (its trsm divides by the zero); batched, B broadcast over A's batch; and the gradient
+    # of lu_solve after lu_factor_ex of a singular matrix, NaN as torch's
+    a = np.tril(RNG.standard_normal((2, 4, 4)) + 2 * np.eye(4))
+    a[0, 1, 1] = a[1, 3, 3] = 0.0
+    a = a.transpose(0, 2, 1) if upper else a
+    b = RNG.standard_normal((4, 3))
+    got = tl.solve_triangular(tg.tensor(a), tg.tensor(b), upper=upper).numpy()
+    want = torch.linalg.solve_triangular(torch.tensor(a), torch.tensor(b), upper=upper).numpy()
+    np.testing.assert_array_equal(np.isnan(got), np.isnan(want))
+    np.testing.assert_array_equal(np.isposinf(got), np.isposinf(want))
+    finite = np.isfinite(want)
+    assert not finite.all() and finite.any()
+    assert_close(got[finite], want[finite], atol=1e-12)
+    grads = []
+    for L, lib in ((tl, tg), (torch.linalg, torch)):
+        A = lib.tensor(SINGULAR[1], requires_grad=True)
+        LU, piv, info = L.lu_factor_ex(A)
+        assert int(info) == 3
+        x = L.lu_solve(LU, piv, lib.tensor(RHS[0]))
+        grads.append(np.asarray(lib.autograd.grad(x.sum(), A)[0].detach().numpy()))
+    np.testing.assert_array_equal(np.isnan(grads[0]), np.isnan(grads[1]))
+
+
 def test_lu_unpack():
     LU, piv = torch.linalg.lu_factor(torch.tensor(TALL))
     mine = tg.lu_unpack(tg.tensor(LU.numpy()), tg.tensor(piv.numpy()))

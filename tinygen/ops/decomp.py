@@ -35,6 +35,21 @@ def _triangle(t, upper):
     return t.triu() if upper else t.tril()
 
 
+def _substitution(xp, tri, b, upper):
+    """tri^{-1} b by substitution, row by row, dividing by the diagonal as it stands: where it
+    holds a zero the rows from there on are inf or NaN, as PyTorch's solve_triangular gives them
+    (LAPACK's solve, the fast path, refuses a singular matrix instead)."""
+    shape = np.broadcast_shapes(tri.shape[:-2], b.shape[:-2]) + b.shape[-2:]
+    x = xp.zeros(shape, dtype=np.result_type(tri.dtype, b.dtype))
+    n = tri.shape[-1]
+    with np.errstate(divide="ignore", invalid="ignore"):
+        for i in (range(n - 1, -1, -1) if upper else range(n)):
+            done = slice(i + 1, n) if upper else slice(0, i)
+            rest = b[..., i, :] - (tri[..., i:i + 1, done] @ x[..., done, :])[..., 0, :]
+            x[..., i, :] = rest / tri[..., i, i][..., None]
+    return x
+
+
 class SolveTriangular(Function):
     """X with A X = B for a lower (or upper) triangular A (..., n, n) and B (..., n, k); only A's
     triangle is read."""
@@ -42,7 +57,10 @@ class SolveTriangular(Function):
     def forward(self, a, b, upper):
         self.upper = upper
         tri = self.xp.triu(a) if upper else self.xp.tril(a)
-        x = self.xp.linalg.solve(tri, b)
+        try:
+            x = self.xp.linalg.solve(tri, b)
+        except np.linalg.LinAlgError:      # a zero on the diagonal: inf and NaN, as torch's trsm
+            x = _substitution(self.xp, tri, b, upper)
         self.save_for_backward(a, x)
         return x
 
