@@ -345,6 +345,31 @@ def test_incomplete_gamma_gradient_in_a_is_not_implemented(name, op):
         getattr(ts, name)(tg.tensor(a, requires_grad=True), tg.tensor(x)).sum().backward()
 
 
+@pytest.mark.parametrize("name", ["gammainc", "gammaincc", "zeta"])
+def test_gradient_in_the_second_argument_alone_while_the_first_requires_grad(name):
+    # torch's engine asks a formula only for the gradients it needs: autograd.grad for the
+    # second argument (and backward(inputs=...)) works while the first requires grad; tinygen
+    # tells the op by Function.needs_input_grad. Asked for both, both raise
+    first, second = np.array([1.5, 2.0, 3.0]), np.array([0.7, 3.0, 1.2])
+    got = []
+    for lib in (tg, torch):
+        a = lib.tensor(first, requires_grad=True)
+        x = lib.tensor(second, requires_grad=True)
+        fn = getattr(lib.special, name)
+        (g,) = lib.autograd.grad(fn(a, x).sum(), x)
+        fn(a, x).sum().backward(inputs=[x])
+        assert a.grad is None
+        np.testing.assert_allclose(x.grad.numpy(), g.numpy(), rtol=1e-12)
+        got.append(g.numpy())
+        with pytest.raises(NotImplementedError):
+            lib.autograd.grad(fn(a, x).sum(), [a, x])
+        y = fn(a, x).sum()           # the mask is the pass's: a later backward wants a's again
+        lib.autograd.grad(y, x, retain_graph=True)
+        with pytest.raises(NotImplementedError):
+            y.backward()
+    np.testing.assert_allclose(got[0], got[1], rtol=1e-8)
+
+
 # ---- zeta ---------------------------------------------------------------------------------------
 def test_zeta_numbers_dtypes_and_broadcasting_as_torch():
     f32, i64 = np.array([1.5, 2.0, 4.0], np.float32), np.array([1, 2, 3])

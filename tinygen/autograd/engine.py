@@ -175,6 +175,7 @@ class _Pass:
         capture, create_graph, retain = self.capture, self.create_graph, self.retain_graph
         buffers, leaf_uses, leaf_buf, add = self.buffers, self.leaf_uses, self.leaf_buf, self._add
         ran = []
+        unwanted = ()
         for fn in order:
             grads = buffers.pop(fn, None)
             if grads is None:
@@ -185,6 +186,9 @@ class _Pass:
                 self._capture_node(fn, grads)
                 if fn not in needed:
                     continue
+                unwanted = self._unwanted(fn, needed)
+                if unwanted:                  # for the op's needs_input_grad, this pass only
+                    fn._unwanted = unwanted
             if fn._n_out == 1 and fn._saved is not _FREED and not ANOMALY[0]:
                 gin = fn.backward(*grads)         # _call_backward's common case, inline
                 if type(gin) is not tuple:
@@ -193,6 +197,9 @@ class _Pass:
                     fn._release()
             else:
                 gin = _call_backward(fn, grads, retain)
+            if unwanted:
+                del fn._unwanted
+                unwanted = ()
             for t, g in zip(fn.inputs, gin):
                 if t is None or g is None:
                     continue
@@ -213,6 +220,21 @@ class _Pass:
             if not retain:
                 ran.append(fn)
         return ran
+
+    def _unwanted(self, fn, needed):
+        """The positions of fn's inputs whose gradient reaches no requested input (autograd.grad),
+        for Function.needs_input_grad."""
+        out = ()
+        for i, t in enumerate(fn.inputs):
+            if t is None:
+                continue
+            p = t._grad_fn
+            if p is None:
+                if id(t) not in self.leaf_targets:
+                    out += (i,)
+            elif p not in needed and (p, t._out_idx) not in self.node_targets:
+                out += (i,)
+        return out
 
     def _capture_node(self, fn, grads):
         for i, g in enumerate(grads):

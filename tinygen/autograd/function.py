@@ -123,6 +123,7 @@ class Function:
     # arrays forward keeps as attributes, {name: expression}.
     fuse = None
     fuse_attrs = {}
+    _unwanted = ()           # inputs whose gradient this backward pass does not want (engine.py)
 
     @classmethod
     def apply(cls, *args, **params):
@@ -179,6 +180,13 @@ class Function:
         if CAPTURE[0] is not None and (tr := tracer()) is not None:
             tr.op(cls, fn, args, arrays, params, out)
         return outs
+
+    def needs_input_grad(self, i):
+        """Inside backward: whether the pass wants input i's gradient: the input requires grad
+        and, under autograd.grad, leads to one of the tensors asked for (as the derivative
+        masks of PyTorch's engine: an op with no formula for one input answers for the others).
+        An op may return a gradient it was not asked for; the engine drops it."""
+        return self.inputs[i] is not None and i not in self._unwanted
 
     # ---- saving for backward -------------------------------------------------------------
     def save_for_backward(self, *arrays):
