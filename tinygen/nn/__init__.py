@@ -18,7 +18,8 @@ from . import parameter  # noqa: F401
 from . import utils  # noqa: F401
 from .modules import *  # noqa: F401,F403
 from .modules import __all__ as _modules_all
+from .linear_cross_entropy import LinearCrossEntropyOptions
 from .parallel import DataParallel
 
 __all__ = list(_modules_all) + ["DataParallel", "functional", "init", "parallel", "parameter",
-                                "utils"]
+                                "utils", "LinearCrossEntropyOptions"]

@@ -23,6 +23,7 @@ Each family lives in one file of tinygen/ops and is re-exported here:
                                                                        tinygen/ops/loss_margin.py
               ctc_loss                                                 tinygen/ops/ctc.py
               info_nce nt_xent (CLIP, SimCLR)                          tinygen/ops/loss_contrastive.py
+              linear_cross_entropy (chunked: no (N, C) logits)   tinygen/nn/linear_cross_entropy.py
   embedding   embedding_bag                                            tinygen/ops/embedding.py
               bilinear                                                 tinygen/ops/linalg.py
 
@@ -90,6 +91,7 @@ from ..ops.ctc import ctc_loss
 from ..ops.loss_contrastive import info_nce, nt_xent, contrastive_logits, label_aware_targets
 from ..ops.embedding import embedding_bag
 from ..ops.linalg import bilinear
+from .linear_cross_entropy import linear_cross_entropy
 
 __all__ = [
     "linear", "bilinear", "embedding", "embedding_bag", "one_hot", "pad", "upsample",
@@ -121,7 +123,7 @@ __all__ = [
     "multilabel_soft_margin_loss", "multilabel_margin_loss", "multi_margin_loss",
     "cosine_embedding_loss", "triplet_margin_loss", "triplet_margin_with_distance_loss",
     "poisson_nll_loss", "ctc_loss", "info_nce", "nt_xent", "contrastive_logits",
-    "label_aware_targets",
+    "label_aware_targets", "linear_cross_entropy",
 ]
 
 

@@ -38,6 +38,7 @@ from .loss import (L1Loss, MSELoss, SmoothL1Loss, HuberLoss, NLLLoss, NLLLoss2d,
                    PoissonNLLLoss, CosineEmbeddingLoss, MarginRankingLoss, HingeEmbeddingLoss,
                    SoftMarginLoss, MultiLabelSoftMarginLoss, MultiLabelMarginLoss,
                    MultiMarginLoss, TripletMarginLoss, TripletMarginWithDistanceLoss, CTCLoss)
+from .linear_cross_entropy import LinearCrossEntropyLoss
 from .flatten import Flatten, Unflatten
 from .attention import MultiheadAttention
 from .transformer import (TransformerEncoderLayer, TransformerDecoderLayer, TransformerEncoder,
@@ -67,7 +68,8 @@ __all__ = [
     "CrossEntropyLoss", "BCELoss", "BCEWithLogitsLoss", "KLDivLoss", "GaussianNLLLoss",
     "PoissonNLLLoss", "CosineEmbeddingLoss", "MarginRankingLoss", "HingeEmbeddingLoss",
     "SoftMarginLoss", "MultiLabelSoftMarginLoss", "MultiLabelMarginLoss", "MultiMarginLoss",
-    "TripletMarginLoss", "TripletMarginWithDistanceLoss", "CTCLoss", "Flatten", "Unflatten",
+    "TripletMarginLoss", "TripletMarginWithDistanceLoss", "CTCLoss", "LinearCrossEntropyLoss",
+    "Flatten", "Unflatten",
     "MultiheadAttention",
     "TransformerEncoderLayer", "TransformerDecoderLayer", "TransformerEncoder",
     "TransformerDecoder", "Transformer", "RNNBase", "RNN", "GRU", "LSTM", "RNNCell", "GRUCell",
