@@ -131,7 +131,7 @@ from .numerics import (
     trapezoid, trapz, cumulative_trapezoid, diagonal_scatter, select_scatter, slice_scatter,
 )
 from .factories import (
-    asarray, frombuffer, empty_strided, range, binomial, histogramdd,
+    asarray, frombuffer, empty_strided, empty_permuted, range, binomial, histogramdd,
 )
 from .windows import (
     bartlett_window, blackman_window, hamming_window, hann_window, kaiser_window,
@@ -149,6 +149,22 @@ from .aten import (
     feature_alpha_dropout_, detach_,
 )
 from .ops.convert import clone, is_nonzero, is_same_size, is_signed
+# ATen's native_* ops with their saved statistics, the functional RNN cells, the *_copy and
+# unsafe_* forms of view ops, more ATen signatures (convolution, ctc_loss, embedding_bag...), the
+# function forms of Tensor methods
+from .native import (
+    native_layer_norm, native_batch_norm, native_group_norm, native_dropout, native_norm,
+    native_channel_shuffle,
+)
+from .rnn_cells_functional import rnn_tanh_cell, rnn_relu_cell, lstm_cell, gru_cell
+from .view_copies import (
+    view_copy, permute_copy, transpose_copy, t_copy, squeeze_copy, unsqueeze_copy, expand_copy,
+    select_copy, slice_copy, split_copy, split_with_sizes_copy, unbind_copy, unfold_copy,
+    diagonal_copy, detach_copy, alias_copy, unsafe_chunk, unsafe_split, unsafe_split_with_sizes,
+    adjoint,
+)
+from .aten_more import convolution, conv_tbc, ctc_loss, embedding_bag, norm_except_dim
+from .method_forms import get_device, is_storage, index_put_, nonzero_static
 from .ops.random import multinomial, bernoulli, poisson
 # PyTorch's older linear-algebra names (and their Tensor methods, attached on import)
 from .linalg_legacy import (

@@ -1,5 +1,5 @@
-"""More of torch's tensor factories: asarray, frombuffer, empty_strided, the deprecated range,
-binomial draws and histogramdd.
+"""More of torch's tensor factories: asarray, frombuffer, empty_strided, empty_permuted, the
+deprecated range, binomial draws and histogramdd.
 
     tg.asarray(numpy_array)              shares the array's memory (as from_numpy), like PyTorch
     tg.asarray(x, dtype=tg.float64)      a copy only where needed (copy=None), never (copy=False:
@@ -8,6 +8,9 @@ binomial draws and histogramdd.
     tg.range(1, 4)                       [1., 2., 3., 4.]: end included, a UserWarning (deprecated)
     tg.binomial(count, prob)             Binomial(count, prob) draws from tinygen's generator
     tg.histogramdd(points, bins=[4, 4])  (hist, bin_edges) of (*, D) points
+    tg.empty_permuted((N, C, H, W), (0, 2, 3, 1))    channels last in memory: strides
+                                         (H W C, 1, W C, C), an empty array permuted (NumPy's
+                                         arrays hold any strides)
 """
 from __future__ import annotations
 
@@ -289,3 +292,25 @@ def histogramdd(input, bins, *, range=None, weight=None, density=False):
     return histogramdd_result(
         _creation._leaf(xp.asarray(hist.astype(points.dtype)), False),
         tuple(_creation._leaf(xp.asarray(e), False) for e in edges))
+
+
+def empty_permuted(size, physical_layout, *, dtype=None, layout=None, device=None,
+                   requires_grad=False, pin_memory=False):
+    """An uninitialised tensor of shape `size` whose dims are laid out in memory in the order
+    physical_layout (outermost first): physical_layout (0, 1, ..., n - 1) is a contiguous tensor,
+    and dim physical_layout[-1] has stride 1. layout and pin_memory are accepted and ignored."""
+    op = "empty_permuted"
+    size, order = tuple(size), tuple(physical_layout)
+    if len(size) != len(order):
+        raise RuntimeError(f"{op}: Number of dimensions in size does not match the length of "
+                           f"the physical_layout; i.e. len(size) = {len(size)} is not equal to "
+                           f"len(physical_layout) = {len(order)}")
+    if sorted(order) != list(builtins.range(len(order))):
+        raise RuntimeError(f"{op}: physical_layout must be a permutation of the dims "
+                           f"(0, ..., {len(order) - 1}) without duplicates, got {order}")
+    physical = _creation.empty(tuple(size[d] for d in order), dtype=dtype, device=device)
+    logical = [0] * len(order)
+    for k, d in enumerate(order):                    # logical dim d is physical dim k
+        logical[d] = k
+    out = physical.permute(*logical) if logical else physical
+    return out.requires_grad_() if requires_grad else out

@@ -51,3 +51,11 @@ __all__ = ["Function", "grad", "backward", "no_grad", "enable_grad", "set_grad_e
            "gradgradcheck", "GradcheckError",
            "set_detect_anomaly", "detect_anomaly", "is_anomaly_enabled", "to_dot", "OpError"]
 from . import functional  # noqa: E402,F401  (torch.autograd.functional: jacobian, hessian, vjp...)
+# PyTorch's legacy wrapper and engine switches. `variable` is then the function (it raises, as
+# torch.autograd.variable does), shadowing the submodule of that name, as in PyTorch
+from .variable import Variable, VariableMeta, variable, is_tensor_like  # noqa: E402
+from .engine_switches import (  # noqa: E402
+    set_multithreading_enabled, is_multithreading_enabled, is_view_replay_enabled,
+)
+__all__ += ["Variable", "variable", "is_tensor_like", "set_multithreading_enabled",
+            "is_multithreading_enabled", "is_view_replay_enabled"]

@@ -1,0 +1,71 @@
+"""PyTorch's switches for how its autograd engine runs, kept so that code that sets them runs:
+
+    with tg.autograd.set_multithreading_enabled(False):   # also a plain call or a decorator
+        loss.backward()
+    tg.autograd.is_multithreading_enabled()              # True, unless switched off
+    tg.autograd.is_view_replay_enabled()                 # False
+
+tinygen's engine is single-threaded: backward always runs on the calling thread, one node after
+another (engine.py), whatever the multithreading switch says. PyTorch's switch chooses between
+its per-device worker threads and the calling thread; here it is only recorded, so that
+is_multithreading_enabled() reports what was set. Like PyTorch's, the setting is per thread.
+
+View replay (PyTorch rebuilding a view's grad_fn by replaying the view op after an in-place
+change to its base) does not exist in tinygen: is_view_replay_enabled() is always False.
+"""
+from __future__ import annotations
+
+import functools
+import threading
+
+
+class _ThreadingState(threading.local):
+    enabled = True              # each new thread starts with PyTorch's default
+
+
+_STATE = _ThreadingState()
+
+
+def is_multithreading_enabled() -> bool:
+    """Whether multithreaded backward is switched on (the switch has no effect in tinygen, whose
+    engine is single-threaded)."""
+    return _STATE.enabled
+
+
+class set_multithreading_enabled:
+    """Switch multithreaded backward on or off: as a call (takes effect at once), a context
+    manager (restores the previous setting on exit) or a decorator. Recorded only: tinygen's
+    backward always runs on the calling thread.
+
+    Where tinygen differs: as a decorator it undoes its call-time switch (as set_grad_enabled
+    does); PyTorch 2.13's leaves the switch set after decorating."""
+
+    def __init__(self, mode: bool):
+        self.prev = _STATE.enabled
+        self.mode = bool(mode)
+        _STATE.enabled = self.mode
+
+    def __enter__(self):
+        pass
+
+    def __exit__(self, *exc):
+        _STATE.enabled = self.prev
+        return False
+
+    def __call__(self, fn):                   # as a decorator: undo the call-time switch
+        _STATE.enabled = self.prev
+        mode = self.mode
+
+        @functools.wraps(fn)
+        def wrapper(*args, **kwargs):
+            with set_multithreading_enabled(mode):
+                return fn(*args, **kwargs)
+        return wrapper
+
+    def clone(self):
+        return self.__class__(self.mode)
+
+
+def is_view_replay_enabled() -> bool:
+    """Always False: tinygen's views carry no replayable view function (see the module doc)."""
+    return False
