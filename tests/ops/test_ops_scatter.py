@@ -435,6 +435,17 @@ def test_unique(kwargs):
         assert_close(a, b)
 
 
+@pytest.mark.parametrize("value", [5.0, 0.0])
+def test_nonzero_of_a_0d_tensor_as_torch(value):
+    # (1, 0) or (0, 0): no index columns for no dims; as_tuple reads it as one element
+    torch = pytest.importorskip("torch")
+    x, tx = tg.tensor(value), torch.tensor(value)
+    for ours, ref in ((tg.nonzero(x), torch.nonzero(tx)), (x.argwhere(), tx.argwhere())):
+        assert tuple(ours.shape) == tuple(ref.shape) and ours.dtype == tg.int64
+    (ours,), (ref,) = tg.nonzero(x, as_tuple=True), torch.nonzero(tx, as_tuple=True)
+    np.testing.assert_array_equal(ours.numpy(), ref.numpy())
+
+
 def test_counting_and_searching_match_torch():
     torch = pytest.importorskip("torch")
     x, tx = tg.tensor(DATA), torch.tensor(DATA)

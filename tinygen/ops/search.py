@@ -24,13 +24,19 @@ def _as_int64(xp, a):
 
 
 def nonzero(input, as_tuple=False):
-    """Indices of the nonzero elements: (count, ndim) int64, or one 1-D tensor per dim."""
-    data = input._data if input.ndim else input._data.reshape(1)
+    """Indices of the nonzero elements: (count, ndim) int64, or one 1-D tensor per dim. A 0-d
+    input gives (1, 0) or (0, 0), and as_tuple one tensor of [0] or [] (as PyTorch: a 0-d
+    tensor is read as one element there)."""
+    data = input._data
     xp = array_module(data)
+    if not data.ndim:
+        if as_tuple:
+            return (_as_int64(xp, xp.nonzero(data.reshape(1))[0]),)
+        return _as_int64(xp, xp.zeros((int(bool(data)), 0)))
     found = xp.nonzero(data)
     if as_tuple:
         return tuple(_as_int64(xp, f) for f in found)
-    return _as_int64(xp, xp.stack(found, axis=1) if found else xp.zeros((0, 0)))
+    return _as_int64(xp, xp.stack(found, axis=1))
 
 
 def argwhere(input):
