@@ -240,7 +240,7 @@ def test_small_tensor_methods():
                  lambda a, v: a.index_put(tuple(torch.tensor(i) for i in idx), v, accumulate),
                  [data, np.array([7.0, 8.0, 9.0])])      # repeats only when accumulating
     y = tg.tensor(data)
-    assert y.index_put_((tg.tensor([0]), tg.tensor([1])), tg.tensor(5.0, dtype=tg.float64)) is y
+    assert y.index_put_((tg.tensor([0]), tg.tensor([1])), tg.tensor(5.0, dtype=y.dtype)) is y
     assert y[0, 1].item() == 5.0
 
 

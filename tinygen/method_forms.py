@@ -36,28 +36,12 @@ def is_storage(obj):
 
 
 def index_put_(input, indices, values, accumulate=False):
-    """input[indices] = values (accumulate: +=), in place; returns input. indices: a tuple or
-    list of integer or bool tensors, one per leading dim indexed (None is refused, as ATen);
-    values broadcast to the selection and must have input's dtype, as PyTorch checks here
-    (Tensor.index_put_ casts)."""
-    op = "index_put_"
-    _check_tensor(op, "input", input)
-    if not isinstance(indices, (tuple, list)):
-        raise TypeError(f"{op}(): argument 'indices' (position 2) must be tuple of Tensors, not "
-                        f"{type(indices).__name__}")
-    for k, index in enumerate(indices):
-        if not isinstance(index, Tensor):
-            raise TypeError(f"{op}(): expected Tensor as element {k} in argument 'indices', but "
-                            f"got {type(index).__name__}")
-        if index.dtype.is_floating_point:
-            raise IndexError(f"{op}: tensors used as indices must be long, int, byte or bool "
-                             f"tensors, got {index.dtype} at position {k}")
-    _check_tensor(op, "values", values, 3)
-    if values.dtype != input.dtype:
-        raise RuntimeError(f"{op}: Index put requires the source and destination dtypes match, "
-                           f"got {input.dtype} for the destination and {values.dtype} for the "
-                           f"source.")
-    return input.index_put_(tuple(indices), values, accumulate)
+    """input[indices] = values (accumulate: +=), in place; returns input: Tensor.index_put_,
+    whose checks are PyTorch's (ops/scatter.py's index_put), with values a Tensor here, as
+    torch.index_put_ takes it."""
+    _check_tensor("index_put_", "input", input)
+    _check_tensor("index_put_", "values", values, 3)
+    return input.index_put_(indices, values, accumulate)
 
 
 def nonzero_static(input, *, size, fill_value=-1):

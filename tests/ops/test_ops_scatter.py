@@ -435,6 +435,26 @@ def test_unique(kwargs):
         assert_close(a, b)
 
 
+def test_index_put_refuses_what_torch_refuses():
+    # a bare tensor as indices wrote garbage before (read as a sequence of 0-d indices); None,
+    # float indices and another dtype's values: torch's errors
+    torch = pytest.importorskip("torch")
+    rows, one = [0, 2], 1.0
+    cases = [(lambda m, x: x.index_put_(m.tensor(rows), m.tensor(one)), TypeError),
+             (lambda m, x: x.index_put_((None, m.tensor([1])), m.tensor(one)), TypeError),
+             (lambda m, x: x.index_put((m.tensor([0.0]),), m.tensor(one)), IndexError),
+             (lambda m, x: x.index_put_((m.tensor(rows),), m.tensor(one, dtype=m.float64)),
+              RuntimeError)]
+    for fn, error in cases:
+        for m in (tg, torch):
+            x = m.zeros(3, 4)
+            with pytest.raises(error):
+                fn(m, x)
+            assert not x.any()                  # nothing written before the error
+    x = tg.zeros(3, 4)
+    assert x.index_put_([tg.tensor(rows)], 2.0) is x and x.sum().item() == 16.0   # a number
+
+
 @pytest.mark.parametrize("value", [5.0, 0.0])
 def test_nonzero_of_a_0d_tensor_as_torch(value):
     # (1, 0) or (0, 0): no index columns for no dims; as_tuple reads it as one element

@@ -327,9 +327,12 @@ def put(input, index, source, accumulate=False):
 
 def index_put(input, indices, values, accumulate=False):
     """input with values written (or added, accumulate=True) at input[indices], indices a tuple
-    of integer (or bool) tensors as in advanced indexing; values broadcast to the selection.
-    Negative indices count from the end; one out of range raises an IndexError naming the dim."""
-    idx = tuple(i._data if isinstance(i, _fn.Tensor) else i for i in indices)
+    (or list) of integer or bool tensors as in advanced indexing, one per leading dim indexed;
+    values (input's dtype, as PyTorch requires; a Python number is taken too) broadcast to the
+    selection. Negative indices count from the end; one out of range raises an IndexError naming
+    the dim. A bare tensor or a None as indices is refused, as PyTorch's binding refuses it."""
+    _check_index_put_args(input, indices, values)
+    idx = tuple(i._data for i in indices)
     _check_put_indices(input, idx)
     selected = tuple(input._data[idx].shape)
     v = values if isinstance(values, _fn.Tensor) else wrap(
@@ -338,6 +341,23 @@ def index_put(input, indices, values, accumulate=False):
     if accumulate:
         return input + IndexAddAt.apply(v, tuple(input.shape), idx, False)
     return SetItem.apply(input, idx, v)
+
+
+def _check_index_put_args(input, indices, values):
+    if not isinstance(indices, (tuple, list)):
+        raise TypeError(f"index_put(): argument 'indices' must be tuple of Tensors, not "
+                        f"{type(indices).__name__}")
+    for k, index in enumerate(indices):
+        if not isinstance(index, _fn.Tensor):
+            raise TypeError(f"index_put(): expected Tensor as element {k} in argument "
+                            f"'indices', but got {type(index).__name__}")
+        if index.dtype.is_floating_point:
+            raise IndexError(f"index_put: tensors used as indices must be long, int, byte or "
+                             f"bool tensors, got {index.dtype} at position {k}")
+    if isinstance(values, _fn.Tensor) and values.dtype != input.dtype:
+        raise RuntimeError(f"index_put: Index put requires the source and destination dtypes "
+                           f"match, got {input.dtype} for the destination and {values.dtype} "
+                           "for the source.")
 
 
 def _check_put_indices(input, idx):
