@@ -392,11 +392,9 @@ def _check_region(op, src, region_shape):
                            f"size = {list(src.shape)}, slice size = {list(region_shape)}")
 
 
-def select_scatter(input, src, dim, index):
-    """A copy of input with input.select(dim, index) replaced by src (of that slice's shape);
-    src is cast to input's dtype. Gradients: src gets the slice's, input the rest."""
-    op = "select_scatter"
-    _scatter_checks(op, input, src)
+def select_position(op, input, dim, index):
+    """(dim, index) of input.select(dim, index) checked as PyTorch checks them: dim normalised,
+    index an int in [-size, size) (as given: negative counts from the end)."""
     if input.ndim == 0:
         raise IndexError(f"{op}: select() cannot be applied to a 0-dim tensor.")
     d = norm_dim(dim, input.ndim, op)
@@ -404,6 +402,16 @@ def select_scatter(input, src, dim, index):
     if not -size <= index < size:
         raise IndexError(f"{op}: select(): index {index} out of range for tensor of size "
                          f"{list(input.shape)} at dimension {d}")
+    return d, index
+
+
+def select_scatter(input, src, dim, index):
+    """A copy of input with input.select(dim, index) replaced by src (of that slice's shape);
+    src is cast to input's dtype. Gradients: src gets the slice's, input the rest."""
+    op = "select_scatter"
+    _scatter_checks(op, input, src)
+    d, index = select_position(op, input, dim, index)
+    size = input.shape[d]
     _check_region(op, src, input.shape[:d] + input.shape[d + 1:])
     region = IndexRegion((slice(None),) * d + (index % size,))
     return RegionScatter.apply(input, src, region)

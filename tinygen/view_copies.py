@@ -14,7 +14,6 @@ not make. as_strided_copy is absent: tinygen has no as_strided.
 """
 from __future__ import annotations
 
-import operator
 
 from .backend import dtypes as _dt
 from .autograd.function import wrap
@@ -24,6 +23,7 @@ from .ops.arrange import split_with_sizes as _split_with_sizes
 from .ops.arrange import unfold as _unfold
 from .ops.convert import clone
 from .ops.diagonal import diagonal as _diagonal
+from .numerics import select_position
 from .tensor import Tensor
 
 
@@ -106,15 +106,8 @@ def expand_copy(input, size, *, implicit=False):
 
 def select_copy(input, dim, index):
     """input.select(dim, index) (that dim removed) in new memory."""
-    op = "select_copy"
-    _check_tensor(op, input)
-    if input.ndim == 0:
-        raise IndexError(f"{op}: select() cannot be applied to a 0-dim tensor.")
-    d = norm_dim(dim, input.ndim, op)
-    size, index = input.shape[d], operator.index(index)
-    if not -size <= index < size:
-        raise IndexError(f"{op}: select(): index {index} out of range for tensor of size "
-                         f"{list(input.shape)} at dimension {d}")
+    _check_tensor("select_copy", input)
+    d, index = select_position("select_copy", input, dim, index)
     return clone(input[(slice(None),) * d + (index,)])
 
 
