@@ -1,5 +1,5 @@
 """Names PyTorch example programs reach for that live outside tinygen's main namespaces
-(issue #14 B): tg.utils.data, tg.backends.cudnn / mps, Dropout2d on 2-D input,
+(issue #14 B): tg.utils.data, tg.backends.cudnn / mps, tg.xpu, Dropout2d on 2-D input,
 RNN.flatten_parameters, tg.Generator at the top level. Against PyTorch where installed."""
 import warnings
 
@@ -25,6 +25,14 @@ def test_backends_switches_are_plain_flags():
         assert tg.backends.cudnn.benchmark is True
     finally:
         cudnn.benchmark = saved
+
+
+def test_xpu_is_never_available_as_pytorch_without_an_intel_gpu():
+    # pytorch/examples mnist_forward_forward asks `torch.xpu.is_available()` before it picks cpu
+    assert tg.xpu.is_available() is False and tg.xpu.device_count() == 0
+    torch = pytest.importorskip("torch")
+    if not torch.xpu.is_available():
+        assert torch.xpu.device_count() == tg.xpu.device_count()
 
 
 def test_dropout2d_on_2d_input_is_elementwise_with_a_warning_as_pytorch():

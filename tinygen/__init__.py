@@ -205,7 +205,7 @@ def __getattr__(name):
     if name in ("nn", "optim", "data", "io", "models", "train", "metrics", "quantization",
                 "distributions", "distributed", "utils", "backends", "linalg", "amp"):
         return importlib.import_module(f"{__name__}.{name}")
-    if name in ("special", "testing", "func", "accelerator", "jit"):
+    if name in ("special", "testing", "func", "accelerator", "jit", "xpu"):
         return importlib.import_module(f"{__name__}.{name}")
     if name == "autocast":
         return importlib.import_module(f"{__name__}.amp").autocast

@@ -50,6 +50,7 @@ MODULES = {
     "torch.backends.cudnn": "tinygen.backends.cudnn",
     "torch.backends.mps": "tinygen.backends.mps",
     "torch.cuda": "tinygen.cuda",
+    "torch.xpu": "tinygen.xpu",
     "torch.random": "tinygen.random",
 }
 
