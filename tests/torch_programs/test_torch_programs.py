@@ -1,13 +1,16 @@
 """PyTorch example programs run unchanged on tinygen (issue #14's done-when).
 
-programs/ holds six programs in the form of pytorch/examples (argparse, a model class, train and
+programs/ holds nine programs in the form of pytorch/examples (argparse, a model class, train and
 test loops): mnist (CNN, Adadelta + StepLR), mnist_rnn (LSTM over rows), word_language_model
 (LSTM and Transformer), time_sequence_prediction (LSTMCells + LBFGS), siamese_network (ResNet-18
-pairs, BCELoss), dcgan (FakeData, two DataLoader workers). Each test imports them through the
-shim (shim.py: `torch` -> tinygen, `torchvision` -> the local stand-in), runs a short run (the
-programs' own flags: --max-batches, --epochs 1, small sizes) and checks that the loss falls and
-that what the program writes (state dicts, images) is there. The last test runs them on the
-real PyTorch (where installed), to show they are PyTorch programs, not tinygen ones.
+pairs, BCELoss), dcgan (FakeData, two DataLoader workers), vae (BCE + KLD, Adam, save_image),
+mnist_forward_forward (Hinton's per-layer goodness losses) and regression (a Linear layer and
+manual SGD steps on .grad). Each test imports them through the shim (shim.py: `torch` ->
+tinygen, `torchvision` -> the local stand-in), runs a short run (the programs' own flags:
+--max-batches, --epochs 1, small sizes) and checks that the loss falls (for regression: that the
+fitted coefficients are near the true ones) and that what the program writes (state dicts,
+images) is there. The last test runs them on the real PyTorch (where installed), to show they are
+PyTorch programs, not tinygen ones.
 
 MNIST comes from the shared data folder ($TINYGEN_TEST_DATA or ../shared/data); without it the
 stand-in uses synthetic digits (a pattern per class plus noise) and says so on stderr. The word
@@ -148,6 +151,58 @@ def test_dcgan_on_fake_data_with_two_workers(tmp_path):
     assert tuple(state["main.0.weight"].shape) == (16, 64, 4, 4)
 
 
+def _is_png(path):
+    return path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_vae_writes_reconstructions_and_samples(tmp_path):
+    (tmp_path / "results").mkdir()                    # upstream's folder, which it never makes
+    out = _run("vae", ["--epochs", "1", "--batch-size", "32", "--log-interval", "1",
+                       "--max-batches", "10"], tmp_path)
+    losses = _numbers(TRAIN_LOSS, out)                 # BCE + KLD per sample: ~550 at the start
+    _falls(losses, factor=0.9)
+    test_loss = _numbers(r"Test set loss: ([0-9.]+)", out)
+    assert test_loss and test_loss[0] < losses[0], (test_loss, losses)
+    assert _is_png(tmp_path / "results" / "reconstruction_1.png")
+    assert _is_png(tmp_path / "results" / "sample_1.png")
+
+
+def test_mnist_forward_forward_trains_each_layer_on_its_own_goodness(tmp_path):
+    """Each layer's loss (softplus of the goodness's distance to the threshold, on positive and
+    negative data) falls while that layer trains, and the saved state dict holds both layers
+    (the program seeds itself from --seed); telling the digits apart takes the default 1000
+    epochs on 50000 images, not a CI run."""
+    out = _run("mnist_forward_forward", ["--epochs", "12", "--train_size", "200", "--test_size",
+                                         "100", "--log-interval", "1", "--save-model"], tmp_path)
+    layers = re.split(r"training layer: +\d+", out)[1:]
+    assert len(layers) == 2, out
+    for layer in layers:
+        _falls(_numbers(r"Loss: +([0-9.]+)", layer), factor=0.9)
+    for name in ("train error", "test error"):
+        (error,) = _numbers(name + r": ([0-9.]+)", out)
+        assert 0.0 <= error <= 1.0
+    state = tg.load(tmp_path / "mnist_ff.pt")
+    assert {name: tuple(value.shape) for name, value in state.items()} == {
+        "layers.0.linear.weight": (500, 784), "layers.0.linear.bias": (500,),
+        "layers.1.linear.weight": (500, 500), "layers.1.linear.bias": (500,)}
+
+
+def _polynomial(line):
+    """'y = +0.62 x^1 -0.56 x^2 +3.21 x^3 +0.48 x^4 -2.67' -> [0.62, -0.56, 3.21, 0.48, -2.67]"""
+    return _numbers(r"([+-][0-9.]+)", line.split("y = ", 1)[1])
+
+
+def test_regression_fits_the_polynomial_with_manual_sgd_steps(tmp_path):
+    tg.manual_seed(0)                                  # upstream draws the target unseeded
+    out = _run("regression", [], tmp_path)
+    (loss,) = _numbers(r"Loss: ([0-9.]+) after", out)
+    assert loss < 1e-3
+    learned = _polynomial(re.search(r"Learned function:(.*)", out).group(1))
+    actual = _polynomial(re.search(r"Actual function:(.*)", out).group(1))
+    assert len(learned) == len(actual) == 5
+    assert max(abs(a - b) for a, b in zip(learned, actual, strict=True)) < 0.25, (learned, actual)
+
+
 def test_the_shim_restores_sys_modules_and_refuses_unmapped_modules():
     before, before_vision = sys.modules.get("torch"), sys.modules.get("torchvision")
     with torch_shim():
@@ -169,13 +224,16 @@ SMOKE = {   # the smallest runs, for the real PyTorch
     "dcgan": ["--dataset", "fake", "--workers", "0", "--batchSize", "4", "--nz", "8", "--ngf",
               "4", "--ndf", "4", "--niter", "1", "--manualSeed", "1", "--outf", "out",
               "--dry-run"],
+    "vae": ["--epochs", "1", "--batch-size", "4", "--max-batches", "2"],
+    "mnist_forward_forward": ["--epochs", "2", "--train_size", "8", "--test_size", "8"],
+    "regression": [],
 }
 
 
 @pytest.mark.parametrize("program", list(SMOKE) + ["word_language_model",
                                                    "time_sequence_prediction"])
 def test_the_programs_are_pytorch_programs(program, tmp_path):
-    pytest.importorskip("torch")
+    torch = pytest.importorskip("torch")
     if program == "word_language_model":
         _corpus(tmp_path / "corpus")
         out = _run(program, ["--data", "corpus", "--model", "Transformer", "--emsize", "8",
@@ -189,5 +247,7 @@ def test_the_programs_are_pytorch_programs(program, tmp_path):
                    script="train.py", backend="torch")
         assert "test loss:" in out
     else:
+        torch.manual_seed(0)                           # regression never seeds
+        (tmp_path / "results").mkdir()                 # where vae writes its images
         out = _run(program, SMOKE[program], tmp_path, backend="torch")
         assert "Loss" in out
