@@ -165,6 +165,13 @@ from .view_copies import (
 )
 from .aten_more import convolution, conv_tbc, ctc_loss, embedding_bag, norm_except_dim
 from .method_forms import get_device, is_storage, index_put_, nonzero_static
+# storage-level methods (as_strided, storage_offset, set_, resize_), the flags and layout PyTorch
+# code tests, and older Tensor methods (new, apply_, angle...): set on Tensor by these imports
+from .strided_views import as_strided, as_strided_scatter, as_strided_copy, UntypedStorage
+from .tensor_flags import (
+    layout, strided, sparse_coo, sparse_csr, sparse_csc, sparse_bsr, sparse_bsc, jagged,
+)
+from .legacy_methods import angle, conj_physical, conj_physical_
 from .ops.random import multinomial, bernoulli, poisson
 # PyTorch's older linear-algebra names (and their Tensor methods, attached on import)
 from .linalg_legacy import (
