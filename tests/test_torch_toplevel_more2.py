@@ -569,6 +569,7 @@ def test_get_device_and_is_storage():
         x = lib.ones(2)
         assert lib.get_device(x) == -1 == x.get_device()
         assert lib.is_storage(x) is False and lib.is_storage(3) is False
+        assert lib.is_storage(x.untyped_storage()) is True
     raises_like(lambda lib: lib.get_device(3), TypeError)
 
 

@@ -23,6 +23,7 @@ import warnings
 import numpy as np
 
 from . import creation as _creation
+from . import legacy_methods as _legacy
 from .backend import dtypes as _dt
 from .backend.device import Device, get_xp, to_device
 from .backend.random import Generator, generator as _device_generator
@@ -141,14 +142,11 @@ def frombuffer(buffer, *, dtype, count=-1, offset=0, requires_grad=False):
 
 def empty_strided(size, stride, *, dtype=None, layout=None, device=None, requires_grad=False,
                   pin_memory=False):
-    """An uninitialised tensor of `size`. Where tinygen differs: it is contiguous (row-major)
-    whatever `stride` says (tinygen's tensors have no user-set strides); stride must still have
-    one entry per dim, as PyTorch checks."""
-    size, stride = tuple(size), tuple(stride)
-    if len(size) != len(stride):
-        raise RuntimeError(f"empty_strided: dimensionality of sizes ({len(size)}) must match "
-                           f"dimensionality of strides ({len(stride)})")
-    return _creation.empty(size, dtype=dtype, device=device, requires_grad=requires_grad)
+    """An uninitialised tensor of `size` with those strides (in elements), on new memory just
+    large enough (Tensor.new_empty_strided's, legacy_methods.py); layout and pin_memory are
+    accepted and ignored."""
+    anchor = _creation.empty((0,), dtype=dtype, device=device)
+    return _legacy.new_empty_strided(anchor, size, stride, requires_grad=requires_grad)
 
 
 # ---- torch.range (deprecated) --------------------------------------------------------------------

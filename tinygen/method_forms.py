@@ -3,7 +3,7 @@
     tg.get_device(x)                               -1 on the CPU, else the GPU's index
     tg.index_put_(x, (rows, cols), values)         x[rows, cols] = values, in place
     tg.nonzero_static(x, size=4)                   nonzero(x) padded / cut to `size` rows
-    tg.is_storage(obj)                             False: tinygen has no storage objects
+    tg.is_storage(obj)                             whether obj is an UntypedStorage
 
 Tensor.nonzero_static is set on Tensor at the bottom of this file (tensor.py stays thin).
 """
@@ -14,6 +14,7 @@ import numbers
 from .autograd.function import wrap
 from .backend import dtypes as _dt
 from .ops.convert import get_device as _get_device
+from .strided_views import UntypedStorage
 from .tensor import Tensor
 
 
@@ -30,9 +31,9 @@ def get_device(input):
 
 
 def is_storage(obj):
-    """Whether obj is a storage object (PyTorch's TypedStorage or UntypedStorage). tinygen's
-    tensors own NumPy or CuPy arrays and expose no storage type, so this is always False."""
-    return False
+    """Whether obj is a storage object: tinygen's UntypedStorage (Tensor.untyped_storage();
+    tinygen has no TypedStorage)."""
+    return isinstance(obj, UntypedStorage)
 
 
 def index_put_(input, indices, values, accumulate=False):

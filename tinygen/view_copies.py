@@ -10,7 +10,7 @@ Each `*_copy` is its view op followed by a copy (Clone), so it is differentiable
 and never shares memory with its input, as PyTorch's functionalisation passes need. PyTorch's
 `out=` argument is not taken. The `unsafe_*` splits are split and chunk: PyTorch's versions
 only skip marking the pieces as views for autograd's in-place checks, which tinygen's split does
-not make. as_strided_copy is absent: tinygen has no as_strided.
+not make. as_strided_copy is with as_strided, in strided_views.py.
 """
 from __future__ import annotations
 
