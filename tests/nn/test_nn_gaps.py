@@ -260,3 +260,31 @@ def test_cross_map_lrn2d_rejects_non_4d_as_torch():
     for mods, lib in ((nn, tg), (tnn, torch)):
         with pytest.raises(ValueError, match="CrossMapLRN2d: Expected input to be 4D, got 2D"):
             mods.CrossMapLRN2d(3)(lib.ones(2, 3))
+
+
+# ---- nn.factory_kwargs, lr_scheduler's re-exported names ------
+@pytest.mark.parametrize("kwargs", [None, {}, {"dtype": "float64"}, {"device": "cpu"},
+                                    {"dtype": "float64", "factory_kwargs": {"device": "cpu"}},
+                                    {"factory_kwargs": {"dtype": "float64"}}])
+def test_factory_kwargs_as_torch(kwargs):
+    def given(lib):
+        if kwargs is None:
+            return None
+        out = {k: getattr(lib, v) if k == "dtype" else v for k, v in kwargs.items()}
+        if "factory_kwargs" in kwargs:
+            out["factory_kwargs"] = {k: getattr(lib, v) if k == "dtype" else v
+                                     for k, v in kwargs["factory_kwargs"].items()}
+        return out
+    ours, theirs = nn.factory_kwargs(given(tg)), tnn.factory_kwargs(given(torch))
+    assert sorted(ours) == sorted(theirs)
+    assert tg.empty(2, **ours).dtype.name == str(torch.empty(2, **theirs).dtype)[6:]
+
+
+def test_factory_kwargs_errors_as_torch():
+    for lib in (nn, tnn):
+        with pytest.raises(TypeError, match="unexpected kwargs"):
+            lib.factory_kwargs({"dtyp": 1})
+        with pytest.raises(TypeError, match="dtype specified twice"):
+            lib.factory_kwargs({"dtype": 1, "factory_kwargs": {"dtype": 2}})
+    assert tg.optim.lr_scheduler.Optimizer is tg.optim.Optimizer
+    assert tg.optim.lr_scheduler.Tensor is tg.Tensor

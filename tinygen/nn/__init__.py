@@ -21,5 +21,28 @@ from .modules import __all__ as _modules_all
 from .linear_cross_entropy import LinearCrossEntropyOptions
 from .parallel import DataParallel
 
-__all__ = list(_modules_all) + ["DataParallel", "functional", "init", "parallel", "parameter",
-                                "utils", "LinearCrossEntropyOptions"]
+
+def factory_kwargs(kwargs):
+    """kwargs (device, dtype, memory_format, and a `factory_kwargs` dict of them) as one dict for
+    a factory function, as torch.nn.factory_kwargs: a TypeError for any other key, or for a key
+    given both ways. For modules written as PyTorch's: `self.w = Parameter(tg.empty(3,
+    **nn.factory_kwargs(kwargs)))`. A memory_format is passed on as given, but tinygen's empty
+    does not take one (its new tensors are row-major): a TypeError there."""
+    if kwargs is None:
+        return {}
+    simple = {"device", "dtype", "memory_format"}
+    unexpected = kwargs.keys() - simple - {"factory_kwargs"}
+    if unexpected:
+        raise TypeError(f"factory_kwargs: unexpected kwargs {unexpected} (expected device, "
+                        "dtype, memory_format or factory_kwargs)")
+    out = dict(kwargs.get("factory_kwargs", {}))
+    for key in simple & kwargs.keys():
+        if key in out:
+            raise TypeError(f"factory_kwargs: {key} specified twice, in **kwargs and in "
+                            "factory_kwargs")
+        out[key] = kwargs[key]
+    return out
+
+
+__all__ = list(_modules_all) + ["DataParallel", "factory_kwargs", "functional", "init", "parallel",
+                                "parameter", "utils", "LinearCrossEntropyOptions"]

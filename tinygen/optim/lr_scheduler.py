@@ -28,6 +28,8 @@ from ._lr_base import EPOCH_DEPRECATION_WARNING as EPOCH_DEPRECATION_WARNING
 from ._lr_base import LRScheduler, _group_values, _update_param_group_val
 from ._lr_base import _LRScheduler as _LRScheduler      # PyTorch's old name, for subclasses
 from ._lr_cycle import CosineAnnealingWarmRestarts, CyclicLR, OneCycleLR, ReduceLROnPlateau
+from .optimizer import Optimizer as Optimizer          # names PyTorch's module exposes too
+from ..tensor import Tensor as Tensor
 from ._lr_epoch import (
     ConstantLR,
     CosineAnnealingLR,
