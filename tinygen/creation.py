@@ -224,22 +224,28 @@ def full(size, fill_value, dtype=None, device=None, requires_grad=False):
                       requires_grad, "full")
 
 
-def zeros_like(input, dtype=None, device=None, requires_grad=False):
+# The *_like factories take PyTorch's layout and memory_format keywords and ignore them: tinygen's
+# arrays are strided and their new ones row-major (tinygen/legacy.py)
+def zeros_like(input, dtype=None, device=None, requires_grad=False, *, layout=None,
+               memory_format=None):
     return zeros(input.shape, dtype=dtype or input.dtype, device=device or input.device,
                  requires_grad=requires_grad)
 
 
-def ones_like(input, dtype=None, device=None, requires_grad=False):
+def ones_like(input, dtype=None, device=None, requires_grad=False, *, layout=None,
+              memory_format=None):
     return ones(input.shape, dtype=dtype or input.dtype, device=device or input.device,
                 requires_grad=requires_grad)
 
 
-def empty_like(input, dtype=None, device=None, requires_grad=False):
+def empty_like(input, dtype=None, device=None, requires_grad=False, *, layout=None,
+               memory_format=None):
     return empty(input.shape, dtype=dtype or input.dtype, device=device or input.device,
                  requires_grad=requires_grad)
 
 
-def full_like(input, fill_value, dtype=None, device=None, requires_grad=False):
+def full_like(input, fill_value, dtype=None, device=None, requires_grad=False, *, layout=None,
+              memory_format=None):
     return full(input.shape, fill_value, dtype=dtype or input.dtype,
                 device=device or input.device, requires_grad=requires_grad)
 
@@ -415,19 +421,22 @@ def _from_generator(values, dtype, device):
     return tensor if device is None else tensor.to(device)
 
 
-def rand_like(input, dtype=None, device=None, requires_grad=False):
+def rand_like(input, dtype=None, device=None, requires_grad=False, *, layout=None,
+              memory_format=None):
     """U[0, 1) draws with input's shape (and dtype: an integer input needs a float dtype=)."""
     return rand(input.shape, dtype=dtype or input.dtype, device=device or input.device,
                 requires_grad=requires_grad)
 
 
-def randn_like(input, dtype=None, device=None, requires_grad=False):
+def randn_like(input, dtype=None, device=None, requires_grad=False, *, layout=None,
+               memory_format=None):
     """N(0, 1) draws with input's shape (and dtype: an integer input needs a float dtype=)."""
     return randn(input.shape, dtype=dtype or input.dtype, device=device or input.device,
                  requires_grad=requires_grad)
 
 
-def randint_like(input, low=0, high=None, dtype=None, device=None):
+def randint_like(input, low=0, high=None, dtype=None, device=None, *, layout=None,
+                 memory_format=None):
     """Integers in [low, high) with input's shape (and dtype unless given);
     randint_like(x, high) starts at 0."""
     if high is None:

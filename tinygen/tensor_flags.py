@@ -12,7 +12,8 @@ the bottom of this file (tensor.py stays thin).
 """
 from __future__ import annotations
 
-from .legacy import channels_last, contiguous_format, memory_format
+from .legacy import channels_last, contiguous_format, memory_format, preserve_format
+from .legacy import memory_format as memory_format_type    # (is_contiguous's argument shadows it)
 from .tensor import Tensor
 
 
@@ -124,6 +125,21 @@ def _dense_as(size, stride, fmt):
     return True
 
 
+def is_contiguous(self, memory_format=None):
+    """Whether the tensor's elements lie densely in memory in that format's order: row-major
+    (None, contiguous_format, preserve_format), or channels last for a 4-D (5-D) tensor, as
+    PyTorch judges it (`_dense_as`: dims of size 1 never break it). tinygen's new arrays are
+    row-major whatever memory_format a factory, clone, contiguous or to was given, so a
+    channels-last test is True only where the two orders agree (one channel, 1x1 images) or the
+    strides were made so (a permute, as_strided, empty_permuted)."""
+    if memory_format is None or memory_format is preserve_format:
+        return bool(self._data.flags.c_contiguous)
+    if not isinstance(memory_format, memory_format_type):
+        raise TypeError(f"is_contiguous(): argument 'memory_format' must be a memory_format "
+                        f"(tg.channels_last ...), not {type(memory_format).__name__}")
+    return _dense_as(self.shape, self.stride(), memory_format)
+
+
 def _numel(size):
     n = 1
     for s in size:
@@ -207,3 +223,4 @@ Tensor.output_nr = property(_output_nr)
 Tensor.name = property(_name)
 Tensor.grad_dtype = property(_get_grad_dtype, _set_grad_dtype)
 Tensor.dim_order = dim_order
+Tensor.is_contiguous = is_contiguous

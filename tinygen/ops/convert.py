@@ -90,7 +90,9 @@ class Cast(Function):
         return Cast.apply(gy, self.src), None
 
 
-def clone(input):
+def clone(input, *, memory_format=None):
+    """A copy of input in new memory, in the graph. memory_format is accepted and changes
+    nothing: tinygen's new arrays are row-major (tinygen/legacy.py)."""
     return Clone.apply(input)
 
 
