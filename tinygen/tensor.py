@@ -431,7 +431,7 @@ class Tensor:
         AR.fliplr, AR.flipud, AR.rot90
     tensor_split, hsplit, vsplit, dsplit, split_with_sizes = AR.tensor_split, AR.hsplit, \
         AR.vsplit, AR.dsplit, AR.split_with_sizes
-    unsafe_split, unsafe_chunk = S.split, S.chunk
+    unsafe_chunk = S.chunk                 # (unsafe_split: view_copies.py, int sizes only)
     tile, ravel, unfold, repeat_interleave, diff, select = AR.tile, AR.ravel, AR.unfold, \
         AR.repeat_interleave, AR.diff, AR.select
     narrow_copy, sum_to_size = AR.narrow_copy, AR.sum_to_size

@@ -124,21 +124,16 @@ def slice_copy(input, dim=0, start=None, end=None, step=1):
     return clone(input[(slice(None),) * d + (slice(start, end, step),)])
 
 
-def _check_split_size(op, input, split_size, dim):
+def _check_split_size(op, split_size):
     if isinstance(split_size, bool) or not isinstance(split_size, int):
         raise TypeError(f"{op}(): argument 'split_size' (position 2) must be int, not "
                         f"{type(split_size).__name__} (split_with_sizes takes a list)")
-    d = norm_dim(dim, input.ndim, op)
-    if split_size < 0 or (split_size == 0 and input.shape[d] != 0):
-        raise RuntimeError(f"{op}: split_size can only be 0 if dimension size is 0, and never "
-                           f"negative, but got split_size {split_size} for dimension size "
-                           f"{input.shape[d]} (dim {d} of shape {tuple(input.shape)})")
 
 
 def split_copy(input, split_size, dim=0):
     """Pieces of split_size along dim (the last may be smaller), each in new memory."""
     _check_tensor("split_copy", input)
-    _check_split_size("split_copy", input, split_size, dim)
+    _check_split_size("split_copy", split_size)
     return _copies(_shape.split(input, split_size, dim))
 
 
@@ -187,7 +182,7 @@ def alias_copy(input):
 def unsafe_split(input, split_size, dim=0):
     """split(input, split_size, dim) for an int split_size (see the module doc on `unsafe`)."""
     _check_tensor("unsafe_split", input)
-    _check_split_size("unsafe_split", input, split_size, dim)
+    _check_split_size("unsafe_split", split_size)
     return tuple(_shape.split(input, split_size, dim))
 
 
@@ -216,4 +211,5 @@ def adjoint(input):
     return _shape.transpose(input, -2, -1)
 
 
+Tensor.unsafe_split = unsafe_split
 Tensor.unsafe_split_with_sizes = unsafe_split_with_sizes

@@ -104,6 +104,20 @@ def test_split(args):
     check_op(lambda x: x.split(size, dim=dim)[0] * 2, None, [(3, 3)])
 
 
+def test_split_sizes_zero_and_negative_as_torch():
+    # 0 only for an empty dim (one empty piece), never negative: torch's RuntimeError; and
+    # unsafe_split takes an int only (split_with_sizes takes the list)
+    torch = pytest.importorskip("torch")
+    for lib in (tg, torch):
+        assert [tuple(p.shape) for p in lib.split(lib.ones(0, 2), 0)] == [(0, 2)]
+        for bad in (0, -1):
+            with pytest.raises(RuntimeError):
+                lib.split(lib.ones(3), bad)
+        with pytest.raises(TypeError):
+            lib.ones(3).unsafe_split([1, 2])
+        assert [tuple(p.shape) for p in lib.ones(4).unsafe_split(3)] == [(3,), (1,)]
+
+
 @pytest.mark.parametrize("chunks,dim", [(2, 0), (3, 1), (2, -1), (5, 1)])
 def test_chunk(chunks, dim):
     check_op(lambda x: x.chunk(chunks, dim), None, [(3, 4)])

@@ -329,9 +329,12 @@ def split(input, split_size, dim=0):
     d = norm_dim(dim, input.ndim, "split")
     n = input.shape[d]
     if isinstance(split_size, int):
-        if split_size <= 0:
-            raise ValueError(f"split: split_size must be positive, got {split_size}")
-        sizes = [split_size] * (n // split_size) + ([n % split_size] if n % split_size else [])
+        if split_size < 0 or (split_size == 0 and n != 0):     # PyTorch's RuntimeErrors
+            raise RuntimeError(f"split: split_size can only be 0 if dimension size is 0, and "
+                               f"never negative, but got split_size {split_size} for dimension "
+                               f"size {n} (dim {d} of shape {tuple(input.shape)})")
+        sizes = ([split_size] * (n // split_size) + ([n % split_size] if n % split_size else [])
+                 if split_size else [])
         sizes = sizes or [0]
     else:
         sizes = list(split_size)
