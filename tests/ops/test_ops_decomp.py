@@ -74,6 +74,25 @@ def test_inverse_and_determinants(name):
              gradcheck_max_numel=18)
 
 
+def test_det_gradient_at_exactly_singular_matrices_is_the_cofactor_matrix():
+    # rank n - 1 (a zero pivot) and rank n - 2: the cofactors by the SVD, against central
+    # differences of the determinant (a polynomial: smooth there). torch gives 0 at the first
+    # (not the derivative: the (0, 0) cofactor is 4); a second derivative there is refused
+    rank2 = np.array([[1.0, 2, 3], [2, 4, 6], [1, 0, 1]])
+    batch = np.stack([rank2, np.diag([1.0, 0, 0]), A_GENERAL[0]])
+    a = tg.tensor(batch, requires_grad=True)
+    (g,) = tg.autograd.grad(tg.det(a).sum(), a)
+    eps, fd = 1e-6, np.zeros_like(batch)
+    for idx in np.ndindex(*batch.shape):
+        step = np.zeros_like(batch)
+        step[idx] = eps
+        fd[idx] = (np.linalg.det(batch + step) - np.linalg.det(batch - step))[idx[0]] / (2 * eps)
+    np.testing.assert_allclose(g.numpy(), fd, atol=1e-8)
+    assert g.numpy()[0, 0, 0] == pytest.approx(4.0)
+    with pytest.raises(RuntimeError, match="second derivative at a singular matrix"):
+        tg.autograd.grad(tg.det(a).sum(), a, create_graph=True)
+
+
 def test_solve_vector_right_and_errors():
     a, b = tg.tensor(A_GENERAL[0]), tg.tensor(B[0, :, 0])
     np.testing.assert_allclose((a @ solve(a, b)).numpy(), b.numpy(), atol=1e-12)

@@ -16,7 +16,8 @@ import collections
 
 import numpy as np
 
-from ..autograd.function import Function
+from ..autograd.function import Function, wrap_grad
+from ..autograd.grad_mode import GRAD
 from .binary import where
 
 slogdet_result = collections.namedtuple("slogdet", ["sign", "logabsdet"])
@@ -178,6 +179,43 @@ class SlogDet(Function):
         return glog.unsqueeze(-1).unsqueeze(-1) * _mT(Inverse.apply(a))
 
 
+class Det(Function):
+    """det A of square matrices (..., n, n). Its gradient is the cofactor matrix: det(A) A^{-T}
+    (as Tensor ops, differentiable again) where A is invertible, and, where LAPACK finds a zero
+    pivot (an exactly singular A), det(U) det(V) U diag(prod_{j != i} s_j) V^T from the SVD
+    A = U S V^T, first order only: the determinant is a polynomial, smooth there, and finite
+    differences agree. Where PyTorch differs: its gradient at such a matrix is 0 (for [[1, 2, 3],
+    [2, 4, 6], [1, 0, 1]] the (0, 0) cofactor is 4)."""
+
+    def forward(self, a):
+        out = self.xp.asarray(self.xp.linalg.det(a))
+        self.save_for_backward(a, out)
+        return out
+
+    def backward(self, gy):
+        a, d = self.saved_tensors
+        try:
+            inverse = Inverse.apply(a)
+        except LinAlgError:
+            if GRAD.enabled:
+                raise LinAlgError(f"det: the second derivative at a singular matrix (shape "
+                                  f"{tuple(a.shape)}) is not implemented; its first, the "
+                                  "cofactor matrix, is") from None
+            return wrap_grad(gy._data[..., None, None] * _cofactors(self.xp, a._data))
+        return (gy * d).unsqueeze(-1).unsqueeze(-1) * _mT(inverse)
+
+
+def _cofactors(xp, a):
+    """The cofactor matrices of a (..., n, n) by the SVD, for singular ones too."""
+    u, s, vh = xp.linalg.svd(a)
+    one = xp.ones_like(s[..., :1])
+    before = xp.cumprod(xp.concatenate([one, s[..., :-1]], axis=-1), axis=-1)
+    after = xp.flip(xp.cumprod(xp.flip(xp.concatenate([s[..., 1:], one], axis=-1), axis=-1),
+                               axis=-1), axis=-1)            # prod over j < i and over j > i
+    sign = xp.linalg.det(u) * xp.linalg.det(vh)
+    return sign[..., None, None] * ((u * (before * after)[..., None, :]) @ vh)
+
+
 class Solve(Function):
     """X with A X = B (A square (..., n, n), B (..., n, k)): dB = A^{-T} dX, dA = -dB X^T."""
 
@@ -216,9 +254,9 @@ def slogdet(input):
 
 
 def det(input):
-    """The determinant: sign * exp(log|det|) (its gradient det * A^{-T})."""
-    sign, logabs = slogdet(input)
-    return sign * logabs.exp()
+    """The determinant (Det: its gradient the cofactor matrix, at singular matrices too)."""
+    _check_square("det", input)
+    return Det.apply(input)
 
 
 def logdet(input):
