@@ -181,12 +181,15 @@ class Function:
             tr.op(cls, fn, args, arrays, params, out)
         return outs
 
-    def needs_input_grad(self, i):
-        """Inside backward: whether the pass wants input i's gradient: the input requires grad
-        and, under autograd.grad, leads to one of the tensors asked for (as the derivative
-        masks of PyTorch's engine: an op with no formula for one input answers for the others).
-        An op may return a gradient it was not asked for; the engine drops it."""
-        return self.inputs[i] is not None and i not in self._unwanted
+    @property
+    def needs_input_grad(self):
+        """Inside backward: for each input, whether the pass wants its gradient: the input
+        requires grad and, under autograd.grad, leads to one of the tensors asked for (as the
+        derivative masks of PyTorch's engine: an op with no formula for one input answers for
+        the others). A tuple, as PyTorch's ctx.needs_input_grad (whose entries say only whether
+        each input requires grad). An op may return a gradient it was not asked for; the engine
+        drops it."""
+        return tuple(t is not None and i not in self._unwanted for i, t in enumerate(self.inputs))
 
     # ---- saving for backward -------------------------------------------------------------
     def save_for_backward(self, *arrays):

@@ -148,8 +148,8 @@ class LinearCrossEntropyChunked(Function):
                                "reference path, for higher-order gradients")
         if self.reduction == "none":
             x, w, b = self.saved_tensors
-            needs = (self.needs_input_grad(0), self.needs_input_grad(1),
-                     b is not None and self.needs_input_grad(2))
+            needs = (self.needs_input_grad[0], self.needs_input_grad[1],
+                     b is not None and self.needs_input_grad[2])
             grads = iter(LinearCrossEntropyChunkedGrad.apply(
                 gy, x, w, b, self.safe, self.weights, self.chunk, self.acc, needs))
             return tuple(next(grads) if need else None for need in needs) + (None, None)

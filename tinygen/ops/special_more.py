@@ -171,7 +171,7 @@ class Igamma(Function):
         return "igammac" if self.upper else "igamma"
 
     def backward(self, gy):
-        if self.needs_input_grad(0):
+        if self.needs_input_grad[0]:
             raise NotImplementedError(f"the derivative for '{self.op}: input' is not "
                                       "implemented.")
         a, x = self.saved_tensors
@@ -193,7 +193,7 @@ class Zeta(Function):
         return out.astype(x.dtype, copy=False)
 
     def backward(self, gy):
-        if self.needs_input_grad(0):
+        if self.needs_input_grad[0]:
             raise NotImplementedError("the derivative for 'zeta' is not implemented.")
         x, q = self.saved_tensors
         return None, unbroadcast(gy * -x * Zeta.apply(x + 1, q), self.sq)
