@@ -82,6 +82,8 @@ def test_variable_isinstance_and_the_removed_function():
         assert lib.autograd.variable.Variable is lib.autograd.Variable
         with pytest.raises(RuntimeError, match="deprecated"):
             lib.autograd.variable(x)
+    # the import path is what is tested: tg.autograd.variable is the function (as torch's), the
+    # submodule stays importable by name
     from tinygen.autograd.variable import Variable
     assert Variable is tg.autograd.Variable
 

@@ -15,8 +15,9 @@ change to its base) does not exist in tinygen: is_view_replay_enabled() is alway
 """
 from __future__ import annotations
 
-import functools
 import threading
+
+from .grad_mode import _CallTimeSwitch
 
 
 class _ThreadingState(threading.local):
@@ -32,7 +33,7 @@ def is_multithreading_enabled() -> bool:
     return _STATE.enabled
 
 
-class set_multithreading_enabled:
+class set_multithreading_enabled(_CallTimeSwitch):
     """Switch multithreaded backward on or off: as a call (takes effect at once), a context
     manager (restores the previous setting on exit) or a decorator. Recorded only: tinygen's
     backward always runs on the calling thread.
@@ -40,30 +41,10 @@ class set_multithreading_enabled:
     Where tinygen differs: as a decorator it undoes its call-time switch (as set_grad_enabled
     does); PyTorch 2.13's leaves the switch set after decorating."""
 
-    def __init__(self, mode: bool):
-        self.prev = _STATE.enabled
-        self.mode = bool(mode)
-        _STATE.enabled = self.mode
-
-    def __enter__(self):
-        pass
-
-    def __exit__(self, *exc):
-        _STATE.enabled = self.prev
-        return False
-
-    def __call__(self, fn):                   # as a decorator: undo the call-time switch
-        _STATE.enabled = self.prev
-        mode = self.mode
-
-        @functools.wraps(fn)
-        def wrapper(*args, **kwargs):
-            with set_multithreading_enabled(mode):
-                return fn(*args, **kwargs)
-        return wrapper
+    _state = _STATE
 
     def clone(self):
-        return self.__class__(self.mode)
+        return self.__class__(self._value)
 
 
 def is_view_replay_enabled() -> bool:

@@ -48,28 +48,37 @@ class enable_grad(_GradMode):
     _value = True
 
 
-class set_grad_enabled(_GradMode):
+class _CallTimeSwitch:
+    """A per-thread flag (`_state.enabled`) switched as a call (at once), restored by a `with`
+    block's exit, or, as a decorator, set around each call of the function (the call-time switch
+    undone), as PyTorch's set_grad_enabled. Subclasses name their state."""
+    _state = GRAD
+
     def __init__(self, mode: bool):
         self._value = bool(mode)
-        self._prev = GRAD.enabled
-        GRAD.enabled = self._value            # takes effect as a function call too, like torch
+        self._prev = self._state.enabled
+        self._state.enabled = self._value     # takes effect as a function call too, like torch
 
     def __enter__(self):
         pass
 
     def __exit__(self, *exc):
-        GRAD.enabled = self._prev
+        self._state.enabled = self._prev
         return False
 
     def __call__(self, fn):                   # as a decorator: undo the call-time switch
-        GRAD.enabled = self._prev
-        mode = self._value
+        self._state.enabled = self._prev
+        switch, mode = type(self), self._value
 
         @functools.wraps(fn)
         def wrapper(*args, **kwargs):
-            with set_grad_enabled(mode):
+            with switch(mode):
                 return fn(*args, **kwargs)
         return wrapper
+
+
+class set_grad_enabled(_CallTimeSwitch, _GradMode):
+    """Grad mode on or off: as a call, a context manager or a decorator (_CallTimeSwitch)."""
 
 
 class _InferenceState(threading.local):
