@@ -264,6 +264,7 @@ class Tensor:
         return t
 
     def detach_(self):
+        _function.rebase(self)
         self._grad_fn = None
         self._requires_grad = False
         return self

@@ -67,10 +67,13 @@ def _topo_order(root_fns, leaf_uses):
     Counts into leaf_uses, by id, how many of them take each leaf as an input."""
     post = []
     visited = set()
+    rebased = _function.PRIORS             # tensors an in-place op gave a new grad_fn (if any)
     for root in root_fns:
         if root in visited:
             continue
         visited.add(root)
+        if rebased:
+            _as_recorded(root)
         stack = [(root, iter(root.inputs))]
         while stack:
             fn, it = stack[-1]
@@ -81,6 +84,8 @@ def _topo_order(root_fns, leaf_uses):
                         leaf_uses[id(t)] = leaf_uses.get(id(t), 0) + 1
                     elif p not in visited:
                         visited.add(p)
+                        if rebased:
+                            _as_recorded(p)
                         stack.append((p, iter(p.inputs)))
                         break
             else:
@@ -88,6 +93,22 @@ def _topo_order(root_fns, leaf_uses):
                 post.append(fn)
     post.reverse()
     return post
+
+
+def _as_recorded(fn):
+    """fn's inputs as they were when fn was recorded: an input whose grad_fn an in-place op
+    replaced since (function.rebase) becomes an alias of it with the grad_fn it had then."""
+    inputs = fn.inputs
+    for k, t in enumerate(inputs):
+        if t is None or id(t) not in _function.PRIORS:
+            continue
+        was = _function.history_at(t, fn._epoch)
+        if was is not None:
+            alias = _function.Tensor._make(t._data, was[0], was[1], True)
+            alias._version = t._version
+            if type(inputs) is not list:
+                inputs = fn.inputs = list(inputs)
+            inputs[k] = alias
 
 
 class _Pass:

@@ -33,6 +33,7 @@ from .grad_mode import GRAD
 
 ANOMALY = [False]
 CAPTURE = [None]       # the tracer of tg.compile while it records a step (autograd/capture.py)
+REBASES = [0]          # how many times a tensor's grad_fn was replaced (in-place ops): see rebase
 
 
 def tracer():
@@ -96,6 +97,43 @@ def wrap_grad(out):
     return Tensor._make(out, None, 0, False)
 
 
+# ---- in-place ops: a tensor whose grad_fn changes --------------------------------------------
+# A Function's inputs are the Tensors themselves, not (grad_fn, output index) pairs as in
+# PyTorch's edges: cheaper to record, but an in-place op then gives a tensor a new grad_fn under
+# the Functions that took it before (y = x * 2; z = y + 1; y.mul_(3): z's Add holds y, whose
+# grad_fn is now the mul_). So an in-place op calls rebase(t) first: Functions recorded from then
+# on carry a later epoch, and t's history until then is kept for the earlier ones, which the
+# engine points at it before a backward pass (engine._as_recorded).
+PRIORS = {}            # id(tensor) -> (weakref to it, [(epoch, grad_fn, output index), ...])
+
+
+def rebase(t):
+    """Call before t's grad_fn or output index changes (an in-place op, detach_, a custom
+    Function's mark_dirty): the Functions recorded until now that take t keep t's history as
+    it is now."""
+    REBASES[0] += 1
+    if t._grad_fn is None:                 # a leaf: no Function took it as a graph's edge
+        return
+    entry = (REBASES[0], t._grad_fn, t._out_idx)
+    held = PRIORS.get(id(t))
+    if held is not None and held[0]() is t:
+        held[1].append(entry)
+    else:
+        key = id(t)
+        PRIORS[key] = (weakref.ref(t, lambda _, key=key: PRIORS.pop(key, None)), [entry])
+
+
+def history_at(t, epoch):
+    """(grad_fn, output index) t had when a Function of `epoch` took it, or None if unchanged."""
+    held = PRIORS.get(id(t))
+    if held is None or held[0]() is not t:
+        return None
+    for e, grad_fn, out_idx in held[1]:
+        if epoch < e:
+            return grad_fn, out_idx
+    return None
+
+
 class _Freed:
     pass
 
@@ -124,6 +162,7 @@ class Function:
     fuse = None
     fuse_attrs = {}
     _unwanted = ()           # inputs whose gradient this backward pass does not want (engine.py)
+    _epoch = 0               # REBASES[0] when recorded (only after a rebase: see rebase)
 
     @classmethod
     def apply(cls, *args, **params):
@@ -154,6 +193,8 @@ class Function:
         if requires and GRAD.enabled:
             node = fn
             fn.inputs = inputs
+            if REBASES[0]:
+                fn._epoch = REBASES[0]
         else:
             node = None
             requires = False

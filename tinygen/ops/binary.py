@@ -79,12 +79,18 @@ class Sub(Function):
         return (unbroadcast(gy, self.sa) if i[0] is not None else None), gb
 
 
+_SCALARS = (int, float, bool, complex)
+
+
 class Mul(Function):
     fuse = "{0} * {1}"
 
     def forward(self, a, b):
         self.sa, self.sb = _shape(a), _shape(b)
-        self.save_for_backward(a, b)       # Python scalars are kept as they are
+        # Python scalars are kept as they are; a tensor times a scalar keeps no tensor (as
+        # PyTorch: an in-place change to it afterwards is then no error)
+        self.save_for_backward(None if type(b) in _SCALARS else a,
+                               None if type(a) in _SCALARS else b)
         return a * b
 
     def backward(self, gy):
@@ -108,7 +114,7 @@ class Div(Function):
 
     def forward(self, a, b):
         self.sa, self.sb = _shape(a), _shape(b)
-        self.save_for_backward(a, b)
+        self.save_for_backward(None if type(b) in _SCALARS else a, b)   # (a / 2: a not needed)
         with np.errstate(**QUIET):
             return a / b
 

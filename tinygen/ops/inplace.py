@@ -97,6 +97,7 @@ def _rebase(t, compute, name=None):
     with no_grad():
         old = _fn.CopyArray.apply(t)._data
     alias = _fn.Tensor._make(old, t._grad_fn, t._out_idx, t._requires_grad)
+    _fn.rebase(t)                          # the Functions that took t keep its history
     out = compute(alias)
     _write(t, out, name)
     if out._requires_grad:
@@ -285,6 +286,7 @@ def _reshape_in_place(input, compute):
         # to become the view's output: taking it would make a cycle)
         alias = _fn.Tensor._make(input._data, input._grad_fn, input._out_idx, True)
         alias._version = input._version
+        _fn.rebase(input)
         out = compute(alias)
         input._grad_fn, input._out_idx = out._grad_fn, out._out_idx
     else:
