@@ -522,7 +522,7 @@ class Tensor:
         if self._data.dtype not in (np.float32, np.int64, np.bool_) or data.size == 0:
             extras.append(f"dtype={self.dtype}")
         if self._grad_fn is not None:
-            extras.append(f"grad_fn=<{type(self._grad_fn).__name__}Backward>")
+            extras.append(f"grad_fn={self._grad_fn!r}")
         elif self._requires_grad:
             extras.append("requires_grad=True")
         return "tensor(" + body + "".join(", " + e for e in extras) + ")"

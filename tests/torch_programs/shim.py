@@ -46,6 +46,7 @@ MODULES = {
     "torch.utils.data.distributed": "tinygen.data.distributed",
     "torch.distributions": "tinygen.distributions",
     "torch.autograd": "tinygen.autograd",
+    "torch.autograd.function": "tinygen.autograd.function",
     "torch.backends": "tinygen.backends",
     "torch.backends.cudnn": "tinygen.backends.cudnn",
     "torch.backends.mps": "tinygen.backends.mps",

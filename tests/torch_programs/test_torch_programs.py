@@ -1,11 +1,12 @@
 """PyTorch example programs run unchanged on tinygen (issue #14's done-when).
 
-programs/ holds nine programs in the form of pytorch/examples (argparse, a model class, train and
+programs/ holds ten programs in the form of pytorch/examples (argparse, a model class, train and
 test loops): mnist (CNN, Adadelta + StepLR), mnist_rnn (LSTM over rows), word_language_model
 (LSTM and Transformer), time_sequence_prediction (LSTMCells + LBFGS), siamese_network (ResNet-18
 pairs, BCELoss), dcgan (FakeData, two DataLoader workers), vae (BCE + KLD, Adam, save_image),
-mnist_forward_forward (Hinton's per-layer goodness losses) and regression (a Linear layer and
-manual SGD steps on .grad). Each test imports them through the shim (shim.py: `torch` ->
+mnist_forward_forward (Hinton's per-layer goodness losses), regression (a Linear layer and
+manual SGD steps on .grad) and binarized_mlp (sign weights and activations trained through
+custom autograd Functions: straight-through estimators). Each test imports them through the shim (shim.py: `torch` ->
 tinygen, `torchvision` -> the local stand-in), runs a short run (the programs' own flags:
 --max-batches, --epochs 1, small sizes) and checks that the loss falls (for regression: that the
 fitted coefficients are near the true ones) and that what the program writes (state dicts,
@@ -187,6 +188,20 @@ def test_mnist_forward_forward_trains_each_layer_on_its_own_goodness(tmp_path):
         "layers.1.linear.weight": (500, 500), "layers.1.linear.bias": (500,)}
 
 
+def test_binarized_mlp_trains_through_custom_autograd_functions(tmp_path):
+    """Sign weights and activations whose gradients come from PyTorch-style custom Functions
+    (forward(ctx, ...) and setup_context with @once_differentiable): the loss falls, the test
+    pass runs, and the latent weights stay clipped to [-1, 1]."""
+    out = _run("binarized_mlp", ["--epochs", "1", "--batch-size", "32", "--test-batch-size",
+                                 "50", "--hidden", "64", "--lr", "0.01", "--log-interval", "1",
+                                 "--max-batches", "24", "--save-model"], tmp_path)
+    _falls(_numbers(TRAIN_LOSS, out), k=6, factor=0.9)
+    assert "Test set: Average loss" in out
+    state = tg.load(tmp_path / "mnist_binarized.pt")
+    assert tuple(state["fc1.weight"].shape) == (64, 784)
+    assert float(state["fc1.weight"].abs().max()) <= 1.0
+
+
 def _polynomial(line):
     """'y = +0.62 x^1 -0.56 x^2 +3.21 x^3 +0.48 x^4 -2.67' -> [0.62, -0.56, 3.21, 0.48, -2.67]"""
     return _numbers(r"([+-][0-9.]+)", line.split("y = ", 1)[1])
@@ -227,6 +242,8 @@ SMOKE = {   # the smallest runs, for the real PyTorch
     "vae": ["--epochs", "1", "--batch-size", "4", "--max-batches", "2"],
     "mnist_forward_forward": ["--epochs", "2", "--train_size", "8", "--test_size", "8"],
     "regression": [],
+    "binarized_mlp": ["--epochs", "1", "--batch-size", "4", "--test-batch-size", "4",
+                      "--hidden", "8", "--max-batches", "2"],
 }
 
 

@@ -340,7 +340,7 @@ def _needed(order, leaf_targets, node_targets):
 
 def _call_backward(fn, grads, retain_graph):
     """fn.backward on its output gradients (zeros for unused outputs of a multi-output op)."""
-    if fn._n_out > 1:
+    if fn._n_out > 1 and fn._out_meta is not None:   # (a custom Function's node: its own)
         grads = [g if g is not None else _zeros(fn, i) for i, g in enumerate(grads)]
     if fn._saved is _function._FREED:
         fn._check_not_freed()

@@ -10,6 +10,9 @@
             (y,) = self.saved_tensors
             return gy * y
 
+(PyTorch's form, static forward(ctx, ...) and backward(ctx, ...) on Tensors, runs too: a subclass
+written that way gets its own apply, from custom_function.py.)
+
 `Exp.apply(t)` unwraps Tensor arguments to arrays, runs `forward`, wraps the result and, when grad
 mode is on and an input requires grad, records the Function instance as the output's `grad_fn`.
 Because `backward` is written with Tensor ops, running it with grad mode on (create_graph=True)
@@ -163,6 +166,15 @@ class Function:
     fuse_attrs = {}
     _unwanted = ()           # inputs whose gradient this backward pass does not want (engine.py)
     _epoch = 0               # REBASES[0] when recorded (only after a rebase: see rebase)
+
+    def __init_subclass__(cls, **kwargs):
+        """A subclass with a static forward (or setup_context) is a PyTorch-style custom
+        Function (custom_function.py): its apply and its node class are set here, once."""
+        super().__init_subclass__(**kwargs)
+        if (isinstance(cls.__dict__.get("forward"), staticmethod) or "setup_context" in
+                cls.__dict__ or getattr(cls, "_backward_cls", None) is not None):
+            from .custom_function import make_custom  # lazy: that module subclasses Function
+            make_custom(cls)
 
     @classmethod
     def apply(cls, *args, **params):
@@ -485,3 +497,12 @@ def _check_finite(op, phase, arrays):
 
 OpError = _OpError
 OpIndexError = _OpIndexError
+
+
+
+def __getattr__(name):
+    """The other names of PyTorch's torch.autograd.function, which live in custom_function."""
+    if name in ("FunctionCtx", "once_differentiable", "BackwardCFunction"):
+        from . import custom_function  # lazy: it imports this module (it subclasses Function)
+        return getattr(custom_function, "CustomNode" if name == "BackwardCFunction" else name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
