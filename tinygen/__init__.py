@@ -25,7 +25,7 @@ from .backend import dtypes as _dtypes
 from .autograd import (no_grad, enable_grad, set_grad_enabled, is_grad_enabled, inference_mode,
                        is_inference_mode_enabled)
 from . import autograd, cuda, random
-from .autograd.capture import compile
+from .compiler import compile
 from .random import Generator, get_rng_state, set_rng_state
 from .tensor import Tensor, is_tensor, set_printoptions
 from .creation import (

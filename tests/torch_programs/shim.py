@@ -51,6 +51,7 @@ MODULES = {
     "torch.backends.cudnn": "tinygen.backends.cudnn",
     "torch.backends.mps": "tinygen.backends.mps",
     "torch.cuda": "tinygen.cuda",
+    "torch.compiler": "tinygen.compiler",
     "torch.xpu": "tinygen.xpu",
     "torch.random": "tinygen.random",
 }

@@ -190,11 +190,12 @@ def test_mnist_forward_forward_trains_each_layer_on_its_own_goodness(tmp_path):
 
 def test_binarized_mlp_trains_through_custom_autograd_functions(tmp_path):
     """Sign weights and activations whose gradients come from PyTorch-style custom Functions
-    (forward(ctx, ...) and setup_context with @once_differentiable): the loss falls, the test
-    pass runs, and the latent weights stay clipped to [-1, 1]."""
+    (forward(ctx, ...) and setup_context with @once_differentiable), the model wrapped by
+    torch.compile: the loss falls, the test pass runs, and the latent weights stay clipped to
+    [-1, 1]."""
     out = _run("binarized_mlp", ["--epochs", "1", "--batch-size", "32", "--test-batch-size",
                                  "50", "--hidden", "64", "--lr", "0.01", "--log-interval", "1",
-                                 "--max-batches", "24", "--save-model"], tmp_path)
+                                 "--max-batches", "24", "--save-model", "--compile"], tmp_path)
     _falls(_numbers(TRAIN_LOSS, out), k=6, factor=0.9)
     assert "Test set: Average loss" in out
     state = tg.load(tmp_path / "mnist_binarized.pt")

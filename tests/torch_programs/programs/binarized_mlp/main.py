@@ -121,6 +121,8 @@ def main():
     parser.add_argument('--max-batches', type=int, default=0, metavar='N',
                         help='stop each epoch after N batches (0: the whole set)')
     parser.add_argument('--save-model', action='store_true', default=False)
+    parser.add_argument('--compile', action='store_true', default=False,
+                        help='wrap the model with torch.compile')
     args = parser.parse_args()
 
     torch.manual_seed(args.seed)
@@ -133,12 +135,15 @@ def main():
     test_loader = torch.utils.data.DataLoader(test_set, batch_size=args.test_batch_size)
 
     model = Net(args.hidden)
+    if args.compile:
+        model = torch.compile(model)
     optimizer = torch.optim.Adam(model.parameters(), lr=args.lr)
     for epoch in range(1, args.epochs + 1):
         train(args, model, train_loader, optimizer, epoch)
         test(args, model, test_loader)
     if args.save_model:
-        torch.save(model.state_dict(), 'mnist_binarized.pt')
+        plain = getattr(model, '_orig_mod', model)      # without torch.compile's key prefix
+        torch.save(plain.state_dict(), 'mnist_binarized.pt')
 
 
 if __name__ == '__main__':
