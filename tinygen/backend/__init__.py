@@ -13,8 +13,10 @@ from .dispatch import reference, kernel, dispatch, kernels_for, references, KERN
 from .random import manual_seed, generator, initial_seed
 from .size import Size
 from .memory import settle_at_glibc_ceilings
+from .floating import quiet_ieee_warnings
 
 settle_at_glibc_ceilings()        # process-wide, bounded, opt-out: memory.py says why
+quiet_ieee_warnings()             # NumPy's overflow / invalid-value warnings from tinygen's ops
 
 __all__ = [
     "Device", "device", "cpu", "array_module", "device_of", "get_xp", "cuda_is_available", "dtype",

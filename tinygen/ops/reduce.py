@@ -170,8 +170,8 @@ class Cumsum(Function):
         self.dim, self.reverse = dim, reverse
         xp = self.xp
         if reverse:
-            return xp.flip(xp.cumsum(xp.flip(x, dim), axis=dim), dim)
-        return xp.cumsum(x, axis=dim)
+            return xp.flip(xp.flip(x, dim).cumsum(axis=dim), dim)
+        return x.cumsum(axis=dim)
 
     def backward(self, gy):
         return Cumsum.apply(gy, self.dim, not self.reverse), None, None

@@ -14,6 +14,8 @@ from ..autograd import function as _fn
 from ..backend import dtypes as _dt
 from .args import norm_dim, norm_dims, resolve_shape, shape_arg
 
+_add_reduce = np.add.reduce
+
 
 def unbroadcast(g, shape):
     """Reduce gradient g to `shape` (the adjoint of broadcasting). No-op when shapes match."""
@@ -40,6 +42,8 @@ def sum_array(fn, x, axes, keepdims):
             and x.size):
         y = fn.kernel("channel_sum")(x)
         return y.reshape((1, -1) + (1,) * (x.ndim - 2)) if keepdims else y
+    if type(x) is np.ndarray:     # the ufunc itself: x.sum's Python wrapper costs ~0.15 us, and
+        return _add_reduce(x, axes, None, None, keepdims)   # NumPy's warnings would name it
     return x.sum(axis=axes, keepdims=keepdims)
 
 
