@@ -2,6 +2,7 @@
 (state_dict under '_orig_mod.', attributes read through), eager under grad mode, a captured and
 replayed forward without it."""
 import copy
+import pickle
 import warnings
 
 import numpy as np
@@ -72,7 +73,7 @@ def test_training_runs_eagerly_without_warnings():
                 opt.step()
                 losses.append(loss.item())
             assert losses[0] == losses[1]
-    assert "_captured" not in cm.__dict__
+    assert cm._run.captured is None
 
 
 def test_inference_is_captured_and_replays_the_eager_result():
@@ -84,7 +85,7 @@ def test_inference_is_captured_and_replays_the_eager_result():
         with tg.no_grad():
             outs = [cm(_x(k)) for k in range(4)]
             want = [model(_x(k)) for k in range(4)]
-    plans = cm._captured.plans
+    plans = cm._run.captured.plans
     assert plans and all(p is not None and p.confirmed for p in plans.values())
     for got, ref in zip(outs, want):
         np.testing.assert_array_equal(got.numpy(), ref.numpy())
@@ -101,7 +102,7 @@ def test_a_deep_copy_is_its_own_model():
         for _ in range(3):
             before = cm(_x()).numpy()
     twin = copy.deepcopy(cm)
-    assert "_captured" not in twin.__dict__
+    assert "_run" not in twin.__dict__
     with tg.no_grad():
         for p in twin.parameters():
             p.mul_(2)
@@ -138,3 +139,22 @@ def test_torch_compiler_names():
 
     assert f(1) == 2 and g(1) == 3
     assert tg.compiler.reset() is None and tg.compiler.cudagraph_mark_step_begin() is None
+
+
+def test_module_compile_in_place():
+    model, twin = _model(), _model()
+    assert model.compile() is None
+    model.eval(), twin.eval()
+    with tg.no_grad():
+        for k in range(3):
+            np.testing.assert_array_equal(model(_x(k)).numpy(), twin(_x(k)).numpy())
+    assert model.forward.run.captured.plans
+    loss = model(_x()).pow(2).mean()                      # grad mode: eager, a graph
+    loss.backward()
+    assert model.body[0].weight.grad is not None
+    clone = copy.deepcopy(model)
+    assert clone.forward.module is clone and clone.forward.run.captured is None
+    restored = pickle.loads(pickle.dumps(model))
+    assert restored.forward.module is restored
+    with tg.no_grad():
+        np.testing.assert_array_equal(restored(_x()).numpy(), twin(_x()).numpy())

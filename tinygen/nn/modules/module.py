@@ -70,6 +70,12 @@ class Module(StateDicts, _SelfRegistering):
         raise NotImplementedError(f"Module [{type(self).__name__}] is missing the required "
                                   "\"forward\" function")
 
+    def compile(self, *args, fuse=True, **kwargs):
+        """torch's Module.compile(), in place: forward runs eagerly under grad mode and is
+        captured without it (nn/modules/compiled.py; PyTorch's options are accepted)."""
+        from .compiled import CompiledForward  # lazy: compiled.py subclasses Module
+        object.__setattr__(self, "forward", CompiledForward(self, fuse))
+
     def __call__(self, *args, **kwargs):
         if CAPTURE[0] is not None:          # a captured step replays as traced in this mode
             tr = tracer()
