@@ -38,7 +38,7 @@ def _python_data(data):
 
 class Tensor:
     __slots__ = ("_data", "_grad_fn", "_out_idx", "_requires_grad", "grad", "_version",
-                 "_hooks", "_post_hooks", "__weakref__")
+                 "_hooks", "_post_hooks", "_view", "__weakref__")
     __array_priority__ = 1000           # numpy_array * tensor -> Tensor.__rmul__
 
     def __init__(self, data, dtype=None, device=None, requires_grad=False):
@@ -49,9 +49,8 @@ class Tensor:
         self._grad_fn = None
         self._out_idx = 0
         self._requires_grad = False
-        self.grad = None
         self._version = [0]
-        self._hooks = None
+        self.grad = self._hooks = self._view = None   # (_view: autograd/views.py)
         if requires_grad:
             self.requires_grad = True
 
@@ -62,9 +61,8 @@ class Tensor:
         t._grad_fn = grad_fn
         t._out_idx = out_idx
         t._requires_grad = requires_grad
-        t.grad = None
         t._version = [0]
-        t._hooks = None
+        t.grad = t._hooks = t._view = None
         return t
 
     # ---- attributes ---------------------------------------------------------------------------

@@ -466,3 +466,19 @@ def test_matches_pytorch(make):
     np.testing.assert_allclose(ours[0], theirs[0], rtol=1e-12)
     np.testing.assert_allclose(ours[1], theirs[1], rtol=1e-12)
     np.testing.assert_allclose(ours[2], theirs[2], rtol=1e-12)
+
+
+def test_mark_dirty_on_a_view_updates_its_base():
+    def run(lib):
+        Double_ = _double_(lib)
+        x = _x(lib)
+        y = x * 3
+        Double_.apply(y[1:3])
+        (y * y).sum().backward()
+        return y.detach().numpy(), x.grad.numpy()
+    values, grad = run(tg)
+    xv = np.array([0.5, -2.0, 3.0, 0.25])
+    np.testing.assert_allclose(values, 3 * xv * np.array([1, 2, 2, 1]), rtol=1e-12)
+    np.testing.assert_allclose(grad, 18 * xv * np.array([1, 4, 4, 1]), rtol=1e-12)
+    torch = pytest.importorskip("torch")
+    np.testing.assert_allclose(grad, run(torch)[1], rtol=1e-12)

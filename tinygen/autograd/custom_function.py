@@ -44,6 +44,7 @@ from ..backend.dtypes import from_np_dtype
 from . import function as _fn
 from .function import Function, rebase, wrap_constant
 from .grad_mode import GRAD, no_grad
+from .view_history import check_writable, take_history
 
 
 class FunctionCtx:
@@ -261,8 +262,11 @@ def _wire(node, ctx, args, outs):
         diff = id(o) not in nondiff and o._data.dtype.kind in "fc"
         if id(o) in dirty:
             _dirty_input(node, args, o)
-            t = o
-        elif any(o is a for a in args) or any(o is w for w in wired):
+            if diff:        # o's history (and its root's and views', where o is a view)
+                take_history(o, _fn.Tensor._make(o._data, node, i, True))
+            wired.append(o)
+            continue
+        if any(o is a for a in args) or any(o is w for w in wired):
             t = _fn.Tensor._make(o._data, None, 0, False)     # a new tensor on its storage
             t._version = o._version
         else:
@@ -281,6 +285,7 @@ def _dirty_input(node, args, t):
         raise RuntimeError(f"{type(node).__name__}: a leaf Variable that requires grad (shape "
                            f"{tuple(t.shape)}) has been used in an in-place operation (marked "
                            "dirty).")
+    check_writable(t)                       # (a view: PyTorch's refusals)
     rebase(t)
     for k, a in enumerate(args):
         if a is t and node.inputs[k] is not None:

@@ -10,8 +10,10 @@ another (engine.py), whatever the multithreading switch says. PyTorch's switch c
 its per-device worker threads and the calling thread; here it is only recorded, so that
 is_multithreading_enabled() reports what was set. Like PyTorch's, the setting is per thread.
 
-View replay (PyTorch rebuilding a view's grad_fn by replaying the view op after an in-place
-change to its base) does not exist in tinygen: is_view_replay_enabled() is always False.
+View replay is PyTorch's choice, when it rebuilds a view's grad_fn after an in-place change to
+its storage, between replaying the view ops and one as_strided; tinygen always replays the view
+ops (autograd/views.py). is_view_replay_enabled() reports PyTorch's default, False, and nothing
+here sets it.
 """
 from __future__ import annotations
 
@@ -48,5 +50,5 @@ class set_multithreading_enabled(_CallTimeSwitch):
 
 
 def is_view_replay_enabled() -> bool:
-    """Always False: tinygen's views carry no replayable view function (see the module doc)."""
+    """PyTorch's default, False (see the module doc: tinygen replays view ops regardless)."""
     return False

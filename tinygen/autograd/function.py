@@ -33,6 +33,7 @@ import numpy as np
 from ..backend.device import array_module, device_type
 from ..backend.dispatch import kernel_for
 from .grad_mode import GRAD
+from .views import record as record_view
 
 ANOMALY = [False]
 CAPTURE = [None]       # the tracer of tg.compile while it records a step (autograd/capture.py)
@@ -220,16 +221,15 @@ class Function:
             outs._grad_fn = node
             outs._out_idx = 0
             outs._requires_grad = requires
-            outs.grad = None
             outs._version = [0]
-            outs._hooks = None
+            outs.grad = outs._hooks = outs._view = None
         if requires:
             if fn._to_save:
                 fn._resolve_saved(args, arrays, outs)
             if ANOMALY[0]:
                 _check_finite(cls.__name__, "forward", out if type(out) is tuple else (out,))
         if fn.is_view and isinstance(args[0], Tensor):
-            _share_version(outs, args[0])
+            record_view(outs, args[0], fn, args, params)      # (views.py)
         if CAPTURE[0] is not None and (tr := tracer()) is not None:
             tr.op(cls, fn, args, arrays, params, out)
         return outs
@@ -416,15 +416,6 @@ def _as_array(fn, out):
             saved.append(arr if s is out else s)
         fn._to_save = tuple(saved)
     return arr
-
-
-def _share_version(outs, base):
-    """A view shares its base's version counter: an in-place change to either is seen by both."""
-    if type(outs) is tuple:
-        for o in outs:
-            o._version = base._version
-    else:
-        outs._version = base._version
 
 
 def _describe(args):

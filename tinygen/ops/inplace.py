@@ -13,7 +13,6 @@ item assignment, the in-place twin of the other ops (`exp_`, `relu_`, `scatter_`
 """
 from __future__ import annotations
 
-import weakref
 
 import numpy as np
 
@@ -21,10 +20,11 @@ from ..autograd import function as _fn
 from ..autograd import capture as _capture
 from ..autograd.capture import tracer
 from ..autograd.grad_mode import GRAD, no_grad
+from ..autograd.view_history import check_writable, reshaped_in_place, take_history
 from ..backend import dtypes as _dt
 from ..backend.device import get_xp
 from ..backend.random import generator
-from .binary import type_name
+from .binary import type_name, where
 from .convert import as_array, scalar_like
 from .diagonal import diagonal_mask
 from .index import SetItem, assign
@@ -92,6 +92,8 @@ def inplace(t, compute, name=None):
 
 
 def _rebase(t, compute, name=None):
+    if getattr(t, "_view", None) is not None:
+        check_writable(t)
     # the op sees the old value: a copy, so what it saves for backward (b.mul_(a) saves the old
     # b) is not overwritten by the write below
     with no_grad():
@@ -102,12 +104,7 @@ def _rebase(t, compute, name=None):
     _write(t, out, name)
     if out._requires_grad:
         _leaf_check(t)
-        fn = out._grad_fn
-        t._grad_fn, t._out_idx, t._requires_grad = fn, out._out_idx, True
-        if fn is not None and fn._saved:        # a saved output is now t, at its new version
-            fn._saved = tuple(
-                (1, weakref.ref(t), t._version[0]) if e is not None and e[0] == 1 and e[1]() is out
-                else e for e in fn._saved)
+        take_history(t, out)         # t's, and its root's and their views' (view_history.py)
     return t
 
 
@@ -166,7 +163,7 @@ def copy_(input, src):
     """Copy src's values into input (src broadcast, cast and moved to input's device)."""
     if GRAD.enabled and (input._requires_grad or
                          (isinstance(src, _fn.Tensor) and src._requires_grad)):
-        return inplace(input, lambda t: t * 0 + src)
+        return inplace(input, _replaced_by(src))
     if isinstance(src, _fn.Tensor) and src.device == input.device:
         _store(input, src._data, src)        # (the assignment casts and broadcasts)
     else:
@@ -175,9 +172,20 @@ def copy_(input, src):
     return input
 
 
+def _replaced_by(src):
+    """compute(t) for an in-place op that overwrites all of t with src (a tensor or a number,
+    broadcast to t): where(True, src, t), so t's old history gets a zero gradient (not t * 0,
+    which is NaN where t held inf) and src its own."""
+    def compute(t):
+        everywhere = _fn.wrap_constant(get_xp(t.device).ones(t._data.shape, dtype=bool))
+        return where(everywhere, src, t)
+    return compute
+
+
 def fill_(input, value):
-    if GRAD.enabled and input._requires_grad:
-        _leaf_check(input)
+    if GRAD.enabled and (input._requires_grad or
+                         (isinstance(value, _fn.Tensor) and value._requires_grad)):
+        return inplace(input, _replaced_by(value))          # its history: FillBackward's
     if isinstance(value, _fn.Tensor):
         _store(input, value._data, value)
     else:
@@ -209,6 +217,8 @@ def _fill_random(input, kind, *params):
         if any(hasattr(v, "shape") for v in params):
             tr.note(f"an in-place {kind} fill with a tensor parameter")
         tr.source(_draws, draw, {}, values)
+    if GRAD.enabled and input._requires_grad:       # a graph: the old history gets no gradient
+        return inplace(input, _replaced_by(_fn.Tensor._make(values, None, 0, False)))
     _store(input, values)
     return input
 
@@ -292,6 +302,7 @@ def _reshape_in_place(input, compute):
     else:
         out = compute(input)
     input._data = out._data
+    reshaped_in_place(input, out)
     if _fn.CAPTURE[0] is not None:
         tr = tracer()
         if tr is not None:

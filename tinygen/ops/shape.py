@@ -73,11 +73,15 @@ class BroadcastTo(Function):
 
 
 class Reshape(Function):
-    is_view = True
+    is_view = True          # where NumPy could reshape without a copy (forward says)
 
     def forward(self, x, shape):
         self.in_shape = x.shape
-        return x.reshape(shape)
+        y = x.reshape(shape)
+        b = y.base                              # a view's base is x or the array x views
+        if b is not x and (b is None or b is not x.base):
+            self.is_view = False                # a copy: its own storage, as PyTorch's
+        return y
 
     def backward(self, gy):
         return Reshape.apply(gy, self.in_shape), None
@@ -198,11 +202,11 @@ class Repeat(Function):
 
 
 class Flip(Function):
-    is_view = True
+    """A copy, as PyTorch's flip (NumPy's is a view: an in-place change to it changed x)."""
 
     def forward(self, x, dims):
         self.dims = dims
-        return self.xp.flip(x, axis=dims)
+        return self.xp.flip(x, axis=dims).copy()
 
     def backward(self, gy):
         return Flip.apply(gy, self.dims), None

@@ -27,7 +27,7 @@ def _share_storage(t, data):
     t._requires_grad = False
     t.grad = None
     t._version = data._version
-    t._hooks = None
+    t._hooks = t._view = None
 
 
 class Parameter(Tensor):
@@ -256,7 +256,7 @@ def _init_uninitialized(t, requires_grad, device, dtype):
     t._requires_grad = False
     t.grad = None
     t._version = [0]
-    t._hooks = None
+    t._hooks = t._view = None
     t.requires_grad = requires_grad
 
 
