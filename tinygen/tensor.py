@@ -262,6 +262,8 @@ class Tensor:
         return t
 
     def detach_(self):
+        if getattr(self, "_view", None) is not None:       # (as PyTorch)
+            raise RuntimeError("Can't detach views in-place. Use detach() instead.")
         _function.rebase(self)
         self._grad_fn = None
         self._requires_grad = False

@@ -167,6 +167,9 @@ class Function:
     fuse_attrs = {}
     _unwanted = ()           # inputs whose gradient this backward pass does not want (engine.py)
     _epoch = 0               # REBASES[0] when recorded (only after a rebase: see rebase)
+    # per value given to save_for_backward, the inputs whose gradients need it: a value none of
+    # them requires is not kept (PyTorch's rule: a later in-place change to it is no error)
+    saved_for = None
 
     def __init_subclass__(cls, **kwargs):
         """A subclass with a static forward (or setup_context) is a PyTorch-style custom
@@ -254,7 +257,11 @@ class Function:
         anyway), an output (weak ref: no cycle), or an intermediate (kept as a plain array).
         (Inputs first, by identity: what most ops save; the per-op cost of every recorded op.)"""
         saved = []
-        for s in self._to_save:
+        need = self.saved_for
+        for k, s in enumerate(self._to_save):
+            if need is not None and all(self.inputs[j] is None for j in need[k]):
+                saved.append(None)
+                continue
             for a, arr in zip(args, arrays):
                 if arr is s and isinstance(a, Tensor):
                     saved.append((0, a, a._version[0]))

@@ -19,7 +19,7 @@ import weakref
 
 from . import function as _fn
 from .function import Function, rebase, wrap_constant
-from .grad_mode import no_grad
+from .grad_mode import enable_grad, no_grad
 from .views import chain, live_views, replay
 
 
@@ -67,8 +67,11 @@ def check_writable(t):
 
 def take_history(t, out):
     """After the in-place op on t (its result `out`, which requires grad, already written into
-    t's storage): t, its root and their live views take their new histories."""
+    t's storage): t, its root and their live views take their new histories. Each is rebased
+    first (function.rebase), after the op was recorded: the op's own node, which may take t
+    itself as an operand (y.sub_(y)), is one of the Functions that keep t's old history."""
     if getattr(t, "_view", None) is None:  # t is a root: the op's own history, then its views
+        rebase(t)
         _set_history(t, out)
         _fix_saved_output(out, t)
         _replay_views(t)
@@ -80,6 +83,24 @@ def take_history(t, out):
     node = CopySlices.apply(old, out, steps, root._data)
     _set_history(root, node)
     _replay_views(root)
+
+
+def writes_without_history(t):
+    """After a write into t's storage that records no graph (under no_grad, or of a tensor that
+    requires no grad): the storage's live views take their histories again from their root, as
+    PyTorch regenerates a view's grad_fn after its base's version changed (a root that requires
+    no grad any more, after detach_, leaves its views none). Optimisers bump versions by
+    themselves and do not come here: a view of a parameter is made again each step."""
+    root = chain(t)[0] if t._view is not None else t
+    views = live_views(root)
+    if not views or not (root._requires_grad or any(v._requires_grad for v in views)):
+        return
+    with enable_grad():
+        for v in views:
+            rebase(v)
+            again = replay(root, chain(v)[1])
+            v._grad_fn, v._out_idx, v._requires_grad = (again._grad_fn, again._out_idx,
+                                                         again._requires_grad)
 
 
 def _set_history(t, source):

@@ -84,6 +84,7 @@ _SCALARS = (int, float, bool, complex)
 
 class Mul(Function):
     fuse = "{0} * {1}"
+    saved_for = ((1,), (0,))                # a for b's gradient, b for a's
 
     def forward(self, a, b):
         self.sa, self.sb = _shape(a), _shape(b)
@@ -111,6 +112,7 @@ def _product_of_arrays(gy, x):
 
 class Div(Function):
     fuse = "{0} / {1}"
+    saved_for = ((1,), (0, 1))
 
     def forward(self, a, b):
         self.sa, self.sb = _shape(a), _shape(b)

@@ -20,7 +20,8 @@ from ..autograd import function as _fn
 from ..autograd import capture as _capture
 from ..autograd.capture import tracer
 from ..autograd.grad_mode import GRAD, no_grad
-from ..autograd.view_history import check_writable, reshaped_in_place, take_history
+from ..autograd.view_history import (check_writable, reshaped_in_place, take_history,
+                                      writes_without_history)
 from ..backend import dtypes as _dt
 from ..backend.device import get_xp
 from ..backend.random import generator
@@ -38,15 +39,16 @@ def _leaf_check(t):
             "in-place operation; wrap it in `with tg.no_grad():` (as optimisers and init do)")
 
 
-def _write(t, out, name=None):
+def _write(t, out, name=None, views=True):
     """out (the op's result) into t; with the op's name, refused where PyTorch refuses the cast
-    (copy_ and setitem cast freely and pass none)."""
+    (copy_ and setitem cast freely and pass none). views=False: the caller gives t and its
+    views their histories (_rebase)."""
     if out._data.shape != t._data.shape:
         raise RuntimeError(f"in-place op: result shape {tuple(out.shape)} doesn't match the "
                            f"tensor's shape {tuple(t.shape)}")
     if name is not None and out._data.dtype is not t._data.dtype:
         _check_cast(name, out, t)
-    _store(t, out._data)
+    _store(t, out._data, views=views)
 
 
 def _check_cast(name, out, t):
@@ -58,7 +60,7 @@ def _check_cast(name, out, t):
                            f"op on a {t.dtype} tensor of shape {tuple(t.shape)})")
 
 
-def _store(t, values, source=None):
+def _store(t, values, source=None, views=True):
     """t's storage set to values (an array, broadcast and cast as NumPy assigns), its version
     bumped; a step being captured (tg.compile) records the write, so its replays make it too
     (values must then be an op's output, made by _constant, or the array of `source`, a
@@ -69,6 +71,8 @@ def _store(t, values, source=None):
             tr.write(t._data, values, t, source)
     t._data[...] = values
     t._version[0] += 1
+    if views and len(t._version) > 1:         # views of this storage (autograd/views.py)
+        writes_without_history(t)
 
 
 def _constant(value, t):
@@ -99,9 +103,8 @@ def _rebase(t, compute, name=None):
     with no_grad():
         old = _fn.CopyArray.apply(t)._data
     alias = _fn.Tensor._make(old, t._grad_fn, t._out_idx, t._requires_grad)
-    _fn.rebase(t)                          # the Functions that took t keep its history
     out = compute(alias)
-    _write(t, out, name)
+    _write(t, out, name, views=not out._requires_grad)
     if out._requires_grad:
         _leaf_check(t)
         take_history(t, out)         # t's, and its root's and their views' (view_history.py)
@@ -157,6 +160,8 @@ def setitem(input, idx, value):
         return
     assign(input._data, idx, value._data if isinstance(value, _fn.Tensor) else value, pre)
     input._version[0] += 1
+    if len(input._version) > 1:
+        writes_without_history(input)
 
 
 def copy_(input, src):
