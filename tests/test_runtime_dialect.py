@@ -278,3 +278,59 @@ def test_jit_script_and_trace_hand_back_what_they_get():
     assert tg.jit.unused(drop=False)(f) is f
     with pytest.raises(NotImplementedError, match="state_dict"):
         tg.jit.save(model, "m.pt")
+
+
+def test_autocast_state_is_recorded_as_pytorchs():
+    """tg.is_autocast_enabled / get_autocast_dtype and the rest read what regions set, with
+    PyTorch's defaults; compared with torch's own answers where it is installed."""
+    def trace(lib):
+        out = [lib.is_autocast_enabled(), lib.is_autocast_enabled("cpu"),
+               str(lib.get_autocast_dtype("cpu")).split(".")[-1],
+               str(lib.get_autocast_dtype("cuda")).split(".")[-1], lib.is_autocast_cache_enabled()]
+        with lib.autocast("cpu"):
+            out += [lib.is_autocast_enabled("cpu"), lib.is_autocast_enabled()]
+            with lib.autocast("cpu", enabled=False):
+                out.append(lib.is_autocast_enabled("cpu"))
+            with lib.autocast("cpu", dtype=lib.float16):
+                out.append(str(lib.get_autocast_dtype("cpu")).split(".")[-1])
+            out.append(str(lib.get_autocast_dtype("cpu")).split(".")[-1])
+        out += [lib.is_autocast_enabled("cpu"), lib.autocast_increment_nesting(),
+                lib.autocast_decrement_nesting()]
+        lib.set_autocast_enabled("cpu", True)
+        out.append(lib.is_autocast_enabled("cpu"))
+        lib.set_autocast_enabled("cpu", False)
+        return out
+
+    ours = trace(tg)
+    assert ours == [False, False, "bfloat16", "float16", True, True, False, False, "float16",
+                    "bfloat16", False, 1, 0, True]
+    with pytest.raises(RuntimeError, match="unknown device_type 'foo'"):
+        tg.get_autocast_dtype("foo")
+    torch = pytest.importorskip("torch")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DeprecationWarning)
+        assert trace(torch) == ours
+
+
+def test_set_default_tensor_type_to_dense_and_conv_memory_format():
+    try:
+        tg.set_default_tensor_type("torch.DoubleTensor")
+        assert tg.get_default_dtype() == tg.float64 and tg.tensor([1.0]).dtype == tg.float64
+        tg.set_default_tensor_type(tg.HalfTensor)
+        assert tg.get_default_dtype() == tg.float16
+    finally:
+        tg.set_default_tensor_type(tg.FloatTensor)
+    assert tg.get_default_dtype() == tg.float32
+    with pytest.raises(TypeError, match="only floating-point types"):
+        tg.set_default_tensor_type("torch.IntTensor")
+    with pytest.raises(TypeError, match="not available as the default tensor type"):
+        tg.set_default_tensor_type("torch.cuda.FloatTensor")
+    x = tg.ones(3)
+    assert x.to_dense() is x and x.to_dense(tg.float64).dtype == tg.float64
+    model = tg.nn.Sequential(tg.nn.Conv2d(1, 2, 3), tg.nn.ReLU())
+    before = model[0].weight.detach().numpy().copy()
+    assert tg.nn.utils.convert_conv2d_weight_memory_format(model, tg.channels_last) is model
+    assert tg.nn.utils.convert_conv3d_weight_memory_format(model, tg.channels_last_3d) is model
+    np.testing.assert_array_equal(model[0].weight.detach().numpy(), before)
+    with pytest.raises(TypeError, match="expected a memory format"):
+        tg.nn.utils.convert_conv2d_weight_memory_format(model, "channels_last")

@@ -36,7 +36,7 @@ from .creation import (
 from .legacy import (
     FloatTensor, DoubleTensor, HalfTensor, LongTensor, IntTensor, ShortTensor, CharTensor,
     ByteTensor, BoolTensor, memory_format, contiguous_format, channels_last, channels_last_3d,
-    preserve_format,
+    preserve_format, set_default_tensor_type,
 )
 from .ops.elementwise import (
     neg, exp, expm1, log, log1p, log2, log10, sqrt, rsqrt, reciprocal, square, abs, sign, floor,
@@ -205,6 +205,15 @@ def promote_types(type1, type2):
                                                        _dtypes.to_np_dtype(type2)))
 
 
+_AUTOCAST_STATE = (   # torch's autocast-state functions, in tinygen/amp.py (loaded on first use)
+    "is_autocast_enabled", "set_autocast_enabled", "get_autocast_dtype", "set_autocast_dtype",
+    "autocast_increment_nesting", "autocast_decrement_nesting", "is_autocast_cache_enabled",
+    "set_autocast_cache_enabled", "clear_autocast_cache", "is_autocast_cpu_enabled",
+    "set_autocast_cpu_enabled", "get_autocast_cpu_dtype", "set_autocast_cpu_dtype",
+    "get_autocast_gpu_dtype", "set_autocast_gpu_dtype",
+)
+
+
 def __getattr__(name):
     # heavier subpackages load on first use: tg.nn, tg.optim, tg.data, tg.linalg, tg.save/load,
     # tg.utils.data
@@ -214,8 +223,8 @@ def __getattr__(name):
         return importlib.import_module(f"{__name__}.{name}")
     if name in ("special", "testing", "func", "accelerator", "jit", "xpu"):
         return importlib.import_module(f"{__name__}.{name}")
-    if name == "autocast":
-        return importlib.import_module(f"{__name__}.amp").autocast
+    if name == "autocast" or name in _AUTOCAST_STATE:
+        return getattr(importlib.import_module(f"{__name__}.amp"), name)
     if name in ("save", "load", "from_dlpack"):
         return getattr(importlib.import_module(f"{__name__}.io"), name)
     raise AttributeError(f"module 'tinygen' has no attribute {name!r}")

@@ -5,8 +5,9 @@
     scaler = tg.amp.GradScaler("cpu")
     scaler.scale(loss).backward(); scaler.step(opt); scaler.update()
 
-Where PyTorch differs: tinygen has no autocast casting policy. Inside a region every op runs in
-its inputs' dtype, as outside it: a float32 model stays float32 (more precise than PyTorch's
+Where PyTorch differs: tinygen has no autocast casting policy. A region is recorded (what
+tg.is_autocast_enabled(device_type) and get_autocast_dtype read), but every op runs in its
+inputs' dtype, as outside it: a float32 model stays float32 (more precise than PyTorch's
 bfloat16 / float16 products, not faster, not smaller). The GradScaler is PyTorch's algorithm in
 full (scale the loss, unscale the gradients, skip a step whose gradients are not finite, grow the
 scale after growth_interval good steps, back off after a bad one), so a script's loop runs and
@@ -16,9 +17,11 @@ from __future__ import annotations
 
 import functools
 import math
+import threading
 import warnings
 
 from . import cuda
+from .backend import bfloat16, float16
 
 _DEVICE_TYPES = ("cpu", "cuda", "mps", "xpu", "xla", "hpu", "mtia", "meta")
 
@@ -38,9 +41,20 @@ class autocast:
         self.fast_dtype, self._enabled, self._cache_enabled = dtype, enabled, cache_enabled
 
     def __enter__(self):
+        state = _state(self.device)
+        self._prev = (state.enabled, state.dtype, _STATE.cache_enabled)
+        state.enabled = bool(self._enabled)
+        if self.fast_dtype is not None:
+            state.dtype = self.fast_dtype
+        if self._cache_enabled is not None:
+            _STATE.cache_enabled = bool(self._cache_enabled)
+        autocast_increment_nesting()
         return self
 
     def __exit__(self, *exc):
+        state = _state(self.device)
+        state.enabled, state.dtype, _STATE.cache_enabled = self._prev
+        autocast_decrement_nesting()
         return False
 
     def __call__(self, fn):
@@ -53,6 +67,104 @@ class autocast:
 
 def is_autocast_available(device_type: str) -> bool:
     return device_type in ("cpu", "cuda")
+
+
+# ---- autocast's state, as torch.is_autocast_enabled / get_autocast_dtype read it --------------
+# Per thread and device type: whether a region is open and its dtype (PyTorch's defaults:
+# bfloat16 on the CPU, float16 on CUDA). Recorded for code that asks; ops do not read it.
+# tinygen/__init__.py lists these functions for tg.* (_AUTOCAST_STATE).
+class _DeviceState:
+    def __init__(self, device):
+        self.enabled = False
+        self.dtype = _default_dtype(device)
+
+
+def _default_dtype(device):
+    return float16 if device in ("cuda", "mps", "mtia") else bfloat16
+
+
+class _AutocastState(threading.local):
+    def __init__(self):
+        self.devices, self.nesting, self.cache_enabled = {}, 0, True
+
+
+_STATE = _AutocastState()
+
+
+def _state(device_type):
+    device = device_type.split(":")[0]
+    if device not in _DEVICE_TYPES:
+        raise RuntimeError(f"autocast: unknown device_type {device_type!r}; expected one of "
+                           f"{', '.join(_DEVICE_TYPES)}")
+    if device not in _STATE.devices:
+        _STATE.devices[device] = _DeviceState(device)
+    return _STATE.devices[device]
+
+
+def is_autocast_enabled(device_type="cuda"):
+    return _state(device_type).enabled
+
+
+def set_autocast_enabled(device_type, enabled=None):
+    """set_autocast_enabled(device_type, enabled), or PyTorch's older set_autocast_enabled(
+    enabled) for CUDA."""
+    if enabled is None:
+        device_type, enabled = "cuda", device_type
+    _state(device_type).enabled = bool(enabled)
+
+
+def get_autocast_dtype(device_type):
+    return _state(device_type).dtype
+
+
+def set_autocast_dtype(device_type, dtype):
+    _state(device_type).dtype = dtype
+
+
+def autocast_increment_nesting():
+    _STATE.nesting += 1
+    return _STATE.nesting
+
+
+def autocast_decrement_nesting():
+    _STATE.nesting -= 1
+    return _STATE.nesting
+
+
+def is_autocast_cache_enabled():
+    return _STATE.cache_enabled
+
+
+def set_autocast_cache_enabled(enabled):
+    _STATE.cache_enabled = bool(enabled)
+
+
+def clear_autocast_cache():
+    """Nothing is cached: no op casts its inputs here."""
+
+
+def is_autocast_cpu_enabled():
+    return is_autocast_enabled("cpu")
+
+
+def set_autocast_cpu_enabled(enabled):
+    set_autocast_enabled("cpu", enabled)
+
+
+def get_autocast_cpu_dtype():
+    return get_autocast_dtype("cpu")
+
+
+def set_autocast_cpu_dtype(dtype):
+    set_autocast_dtype("cpu", dtype)
+
+
+def get_autocast_gpu_dtype():
+    return get_autocast_dtype("cuda")
+
+
+def set_autocast_gpu_dtype(dtype):
+    set_autocast_dtype("cuda", dtype)
 
 
 class GradScaler:

@@ -59,8 +59,31 @@ ShortTensor, CharTensor = _legacy("ShortTensor", _dt.int16), _legacy("CharTensor
 ByteTensor, BoolTensor = _legacy("ByteTensor", _dt.uint8), _legacy("BoolTensor", _dt.bool_)
 
 
+_FLOATING = {"FloatTensor": FloatTensor, "DoubleTensor": DoubleTensor, "HalfTensor": HalfTensor}
+
+
+def set_default_tensor_type(t):
+    """torch.set_default_tensor_type (deprecated since PyTorch 2.1): the default dtype of a
+    floating legacy type, given as the class or its name ('torch.DoubleTensor'). CUDA types are
+    refused (set_default_device picks a device), integer ones as PyTorch refuses them."""
+    name = t if isinstance(t, str) else getattr(t, "__name__", repr(t))
+    if ".cuda." in name:
+        raise TypeError(f"type {name} not available as the default tensor type: use "
+                        "tg.set_default_dtype and tg.set_default_device")
+    short = name.rsplit(".", 1)[-1]
+    if short not in _FLOATING:
+        raise TypeError(f"only floating-point types are supported as the default type, got "
+                        f"{name!r}")
+    _dt.set_default_dtype(_FLOATING[short].dtype)
+
+
 def _itself(self, *args, **kwargs):
     return self
+
+
+def _to_dense(self, dtype=None, *, masked_grad=None):
+    """x.to_dense(): tinygen's tensors are dense (strided): x itself, or x in dtype."""
+    return self if dtype is None else self.to(dtype)
 
 
 def _false(self):
@@ -68,6 +91,7 @@ def _false(self):
 
 
 Tensor.share_memory_ = _itself
+Tensor.to_dense = _to_dense
 Tensor.pin_memory = _itself
 Tensor.is_shared = _false
 Tensor.is_pinned = _false
