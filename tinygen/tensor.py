@@ -14,6 +14,7 @@ import weakref
 import numpy as np
 
 from .autograd import capture as _capture, function as _function
+from . import autograd as _autograd
 from .autograd.engine import run_backward
 from .backend import dtypes as _dt
 from .backend.device import Device, cpu as _cpu, device_of, get_xp
@@ -458,16 +459,11 @@ class Tensor:
     # ---- autograd -----------------------------------------------------------------------------
     def backward(self, gradient=None, retain_graph=None, create_graph=False, inputs=None):
         """Accumulate d self / d leaf into every leaf's .grad (only into `inputs`' when given)."""
-        if retain_graph is None:
-            retain_graph = create_graph
         if inputs is None:
-            run_backward([self], [gradient], retain_graph, create_graph)
+            run_backward([self], [gradient], create_graph if retain_graph is None else
+                         retain_graph, create_graph)
             return
-        grads = run_backward([self], [gradient], retain_graph, create_graph,
-                             inputs=list(inputs), allow_unused=True)
-        for t, g in zip(inputs, grads):
-            if g is not None:
-                t.grad = g if t.grad is None else t.grad + g
+        _autograd.backward([self], [gradient], retain_graph, create_graph, inputs)
 
     def register_hook(self, hook):
         """hook(grad) -> new grad or None, called when this tensor's gradient is computed."""
@@ -500,6 +496,8 @@ class Tensor:
         return _RemovableHandle(self._post_hooks, hook)
 
     def retain_grad(self):
+        if not self._requires_grad:
+            raise RuntimeError("can't retain_grad on Tensor that has requires_grad=False")
         fn = self._grad_fn
         if fn is None:
             return

@@ -392,3 +392,60 @@ def test_a_root_gradient_is_taken_in_the_outputs_dtype():
         x = tg.ones(3, requires_grad=True)
         f(x).backward(tg.ones(3, dtype=tg.float64))
         assert x.grad.dtype == tg.float32
+
+
+# ---- found by tests/autograd/test_fuzz_engine.py (PyTorch's answers) --------------------------
+def test_grad_accumulates_in_place_outside_create_graph():
+    x = tg.tensor([1.0, 2.0], requires_grad=True)
+    (x * 3).sum().backward()
+    held = x.grad
+    (x * 3).sum().backward()
+    assert x.grad is held
+    np.testing.assert_array_equal(held.numpy(), [6.0, 6.0])
+
+
+def test_backward_inputs_count_each_tensor_once():
+    x = tg.tensor([1.0, 2.0], requires_grad=True)
+    (x * 3).sum().backward(inputs=[x, x])
+    np.testing.assert_array_equal(x.grad.numpy(), [3.0, 3.0])
+    y = x * 3
+    y.retain_grad()
+    (y * y).sum().backward(inputs=[y])          # once, not once more by retain_grad
+    np.testing.assert_array_equal(y.grad.numpy(), [6.0, 12.0])
+    z = x * 2
+    z.register_hook(lambda g: g * 10)           # a non-leaf input's .grad: after its hooks
+    tg.autograd.backward([(z * z).sum()], inputs=[z])
+    np.testing.assert_array_equal(z.grad.numpy(), [40.0, 80.0])
+    assert not z.retains_grad
+
+
+def test_a_leaf_frozen_after_use_gets_no_grad():
+    x = tg.tensor([1.0, 2.0], requires_grad=True)
+    y = (x * 3).sum()
+    x.requires_grad_(False)
+    y.backward()
+    assert x.grad is None
+
+
+def test_retain_grad_only_where_the_pass_goes():
+    x = tg.tensor([1.0, 2.0], requires_grad=True)
+    w = tg.tensor([5.0, 6.0], requires_grad=True)
+    y = x * 3
+    y.retain_grad()
+    tg.autograd.grad((y * w).sum(), [w])        # y's node is not needed for w
+    assert y.grad is None
+    tg.autograd.grad((y * w).sum(), [x])
+    np.testing.assert_array_equal(y.grad.numpy(), [5.0, 6.0])
+    with pytest.raises(RuntimeError, match="can't retain_grad on Tensor that has requires_grad"):
+        tg.ones(2).retain_grad()
+
+
+def test_a_hooked_input_of_autograd_grad():
+    x = tg.tensor([1.0, 2.0], requires_grad=True)
+    y = x * 3
+    y.register_hook(lambda g: g * 10)
+    (alone,) = tg.autograd.grad((y * y).sum(), [y])          # y's node goes no further
+    dy, dx = tg.autograd.grad((y * y).sum(), [y, x])          # it goes on to x
+    np.testing.assert_array_equal(alone.numpy(), [60.0, 120.0])
+    np.testing.assert_array_equal(dy.numpy(), [6.0, 12.0])
+    np.testing.assert_array_equal(dx.numpy(), [180.0, 360.0])

@@ -7,7 +7,7 @@ from . import function as _function
 from .function import Function, OpError
 from .grad_mode import (no_grad, enable_grad, set_grad_enabled, is_grad_enabled, inference_mode,
                         is_inference_mode_enabled)
-from .engine import run_backward
+from .engine import add_into, run_backward
 from .anomaly import set_detect_anomaly, detect_anomaly, is_anomaly_enabled
 from .gradcheck import gradcheck, gradgradcheck, GradcheckError
 from .graphviz import to_dot
@@ -38,12 +38,39 @@ def grad(outputs, inputs, grad_outputs=None, retain_graph=None, create_graph=Fal
                         allow_unused=allow_unused)
 
 
-def backward(tensors, grad_tensors=None, retain_graph=None, create_graph=False):
+def backward(tensors, grad_tensors=None, retain_graph=None, create_graph=False, inputs=None):
+    """Accumulate the gradients of `tensors` into the .grad of every leaf they depend on; with
+    `inputs` (tensors, leaves or not), into theirs only, each once however often it is listed."""
     Tensor = _function.Tensor
     ts = [tensors] if isinstance(tensors, Tensor) else list(tensors)
     gs = [None] * len(ts) if grad_tensors is None else (
         [grad_tensors] if isinstance(grad_tensors, Tensor) else list(grad_tensors))
-    run_backward(ts, gs, create_graph if retain_graph is None else retain_graph, create_graph)
+    retain_graph = create_graph if retain_graph is None else retain_graph
+    if inputs is None:
+        run_backward(ts, gs, retain_graph, create_graph)
+        return
+    unique = []
+    for t in [inputs] if isinstance(inputs, Tensor) else inputs:
+        if not any(t is u for u in unique):
+            unique.append(t)
+    # as PyTorch: a non-leaf input's .grad is accumulated as retain_grad does it (after its
+    # hooks); a leaf's is what autograd.grad gives (after the leaf's hooks too)
+    retained = [t for t in unique if t._grad_fn is not None and not t.retains_grad]
+    for t in retained:
+        t.retain_grad()
+    try:
+        grads = run_backward(ts, gs, retain_graph, create_graph, inputs=unique,
+                             allow_unused=True)
+    finally:
+        for t in retained:
+            del t._grad_fn._retain[t._out_idx]
+    for t, g in zip(unique, grads):
+        if g is None or t._grad_fn is not None:
+            continue
+        if t.grad is None:
+            t.grad = g if create_graph else g.detach().clone()
+        elif create_graph or not add_into(t.grad, g):
+            t.grad = t.grad + g
 
 
 __all__ = ["Function", "grad", "backward", "no_grad", "enable_grad", "set_grad_enabled",

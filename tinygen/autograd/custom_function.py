@@ -42,7 +42,7 @@ import weakref
 from ..backend.device import array_module
 from ..backend.dtypes import from_np_dtype
 from . import function as _fn
-from .function import Function, rebase, wrap_constant
+from .function import Function, wrap_constant
 from .grad_mode import GRAD, no_grad
 from .view_history import check_writable, take_history
 
@@ -286,7 +286,6 @@ def _dirty_input(node, args, t):
                            f"{tuple(t.shape)}) has been used in an in-place operation (marked "
                            "dirty).")
     check_writable(t)                       # (a view: PyTorch's refusals)
-    rebase(t)
     for k, a in enumerate(args):
         if a is t and node.inputs[k] is not None:
             alias = _fn.Tensor._make(t._data, t._grad_fn, t._out_idx, True)

@@ -201,15 +201,19 @@ class _Pass:
             grads = buffers.pop(fn, None)
             if grads is None:
                 continue
-            if fn._hooks is not None or fn._retain is not None:
-                grads = _run_node_hooks(fn, grads)
-            if capture:
-                self._capture_node(fn, grads)
-                if fn not in needed:
-                    continue
+            if capture and fn not in needed:  # a node no requested input needs: it runs
+                if self._is_target(fn):       # nothing, but the hooks of a requested tensor
+                    if fn._hooks is not None or fn._retain is not None:     # of it run first
+                        grads = _run_node_hooks(fn, grads)   # (as PyTorch's engine does)
+                    self._capture_node(fn, grads)
+                continue
+            if capture:                       # (one that goes on: its requested tensors' are
+                self._capture_node(fn, grads)  # taken before its hooks, as PyTorch's)
                 unwanted = self._unwanted(fn, needed)
                 if unwanted:                  # for the op's needs_input_grad, this pass only
                     fn._unwanted = unwanted
+            if fn._hooks is not None or fn._retain is not None:
+                grads = _run_node_hooks(fn, grads)
             if fn._n_out == 1 and fn._saved is not _FREED and not ANOMALY[0]:
                 gin = fn.backward(*grads)         # _call_backward's common case, inline
                 if type(gin) is not tuple:
@@ -257,7 +261,11 @@ class _Pass:
                 out += (i,)
         return out
 
+    def _is_target(self, fn):
+        return any((fn, i) in self.node_targets for i in range(fn._n_out))
+
     def _capture_node(self, fn, grads):
+        """Keep the gradients of fn's outputs that autograd.grad asked for."""
         for i, g in enumerate(grads):
             ks = self.node_targets.get((fn, i))
             if ks is not None and g is not None:
@@ -274,6 +282,8 @@ class _Pass:
         """t's summed gradient through its hooks, into .grad (or autograd.grad's answer), then
         its post-accumulate hooks."""
         _, g = self.leaf_buf.pop(id(t))
+        if not t._requires_grad:            # frozen (requires_grad_(False)) since the graph
+            return                          # was recorded: no .grad, as PyTorch
         if t._hooks:
             for hook in t._hooks:
                 new = hook(g)
@@ -287,7 +297,10 @@ class _Pass:
         tr = tracer() if _function.CAPTURE[0] is not None else None
         if tr is not None and t.grad is not None:
             tr.read_grad(t)                         # the plan adds to .grad as it is then
-        t.grad = self._owned(g) if t.grad is None else t.grad + g
+        if t.grad is None:
+            t.grad = self._owned(g)
+        elif tr is not None or GRAD.enabled or not add_into(t.grad, g):
+            t.grad = t.grad + g
         post = getattr(t, "_post_hooks", None)     # a slot set by requires_grad and the hooks
         if tr is not None:
             tr.bind_grad(t)
@@ -352,6 +365,19 @@ def _call_backward(fn, grads, retain_graph):
     if not retain_graph:
         fn._release()
     return gin
+
+
+def add_into(grad, g):
+    """grad += g in place, as PyTorch accumulates into an existing .grad outside create_graph
+    (a reference to .grad held elsewhere, an optimiser's, sees the sum); False where it cannot:
+    another shape, dtype or device, or storage it may not write."""
+    a, b = grad._data, g._data
+    if (type(a) is not type(b) or a.shape != b.shape or a.dtype != b.dtype
+            or not getattr(a.flags, "writeable", True) or a.base is not None):
+        return False
+    a += b
+    grad._version[0] += 1
+    return True
 
 
 def _accumulate(a, b):
@@ -435,7 +461,10 @@ def _run_node_hooks(fn, grads):
             t = ref()
             if t is not None and grads[i] is not None:
                 g = grads[i] if GRAD.enabled else grads[i].detach()
-                t.grad = g if t.grad is None else t.grad + g
+                if t.grad is None:
+                    t.grad = g if GRAD.enabled else CopyArray.apply(g)
+                elif GRAD.enabled or not add_into(t.grad, g):
+                    t.grad = t.grad + g
     return grads
 
 

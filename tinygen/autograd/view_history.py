@@ -93,25 +93,23 @@ def writes_without_history(t):
     themselves and do not come here: a view of a parameter is made again each step."""
     root = chain(t)[0] if t._view is not None else t
     views = live_views(root)
-    if not views or not (root._requires_grad or any(v._requires_grad for v in views)):
-        return
-    with enable_grad():
-        for v in views:
-            rebase(v)
-            again = replay(root, chain(v)[1])
-            v._grad_fn, v._out_idx, v._requires_grad = (again._grad_fn, again._out_idx,
-                                                         again._requires_grad)
+    if views and (root._requires_grad or any(v._requires_grad for v in views)):
+        with enable_grad():
+            _replay_views(root, views)
 
 
 def _set_history(t, source):
     t._grad_fn, t._out_idx, t._requires_grad = source._grad_fn, source._out_idx, True
 
 
-def _replay_views(root):
-    """Every live view of root takes root's history, replayed through its view ops."""
-    for v in live_views(root):
+def _replay_views(root, views=None):
+    """Every live view of root takes root's history, replayed through its view ops (none,
+    where root requires no grad)."""
+    for v in live_views(root) if views is None else views:
         rebase(v)
-        _set_history(v, replay(root, chain(v)[1]))
+        again = replay(root, chain(v)[1])
+        v._grad_fn, v._out_idx, v._requires_grad = (again._grad_fn, again._out_idx,
+                                                     again._requires_grad)
 
 
 def _fix_saved_output(out, t):
