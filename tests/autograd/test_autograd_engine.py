@@ -449,3 +449,17 @@ def test_a_hooked_input_of_autograd_grad():
     np.testing.assert_array_equal(alone.numpy(), [60.0, 120.0])
     np.testing.assert_array_equal(dy.numpy(), [6.0, 12.0])
     np.testing.assert_array_equal(dx.numpy(), [180.0, 360.0])
+
+
+def test_two_inputs_on_one_array_are_saved_apart():
+    """x * x.detach(): the detached alias shares x's array; its saved value must not become x
+    (the second derivative was 1, from a graph through the detached side)."""
+    x = tg.tensor([1.0, 2.0, 3.0], dtype=tg.float64, requires_grad=True)
+    (g,) = tg.autograd.grad((x * x.detach()).sum(), [x], create_graph=True)
+    np.testing.assert_array_equal(g.detach().numpy(), [1.0, 2.0, 3.0])
+    (gg,) = tg.autograd.grad(g.sum(), [x], allow_unused=True)
+    assert gg is None or not np.any(gg.numpy())
+    p = x.detach().requires_grad_()
+    gp, _ = tg.autograd.grad((p * x).sum(), [p, x], create_graph=True)
+    (gpp,) = tg.autograd.grad(gp.sum(), [p], allow_unused=True)
+    assert gpp is None or not np.any(gpp.numpy())

@@ -262,6 +262,10 @@ class Function:
             if need is not None and all(self.inputs[j] is None for j in need[k]):
                 saved.append(None)
                 continue
+            if k < len(arrays) and arrays[k] is s and isinstance(args[k], Tensor):
+                a = args[k]                  # saved in input order (x * x.detach(): two
+                saved.append((0, a, a._version[0]))     # tensors on one array, each its own)
+                continue
             for a, arr in zip(args, arrays):
                 if arr is s and isinstance(a, Tensor):
                     saved.append((0, a, a._version[0]))
