@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 
 import tinygen as tg
+from tinygen.autograd import function
 
 
 def _x(lib):
@@ -126,8 +127,6 @@ def test_a_saved_input_changed_in_place_still_raises():
 
 
 def test_history_is_not_kept_past_the_tensor():
-    from tinygen.autograd import function
-
     x = _x(tg)
     y = x * 2
     y.mul_(3)
