@@ -440,6 +440,35 @@ def test_retain_grad_only_where_the_pass_goes():
         tg.ones(2).retain_grad()
 
 
+def test_a_lone_root_keeps_its_gradient_even_where_the_pass_needs_nothing_of_it():
+    """PyTorch's engine starts at a lone root's node (no GraphRoot), so that node's hooks and
+    retain_grad run even where no requested input needs it; with two roots, they do not."""
+    x = tg.tensor([1.0, 2.0], requires_grad=True)
+    w = tg.tensor([5.0, 6.0], requires_grad=True)
+    y = x * 3
+    y.retain_grad()
+    tg.autograd.backward([y], [tg.tensor([7.0, 8.0])], inputs=[w])
+    np.testing.assert_array_equal(y.grad.numpy(), [7.0, 8.0])
+    y.grad = None
+    tg.autograd.backward([y, w * 2], [tg.tensor([7.0, 8.0]), tg.ones(2)], inputs=[w])
+    assert y.grad is None
+
+
+def test_a_retained_grad_is_a_copy_summed_out_of_place():
+    """retain_grad keeps a copy and adds later gradients out of place (as PyTorch's hook): the
+    gradient autograd.grad returned once is not changed by a later pass."""
+    x = tg.tensor([1.0, 2.0], dtype=F64, requires_grad=True)
+    y = x * 3
+    y.retain_grad()
+    (g,) = tg.autograd.grad((y * y).sum(), [y], create_graph=True, retain_graph=True)
+    held = y.grad
+    assert held is not g
+    tg.autograd.grad((y * 10).sum(), [x])
+    np.testing.assert_array_equal(g.detach().numpy(), [6.0, 12.0])
+    np.testing.assert_array_equal(held.detach().numpy(), [6.0, 12.0])
+    np.testing.assert_array_equal(y.grad.numpy(), [16.0, 22.0])
+
+
 def test_a_hooked_input_of_autograd_grad():
     x = tg.tensor([1.0, 2.0], requires_grad=True)
     y = x * 3

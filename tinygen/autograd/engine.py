@@ -141,6 +141,7 @@ class _Pass:
     def seed(self, roots, grad_roots):
         """Put each root's gradient where the walk starts; returns the roots' Functions."""
         root_fns = []
+        self.lone_root = roots[0]._grad_fn if len(roots) == 1 else None
         for r, g in zip(roots, grad_roots):
             g = self._root_gradient(r, g)
             fn = r._grad_fn
@@ -202,11 +203,11 @@ class _Pass:
             if grads is None:
                 continue
             if capture and fn not in needed:  # a node no requested input needs: it runs
-                if self._is_target(fn):       # nothing, but the hooks of a requested tensor
-                    if fn._hooks is not None or fn._retain is not None:     # of it run first
-                        grads = _run_node_hooks(fn, grads)   # (as PyTorch's engine does)
-                    self._capture_node(fn, grads)
-                continue
+                if fn is self.lone_root or self._is_target(fn):  # nothing, but the hooks of
+                    if fn._hooks is not None or fn._retain is not None:  # a requested tensor,
+                        grads = _run_node_hooks(fn, grads)   # or of the only root, run first
+                    self._capture_node(fn, grads)            # (as PyTorch's engine, which
+                continue                                     # starts at a lone root's node)
             if capture:                       # (one that goes on: its requested tensors' are
                 self._capture_node(fn, grads)  # taken before its hooks, as PyTorch's)
                 unwanted = self._unwanted(fn, needed)
@@ -459,12 +460,12 @@ def _run_node_hooks(fn, grads):
     if fn._retain:
         for i, ref in fn._retain.items():
             t = ref()
-            if t is not None and grads[i] is not None:
-                g = grads[i] if GRAD.enabled else grads[i].detach()
-                if t.grad is None:
-                    t.grad = g if GRAD.enabled else CopyArray.apply(g)
-                elif GRAD.enabled or not add_into(t.grad, g):
-                    t.grad = t.grad + g
+            if t is not None and grads[i] is not None:   # as PyTorch's retain_grad hook:
+                g = grads[i]                              # a copy first, then out-of-place
+                if t.grad is not None:                    # sums (never in place: the .grad
+                    t.grad = t.grad + (g if GRAD.enabled else g.detach())   # may be a
+                else:                                     # gradient autograd.grad returned)
+                    t.grad = g.clone() if GRAD.enabled else CopyArray.apply(g.detach())
     return grads
 
 
