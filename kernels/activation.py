@@ -270,28 +270,29 @@ def _gelu_erf_bwd(x, gy, out):
 # The tanh form as x * sigmoid(2u): (1 + tanh(u)) / 2 = sigmoid(2u) = s and
 # 1 - tanh(u)^2 = 4 s (1 - s) with 1 - s = e s, e = exp(-2u): no cancellation in the negative tail.
 # Constants typed: in numba an int literal times a float32 is a float64, which would take the loop
-# to float64 and the scalar exp. exp(80) is finite in float32, and sigmoid(-80) ~ 0.
+# to float64 and the scalar exp. exp(-2u) may overflow to inf: x / inf = -0 (PyTorch's answer).
 @jit_serial
 def _gelu_tanh(x, out):
-    one, two, cap = x.dtype.type(1), x.dtype.type(2), x.dtype.type(80)
+    one, two = x.dtype.type(1), x.dtype.type(2)
     k0, k1 = x.dtype.type(_SQRT_2_OVER_PI), x.dtype.type(0.044715)
     for i in range(x.shape[0]):
         v = x[i]
         u = k0 * (v + k1 * v * v * v)
-        out[i] = v / (one + exp(min(-two * u, cap)))
+        out[i] = v / (one + exp(-two * u))
 
 
 @jit_serial
 def _gelu_tanh_bwd(x, gy, out):
-    one, two, cap = x.dtype.type(1), x.dtype.type(2), x.dtype.type(80)
+    one, two = x.dtype.type(1), x.dtype.type(2)
     k0, k1, k3 = x.dtype.type(_SQRT_2_OVER_PI), x.dtype.type(0.044715), x.dtype.type(0.134145)
     for i in range(x.shape[0]):
         v = x[i]
         u = k0 * (v + k1 * v * v * v)
-        e = exp(min(-two * u, cap))
+        e = exp(-two * u)
         s = one / (one + e)
+        es = one / (one + one / e)                  # e * s: 1 where e overflows, not inf * 0
         du = k0 * (one + k3 * v * v)                # k3 = 3 * 0.044715
-        out[i] = gy[i] * (s + two * v * s * (e * s) * du)
+        out[i] = gy[i] * (s + two * v * s * es * du)
 
 
 @jit_serial

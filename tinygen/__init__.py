@@ -182,6 +182,14 @@ from .linalg_legacy import (
 
 __version__ = "0.1.0"
 
+# PyTorch's out= keyword on its functions that take one (ops/inplace.py: with_out, OUT_CASTS);
+# the Tensor methods, which take none, stay the unwrapped functions
+from .ops.inplace import OUT_CASTS as _OUT_CASTS, with_out as _with_out  # noqa: E402
+for _cast, _names in _OUT_CASTS:
+    for _name in _names:
+        globals()[_name] = _with_out(globals()[_name], _cast)
+del _cast, _names, _name
+
 
 def detach(input):
     return input.detach()

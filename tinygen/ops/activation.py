@@ -180,6 +180,8 @@ def gelu_derivatives(x, approximate):
 
 
 def relu(input, inplace=False):
+    if input._data.dtype.kind == "b":
+        raise RuntimeError("relu: Boolean inputs not supported for relu (as PyTorch)")
     if inplace:
         return relu_(input)
     return Relu.apply(input)

@@ -27,14 +27,15 @@ from tinygen_kernels.binary import KERNEL_MIN_ELEMENTS as _ADD_KERNEL_MIN
 
 from ..autograd.function import Function, on_arrays, wrap, wrap_constant, wrap_grad
 from ..autograd import function as _fn
+from ..autograd.grad_mode import GRAD
 from ..backend import dtypes as _dt
 from ..backend.device import array_module
 from .compare import (Compare, allclose, bitwise_and, bitwise_left_shift, bitwise_or,  # noqa: F401
                       bitwise_right_shift, bitwise_xor, compare, eq, equal, ge, gt, isclose, le,
                       logical_and, logical_or, logical_xor, lt, ne, no_grad_binary, reflected)
 from .convert import as_array, constant, to
-from .promotion import (_BOOL_SUB_TWO, _Number, _promote_tensors, _wrapped,  # noqa: F401
-                        check_division, operands, type_name)
+from .promotion import (_BOOL_SUB, _BOOL_SUB_TWO, _Number, _promote_tensors,  # noqa: F401
+                        _wrapped, check_division, operands, type_name)
 from .elementwise import QUIET, guard, quiet
 from .shape import unbroadcast
 
@@ -327,6 +328,8 @@ def binary(cls, a, b, reverse=False, true_div=False):
 def add(input, other, alpha=1):
     """input + alpha * other; alpha must be an int for integer results (a bool only for bool
     ones), as PyTorch."""
+    if not isinstance(input, _fn.Tensor):           # torch.add(2, t): a number first
+        return _number_first(Add, "add", input, other, alpha)
     if alpha != 1 or type(alpha) is not int:
         other = _times_alpha("add", input, other, alpha)
     return binary(Add, input, other)
@@ -334,14 +337,32 @@ def add(input, other, alpha=1):
 
 def sub(input, other, alpha=1):
     """input - alpha * other (alpha as in add)."""
+    if not isinstance(input, _fn.Tensor):
+        return _number_first(Sub, "sub", input, other, alpha)
     if alpha != 1 or type(alpha) is not int:
         other = _times_alpha("sub", input, other, alpha)
     return binary(Sub, input, other)
 
 
+def _number_first(cls, name, number, other, alpha=1, true_div=False):
+    """number <op> alpha * other for a Python number input (torch.add(2, t), torch.div(3.0, t)):
+    the reflected operator's promotion (a number never widens the tensor's category)."""
+    if not isinstance(other, _fn.Tensor):
+        raise TypeError(f"{name}: expected a Tensor operand, got {type(number).__name__} and "
+                        f"{type(other).__name__}")
+    if alpha != 1 or type(alpha) is not int:
+        other = _times_alpha(name, other, other, alpha)
+    return binary(cls, other, number, reverse=True, true_div=true_div)
+
+
 def _times_alpha(name, input, other, alpha):
     """other * alpha, refused as PyTorch refuses it: a float alpha with integer (or bool)
     tensors, a bool alpha unless the result is bool."""
+    if name == "sub" and isinstance(other, bool):
+        raise RuntimeError(f"sub: {_BOOL_SUB} (a {input.dtype} tensor and {other!r})")
+    if isinstance(other, _fn.Tensor) and other._data.dtype != input._data.dtype:
+        # alpha * other in the result's dtype (uint8 * -1 would wrap in other's own)
+        _, other = _promote_tensors(name, input, other, False)
     floating = input._data.dtype.kind in "fV" or isinstance(other, float) or (
         isinstance(other, _fn.Tensor) and other._data.dtype.kind in "fV")
     if isinstance(alpha, float) and not floating:
@@ -360,6 +381,8 @@ def _times_alpha(name, input, other, alpha):
 
 
 def mul(input, other):
+    if not isinstance(input, _fn.Tensor):
+        return _number_first(Mul, "mul", input, other)
     return binary(Mul, input, other)
 
 
@@ -367,19 +390,47 @@ def div(input, other, rounding_mode=None):
     """input / other (integers divide as the default float); rounding_mode 'floor' or 'trunc'
     rounds the quotient in the promoted dtype (integers stay integers; no gradient)."""
     if rounding_mode is None:
+        if not isinstance(input, _fn.Tensor):
+            return _number_first(Div, "div", input, other, true_div=True)
         return binary(Div, input, other, true_div=True)
     if rounding_mode == "floor":
         return floor_divide(input, other)
     if rounding_mode == "trunc":
-        return no_grad_binary(_trunc_divide, input, other, name="div")
+        return zero_gradient(no_grad_binary(_trunc_divide, input, other, name="div"),
+                             input, other)
     raise RuntimeError(f"div: expected rounding_mode to be one of None, 'trunc', or 'floor', "
                        f"got {rounding_mode!r}")
 
 
 def floor_divide(input, other):
-    """input / other rounded toward -inf, in the promoted dtype (either may be a number; no
-    gradient). An integer division by zero raises, as PyTorch."""
-    return no_grad_binary(_floor_divide, input, other, name="floor_divide")
+    """input / other rounded toward -inf, in the promoted dtype (either may be a number; a zero
+    gradient, ZeroGradient). An integer division by zero raises, as PyTorch."""
+    return zero_gradient(no_grad_binary(_floor_divide, input, other, name="floor_divide"),
+                         input, other)
+
+
+class ZeroGradient(Function):
+    """out, and a zero gradient for each of `inputs`: PyTorch's rounding divisions (div with a
+    rounding_mode, floor_divide) are differentiable with gradient 0 (their results require
+    grad); copysign's `other` too. out's own gradient passes (when out is in a graph)."""
+
+    def forward(self, out, *inputs):
+        self.shapes = [i.shape for i in inputs]
+        return out.copy()
+
+    def backward(self, gy):
+        zeros = [unbroadcast(gy * 0, s) if i is not None else None
+                 for i, s in zip(self.inputs[1:], self.shapes)]
+        return (gy if self.inputs[0] is not None else None, *zeros)
+
+
+def zero_gradient(out, *inputs):
+    """out tied by ZeroGradient to the floating tensors of inputs that require grad."""
+    grads = [t for t in inputs if isinstance(t, _fn.Tensor) and t._requires_grad
+             and t._data.dtype.kind in "fV"]
+    if out is NotImplemented or not grads or not GRAD.enabled or out._data.dtype.kind != "f":
+        return out
+    return ZeroGradient.apply(out, *grads)
 
 
 def _floor_divide(a, b):
@@ -492,7 +543,32 @@ def lerp(input, end, weight):
                 and (name == "end" or value.ndim > 0)):
             raise RuntimeError(f"lerp: expected dtype {input.dtype} for `{name}` but got dtype "
                                f"{value.dtype}")
-    return input + (end - input) * weight
+    return Lerp.apply(input, end, weight)
+
+
+class Lerp(Function):
+    """input + weight (end - input) by PyTorch's formula: where |weight| >= 0.5, end - (end -
+    input)(1 - weight) (weight 1 gives end exactly; inf and nan as PyTorch). Gradients 1 - w,
+    w and end - input."""
+
+    def forward(self, a, b, w):
+        xp = self.xp
+        self.sa, self.sb, self.sw = _shape(a), _shape(b), _shape(w)
+        self.w = None if self.sw is not None else w
+        self.save_for_backward(a, b, w if self.sw is not None else None)
+        with np.errstate(**QUIET, over="ignore"):
+            diff = b - a
+            out = xp.where(xp.abs(w) < 0.5, a + w * diff, b - diff * (1 - w))
+        return out.astype(a.dtype, copy=False)
+
+    @quiet
+    def backward(self, gy):
+        a, b, w = self.saved_tensors
+        w = self.w if w is None else w
+        i = self.inputs
+        return (unbroadcast(gy * (1 - w), self.sa) if i[0] is not None else None,
+                unbroadcast(gy * w, self.sb) if i[1] is not None else None,
+                unbroadcast(gy * (b - a), self.sw) if i[2] is not None else None)
 
 
 def where(condition, input=None, other=None):

@@ -9,6 +9,7 @@ import numpy as np
 from ..autograd import function as _fn
 from ..autograd.function import Function, wrap
 from ..backend.device import array_module
+from .convert import type_name
 from .promotion import _refuse_kinds, operands
 
 
@@ -101,9 +102,14 @@ def allclose(input, other, rtol=1e-5, atol=1e-8, equal_nan=False):
 
 
 def isclose(input, other, rtol=1e-5, atol=1e-8, equal_nan=False):
+    if isinstance(other, _fn.Tensor) and other._data.dtype != input._data.dtype:
+        raise RuntimeError(f"isclose: {type_name(input._data.dtype)} did not match "
+                           f"{type_name(other._data.dtype)} (PyTorch compares one dtype)")
     od = other._data if isinstance(other, _fn.Tensor) else other
     xp = array_module(input._data)
-    return wrap(xp.isclose(input._data, od, rtol=rtol, atol=atol, equal_nan=equal_nan))
+    # (a 0-d comparison gives a NumPy scalar: as an array, or the Tensor cannot be read back)
+    return wrap(xp.asarray(xp.isclose(input._data, od, rtol=rtol, atol=atol,
+                                      equal_nan=equal_nan)))
 
 
 def equal(input, other):

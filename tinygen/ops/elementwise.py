@@ -266,8 +266,11 @@ class SigmoidBackward(_BackwardFromOutput):
 
 
 def _sign(xp, x):
-    """xp.sign(x), but 0 at NaN, as PyTorch's sign and sgn (NumPy gives NaN)."""
-    s = xp.sign(x)
+    """xp.sign(x), but 0 at NaN, as PyTorch's sign and sgn (NumPy gives NaN); a bool array is
+    its own sign (NumPy has no bool loop)."""
+    if x.dtype.kind == "b":
+        return x.copy()
+    s = xp.asarray(xp.sign(x))                 # (0-d: a NumPy scalar otherwise)
     return xp.where(s != s, s.dtype.type(0), s) if s.dtype.kind == "f" else s
 
 
@@ -295,6 +298,20 @@ class Ceil(Sign):
 class Round(Sign):
     def forward(self, x):
         return self.xp.round(x)
+
+
+class RoundDecimals(Sign):
+    """round(x, decimals=d) as PyTorch computes it, in x's dtype: x * 10^d rounded half to even,
+    / 10^d (d < 0: x / 10^-d rounded, * 10^-d)."""
+
+    def forward(self, x, decimals):
+        scale = x.dtype.type(10.0 ** decimals if decimals >= 0 else 10.0 ** -decimals)
+        if decimals >= 0:
+            return self.xp.round(x * scale) / scale
+        return self.xp.round(x / scale) * scale
+
+    def backward(self, gy):
+        return gy * 0, None
 
 
 class Erf(Function):
@@ -373,11 +390,22 @@ def reciprocal(input):
 
 
 def square(input):
+    """input * input; a bool tensor squares as int64 (PyTorch's pow(x, 2))."""
+    if input._data.dtype.kind == "b":
+        input = to(input, _dt.int64)
     return input * input
 
 
+def refuse_bool(name, input):
+    """NotImplementedError for a bool tensor, as PyTorch's kernels of `name` raise."""
+    if input._data.dtype.kind == "b":
+        raise NotImplementedError(f"{name}: not implemented for 'Bool' (a bool tensor, as "
+                                  "PyTorch)")
+    return input
+
+
 def abs(input):
-    return Abs.apply(input)
+    return Abs.apply(refuse_bool("abs", input))
 
 
 def sign(input):
@@ -386,15 +414,22 @@ def sign(input):
 
 
 def floor(input):
-    return Floor.apply(input)
+    return Floor.apply(refuse_bool("floor", input))
 
 
 def ceil(input):
-    return Ceil.apply(input)
+    return Ceil.apply(refuse_bool("ceil", input))
 
 
-def round(input):
-    return Round.apply(input)
+def round(input, *, decimals=None):
+    """Round half to even; with decimals, to that many decimal places (RoundDecimals). As
+    PyTorch, decimals (even 0) takes floating tensors only."""
+    if decimals is None:
+        return Round.apply(refuse_bool("round", input))
+    if input._data.dtype.kind not in "fV":
+        raise NotImplementedError(f"round: decimals is not implemented for {input.dtype} "
+                                  "tensors (floating tensors only, as PyTorch)")
+    return RoundDecimals.apply(input, int(decimals))
 
 
 def sin(input):
@@ -426,7 +461,10 @@ def clamp(input, min=None, max=None):
     if min is None and max is None:
         raise ValueError("clamp: at least one of min and max must be given")
     if hasattr(min, "_data") or hasattr(max, "_data"):          # Tensor bounds
-        return _clamp_tensors(input, min, max)
+        out = _clamp_tensors(input, min, max)
+        if min is not None and max is not None:   # (PyTorch's clamp refuses a bool result;
+            refuse_bool("clamp", out)             # clamp_min, clamp_max take it)
+        return out
     # NumPy scalar bounds would upcast a float32 tensor (NEP 50): use Python numbers
     min = min.item() if isinstance(min, np.generic) else min
     max = max.item() if isinstance(max, np.generic) else max
@@ -437,7 +475,24 @@ def clamp(input, min=None, max=None):
                 npd = _dt.result_type_scalar(npd, bound)
         if npd != input._data.dtype:
             input = to(input, npd)
+    refuse_bool("clamp", input)    # (bool number bounds: a bool result, which PyTorch refuses)
+    if input._data.dtype.kind in "iu":          # (an integer result: int bounds only)
+        min, max = (_int_bound(b, input._data.dtype) for b in (min, max))
     return Clamp.apply(input, min, max)
+
+
+def _int_bound(value, np_dtype):
+    """An int bound of an integer tensor as PyTorch takes it: beyond the dtype's range a
+    RuntimeError, except that an unsigned dtype takes negatives down to -max, wrapped (-1 is 255
+    in uint8)."""
+    if type(value) is not int:
+        return value
+    info = np.iinfo(np_dtype)
+    low = -int(info.max) if info.min == 0 else int(info.min)
+    if not low <= value <= int(info.max):
+        raise RuntimeError(f"clamp: value {value} cannot be converted to type {np_dtype} "
+                           "without overflow")
+    return value % (int(info.max) + 1) if value < 0 and info.min == 0 else value
 
 
 def _clamp_tensors(input, lo, hi):

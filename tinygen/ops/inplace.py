@@ -13,6 +13,9 @@ item assignment, the in-place twin of the other ops (`exp_`, `relu_`, `scatter_`
 """
 from __future__ import annotations
 
+import functools
+import inspect
+import warnings
 
 import numpy as np
 
@@ -244,6 +247,86 @@ def _draws(kind, params, shape, device):
     """Draws of `kind` (_DRAWS) and `shape` from device's generator, as an array there."""
     return get_xp(device).asarray(_DRAWS[kind](generator(device), shape, *params))
 
+
+# ---- PyTorch's out= keyword ---------------------------------------------------------------------
+def with_out(fn, cast="safe"):
+    """fn with PyTorch's out= keyword: the result written into `out`, which is returned; an out of
+    another shape is resized first (with PyTorch's warning where it held elements). Refused as
+    PyTorch refuses them: out= where an argument or out requires grad (under grad mode), and an
+    out of a dtype the result may not go to: cast="safe", a lower category (float into int);
+    "exact", any other dtype (PyTorch's matmul, gather, abs, floor...); "any", none (cumsum);
+    or a function of (args, kwargs) that says which.
+    The result is computed in its own dtype, then cast to out's (PyTorch computes some ops in a
+    wider out's dtype: the last bits of cos of float32 into a float64 out differ)."""
+    @functools.wraps(fn)
+    def call(*args, out=None, **kwargs):
+        result = fn(*args, **kwargs)
+        if out is None:
+            return result
+        name = fn.__name__
+        if not isinstance(out, _fn.Tensor):
+            raise TypeError(f"{name}(): argument 'out' must be a Tensor, not {type(out).__name__}")
+        if GRAD.enabled and (result._requires_grad or out._requires_grad):
+            raise RuntimeError(f"{name}(): functions with out=... arguments don't support "
+                               "automatic differentiation, but one of the arguments requires grad.")
+        if out._data.dtype is not result._data.dtype:
+            _check_out_dtype(name, result, out, cast if type(cast) is str else cast(args, kwargs))
+        if out._data.shape != result._data.shape:
+            if out._data.size:
+                warnings.warn(f"{name}(): an output with one or more elements was resized since "
+                              f"it had shape {list(out.shape)}, which does not match the "
+                              f"required output shape {list(result.shape)} (as PyTorch, which "
+                              "deprecates it)", UserWarning, stacklevel=2)
+            out.resize_(tuple(result.shape))
+        _store(out, result._data)
+        return out
+    call.__signature__ = _with_out_parameter(fn)
+    return call
+
+
+def _check_out_dtype(name, result, out, cast):
+    got, want = type_name(out._data.dtype), type_name(result._data.dtype)
+    if cast == "exact":
+        raise RuntimeError(f"{name}(): expected the out= tensor to have dtype {want}, but got "
+                           f"{got} (it must match the result's here, as in PyTorch)")
+    if cast == "safe" and _dt._category(result._data.dtype) > _dt._category(out._data.dtype):
+        raise RuntimeError(f"{name}(): result type {want} can't be cast to the desired output "
+                           f"type {got} (the out= tensor's)")
+
+
+def _clamp_out_cast(args, kwargs):
+    """clamp's rule: exact with number bounds, safe with tensor bounds (promoted as a binary op)."""
+    bounds = (*args[1:], kwargs.get("min"), kwargs.get("max"))
+    return "safe" if any(isinstance(b, _fn.Tensor) for b in bounds) else "exact"
+
+
+# the tinygen functions that take out= (tinygen/__init__.py wraps them), by PyTorch's rule for
+# out's dtype (with_out's `cast`)
+OUT_CASTS = (
+    ("safe", ("exp", "exp2", "expm1", "log", "log2", "log10", "log1p", "sqrt", "rsqrt", "sin",
+              "cos", "tan", "asin", "acos", "atan", "sinh", "cosh", "tanh", "asinh", "acosh",
+              "atanh", "sigmoid", "erf", "erfc", "erfinv", "reciprocal", "square", "logit", "add",
+              "sub", "mul", "div", "true_divide", "floor_divide", "remainder", "fmod", "pow",
+              "atan2", "hypot", "maximum", "minimum", "fmax", "fmin", "eq", "ne", "lt", "le",
+              "gt", "ge", "logical_and", "logical_or", "logical_xor", "logical_not",
+              "bitwise_and", "bitwise_or", "bitwise_xor", "bitwise_left_shift",
+              "bitwise_right_shift", "copysign", "lerp", "addcmul", "addcdiv", "xlogy", "outer",
+              "cat", "concat", "concatenate", "stack")),
+    ("exact", ("abs", "neg", "ceil", "floor", "round", "trunc", "frac", "sign", "sgn", "signbit",
+               "bitwise_not", "nan_to_num", "where", "matmul", "mm", "bmm", "mv", "dot", "addmm",
+               "baddbmm", "index_select", "gather", "masked_select", "take", "tril", "triu")),
+    ("any", ("cumsum", "cumprod")),
+    (_clamp_out_cast, ("clamp", "clip")),
+)
+
+
+def _with_out_parameter(fn):
+    """fn's signature with a keyword-only `out=None` (before a **kwargs), for introspection."""
+    sig = inspect.signature(fn)
+    params = list(sig.parameters.values())
+    at = len(params) - (params and params[-1].kind is inspect.Parameter.VAR_KEYWORD)
+    params.insert(at, inspect.Parameter("out", inspect.Parameter.KEYWORD_ONLY, default=None))
+    return sig.replace(parameters=params)
 
 
 # ---- the in-place twin of an out-of-place op ----------------------------------------------------

@@ -15,13 +15,14 @@ import math
 
 import numpy as np
 
-from ..autograd.function import wrap_constant
+from ..autograd.function import Function, wrap_constant
 from ..backend import dtypes as _dt
 from ..backend.device import array_module
 from .binary import (Remainder, binary, bitwise_left_shift, bitwise_right_shift, check_division,
-                     compare, div, ge, gt, le, lt, mul, ne, pow, rpow, sub, where)
-from .convert import as_float, scalar_like, to
-from .elementwise import Sign, abs, clamp, isfinite, log, predicate, sign
+                     compare, div, ge, gt, le, lt, mul, ne, pow, rpow, sub, where, zero_gradient)
+from .convert import as_float, scalar_like, to, type_name
+from .elementwise import (Sign, abs, clamp, isfinite, log, predicate, quiet, refuse_bool, sign)
+from .promotion import _promote_tensors, operands
 from .shape import unbroadcast
 
 
@@ -54,14 +55,18 @@ class Fmod(Remainder):
 
 # ---- rounding, signs ---------------------------------------------------------------------------
 def trunc(input):
-    return Trunc.apply(input)
+    return Trunc.apply(refuse_bool("trunc", input))
 
 
 fix = trunc
 
 
 def frac(input):
-    """input - trunc(input): the fractional part with input's sign (gradient 1)."""
+    """input - trunc(input): the fractional part with input's sign (gradient 1); floating
+    tensors only, as PyTorch."""
+    if input._data.dtype.kind not in "fV":
+        raise NotImplementedError(f"frac: not implemented for '{type_name(input._data.dtype)}'"
+                                  f" (a {input.dtype} tensor; frac takes floating tensors)")
     return input - trunc(input).detach()
 
 
@@ -78,10 +83,16 @@ def signbit(input):
 def copysign(input, other):
     """|input| with the sign of other (floats; other a tensor or a number). The gradient in input
     is sign(input) * sign(result); other gets none."""
-    x = as_float(input)
-    negative = signbit(other) if hasattr(other, "_data") else \
-        wrap_constant(array_module(x._data).asarray(math.copysign(1.0, other) < 0))
-    return where(negative, -abs(x), abs(x))
+    if hasattr(other, "_data"):     # promoted as a binary op (integers: the default float)
+        x, other = _promote_tensors("copysign", input, other, True)
+        negative = signbit(other)
+    else:
+        x = as_float(input)
+        negative = wrap_constant(array_module(x._data).asarray(math.copysign(1.0, other) < 0))
+    out = where(negative, -abs(x), abs(x))
+    # other: a zero gradient, as PyTorch (not None)
+    return zero_gradient(out, other) if hasattr(other, "_data") and other._requires_grad \
+        else out
 
 
 def heaviside(input, values):
@@ -147,24 +158,72 @@ def xlogy(input, other):
     its gradient stays finite); either argument may be a number."""
     if not hasattr(input, "_data"):
         input = scalar_like(input, as_float(other))
-    x = as_float(input)
-    y = as_float(other) if hasattr(other, "_data") else scalar_like(other, x)
+    if hasattr(other, "_data"):     # promoted first, as a binary op (0-d rule; ints: float)
+        x, y = _promote_tensors("xlogy", input, other, True)
+    else:
+        x = as_float(input)
+        y = scalar_like(other, x)
     zero = x.detach() == 0
     return where(zero, 0.0, x * log(where(zero, 1.0, y)))
 
 
+class Logit(Function):
+    """log(z / (1 - z)), z = x limited to [eps, 1 - eps] (PyTorch's x < eps ? eps : x > 1 -
+    eps ? 1 - eps : x); PyTorch's backward gy / (x (1 - x)): NaN where x is outside [0, 1]
+    (eps None), 0 where it is outside [eps, 1 - eps]."""
+
+    def forward(self, x, eps):
+        self.eps = eps
+        self.save_for_backward(x)
+        xp = self.xp
+        if eps is not None:
+            lo, hi = x.dtype.type(eps), x.dtype.type(1 - eps)
+            x = xp.where(x < lo, lo, xp.where(x > hi, hi, x))
+        with np.errstate(divide="ignore", invalid="ignore"):
+            return xp.log(x / (1 - x))
+
+    @quiet
+    def backward(self, gy):
+        (x,) = self.saved_tensors
+        g = gy / (x * (1 - x)).abs()          # (>= 0 inside [0, 1]: +0 at x = -0.0)
+        if self.eps is None:
+            return where((x < 0).logical_or(x > 1), math.nan, g), None
+        return where((x < self.eps).logical_or(x > 1 - self.eps), 0.0, g), None
+
+
 def logit(input, eps=None):
-    """log(p / (1 - p)), p = input clamped to [eps, 1 - eps] when eps is given (the gradient is
-    0 outside that range, as PyTorch's)."""
-    p = as_float(input)
-    if eps is not None:
-        p = clamp(p, eps, 1 - eps)
-    return log(p / (1 - p))
+    """log(p / (1 - p)), p = input limited to [eps, 1 - eps] when eps is given (Logit)."""
+    return Logit.apply(as_float(input), eps)
+
+
+class Hypot(Function):
+    """sqrt(a^2 + b^2) by the array module's hypot (no overflow of the squares); PyTorch's
+    gradients a / y and b / y (NaN at the origin, as PyTorch)."""
+
+    def forward(self, a, b):
+        self.sa, self.sb = a.shape, b.shape
+        y = self.xp.hypot(a, b)
+        self.save_for_backward(a, b, y)
+        return y
+
+    @quiet
+    def backward(self, gy):
+        a, b, y = self.saved_tensors
+        i = self.inputs
+        return (unbroadcast(gy * a / y, self.sa) if i[0] is not None else None,
+                unbroadcast(gy * b / y, self.sb) if i[1] is not None else None)
 
 
 def hypot(input, other):
-    """sqrt(input^2 + other^2)."""
-    return (input * input + other * other).sqrt()
+    """sqrt(input^2 + other^2), after PyTorch's type promotion (the squares in the result's
+    dtype), floating operands only (PyTorch refuses integers)."""
+    a, b = operands("hypot", input, other)
+    if b is NotImplemented:
+        raise TypeError(f"hypot: unsupported operand {other!r}")
+    if a._data.dtype.kind not in "fV":
+        raise NotImplementedError(f"hypot: not implemented for '{type_name(a._data.dtype)}' "
+                                  "(floating tensors only, as PyTorch)")
+    return Hypot.apply(a, b if hasattr(b, "_data") else scalar_like(b, a))
 
 
 def float_power(input, exponent):
@@ -204,7 +263,13 @@ def fmin(input, other):
 
 
 def addcmul(input, tensor1, tensor2, value=1):
-    """input + value * tensor1 * tensor2 (all broadcast)."""
+    """input + value * tensor1 * tensor2 (all broadcast). With integer (or bool) tensors a float
+    value is cast to the integer result's dtype, as PyTorch (value=0.5 is 0)."""
+    if isinstance(value, float) and all(t._data.dtype.kind in "biu"
+                                        for t in (input, tensor1, tensor2)):
+        value = int(value)
+    if all(t._data.dtype.kind == "b" for t in (input, tensor1, tensor2)):
+        refuse_bool("addcmul", input)
     prod = tensor1 * tensor2
     return input + (prod * value if value != 1 else prod)
 

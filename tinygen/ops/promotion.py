@@ -123,6 +123,8 @@ def check_division(name, a, b):
     if np_dtype.kind == "b":
         raise NotImplementedError(f"{name}: not implemented for 'Bool' (bool operands); cast "
                                   "them to an integer dtype")
+    if getattr(a, "size", 1) == 0 or getattr(b, "size", 1) == 0:
+        return                                  # an empty result: nothing is divided
     if not (b.all() if hasattr(b, "all") else b):
         raise RuntimeError(f"{name}: ZeroDivisionError (an integer division by zero, dtype "
                            f"{np_dtype.name})")
