@@ -356,7 +356,7 @@ class Tensor:
     softmax, log_softmax = R.softmax, R.log_softmax
 
     # shape
-    reshape = view = S.reshape
+    reshape, view = S.reshape, S.view
     view_as = reshape_as = S.view_as
     flatten, unflatten, permute, transpose, swapaxes, t = S.flatten, S.unflatten, S.permute, \
         S.transpose, S.transpose, S.t

@@ -19,7 +19,7 @@ import weakref
 
 from . import function as _fn
 from .function import Function, rebase, wrap_constant
-from .grad_mode import enable_grad, no_grad
+from .grad_mode import GRAD, enable_grad, no_grad
 from .views import chain, live_views, replay
 
 
@@ -58,7 +58,9 @@ def check_writable(t):
                            f"{tuple(root.shape)}) is being used in an in-place operation; wrap "
                            "it in `with tg.no_grad():` (as optimisers and init do)")
     cls, _, _, i = steps[-1]
-    if i is not None:
+    # PyTorch refuses it only where the write is recorded (grad mode, a view that requires
+    # grad): x.split(2)[0].add_(1) of a tensor that requires no grad, or under no_grad, works
+    if i is not None and GRAD.enabled and (t._requires_grad or root._requires_grad):
         raise RuntimeError(f"Output {i} of {cls.__name__} is a view and is being modified "
                            "in place. This view is an output of a function that returns "
                            "several views, whose outputs may not be modified in place: "

@@ -22,7 +22,12 @@ def norm_dims(dim, ndim, op="dim"):
     if isinstance(dim, (tuple, list)):
         if len(dim) == 0:
             return None
-        return tuple(sorted({norm_dim(d, ndim, op) for d in dim}))
+        dims = [norm_dim(d, ndim, op) for d in dim]
+        for k, d in enumerate(dims):
+            if d in dims[:k]:
+                raise RuntimeError(f"{op}: dim {d} appears multiple times in the list of dims "
+                                   f"{tuple(dim)}")
+        return tuple(sorted(dims))
     return (norm_dim(dim, ndim, op),)
 
 

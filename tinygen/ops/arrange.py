@@ -79,7 +79,7 @@ def rot90(input, k=1, dims=(0, 1)):
         return flip(input, d0, d1)
     if k == 3:
         return transpose(flip(input, d0), d0, d1)
-    return input
+    return input.clone()                     # a new tensor, as PyTorch's rot90 (k % 4 == 0)
 
 
 # ---- at least n dims; stacking -------------------------------------------------------------------
@@ -155,7 +155,11 @@ def tensor_split(input, indices_or_sections, dim=0):
         bounds = [min(max(int(i) if i >= 0 else int(i) + size, 0), size)
                   for i in indices_or_sections]
         edges = [0] + bounds + [size]
-        sizes = [max(b - a, 0) for a, b in zip(edges[:-1], edges[1:])]
+        # each piece starts at its own index, not where the last one ended: with indices out
+        # of order the pieces are empty or overlap ([3, 1] on 5: [0:3], [3:1] = [], [1:5])
+        if any(b < a for a, b in zip(edges[:-1], edges[1:])):
+            return tuple(input.narrow(d, a, max(b - a, 0)) for a, b in zip(edges[:-1], edges[1:]))
+        sizes = [b - a for a, b in zip(edges[:-1], edges[1:])]
     return split(input, sizes, d) if len(sizes) > 1 else (input,)
 
 
@@ -188,6 +192,8 @@ def split_with_sizes(input, split_sizes, dim=0):
 # ---- tiling, grids, windows ----------------------------------------------------------------------
 def tile(input, *dims):
     """repeat() with fewer reps allowed (missing leading reps are 1)."""
+    if not dims:
+        raise TypeError('tile() missing 1 required positional arguments: "dims"')
     dims = shape_arg(dims)
     return repeat(input, (1,) * (input.ndim - len(dims)) + tuple(dims))
 
@@ -220,6 +226,9 @@ def meshgrid(*tensors, indexing="ij"):
     for t in tensors:
         if t.ndim > 1:
             raise RuntimeError(f"meshgrid: expected 0-D or 1-D tensors, got shape {tuple(t.shape)}")
+        if t.dtype != tensors[0].dtype:
+            raise RuntimeError(f"meshgrid expects all tensors to have the same dtype, got "
+                               f"{tensors[0].dtype} and {t.dtype}")
     flat = [reshape(t, -1) for t in tensors]
     swap = indexing == "xy" and len(flat) >= 2
     order = [1, 0] + list(range(2, len(flat))) if swap else list(range(len(flat)))

@@ -37,6 +37,7 @@ from .convert import as_array, constant, to
 from .promotion import (_BOOL_SUB, _BOOL_SUB_TWO, _Number, _promote_tensors,  # noqa: F401
                         _wrapped, check_division, operands, type_name)
 from .elementwise import QUIET, guard, quiet
+from .search import nonzero
 from .shape import unbroadcast
 
 def _shape(a):
@@ -574,8 +575,8 @@ class Lerp(Function):
 def where(condition, input=None, other=None):
     """input where condition else other (tensors or numbers, broadcast together); with only a
     condition, the indices of its nonzero elements, one index tensor per dim."""
-    if input is None and other is None:
-        return tuple(wrap(a) for a in array_module(condition._data).nonzero(condition._data))
+    if input is None and other is None:      # nonzero(as_tuple=True): a 0-d one counts as (1,)
+        return nonzero(condition, as_tuple=True)
     cond = condition._data if isinstance(condition, _fn.Tensor) else np.asarray(condition)
     if cond.dtype != np.bool_:
         raise RuntimeError(f"where: expected a bool condition, got {cond.dtype}")

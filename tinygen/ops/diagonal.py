@@ -14,6 +14,7 @@ import numpy as np
 
 from ..autograd.function import Function, wrap
 from .args import norm_dim
+from .convert import Clone
 from .shape import Pad, cat
 
 
@@ -31,12 +32,17 @@ def _plane_last(xp, x, d1, d2):
 
 
 class Diagonal(Function):
-    """x's diagonal `offset` in the plane (d1, d2), as a new last dim (a copy)."""
+    """x's diagonal `offset` in the plane (d1, d2), as a new last dim: a view, as PyTorch's
+    (NumPy's diagonal is a view marked read-only; it is made writable where x is)."""
+
+    is_view = True
 
     def forward(self, x, offset, d1, d2):
         self.shape, self.offset, self.d1, self.d2 = x.shape, offset, d1, d2
-        rows, cols = _diagonal_index(x.shape, offset, d1, d2)
-        return _plane_last(self.xp, x, d1, d2)[..., rows, cols]
+        out = self.xp.diagonal(x, offset, d1, d2)
+        if self.xp is np and x.flags.writeable and not out.flags.writeable:
+            out.flags.writeable = True
+        return out
 
     def backward(self, gy):
         g = DiagonalScatter.apply(gy, self.shape, self.offset, self.d1, self.d2)
@@ -89,8 +95,8 @@ def diag(input, diagonal=0):
     diagonal of it."""
     if input.ndim == 1:
         return diag_embed(input, diagonal, 0, 1)
-    if input.ndim == 2:
-        return Diagonal.apply(input, int(diagonal), 0, 1)
+    if input.ndim == 2:                      # a copy (torch.diag), unlike diagonal()
+        return Clone.apply(Diagonal.apply(input, int(diagonal), 0, 1))
     raise RuntimeError(f"diag: expected a 1-D or 2-D tensor, got shape {tuple(input.shape)}")
 
 
@@ -103,6 +109,8 @@ def trace(input):
     """The sum of the main diagonal of a 2-D tensor (a 0-d tensor)."""
     if input.ndim != 2:
         raise RuntimeError(f"trace: expected a 2-D tensor, got shape {tuple(input.shape)}")
+    if input._data.dtype == np.bool_:
+        raise NotImplementedError('"trace" not implemented for \'Bool\'')
     return Diagonal.apply(input, 0, 0, 1).sum()
 
 

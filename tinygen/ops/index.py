@@ -45,7 +45,12 @@ class GetItem(Function):
         self.basic = pre is None and _is_basic(idx)
         if pre is not None:
             x = x[pre]
-        return x[idx]
+        out = x[idx]
+        if self.basic and isinstance(out, np.generic):
+            # x[1] of a 1-D array is a NumPy scalar (a copy); x[1, ...] is the 0-d view that
+            # PyTorch's select gives
+            out = x[(idx if type(idx) is tuple else (idx,)) + (Ellipsis,)]
+        return out
 
     @property
     def is_view(self):
@@ -71,6 +76,12 @@ class IndexAddAt(Function):
 
     def backward(self, gg):
         return GetItem.apply(gg, self.idx, self.pre), None, None, None, None
+
+
+def scalar_as(value, dtype):
+    """A Python number as dtype with C casting, as PyTorch converts a scalar: -2 -> 254 for
+    uint8, 1.5 -> 1 for an int (NumPy 2 raises OverflowError for an int out of range)."""
+    return np.asarray(value).astype(dtype)[()]
 
 
 def _add_at(xp, out, idx, values):
@@ -165,7 +176,7 @@ class MaskedFill(Function):
             self.value_dtype = value.dtype
             fill = value.astype(x.dtype, copy=False)
         else:
-            fill = x.dtype.type(value)
+            fill = x.dtype.type(value) if x.dtype.kind == "f" else scalar_as(value, x.dtype)
         return self.xp.where(mask, fill, x)
 
     def backward(self, gy):
@@ -206,6 +217,8 @@ def assign(out, idx, value, pre=None):
     try:
         if pre is not None:
             target = out[pre]
+        if type(value) is int and out.dtype.kind in "iu":    # (out of range: C's wrap)
+            value = scalar_as(value, out.dtype)
         target[idx] = value
     except IndexError as e:
         raise _fn._OpIndexError(f"setitem: {e} (tensor of shape {tuple(out.shape)}, index "
@@ -365,6 +378,9 @@ def scatter_add(input, dim, index, src):
     is no larger than src in any dim nor than input apart from dim (NumPy would broadcast a
     smaller src), and its entries are in [0, input.shape[dim])."""
     d = norm_dim(dim, input.ndim, "scatter_add")
+    if isinstance(src, _fn.Tensor) and src._data.dtype != input._data.dtype:
+        raise RuntimeError(f"scatter(): Expected self.dtype to be equal to src.dtype (scatter_add: "
+                           f"{input.dtype} and {src.dtype})")
     idx = index_array(index, "scatter_add")
     if idx.size:
         src_shape = tuple(getattr(src, "shape", ()))
@@ -418,6 +434,9 @@ def masked_fill(input, mask, value):
 def sort(input, dim=-1, descending=False, stable=False):
     """(values, indices) sorted along dim (always stable); gradients flow through the values."""
     d = norm_dim(dim, input.ndim, "sort")
+    if input.ndim == 0:                      # PyTorch: the element (a copy) and index 0
+        out = sort(input.reshape(1), 0, descending, stable)
+        return values_indices(out.values.reshape(()), out.indices.reshape(()))
     idx = _binary.compare(_sort_order, input, (d, descending))      # an op (tg.compile)
     return values_indices(Gather.apply(input, d, idx), idx)
 
@@ -426,10 +445,15 @@ def _sort_order(data, spec):
     """The stable argsort of data along axis (spec: axis, descending), int64."""
     d, descending = spec
     xp = array_module(data)
-    if descending and data.dtype.kind == "b":
-        idx = xp.flip(xp.argsort(data, axis=d, kind="stable"), d)
+    if not descending:
+        idx = xp.argsort(data, axis=d, kind="stable")           # NaN last, as PyTorch
     else:
-        idx = xp.argsort(-data if descending else data, axis=d, kind="stable")
+        # PyTorch's descending order: NaN first (the largest), equal elements in their order.
+        # The ascending stable sort of the reversed data, read backwards, gives it for every
+        # dtype (-data wraps unsigned ints and keeps NaN last; flipping an ascending sort
+        # reverses the ties)
+        n = data.shape[d]
+        idx = (n - 1) - xp.flip(xp.argsort(xp.flip(data, d), axis=d, kind="stable"), d)
     return idx.astype(np.int64, copy=False)
 
 
@@ -440,9 +464,14 @@ def argsort(input, dim=-1, descending=False, stable=False):
 def topk(input, k, dim=-1, largest=True, sorted=True):
     """The k largest (or smallest) elements along dim and their indices, sorted."""
     d = norm_dim(dim, input.ndim, "topk")
-    if not 0 <= k <= input.shape[d]:
-        raise RuntimeError(f"topk: k ({k}) is out of range for dimension {d} of size "
-                           f"{input.shape[d]}")
+    if input._data.dtype == np.bool_:
+        raise RuntimeError("topk does not support bool dtypes on CPU (as PyTorch)")
+    n = input.shape[d] if input.ndim else 1
+    if not 0 <= k <= n:
+        raise RuntimeError(f"topk: k ({k}) is out of range for dimension {d} of size {n}")
+    if input.ndim == 0:                      # PyTorch: the element and index 0 (k 0 or 1)
+        out = sort(input.reshape(1), 0, largest)
+        return values_indices(out.values.reshape(()), out.indices.reshape(()))
     _, idx = sort(input, d, descending=largest)
     keep = [slice(None)] * input.ndim
     keep[d] = slice(0, k)

@@ -140,6 +140,15 @@ def masked_fill_(input, mask, value):
     return inplace(input, lambda t: t.masked_fill(mask, value))
 
 
+def _index_put(idx, value):
+    """Whether PyTorch writes x[idx] = value (value a Tensor) with index_put_: an index with
+    arrays, other than one bool mask with a one-element value."""
+    arrays = [i for i in (idx if type(idx) is tuple else (idx,)) if hasattr(i, "dtype")]
+    if not arrays:
+        return False
+    return not (len(arrays) == 1 and arrays[0].dtype == np.bool_ and value.numel() == 1)
+
+
 def setitem(input, idx, value):
     """input[idx] = value, PyTorch's indexing rules (index_rules.numpy_index); recorded as SetItem
     when a graph is being built. A bad index or a value that does not fit the selection raises
@@ -149,6 +158,12 @@ def setitem(input, idx, value):
         idx = tensor_index(idx)
     elif not (type(idx) is int or type(idx) is slice and idx.step is None):
         idx, pre = numpy_index(idx)                     # (x[::-1] = v raises there, as PyTorch)
+    if (isinstance(value, _fn.Tensor) and value._data.dtype != input._data.dtype
+            and _index_put(idx, value)):
+        # advanced indexing is PyTorch's index_put_, which takes no other dtype (basic
+        # indexing is a copy_, and one bool mask with one value a masked_fill_: both cast)
+        raise RuntimeError(f"Index put requires the source and destination dtypes match, got "
+                           f"{input.dtype} for the destination and {value.dtype} for the source")
     tracked = isinstance(value, _fn.Tensor) and value._requires_grad or input._requires_grad
     if GRAD.enabled and tracked:
         v = value if isinstance(value, _fn.Tensor) else scalar_like(value, input)

@@ -8,6 +8,7 @@ import warnings
 import numpy as np
 
 from ..autograd.function import Function, on_arrays, wrap, wrap_constant, wrap_grad
+from ..autograd.grad_mode import GRAD
 from ..backend import dtypes as _dt
 from ..backend.device import array_module
 from .args import kept_shape, norm_dim, norm_dims
@@ -273,11 +274,20 @@ def _axes(dim, ndim, name):
     return None if ndim == 0 else axes
 
 
+def _no_integer_result(input, dtype):
+    """PyTorch's refusal of an integer or bool dtype= for a tensor that requires grad, in grad
+    mode (sum(x, dtype=torch.int32)): its result could not carry the gradient."""
+    if (dtype is not None and input._requires_grad and GRAD.enabled
+            and _dt.to_np_dtype(dtype).kind in "biu"):
+        raise RuntimeError(f"Autograd not support dtype: {type_name(_dt.to_np_dtype(dtype))}")
+
+
 def _accumulated(input, dtype, reduce):
     """reduce(x) with PyTorch's accumulation rules (sum, prod, cumsum, cumprod): dtype= casts the
     input first; integer and bool inputs accumulate in int64 and give int64 (or dtype) where
     NumPy gives uint64 for unsigned ones; float16 accumulates in float32 and rounds once at the
     end (a float16 running sum stops growing at 2048)."""
+    _no_integer_result(input, dtype)
     x = input if dtype is None else to(input, dtype)
     npd = x._data.dtype
     if npd.kind in "biu":
@@ -299,7 +309,9 @@ def sum(input, dim=None, keepdim=False, dtype=None):
     if dtype is None and npd.kind == "f" and npd.itemsize > 2:       # the common case
         return Sum.apply(input, axes, keepdim)
     if dtype is not None and _dt.to_np_dtype(dtype) == np.bool_:
-        return any(input, dim, keepdim)
+        _no_integer_result(input, dtype)
+        out = any(input, dim, keepdim)               # (uint8 for a uint8 input: made bool)
+        return out if out._data.dtype == np.bool_ else wrap(out._data.astype(np.bool_))
     return _accumulated(input, dtype, lambda x: Sum.apply(x, axes, keepdim))
 
 
@@ -324,7 +336,9 @@ def mean(input, dim=None, keepdim=False, dtype=None):
 def var(input, dim=None, unbiased=None, keepdim=False, correction=None):
     """Variance over dim with `correction` (default 1: unbiased, as unbiased=True): the sum of
     squared deviations / max(0, n - correction), so inf (or NaN for a constant slice) when
-    correction >= n, with PyTorch's warning. float16 is computed in float32."""
+    correction >= n, with PyTorch's warning. float16 is computed in float32. Where tinygen
+    differs, deliberately: the gradient there (correction >= n) is NaN, the composition's 0 * inf;
+    PyTorch's is +-inf of one sign for the whole slice, whatever the signs of x - mean."""
     return _var(input, dim, unbiased, keepdim, correction, "var")
 
 
@@ -359,11 +373,20 @@ def _std(input, dim, unbiased, keepdim, correction, name):
     return StdFromVar.apply(_var(input, dim, unbiased, keepdim, correction, name))
 
 
-def prod(input, dim=None, keepdim=False, dtype=None):
-    """The product over dim (all when None); integer and bool inputs give int64, as sum."""
+_ALL = object()                              # prod's dim when not given
+
+
+def prod(input, dim=_ALL, keepdim=False, dtype=None):
+    """The product over dim (all when not given); integer and bool inputs give int64, as sum.
+    dim=None is refused, as PyTorch (prod takes one int dim)."""
+    if dim is None:
+        raise TypeError("prod(): argument 'dim' must be int, not NoneType")
+    dim = None if dim is _ALL else dim
     if dim is None or input.ndim == 0:
         if dim is not None:
             norm_dim(dim, 0, "prod")
+        if input.ndim == 0:       # one factor: itself, whose gradient is gy (PyTorch's shortcut;
+            return _accumulated(input, dtype, lambda x: x * 1)   # prod / x is NaN at inf, NaN)
         flat = input.reshape(-1)
         return _accumulated(flat, dtype, lambda x: Prod.apply(x, 0, False)).reshape(())
     d = norm_dim(dim, input.ndim, "prod")
@@ -398,8 +421,8 @@ def _extreme(x, dim, keepdim, is_min, name):
     if hasattr(dim, "_data"):                      # max(other): elementwise
         return x.minimum(dim) if is_min else x.maximum(dim)
     d = norm_dim(dim, x.ndim, name)
-    if x.ndim == 0:
-        return values_indices(x, wrap(array_module(x._data).zeros((), np.int64)))
+    if x.ndim == 0:                          # values: a new tensor, as PyTorch's (not x itself)
+        return values_indices(x.clone(), wrap(array_module(x._data).zeros((), np.int64)))
     _check_reduced_size(x, d, name)
     idx = compare(_arg_along, x, ("argmin" if is_min else "argmax", d, True))   # an op
     values = Gather.apply(x, d, idx)
@@ -448,7 +471,10 @@ def _arg_extreme(x, dim, keepdim, name):
         d = None
     elif d is not None:
         _check_reduced_size(x, d, name)
-    return compare(_arg_along, x, (name, d, keepdim))
+    out = compare(_arg_along, x, (name, d, keepdim))
+    if d is None and keepdim and x.ndim:     # PyTorch keeps every dim, as size 1
+        out = out.reshape((1,) * x.ndim)
+    return out
 
 
 def logsumexp(input, dim, keepdim=False):
@@ -502,8 +528,11 @@ _UINT8 = np.dtype(np.uint8)
 
 def any(input, dim=None, keepdim=False):
     """Whether any element (over dim) is nonzero: bool, but uint8 for a uint8 input (0 or 1),
-    as PyTorch."""
+    as PyTorch. dim=() reduces nothing (PyTorch's all / any; sum(dim=()) reduces all)."""
     a = input._data
+    if isinstance(dim, (tuple, list)) and not len(dim):
+        out = array_module(a).asarray(a != 0)
+        return wrap(out.astype(np.uint8) if a.dtype is _UINT8 else out)
     out = array_module(a).asarray(a.any(axis=_axes(dim, input.ndim, "any"), keepdims=keepdim))
     return wrap(out.astype(np.uint8) if a.dtype is _UINT8 else out)
 
@@ -511,5 +540,8 @@ def any(input, dim=None, keepdim=False):
 def all(input, dim=None, keepdim=False):
     """Whether every element (over dim) is nonzero: bool (uint8 for uint8, as any)."""
     a = input._data
+    if isinstance(dim, (tuple, list)) and not len(dim):          # reduces nothing, as any
+        out = array_module(a).asarray(a != 0)
+        return wrap(out.astype(np.uint8) if a.dtype is _UINT8 else out)
     out = array_module(a).asarray(a.all(axis=_axes(dim, input.ndim, "all"), keepdims=keepdim))
     return wrap(out.astype(np.uint8) if a.dtype is _UINT8 else out)

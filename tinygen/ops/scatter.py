@@ -11,6 +11,9 @@ differentiable to any order. With repeated indices, index_copy and put keep the 
 Indices follow PyTorch op by op: scatter, index_add, index_copy (and scatter_reduce,
 index_reduce) take them in [0, size); index_fill, index_put, put and take also count negative
 ones from the end. Anything else is an IndexError naming the op, the dim, its size and the index.
+Where tinygen differs, deliberately: an index out of range is refused even where nothing is
+written (index_add into a size-0 dim, x[idx] = v or x[idx] with an empty slice beside it),
+where PyTorch skips its check.
 """
 from __future__ import annotations
 
@@ -24,7 +27,7 @@ from .args import norm_dim
 from .binary import where
 from .convert import to
 from .index import (Gather, IndexAdd, IndexAddAt, IndexSelect, MaskedFill, ScatterAdd, SetItem,
-                    _along, gather, index_array, masked_fill)
+                    _along, gather, index_array, masked_fill, scalar_as)
 from .shape import Pad, expand
 
 
@@ -41,7 +44,7 @@ class Scatter(Function):
             out[where_] = src[tuple(slice(0, s) for s in index.shape)]
         else:
             self.src_shape = None
-            out[where_] = src
+            out[where_] = scalar_as(src, out.dtype)
         written = self.xp.zeros(x.shape, dtype=bool)
         written[where_] = True
         self.written = written
@@ -64,6 +67,8 @@ def _check_index(op, input, dim, index, src=None):
     (PyTorch takes no negative indices here)."""
     d = norm_dim(dim, input.ndim, op)
     idx = index_array(index, op)
+    if not idx.size:                         # nothing is written: no check (as PyTorch, and
+        return d, idx                        # as scatter_add here)
     if idx.ndim != max(input.ndim, 1) and idx.size:
         raise RuntimeError(f"{op}: index has {idx.ndim} dims but the input has {input.ndim} "
                            f"(input {tuple(input.shape)}, index {tuple(idx.shape)})")
@@ -94,6 +99,13 @@ def _check_range(op, idx, d, n, shape, negatives=False):
                          f"{tuple(shape)}{rule})")
 
 
+def _same_dtype(op, input, other, what):
+    """PyTorch's refusal of a {what} whose dtype is not input's (no silent cast)."""
+    if isinstance(other, _fn.Tensor) and other._data.dtype != input._data.dtype:
+        raise RuntimeError(f"{op}: expected self and {what} to have the same dtype, but got "
+                           f"(self) {input.dtype} and ({what}) {other.dtype}")
+
+
 def scatter(input, dim, index, src=None, value=None, reduce=None):
     """input with src's elements (or `value`) written at `index` along dim:
     out[index[i][j][k]][j][k] = src[i][j][k] for dim 0 (and likewise for the others).
@@ -104,13 +116,14 @@ def scatter(input, dim, index, src=None, value=None, reduce=None):
     if src is None:
         raise TypeError("scatter: expected src (a tensor) or value (a number)")
     d, idx = _check_index("scatter", input, dim, index, src)
+    _same_dtype("scatter()", input, src, "src")
     if isinstance(src, _fn.Tensor) and src.ndim == 0:
         src = src.item()
     if reduce is None:
         return Scatter.apply(input, d, idx, src)
     if reduce == "add":
         if not isinstance(src, _fn.Tensor):
-            src = wrap(array_module(input._data).full(idx.shape, src, input._data.dtype))
+            src = wrap(array_module(input._data).full(idx.shape, scalar_as(src, input._data.dtype)))
         return ScatterAdd.apply(input, d, idx, src)
     if reduce == "multiply":
         return _scatter_multiply(input, d, idx, src)
@@ -138,7 +151,11 @@ def index_add(input, dim, index, source, alpha=1):
     along dim; repeats accumulate."""
     if input.ndim == 0:                        # a 0-d input is a vector of one slot
         return index_add(input.reshape(1), dim, index, source.reshape(-1), alpha).reshape(())
+    if input._data.dtype == np.bool_ and source._data.dtype == np.bool_:
+        # bools add as a logical or (PyTorch; a nonzero alpha is True): the result stays bool
+        return index_add(input.long(), dim, index, source.long(), 1 if alpha else 0) != 0
     d = norm_dim(dim, input.ndim, "index_add")
+    _same_dtype("index_add_()", input, source, "source")
     idx = _vector_index("index_add", input, d, index, source)
     src = source if alpha == 1 else source * alpha
     return input + IndexAdd.apply(_source_slices(src, input), tuple(input.shape), d, idx)
@@ -184,6 +201,7 @@ def index_copy(input, dim, index, source):
     if input.ndim == 0:
         return index_copy(input.reshape(1), dim, index, source.reshape(-1)).reshape(())
     d = norm_dim(dim, input.ndim, "index_copy")
+    _same_dtype("index_copy_()", input, source, "source")
     idx = _vector_index("index_copy", input, d, index, source)
     return IndexCopy.apply(input, d, idx, _source_slices(source, input))
 
@@ -247,6 +265,7 @@ def masked_scatter(input, mask, source):
     m = mask._data if isinstance(mask, _fn.Tensor) else np.asarray(mask)
     if m.dtype != np.bool_:
         raise RuntimeError(f"masked_scatter: expected a bool mask, got {m.dtype}")
+    _same_dtype("masked_scatter", input, source, "source")
     try:
         shape = np.broadcast_shapes(tuple(input.shape), tuple(m.shape))
     except ValueError:

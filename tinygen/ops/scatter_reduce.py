@@ -163,6 +163,9 @@ def scatter_reduce(input, dim, index, src, reduce, *, include_self=True):
     if src.dtype != input.dtype:
         raise RuntimeError(f"scatter_reduce: expected src of the input's dtype {input.dtype}, "
                            f"got {src.dtype}")
+    if reduce == "mean" and input._data.dtype == np.bool_:
+        raise NotImplementedError('"scatter_gather_tensor_cpu_reduce_mean" not implemented for '
+                                  "'Bool'")
     if input.ndim == 0:                        # a 0-d input is a vector of one slot
         index = wrap(index_array(index, "scatter_reduce").reshape(-1))
         return scatter_reduce(input.reshape(1), dim, index, src.reshape(-1), reduce,

@@ -50,14 +50,20 @@ def unique(input, sorted=True, return_inverse=False, return_counts=False, dim=No
     along dim instead of elements."""
     data = input._data
     xp = array_module(data)
+    nan = {"equal_nan": False} if xp is np else {}      # each NaN its own value, as PyTorch
     if dim is None:
         flat = data.reshape(-1)
-        values, inverse, counts = xp.unique(flat, return_inverse=True, return_counts=True)
+        values, inverse, counts = xp.unique(flat, return_inverse=True, return_counts=True,
+                                            **nan)
         inverse = inverse.reshape(data.shape)
     else:
         d = norm_dim(dim, input.ndim, "unique")
+        if any(s == 0 for k, s in enumerate(input.shape) if k != d):
+            raise RuntimeError(f"unique: there are 0 sized dimensions, and they aren't selected "
+                               f"(dim {d} of shape {tuple(input.shape)}), so unique cannot be "
+                               "applied")
         values, inverse, counts = np.unique(input.cpu().numpy(), return_inverse=True,
-                                            return_counts=True, axis=d)
+                                            return_counts=True, axis=d, equal_nan=False)
         values, inverse, counts = (xp.asarray(a) for a in (values, inverse.reshape(-1), counts))
     out = [wrap(values)]
     if return_inverse:

@@ -13,6 +13,7 @@ from ..autograd.function import Function, on_arrays, wrap_grad
 from ..autograd import function as _fn
 from ..backend import dtypes as _dt
 from .args import norm_dim, norm_dims, resolve_shape, shape_arg
+from .convert import Clone
 
 _add_reduce = np.add.reduce
 
@@ -66,7 +67,13 @@ class BroadcastTo(Function):
 
     def forward(self, x, shape):
         self.in_shape = x.shape
-        return self.xp.broadcast_to(x, shape)
+        # read-only (NumPy's broadcast view) only where elements overlap, a dim of size 1 made
+        # larger: PyTorch refuses an in-place op there alone. Only new leading dims of size 1,
+        # (3,) -> (1, 1, 3), are a reshape (a writable view); an empty result is new memory
+        n = math.prod(shape)
+        if n == 0:
+            return self.xp.empty(shape, x.dtype)
+        return x.reshape(shape) if n == x.size else self.xp.broadcast_to(x, shape)
 
     def backward(self, gy):
         return unbroadcast(gy, self.in_shape), None
@@ -238,6 +245,18 @@ def reshape(input, *shape):
     return Reshape.apply(input, resolve_shape(shape, input._data.size, "reshape", input.shape))
 
 
+def view(input, *shape):
+    """reshape that never copies: PyTorch's view refuses a shape that input's strides cannot
+    give (a transposed matrix flattened); reshape copies there."""
+    out = reshape(input, *shape)
+    if out is not input and out._view is None and out._data.size:     # (Reshape copied)
+        raise RuntimeError(f"view size is not compatible with input tensor's size and stride "
+                           f"(at least one dimension spans across two contiguous subspaces): "
+                           f"shape {tuple(input.shape)} -> {tuple(shape_arg(shape))}. Use "
+                           ".reshape(...) instead.")
+    return out
+
+
 def view_as(input, other):
     return reshape(input, other.shape)
 
@@ -247,20 +266,31 @@ def flatten(input, start_dim=0, end_dim=-1):
         return reshape(input, 1)
     s = norm_dim(start_dim, input.ndim, "flatten")
     e = norm_dim(end_dim, input.ndim, "flatten")
+    if s > e:
+        raise RuntimeError(f"flatten() has invalid args: start_dim cannot come after end_dim "
+                           f"({start_dim}, {end_dim} of shape {tuple(input.shape)})")
     shape = input.shape
     return reshape(input, shape[:s] + (int(np.prod(shape[s:e + 1])),) + shape[e + 1:])
 
 
 def unflatten(input, dim, sizes):
+    if input.ndim == 0:
+        raise RuntimeError("unflatten: Dimension specified as 0 but tensor has no dimensions")
     d = norm_dim(dim, input.ndim, "unflatten")
-    sizes = tuple(sizes)
-    if -1 in sizes:
-        known = int(np.prod([s for s in sizes if s != -1]))
-        sizes = tuple(input.shape[d] // known if s == -1 else s for s in sizes)
+    # (-1 next to a 0: resolve_shape's RuntimeError, where `n // 0` raised ZeroDivisionError)
+    sizes = resolve_shape(tuple(sizes), input.shape[d], "unflatten", input.shape)
     return reshape(input, input.shape[:d] + sizes + input.shape[d + 1:])
 
 
+def _required(op, name, args):
+    """PyTorch's TypeError for a method called without its sizes (x.permute(), x.flip()...);
+    an empty tuple, x.permute(()), is an argument."""
+    if not args:
+        raise TypeError(f'{op}() missing 1 required positional arguments: "{name}"')
+
+
 def permute(input, *dims):
+    _required("permute", "dims", dims)
     dims = shape_arg(dims)
     if len(dims) != input.ndim:
         raise RuntimeError(f"permute: number of dims {len(dims)} doesn't match the tensor's "
@@ -303,6 +333,7 @@ def unsqueeze(input, dim):
 
 def expand(input, *sizes):
     """A broadcast view with sizes (-1 keeps a dim); new dims go in front."""
+    _required("expand", "size", sizes)
     sizes = shape_arg(sizes)
     shape = input.shape
     lead = len(sizes) - len(shape)
@@ -325,6 +356,7 @@ def expand_as(input, other):
 
 
 def repeat(input, *reps):
+    _required("repeat", "repeats", reps)
     reps = shape_arg(reps)
     if len(reps) < input.ndim:
         raise RuntimeError(f"repeat: number of repeat dims ({len(reps)}) can not be smaller "
@@ -366,6 +398,8 @@ def chunk(input, chunks, dim=0):
 
 def unbind(input, dim=0):
     d = norm_dim(dim, input.ndim, "unbind")
+    if input.ndim and input.shape[d] == 0:   # no slices: (), as PyTorch (split gives one piece)
+        return ()
     return tuple(squeeze(p, d) for p in split(input, 1, d))
 
 
@@ -375,22 +409,41 @@ def flip(input, *dims, **kwargs):
         if dims or set(kwargs) != {"dims"}:
             raise TypeError(f"flip() got unexpected arguments {sorted(kwargs)}; expected dims")
         dims = (kwargs["dims"],)
+    _required("flip", "dims", dims)
     dims = shape_arg(dims)
     return Flip.apply(input, tuple(norm_dim(d, input.ndim, "flip") for d in dims))
 
 
 def narrow(input, dim, start, length):
+    """input[..., start:start + length, ...] along dim: a view. A negative start counts from the
+    end; start + length past the end raises (PyTorch's checks; a slice would clip)."""
     d = norm_dim(dim, input.ndim, "narrow")
+    n = input.shape[d]
+    if not -n <= start <= n:
+        raise IndexError(f"narrow: start out of range (expected to be in range of [{-n}, {n}], "
+                         f"but got {start})")
+    start = start + n if start < 0 else start
+    if length < 0 or start + length > n:
+        raise RuntimeError(f"narrow: start ({start}) + length ({length}) exceeds dimension "
+                           f"size ({n}) (dim {d} of shape {tuple(input.shape)})")
     idx = [slice(None)] * input.ndim
     idx[d] = slice(start, start + length)
     return input[tuple(idx)]
 
 
+def _matrices(op, input):
+    if input.ndim < 2:
+        raise RuntimeError(f"{op}: input tensor must have at least 2 dimensions (shape "
+                           f"{tuple(input.shape)})")
+
+
 def tril(input, diagonal=0):
+    _matrices("tril", input)
     return Tril.apply(input, diagonal, False)
 
 
 def triu(input, diagonal=0):
+    _matrices("triu", input)
     return Tril.apply(input, diagonal, True)
 
 
@@ -412,6 +465,15 @@ def cat(tensors, dim=0):
     """Concatenate along dim (sizes must match elsewhere); dtypes are promoted together."""
     tensors = list(tensors)
     _check_tensors("cat", tensors)
+    # PyTorch's legacy rule: a 1-D empty tensor fits any shape (it is skipped in the shape
+    # checks, still promoted and in the graph): here reshaped to the others' with 0 along dim
+    others = [x for x in tensors if x.shape != (0,)]
+    if not others:
+        dim = 0                              # only such tensors: any dim
+    elif len(others) < len(tensors):
+        shape = list(others[0].shape)
+        shape[norm_dim(dim, len(shape), "cat")] = 0
+        tensors = [reshape(x, tuple(shape)) if x.shape == (0,) else x for x in tensors]
     ref = tensors[0]
     d = norm_dim(dim, ref.ndim, "cat")
     dt = ref._data.dtype
@@ -448,6 +510,9 @@ def roll(input, shifts, dims=None):
         return reshape(roll(flatten(input), shifts, 0), input.shape)
     if isinstance(shifts, int):
         shifts, dims = (shifts,), (dims,) if isinstance(dims, int) else dims
+    if len(shifts) != len(dims):
+        raise RuntimeError(f"roll: shifts and dimensions must align. shifts: {len(shifts)}, "
+                           f"dims: {len(dims)}")
     out = input
     for s, d in zip(shifts, dims):
         d = norm_dim(d, input.ndim, "roll")
@@ -458,7 +523,7 @@ def roll(input, shifts, dims=None):
         if s:
             a, b = split(out, [n - s, s], d)
             out = cat([b, a], d)
-    return out
+    return out if out is not input else Clone.apply(input)     # always new memory, as PyTorch
 
 
 def broadcast_tensors(*tensors):

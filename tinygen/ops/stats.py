@@ -17,6 +17,7 @@ import collections
 import numpy as np
 
 from ..autograd.function import Function, wrap
+from ..backend import dtypes as _dt
 from ..backend.device import array_module
 from .args import norm_dim, norm_dims
 from .binary import where
@@ -40,6 +41,8 @@ class Cumprod(Function):
 
     def backward(self, gy):
         x, y = self.saved_tensors
+        if x.shape[self.dim] == 1:               # PyTorch's shortcut: y is x, so gy (not
+            return gy, None                      # gy y / x, NaN for an inf or NaN element)
         return Cumsum.apply(gy * y, self.dim, True) / x, None
 
 
@@ -62,6 +65,8 @@ def cumprod(input, dim, dtype=None):
     """Running product along dim; integer and bool inputs give int64 (or dtype), float16
     accumulates in float32, as cumsum."""
     d = norm_dim(dim, input.ndim, "cumprod")
+    if dtype is not None and _dt.to_np_dtype(dtype) == np.bool_ and input.numel():
+        raise NotImplementedError('"cumprod_out_cpu" not implemented for \'Bool\'')
     return _accumulated(input, dtype, lambda x: _cumprod(x, d))
 
 
@@ -77,7 +82,11 @@ def _cumprod(x, d):
 
 
 def logcumsumexp(input, dim):
-    """log(cumsum(exp(x))) along dim, exact for any range of values (see the module doc)."""
+    """log(cumsum(exp(x))) along dim, exact for any range of values (see the module doc).
+    Floating inputs only, as PyTorch's CPU kernel."""
+    if input._data.dtype.kind not in "fV":
+        raise NotImplementedError(f'"logcumsumexp_out_cpu" not implemented for '
+                                  f"'{type_name(input._data.dtype)}'")
     x = as_float(input)
     d = norm_dim(dim, x.ndim, "logcumsumexp")
     if x.ndim == 0:
@@ -87,8 +96,8 @@ def logcumsumexp(input, dim):
 
 def _cumulative_extreme(x, dim, is_min, name):
     d = norm_dim(dim, x.ndim, name)
-    if x.ndim == 0:
-        return values_indices(x * 1, wrap(array_module(x._data).zeros((), np.int64)))
+    if x.ndim == 0:                          # (x * 1 would make a bool tensor int64)
+        return values_indices(x.clone(), wrap(array_module(x._data).zeros((), np.int64)))
     data = np.moveaxis(x.cpu().numpy(), d, 0)
     idx = np.zeros(data.shape, dtype=np.int64)
     best = data[:1].copy()
@@ -316,6 +325,12 @@ def _quantile(input, q, dim, keepdim, interpolation, name, ignore_nan):
     if input._data.dtype not in (np.float32, np.float64):
         raise RuntimeError(f"{name}() input tensor must be either float or double dtype, got "
                            f"{type_name(input._data.dtype)} (shape {tuple(input.shape)})")
+    if input.numel() == 0:                   # PyTorch's checks (any empty input, any dim)
+        raise RuntimeError(f"{name}() input tensor must be non-empty (shape "
+                           f"{tuple(input.shape)})")
+    if hasattr(q, "_data") and q._data.dtype != input._data.dtype:
+        raise RuntimeError(f"{name}() q tensor must be same dtype as the input tensor, got "
+                           f"{type_name(q._data.dtype)} and {type_name(input._data.dtype)}")
     qs = np.atleast_1d(q.cpu().numpy() if hasattr(q, "_data") else np.asarray(q, np.float64))
     if qs.ndim > 1 or (qs < 0).any() or (qs > 1).any():
         raise RuntimeError(f"{name}: q must be a number or a 1-D tensor of values in [0, 1], got "
@@ -335,6 +350,8 @@ def _quantile(input, q, dim, keepdim, interpolation, name, ignore_nan):
         out = out.squeeze(d + 1)
     elif dim is None:
         out = out.reshape((len(qs),) + (1,) * x0.ndim)
+    if x0.ndim == 0:                         # a 0-d input keeps no dim, keepdim or not
+        out = out.reshape((len(qs),))
     return out[0] if not hasattr(q, "_data") and np.ndim(q) == 0 else out
 
 
@@ -342,7 +359,10 @@ def _one_quantile(x, d, order, q, n, nan, interpolation, ignore_nan):
     """The q-quantile along d, keeping d as a size-1 dim. A slice that gives NaN (quantile: one
     holding a NaN; nanquantile: an all-NaN one) picks a NaN, as PyTorch: the last in sorted
     order (quantile) or the first (nanquantile), which then gets the gradient."""
-    pos = q * np.maximum(n - 1, 0).astype(np.float64)
+    # the rank in the input's dtype, as PyTorch's (float32: 0.6 * 5 is 3, where float64's
+    # 3.0000001 makes 'higher' pick the next element)
+    dt = x._data.dtype.type
+    pos = (dt(q) * np.maximum(n - 1, 0).astype(dt)).astype(np.float64)
     if not ignore_nan:
         pos = np.where(nan.any(axis=d, keepdims=True), x.shape[d] - 1, pos)
     lower, upper = np.floor(pos).astype(np.int64), np.ceil(pos).astype(np.int64)
@@ -354,10 +374,13 @@ def _one_quantile(x, d, order, q, n, nan, interpolation, ignore_nan):
         out = low
     elif interpolation in ("higher", "nearest"):
         out = high
-    elif interpolation == "midpoint":
-        out = (low + high) * 0.5
-    else:
-        out = low + (high - low) * wrap(x.device.xp.asarray((pos - lower).astype(x._data.dtype)))
+    else:           # PyTorch's lerp (midpoint: at 0.5): -inf + (x + inf) w is -inf for w >= 0.5
+        w = (pos - lower).astype(x._data.dtype)
+        if interpolation == "midpoint":
+            w = np.full_like(w, 0.5)
+        xp = x.device.xp
+        out = where(wrap(xp.asarray(w < 0.5)), low + (high - low) * wrap(xp.asarray(w)),
+                    high - (high - low) * wrap(xp.asarray(1 - w)))
     return out
 
 
@@ -385,7 +408,9 @@ def nansum(input, dim=None, keepdim=False, dtype=None):
 
 
 def nanmean(input, dim=None, keepdim=False):
-    """mean over the non-NaN elements; floating inputs only, as in PyTorch."""
+    """mean over the non-NaN elements; floating inputs only, as in PyTorch. Where tinygen
+    differs, deliberately: the gradient of an all-NaN slice (whose mean is NaN) is 0, where
+    PyTorch's is NaN (its nansum backward multiplies gy / 0 by 0)."""
     _require_floating(input, "nanmean(): expected input to have floating point or complex dtype "
                              "but got ")
     x = input
@@ -396,6 +421,8 @@ def nanmean(input, dim=None, keepdim=False):
 def count_nonzero(input, dim=None):
     """The number of nonzero elements (over dim, or all): int64, no gradient."""
     axes = norm_dims(dim, input.ndim, "count_nonzero")
+    if input.ndim == 0:                      # dim 0 or -1 of a 0-d tensor: the tensor itself
+        axes = None
     xp = array_module(input._data)
     return wrap(xp.asarray((input._data != 0).sum(axis=axes)).astype(np.int64))
 
