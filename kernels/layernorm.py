@@ -77,8 +77,9 @@ def layernorm_bwd(gy, x, w, mean, rstd):
     c1 = (wdy * xhat).mean(axis=-1, keepdims=True)
     c2 = wdy.mean(axis=-1, keepdims=True)
     gx = (wdy - c2 - xhat * c1) * rstd[..., None]
-    gw = (gy * xhat).reshape(-1, N).sum(axis=0)
-    gb = gy.reshape(-1, N).sum(axis=0)
+    lead = tuple(range(x.ndim - 1))           # (reshape(-1, N) is ambiguous for N = 0)
+    gw = (gy * xhat).sum(axis=lead)
+    gb = gy.sum(axis=lead)
     return gx.astype(x.dtype), gw.astype(x.dtype), gb.astype(x.dtype)
 
 

@@ -71,9 +71,10 @@ def _example_ce_bwd(rng, which):
 
 # ---------------------------------------------------------------- references
 def _shift(xp, x, axis):
-    """The row max, or 0 where it is not finite (a fully masked row would give -inf - -inf)."""
+    """The row max, or 0 where it is -inf (a fully masked row would give -inf - -inf). A NaN or
+    +inf max is kept: the row turns NaN, as PyTorch's (inf - inf)."""
     m = x.max(axis=axis, keepdims=True)
-    return xp.where(xp.isfinite(m), m, x.dtype.type(0))
+    return xp.where(m == -xp.inf, x.dtype.type(0), m)
 
 
 @reference("softmax_fwd", example=_example_fwd, rtol=1e-5, atol=1e-6)
@@ -212,13 +213,14 @@ def _softmax_block(x, out, log):
     for i in range(x.shape[0]):
         row, o = x[i], out[i]
         m = _row_max(row)
-        if not np.isfinite(m):
+        if m == -np.inf:
             m = zero                                  # masked (-inf) row: shift by 0
         s = zero
         if log:
             for j in range(C):
                 s += exp(row[j] - m)
-            shift = m + (np.log(s) if s > 0 else zero)  # s == 0: the row stays -inf
+            # s == 0: the row stays -inf; a NaN s (NaN or +inf in the row) makes it all NaN
+            shift = m + (zero if s == zero else np.log(s))
             for j in range(C):
                 o[j] = row[j] - shift
         else:
@@ -226,7 +228,7 @@ def _softmax_block(x, out, log):
                 e = exp(row[j] - m)
                 o[j] = e
                 s += e
-            r = one / s if s > 0 else one             # s == 0: zeros stay zeros
+            r = one if s == zero else one / s         # s == 0: zeros stay zeros; NaN spreads
             for j in range(C):
                 o[j] *= r
 
@@ -320,7 +322,7 @@ def _cross_entropy_block(x, target, ignore_index, keep, spread, loss, lse):
     for i in range(x.shape[0]):
         row = x[i]
         m = _row_max(row)
-        if not np.isfinite(m):
+        if m == -np.inf:                              # +inf, NaN: the loss is NaN, as PyTorch's
             m = zero
         s = zero
         total = zero

@@ -264,6 +264,11 @@ def hardtanh(input, min_val=-1.0, max_val=1.0, inplace=False):
     elsewhere, boundaries included (as PyTorch's hardtanh_backward)."""
     if inplace:
         return hardtanh_(input, min_val, max_val)
+    if _integer(input):           # PyTorch clamps integers, the bounds cast (-0.5 -> 0)
+        if min_val > max_val:
+            raise ValueError(f"hardtanh: min_val {min_val} cannot be greater than max_val "
+                             f"{max_val}")
+        return input.clamp(int(min_val), int(max_val))
     x = check_float("hardtanh", input)
     if min_val > max_val:
         raise ValueError(f"hardtanh: min_val {min_val} cannot be greater than max_val {max_val}")
@@ -278,12 +283,14 @@ def relu6(input, inplace=False):
 
 
 def hardsigmoid(input, inplace=False):
-    """0 for x <= -3, 1 for x >= 3, x / 6 + 1/2 between."""
+    """0 for x <= -3, 1 for x >= 3, x / 6 + 1/2 between, NaN for NaN (as PyTorch). (PyTorch's
+    float64 gradient is 1/6 rounded to float32, 3e-8 off; tinygen's is 1/6.)"""
     if inplace:
         return _write_into(input, hardsigmoid)
     x = check_float("hardsigmoid", input)
-    inside = (x > -3) & (x < 3)
-    return where(inside, x / 6 + 0.5, (x.detach() >= 3).to(x.dtype))
+    d = x.detach()
+    inside = (d > -3) & (d < 3)
+    return where(inside, x / 6 + 0.5, (d.clamp(-3.0, 3.0) + 3) / 6)      # 0, 1, or NaN
 
 
 def hardswish(input, inplace=False):
@@ -291,7 +298,11 @@ def hardswish(input, inplace=False):
     if inplace:
         return _write_into(input, hardswish)
     x = check_float("hardswish", input)
-    return where(x <= -3, x * 0, where(x >= 3, x, x * (x + 3) / 6))
+    d = x.detach()
+    inside = (d > -3) & (d < 3)
+    xs = where(inside, x, 0.0)            # the middle branch away from +-inf: 0 * inf is NaN
+    # PyTorch's gradient: 0 below -3, (x / 3 + 1/2) inside, 1 from 3 on and for NaN
+    return where(d <= -3, x * 0, where(inside, xs * (xs + 3) / 6, x))
 
 
 def softsign(input):
@@ -314,8 +325,13 @@ def _softmax_dim(ndim):
 
 
 def softmax(input, dim=None, _stacklevel=3, dtype=None):
-    """exp(x) / sum(exp(x)) along dim (shifted by the max: never overflows)."""
+    """exp(x) / sum(exp(x)) along dim (shifted by the max: never overflows). A NaN or +inf
+    in a slice makes all of it NaN, as PyTorch. Where tinygen differs: a slice that is -inf
+    everywhere gives zeros (log_softmax: -inf), where PyTorch gives NaN; attention's fully masked
+    rows rely on it."""
     x = input if dtype is None else input.to(dtype)
+    if not x.dtype.is_floating_point:
+        return _integer_softmax("softmax", x)
     if dim is None:
         dim = _softmax_dim(x.ndim)
     if x.ndim == 0:
@@ -326,11 +342,22 @@ def softmax(input, dim=None, _stacklevel=3, dtype=None):
 def log_softmax(input, dim=None, _stacklevel=3, dtype=None):
     """x - logsumexp(x) along dim."""
     x = input if dtype is None else input.to(dtype)
+    if not x.dtype.is_floating_point:
+        return _integer_softmax("log_softmax", x)
     if dim is None:
         dim = _softmax_dim(x.ndim)
     if x.ndim == 0:
         return x.reshape(1).log_softmax(0).reshape(())
     return x.log_softmax(dim)
+
+
+def _integer_softmax(op, x):
+    """PyTorch has no integer softmax kernel: it raises, unless the input is empty (no kernel
+    runs; the empty result keeps the integer dtype). dtype= casts first."""
+    if x.numel():
+        raise RuntimeError(f'{op}: "{op}" not implemented for {x.dtype} (an integer input); '
+                           "pass dtype= a floating dtype")
+    return x.clone()
 
 
 def softmin(input, dim=None, _stacklevel=3, dtype=None):
@@ -359,14 +386,23 @@ def threshold(input, threshold, value, inplace=False):
     """x where x > threshold, else value (the gradient is 1 above the threshold, 0 below)."""
     if inplace:
         return threshold_(input, threshold, value)
+    if _integer(input):           # PyTorch casts threshold and value to the integer dtype
+        return where(input <= int(threshold), int(value), input).to(input.dtype)
     x = check_float("threshold", input)
-    return where(x.detach() > threshold, x, float(value))
+    # PyTorch's test, x <= threshold: a NaN is kept (threshold(NaN) was `value`)
+    return where(x.detach() <= threshold, float(value), x)
+
+
+def _integer(t):
+    return not t.dtype.is_floating_point and t.dtype.name != "bool" and \
+        not getattr(t.dtype, "is_complex", False)
 
 
 def hardshrink(input, lambd=0.5):
     """x where |x| > lambd, else 0."""
     x = check_float("hardshrink", input)
-    return where(x.detach().abs() > lambd, x, 0.0)
+    # PyTorch's test, -lambd <= x <= lambd gives 0: a NaN is kept (with its gradient)
+    return where(x.detach().abs() <= lambd, 0.0, x)
 
 
 def softshrink(input, lambd=0.5):
@@ -375,7 +411,8 @@ def softshrink(input, lambd=0.5):
     if lambd < 0:
         raise RuntimeError(f"softshrink: lambda must be non-negative, got {lambd}")
     d = x.detach()
-    return where(d > lambd, x - lambd, where(d < -lambd, x + lambd, 0.0))
+    # PyTorch's x * 0 between the thresholds: a NaN stays NaN (softshrink(NaN) was 0)
+    return where(d.abs() <= lambd, x * 0.0, x - lambd * d.sign())
 
 
 def tanhshrink(input):
@@ -393,7 +430,7 @@ def prelu(input, weight):
                                f"{weight.numel()} channels in dim 1, got input of shape "
                                f"{tuple(x.shape)}")
         w = weight.reshape((weight.numel(),) + (1,) * (x.ndim - 2))
-    elif x.ndim:
+    else:                         # one slope, 0-d: a 0-d input stays 0-d (PyTorch's shape)
         w = weight.reshape(())
     return where(x.detach() > 0, x, x * w)
 

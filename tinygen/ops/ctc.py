@@ -79,7 +79,10 @@ def ctc_loss(log_probs, targets, input_lengths, target_lengths, blank=0, reducti
     zero_infinity replaces infinite losses (impossible alignments) and their gradients by 0.
     The gradient in log_probs is the exact one; PyTorch's differs from it by a multiple of
     exp(log_probs) at each (t, n), which the backward of the usual log_softmax removes. An input
-    length of 0 is refused (PyTorch accepts it)."""
+    length of 0 is refused (PyTorch accepts it). An impossible alignment (an infinite loss) with
+    zero_infinity=False has the exact gradient of its recursion, 0 where no path reaches (NaN
+    only where -inf - -inf meets); PyTorch's CPU kernel gives NaN at every t < input_length
+    (exp(-inf + inf)), so after log_softmax its whole (t, n) rows are NaN."""
     op = "ctc_loss"
     reduction = _reduction(reduction, None, None, op)
     check_float(op, log_probs)

@@ -156,7 +156,8 @@ def feature_alpha_dropout(input, p=0.5, training=False, inplace=False):
         if _identity_inplace(input, p, training):
             return input
         return _write_into(input, lambda t: feature_alpha_dropout(t, p, training))
-    if input.ndim < 2:
+    # PyTorch checks the rank only where it drops something (training, p > 0, not empty)
+    if input.ndim < 2 and training and p != 0.0 and input.numel():
         raise RuntimeError(f"feature_alpha_dropout: expected an input of at least 2 dims "
                            f"(N, C, *), got shape {tuple(input.shape)}")
     shape = tuple(input.shape[:2]) + (1,) * (input.ndim - 2)

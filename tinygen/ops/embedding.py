@@ -76,6 +76,8 @@ def embedding_bag(input, weight, offsets=None, max_norm=None, norm_type=2.0,
     xp = weight.device.xp
     rows = weight.index_select(0, wrap(xp.asarray(idx)))                   # (n, dim)
     if mode == "max":
+        if idx.size == 0:         # no row at all: every bag is empty (zeros, as PyTorch)
+            return rows.sum(0, keepdim=True).expand(bags, dim) * 0.0
         return _bag_max(rows, idx, bag_of, bags, keep, xp)
     scale = keep.astype(weight._data.dtype)
     if mode == "mean":

@@ -217,12 +217,13 @@ def _taps(xp, grid, spatial, config, slopes):
     dims = [_dim_taps(xp, g[..., nd - 1 - k], n, mode, padding_mode, align_corners)
             for k, n in enumerate(spatial)]                                 # input order
     slopes = slopes and mode != "nearest"
-    index, weight, dweight = [], [], [[] for _ in range(nd)]
+    index, weight, dweight, insides = [], [], [[] for _ in range(nd)], []
     for combo in itertools.product(*[taps for taps, _ in dims]):
         flat, ok = 0, True
         for (i, inside, _, _), n in zip(combo, spatial):
             flat, ok = flat * n + i, ok & inside
         index.append(flat)
+        insides.append(ok)
         ok = ok.astype(grid.dtype)
         if mode == "nearest":
             weight.append(ok)
@@ -233,7 +234,7 @@ def _taps(xp, grid, spatial, config, slopes):
             dweight[k].append(_prod(ws[:k] + [combo[k][3] * ok] + ws[k + 1:]))
     stack = xp.stack
     slope_arrays = [stack(d) * mult for d, (_, mult) in zip(dweight, dims)] if slopes else None
-    return stack(index), stack(weight), slope_arrays
+    return stack(index), stack(weight), slope_arrays, stack(insides)
 
 
 def _linear_index(xp, index, N, C, S):
@@ -251,10 +252,11 @@ class GridSample(Function):
         self.save_for_backward(x, grid)
         N, C = x.shape[:2]
         spatial = x.shape[2:]
-        index, weight, _ = _taps(self.xp, grid, spatial, self.config, False)   # (T, N, P)
+        index, weight, _, inside = _taps(self.xp, grid, spatial, self.config, False)
         lin = _linear_index(self.xp, index, N, C, int(np.prod(spatial)))       # (T, N, C, P)
         vals = self.xp.ascontiguousarray(x).reshape(-1).take(lin)              # (T, N, C, P)
-        out = (vals * weight[:, :, None, :]).sum(0)                            # (N, C, P)
+        # a tap outside the input reads a clipped index: left out, not times 0 (0 * inf)
+        out = self.xp.where(inside[:, :, None, :], vals * weight[:, :, None, :], 0).sum(0)
         return out.reshape((N, C) + grid.shape[1:-1])
 
     def backward(self, gy):
@@ -274,7 +276,7 @@ class GridSampleBackward(Function):
         N, C = x.shape[:2]
         spatial, nd = x.shape[2:], grid.shape[-1]
         S = int(np.prod(spatial))
-        index, weight, slopes = _taps(xp, grid, spatial, config, needs[1])
+        index, weight, slopes, inside = _taps(xp, grid, spatial, config, needs[1])
         lin = _linear_index(xp, index, N, C, S)                                # (T, N, C, P)
         g = gy.reshape(1, N, C, -1)                                            # (1, N, C, P)
         gx = xp.zeros_like(x)
@@ -282,9 +284,12 @@ class GridSampleBackward(Function):
             contrib = xp.broadcast_to(g * weight[:, :, None, :], lin.shape)
             gx = xp.bincount(lin.reshape(-1), weights=contrib.reshape(-1), minlength=N * C * S)
             gx = gx.astype(x.dtype).reshape(x.shape)
-        ggrid = xp.zeros_like(grid)
+        # C-ordered, so that `flat` below is a view of it: zeros_like keeps a permuted grid's
+        # strides, and the reshape of that is a copy (the written gradient was lost: zeros)
+        ggrid = xp.zeros(grid.shape, dtype=grid.dtype)
         if slopes is not None:
-            gv = (xp.ascontiguousarray(x).reshape(-1).take(lin) * g).sum(2)    # (T, N, P)
+            vals = xp.ascontiguousarray(x).reshape(-1).take(lin)
+            gv = xp.where(inside[:, :, None, :], vals * g, 0).sum(2)          # (T, N, P)
             flat = ggrid.reshape(N, -1, nd)                                    # (N, P, nd)
             for k, dw in enumerate(slopes):
                 flat[..., nd - 1 - k] = (gv * dw).sum(0)

@@ -177,7 +177,8 @@ def smooth_l1_loss(input, target, size_average=None, reduce=None, reduction="mea
     if beta == 0:
         return _reduce(d, reduction)
     small = d.detach() < beta
-    return _reduce(where(small, diff * diff * (0.5 / beta), d - 0.5 * beta), reduction)
+    ds = where(small, diff, 0.0)    # the quadratic branch away from +-inf: its 0 * inf gradient
+    return _reduce(where(small, ds * ds * (0.5 / beta), d - 0.5 * beta), reduction)
 
 
 def huber_loss(input, target, reduction="mean", delta=1.0, weight=None):
@@ -189,7 +190,8 @@ def huber_loss(input, target, reduction="mean", delta=1.0, weight=None):
     diff = x - t
     d = diff.abs()
     small = d.detach() < delta
-    loss = where(small, diff * diff * 0.5, (d - 0.5 * delta) * delta)
+    ds = where(small, diff, 0.0)    # the quadratic branch away from +-inf: its 0 * inf gradient
+    loss = where(small, ds * ds * 0.5, (d - 0.5 * delta) * delta)
     # PyTorch's huber_loss, unlike its mse_loss and l1_loss, takes the plain mean with weight
     return _weighted("huber_loss", loss, input, weight, reduction, False)
 
@@ -372,7 +374,9 @@ def _nll_loss(op, input, target, weight, ignore_index, reduction):
         w = where(valid, w, 0.0)
     else:
         w = valid.to(input.dtype)
-    loss = -picked * w                                                # (N, d1, ...)
+    # an ignored target contributes 0 even where its log-probability is NaN (-NaN * 0 was
+    # NaN; PyTorch skips it)
+    loss = where(valid, -picked * w, 0.0)                             # (N, d1, ...)
     if reduction == "mean":
         total = w.sum()
         if float(total.detach().item()) == 0.0:     # every target ignored: NaN, gradient 0
@@ -466,7 +470,11 @@ def _cross_entropy_fused(op, input, target, ignore_index, reduction, label_smoot
 def kl_div(input, target, size_average=None, reduce=None, reduction="mean", log_target=False):
     """KL(target || exp(input)) pointwise: target * (log(target) - input), 0 where target is 0;
     with log_target, exp(target) * (target - input). 'batchmean' divides the sum by input.size(0)
-    (the true KL divergence per sample); 'mean' divides by the number of elements."""
+    (the true KL divergence per sample); 'mean' divides by the number of elements.
+
+    Where tinygen differs: the gradient with respect to a target that is exactly 0 (log_target
+    False) is -input, the one-sided limit without the log term; PyTorch's xlogy(target, target)
+    gives NaN there."""
     op = "kl_div"
     if reduction == "batchmean":
         _reduction("sum", size_average, reduce, op)

@@ -21,7 +21,10 @@ from .convert import constant
 from .loss import _reduce, _reduction
 from .norm import pairwise_distance
 
-COSINE_EPS = 1e-12          # added to the squared norms in cosine_embedding_loss, as PyTorch
+# added to the squared norms in cosine_embedding_loss, as PyTorch: its EPSILON is the float
+# 1e-12f (9.99999996e-13) in every dtype; float64 gradients at a zero vector differ by 2e-9
+# relative with the double 1e-12
+COSINE_EPS = float(np.float32(1e-12))
 
 
 def _same_shapes(op, *tensors):
@@ -53,7 +56,9 @@ def hinge_embedding_loss(input, target, margin=1.0, size_average=None, reduce=No
 
 
 def soft_margin_loss(input, target, size_average=None, reduce=None, reduction="mean"):
-    """log(1 + exp(-y x)) per element (a smooth hinge), computed as softplus(-y x)."""
+    """log(1 + exp(-y x)) per element (a smooth hinge), computed as softplus(-y x). Where
+    tinygen differs: at y x = -inf the gradient is the limit -y (PyTorch's exp / (1 + exp) gives
+    NaN)."""
     op = "soft_margin_loss"
     reduction = _reduction(reduction, size_average, reduce, op)
     check_float(op, input)
@@ -94,7 +99,8 @@ def multi_margin_loss(input, target, p=1, margin=1.0, weight=None, size_average=
     if bool(((y < 0) | (y >= C)).any()):
         raise IndexError(f"{op}: target out of range for {C} classes")
     picked = x.gather(1, y.unsqueeze(1))                              # (N, 1): x[y]
-    hinge = (x - picked + margin).clamp_min(0.0)
+    z = x - picked + margin
+    hinge = where(z.detach() > 0, z, 0.0)     # PyTorch's kernel: if (z > 0); no gradient at 0
     if p == 2:
         hinge = hinge * hinge
     if weight is not None:
@@ -204,8 +210,10 @@ def multilabel_margin_loss(input, target, size_average=None, reduce=None, reduct
             counts[n, j] += 1
     others = counts == 0                                              # non-target classes i
     xp = x.device.xp
-    weight = constant(xp.asarray((counts[:, :, None] * others[:, None, :]).astype(
-        x._data.dtype)), x)                                           # (N, j, i)
-    hinge = (1 - x.unsqueeze(2) + x.unsqueeze(1)).clamp_min(0.0)      # (N, j, i)
-    loss = (hinge * weight).sum(dim=(1, 2)) / C                       # (N,)
+    pairs = counts[:, :, None] * others[:, None, :]                   # (N, j, i)
+    weight = constant(xp.asarray(pairs.astype(x._data.dtype)), x)
+    z = 1 - x.unsqueeze(2) + x.unsqueeze(1)
+    hinge = where(z.detach() > 0, z, 0.0)     # PyTorch's kernel: if (z > 0); no gradient at 0
+    # the pairs only: an infinite hinge times a weight of 0 would be NaN (PyTorch skips them)
+    loss = where(constant(xp.asarray(pairs > 0), x), hinge * weight, 0.0).sum(dim=(1, 2)) / C
     return _reduce(loss.reshape(()) if input.ndim == 1 else loss, reduction)

@@ -399,13 +399,38 @@ def local_response_norm(input, size, alpha=1e-4, beta=0.75, k=1.0):
 # ---- distances -----------------------------------------------------------------------------------
 def cdist(x1, x2, p=2.0, compute_mode=None):
     """The p-norm distance between each row of x1 (*, P, M) and each row of x2 (*, R, M):
-    (*, P, R). The gradient at a zero distance is 0, as PyTorch's."""
+    (*, P, R). The gradient at a zero distance is 0, as PyTorch's. Where tinygen differs: for
+    p = inf (here and in pdist), a coordinate difference that is infinite gets gy * sign(diff)
+    (PyTorch: NaN)."""
     if x1.ndim < 2 or x2.ndim < 2 or x1.shape[-1] != x2.shape[-1]:
         raise RuntimeError(f"cdist: expected x1 (*, P, M) and x2 (*, R, M) with the same M, got "
                            f"{tuple(x1.shape)} and {tuple(x2.shape)}")
     check_float("cdist", x1)
     diff = x1.unsqueeze(-2) - x2.unsqueeze(-3)                        # (*, P, R, M)
+    return _distance(diff, p)
+
+
+def _distance(diff, p):
+    """||diff||_p over the last dim; for p = inf with PyTorch's cdist / pdist gradient."""
+    if p == float("inf") and diff.shape[-1]:
+        return InfDistance.apply(diff)
     return diff.norm(p, dim=-1)
+
+
+class InfDistance(Function):
+    """max |diff| over the last dim, with the gradient of PyTorch's cdist and pdist: gy *
+    sign(diff) at every coordinate reaching the maximum (tied coordinates each get all of it;
+    the max reduction's gradient would split it between them)."""
+
+    def forward(self, diff):
+        self.save_for_backward(diff)
+        return self.xp.abs(diff).max(axis=-1)
+
+    def backward(self, gy):
+        (diff,) = self.saved_tensors
+        a = diff.abs()
+        hit = (a == a.amax(dim=-1, keepdim=True)).to(diff.dtype)
+        return gy.unsqueeze(-1) * diff.sign() * hit
 
 
 def dist(input, other, p=2.0):
@@ -423,4 +448,4 @@ def pdist(input, p=2.0):
     xp = input.device.xp
     a = input.index_select(0, wrap(xp.asarray(rows)))
     b = input.index_select(0, wrap(xp.asarray(cols)))
-    return (a - b).norm(p, dim=-1)
+    return _distance(a - b, p)

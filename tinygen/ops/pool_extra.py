@@ -17,6 +17,7 @@ import numpy as np
 
 from ..autograd.function import wrap
 from .args import check_float, ntuple
+from .binary import where
 from .conv import check_input
 from .fold import Im2Col, geometry
 from .index import values_indices
@@ -75,7 +76,7 @@ def max_pool3d(input, kernel_size, stride=None, padding=0, dilation=1, ceil_mode
     if min(out) < 1:
         raise RuntimeError(f"{op}: the output size {out} is too small (input of shape "
                            f"{tuple(input.shape)}, kernel_size {geo[0]})")
-    values, local = _pool_windows(x, geo, extra, float("-inf")).max(dim=-1)
+    values, local = _window_max(_pool_windows(x, geo, extra, float("-inf")))
     if not return_indices:
         return values if batched else values.squeeze(0)
     positions = np.arange(int(np.prod(x.shape[2:])), dtype=np.float64).reshape(
@@ -84,6 +85,19 @@ def max_pool3d(input, kernel_size, stride=None, padding=0, dilation=1, ceil_mode
     idx = pos.expand(tuple(x.shape[:2]) + tuple(pos.shape[2:])).gather(
         -1, local.unsqueeze(-1)).squeeze(-1).long()
     return (values, idx) if batched else (values.squeeze(0), idx.squeeze(0))
+
+
+def _window_max(w):
+    """(values, index) of the max over the last dim of windows w, with PyTorch's pooling rule
+    for NaN: its kernels keep a window's last NaN (val > max || isnan(val)), Tensor.max the
+    first. Ties of numbers keep the first, in both."""
+    values, local = w.max(dim=-1)
+    isnan = w.detach().isnan()
+    if bool(isnan.any()):
+        ranks = wrap(w.device.xp.arange(w.shape[-1], dtype=np.int64))
+        last = where(isnan, ranks, -1).amax(dim=-1)
+        local = where(last >= 0, last, local)
+    return values, local
 
 
 def avg_pool3d(input, kernel_size, stride=None, padding=0, ceil_mode=False,
@@ -172,7 +186,7 @@ def _adaptive_max_cells(x, spatial, sizes):
     for cell in itertools.product(*[range(o) for o in sizes]):
         bounds = [((i * n) // o, -(-((i + 1) * n) // o)) for i, n, o in zip(cell, spatial, sizes)]
         region = x[(slice(None), slice(None)) + tuple(slice(a, b) for a, b in bounds)]
-        value, local = region.reshape(N, C, int(np.prod(region.shape[2:]))).max(dim=-1)
+        value, local = _window_max(region.reshape(N, C, int(np.prod(region.shape[2:]))))
         coords = np.unravel_index(local.cpu().numpy(), [b - a for a, b in bounds])
         flat = sum((c + a) * s for c, (a, _), s in zip(coords, bounds, strides))
         values.append(value)
@@ -269,7 +283,9 @@ def max_unpool3d(input, indices, kernel_size, stride=None, padding=0, output_siz
 
 # ---- power-average pooling ---------------------------------------------------------------------
 def _lp(out, norm_type, window):
-    return (out.sign() * out.abs().relu() * window) ** (1.0 / norm_type)
+    # sign as a constant: its gradient is 0, and Sign's backward (gy * 0) turned the inf
+    # flowing in from relu(|out|) = inf into NaN for the window's finite elements
+    return (out.detach().sign() * out.abs().relu() * window) ** (1.0 / norm_type)
 
 
 def lp_pool1d(input, norm_type, kernel_size, stride=None, ceil_mode=False):
