@@ -98,7 +98,7 @@ def adam_step(params, grads, exp_avgs, exp_avg_sqs, max_exp_avg_sqs, step, lr, b
                 p *= 1 - lr * weight_decay
             else:
                 g = g + weight_decay * p
-        m += (1 - beta1) * (g - m)                     # torch.lerp(m, g, 1 - beta1)
+        _lerp_(m, g, 1 - beta1)                        # torch.lerp(m, g, 1 - beta1)
         v *= beta2
         v += (1 - beta2) * g * g
         if amsgrad:
@@ -106,6 +106,17 @@ def adam_step(params, grads, exp_avgs, exp_avg_sqs, max_exp_avg_sqs, step, lr, b
             v = max_exp_avg_sqs[i]
         denom = xp.sqrt(v) / bias_correction2_sqrt + eps
         p -= step_size * (m / denom)
+
+
+def _lerp_(start, end, weight):
+    """start.lerp_(end, weight), PyTorch's formula (start + w (end - start) below 0.5, else
+    end - (1 - w) (end - start)): they differ where end is infinite (nan, not inf, at w >= 0.5)."""
+    dtype = start.dtype.type
+    weight = dtype(weight)
+    if abs(weight) < 0.5:
+        start += weight * (end - start)
+    else:
+        start[...] = end - (end - start) * (dtype(1) - weight)
 
 
 @jit_serial
@@ -119,14 +130,15 @@ def _adam_update(p, g, m, v, vmax, scalars, amsgrad, decoupled, maximize):
         pi = p[i]
         if decoupled:
             pi = pi * decay                           # decay = 1 - lr * wd
-        else:
-            gi = gi + decay * pi                      # decay = wd
-        mi = m[i] + w1 * (gi - m[i])
+        elif decay != 0:                              # PyTorch: only where wd != 0 (else
+            gi = gi + decay * pi                      # 0 * inf = nan); decay = wd
+        # torch.lerp's formula: from the nearer end (scalars[7] = 1 - w1 in p's dtype)
+        mi = m[i] + w1 * (gi - m[i]) if abs(w1) < 0.5 else gi - (gi - m[i]) * scalars[7]
         vi = v[i] * beta2 + w2 * gi * gi
         m[i] = mi
         v[i] = vi
         if amsgrad:
-            vi = max(vmax[i], vi)
+            vi = np.maximum(vmax[i], vi)                # NaN-propagating, as torch.maximum
             vmax[i] = vi
         p[i] = pi - step_size * (mi / (np.sqrt(vi) / bc2_sqrt + eps))
 
@@ -147,8 +159,8 @@ def adam_step_numba(params, grads, exp_avgs, exp_avg_sqs, max_exp_avg_sqs, step,
     decay = 1 - lr * weight_decay if decoupled else weight_decay
     values = [1 - beta1, beta2, 1 - beta2, decay, lr / (1 - beta1 ** step),
               math.sqrt(bias_correction2), eps]
-    scalars = {np.dtype(np.float32): np.array(values, np.float32),
-               np.dtype(np.float64): np.array(values, np.float64)}
+    scalars = {np.dtype(dt): np.append(a, dt(1) - a[0]) for dt in (np.float32, np.float64)
+               for a in [np.array(values, dt)]}
     flags = bool(amsgrad), bool(decoupled), bool(maximize)
     groups = {}                    # the parameters by dtype, each group one pass
     for i, p in enumerate(params):

@@ -24,6 +24,7 @@ from __future__ import annotations
 import numpy as np
 
 from ._numba import HAVE_NUMBA, is_cpu_float, numba, numba_kernel
+from ._xp import array_module
 from .registry import reference
 
 
@@ -50,7 +51,9 @@ def sgd_step(params, grads, momentum_buffers, lr, momentum, dampening, weight_de
             grad = grad + weight_decay * p
         if momentum != 0:
             if buf is None:
-                buf = grad.copy()
+                # an array even where grad is a NumPy scalar (-g or g + wd * p of a 0-d
+                # parameter): a scalar buffer would be rebound, not updated, below
+                buf = array_module(p).array(grad, dtype=p.dtype, copy=True)
             else:
                 buf *= momentum
                 if dampening != 0:

@@ -179,7 +179,7 @@ class CyclicLR(LRScheduler):
                for base_lr, max_lr in zip(self.base_lrs, self.max_lrs)]
         if self.cycle_momentum:
             for group, base_m, max_m in zip(self.optimizer.param_groups, self.base_momentums,
-                                            self.max_momentums):
+                                            self.max_momentums, strict=True):
                 _set_momentum(self, group, max_m - (max_m - base_m) * scale_factor * scale)
         return lrs
 
@@ -261,7 +261,7 @@ class CosineAnnealingWarmRestarts(LRScheduler):
             values = self.get_lr()
         finally:
             self._get_lr_called_within_step = False
-        for group, lr in zip(self.optimizer.param_groups, values):
+        for group, lr in zip(self.optimizer.param_groups, values, strict=True):
             _update_param_group_val(group, "lr", lr)
         self._last_lr = _group_values(self.optimizer, "lr")
 

@@ -47,7 +47,7 @@ class LambdaLR(LRScheduler):
     def get_lr(self):
         self._warn_if_outside_step()
         return [base_lr * lmbda(self.last_epoch)
-                for lmbda, base_lr in zip(self.lr_lambdas, self.base_lrs)]
+                for lmbda, base_lr in zip(self.lr_lambdas, self.base_lrs, strict=True)]
 
 
 class MultiplicativeLR(LRScheduler):
@@ -75,7 +75,8 @@ class MultiplicativeLR(LRScheduler):
         if self._is_initial:
             return _group_values(self.optimizer, "lr")
         return [group["lr"] * lmbda(self.last_epoch)
-                for lmbda, group in zip(self.lr_lambdas, self.optimizer.param_groups)]
+                for lmbda, group in zip(self.lr_lambdas, self.optimizer.param_groups,
+                                        strict=True)]
 
 
 class StepLR(LRScheduler):

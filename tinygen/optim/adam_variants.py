@@ -30,6 +30,7 @@ from __future__ import annotations
 import math
 
 from ..backend.device import array_module
+from .adafactor import _lerp_
 from .optimizer import (LOADED_GROUP_DEFAULTS, ElementwiseOptimizer, _scalar, _step_tensor,
                         _zeros_like, check_flags, check_hyperparameters)
 
@@ -57,7 +58,7 @@ def _decay(param, grad, group):
 
 def _moments(state, grad, beta1, beta2):
     m, v = state["exp_avg"], state["exp_avg_sq"]
-    m += (1 - beta1) * (grad - m)
+    _lerp_(m, grad, 1 - beta1)                     # PyTorch's lerp_ (inf: nan at w >= 0.5)
     v *= beta2
     v += (1 - beta2) * grad * grad
     return m, v
@@ -85,7 +86,7 @@ class Adamax(ElementwiseOptimizer):
         beta1, beta2 = group["betas"]
         grad = _decay(param, grad, group)
         m, u = state["exp_avg"], state["exp_inf"]
-        m += (1 - beta1) * (grad - m)
+        _lerp_(m, grad, 1 - beta1)
         u *= beta2
         xp.maximum(u, xp.abs(grad) + group["eps"], out=u)
         param -= _scalar(group["lr"]) / (1 - beta1 ** step) * (m / u)

@@ -88,10 +88,16 @@ class Rprop(ElementwiseOptimizer):
         xp = array_module(param)
         etaminus, etaplus = group["etas"]
         lo, hi = group["step_sizes"]
-        sign = xp.sign(grad * state["prev"])
+        sign = _sign(xp, grad * state["prev"])
         factor = xp.where(sign > 0, etaplus, xp.where(sign < 0, etaminus, 1.0))
         state["step_size"] *= factor.astype(param.dtype, copy=False)
         xp.clip(state["step_size"], lo, hi, out=state["step_size"])
         grad = xp.where(sign < 0, 0, grad).astype(param.dtype, copy=False)
-        param -= xp.sign(grad) * state["step_size"]
+        param -= _sign(xp, grad) * state["step_size"]
         state["prev"][...] = grad
+
+
+def _sign(xp, x):
+    """torch.sign: 0 for nan (NumPy's sign gives nan), so a nan gradient leaves the step size and
+    the parameter as they are."""
+    return xp.where(x > 0, 1.0, xp.where(x < 0, -1.0, 0.0)).astype(x.dtype, copy=False)

@@ -141,6 +141,13 @@ class LBFGS(Optimizer):
             raise ValueError("LBFGS doesn't support per-parameter options (parameter groups)")
         self._params = self.param_groups[0]["params"]
 
+    def _state_shape(self, param, key):
+        """The state's vectors (d, prev_flat_grad, old_dirs, old_stps) are flat: the length of
+        all the parameters together, not the shape of the first, under which they are kept."""
+        if key in ("d", "prev_flat_grad", "old_dirs", "old_stps"):
+            return (sum(p.numel() for p in self._params),)
+        return super()._state_shape(param, key)
+
     # ---- flat views of the parameters ---------------------------------------------------------
     def _flat_grad(self):
         xp = array_module(self._params[0]._data)
@@ -175,6 +182,9 @@ class LBFGS(Optimizer):
         if closure is None:
             raise RuntimeError("LBFGS.step needs a closure that re-evaluates the model and "
                                "returns the loss: opt.step(closure)")
+        if len(self.param_groups) != 1:                # a group added by add_param_group
+            raise AssertionError(f"Expected exactly one param_group, but got "
+                                 f"{len(self.param_groups)}")
         closure = enable_grad()(closure)
         group = self.param_groups[0]
         state = self.state[self._params[0]]
@@ -198,7 +208,8 @@ class LBFGS(Optimizer):
             memory.prev_grad, memory.prev_loss = grad.copy(), loss
             # lr itself after the first iteration (an int lr stays an int in the state: PyTorch)
             t = min(1.0, 1.0 / float(abs(grad).sum())) * lr if state["n_iter"] == 1 else lr
-            gtd = float(grad @ memory.d)
+            memory.t = t                        # PyTorch sets t before the test below: the
+            gtd = float(grad @ memory.d)        # next step's s = d * t uses it
             if gtd > -group["tolerance_change"]:
                 break
             if group["line_search_fn"] == "strong_wolfe":

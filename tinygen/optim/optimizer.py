@@ -198,8 +198,10 @@ class Optimizer(OptimizerHooks):
         groups = []
         for group in self.param_groups:
             packed = {k: v for k, v in group.items() if k != "params"}
-            for i, p in enumerate(group["params"], start):
-                index_of.setdefault(id(p), i)
+            # PyTorch's numbering: a parameter listed twice in this group (a warning) gets the
+            # index of its last place; one already numbered in an earlier group keeps that
+            index_of.update({id(p): i for i, p in enumerate(group["params"], start)
+                             if id(p) not in index_of})
             packed["params"] = [index_of[id(p)] for p in group["params"]]
             start += len(packed["params"])
             groups.append(packed)
@@ -372,7 +374,7 @@ def _cast_state(param, key, value, float32_step=False, shape=None):
     if isinstance(value, dict):
         return {k: _cast_state(param, k, v, float32_step) for k, v in value.items()}
     if isinstance(value, (list, tuple)):
-        return type(value)(_cast_state(param, None, v) for v in value)
+        return type(value)(_cast_state(param, key, v, float32_step, shape) for v in value)
     value = _as_tensor(value)
     if not isinstance(value, Tensor):
         if key in ("step", "mu_product", "eta", "mu") and isinstance(value, (int, float)):

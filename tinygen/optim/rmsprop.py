@@ -18,6 +18,7 @@ from __future__ import annotations
 
 from ..autograd.grad_mode import no_grad
 from ..backend.device import array_module
+from .adafactor import _lerp_
 from .optimizer import (Optimizer, _check_grad, _scalar, _step_tensor, _zeros_like, check_flags,
                         check_hyperparameters)
 
@@ -35,14 +36,13 @@ def rmsprop_update(param, grad, square_avg, grad_avg, momentum_buffer, *, lr, al
     if weight_decay != 0:
         grad = grad + weight_decay * param
     square_avg *= alpha
-    scratch = xp.multiply(grad, grad)
+    # (into an array: on 0-d arrays NumPy's ufuncs return scalars, which out= rejects)
+    scratch = xp.multiply(grad, grad, out=xp.empty_like(square_avg))
     scratch *= 1 - alpha
     square_avg += scratch
     if centered:
         # grad_avg.lerp_(grad, 1 - alpha), then avg = sqrt(square_avg - grad_avg^2)
-        xp.subtract(grad, grad_avg, out=scratch)
-        scratch *= 1 - alpha
-        grad_avg += scratch
+        _lerp_(grad_avg, grad, 1 - alpha)              # PyTorch's formula (inf: nan at w >= 0.5)
         xp.multiply(grad_avg, grad_avg, out=scratch)
         xp.subtract(square_avg, scratch, out=scratch)
         avg = xp.sqrt(scratch, out=scratch)
