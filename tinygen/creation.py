@@ -13,6 +13,7 @@ arange(0, 10, -1), zeros(-1).
 from __future__ import annotations
 
 import builtins
+import itertools
 import math
 
 import numpy as np
@@ -46,8 +47,10 @@ def tensor(data, dtype=None, device=None, requires_grad=False):
     ragged lists (ValueError), strings and None (TypeError). Arrays of a dtype tinygen lacks
     (uint16, complex) raise TypeError here rather than at the first .dtype. A NumPy array cast
     with dtype= wraps silently, as torch.tensor(array, dtype=) does."""
-    if type(data) in _PYTHON_DATA:
-        return _from_python(data, dtype, device, requires_grad)
+    if type(data) in _PYTHON_DATA or isinstance(data, np.generic):
+        return _from_python(data, dtype, device, requires_grad)    # (a NumPy scalar: checked)
+    if isinstance(data, np.ndarray):
+        _check_strides(data)
     t = Tensor(data, dtype=dtype, device=device, requires_grad=requires_grad)
     if t._data.dtype not in _dt._FROM_NP:
         raise TypeError(f"tensor(): tinygen has no dtype for NumPy dtype {t._data.dtype} (from "
@@ -59,19 +62,88 @@ _PYTHON_DATA = (list, tuple, int, float, bool)
 _INT64_MAX = (1 << 63) - 1
 
 
+def _numbers_only(data):
+    """The types of the numbers in nested lists that hold Python numbers only (bool, int, float),
+    else None; looked at level by level in C loops (set, map, chain): tensor() of a long list
+    pays no Python call per element."""
+    level = data
+    while True:
+        types = set(map(type, level))
+        if types <= _NUMBERS:
+            return types or {float}       # ([]: an empty float tensor)
+        if not types <= _SEQUENCES:
+            return None
+        level = list(itertools.chain.from_iterable(level))
+
+
+_NUMBERS, _SEQUENCES = {bool, int, float}, {list, tuple}
+# NumPy's dtype of nested Python numbers -> PyTorch's (None: the default float)
+_PLAIN = {np.dtype(np.bool_): np.dtype(np.bool_), np.dtype(np.int64): np.dtype(np.int64),
+          np.dtype(np.float64): None}
+
+
+def _scalar_type(data):
+    """(dtype, big) as PyTorch infers them for Python data: each number's own type (bool, int64,
+    the default float; a NumPy scalar's or a tensor's dtype), promoted over the nested lists
+    (None where there is no number); big: an int outside int64 is among them."""
+    found, big, todo = None, False, [data]
+    while todo:
+        v = todo.pop()
+        if isinstance(v, (list, tuple)):
+            todo.extend(v)
+            continue
+        if isinstance(v, (Tensor, np.ndarray, np.generic)):
+            t = v._data.dtype if isinstance(v, Tensor) else v.dtype
+        elif isinstance(v, bool):
+            t = np.dtype(np.bool_)
+        elif isinstance(v, int):
+            t, big = np.dtype(np.int64), big or not -_INT64_MAX - 1 <= v <= _INT64_MAX
+        elif isinstance(v, float):
+            t = _dt.get_default_dtype().np
+        else:
+            continue                                  # (None, strings: refused by the caller)
+        found = t if found is None else _dt.promote_types(found, t)
+    return found, big
+
+
+def _floats(data):
+    """Nested Python data as nested floats (ints beyond 64 bits become doubles, as PyTorch's)."""
+    if isinstance(data, (list, tuple)):
+        return [_floats(v) for v in data]
+    return data.astype(np.float64) if isinstance(data, np.ndarray) else float(data)
+
+
 def _from_python(data, dtype, device, requires_grad):
     """tensor() of Python numbers and (nested) lists of them or of tensors: as Tensor(data) does
     (ops/convert.as_array), with NumPy's silent wrap-arounds and unusable arrays refused."""
+    seen = [data] if isinstance(data, np.generic) else []
     try:
-        raw = np.array(_unwrap(data)) if type(data) in (list, tuple) else np.asarray(data)
+        if type(data) not in (list, tuple):
+            raw = np.asarray(data)
+        else:                           # (Python numbers only: no walk in Python)
+            leaves = _numbers_only(data)
+            raw = np.array(data if leaves else _unwrap(data, seen))
+            if leaves and float not in leaves and raw.dtype.kind == "f":
+                seen.append(data)       # ints NumPy made floats (beyond int64): walked below
     except ValueError:                  # NumPy: "setting an array element with a sequence"
         raise ValueError(f"tensor(): {_ragged(data)}") from None
-    kind = raw.dtype.kind
     npd = _dt.to_np_dtype(dtype)
-    if kind not in "fib" and not (kind == "u" and npd is not None and npd.kind == "f"):
-        _refuse(raw, data)              # 'u': an int >= 2**63, 'O': beyond 64 bits or None...
+    if not seen and raw.dtype in _PLAIN:     # Python bools, ints, floats only: NumPy's answer,
+        found, big = _PLAIN[raw.dtype] or _dt.get_default_dtype().np, False    # floats default
+    else:
+        found, big = _scalar_type(data)     # PyTorch's inference, not NumPy's promotion
+    target = npd if npd is not None else found if found is not None else \
+        _dt.get_default_dtype().np
+    if big and target.kind != "f":
+        raise ValueError("tensor(): Overflow when unpacking long long: an int does not fit in "
+                         "int64")
+    if big and raw.dtype.kind in "Ou":  # ints beyond int64 among floats: PyTorch's doubles
+        raw = np.array(_floats(_unwrap(data)), dtype=np.float64)
+    kind = raw.dtype.kind
+    if kind not in "fibu":
+        _refuse(raw, data)              # 'O': None, strings...
     if npd is None:
-        npd = _infer_dtype(data, raw)
+        npd = target
     elif npd.kind in "iu" and (kind == "f" or npd.itemsize < raw.dtype.itemsize or
                                npd.kind != raw.dtype.kind):
         _check_fits(raw, npd, "tensor")
@@ -130,6 +202,8 @@ def _check_fits(values, npd, op):
         return
     info = np.iinfo(npd)
     low = -info.max if npd.kind == "u" else info.min
+    if npd.kind == "u" and values.dtype.kind == "f":
+        low = 0                             # a negative float never wraps (PyTorch's check)
     if values.dtype.kind == "f" and not np.isfinite(values).all():
         bad = values[~np.isfinite(values)].reshape(-1)[0]
     else:
@@ -141,10 +215,18 @@ def _check_fits(values, npd, op):
                        f"{bad} (expected {low} to {info.max})")
 
 
+def _check_strides(arr):
+    if any(s < 0 for s in arr.strides):
+        raise ValueError("At least one stride in the given numpy array is negative, and tensors "
+                         "with negative strides are not currently supported. (You can probably "
+                         "work around this by making a copy of your array with array.copy().)")
+
+
 def from_numpy(arr):
     """A tensor sharing memory with the NumPy array `arr` (dtype kept)."""
     if type(arr) is not np.ndarray:
         raise TypeError(f"from_numpy: expected a numpy.ndarray, got {type(arr).__name__}")
+    _check_strides(arr)
     if _function.CAPTURE[0] is not None:
         _capture.made(arr, constant=False)
     return _make(arr, None, 0, False)
@@ -161,7 +243,14 @@ def as_tensor(data, dtype=None, device=None):
     return tensor(data, dtype, device)
 
 
+def _required(op, size):
+    """PyTorch's TypeError for zeros() / rand() without a size (zeros(()) is 0-d)."""
+    if not size:
+        raise TypeError(f'{op}() missing 1 required positional arguments: "size"')
+
+
 def _filled(fill, size, dtype, device, requires_grad, op="zeros"):
+    _required(op, size)
     npd = _dt.to_np_dtype(dtype) or _dt.get_default_dtype().np
     return _filled_np(fill, shape_arg(size), npd, device, requires_grad, op)
 
@@ -179,16 +268,28 @@ def _filled_np(fill, shape, npd, device, requires_grad, op):
     return _leaf(arr, requires_grad)
 
 
-def zeros(*size, dtype=None, device=None, requires_grad=False):
-    return _filled(lambda xp, s, d: xp.zeros(s, d), size, dtype, device, requires_grad)
+def _sizes(op, sizes, size):
+    """*sizes or size= (PyTorch's keyword), not both."""
+    if size is None:
+        return sizes
+    if sizes:
+        raise TypeError(f"{op}() got multiple values for argument 'size'")
+    return (size,)
 
 
-def ones(*size, dtype=None, device=None, requires_grad=False):
-    return _filled(lambda xp, s, d: xp.ones(s, d), size, dtype, device, requires_grad, "ones")
+def zeros(*sizes, size=None, dtype=None, device=None, requires_grad=False):
+    return _filled(lambda xp, s, d: xp.zeros(s, d), _sizes("zeros", sizes, size), dtype, device,
+                   requires_grad)
 
 
-def empty(*size, dtype=None, device=None, requires_grad=False):
-    return _filled(lambda xp, s, d: xp.empty(s, d), size, dtype, device, requires_grad, "empty")
+def ones(*sizes, size=None, dtype=None, device=None, requires_grad=False):
+    return _filled(lambda xp, s, d: xp.ones(s, d), _sizes("ones", sizes, size), dtype, device,
+                   requires_grad, "ones")
+
+
+def empty(*sizes, size=None, dtype=None, device=None, requires_grad=False):
+    return _filled(lambda xp, s, d: xp.empty(s, d), _sizes("empty", sizes, size), dtype, device,
+                   requires_grad, "empty")
 
 
 # the largest finite value of each float dtype: full() refuses a fill beyond it, as PyTorch
@@ -254,6 +355,7 @@ def arange(start, end=None, step=1, dtype=None, device=None, requires_grad=False
     """start, start + step, ... < end; int64 when all three are ints (0-d tensors count as
     their numbers), else the default float. A zero step, or a step pointing away from end,
     raises, as PyTorch (NumPy would return an empty array)."""
+    _not_bool(dtype, "arange_cpu")
     start, end, step = (v.item() if isinstance(v, Tensor) else v for v in (start, end, step))
     if end is None:
         start, end = 0, start
@@ -266,7 +368,31 @@ def arange(start, end=None, step=1, dtype=None, device=None, requires_grad=False
         is_int = builtins.all(isinstance(v, (int, np.integer)) for v in (start, end, step))
         dtype = _dt.int64 if is_int else _dt.get_default_dtype()
     xp = get_xp(device) if device is not None else np
-    return _leaf(xp.arange(start, end, step).astype(_dt.to_np_dtype(dtype)), requires_grad)
+    npd = _dt.to_np_dtype(dtype)
+    if npd.kind in "iu" and not builtins.all(isinstance(v, (int, np.integer))
+                                             for v in (start, end, step)):
+        return _leaf(xp.asarray(_integral_range(start, end, step, npd)), requires_grad)
+    return _leaf(xp.arange(start, end, step).astype(npd), requires_grad)
+
+
+def _integral_range(start, end, step, npd):
+    """arange's values for an integer dtype and float bounds, as PyTorch computes them: the
+    length from the doubles (for int64, from the bounds truncated to ints, with C's division),
+    the values trunc(start) + i * trunc(step) in int64, wrapped to the dtype."""
+    s, e, st = (int(v) for v in (start, end, step))        # int(): truncation
+    if npd == np.int64:
+        if st == 0:
+            raise ValueError(f"arange(): step must be nonzero (step {step} is 0 in int64)")
+        q = e - s + st - ((st > 0) - (st < 0))
+        size = abs(q) // abs(st) * (1 if (q >= 0) == (st > 0) else -1)
+    else:
+        size = math.ceil((float(end) - float(start)) / float(step))
+    return (s + np.arange(max(size, 0), dtype=np.int64) * st).astype(npd)
+
+
+def _not_bool(dtype, kernel):
+    if dtype is not None and _dt.to_np_dtype(dtype).kind == "b":
+        raise NotImplementedError(f'"{kernel}" not implemented for \'Bool\'')
 
 
 def _check_steps(steps, op):
@@ -276,17 +402,44 @@ def _check_steps(steps, op):
 
 def linspace(start, end, steps, dtype=None, device=None, requires_grad=False):
     _check_steps(steps, "linspace")
+    start, end = (v.item() if isinstance(v, Tensor) else v for v in (start, end))
+    if steps >= 2:                             # (0 or 1 step: no kernel runs in PyTorch)
+        _not_bool(dtype, "linspace_cpu")
     xp = get_xp(device) if device is not None else np
     npd = _dt.to_np_dtype(dtype) or _dt.get_default_dtype().np
+    if int(steps) == 1 or (npd.kind in "iu" and steps):
+        return _leaf(xp.asarray(_space(start, end, int(steps), npd, None)), requires_grad)
     return _leaf(xp.linspace(start, end, int(steps)).astype(npd), requires_grad)
 
 
 def logspace(start, end, steps, base=10.0, dtype=None, device=None, requires_grad=False):
     """base ** linspace(start, end, steps)."""
     _check_steps(steps, "logspace")
+    start, end = (v.item() if isinstance(v, Tensor) else v for v in (start, end))
+    if steps >= 2:
+        _not_bool(dtype, "logspace_cpu")
     xp = get_xp(device) if device is not None else np
     npd = _dt.to_np_dtype(dtype) or _dt.get_default_dtype().np
+    if int(steps) == 1 or (npd.kind in "iu" and steps):
+        return _leaf(xp.asarray(_space(start, end, int(steps), npd, base)), requires_grad)
     return _leaf(xp.logspace(start, end, int(steps), base=base).astype(npd), requires_grad)
+
+
+def _space(start, end, steps, npd, base):
+    """linspace's (base None) or logspace's values as PyTorch computes them. One step: start
+    (base ** start), range-checked as full() checks it. An integer dtype: start and end converted
+    to it first (checked, truncated), a double step, the first half counted from start and the
+    rest from end, each value truncated."""
+    if steps == 1:
+        value = start if base is None else float(base) ** start
+        return full((1,), value, dtype=_dt.from_np_dtype(npd))._data
+    s, e = (int(full((), v, dtype=_dt.from_np_dtype(npd)).item()) for v in (start, end))
+    step = (float(e) - float(s)) / (steps - 1)
+    i = np.arange(steps)
+    values = np.where(i < steps // 2, s + step * i, e - step * (steps - i - 1))
+    if base is not None:
+        values = np.power(float(base), values)
+    return np.trunc(values).astype(npd)
 
 
 def scalar_tensor(s, dtype=None, device=None, requires_grad=False):
@@ -299,6 +452,9 @@ def _triangle_indices(row, col, offset, upper, dtype, device):
     rows, cols = (np.triu_indices if upper else np.tril_indices)(row, offset, col)
     xp = get_xp(device) if device is not None else np
     npd = _dt.to_np_dtype(dtype) or np.dtype(np.int64)
+    if npd not in (np.int32, np.int64):          # PyTorch's kernels: index dtypes only
+        kernel = "triu_indices" if upper else "tril_indices"
+        raise NotImplementedError(f'"{kernel}" not implemented for \'{type_name(npd)}\'')
     return _leaf(xp.asarray(np.stack([rows, cols]).astype(npd)), False)
 
 
@@ -335,9 +491,11 @@ def _float_draws(kernel, dtype, op):
     return npd
 
 
-def rand(*size, dtype=None, device=None, requires_grad=False, generator=None):
+def rand(*sizes, size=None, dtype=None, device=None, requires_grad=False, generator=None):
     """U[0, 1) draws. generator: a tg.Generator (float32 and float64 draws are then PyTorch's for
     the same seed: 24 bits of one 32-bit output, or 53 of two)."""
+    size = _sizes("rand", sizes, size)
+    _required("rand", size)
     _float_draws("check_uniform_bounds", dtype, "rand")
     shape = shape_arg(size)
     if generator is not None:
@@ -352,9 +510,11 @@ def rand(*size, dtype=None, device=None, requires_grad=False, generator=None):
     return _leaf(random_array("uniform", shape, dtype, device), requires_grad)
 
 
-def randn(*size, dtype=None, device=None, requires_grad=False, generator=None):
+def randn(*sizes, size=None, dtype=None, device=None, requires_grad=False, generator=None):
     """N(0, 1) draws. generator: a tg.Generator (Box-Muller on its uniform draws: reproducible
     for a seed, but not PyTorch's numbers)."""
+    size = _sizes("randn", sizes, size)
+    _required("randn", size)
     _float_draws("normal_kernel_cpu", dtype, "randn")
     shape = shape_arg(size)
     if generator is not None:

@@ -34,6 +34,7 @@ from .ops.decomp2 import QR, SVD, EigenValues, Eigh, Pinv, Rank, SingularValues
 from .ops.decomp3 import MatrixExp
 from .ops.diagonal import diagonal as _diagonal
 from .ops.linalg import cross as _cross
+from .ops.binary import where
 from .ops.linalg import matmul, matrix_power
 from .ops.reduce import norm as _norm
 from .ops.shape import cat
@@ -142,13 +143,18 @@ def matrix_norm(A, ord="fro", dim=(-2, -1), keepdim=False, *, dtype=None):
         return vector_norm(x, 2, (d0, d1), keepdim)
     if ord in ("nuc", 2, -2):
         s = svdvals(movedim(x, (d0, d1), (-2, -1)))                  # (..., k)
-        out = s.sum(-1) if ord == "nuc" else (s.amax(-1) if ord == 2 else s.amin(-1))
+        nothing = ord == 2 and s.shape[-1] == 0   # the max of nothing: PyTorch's constant 0
+        out = s.sum(-1) if ord == "nuc" or nothing else (s.amax(-1) if ord == 2 else s.amin(-1))
+        out = out.detach() if nothing else out
         if keepdim:
             out = out.unsqueeze(min(d0, d1)).unsqueeze(max(d0, d1))
         return out
     summed, extreme = (d1, d0) if math.isinf(ord) else (d0, d1)       # rows (inf) or columns (1)
     sums = x.abs().sum(summed, keepdim=True)
-    out = sums.amax(extreme, keepdim=True) if ord > 0 else sums.amin(extreme, keepdim=True)
+    if ord > 0 and x.shape[extreme] == 0:       # the max of nothing: PyTorch's constant 0
+        out = sums.sum(extreme, keepdim=True).detach()      # (the min of nothing raises, as
+    else:                                                    # PyTorch's amin)
+        out = sums.amax(extreme, keepdim=True) if ord > 0 else sums.amin(extreme, keepdim=True)
     return out if keepdim else out.squeeze(max(d0, d1)).squeeze(min(d0, d1))
 
 
@@ -165,6 +171,9 @@ def norm(A, ord=None, dim=None, keepdim=False, *, dtype=None):
                            f"Got {dim}")
     if ord is None:
         return vector_norm(A, 2, None, keepdim, dtype=dtype)
+    if A.ndim not in (1, 2):
+        raise RuntimeError(f"linalg.norm: If dim is not specified but ord is, the input must be "
+                           f"1D or 2D. Got {A.ndim}D (shape {tuple(A.shape)}).")
     if A.ndim == 2 or isinstance(ord, str):
         return matrix_norm(A, ord, (-2, -1), keepdim, dtype=dtype)
     if A.ndim == 1:
@@ -176,12 +185,19 @@ def norm(A, ord=None, dim=None, keepdim=False, *, dtype=None):
 def cond(A, p=None):
     """The condition number in the p-norm: the ratio of the extreme singular values for p None,
     2, -2 (any shape), else matrix_norm(A, p) * matrix_norm(inv(A), p) (square A)."""
+    if A.ndim >= 2 and 0 in tuple(A.shape[-2:]):
+        return A.abs().sum((-2, -1)).detach()     # PyTorch: zeros for empty matrices, any p
     if p in (None, 2, -2):
         s = svdvals(A)
         big, small = s.amax(-1), s.amin(-1)
         return small / big if p == -2 else big / small
     _check_square("linalg.cond", A)
-    return matrix_norm(A, p) * matrix_norm(inv(A), p)
+    inverse, info = inv_ex(A)          # a singular A: its inverse counts as all inf, as PyTorch's
+    bad = info > 0                     # (so the result is inf, or NaN for A = 0)
+    eye = A.new_ones(A.shape[-1]).diag_embed()
+    safe = where(bad.unsqueeze(-1).unsqueeze(-1), eye, inverse)
+    out = matrix_norm(A, p) * where(bad, math.inf, matrix_norm(safe, p))
+    return out if p == "nuc" else where(out != out, math.inf, out)    # 0 * inf: inf (PyTorch)
 
 
 # ---- the existing solvers, under torch.linalg's names -------------------------------------------
@@ -408,6 +424,10 @@ def lstsq(A, B, rcond=None, *, driver=None):
         raise RuntimeError(f"{op}: parameter `driver` should be one of (gels, gelsy, gelsd, "
                            f"gelss), got {driver!r}")
     m, n = A.shape[-2], A.shape[-1]
+    if not (A.ndim >= B.ndim and A.ndim - B.ndim <= 1):
+        raise RuntimeError(f"torch.linalg.lstsq: input.dim() must be greater or equal to "
+                           f"other.dim() and (input.dim() - other.dim()) <= 1 (A of shape "
+                           f"{tuple(A.shape)}, B of shape {tuple(B.shape)})")
     vector = B.ndim == 1 or (B.ndim == A.ndim - 1 and tuple(B.shape) == tuple(A.shape[:-1]))
     b = B.unsqueeze(-1) if vector else B
     if b.ndim < 2 or b.shape[-2] != m:
@@ -417,7 +437,7 @@ def lstsq(A, B, rcond=None, *, driver=None):
     p, s, rank = Pinv.apply(A, None if rtol is None else 0.0, rtol, False)
     x = matmul(p, b)                                                 # (..., n, k)
     empty = A.new_zeros((0,))
-    residuals = empty
+    residuals = x.reshape(-1)[:0]             # empty, but in the graph as PyTorch's
     if driver != "gelsy" and m > n and bool((rank == n).all()):
         residuals = ((matmul(A, x) - b) ** 2).sum(-2)                # (..., k)
     return LstsqResult(x.squeeze(-1) if vector else x, residuals,

@@ -86,6 +86,9 @@ def triangular_solve(b, A, upper=True, transpose=False, unitriangular=False):
                            f"{' by '.join(map(str, A.shape[-2:]))} but each b matrix is "
                            f"{' by '.join(map(str, b.shape[-2:]))} (expected A (..., n, n) and "
                            "b (..., n, k))")
+    if b.dtype != A.dtype:
+        raise RuntimeError(f"Expected b and A to have the same dtype, but found b of type "
+                           f"{b.dtype} and A of type {A.dtype} instead.")
     a = A.mT if transpose else A
     x = _linalg.solve_triangular(a, b, upper=upper != bool(transpose),
                                  unitriangular=unitriangular)

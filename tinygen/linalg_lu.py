@@ -21,7 +21,7 @@ import collections
 
 import numpy as np
 
-from .autograd.function import wrap, wrap_constant
+from .autograd.function import Function, wrap, wrap_constant
 from .backend import dtypes as _dtypes
 from .ops import decomp as _decomp
 from .ops.binary import where
@@ -302,7 +302,23 @@ def householder_product(A, tau):
     if not A.dtype.is_floating_point or tau.dtype != A.dtype:
         raise RuntimeError(f"{op}: tau dtype {tau.dtype} does not match input dtype {A.dtype} "
                            "(expected one floating dtype)")
-    return _householder_product(A, tau)
+    if A.dtype not in (_dtypes.float32, _dtypes.float64):
+        raise NotImplementedError(f'"orgqr_cpu" not implemented for \'Half\' ({op}: LAPACK '
+                                  "takes float32 and float64)")
+    out = _householder_product(A, tau)
+    if tau.shape[-1] == 0:               # no reflector: I, which requires grad as PyTorch's does
+        out = _Tied.apply(out, A, tau)   # (with no gradient to A or tau, as there)
+    return out
+
+
+class _Tied(Function):
+    """x, in the graph of the anchors but giving them no gradient (None)."""
+
+    def forward(self, x, *anchors):
+        return x.copy()
+
+    def backward(self, gy):
+        return (None,) * len(self.inputs)
 
 
 def _complex_only(name):

@@ -226,7 +226,7 @@ class Tensor:
         return int(self.item())
 
     def __index__(self):
-        if self._data.dtype.kind not in "iu":
+        if self._data.dtype.kind not in "iub":
             raise TypeError("only integer tensors of a single element can be used as an index")
         return int(self.item())
 

@@ -271,7 +271,7 @@ def test_only_2d_parameters(shape):
         torch.optim.Muon([torch.zeros(2, 2, requires_grad=True),
                           torch.zeros(shape, requires_grad=True)])
     with pytest.raises(ValueError, match=prefix + r"\(.*\) \(param 1 of group 0; .*AdamW"):
-        tg.optim.Muon([tg.zeros(2, 2, requires_grad=True), tg.zeros(*shape, requires_grad=True)])
+        tg.optim.Muon([tg.zeros(2, 2, requires_grad=True), tg.zeros(shape, requires_grad=True)])
 
 
 def test_non_2d_parameter_added_later_fails_at_the_step_as_in_torch():

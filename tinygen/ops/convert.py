@@ -51,12 +51,15 @@ def _infer_dtype(data, arr):
     return arr.dtype
 
 
-def _unwrap(data):
-    """Lists of Tensors / scalars -> nested lists of numbers (tg.tensor([t1, t2]))."""
+def _unwrap(data, seen=None):
+    """Lists of Tensors / scalars -> nested lists of numbers (tg.tensor([t1, t2])); `seen`, a
+    list, gets an entry for each Tensor, NumPy array or NumPy scalar met (their dtypes count)."""
+    if isinstance(data, (list, tuple)):
+        return [_unwrap(d, seen) for d in data]
+    if seen is not None and isinstance(data, (_fn.Tensor, np.ndarray, np.generic)):
+        seen.append(data)
     if isinstance(data, _fn.Tensor):
         return data.cpu()._data
-    if isinstance(data, (list, tuple)):
-        return [_unwrap(d) for d in data]
     return data
 
 
@@ -102,7 +105,7 @@ def to(input, *args, **kwargs):
     device = kwargs.pop("device", None)
     dtype = kwargs.pop("dtype", None)
     kwargs.pop("non_blocking", None)
-    kwargs.pop("copy", None)
+    copy = kwargs.pop("copy", False)
     kwargs.pop("memory_format", None)           # accepted: arrays are always row-major
     if kwargs:
         raise TypeError(f"to(): unexpected keyword arguments {sorted(kwargs)}")
@@ -125,6 +128,8 @@ def to(input, *args, **kwargs):
                 out = Cast.apply(out, npd)
             else:                              # out of the graph, still an op (tg.compile)
                 out = Cast.apply(out.detach(), npd)
+    if copy and out is input:                  # copy=True: a new tensor even when nothing changes
+        out = Clone.apply(out)
     return out
 
 

@@ -58,10 +58,10 @@ class SolveTriangular(Function):
     def forward(self, a, b, upper):
         self.upper = upper
         tri = self.xp.triu(a) if upper else self.xp.tril(a)
-        try:
+        if a.dtype.itemsize >= 4 and (self.xp.diagonal(tri, axis1=-2, axis2=-1) == 0).any():
+            x = _substitution(self.xp, tri, b, upper)    # inf and NaN, as torch's trsm (an LU
+        else:                                            # solve may pivot past the zero)
             x = self.xp.linalg.solve(tri, b)
-        except np.linalg.LinAlgError:      # a zero on the diagonal: inf and NaN, as torch's trsm
-            x = _substitution(self.xp, tri, b, upper)
         self.save_for_backward(a, x)
         return x
 
@@ -113,6 +113,8 @@ def solve_triangular(A, B, *, upper, left=True, unitriangular=False):
     torch.linalg.solve_triangular."""
     op = "solve_triangular"
     _check_square(op, A)
+    if B.dtype != A.dtype:                     # PyTorch: the result has A's dtype
+        B = B.to(A.dtype)
     if unitriangular:
         A = A.tril(-1) if not upper else A.triu(1)
         A = A + A.new_ones(A.shape[-1]).diag_embed().to(A.dtype)
@@ -164,10 +166,8 @@ class Inverse(Function):
 
 
 class SlogDet(Function):
-    """(log|det A|, sign det A); d log|det A| / dA = A^{-T} (Jacobi's formula). The sign has no
-    gradient."""
-
-    n_differentiable = 1
+    """(log|det A|, sign det A); d log|det A| / dA = A^{-T} (Jacobi's formula). The sign's
+    gradient is 0 (it requires grad, as PyTorch's)."""
 
     def forward(self, a):
         sign, logabs = self.xp.linalg.slogdet(a)
@@ -176,7 +176,23 @@ class SlogDet(Function):
 
     def backward(self, glog, _gsign):
         (a,) = self.saved_tensors
-        return glog.unsqueeze(-1).unsqueeze(-1) * _mT(Inverse.apply(a))
+        try:
+            inverse = Inverse.apply(a)
+        except LinAlgError:             # log|det| is -inf there: NaN (PyTorch: inf and NaN)
+            inverse = wrap_grad(_inverse_or_nan(self.xp, a._data))
+        return glog.unsqueeze(-1).unsqueeze(-1) * _mT(inverse)
+
+
+def _inverse_or_nan(xp, a):
+    """The inverse of each matrix of a (..., n, n), NaN for the singular ones."""
+    flat = a.reshape((-1,) + a.shape[-2:])
+    out = xp.full(flat.shape, np.nan, dtype=a.dtype)
+    for i in range(flat.shape[0]):
+        try:
+            out[i] = xp.linalg.inv(flat[i])
+        except np.linalg.LinAlgError:
+            pass
+    return out.reshape(a.shape)
 
 
 class Det(Function):
@@ -269,11 +285,18 @@ def solve(A, B, *, left=True):
     """X with A X = B (left) or X A = B, as torch.linalg.solve; B (..., n, k) or a vector: (n,)
     or (..., n) with A's batch shape (PyTorch's rule: B (n, k) with A (b, n, n) is a matrix)."""
     _check_square("solve", A)
+    if A.dtype != B.dtype:
+        raise RuntimeError(f"linalg.solve: Expected A and B to have the same dtype, but found A "
+                           f"of type {A.dtype} and B of type {B.dtype} instead")
     if not left:
         if B.ndim < 2:             # X A = B needs B (..., k, n): no vector rule (PyTorch raises)
             n = A.shape[-1]
             raise RuntimeError(f"linalg.solve: Incompatible shapes of A and B for the equation "
                                f"XA = B ({n}x{n} and {B.shape[-1]}x1)")
+        if B.ndim == A.ndim - 1 and tuple(B.shape) == tuple(A.shape[:-1]):
+            raise RuntimeError("linalg.solve: Vector broadcasting of the left hand side is not "
+                               "supported for left=False. In this case linalg.solve is "
+                               "equivalent to B / A.squeeze(-1)")
         return _mT(solve(_mT(A), _mT(B)))
     vector = B.ndim == 1 or (B.ndim == A.ndim - 1 and tuple(B.shape) == tuple(A.shape[:-1]))
     b = B.unsqueeze(-1) if vector else B

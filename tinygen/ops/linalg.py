@@ -16,6 +16,7 @@ from tinygen_kernels._threads import matmul as _threaded_matmul
 from ..autograd import function as _fn
 from ..autograd.function import Function, on_arrays, wrap_grad
 from ..autograd.grad_mode import GRAD
+from ..backend import dtypes as _dtypes
 from .shape import stack, unbroadcast, unsqueeze, squeeze
 
 
@@ -55,16 +56,18 @@ class MatMul(Function):
             g, da, db = gy._data, a._data, b._data
             ga = (unbroadcast(wrap_grad(self._product(g, db.swapaxes(-1, -2))), da.shape)
                   if i[0] is not None else None)
-            if fold:
-                gb = wrap_grad(self._product(da.reshape(-1, da.shape[-1]).T,
-                                             g.reshape(-1, g.shape[-1])))
+            if fold:                            # (explicit rows: a K or N of 0 is allowed)
+                rows = int(np.prod(da.shape[:-1]))
+                gb = wrap_grad(self._product(da.reshape(rows, da.shape[-1]).T,
+                                             g.reshape(rows, g.shape[-1])))
             else:
                 gb = (unbroadcast(wrap_grad(self._product(da.swapaxes(-1, -2), g)), db.shape)
                       if i[1] is not None else None)
             return ga, gb
         ga = unbroadcast(gy @ _mT(b), a._data.shape) if i[0] is not None else None
         if fold:
-            gb = a.reshape(-1, a.shape[-1]).t() @ gy.reshape(-1, gy.shape[-1])
+            rows = int(np.prod(a.shape[:-1]))
+            gb = a.reshape(rows, a.shape[-1]).t() @ gy.reshape(rows, gy.shape[-1])
         else:
             gb = unbroadcast(_mT(a) @ gy, b._data.shape) if i[1] is not None else None
         return ga, gb
@@ -156,21 +159,36 @@ class Einsum(Function):
             # letters summed only inside this operand: broadcast the gradient over them;
             # a letter repeated in the operand (a diagonal) is scattered back with a mask
             g = _expand_to_subscripts(g, uniq, sub, self.shapes[k])
+            if tuple(g.shape) != tuple(self.shapes[k]):     # '...' dims of size 1 broadcast
+                g = g.sum_to_size(*self.shapes[k])
             grads.append(g)
         return tuple(grads)
 
 
+_LETTERS = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
+
+
 def _expand_to_subscripts(g, have, want, shape):
-    """Gradient g with subscripts `have` -> the operand's subscripts `want` (adds broadcast dims)."""
-    if len(set(want)) != len(want):
-        raise NotImplementedError(f"einsum: no gradient for an operand with a repeated subscript "
-                                  f"({want!r}, a diagonal); use torch-style diagonal() instead")
+    """Gradient g with subscripts `have` -> the operand's subscripts `want` (adds broadcast dims;
+    a letter repeated in the operand, a diagonal, gets g on that diagonal and 0 off it)."""
     sizes = dict(zip(want, shape))
-    missing = [c for c in want if c not in have]
+    missing = [c for c in dict.fromkeys(want) if c not in have]
     if missing:
         g = g.reshape(tuple(g.shape) + (1,) * len(missing)).expand(
             tuple(g.shape) + tuple(sizes[c] for c in missing))
         have = have + "".join(missing)
+    if len(set(want)) != len(want):            # each repeat renamed, tied to its letter by an eye
+        free = iter(c for c in _LETTERS if c not in want)
+        seen, spread, eyes = set(), "", []
+        for c in want:
+            if c in seen:
+                z = next(free)
+                spread, eyes = spread + z, eyes + [(c + z, sizes[c])]
+            else:
+                seen.add(c)
+                spread += c
+        identities = [g.new_ones(n).diag_embed() for _, n in eyes]
+        return einsum(",".join([have] + [s for s, _ in eyes]) + "->" + spread, g, *identities)
     if have != want:
         g = einsum(have + "->" + want, g)
     return g
@@ -195,7 +213,8 @@ def matmul(input, other):
         raise RuntimeError(f"matmul: shapes {tuple(a.shape)} and {tuple(b.shape)} cannot be "
                            f"multiplied ({ka} != {kb})")
     if a.ndim == 1 and b.ndim == 1:
-        return (a * b).sum()
+        out = (a * b).sum()                       # (an integer dot keeps its dtype, as PyTorch)
+        return out.to(a.dtype) if a._data.dtype.kind in "iu" else out
     if a.ndim == 1:
         return squeeze(MatMul.apply(unsqueeze(a, 0), b), -2)
     if b.ndim == 1:
@@ -254,6 +273,22 @@ vdot = dot
 def _scaled_sum(op, input, product, beta, alpha):
     """beta * input + alpha * product; with beta == 0 input is ignored (nan and inf in it do
     not propagate), as in PyTorch."""
+    if input.dtype != product.dtype and op != "addr":     # (PyTorch's addr promotes)
+        raise RuntimeError(f"{op}: input tensors must have the same dtype, but got input "
+                           f"{input.dtype} and a product of {product.dtype}")
+    if product._data.dtype.kind in "biu":       # integer tensors: integer beta and alpha
+        for name, v in (("beta", beta), ("alpha", alpha)):
+            if op == "addr" and isinstance(v, float):
+                raise RuntimeError(f"For integral input tensors, argument {name} must not be a "
+                                   "floating point number.")
+        beta, alpha = int(beta), int(alpha)    # (PyTorch truncates them for the others)
+    try:
+        wide = np.broadcast_shapes(tuple(input.shape), tuple(product.shape))
+    except ValueError:
+        wide = None
+    if wide != tuple(product.shape):           # input must expand to the product's shape
+        raise RuntimeError(f"{op}: the input of shape {tuple(input.shape)} cannot be expanded "
+                           f"to the product's shape {tuple(product.shape)}")
     out = product if alpha == 1 else product * alpha
     if beta == 0:
         try:
@@ -261,6 +296,9 @@ def _scaled_sum(op, input, product, beta, alpha):
         except ValueError:
             raise RuntimeError(f"{op}: input of shape {tuple(input.shape)} does not broadcast to "
                                f"the product's shape {tuple(out.shape)}") from None
+        if input.requires_grad and GRAD.enabled:  # in the graph with a zero gradient, as PyTorch
+            from ..autograd.engine import ZeroDerivative  # lazy: engine imports the ops
+            out = ZeroDerivative.apply(out, input)
         return out
     return (input if beta == 1 else input * beta) + out
 
@@ -278,7 +316,10 @@ def baddbmm(input, batch1, batch2, beta=1, alpha=1):
 
 def addbmm(input, batch1, batch2, beta=1, alpha=1):
     """beta * input + alpha * sum_b batch1[b] @ batch2[b]: the products summed over the batch."""
-    return _scaled_sum("addbmm", input, bmm(batch1, batch2).sum(dim=0), beta, alpha)
+    product = bmm(batch1, batch2).sum(dim=0)
+    if product.dtype != batch1.dtype:          # an integer sum is int64: keep the dtype
+        product = product.to(batch1.dtype)
+    return _scaled_sum("addbmm", input, product, beta, alpha)
 
 
 def addmv(input, mat, vec, beta=1, alpha=1):
@@ -308,8 +349,8 @@ def inner(input, other):
     if other.shape[-1] != k:
         raise RuntimeError(f"inner: the last dims must agree, got {tuple(input.shape)} and "
                            f"{tuple(other.shape)}")
-    a = input.reshape(-1, k)                                         # (A, k)
-    b = other.reshape(-1, k)                                         # (B, k)
+    a = input.reshape(int(np.prod(input.shape[:-1])), k)             # (A, k)
+    b = other.reshape(int(np.prod(other.shape[:-1])), k)             # (B, k)
     return matmul(a, b.t()).reshape(tuple(input.shape[:-1]) + tuple(other.shape[:-1]))
 
 
@@ -348,6 +389,11 @@ def cross(input, other, dim=None):
     """The cross product of 3-vectors along dim (None: the first dim of size 3, as torch.cross;
     linalg.cross uses -1). input and other broadcast."""
     a, b = input, other
+    if dim is None:                   # as PyTorch: input's own first dim of size 3, then both
+        dim = next((d for d, s in enumerate(a.shape) if s == 3), None)   # must have 3 there
+        if dim is not None and (b.ndim != a.ndim or b.shape[dim] != 3):
+            raise RuntimeError(f"linalg.cross: inputs dimension {dim} must have length 3. Got "
+                               f"{a.shape[dim]} and {b.shape[dim] if b.ndim > dim else None}")
     if a.shape != b.shape:
         try:
             shape = np.broadcast_shapes(tuple(a.shape), tuple(b.shape))
@@ -396,7 +442,11 @@ def matrix_power(input, n):
     if result is None:                         # n = 0: identities, outside the graph
         xp = input.device.xp
         eye = xp.eye(input.shape[-1], dtype=input._data.dtype)
-        return _fn.wrap(xp.broadcast_to(eye, input.shape).copy())
+        out = _fn.wrap(xp.broadcast_to(eye, input.shape).copy())
+        if input.requires_grad and GRAD.enabled:  # in the graph with a zero gradient, as PyTorch
+            from ..autograd.engine import ZeroDerivative  # lazy: engine imports the ops
+            out = ZeroDerivative.apply(out, input)
+        return out
     return result
 
 
@@ -410,9 +460,15 @@ def einsum(equation, *operands):
         if len(sub) != op.ndim:
             raise ValueError(f"einsum: subscripts {sub!r} don't match an operand of shape "
                              f"{tuple(op.shape)}")
-    dt = operands[0]._data.dtype
-    operands = [op if op._data.dtype == dt else op.to(dt) for op in operands]
-    return Einsum.apply(*operands, spec=",".join(ins) + "->" + rhs)
+    dt = operands[0]._data.dtype               # mixed dtypes: promoted, not cast to the first
+    for op in operands[1:]:                    # (PyTorch promotes, or refuses, by equation)
+        dt = _dtypes.promote_types(dt, op._data.dtype)
+    operands = [op if op._data.dtype == dt else op.to(_dtypes.from_np_dtype(dt))
+                for op in operands]
+    out = Einsum.apply(*operands, spec=",".join(ins) + "->" + rhs)
+    if len(operands) == 1 and dt.kind in "biu" and set(ins[0]) - set(rhs):
+        out = out.long()              # a reduction of one integer operand: PyTorch's sum, int64
+    return out
 
 
 def _einsum_subscripts(equation, operands):

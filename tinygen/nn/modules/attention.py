@@ -63,7 +63,7 @@ def _float_mask(mask, dtype, name):
         return None
     if _is_float_mask(mask, name):
         return mask.to(dtype)
-    return zeros(*mask.shape, dtype=dtype, device=mask.device).masked_fill(mask, float("-inf"))
+    return zeros(tuple(mask.shape), dtype=dtype, device=mask.device).masked_fill(mask, float("-inf"))
 
 
 def _is_float_mask(mask, name):

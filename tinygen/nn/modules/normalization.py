@@ -30,8 +30,9 @@ from .parameter import Parameter, UninitializedBuffer, UninitializedParameter
 def _affine_parameters(module, shape, affine, bias, kw):
     """Register `weight` (and `bias`, unless bias=False) of `shape`, or None when not affine.
     Their values are set by the layer's reset_parameters (ones and zeros)."""
-    module.register_parameter("weight", Parameter(empty(*shape, **kw)) if affine else None)
-    module.register_parameter("bias", Parameter(empty(*shape, **kw)) if affine and bias else None)
+    module.register_parameter("weight", Parameter(empty(tuple(shape), **kw)) if affine else None)
+    module.register_parameter("bias", Parameter(empty(tuple(shape), **kw)) if affine and bias
+                              else None)
 
 
 def _reset_affine(module):
@@ -493,7 +494,8 @@ class RMSNorm(Module):
         self.eps = eps
         self.elementwise_affine = elementwise_affine
         if elementwise_affine:
-            self.weight = Parameter(ones(*self.normalized_shape, device=device, dtype=dtype))
+            self.weight = Parameter(ones(tuple(self.normalized_shape), device=device,
+                                              dtype=dtype))
         else:
             self.register_parameter("weight", None)
 

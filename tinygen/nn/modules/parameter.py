@@ -167,7 +167,7 @@ class UninitializedTensorMixin:
         on this tensor's device and dtype unless given."""
         device = self.device if device is None else device
         dtype = self.dtype if dtype is None else dtype
-        _DATA_SLOT.__set__(self, empty(*tuple(shape), device=device, dtype=dtype)._data)
+        _DATA_SLOT.__set__(self, empty(tuple(shape), device=device, dtype=dtype)._data)
         self.__class__ = self.cls_to_become
 
     @property
