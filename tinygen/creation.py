@@ -24,6 +24,7 @@ from .backend.device import Device, get_xp, to_device
 from .ops.args import shape_arg
 from .ops.convert import _infer_dtype, _unwrap, type_name
 from .ops.random import random_array
+from .ops.shape import _required
 from .tensor import Tensor, _python_data
 
 _make = Tensor._make
@@ -243,14 +244,8 @@ def as_tensor(data, dtype=None, device=None):
     return tensor(data, dtype, device)
 
 
-def _required(op, size):
-    """PyTorch's TypeError for zeros() / rand() without a size (zeros(()) is 0-d)."""
-    if not size:
-        raise TypeError(f'{op}() missing 1 required positional arguments: "size"')
-
-
 def _filled(fill, size, dtype, device, requires_grad, op="zeros"):
-    _required(op, size)
+    _required(op, "size", size)
     npd = _dt.to_np_dtype(dtype) or _dt.get_default_dtype().np
     return _filled_np(fill, shape_arg(size), npd, device, requires_grad, op)
 
@@ -495,7 +490,7 @@ def rand(*sizes, size=None, dtype=None, device=None, requires_grad=False, genera
     """U[0, 1) draws. generator: a tg.Generator (float32 and float64 draws are then PyTorch's for
     the same seed: 24 bits of one 32-bit output, or 53 of two)."""
     size = _sizes("rand", sizes, size)
-    _required("rand", size)
+    _required("rand", "size", size)
     _float_draws("check_uniform_bounds", dtype, "rand")
     shape = shape_arg(size)
     if generator is not None:
@@ -514,7 +509,7 @@ def randn(*sizes, size=None, dtype=None, device=None, requires_grad=False, gener
     """N(0, 1) draws. generator: a tg.Generator (Box-Muller on its uniform draws: reproducible
     for a seed, but not PyTorch's numbers)."""
     size = _sizes("randn", sizes, size)
-    _required("randn", size)
+    _required("randn", "size", size)
     _float_draws("normal_kernel_cpu", dtype, "randn")
     shape = shape_arg(size)
     if generator is not None:

@@ -1,5 +1,6 @@
 """PyTorch's rules for pointwise ops that the pointwise fuzzer (test_fuzz_pointwise.py) found
 tinygen breaking, one test per rule; the expected values are PyTorch 2.13's."""
+import inspect
 import math
 import warnings
 
@@ -142,6 +143,5 @@ def test_out_refusals():
 
 
 def test_the_signature_shows_out():
-    import inspect
     assert inspect.signature(tg.add).parameters["out"].kind is inspect.Parameter.KEYWORD_ONLY
     assert "out" in inspect.signature(tg.matmul).parameters

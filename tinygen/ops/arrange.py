@@ -19,8 +19,8 @@ from ..autograd.function import wrap
 from ..autograd import function as _fn
 from .args import norm_dim, shape_arg
 from .index import index_select
-from .shape import (cat, expand, flip, permute, repeat, reshape, split, stack, transpose,
-                    unbroadcast)
+from .shape import (_required, cat, expand, flip, permute, repeat, reshape, split, stack,
+                    transpose, unbroadcast)
 
 
 def movedim(input, source, destination):
@@ -192,8 +192,7 @@ def split_with_sizes(input, split_sizes, dim=0):
 # ---- tiling, grids, windows ----------------------------------------------------------------------
 def tile(input, *dims):
     """repeat() with fewer reps allowed (missing leading reps are 1)."""
-    if not dims:
-        raise TypeError('tile() missing 1 required positional arguments: "dims"')
+    _required("tile", "dims", dims)
     dims = shape_arg(dims)
     return repeat(input, (1,) * (input.ndim - len(dims)) + tuple(dims))
 

@@ -17,6 +17,7 @@ from ..autograd import function as _fn
 from ..autograd.function import Function, on_arrays, wrap_grad
 from ..autograd.grad_mode import GRAD
 from ..backend import dtypes as _dtypes
+from .binary import zero_gradient
 from .shape import stack, unbroadcast, unsqueeze, squeeze
 
 
@@ -296,10 +297,7 @@ def _scaled_sum(op, input, product, beta, alpha):
         except ValueError:
             raise RuntimeError(f"{op}: input of shape {tuple(input.shape)} does not broadcast to "
                                f"the product's shape {tuple(out.shape)}") from None
-        if input.requires_grad and GRAD.enabled:  # in the graph with a zero gradient, as PyTorch
-            from ..autograd.engine import ZeroDerivative  # lazy: engine imports the ops
-            out = ZeroDerivative.apply(out, input)
-        return out
+        return zero_gradient(out, input)       # in the graph, a zero gradient (PyTorch's)
     return (input if beta == 1 else input * beta) + out
 
 
@@ -443,10 +441,7 @@ def matrix_power(input, n):
         xp = input.device.xp
         eye = xp.eye(input.shape[-1], dtype=input._data.dtype)
         out = _fn.wrap(xp.broadcast_to(eye, input.shape).copy())
-        if input.requires_grad and GRAD.enabled:  # in the graph with a zero gradient, as PyTorch
-            from ..autograd.engine import ZeroDerivative  # lazy: engine imports the ops
-            out = ZeroDerivative.apply(out, input)
-        return out
+        return zero_gradient(out, input)       # in the graph, a zero gradient (PyTorch's)
     return result
 
 

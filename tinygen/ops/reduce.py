@@ -529,19 +529,19 @@ _UINT8 = np.dtype(np.uint8)
 def any(input, dim=None, keepdim=False):
     """Whether any element (over dim) is nonzero: bool, but uint8 for a uint8 input (0 or 1),
     as PyTorch. dim=() reduces nothing (PyTorch's all / any; sum(dim=()) reduces all)."""
-    a = input._data
-    if isinstance(dim, (tuple, list)) and not len(dim):
-        out = array_module(a).asarray(a != 0)
-        return wrap(out.astype(np.uint8) if a.dtype is _UINT8 else out)
-    out = array_module(a).asarray(a.any(axis=_axes(dim, input.ndim, "any"), keepdims=keepdim))
-    return wrap(out.astype(np.uint8) if a.dtype is _UINT8 else out)
+    return _truth(input, dim, keepdim, "any")
 
 
 def all(input, dim=None, keepdim=False):
     """Whether every element (over dim) is nonzero: bool (uint8 for uint8, as any)."""
+    return _truth(input, dim, keepdim, "all")
+
+
+def _truth(input, dim, keepdim, name):
     a = input._data
-    if isinstance(dim, (tuple, list)) and not len(dim):          # reduces nothing, as any
+    if isinstance(dim, (tuple, list)) and not len(dim):          # reduces nothing
         out = array_module(a).asarray(a != 0)
-        return wrap(out.astype(np.uint8) if a.dtype is _UINT8 else out)
-    out = array_module(a).asarray(a.all(axis=_axes(dim, input.ndim, "all"), keepdims=keepdim))
+    else:
+        axes = _axes(dim, input.ndim, name)
+        out = array_module(a).asarray(getattr(a, name)(axis=axes, keepdims=keepdim))
     return wrap(out.astype(np.uint8) if a.dtype is _UINT8 else out)

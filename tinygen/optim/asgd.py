@@ -24,6 +24,7 @@ from __future__ import annotations
 
 from ..backend.device import array_module
 from ..backend.dtypes import get_default_dtype
+from ..ops.elementwise import _sign   # torch.sign: 0 at NaN (a NaN gradient moves nothing)
 from .optimizer import (LOADED_GROUP_DEFAULTS, ElementwiseOptimizer, _scalar, _step_tensor,
                         _zeros_like, check_flags, check_hyperparameters)
 
@@ -96,8 +97,3 @@ class Rprop(ElementwiseOptimizer):
         param -= _sign(xp, grad) * state["step_size"]
         state["prev"][...] = grad
 
-
-def _sign(xp, x):
-    """torch.sign: 0 for nan (NumPy's sign gives nan), so a nan gradient leaves the step size and
-    the parameter as they are."""
-    return xp.where(x > 0, 1.0, xp.where(x < 0, -1.0, 0.0)).astype(x.dtype, copy=False)
