@@ -25,6 +25,16 @@ class MissingExtraError(ImportError):
     pip command (the `tinygen` commands print it as it is)."""
 
 
+class DatasetValueError(ValueError, AssertionError):
+    """Refused dataset arguments: a ValueError, and the AssertionError PyTorch raises for them
+    (TensorDataset's size mismatch, an empty ConcatDataset), so either `except` catches it."""
+
+
+class DatasetTypeError(TypeError, AssertionError):
+    """A dataset of the wrong kind: a TypeError, and PyTorch's AssertionError (ConcatDataset of
+    an IterableDataset, ChainDataset of a map-style one)."""
+
+
 def to_tensor(array):
     """A NumPy array (or NumPy scalar) as a tinygen Tensor on the CPU, sharing memory if it can."""
     array = np.asarray(array)            # not ascontiguousarray: it turns 0-d into 1-d
@@ -89,7 +99,7 @@ class TensorDataset(Dataset):
             self._given.append(t if is_tensor(t) else None)
         lengths = [_length(c) for c in self._columns]
         if any(n != lengths[0] for n in lengths):
-            raise ValueError(f"TensorDataset: size mismatch in the first dim: {lengths}")
+            raise DatasetValueError(f"TensorDataset: size mismatch in the first dim: {lengths}")
         self._length = lengths[0]
 
     @property
@@ -250,10 +260,11 @@ class ConcatDataset(Dataset):
     def __init__(self, datasets):
         self.datasets = list(datasets)
         if not self.datasets:
-            raise ValueError("ConcatDataset: datasets should not be an empty iterable")
+            raise DatasetValueError("ConcatDataset: datasets should not be an empty iterable")
         for d in self.datasets:
             if isinstance(d, IterableDataset):
-                raise TypeError("ConcatDataset does not support IterableDataset (use ChainDataset)")
+                raise DatasetTypeError("ConcatDataset does not support IterableDataset (use "
+                                       "ChainDataset)")
         self.cumulative_sizes = list(itertools.accumulate(len(d) for d in self.datasets))
 
     def __len__(self):
@@ -280,16 +291,16 @@ class ChainDataset(IterableDataset):
     def __iter__(self):
         for d in self.datasets:
             if not isinstance(d, IterableDataset):
-                raise TypeError(f"ChainDataset only supports IterableDataset, got "
-                                f"{type(d).__name__}")
+                raise DatasetTypeError(f"ChainDataset only supports IterableDataset, got "
+                                       f"{type(d).__name__}")
             yield from d
 
     def __len__(self):
         total = 0
         for d in self.datasets:
             if not isinstance(d, IterableDataset):
-                raise TypeError(f"ChainDataset only supports IterableDataset, got "
-                                f"{type(d).__name__}")
+                raise DatasetTypeError(f"ChainDataset only supports IterableDataset, got "
+                                       f"{type(d).__name__}")
             total += len(d)
         return total
 
@@ -326,6 +337,8 @@ def random_split(dataset, lengths, generator=None):
 
     generator: a tg.Generator; the split is then PyTorch's for the same seed. None: a seed drawn
     from tinygen's global stream (so `tg.manual_seed` fixes it; PyTorch's global stream differs).
+    Negative lengths are refused (ValueError); PyTorch accepts them when they sum to the length
+    and returns overlapping subsets: a deliberate difference.
     """
     n = len(dataset)
     lengths = list(lengths)

@@ -18,16 +18,19 @@ With `generator=` (a tg.Generator) the order is PyTorch's for the same seed inst
 from __future__ import annotations
 
 import copy
+import functools
 import itertools
 import math
 import multiprocessing
 import queue
 import threading
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping, MutableMapping, MutableSequence, Sequence
 
 import numpy as np
 
+from ..backend.dtypes import float32, promote_types
 from ..backend.random import generator as generator_for
+from ..creation import tensor
 from ..ops.shape import stack
 from .dataset import IterableDataset, cpu_array, is_tensor, to_tensor
 from .fetch import Exhausted, IterableFetcher, MapFetcher
@@ -37,15 +40,21 @@ from .worker import WorkerPool, get_worker_info  # noqa: F401  (get_worker_info:
 
 PREFETCH_DEPTH = 2
 _END, _ERROR = object(), object()
+_NUMPY_DTYPE_OF = {bool: np.bool_, int: np.int64, float: np.float32}
 _NOT_BATCHABLE = ("default_collate: batch must contain tensors, numpy arrays, numbers, dicts or "
                   "lists")
+
+
+class EmptyBatchError(IndexError, TypeError):
+    """default_collate([]): PyTorch's IndexError, and the TypeError tinygen raised first."""
 
 
 def default_convert(data):
     """NumPy arrays and NumPy scalars (anywhere inside dicts, lists, tuples, namedtuples) become
     Tensors; everything else is left as it is. The collate_fn when batch_size=None.
     As in PyTorch, a tuple comes back as a list (a namedtuple stays one); arrays of strings or
-    objects stay arrays."""
+    objects stay arrays; other mappings and sequences keep their type (a copy of a mutable one,
+    so a defaultdict keeps its default_factory)."""
     if isinstance(data, (np.ndarray, np.generic)):
         return data if np.asarray(data).dtype.kind in "SaUO" else to_tensor(np.array(data))
     if isinstance(data, Mapping):
@@ -62,70 +71,122 @@ def default_convert(data):
 def default_collate(samples):
     """Stack a list of samples into a batch, field by field, as PyTorch's default_collate.
 
-    Tensors and NumPy arrays are stacked along a new first dim (all must have one shape); NumPy
-    scalars keep their dtype; Python numbers are promoted over the batch as torch.tensor(batch)
-    does: bools bool, ints (and bools with them) int64, any float float32 (PyTorch gives float64
-    here; tinygen keeps its float32 default, so a batch of float targets meets float32 outputs); strings and bytes stay as they are (the list of them); dicts (any Mapping) are
-    collated per key, keeping their type; namedtuples per field, keeping their type; tuples and
-    lists per position, into a list (PyTorch's rule: `x, y = batch` works either way).
+    Tensors are stacked along a new first dim (all must have one shape; dtypes promote as in
+    torch.stack); NumPy arrays likewise (each converted as torch.as_tensor would); a batch of
+    NumPy scalars or Python numbers becomes a tensor as tensor(batch) infers it (bools bool, ints
+    int64, NumPy scalars their dtype), except that a batch whose first element is a Python float
+    is float32 (PyTorch gives float64 there; tinygen keeps its float32 default, so a batch of
+    float targets meets float32 outputs: a deliberate difference); strings and bytes stay as they
+    are (the list of them); dicts (any Mapping) are collated per key, keeping their type (a copy
+    of a mutable one); namedtuples per field, keeping their type; tuples per position, into a
+    list, other sequences into their own type (PyTorch's rule: `x, y = batch` works either way).
+    An empty batch raises EmptyBatchError: an IndexError, as PyTorch's (which reads batch[0]),
+    and a TypeError, as tinygen's was.
+    Numbers are read by tinygen's tensor(), whose rules differ from torch.tensor's in two corners
+    (deliberately): one-element tensors or arrays among Python numbers are refused (PyTorch reads
+    them as numbers), and NumPy bools among ints are read as ints (PyTorch raises TypeError).
     """
-    if not isinstance(samples, Sequence) or not samples:
-        raise TypeError(f"default_collate: expected a non-empty list of samples, got {samples!r}")
+    if not isinstance(samples, Sequence):
+        raise TypeError(f"default_collate: expected a list of samples, got {samples!r}")
+    if not samples:
+        raise EmptyBatchError("default_collate: expected a non-empty list of samples, got []")
     first = samples[0]
     if is_tensor(first):
         return _stack_tensors(samples)
     if isinstance(first, (str, bytes)):  # (NumPy's str_ and bytes_ too: before np.generic)
         return samples                  # as it came: a list, or a tuple from a field of tuples
-    if isinstance(first, (np.ndarray, np.generic)):
-        if np.asarray(first).dtype.kind in "SaUO":
-            raise TypeError(f"{_NOT_BATCHABLE}; found arrays of dtype {np.asarray(first).dtype}")
-        return _stack_arrays([np.asarray(s) for s in samples])
-    if isinstance(first, (bool, int, float)):    # promoted over the batch, as torch.tensor(batch)
-        dtype = np.float32 if any(isinstance(s, float) for s in samples) else \
-            np.bool_ if all(isinstance(s, bool) for s in samples) else np.int64
-        return to_tensor(np.array(samples, dtype=dtype))
+    if isinstance(first, np.ndarray):
+        return _stack_array_batch(samples)
+    if isinstance(first, np.generic) and np.asarray(first).dtype.kind not in "SaUO":
+        return tensor(list(samples))               # (before float: np.float64 is a float)
+    if isinstance(first, (bool, int, float)):      # as torch.tensor(batch)
+        return _number_batch(samples, first)
     if isinstance(first, Mapping):
         return _same_mapping(first, {key: default_collate([s[key] for s in samples])
                                      for key in first})
+    if isinstance(first, tuple) and hasattr(first, "_fields"):     # namedtuple
+        return type(first)(*(default_collate(column) for column in zip(*samples)))
     if isinstance(first, Sequence):
         if any(len(s) != len(first) for s in samples):
             raise RuntimeError("default_collate: each element in list of batch should be of "
                                f"equal size, got sizes {sorted({len(s) for s in samples})}")
         fields = [default_collate(column) for column in zip(*samples, strict=True)]
-        if isinstance(first, tuple) and hasattr(first, "_fields"):     # namedtuple
-            return type(first)(*fields)
         return fields if isinstance(first, tuple) else _same_sequence(first, fields)
     raise TypeError(f"default_collate: cannot batch samples of type {type(first).__name__} "
                     f"({_NOT_BATCHABLE[len('default_collate: '):]})")
 
 
+def _number_batch(samples, first):
+    """Python numbers as tensor(batch) reads them (a float first: float32); a batch of one type
+    is made by NumPy directly (the same dtype, without tensor()'s checks: the usual labels)."""
+    kinds = {type(s) for s in samples}
+    if len(kinds) == 1 and type(first) in _NUMPY_DTYPE_OF:
+        try:
+            return to_tensor(np.array(samples, dtype=_NUMPY_DTYPE_OF[type(first)]))
+        except OverflowError:           # an int beyond int64: tensor() refuses it as PyTorch
+            pass
+    return tensor(list(samples), dtype=float32 if isinstance(first, float) else None)
+
+
 def _stack_tensors(samples):
-    arrays = [cpu_array(s) for s in samples]
+    arrays = [cpu_array(s) if is_tensor(s) else _not_a_tensor(i, s) for i, s in enumerate(samples)]
     if any(a is None for a in arrays):          # on a GPU: stack there, never via the host
         return stack(list(samples))
     return _stack_arrays(arrays)
 
 
-def _stack_arrays(arrays):
+def _not_a_tensor(i, sample):
+    raise TypeError(f"default_collate: expected a Tensor as element {i} of the batch (its first "
+                    f"is one), got {type(sample).__name__}")
+
+
+def _stack_array_batch(samples):
+    """A batch whose first sample is a NumPy array: every sample converted as torch.as_tensor
+    would (arrays of strings or objects refused), then stacked as tensors are."""
+    if {type(s) for s in samples} == {np.ndarray}:        # the usual batch
+        dtypes = {s.dtype for s in samples}
+        if all(d.kind not in "SaUO" for d in dtypes):
+            return _stack_arrays(samples, dtypes)
+    for i, s in enumerate(samples):
+        if isinstance(s, (np.ndarray, np.generic)) and s.dtype.kind in "SaUO":
+            raise TypeError(f"{_NOT_BATCHABLE}; found an array of dtype {s.dtype} at element {i}")
+    return _stack_tensors([to_tensor(s) if isinstance(s, (np.ndarray, np.generic)) else
+                           s if is_tensor(s) else tensor(s) for s in samples])
+
+
+def _stack_arrays(arrays, dtypes=None):
     shapes = {a.shape for a in arrays}
     if len(shapes) > 1:
         raise RuntimeError(f"default_collate: samples must all have one shape to be stacked, got "
                            f"{sorted(shapes)} (pad them, or pass a collate_fn)")
+    dtypes = {a.dtype for a in arrays} if dtypes is None else dtypes
+    if len(dtypes) > 1:                 # torch.stack's promotion, not NumPy's
+        dtype = functools.reduce(promote_types, dtypes)
+        arrays = [a.astype(dtype, copy=False) for a in arrays]
     return to_tensor(np.stack(arrays))
 
 
 def _same_mapping(like, items):
-    """A dict of `items` as the mapping type of `like` where it can be rebuilt, else a dict."""
+    """`items` as the mapping type of `like`: a copy of a mutable one updated with them (so a
+    defaultdict keeps its factory), else rebuilt where it can be, else a dict (PyTorch's rule)."""
     try:
+        if isinstance(like, MutableMapping):
+            clone = copy.copy(like)
+            clone.update(items)
+            return clone
         return type(like)(items)
     except TypeError:
         return items
 
 
 def _same_sequence(like, items):
-    if isinstance(like, list):
+    if type(like) is list:
         return items
     try:
+        if isinstance(like, MutableSequence):
+            clone = copy.copy(like)
+            clone[:] = items
+            return clone
         return type(like)(items)
     except TypeError:
         return items
@@ -337,11 +398,9 @@ class DataLoader:
         self._epoch, self._skip = epoch + 1, 0
         base_seed = self._base_seed(epoch)
         tasks = self._tasks(skip)
-        if self.num_workers == 0:
-            batches = self._serial(tasks)
-        else:
-            batches = self._worker_pool(base_seed).run(tasks, self._iterable)
-        batches = self._finish(batches)
+        pool = None if self.num_workers == 0 else self._worker_pool(base_seed)
+        batches = self._serial(tasks) if pool is None else pool.run(tasks, self._iterable)
+        batches = self._finish(batches, pool)
         if self.prefetch:
             batches = _prefetch(batches)
         record = [epoch, start_state, skip]
@@ -390,16 +449,18 @@ class DataLoader:
                                     self.timeout)
         return self._pool
 
-    def _finish(self, batches):
-        """Move each batch to the device; stop the (non-persistent) workers at the end."""
+    def _finish(self, batches, pool):
+        """Move each batch to the device; stop this iterator's workers at its end (unless
+        persistent), never those of an iterator started since (each has a pool of its own)."""
         try:
             for batch in batches:
                 yield batch if self.device is None else _to_device(batch, self.device)
         finally:
             batches.close()
-            if self._pool is not None and not self.persistent_workers:
-                self._pool.shutdown()
-                self._pool = None
+            if pool is not None and not self.persistent_workers:
+                pool.shutdown()
+                if self._pool is pool:
+                    self._pool = None
 
     def _track(self, batches, record):
         try:

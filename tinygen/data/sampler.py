@@ -60,6 +60,8 @@ class RandomSampler(Sampler):
     replacement=False: whole permutations, one after another, until num_samples (default
     len(data_source)) are out. replacement=True: num_samples independent uniform draws, made in
     chunks of 32 as PyTorch does. generator: a tg.Generator (PyTorch's order for its seed).
+    num_samples=True is refused (PyTorch reads it as 1, by accident of isinstance(True, int);
+    its BatchSampler and WeightedRandomSampler refuse bools): a deliberate difference.
     """
 
     def __init__(self, data_source, replacement=False, num_samples=None, generator=None):
@@ -76,6 +78,9 @@ class RandomSampler(Sampler):
 
     def __iter__(self):
         n = len(self.data_source)
+        if n == 0 and self.replacement:       # (without: ZeroDivisionError, as PyTorch's)
+            raise RuntimeError(f"RandomSampler: cannot draw {self.num_samples} samples with "
+                               "replacement from an empty dataset")
         generator = seeded_generator(self.generator)
         if self.replacement:
             for _ in range(self.num_samples // 32):
@@ -115,6 +120,10 @@ class WeightedRandomSampler(Sampler):
     sample by another method). replacement=False: no index twice, drawn by the exponential-race
     method (Efraimidis-Spirakis), the distribution PyTorch's multinomial gives; its exact draws
     differ from PyTorch's.
+    Deliberate difference: weights (negative, inf, NaN, all zero) and num_samples beyond the
+    non-zero weights without replacement are refused here (ValueError); PyTorch accepts them
+    and its multinomial refuses at the first iteration (RuntimeError), or, for the latter
+    (2.13), draws zero-weight indices.
     """
 
     def __init__(self, weights, num_samples, replacement=True, generator=None):
