@@ -492,3 +492,15 @@ def test_two_inputs_on_one_array_are_saved_apart():
     gp, _ = tg.autograd.grad((p * x).sum(), [p, x], create_graph=True)
     (gpp,) = tg.autograd.grad(gp.sum(), [p], allow_unused=True)
     assert gpp is None or not np.any(gpp.numpy())
+
+
+def test_second_derivative_of_a_graph_free_gradient_is_zeros():
+    """relu's gradient does not depend on x, but PyTorch's formula records x (its derivative is
+    zeros_like), so grad(grad(relu(x).sum(), x, create_graph=True), x) is zeros, not a refusal
+    for an unused input: tinygen's zero derivative (engine.ZeroDerivative) must send zeros into
+    its anchor, not None (a fuzzer's fix once did, and this refused)."""
+    x = tg.tensor([1.0, -2.0, 3.0], dtype=tg.float64, requires_grad=True)
+    (g,) = tg.autograd.grad(tg.relu(x).sum(), x, create_graph=True)
+    np.testing.assert_array_equal(g.detach().numpy(), [1.0, 0.0, 1.0])
+    (gg,) = tg.autograd.grad(g.sum(), x)
+    np.testing.assert_array_equal(gg.numpy(), [0.0, 0.0, 0.0])

@@ -1,9 +1,10 @@
-"""Anomaly mode: name the first op whose forward or backward produced a NaN or Inf.
+"""Anomaly mode: name the first backward function that returned a NaN gradient.
 
     tg.autograd.set_detect_anomaly(True)
-    loss.backward()   # RuntimeError: anomaly detected: Log backward produced NaN or Inf in ...
+    loss.backward()   # RuntimeError: Function 'Log' returned nan values in its 0th output ...
 
-It checks every op's outputs with isfinite, so it is slow: turn it on to debug.
+As PyTorch's: it checks every backward's gradients with isnan, so it is slow: turn it on to
+debug. Forward values and infinite gradients are not anomalies (an attention mask's -inf).
 """
 from .function import ANOMALY
 

@@ -139,7 +139,9 @@ class CustomNode(Function):
                                f"(expected {n}, got {len(out)})")
         res = []
         for k, (g, meta) in enumerate(zip(out, self._arg_meta)):
-            if g is not None:
+            if g is not None and meta is not None and self.inputs[k] is None:
+                g = None         # (an input that needs no gradient: dropped unchecked, as PyTorch)
+            elif g is not None:
                 g = _checked_grad(name, k, g, meta)
             res.append(g)
         return tuple(res)
@@ -217,8 +219,9 @@ def custom_apply(cls, *args, **kwargs):
             out = cls.forward(ctx, *args, **kwargs)
     outs = out if type(out) is tuple else (out,)
     _check_dirty(cls, ctx, outs)
-    if not record:
-        return out
+    if not record:          # (an input returned as it is: a new tensor on its storage, as wired)
+        outs = tuple(_alias(o) if _returned_input(o, args, ctx) else o for o in outs)
+        return outs if type(out) is tuple else outs[0]
     node._arg_meta = tuple((a._data.shape, a._data.dtype) if isinstance(a, _fn.Tensor) else None
                            for a in args)
     if _fn.REBASES[0]:
@@ -248,6 +251,20 @@ def _check_dirty(cls, ctx, outs):
                 "be outputs of the Function.")
 
 
+def _returned_input(o, args, ctx):
+    """Whether output o of a call that records nothing is an input to return as a new tensor:
+    as PyTorch, one marked dirty stays itself unless it requires grad (under no_grad)."""
+    return isinstance(o, _fn.Tensor) and any(o is a for a in args) and (
+        o._requires_grad or not any(o is t for t in ctx._dirty))
+
+
+def _alias(o):
+    """A new tensor (no history) on o's storage, sharing its version counter."""
+    t = _fn.Tensor._make(o._data, None, 0, False)
+    t._version = o._version
+    return t
+
+
 def _wire(node, ctx, args, outs):
     """The outputs with node as their grad_fn (those that get gradients), as PyTorch wraps them."""
     dirty = [id(t) for t in ctx._dirty]
@@ -267,8 +284,7 @@ def _wire(node, ctx, args, outs):
             wired.append(o)
             continue
         if any(o is a for a in args) or any(o is w for w in wired):
-            t = _fn.Tensor._make(o._data, None, 0, False)     # a new tensor on its storage
-            t._version = o._version
+            t = _alias(o)                                       # a new tensor on its storage
         else:
             t = o
         if diff:
@@ -312,7 +328,11 @@ def _save(node, ctx, wired):
 # ---- once_differentiable ----------------------------------------------------------------------
 def once_differentiable(backward):
     """Decorate a PyTorch-style Function's backward that is not itself differentiable: it runs
-    under no_grad, and under create_graph=True its gradients raise when differentiated again."""
+    under no_grad, and under create_graph=True its gradients raise when differentiated again.
+    Where PyTorch differs: its gradients are marked so (they require grad) only where one of
+    the incoming gradients requires grad; otherwise they do not require grad (differentiating
+    them raises too). tinygen marks them always, so they are never tied to the graph with a
+    zero second derivative (engine.ZeroDerivative), which would be wrong here."""
     @functools.wraps(backward)
     def run(ctx, *grads):
         with no_grad():

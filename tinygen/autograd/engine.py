@@ -362,7 +362,7 @@ def _call_backward(fn, grads, retain_graph):
     if type(gin) is not tuple:
         gin = (gin,)
     if ANOMALY[0]:
-        _function._check_finite(type(fn).__name__, "backward", gin)
+        _function._check_nan(type(fn).__name__, gin)
     if not retain_graph:
         fn._release()
     return gin

@@ -229,8 +229,6 @@ class Function:
         if requires:
             if fn._to_save:
                 fn._resolve_saved(args, arrays, outs)
-            if ANOMALY[0]:
-                _check_finite(cls.__name__, "forward", out if type(out) is tuple else (out,))
         if fn.is_view and isinstance(args[0], Tensor):
             record_view(outs, args[0], fn, args, params)      # (views.py)
         if CAPTURE[0] is not None and (tr := tracer()) is not None:
@@ -486,15 +484,17 @@ def _device_mismatch(cls, args):
         f"tensors on {', '.join(devs)} (inputs: {_describe(args)}). Move them with .to(device).")
 
 
-def _check_finite(op, phase, arrays):
+def _check_nan(op, arrays):
+    """Anomaly mode's check of a backward's gradients, as PyTorch's: NaN only (an inf is a
+    legitimate gradient, and forward values, -inf masks among them, are not checked)."""
     for i, a in enumerate(arrays):
         if a is None:
             continue
         data = a._data if isinstance(a, Tensor) else a
-        if data.dtype.kind == "f" and not bool(array_module(data).isfinite(data).all()):
-            raise RuntimeError(
-                f"anomaly detected: {op} {phase} produced NaN or Inf in output {i} "
-                f"(shape {tuple(data.shape)}). This is the first op that did.")
+        if data.dtype.kind in "fc" and bool(array_module(data).isnan(data).any()):
+            raise RuntimeError(f"Function '{op}' returned nan values in its {i}th output "
+                               f"(shape {tuple(data.shape)}): the first backward that did "
+                               "(anomaly mode).")
 
 
 OpError = _OpError

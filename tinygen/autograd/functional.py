@@ -7,8 +7,16 @@ hessian, vjp, jvp, vhp, hvp, all built on reverse mode (autograd.grad).
 inputs: a Tensor or a tuple of Tensors, passed to func as positional arguments; results are
 shaped as PyTorch's (a tuple where the inputs or the outputs were one). jvp and hvp use the
 double-backward trick (PyTorch's default too). jacobian builds one row per backward pass:
-vectorize=True and strategy="forward-mode" are accepted and give the same values the same way
-(PyTorch batches the rows with vmap, or runs forward-mode AD; tinygen has neither).
+vectorize=True and strategy="forward-mode" are accepted (and refused, with strict or without
+vectorize, as PyTorch's) and give the same values the same way (PyTorch batches the rows with
+vmap, or runs forward-mode AD; tinygen has neither). Where tinygen differs:
+- PyTorch's vectorized blocks of zeros may require grad (vmap's artefact); tinygen's, as
+  PyTorch's unvectorized ones, do not. PyTorch's forward-mode Jacobian nests lists, not tuples,
+  and its tensors require grad even without create_graph; tinygen's are tuples without a graph.
+- An unknown strategy is a ValueError (PyTorch's is an `assert`: AssertionError, gone under -O).
+- Under create_graph (and in hessian, whose inner Jacobian has a graph) a gradient that does not
+  depend on the inputs is tied to the graph with a zero derivative (engine.ZeroDerivative), so
+  it requires grad, and strict=True does not refuse it where PyTorch's strict mode does.
 """
 from __future__ import annotations
 
@@ -211,6 +219,24 @@ def _stack(row, inp):
     return stack(row, dim=0)
 
 
+def _check_options(strategy, create_graph, strict, vectorize):
+    """jacobian's refusals of option sets, in PyTorch's order (forward-mode is accepted only
+    where PyTorch runs it: vectorized, without create_graph or strict; tinygen then computes
+    the same values by reverse mode)."""
+    if strategy == "forward-mode" and create_graph:
+        raise NotImplementedError("torch.autograd.functional.jacobian: `create_graph=True` and "
+                                  "`strategy=\"forward-mode\"` are not supported together (yet)"
+                                  ". Please either set `create_graph=False` or "
+                                  "`strategy=\"reverse-mode\"`.")
+    if strategy == "forward-mode" and strict:
+        raise RuntimeError("torch.autograd.functional.jacobian: `strict=True` and `strategy="
+                           "\"forward-mode\"` are not supported together (yet). Please either "
+                           "set `strict=False` or `strategy=\"reverse-mode\"`.")
+    if strategy == "forward-mode" and not vectorize:
+        raise NotImplementedError("Computing Jacobian using forward-AD or forward-over-reverse "
+                                  "Hessian is only implemented for `vectorize=True`.")
+
+
 def jacobian(func, inputs, create_graph=False, strict=False, vectorize=False,
              strategy="reverse-mode"):
     """The Jacobian of func at inputs: for output i and input j a tensor of shape
@@ -219,11 +245,7 @@ def jacobian(func, inputs, create_graph=False, strict=False, vectorize=False,
         raise ValueError('Expected strategy to be either "forward-mode" or "reverse-mode". '
                          'Hint: If your function has more outputs than inputs, "forward-mode" '
                          'tends to be more performant. Otherwise, prefer to use "reverse-mode".')
-    if strategy == "forward-mode" and create_graph:
-        raise NotImplementedError("torch.autograd.functional.jacobian: `create_graph=True` and "
-                                  "`strategy=\"forward-mode\"` are not supported together (yet)"
-                                  ". Please either set `create_graph=False` or "
-                                  "`strategy=\"reverse-mode\"`.")
+    _check_options(strategy, create_graph, strict, vectorize)
     with enable_grad():
         is_inputs_tuple, inputs = _as_tuple(inputs, "inputs", "jacobian")
         inputs = _grad_preprocess(inputs, create_graph=create_graph, need_graph=True)
@@ -231,6 +253,10 @@ def jacobian(func, inputs, create_graph=False, strict=False, vectorize=False,
                                               "outputs of the user-provided function",
                                               "jacobian")
         _check_requires_grad(outputs, "outputs", strict=strict)
+        if vectorize and strict:
+            raise RuntimeError("torch.autograd.functional.jacobian: `strict=True` and "
+                               "`vectorized=True` are not supported together. Please either "
+                               "set `strict=False` or `vectorize=False`.")
         jac = tuple(_jacobian_rows(out, inputs, create_graph, strict, i)
                     for i, out in enumerate(outputs))
         jac = _grad_postprocess(jac, create_graph)

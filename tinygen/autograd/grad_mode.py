@@ -5,6 +5,7 @@ recording off in the DataLoader's prefetch thread, and the other way round. Ever
 with grad mode on. The hot path reads it as one attribute, `GRAD.enabled`.
 """
 import functools
+import inspect
 import threading
 
 
@@ -19,6 +20,40 @@ def is_grad_enabled() -> bool:
     return GRAD.enabled
 
 
+def _decorate(fn, make_mode):
+    """fn run under the mode `make_mode()` builds (a context manager); a generator function's
+    body under it at each resumption, the caller's mode kept between them, as PyTorch's."""
+    if not inspect.isgeneratorfunction(fn):
+        @functools.wraps(fn)
+        def wrapper(*args, **kwargs):
+            with make_mode():
+                return fn(*args, **kwargs)
+        return wrapper
+
+    @functools.wraps(fn)
+    def generator(*args, **kwargs):
+        gen = fn(*args, **kwargs)
+        try:
+            with make_mode():
+                response = gen.send(None)
+            while True:
+                try:
+                    request = yield response
+                except GeneratorExit:
+                    with make_mode():
+                        gen.close()
+                    raise
+                except BaseException as e:         # thrown into the generator: pass it on
+                    with make_mode():
+                        response = gen.throw(e)
+                else:
+                    with make_mode():
+                        response = gen.send(request)
+        except StopIteration as stop:
+            return stop.value
+    return generator
+
+
 class _GradMode:
     _value = True
 
@@ -31,11 +66,7 @@ class _GradMode:
         return False
 
     def __call__(self, fn):                   # usable as a decorator too
-        @functools.wraps(fn)
-        def wrapper(*args, **kwargs):
-            with self.__class__():
-                return fn(*args, **kwargs)
-        return wrapper
+        return _decorate(fn, self.__class__)
 
 
 class no_grad(_GradMode):
@@ -69,12 +100,7 @@ class _CallTimeSwitch:
     def __call__(self, fn):                   # as a decorator: undo the call-time switch
         self._state.enabled = self._prev
         switch, mode = type(self), self._value
-
-        @functools.wraps(fn)
-        def wrapper(*args, **kwargs):
-            with switch(mode):
-                return fn(*args, **kwargs)
-        return wrapper
+        return _decorate(fn, lambda: switch(mode))
 
 
 class set_grad_enabled(_CallTimeSwitch, _GradMode):
@@ -94,8 +120,11 @@ def is_inference_mode_enabled() -> bool:
 
 class inference_mode:
     """Context manager / decorator (bare or called): no_grad under PyTorch's name for inference.
-    inference_mode(False) leaves grad mode as it is. tinygen's tensors carry no inference flag,
-    so tensors made inside may later join a graph (PyTorch forbids that)."""
+    inference_mode(False) turns grad mode on (and inference mode off), as PyTorch's. Where
+    tinygen differs: its tensors carry no inference flag, so tensors made inside may later join
+    a graph or be changed in place outside it (PyTorch refuses both), and enable_grad inside
+    inference_mode records a graph again (PyTorch's inference mode records none, whatever grad
+    mode says)."""
 
     def __new__(cls, mode=True):
         if callable(mode):                     # @inference_mode without parentheses
@@ -107,8 +136,7 @@ class inference_mode:
 
     def __enter__(self):
         self._prev = GRAD.enabled, INFERENCE.enabled
-        if self.mode:
-            GRAD.enabled, INFERENCE.enabled = False, True
+        GRAD.enabled, INFERENCE.enabled = not self.mode, self.mode
 
     def __exit__(self, *exc):
         GRAD.enabled, INFERENCE.enabled = self._prev
@@ -116,9 +144,4 @@ class inference_mode:
 
     def __call__(self, fn):
         mode = self.mode
-
-        @functools.wraps(fn)
-        def wrapper(*args, **kwargs):
-            with inference_mode(mode):
-                return fn(*args, **kwargs)
-        return wrapper
+        return _decorate(fn, lambda: inference_mode(mode))

@@ -7,8 +7,10 @@ numbers, when the gradient is needed. Where PyTorch differs: both use_reentrant 
 tinygen's one way, PyTorch's reentrant one: the recomputation's backward accumulates into the
 parameters' .grad directly, so .backward() works through it and autograd.grad / create_graph
 (double backward) does not (a RuntimeError says so). Unlike PyTorch's reentrant checkpoint,
-parameters get their gradients even when no input requires grad. `function` returns a Tensor or
-a tuple of Tensors.
+parameters get their gradients even when no input requires grad, and the output requires grad
+then too (with use_reentrant=False as well). As PyTorch's, the reentrant form takes no keyword
+arguments for `function` (ValueError) and refuses a backward where no recomputed output requires
+grad. `function` returns a Tensor or a tuple of Tensors.
 """
 from __future__ import annotations
 
@@ -34,6 +36,7 @@ class _State:
         self.function, self.args, self.kwargs, self.positions = function, args, kwargs, positions
         self.rng = _random.get_state() if preserve_rng_state else None
         self.single = True
+        self.reentrant = True
 
 
 class _Checkpoint(Function):
@@ -69,6 +72,10 @@ class _Checkpoint(Function):
             out = state.function(*args, **state.kwargs)
         outs = (out,) if state.single else tuple(out)
         pairs = [(o, g) for o, g in zip(outs, grads) if o.requires_grad and g is not None]
+        if state.reentrant and not any(o.requires_grad for o in outs):
+            raise RuntimeError("checkpoint: none of the outputs of the recomputed function "
+                               "requires grad (none of output has requires_grad=True, this "
+                               "checkpoint() is not necessary)")
         if pairs:
             autograd_backward([o for o, _ in pairs], [g for _, g in pairs])
         return (None, None) + tuple(d.grad for d in inputs)
@@ -83,11 +90,16 @@ def checkpoint(function, *args, use_reentrant=None, context_fn=None, determinism
                       UserWarning, stacklevel=2)
     if context_fn is not None:
         raise NotImplementedError("checkpoint: context_fn is not supported by tinygen")
+    if kwargs and use_reentrant is not False:    # (None means True, with the warning above)
+        raise ValueError("checkpoint: keyword arguments for the function need "
+                         f"use_reentrant=False (as PyTorch's); got {', '.join(kwargs)}. "
+                         "Unexpected keyword arguments: " + ",".join(kwargs))
     if not GRAD.enabled:
         return function(*args, **kwargs)
     capture_note("checkpoint recomputes its block in the backward pass")
     positions = [i for i, a in enumerate(args) if hasattr(a, "_data")]
     state = _State(function, args, kwargs, positions, preserve_rng_state)
+    state.reentrant = use_reentrant is not False
     anchor = wrap(np.zeros(())).requires_grad_()     # the node exists even when no input needs grad
     out = _Checkpoint.apply(state, anchor, *[args[i] for i in positions])
     return out
