@@ -295,7 +295,9 @@ def pad(input, pad, mode="constant", value=None):
     Where tinygen differs: PyTorch's non-constant modes take only 2 pads on a 2-D or 3-D input,
     4 on a 3-D or 4-D, 6 on a 4-D or 5-D; tinygen pads any number of trailing dims of any input
     (a 1-D input with mode 'reflect', 4 pads on a 4-D input...). Where PyTorch's circular mode
-    pads more than the cropped size (reading memory it never wrote), tinygen raises.
+    pads more than the cropped size (reading memory it never wrote), tinygen raises. A reflect or
+    replicate result 0 long is refused in every rank (PyTorch refuses it padding one dim, returns
+    an empty tensor padding two or three).
     """
     op = "pad"
     pad = _check_pad_amounts(op, pad, input)

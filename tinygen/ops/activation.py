@@ -211,7 +211,9 @@ def selu(input, inplace=False):
 
 
 def celu(input, alpha=1.0, inplace=False):
-    """max(0, x) + min(0, alpha * (exp(x / alpha) - 1))."""
+    """max(0, x) + min(0, alpha * (exp(x / alpha) - 1)). alpha=0 is refused (as PyTorch)."""
+    if alpha == 0:
+        raise RuntimeError("celu: alpha cannot be 0 (the formula divides x by alpha)")
     if inplace:
         return celu_(input, alpha)
     x = check_float("celu", input)
@@ -423,6 +425,9 @@ def tanhshrink(input):
 def prelu(input, weight):
     """x where x > 0, else weight * x; weight (1,) or (C,) broadcast along dim 1 of input."""
     x = check_float("prelu", input)
+    if weight.dtype != x.dtype:
+        raise RuntimeError(f"prelu: expected input and weight of one dtype (no promotion), got "
+                           f"{x.dtype} and {weight.dtype}")
     w = weight
     if weight.numel() > 1:
         if x.ndim < 2 or x.shape[1] != weight.numel():
@@ -500,6 +505,8 @@ def celu_(input, alpha=1.0):
 
 
 def leaky_relu_(input, negative_slope=0.01):
+    """In place. Where tinygen differs: with a negative slope the gradient is still computed
+    (PyTorch's backward raises, as its output no longer tells the input's sign)."""
     return _write_into(input, lambda t: leaky_relu(t, negative_slope))
 
 

@@ -9,6 +9,8 @@ take the second core from the next convolution (see that module).
 """
 from __future__ import annotations
 
+import math
+
 import numpy as np
 
 from tinygen_kernels._threads import matmul as _threaded_matmul
@@ -98,9 +100,10 @@ class Linear(Function):
         gx = gy @ w if i[0] is not None else None
         gw = gb = None
         if i[1] is not None or i[2] is not None:
-            g2 = gy.reshape(-1, gy.shape[-1])                  # (N, out)
+            rows = math.prod(gy.shape[:-1])                    # not -1: in or out may be 0
+            g2 = gy.reshape(rows, gy.shape[-1])                # (N, out)
             if i[1] is not None:
-                gw = g2.t() @ x.reshape(-1, x.shape[-1])        # (out, in)
+                gw = g2.t() @ x.reshape(rows, x.shape[-1])      # (out, in)
             if i[2] is not None:
                 gb = g2.sum(dim=0)
         return gx, gw, gb
@@ -125,9 +128,10 @@ def _linear_grads(gy, x, w, needs):
     if needs[0]:
         out.append(_mm(gy, w))
     if needs[1] or needs[2]:
-        g2 = gy.reshape(-1, gy.shape[-1])                  # (N, out)
+        rows = math.prod(gy.shape[:-1])                    # not -1: in or out may be 0
+        g2 = gy.reshape(rows, gy.shape[-1])                # (N, out)
         if needs[1]:
-            out.append(_mm(g2.T, x.reshape(-1, x.shape[-1])))
+            out.append(_mm(g2.T, x.reshape(rows, x.shape[-1])))
         if needs[2]:
             out.append(g2.sum(axis=0))
     return tuple(out)
@@ -497,9 +501,14 @@ def bilinear(input1, input2, weight, bias=None):
                            f"leading dims and weight (out, in1, in2), got input1 "
                            f"{tuple(input1.shape)}, input2 "
                            f"{tuple(input2.shape)}, weight {tuple(weight.shape)}")
+    tensors = (input1, input2, weight) + (() if bias is None else (bias,))
+    if len({t.dtype for t in tensors}) > 1:
+        raise RuntimeError("bilinear: expected input1, input2, weight and bias of one dtype, got "
+                           + ", ".join(str(t.dtype) for t in tensors))
     lead = tuple(input1.shape[:-1])
-    x1 = input1.reshape(-1, weight.shape[1])                           # (N, in1)
-    x2 = input2.reshape(-1, weight.shape[2])                           # (N, in2)
+    rows = math.prod(lead)                                              # not -1: sizes may be 0
+    x1 = input1.reshape(rows, weight.shape[1])                         # (N, in1)
+    x2 = input2.reshape(rows, weight.shape[2])                         # (N, in2)
     y = einsum("ni,oij,nj->no", x1, weight, x2)                       # (N, out)
     if bias is not None:
         y = y + bias

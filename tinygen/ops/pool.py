@@ -127,6 +127,17 @@ def max_pool2d(input, kernel_size, stride=None, padding=0, dilation=1, ceil_mode
     return (y, idx) if return_indices else y
 
 
+def check_divisor(op, divisor_override):
+    """divisor_override: None or a non-zero int (TypeError for another type, RuntimeError for 0,
+    as PyTorch)."""
+    if divisor_override is None:
+        return
+    if not isinstance(divisor_override, int) or isinstance(divisor_override, bool):
+        raise TypeError(f"{op}: divisor_override must be an int, got {divisor_override!r}")
+    if divisor_override == 0:
+        raise RuntimeError(f"{op}: divisor_override must not be zero")
+
+
 def avg_pool2d(input, kernel_size, stride=None, padding=0, ceil_mode=False,
                count_include_pad=True, divisor_override=None):
     """2-D average pooling, as torch.nn.functional.avg_pool2d. input (N, C, H, W) or (C, H, W).
@@ -141,9 +152,7 @@ def avg_pool2d(input, kernel_size, stride=None, padding=0, ceil_mode=False,
         if p > k // 2:
             raise ValueError(f"{op}: padding should be at most half of the kernel size, got "
                              f"padding {padding} and kernel_size {kernel}")
-    if divisor_override is not None and (not isinstance(divisor_override, int)
-                                         or divisor_override == 0):
-        raise ValueError(f"{op}: divisor_override must be a non-zero int, got {divisor_override!r}")
+    check_divisor(op, divisor_override)
     if not input.dtype.is_floating_point:
         raise RuntimeError(f"{op}: expected a floating-point input, got {input.dtype}")
     x = input.unsqueeze(0) if nd == 3 else input

@@ -21,7 +21,8 @@ from .binary import where
 from .conv import check_input
 from .fold import Im2Col, geometry
 from .index import values_indices
-from .pool import _averaging_matrix, avg_pool1d, avg_pool2d, max_pool1d, max_pool2d
+from .pool import (_averaging_matrix, avg_pool1d, avg_pool2d, check_divisor, max_pool1d,
+                   max_pool2d)
 from .scatter import scatter
 from .shape import Pad, stack
 
@@ -106,6 +107,7 @@ def avg_pool3d(input, kernel_size, stride=None, padding=0, ceil_mode=False,
     op = "avg_pool3d"
     x, batched = _batched(op, input, 3)
     check_float(op, x)
+    check_divisor(op, divisor_override)
     geo = geometry(op, 3, kernel_size, stride, padding, 1, default_stride="kernel")
     for p, k in zip(geo[2], geo[0]):
         if p > k // 2:

@@ -69,7 +69,9 @@ class ELU(Module):
 
 
 class GELU(Module):
-    """x * Phi(x) (approximate='none') or its tanh approximation (approximate='tanh')."""
+    """x * Phi(x) (approximate='none') or its tanh approximation (approximate='tanh'). Where
+    tinygen differs: another approximate is refused when the layer is built (PyTorch: at its
+    first call)."""
 
     def __init__(self, approximate="none"):
         super().__init__()
@@ -208,11 +210,7 @@ class PReLU(Module):
         init.constant_(self.weight, self.init)
 
     def forward(self, input):
-        if self.num_parameters > 1 and (input.ndim < 2 or input.shape[1] != self.num_parameters):
-            raise ValueError(f"PReLU: {self.num_parameters} parameters need input with "
-                             f"{self.num_parameters} channels in dim 1, got "
-                             f"{tuple(input.shape)}")
-        return F.prelu(input, self.weight)
+        return F.prelu(input, self.weight)          # (it checks the channels: RuntimeError)
 
     def extra_repr(self):
         return f"num_parameters={self.num_parameters}"
@@ -289,7 +287,8 @@ class Threshold(Module):
         return F.threshold(input, self.threshold, self.value)
 
     def extra_repr(self):
-        return f"threshold={self.threshold}, value={self.value}"
+        return f"threshold={self.threshold}, value={self.value}" + \
+            (", inplace=True" if self.inplace else "")
 
 
 class Hardshrink(Module):

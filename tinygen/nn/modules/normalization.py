@@ -198,7 +198,10 @@ class SyncBatchNorm(_BatchNorm):
 class _InstanceNorm(_NormBase):
     """Normalise each (sample, channel) over its spatial dims (Ulyanov et al. 2016). Defaults
     differ from BatchNorm as in PyTorch: affine=False, track_running_stats=False. Running
-    statistics, when kept, are the batch average of the per-instance statistics."""
+    statistics, when kept, are the batch average of the per-instance statistics. Where tinygen
+    differs: running statistics of another dtype than the input are refused, as BatchNorm's
+    (PyTorch's InstanceNorm takes a float32 input beside float64 statistics when affine=False;
+    its BatchNorm refuses that)."""
 
     _spatial_dims = 1
 

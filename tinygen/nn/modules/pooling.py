@@ -106,7 +106,8 @@ class AvgPool1d(Module):
 
 
 class AdaptiveAvgPool1d(Module):
-    """(N, C, L) or (C, L) -> (N, C, output_size)."""
+    """(N, C, L) or (C, L) -> (N, C, output_size). Where tinygen differs: output_size None keeps
+    L, as in 2-D and 3-D (PyTorch's 1-D form refuses None with a TypeError)."""
 
     def __init__(self, output_size):
         super().__init__()

@@ -41,7 +41,8 @@ class _AdaptivePool(Module):
 
 
 class AdaptiveMaxPool1d(_AdaptivePool):
-    """(N, C, L) or (C, L) -> (N, C, output_size): the max of each adaptive window."""
+    """(N, C, L) or (C, L) -> (N, C, output_size): the max of each adaptive window. Where
+    tinygen differs: output_size None keeps L (PyTorch's 1-D form refuses None, TypeError)."""
 
     def forward(self, input):
         return F.adaptive_max_pool1d(input, self.output_size, self.return_indices)

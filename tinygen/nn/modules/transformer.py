@@ -17,7 +17,11 @@ Where tinygen differs: a TransformerDecoderLayer whose activation is a module ke
 stack's deep copies (PyTorch's __setstate__ replaces it by F.relu in each copy, so its
 TransformerDecoder and Transformer silently run relu: a PyTorch bug, not copied); the inference
 fast paths' NaN from a float src_mask (PyTorch's _transformer_encoder_layer_fwd) are not copied
-either; no warning when enable_nested_tensor cannot be used.
+either, nor its fast path's exact gelu where the activation is GELU(approximate='tanh') (PyTorch
+runs 'tanh' with a gradient, exact gelu under no_grad in eval mode); no warning when
+enable_nested_tensor cannot be used; a TransformerEncoder of 0 layers
+(Transformer(num_encoder_layers=0)) returns its input, through its norm (PyTorch's forward
+raises IndexError reading layers[0]).
 """
 from __future__ import annotations
 
