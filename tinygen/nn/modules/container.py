@@ -98,7 +98,9 @@ class Sequential(Module):
         return Sequential(*self, *other)
 
     def __iadd__(self, other):
-        """Append other's modules (keys continue from len(self)), as PyTorch."""
+        """Append other's modules (keys continue from len(self)), as PyTorch. Differs from
+        PyTorch: `s += s` doubles s (PyTorch raises RuntimeError, its loop reading the dict
+        it grows)."""
         if not isinstance(other, Sequential):
             raise ValueError(f"add operator supports only objects of Sequential class, but "
                              f"{type(other).__name__} is given.")
@@ -108,7 +110,7 @@ class Sequential(Module):
         return self
 
     def _check_factor(self, other):
-        if not isinstance(other, int) or isinstance(other, bool):
+        if not isinstance(other, int):              # (a bool is an int here, as in PyTorch)
             raise TypeError(f"unsupported operand type(s) for *: 'Sequential' and "
                             f"'{type(other).__name__}'")
         if other <= 0:
@@ -125,6 +127,9 @@ class Sequential(Module):
         return self.__mul__(other)
 
     def __imul__(self, other):
+        """Repeat the modules in place, keys continuing from len(self). Differs from PyTorch:
+        with keys other than '0'..'n-1' (built from an OrderedDict) PyTorch raises KeyError
+        (it reads the keys '0'..'n-1'); tinygen keeps those keys and numbers the copies."""
         self._check_factor(other)
         modules = list(self)
         for i, module in enumerate(modules * (other - 1)):
@@ -148,7 +153,9 @@ class Sequential(Module):
 
     def insert(self, index, module):
         """Insert before position `index`, as list.insert (a negative index counts from the
-        end: insert(-1, m) puts m before the last module); index in [-n, n]."""
+        end: insert(-1, m) puts m before the last module); index in [-n, n]. The modules are
+        renumbered '0'..'n'. Differs from PyTorch: with keys other than '0'..'n-1' (built from
+        an OrderedDict) PyTorch raises KeyError, having moved some modules already."""
         if not isinstance(module, Module):
             raise AssertionError(f"Sequential.insert: module should be of type Module, got "
                                  f"{type(module).__name__}")
@@ -223,7 +230,8 @@ class ModuleList(Module):
         """Insert before position `index` (past the end: append). A negative index raises
         KeyError, as PyTorch's insert (which fails on the key '-1' after having shifted some
         modules up; here nothing changes). PyTorch files a module inserted past the end under
-        that index, leaving a gap in the keys; tinygen appends it."""
+        that index, leaving a gap in the keys; tinygen appends it. With keys other than
+        '0'..'n-1' (a module set by set_submodule) PyTorch raises KeyError; tinygen renumbers."""
         index = operator.index(index)
         if index < 0:
             raise KeyError(f"ModuleList.insert: negative index {index} (as PyTorch, insert takes "
@@ -316,7 +324,11 @@ class ModuleDict(Module):
 
 
 class ParameterList(Module):
-    """A list of Parameters registered under '0', '1', ... (plain tensors are wrapped)."""
+    """A list of Parameters registered under '0', '1', ... (plain tensors are wrapped).
+
+    Differs from PyTorch: the entries are this module's registered parameters, so one added
+    by register_parameter (or a Parameter attribute) is an entry; PyTorch counts only what its
+    own methods added (it keeps a size of its own)."""
 
     def __init__(self, values=None):
         super().__init__()
@@ -369,7 +381,17 @@ class ParameterDict(Module):
 
     Order as PyTorch's: insertion order, except that a plain dict given to the constructor or to
     update() is added in sorted key order (an OrderedDict, a ParameterDict or an iterable of
-    pairs keeps its own order)."""
+    pairs keeps its own order).
+
+    Differs from PyTorch, which keeps a key list of its own beside the registered parameters
+    and reads entries with getattr: here the entries are the registered parameters (one added
+    by register_parameter is an entry); a key that is not a valid parameter name ('', 'a.b')
+    or names an attribute ('training') raises KeyError whatever the value (PyTorch stores a
+    None under any name as a plain attribute, accepts 'training', losing the module's flag,
+    and keeps a refused key in its list); a missing key raises AttributeError in get and pop
+    alike (PyTorch's pop of a key that names another attribute raises KeyError). A None value
+    holds its key's place among the registered parameters (PyTorch keeps it as a plain
+    attribute, so a parameter set later under that key goes last in its state_dict)."""
 
     def __init__(self, parameters=None):
         super().__init__()
@@ -419,7 +441,9 @@ class ParameterDict(Module):
         return value
 
     def popitem(self):
-        """Remove and return the last inserted (key, parameter) pair."""
+        """Remove and return the last inserted (key, parameter) pair (KeyError when empty)."""
+        if not self._parameters:
+            raise KeyError("popitem(): dictionary is empty")
         key = next(reversed(self._parameters))
         return key, self.pop(key)
 

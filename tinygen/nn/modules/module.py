@@ -176,10 +176,12 @@ class Module(StateDicts, _SelfRegistering):
     def add_module(self, name, module):
         if not isinstance(module, Module) and module is not None:
             raise TypeError(f"{type(module).__name__} is not a Module subclass")
-        if not isinstance(name, str) or "." in name or name == "":
-            raise KeyError(f"module name must be a non-empty string without '.', got {name!r}")
+        if not isinstance(name, str):
+            raise TypeError(f"module name should be a string, got {type(name).__name__}")
         if hasattr(self, name) and name not in self._modules:
             raise KeyError(f"attribute '{name}' already exists")
+        if "." in name or name == "":
+            raise KeyError(f"module name can't contain \".\" or be empty, got {name!r}")
         self._modules[name] = module
 
     register_module = add_module
@@ -191,7 +193,10 @@ class Module(StateDicts, _SelfRegistering):
             if params is None:
                 raise AttributeError("cannot assign parameters before Module.__init__() call")
             _remove_from(self, name, keep="_parameters")
-            params[name] = value
+            if name in params:                 # a reassignment: the name was checked then
+                params[name] = value
+            else:                              # register_parameter's checks ('a.b', 'forward')
+                self.register_parameter(name, value)
         elif params is not None and name in params:
             if value is not None:
                 raise TypeError(f"cannot assign '{type(value).__name__}' as parameter '{name}' "
@@ -312,38 +317,65 @@ class Module(StateDicts, _SelfRegistering):
             yield m
 
     def get_submodule(self, target):
+        """The module at the dotted path `target` ('encoder.layers.0'); '' is self. A step
+        that is missing, or is not a Module (a parameter, a None slot), raises AttributeError."""
         module = self
         if target == "":
             return module
         for item in target.split("."):
-            if item not in module._modules:
-                raise AttributeError(f"{type(module).__name__} has no submodule `{item}` "
+            if not hasattr(module, item):
+                raise AttributeError(f"{module._get_name()} has no attribute `{item}` "
                                      f"(looking up {target!r})")
-            module = module._modules[item]
+            module = getattr(module, item)
+            if not isinstance(module, Module):
+                raise AttributeError(f"`{item}` is not an nn.Module (looking up {target!r})")
         return module
 
+    def set_submodule(self, target, module, strict=False):
+        """Put `module` at the dotted path `target` (its parent must exist). The name it
+        replaces must hold a Module, or be new (strict=True: it must exist); as PyTorch, a
+        target of '' or a module that is not an nn.Module raise ValueError."""
+        if target == "":
+            raise ValueError("Cannot set the submodule without a target name!")
+        if not isinstance(module, Module):
+            raise ValueError(f"`module` is not an nn.Module, found {type(module)}")
+        parent_path, _, name = target.rpartition(".")
+        parent = self.get_submodule(parent_path)
+        if strict and not hasattr(parent, name):
+            raise AttributeError(f"{parent._get_name()} has no attribute `{name}` (setting "
+                                 f"{target!r} with strict=True)")
+        if hasattr(parent, name) and not isinstance(getattr(parent, name), Module):
+            raise AttributeError(f"`{name}` is not an nn.Module (setting {target!r})")
+        setattr(parent, name, module)
+
     def get_parameter(self, target):
-        """The parameter at the dotted path `target` ('encoder.0.weight')."""
-        return self._get_held(target, "_parameters", "an nn.Parameter")
+        """The parameter at the dotted path `target` ('encoder.0.weight'): any attribute that
+        is an nn.Parameter (as PyTorch: one registered as a buffer too, not a None slot)."""
+        name, value = self._get_attribute(target)
+        if not isinstance(value, Parameter):
+            raise AttributeError(f"`{name}` is not an nn.Parameter (looking up {target!r})")
+        return value
 
     def get_buffer(self, target):
-        """The buffer at the dotted path `target` ('bn.running_mean')."""
-        return self._get_held(target, "_buffers", "a buffer")
+        """The buffer at the dotted path `target` ('bn.running_mean'); None for a None slot."""
+        name, value = self._get_attribute(target)
+        if name not in self.get_submodule(target.rpartition(".")[0])._buffers:
+            raise AttributeError(f"`{name}` is not a buffer (looking up {target!r})")
+        return value
 
-    def _get_held(self, target, store, what):
+    def _get_attribute(self, target):
         mod_path, _, name = target.rpartition(".")
         module = self.get_submodule(mod_path)
         if not hasattr(module, name):
             raise AttributeError(f"{module._get_name()} has no attribute `{name}` (looking up "
                                  f"{target!r})")
-        held = getattr(module, store)
-        if name not in held:
-            raise AttributeError(f"`{name}` is not {what} (looking up {target!r})")
-        return held[name]
+        return name, getattr(module, name)
 
     # ---- modes and gradients --------------------------------------------------------------------
     def train(self, mode=True):
-        """Set training mode here and, through each child's own train(), below."""
+        """Set training mode here and, through each child's own train(), below. The flag is
+        set directly: a submodule or parameter registered under the name 'training' does not
+        stop it (PyTorch raises TypeError there, assigning the bool through __setattr__)."""
         if not isinstance(mode, bool):
             raise ValueError("training mode is expected to be boolean")
         object.__setattr__(self, "training", mode)
@@ -382,23 +414,30 @@ class Module(StateDicts, _SelfRegistering):
     def _apply_to_tensors(self, convert):
         """convert(tensor) -> tensor for every parameter, gradient and buffer. Parameters keep
         their identity (their storage is swapped), so optimisers holding them keep working.
-        An uninitialized tensor (a lazy module's) keeps its identity too and takes the dtype
-        and device of convert's result on it (an empty tensor)."""
-        with no_grad():
-            for m in self.modules():
+        A buffer is replaced by convert's result, unless that is the buffer itself (an int64
+        buffer under to(float64) stays the same object); as PyTorch, buffers are converted
+        outside no_grad, so one that requires grad still does (a non-leaf then, which
+        copy.deepcopy copies here and PyTorch's refuses with RuntimeError). An uninitialized
+        tensor (a lazy module's) keeps its identity too and takes the dtype and device of
+        convert's result on it (an empty tensor)."""
+        for m in self.modules():
+            with no_grad():
                 for p in m._parameters.values():
                     if p is None:
                         continue
                     p.data = convert(p if is_lazy(p) else p.detach())
                     if p.grad is not None:
                         p.grad = convert(p.grad.detach())
-                for name, b in m._buffers.items():
-                    if b is None:
-                        continue
-                    if is_lazy(b):
+            for name, b in m._buffers.items():
+                if b is None:
+                    continue
+                if is_lazy(b):
+                    with no_grad():
                         b.data = convert(b)
-                    else:
-                        m._buffers[name] = convert(b.detach())
+                    continue
+                new = convert(b)
+                if new is not b:
+                    m._buffers[name] = new
         return self
 
     def to(self, *args, **kwargs):
@@ -437,6 +476,11 @@ class Module(StateDicts, _SelfRegistering):
 
     def half(self):
         return self.to(dtype=_dt.float16)
+
+    def type(self, dst_type):
+        """Cast every parameter and buffer to dst_type (a dtype or a legacy type name such as
+        'tinygen.DoubleTensor'), integer buffers too (unlike to(dtype)), as PyTorch's."""
+        return self._apply_to_tensors(lambda t: t.type(dst_type))
 
     def cpu(self):
         return self.to("cpu")

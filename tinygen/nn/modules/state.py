@@ -97,14 +97,13 @@ class StateDicts:
                 continue
             if value.device != target.device:
                 value = value.to(target.device)
-            if assign:                 # take the checkpoint's tensor (and dtype) as the new one
-                value = value.detach().clone()
-                if name in self._parameters:
-                    value = Parameter(value, requires_grad=target.requires_grad)
-                setattr(self, name, value)
-                continue
-            with no_grad():
-                target.copy_(value)
+            try:
+                self._load_entry(name, target, value, assign)
+            except Exception as e:      # noqa: BLE001 (reported with the others, as PyTorch)
+                error_msgs.append(f'While copying the parameter named "{key}", whose dimensions '
+                                  f"in the model are {tuple(target.shape)} and whose dimensions "
+                                  f"in the checkpoint are {tuple(value.shape)}, an exception "
+                                  f"occurred : {e}.")
         extra_key = prefix + _EXTRA_STATE_KEY_SUFFIX
         if type(self).set_extra_state is not StateDicts.set_extra_state:
             if extra_key in state_dict:
@@ -125,9 +124,26 @@ class StateDicts:
             elif head not in local_names:
                 unexpected_keys.append(key)
 
+    def _load_entry(self, name, target, value, assign):
+        """Copy value into target in place, or (assign) make the checkpoint's tensor itself
+        (its dtype, its storage) the module's, as PyTorch's: a Parameter's slot gets a
+        Parameter sharing value's storage, with the requires_grad of the one it replaces."""
+        if not assign:
+            with no_grad():
+                target.copy_(value)
+            return
+        if isinstance(target, Parameter):
+            if isinstance(value, Parameter):
+                value.requires_grad_(target.requires_grad)
+            else:
+                value = Parameter(value, requires_grad=target.requires_grad)
+        setattr(self, name, value)
+
     def load_state_dict(self, state_dict, strict=True, assign=False):
         """Copy tensors (tg.Tensor, numpy arrays or torch tensors) into the parameters and
-        buffers in place (assign=True replaces them by the checkpoint's tensors instead).
+        buffers in place (assign=True makes the checkpoint's tensors the module's instead: a
+        buffer is the state dict's tensor itself, a parameter a Parameter sharing its storage,
+        keeping the requires_grad of the one it replaces).
         Returns (missing_keys, unexpected_keys); with strict=True any of them, or a shape
         mismatch (always), raises a RuntimeError naming the keys and shapes."""
         if not hasattr(state_dict, "keys"):
