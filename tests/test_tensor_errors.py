@@ -97,3 +97,16 @@ def test_device_mismatch_error_path_names_op_and_inputs():
         a * b
     msg = str(info.value)
     assert "mul" in msg and "same device" in msg and "(2, 3)" in msg and ".to(" in msg
+
+
+def test_op_errors_are_runtime_errors_as_pytorch_raises():
+    """A PyTorch program's `except RuntimeError` around a shape mismatch catches tinygen's
+    error too; it stays a ValueError (and an out-of-range index an IndexError)."""
+    with pytest.raises(RuntimeError, match="add"):
+        tg.ones(2) + tg.ones(3)
+    with pytest.raises(ValueError):
+        tg.ones(2) + tg.ones(3)
+    with pytest.raises(RuntimeError):
+        tg.ones(2, 3) @ tg.ones(2, 3)
+    with pytest.raises(IndexError):
+        tg.ones(2)[5]

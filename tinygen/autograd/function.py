@@ -448,8 +448,10 @@ def _op_error(cls, args, e):
     return kind(f"{cls.__name__.lower()}: {msg} (inputs: {_describe(args)})")
 
 
-class _OpError(ValueError):
-    """A user-facing error from an op: names the op, the shapes, dtypes and devices."""
+class _OpError(ValueError, RuntimeError):
+    """A user-facing error from an op: names the op, the shapes, dtypes and devices. A
+    ValueError, and the RuntimeError PyTorch raises for the same mistakes (a shape mismatch),
+    so a PyTorch program's `except RuntimeError` catches it."""
 
 
 class _OpIndexError(_OpError, IndexError):
