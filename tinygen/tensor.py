@@ -18,6 +18,8 @@ from . import autograd as _autograd
 from .autograd.engine import run_backward
 from .backend import dtypes as _dt
 from .backend.device import Device, cpu as _cpu, device_of, get_xp
+from . import printing as _printing
+from .printing import set_printoptions  # noqa: F401  (tinygen.tensor.set_printoptions, as before)
 from .ops import (activation as A, arrange as AR, binary as B, convert as C, decomp as DC,
                   diagonal as DG, elementwise as E, index as I, inplace as P, linalg as L,
                   norm as NM, pointwise as PW, random as RN, reduce as R, scatter as SC,
@@ -511,22 +513,11 @@ class Tensor:
         return fn is not None and fn._retain is not None and self._out_idx in fn._retain
 
     # ---- printing, iteration, interchange -----------------------------------------------------
-    def __repr__(self):
-        data = self._data if type(self._data) is _ndarray else self.cpu()._data
-        body = np.array2string(data, separator=", ", prefix="tensor(", **_PRINT)
-        extras = []
-        if self.device.type != "cpu":
-            extras.append(f"device='{self.device}'")
-        if self._data.dtype not in (np.float32, np.int64, np.bool_) or data.size == 0:
-            extras.append(f"dtype={self.dtype}")
-        if self._grad_fn is not None:
-            extras.append(f"grad_fn={self._grad_fn!r}")
-        elif self._requires_grad:
-            extras.append("requires_grad=True")
-        return "tensor(" + body + "".join(", " + e for e in extras) + ")"
+    def __repr__(self):                 # PyTorch's layout, from tinygen/printing.py
+        return _printing.tensor_repr(self)
 
     def __format__(self, spec):         # f"{loss:.4f}": a 0-d tensor formats as its number
-        if self._data.ndim == 0:
+        if self._data.ndim == 0 and type(self) is Tensor:    # a Parameter as its repr (PyTorch)
             return format(self.item(), spec)
         return object.__format__(self, spec)
 
@@ -548,32 +539,6 @@ _function.register_tensor_type(Tensor)
 # per name of inplace.TWINS: mechanical, so set in a loop rather than listed in the class body
 for _name in P.TWINS:
     setattr(Tensor, _name + "_", getattr(P, _name + "_"))
-
-_PRINT = {}
-_PROFILES = {"default": (4, 1000, 3, 80), "short": (2, 1000, 2, 80), "full": (4, np.inf, 3, 80)}
-
-
-def set_printoptions(precision=None, threshold=None, edgeitems=None, linewidth=None,
-                     profile=None, sci_mode=None):
-    """How tensors print (torch.set_printoptions): digits, the element count past which the
-    middle is summarised, the items kept at each edge, the line width; profile 'default' |
-    'short' | 'full' sets all four; sci_mode True / False forces or forbids scientific notation."""
-    if profile is not None:
-        p, t, e, w = _PROFILES[profile]
-        _PRINT.update(precision=p, threshold=t, edgeitems=e, max_line_width=w)
-    for key, value in (("precision", precision), ("threshold", threshold),
-                       ("edgeitems", edgeitems), ("max_line_width", linewidth)):
-        if value is not None:
-            _PRINT[key] = value
-    digits = _PRINT["precision"]
-    _PRINT.pop("formatter", None)
-    if sci_mode is not None:
-        style = "e" if sci_mode else "f"
-        _PRINT["formatter"] = {"float_kind": lambda v: f"{v:.{digits}{style}}"}
-
-
-set_printoptions(profile="default")
-
 
 def is_tensor(obj):
     return isinstance(obj, Tensor)
