@@ -13,11 +13,13 @@ import math
 
 from ..autograd.function import wrap
 from ..ops.binary import where
+from ..ops.convert import as_array
 from ..ops.pointwise import xlogy
 from ..ops.random import random_array, standard_gamma
 from ..ops.shape import stack
 from ..ops.special import digamma, lgamma
 from ..ops.special_more import gammainc
+from ..tensor import Tensor
 from . import constraints
 from .distribution import LOG_SQRT_2PI, Distribution, broadcast_all, finfo
 
@@ -37,6 +39,15 @@ class LocScale(Distribution):
     def __init__(self, loc, scale, validate_args=None):
         self.loc, self.scale = broadcast_all(loc, scale)
         super().__init__(self.loc.shape, (), validate_args)
+
+
+def _as_dtype_of(value, param):
+    """value (a Tensor or a number) as a Tensor of param's dtype (Gamma's and HalfCauchy's
+    log_prob compute in the parameters' dtype, as PyTorch's: a float64 value of a float32
+    Gamma gives float32)."""
+    if isinstance(value, Tensor):
+        return value.to(param.dtype)
+    return wrap(as_array(value, param.dtype, param.device))
 
 
 class Normal(LocScale):
@@ -213,6 +224,7 @@ class Gamma(Distribution):
         return value + (value.detach().clamp_min(tiny) - value.detach())
 
     def log_prob(self, value):
+        value = _as_dtype_of(value, self.rate)                # PyTorch casts the value too
         if self._validate_args:
             self._validate_sample(value)
         a, b = self.concentration, self.rate
@@ -311,7 +323,8 @@ class Beta(Distribution):
     def log_prob(self, value):
         if self._validate_args:
             self._validate_sample(value)
-        a, b = self.concentration1, self.concentration0
+        # broadcast first, as PyTorch's (a 0-d float64 value of float32 parameters: float64)
+        a, b, value = broadcast_all(self.concentration1, self.concentration0, value)
         return xlogy(a - 1, value) + xlogy(b - 1, 1 - value) - _log_beta(a, b)
 
     def entropy(self):

@@ -235,7 +235,8 @@ class Poisson(Distribution):
     def log_prob(self, value):
         if self._validate_args:
             self._validate_sample(value)
-        return xlogy(value, self.rate) - self.rate - lgamma(value + 1)
+        rate, value = broadcast_all(self.rate, value)      # then dtypes promote as PyTorch's
+        return xlogy(value, rate) - rate - lgamma(value + 1)
 
 
 class Binomial(BinaryProbs):

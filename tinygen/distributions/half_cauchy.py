@@ -8,6 +8,7 @@ import math
 
 from ..ops.binary import where
 from . import constraints
+from .continuous import _as_dtype_of
 from .more import Cauchy
 from .transformed import TransformedDistribution
 from .transforms import AbsTransform
@@ -36,6 +37,7 @@ class HalfCauchy(TransformedDistribution):
     variance = property(lambda self: self.base_dist.variance)
 
     def log_prob(self, value):
+        value = _as_dtype_of(value, self.scale)              # PyTorch casts the value too
         if self._validate_args:
             self._validate_sample(value)
         log_prob = self.base_dist.log_prob(value) + math.log(2)

@@ -10,6 +10,9 @@ Closed forms registered here (batch-elementwise, summed over event dims):
     Bernoulli, Categorical, OneHotCategorical:  sum p (log p - log q)   (+inf where q = 0 < p)
     Uniform, Laplace, Exponential, Gamma, Beta, Dirichlet, Poisson, MultivariateNormal,
     Independent (the base KL summed over the reinterpreted dims).
+
+Difference from PyTorch 2.13: the parameters of p and q broadcast in Bernoulli || Bernoulli
+(PyTorch's masked assignment raises IndexError when q's batch shape is smaller than p's).
 """
 from __future__ import annotations
 

@@ -24,9 +24,10 @@ EULER = 0.57721566490153286060
 class Cauchy(LocScale):
     """Cauchy(loc, scale): density 1 / (pi scale (1 + ((x - loc) / scale)^2)); no moments."""
 
-    mean = property(lambda self: self.loc * float("nan"))
+    # undefined / infinite whatever the parameters: constants, no graph (as PyTorch's)
+    mean = property(lambda self: self.loc.detach() * float("nan"))
     mode = property(lambda self: self.loc)
-    variance = property(lambda self: self.loc * 0 + float("inf"))
+    variance = property(lambda self: self.loc.detach() * 0 + float("inf"))
 
     def rsample(self, sample_shape=()):
         u = _noise("uniform", self._extended_shape(sample_shape), self.loc)
@@ -127,7 +128,11 @@ class LogNormal(Distribution):
 
 
 class Gumbel(LocScale):
-    """Gumbel(loc, scale): density exp(-(z + exp(-z))) / scale, z = (x - loc) / scale."""
+    """Gumbel(loc, scale): density exp(-(z + exp(-z))) / scale, z = (x - loc) / scale.
+
+    Difference from PyTorch 2.13: cdf is the closed form exp(-exp(-z)) for every real value;
+    PyTorch's (a TransformedDistribution of a Uniform on [tiny, 1 - eps)) raises ValueError
+    under validate_args where the cdf rounds to 1."""
 
     mean = property(lambda self: self.loc + self.scale * EULER)
     mode = property(lambda self: self.loc)

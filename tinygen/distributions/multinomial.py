@@ -11,8 +11,10 @@ sample needs one int total_count for every batch member (as PyTorch's); log_prob
 count from the value. Draws come from NumPy's multinomial on tinygen's generator (PyTorch
 scatters Categorical draws; the distribution is the same).
 
-Difference from PyTorch: entropy uses the exact log n! (PyTorch's lgamma of an integer tensor
-is float32, about 1e-7 off in float64).
+Differences from PyTorch 2.13: entropy uses the exact log n! (PyTorch's lgamma of an integer
+tensor is float32, about 1e-7 off in float64); sample with total_count 0 gives zeros (PyTorch
+raises "cannot sample n_sample <= 0 samples"); an expand()ed Multinomial keeps its inner
+Binomial, so its entropy works (PyTorch's expand drops it: AttributeError).
 """
 from __future__ import annotations
 

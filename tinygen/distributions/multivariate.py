@@ -49,6 +49,8 @@ class Independent(Distribution):
 
     @property
     def support(self):
+        if self.reinterpreted_batch_ndims == 0:            # the base's own, as PyTorch's
+            return self.base_dist.support
         return constraints.independent(self.base_dist.support, self.reinterpreted_batch_ndims)
 
     mean = property(lambda self: self.base_dist.mean)

@@ -32,9 +32,14 @@ class Transform:
     """Base class: subclasses define _call, _inverse, log_abs_det_jacobian, domain, codomain."""
 
     bijective = False
-    sign = 1
     domain = constraints.real
     codomain = constraints.real
+
+    @property
+    def sign(self):
+        """+1 or -1 for a monotone transform of numbers; other transforms have none."""
+        raise NotImplementedError(f"{type(self).__name__}.sign: defined only for monotone "
+                                  "elementwise transforms")
 
     def __init__(self, cache_size=0):
         if cache_size not in (0, 1):
@@ -147,9 +152,11 @@ class _InverseTransform(Transform):
 
 
 class _Elementwise(Transform):
-    """A transform that acts elementwise; equal to any other of its class."""
+    """A transform that acts elementwise; equal to any other of its class (increasing, but
+    for AbsTransform)."""
 
     bijective = True
+    sign = +1
 
     def with_cache(self, cache_size=1):
         return self if self._cache_size == cache_size else type(self)(cache_size=cache_size)
@@ -224,6 +231,7 @@ class AbsTransform(_Elementwise):
 
     bijective = False
     codomain = constraints.nonnegative
+    sign = Transform.sign                       # not monotone: none, as PyTorch's
 
     def _call(self, x):
         return x.abs()

@@ -10,7 +10,10 @@ Wisharts is the Bregman divergence (ExponentialFamily's, as in PyTorch).
 
 Difference from PyTorch 2.13: rsample redraws (up to max_try_correction times) only the
 samples that are not positive definite; PyTorch's check is inverted, so it warns "Singular
-sample detected." and redraws on every call.
+sample detected." and redraws on every call (and backward through its rsample can then fail:
+"modified by an inplace operation"). The gradient of log_prob with respect to scale_tril is
+zero above the diagonal (log_prob reads only the lower triangle); PyTorch's cholesky_solve
+backward puts values there.
 """
 from __future__ import annotations
 

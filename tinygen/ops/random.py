@@ -88,7 +88,8 @@ def bernoulli(input, p=None, generator=None):
     if p is None and ((input._data < 0).any() or (input._data > 1).any()):
         raise RuntimeError("bernoulli: expected all probabilities in [0, 1]")
     draws = _draw(input.device, "random", input.shape) < probs            # U[0, 1) < p
-    return wrap(draws.astype(input._data.dtype))
+    xp = get_xp(Device(input.device))                  # (0-d: `<` gives a NumPy scalar)
+    return wrap(xp.asarray(draws).astype(input._data.dtype))
 
 
 def poisson(input, generator=None):
