@@ -164,3 +164,20 @@ def test_backward_from_the_output_keeps_each_gradient_in_its_dtype(name, x_dtype
         grads.append(g.grad)
     assert str(grads[0].dtype).split(".")[-1] == g_dtype == str(grads[1].dtype).split(".")[-1]
     np.testing.assert_allclose(grads[0].numpy(), grads[1].numpy(), rtol=1e-6)
+
+
+def test_elu_and_prelu_second_derivatives_at_zero_follow_their_first_derivative():
+    """Deliberate (ops/activation.py, elu and prelu docstrings): at x == 0 both libraries take
+    the negative branch's first derivative (alpha, the slope); tinygen differentiates that same
+    branch again (alpha; 1 with respect to the slope), where PyTorch's double backward switches
+    to the positive branch and gives 0 (found by a gradient-penalty probe through each layer)."""
+    x = tg.tensor([0.0, -0.5, 0.5], dtype=tg.float64, requires_grad=True)
+    (g,) = tg.autograd.grad(F.elu(x, alpha=0.5).sum(), x, create_graph=True)
+    (gg,) = tg.autograd.grad(g.sum(), x)
+    np.testing.assert_allclose(g.detach().numpy(), [0.5, 0.5 * np.exp(-0.5), 1.0])
+    np.testing.assert_allclose(gg.numpy(), [0.5, 0.5 * np.exp(-0.5), 0.0])
+    weight = tg.tensor([0.25], dtype=tg.float64, requires_grad=True)
+    (g,) = tg.autograd.grad(F.prelu(x, weight).sum(), x, create_graph=True)
+    (g_weight,) = tg.autograd.grad(g.sum(), weight)
+    np.testing.assert_allclose(g.detach().numpy(), [0.25, 0.25, 1.0])
+    assert g_weight.tolist() == [2.0]

@@ -4,8 +4,9 @@
         run_program("programs/mnist/main.py", ["--epochs", "1"])
 
 Inside the block, `torch` and the submodules programs import (torch.nn, torch.nn.functional,
-torch.optim, torch.optim.lr_scheduler, torch.utils.data, torch.distributions, ...) are the
-tinygen modules of the same names, and `torchvision` is the small local stand-in under
+torch.nn.utils.rnn, torch.optim, torch.optim.lr_scheduler, torch.utils.data,
+torch.distributions, ...) are the tinygen modules of the same names (torch.utils.tensorboard
+only once a program imports it), and `torchvision` is the small local stand-in under
 standins/ (datasets.MNIST and FakeData, transforms, utils.save_image, models.resnet18), written
 against `torch` so it runs on either. Any other `torch.*` import fails with a clear error rather
 than loading a second copy of a tinygen module. On exit sys.modules is put back as it was, so
@@ -35,18 +36,40 @@ MODULES = {
     "torch.nn.functional": "tinygen.nn.functional",
     "torch.nn.init": "tinygen.nn.init",
     "torch.nn.utils": "tinygen.nn.utils",
+    "torch.nn.utils.rnn": "tinygen.nn.utils.rnn",
+    "torch.nn.utils.parametrize": "tinygen.nn.utils.parametrize",
+    "torch.nn.utils.parametrizations": "tinygen.nn.utils.parametrizations",
+    "torch.nn.utils.prune": "tinygen.nn.utils.prune",
+    "torch.nn.utils.stateless": "tinygen.nn.utils.stateless",
+    "torch.nn.parameter": "tinygen.nn.parameter",
     "torch.nn.parallel": "tinygen.nn.parallel",
     "torch.optim": "tinygen.optim",
     "torch.optim.lr_scheduler": "tinygen.optim.lr_scheduler",
+    "torch.optim.swa_utils": "tinygen.optim.swa_utils",
+    "torch.optim.optimizer": "tinygen.optim.optimizer",
     "torch.utils": "tinygen.utils",
+    "torch.utils.checkpoint": "tinygen.utils.checkpoint",
     "torch.utils.data": "tinygen.data",
     "torch.utils.data.dataloader": "tinygen.data.dataloader",
     "torch.utils.data.dataset": "tinygen.data.dataset",
     "torch.utils.data.sampler": "tinygen.data.sampler",
     "torch.utils.data.distributed": "tinygen.data.distributed",
     "torch.distributions": "tinygen.distributions",
+    "torch.distributions.constraints": "tinygen.distributions.constraints",
+    "torch.distributions.kl": "tinygen.distributions.kl",
+    "torch.distributions.transforms": "tinygen.distributions.transforms",
     "torch.autograd": "tinygen.autograd",
     "torch.autograd.function": "tinygen.autograd.function",
+    "torch.autograd.functional": "tinygen.autograd.functional",
+    "torch.autograd.grad_mode": "tinygen.autograd.grad_mode",
+    "torch.amp": "tinygen.amp",
+    "torch.func": "tinygen.func",
+    "torch.linalg": "tinygen.linalg",
+    "torch.special": "tinygen.special",
+    "torch.jit": "tinygen.jit",
+    "torch.testing": "tinygen.testing",
+    "torch.distributed": "tinygen.distributed",
+    "torch.quantization": "tinygen.quantization",
     "torch.backends": "tinygen.backends",
     "torch.backends.cudnn": "tinygen.backends.cudnn",
     "torch.backends.mps": "tinygen.backends.mps",
@@ -55,15 +78,36 @@ MODULES = {
     "torch.xpu": "tinygen.xpu",
     "torch.random": "tinygen.random",
 }
+# mapped only when a program imports them (tensorboardX takes a second and a half to import)
+LAZY_MODULES = {
+    "torch.utils.tensorboard": "tinygen.utils.tensorboard",
+}
+
+
+class _Alias(importlib.abc.Loader):
+    """Loads a torch name as the tinygen module itself (the same object, not a second copy)."""
+
+    def __init__(self, target):
+        self.target = target
+
+    def create_module(self, spec):
+        return importlib.import_module(self.target)
+
+    def exec_module(self, module):
+        pass
 
 
 class _Refuse(importlib.abc.MetaPathFinder):
-    """Any torch.* module outside MODULES: a clear error, not a second copy of tinygen's."""
+    """LAZY_MODULES on first import; any other torch.* module outside MODULES: a clear error,
+    not a second copy of tinygen's."""
 
     def find_spec(self, name, path=None, target=None):
+        if name in LAZY_MODULES:
+            return importlib.util.spec_from_loader(name, _Alias(LAZY_MODULES[name]))
         if name.startswith("torch.") and name not in sys.modules:
             raise ModuleNotFoundError(f"torch shim: tinygen has no module for {name!r} (mapped: "
-                                      f"{', '.join(sorted(MODULES))})", name=name)
+                                      f"{', '.join(sorted({**MODULES, **LAZY_MODULES}))})",
+                                      name=name)
         return None
 
 

@@ -195,7 +195,10 @@ def leaky_relu(input, negative_slope=0.01, inplace=False):
 
 
 def elu(input, alpha=1.0, inplace=False):
-    """x if x > 0 else alpha * (exp(x) - 1)."""
+    """x if x > 0 else alpha * (exp(x) - 1).
+    Deviation: at x == 0 the second derivative is alpha, the derivative of the branch whose
+    first derivative (alpha) both libraries give there; PyTorch's double backward gives 0 (its
+    first and second derivatives take different branches). selu and celu share this."""
     if inplace:
         return elu_(input, alpha)
     x = check_float("elu", input)
@@ -423,7 +426,9 @@ def tanhshrink(input):
 
 
 def prelu(input, weight):
-    """x where x > 0, else weight * x; weight (1,) or (C,) broadcast along dim 1 of input."""
+    """x where x > 0, else weight * x; weight (1,) or (C,) broadcast along dim 1 of input.
+    Deviation: at x == 0 the input gradient is weight (as PyTorch), and its derivative with
+    respect to weight is 1 to match; PyTorch's double backward gives 0 there."""
     x = check_float("prelu", input)
     if weight.dtype != x.dtype:
         raise RuntimeError(f"prelu: expected input and weight of one dtype (no promotion), got "
