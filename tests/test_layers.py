@@ -23,7 +23,7 @@ LAYERS = [
     ["tinygen.backend", "tinygen.backends", "tinygen.cuda", "tinygen.random"],
     ["tinygen.autograd"],
     ["tinygen.ops"],
-    ["tinygen.tensor", "tinygen.printing"],
+    ["tinygen.tensor", "tinygen.printing", "tinygen.tensor_protocol"],
     ["tinygen.creation", "tinygen"],
     ["tinygen.nn", "tinygen.optim", "tinygen.data", "tinygen.io", "tinygen.metrics",
      "tinygen.distributed", "tinygen.quantization", "tinygen.distributions", "tinygen.utils"],

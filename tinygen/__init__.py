@@ -171,6 +171,7 @@ from .strided_views import as_strided, as_strided_scatter, as_strided_copy, Unty
 from .tensor_flags import (
     layout, strided, sparse_coo, sparse_csr, sparse_csc, sparse_bsr, sparse_bsc, jagged,
 )
+from . import tensor_protocol  # noqa: F401  (in, reversed, pickle, copy: set on Tensor)
 from .legacy_methods import angle, conj_physical, conj_physical_
 from .ops.random import multinomial, bernoulli, poisson
 # PyTorch's older linear-algebra names (and their Tensor methods, attached on import)

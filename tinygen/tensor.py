@@ -221,16 +221,25 @@ class Tensor:
         _read("tolist()")
         return self._data.tolist()
 
-    def __float__(self):
-        return float(self.item())
+    def __float__(self):                # int / float / complex of a tensor of n != 1 elements:
+        return float(self.item() if self._data.size == 1 else self._one("float"))  # ValueError
 
-    def __int__(self):
-        return int(self.item())
+    def __int__(self):                  # (as PyTorch's; item() and bool(): RuntimeError)
+        return int(self.item() if self._data.size == 1 else self._one("int"))
+
+    def __complex__(self):
+        return complex(self._one("complex"))
+
+    def _one(self, what, error=ValueError):
+        if self._data.size != 1:
+            raise error(f"only one element tensors can be converted to Python scalars ({what}() "
+                        f"of a tensor of shape {tuple(self._data.shape)})")
+        return self.item()
 
     def __index__(self):
         if self._data.dtype.kind not in "iub":
             raise TypeError("only integer tensors of a single element can be used as an index")
-        return int(self.item())
+        return int(self._one("an index", TypeError))
 
     def __bool__(self):
         if self._data.size != 1:
@@ -325,7 +334,10 @@ class Tensor:
     def __pos__(self):
         return self
 
-    def __invert__(self):
+    def __invert__(self):               # ~ of a float: TypeError (bitwise_not: RuntimeError)
+        if self._data.dtype.kind == "f":
+            raise TypeError(f"~ (operator.invert) is only implemented on integer and Boolean-type "
+                            f"tensors, got {self.dtype}")
         return PW.bitwise_not(self)
 
     # `w -= lr * g` is in place in PyTorch: without these Python would rebind w to a new tensor
@@ -414,6 +426,9 @@ class Tensor:
     real = property(PW.real)
 
     def stride(self, dim=None):
+        """Strides in elements, NumPy's: where they address nothing they may differ from
+        PyTorch's (a dim of size 1, e.g. after expand or unsqueeze; an empty tensor, whose
+        storage_offset() is also NumPy's, 0 where PyTorch's counts the skipped elements)."""
         strides = tuple(s // self._data.itemsize for s in self._data.strides)
         return strides if dim is None else strides[norm_dim(dim, self.ndim, "stride")]
 

@@ -10,7 +10,8 @@ import numpy as np
 
 
 class dtype:
-    __slots__ = ("name", "np", "is_floating_point", "is_complex", "itemsize", "category")
+    __slots__ = ("name", "np", "is_floating_point", "is_complex", "is_signed", "itemsize",
+                 "category")
 
     def __init__(self, name, np_dtype, category):
         self.name = name
@@ -18,6 +19,7 @@ class dtype:
         self.category = category            # 0 bool, 1 integer, 2 floating
         self.is_floating_point = category == 2
         self.is_complex = False
+        self.is_signed = category == 2 or (category == 1 and not name.startswith("uint"))
         self.itemsize = self.np.itemsize if self.np is not None else 2
 
     def __repr__(self):

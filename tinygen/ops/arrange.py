@@ -19,6 +19,7 @@ from ..autograd.function import wrap
 from ..autograd import function as _fn
 from .args import norm_dim, shape_arg
 from .index import index_select
+from .strided import as_strided
 from .shape import (_required, cat, expand, flip, permute, repeat, reshape, split, stack,
                     transpose, unbroadcast)
 
@@ -266,19 +267,26 @@ def combinations(input, r=2, with_replacement=False):
 
 def unfold(input, dimension, size, step):
     """Windows of `size` every `step` along `dimension`, as a new last dim:
-    (..., n, ...) -> (..., (n - size) // step + 1, ..., size) (Tensor.unfold)."""
+    (..., n, ...) -> (..., (n - size) // step + 1, ..., size) (Tensor.unfold). A view, as
+    PyTorch's (dim d's stride times step, the window's stride dim d's own), except of an input
+    with a negative stride (tinygen's flip, a view where PyTorch's is a copy): then a copy."""
     d = norm_dim(dimension, input.ndim, "unfold")
     n = input.shape[d] if input.ndim else 1
     if size > n or size < 0 or step <= 0:
         raise RuntimeError(f"unfold: size {size} must be in [0, {n}] and step {step} positive "
                            f"(dim {d} of input of shape {tuple(input.shape)})")
-    x = reshape(input, 1) if input.ndim == 0 else input
     count = (n - size) // step + 1
+    strides = tuple(s // input._data.itemsize for s in input._data.strides)
+    if input.ndim == 0:
+        return as_strided(input, (size,), (1,))
+    if min(strides, default=0) >= 0:
+        shape, stride = list(input.shape), list(strides)
+        shape[d], stride[d] = count, step * strides[d]
+        return as_strided(input, tuple(shape) + (size,), tuple(stride) + (strides[d],))
     starts = np.arange(count)[:, None] * step + np.arange(size)[None, :]     # (count, size)
-    picked = index_select(x, d, wrap(x.device.xp.asarray(starts.reshape(-1))))
-    shape = tuple(x.shape[:d]) + (count, size) + tuple(x.shape[d + 1:])
-    out = movedim(reshape(picked, shape), d + 1, -1)                        # size last
-    return reshape(out, (size,)) if input.ndim == 0 else out
+    picked = index_select(input, d, wrap(input.device.xp.asarray(starts.reshape(-1))))
+    shape = tuple(input.shape[:d]) + (count, size) + tuple(input.shape[d + 1:])
+    return movedim(reshape(picked, shape), d + 1, -1)                       # size last
 
 
 def repeat_interleave(input, repeats=None, dim=None, output_size=None):

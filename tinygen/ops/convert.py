@@ -95,7 +95,12 @@ class Cast(Function):
 
 def clone(input, *, memory_format=None):
     """A copy of input in new memory, in the graph. memory_format is accepted and changes
-    nothing: tinygen's new arrays are row-major (tinygen/legacy.py)."""
+    nothing: tinygen's new arrays are row-major (tinygen/legacy.py), but channels_last asks
+    for a 4-d input (channels_last_3d a 5-d one), as PyTorch's."""
+    rank = {"channels_last": 4, "channels_last_3d": 5}.get(getattr(memory_format, "name", None))
+    if rank is not None and input.ndim != rank:
+        raise RuntimeError(f"clone: required rank {rank} tensor to use {memory_format.name} "
+                           f"format, got shape {tuple(input.shape)}")
     return Clone.apply(input)
 
 
@@ -138,14 +143,25 @@ def as_float(x):
     return x if x._data.dtype.kind == "f" else to(x, _dt.get_default_dtype())
 
 
-def new_full(input, size, fill_value, dtype=None):
-    """A constant tensor on input's device with input's dtype (or `dtype`)."""
-    npd = _dt.to_np_dtype(dtype) or input._data.dtype
-    return wrap(get_xp(input.device).full(tuple(size), fill_value, npd))
+def new_full(input, size, fill_value, *, dtype=None, device=None, requires_grad=False):
+    """A constant tensor on input's device with input's dtype (or `dtype`, `device`); an int
+    fill wraps into an integer dtype, as PyTorch's (-1 in uint8 is 255)."""
+    npd = np.dtype(_dt.to_np_dtype(dtype) or input._data.dtype)
+    if isinstance(fill_value, int) and npd.kind in "iu" and -2 ** 63 <= fill_value < 2 ** 63:
+        fill_value = np.asarray(fill_value, np.int64).astype(npd)
+    t = wrap(get_xp(device if device is not None else input.device).full(tuple(size),
+                                                                          fill_value, npd))
+    if requires_grad:
+        t.requires_grad = True
+    return t
 
 
-def new_tensor(input, data, dtype=None):
-    return wrap(as_array(data, dtype or input.dtype, input.device).copy())
+def new_tensor(input, data, *, dtype=None, device=None, requires_grad=False):
+    """data as a new tensor with input's dtype and device (unless given)."""
+    t = wrap(as_array(data, dtype or input.dtype, device or input.device).copy())
+    if requires_grad:
+        t.requires_grad = True
+    return t
 
 
 def constant(data, like):

@@ -350,7 +350,14 @@ class Clamp(Function):
 
 # ---- the functions (Tensor methods and tg.*) ----------------------------------------------------
 def neg(input):
-    return Neg.apply(input)
+    try:
+        return Neg.apply(input)
+    except TypeError:                           # NumPy's refusal of a bool: PyTorch's error
+        if input._data.dtype.kind != "b":
+            raise
+    raise RuntimeError("neg: Negation, the `-` operator, on a bool tensor is not supported. If "
+                       "you are trying to invert a mask, use the `~` or `logical_not()` operator "
+                       "instead.")
 
 
 def exp(input):

@@ -27,7 +27,8 @@ def operands(name, a, b, true_div=False):
     data (Python may then try the other operand's reflected operator)."""
     if isinstance(b, _fn.Tensor):
         return _promote_tensors(name, a, b, true_div)
-    if isinstance(b, np.generic):      # NumPy scalars act as Python scalars (NumPy 2 would upcast)
+    if isinstance(b, np.generic):      # NumPy scalars act as Python scalars (NumPy 2 would upcast;
+        # PyTorch reads a np.bool_ as a float, np.bool_(True) * int_tensor is float32: not kept)
         b = b.item()
     if isinstance(b, _Number):
         return _promote_scalar(name, a, b, true_div)

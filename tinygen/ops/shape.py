@@ -238,7 +238,11 @@ class Contiguous(Function):
 
 # ---- the functions (Tensor methods and tg.*) ----------------------------------------------------
 def reshape(input, *shape):
-    """input with a new shape (one dim may be -1); a view when the array allows it."""
+    """input with a new shape (one dim may be -1); a view when the array allows it.
+
+    Where PyTorch differs: the same shape returns input itself (as transpose(d, d), t() of a
+    1-d tensor, squeeze with nothing to squeeze and expand to input's shape do), where PyTorch
+    makes a new view, a non-leaf when input requires grad: reshape is on every op's path."""
     shape = shape_arg(shape)
     if shape == input._data.shape:
         return input
