@@ -62,7 +62,7 @@ def _swap(module, name, tensor):
     a name the module did not have, which is then set as a plain attribute)."""
     prefix, _, attr = name.rpartition(".")
     owner = module.get_submodule(prefix) if prefix else module
-    if tensor is not _MISSING and not isinstance(tensor, Tensor):
+    if tensor is not _MISSING and tensor is not None and not isinstance(tensor, Tensor):
         raise TypeError(f"functional_call: expected a Tensor for {name!r}, got "
                         f"{type(tensor).__name__}")
     for registry in (owner._parameters, owner._buffers):
@@ -86,9 +86,9 @@ def _swap(module, name, tensor):
 
 @contextlib.contextmanager
 def _reparametrize_module(module, tensors, tie_weights=False, strict=False):
-    if strict:
-        _check_keys(module, tensors)
     swapped = _untie(module, tensors) if tie_weights else dict(tensors)
+    if strict:                           # a tensor given for one tied name counts for all
+        _check_keys(module, swapped)
     originals = {}
     try:
         for name, t in swapped.items():

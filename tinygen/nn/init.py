@@ -15,7 +15,6 @@ import warnings
 
 from ..autograd.grad_mode import no_grad
 from ..creation import eye, randn, randperm, zeros
-from ..ops.binary import where
 from ..tensor import Tensor
 
 
@@ -24,7 +23,7 @@ def calculate_gain(nonlinearity, param=None):
     linear_fns = ["linear", "conv1d", "conv2d", "conv3d", "conv_transpose1d", "conv_transpose2d",
                   "conv_transpose3d", "sigmoid"]
     if nonlinearity in linear_fns:
-        return 1.0
+        return 1                              # an int, as PyTorch's
     if nonlinearity == "tanh":
         return 5.0 / 3
     if nonlinearity == "relu":
@@ -120,10 +119,18 @@ def xavier_normal_(tensor, gain=1.0, generator=None):
     return normal_(tensor, 0.0, std)
 
 
+def _zero_element(tensor):
+    """Whether tensor has no elements (kaiming_*_ then warn and leave it, as PyTorch)."""
+    if 0 not in tensor.shape:
+        return False
+    warnings.warn("Initializing zero-element tensors is a no-op", UserWarning, stacklevel=3)
+    return True
+
+
 def kaiming_uniform_(tensor, a=0, mode="fan_in", nonlinearity="leaky_relu", generator=None):
     """U(-b, b) with b = gain * sqrt(3 / fan) (He et al. 2015). Linear and Conv use a=sqrt(5),
     which gives b = 1 / sqrt(fan_in)."""
-    if 0 in tensor.shape:
+    if _zero_element(tensor):
         return tensor
     fan = _calculate_correct_fan(tensor, mode)
     gain = calculate_gain(nonlinearity, a)
@@ -133,7 +140,7 @@ def kaiming_uniform_(tensor, a=0, mode="fan_in", nonlinearity="leaky_relu", gene
 
 def kaiming_normal_(tensor, a=0, mode="fan_in", nonlinearity="leaky_relu", generator=None):
     """N(0, std^2) with std = gain / sqrt(fan)."""
-    if 0 in tensor.shape:
+    if _zero_element(tensor):
         return tensor
     fan = _calculate_correct_fan(tensor, mode)
     std = calculate_gain(nonlinearity, a) / math.sqrt(fan)
@@ -141,21 +148,26 @@ def kaiming_normal_(tensor, a=0, mode="fan_in", nonlinearity="leaky_relu", gener
 
 
 def trunc_normal_(tensor, mean=0.0, std=1.0, a=-2.0, b=2.0, generator=None):
-    """N(mean, std^2) truncated to [a, b] (absolute bounds, as PyTorch). Drawn by rejection:
-    entries outside [a, b] are redrawn until none is left (PyTorch uses the inverse CDF; the
-    distribution is the same)."""
+    """N(mean, std^2) truncated to [a, b] (absolute bounds, as PyTorch), by the inverse CDF:
+    u ~ U(Phi(alpha), Phi(beta)) mapped back through Phi^-1 (alpha, beta: a and b standardised),
+    so far tails cost nothing. As PyTorch: warns where mean is more than 2 std outside [a, b],
+    a > b raises a RuntimeError, std 0 a ZeroDivisionError, a == b fills with a, and a
+    negative std acts as its absolute value (PyTorch's draws use only its square there)."""
     _check(tensor, "trunc_normal_")
-    if not a < b:
-        raise ValueError(f"trunc_normal_: expected a < b, got a={a}, b={b}")
+    if mean < a - 2 * std or mean > b + 2 * std:
+        warnings.warn("mean is more than 2 std from [a, b] in nn.init.trunc_normal_. The "
+                      "distribution of values may be incorrect.", stacklevel=2)
+
+    def cdf(x):                                   # the standard normal's
+        return (1.0 + math.erf(x / math.sqrt(2.0))) / 2.0
+
+    lo, hi = cdf((a - mean) / abs(std)), cdf((b - mean) / abs(std))
+    if a > b:
+        raise RuntimeError(f"trunc_normal_: expected a <= b, got a={a} > b={b}")
     with no_grad():
-        tensor.normal_(mean, std)
-        for _ in range(1000):
-            outside = (tensor < a) | (tensor > b)
-            if not bool(outside.any()):
-                return tensor
-            fresh = tensor.detach().clone().normal_(mean, std)
-            tensor.copy_(where(outside, fresh, tensor.detach()))
-        # a vanishing acceptance rate (bounds far in a tail): clamp what is left
+        tensor.uniform_(2 * lo - 1, 2 * hi - 1)   # erf(z / sqrt 2) of the standardised draw z
+        tensor.erfinv_()
+        tensor.mul_(abs(std) * math.sqrt(2.0)).add_(mean)
         return tensor.clamp_(a, b)
 
 

@@ -222,10 +222,15 @@ def zero_(input):
 
 def uniform_(input, a=0.0, b=1.0):
     """Fill with U(a, b) draws from tinygen's generator for the tensor's device."""
+    if not hasattr(a, "shape") and not hasattr(b, "shape") and a > b:   # (numbers)
+        raise RuntimeError(f"uniform_ expects to return a [from, to) range, but found "
+                           f"from={a} > to={b}")
     return _fill_random(input, "uniform", a, b)
 
 
 def normal_(input, mean=0.0, std=1.0):
+    if not hasattr(std, "shape") and std < 0:
+        raise RuntimeError(f"normal_ expects std >= 0.0, but found std {std}")
     return _fill_random(input, "normal", mean, std)
 
 

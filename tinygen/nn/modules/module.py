@@ -518,10 +518,16 @@ class Module(StateDicts, _SelfRegistering):
         self._update_has_hooks()
 
     def __deepcopy__(self, memo):
+        """A deep copy. A plain tensor attribute computed from the parameters (pruning's or
+        a parametrization's `weight`, a non-leaf) is copied as its value, detached: its forward
+        pre-hook computes it again. PyTorch refuses to deepcopy such a module (a non-leaf
+        tensor), as tinygen refuses a non-leaf tensor itself."""
         cls = type(self)
         result = cls.__new__(cls)
         memo[id(self)] = result
         for k, v in self.__dict__.items():
+            if isinstance(v, Tensor) and v.grad_fn is not None:
+                v = v.detach()
             object.__setattr__(result, k, copy.deepcopy(v, memo))
         return result
 

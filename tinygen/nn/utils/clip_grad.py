@@ -6,7 +6,6 @@
 """
 from __future__ import annotations
 
-import math
 import warnings
 
 from ...autograd.grad_mode import no_grad
@@ -22,8 +21,10 @@ def as_list(parameters):
     return list(parameters)
 
 
-def get_total_norm(tensors, norm_type=2.0, error_if_nonfinite=False):
-    """The norm of all tensors together, as if concatenated into one vector (a 0-d tensor)."""
+def get_total_norm(tensors, norm_type=2.0, error_if_nonfinite=False, foreach=None):
+    """The norm of all tensors together, as if concatenated into one vector (a 0-d tensor):
+    the norm of their norms (-inf: the smallest |x|, 0: the count of non-zeros, as
+    vector_norm's). foreach changes nothing here."""
     tensors = [t for t in as_list(tensors) if t is not None]
     norm_type = float(norm_type)
     if not tensors:
@@ -32,7 +33,7 @@ def get_total_norm(tensors, norm_type=2.0, error_if_nonfinite=False):
         norms = [t.detach().norm(norm_type) for t in tensors]
         dtype = norms[0].dtype
         norms = stack([n.to(dtype) for n in norms])
-        total = norms.amax() if math.isinf(norm_type) else norms.norm(norm_type)
+        total = norms.norm(norm_type)
     if error_if_nonfinite and not bool(total.isfinite().all()):
         raise RuntimeError(
             f"The total norm of order {norm_type} for gradients from `parameters` is non-finite, "
@@ -60,7 +61,8 @@ def clip_grad_norm_(parameters, max_norm, norm_type=2.0, error_if_nonfinite=Fals
 
 
 def clip_grad_value_(parameters, clip_value, foreach=None):
-    """Clamp every gradient element to [-clip_value, clip_value] in place."""
+    """Clamp every gradient element to [-clip_value, clip_value] in place. Without any gradient
+    it does nothing (PyTorch's foreach=False path raises an internal RuntimeError there)."""
     clip_value = float(clip_value)
     with no_grad():
         for p in as_list(parameters):

@@ -12,7 +12,9 @@ from .clip_grad import as_list
 
 
 def parameters_to_vector(parameters):
-    """All parameters flattened and concatenated into one 1-D tensor (in the graph)."""
+    """All parameters flattened and concatenated into one 1-D tensor (in the graph).
+    parameters: an iterable of tensors, or one tensor taken as [tensor] (PyTorch iterates one
+    tensor's first dim instead: a deliberate difference)."""
     params = as_list(parameters)
     if not params:
         raise ValueError("parameters_to_vector: got no parameters")
@@ -25,7 +27,11 @@ def parameters_to_vector(parameters):
 
 
 def vector_to_parameters(vec, parameters):
-    """Copy consecutive slices of the 1-D tensor vec into the parameters, in place."""
+    """Copy consecutive slices of the 1-D tensor vec into the parameters, in place. Deliberate
+    differences: a vec of another size, or not 1-D, is a ValueError (PyTorch ignores extra
+    entries, slices the rows of a 2-D vec, and a short vec fails in its view() with a
+    RuntimeError), and one tensor is taken as [tensor] (PyTorch assigns into its rows'
+    temporary views, which changes nothing)."""
     if not isinstance(vec, Tensor):
         raise TypeError(f"expected vec to be a Tensor, but got {type(vec).__name__}")
     if vec.ndim != 1:

@@ -48,7 +48,8 @@ def fuse_linear_bn_weights(linear_w, linear_b, bn_rm, bn_rv, bn_eps, bn_w, bn_b)
 
 
 def fuse_linear_bn_eval(linear, bn):
-    """A copy of linear with the eval-mode BatchNorm1d bn folded in."""
+    """A copy of linear with the eval-mode BatchNorm1d bn folded in. A bn without affine
+    parameters fuses as weight 1, bias 0 (PyTorch raises a TypeError on its None weight)."""
     if linear.training or bn.training:
         raise AssertionError("fuse_linear_bn_eval: fusion is for eval mode only (call .eval())")
     if linear.out_features != bn.num_features:

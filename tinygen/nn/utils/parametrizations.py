@@ -10,10 +10,13 @@ register_parametrization swaps the module's class for a subclass "Parametrized<N
 property for the tensor (as PyTorch); the originals live in module.parametrizations[name], so
 the state_dict keys are PyTorch's (parametrizations.weight.original, or original0, original1
 where right_inverse returns a tuple; spectral norm's buffers parametrizations.weight.0._u, _v).
-Not here: parametrize.cached() and the load_state_dict hook that reads weight_norm's old
-weight_g / weight_v keys. The hook-based weight_norm / spectral_norm are in reparametrize.py.
+parametrize.cached() computes each parametrized tensor once per block. Not here: the
+load_state_dict hook that reads weight_norm's old weight_g / weight_v keys. The hook-based
+weight_norm / spectral_norm are in reparametrize.py.
 """
 from __future__ import annotations
+
+import contextlib
 
 from ...autograd.grad_mode import no_grad
 from ...ops.norm import normalize
@@ -52,25 +55,39 @@ class ParametrizationList(ModuleList):
                 if hasattr(module, "right_inverse"):
                     new = module.right_inverse(new)
         self.is_tensor = isinstance(new, Tensor)
+        if not self.is_tensor and not (isinstance(new, (list, tuple))
+                                       and all(isinstance(t, Tensor) for t in new)):
+            raise ValueError("'right_inverse' must return a Tensor or a Sequence of tensors "
+                             f"(list, tuple...). Got {type(new).__name__}")
         self.ntensors = 1 if self.is_tensor else len(new)
         if self.is_tensor:
+            if not unsafe:
+                _check_same("right_inverse's output", new, "the original", original)
             with no_grad():
                 _set_data(original, new)
             _register_tensor(self, "original", original)
-            return
-        for i, t in enumerate(new):
-            t = t.detach()
-            if isinstance(original, Parameter):
-                t = Parameter(t, original.requires_grad)
-            _register_tensor(self, f"original{i}", t)
+        else:
+            for i, t in enumerate(new):
+                t = t.detach()
+                if isinstance(original, Parameter):
+                    t = Parameter(t, original.requires_grad)
+                _register_tensor(self, f"original{i}", t)
+        if not unsafe:
+            _check_same("the parametrized tensor", self(), "the unparametrized one", original)
 
     def right_inverse(self, value):
         """Assignment to the parametrized tensor: store right_inverse(value) in the originals."""
         with no_grad():
             for module in reversed(list(self)):
-                if hasattr(module, "right_inverse"):
-                    value = module.right_inverse(value)
+                if not hasattr(module, "right_inverse"):
+                    raise RuntimeError(f"parametrization {type(module).__name__} does not "
+                                       "implement right_inverse.")
+                value = module.right_inverse(value)
             if self.is_tensor:
+                if not isinstance(value, Tensor) or value.dtype != self.original.dtype:
+                    raise ValueError(f"When `right_inverse` outputs one tensor, it may not "
+                                     f"change the dtype: original {self.original.dtype}, "
+                                     f"right_inverse's output {getattr(value, 'dtype', value)}")
                 _set_data(self.original, value)
             else:
                 for i, v in enumerate(value):
@@ -85,6 +102,34 @@ class ParametrizationList(ModuleList):
         for module in mods[1:]:
             x = module(x)
         return x
+
+
+def _check_same(what, new, than, old):
+    """Without unsafe=True a parametrization keeps the tensor's dtype and shape (ValueError)."""
+    if not isinstance(new, Tensor):
+        raise ValueError(f"A parametrization must return a tensor: {what} is a "
+                         f"{type(new).__name__}")
+    if new.dtype != old.dtype or tuple(new.shape) != tuple(old.shape):
+        raise ValueError(f"Registering a parametrization may not change the dtype or shape of "
+                         f"the tensor, unless `unsafe` flag is enabled: {what} is "
+                         f"{new.dtype} {tuple(new.shape)}, {than} {old.dtype} "
+                         f"{tuple(old.shape)}")
+
+
+_CACHE = {"depth": 0, "values": {}}
+
+
+@contextlib.contextmanager
+def cached():
+    """Within the block, each parametrized tensor is computed once, at its first read, and that
+    value (in the graph) is returned by every later read (PyTorch's parametrize.cached)."""
+    _CACHE["depth"] += 1
+    try:
+        yield
+    finally:
+        _CACHE["depth"] -= 1
+        if not _CACHE["depth"]:
+            _CACHE["values"].clear()
 
 
 def is_parametrized(module, tensor_name=None):
@@ -102,7 +147,12 @@ def type_before_parametrizations(module):
 
 def _inject_property(module, tensor_name):
     def get_parametrized(self):
-        return self.parametrizations[tensor_name]()
+        if not _CACHE["depth"]:
+            return self.parametrizations[tensor_name]()
+        key = (id(self), tensor_name)               # (the module is kept alive with its value)
+        if key not in _CACHE["values"]:
+            _CACHE["values"][key] = (self, self.parametrizations[tensor_name]())
+        return _CACHE["values"][key][1]
 
     def set_original(self, value):
         self.parametrizations[tensor_name].right_inverse(value)
@@ -115,6 +165,13 @@ def register_parametrization(module, tensor_name, parametrization, *, unsafe=Fal
     parametrization.train(module.training)
     if is_parametrized(module, tensor_name):
         plist = module.parametrizations[tensor_name]
+        if not unsafe:
+            current = getattr(module, tensor_name)
+            new = parametrization(current)
+            _check_same("the new parametrization's output", new, "its input", current)
+            if hasattr(parametrization, "right_inverse"):
+                _check_same("its right_inverse's output", parametrization.right_inverse(new),
+                            "its input", new)
         plist.unsafe = plist.unsafe or unsafe
         plist.append(parametrization)
         return module
@@ -142,8 +199,13 @@ def remove_parametrizations(module, tensor_name, leave_parametrized=True):
     if plist.is_tensor:
         original = plist.original
         if leave_parametrized:
+            value = getattr(module, tensor_name)
+            if value.dtype != original.dtype:              # (PyTorch's set_ refuses it)
+                raise RuntimeError(f"remove_parametrizations: cannot leave {tensor_name!r} "
+                                   f"parametrized: its value is {value.dtype}, the original "
+                                   f"{original.dtype}; use leave_parametrized=False")
             with no_grad():
-                _set_data(original, getattr(module, tensor_name))
+                _set_data(original, value)
     elif leave_parametrized:
         t = getattr(module, tensor_name).detach()
         original = Parameter(t, plist.original0.requires_grad) \
@@ -238,6 +300,6 @@ def spectral_norm(module, name="weight", n_power_iterations=1, eps=1e-12, dim=No
                                     _SpectralNorm(weight, n_power_iterations, dim, eps))
 
 
-__all__ = ["weight_norm", "spectral_norm", "register_parametrization",
+__all__ = ["weight_norm", "spectral_norm", "register_parametrization", "cached",
            "remove_parametrizations", "is_parametrized", "type_before_parametrizations",
            "ParametrizationList"]

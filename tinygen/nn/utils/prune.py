@@ -214,8 +214,8 @@ class RandomUnstructured(BasePruningMethod):
         self.amount = amount
 
     def compute_mask(self, t, default_mask):
-        count = _compute_nparams_toprune(self.amount, t.numel())
-        _validate_pruning_amount(count, t.numel())
+        _validate_pruning_amount(self.amount, t.numel())
+        count = _compute_nparams_toprune(self.amount, t.numel(), unstructured=True)
         return _zero_flat(default_mask, topk(rand_like(t).reshape(-1), count).indices, count)
 
     @classmethod
@@ -232,8 +232,8 @@ class L1Unstructured(BasePruningMethod):
         self.amount = amount
 
     def compute_mask(self, t, default_mask):
-        count = _compute_nparams_toprune(self.amount, t.numel())
-        _validate_pruning_amount(count, t.numel())
+        _validate_pruning_amount(self.amount, t.numel())
+        count = _compute_nparams_toprune(self.amount, t.numel(), unstructured=True)
         smallest = topk(t.abs().reshape(-1), count, largest=False).indices
         return _zero_flat(default_mask, smallest, count)
 
@@ -373,7 +373,8 @@ def random_structured(module, name, amount, dim):
 
 def ln_structured(module, name, amount, n, dim, importance_scores=None):
     """Prune the `amount` channels of module.name along dim with the smallest Ln norm;
-    returns module."""
+    returns module. n="fro" is the 2-norm of each channel at any rank (PyTorch's matrix_norm
+    refuses a weight of more than 3 dims there: a deliberate difference)."""
     LnStructured.apply(module, name, amount, n, dim, importance_scores=importance_scores)
     return module
 
@@ -450,8 +451,13 @@ def _validate_pruning_amount(amount, tensor_size):
                          f"prune={tensor_size}")
 
 
-def _compute_nparams_toprune(amount, tensor_size):
-    """A count stays a count; a fraction is round(amount * size) (Python's round, as PyTorch)."""
+def _compute_nparams_toprune(amount, tensor_size, unstructured=False):
+    """A count stays a count; a fraction is round(amount * size) (Python's round, as PyTorch).
+    unstructured: amount=True is refused (a TypeError, as PyTorch's topk(k=True) in the
+    unstructured methods; the structured ones count the kept channels and take it as 1)."""
+    if amount is True and unstructured:
+        raise TypeError("prune: amount=True is neither a count nor a fraction; pass an int or a "
+                        "float")
     if isinstance(amount, numbers.Integral):
         return amount
     return round(amount * tensor_size)

@@ -25,6 +25,9 @@ def _norm_except_dim(v, dim):
     dims (PyTorch's meaning of -1 here)."""
     if dim is None or dim == -1:
         return v.norm()
+    if not -v.ndim <= dim < v.ndim:
+        raise IndexError(f"Dimension out of range (expected to be in range of [-{v.ndim}, "
+                         f"{v.ndim - 1}], but got {dim})")
     dim %= v.ndim
     axes = tuple(d for d in range(v.ndim) if d != dim)
     return v.norm(dim=axes, keepdim=True) if axes else v.abs()

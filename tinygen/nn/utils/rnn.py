@@ -101,7 +101,8 @@ def _layout(packed):
 def pack_padded_sequence(input, lengths, batch_first=False, enforce_sorted=True):
     """The PackedSequence of input (L, B, *) (batch_first: (B, L, *)) whose sequence b is the
     first lengths[b] steps. enforce_sorted: lengths must decrease (else they are sorted here,
-    stably, and sorted_indices records the order)."""
+    stably, and sorted_indices records the order). A length longer than the input is refused
+    (a RuntimeError; PyTorch packs it, reading past the input: a deliberate difference)."""
     op = "pack_padded_sequence"
     n = _lengths(lengths)
     x = input.transpose(0, 1) if batch_first else input                   # (L, B, *)
@@ -167,7 +168,7 @@ def pad_sequence(sequences, batch_first=False, padding_value=0.0, padding_side="
     """Tensors (L_i, *) stacked into (L_max, B, *) (batch_first: (B, L_max, *)), each padded
     with padding_value on the right (or the left)."""
     if padding_side not in ("right", "left"):
-        raise ValueError(f"pad_sequence: padding_side should be 'left' or 'right', got "
+        raise RuntimeError(f"pad_sequence: padding_side should be 'left' or 'right', got "
                          f"{padding_side!r}")
     sequences = list(sequences)
     if not sequences:
@@ -189,7 +190,8 @@ def pack_sequence(sequences, enforce_sorted=True):
 
 
 def unpad_sequence(padded_sequences, lengths, batch_first=False):
-    """The list of sequences pad_sequence stacked: sequence b its first lengths[b] steps."""
+    """The list of sequences pad_sequence stacked: sequence b its first lengths[b] steps.
+    lengths: a tensor, as PyTorch's, or also a list (which PyTorch refuses)."""
     x = padded_sequences if batch_first else padded_sequences.transpose(0, 1)     # (B, L, *)
     return [x[b, :int(n)] for b, n in enumerate(_lengths(lengths))]
 
