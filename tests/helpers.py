@@ -292,3 +292,13 @@ def shared_data_dir():
         if (path / "SHA256SUMS").is_file():
             return path.resolve()
     return None
+
+
+def assert_programs_match(seeds, first_difference, explain):
+    """The differential fuzzers' block test: fail naming every seed of `seeds` whose program
+    differs between tinygen and PyTorch (first_difference(seed) is not None), with
+    explain(seed, found) of the first."""
+    found = {seed: d for seed in seeds if (d := first_difference(seed)) is not None}
+    if found:
+        pytest.fail(f"{len(found)} of {len(seeds)} programs differ (seeds {sorted(found)}); the "
+                    f"first: {explain(*next(iter(found.items())))}", pytrace=False)

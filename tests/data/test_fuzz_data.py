@@ -78,6 +78,7 @@ import numpy as np
 import pytest
 
 import tinygen as tg
+from helpers import assert_programs_match  # noqa: E402
 import tinygen.utils.data as tg_data
 
 torch = pytest.importorskip("torch")
@@ -745,7 +746,4 @@ def explain(seed, found):
 @pytest.mark.parametrize("block", range(10))
 def test_random_data_programs_match_pytorch(block):
     seeds = range(block * 30, block * 30 + 30)
-    found = {seed: d for seed in seeds if (d := first_difference(seed)) is not None}
-    if found:
-        pytest.fail(f"{len(found)} of {len(seeds)} programs differ (seeds {sorted(found)}); the "
-                    f"first: {explain(*next(iter(found.items())))}", pytrace=False)
+    assert_programs_match(seeds, first_difference, explain)

@@ -105,6 +105,7 @@ import numpy as np
 import pytest
 
 import tinygen as tg
+from helpers import assert_programs_match  # noqa: E402
 
 torch = pytest.importorskip("torch")
 
@@ -1109,10 +1110,7 @@ def _one_torch_thread():
 @pytest.mark.parametrize("block", range(10))
 def test_random_module_programs_match_pytorch(block):
     seeds = list(range(block * SEEDS // 10, (block + 1) * SEEDS // 10)) + EXTRA_SEEDS[block::10]
-    found = {seed: d for seed in seeds if (d := first_difference(seed)) is not None}
-    if found:
-        pytest.fail(f"{len(found)} of {len(seeds)} programs differ (seeds {sorted(found)}); the "
-                    f"first: {explain(*next(iter(found.items())))}", pytrace=False)
+    assert_programs_match(seeds, first_difference, explain)
 
 
 def test_every_class_drawn():

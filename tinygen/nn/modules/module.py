@@ -417,7 +417,7 @@ class Module(StateDicts, _SelfRegistering):
         A buffer is replaced by convert's result, unless that is the buffer itself (an int64
         buffer under to(float64) stays the same object); as PyTorch, buffers are converted
         outside no_grad, so one that requires grad still does (a non-leaf then, which
-        copy.deepcopy copies here and PyTorch's refuses with RuntimeError). An uninitialized
+        copy.deepcopy refuses, as PyTorch's). An uninitialized
         tensor (a lazy module's) keeps its identity too and takes the dtype and device of
         convert's result on it (an empty tensor)."""
         for m in self.modules():
