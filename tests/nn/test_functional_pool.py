@@ -201,3 +201,16 @@ def test_interpolate_and_pad_errors():
         F.pad(x, (5, 1), mode="reflect")
     with pytest.raises(ValueError, match=r"pad: padding length must be even"):
         F.pad(x, (1, 2, 3))
+
+
+@pytest.mark.parametrize("op", ["avg_pool1d", "max_pool1d"])
+@pytest.mark.parametrize("kw, error", [(dict(kernel_size=-1), ValueError),
+                                       (dict(kernel_size=2, padding=2), ValueError),
+                                       (dict(kernel_size=2, stride=0), ValueError),
+                                       (dict(kernel_size=9), RuntimeError)])
+def test_pool1d_errors_name_the_1d_op_and_its_values(op, kw, error):
+    """The 1-D pools run as 2-D ones on a height of 1, but check their arguments first: the
+    error names the 1-D op and its own 1-tuples, not avg_pool2d's (1, k) (here (1, 2))."""
+    with pytest.raises(error) as info:
+        getattr(F, op)(tg.ones(1, 2, 5), **kw)
+    assert str(info.value).startswith(op + ":") and "(1, 2)" not in str(info.value)

@@ -147,3 +147,18 @@ def test_lstm_cell():
 
     _check(build, [randn(B, IN), randn(B, H, seed=1), randn(B, H, seed=2)])
     _check(lambda m: m.LSTMCell(IN, H), [randn(B, IN)])
+
+
+@pytest.mark.parametrize("size", [0, -1])
+def test_rnn_sizes_below_one_are_refused_by_name(size):
+    """LSTM(-1, 3) failed inside empty() with a negative dimension; now a ValueError naming
+    input_size (as PyTorch's), and hidden_size likewise."""
+    with pytest.raises(ValueError, match="input_size"):
+        nn.LSTM(size, 3)
+    with pytest.raises(ValueError, match="hidden_size"):
+        nn.GRU(3, size)
+
+
+def test_linear_without_a_weight_is_a_type_error():
+    with pytest.raises(TypeError, match="weight"):
+        tg.nn.functional.linear(tg.ones(2, 3), None)

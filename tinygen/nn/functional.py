@@ -146,7 +146,7 @@ def _linear_checks(input, weight, bias):
     """linear's argument checks with their messages (they raise where the fast check failed)."""
     op = "linear"
     for name, t in (("input", input), ("weight", weight), ("bias", bias)):
-        if t is not None and not isinstance(t, Tensor):
+        if (t is not None or name != "bias") and not isinstance(t, Tensor):   # (bias: None ok)
             raise TypeError(f"{op}: expected {name} to be a Tensor, got {type(t).__name__}")
     if input.ndim < 1 or weight.ndim != 2:
         raise RuntimeError(f"{op}: expected input (*, in) and a 2-D weight (out, in), got input "

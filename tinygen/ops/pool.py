@@ -91,23 +91,28 @@ class AvgPool2dBackward(Function):
 # ---- functional --------------------------------------------------------------------------------
 def _pool_args(op, x, kernel_size, stride, padding, dilation, ceil_mode):
     nd = check_input(op, x, (3, 4), "a 3-D (unbatched) or 4-D (batched) input")
-    kernel = ntuple(kernel_size, 2, "kernel_size", op, 1)
+    return (nd,) + _window(op, 2, x.shape, kernel_size, stride, padding, dilation, ceil_mode)
+
+
+def _window(op, n, shape, kernel_size, stride, padding, dilation, ceil_mode):
+    """(kernel, stride, padding, dilation) of a pooling over the last n dims of shape, each an
+    n-tuple, checked in op's name (the 1-D ops check theirs before running the 2-D one)."""
+    kernel = ntuple(kernel_size, n, "kernel_size", op, 1)
     stride = kernel if stride is None or stride == () or stride == [] else \
-        ntuple(stride, 2, "stride", op, 1)
-    padding = ntuple(padding, 2, "padding", op, 0)
-    dilation = ntuple(dilation, 2, "dilation", op, 1)
+        ntuple(stride, n, "stride", op, 1)
+    padding = ntuple(padding, n, "padding", op, 0)
+    dilation = ntuple(dilation, n, "dilation", op, 1)
     for p, k, d in zip(padding, kernel, dilation):
         if p > ((k - 1) * d + 1) // 2:
             raise ValueError(f"{op}: padding should be at most half of the effective kernel size, "
                              f"got padding {padding}, kernel_size {kernel}, dilation {dilation}")
-    hw = tuple(x.shape[-2:])
-    out_hw = tuple(pool_output_size(n, k, s, p, d, ceil_mode)
-                   for n, k, s, p, d in zip(hw, kernel, stride, padding, dilation))
-    if min(out_hw) < 1:
-        raise RuntimeError(f"{op}: the output size {out_hw} is too small (input of shape "
-                           f"{tuple(x.shape)}, kernel_size {kernel}, stride {stride}, padding "
+    out = tuple(pool_output_size(m, k, s, p, d, ceil_mode)
+                for m, k, s, p, d in zip(shape[-n:], kernel, stride, padding, dilation))
+    if min(out) < 1:
+        raise RuntimeError(f"{op}: the output size {out} is too small (input of shape "
+                           f"{tuple(shape)}, kernel_size {kernel}, stride {stride}, padding "
                            f"{padding}, dilation {dilation})")
-    return nd, kernel, stride, padding, dilation
+    return kernel, stride, padding, dilation
 
 
 def max_pool2d(input, kernel_size, stride=None, padding=0, dilation=1, ceil_mode=False,
@@ -215,11 +220,9 @@ def max_pool1d(input, kernel_size, stride=None, padding=0, dilation=1, ceil_mode
                return_indices=False):
     """1-D max pooling over input (N, C, L) or (C, L): max_pool2d on a height of 1."""
     x, _ = _pool1d_input("max_pool1d", input)
-    one = lambda v, name: (1, ntuple(v, 1, name, "max_pool1d", 0)[0])   # noqa: E731
-    out = max_pool2d(x, one(kernel_size, "kernel_size"),
-                     None if stride is None else one(stride, "stride"),
-                     (0, ntuple(padding, 1, "padding", "max_pool1d")[0]),
-                     one(dilation, "dilation"), ceil_mode, return_indices)
+    (k,), (s,), (p,), (d,) = _window("max_pool1d", 1, input.shape, kernel_size, stride, padding,
+                                     dilation, ceil_mode)
+    out = max_pool2d(x, (1, k), (1, s), (0, p), (1, d), ceil_mode, return_indices)
     if return_indices:
         return out[0].squeeze(-2), out[1].squeeze(-2)
     return out.squeeze(-2)
@@ -229,11 +232,9 @@ def avg_pool1d(input, kernel_size, stride=None, padding=0, ceil_mode=False,
                count_include_pad=True):
     """1-D average pooling over input (N, C, L) or (C, L): avg_pool2d on a height of 1."""
     x, _ = _pool1d_input("avg_pool1d", input)
-    one = lambda v, name: (1, ntuple(v, 1, name, "avg_pool1d", 0)[0])   # noqa: E731
-    return avg_pool2d(x, one(kernel_size, "kernel_size"),
-                      None if stride is None else one(stride, "stride"),
-                      (0, ntuple(padding, 1, "padding", "avg_pool1d")[0]), ceil_mode,
-                      count_include_pad).squeeze(-2)
+    (k,), (s,), (p,), _ = _window("avg_pool1d", 1, input.shape, kernel_size, stride, padding, 1,
+                                  ceil_mode)
+    return avg_pool2d(x, (1, k), (1, s), (0, p), ceil_mode, count_include_pad).squeeze(-2)
 
 
 def adaptive_avg_pool1d(input, output_size):

@@ -69,9 +69,10 @@ class RNNBase(Module):
     def __init__(self, mode, input_size, hidden_size, num_layers=1, bias=True, batch_first=False,
                  dropout=0.0, bidirectional=False, proj_size=0, device=None, dtype=None):
         super().__init__()
-        if not isinstance(hidden_size, int) or hidden_size <= 0:
-            raise ValueError(f"{type(self).__name__}: hidden_size must be a positive int, got "
-                             f"{hidden_size!r}")
+        for name, size in (("input_size", input_size), ("hidden_size", hidden_size)):
+            if not isinstance(size, int) or size <= 0:
+                raise ValueError(f"{type(self).__name__}: {name} must be a positive int, got "
+                                 f"{size!r}")
         if not isinstance(num_layers, int) or num_layers <= 0:
             raise ValueError(f"{type(self).__name__}: num_layers must be a positive int, got "
                              f"{num_layers!r}")
