@@ -302,3 +302,19 @@ def assert_programs_match(seeds, first_difference, explain):
     if found:
         pytest.fail(f"{len(found)} of {len(seeds)} programs differ (seeds {sorted(found)}); the "
                     f"first: {explain(*next(iter(found.items())))}", pytrace=False)
+
+
+def length_difference(ours, theirs):
+    """The fuzzers' last check of two logs that agree as far as both go: (index, where, the
+    first extra entry, None) where one is longer, else None."""
+    if len(ours) == len(theirs):
+        return None
+    extra = ours[len(theirs):] or theirs[len(ours):]
+    return len(theirs), f"log lengths {len(ours)} vs {len(theirs)}", extra[0], None
+
+
+def explain_difference(seed, found, program):
+    """A fuzzer's report of `found` = (log entry index, where, ours, theirs) for program `seed`."""
+    n, where, a, b = found
+    return (f"seed {seed}, log entry {n}: {where}\n  tinygen: {str(a)[:1500]}\n  "
+            f"torch:   {str(b)[:1500]}\n  program: {str(program)[:3000]}")

@@ -68,7 +68,7 @@ import numpy as np
 import pytest
 
 import tinygen as tg
-from helpers import assert_programs_match  # noqa: E402
+from helpers import assert_programs_match, explain_difference  # noqa: E402
 
 torch = pytest.importorskip("torch")
 
@@ -554,9 +554,7 @@ def first_difference(seed):
 
 
 def explain(seed, found):
-    n, where, a, b = found
-    return (f"seed {seed}, log entry {n}: {where}\n  tinygen: {str(a)[:1500]}\n  "
-            f"torch:   {str(b)[:1500]}\n  program: {program(seed)}")
+    return explain_difference(seed, found, program(seed))
 
 
 @pytest.mark.parametrize("block", range(10))

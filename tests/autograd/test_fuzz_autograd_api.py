@@ -91,7 +91,7 @@ import numpy as np
 import pytest
 
 import tinygen as tg
-from helpers import assert_programs_match  # noqa: E402
+from helpers import assert_programs_match, length_difference, explain_difference  # noqa: E402
 
 torch = pytest.importorskip("torch")
 
@@ -892,10 +892,7 @@ def first_difference(seed):
         d = diff(a[1], b[1], vectorized=bool(prog.get("kw", {}).get("vectorize")))
         if d is not None:
             return n, f"{a[0]}{d}", a, b
-    if len(ours) != len(theirs):
-        extra = ours[len(theirs):] or theirs[len(ours):]
-        return len(theirs), f"log lengths {len(ours)} vs {len(theirs)}", extra[0], None
-    return None
+    return length_difference(ours, theirs)
 
 
 def _zero_tied(x):
@@ -932,9 +929,7 @@ def _known_c(prog, a, b):
 
 
 def explain(seed, found):
-    n, where, a, b = found
-    return (f"seed {seed}, log entry {n}: {where}\n  tinygen: {str(a)[:1500]}\n  "
-            f"torch:   {str(b)[:1500]}\n  program: {program(seed)}")
+    return explain_difference(seed, found, program(seed))
 
 
 @pytest.mark.parametrize("block", range(10))

@@ -78,7 +78,7 @@ import numpy as np
 import pytest
 
 import tinygen as tg
-from helpers import assert_programs_match  # noqa: E402
+from helpers import assert_programs_match, length_difference, explain_difference  # noqa: E402
 import tinygen.utils.data as tg_data
 
 torch = pytest.importorskip("torch")
@@ -731,16 +731,11 @@ def first_difference(seed):
         where = diff(a[1], b[1])
         if where is not None:
             return n, f"{a[0]}{where}", a, b
-    if len(ours) != len(theirs):
-        extra = ours[len(theirs):] or theirs[len(ours):]
-        return len(theirs), f"log lengths {len(ours)} vs {len(theirs)}", extra[0], None
-    return None
+    return length_difference(ours, theirs)
 
 
 def explain(seed, found):
-    n, where, a, b = found
-    return (f"seed {seed}, log entry {n}: {where}\n  tinygen: {str(a)[:1500]}\n  "
-            f"torch:   {str(b)[:1500]}\n  program: {str(program(seed))[:3000]}")
+    return explain_difference(seed, found, program(seed))
 
 
 @pytest.mark.parametrize("block", range(10))

@@ -77,7 +77,7 @@ import numpy as np
 import pytest
 
 import tinygen as tg
-from helpers import assert_programs_match  # noqa: E402
+from helpers import assert_programs_match, length_difference, explain_difference  # noqa: E402
 
 torch = pytest.importorskip("torch")
 
@@ -911,16 +911,11 @@ def first_difference(seed):
         d = diff(a[1], b[1], tol=tol)
         if d is not None:
             return n, f"{a[0]}{d}", a, b
-    if len(ours) != len(theirs):
-        extra = ours[len(theirs):] or theirs[len(ours):]
-        return len(theirs), f"log lengths {len(ours)} vs {len(theirs)}", extra[0], None
-    return None
+    return length_difference(ours, theirs)
 
 
 def explain(seed, found):
-    n, where, a, b = found
-    return (f"seed {seed}, log entry {n}: {where}\n  tinygen: {str(a)[:1500]}\n  "
-            f"torch:   {str(b)[:1500]}\n  program: {str(program(seed))[:3000]}")
+    return explain_difference(seed, found, program(seed))
 
 
 def check(seed):

@@ -350,7 +350,7 @@ def test_the_shim_maps_the_torch_submodules_programs_import():
     shim mapped torch.nn.utils but none of its submodules. Each mapped name is the tinygen
     module itself; torch.utils.tensorboard is mapped on first import only (tensorboardX is slow
     to import), and is gone again after the block."""
-    with torch_shim():
+    with torch_shim():                 # imports inside the block: what the test checks
         from torch.nn.utils.rnn import pack_padded_sequence
         from torch.distributions.transforms import AffineTransform  # noqa: F401
         import torch.autograd.functional

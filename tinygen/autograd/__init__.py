@@ -79,8 +79,8 @@ def _batched_grad(outs, gos, ins, retain_graph, create_graph, allow_unused):
     rows = [run_backward(outs, [g[b] for g in gos], retain_graph or b < batch - 1,
                          create_graph, inputs=ins, allow_unused=allow_unused)
             for b in range(batch)]
-    from ..ops.shape import stack  # lazy: autograd sits below ops in the import layers
-    return tuple(None if col[0] is None else stack(list(col), dim=0) for col in zip(*rows))
+    return tuple(None if col[0] is None else functional._stack(list(col), col[0])
+                 for col in zip(*rows))
 
 
 def backward(tensors, grad_tensors=None, retain_graph=None, create_graph=False, inputs=None):
